@@ -1,0 +1,57 @@
+/* bus: the ZeroMQ helpers every process shares.  Sockets come out with the
+ * options chosen on purpose (ARCHITECTURE.md invariant 4):
+ *  - ROUTER: ROUTER_MANDATORY (an unroutable reply is an error, not a silent
+ *    drop), high-water marks of BUS_HWM, MAXMSGSIZE of BUS_MAX_MSG;
+ *  - PUB/SUB: high-water marks of BUS_HWM (drops past it are expected and
+ *    repaired by catch-up);
+ *  - every socket: LINGER of 200 ms so shutdown never hangs. */
+#ifndef INV_BUS_H
+#define INV_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <zmq.h>
+
+#define BUS_MAX_FRAMES 8
+#define BUS_HWM 100000
+#define BUS_MAX_MSG (1024 * 1024)
+
+/* One received multipart message.  Frames beyond BUS_MAX_FRAMES are read and
+ * dropped (overflow is set). */
+typedef struct {
+    int count;
+    bool overflow;
+    zmq_msg_t frames[BUS_MAX_FRAMES];
+} bus_msg_t;
+
+/* Creates a socket of `type` with the options above and binds or connects it
+ * to `endpoint`.  Returns NULL (errno set) on failure. */
+void *bus_bind(void *ctx, int type, const char *endpoint);
+void *bus_connect(void *ctx, int type, const char *endpoint);
+/* Closes *sock if not NULL and nulls it. */
+void bus_close(void **sock);
+
+/* Receives one whole message.  flags: 0 or ZMQ_DONTWAIT.  Returns 0, or -1
+ * with errno (EAGAIN, EINTR, ETERM); on -1 nothing needs closing. */
+int bus_recv(void *sock, bus_msg_t *m, int flags);
+void bus_msg_close(bus_msg_t *m);
+/* The last frame (the body) of a received message. */
+const void *bus_body(const bus_msg_t *m, size_t *len);
+/* The i-th frame as text compared to s (topic checks). */
+bool bus_frame_is(const bus_msg_t *m, int i, const char *s);
+
+/* Sends the routing envelope of `req` (every frame but the last) followed by
+ * body, on a ROUTER.  Returns 0, or -1 with errno (EHOSTUNREACH when the peer
+ * is gone, EAGAIN when it is past its high-water mark). */
+int bus_reply(void *router, const bus_msg_t *req, const void *body, size_t len);
+/* Sends [topic, body] (PUB) or [body] when topic is NULL.  flags as zmq_send. */
+int bus_send(void *sock, const char *topic, const void *body, size_t len, int flags);
+
+/* Client side: sends body on a DEALER and waits up to timeout_ms for one
+ * reply.  On 0, *reply is malloc'ed (caller frees) and *reply_len set.
+ * Returns -1 with errno EAGAIN on time-out (the caller should recreate the
+ * socket before reusing it, since a late reply may still arrive). */
+int bus_request(void *dealer, const void *body, size_t len, int timeout_ms, void **reply,
+                size_t *reply_len);
+
+#endif

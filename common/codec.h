@@ -1,0 +1,94 @@
+/* codec: msgpack on the wire and in the store (msgpack-c underneath).
+ *
+ * Decoding is strict: one complete object, no trailing bytes, container
+ * counts bounded by the bytes that remain (so a 5-byte message cannot make
+ * us allocate gigabytes), keys are strings, every field has its declared
+ * type.  Wrong shapes are `malformed`; values that break a field's rules are
+ * `validation` errors naming the field.  Every encoder here has a decoder and
+ * a round-trip test (tests/unit/test_codec.c). */
+#ifndef INV_CODEC_H
+#define INV_CODEC_H
+
+#include "message.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CODEC_MAX_MESSAGE (64 * 1024) /* larger requests are rejected as malformed */
+
+/* Reply to one command. */
+typedef struct {
+    bool accepted;
+    reject_code_t error;             /* REJ_NONE when accepted */
+    char command_id[ID_MAX + 1];
+    char stream[STREAM_MAX + 1];
+    int64_t version;                 /* accepted: new version; conflict: current version */
+    int64_t position;                /* accepted: position of the last event appended */
+    bool duplicate;                  /* accepted earlier; this is the stored first reply */
+    char message[256];               /* human reason when rejected */
+    field_errors_t fields;           /* validation: field -> message */
+} command_reply_t;
+
+/* Parses buf into `out` (which the caller has msgpack_unpacked_init'ed and
+ * later msgpack_unpacked_destroy's).  Returns 0, or -1 with *why set to a
+ * static reason. */
+int codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why);
+
+/* Map access on a parsed object; NULL when `map` is not a map or lacks key. */
+const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
+/* Typed reads: 0 on success, -1 on a wrong type (or out of int64 range). */
+int codec_get_int(const msgpack_object *o, int64_t *out);
+int codec_get_str(const msgpack_object *o, const char **s, size_t *len);
+int codec_get_bool(const msgpack_object *o, bool *out);
+/* Copies a string object into buf (NUL-terminated); -1 on wrong type or when
+ * it does not fit. */
+int codec_copy_str(const msgpack_object *o, char *buf, size_t cap);
+
+/* Decodes a command request.  Returns REJ_NONE, REJ_MALFORMED (reason in
+ * why) or REJ_VALIDATION (errs filled).  command_id is copied into
+ * cmd->command_id whenever it was readable, even on rejection. */
+reject_code_t codec_decode_command(const void *buf, size_t len, command_t *cmd,
+                                   field_errors_t *errs, char *why, size_t why_cap);
+/* Encodes a command request (clients and tests). */
+void codec_pack_command(msgpack_packer *pk, const command_t *cmd);
+
+/* The `data` map of an event, as stored in the payload column. */
+void codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *data);
+/* Decodes a stored payload of the given schema, upcasting old schemas to the
+ * current one (ProductCreated v1 has no low_stock_threshold: it reads as
+ * PRODUCT_V1_DEFAULT_THRESHOLD).  0 or -1 with why. */
+#define PRODUCT_V1_DEFAULT_THRESHOLD 5
+int codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map,
+                            fields_t *out, const char **why);
+
+/* A whole event on the wire: the envelope plus an already-encoded data map
+ * (raw bytes as stored), so relays never re-encode payloads. */
+void codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void *data,
+                          size_t data_len);
+void codec_pack_event(msgpack_packer *pk, const event_t *ev);
+/* Decodes a whole wire event, upcasting its data.  0 or -1 with why. */
+int codec_decode_event(const void *buf, size_t len, event_t *ev, const char **why);
+int codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why);
+
+void codec_pack_command_reply(msgpack_packer *pk, const command_reply_t *r);
+int codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r);
+
+/* Small packing helpers for replies built by hand. */
+void codec_pack_cstr(msgpack_packer *pk, const char *s);
+void codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
+void codec_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value);
+void codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);
+/* Appends already-encoded msgpack bytes (one object) to the packer's buffer. */
+void codec_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
+
+/* A packer over a growable buffer, reused across messages. */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} codec_writer_t;
+void codec_writer_init(codec_writer_t *w);
+void codec_writer_reset(codec_writer_t *w);
+void codec_writer_fini(codec_writer_t *w);
+
+#endif

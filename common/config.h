@@ -1,0 +1,26 @@
+/* config: settings from flags and environment variables, parsed once into a
+ * daemon's own config struct through a table.  Precedence: flag, then
+ * environment, then the default already in the struct.  Start-up fails naming
+ * the bad key and value. */
+#ifndef INV_CONFIG_H
+#define INV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { CONFIG_STR, CONFIG_INT } config_kind_t;
+
+typedef struct {
+    const char *flag;  /* "--db" */
+    const char *env;   /* "INV_EVENTS_DB", or NULL */
+    config_kind_t kind;
+    void *target;      /* const char ** for CONFIG_STR, int64_t * for CONFIG_INT */
+    const char *help;  /* one line for --help */
+} config_option_t;
+
+/* Applies environment then argv to the targets.  Returns 0 on success, 1 when
+ * --help was printed, -1 after printing the bad key/value to stderr.
+ * String targets point into argv or the environment (never freed). */
+int config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, char **argv);
+
+#endif

@@ -1,0 +1,407 @@
+/* eventstore: see eventstore.h.  Statements are prepared once at open and
+ * reset after each use. */
+#include "eventstore.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    ST_APPEND,
+    ST_OUTBOX_ADD,
+    ST_LOAD,
+    ST_READ,
+    ST_OUTBOX_READ,
+    ST_OUTBOX_DELETE,
+    ST_OUTBOX_COUNT,
+    ST_HEAD,
+    ST_POSITION_AT,
+    ST_STREAM_VERSION,
+    ST_CMD_FIND,
+    ST_CMD_SAVE,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST__COUNT
+};
+
+static const char *const sql[ST__COUNT] = {
+    [ST_APPEND] = "INSERT INTO events(stream, version, type, schema, event_id, command_id,"
+                  " correlation_id, recorded_at, payload) VALUES(?,?,?,?,?,?,?,?,?)",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox(position) VALUES(?)",
+    [ST_LOAD] = "SELECT position, stream, version, type, schema, event_id, command_id,"
+                " correlation_id, recorded_at, payload FROM events"
+                " WHERE stream = ? AND version > ? AND position <= ? ORDER BY version",
+    [ST_READ] = "SELECT position, stream, version, type, schema, event_id, command_id,"
+                " correlation_id, recorded_at, payload FROM events"
+                " WHERE position > ? ORDER BY position LIMIT ?",
+    [ST_OUTBOX_READ] = "SELECT e.position, e.stream, e.version, e.type, e.schema, e.event_id,"
+                       " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                       " FROM outbox o JOIN events e ON e.position = o.position"
+                       " ORDER BY o.position LIMIT ?",
+    [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
+    [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
+    [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+    [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
+    [ST_STREAM_VERSION] = "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?",
+    [ST_CMD_FIND] = "SELECT reply FROM commands WHERE command_id = ?",
+    [ST_CMD_SAVE] = "INSERT INTO commands(command_id, reply) VALUES(?, ?)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS events("
+    " position INTEGER PRIMARY KEY,"
+    " stream TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " schema INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL,"
+    " command_id TEXT NOT NULL,"
+    " correlation_id TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL,"
+    " payload BLOB NOT NULL,"
+    " UNIQUE(stream, version));"
+    "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
+    "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS commands("
+    " command_id TEXT PRIMARY KEY, reply BLOB NOT NULL) WITHOUT ROWID;";
+
+struct eventstore {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    codec_writer_t w; /* reused for payloads and stored replies */
+};
+
+static int
+es_err(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return ES_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ES_BUSY;
+    case SQLITE_CONSTRAINT:
+        return ES_DUPLICATE;
+    default:
+        return ES_IO;
+    }
+}
+
+static int
+es_exec(sqlite3 *db, const char *text)
+{
+    return sqlite3_exec(db, text, NULL, NULL, NULL);
+}
+
+static int
+es_prepare_all(eventstore_t *es)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        int rc = sqlite3_prepare_v3(es->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &es->st[i],
+                                    NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+int
+eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out)
+{
+    eventstore_options_t defaults = {true, 5000};
+    if (!opts)
+        opts = &defaults;
+    *out = NULL;
+    eventstore_t *es = calloc(1, sizeof *es);
+    if (!es)
+        return ES_IO;
+    codec_writer_init(&es->w);
+    int rc = sqlite3_open_v2(path, &es->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(es->db, opts->busy_timeout_ms);
+        rc = es_exec(es->db, "PRAGMA journal_mode=WAL");
+    }
+    if (rc == SQLITE_OK)
+        rc = es_exec(es->db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
+                                                    : "PRAGMA synchronous=NORMAL");
+    if (rc == SQLITE_OK)
+        rc = es_exec(es->db, schema_sql);
+    if (rc == SQLITE_OK)
+        rc = es_prepare_all(es);
+    if (rc != SQLITE_OK) {
+        int err = es_err(rc);
+        eventstore_destroy(&es);
+        return err == ES_OK ? ES_IO : err;
+    }
+    *out = es;
+    return ES_OK;
+}
+
+void
+eventstore_destroy(eventstore_t **esp)
+{
+    if (!esp || !*esp)
+        return;
+    eventstore_t *es = *esp;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(es->st[i]);
+    sqlite3_close(es->db);
+    codec_writer_fini(&es->w);
+    free(es);
+    *esp = NULL;
+}
+
+const char *
+eventstore_errmsg(const eventstore_t *es)
+{
+    return sqlite3_errmsg(es->db);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int
+es_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? ES_OK : es_err(rc);
+}
+
+int
+eventstore_begin(eventstore_t *es)
+{
+    return es_step_done(es->st[ST_BEGIN]);
+}
+
+int
+eventstore_commit(eventstore_t *es)
+{
+    int rc = es_step_done(es->st[ST_COMMIT]);
+    if (rc != ES_OK)
+        eventstore_rollback(es);
+    return rc;
+}
+
+void
+eventstore_rollback(eventstore_t *es)
+{
+    if (!sqlite3_get_autocommit(es->db))
+        es_step_done(es->st[ST_ROLLBACK]);
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+int
+eventstore_append(eventstore_t *es, event_t *ev)
+{
+    envelope_t *e = &ev->env;
+    codec_writer_reset(&es->w);
+    codec_pack_event_data(&es->w.pk, e->type, &ev->data);
+    sqlite3_stmt *st = es->st[ST_APPEND];
+    bind_text(st, 1, e->stream);
+    sqlite3_bind_int64(st, 2, e->version);
+    bind_text(st, 3, event_spec(e->type)->name);
+    sqlite3_bind_int(st, 4, e->schema);
+    bind_text(st, 5, e->event_id);
+    bind_text(st, 6, e->command_id);
+    bind_text(st, 7, e->correlation_id);
+    sqlite3_bind_int64(st, 8, e->recorded_at);
+    sqlite3_bind_blob(st, 9, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
+    int rc = es_step_done(st);
+    if (rc != ES_OK)
+        return rc;
+    e->position = sqlite3_last_insert_rowid(es->db);
+    sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, e->position);
+    return es_step_done(es->st[ST_OUTBOX_ADD]);
+}
+
+/* Fills an envelope from a row of the 10-column event SELECTs. */
+static int
+es_row_envelope(sqlite3_stmt *st, envelope_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->position = sqlite3_column_int64(st, 0);
+    snprintf(e->stream, sizeof e->stream, "%s", (const char *)sqlite3_column_text(st, 1));
+    e->version = sqlite3_column_int64(st, 2);
+    const char *type = (const char *)sqlite3_column_text(st, 3);
+    int t = type ? event_type_lookup(type, strlen(type)) : -1;
+    if (t < 0)
+        return ES_CORRUPT;
+    e->type = (event_type_t)t;
+    e->schema = sqlite3_column_int(st, 4);
+    snprintf(e->event_id, sizeof e->event_id, "%s", (const char *)sqlite3_column_text(st, 5));
+    snprintf(e->command_id, sizeof e->command_id, "%s",
+             (const char *)sqlite3_column_text(st, 6));
+    snprintf(e->correlation_id, sizeof e->correlation_id, "%s",
+             (const char *)sqlite3_column_text(st, 7));
+    e->recorded_at = sqlite3_column_int64(st, 8);
+    return ES_OK;
+}
+
+/* Runs a bound event SELECT and hands each row to fn as raw bytes. */
+static int
+es_each_raw(sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
+{
+    int rc, out = ES_OK;
+    envelope_t env;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((out = es_row_envelope(st, &env)) != ES_OK)
+            break;
+        const void *data = sqlite3_column_blob(st, 9);
+        size_t len = (size_t)sqlite3_column_bytes(st, 9);
+        if ((out = fn(&env, data, len, arg)) != 0)
+            break;
+    }
+    if (out == ES_OK && rc != SQLITE_DONE)
+        out = es_err(rc);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+typedef struct {
+    eventstore_event_fn fn;
+    void *arg;
+} es_decode_ctx_t;
+
+static int
+es_decode_row(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    es_decode_ctx_t *ctx = arg;
+    event_t *ev = malloc(sizeof *ev);
+    if (!ev)
+        return ES_IO;
+    ev->env = *env;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    int rc = ES_CORRUPT;
+    if (codec_parse(data, len, &u, &why) == 0 &&
+        codec_decode_event_data(env->type, env->schema, &u.data, &ev->data, &why) == 0)
+        rc = ctx->fn(ev, ctx->arg);
+    msgpack_unpacked_destroy(&u);
+    free(ev);
+    return rc;
+}
+
+int
+eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_version,
+                       int64_t max_position, eventstore_event_fn fn, void *arg)
+{
+    sqlite3_stmt *st = es->st[ST_LOAD];
+    bind_text(st, 1, stream);
+    sqlite3_bind_int64(st, 2, after_version);
+    sqlite3_bind_int64(st, 3, max_position > 0 ? max_position : INT64_MAX);
+    es_decode_ctx_t ctx = {fn, arg};
+    return es_each_raw(st, es_decode_row, &ctx);
+}
+
+int
+eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn, void *arg)
+{
+    sqlite3_stmt *st = es->st[ST_READ];
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    return es_each_raw(st, fn, arg);
+}
+
+int
+eventstore_outbox_read(eventstore_t *es, int limit, eventstore_raw_fn fn, void *arg)
+{
+    sqlite3_stmt *st = es->st[ST_OUTBOX_READ];
+    sqlite3_bind_int(st, 1, limit);
+    return es_each_raw(st, fn, arg);
+}
+
+int
+eventstore_outbox_delete_through(eventstore_t *es, int64_t through)
+{
+    sqlite3_bind_int64(es->st[ST_OUTBOX_DELETE], 1, through);
+    return es_step_done(es->st[ST_OUTBOX_DELETE]);
+}
+
+/* Steps a one-row, integer-column query and resets it. */
+static int
+es_query_int(sqlite3_stmt *st, int64_t *a, int64_t *b)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b)
+            *b = sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        *a = 0;
+        if (b)
+            *b = 0;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? ES_OK : es_err(rc);
+}
+
+int
+eventstore_outbox_backlog(eventstore_t *es, int64_t *count)
+{
+    return es_query_int(es->st[ST_OUTBOX_COUNT], count, NULL);
+}
+
+int
+eventstore_head(eventstore_t *es, int64_t *position, int64_t *recorded_at)
+{
+    int64_t dummy;
+    return es_query_int(es->st[ST_HEAD], position, recorded_at ? recorded_at : &dummy);
+}
+
+int
+eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position)
+{
+    sqlite3_bind_int64(es->st[ST_POSITION_AT], 1, micros);
+    return es_query_int(es->st[ST_POSITION_AT], position, NULL);
+}
+
+int
+eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *version)
+{
+    bind_text(es->st[ST_STREAM_VERSION], 1, stream);
+    return es_query_int(es->st[ST_STREAM_VERSION], version, NULL);
+}
+
+int
+eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_t *reply)
+{
+    sqlite3_stmt *st = es->st[ST_CMD_FIND];
+    bind_text(st, 1, command_id);
+    int rc = sqlite3_step(st), out;
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        out = codec_decode_command_reply(b, (size_t)n, reply) == 0 ? 1 : ES_CORRUPT;
+    } else {
+        out = rc == SQLITE_DONE ? 0 : es_err(rc);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+int
+eventstore_command_save(eventstore_t *es, const command_reply_t *reply)
+{
+    codec_writer_reset(&es->w);
+    codec_pack_command_reply(&es->w.pk, reply);
+    sqlite3_stmt *st = es->st[ST_CMD_SAVE];
+    bind_text(st, 1, reply->command_id);
+    sqlite3_bind_blob(st, 2, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
+    return es_step_done(st);
+}

@@ -1,0 +1,84 @@
+/* eventstore: the append-only log in SQLite (events.db).
+ *
+ * Owns: events (position = global, gap-free, commit-ordered), outbox (one row
+ * per event not yet published), commands (first reply per command_id, for
+ * idempotent retries).  Invariants:
+ *  - every append runs inside eventstore_begin/commit (BEGIN IMMEDIATE), so
+ *    SQLite's single writer makes position order equal commit order;
+ *  - an event row and its outbox row are written in the same transaction;
+ *  - UNIQUE(stream, version) makes a lost race an error, never a fork.
+ * One eventstore_t is one connection: use it from one thread. */
+#ifndef INV_EVENTSTORE_H
+#define INV_EVENTSTORE_H
+
+#include "codec.h"
+#include "message.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eventstore eventstore_t;
+
+typedef enum {
+    ES_OK = 0,
+    ES_BUSY = -1,      /* the database is locked; retry later */
+    ES_IO = -2,        /* disk full, read-only file, I/O error */
+    ES_DUPLICATE = -3, /* (stream, version) exists already */
+    ES_CORRUPT = -4    /* a stored row does not decode */
+} es_err_t;
+
+typedef struct {
+    bool synchronous_full;  /* true: PRAGMA synchronous=FULL (durable on power loss) */
+    int busy_timeout_ms;    /* how long a writer waits for the lock */
+} eventstore_options_t;
+
+/* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
+ * with *out NULL.  `opts` may be NULL for the defaults (FULL, 5000 ms). */
+int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
+/* NULL-safe, idempotent; nulls *es. */
+void eventstore_destroy(eventstore_t **es);
+const char *eventstore_errmsg(const eventstore_t *es);
+
+int eventstore_begin(eventstore_t *es);
+int eventstore_commit(eventstore_t *es);
+void eventstore_rollback(eventstore_t *es);
+
+/* Appends one event and its outbox row inside the open transaction.  The
+ * caller fills env (stream, version, type, schema, ids, recorded_at) and
+ * data; on ES_OK env.position holds the assigned position. */
+int eventstore_append(eventstore_t *es, event_t *ev);
+
+/* Calls fn for each event of `stream` with version > after_version and, when
+ * max_position > 0, position <= max_position, in version order, with data
+ * upcast.  fn returns non-zero to stop early (that value is returned). */
+typedef int (*eventstore_event_fn)(const event_t *ev, void *arg);
+int eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_version,
+                           int64_t max_position, eventstore_event_fn fn, void *arg);
+
+/* Raw rows: the envelope and the stored data map bytes (valid during fn). */
+typedef int (*eventstore_raw_fn)(const envelope_t *env, const void *data, size_t len, void *arg);
+/* Events with position > after, in order, at most `limit`. */
+int eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
+                        void *arg);
+/* Outbox rows in position order, at most `limit`. */
+int eventstore_outbox_read(eventstore_t *es, int limit, eventstore_raw_fn fn, void *arg);
+/* Deletes outbox rows with position <= through (its own transaction). */
+int eventstore_outbox_delete_through(eventstore_t *es, int64_t through);
+/* Number of outbox rows waiting. */
+int eventstore_outbox_backlog(eventstore_t *es, int64_t *count);
+
+/* Highest committed position (0 when empty) and its recorded_at. */
+int eventstore_head(eventstore_t *es, int64_t *position, int64_t *recorded_at);
+/* Highest position recorded at or before `micros` (0 when none). */
+int eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position);
+/* Current version of a stream (0 when it has no events). */
+int eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *version);
+
+/* Idempotency: the stored first reply of command_id.  Returns 1 and fills
+ * *reply when found, 0 when not, or an es_err_t. */
+int eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_t *reply);
+/* Stores an accepted reply inside the open transaction. */
+int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
+
+#endif

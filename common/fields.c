@@ -1,0 +1,218 @@
+/* fields: see fields.h.  The spec table is the single statement of every
+ * field's limits; codecs and the domain both consult it. */
+#include "fields.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BIG INT64_MAX
+
+static const field_spec_t specs[F__COUNT] = {
+    [F_PRODUCT_ID] = {"product_id", FK_ID, 1, ID_MAX, 0, 0},
+    [F_SUPPLIER_ID] = {"supplier_id", FK_ID, 1, ID_MAX, 0, 0},
+    [F_REVIEW_ID] = {"review_id", FK_ID, 1, ID_MAX, 0, 0},
+    [F_ORDER_ID] = {"order_id", FK_ID, 1, ID_MAX, 0, 0},
+    [F_CUSTOMER_ID] = {"customer_id", FK_ID, 1, ID_MAX, 0, 0},
+    [F_SKU] = {"sku", FK_TEXT, 1, SKU_MAX, 0, 0},
+    [F_NAME] = {"name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
+    [F_OLD_NAME] = {"old_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
+    [F_NEW_NAME] = {"new_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
+    [F_SUPPLIER_NAME] = {"supplier_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
+    [F_DESCRIPTION] = {"description", FK_TEXT, 0, DESCRIPTION_MAX, 0, 0},
+    [F_COMMENT] = {"comment", FK_TEXT, 0, COMMENT_MAX, 0, 0},
+    [F_REASON] = {"reason", FK_TEXT, 0, REASON_MAX, 0, 0},
+    [F_PRICE_CENTS] = {"price_cents", FK_INT, 0, 0, 0, BIG},
+    [F_COST_PRICE_CENTS] = {"cost_price_cents", FK_INT, 0, 0, 0, BIG},
+    [F_STOCK] = {"stock", FK_INT, 0, 0, 0, BIG},
+    [F_LOW_STOCK_THRESHOLD] = {"low_stock_threshold", FK_INT, 0, 0, 0, BIG},
+    [F_OLD_PRICE_CENTS] = {"old_price_cents", FK_INT, 0, 0, 0, BIG},
+    [F_NEW_PRICE_CENTS] = {"new_price_cents", FK_INT, 0, 0, 0, BIG},
+    [F_OLD_STOCK] = {"old_stock", FK_INT, 0, 0, 0, BIG},
+    [F_NEW_STOCK] = {"new_stock", FK_INT, 0, 0, 0, BIG},
+    [F_QUANTITY] = {"quantity", FK_INT, 0, 0, 1, BIG},
+    [F_UNIT_PRICE_CENTS] = {"unit_price_cents", FK_INT, 0, 0, 0, BIG},
+    [F_RATING] = {"rating", FK_INT, 0, 0, 1, 5},
+};
+
+#define STR_FIELD(f, member) [f] = {offsetof(fields_t, member), sizeof(((fields_t *)0)->member)}
+static const struct {
+    size_t offset;
+    size_t cap;
+} str_slots[F__COUNT] = {
+    STR_FIELD(F_PRODUCT_ID, product_id),   STR_FIELD(F_SUPPLIER_ID, supplier_id),
+    STR_FIELD(F_REVIEW_ID, review_id),     STR_FIELD(F_ORDER_ID, order_id),
+    STR_FIELD(F_CUSTOMER_ID, customer_id), STR_FIELD(F_SKU, sku),
+    STR_FIELD(F_NAME, name),               STR_FIELD(F_OLD_NAME, old_name),
+    STR_FIELD(F_NEW_NAME, new_name),       STR_FIELD(F_SUPPLIER_NAME, supplier_name),
+    STR_FIELD(F_DESCRIPTION, description), STR_FIELD(F_COMMENT, comment),
+    STR_FIELD(F_REASON, reason),
+};
+
+const field_spec_t *
+fields_spec(field_id_t f)
+{
+    return &specs[f];
+}
+
+int
+fields_lookup(const char *name, size_t len)
+{
+    for (int i = 0; i < F__COUNT; i++) {
+        if (strlen(specs[i].name) == len && memcmp(specs[i].name, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+char *
+fields_str(fields_t *fs, field_id_t f)
+{
+    if (specs[f].kind == FK_INT)
+        return NULL;
+    return (char *)fs + str_slots[f].offset;
+}
+
+const char *
+fields_cstr(const fields_t *fs, field_id_t f)
+{
+    if (specs[f].kind == FK_INT)
+        return NULL;
+    return (const char *)fs + str_slots[f].offset;
+}
+
+size_t
+fields_str_cap(field_id_t f)
+{
+    return str_slots[f].cap;
+}
+
+bool
+fields_has(const fields_t *fs, field_id_t f)
+{
+    return (fs->present & FIELD_BIT(f)) != 0;
+}
+
+int64_t
+fields_int(const fields_t *fs, field_id_t f)
+{
+    return fs->num[f];
+}
+
+void
+fields_set_int(fields_t *fs, field_id_t f, int64_t v)
+{
+    fs->num[f] = v;
+    fs->present |= FIELD_BIT(f);
+}
+
+void
+fields_set_str(fields_t *fs, field_id_t f, const char *s)
+{
+    char *dst = fields_str(fs, f);
+    size_t cap = str_slots[f].cap;
+    size_t n = strlen(s);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    fs->present |= FIELD_BIT(f);
+}
+
+static bool
+id_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == ':' || c == '-';
+}
+
+bool
+utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+const char *
+fields_check_str(field_id_t f, const char *s, size_t len)
+{
+    const field_spec_t *sp = &specs[f];
+    if (sp->kind == FK_INT)
+        return "must be an integer";
+    if (sp->kind == FK_ID) {
+        if (len < sp->min_len || len > sp->max_len)
+            return "must be 1..64 bytes of [A-Za-z0-9_.:-]";
+        for (size_t i = 0; i < len; i++) {
+            if (!id_char((unsigned char)s[i]))
+                return "must be 1..64 bytes of [A-Za-z0-9_.:-]";
+        }
+        return NULL;
+    }
+    if (!utf8_valid(s, len))
+        return "must be valid UTF-8 without NUL";
+    if (len < sp->min_len)
+        return "must not be empty";
+    if (len > sp->max_len)
+        return "is too long";
+    return NULL;
+}
+
+const char *
+fields_check_int(field_id_t f, int64_t v)
+{
+    const field_spec_t *sp = &specs[f];
+    if (sp->kind != FK_INT)
+        return "must be a string";
+    if (v < sp->min_value) {
+        if (f == F_RATING)
+            return "must be 1..5";
+        return sp->min_value == 1 ? "must be >= 1" : "must be >= 0";
+    }
+    if (v > sp->max_value)
+        return f == F_RATING ? "must be 1..5" : "is too large";
+    return NULL;
+}
+
+void
+field_errors_add(field_errors_t *errs, const char *field, const char *message)
+{
+    if (errs->count >= FIELD_ERRORS_MAX)
+        return;
+    snprintf(errs->items[errs->count].field, sizeof errs->items[0].field, "%s", field);
+    snprintf(errs->items[errs->count].message, sizeof errs->items[0].message, "%s", message);
+    errs->count++;
+}

@@ -1,0 +1,25 @@
+/* proc: process-level helpers every daemon shares: clean shutdown on
+ * SIGTERM/SIGINT, the wall clock, random ids. */
+#ifndef INV_PROC_H
+#define INV_PROC_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Installs SIGTERM/SIGINT handlers (without SA_RESTART, so blocking calls
+ * return EINTR) and ignores SIGPIPE. */
+void proc_install_signals(void);
+/* True once SIGTERM or SIGINT has arrived. */
+int proc_stopping(void);
+/* Asks the loops to stop, as a signal would (tests, fatal errors). */
+void proc_request_stop(void);
+
+/* Microseconds since the Unix epoch (wall clock) and a monotonic clock. */
+int64_t proc_now_us(void);
+int64_t proc_mono_ms(void);
+
+/* Writes 2*n_bytes random hex characters plus a NUL into out. */
+void proc_random_hex(char *out, size_t n_bytes);
+
+#endif

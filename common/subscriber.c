@@ -1,0 +1,466 @@
+/* subscriber: see subscriber.h.
+ *
+ * State machine in one loop: poll the SUB socket, the control socket and any
+ * extra sockets; drain up to batch_max live messages into one transaction;
+ * whenever the next expected position is not what arrives (or a heartbeat
+ * shows a head beyond the checkpoint), commit what we have and catch up
+ * synchronously through the catch-up endpoint, page by page. */
+#include "subscriber.h"
+
+#include "log.h"
+#include "proc.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXTRA_MAX 4
+#define CATCHUP_TIMEOUT_MS 3000
+#define RETRY_BACKOFF_MS 500
+
+struct subscriber {
+    void *zctx;
+    subscriber_config_t cfg;
+    const subscriber_ops_t *ops;
+    void *model;
+    void *sub;      /* SUB on the relay */
+    void *catchup;  /* DEALER on the catch-up endpoint, recreated after a time-out */
+    void *control;  /* ROUTER bound by the daemon, may be NULL */
+    subscriber_control_fn control_fn;
+    void *control_arg;
+    struct {
+        void *socket;
+        subscriber_socket_fn fn;
+        void *arg;
+    } extra[EXTRA_MAX];
+    int n_extra;
+    subscriber_status_t st;
+    bool in_tx;          /* a batch transaction is open */
+    int64_t tx_last;     /* position of the last event applied in the open batch */
+    int64_t tx_recorded; /* its recorded_at */
+    int64_t tx_count;
+    int64_t retry_at_ms; /* after a failure, no catch-up before this time */
+    event_t ev;          /* scratch: decoded event (large, so not on the stack) */
+    codec_writer_t w;
+};
+
+subscriber_t *
+subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_t *ops,
+               void *model)
+{
+    subscriber_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->zctx = zctx;
+    s->cfg = *cfg;
+    if (s->cfg.batch_max <= 0)
+        s->cfg.batch_max = 1000;
+    if (s->cfg.catchup_page <= 0)
+        s->cfg.catchup_page = 1000;
+    s->ops = ops;
+    s->model = model;
+    codec_writer_init(&s->w);
+    return s;
+}
+
+void
+subscriber_destroy(subscriber_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    subscriber_t *s = *sp;
+    bus_close(&s->sub);
+    bus_close(&s->catchup);
+    codec_writer_fini(&s->w);
+    free(s);
+    *sp = NULL;
+}
+
+void
+subscriber_set_control(subscriber_t *s, void *router, subscriber_control_fn fn, void *arg)
+{
+    s->control = router;
+    s->control_fn = fn;
+    s->control_arg = arg;
+}
+
+int
+subscriber_add_socket(subscriber_t *s, void *socket, subscriber_socket_fn fn, void *arg)
+{
+    if (s->n_extra >= EXTRA_MAX)
+        return -1;
+    s->extra[s->n_extra].socket = socket;
+    s->extra[s->n_extra].fn = fn;
+    s->extra[s->n_extra].arg = arg;
+    s->n_extra++;
+    return 0;
+}
+
+void
+subscriber_status(const subscriber_t *s, subscriber_status_t *out)
+{
+    *out = s->st;
+}
+
+void
+subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
+{
+    const subscriber_status_t *st = &s->st;
+    int64_t now = proc_now_us();
+    int64_t lag_events = st->head > st->checkpoint ? st->head - st->checkpoint : 0;
+    int64_t lag_ms = 0;
+    if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
+        lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
+    msgpack_pack_map(pk, 10);
+    codec_pack_kv_bool(pk, "ok", true);
+    codec_pack_kv_str(pk, "service", s->cfg.name);
+    codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
+    codec_pack_kv_int(pk, "head", st->head);
+    codec_pack_kv_int(pk, "lag_events", lag_events);
+    codec_pack_kv_int(pk, "lag_ms", lag_ms);
+    codec_pack_kv_int(pk, "heartbeat_age_ms",
+                      st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
+    codec_pack_kv_int(pk, "applied", st->applied);
+    codec_pack_kv_int(pk, "duplicates", st->duplicates);
+    codec_pack_kv_int(pk, "gaps", st->gaps);
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+static void
+sub_abort_batch(subscriber_t *s, const char *why)
+{
+    if (!s->in_tx)
+        return;
+    s->ops->rollback(s->model);
+    s->in_tx = false;
+    s->tx_count = 0;
+    s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+    LOG_W(NULL, "batch rolled back (%s); checkpoint stays at %lld", why,
+          (long long)s->st.checkpoint);
+}
+
+/* Commits the open batch, moving the checkpoint.  0 or -1 (rolled back). */
+static int
+sub_commit_batch(subscriber_t *s)
+{
+    if (!s->in_tx)
+        return 0;
+    if (s->ops->commit(s->model, s->tx_last) != 0) {
+        sub_abort_batch(s, "commit failed");
+        return -1;
+    }
+    s->in_tx = false;
+    s->st.checkpoint = s->tx_last;
+    s->st.applied_recorded_at = s->tx_recorded;
+    s->st.applied += s->tx_count;
+    s->tx_count = 0;
+    if (s->st.head < s->st.checkpoint)
+        s->st.head = s->st.checkpoint;
+    if (s->ops->committed)
+        s->ops->committed(s->model);
+    return 0;
+}
+
+/* The position the next applied event must have. */
+static int64_t
+sub_next(const subscriber_t *s)
+{
+    return (s->in_tx ? s->tx_last : s->st.checkpoint) + 1;
+}
+
+/* Applies ev, which must be sub_next(s), inside the batch. 0 or -1. */
+static int
+sub_apply(subscriber_t *s, const event_t *ev)
+{
+    if (!s->in_tx) {
+        if (s->ops->begin(s->model) != 0) {
+            s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+            LOG_W(NULL, "cannot begin a transaction; will retry");
+            return -1;
+        }
+        s->in_tx = true;
+        s->tx_count = 0;
+    }
+    if (s->ops->apply(s->model, ev) != 0) {
+        LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed",
+              (long long)ev->env.position, event_spec(ev->env.type)->name);
+        sub_abort_batch(s, "apply failed");
+        return -1;
+    }
+    s->tx_last = ev->env.position;
+    s->tx_recorded = ev->env.recorded_at;
+    s->tx_count++;
+    if (s->tx_count >= s->cfg.batch_max)
+        return sub_commit_batch(s);
+    return 0;
+}
+
+/* ---- catch-up ------------------------------------------------------------ */
+
+static void
+sub_reconnect_catchup(subscriber_t *s)
+{
+    bus_close(&s->catchup);
+    s->catchup = bus_connect(s->zctx, ZMQ_DEALER, s->cfg.catchup_ep);
+}
+
+/* Applies one page of catch-up events; returns how many were applied, or -1. */
+static int
+sub_apply_page(subscriber_t *s, const msgpack_object *events)
+{
+    int applied = 0;
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        const char *why;
+        if (codec_decode_event_obj(&events->via.array.ptr[i], &s->ev, &why) != 0) {
+            LOG_E(NULL, "catch-up event does not decode (%s); stopping here", why);
+            sub_abort_batch(s, "undecodable event");
+            return -1;
+        }
+        int64_t pos = s->ev.env.position;
+        if (pos < sub_next(s))
+            continue;
+        if (pos != sub_next(s)) {
+            LOG_E(NULL, "catch-up returned position %lld, expected %lld", (long long)pos,
+                  (long long)sub_next(s));
+            sub_abort_batch(s, "catch-up out of order");
+            return -1;
+        }
+        if (sub_apply(s, &s->ev) != 0)
+            return -1;
+        applied++;
+    }
+    return sub_commit_batch(s) == 0 ? applied : -1;
+}
+
+/* Requests one page after `after`.  Returns events applied, 0 at the head,
+ * -1 on failure. */
+static int
+sub_catchup_page(subscriber_t *s, int64_t after)
+{
+    codec_writer_reset(&s->w);
+    msgpack_pack_map(&s->w.pk, 3);
+    codec_pack_kv_str(&s->w.pk, "type", "ReadEvents");
+    codec_pack_kv_int(&s->w.pk, "after", after);
+    codec_pack_kv_int(&s->w.pk, "limit", s->cfg.catchup_page);
+    void *reply = NULL;
+    size_t len = 0;
+    if (!s->catchup || bus_request(s->catchup, s->w.buf.data, s->w.buf.size,
+                                   CATCHUP_TIMEOUT_MS, &reply, &len) != 0) {
+        LOG_W(NULL, "catch-up endpoint %s did not answer; will retry", s->cfg.catchup_ep);
+        sub_reconnect_catchup(s);
+        return -1;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why = "bad reply";
+    int rc = -1;
+    int64_t head = 0, req_after = -1;
+    const msgpack_object *ev, *v;
+    if (codec_parse(reply, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
+        codec_get_int(v, &head) == 0 && (v = codec_map_get(&u.data, "after")) &&
+        codec_get_int(v, &req_after) == 0 && req_after == after &&
+        (ev = codec_map_get(&u.data, "events")) && ev->type == MSGPACK_OBJECT_ARRAY) {
+        if (head > s->st.head)
+            s->st.head = head;
+        rc = sub_apply_page(s, ev);
+    } else {
+        LOG_W(NULL, "catch-up reply unusable (%s)", why);
+        sub_reconnect_catchup(s); /* drops any stale reply still in flight */
+    }
+    msgpack_unpacked_destroy(&u);
+    free(reply);
+    return rc;
+}
+
+/* Commits the open batch, then pages until the checkpoint reaches the head
+ * known at the time.  Leaves the retry timer set on failure. */
+static void
+sub_catch_up(subscriber_t *s, const char *reason)
+{
+    if (proc_mono_ms() < s->retry_at_ms)
+        return;
+    if (sub_commit_batch(s) != 0)
+        return;
+    int64_t from = s->st.checkpoint;
+    int64_t total = 0;
+    for (;;) {
+        if (proc_stopping())
+            break;
+        int n = sub_catchup_page(s, s->st.checkpoint);
+        if (n < 0) {
+            s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+            break;
+        }
+        total += n;
+        if (n == 0 || s->st.checkpoint >= s->st.head)
+            break;
+    }
+    if (total > 0 || s->st.checkpoint != from)
+        LOG_I(NULL, "caught up (%s): %lld events, checkpoint %lld -> %lld, head %lld", reason,
+              (long long)total, (long long)from, (long long)s->st.checkpoint,
+              (long long)s->st.head);
+}
+
+/* ---- live messages ------------------------------------------------------- */
+
+static void
+sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    int64_t head = 0, rec = 0;
+    const msgpack_object *v;
+    if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
+        codec_get_int(v, &head) == 0) {
+        if ((v = codec_map_get(&u.data, "head_recorded_at")))
+            codec_get_int(v, &rec);
+        s->st.heartbeat_at = proc_now_us();
+        if (head >= s->st.head) {
+            s->st.head = head;
+            if (rec)
+                s->st.head_recorded_at = rec;
+        }
+    } else {
+        LOG_W(NULL, "heartbeat does not decode; ignored");
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+/* Handles one live event; returns true when a gap was seen. */
+static bool
+sub_on_event(subscriber_t *s, const void *body, size_t len)
+{
+    const char *why;
+    if (codec_decode_event(body, len, &s->ev, &why) != 0) {
+        LOG_E(NULL, "event on the bus does not decode (%s); checkpoint not advanced", why);
+        return true; /* whatever it was, catch-up will fetch it again from the store */
+    }
+    int64_t pos = s->ev.env.position;
+    if (pos > s->st.head) {
+        s->st.head = pos;
+        s->st.head_recorded_at = s->ev.env.recorded_at;
+    }
+    if (pos < sub_next(s)) {
+        s->st.duplicates++;
+        return false;
+    }
+    if (pos > sub_next(s))
+        return true;
+    return sub_apply(s, &s->ev) != 0;
+}
+
+/* Drains up to batch_max live messages; returns true when a catch-up is due. */
+static bool
+sub_drain_live(subscriber_t *s)
+{
+    bool gap = false;
+    for (int i = 0; i < s->cfg.batch_max && !gap; i++) {
+        bus_msg_t m;
+        if (bus_recv(s->sub, &m, ZMQ_DONTWAIT) != 0)
+            break;
+        size_t len;
+        const void *body = bus_body(&m, &len);
+        if (m.count == 2 && bus_frame_is(&m, 0, TOPIC_EVENT))
+            gap = sub_on_event(s, body, len);
+        else if (m.count == 2 && bus_frame_is(&m, 0, TOPIC_HEARTBEAT))
+            sub_on_heartbeat(s, body, len);
+        else
+            LOG_W(NULL, "unexpected message of %d frames on the event bus", m.count);
+        bus_msg_close(&m);
+    }
+    if (sub_commit_batch(s) != 0)
+        return false;
+    return gap || s->st.head > s->st.checkpoint;
+}
+
+/* ---- control ------------------------------------------------------------- */
+
+static void
+sub_reply_malformed(codec_writer_t *w, const char *message)
+{
+    msgpack_pack_map(&w->pk, 3);
+    codec_pack_kv_bool(&w->pk, "ok", false);
+    codec_pack_kv_str(&w->pk, "error", "malformed");
+    codec_pack_kv_str(&w->pk, "message", message);
+}
+
+static void
+sub_on_control(subscriber_t *s)
+{
+    bus_msg_t m;
+    if (bus_recv(s->control, &m, ZMQ_DONTWAIT) != 0)
+        return;
+    size_t len;
+    const void *body = bus_body(&m, &len);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    codec_writer_reset(&s->w);
+    const char *why = NULL;
+    char type[64];
+    const msgpack_object *t;
+    if (m.overflow || m.count < 2 || len > CODEC_MAX_MESSAGE)
+        sub_reply_malformed(&s->w, "message too large or too many frames");
+    else if (codec_parse(body, len, &u, &why) != 0)
+        sub_reply_malformed(&s->w, why);
+    else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
+        sub_reply_malformed(&s->w, "type must be a string");
+    else if (strcmp(type, "Status") == 0)
+        subscriber_pack_status(s, &s->w.pk);
+    else if (!s->control_fn || s->control_fn(s->control_arg, type, &u.data, &s->w) != 0) {
+        codec_writer_reset(&s->w);
+        sub_reply_malformed(&s->w, "unknown request type");
+    }
+    if (m.count >= 2 && bus_reply(s->control, &m, s->w.buf.data, s->w.buf.size) != 0)
+        LOG_W(NULL, "control reply dropped: %s", zmq_strerror(errno));
+    msgpack_unpacked_destroy(&u);
+    bus_msg_close(&m);
+}
+
+/* ---- loop ---------------------------------------------------------------- */
+
+int
+subscriber_run(subscriber_t *s)
+{
+    if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
+        LOG_E(NULL, "cannot read the checkpoint");
+        return -1;
+    }
+    s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
+    sub_reconnect_catchup(s);
+    if (!s->sub || !s->catchup) {
+        LOG_E(NULL, "cannot connect to %s / %s", s->cfg.events_ep, s->cfg.catchup_ep);
+        return -1;
+    }
+    LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
+          (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
+    sub_catch_up(s, "start");
+    while (!proc_stopping()) {
+        zmq_pollitem_t items[2 + EXTRA_MAX];
+        int n = 0;
+        items[n++] = (zmq_pollitem_t){s->sub, 0, ZMQ_POLLIN, 0};
+        if (s->control)
+            items[n++] = (zmq_pollitem_t){s->control, 0, ZMQ_POLLIN, 0};
+        int first_extra = n;
+        for (int i = 0; i < s->n_extra; i++)
+            items[n++] = (zmq_pollitem_t){s->extra[i].socket, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(items, n, 200);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s))
+            sub_catch_up(s, "gap");
+        else if (s->st.head > s->st.checkpoint)
+            sub_catch_up(s, "behind head");
+        if (s->control && (items[1].revents & ZMQ_POLLIN))
+            sub_on_control(s);
+        for (int i = 0; i < s->n_extra; i++)
+            if (items[first_extra + i].revents & ZMQ_POLLIN)
+                s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
+    }
+    sub_commit_batch(s);
+    LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
+    return 0;
+}

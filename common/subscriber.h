@@ -1,0 +1,84 @@
+/* subscriber: the runtime that projector, audit and alert share.
+ *
+ * Follows the relay's PUB socket and makes delivery exact (ARCHITECTURE.md
+ * invariants 2 and 3):
+ *  - on start it catches up from its checkpoint to the head through the
+ *    catch-up endpoint, then follows live events;
+ *  - an event at or below the checkpoint is a duplicate and is dropped;
+ *  - an event above checkpoint + 1, or a heartbeat whose head is above the
+ *    checkpoint, reveals a gap, filled from the catch-up endpoint;
+ *  - events are applied in batches: ops->begin, ops->apply for each,
+ *    ops->commit(checkpoint) writes the checkpoint in the same transaction;
+ *  - an apply or commit failure rolls the batch back; the checkpoint does
+ *    not move, so the events come again through catch-up.
+ * The runtime also answers {"type":"Status"} on the daemon's control
+ * ROUTER and hands every other request there to the daemon's handler. */
+#ifndef INV_SUBSCRIBER_H
+#define INV_SUBSCRIBER_H
+
+#include "bus.h"
+#include "codec.h"
+#include "message.h"
+
+#include <stdint.h>
+
+typedef struct {
+    int (*begin)(void *model);                       /* opens a transaction; 0 ok */
+    int (*apply)(void *model, const event_t *ev);    /* idempotent; 0 ok */
+    int (*commit)(void *model, int64_t checkpoint);  /* writes checkpoint, commits; 0 ok */
+    void (*rollback)(void *model);
+    int (*checkpoint)(void *model, int64_t *position);
+    void (*committed)(void *model);                  /* optional: after each commit */
+} subscriber_ops_t;
+
+typedef struct {
+    const char *name;         /* "projector", for logs and status */
+    const char *events_ep;    /* relay PUB */
+    const char *catchup_ep;   /* relay catch-up ROUTER */
+    int batch_max;            /* events per transaction, e.g. 1000 */
+    int catchup_page;         /* events per catch-up request, e.g. 1000 */
+} subscriber_config_t;
+
+typedef struct {
+    int64_t checkpoint;          /* last applied position */
+    int64_t head;                /* newest head seen (heartbeat or event) */
+    int64_t head_recorded_at;    /* recorded_at of the head event (us), 0 unknown */
+    int64_t applied_recorded_at; /* recorded_at of the last applied event (us) */
+    int64_t heartbeat_at;        /* wall clock of the last heartbeat (us), 0 never */
+    int64_t applied;             /* events applied since start */
+    int64_t duplicates;          /* events dropped as at or below the checkpoint */
+    int64_t gaps;                /* catch-ups started because of a gap */
+} subscriber_status_t;
+
+/* A request on the control socket other than Status.  `type` is the request
+ * type; the handler packs one reply map into w and returns 0, or returns -1
+ * to have the runtime reply malformed "unknown request type". */
+typedef int (*subscriber_control_fn)(void *arg, const char *type, const msgpack_object *req,
+                                     codec_writer_t *w);
+/* Called when another registered socket is readable. */
+typedef void (*subscriber_socket_fn)(void *arg, void *socket);
+
+typedef struct subscriber subscriber_t;
+
+/* Creates the runtime; nothing connects until subscriber_run.  The config
+ * strings must outlive the runtime.  NULL on allocation failure. */
+subscriber_t *subscriber_new(void *zctx, const subscriber_config_t *cfg,
+                             const subscriber_ops_t *ops, void *model);
+void subscriber_destroy(subscriber_t **sub);
+
+/* The daemon's control ROUTER (bound by the daemon), served by the loop. */
+void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_fn fn,
+                            void *arg);
+/* Another socket to poll (at most 4). */
+int subscriber_add_socket(subscriber_t *sub, void *socket, subscriber_socket_fn fn, void *arg);
+
+/* Runs until proc_stopping().  Returns 0 on a clean stop, -1 when the model
+ * could not even report its checkpoint. */
+int subscriber_run(subscriber_t *sub);
+
+void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
+/* Packs the Status reply map (ok, service, checkpoint, head, lag_events,
+ * lag_ms, heartbeat_age_ms, applied, duplicates, gaps). */
+void subscriber_pack_status(const subscriber_t *sub, msgpack_packer *pk);
+
+#endif
