@@ -125,9 +125,32 @@ bus_frame_is(const bus_msg_t *m, int i, const char *s)
 }
 
 int
+bus_split(const bus_msg_t *m, int *n_envelope, const void **body, size_t *len)
+{
+    bool delimited = m->count >= 2 && zmq_msg_size((zmq_msg_t *)&m->frames[1]) == 0;
+    *n_envelope = delimited ? 2 : 1;
+    if (m->overflow || m->count != *n_envelope + 1) {
+        *body = "";
+        *len = 0;
+        return -1;
+    }
+    *body = bus_body(m, len);
+    return 0;
+}
+
+int
 bus_reply(void *router, const bus_msg_t *req, const void *body, size_t len)
 {
-    for (int i = 0; i < req->count - 1; i++) {
+    return bus_reply_to(router, req, req->count - 1, body, len);
+}
+
+int
+bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body,
+             size_t len)
+{
+    if (n_envelope > req->count)
+        n_envelope = req->count;
+    for (int i = 0; i < n_envelope; i++) {
         zmq_msg_t *f = (zmq_msg_t *)&req->frames[i];
         if (zmq_send(router, zmq_msg_data(f), zmq_msg_size(f), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             return -1;

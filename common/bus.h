@@ -40,6 +40,15 @@ const void *bus_body(const bus_msg_t *m, size_t *len);
 /* The i-th frame as text compared to s (topic checks). */
 bool bus_frame_is(const bus_msg_t *m, int i, const char *s);
 
+/* Splits a message received on a ROUTER into its routing envelope and body.
+ * Accepted shapes: [identity, body] (DEALER) and [identity, "", body] (REQ).
+ * Returns 0 with *n_envelope and the body, or -1 for any other shape, with
+ * *n_envelope still set so that a `malformed` reply can be routed back. */
+int bus_split(const bus_msg_t *m, int *n_envelope, const void **body, size_t *len);
+/* Sends the first n_envelope frames of `req` followed by body, on a ROUTER.
+ * Returns 0, or -1 with errno as bus_reply. */
+int bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body,
+                 size_t len);
 /* Sends the routing envelope of `req` (every frame but the last) followed by
  * body, on a ROUTER.  Returns 0, or -1 with errno (EHOSTUNREACH when the peer
  * is gone, EAGAIN when it is past its high-water mark). */

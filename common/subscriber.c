@@ -395,15 +395,19 @@ sub_on_control(subscriber_t *s)
     if (bus_recv(s->control, &m, ZMQ_DONTWAIT) != 0)
         return;
     size_t len;
-    const void *body = bus_body(&m, &len);
+    const void *body;
+    int n_env;
+    int shape = bus_split(&m, &n_env, &body, &len);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     codec_writer_reset(&s->w);
     const char *why = NULL;
     char type[64];
     const msgpack_object *t;
-    if (m.overflow || m.count < 2 || len > CODEC_MAX_MESSAGE)
-        sub_reply_malformed(&s->w, "message too large or too many frames");
+    if (shape != 0)
+        sub_reply_malformed(&s->w, "expected one body frame after the routing envelope");
+    else if (len > CODEC_MAX_MESSAGE)
+        sub_reply_malformed(&s->w, "message exceeds 64 KiB");
     else if (codec_parse(body, len, &u, &why) != 0)
         sub_reply_malformed(&s->w, why);
     else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
@@ -414,7 +418,7 @@ sub_on_control(subscriber_t *s)
         codec_writer_reset(&s->w);
         sub_reply_malformed(&s->w, "unknown request type");
     }
-    if (m.count >= 2 && bus_reply(s->control, &m, s->w.buf.data, s->w.buf.size) != 0)
+    if (bus_reply_to(s->control, &m, n_env, s->w.buf.data, s->w.buf.size) != 0)
         LOG_W(NULL, "control reply dropped: %s", zmq_strerror(errno));
     msgpack_unpacked_destroy(&u);
     bus_msg_close(&m);
