@@ -112,6 +112,27 @@ es_prepare_all(eventstore_t *es)
     return SQLITE_OK;
 }
 
+/* Journal mode, durability and schema.  Two processes opening a new file at
+ * once can see SQLITE_BUSY from the journal-mode switch, which does not go
+ * through the busy handler: retry for up to the busy timeout. */
+static int
+es_setup(sqlite3 *db, const eventstore_options_t *opts)
+{
+    int rc = SQLITE_BUSY;
+    for (int waited = 0; waited <= opts->busy_timeout_ms; waited += 20) {
+        rc = es_exec(db, "PRAGMA journal_mode=WAL");
+        if (rc == SQLITE_OK)
+            rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
+                                                    : "PRAGMA synchronous=NORMAL");
+        if (rc == SQLITE_OK)
+            rc = es_exec(db, schema_sql);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(20);
+    }
+    return rc;
+}
+
 int
 eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out)
 {
@@ -126,13 +147,8 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     int rc = sqlite3_open_v2(path, &es->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(es->db, opts->busy_timeout_ms);
-        rc = es_exec(es->db, "PRAGMA journal_mode=WAL");
+        rc = es_setup(es->db, opts);
     }
-    if (rc == SQLITE_OK)
-        rc = es_exec(es->db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
-                                                    : "PRAGMA synchronous=NORMAL");
-    if (rc == SQLITE_OK)
-        rc = es_exec(es->db, schema_sql);
     if (rc == SQLITE_OK)
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {

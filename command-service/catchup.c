@@ -1,0 +1,249 @@
+/* catchup: see catchup.h.  Request types dispatch through a table. */
+#include "catchup.h"
+
+#include "product.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    eventstore_t *es;
+    const catchup_relay_stats_t *stats;
+    const msgpack_object *req;
+    codec_writer_t *w;
+} catchup_ctx_t;
+
+static void
+reply_error(codec_writer_t *w, const char *code, const char *message)
+{
+    codec_writer_reset(w);
+    msgpack_pack_map(&w->pk, 3);
+    codec_pack_kv_bool(&w->pk, "ok", false);
+    codec_pack_kv_str(&w->pk, "error", code);
+    codec_pack_kv_str(&w->pk, "message", message);
+}
+
+/* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
+static int
+opt_int(const msgpack_object *req, const char *key, int64_t *out)
+{
+    const msgpack_object *v = codec_map_get(req, key);
+    if (!v || v->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    return codec_get_int(v, out);
+}
+
+/* ---- ReadEvents ----------------------------------------------------------- */
+
+typedef struct {
+    codec_writer_t items;
+    uint32_t count;
+} raw_list_t;
+
+static int
+collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    raw_list_t *l = arg;
+    codec_pack_event_raw(&l->items.pk, env, data, len);
+    l->count++;
+    return 0;
+}
+
+static void
+read_events(catchup_ctx_t *c)
+{
+    int64_t after = 0, limit = CATCHUP_PAGE_MAX, head = 0;
+    if (opt_int(c->req, "after", &after) || opt_int(c->req, "limit", &limit) || after < 0) {
+        reply_error(c->w, "malformed", "after and limit must be integers, after >= 0");
+        return;
+    }
+    if (limit < 1 || limit > CATCHUP_PAGE_MAX)
+        limit = CATCHUP_PAGE_MAX;
+    raw_list_t l = {.count = 0};
+    codec_writer_init(&l.items);
+    int rc = eventstore_head(c->es, &head, NULL);
+    if (rc == ES_OK)
+        rc = eventstore_read_raw(c->es, after, (int)limit, collect_raw, &l);
+    if (rc != ES_OK) {
+        reply_error(c->w, "unavailable", "the event store could not be read");
+    } else {
+        msgpack_pack_map(&c->w->pk, 4);
+        codec_pack_kv_bool(&c->w->pk, "ok", true);
+        codec_pack_kv_int(&c->w->pk, "after", after);
+        codec_pack_kv_int(&c->w->pk, "head", head);
+        codec_pack_cstr(&c->w->pk, "events");
+        msgpack_pack_array(&c->w->pk, l.count);
+        codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
+    }
+    codec_writer_fini(&l.items);
+}
+
+/* ---- ReadStream ----------------------------------------------------------- */
+
+typedef struct {
+    raw_list_t list;
+    int64_t limit;
+} stream_list_t;
+
+static int
+collect_event(const event_t *ev, void *arg)
+{
+    stream_list_t *l = arg;
+    if ((int64_t)l->list.count >= l->limit)
+        return 1;
+    codec_pack_event(&l->list.items.pk, ev);
+    l->list.count++;
+    return 0;
+}
+
+static void
+read_stream(catchup_ctx_t *c)
+{
+    char stream[STREAM_MAX + 1];
+    int64_t after = 0, limit = CATCHUP_PAGE_MAX;
+    const msgpack_object *v = codec_map_get(c->req, "stream");
+    if (!v || codec_copy_str(v, stream, sizeof stream) != 0 || opt_int(c->req, "after_version", &after) ||
+        opt_int(c->req, "limit", &limit)) {
+        reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
+        return;
+    }
+    if (limit < 1 || limit > CATCHUP_PAGE_MAX)
+        limit = CATCHUP_PAGE_MAX;
+    stream_list_t l = {.list.count = 0, .limit = limit};
+    codec_writer_init(&l.list.items);
+    int rc = eventstore_load_stream(c->es, stream, after, 0, collect_event, &l);
+    if (rc < 0) {
+        reply_error(c->w, "unavailable", "the event store could not be read");
+    } else {
+        msgpack_pack_map(&c->w->pk, 3);
+        codec_pack_kv_bool(&c->w->pk, "ok", true);
+        codec_pack_kv_str(&c->w->pk, "stream", stream);
+        codec_pack_cstr(&c->w->pk, "events");
+        msgpack_pack_array(&c->w->pk, l.list.count);
+        codec_pack_raw(&c->w->pk, l.list.items.buf.data, l.list.items.buf.size);
+    }
+    codec_writer_fini(&l.list.items);
+}
+
+/* ---- ProductAsOf ---------------------------------------------------------- */
+
+static int
+fold_product(const event_t *ev, void *arg)
+{
+    product_apply(arg, ev);
+    return 0;
+}
+
+static void
+pack_product(msgpack_packer *pk, const product_t *p)
+{
+    msgpack_pack_map(pk, 14);
+    codec_pack_kv_str(pk, "product_id", p->product_id);
+    codec_pack_kv_int(pk, "version", p->version);
+    codec_pack_kv_str(pk, "sku", p->sku);
+    codec_pack_kv_str(pk, "name", p->name);
+    codec_pack_kv_str(pk, "supplier_id", p->supplier_id);
+    codec_pack_kv_str(pk, "supplier_name", p->supplier_name);
+    codec_pack_kv_int(pk, "price_cents", p->price_cents);
+    codec_pack_kv_int(pk, "stock", p->stock);
+    codec_pack_kv_int(pk, "low_stock_threshold", p->low_stock_threshold);
+    codec_pack_kv_bool(pk, "discontinued", p->discontinued);
+    codec_pack_kv_int(pk, "units_sold", p->units_sold);
+    codec_pack_kv_int(pk, "view_count", p->view_count);
+    codec_pack_kv_int(pk, "review_count", p->review_count);
+    codec_pack_kv_int(pk, "rating_sum", p->rating_sum);
+}
+
+static void
+product_as_of(catchup_ctx_t *c)
+{
+    char id[ID_MAX + 1], stream[STREAM_MAX + 1];
+    int64_t position = 0, time_us = 0;
+    const msgpack_object *v = codec_map_get(c->req, "product_id");
+    if (!v || codec_copy_str(v, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
+        opt_int(c->req, "position", &position) || opt_int(c->req, "time_us", &time_us)) {
+        reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
+        return;
+    }
+    int rc = ES_OK;
+    if (position <= 0 && time_us > 0)
+        rc = eventstore_position_at(c->es, time_us, &position);
+    if (position <= 0 && rc == ES_OK)
+        rc = eventstore_head(c->es, &position, NULL);
+    product_t *p = calloc(1, sizeof *p);
+    snprintf(stream, sizeof stream, "product-%s", id);
+    if (rc == ES_OK && p)
+        rc = eventstore_load_stream(c->es, stream, 0, position, fold_product, p);
+    if (rc != ES_OK || !p)
+        reply_error(c->w, "unavailable", "the event store could not be read");
+    else if (!p->exists)
+        reply_error(c->w, "not_found", "the product did not exist at that point");
+    else {
+        msgpack_pack_map(&c->w->pk, 3);
+        codec_pack_kv_bool(&c->w->pk, "ok", true);
+        codec_pack_kv_int(&c->w->pk, "position", position);
+        codec_pack_cstr(&c->w->pk, "product");
+        pack_product(&c->w->pk, p);
+    }
+    free(p);
+}
+
+/* ---- Status --------------------------------------------------------------- */
+
+static void
+status(catchup_ctx_t *c)
+{
+    int64_t head = 0, backlog = 0;
+    int rc = eventstore_head(c->es, &head, NULL);
+    if (rc == ES_OK)
+        rc = eventstore_outbox_backlog(c->es, &backlog);
+    msgpack_pack_map(&c->w->pk, 8);
+    codec_pack_kv_bool(&c->w->pk, "ok", rc == ES_OK);
+    codec_pack_kv_str(&c->w->pk, "service", "relay");
+    codec_pack_kv_int(&c->w->pk, "head", head);
+    codec_pack_kv_int(&c->w->pk, "checkpoint", c->stats->published_through);
+    codec_pack_kv_int(&c->w->pk, "lag_events", head - c->stats->published_through);
+    codec_pack_kv_int(&c->w->pk, "outbox_backlog", backlog);
+    codec_pack_kv_int(&c->w->pk, "published", c->stats->published);
+    codec_pack_kv_int(&c->w->pk, "heartbeats", c->stats->heartbeats);
+}
+
+static const struct {
+    const char *type;
+    void (*fn)(catchup_ctx_t *c);
+} handlers[] = {
+    {"ReadEvents", read_events},
+    {"ReadStream", read_stream},
+    {"ProductAsOf", product_as_of},
+    {"Status", status},
+};
+
+void
+catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body,
+               size_t len, codec_writer_t *w)
+{
+    codec_writer_reset(w);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    char type[32];
+    const msgpack_object *t;
+    if (len > CODEC_MAX_MESSAGE)
+        reply_error(w, "malformed", "message exceeds 64 KiB");
+    else if (codec_parse(body, len, &u, &why) != 0)
+        reply_error(w, "malformed", why);
+    else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
+        reply_error(w, "malformed", "type must be a string");
+    else {
+        catchup_ctx_t c = {es, stats, &u.data, w};
+        size_t i = 0;
+        while (i < sizeof handlers / sizeof handlers[0] && strcmp(handlers[i].type, type) != 0)
+            i++;
+        if (i < sizeof handlers / sizeof handlers[0])
+            handlers[i].fn(&c);
+        else
+            reply_error(w, "malformed", "unknown request type");
+    }
+    msgpack_unpacked_destroy(&u);
+}

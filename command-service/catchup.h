@@ -1,0 +1,25 @@
+/* catchup: the read-only requests served from the event store side on the
+ * relay's ROUTER: ReadEvents (catch-up for subscribers), ReadStream
+ * (history), ProductAsOf (state at a past position or time, rebuilt by
+ * folding the stream with the pure aggregate) and Status.  Nothing here
+ * writes. */
+#ifndef INV_CATCHUP_H
+#define INV_CATCHUP_H
+
+#include "codec.h"
+#include "eventstore.h"
+
+#define CATCHUP_PAGE_MAX 1000
+
+/* Extra numbers the relay adds to its Status reply. */
+typedef struct {
+    int64_t published_through; /* every event <= this has been published */
+    int64_t published;         /* events published since start */
+    int64_t heartbeats;        /* heartbeats sent since start */
+} catchup_relay_stats_t;
+
+/* Answers one request body into w (always exactly one reply map). */
+void catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body,
+                    size_t len, codec_writer_t *w);
+
+#endif

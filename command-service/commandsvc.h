@@ -1,0 +1,30 @@
+/* commandsvc: the command-service's loop.  Receives commands on a ROUTER,
+ * and for each batch of queued commands (group commit):
+ *   BEGIN IMMEDIATE; for each: idempotency check, load aggregate (cache or
+ *   replay), expected_version check, decide, append event + outbox row +
+ *   idempotency row; COMMIT; then reply to every command of the batch.
+ * Invariants (ARCHITECTURE.md 1 and 5): a reply is sent only after its
+ * transaction commits; a rejected command writes nothing; when a batch fails
+ * to commit, every command in it is answered `unavailable` and nothing of it
+ * remains.  It never touches a read database. */
+#ifndef INV_COMMANDSVC_H
+#define INV_COMMANDSVC_H
+
+#include "eventstore.h"
+
+typedef struct {
+    int batch_max;      /* commands per transaction (group commit), e.g. 256 */
+    int cache_slots;    /* aggregate cache entries, e.g. 2048 */
+} commandsvc_opts_t;
+
+typedef struct commandsvc commandsvc_t;
+
+/* Borrows es, router (a bound ROUTER) and nudge (a PUSH to the relay, may be
+ * NULL); they must outlive the service.  NULL on allocation failure. */
+commandsvc_t *commandsvc_new(eventstore_t *es, void *router, void *nudge,
+                             const commandsvc_opts_t *opts);
+void commandsvc_destroy(commandsvc_t **svc);
+/* Serves until proc_stopping(); returns 0. */
+int commandsvc_run(commandsvc_t *svc);
+
+#endif

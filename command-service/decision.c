@@ -1,0 +1,30 @@
+/* decision: see decision.h. */
+#include "decision.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+decision_accept(decision_t *d, event_type_t type)
+{
+    memset(d, 0, sizeof *d);
+    d->code = REJ_NONE;
+    d->type = type;
+}
+
+void
+decision_reject(decision_t *d, reject_code_t code, const char *fmt, ...)
+{
+    d->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+    va_end(ap);
+}
+
+void
+decision_invalid(decision_t *d, const char *field, const char *message)
+{
+    decision_reject(d, REJ_VALIDATION, "%s %s", field, message);
+    field_errors_add(&d->fields, field, message);
+}

@@ -1,0 +1,88 @@
+/* command-service: takes commands on a ROUTER, decides them against the
+ * aggregates and appends the events plus outbox rows to events.db in one
+ * transaction per batch.  Settings: docs/conventions.md. */
+#include "bus.h"
+#include "commandsvc.h"
+#include "config.h"
+#include "eventstore.h"
+#include "log.h"
+#include "proc.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *db;
+    const char *bind;
+    const char *nudge;
+    const char *sync;
+    const char *log_level;
+    int64_t batch_max;
+    int64_t cache_slots;
+} settings_t;
+
+static int
+settings_load(settings_t *s, int argc, char **argv)
+{
+    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 2048};
+    const config_option_t opts[] = {
+        {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
+        {"--bind", "INV_COMMAND_BIND", CONFIG_STR, &s->bind, "command ROUTER endpoint"},
+        {"--nudge", "INV_NUDGE_EP", CONFIG_STR, &s->nudge, "relay nudge endpoint (PUSH)"},
+        {"--sync", "INV_SYNC", CONFIG_STR, &s->sync, "full (durable on power loss) or normal"},
+        {"--batch-max", "INV_BATCH_MAX", CONFIG_INT, &s->batch_max, "commands per transaction"},
+        {"--cache-slots", "INV_CACHE_SLOTS", CONFIG_INT, &s->cache_slots, "aggregate cache size"},
+        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
+    };
+    int rc = config_parse("command-service", opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != 0)
+        return rc;
+    log_level_t level;
+    if (log_level_parse(s->log_level, &level) != 0 ||
+        (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) ||
+        s->batch_max < 1 || s->batch_max > 4096 || s->cache_slots < 1) {
+        fprintf(stderr, "bad setting: log level %s, sync %s, batch-max %lld, cache-slots %lld\n",
+                s->log_level, s->sync, (long long)s->batch_max, (long long)s->cache_slots);
+        return -1;
+    }
+    log_init("command", level);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t cfg;
+    int rc = settings_load(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    proc_install_signals();
+    eventstore_options_t eo = {strcmp(cfg.sync, "full") == 0, 5000};
+    eventstore_t *es = NULL;
+    if (eventstore_open(cfg.db, &eo, &es) != ES_OK) {
+        LOG_E(NULL, "cannot open event store %s", cfg.db);
+        return 1;
+    }
+    void *zctx = zmq_ctx_new();
+    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
+    void *nudge = bus_connect(zctx, ZMQ_PUSH, cfg.nudge);
+    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots};
+    commandsvc_t *svc = router ? commandsvc_new(es, router, nudge, &so) : NULL;
+    if (!svc) {
+        LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
+        rc = 1;
+    } else {
+        LOG_I(NULL, "command-service on %s, store %s (synchronous=%s)", cfg.bind, cfg.db,
+              cfg.sync);
+        rc = commandsvc_run(svc);
+        LOG_I(NULL, "command-service stopping");
+    }
+    commandsvc_destroy(&svc);
+    bus_close(&nudge);
+    bus_close(&router);
+    zmq_ctx_term(zctx);
+    eventstore_destroy(&es);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/* relay: see relay.h.
+ * `published_through` is the highest position such that every event at or
+ * below it has been published at least once; it is what heartbeats announce
+ * as the head, so a subscriber never chases events that are still on their
+ * way out of the outbox. */
+#include "relay.h"
+
+#include "bus.h"
+#include "catchup.h"
+#include "log.h"
+#include "proc.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define OUTBOX_PAGE 1000
+#define HEARTBEAT_MS 500
+#define POLL_MS 50
+
+struct relay {
+    eventstore_t *es;
+    void *pub, *router, *nudge;
+    catchup_relay_stats_t stats;
+    int64_t head_recorded_at;  /* recorded_at of published_through */
+    int64_t next_heartbeat_ms; /* monotonic */
+    int64_t page_last;         /* last position published in the current page */
+    int64_t failures;          /* consecutive store errors, for back-off */
+    codec_writer_t w;
+};
+
+relay_t *
+relay_new(eventstore_t *es, void *pub, void *router, void *nudge)
+{
+    relay_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->es = es;
+    r->pub = pub;
+    r->router = router;
+    r->nudge = nudge;
+    codec_writer_init(&r->w);
+    return r;
+}
+
+void
+relay_destroy(relay_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    codec_writer_fini(&(*rp)->w);
+    free(*rp);
+    *rp = NULL;
+}
+
+static int
+relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    relay_t *r = arg;
+    codec_writer_reset(&r->w);
+    codec_pack_event_raw(&r->w.pk, env, data, len);
+    if (bus_send(r->pub, TOPIC_EVENT, r->w.buf.data, r->w.buf.size, 0) != 0)
+        return -1;
+    r->page_last = env->position;
+    r->head_recorded_at = env->recorded_at;
+    r->stats.published++;
+    return 0;
+}
+
+/* Publishes and deletes pages of the outbox until it is empty. */
+static void
+relay_drain(relay_t *r)
+{
+    for (;;) {
+        r->page_last = 0;
+        int64_t before = r->stats.published;
+        int rc = eventstore_outbox_read(r->es, OUTBOX_PAGE, relay_publish_one, r);
+        if (r->page_last > 0) {
+            if (r->page_last > r->stats.published_through)
+                r->stats.published_through = r->page_last;
+            if (eventstore_outbox_delete_through(r->es, r->page_last) != ES_OK)
+                rc = -1; /* published but not deleted: they go out again (at least once) */
+        }
+        if (rc != ES_OK) {
+            if (r->failures++ % 20 == 0)
+                LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
+            return;
+        }
+        r->failures = 0;
+        if (r->stats.published - before < OUTBOX_PAGE)
+            return;
+    }
+}
+
+static void
+relay_heartbeat(relay_t *r)
+{
+    codec_writer_reset(&r->w);
+    msgpack_pack_map(&r->w.pk, 3);
+    codec_pack_kv_int(&r->w.pk, "head", r->stats.published_through);
+    codec_pack_kv_int(&r->w.pk, "head_recorded_at", r->head_recorded_at);
+    codec_pack_kv_int(&r->w.pk, "ts", proc_now_us());
+    bus_send(r->pub, TOPIC_HEARTBEAT, r->w.buf.data, r->w.buf.size, 0);
+    r->stats.heartbeats++;
+    r->next_heartbeat_ms = proc_mono_ms() + HEARTBEAT_MS;
+}
+
+static void
+relay_serve(relay_t *r)
+{
+    for (int i = 0; i < 64; i++) {
+        bus_msg_t m;
+        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
+            return;
+        const void *body;
+        size_t len;
+        int n_env;
+        if (bus_split(&m, &n_env, &body, &len) != 0) {
+            body = "";
+            len = 0;
+        }
+        catchup_handle(r->es, &r->stats, body, len, &r->w);
+        if (bus_reply_to(r->router, &m, n_env, r->w.buf.data, r->w.buf.size) != 0)
+            LOG_W(NULL, "catch-up reply dropped: %s", zmq_strerror(errno));
+        bus_msg_close(&m);
+    }
+}
+
+/* Everything at or below the head is published once the outbox holds nothing
+ * below it; start from there. */
+static void
+relay_start_position(relay_t *r)
+{
+    int64_t head = 0, rec = 0, backlog = 0;
+    if (eventstore_head(r->es, &head, &rec) == ES_OK &&
+        eventstore_outbox_backlog(r->es, &backlog) == ES_OK && backlog == 0) {
+        r->stats.published_through = head;
+        r->head_recorded_at = rec;
+    }
+    LOG_I(NULL, "relay starting: head %lld, outbox backlog %lld", (long long)head,
+          (long long)backlog);
+}
+
+int
+relay_run(relay_t *r)
+{
+    relay_start_position(r);
+    relay_drain(r);
+    relay_heartbeat(r);
+    while (!proc_stopping()) {
+        zmq_pollitem_t items[2] = {{r->router, 0, ZMQ_POLLIN, 0}, {r->nudge, 0, ZMQ_POLLIN, 0}};
+        int64_t wait = r->next_heartbeat_ms - proc_mono_ms();
+        wait = wait < 0 ? 0 : (wait > POLL_MS ? POLL_MS : wait);
+        int rc = zmq_poll(items, r->nudge ? 2 : 1, (long)wait);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (r->nudge && (items[1].revents & ZMQ_POLLIN)) {
+            bus_msg_t m;
+            while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0)
+                bus_msg_close(&m);
+        }
+        relay_drain(r);
+        if (items[0].revents & ZMQ_POLLIN)
+            relay_serve(r);
+        if (proc_mono_ms() >= r->next_heartbeat_ms)
+            relay_heartbeat(r);
+    }
+    LOG_I(NULL, "relay stopping: published through %lld",
+          (long long)r->stats.published_through);
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* relay: the outbox relay.  Publishes outbox rows on the PUB socket in
+ * position order, deletes them only after sending (so a crash between the
+ * two re-publishes: at least once, and subscribers drop what they have), and
+ * sends a heartbeat with the head position at least once a second.  It also
+ * serves the catch-up ROUTER (catchup.h).  Its own SQLite connection. */
+#ifndef INV_RELAY_H
+#define INV_RELAY_H
+
+#include "eventstore.h"
+
+typedef struct relay relay_t;
+
+/* Borrows es (its own connection), pub (bound PUB), router (bound ROUTER)
+ * and nudge (bound PULL, may be NULL).  NULL on allocation failure. */
+relay_t *relay_new(eventstore_t *es, void *pub, void *router, void *nudge);
+void relay_destroy(relay_t **r);
+/* Serves until proc_stopping(); returns 0. */
+int relay_run(relay_t *r);
+
+#endif

@@ -1,0 +1,79 @@
+/* outbox-relay: publishes the outbox of events.db on a PUB socket, sends
+ * heartbeats, and serves catch-up reads.  Settings: docs/conventions.md. */
+#include "bus.h"
+#include "config.h"
+#include "eventstore.h"
+#include "log.h"
+#include "proc.h"
+#include "relay.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *db;
+    const char *pub;
+    const char *catchup;
+    const char *nudge;
+    const char *log_level;
+} settings_t;
+
+static int
+settings_load(settings_t *s, int argc, char **argv)
+{
+    *s = (settings_t){"events.db", EP_EVENTS, EP_CATCHUP, EP_NUDGE, "info"};
+    const config_option_t opts[] = {
+        {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
+        {"--pub", "INV_EVENTS_BIND", CONFIG_STR, &s->pub, "event PUB endpoint"},
+        {"--catchup", "INV_CATCHUP_BIND", CONFIG_STR, &s->catchup, "catch-up ROUTER endpoint"},
+        {"--nudge", "INV_NUDGE_BIND", CONFIG_STR, &s->nudge, "nudge PULL endpoint"},
+        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
+    };
+    int rc = config_parse("outbox-relay", opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != 0)
+        return rc;
+    log_level_t level;
+    if (log_level_parse(s->log_level, &level) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s\n", s->log_level);
+        return -1;
+    }
+    log_init("relay", level);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t cfg;
+    int rc = settings_load(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    proc_install_signals();
+    eventstore_t *es = NULL;
+    if (eventstore_open(cfg.db, NULL, &es) != ES_OK) {
+        LOG_E(NULL, "cannot open event store %s", cfg.db);
+        return 1;
+    }
+    void *zctx = zmq_ctx_new();
+    void *pub = bus_bind(zctx, ZMQ_PUB, cfg.pub);
+    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.catchup);
+    void *nudge = bus_bind(zctx, ZMQ_PULL, cfg.nudge);
+    relay_t *relay = (pub && router && nudge) ? relay_new(es, pub, router, nudge) : NULL;
+    if (!relay) {
+        LOG_E(NULL, "cannot bind %s / %s / %s: %s", cfg.pub, cfg.catchup, cfg.nudge,
+              zmq_strerror(errno));
+        rc = 1;
+    } else {
+        LOG_I(NULL, "relay publishing on %s, catch-up on %s, nudge on %s", cfg.pub, cfg.catchup,
+              cfg.nudge);
+        rc = relay_run(relay);
+    }
+    relay_destroy(&relay);
+    bus_close(&nudge);
+    bus_close(&router);
+    bus_close(&pub);
+    zmq_ctx_term(zctx);
+    eventstore_destroy(&es);
+    return rc;
+}
