@@ -1,6 +1,7 @@
 /* catchup: see catchup.h.  Request types dispatch through a table. */
 #include "catchup.h"
 
+#include "aggstore.h"
 #include "product.h"
 
 #include <stdio.h>
@@ -136,26 +137,6 @@ fold_product(const event_t *ev, void *arg)
 }
 
 static void
-pack_product(msgpack_packer *pk, const product_t *p)
-{
-    msgpack_pack_map(pk, 14);
-    codec_pack_kv_str(pk, "product_id", p->product_id);
-    codec_pack_kv_int(pk, "version", p->version);
-    codec_pack_kv_str(pk, "sku", p->sku);
-    codec_pack_kv_str(pk, "name", p->name);
-    codec_pack_kv_str(pk, "supplier_id", p->supplier_id);
-    codec_pack_kv_str(pk, "supplier_name", p->supplier_name);
-    codec_pack_kv_int(pk, "price_cents", p->price_cents);
-    codec_pack_kv_int(pk, "stock", p->stock);
-    codec_pack_kv_int(pk, "low_stock_threshold", p->low_stock_threshold);
-    codec_pack_kv_bool(pk, "discontinued", p->discontinued);
-    codec_pack_kv_int(pk, "units_sold", p->units_sold);
-    codec_pack_kv_int(pk, "view_count", p->view_count);
-    codec_pack_kv_int(pk, "review_count", p->review_count);
-    codec_pack_kv_int(pk, "rating_sum", p->rating_sum);
-}
-
-static void
 product_as_of(catchup_ctx_t *c)
 {
     char id[ID_MAX + 1], stream[STREAM_MAX + 1];
@@ -184,7 +165,7 @@ product_as_of(catchup_ctx_t *c)
         codec_pack_kv_bool(&c->w->pk, "ok", true);
         codec_pack_kv_int(&c->w->pk, "position", position);
         codec_pack_cstr(&c->w->pk, "product");
-        pack_product(&c->w->pk, p);
+        aggstore_pack_product(&c->w->pk, p);
     }
     free(p);
 }

@@ -2,6 +2,7 @@
 #include "commandsvc.h"
 
 #include "aggcache.h"
+#include "aggstore.h"
 #include "bus.h"
 #include "log.h"
 #include "proc.h"
@@ -115,18 +116,7 @@ svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
 
 /* ---- aggregates ---------------------------------------------------------- */
 
-static int
-svc_fold(const event_t *ev, void *arg)
-{
-    aggregate_t *a = arg;
-    if (a->kind == AGG_PRODUCT)
-        product_apply(&a->u.product, ev);
-    else
-        supplier_apply(&a->u.supplier, ev);
-    return 0;
-}
-
-/* The aggregate of stream from the cache or replayed from the store; NULL
+/* The aggregate of stream from the cache or loaded from the store; NULL
  * with *err on a store error. */
 static aggregate_t *
 svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
@@ -136,11 +126,7 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
         return a;
     a = aggcache_slot(s->cache, stream);
     a->kind = kind;
-    if (kind == AGG_PRODUCT)
-        product_init(&a->u.product);
-    else
-        supplier_init(&a->u.supplier);
-    *err = eventstore_load_stream(s->es, stream, 0, 0, svc_fold, a);
+    *err = aggstore_load(s->es, a, true);
     if (*err != ES_OK)
         return NULL;
     a->valid = true;
@@ -213,7 +199,9 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     int rc = eventstore_append(s->es, ev);
     if (rc != ES_OK)
         return rc;
-    svc_fold(ev, a);
+    aggstore_fold(a, ev);
+    if ((rc = aggstore_maybe_snapshot(s->es, a, s->opts.snapshot_every)) != ES_OK)
+        return rc;
     command_reply_t *r = &p->reply;
     r->accepted = true;
     snprintf(r->stream, sizeof r->stream, "%s", a->stream);

@@ -21,12 +21,13 @@ typedef struct {
     const char *log_level;
     int64_t batch_max;
     int64_t cache_slots;
+    int64_t snapshot_every;
 } settings_t;
 
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 2048};
+    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 2048, 100};
     const config_option_t opts[] = {
         {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
         {"--bind", "INV_COMMAND_BIND", CONFIG_STR, &s->bind, "command ROUTER endpoint"},
@@ -34,6 +35,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--sync", "INV_SYNC", CONFIG_STR, &s->sync, "full (durable on power loss) or normal"},
         {"--batch-max", "INV_BATCH_MAX", CONFIG_INT, &s->batch_max, "commands per transaction"},
         {"--cache-slots", "INV_CACHE_SLOTS", CONFIG_INT, &s->cache_slots, "aggregate cache size"},
+        {"--snapshot-every", "INV_SNAPSHOT_EVERY", CONFIG_INT, &s->snapshot_every,
+         "snapshot a stream every N events (0: never)"},
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
     };
     int rc = config_parse("command-service", opts, sizeof opts / sizeof opts[0], argc, argv);
@@ -42,7 +45,8 @@ settings_load(settings_t *s, int argc, char **argv)
     log_level_t level;
     if (log_level_parse(s->log_level, &level) != 0 ||
         (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) ||
-        s->batch_max < 1 || s->batch_max > 4096 || s->cache_slots < 1) {
+        s->batch_max < 1 || s->batch_max > 4096 || s->cache_slots < 1 ||
+        s->snapshot_every < 0) {
         fprintf(stderr, "bad setting: log level %s, sync %s, batch-max %lld, cache-slots %lld\n",
                 s->log_level, s->sync, (long long)s->batch_max, (long long)s->cache_slots);
         return -1;
@@ -68,7 +72,7 @@ main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(zctx, ZMQ_PUSH, cfg.nudge);
-    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots};
+    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every};
     commandsvc_t *svc = router ? commandsvc_new(es, router, nudge, &so) : NULL;
     if (!svc) {
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));

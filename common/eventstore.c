@@ -20,6 +20,8 @@ enum {
     ST_STREAM_VERSION,
     ST_CMD_FIND,
     ST_CMD_SAVE,
+    ST_SNAP_LOAD,
+    ST_SNAP_SAVE,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -47,6 +49,11 @@ static const char *const sql[ST__COUNT] = {
     [ST_STREAM_VERSION] = "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?",
     [ST_CMD_FIND] = "SELECT reply FROM commands WHERE command_id = ?",
     [ST_CMD_SAVE] = "INSERT INTO commands(command_id, reply) VALUES(?, ?)",
+    [ST_SNAP_LOAD] = "SELECT version, schema, state FROM snapshots WHERE stream = ?",
+    [ST_SNAP_SAVE] = "INSERT INTO snapshots(stream, version, schema, state) VALUES(?,?,?,?)"
+                     " ON CONFLICT(stream) DO UPDATE SET version = excluded.version,"
+                     " schema = excluded.schema, state = excluded.state"
+                     " WHERE excluded.version > snapshots.version",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -68,7 +75,10 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
     "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS commands("
-    " command_id TEXT PRIMARY KEY, reply BLOB NOT NULL) WITHOUT ROWID;";
+    " command_id TEXT PRIMARY KEY, reply BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS snapshots("
+    " stream TEXT PRIMARY KEY, version INTEGER NOT NULL, schema INTEGER NOT NULL,"
+    " state BLOB NOT NULL) WITHOUT ROWID;";
 
 struct eventstore {
     sqlite3 *db;
@@ -419,5 +429,43 @@ eventstore_command_save(eventstore_t *es, const command_reply_t *reply)
     sqlite3_stmt *st = es->st[ST_CMD_SAVE];
     bind_text(st, 1, reply->command_id);
     sqlite3_bind_blob(st, 2, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
+    return es_step_done(st);
+}
+
+int
+eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
+                         int32_t *schema, void **state, size_t *len)
+{
+    sqlite3_stmt *st = es->st[ST_SNAP_LOAD];
+    bind_text(st, 1, stream);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int64(st, 0);
+        *schema = sqlite3_column_int(st, 1);
+        *len = (size_t)sqlite3_column_bytes(st, 2);
+        *state = malloc(*len ? *len : 1);
+        if (*state) {
+            memcpy(*state, sqlite3_column_blob(st, 2), *len);
+            out = 1;
+        } else {
+            out = ES_IO;
+        }
+    } else if (rc != SQLITE_DONE) {
+        out = es_err(rc);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+int
+eventstore_snapshot_save(eventstore_t *es, const char *stream, int64_t version, int32_t schema,
+                         const void *state, size_t len)
+{
+    sqlite3_stmt *st = es->st[ST_SNAP_SAVE];
+    bind_text(st, 1, stream);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_int(st, 3, schema);
+    sqlite3_bind_blob(st, 4, state, (int)len, SQLITE_STATIC);
     return es_step_done(st);
 }

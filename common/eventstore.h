@@ -2,7 +2,7 @@
  *
  * Owns: events (position = global, gap-free, commit-ordered), outbox (one row
  * per event not yet published), commands (first reply per command_id, for
- * idempotent retries).  Invariants:
+ * idempotent retries), snapshots (latest folded state per stream).  Invariants:
  *  - every append runs inside eventstore_begin/commit (BEGIN IMMEDIATE), so
  *    SQLite's single writer makes position order equal commit order;
  *  - an event row and its outbox row are written in the same transaction;
@@ -80,5 +80,15 @@ int eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *ver
 int eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_t *reply);
 /* Stores an accepted reply inside the open transaction. */
 int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
+
+/* Snapshots: the folded state of a stream at `version`, in an encoding of
+ * the caller's (`schema` names it, so a changed encoding is just ignored).
+ * load returns 1 with *state malloc'ed (caller frees), 0 when there is none,
+ * or an es_err_t.  save runs inside the open transaction and never moves a
+ * snapshot backwards. */
+int eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
+                             int32_t *schema, void **state, size_t *len);
+int eventstore_snapshot_save(eventstore_t *es, const char *stream, int64_t version,
+                             int32_t schema, const void *state, size_t len);
 
 #endif

@@ -1,2 +1,3 @@
 # The pure domain: aggregates.
 inv_unit_test(test_product ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_product.c invdomain)
+inv_unit_test(test_aggstore ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggstore.c command_lib)
