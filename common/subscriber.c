@@ -12,6 +12,8 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +44,11 @@ struct subscriber {
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
     int64_t retry_at_ms; /* after a failure, no catch-up before this time */
+    subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
+    const char *live_path;
+    bool synced;                  /* one catch-up reached the head */
+    void *rebuild_model;          /* the model being rebuilt, NULL when none */
+    char rebuild_path[PATH_MAX];  /* its generation file */
     event_t ev;          /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
 };
@@ -113,7 +120,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     int64_t lag_ms = 0;
     if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, 13);
     codec_pack_kv_bool(pk, "ok", true);
     codec_pack_kv_str(pk, "service", s->cfg.name);
     codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
@@ -125,6 +132,17 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "applied", st->applied);
     codec_pack_kv_int(pk, "duplicates", st->duplicates);
     codec_pack_kv_int(pk, "gaps", st->gaps);
+    codec_pack_kv_bool(pk, "rebuilding", s->rebuild_model != NULL);
+    codec_pack_kv_int(pk, "rebuild_checkpoint", st->rebuild_checkpoint);
+    codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
+}
+
+void
+subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory,
+                       const char *live_path)
+{
+    s->factory = *factory;
+    s->live_path = live_path;
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -235,10 +253,12 @@ sub_apply_page(subscriber_t *s, const msgpack_object *events)
     return sub_commit_batch(s) == 0 ? applied : -1;
 }
 
-/* Requests one page after `after`.  Returns events applied, 0 at the head,
- * -1 on failure. */
+typedef int (*page_fn)(subscriber_t *s, const msgpack_object *events);
+
+/* Requests one page after `after` and hands its events to fn.  Returns what
+ * fn returns (events applied, 0 at the head), or -1 on failure. */
 static int
-sub_catchup_page(subscriber_t *s, int64_t after)
+sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
 {
     codec_writer_reset(&s->w);
     msgpack_pack_map(&s->w.pk, 3);
@@ -265,7 +285,7 @@ sub_catchup_page(subscriber_t *s, int64_t after)
         (ev = codec_map_get(&u.data, "events")) && ev->type == MSGPACK_OBJECT_ARRAY) {
         if (head > s->st.head)
             s->st.head = head;
-        rc = sub_apply_page(s, ev);
+        rc = fn(s, ev);
     } else {
         LOG_W(NULL, "catch-up reply unusable (%s)", why);
         sub_reconnect_catchup(s); /* drops any stale reply still in flight */
@@ -289,19 +309,160 @@ sub_catch_up(subscriber_t *s, const char *reason)
     for (;;) {
         if (proc_stopping())
             break;
-        int n = sub_catchup_page(s, s->st.checkpoint);
+        int n = sub_fetch_page(s, s->st.checkpoint, sub_apply_page);
         if (n < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             break;
         }
         total += n;
-        if (n == 0 || s->st.checkpoint >= s->st.head)
+        if (n == 0 || s->st.checkpoint >= s->st.head) {
+            s->synced = true;
             break;
+        }
     }
     if (total > 0 || s->st.checkpoint != from)
         LOG_I(NULL, "caught up (%s): %lld events, checkpoint %lld -> %lld, head %lld", reason,
               (long long)total, (long long)from, (long long)s->st.checkpoint,
               (long long)s->st.head);
+}
+
+/* ---- rebuild ------------------------------------------------------------- */
+
+/* Applies one catch-up page to the model being rebuilt, in one transaction. */
+static int
+sub_rebuild_page(subscriber_t *s, const msgpack_object *events)
+{
+    void *rm = s->rebuild_model;
+    int applied = 0;
+    if (events->via.array.size == 0)
+        return 0;
+    if (s->ops->begin(rm) != 0)
+        return -1;
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        const char *why;
+        if (codec_decode_event_obj(&events->via.array.ptr[i], &s->ev, &why) != 0 ||
+            s->ev.env.position != s->st.rebuild_checkpoint + applied + 1 ||
+            s->ops->apply(rm, &s->ev) != 0) {
+            s->ops->rollback(rm);
+            return -1;
+        }
+        applied++;
+    }
+    if (s->ops->commit(rm, s->st.rebuild_checkpoint + applied) != 0)
+        return -1;
+    s->st.rebuild_checkpoint += applied;
+    if (s->ops->committed)
+        s->ops->committed(rm);
+    return applied;
+}
+
+static void
+sub_rebuild_abandon(subscriber_t *s, const char *why)
+{
+    LOG_E(NULL, "rebuild abandoned (%s); the live model stays", why);
+    s->factory.close(s->factory.arg, s->rebuild_model);
+    s->rebuild_model = NULL;
+    unlink(s->rebuild_path);
+}
+
+/* Points live_path at the rebuilt generation: a symlink renamed over it. */
+static int
+sub_rebuild_swap_files(subscriber_t *s, char *old_target, size_t cap)
+{
+    ssize_t n = readlink(s->live_path, old_target, cap - 1);
+    old_target[n > 0 ? n : 0] = '\0';
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.link", s->live_path);
+    const char *base = strrchr(s->rebuild_path, '/');
+    base = base ? base + 1 : s->rebuild_path;
+    unlink(tmp);
+    if (symlink(base, tmp) != 0 || rename(tmp, s->live_path) != 0)
+        return -1;
+    return 0;
+}
+
+static void
+sub_rebuild_swap(subscriber_t *s)
+{
+    if (sub_commit_batch(s) != 0)
+        return;
+    char old_target[PATH_MAX];
+    s->factory.close(s->factory.arg, s->model);
+    s->model = NULL;
+    if (sub_rebuild_swap_files(s, old_target, sizeof old_target) != 0) {
+        LOG_E(NULL, "cannot swap %s in: %s", s->rebuild_path, strerror(errno));
+        proc_request_stop(); /* the live model is closed: stop rather than guess */
+        return;
+    }
+    s->model = s->rebuild_model;
+    s->rebuild_model = NULL;
+    s->st.checkpoint = s->st.rebuild_checkpoint;
+    s->st.rebuilds++;
+    if (s->factory.activate)
+        s->factory.activate(s->factory.arg, s->model);
+    if (old_target[0]) { /* the previous generation and its WAL files */
+        char dir[PATH_MAX], old[PATH_MAX + 8];
+        snprintf(dir, sizeof dir, "%s", s->live_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[1] = '\0';
+        else
+            dir[0] = '\0';
+        const char *suffixes[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir, old_target,
+                     suffixes[i]);
+            unlink(old);
+        }
+    }
+    LOG_I(NULL, "rebuild swapped in at position %lld (%s)", (long long)s->st.checkpoint,
+          s->rebuild_path);
+}
+
+/* One step of a running rebuild: a page, or the swap once it has caught up
+ * with the live model. */
+static void
+sub_rebuild_step(subscriber_t *s)
+{
+    if (s->st.rebuild_checkpoint >= s->st.checkpoint && s->st.checkpoint >= s->st.head) {
+        sub_rebuild_swap(s);
+        return;
+    }
+    if (proc_mono_ms() < s->retry_at_ms)
+        return;
+    if (sub_fetch_page(s, s->st.rebuild_checkpoint, sub_rebuild_page) < 0) {
+        s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+        if (++s->st.gaps % 20 == 0)
+            sub_rebuild_abandon(s, "catch-up keeps failing");
+    }
+}
+
+static void
+sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
+{
+    const char *problem = NULL;
+    if (!s->factory.open)
+        problem = "this daemon cannot rebuild";
+    else if (s->rebuild_model)
+        problem = "a rebuild is already running";
+    if (!problem) {
+        snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%lld", s->live_path,
+                 (long long)proc_now_us());
+        s->rebuild_model = s->factory.open(s->factory.arg, s->rebuild_path);
+        if (!s->rebuild_model)
+            problem = "cannot create the rebuild file";
+    }
+    msgpack_pack_map(&w->pk, 3);
+    codec_pack_kv_bool(&w->pk, "ok", problem == NULL);
+    if (problem) {
+        codec_pack_kv_str(&w->pk, "error", "unavailable");
+        codec_pack_kv_str(&w->pk, "message", problem);
+        return;
+    }
+    s->st.rebuild_checkpoint = 0;
+    codec_pack_kv_str(&w->pk, "path", s->rebuild_path);
+    codec_pack_kv_int(&w->pk, "target_position", s->st.head);
+    LOG_I(NULL, "rebuild started into %s (head %lld)", s->rebuild_path, (long long)s->st.head);
 }
 
 /* ---- live messages ------------------------------------------------------- */
@@ -414,6 +575,8 @@ sub_on_control(subscriber_t *s)
         sub_reply_malformed(&s->w, "type must be a string");
     else if (strcmp(type, "Status") == 0)
         subscriber_pack_status(s, &s->w.pk);
+    else if (strcmp(type, "Rebuild") == 0)
+        sub_rebuild_start(s, &s->w);
     else if (!s->control_fn || s->control_fn(s->control_arg, type, &u.data, &s->w) != 0) {
         codec_writer_reset(&s->w);
         sub_reply_malformed(&s->w, "unknown request type");
@@ -442,7 +605,7 @@ subscriber_run(subscriber_t *s)
     LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
     sub_catch_up(s, "start");
-    while (!proc_stopping()) {
+    while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
         zmq_pollitem_t items[2 + EXTRA_MAX];
         int n = 0;
         items[n++] = (zmq_pollitem_t){s->sub, 0, ZMQ_POLLIN, 0};
@@ -451,19 +614,23 @@ subscriber_run(subscriber_t *s)
         int first_extra = n;
         for (int i = 0; i < s->n_extra; i++)
             items[n++] = (zmq_pollitem_t){s->extra[i].socket, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(items, n, 200);
+        int rc = zmq_poll(items, n, s->rebuild_model || s->cfg.once ? 0 : 200);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s))
             sub_catch_up(s, "gap");
-        else if (s->st.head > s->st.checkpoint)
+        else if (s->st.head > s->st.checkpoint || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);
         for (int i = 0; i < s->n_extra; i++)
             if (items[first_extra + i].revents & ZMQ_POLLIN)
                 s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
+        if (s->rebuild_model && s->model)
+            sub_rebuild_step(s);
     }
+    if (s->rebuild_model)
+        sub_rebuild_abandon(s, "stopping");
     sub_commit_batch(s);
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return 0;

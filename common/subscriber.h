@@ -11,8 +11,9 @@
  *    ops->commit(checkpoint) writes the checkpoint in the same transaction;
  *  - an apply or commit failure rolls the batch back; the checkpoint does
  *    not move, so the events come again through catch-up.
- * The runtime also answers {"type":"Status"} on the daemon's control
- * ROUTER and hands every other request there to the daemon's handler. */
+ * The runtime also answers {"type":"Status"} and {"type":"Rebuild"} on the
+ * daemon's control ROUTER and hands every other request there to the
+ * daemon's handler. */
 #ifndef INV_SUBSCRIBER_H
 #define INV_SUBSCRIBER_H
 
@@ -31,12 +32,24 @@ typedef struct {
     void (*committed)(void *model);                  /* optional: after each commit */
 } subscriber_ops_t;
 
+/* How the runtime makes a fresh model for a rebuild.  open() returns a model
+ * on a new file that prints and publishes nothing (a rebuild replays
+ * history, it does not re-announce it); activate() turns printing and
+ * publishing on once the rebuilt model has been swapped in. */
+typedef struct {
+    void *(*open)(void *arg, const char *path);
+    void (*activate)(void *arg, void *model);   /* optional */
+    void (*close)(void *arg, void *model);
+    void *arg;
+} subscriber_factory_t;
+
 typedef struct {
     const char *name;         /* "projector", for logs and status */
     const char *events_ep;    /* relay PUB */
     const char *catchup_ep;   /* relay catch-up ROUTER */
     int batch_max;            /* events per transaction, e.g. 1000 */
     int catchup_page;         /* events per catch-up request, e.g. 1000 */
+    bool once;                /* catch up to the head, then return from run */
 } subscriber_config_t;
 
 typedef struct {
@@ -48,6 +61,9 @@ typedef struct {
     int64_t applied;             /* events applied since start */
     int64_t duplicates;          /* events dropped as at or below the checkpoint */
     int64_t gaps;                /* catch-ups started because of a gap */
+    bool rebuilding;             /* a rebuild is in progress */
+    int64_t rebuild_checkpoint;  /* its position so far */
+    int64_t rebuilds;            /* rebuilds swapped in since start */
 } subscriber_status_t;
 
 /* A request on the control socket other than Status.  `type` is the request
@@ -69,10 +85,19 @@ void subscriber_destroy(subscriber_t **sub);
 /* The daemon's control ROUTER (bound by the daemon), served by the loop. */
 void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_fn fn,
                             void *arg);
+/* Enables {"type":"Rebuild"}: a fresh model is built from position 0 in a
+ * new file beside live_path (<live_path>.<generation>) while the live one
+ * keeps serving; when it has caught up it is swapped in atomically by
+ * renaming a symlink over live_path (each generation keeps its own WAL
+ * files), and the old generation is deleted.  Readers that reopen
+ * live_path see the new model.  live_path must outlive the runtime. */
+void subscriber_set_factory(subscriber_t *sub, const subscriber_factory_t *factory,
+                            const char *live_path);
+
 /* Another socket to poll (at most 4). */
 int subscriber_add_socket(subscriber_t *sub, void *socket, subscriber_socket_fn fn, void *arg);
 
-/* Runs until proc_stopping().  Returns 0 on a clean stop, -1 when the model
+/* Runs until proc_stopping() (or, with cfg.once, until caught up).  Returns 0 on a clean stop, -1 when the model
  * could not even report its checkpoint. */
 int subscriber_run(subscriber_t *sub);
 
