@@ -1,0 +1,585 @@
+/* bench: see bench.h. */
+#include "bench.h"
+
+#include "bus.h"
+#include "codec.h"
+#include "proc.h"
+#include "zipf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    bool used;
+    int64_t seq;          /* request number on its connection */
+    int64_t intended_us;  /* when it should have been sent (open loop) or was */
+    int64_t sent_us;
+    int tries;
+    codec_writer_t req;   /* encoded request, kept for retries */
+} slot_t;
+
+typedef struct {
+    void *sock;
+    slot_t *slots;        /* window entries */
+    int *fifo;            /* slot order of sends (queries are answered in order) */
+    int fifo_head, fifo_len;
+    int inflight;
+    int64_t seq;
+    int64_t next_intended_us;
+} conn_t;
+
+typedef struct {
+    int64_t t_us;
+    int64_t checkpoint;
+} sample_t;
+
+typedef struct {
+    const bench_opts_t *o;
+    bench_result_t *r;
+    void *zctx;
+    conn_t *conns;
+    zipf_t *zipf;
+    command_t cmd;        /* scratch */
+    int64_t total_sent;   /* first sends, not retries */
+    /* visibility */
+    void *proj;
+    bool proj_waiting;
+    int64_t proj_sent_us;
+    sample_t *samples;
+    size_t n_samples, cap_samples;
+    int64_t *ack_t, *ack_pos;   /* ack time and position of each accepted command */
+    size_t n_acks, cap_acks;
+} bench_t;
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void
+id_of(char *out, size_t cap, const char *prefix, const char *kind, size_t k)
+{
+    snprintf(out, cap, "%s-%s%zu", prefix, kind, k);
+}
+
+static int
+pick_kind(bench_t *b)
+{
+    int total = 0;
+    for (int i = 0; i < 5; i++)
+        total += b->o->mix[i];
+    int x = (int)(zipf_uniform(b->zipf) * total);
+    for (int i = 0; i < 5; i++) {
+        if (x < b->o->mix[i])
+            return i;
+        x -= b->o->mix[i];
+    }
+    return 0;
+}
+
+static void
+build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
+{
+    command_t *c = &b->cmd;
+    memset(c, 0, sizeof *c);
+    snprintf(c->command_id, sizeof c->command_id, "%s.%d.%d.%lld", b->o->prefix, conn, slot,
+             (long long)seq);
+    char pid[ID_MAX + 1];
+    id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
+    fields_set_str(&c->data, F_PRODUCT_ID, pid);
+    int kind = pick_kind(b);
+    static const command_type_t types[5] = {CMD_SELL_PRODUCT, CMD_RECORD_PRODUCT_VIEW,
+                                            CMD_UPDATE_STOCK, CMD_CHANGE_PRICE,
+                                            CMD_SUBMIT_REVIEW};
+    c->type = types[kind];
+    if (kind == 0) {
+        fields_set_int(&c->data, F_QUANTITY, 1);
+        fields_set_str(&c->data, F_ORDER_ID, c->command_id);
+    } else if (kind == 2) {
+        fields_set_int(&c->data, F_NEW_STOCK, 1000000000);
+    } else if (kind == 3) {
+        fields_set_int(&c->data, F_PRICE_CENTS, 100 + (int64_t)(zipf_uniform(b->zipf) * 100000));
+    } else if (kind == 4) {
+        fields_set_str(&c->data, F_REVIEW_ID, c->command_id);
+        fields_set_str(&c->data, F_CUSTOMER_ID, "bench");
+        fields_set_int(&c->data, F_RATING, 1 + (int64_t)(zipf_uniform(b->zipf) * 5));
+        fields_set_str(&c->data, F_COMMENT, "");
+    }
+    codec_writer_reset(w);
+    codec_pack_command(&w->pk, c);
+}
+
+static void
+build_query(bench_t *b, codec_writer_t *w)
+{
+    char pid[ID_MAX + 1];
+    id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
+    codec_writer_reset(w);
+    msgpack_pack_map(&w->pk, 2);
+    codec_pack_kv_str(&w->pk, "type", "GetProductDetail");
+    codec_pack_kv_str(&w->pk, "product_id", pid);
+}
+
+/* ---- sending and receiving ----------------------------------------------- */
+
+static int
+free_slot(const conn_t *c, int window)
+{
+    for (int i = 0; i < window; i++)
+        if (!c->slots[i].used)
+            return i;
+    return -1;
+}
+
+static void
+send_slot(bench_t *b, conn_t *c, slot_t *s)
+{
+    s->sent_us = now_us();
+    s->tries++;
+    if (zmq_send(c->sock, s->req.buf.data, s->req.buf.size, ZMQ_DONTWAIT) < 0)
+        b->r->errors++;
+}
+
+static void
+send_new(bench_t *b, int ci, int64_t intended)
+{
+    conn_t *c = &b->conns[ci];
+    int si = free_slot(c, b->o->window);
+    slot_t *s = &c->slots[si];
+    s->used = true;
+    s->seq = c->seq++;
+    s->intended_us = intended;
+    s->tries = 0;
+    if (b->o->mode == BENCH_COMMANDS)
+        build_command(b, ci, si, s->seq, &s->req);
+    else
+        build_query(b, &s->req);
+    c->fifo[(c->fifo_head + c->fifo_len++) % b->o->window] = si;
+    c->inflight++;
+    b->total_sent++;
+    b->r->sent++;
+    send_slot(b, c, s);
+}
+
+static void
+remember_ack(bench_t *b, int64_t t, int64_t position)
+{
+    if (b->n_acks == b->cap_acks) {
+        size_t cap = b->cap_acks ? b->cap_acks * 2 : 65536;
+        int64_t *t2 = realloc(b->ack_t, cap * sizeof *t2);
+        int64_t *p2 = t2 ? realloc(b->ack_pos, cap * sizeof *p2) : NULL;
+        if (!t2 || !p2) {
+            b->ack_t = t2 ? t2 : b->ack_t;
+            return;
+        }
+        b->ack_t = t2;
+        b->ack_pos = p2;
+        b->cap_acks = cap;
+    }
+    b->ack_t[b->n_acks] = t;
+    b->ack_pos[b->n_acks++] = position;
+    if (position > b->r->max_position)
+        b->r->max_position = position;
+}
+
+static void
+finish_slot(bench_t *b, conn_t *c, int si)
+{
+    c->slots[si].used = false;
+    c->inflight--;
+    if (c->fifo_len > 0 && c->fifo[c->fifo_head] == si) {
+        c->fifo_head = (c->fifo_head + 1) % b->o->window;
+        c->fifo_len--;
+    } else { /* out of order: remove it from the middle */
+        for (int k = 0; k < c->fifo_len; k++) {
+            int idx = (c->fifo_head + k) % b->o->window;
+            if (c->fifo[idx] == si) {
+                for (int j = k; j + 1 < c->fifo_len; j++)
+                    c->fifo[(c->fifo_head + j) % b->o->window] =
+                        c->fifo[(c->fifo_head + j + 1) % b->o->window];
+                c->fifo_len--;
+                break;
+            }
+        }
+    }
+}
+
+static void
+on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
+{
+    command_reply_t r;
+    int conn, slot;
+    long long seq;
+    const char *dot = NULL;
+    if (codec_decode_command_reply(body, len, &r) != 0) {
+        b->r->errors++;
+        return;
+    }
+    size_t plen = strlen(b->o->prefix);
+    if (strncmp(r.command_id, b->o->prefix, plen) == 0)
+        dot = r.command_id + plen;
+    if (!dot || sscanf(dot, ".%d.%d.%lld", &conn, &slot, &seq) != 3 || slot < 0 ||
+        slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
+        return; /* a late reply to a request already answered */
+    int64_t t = now_us();
+    histogram_record(&b->r->latency, t - c->slots[slot].intended_us);
+    if (r.accepted) {
+        b->r->acked++;
+        remember_ack(b, t, r.position);
+    } else {
+        b->r->rejected++;
+        b->r->rejected_by_code[r.error & 15]++;
+    }
+    if (b->o->ack_log)
+        fprintf(b->o->ack_log, "%s %s %lld\n", r.command_id,
+                r.accepted ? "accepted" : reject_code_name(r.error),
+                (long long)(r.accepted ? r.position : 0));
+    finish_slot(b, c, slot);
+}
+
+static void
+on_query_reply(bench_t *b, conn_t *c, const void *body, size_t len)
+{
+    if (c->fifo_len == 0)
+        return;
+    int si = c->fifo[c->fifo_head];
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    bool ok = false;
+    const msgpack_object *v;
+    if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "ok")))
+        codec_get_bool(v, &ok);
+    msgpack_unpacked_destroy(&u);
+    histogram_record(&b->r->latency, now_us() - c->slots[si].intended_us);
+    if (ok)
+        b->r->acked++;
+    else
+        b->r->rejected++;
+    finish_slot(b, c, si);
+}
+
+static void
+drain_conn(bench_t *b, conn_t *c)
+{
+    bus_msg_t m;
+    while (bus_recv(c->sock, &m, ZMQ_DONTWAIT) == 0) {
+        size_t len;
+        const void *body = bus_body(&m, &len);
+        if (b->o->mode == BENCH_COMMANDS)
+            on_command_reply(b, c, body, len);
+        else
+            on_query_reply(b, c, body, len);
+        bus_msg_close(&m);
+    }
+}
+
+static void
+retry_stale(bench_t *b, conn_t *c, int64_t t)
+{
+    if (b->o->retry_ms <= 0)
+        return;
+    for (int i = 0; i < b->o->window; i++) {
+        slot_t *s = &c->slots[i];
+        if (s->used && t - s->sent_us > b->o->retry_ms * 1000) {
+            b->r->retries++;
+            send_slot(b, c, s);
+        }
+    }
+}
+
+/* ---- visibility ---------------------------------------------------------- */
+
+static void
+proj_poll(bench_t *b, int64_t t)
+{
+    if (!b->proj)
+        return;
+    bus_msg_t m;
+    while (bus_recv(b->proj, &m, ZMQ_DONTWAIT) == 0) {
+        size_t len;
+        const void *body = bus_body(&m, &len);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        const msgpack_object *v;
+        int64_t cp;
+        if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "checkpoint")) &&
+            codec_get_int(v, &cp) == 0) {
+            if (b->n_samples == b->cap_samples) {
+                size_t cap = b->cap_samples ? b->cap_samples * 2 : 4096;
+                sample_t *s2 = realloc(b->samples, cap * sizeof *s2);
+                if (s2) {
+                    b->samples = s2;
+                    b->cap_samples = cap;
+                }
+            }
+            if (b->n_samples < b->cap_samples)
+                b->samples[b->n_samples++] = (sample_t){now_us(), cp};
+        }
+        msgpack_unpacked_destroy(&u);
+        bus_msg_close(&m);
+        b->proj_waiting = false;
+    }
+    if (b->proj_waiting && t - b->proj_sent_us > 1000000)
+        b->proj_waiting = false; /* lost: ask again */
+    if (!b->proj_waiting && t - b->proj_sent_us >= 1000) {
+        static const char status[] = "\x81\xa4type\xa6Status";
+        zmq_send(b->proj, status, sizeof status - 1, ZMQ_DONTWAIT);
+        b->proj_waiting = true;
+        b->proj_sent_us = t;
+    }
+}
+
+/* For each ack: the first sample at or after it whose checkpoint covers it. */
+static void
+compute_visibility(bench_t *b)
+{
+    histogram_init(&b->r->visibility);
+    for (size_t i = 0; i < b->n_acks; i++) {
+        size_t lo = 0, hi = b->n_samples;
+        while (lo < hi) { /* checkpoints only grow: first sample with cp >= pos */
+            size_t mid = (lo + hi) / 2;
+            if (b->samples[mid].checkpoint < b->ack_pos[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == b->n_samples)
+            continue;
+        int64_t seen = b->samples[lo].t_us;
+        histogram_record(&b->r->visibility, seen > b->ack_t[i] ? seen - b->ack_t[i] : 0);
+        b->r->visibility_samples++;
+    }
+}
+
+/* ---- phases -------------------------------------------------------------- */
+
+static bool
+load_done(bench_t *b, int64_t start, int64_t t)
+{
+    if (b->o->count > 0 && b->total_sent >= b->o->count)
+        return true;
+    return b->o->duration_ms > 0 && t - start >= b->o->duration_ms * 1000;
+}
+
+static void
+poll_all(bench_t *b, long timeout_ms)
+{
+    zmq_pollitem_t items[65];
+    int n = 0;
+    for (int i = 0; i < b->o->connections && n < 64; i++)
+        items[n++] = (zmq_pollitem_t){b->conns[i].sock, 0, ZMQ_POLLIN, 0};
+    if (b->proj)
+        items[n++] = (zmq_pollitem_t){b->proj, 0, ZMQ_POLLIN, 0};
+    zmq_poll(items, n, timeout_ms);
+    for (int i = 0; i < b->o->connections; i++)
+        drain_conn(b, &b->conns[i]);
+}
+
+static void
+run_load(bench_t *b)
+{
+    int64_t start = now_us();
+    double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
+    for (int i = 0; i < b->o->connections; i++)
+        b->conns[i].next_intended_us = start + (int64_t)(interval * i / b->o->connections);
+    for (;;) {
+        int64_t t = now_us();
+        bool done = load_done(b, start, t) || proc_stopping();
+        if (done)
+            break;
+        for (int i = 0; i < b->o->connections; i++) {
+            conn_t *c = &b->conns[i];
+            while (c->inflight < b->o->window && !load_done(b, start, t)) {
+                if (interval > 0 && c->next_intended_us > t)
+                    break;
+                send_new(b, i, interval > 0 ? c->next_intended_us : t);
+                c->next_intended_us += (int64_t)interval;
+            }
+            retry_stale(b, c, t);
+        }
+        proj_poll(b, t);
+        poll_all(b, interval > 0 || b->proj ? 1 : 100);
+    }
+    b->r->elapsed_us = now_us() - start;
+    int64_t deadline = now_us() + 10000000;
+    for (;;) { /* answers still in flight */
+        int inflight = 0;
+        for (int i = 0; i < b->o->connections; i++)
+            inflight += b->conns[i].inflight;
+        int64_t t = now_us();
+        if (inflight == 0 || t > deadline || proc_stopping())
+            break;
+        for (int i = 0; i < b->o->connections; i++)
+            retry_stale(b, &b->conns[i], t);
+        proj_poll(b, t);
+        poll_all(b, 1);
+    }
+    for (int i = 0; i < b->o->connections; i++)
+        b->r->timeouts += b->conns[i].inflight;
+}
+
+/* Polls a daemon's Status until its checkpoint reaches position. */
+static bool
+wait_caught_up(void *zctx, const char *ep, int64_t position, int64_t deadline_us)
+{
+    if (!ep || !*ep)
+        return true;
+    static const char status[] = "\x81\xa4type\xa6Status";
+    while (now_us() < deadline_us) {
+        void *s = bus_connect(zctx, ZMQ_DEALER, ep);
+        void *reply = NULL;
+        size_t len = 0;
+        int64_t cp = -1;
+        if (s && bus_request(s, status, sizeof status - 1, 500, &reply, &len) == 0) {
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            const char *why;
+            const msgpack_object *v;
+            if (codec_parse(reply, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "checkpoint")))
+                codec_get_int(v, &cp);
+            msgpack_unpacked_destroy(&u);
+        }
+        free(reply);
+        bus_close(&s);
+        if (cp >= position)
+            return true;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static int
+run_setup(bench_t *b)
+{
+    conn_t *c = &b->conns[0];
+    codec_writer_t w;
+    codec_writer_init(&w);
+    int rc = 0;
+    for (int k = -1; k < b->o->products && rc == 0; k++) {
+        command_t *cmd = &b->cmd;
+        memset(cmd, 0, sizeof *cmd);
+        char sid[ID_MAX + 1];
+        id_of(sid, sizeof sid, b->o->prefix, "s", 0);
+        fields_set_str(&cmd->data, F_SUPPLIER_ID, sid);
+        if (k < 0) {
+            cmd->type = CMD_REGISTER_SUPPLIER;
+            fields_set_str(&cmd->data, F_NAME, "Bench Supplies");
+            snprintf(cmd->command_id, sizeof cmd->command_id, "%s-setup-s", b->o->prefix);
+        } else {
+            cmd->type = CMD_CREATE_PRODUCT;
+            char pid[ID_MAX + 1];
+            id_of(pid, sizeof pid, b->o->prefix, "p", (size_t)k);
+            fields_set_str(&cmd->data, F_PRODUCT_ID, pid);
+            fields_set_str(&cmd->data, F_SKU, pid);
+            fields_set_str(&cmd->data, F_NAME, "Bench product");
+            fields_set_str(&cmd->data, F_DESCRIPTION, "made by invbench");
+            fields_set_int(&cmd->data, F_PRICE_CENTS, 1999);
+            fields_set_int(&cmd->data, F_COST_PRICE_CENTS, 999);
+            fields_set_int(&cmd->data, F_STOCK, 1000000000);
+            fields_set_int(&cmd->data, F_LOW_STOCK_THRESHOLD, 10);
+            snprintf(cmd->command_id, sizeof cmd->command_id, "%s-setup-%d", b->o->prefix, k);
+        }
+        codec_writer_reset(&w);
+        codec_pack_command(&w.pk, cmd);
+        void *reply = NULL;
+        size_t len;
+        command_reply_t r;
+        if (bus_request(c->sock, w.buf.data, w.buf.size, 10000, &reply, &len) != 0 ||
+            codec_decode_command_reply(reply, len, &r) != 0 ||
+            (!r.accepted && r.error != REJ_ALREADY_EXISTS)) {
+            fprintf(stderr, "invbench: setup command %s failed\n", cmd->command_id);
+            rc = -1;
+        }
+        free(reply);
+    }
+    codec_writer_fini(&w);
+    return rc;
+}
+
+static int
+bench_open(bench_t *b)
+{
+    const bench_opts_t *o = b->o;
+    b->zctx = zmq_ctx_new();
+    b->zipf = zipf_new((size_t)o->products, o->zipf_s, o->seed);
+    b->conns = calloc((size_t)o->connections, sizeof *b->conns);
+    if (!b->zipf || !b->conns)
+        return -1;
+    const char *ep = o->mode == BENCH_COMMANDS ? o->command_ep : o->query_ep;
+    for (int i = 0; i < o->connections; i++) {
+        conn_t *c = &b->conns[i];
+        c->sock = bus_connect(b->zctx, ZMQ_DEALER, ep);
+        c->slots = calloc((size_t)o->window, sizeof *c->slots);
+        c->fifo = calloc((size_t)o->window, sizeof *c->fifo);
+        if (!c->sock || !c->slots || !c->fifo)
+            return -1;
+        for (int k = 0; k < o->window; k++)
+            codec_writer_init(&c->slots[k].req);
+    }
+    if (o->projector_ep && *o->projector_ep)
+        b->proj = bus_connect(b->zctx, ZMQ_DEALER, o->projector_ep);
+    return 0;
+}
+
+static void
+bench_close(bench_t *b)
+{
+    for (int i = 0; b->conns && i < b->o->connections; i++) {
+        conn_t *c = &b->conns[i];
+        for (int k = 0; c->slots && k < b->o->window; k++)
+            codec_writer_fini(&c->slots[k].req);
+        free(c->slots);
+        free(c->fifo);
+        bus_close(&c->sock);
+    }
+    free(b->conns);
+    bus_close(&b->proj);
+    zipf_destroy(&b->zipf);
+    free(b->samples);
+    free(b->ack_t);
+    free(b->ack_pos);
+    if (b->zctx)
+        zmq_ctx_term(b->zctx);
+}
+
+int
+bench_run(const bench_opts_t *o, bench_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    histogram_init(&r->latency);
+    histogram_init(&r->visibility);
+    bench_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return -1;
+    b->o = o;
+    b->r = r;
+    int rc = bench_open(b);
+    if (rc == 0 && o->setup && o->mode == BENCH_COMMANDS)
+        rc = run_setup(b);
+    if (rc == 0) {
+        run_load(b);
+        int64_t end = now_us(), deadline = end + 10000000;
+        bool ok = wait_caught_up(b->zctx, o->projector_ep, r->max_position, deadline) &&
+                  wait_caught_up(b->zctx, o->audit_ep, r->max_position, deadline) &&
+                  wait_caught_up(b->zctx, o->alert_ep, r->max_position, deadline);
+        r->catchup_ms = ok ? (now_us() - end) / 1000 : -1;
+        for (int i = 0; i < 50 && b->proj; i++) { /* final samples for the last acks */
+            proj_poll(b, now_us());
+            poll_all(b, 2);
+        }
+        compute_visibility(b);
+    }
+    bench_close(b);
+    free(b);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* bench: the load generator's engine (tools/invbench).  Several DEALER
+ * connections, each with a window of outstanding requests, closed loop (as
+ * fast as replies come) or open loop at a fixed rate, where latency is taken
+ * from the intended send time so that a stall is not hidden (no coordinated
+ * omission).  Commands go over a Zipf-skewed choice of products; every
+ * acknowledged position is kept so that the visibility lag (ack until the
+ * projector's checkpoint covers it) can be computed after the run. */
+#ifndef INV_BENCH_H
+#define INV_BENCH_H
+
+#include "histogram.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { BENCH_COMMANDS, BENCH_QUERIES } bench_mode_t;
+
+typedef struct {
+    bench_mode_t mode;
+    const char *command_ep;
+    const char *query_ep;
+    const char *projector_ep;  /* for visibility lag; NULL or "" to skip */
+    const char *audit_ep;      /* checked for catch-up after the load; may be "" */
+    const char *alert_ep;      /* idem */
+    int connections;
+    int window;                /* outstanding requests per connection */
+    int64_t duration_ms;       /* 0: until count */
+    int64_t count;             /* total requests; 0: until duration */
+    double rate;               /* open loop requests/s in total; 0: closed loop */
+    int products;
+    double zipf_s;
+    int mix[5];                /* weights: sell, view, stock, price, review */
+    const char *prefix;        /* id prefix of this run */
+    bool setup;                /* register the supplier and create the products first */
+    int64_t retry_ms;          /* resend a request unanswered this long (same command_id) */
+    FILE *ack_log;             /* "command_id accepted position" / "... rejected code" */
+    uint64_t seed;
+} bench_opts_t;
+
+typedef struct {
+    int64_t sent, acked, rejected, timeouts, retries, errors;
+    int64_t elapsed_us;          /* load phase */
+    histogram_t latency;         /* us, from intended send time */
+    histogram_t visibility;      /* us, ack -> projector checkpoint covers it */
+    int64_t visibility_samples;
+    int64_t catchup_ms;          /* load end -> every subscriber at the head; -1 if not within 10 s */
+    int64_t max_position;
+    int64_t rejected_by_code[16];
+} bench_result_t;
+
+/* Runs the whole benchmark; 0, or -1 with a reason on stderr. */
+int bench_run(const bench_opts_t *opts, bench_result_t *out);
+
+#endif

@@ -1,0 +1,166 @@
+/* invbench: the load generator.  Prints one summary (human or --json). */
+#include "bench.h"
+#include "config.h"
+#include "proc.h"
+#include "topology.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *mode, *mix, *prefix, *ack_log, *format;
+    const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep;
+    int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup,
+        retry_ms, seed;
+} settings_t;
+
+/* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
+static int
+parse_mix(const char *text, int mix[5])
+{
+    static const char *const names[5] = {"sell", "view", "stock", "price", "review"};
+    memset(mix, 0, 5 * sizeof mix[0]);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        int i = 0;
+        if (!colon)
+            return -1;
+        *colon = '\0';
+        while (i < 5 && strcmp(names[i], tok) != 0)
+            i++;
+        if (i == 5 || (mix[i] = atoi(colon + 1)) < 0)
+            return -1;
+    }
+    return mix[0] + mix[1] + mix[2] + mix[3] + mix[4] > 0 ? 0 : -1;
+}
+
+static int
+settings_load(settings_t *s, int argc, char **argv)
+{
+    *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5", NULL, NULL, "human",
+                      EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "",
+                      4, 64, 10000, 0, 0, 1000, 990, 1, 0, 1};
+    const config_option_t opts[] = {
+        {"--mode", NULL, CONFIG_STR, &s->mode, "commands | queries"},
+        {"--connections", NULL, CONFIG_INT, &s->connections, "DEALER connections"},
+        {"--window", NULL, CONFIG_INT, &s->window, "outstanding requests per connection"},
+        {"--duration-ms", NULL, CONFIG_INT, &s->duration_ms, "load duration (0: use --count)"},
+        {"--count", NULL, CONFIG_INT, &s->count, "total requests (0: use --duration-ms)"},
+        {"--rate", NULL, CONFIG_INT, &s->rate, "open loop requests/s (0: closed loop)"},
+        {"--products", NULL, CONFIG_INT, &s->products, "products to spread load over"},
+        {"--zipf-milli", NULL, CONFIG_INT, &s->zipf_milli, "Zipf exponent x1000 (0: uniform)"},
+        {"--mix", NULL, CONFIG_STR, &s->mix, "command weights sell:N,view:N,stock:N,price:N,review:N"},
+        {"--prefix", NULL, CONFIG_STR, &s->prefix, "id prefix (default: random)"},
+        {"--setup", NULL, CONFIG_INT, &s->setup, "1: create supplier and products first"},
+        {"--retry-ms", NULL, CONFIG_INT, &s->retry_ms, "resend unanswered commands (0: never)"},
+        {"--ack-log", NULL, CONFIG_STR, &s->ack_log, "write one line per reply to this file"},
+        {"--seed", NULL, CONFIG_INT, &s->seed, "random seed"},
+        {"--format", NULL, CONFIG_STR, &s->format, "human | json"},
+        {"--command-ep", "INV_COMMAND_EP", CONFIG_STR, &s->command_ep, "command endpoint"},
+        {"--query-ep", "INV_QUERY_EP", CONFIG_STR, &s->query_ep, "query endpoint"},
+        {"--projector-ep", "INV_PROJECTOR_EP", CONFIG_STR, &s->projector_ep,
+         "projector control endpoint (visibility lag; '' to skip)"},
+        {"--audit-ep", "INV_AUDIT_EP", CONFIG_STR, &s->audit_ep, "audit endpoint (catch-up check)"},
+        {"--alert-api-ep", "INV_ALERT_API_EP", CONFIG_STR, &s->alert_ep,
+         "alert API endpoint (catch-up check)"},
+    };
+    return config_parse("invbench", opts, sizeof opts / sizeof opts[0], argc, argv);
+}
+
+static void
+print_human(const bench_opts_t *o, const bench_result_t *r)
+{
+    double secs = (double)r->elapsed_us / 1e6;
+    printf("mode %s, %s, %d connections x window %d, %d products (zipf %.2f)\n",
+           o->mode == BENCH_COMMANDS ? "commands" : "queries",
+           o->rate > 0 ? "open loop" : "closed loop", o->connections, o->window, o->products,
+           o->zipf_s);
+    printf("sent %lld  acked %lld  rejected %lld  timeouts %lld  retries %lld  in %.2f s\n",
+           (long long)r->sent, (long long)r->acked, (long long)r->rejected,
+           (long long)r->timeouts, (long long)r->retries, secs);
+    printf("throughput        %10.0f acked/s  %8.0f rejected/s\n", (double)r->acked / secs,
+           (double)r->rejected / secs);
+    printf("ack latency us    p50 %lld  p99 %lld  p99.9 %lld  max %lld\n",
+           (long long)histogram_quantile(&r->latency, 0.5),
+           (long long)histogram_quantile(&r->latency, 0.99),
+           (long long)histogram_quantile(&r->latency, 0.999), (long long)r->latency.max);
+    if (r->visibility_samples)
+        printf("visibility lag us p50 %lld  p99 %lld  p99.9 %lld  max %lld  (%lld acks)\n",
+               (long long)histogram_quantile(&r->visibility, 0.5),
+               (long long)histogram_quantile(&r->visibility, 0.99),
+               (long long)histogram_quantile(&r->visibility, 0.999),
+               (long long)r->visibility.max, (long long)r->visibility_samples);
+    printf("subscribers caught up %s%lld ms after the load\n", r->catchup_ms < 0 ? "NOT within " : "",
+           (long long)(r->catchup_ms < 0 ? 10000 : r->catchup_ms));
+}
+
+static void
+print_json(const bench_opts_t *o, const bench_result_t *r)
+{
+    double secs = (double)r->elapsed_us / 1e6;
+    printf("{\"mode\":\"%s\",\"open_loop\":%s,\"rate\":%.0f,\"sent\":%lld,\"acked\":%lld,"
+           "\"rejected\":%lld,\"timeouts\":%lld,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
+           "\"p50_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,\"max_us\":%lld,"
+           "\"vis_p50_us\":%lld,\"vis_p99_us\":%lld,\"vis_max_us\":%lld,\"catchup_ms\":%lld}\n",
+           o->mode == BENCH_COMMANDS ? "commands" : "queries", o->rate > 0 ? "true" : "false",
+           o->rate, (long long)r->sent, (long long)r->acked, (long long)r->rejected,
+           (long long)r->timeouts, secs, (double)r->acked / secs,
+           (long long)histogram_quantile(&r->latency, 0.5),
+           (long long)histogram_quantile(&r->latency, 0.99),
+           (long long)histogram_quantile(&r->latency, 0.999), (long long)r->latency.max,
+           (long long)histogram_quantile(&r->visibility, 0.5),
+           (long long)histogram_quantile(&r->visibility, 0.99), (long long)r->visibility.max,
+           (long long)r->catchup_ms);
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t s;
+    int rc = settings_load(&s, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    char prefix[32];
+    if (!s.prefix) {
+        snprintf(prefix, sizeof prefix, "b%lx", (unsigned long)(proc_now_us() % 0xffffffff));
+        s.prefix = prefix;
+    }
+    bench_opts_t o = {
+        .mode = strcmp(s.mode, "queries") == 0 ? BENCH_QUERIES : BENCH_COMMANDS,
+        .command_ep = s.command_ep, .query_ep = s.query_ep, .projector_ep = s.projector_ep,
+        .audit_ep = s.audit_ep, .alert_ep = s.alert_ep,
+        .connections = (int)s.connections, .window = (int)s.window,
+        .duration_ms = s.duration_ms, .count = s.count, .rate = (double)s.rate,
+        .products = (int)s.products, .zipf_s = (double)s.zipf_milli / 1000.0,
+        .prefix = s.prefix, .setup = s.setup != 0, .retry_ms = s.retry_ms,
+        .seed = (uint64_t)s.seed,
+    };
+    if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 ||
+        o.window < 1 || o.window > 100000 || o.products < 1 ||
+        (o.duration_ms <= 0 && o.count <= 0)) {
+        fprintf(stderr, "invbench: bad settings (see --help)\n");
+        return 2;
+    }
+    if (s.ack_log && !(o.ack_log = fopen(s.ack_log, "w"))) {
+        perror(s.ack_log);
+        return 2;
+    }
+    proc_install_signals();
+    bench_result_t *r = malloc(sizeof *r);
+    rc = r ? bench_run(&o, r) : -1;
+    if (rc == 0) {
+        if (strcmp(s.format, "json") == 0)
+            print_json(&o, r);
+        else
+            print_human(&o, r);
+    }
+    free(r);
+    if (o.ack_log)
+        fclose(o.ack_log);
+    return rc == 0 ? 0 : 1;
+}
