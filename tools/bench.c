@@ -103,7 +103,7 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
         fields_set_int(&c->data, F_QUANTITY, 1);
         fields_set_str(&c->data, F_ORDER_ID, c->command_id);
     } else if (kind == 2) {
-        fields_set_int(&c->data, F_NEW_STOCK, 1000000000);
+        fields_set_int(&c->data, F_NEW_STOCK, b->o->restock);
     } else if (kind == 3) {
         fields_set_int(&c->data, F_PRICE_CENTS, 100 + (int64_t)(zipf_uniform(b->zipf) * 100000));
     } else if (kind == 4) {
@@ -485,7 +485,7 @@ run_setup(bench_t *b)
             fields_set_str(&cmd->data, F_DESCRIPTION, "made by invbench");
             fields_set_int(&cmd->data, F_PRICE_CENTS, 1999);
             fields_set_int(&cmd->data, F_COST_PRICE_CENTS, 999);
-            fields_set_int(&cmd->data, F_STOCK, 1000000000);
+            fields_set_int(&cmd->data, F_STOCK, b->o->initial_stock);
             fields_set_int(&cmd->data, F_LOW_STOCK_THRESHOLD, 10);
             snprintf(cmd->command_id, sizeof cmd->command_id, "%s-setup-%d", b->o->prefix, k);
         }

@@ -33,6 +33,8 @@ typedef struct {
     int mix[5];                /* weights: sell, view, stock, price, review */
     const char *prefix;        /* id prefix of this run */
     bool setup;                /* register the supplier and create the products first */
+    int64_t initial_stock;     /* stock of each product created by the setup */
+    int64_t restock;           /* new_stock of UpdateStock commands */
     int64_t retry_ms;          /* resend a request unanswered this long (same command_id) */
     FILE *ack_log;             /* "command_id accepted position" / "... rejected code" */
     uint64_t seed;

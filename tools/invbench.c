@@ -13,7 +13,7 @@ typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
     const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup,
-        retry_ms, seed;
+        retry_ms, seed, initial_stock, restock;
 } settings_t;
 
 /* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
@@ -44,7 +44,7 @@ settings_load(settings_t *s, int argc, char **argv)
 {
     *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5", NULL, NULL, "human",
                       EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "",
-                      4, 64, 10000, 0, 0, 1000, 990, 1, 0, 1};
+                      4, 64, 10000, 0, 0, 1000, 990, 1, 0, 1, 1000000000, 1000000000};
     const config_option_t opts[] = {
         {"--mode", NULL, CONFIG_STR, &s->mode, "commands | queries"},
         {"--connections", NULL, CONFIG_INT, &s->connections, "DEALER connections"},
@@ -57,6 +57,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--mix", NULL, CONFIG_STR, &s->mix, "command weights sell:N,view:N,stock:N,price:N,review:N"},
         {"--prefix", NULL, CONFIG_STR, &s->prefix, "id prefix (default: random)"},
         {"--setup", NULL, CONFIG_INT, &s->setup, "1: create supplier and products first"},
+        {"--initial-stock", NULL, CONFIG_INT, &s->initial_stock, "stock of each created product"},
+        {"--restock", NULL, CONFIG_INT, &s->restock, "new_stock of UpdateStock commands"},
         {"--retry-ms", NULL, CONFIG_INT, &s->retry_ms, "resend unanswered commands (0: never)"},
         {"--ack-log", NULL, CONFIG_STR, &s->ack_log, "write one line per reply to this file"},
         {"--seed", NULL, CONFIG_INT, &s->seed, "random seed"},
@@ -137,6 +139,7 @@ main(int argc, char **argv)
         .connections = (int)s.connections, .window = (int)s.window,
         .duration_ms = s.duration_ms, .count = s.count, .rate = (double)s.rate,
         .products = (int)s.products, .zipf_s = (double)s.zipf_milli / 1000.0,
+        .initial_stock = s.initial_stock, .restock = s.restock,
         .prefix = s.prefix, .setup = s.setup != 0, .retry_ms = s.retry_ms,
         .seed = (uint64_t)s.seed,
     };
