@@ -83,6 +83,24 @@ codec_shape_ok(const uint8_t *p, size_t len)
     return i == len ? 0 : -1;
 }
 
+/* True when every map key in o (at any depth) is a string, as codec.h
+ * promises.  Depth is bounded by msgpack-c's own nesting limit. */
+static bool
+codec_keys_ok(const msgpack_object *o)
+{
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!codec_keys_ok(&o->via.array.ptr[i]))
+                return false;
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR ||
+                !codec_keys_ok(&o->via.map.ptr[i].val))
+                return false;
+    }
+    return true;
+}
+
 int
 codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why)
 {
@@ -98,6 +116,10 @@ codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why
     msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
         *why = "not decodable as msgpack";
+        return -1;
+    }
+    if (!codec_keys_ok(&out->data)) {
+        *why = "map keys must be strings";
         return -1;
     }
     return 0;

@@ -44,12 +44,13 @@ settings_load(settings_t *s, int argc, char **argv)
 {
     *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5", NULL, NULL, "human",
                       EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "",
-                      4, 64, 10000, 0, 0, 1000, 990, 1, 0, 1, 1000000000, 1000000000};
+                      4, 64, 0, 0, 0, 1000, 990, 1, 0, 1, 1000000000, 1000000000};
     const config_option_t opts[] = {
         {"--mode", NULL, CONFIG_STR, &s->mode, "commands | queries"},
         {"--connections", NULL, CONFIG_INT, &s->connections, "DEALER connections"},
         {"--window", NULL, CONFIG_INT, &s->window, "outstanding requests per connection"},
-        {"--duration-ms", NULL, CONFIG_INT, &s->duration_ms, "load duration (0: use --count)"},
+        {"--duration-ms", NULL, CONFIG_INT, &s->duration_ms,
+         "load duration (default 10000 unless --count is given)"},
         {"--count", NULL, CONFIG_INT, &s->count, "total requests (0: use --duration-ms)"},
         {"--rate", NULL, CONFIG_INT, &s->rate, "open loop requests/s (0: closed loop)"},
         {"--products", NULL, CONFIG_INT, &s->products, "products to spread load over"},
@@ -127,6 +128,8 @@ main(int argc, char **argv)
     int rc = settings_load(&s, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (s.duration_ms == 0 && s.count == 0)
+        s.duration_ms = 10000;
     char prefix[32];
     if (!s.prefix) {
         snprintf(prefix, sizeof prefix, "b%lx", (unsigned long)(proc_now_us() % 0xffffffff));
