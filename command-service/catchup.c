@@ -98,6 +98,18 @@ collect_event(const event_t *ev, void *arg)
     return 0;
 }
 
+static bool
+stream_name_valid(const char *stream)
+{
+    static const char *const prefixes[] = {"product-", "supplier-"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(stream, prefixes[i], n) == 0)
+            return message_id_valid(stream + n, strlen(stream + n));
+    }
+    return false;
+}
+
 static void
 read_stream(catchup_ctx_t *c)
 {
@@ -107,6 +119,10 @@ read_stream(catchup_ctx_t *c)
     if (!v || codec_copy_str(v, stream, sizeof stream) != 0 || opt_int(c->req, "after_version", &after) ||
         opt_int(c->req, "limit", &limit)) {
         reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
+        return;
+    }
+    if (!stream_name_valid(stream)) {
+        reply_error(c->w, "validation", "stream must be product-<id> or supplier-<id>");
         return;
     }
     if (limit < 1 || limit > CATCHUP_PAGE_MAX)

@@ -1,0 +1,321 @@
+/* Every request/reply endpoint against hostile input (docs/protocol.md):
+ * garbage, an empty frame, wrong types, unknown types, oversize bodies,
+ * invalid UTF-8 and extra frames each get {ok: false, error: "malformed"}
+ * (or "validation" for bad UTF-8 in a text field), and the daemon keeps
+ * serving: it still answers Status and its process is alive. */
+#include "harness.h"
+#include "itest.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static harness_t *h;
+
+static void
+cleanup(void)
+{
+    harness_destroy(&h);
+}
+
+TestSuite(bad_input, .fini = cleanup, .timeout = 240);
+
+/* One ROUTER under test: its endpoint, its daemon, and a request with a
+ * wrong-typed field and one with invalid UTF-8 in a text field. */
+typedef struct {
+    const char *ep;
+    const char *daemon;
+    void (*wrong_type)(msgpack_packer *pk);
+    void (*bad_utf8)(msgpack_packer *pk);
+    bool utf8_is_validation; /* true: must be "validation"; else either code */
+} target_t;
+
+static void
+pack_create_product(msgpack_packer *pk, bool price_as_string)
+{
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", "CreateProduct");
+    codec_pack_kv_str(pk, "command_id", "bad-1");
+    codec_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, 8);
+    codec_pack_kv_str(pk, "product_id", "p1");
+    codec_pack_kv_str(pk, "sku", "SKU-1");
+    codec_pack_kv_str(pk, "name", "Hammer");
+    codec_pack_kv_str(pk, "supplier_id", "s1");
+    if (price_as_string)
+        codec_pack_kv_str(pk, "price_cents", "12");
+    else
+        codec_pack_kv_int(pk, "price_cents", 12);
+    codec_pack_kv_int(pk, "cost_price_cents", 5);
+    codec_pack_kv_int(pk, "stock", 1);
+    codec_pack_kv_int(pk, "low_stock_threshold", 1);
+}
+
+static void
+command_wrong_type(msgpack_packer *pk)
+{
+    pack_create_product(pk, true);
+}
+
+static void
+command_bad_utf8(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", "RegisterSupplier");
+    codec_pack_kv_str(pk, "command_id", "bad-2");
+    codec_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, 2);
+    codec_pack_kv_str(pk, "supplier_id", "s1");
+    codec_pack_kv_str(pk, "name", "Acme \xff\xfe Tools");
+}
+
+/* {type: T, key: "12"} where key must be an integer. */
+static void
+pack_type_and_string(msgpack_packer *pk, const char *type, const char *key, const char *value)
+{
+    msgpack_pack_map(pk, 2);
+    codec_pack_kv_str(pk, "type", type);
+    codec_pack_kv_str(pk, key, value);
+}
+
+static void
+query_wrong_type(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "ListProducts", "limit", "12");
+}
+
+static void
+query_bad_utf8(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "SearchProducts", "q", "ham\xc3\x28mer");
+}
+
+static void
+audit_wrong_type(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "SearchAudit", "from_us", "12");
+}
+
+static void
+audit_bad_utf8(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "SearchAudit", "stream", "product-\xed\xa0\x80");
+}
+
+static void
+alert_wrong_type(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "ListAlerts", "limit", "12");
+}
+
+static void
+alert_bad_utf8(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "ListAlerts", "product_id", "p\xff");
+}
+
+static void
+projector_wrong_type(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    codec_pack_kv_int(pk, "type", 12);
+}
+
+static void
+projector_bad_utf8(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    codec_pack_kv_str(pk, "type", "Stat\xffus");
+}
+
+static void
+catchup_wrong_type(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", "ReadEvents");
+    codec_pack_kv_str(pk, "after", "12");
+    codec_pack_kv_int(pk, "limit", 10);
+}
+
+static void
+catchup_bad_utf8(msgpack_packer *pk)
+{
+    pack_type_and_string(pk, "ReadStream", "stream", "product-\xc0\x80");
+}
+
+static const target_t targets[] = {
+    {"command", "command", command_wrong_type, command_bad_utf8, true},
+    {"query", "query", query_wrong_type, query_bad_utf8, false},
+    {"audit", "audit", audit_wrong_type, audit_bad_utf8, false},
+    {"alert-api", "alert", alert_wrong_type, alert_bad_utf8, false},
+    {"projector", "projector", projector_wrong_type, projector_bad_utf8, false},
+    {"catchup", "relay", catchup_wrong_type, catchup_bad_utf8, false},
+};
+
+/* The daemon still answers a valid request and its process is alive. */
+static void
+assert_still_serving(const target_t *t, const char *after)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_status(h, t->ep, ITEST_TIMEOUT_MS, &r), 0,
+                 "%s no longer answers Status after %s", t->daemon, after);
+    harness_reply_fini(&r);
+    pid_t pid = harness_daemon_pid(h, t->daemon);
+    cr_assert_gt(pid, 0, "%s is not running after %s", t->daemon, after);
+    cr_assert_eq(kill(pid, 0), 0, "%s (pid %d) is gone after %s", t->daemon, (int)pid, after);
+    cr_assert(harness_daemon_alive(h, t->daemon), "%s exited after %s", t->daemon, after);
+}
+
+/* Sends frames and asserts a rejection with `code` (or, when alt is not
+ * NULL, `alt`), then that the daemon still serves. */
+static void
+expect_rejected(const target_t *t, const char *what, const void *const *frames,
+                const size_t *lens, int n, const char *code, const char *alt)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_request_frames(h, t->ep, frames, lens, n, ITEST_TIMEOUT_MS, &r), 0,
+                 "%s: no reply to %s", t->ep, what);
+    /* cr_expect: report every refusal that is missing, not just the first */
+    cr_expect(r.parsed, "%s: the reply to %s is not one msgpack object", t->ep, what);
+    const msgpack_object *ok = harness_reply_get(&r, "ok");
+    bool okv = true;
+    char err[64], msg[256];
+    itest_error(&r, err, sizeof err);
+    if (!(ok && codec_get_bool(ok, &okv) == 0 && !okv))
+        cr_expect_fail("%s: %s was not refused", t->ep, what);
+    else if (!(strcmp(err, code) == 0 || (alt && strcmp(err, alt) == 0)))
+        cr_expect_fail("%s: %s got error \"%s\", expected \"%s\"", t->ep, what, err, code);
+    else
+        cr_expect_eq(harness_reply_str(&r, "message", msg, sizeof msg), 0,
+                     "%s: the rejection of %s has no message", t->ep, what);
+    harness_reply_fini(&r);
+    assert_still_serving(t, what);
+}
+
+static void
+expect_body(const target_t *t, const char *what, const void *body, size_t len, const char *code,
+            const char *alt)
+{
+    const void *frames[1] = {body};
+    size_t lens[1] = {len};
+    expect_rejected(t, what, frames, lens, 1, code, alt);
+}
+
+static void
+run_target(const target_t *t)
+{
+    assert_still_serving(t, "start-up");
+    codec_writer_t w;
+    codec_writer_init(&w);
+
+    /* garbage: hand-made hostile bytes and a pseudo-random corpus */
+    static const uint8_t c1[] = {0xc1};
+    static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t str32[] = {0x81, 0xa4, 't', 'y', 'p', 'e', 0xdb, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t array[] = {0x92, 0xa6, 'S', 't', 'a', 't', 'u', 's', 0x01};
+    static const char text[] = "{\"type\": \"Status\"}";
+    expect_body(t, "0xc1", c1, sizeof c1, "malformed", NULL);
+    expect_body(t, "a map32 of 2^32-1 entries", map32, sizeof map32, "malformed", NULL);
+    expect_body(t, "a str32 of 4 GB", str32, sizeof str32, "malformed", NULL);
+    expect_body(t, "an array", array, sizeof array, "malformed", NULL);
+    expect_body(t, "JSON", text, sizeof text - 1, "malformed", NULL);
+    uint64_t s = 0x2545f4914f6cdd1dULL;
+    uint8_t buf[256];
+    for (int i = 0; i < 40; i++) {
+        size_t n = 1 + (size_t)(s % sizeof buf);
+        for (size_t k = 0; k < n; k++) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            buf[k] = (uint8_t)s;
+        }
+        buf[0] = 0xc1; /* never a valid first byte: the reply must be malformed */
+        expect_body(t, "random bytes", buf, n, "malformed", NULL);
+    }
+    /* trailing bytes after a valid Status */
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 1);
+    codec_pack_kv_str(&w.pk, "type", "Status");
+    msgpack_pack_nil(&w.pk);
+    expect_body(t, "trailing bytes", w.buf.data, w.buf.size, "malformed", NULL);
+    /* a non-string key */
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 2);
+    codec_pack_kv_str(&w.pk, "type", "Status");
+    msgpack_pack_int(&w.pk, 1);
+    msgpack_pack_int(&w.pk, 2);
+    expect_body(t, "an integer key", w.buf.data, w.buf.size, "malformed", NULL);
+
+    /* an empty frame */
+    expect_body(t, "an empty frame", "", 0, "malformed", NULL);
+
+    /* wrong-typed field, type as int, unknown type */
+    codec_writer_reset(&w);
+    t->wrong_type(&w.pk);
+    expect_body(t, "a wrong-typed field", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 1);
+    codec_pack_kv_int(&w.pk, "type", 7);
+    expect_body(t, "type as an integer", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 1);
+    codec_pack_kv_str(&w.pk, "type", "DropAllTables");
+    expect_body(t, "an unknown type", w.buf.data, w.buf.size, "malformed", NULL);
+
+    /* a body over 64 KiB that would otherwise be a valid Status */
+    size_t big = 70 * 1024;
+    char *pad = malloc(big);
+    cr_assert_not_null(pad);
+    memset(pad, 'x', big);
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 2);
+    codec_pack_kv_str(&w.pk, "type", "Status");
+    codec_pack_cstr(&w.pk, "pad");
+    msgpack_pack_str(&w.pk, big);
+    msgpack_pack_str_body(&w.pk, pad, big);
+    free(pad);
+    expect_body(t, "a body over 64 KiB", w.buf.data, w.buf.size, "malformed", NULL);
+
+    /* invalid UTF-8 in a text field */
+    codec_writer_reset(&w);
+    t->bad_utf8(&w.pk);
+    if (t->utf8_is_validation)
+        expect_body(t, "invalid UTF-8", w.buf.data, w.buf.size, "validation", NULL);
+    else
+        expect_body(t, "invalid UTF-8", w.buf.data, w.buf.size, "malformed", "validation");
+
+    /* three frames, each a valid Status: still not one request */
+    codec_writer_reset(&w);
+    msgpack_pack_map(&w.pk, 1);
+    codec_pack_kv_str(&w.pk, "type", "Status");
+    const void *frames[3] = {w.buf.data, w.buf.data, w.buf.data};
+    size_t lens[3] = {w.buf.size, w.buf.size, w.buf.size};
+    expect_rejected(t, "a 3-frame message", frames, lens, 3, "malformed", NULL);
+    /* and two frames, the first one empty but the second garbage */
+    const void *frames2[2] = {"", c1};
+    size_t lens2[2] = {0, sizeof c1};
+    expect_rejected(t, "an empty delimiter and garbage", frames2, lens2, 2, "malformed", NULL);
+
+    codec_writer_fini(&w);
+    assert_still_serving(t, "all of the above");
+}
+
+Test(bad_input, every_endpoint_refuses_and_keeps_serving)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        run_target(&targets[i]);
+
+    /* the command service still accepts a real command afterwards */
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "after-bad-input");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme");
+    int64_t p = itest_accept(h, &c);
+    cr_assert_eq(p, 1, "nothing was appended by the bad input");
+    cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
+
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}

@@ -1,0 +1,559 @@
+/* Unit tests of common/eventstore on a real SQLite file in a temporary
+ * folder: gap-free positions, UNIQUE(stream, version), all-or-nothing
+ * transactions, reads, the outbox, idempotency rows and reopening. */
+#include "eventstore.h"
+#include "sample.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static char path[128];
+static eventstore_t *es;
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/inv-es-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    eventstore_options_t opts = {false, 1000};
+    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    cr_assert_not_null(es);
+}
+
+static void
+teardown(void)
+{
+    eventstore_destroy(&es);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+TestSuite(eventstore, .init = setup, .fini = teardown);
+
+/* Appends one sample event of type t at (stream, version) in its own
+ * transaction; returns the append result and the position through *pos. */
+static int
+append_one(event_type_t t, const char *stream, int64_t version, int seed, int64_t *pos)
+{
+    event_t *ev = malloc(sizeof *ev);
+    sample_event(ev, t, stream, version, seed);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    int rc = eventstore_append(es, ev);
+    if (rc == ES_OK)
+        cr_assert_eq(eventstore_commit(es), ES_OK);
+    else
+        eventstore_rollback(es);
+    if (pos)
+        *pos = ev->env.position;
+    free(ev);
+    return rc;
+}
+
+/* Collects what the read callbacks see. */
+typedef struct {
+    int n;
+    int64_t positions[64];
+    int64_t versions[64];
+    event_type_t types[64];
+    char streams[64][STREAM_MAX + 1];
+    bool data_ok[64];
+    int stop_after; /* 0: never stop */
+} seen_t;
+
+static int
+collect_event(const event_t *ev, void *arg)
+{
+    seen_t *s = arg;
+    cr_assert_lt(s->n, 64);
+    s->positions[s->n] = ev->env.position;
+    s->versions[s->n] = ev->env.version;
+    s->types[s->n] = ev->env.type;
+    snprintf(s->streams[s->n], sizeof s->streams[0], "%s", ev->env.stream);
+    /* the data must equal what sample_event made with seed == version */
+    event_t *expect = malloc(sizeof *expect);
+    sample_event(expect, ev->env.type, ev->env.stream, ev->env.version, (int)ev->env.version);
+    sample_assert_fields_eq(&expect->data, &ev->data, event_spec(ev->env.type)->fields);
+    cr_assert_str_eq(ev->env.event_id, expect->env.event_id);
+    cr_assert_str_eq(ev->env.correlation_id, expect->env.correlation_id);
+    cr_assert_eq(ev->env.recorded_at, expect->env.recorded_at);
+    cr_assert_eq(ev->env.schema, expect->env.schema);
+    free(expect);
+    s->data_ok[s->n] = true;
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after ? 7 : 0;
+}
+
+static int
+collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    seen_t *s = arg;
+    cr_assert_lt(s->n, 64);
+    s->positions[s->n] = env->position;
+    s->versions[s->n] = env->version;
+    s->types[s->n] = env->type;
+    snprintf(s->streams[s->n], sizeof s->streams[0], "%s", env->stream);
+    /* the raw bytes are one msgpack map that decodes as the event's data */
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    fields_t *fs = malloc(sizeof *fs);
+    s->data_ok[s->n] = codec_parse(data, len, &u, &why) == 0 &&
+                       codec_decode_event_data(env->type, env->schema, &u.data, fs, &why) == 0;
+    free(fs);
+    msgpack_unpacked_destroy(&u);
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after ? 7 : 0;
+}
+
+/* Appends the standard history: supplier s1 (2 events) interleaved with
+ * product p1 (4 events): positions 1..6. */
+static void
+append_history(void)
+{
+    int64_t pos;
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(pos, 1);
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(pos, 2);
+    cr_assert_eq(append_one(EV_PRODUCT_SOLD, "product-p1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(pos, 3);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(pos, 4);
+    cr_assert_eq(append_one(EV_PRICE_CHANGED, "product-p1", 3, 3, &pos), ES_OK);
+    cr_assert_eq(pos, 5);
+    cr_assert_eq(append_one(EV_REVIEW_SUBMITTED, "product-p1", 4, 4, &pos), ES_OK);
+    cr_assert_eq(pos, 6);
+}
+
+/* ---- appends ------------------------------------------------------------- */
+
+Test(eventstore, empty_store)
+{
+    int64_t head = -1, rec = -1, v = -1, n = -1;
+    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(head, 0);
+    cr_assert_eq(rec, 0);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 0);
+    seen_t s = {0};
+    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 0);
+}
+
+Test(eventstore, positions_are_gap_free_across_transactions)
+{
+    event_t *ev = malloc(sizeof *ev);
+    /* several events in one transaction, then single ones */
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    for (int v = 1; v <= 3; v++) {
+        sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-p1", v, v);
+        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(ev->env.position, v);
+    }
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    /* a rolled-back transaction must not burn positions */
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 4, 4);
+    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(ev->env.position, 4);
+    eventstore_rollback(es);
+    for (int v = 4; v <= 10; v++) {
+        int64_t pos;
+        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, &pos), ES_OK);
+        cr_assert_eq(pos, v, "position %lld after version %d", (long long)pos, v);
+    }
+    seen_t s = {0};
+    cr_assert_eq(eventstore_read_raw(es, 0, 1000, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 10);
+    for (int i = 0; i < s.n; i++) {
+        cr_assert_eq(s.positions[i], i + 1);
+        cr_assert(s.data_ok[i]);
+    }
+    int64_t head, rec;
+    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(head, 10);
+    cr_assert_eq(rec, 1700000000000000LL + 10);
+    free(ev);
+}
+
+Test(eventstore, duplicate_version_rolls_back_everything)
+{
+    append_history();
+    event_t *ev = malloc(sizeof *ev);
+    int64_t backlog_before;
+    cr_assert_eq(eventstore_outbox_backlog(es, &backlog_before), ES_OK);
+    cr_assert_eq(backlog_before, 6);
+    /* one good event (another stream), then a lost race on product-p1 v3 */
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    sample_event(ev, EV_PRODUCT_CREATED, "product-p2", 1, 1);
+    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(ev->env.position, 7);
+    command_reply_t rep = {.accepted = true, .version = 1, .position = 7};
+    snprintf(rep.command_id, sizeof rep.command_id, "c-dup");
+    snprintf(rep.stream, sizeof rep.stream, "product-p2");
+    cr_assert_eq(eventstore_command_save(es, &rep), ES_OK);
+    sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 3, 3);
+    cr_assert_eq(eventstore_append(es, ev), ES_DUPLICATE);
+    eventstore_rollback(es);
+
+    int64_t head, v, n;
+    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(head, 6, "no event survived the rollback");
+    cr_assert_eq(eventstore_stream_version(es, "product-p2", &v), ES_OK);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, backlog_before, "no outbox row survived the rollback");
+    command_reply_t found;
+    cr_assert_eq(eventstore_command_find(es, "c-dup", &found), 0,
+                 "no idempotency row survived the rollback");
+    /* and position 7 is still the next one */
+    int64_t pos;
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
+    cr_assert_eq(pos, 7);
+    free(ev);
+}
+
+Test(eventstore, duplicate_in_its_own_transaction)
+{
+    int64_t pos;
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_DUPLICATE);
+    int64_t head, n;
+    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(head, 1);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 1);
+    /* the store is usable afterwards */
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(pos, 2);
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+Test(eventstore, load_stream_in_order_with_data)
+{
+    append_history();
+    seen_t s = {0};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+    static const int64_t pos[] = {2, 3, 5, 6};
+    static const event_type_t types[] = {EV_PRODUCT_CREATED, EV_PRODUCT_SOLD, EV_PRICE_CHANGED,
+                                         EV_REVIEW_SUBMITTED};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(s.versions[i], i + 1);
+        cr_assert_eq(s.positions[i], pos[i]);
+        cr_assert_eq(s.types[i], types[i]);
+        cr_assert_str_eq(s.streams[i], "product-p1");
+        cr_assert(s.data_ok[i]);
+    }
+    /* after_version skips the first ones */
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 2, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 2);
+    cr_assert_eq(s.versions[0], 3);
+    /* another stream, and an unknown one */
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 2);
+    cr_assert_eq(s.types[1], EV_SUPPLIER_RENAMED);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-zz", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 0);
+}
+
+Test(eventstore, load_stream_max_position_bound)
+{
+    append_history();
+    seen_t s = {0};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 3, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 2, "positions 2 and 3 only");
+    cr_assert_eq(s.positions[1], 3);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 4, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 2, "position 4 belongs to another stream");
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 1, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 0);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 6, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+}
+
+Test(eventstore, load_stream_stops_early)
+{
+    append_history();
+    seen_t s = {.stop_after = 2};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), 7);
+    cr_assert_eq(s.n, 2);
+    /* the statement was reset: a second load works from the start */
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+}
+
+Test(eventstore, read_raw_pages)
+{
+    append_history();
+    int64_t after = 0;
+    int pages = 0, total = 0;
+    for (;;) {
+        seen_t s = {0};
+        cr_assert_eq(eventstore_read_raw(es, after, 4, collect_raw, &s), ES_OK);
+        if (s.n == 0)
+            break;
+        pages++;
+        for (int i = 0; i < s.n; i++) {
+            cr_assert_eq(s.positions[i], after + 1 + i);
+            cr_assert(s.data_ok[i]);
+        }
+        total += s.n;
+        after = s.positions[s.n - 1];
+    }
+    cr_assert_eq(pages, 2);
+    cr_assert_eq(total, 6);
+    seen_t s = {0};
+    cr_assert_eq(eventstore_read_raw(es, 5, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(s.positions[0], 6);
+    cr_assert_str_eq(s.streams[0], "product-p1");
+    cr_assert_eq(s.types[0], EV_REVIEW_SUBMITTED);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_read_raw(es, 6, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 0);
+    memset(&s, 0, sizeof s);
+    s.stop_after = 3;
+    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), 7);
+    cr_assert_eq(s.n, 3);
+}
+
+/* What the relay does with a raw row: envelope + stored bytes -> wire event,
+ * which must decode to the same event that load_stream gives. */
+static int
+republish_raw(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    seen_t *s = arg;
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_pack_event_raw(&w.pk, env, data, len);
+    event_t *ev = malloc(sizeof *ev);
+    const char *why = NULL;
+    cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), 0, "%s", why);
+    sample_assert_envelope_eq(env, &ev->env);
+    int rc = collect_event(ev, s);
+    free(ev);
+    codec_writer_fini(&w);
+    return rc;
+}
+
+Test(eventstore, raw_rows_republish_as_wire_events)
+{
+    append_history();
+    seen_t s = {0};
+    cr_assert_eq(eventstore_read_raw(es, 0, 100, republish_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 6);
+    for (int i = 0; i < 6; i++)
+        cr_assert(s.data_ok[i]);
+}
+
+/* ---- outbox -------------------------------------------------------------- */
+
+Test(eventstore, outbox_read_and_delete_through)
+{
+    append_history();
+    int64_t n;
+    seen_t s = {0};
+    cr_assert_eq(eventstore_outbox_read(es, 4, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(s.positions[i], i + 1);
+        cr_assert(s.data_ok[i]);
+    }
+    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 3);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 3);
+    cr_assert_eq(s.positions[0], 4);
+    cr_assert_eq(s.positions[2], 6);
+    /* deleting through an older position is a no-op */
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 6), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 0);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 0);
+    /* the events themselves stay */
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 6);
+    /* new appends show up in the outbox again */
+    int64_t pos;
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 1);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(s.positions[0], 7);
+}
+
+/* ---- head, versions, time ------------------------------------------------ */
+
+Test(eventstore, head_and_stream_version)
+{
+    append_history();
+    int64_t head, rec, v;
+    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(head, 6);
+    cr_assert_eq(rec, 1700000000000000LL + 4, "recorded_at of the last event (seed 4)");
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(v, 4);
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ES_OK);
+    cr_assert_eq(v, 2);
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s2", &v), ES_OK);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(head, 6);
+}
+
+Test(eventstore, position_at_time)
+{
+    append_history(); /* recorded_at = base + seed; seeds 1,1,2,2,3,4 */
+    int64_t p = -1;
+    const int64_t base = 1700000000000000LL;
+    cr_assert_eq(eventstore_position_at(es, base, &p), ES_OK);
+    cr_assert_eq(p, 0);
+    cr_assert_eq(eventstore_position_at(es, base + 1, &p), ES_OK);
+    cr_assert_eq(p, 2);
+    cr_assert_eq(eventstore_position_at(es, base + 2, &p), ES_OK);
+    cr_assert_eq(p, 4);
+    cr_assert_eq(eventstore_position_at(es, base + 1000, &p), ES_OK);
+    cr_assert_eq(p, 6);
+}
+
+/* ---- idempotency --------------------------------------------------------- */
+
+Test(eventstore, command_save_and_find)
+{
+    command_reply_t in, out;
+    memset(&in, 0, sizeof in);
+    in.accepted = true;
+    snprintf(in.command_id, sizeof in.command_id, "c-77");
+    snprintf(in.stream, sizeof in.stream, "product-p1");
+    in.version = 3;
+    in.position = 42;
+    cr_assert_eq(eventstore_command_find(es, "c-77", &out), 0);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_command_save(es, &in), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    memset(&out, 0xa5, sizeof out);
+    cr_assert_eq(eventstore_command_find(es, "c-77", &out), 1);
+    cr_assert(out.accepted);
+    cr_assert_str_eq(out.command_id, "c-77");
+    cr_assert_str_eq(out.stream, "product-p1");
+    cr_assert_eq(out.version, 3);
+    cr_assert_eq(out.position, 42);
+    cr_assert_not(out.duplicate);
+    cr_assert_eq(eventstore_command_find(es, "c-78", &out), 0);
+    /* the same id twice is a constraint error */
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_command_save(es, &in), ES_DUPLICATE);
+    eventstore_rollback(es);
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+Test(eventstore, reopen_keeps_everything)
+{
+    append_history();
+    command_reply_t rep = {.accepted = true, .version = 4, .position = 6};
+    snprintf(rep.command_id, sizeof rep.command_id, "c-last");
+    snprintf(rep.stream, sizeof rep.stream, "product-p1");
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_command_save(es, &rep), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
+    eventstore_destroy(&es);
+    cr_assert_null(es);
+    eventstore_destroy(&es); /* idempotent */
+
+    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    int64_t head, v, n;
+    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(head, 6);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(v, 4);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 4);
+    seen_t s = {0};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+    command_reply_t out;
+    cr_assert_eq(eventstore_command_find(es, "c-last", &out), 1);
+    cr_assert_eq(out.position, 6);
+    int64_t pos;
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
+    cr_assert_eq(pos, 7);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 4, &pos), ES_DUPLICATE);
+}
+
+Test(eventstore, open_fails_cleanly)
+{
+    eventstore_t *bad = (eventstore_t *)0x1;
+    char p[256];
+    snprintf(p, sizeof p, "%s/no/such/dir/events.db", dir);
+    cr_assert_neq(eventstore_open(p, NULL, &bad), ES_OK);
+    cr_assert_null(bad);
+    /* a file that is not a database */
+    snprintf(p, sizeof p, "%s/junk.db", dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database at all ", f);
+    fclose(f);
+    cr_assert_neq(eventstore_open(p, NULL, &bad), ES_OK);
+    cr_assert_null(bad);
+    eventstore_destroy(&bad);
+    eventstore_destroy(NULL);
+}
+
+Test(eventstore, second_connection_sees_commits_only)
+{
+    eventstore_t *other = NULL;
+    cr_assert_eq(eventstore_open(path, NULL, &other), ES_OK);
+    event_t *ev = malloc(sizeof *ev);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    sample_event(ev, EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1);
+    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    int64_t head;
+    cr_assert_eq(eventstore_head(other, &head, NULL), ES_OK);
+    cr_assert_eq(head, 0, "uncommitted events are invisible to other connections");
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_head(other, &head, NULL), ES_OK);
+    cr_assert_eq(head, 1);
+    free(ev);
+    eventstore_destroy(&other);
+}

@@ -1,0 +1,213 @@
+/* Unit tests of common/fields: UTF-8 validation and the per-field rules. */
+#include "fields.h"
+#include "message.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define U8(lit) utf8_valid((lit), sizeof(lit) - 1)
+
+/* ---- utf8_valid ---------------------------------------------------------- */
+
+Test(fields, utf8_accepts_valid_text)
+{
+    cr_assert(U8(""));
+    cr_assert(U8("plain ascii ~"));
+    cr_assert(U8("caf\xc3\xa9"));                 /* U+00E9 */
+    cr_assert(U8("\xc2\x80"));                    /* U+0080, smallest 2-byte */
+    cr_assert(U8("\xdf\xbf"));                    /* U+07FF */
+    cr_assert(U8("\xe0\xa0\x80"));                /* U+0800, smallest 3-byte */
+    cr_assert(U8("\xe2\x82\xac"));                /* euro sign */
+    cr_assert(U8("\xed\x9f\xbf"));                /* U+D7FF, just below surrogates */
+    cr_assert(U8("\xee\x80\x80"));                /* U+E000, just above */
+    cr_assert(U8("\xef\xbf\xbf"));                /* U+FFFF */
+    cr_assert(U8("\xf0\x90\x80\x80"));            /* U+10000, smallest 4-byte */
+    cr_assert(U8("\xf0\x9f\x94\xa8 hammer"));     /* U+1F528 */
+    cr_assert(U8("\xf4\x8f\xbf\xbf"));            /* U+10FFFF, the last code point */
+    cr_assert(U8("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e")); /* three CJK ideographs */
+}
+
+Test(fields, utf8_rejects_overlongs)
+{
+    cr_assert_not(U8("\xc0\x80"));         /* overlong NUL */
+    cr_assert_not(U8("\xc1\xbf"));         /* overlong U+007F */
+    cr_assert_not(U8("\xe0\x80\x80"));     /* overlong NUL, 3 bytes */
+    cr_assert_not(U8("\xe0\x9f\xbf"));     /* overlong U+07FF */
+    cr_assert_not(U8("\xf0\x80\x80\x80")); /* overlong NUL, 4 bytes */
+    cr_assert_not(U8("\xf0\x8f\xbf\xbf")); /* overlong U+FFFF */
+}
+
+Test(fields, utf8_rejects_surrogates)
+{
+    cr_assert_not(U8("\xed\xa0\x80")); /* U+D800 */
+    cr_assert_not(U8("\xed\xbf\xbf")); /* U+DFFF */
+    cr_assert_not(U8("\xed\xa0\xbd\xed\xb2\xa9")); /* a CESU-8 surrogate pair */
+}
+
+Test(fields, utf8_rejects_beyond_unicode)
+{
+    cr_assert_not(U8("\xf4\x90\x80\x80")); /* U+110000 */
+    cr_assert_not(U8("\xf5\x80\x80\x80"));
+    cr_assert_not(U8("\xf7\xbf\xbf\xbf"));
+    cr_assert_not(U8("\xf8\x88\x80\x80\x80")); /* old 5-byte form */
+    cr_assert_not(U8("\xfe"));
+    cr_assert_not(U8("\xff"));
+}
+
+Test(fields, utf8_rejects_truncated_sequences_at_the_end)
+{
+    cr_assert_not(U8("abc\xc3"));
+    cr_assert_not(U8("abc\xe2"));
+    cr_assert_not(U8("abc\xe2\x82"));
+    cr_assert_not(U8("abc\xf0"));
+    cr_assert_not(U8("abc\xf0\x9f"));
+    cr_assert_not(U8("abc\xf0\x9f\x94"));
+    /* the length, not a NUL, ends the buffer: a valid sequence cut by len */
+    const char euro[] = "\xe2\x82\xac";
+    cr_assert(utf8_valid(euro, 3));
+    cr_assert_not(utf8_valid(euro, 2));
+    cr_assert_not(utf8_valid(euro, 1));
+}
+
+Test(fields, utf8_rejects_bad_continuations_and_nul)
+{
+    cr_assert_not(U8("\x80"));             /* lone continuation */
+    cr_assert_not(U8("a\xbf"));
+    cr_assert_not(U8("\xc3\x28"));         /* continuation missing */
+    cr_assert_not(U8("\xe2\x28\xa1"));
+    cr_assert_not(U8("\xe2\x82\x28"));
+    cr_assert_not(U8("\xf0\x9f\x94\x28"));
+    cr_assert_not(U8("\xc3\xa9\xa9"));     /* one continuation too many */
+    cr_assert_not(utf8_valid("a\0b", 3));
+    cr_assert_not(utf8_valid("\0", 1));
+}
+
+/* ---- ids ----------------------------------------------------------------- */
+
+Test(fields, id_length_and_alphabet)
+{
+    char id[ID_MAX + 2];
+    memset(id, 'a', sizeof id);
+    cr_assert_null(fields_check_str(F_PRODUCT_ID, id, 1));
+    cr_assert_null(fields_check_str(F_PRODUCT_ID, id, ID_MAX));
+    cr_assert_not_null(fields_check_str(F_PRODUCT_ID, id, ID_MAX + 1));
+    cr_assert_not_null(fields_check_str(F_PRODUCT_ID, id, 0));
+    cr_assert_null(fields_check_str(F_ORDER_ID, "Az09_.:-", 8));
+    static const char *const bad[] = {"p 1", "p/1", "p\t", "caf\xc3\xa9", "p1\n", "a+b", "#"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not_null(fields_check_str(F_SUPPLIER_ID, bad[i], strlen(bad[i])), "%s",
+                           bad[i]);
+    cr_assert_not_null(fields_check_str(F_REVIEW_ID, "a\0b", 3));
+    cr_assert(message_id_valid("cmd-1", 5));
+    cr_assert_not(message_id_valid("cmd 1", 5));
+    cr_assert_not(message_id_valid("", 0));
+}
+
+Test(fields, text_lengths)
+{
+    char s[DESCRIPTION_MAX + 2];
+    memset(s, 'x', sizeof s);
+    cr_assert_not_null(fields_check_str(F_NAME, s, 0));
+    cr_assert_null(fields_check_str(F_NAME, s, NAME_MAX_BYTES));
+    cr_assert_not_null(fields_check_str(F_NAME, s, NAME_MAX_BYTES + 1));
+    cr_assert_null(fields_check_str(F_DESCRIPTION, s, 0), "description may be empty");
+    cr_assert_null(fields_check_str(F_DESCRIPTION, s, DESCRIPTION_MAX));
+    cr_assert_not_null(fields_check_str(F_DESCRIPTION, s, DESCRIPTION_MAX + 1));
+    cr_assert_null(fields_check_str(F_COMMENT, s, COMMENT_MAX));
+    cr_assert_not_null(fields_check_str(F_COMMENT, s, COMMENT_MAX + 1));
+    cr_assert_not_null(fields_check_str(F_SKU, s, 0));
+    cr_assert_null(fields_check_str(F_SKU, s, SKU_MAX));
+    cr_assert_not_null(fields_check_str(F_SKU, s, SKU_MAX + 1));
+    cr_assert_not_null(fields_check_str(F_NAME, "a\xff", 2));
+    cr_assert_not_null(fields_check_str(F_PRICE_CENTS, "12", 2), "an int field is not text");
+}
+
+/* ---- ints ---------------------------------------------------------------- */
+
+Test(fields, int_rules)
+{
+    cr_assert_not_null(fields_check_int(F_RATING, 0));
+    for (int r = 1; r <= 5; r++)
+        cr_assert_null(fields_check_int(F_RATING, r));
+    cr_assert_not_null(fields_check_int(F_RATING, 6));
+    cr_assert_not_null(fields_check_int(F_RATING, -1));
+    cr_assert_not_null(fields_check_int(F_QUANTITY, 0));
+    cr_assert_not_null(fields_check_int(F_QUANTITY, -3));
+    cr_assert_null(fields_check_int(F_QUANTITY, 1));
+    cr_assert_null(fields_check_int(F_QUANTITY, INT64_MAX));
+    static const field_id_t money[] = {F_PRICE_CENTS, F_COST_PRICE_CENTS, F_OLD_PRICE_CENTS,
+                                       F_NEW_PRICE_CENTS, F_UNIT_PRICE_CENTS};
+    for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
+        cr_assert_null(fields_check_int(money[i], 0));
+        cr_assert_null(fields_check_int(money[i], INT64_MAX));
+        cr_assert_not_null(fields_check_int(money[i], -1));
+        cr_assert_not_null(fields_check_int(money[i], INT64_MIN));
+    }
+    static const field_id_t counts[] = {F_STOCK, F_NEW_STOCK, F_OLD_STOCK,
+                                        F_LOW_STOCK_THRESHOLD};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        cr_assert_null(fields_check_int(counts[i], 0));
+        cr_assert_not_null(fields_check_int(counts[i], -1));
+    }
+    cr_assert_not_null(fields_check_int(F_NAME, 1), "a text field is not an int");
+}
+
+/* ---- the table and storage ----------------------------------------------- */
+
+Test(fields, lookup_and_storage)
+{
+    for (int f = 0; f < F__COUNT; f++) {
+        const char *name = fields_spec((field_id_t)f)->name;
+        cr_assert_eq(fields_lookup(name, strlen(name)), f, "%s", name);
+    }
+    cr_assert_eq(fields_lookup("colour", 6), -1);
+    cr_assert_eq(fields_lookup("product_i", 9), -1);
+    cr_assert_eq(fields_lookup("product_idx", 11), -1);
+
+    fields_t fs;
+    memset(&fs, 0, sizeof fs);
+    cr_assert_not(fields_has(&fs, F_NAME));
+    fields_set_str(&fs, F_NAME, "Hammer");
+    cr_assert(fields_has(&fs, F_NAME));
+    cr_assert_str_eq(fields_cstr(&fs, F_NAME), "Hammer");
+    cr_assert_str_eq(fs.name, "Hammer");
+    cr_assert_null(fields_str(&fs, F_STOCK));
+    fields_set_int(&fs, F_STOCK, 7);
+    cr_assert_eq(fields_int(&fs, F_STOCK), 7);
+    cr_assert_eq(fields_str_cap(F_SKU), SKU_MAX + 1);
+    /* fields_set_str truncates at the capacity */
+    char big[NAME_MAX_BYTES + 50];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    fields_set_str(&fs, F_NAME, big);
+    cr_assert_eq(strlen(fs.name), NAME_MAX_BYTES);
+    cr_assert_eq(fs.old_name[0], '\0', "the neighbour is untouched");
+}
+
+Test(fields, errors_are_bounded)
+{
+    field_errors_t errs;
+    memset(&errs, 0, sizeof errs);
+    for (int i = 0; i < FIELD_ERRORS_MAX + 5; i++)
+        field_errors_add(&errs, "a_field_name_that_is_rather_long_indeed", "message");
+    cr_assert_eq(errs.count, FIELD_ERRORS_MAX);
+    cr_assert_eq(strlen(errs.items[0].field), sizeof errs.items[0].field - 1);
+}
+
+Test(fields, message_tables)
+{
+    for (int t = 0; t < CMD__COUNT; t++) {
+        const char *n = command_spec((command_type_t)t)->name;
+        cr_assert_eq(command_type_lookup(n, strlen(n)), t);
+    }
+    for (int t = 0; t < EV__COUNT; t++) {
+        const char *n = event_spec((event_type_t)t)->name;
+        cr_assert_eq(event_type_lookup(n, strlen(n)), t);
+        cr_assert_geq(event_spec((event_type_t)t)->schema, 1);
+    }
+    cr_assert_eq(command_type_lookup("Sell", 4), -1);
+    cr_assert_eq(event_type_lookup("ProductSold2", 12), -1);
+    cr_assert_str_eq(reject_code_name(REJ_INSUFFICIENT_STOCK), "insufficient_stock");
+    cr_assert_str_eq(reject_code_name(REJ_MALFORMED), "malformed");
+    cr_assert_str_eq(reject_code_name((reject_code_t)99), "unknown");
+}
