@@ -117,6 +117,8 @@ harness_binary(const char *daemon)
 {
     if (strcmp(daemon, "invctl") == 0)
         return INV_BIN_INVCTL;
+    if (strcmp(daemon, "invbench") == 0)
+        return INV_BIN_INVBENCH;
     int i = daemon_index(daemon);
     return i < 0 ? NULL : defs[i].binary;
 }

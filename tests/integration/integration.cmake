@@ -4,7 +4,7 @@
 
 set(INV_DAEMON_TARGETS
   command-service outbox-relay projector-service query-service audit-service alert-service
-  invctl)
+  invctl invbench)
 
 add_library(invharness STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c)
 target_include_directories(invharness PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
@@ -39,3 +39,6 @@ endfunction()
 
 inv_integration_test(test_pipeline ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_pipeline.c)
 inv_integration_test(test_bad_input ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_bad_input.c)
+inv_integration_test(test_delivery ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_delivery.c)
+target_link_libraries(test_delivery PRIVATE PkgConfig::SQLITE)
+set_tests_properties(test_delivery PROPERTIES TIMEOUT 900)

@@ -1,0 +1,274 @@
+/* auditapi: see auditapi.h.  One table per request type lists its
+ * parameters with their msgpack type and a setter that checks the value. */
+#include "auditapi.h"
+
+#include "auditlog.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A decoded SearchAudit: the query plus storage for its strings. */
+typedef struct {
+    auditlog_query_t q;
+    char stream[STREAM_MAX + 1];
+    char correlation_id[ID_MAX + 1];
+} search_req_t;
+
+typedef enum { P_STR, P_INT } param_kind_t;
+
+/* Checks and stores one value of the right type; NULL or a field message. */
+typedef const char *(*param_set_fn)(search_req_t *r, const msgpack_object *v);
+
+typedef struct {
+    const char *name;
+    param_kind_t kind;
+    param_set_fn set; /* NULL: accepted and ignored (the request type) */
+} param_t;
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void
+reply_error(codec_writer_t *w, const char *code, const char *message, const field_errors_t *errs) {
+    msgpack_pack_map(&w->pk, errs ? 4 : 3);
+    codec_pack_kv_bool(&w->pk, "ok", false);
+    codec_pack_kv_str(&w->pk, "error", code);
+    codec_pack_kv_str(&w->pk, "message", message);
+    if (!errs) return;
+    codec_pack_cstr(&w->pk, "fields");
+    msgpack_pack_map(&w->pk, (size_t)errs->count);
+    for (int i = 0; i < errs->count; i++)
+        codec_pack_kv_str(&w->pk, errs->items[i].field, errs->items[i].message);
+}
+
+/* ---- parameter setters --------------------------------------------------- */
+
+static const char *
+set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule) {
+    const char *s = v->via.str.ptr;
+    size_t n = v->via.str.size;
+    if (n == 0 || n >= cap) return size_rule;
+    if (!utf8_valid(s, n)) return "must be valid UTF-8 without NUL";
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return NULL;
+}
+
+static const char *
+set_stream(search_req_t *r, const msgpack_object *v) {
+    const char *msg = set_text(v, r->stream, sizeof r->stream, "must be 1..73 bytes");
+    r->q.stream = msg ? NULL : r->stream;
+    return msg;
+}
+
+static const char *
+set_corr(search_req_t *r, const msgpack_object *v) {
+    const char *msg =
+        set_text(v, r->correlation_id, sizeof r->correlation_id, "must be 1..64 bytes");
+    r->q.correlation_id = msg ? NULL : r->correlation_id;
+    return msg;
+}
+
+static const char *
+get_time(const msgpack_object *v, int64_t *out) {
+    if (codec_get_int(v, out) != 0 || *out < 0)
+        return "must be microseconds since the epoch, 0..2^63-1";
+    return NULL;
+}
+
+static const char *
+set_from(search_req_t *r, const msgpack_object *v) {
+    r->q.has_from = true;
+    return get_time(v, &r->q.from_us);
+}
+
+static const char *
+set_to(search_req_t *r, const msgpack_object *v) {
+    r->q.has_to = true;
+    return get_time(v, &r->q.to_us);
+}
+
+static const char *
+set_limit(search_req_t *r, const msgpack_object *v) {
+    int64_t n;
+    if (codec_get_int(v, &n) != 0 || n < 1 || n > AUDITLOG_LIMIT_MAX) return "must be 1..100";
+    r->q.limit = (int)n;
+    return NULL;
+}
+
+static const char *
+set_cursor(search_req_t *r, const msgpack_object *v) {
+    const char *s = v->via.str.ptr;
+    size_t n = v->via.str.size;
+    int64_t after = 0;
+    if (n == 0 || n > 18) return "must be a next_cursor from an earlier reply";
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return "must be a next_cursor from an earlier reply";
+        after = after * 10 + (s[i] - '0');
+    }
+    r->q.after = after;
+    return NULL;
+}
+
+static const param_t search_params[] = {
+    {"type", P_STR, NULL},
+    {"stream", P_STR, set_stream},
+    {"correlation_id", P_STR, set_corr},
+    {"from_us", P_INT, set_from},
+    {"to_us", P_INT, set_to},
+    {"limit", P_INT, set_limit},
+    {"cursor", P_STR, set_cursor},
+};
+#define N_SEARCH_PARAMS (sizeof search_params / sizeof search_params[0])
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static int
+param_find(const msgpack_object *k) {
+    for (size_t i = 0; i < N_SEARCH_PARAMS; i++)
+        if (strlen(search_params[i].name) == k->via.str.size &&
+            memcmp(search_params[i].name, k->via.str.ptr, k->via.str.size) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool
+param_type_ok(param_kind_t kind, const msgpack_object *v) {
+    if (kind == P_STR) return v->type == MSGPACK_OBJECT_STR;
+    return v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+}
+
+/* Decodes req into r.  Returns 0, or -1 with a malformed reason in why
+ * (static or in why_buf); validation messages go to errs. */
+static int
+search_parse(const msgpack_object *req, search_req_t *r, field_errors_t *errs, const char **why,
+             char *why_buf, size_t why_cap) {
+    uint32_t seen = 0;
+    if (req->type != MSGPACK_OBJECT_MAP) {
+        *why = "a request must be a map";
+        return -1;
+    }
+    for (uint32_t i = 0; i < req->via.map.size; i++) {
+        const msgpack_object *k = &req->via.map.ptr[i].key;
+        const msgpack_object *v = &req->via.map.ptr[i].val;
+        int p = k->type == MSGPACK_OBJECT_STR ? param_find(k) : -1;
+        if (p < 0) {
+            *why = "keys must be strings naming known parameters (see the protocol)";
+            return -1;
+        }
+        const param_t *pm = &search_params[p];
+        if (seen & (1u << p)) {
+            snprintf(why_buf, why_cap, "%s is given twice", pm->name);
+            *why = why_buf;
+            return -1;
+        }
+        seen |= 1u << p;
+        if (v->type == MSGPACK_OBJECT_NIL || !pm->set) continue; /* nil means absent */
+        if (!param_type_ok(pm->kind, v)) {
+            snprintf(why_buf, why_cap, "%s must be %s", pm->name,
+                     pm->kind == P_STR ? "a string" : "an integer");
+            *why = why_buf;
+            return -1;
+        }
+        const char *msg = pm->set(r, v);
+        if (msg) field_errors_add(errs, pm->name, msg);
+    }
+    if (r->q.has_from && r->q.has_to && errs->count == 0 && r->q.from_us > r->q.to_us)
+        field_errors_add(errs, "to_us", "must not be before from_us");
+    return 0;
+}
+
+/* ---- SearchAudit --------------------------------------------------------- */
+
+typedef struct {
+    codec_writer_t items; /* packed item maps */
+    int count;            /* maps packed */
+    int64_t last;         /* position of the last one: the next cursor */
+} items_t;
+
+static void
+pack_row(void *arg, const auditlog_row_t *row) {
+    items_t *it = arg;
+    msgpack_packer *pk = &it->items.pk;
+    msgpack_pack_map(pk, 8);
+    codec_pack_kv_int(pk, "position", row->position);
+    codec_pack_kv_int(pk, "recorded_at", row->recorded_at);
+    codec_pack_kv_str(pk, "stream", row->stream);
+    codec_pack_kv_int(pk, "version", row->version);
+    codec_pack_kv_str(pk, "type", row->type);
+    codec_pack_kv_str(pk, "correlation_id", row->correlation_id);
+    codec_pack_kv_str(pk, "command_id", row->command_id);
+    codec_pack_kv_str(pk, "change", row->change);
+    it->count++;
+    it->last = row->position;
+}
+
+/* Runs the search and packs {ok, position, items, next_cursor}. */
+static void
+search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w) {
+    items_t it = {.count = 0};
+    codec_writer_init(&it.items);
+    int64_t checkpoint = 0;
+    bool more = false;
+    if (auditlog_checkpoint(log, &checkpoint) != 0 ||
+        auditlog_search(log, q, pack_row, &it, &more) < 0) {
+        reply_error(w, "unavailable", "the audit database could not be read", NULL);
+        codec_writer_fini(&it.items);
+        return;
+    }
+    msgpack_pack_map(&w->pk, 4);
+    codec_pack_kv_bool(&w->pk, "ok", true);
+    codec_pack_kv_int(&w->pk, "position", checkpoint);
+    codec_pack_cstr(&w->pk, "items");
+    msgpack_pack_array(&w->pk, (size_t)it.count);
+    codec_pack_raw(&w->pk, it.items.buf.data, it.items.buf.size);
+    codec_pack_cstr(&w->pk, "next_cursor");
+    if (more) {
+        char cursor[24];
+        snprintf(cursor, sizeof cursor, "%" PRId64, it.last);
+        codec_pack_cstr(&w->pk, cursor);
+    } else {
+        msgpack_pack_nil(&w->pk);
+    }
+    codec_writer_fini(&it.items);
+}
+
+static int
+search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w) {
+    search_req_t r;
+    memset(&r, 0, sizeof r);
+    r.q.limit = AUDITLOG_LIMIT_DEFAULT;
+    field_errors_t errs = {.count = 0};
+    const char *why = NULL;
+    char why_buf[96];
+    if (search_parse(req, &r, &errs, &why, why_buf, sizeof why_buf) != 0)
+        reply_error(w, "malformed", why, NULL);
+    else if (errs.count > 0)
+        reply_error(w, "validation", "invalid SearchAudit parameters", &errs);
+    else
+        search_reply(log, &r.q, w);
+    return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static const struct {
+    const char *type;
+    int (*handle)(auditlog_t *log, const msgpack_object *req, codec_writer_t *w);
+} handlers[] = {
+    {"SearchAudit", search_audit},
+};
+
+int
+auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w) {
+    auditlog_t *log = *(auditlog_t **)arg;
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (strcmp(type, handlers[i].type) != 0) continue;
+        if (!log)
+            reply_error(w, "unavailable", "the audit model is being swapped", NULL);
+        else
+            handlers[i].handle(log, req, w);
+        return 0;
+    }
+    return -1;
+}

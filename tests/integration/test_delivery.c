@@ -1,0 +1,320 @@
+/* Delivery under late joiners, frozen subscribers and crashes (issue 4):
+ * every subscriber ends up equal to a fresh rebuild from the log, every
+ * acknowledged command is in the store exactly once, and nothing exists for
+ * a command whose reply said rejected.  Load comes from the real load
+ * generator (invbench); read models are compared by their canonical dumps
+ * (each subscriber daemon's --dump). */
+#include "harness.h"
+#include "itest.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Runs argv to completion with stdout to out_path (NULL: the test's stderr);
+ * returns the exit status, or -1. */
+static int
+run(char *const argv[], const char *out_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : 2;
+        dup2(fd, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Starts argv in the background (stdout/stderr to log_path). */
+static pid_t
+spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void
+path_in(const harness_t *h, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", harness_dir(h), name);
+}
+
+/* invbench against the harness: count commands (0: duration_ms) over
+ * `products` products, extra arguments appended. */
+static int
+bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, const char *extra2,
+      const char *ack_log)
+{
+    char c[32], d[32], logp[512];
+    snprintf(c, sizeof c, "%lld", (long long)count);
+    snprintf(d, sizeof d, "%lld", (long long)duration_ms);
+    path_in(h, "invbench.out", logp, sizeof logp);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)harness_binary("invbench");
+    argv[n++] = "--command-ep";
+    argv[n++] = (char *)harness_endpoint(h, "command");
+    argv[n++] = "--projector-ep";
+    argv[n++] = "";
+    argv[n++] = "--count";
+    argv[n++] = c;
+    argv[n++] = "--duration-ms";
+    argv[n++] = d;
+    argv[n++] = "--products";
+    argv[n++] = "200";
+    if (ack_log) {
+        argv[n++] = "--ack-log";
+        argv[n++] = (char *)ack_log;
+    }
+    if (extra1)
+        argv[n++] = (char *)extra1;
+    if (extra2)
+        argv[n++] = (char *)extra2;
+    argv[n] = NULL;
+    return run(argv, logp);
+}
+
+static int64_t
+head(harness_t *h)
+{
+    harness_reply_t r;
+    int64_t v = -1;
+    if (harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r) == 0)
+        harness_reply_int(&r, "head", &v);
+    harness_reply_fini(&r);
+    return v;
+}
+
+/* Dumps a daemon's database with `<binary> --db <db> --dump` into out. */
+static void
+dump(const char *daemon, const char *db, const char *out)
+{
+    char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--dump", NULL};
+    cr_assert_eq(run(argv, out), 0, "%s --dump %s failed", daemon, db);
+}
+
+/* Builds a fresh database from position 0 with `<binary> --once`. */
+static void
+fresh_rebuild(harness_t *h, const char *daemon, const char *db)
+{
+    char bind[512], pub[512], log[512];
+    snprintf(bind, sizeof bind, "ipc://%s/fresh-%s.sock", harness_dir(h), daemon);
+    snprintf(pub, sizeof pub, "ipc://%s/fresh-%s-pub.sock", harness_dir(h), daemon);
+    snprintf(log, sizeof log, "%s/fresh-%s.log", harness_dir(h), daemon);
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)harness_binary(daemon);
+    argv[n++] = "--db";
+    argv[n++] = (char *)db;
+    argv[n++] = "--events";
+    argv[n++] = (char *)harness_endpoint(h, "events");
+    argv[n++] = "--catchup";
+    argv[n++] = (char *)harness_endpoint(h, "catchup");
+    argv[n++] = "--bind";
+    argv[n++] = bind;
+    if (strcmp(daemon, "alert") == 0) {
+        argv[n++] = "--pub";
+        argv[n++] = pub;
+    }
+    argv[n++] = "--once";
+    argv[n] = NULL;
+    cr_assert_eq(run(argv, log), 0, "%s --once failed (see %s)", daemon, log);
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb)
+            same = false;
+        if (ca == EOF || cb == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* The daemon's live database equals a fresh rebuild from the log. */
+static void
+assert_equals_rebuild(harness_t *h, const char *daemon, const char *live_db)
+{
+    char fresh[512], a[512], b[512];
+    snprintf(fresh, sizeof fresh, "%s/fresh-%s.db", harness_dir(h), daemon);
+    snprintf(a, sizeof a, "%s/%s.live.dump", harness_dir(h), daemon);
+    snprintf(b, sizeof b, "%s/%s.fresh.dump", harness_dir(h), daemon);
+    fresh_rebuild(h, daemon, fresh);
+    dump(daemon, live_db, a);
+    dump(daemon, fresh, b);
+    cr_assert(same_file(a, b), "%s: live %s differs from a fresh rebuild (diff %s %s)", daemon,
+              live_db, a, b);
+}
+
+static void
+wait_all(harness_t *h, int64_t pos)
+{
+    const char *subs[] = {"projector", "audit", "alert"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, 60000), 0, "%s did not reach %lld",
+                     subs[i], (long long)pos);
+}
+
+static void
+db_path(harness_t *h, const char *name, char *out, size_t cap)
+{
+    path_in(h, name, out, cap);
+}
+
+Test(delivery, late_subscriber_converges_to_the_same_read_model, .timeout = 240)
+{
+    harness_t *h = harness_start(NULL);
+    cr_assert_not_null(h);
+    cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
+    cr_assert_eq(bench(h, 10000, 0, "--window", "32", NULL), 0, "invbench failed");
+    int64_t pos = head(h);
+    cr_assert_geq(pos, 10000);
+    cr_assert_eq(harness_daemon_start(h, "audit"), 0);
+    wait_all(h, pos);
+    char db[512];
+    db_path(h, "audit.db", db, sizeof db);
+    assert_equals_rebuild(h, "audit", db);
+    db_path(h, "read.db", db, sizeof db);
+    assert_equals_rebuild(h, "projector", db);
+    cr_assert_eq(harness_destroy(&h), 0);
+}
+
+Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
+{
+    harness_t *h = harness_start(NULL);
+    cr_assert_not_null(h);
+    cr_assert_eq(harness_daemon_sigstop(h, "projector"), 0);
+    cr_assert_eq(bench(h, 50000, 0, "--mix", "sell:50,view:30,stock:10,price:5,review:5", NULL),
+                 0);
+    cr_assert_eq(harness_daemon_sigcont(h, "projector"), 0);
+    int64_t pos = head(h);
+    cr_assert_geq(pos, 50000);
+    wait_all(h, pos);
+    char db[512];
+    db_path(h, "read.db", db, sizeof db);
+    assert_equals_rebuild(h, "projector", db);
+    cr_assert_eq(harness_destroy(&h), 0);
+}
+
+/* ---- chaos ---------------------------------------------------------------- */
+
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *count;
+} store_t;
+
+static int64_t
+events_of(store_t *s, const char *command_id)
+{
+    sqlite3_reset(s->count);
+    sqlite3_bind_text(s->count, 1, command_id, -1, SQLITE_TRANSIENT);
+    cr_assert_eq(sqlite3_step(s->count), SQLITE_ROW);
+    return sqlite3_column_int64(s->count, 0);
+}
+
+/* Every accepted command has exactly one event; a rejected one has none. */
+static void
+check_ack_log(harness_t *h, const char *ack_log, int64_t *accepted, int64_t *rejected)
+{
+    char path[512];
+    db_path(h, "events.db", path, sizeof path);
+    store_t s;
+    cr_assert_eq(sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(s.db, "SELECT count(*) FROM events WHERE command_id = ?", -1,
+                                    &s.count, NULL),
+                 SQLITE_OK);
+    FILE *f = fopen(ack_log, "r");
+    cr_assert_not_null(f);
+    char id[128], result[64];
+    long long pos;
+    while (fscanf(f, "%127s %63s %lld", id, result, &pos) == 3) {
+        int64_t n = events_of(&s, id);
+        if (strcmp(result, "accepted") == 0) {
+            (*accepted)++;
+            cr_assert_eq(n, 1, "accepted %s has %lld events", id, (long long)n);
+        } else {
+            (*rejected)++;
+            cr_assert_eq(n, 0, "%s was rejected (%s) but has %lld events", id, result,
+                         (long long)n);
+        }
+    }
+    fclose(f);
+    sqlite3_finalize(s.count);
+    sqlite3_close(s.db);
+}
+
+Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
+{
+    harness_t *h = harness_start(NULL);
+    cr_assert_not_null(h);
+    char ack_log[512], blog[512];
+    path_in(h, "acks.log", ack_log, sizeof ack_log);
+    path_in(h, "chaos-bench.log", blog, sizeof blog);
+    char *argv[] = {(char *)harness_binary("invbench"), "--command-ep",
+                    (char *)harness_endpoint(h, "command"), "--projector-ep", "",
+                    "--duration-ms", "15000", "--products", "50", "--connections", "4",
+                    "--window", "16", "--retry-ms", "1500", "--initial-stock", "30",
+                    "--restock", "25", "--mix", "sell:70,view:5,stock:10,price:10,review:5",
+                    "--ack-log", ack_log, NULL};
+    pid_t load = spawn(argv, blog);
+    cr_assert_gt(load, 0);
+    const char *victims[] = {"command", "relay", "projector", "audit", "alert", "query"};
+    unsigned seed = (unsigned)time(NULL);
+    fprintf(stderr, "chaos seed %u\n", seed);
+    srand(seed);
+    int kills = 0;
+    for (int round = 0; round < 12; round++) {
+        struct timespec pause = {0, (300 + rand() % 700) * 1000000L};
+        nanosleep(&pause, NULL);
+        const char *v = victims[rand() % 6];
+        cr_assert_eq(harness_daemon_kill(h, v), 0, "kill %s", v);
+        nanosleep(&(struct timespec){0, (rand() % 300) * 1000000L}, NULL);
+        cr_assert_eq(harness_daemon_start(h, v), 0, "restart %s", v);
+        kills++;
+    }
+    int status;
+    cr_assert_eq(waitpid(load, &status, 0), load);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invbench failed, see %s", blog);
+    int64_t pos = head(h);
+    wait_all(h, pos);
+    int64_t accepted = 0, rejected = 0;
+    check_ack_log(h, ack_log, &accepted, &rejected);
+    fprintf(stderr, "chaos: %d kills, %lld accepted, %lld rejected, head %lld\n", kills,
+            (long long)accepted, (long long)rejected, (long long)pos);
+    cr_assert_gt(accepted, 1000);
+    char db[512];
+    db_path(h, "read.db", db, sizeof db);
+    assert_equals_rebuild(h, "projector", db);
+    db_path(h, "audit.db", db, sizeof db);
+    assert_equals_rebuild(h, "audit", db);
+    db_path(h, "alerts.db", db, sizeof db);
+    assert_equals_rebuild(h, "alert", db);
+    cr_assert_eq(harness_destroy(&h), 0);
+}

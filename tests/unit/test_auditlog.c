@@ -1,0 +1,497 @@
+/* Unit tests of audit-service/auditlog (the audit model) and auditapi
+ * (SearchAudit): event sequences built in C applied to temp-file models,
+ * printed lines only after commit, idempotence, rebuild equality, search
+ * filters and pagination, and hostile requests. */
+#include "auditapi.h"
+#include "auditlog.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T0 1795446680000000 /* 2026-11-23T15:11:20Z, in us */
+#define N_EVENTS 10
+
+static event_t evs[N_EVENTS + 1]; /* evs[p] has position p */
+static char dir[64];
+static auditlog_t *model;
+static char *out_buf;
+static size_t out_len;
+static FILE *out;
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static void
+mk(int64_t pos, const char *stream, int64_t version, event_type_t type, const char *corr) {
+    event_t *e = &evs[pos];
+    memset(e, 0, sizeof *e);
+    e->env.position = pos;
+    snprintf(e->env.stream, sizeof e->env.stream, "%s", stream);
+    e->env.version = version;
+    e->env.type = type;
+    e->env.schema = event_spec(type)->schema;
+    snprintf(e->env.event_id, sizeof e->env.event_id, "e%lld", (long long)pos);
+    snprintf(e->env.command_id, sizeof e->env.command_id, "cmd%lld", (long long)pos);
+    snprintf(e->env.correlation_id, sizeof e->env.correlation_id, "%s", corr);
+    e->env.recorded_at = T0 + pos * 1000000;
+}
+
+static void
+history(void) {
+    mk(1, "supplier-s1", 1, EV_SUPPLIER_REGISTERED, "c1");
+    fields_set_str(&evs[1].data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&evs[1].data, F_NAME, "Acme");
+    mk(2, "product-p1", 1, EV_PRODUCT_CREATED, "c2");
+    fields_set_str(&evs[2].data, F_PRODUCT_ID, "p1");
+    fields_set_str(&evs[2].data, F_NAME, "Widget");
+    fields_set_int(&evs[2].data, F_PRICE_CENTS, 1999);
+    fields_set_int(&evs[2].data, F_STOCK, 40);
+    fields_set_int(&evs[2].data, F_LOW_STOCK_THRESHOLD, 10);
+    mk(3, "product-p1", 2, EV_STOCK_UPDATED, "c3");
+    fields_set_int(&evs[3].data, F_OLD_STOCK, 40);
+    fields_set_int(&evs[3].data, F_NEW_STOCK, 12);
+    mk(4, "product-p1", 3, EV_PRODUCT_SOLD, "c4");
+    fields_set_str(&evs[4].data, F_ORDER_ID, "o1");
+    fields_set_int(&evs[4].data, F_QUANTITY, 5);
+    fields_set_int(&evs[4].data, F_OLD_STOCK, 12);
+    fields_set_int(&evs[4].data, F_NEW_STOCK, 7);
+    mk(5, "product-p2", 1, EV_PRODUCT_CREATED, "c4");
+    fields_set_str(&evs[5].data, F_NAME, "Gadget \"Pro\"");
+    mk(6, "product-p1", 4, EV_PRICE_CHANGED, "c5");
+    fields_set_int(&evs[6].data, F_OLD_PRICE_CENTS, 1999);
+    fields_set_int(&evs[6].data, F_NEW_PRICE_CENTS, 1499);
+    mk(7, "supplier-s1", 2, EV_SUPPLIER_RENAMED, "");
+    fields_set_str(&evs[7].data, F_OLD_NAME, "Acme");
+    fields_set_str(&evs[7].data, F_NEW_NAME, "Acme Ltd");
+    mk(8, "product-p1", 5, EV_PRODUCT_VIEWED, "c6");
+    mk(9, "product-p1", 6, EV_REVIEW_SUBMITTED, "c7");
+    fields_set_str(&evs[9].data, F_REVIEW_ID, "r1");
+    fields_set_int(&evs[9].data, F_RATING, 4);
+    mk(10, "product-p2", 2, EV_PRODUCT_DISCONTINUED, "c8");
+    fields_set_str(&evs[10].data, F_REASON, "bad\nline");
+}
+
+static auditlog_t *
+open_model(const char *name, FILE *where) {
+    char path[128];
+    const char *why = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    auditlog_t *m = auditlog_open(path, where, &why);
+    cr_assert_not_null(m, "%s", why);
+    return m;
+}
+
+static void
+setup(void) {
+    strcpy(dir, "/tmp/test_auditlog.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    out = open_memstream(&out_buf, &out_len);
+    model = open_model("audit.db", out);
+    history();
+}
+
+static void
+teardown(void) {
+    auditlog_close(&model);
+    fclose(out);
+    free(out_buf);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(auditlog, .init = setup, .fini = teardown);
+
+/* Applies positions [from, to] in one batch, as the subscriber runtime does. */
+static void
+apply_batch(auditlog_t *m, int from, int to) {
+    cr_assert_eq(auditlog_ops.begin(m), 0);
+    for (int p = from; p <= to; p++)
+        cr_assert_eq(auditlog_ops.apply(m, &evs[p]), 0, "position %d", p);
+    int64_t cp = 0; /* a replay never moves the checkpoint back */
+    cr_assert_eq(auditlog_ops.checkpoint(m, &cp), 0);
+    cr_assert_eq(auditlog_ops.commit(m, cp > to ? cp : to), 0);
+    auditlog_ops.committed(m);
+}
+
+static const char *
+printed(void) {
+    fflush(out);
+    return out_buf ? out_buf : "";
+}
+
+static int
+count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static char *
+dump(auditlog_t *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(auditlog_dump(m, f), 0);
+    fclose(f);
+    return buf;
+}
+
+/* ---- model --------------------------------------------------------------- */
+
+Test(auditlog, one_line_per_event_after_commit_only) {
+    cr_assert_eq(auditlog_ops.begin(model), 0);
+    for (int p = 1; p <= N_EVENTS; p++)
+        cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
+    cr_assert_str_eq(printed(), "", "nothing before the commit");
+    cr_assert_eq(auditlog_ops.commit(model, N_EVENTS), 0);
+    cr_assert_str_eq(printed(), "", "nothing before the committed hook");
+    auditlog_ops.committed(model);
+    const char *s = printed();
+    cr_assert_eq(count_lines(s), N_EVENTS, "%s", s);
+    cr_assert_not_null(strstr(s, "2026-11-23T15:11:23.000Z #3 product-p1@2 StockUpdated "
+                                 "[corr=c3] stock 40 -> 12\n"),
+                       "%s", s);
+    cr_assert_not_null(strstr(s, "#4 product-p1@3 ProductSold [corr=c4] sold 5 (order o1) "
+                                 "stock 12 -> 7\n"));
+    cr_assert_not_null(strstr(s, "#7 supplier-s1@2 SupplierRenamed [corr=-] name \"Acme\" -> "
+                                 "\"Acme Ltd\"\n"));
+    cr_assert_not_null(strstr(s, "discontinued: bad\\nline\n"));
+    int64_t cp = 0;
+    cr_assert_eq(auditlog_checkpoint(model, &cp), 0);
+    cr_assert_eq(cp, N_EVENTS);
+}
+
+Test(auditlog, rollback_prints_nothing_and_stores_nothing) {
+    cr_assert_eq(auditlog_ops.begin(model), 0);
+    for (int p = 1; p <= 3; p++)
+        cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
+    auditlog_ops.rollback(model);
+    apply_batch(model, 1, 2);
+    cr_assert_eq(count_lines(printed()), 2, "%s", printed());
+    cr_assert_null(strstr(printed(), "#3 "));
+    char *d = dump(model);
+    cr_assert_eq(strncmp(d, "checkpoint 2\n", 13), 0, "%s", d);
+    cr_assert_eq(count_lines(d), 3);
+    free(d);
+}
+
+Test(auditlog, reapplying_is_harmless_and_silent) {
+    apply_batch(model, 1, N_EVENTS);
+    char *before = dump(model);
+    size_t printed_len = strlen(printed());
+    apply_batch(model, 1, N_EVENTS);
+    apply_batch(model, 4, 6);
+    cr_assert_eq(strlen(printed()), printed_len, "no second line for the same event");
+    char *after = dump(model);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+
+Test(auditlog, rebuild_dumps_identically) {
+    for (int p = 1; p <= N_EVENTS; p++)
+        apply_batch(model, p, p);
+    auditlog_t *fresh = open_model("rebuild.db", NULL);
+    apply_batch(fresh, 1, N_EVENTS);
+    char *live = dump(model), *rebuilt = dump(fresh);
+    cr_assert_str_eq(live, rebuilt);
+    auditlog_close(&fresh);
+    cr_assert_null(fresh);
+    auditlog_close(&fresh); /* idempotent */
+    auditlog_close(&model);
+    model = open_model("audit.db", out);
+    char *reopened = dump(model);
+    cr_assert_str_eq(live, reopened);
+    free(live);
+    free(rebuilt);
+    free(reopened);
+}
+
+/* ---- search -------------------------------------------------------------- */
+
+typedef struct {
+    int n;
+    int64_t pos[AUDITLOG_LIMIT_MAX];
+} found_t;
+
+static void
+collect(void *arg, const auditlog_row_t *row) {
+    found_t *f = arg;
+    f->pos[f->n++] = row->position;
+}
+
+static found_t
+search(auditlog_query_t q, bool *more) {
+    found_t f = {0};
+    if (q.limit == 0) q.limit = AUDITLOG_LIMIT_DEFAULT;
+    cr_assert_eq(auditlog_search(model, &q, collect, &f, more), f.n);
+    return f;
+}
+
+static void
+expect(found_t f, const int64_t *want, int n) {
+    cr_assert_eq(f.n, n, "found %d, want %d", f.n, n);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(f.pos[i], want[i], "item %d", i);
+}
+
+Test(auditlog, search_filters) {
+    apply_batch(model, 1, N_EVENTS);
+    bool more;
+    expect(search((auditlog_query_t){.stream = "product-p1"}, &more), (int64_t[]){2, 3, 4, 6, 8, 9},
+           6);
+    cr_assert(!more);
+    expect(search((auditlog_query_t){.correlation_id = "c4"}, &more), (int64_t[]){4, 5}, 2);
+    expect(search((auditlog_query_t){.has_from = true,
+                                     .from_us = T0 + 3000000,
+                                     .has_to = true,
+                                     .to_us = T0 + 6000000},
+                  &more),
+           (int64_t[]){3, 4, 5}, 3);
+    expect(
+        search(
+            (auditlog_query_t){.stream = "product-p1", .has_from = true, .from_us = T0 + 5000000},
+            &more),
+        (int64_t[]){6, 8, 9}, 3);
+    expect(search((auditlog_query_t){.stream = "product-p1", .correlation_id = "c4"}, &more),
+           (int64_t[]){4}, 1);
+    expect(search((auditlog_query_t){.stream = "product-nope"}, &more), NULL, 0);
+    expect(search((auditlog_query_t){.has_to = true, .to_us = T0}, &more), NULL, 0);
+}
+
+Test(auditlog, search_pages_with_a_cursor) {
+    apply_batch(model, 1, N_EVENTS);
+    bool more;
+    int64_t after = 0, seen = 0;
+    for (int page = 0; page < 10; page++) {
+        found_t f = search((auditlog_query_t){.limit = 3, .after = after}, &more);
+        for (int i = 0; i < f.n; i++)
+            cr_assert_eq(f.pos[i], ++seen);
+        if (!more) break;
+        after = f.pos[f.n - 1];
+    }
+    cr_assert_eq(seen, N_EVENTS);
+    found_t f = search((auditlog_query_t){.limit = 5, .after = 5}, &more);
+    cr_assert_eq(f.n, 5);
+    cr_assert(!more, "exactly the last page: no more");
+}
+
+/* ---- SearchAudit --------------------------------------------------------- */
+
+static codec_writer_t req_w, rep_w;
+static msgpack_unpacked req_u, rep_u;
+
+/* Sends the request packed in req_w; returns the reply map. */
+static const msgpack_object *
+call(void) {
+    const char *why = NULL;
+    msgpack_unpacked_destroy(&req_u);
+    msgpack_unpacked_destroy(&rep_u);
+    msgpack_unpacked_init(&req_u);
+    msgpack_unpacked_init(&rep_u);
+    cr_assert_eq(codec_parse(req_w.buf.data, req_w.buf.size, &req_u, &why), 0, "%s", why);
+    codec_writer_reset(&rep_w);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req_u.data, &rep_w), 0);
+    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
+    codec_writer_reset(&req_w);
+    return &rep_u.data;
+}
+
+static void
+api_setup(void) {
+    setup();
+    codec_writer_init(&req_w);
+    codec_writer_init(&rep_w);
+    msgpack_unpacked_init(&req_u);
+    msgpack_unpacked_init(&rep_u);
+    apply_batch(model, 1, N_EVENTS);
+}
+
+static void
+api_teardown(void) {
+    msgpack_unpacked_destroy(&req_u);
+    msgpack_unpacked_destroy(&rep_u);
+    codec_writer_fini(&req_w);
+    codec_writer_fini(&rep_w);
+    teardown();
+}
+
+TestSuite(auditapi, .init = api_setup, .fini = api_teardown);
+
+static void
+expect_error(const msgpack_object *rep, const char *code, const char *field) {
+    bool ok = true;
+    const char *s;
+    size_t n;
+    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
+    cr_assert(!ok);
+    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
+    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
+    cr_assert_not_null(codec_map_get(rep, "message"));
+    if (field)
+        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
+}
+
+Test(auditapi, search_reply_shape_and_pages) {
+    msgpack_pack_map(&req_w.pk, 3);
+    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
+    codec_pack_kv_int(&req_w.pk, "limit", 4);
+    const msgpack_object *rep = call();
+    bool ok = false;
+    int64_t position = 0, v = 0;
+    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
+    cr_assert(ok);
+    cr_assert_eq(codec_get_int(codec_map_get(rep, "position"), &position), 0);
+    cr_assert_eq(position, N_EVENTS);
+    const msgpack_object *items = codec_map_get(rep, "items");
+    cr_assert_eq(items->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(items->via.array.size, 4);
+    const msgpack_object *first = &items->via.array.ptr[0];
+    static const char *const keys[] = {"position", "recorded_at",    "stream",     "version",
+                                       "type",     "correlation_id", "command_id", "change"};
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_not_null(codec_map_get(first, keys[i]), "%s", keys[i]);
+    cr_assert_eq(codec_get_int(codec_map_get(first, "recorded_at"), &v), 0);
+    cr_assert_eq(v, T0 + 2000000);
+    char buf[64];
+    cr_assert_eq(codec_copy_str(codec_map_get(first, "change"), buf, sizeof buf), 0);
+    cr_assert_str_eq(buf, "created \"Widget\" price 1999 stock 40 threshold 10");
+    cr_assert_eq(codec_copy_str(codec_map_get(rep, "next_cursor"), buf, sizeof buf), 0);
+    cr_assert_str_eq(buf, "6");
+
+    msgpack_pack_map(&req_w.pk, 4);
+    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
+    codec_pack_kv_int(&req_w.pk, "limit", 4);
+    codec_pack_kv_str(&req_w.pk, "cursor", buf);
+    rep = call();
+    items = codec_map_get(rep, "items");
+    cr_assert_eq(items->via.array.size, 2);
+    cr_assert_eq(codec_map_get(rep, "next_cursor")->type, MSGPACK_OBJECT_NIL);
+}
+
+Test(auditapi, nil_means_absent_and_defaults_apply) {
+    msgpack_pack_map(&req_w.pk, 4);
+    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
+    codec_pack_cstr(&req_w.pk, "stream");
+    msgpack_pack_nil(&req_w.pk);
+    codec_pack_cstr(&req_w.pk, "cursor");
+    msgpack_pack_nil(&req_w.pk);
+    codec_pack_kv_int(&req_w.pk, "from_us", 0);
+    const msgpack_object *rep = call();
+    cr_assert_eq(codec_map_get(rep, "items")->via.array.size, N_EVENTS);
+}
+
+/* One bad request: a single key after "type". */
+#define BAD_REQUEST(packing, code, field)                                                          \
+    do {                                                                                           \
+        msgpack_pack_map(&req_w.pk, 2);                                                            \
+        codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");                                       \
+        packing;                                                                                   \
+        expect_error(call(), code, field);                                                         \
+    } while (0)
+
+Test(auditapi, bad_parameters_get_clear_errors) {
+    msgpack_packer *pk = &req_w.pk;
+    BAD_REQUEST(codec_pack_kv_int(pk, "stream", 5), "malformed", NULL);
+    BAD_REQUEST(codec_pack_kv_str(pk, "limit", "10"), "malformed", NULL);
+    BAD_REQUEST(codec_pack_kv_bool(pk, "from_us", true), "malformed", NULL);
+    BAD_REQUEST(codec_pack_kv_int(pk, "cursor", 3), "malformed", NULL);
+    BAD_REQUEST(codec_pack_kv_int(pk, "bogus", 3), "malformed", NULL);
+    BAD_REQUEST((codec_pack_cstr(pk, "stream"), msgpack_pack_array(pk, 0)), "malformed", NULL);
+    BAD_REQUEST(codec_pack_kv_int(pk, "limit", 0), "validation", "limit");
+    BAD_REQUEST(codec_pack_kv_int(pk, "limit", 101), "validation", "limit");
+    BAD_REQUEST(codec_pack_kv_int(pk, "limit", -5), "validation", "limit");
+    BAD_REQUEST(codec_pack_kv_int(pk, "from_us", -1), "validation", "from_us");
+    BAD_REQUEST(codec_pack_kv_str(pk, "cursor", "abc"), "validation", "cursor");
+    BAD_REQUEST(codec_pack_kv_str(pk, "cursor", ""), "validation", "cursor");
+    BAD_REQUEST(codec_pack_kv_str(pk, "cursor", "99999999999999999999999"), "validation", "cursor");
+    BAD_REQUEST(codec_pack_kv_str(pk, "stream", ""), "validation", "stream");
+    BAD_REQUEST(codec_pack_kv_str(pk, "stream", "product-\xff\xfe"), "validation", "stream");
+    BAD_REQUEST(codec_pack_kv_str(pk, "correlation_id",
+                                  "0123456789012345678901234567890123456789012345678901234567890"
+                                  "123456789"),
+                "validation", "correlation_id");
+    /* uint64 beyond int64 */
+    BAD_REQUEST((codec_pack_cstr(pk, "to_us"), msgpack_pack_uint64(pk, UINT64_MAX)), "validation",
+                "to_us");
+
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", "SearchAudit");
+    codec_pack_kv_int(pk, "limit", 5);
+    codec_pack_kv_int(pk, "limit", 6);
+    expect_error(call(), "malformed", NULL);
+
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", "SearchAudit");
+    codec_pack_kv_int(pk, "from_us", T0 + 5);
+    codec_pack_kv_int(pk, "to_us", T0);
+    expect_error(call(), "validation", "to_us");
+}
+
+Test(auditapi, unknown_type_is_left_to_the_runtime) {
+    msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
+    cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &rep_w), -1);
+    cr_assert_eq(rep_w.buf.size, 0);
+    msgpack_object not_map = {.type = MSGPACK_OBJECT_NIL};
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &rep_w), 0);
+}
+
+/* codec_parse already refuses such maps; the handler must not rely on it. */
+Test(auditapi, non_string_keys_are_malformed) {
+    msgpack_object_kv kv[2] = {
+        {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "type"}},
+         .val = {.type = MSGPACK_OBJECT_STR, .via.str = {11, "SearchAudit"}}},
+        {.key = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 7},
+         .val = {.type = MSGPACK_OBJECT_NIL}},
+    };
+    msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
+    const char *why = NULL;
+    codec_writer_reset(&rep_w);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &rep_w), 0);
+    msgpack_unpacked_destroy(&rep_u);
+    msgpack_unpacked_init(&rep_u);
+    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
+    expect_error(&rep_u.data, "malformed", NULL);
+}
+
+Test(auditapi, a_model_mid_swap_answers_unavailable) {
+    auditlog_t *none = NULL;
+    msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
+    const char *why = NULL;
+    cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &rep_w), 0);
+    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
+    expect_error(&rep_u.data, "unavailable", NULL);
+}
+
+/* The Rebuild factory: a silent model, made live (and printing) on activate. */
+Test(auditlog, rebuild_factory_is_silent_until_activated) {
+    apply_batch(model, 1, N_EVENTS);
+    size_t len = strlen(printed());
+    auditlog_live_t live = {model, out};
+    subscriber_factory_t f = auditlog_factory(&live);
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.db.2", dir);
+    auditlog_t *fresh = f.open(f.arg, path);
+    cr_assert_not_null(fresh);
+    apply_batch(fresh, 1, N_EVENTS);
+    cr_assert_eq(strlen(printed()), len, "a rebuild does not re-print history");
+    char *a = dump(model), *b = dump(fresh);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    f.close(f.arg, model); /* the swap closes the old live model first */
+    cr_assert_null(live.model);
+    model = NULL;
+    f.activate(f.arg, fresh);
+    cr_assert_eq(live.model, fresh);
+    evs[1].env.position = N_EVENTS + 1;
+    apply_batch(fresh, 1, 1);
+    cr_assert_eq(count_lines(printed() + len), 1, "the activated model prints");
+    model = fresh; /* closed by teardown */
+}
