@@ -410,9 +410,9 @@ sub_rebuild_swap(subscriber_t *s)
             dir[0] = '\0';
         const char *suffixes[] = {"", "-wal", "-shm"};
         for (int i = 0; i < 3; i++) {
-            snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir, old_target,
-                     suffixes[i]);
-            unlink(old);
+            if (snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir, old_target,
+                         suffixes[i]) < (int)sizeof old)
+                unlink(old);
         }
     }
     LOG_I(NULL, "rebuild swapped in at position %lld (%s)", (long long)s->st.checkpoint,

@@ -1,0 +1,657 @@
+/* readmodel: see readmodel.h.
+ *
+ * Layout: the base tables (suppliers, products, reviews, price_history,
+ * sales, model_meta) hold the facts; generated columns derive in_stock,
+ * low_stock, avg_rating and price_dropped; views give each reply shape
+ * (product_cards, product_details, admin_products, low_stock_items,
+ * dashboard, best_sellers, best_sellers_today); product_search is an
+ * external-content FTS5 index over products kept in step by triggers, so a
+ * supplier rename that rewrites products.supplier_name also rewrites the
+ * index.  The views are the contract with the query service
+ * (docs/protocol-queries.md): their column names are the reply keys.
+ *
+ * Idempotence: a product or supplier event first "claims" its row by
+ * moving the row's version forward (UPDATE ... WHERE version < ?); when
+ * nothing changes the event was already applied and the handler stops.
+ * Rows keyed by the event position (price_history, sales) use
+ * ON CONFLICT DO NOTHING; aggregates (supplier counts, ratings) are
+ * recomputed from their rows rather than incremented. */
+#include "readmodel.h"
+
+#include "modeldb.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define US_PER_DAY 86400000000LL
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS model_meta("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " last_recorded_at INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO model_meta(id, last_recorded_at) VALUES (1, 0);"
+
+    "CREATE TABLE IF NOT EXISTS suppliers("
+    " supplier_id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " version INTEGER NOT NULL," /* 0: known only through a ProductCreated */
+    " registered_at INTEGER NOT NULL,"
+    " product_count INTEGER NOT NULL DEFAULT 0,"
+    " active_product_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+
+    "CREATE TABLE IF NOT EXISTS products("
+    " pid INTEGER PRIMARY KEY," /* FTS rowid; not part of the dump */
+    " product_id TEXT NOT NULL UNIQUE,"
+    " sku TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
+    " supplier_id TEXT NOT NULL, supplier_name TEXT NOT NULL,"
+    " price_cents INTEGER NOT NULL, cost_price_cents INTEGER NOT NULL,"
+    " previous_price_cents INTEGER,"
+    " stock INTEGER NOT NULL, low_stock_threshold INTEGER NOT NULL,"
+    " rating_sum INTEGER NOT NULL DEFAULT 0, review_count INTEGER NOT NULL DEFAULT 0,"
+    " view_count INTEGER NOT NULL DEFAULT 0,"
+    " units_sold INTEGER NOT NULL DEFAULT 0, revenue_cents INTEGER NOT NULL DEFAULT 0,"
+    " discontinued INTEGER NOT NULL DEFAULT 0, discontinued_reason TEXT,"
+    " version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " in_stock INTEGER GENERATED ALWAYS AS (stock > 0) VIRTUAL,"
+    " low_stock INTEGER GENERATED ALWAYS AS (stock < low_stock_threshold) VIRTUAL,"
+    " avg_rating REAL GENERATED ALWAYS AS (CASE WHEN review_count > 0 THEN"
+    "  round(CAST(rating_sum AS REAL) / review_count, 2) ELSE 0.0 END) VIRTUAL,"
+    " price_dropped INTEGER GENERATED ALWAYS AS (previous_price_cents IS NOT NULL"
+    "  AND price_cents < previous_price_cents) VIRTUAL);"
+    "CREATE INDEX IF NOT EXISTS products_by_supplier ON products(supplier_id, product_id);"
+    "CREATE INDEX IF NOT EXISTS products_top ON products(avg_rating DESC, review_count DESC)"
+    " WHERE review_count >= 3 AND discontinued = 0;"
+    "CREATE INDEX IF NOT EXISTS products_low ON products(stock, product_id)"
+    " WHERE stock < low_stock_threshold AND discontinued = 0;"
+
+    "CREATE TABLE IF NOT EXISTS reviews("
+    " product_id TEXT NOT NULL, review_id TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " rating INTEGER NOT NULL, comment TEXT NOT NULL,"
+    " position INTEGER NOT NULL, recorded_at INTEGER NOT NULL,"
+    " PRIMARY KEY (product_id, review_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS reviews_recent ON reviews(product_id, position DESC);"
+
+    "CREATE TABLE IF NOT EXISTS price_history("
+    " position INTEGER PRIMARY KEY, product_id TEXT NOT NULL,"
+    " old_price_cents INTEGER NOT NULL, new_price_cents INTEGER NOT NULL,"
+    " recorded_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS price_history_by_product ON price_history(product_id, position);"
+
+    "CREATE TABLE IF NOT EXISTS sales("
+    " position INTEGER PRIMARY KEY, product_id TEXT NOT NULL, order_id TEXT NOT NULL,"
+    " quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL,"
+    " revenue_cents INTEGER NOT NULL, recorded_at INTEGER NOT NULL,"
+    " day INTEGER GENERATED ALWAYS AS (recorded_at / 86400000000) STORED);"
+    "CREATE INDEX IF NOT EXISTS sales_by_day ON sales(day, product_id);"
+
+    "CREATE VIRTUAL TABLE IF NOT EXISTS product_search USING fts5("
+    " name, description, supplier_name, content='products', content_rowid='pid',"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER IF NOT EXISTS products_ai AFTER INSERT ON products BEGIN"
+    " INSERT INTO product_search(rowid, name, description, supplier_name)"
+    "  VALUES (new.pid, new.name, new.description, new.supplier_name); END;"
+    "CREATE TRIGGER IF NOT EXISTS products_au AFTER UPDATE OF name, description, supplier_name"
+    " ON products BEGIN"
+    " INSERT INTO product_search(product_search, rowid, name, description, supplier_name)"
+    "  VALUES ('delete', old.pid, old.name, old.description, old.supplier_name);"
+    " INSERT INTO product_search(rowid, name, description, supplier_name)"
+    "  VALUES (new.pid, new.name, new.description, new.supplier_name); END;"
+    "CREATE TRIGGER IF NOT EXISTS products_ad AFTER DELETE ON products BEGIN"
+    " INSERT INTO product_search(product_search, rowid, name, description, supplier_name)"
+    "  VALUES ('delete', old.pid, old.name, old.description, old.supplier_name); END;"
+
+    /* The reply shapes.  Public views never name a cost column. */
+    "CREATE VIEW IF NOT EXISTS product_cards AS SELECT product_id, name, price_cents,"
+    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued"
+    " FROM products;"
+    "CREATE VIEW IF NOT EXISTS product_details AS SELECT product_id, name, price_cents,"
+    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued,"
+    " sku, description, stock, low_stock, low_stock_threshold, previous_price_cents,"
+    " price_dropped, view_count, discontinued_reason, version, created_at, updated_at"
+    " FROM products;"
+    "CREATE VIEW IF NOT EXISTS admin_products AS SELECT product_id, name, price_cents,"
+    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued,"
+    " sku, description, stock, low_stock, low_stock_threshold, previous_price_cents,"
+    " price_dropped, view_count, discontinued_reason, version, created_at, updated_at,"
+    " cost_price_cents, stock * cost_price_cents AS stock_value_cents,"
+    " price_cents - cost_price_cents AS margin_cents,"
+    " CASE WHEN price_cents > 0 THEN round((price_cents - cost_price_cents) * 100.0"
+    "  / price_cents, 2) ELSE 0.0 END AS margin_percent,"
+    " units_sold, revenue_cents FROM products;"
+    "CREATE VIEW IF NOT EXISTS low_stock_items AS SELECT product_id, name, supplier_id,"
+    " supplier_name, stock, low_stock_threshold, stock = 0 AS out_of_stock"
+    " FROM products WHERE stock < low_stock_threshold AND discontinued = 0;"
+    "CREATE VIEW IF NOT EXISTS dashboard AS SELECT"
+    " (SELECT count(*) FROM products WHERE discontinued = 0) AS product_count,"
+    " (SELECT count(*) FROM products WHERE discontinued = 1) AS discontinued_count,"
+    " (SELECT count(*) FROM suppliers) AS supplier_count,"
+    " (SELECT coalesce(sum(stock * cost_price_cents), 0) FROM products)"
+    "  AS inventory_value_cents,"
+    " (SELECT count(*) FROM products WHERE stock < low_stock_threshold AND discontinued = 0)"
+    "  AS low_stock_count,"
+    " (SELECT count(*) FROM products WHERE stock = 0 AND discontinued = 0)"
+    "  AS out_of_stock_count,"
+    " (SELECT CASE WHEN last_recorded_at > 0 THEN"
+    "  date(last_recorded_at / 1000000, 'unixepoch') END FROM model_meta) AS today,"
+    " (SELECT coalesce(sum(quantity), 0) FROM sales WHERE day ="
+    "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS units_sold_today,"
+    " (SELECT coalesce(sum(revenue_cents), 0) FROM sales WHERE day ="
+    "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS revenue_today_cents;"
+    "CREATE VIEW IF NOT EXISTS best_sellers AS SELECT product_id, name, units_sold,"
+    " revenue_cents FROM products WHERE units_sold > 0"
+    " ORDER BY units_sold DESC, product_id;"
+    "CREATE VIEW IF NOT EXISTS best_sellers_today AS SELECT s.product_id AS product_id,"
+    " p.name AS name, sum(s.quantity) AS units_sold, sum(s.revenue_cents) AS revenue_cents"
+    " FROM sales s JOIN products p ON p.product_id = s.product_id"
+    " WHERE s.day = (SELECT last_recorded_at / 86400000000 FROM model_meta)"
+    " GROUP BY s.product_id ORDER BY units_sold DESC, s.product_id;";
+
+/* ---- statements ---------------------------------------------------------- */
+
+typedef enum {
+    ST_SUPPLIER_UPSERT,
+    ST_SUPPLIER_PLACEHOLDER,
+    ST_SUPPLIER_RECOUNT,
+    ST_SUPPLIER_PRODUCTS_RENAME,
+    ST_PRODUCT_UPSERT,
+    ST_PRODUCT_CLAIM,
+    ST_PRODUCT_PRICE,
+    ST_PRODUCT_STOCK,
+    ST_PRODUCT_SOLD,
+    ST_PRODUCT_VIEWED,
+    ST_PRODUCT_DISCONTINUE,
+    ST_PRODUCT_RATINGS,
+    ST_PRODUCT_SUPPLIER,
+    ST_PRICE_HISTORY_INSERT,
+    ST_SALE_INSERT,
+    ST_REVIEW_UPSERT,
+    ST_META_RECORDED,
+    ST__COUNT
+} stmt_id_t;
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_SUPPLIER_UPSERT] =
+        "INSERT INTO suppliers(supplier_id, name, version, registered_at)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(supplier_id) DO UPDATE SET"
+        " name = excluded.name, version = excluded.version,"
+        " registered_at = CASE WHEN suppliers.version = 0 THEN excluded.registered_at"
+        "  ELSE suppliers.registered_at END"
+        " WHERE suppliers.version < excluded.version",
+    [ST_SUPPLIER_PLACEHOLDER] = "INSERT INTO suppliers(supplier_id, name, version, registered_at)"
+                                " VALUES (?1, ?2, 0, 0) ON CONFLICT(supplier_id) DO NOTHING",
+    [ST_SUPPLIER_RECOUNT] =
+        "UPDATE suppliers SET"
+        " product_count = (SELECT count(*) FROM products WHERE supplier_id = ?1),"
+        " active_product_count = (SELECT count(*) FROM products"
+        "  WHERE supplier_id = ?1 AND discontinued = 0)"
+        " WHERE supplier_id = ?1",
+    [ST_SUPPLIER_PRODUCTS_RENAME] =
+        "UPDATE products SET supplier_name = ?2 WHERE supplier_id = ?1 AND supplier_name <> ?2",
+    [ST_PRODUCT_UPSERT] =
+        "INSERT INTO products(product_id, sku, name, description, supplier_id, supplier_name,"
+        " price_cents, cost_price_cents, stock, low_stock_threshold, version, created_at,"
+        " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
+        " ON CONFLICT(product_id) DO UPDATE SET sku = excluded.sku, name = excluded.name,"
+        " description = excluded.description, supplier_id = excluded.supplier_id,"
+        " supplier_name = excluded.supplier_name, price_cents = excluded.price_cents,"
+        " cost_price_cents = excluded.cost_price_cents, stock = excluded.stock,"
+        " low_stock_threshold = excluded.low_stock_threshold, version = excluded.version,"
+        " created_at = excluded.created_at, updated_at = excluded.updated_at"
+        " WHERE products.version < excluded.version",
+    [ST_PRODUCT_CLAIM] = "UPDATE products SET version = ?2, updated_at = ?3"
+                         " WHERE product_id = ?1 AND version < ?2",
+    [ST_PRODUCT_PRICE] =
+        "UPDATE products SET previous_price_cents = ?2, price_cents = ?3 WHERE product_id = ?1",
+    [ST_PRODUCT_STOCK] = "UPDATE products SET stock = ?2 WHERE product_id = ?1",
+    [ST_PRODUCT_SOLD] = "UPDATE products SET stock = ?2, units_sold = units_sold + ?3,"
+                        " revenue_cents = revenue_cents + ?4 WHERE product_id = ?1",
+    [ST_PRODUCT_VIEWED] = "UPDATE products SET view_count = view_count + 1 WHERE product_id = ?1",
+    [ST_PRODUCT_DISCONTINUE] =
+        "UPDATE products SET discontinued = 1, discontinued_reason = ?2 WHERE product_id = ?1",
+    [ST_PRODUCT_RATINGS] =
+        "UPDATE products SET"
+        " rating_sum = (SELECT coalesce(sum(rating), 0) FROM reviews WHERE product_id = ?1),"
+        " review_count = (SELECT count(*) FROM reviews WHERE product_id = ?1)"
+        " WHERE product_id = ?1",
+    [ST_PRODUCT_SUPPLIER] = "SELECT supplier_id FROM products WHERE product_id = ?1",
+    [ST_PRICE_HISTORY_INSERT] =
+        "INSERT INTO price_history(position, product_id, old_price_cents, new_price_cents,"
+        " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(position) DO NOTHING",
+    [ST_SALE_INSERT] =
+        "INSERT INTO sales(position, product_id, order_id, quantity, unit_price_cents,"
+        " revenue_cents, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT(position) DO NOTHING",
+    [ST_REVIEW_UPSERT] =
+        "INSERT INTO reviews(product_id, review_id, customer_id, rating, comment, position,"
+        " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT(product_id, review_id) DO UPDATE SET customer_id = excluded.customer_id,"
+        " rating = excluded.rating, comment = excluded.comment, position = excluded.position,"
+        " recorded_at = excluded.recorded_at WHERE reviews.position < excluded.position",
+    [ST_META_RECORDED] =
+        "UPDATE model_meta SET last_recorded_at = max(last_recorded_at, ?1) WHERE id = 1",
+};
+
+struct readmodel {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, reset on reuse */
+    int64_t batch_recorded_max;  /* newest recorded_at (us) applied in the open batch */
+};
+
+/* Prepares statement `id` (cached) and binds fmt's arguments in order:
+ * 't' const char *, 'i' int64_t, 'n' NULL (no argument).  NULL on error. */
+static sqlite3_stmt *
+rm_bind(readmodel_t *m, stmt_id_t id, const char *fmt, va_list ap) {
+    if (modeldb_prepare(m->db, &m->st[id], stmt_sql[id]) != SQLITE_OK) return NULL;
+    sqlite3_stmt *st = m->st[id];
+    for (int i = 0; fmt[i]; i++) {
+        int rc = SQLITE_OK;
+        if (fmt[i] == 't')
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+        else if (fmt[i] == 'i')
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        else
+            rc = sqlite3_bind_null(st, i + 1);
+        if (rc != SQLITE_OK) return NULL;
+    }
+    return st;
+}
+
+/* Runs a write statement to completion.  Returns the rows it changed, or -1. */
+static int
+rm_exec(readmodel_t *m, stmt_id_t id, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = rm_bind(m, id, fmt, ap);
+    va_end(ap);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(m->db) : -1;
+}
+
+/* ---- helpers shared by the handlers --------------------------------------- */
+
+/* Moves the product row to the event's version.  1 when this event is new
+ * for the row, 0 when already applied (or the product is unknown), -1. */
+static int
+rm_claim_product(readmodel_t *m, const event_t *ev) {
+    int n = rm_exec(m, ST_PRODUCT_CLAIM, "tii", ev->data.product_id, ev->env.version,
+                    ev->env.recorded_at);
+    return n < 0 ? -1 : n > 0;
+}
+
+/* Recomputes the product counts of a supplier from the products rows. */
+static int
+rm_recount_supplier(readmodel_t *m, const char *supplier_id) {
+    return rm_exec(m, ST_SUPPLIER_RECOUNT, "t", supplier_id) < 0 ? -1 : 0;
+}
+
+/* Recounts the supplier of a product (after it was discontinued). */
+static int
+rm_recount_product_supplier(readmodel_t *m, const char *product_id) {
+    if (modeldb_prepare(m->db, &m->st[ST_PRODUCT_SUPPLIER], stmt_sql[ST_PRODUCT_SUPPLIER]) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_stmt *st = m->st[ST_PRODUCT_SUPPLIER];
+    sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char supplier[ID_MAX + 1] = "";
+    if (rc == SQLITE_ROW)
+        snprintf(supplier, sizeof supplier, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    return supplier[0] ? rm_recount_supplier(m, supplier) : 0;
+}
+
+/* ---- one handler per event type ----------------------------------------- */
+
+typedef int (*apply_fn)(readmodel_t *m, const event_t *ev);
+
+static int
+apply_supplier_registered(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    return rm_exec(m, ST_SUPPLIER_UPSERT, "ttii", d->supplier_id, d->name, ev->env.version,
+                   ev->env.recorded_at) < 0
+               ? -1
+               : 0;
+}
+
+static int
+apply_supplier_renamed(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    int n = rm_exec(m, ST_SUPPLIER_UPSERT, "ttii", d->supplier_id, d->new_name, ev->env.version,
+                    ev->env.recorded_at);
+    if (n <= 0) return n; /* already applied: the products already show this name or a newer one */
+    return rm_exec(m, ST_SUPPLIER_PRODUCTS_RENAME, "tt", d->supplier_id, d->new_name) < 0 ? -1 : 0;
+}
+
+static int
+apply_product_created(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    int n = rm_exec(m, ST_PRODUCT_UPSERT, "ttttttiiiiii", d->product_id, d->sku, d->name,
+                    d->description, d->supplier_id, d->supplier_name, fields_int(d, F_PRICE_CENTS),
+                    fields_int(d, F_COST_PRICE_CENTS), fields_int(d, F_STOCK),
+                    fields_int(d, F_LOW_STOCK_THRESHOLD), ev->env.version, ev->env.recorded_at);
+    if (n < 0 || rm_exec(m, ST_SUPPLIER_PLACEHOLDER, "tt", d->supplier_id, d->supplier_name) < 0)
+        return -1;
+    return rm_recount_supplier(m, d->supplier_id);
+}
+
+static int
+apply_price_changed(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    int64_t old_price = fields_int(d, F_OLD_PRICE_CENTS);
+    int64_t new_price = fields_int(d, F_NEW_PRICE_CENTS);
+    if (rm_exec(m, ST_PRODUCT_PRICE, "tii", d->product_id, old_price, new_price) < 0) return -1;
+    return rm_exec(m, ST_PRICE_HISTORY_INSERT, "itiii", ev->env.position, d->product_id, old_price,
+                   new_price, ev->env.recorded_at) < 0
+               ? -1
+               : 0;
+}
+
+static int
+apply_stock_updated(readmodel_t *m, const event_t *ev) {
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    return rm_exec(m, ST_PRODUCT_STOCK, "ti", ev->data.product_id,
+                   fields_int(&ev->data, F_NEW_STOCK)) < 0
+               ? -1
+               : 0;
+}
+
+static int
+apply_product_sold(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    int64_t qty = fields_int(d, F_QUANTITY);
+    int64_t unit = fields_int(d, F_UNIT_PRICE_CENTS);
+    if (rm_exec(m, ST_PRODUCT_SOLD, "tiii", d->product_id, fields_int(d, F_NEW_STOCK), qty,
+                qty * unit) < 0)
+        return -1;
+    return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
+                   unit, qty * unit, ev->env.recorded_at) < 0
+               ? -1
+               : 0;
+}
+
+static int
+apply_product_viewed(readmodel_t *m, const event_t *ev) {
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    return rm_exec(m, ST_PRODUCT_VIEWED, "t", ev->data.product_id) < 0 ? -1 : 0;
+}
+
+static int
+apply_review_submitted(readmodel_t *m, const event_t *ev) {
+    const fields_t *d = &ev->data;
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    if (rm_exec(m, ST_REVIEW_UPSERT, "tttitii", d->product_id, d->review_id, d->customer_id,
+                fields_int(d, F_RATING), d->comment, ev->env.position, ev->env.recorded_at) < 0)
+        return -1;
+    return rm_exec(m, ST_PRODUCT_RATINGS, "t", d->product_id) < 0 ? -1 : 0;
+}
+
+static int
+apply_product_discontinued(readmodel_t *m, const event_t *ev) {
+    int claimed = rm_claim_product(m, ev);
+    if (claimed <= 0) return claimed;
+    if (rm_exec(m, ST_PRODUCT_DISCONTINUE, "tt", ev->data.product_id, ev->data.reason) < 0)
+        return -1;
+    return rm_recount_product_supplier(m, ev->data.product_id);
+}
+
+static const apply_fn appliers[EV__COUNT] = {
+    [EV_SUPPLIER_REGISTERED] = apply_supplier_registered,
+    [EV_SUPPLIER_RENAMED] = apply_supplier_renamed,
+    [EV_PRODUCT_CREATED] = apply_product_created,
+    [EV_PRICE_CHANGED] = apply_price_changed,
+    [EV_STOCK_UPDATED] = apply_stock_updated,
+    [EV_PRODUCT_SOLD] = apply_product_sold,
+    [EV_PRODUCT_VIEWED] = apply_product_viewed,
+    [EV_REVIEW_SUBMITTED] = apply_review_submitted,
+    [EV_PRODUCT_DISCONTINUED] = apply_product_discontinued,
+};
+
+/* ---- lifecycle and the subscriber ops ------------------------------------ */
+
+/* Stamps a fresh file with the schema version; refuses a file of another. */
+static int
+rm_check_version(sqlite3 *db, const char **why) {
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (v == 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", READMODEL_SCHEMA_VERSION);
+        return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    }
+    if (v != READMODEL_SCHEMA_VERSION) {
+        *why = "read model has another schema version (rebuild it into a new file)";
+        return -1;
+    }
+    return 0;
+}
+
+readmodel_t *
+readmodel_new(const char *path, const char **why) {
+    const char *dummy;
+    if (!why) why = &dummy;
+    *why = "out of memory";
+    readmodel_t *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    int rc = modeldb_open(path, schema_sql, &m->db);
+    if (rc != SQLITE_OK) {
+        *why = sqlite3_errstr(rc);
+        free(m);
+        return NULL;
+    }
+    *why = "cannot read the schema version";
+    if (rm_check_version(m->db, why) != 0) {
+        readmodel_destroy(&m);
+        return NULL;
+    }
+    *why = NULL;
+    return m;
+}
+
+void
+readmodel_destroy(readmodel_t **mp) {
+    if (!mp || !*mp) return;
+    readmodel_t *m = *mp;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(m->st[i]);
+    sqlite3_close(m->db);
+    free(m);
+    *mp = NULL;
+}
+
+int
+readmodel_begin(readmodel_t *m) {
+    m->batch_recorded_max = 0;
+    return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
+}
+
+int
+readmodel_apply(readmodel_t *m, const event_t *ev) {
+    if (ev->env.type < 0 || ev->env.type >= EV__COUNT || !appliers[ev->env.type])
+        return 0; /* a type this model does not show */
+    if (appliers[ev->env.type](m, ev) != 0) return -1;
+    if (ev->env.recorded_at > m->batch_recorded_max) m->batch_recorded_max = ev->env.recorded_at;
+    return 0;
+}
+
+int
+readmodel_commit(readmodel_t *m, int64_t checkpoint) {
+    if (rm_exec(m, ST_META_RECORDED, "i", m->batch_recorded_max) < 0 ||
+        modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK) {
+        modeldb_rollback(m->db);
+        return -1;
+    }
+    return modeldb_commit(m->db) == SQLITE_OK ? 0 : -1;
+}
+
+void
+readmodel_rollback(readmodel_t *m) {
+    modeldb_rollback(m->db);
+    m->batch_recorded_max = 0;
+}
+
+int
+readmodel_checkpoint(readmodel_t *m, int64_t *position) {
+    return modeldb_checkpoint_get(m->db, position) == SQLITE_OK ? 0 : -1;
+}
+
+const char *
+readmodel_errmsg(const readmodel_t *m) {
+    return m && m->db ? sqlite3_errmsg(m->db) : "no database";
+}
+
+static int
+ops_begin(void *model) {
+    return readmodel_begin(model);
+}
+static int
+ops_apply(void *model, const event_t *ev) {
+    return readmodel_apply(model, ev);
+}
+static int
+ops_commit(void *model, int64_t checkpoint) {
+    return readmodel_commit(model, checkpoint);
+}
+static void
+ops_rollback(void *model) {
+    readmodel_rollback(model);
+}
+static int
+ops_checkpoint(void *model, int64_t *position) {
+    return readmodel_checkpoint(model, position);
+}
+
+const subscriber_ops_t readmodel_ops = {
+    .begin = ops_begin,
+    .apply = ops_apply,
+    .commit = ops_commit,
+    .rollback = ops_rollback,
+    .checkpoint = ops_checkpoint,
+    .committed = NULL,
+};
+
+static void *
+factory_open(void *arg, const char *path) {
+    (void)arg;
+    return readmodel_new(path, NULL);
+}
+
+static void
+factory_activate(void *arg, void *model) {
+    *(readmodel_t **)arg = model;
+}
+
+static void
+factory_close(void *arg, void *model) {
+    readmodel_t **live = arg, *m = model;
+    if (*live == m) *live = NULL;
+    readmodel_destroy(&m);
+}
+
+subscriber_factory_t
+readmodel_factory(readmodel_t **live) {
+    return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
+}
+
+/* ---- canonical dump ------------------------------------------------------- */
+
+/* Every table that carries state, in a fixed order with a total row order.
+ * Surrogate keys (products.pid) are left out; the FTS index is dumped
+ * through fts5vocab, keyed by product_id, so a stale index shows. */
+static const struct {
+    const char *name;
+    const char *sql;
+} dump_tables[] = {
+    {"checkpoint", "SELECT position FROM checkpoint"},
+    {"model_meta", "SELECT last_recorded_at FROM model_meta"},
+    {"suppliers", "SELECT supplier_id, name, version, registered_at, product_count,"
+                  " active_product_count FROM suppliers ORDER BY supplier_id"},
+    {"products", "SELECT product_id, sku, name, description, supplier_id, supplier_name,"
+                 " price_cents, cost_price_cents, previous_price_cents, stock,"
+                 " low_stock_threshold, rating_sum, review_count, view_count, units_sold,"
+                 " revenue_cents, discontinued, discontinued_reason, version, created_at,"
+                 " updated_at FROM products ORDER BY product_id"},
+    {"reviews", "SELECT * FROM reviews ORDER BY product_id, review_id"},
+    {"price_history", "SELECT * FROM price_history ORDER BY position"},
+    {"sales", "SELECT * FROM sales ORDER BY position"},
+    {"product_search", "SELECT p.product_id, v.term, v.col, v.offset"
+                       " FROM temp.product_search_terms v JOIN products p ON p.pid = v.doc"
+                       " ORDER BY 1, 2, 3, 4"},
+};
+
+static void
+dump_text(FILE *out, const unsigned char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(out, "\\%c", *s);
+        else if (*s < 0x20)
+            fprintf(out, "\\x%02x", *s);
+        else
+            fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void
+dump_row(FILE *out, const char *table, sqlite3_stmt *st) {
+    fputs(table, out);
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+        fprintf(out, " %s=", sqlite3_column_name(st, i));
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            fprintf(out, "%lld", (long long)sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_FLOAT:
+            fprintf(out, "%.17g", sqlite3_column_double(st, i));
+            break;
+        case SQLITE_NULL:
+            fputs("null", out);
+            break;
+        default:
+            dump_text(out, sqlite3_column_text(st, i));
+            break;
+        }
+    }
+    fputc('\n', out);
+}
+
+static int
+dump_table(readmodel_t *m, FILE *out, const char *name, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        dump_row(out, name, st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+readmodel_dump(readmodel_t *m, FILE *out) {
+    if (sqlite3_exec(m->db,
+                     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.product_search_terms"
+                     " USING fts5vocab(main, 'product_search', 'instance')",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof dump_tables / sizeof dump_tables[0]; i++)
+        rc = dump_table(m, out, dump_tables[i].name, dump_tables[i].sql);
+    sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}

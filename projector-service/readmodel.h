@@ -1,0 +1,74 @@
+/* readmodel: the projector's read database (read.db), the only projector
+ * module that talks to SQLite.
+ *
+ * Owns the schema (tables, the public/admin views the query service reads,
+ * the FTS5 index) and applies events to it, one per call, inside the
+ * transaction the subscriber runtime opens (common/subscriber.h).
+ *
+ * Invariants:
+ *  - the checkpoint row is written in the same transaction as the rows it
+ *    covers (readmodel_commit), so the model is always "every event up to
+ *    the checkpoint, nothing after it";
+ *  - every product/supplier row remembers the stream version it last
+ *    applied; an event whose version is not above it changes nothing, so
+ *    re-applying an event is harmless;
+ *  - the model is a pure function of the event sequence: two models built
+ *    from the same events give byte-identical readmodel_dump output (no
+ *    wall clock, no random values are stored);
+ *  - cost fields live only in the products table and the admin_products
+ *    view; the public views (product_cards, product_details) never carry
+ *    them. */
+#ifndef INV_READMODEL_H
+#define INV_READMODEL_H
+
+#include "message.h"
+#include "subscriber.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define READMODEL_SCHEMA_VERSION 1 /* PRAGMA user_version of read.db */
+
+typedef struct readmodel readmodel_t;
+
+/* Opens (creating if needed) the read database at `path`, which may be any
+ * file (a rebuild builds a fresh one beside the live one), and creates the
+ * schema.  Returns the model, or NULL with *why set to a static reason
+ * (why may be NULL). */
+readmodel_t *readmodel_new(const char *path, const char **why);
+/* Finalizes statements and closes the database; NULL-safe, nulls *m. */
+void readmodel_destroy(readmodel_t **m);
+
+/* The subscriber_ops_t callbacks; `model` is a readmodel_t *. */
+extern const subscriber_ops_t readmodel_ops;
+
+/* The factory the runtime uses for Rebuild (subscriber_set_factory): open
+ * makes a readmodel on the new generation file, close destroys one.  *live
+ * always names the model the runtime currently applies to: activate (after
+ * the swap) sets it, close clears it when it closes that model.  live must
+ * outlive the runtime. */
+subscriber_factory_t readmodel_factory(readmodel_t **live);
+
+/* Opens a write transaction (BEGIN IMMEDIATE).  0 or -1. */
+int readmodel_begin(readmodel_t *m);
+/* Applies one event inside the open transaction.  Unknown products and
+ * already-applied events change nothing and return 0; -1 only on a
+ * database error (the runtime then rolls the batch back). */
+int readmodel_apply(readmodel_t *m, const event_t *ev);
+/* Writes `checkpoint` and the batch's metadata, then commits.  0 or -1
+ * (rolled back). */
+int readmodel_commit(readmodel_t *m, int64_t checkpoint);
+/* Rolls back the open transaction, if any. */
+void readmodel_rollback(readmodel_t *m);
+/* Reads the committed checkpoint (0 for a fresh model).  0 or -1. */
+int readmodel_checkpoint(readmodel_t *m, int64_t *position);
+
+/* Writes a canonical text dump of every table (fixed table order, rows in
+ * key order, one line per row, no surrogate keys) to out.  Two models built
+ * from the same events dump identically.  0 or -1 on a database error. */
+int readmodel_dump(readmodel_t *m, FILE *out);
+
+/* The last SQLite error message of the model's connection. */
+const char *readmodel_errmsg(const readmodel_t *m);
+
+#endif

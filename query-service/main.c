@@ -1,0 +1,72 @@
+/* query-service: answers the read-side queries of DOMAIN.md from the
+ * projector's read.db, opened read-only (docs/protocol-queries.md).
+ *
+ * The read database may not exist yet or may be swapped by a rebuild; the
+ * query engine reopens it as needed and answers `unavailable` meanwhile.
+ * Requests that wait for a min_position are parked, never blocking other
+ * clients (server.h).  This file only wires the pieces together. */
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "queries.h"
+#include "server.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *db;        /* read database path (the projector's) */
+    const char *bind;      /* our ROUTER endpoint (bind) */
+    const char *log_level; /* debug, info, warn, error */
+} query_config_t;
+
+static int
+load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level) {
+    const config_option_t opts[] = {
+        {"--db", "INV_READ_DB", CONFIG_STR, &cfg->db, "read model database (read-only)"},
+        {"--bind", "INV_QUERY_BIND", CONFIG_STR, &cfg->bind, "query ROUTER endpoint"},
+        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
+    };
+    int rc = config_parse("query-service", opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != 0) return rc;
+    if (log_level_parse(cfg->log_level, level) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
+        return -1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv) {
+    query_config_t cfg = {"read.db", EP_QUERY, "info"};
+    log_level_t level;
+    int rc = load_config(&cfg, argc, argv, &level);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    log_init("query", level);
+    proc_install_signals();
+
+    queries_t *queries = queries_new(cfg.db);
+    void *zctx = zmq_ctx_new();
+    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
+    server_t *server = router && queries ? server_new(router, queries) : NULL;
+    if (!server) {
+        LOG_E(NULL, "cannot start on %s: %s", cfg.bind,
+              router ? "out of memory" : zmq_strerror(errno));
+        rc = 1;
+    } else {
+        if (queries_refresh(queries) != 0)
+            LOG_W(NULL, "%s; answering unavailable until it appears",
+                  queries_unavailable_reason(queries));
+        LOG_I(NULL, "query service on %s, read model %s", cfg.bind, cfg.db);
+        rc = server_run(server) == 0 ? 0 : 1;
+    }
+
+    server_destroy(&server);
+    bus_close(&router);
+    zmq_ctx_term(zctx);
+    queries_destroy(&queries);
+    LOG_I(NULL, "query service stopped");
+    return rc;
+}

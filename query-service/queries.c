@@ -1,0 +1,660 @@
+/* queries: see queries.h.
+ *
+ * Each query is a function in query_defs, with the parameters it accepts.
+ * A query function reads with cached statements and packs its reply pairs
+ * into q->body (counting them in q->pairs); queries_execute wraps them in
+ * {ok, position, reached, ...}.  Row maps are packed generically from the
+ * statement's column names, so the reply keys are the projector's view
+ * columns (docs/protocol-queries.md); 0/1 columns named in bool_columns go
+ * out as booleans.
+ *
+ * Cursors are opaque to clients: "<tag><hex of the last key>" for keyset
+ * pages (products, suppliers, price history) and "o<offset>" for ranked
+ * lists (search, top rated, low stock). */
+#include "queries.h"
+
+#include "modeldb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CURSOR_OFFSET_MAX 100000 /* deepest offset page */
+#define FTS_TOKENS_MAX 16        /* search terms kept from q */
+#define FTS_QUERY_CAP (REQUEST_Q_MAX * 4 + 8)
+
+typedef enum { Q_OK = 0, Q_NOT_FOUND, Q_BAD_CURSOR, Q_DB_ERROR } qresult_t;
+
+typedef enum {
+    QS_CHECKPOINT,
+    QS_DETAIL,
+    QS_REVIEWS,
+    QS_ADMIN,
+    QS_PRODUCT_EXISTS,
+    QS_LIST_PRODUCTS,
+    QS_LIST_SUPPLIERS,
+    QS_SEARCH,
+    QS_TOP_RATED,
+    QS_LOW_STOCK,
+    QS_DASHBOARD,
+    QS_BEST_SELLERS,
+    QS_BEST_SELLERS_TODAY,
+    QS_PRICE_HISTORY,
+    QS__COUNT
+} qstmt_t;
+
+static const char *const qstmt_sql[QS__COUNT] = {
+    [QS_CHECKPOINT] = "SELECT position FROM checkpoint WHERE id = 1",
+    [QS_DETAIL] = "SELECT * FROM product_details WHERE product_id = ?1",
+    [QS_REVIEWS] = "SELECT review_id, customer_id, rating, comment, recorded_at FROM reviews"
+                   " WHERE product_id = ?1 ORDER BY position DESC LIMIT 5",
+    [QS_ADMIN] = "SELECT * FROM admin_products WHERE product_id = ?1",
+    [QS_PRODUCT_EXISTS] = "SELECT 1 FROM products WHERE product_id = ?1",
+    [QS_LIST_PRODUCTS] = "SELECT * FROM product_cards WHERE product_id > ?1"
+                         " AND (?2 IS NULL OR supplier_id = ?2) AND (?3 IS NULL OR in_stock = ?3)"
+                         " AND (?4 OR discontinued = 0) ORDER BY product_id LIMIT ?5",
+    [QS_LIST_SUPPLIERS] = "SELECT supplier_id, name, product_count, active_product_count"
+                          " FROM suppliers WHERE supplier_id > ?1 ORDER BY supplier_id LIMIT ?2",
+    [QS_SEARCH] = "SELECT product_cards.* FROM product_search"
+                  " JOIN products ON products.pid = product_search.rowid"
+                  " JOIN product_cards ON product_cards.product_id = products.product_id"
+                  " WHERE product_search MATCH ?1 AND (?2 OR product_cards.discontinued = 0)"
+                  " ORDER BY bm25(product_search, 10.0, 1.0, 4.0), product_cards.product_id"
+                  " LIMIT ?3 OFFSET ?4",
+    [QS_TOP_RATED] = "SELECT * FROM product_cards WHERE review_count >= 3 AND discontinued = 0"
+                     " ORDER BY avg_rating DESC, review_count DESC, product_id LIMIT ?1 OFFSET ?2",
+    [QS_LOW_STOCK] = "SELECT * FROM low_stock_items ORDER BY stock, product_id LIMIT ?1 OFFSET ?2",
+    [QS_DASHBOARD] = "SELECT * FROM dashboard",
+    [QS_BEST_SELLERS] = "SELECT * FROM best_sellers LIMIT 5",
+    [QS_BEST_SELLERS_TODAY] = "SELECT * FROM best_sellers_today LIMIT 5",
+    [QS_PRICE_HISTORY] = "SELECT position, old_price_cents, new_price_cents, recorded_at"
+                         " FROM price_history WHERE product_id = ?1 AND position > ?2"
+                         " ORDER BY position LIMIT ?3",
+};
+
+/* Integer columns that are booleans on the wire. */
+static const char *const bool_columns[] = {"in_stock", "low_stock", "discontinued", "price_dropped",
+                                           "out_of_stock"};
+
+struct queries {
+    char *path;                  /* read database path */
+    sqlite3 *db;                 /* NULL while unavailable */
+    dev_t dev;                   /* device of the open file */
+    ino_t ino;                   /* inode of the open file */
+    sqlite3_stmt *st[QS__COUNT]; /* cached for the open connection */
+    char why[192];               /* why unavailable */
+    codec_writer_t body;         /* the running query's reply pairs */
+    int pairs;                   /* pairs packed into body */
+    codec_writer_t items;        /* scratch for list items */
+    char msg[128];               /* not_found message */
+};
+
+typedef qresult_t (*query_fn)(queries_t *q, const request_t *req);
+
+typedef struct {
+    const char *name; /* wire type */
+    query_fn fn;
+    uint32_t allowed;  /* RP_* accepted besides RP_COMMON */
+    uint32_t required; /* RP_* that must be present */
+} query_def_t;
+
+/* ---- connection ----------------------------------------------------------- */
+
+static void
+q_close(queries_t *q) {
+    for (int i = 0; i < QS__COUNT; i++) {
+        sqlite3_finalize(q->st[i]);
+        q->st[i] = NULL;
+    }
+    sqlite3_close(q->db);
+    q->db = NULL;
+}
+
+/* True when the projector has finished creating the schema. */
+static bool
+q_schema_ready(sqlite3 *db) {
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v > 0;
+}
+
+static int
+q_open(queries_t *q, const struct stat *sb) {
+    int rc = modeldb_open_readonly(q->path, &q->db);
+    if (rc != SQLITE_OK) {
+        snprintf(q->why, sizeof q->why, "cannot open read model %s: %s", q->path,
+                 sqlite3_errstr(rc));
+        return -1;
+    }
+    if (!q_schema_ready(q->db)) {
+        snprintf(q->why, sizeof q->why, "read model %s is not initialised yet", q->path);
+        q_close(q);
+        return -1;
+    }
+    q->dev = sb->st_dev;
+    q->ino = sb->st_ino;
+    return 0;
+}
+
+int
+queries_refresh(queries_t *q) {
+    struct stat sb;
+    if (stat(q->path, &sb) != 0) {
+        q_close(q);
+        snprintf(q->why, sizeof q->why, "read model %s does not exist yet", q->path);
+        return -1;
+    }
+    if (q->db && (sb.st_dev != q->dev || sb.st_ino != q->ino))
+        q_close(q); /* replaced (rebuild swapped it in): read the new file */
+    if (!q->db && q_open(q, &sb) != 0) return -1;
+    return 0;
+}
+
+const char *
+queries_unavailable_reason(const queries_t *q) {
+    return q->why;
+}
+
+struct sqlite3 *
+queries_db(queries_t *q) {
+    return q->db;
+}
+
+queries_t *
+queries_new(const char *path) {
+    queries_t *q = calloc(1, sizeof *q);
+    if (!q || !(q->path = strdup(path))) {
+        free(q);
+        return NULL;
+    }
+    snprintf(q->why, sizeof q->why, "read model %s not opened yet", path);
+    codec_writer_init(&q->body);
+    codec_writer_init(&q->items);
+    return q;
+}
+
+void
+queries_destroy(queries_t **qp) {
+    if (!qp || !*qp) return;
+    queries_t *q = *qp;
+    q_close(q);
+    codec_writer_fini(&q->body);
+    codec_writer_fini(&q->items);
+    free(q->path);
+    free(q);
+    *qp = NULL;
+}
+
+/* The cached statement `id`, reset; NULL on error. */
+static sqlite3_stmt *
+q_stmt(queries_t *q, qstmt_t id) {
+    return modeldb_prepare(q->db, &q->st[id], qstmt_sql[id]) == SQLITE_OK ? q->st[id] : NULL;
+}
+
+static int
+q_checkpoint(queries_t *q, int64_t *position) {
+    sqlite3_stmt *st = q_stmt(q, QS_CHECKPOINT);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    *position = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+queries_position(queries_t *q, int64_t *position) {
+    if (queries_refresh(q) != 0) return -1;
+    if (q_checkpoint(q, position) != 0) {
+        snprintf(q->why, sizeof q->why, "read model unreadable: %s", sqlite3_errmsg(q->db));
+        q_close(q);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- packing rows ---------------------------------------------------------- */
+
+static bool
+q_is_bool(const char *column) {
+    for (size_t i = 0; i < sizeof bool_columns / sizeof bool_columns[0]; i++)
+        if (strcmp(bool_columns[i], column) == 0) return true;
+    return false;
+}
+
+static void
+q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i) {
+    const char *name = sqlite3_column_name(st, i);
+    codec_pack_cstr(pk, name);
+    int type = sqlite3_column_type(st, i);
+    if (type == SQLITE_NULL) {
+        msgpack_pack_nil(pk);
+    } else if (q_is_bool(name)) {
+        if (sqlite3_column_int64(st, i))
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+    } else if (type == SQLITE_INTEGER) {
+        msgpack_pack_int64(pk, sqlite3_column_int64(st, i));
+    } else if (type == SQLITE_FLOAT) {
+        msgpack_pack_double(pk, sqlite3_column_double(st, i));
+    } else {
+        const void *s = sqlite3_column_text(st, i);
+        size_t n = (size_t)sqlite3_column_bytes(st, i);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, s, n);
+    }
+}
+
+/* Packs the current row as a map with `extra` more pairs to follow. */
+static void
+q_pack_row(msgpack_packer *pk, sqlite3_stmt *st, int extra) {
+    int n = sqlite3_column_count(st);
+    msgpack_pack_map(pk, (size_t)(n + extra));
+    for (int i = 0; i < n; i++)
+        q_pack_column(pk, st, i);
+}
+
+/* Packs every row of st as an array value under key.  0 or -1. */
+static int
+q_pack_rows(queries_t *q, msgpack_packer *pk, const char *key, sqlite3_stmt *st) {
+    codec_writer_reset(&q->items);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        q_pack_row(&q->items.pk, st, 0);
+        n++;
+    }
+    sqlite3_reset(st);
+    codec_pack_cstr(pk, key);
+    msgpack_pack_array(pk, (size_t)n);
+    codec_pack_raw(pk, q->items.buf.data, q->items.buf.size);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- cursors --------------------------------------------------------------- */
+
+static const char hexdigits[] = "0123456789abcdef";
+
+/* Decodes a keyset cursor "<tag><hex>" into key ("" when none).  0 or -1. */
+static int
+cursor_key(const request_t *req, char tag, char *key, size_t cap) {
+    key[0] = '\0';
+    const char *c = req->cursor;
+    if (!c[0]) return 0;
+    size_t n = strlen(c);
+    if (c[0] != tag || (n - 1) % 2 != 0 || (n - 1) / 2 >= cap) return -1;
+    size_t k = 0;
+    for (size_t i = 1; i < n; i += 2, k++) {
+        const char *hi = memchr(hexdigits, c[i], 16), *lo = memchr(hexdigits, c[i + 1], 16);
+        if (!c[i] || !c[i + 1] || !hi || !lo) return -1;
+        key[k] = (char)((hi - hexdigits) << 4 | (lo - hexdigits));
+        if (!key[k]) return -1;
+    }
+    key[k] = '\0';
+    return 0;
+}
+
+static void
+cursor_make_key(char *out, size_t cap, char tag, const unsigned char *key) {
+    size_t k = 0;
+    out[k++] = tag;
+    for (; *key && k + 2 < cap; key++) {
+        out[k++] = hexdigits[*key >> 4];
+        out[k++] = hexdigits[*key & 15];
+    }
+    out[k] = '\0';
+}
+
+/* Decodes an offset cursor "o<n>".  0 or -1. */
+static int
+cursor_offset(const request_t *req, int64_t *offset) {
+    *offset = 0;
+    const char *c = req->cursor;
+    if (!c[0]) return 0;
+    if (c[0] != 'o' || !c[1] || strlen(c) > 7) return -1;
+    for (const char *p = c + 1; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        *offset = *offset * 10 + (*p - '0');
+    }
+    return *offset <= CURSOR_OFFSET_MAX ? 0 : -1;
+}
+
+/* Steps a list statement that was bound with LIMIT limit + 1, packing at
+ * most limit rows as `items` and `next_cursor` (nil at the end).  tag 'o'
+ * makes offset cursors (starting at offset), any other tag keyset cursors
+ * on column 0. */
+static qresult_t
+q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t offset) {
+    codec_writer_reset(&q->items);
+    char next[REQUEST_CURSOR_MAX + 1] = "";
+    int64_t n = 0;
+    bool more = false;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == req->limit) {
+            more = true;
+            break;
+        }
+        q_pack_row(&q->items.pk, st, 0);
+        if (tag != 'o') cursor_make_key(next, sizeof next, tag, sqlite3_column_text(st, 0));
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Q_DB_ERROR;
+    if (tag == 'o') snprintf(next, sizeof next, "o%lld", (long long)(offset + n));
+    msgpack_packer *pk = &q->body.pk;
+    codec_pack_cstr(pk, "items");
+    msgpack_pack_array(pk, (size_t)n);
+    codec_pack_raw(pk, q->items.buf.data, q->items.buf.size);
+    codec_pack_cstr(pk, "next_cursor");
+    if (more && (tag != 'o' || offset + n <= CURSOR_OFFSET_MAX))
+        codec_pack_cstr(pk, next);
+    else
+        msgpack_pack_nil(pk);
+    q->pairs += 2;
+    return Q_OK;
+}
+
+/* ---- search input ---------------------------------------------------------- */
+
+/* A byte that belongs to a search term: ASCII letters and digits, and any
+ * byte of a multi-byte UTF-8 sequence (the tokenizer decides the rest). */
+static bool
+fts_term_byte(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* Turns free text into a safe FTS5 query: each term is double-quoted (so
+ * operators, NEAR, column filters and quotes are plain text) and matched as
+ * a prefix; terms are ANDed.  Returns the number of terms (0: nothing to
+ * search for). */
+static int
+fts_query(const char *q, char *out, size_t cap) {
+    size_t k = 0;
+    int terms = 0;
+    const unsigned char *p = (const unsigned char *)q;
+    while (*p && terms < FTS_TOKENS_MAX) {
+        while (*p && !fts_term_byte(*p))
+            p++;
+        const unsigned char *start = p;
+        while (*p && fts_term_byte(*p))
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0 || k + n + 5 >= cap) break;
+        k += (size_t)snprintf(out + k, cap - k, "%s\"%.*s\"*", terms ? " " : "", (int)n,
+                              (const char *)start);
+        terms++;
+    }
+    out[k] = '\0';
+    return terms;
+}
+
+/* ---- the queries ----------------------------------------------------------- */
+
+static qresult_t
+q_not_found(queries_t *q, const char *what, const char *id) {
+    snprintf(q->msg, sizeof q->msg, "no %s %s", what, id);
+    return Q_NOT_FOUND;
+}
+
+/* {product: {<detail columns>..., reviews: [last 5, newest first]}} */
+static qresult_t
+q_product_detail(queries_t *q, const request_t *req) {
+    sqlite3_stmt *st = q_stmt(q, QS_DETAIL), *rv = q_stmt(q, QS_REVIEWS);
+    if (!st || !rv) return Q_DB_ERROR;
+    sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? q_not_found(q, "product", req->product_id) : Q_DB_ERROR;
+    }
+    codec_pack_cstr(&q->body.pk, "product");
+    q_pack_row(&q->body.pk, st, 1);
+    sqlite3_reset(st);
+    sqlite3_bind_text(rv, 1, req->product_id, -1, SQLITE_STATIC);
+    q->pairs++;
+    return q_pack_rows(q, &q->body.pk, "reviews", rv) == 0 ? Q_OK : Q_DB_ERROR;
+}
+
+/* {product: {<admin columns, with cost, stock value and margin>}} */
+static qresult_t
+q_admin_product(queries_t *q, const request_t *req) {
+    sqlite3_stmt *st = q_stmt(q, QS_ADMIN);
+    if (!st) return Q_DB_ERROR;
+    sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        codec_pack_cstr(&q->body.pk, "product");
+        q_pack_row(&q->body.pk, st, 0);
+        q->pairs++;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return q_not_found(q, "product", req->product_id);
+    return rc == SQLITE_ROW ? Q_OK : Q_DB_ERROR;
+}
+
+static qresult_t
+q_list_products(queries_t *q, const request_t *req) {
+    char after[ID_MAX + 1];
+    sqlite3_stmt *st = q_stmt(q, QS_LIST_PRODUCTS);
+    if (!st) return Q_DB_ERROR;
+    if (cursor_key(req, 'p', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    if (req->present & RP_SUPPLIER_ID)
+        sqlite3_bind_text(st, 2, req->supplier_id, -1, SQLITE_STATIC);
+    if (req->present & RP_IN_STOCK) sqlite3_bind_int(st, 3, req->in_stock);
+    sqlite3_bind_int(st, 4, req->include_discontinued);
+    sqlite3_bind_int64(st, 5, req->limit + 1);
+    return q_list(q, st, req, 'p', 0);
+}
+
+static qresult_t
+q_list_suppliers(queries_t *q, const request_t *req) {
+    char after[ID_MAX + 1];
+    sqlite3_stmt *st = q_stmt(q, QS_LIST_SUPPLIERS);
+    if (!st) return Q_DB_ERROR;
+    if (cursor_key(req, 's', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, req->limit + 1);
+    return q_list(q, st, req, 's', 0);
+}
+
+/* Runs an offset-paginated statement whose last two parameters are
+ * LIMIT and OFFSET, at parameter index first_param. */
+static qresult_t
+q_ranked(queries_t *q, const request_t *req, sqlite3_stmt *st, int first_param) {
+    int64_t offset;
+    if (cursor_offset(req, &offset) != 0) return Q_BAD_CURSOR;
+    sqlite3_bind_int64(st, first_param, req->limit + 1);
+    sqlite3_bind_int64(st, first_param + 1, offset);
+    return q_list(q, st, req, 'o', offset);
+}
+
+static qresult_t
+q_search(queries_t *q, const request_t *req) {
+    char match[FTS_QUERY_CAP];
+    int64_t offset;
+    if (cursor_offset(req, &offset) != 0) return Q_BAD_CURSOR;
+    if (fts_query(req->q, match, sizeof match) == 0) {
+        codec_writer_reset(&q->items); /* nothing searchable: an empty page */
+        msgpack_packer *pk = &q->body.pk;
+        codec_pack_cstr(pk, "items");
+        msgpack_pack_array(pk, 0);
+        codec_pack_cstr(pk, "next_cursor");
+        msgpack_pack_nil(pk);
+        q->pairs += 2;
+        return Q_OK;
+    }
+    sqlite3_stmt *st = q_stmt(q, QS_SEARCH);
+    if (!st) return Q_DB_ERROR;
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, req->include_discontinued);
+    return q_ranked(q, req, st, 3);
+}
+
+static qresult_t
+q_top_rated(queries_t *q, const request_t *req) {
+    sqlite3_stmt *st = q_stmt(q, QS_TOP_RATED);
+    return st ? q_ranked(q, req, st, 1) : Q_DB_ERROR;
+}
+
+static qresult_t
+q_low_stock(queries_t *q, const request_t *req) {
+    sqlite3_stmt *st = q_stmt(q, QS_LOW_STOCK);
+    return st ? q_ranked(q, req, st, 1) : Q_DB_ERROR;
+}
+
+/* The dashboard view's columns as top-level pairs, plus best_sellers and
+ * best_sellers_today (top 5 by units). */
+static qresult_t
+q_dashboard(queries_t *q, const request_t *req) {
+    (void)req;
+    sqlite3_stmt *st = q_stmt(q, QS_DASHBOARD);
+    sqlite3_stmt *best = q_stmt(q, QS_BEST_SELLERS);
+    sqlite3_stmt *today = q_stmt(q, QS_BEST_SELLERS_TODAY);
+    if (!st || !best || !today) return Q_DB_ERROR;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return Q_DB_ERROR;
+    }
+    for (int i = 0; i < sqlite3_column_count(st); i++, q->pairs++)
+        q_pack_column(&q->body.pk, st, i);
+    sqlite3_reset(st);
+    q->pairs += 2;
+    if (q_pack_rows(q, &q->body.pk, "best_sellers", best) != 0 ||
+        q_pack_rows(q, &q->body.pk, "best_sellers_today", today) != 0)
+        return Q_DB_ERROR;
+    return Q_OK;
+}
+
+static qresult_t
+q_price_history(queries_t *q, const request_t *req) {
+    char after[24];
+    sqlite3_stmt *ex = q_stmt(q, QS_PRODUCT_EXISTS), *st = q_stmt(q, QS_PRICE_HISTORY);
+    if (!ex || !st) return Q_DB_ERROR;
+    if (cursor_key(req, 'h', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    char *end = NULL;
+    long long from = after[0] ? strtoll(after, &end, 10) : 0;
+    if (after[0] && (*end || from < 0)) return Q_BAD_CURSOR;
+    sqlite3_bind_text(ex, 1, req->product_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(ex);
+    sqlite3_reset(ex);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? q_not_found(q, "product", req->product_id) : Q_DB_ERROR;
+    codec_pack_kv_str(&q->body.pk, "product_id", req->product_id);
+    q->pairs++;
+    sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, req->limit + 1);
+    return q_list(q, st, req, 'h', 0);
+}
+
+static qresult_t
+q_status(queries_t *q, const request_t *req) {
+    (void)req;
+    codec_pack_kv_str(&q->body.pk, "service", "query");
+    q->pairs++;
+    return Q_OK;
+}
+
+static const query_def_t query_defs[] = {
+    {"GetProductDetail", q_product_detail, RP_PRODUCT_ID, RP_PRODUCT_ID},
+    {"GetAdminProduct", q_admin_product, RP_PRODUCT_ID, RP_PRODUCT_ID},
+    {"ListProducts", q_list_products,
+     RP_LIST | RP_SUPPLIER_ID | RP_IN_STOCK | RP_INCLUDE_DISCONTINUED, 0},
+    {"ListSuppliers", q_list_suppliers, RP_LIST, 0},
+    {"SearchProducts", q_search, RP_LIST | RP_Q | RP_INCLUDE_DISCONTINUED, RP_Q},
+    {"TopRated", q_top_rated, RP_LIST, 0},
+    {"LowStock", q_low_stock, RP_LIST, 0},
+    {"Dashboard", q_dashboard, 0, 0},
+    {"PriceHistory", q_price_history, RP_PRODUCT_ID | RP_LIST, RP_PRODUCT_ID},
+    {"Status", q_status, 0, 0},
+};
+#define N_QUERIES (sizeof query_defs / sizeof query_defs[0])
+
+static const query_def_t *
+q_find(const char *name, size_t len) {
+    for (size_t i = 0; i < N_QUERIES; i++)
+        if (strlen(query_defs[i].name) == len && memcmp(query_defs[i].name, name, len) == 0)
+            return &query_defs[i];
+    return NULL;
+}
+
+int
+queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *required) {
+    const query_def_t *d = q_find(name, len);
+    if (!d) return -1;
+    *allowed = d->allowed;
+    *required = d->required;
+    return 0;
+}
+
+/* ---- execution ------------------------------------------------------------- */
+
+static void
+q_pack_unavailable(msgpack_packer *pk, const char *message) {
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_bool(pk, "ok", false);
+    codec_pack_kv_str(pk, "error", "unavailable");
+    codec_pack_kv_str(pk, "message", message);
+}
+
+/* Runs def inside one read transaction; *position is the checkpoint that
+ * transaction saw. */
+static qresult_t
+q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *position) {
+    codec_writer_reset(&q->body);
+    q->pairs = 0;
+    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return Q_DB_ERROR;
+    qresult_t r = q_checkpoint(q, position) == 0 ? def->fn(q, req) : Q_DB_ERROR;
+    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+    return r;
+}
+
+static void
+q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position,
+              msgpack_packer *pk) {
+    bool reached = position >= req->min_position;
+    if (r == Q_BAD_CURSOR) {
+        request_error_t err = {"validation", "cursor", "is not a cursor of this query"};
+        request_pack_error(pk, &err);
+        return;
+    }
+    msgpack_pack_map(pk, (size_t)(r == Q_OK ? 3 + q->pairs : 5));
+    codec_pack_kv_bool(pk, "ok", r == Q_OK);
+    codec_pack_kv_int(pk, "position", position);
+    codec_pack_kv_bool(pk, "reached", reached);
+    if (r == Q_OK) {
+        codec_pack_raw(pk, q->body.buf.data, q->body.buf.size);
+    } else {
+        codec_pack_kv_str(pk, "error", "not_found");
+        codec_pack_kv_str(pk, "message", q->msg);
+    }
+}
+
+void
+queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk) {
+    const query_def_t *def = q_find(req->type, strlen(req->type));
+    if (!def) {
+        request_error_t err = {"malformed", "", "unknown request type"};
+        request_pack_error(pk, &err);
+        return;
+    }
+    if (queries_refresh(q) != 0) {
+        q_pack_unavailable(pk, q->why);
+        return;
+    }
+    int64_t position = 0;
+    qresult_t r = q_run(q, def, req, &position);
+    if (r == Q_DB_ERROR) {
+        snprintf(q->why, sizeof q->why, "read model error: %s", sqlite3_errmsg(q->db));
+        q_close(q); /* reopen on the next request */
+        q_pack_unavailable(pk, q->why);
+        return;
+    }
+    q_pack_result(q, r, req, position, pk);
+}

@@ -1,0 +1,548 @@
+/* test_readmodel: the projector's read model, driven with event_t values
+ * built in C and applied to a model in a temporary file; rows are checked
+ * with plain SQL on a second connection.  Includes the differential test:
+ * the same events applied to two fresh models (in different batchings)
+ * give byte-identical canonical dumps. */
+#include "readmodel.h"
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a small event history builder (also in test_queries.c) -------------- */
+
+#define HIST_MAX 512
+#define DAY_US 86400000000LL
+
+typedef struct {
+    event_t ev[HIST_MAX]; /* events in position order */
+    int n;
+    int64_t now; /* recorded_at of the next event (us) */
+    struct {
+        char stream[STREAM_MAX + 1];
+        int64_t version;
+    } streams[128];
+    int n_streams;
+} hist_t;
+
+static hist_t *
+hist_new(void) {
+    hist_t *h = calloc(1, sizeof *h);
+    cr_assert_not_null(h);
+    h->now = 1767225600LL * 1000000; /* 2026-01-01T00:00:00Z */
+    return h;
+}
+
+static int64_t
+hist_version(hist_t *h, const char *stream) {
+    for (int i = 0; i < h->n_streams; i++)
+        if (strcmp(h->streams[i].stream, stream) == 0) return ++h->streams[i].version;
+    size_t n = strlen(stream);
+    cr_assert_lt(n, sizeof h->streams[0].stream);
+    memcpy(h->streams[h->n_streams].stream, stream, n + 1);
+    return h->streams[h->n_streams++].version = 1;
+}
+
+static event_t *
+hist_add(hist_t *h, event_type_t type, const char *kind, const char *id) {
+    cr_assert_lt(h->n, HIST_MAX);
+    event_t *e = &h->ev[h->n++];
+    memset(e, 0, sizeof *e);
+    e->env.position = h->n;
+    e->env.type = type;
+    e->env.schema = event_spec(type)->schema;
+    snprintf(e->env.stream, sizeof e->env.stream, "%s-%s", kind, id);
+    e->env.version = hist_version(h, e->env.stream);
+    snprintf(e->env.event_id, sizeof e->env.event_id, "e%d", h->n);
+    snprintf(e->env.command_id, sizeof e->env.command_id, "c%d", h->n);
+    e->env.recorded_at = h->now;
+    h->now += 1000000;
+    fields_t *d = &e->data;
+    fields_set_str(d, type <= EV_SUPPLIER_RENAMED ? F_SUPPLIER_ID : F_PRODUCT_ID, id);
+    return e;
+}
+
+static event_t *
+ev_supplier(hist_t *h, const char *sid, const char *name) {
+    event_t *e = hist_add(h, EV_SUPPLIER_REGISTERED, "supplier", sid);
+    fields_set_str(&e->data, F_NAME, name);
+    return e;
+}
+
+static event_t *
+ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name) {
+    event_t *e = hist_add(h, EV_SUPPLIER_RENAMED, "supplier", sid);
+    fields_set_str(&e->data, F_OLD_NAME, old_name);
+    fields_set_str(&e->data, F_NEW_NAME, new_name);
+    return e;
+}
+
+static event_t *
+ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const char *sname,
+           int64_t price, int64_t cost, int64_t stock, int64_t threshold) {
+    event_t *e = hist_add(h, EV_PRODUCT_CREATED, "product", pid);
+    fields_t *d = &e->data;
+    char sku[SKU_MAX + 1];
+    snprintf(sku, sizeof sku, "SKU-%s", pid);
+    fields_set_str(d, F_SKU, sku);
+    fields_set_str(d, F_NAME, name);
+    fields_set_str(d, F_DESCRIPTION, "A sturdy thing for everyday use");
+    fields_set_str(d, F_SUPPLIER_ID, sid);
+    fields_set_str(d, F_SUPPLIER_NAME, sname);
+    fields_set_int(d, F_PRICE_CENTS, price);
+    fields_set_int(d, F_COST_PRICE_CENTS, cost);
+    fields_set_int(d, F_STOCK, stock);
+    fields_set_int(d, F_LOW_STOCK_THRESHOLD, threshold);
+    return e;
+}
+
+static event_t *
+ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price) {
+    event_t *e = hist_add(h, EV_PRICE_CHANGED, "product", pid);
+    fields_set_int(&e->data, F_OLD_PRICE_CENTS, old_price);
+    fields_set_int(&e->data, F_NEW_PRICE_CENTS, new_price);
+    return e;
+}
+
+static event_t *
+ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock) {
+    event_t *e = hist_add(h, EV_STOCK_UPDATED, "product", pid);
+    fields_set_int(&e->data, F_OLD_STOCK, old_stock);
+    fields_set_int(&e->data, F_NEW_STOCK, new_stock);
+    return e;
+}
+
+static event_t *
+ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock) {
+    event_t *e = hist_add(h, EV_PRODUCT_SOLD, "product", pid);
+    fields_set_str(&e->data, F_ORDER_ID, "o1");
+    fields_set_int(&e->data, F_QUANTITY, qty);
+    fields_set_int(&e->data, F_UNIT_PRICE_CENTS, unit);
+    fields_set_int(&e->data, F_OLD_STOCK, old_stock);
+    fields_set_int(&e->data, F_NEW_STOCK, old_stock - qty);
+    return e;
+}
+
+static event_t *
+ev_viewed(hist_t *h, const char *pid) {
+    return hist_add(h, EV_PRODUCT_VIEWED, "product", pid);
+}
+
+static event_t *
+ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating) {
+    event_t *e = hist_add(h, EV_REVIEW_SUBMITTED, "product", pid);
+    fields_set_str(&e->data, F_REVIEW_ID, rid);
+    fields_set_str(&e->data, F_CUSTOMER_ID, "cust1");
+    fields_set_int(&e->data, F_RATING, rating);
+    fields_set_str(&e->data, F_COMMENT, "fine");
+    return e;
+}
+
+static event_t *
+ev_discontinue(hist_t *h, const char *pid, const char *reason) {
+    event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
+    fields_set_str(&e->data, F_REASON, reason);
+    return e;
+}
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+static char dir[64];
+static char path[128];
+
+static void
+setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/test_readmodel.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/read.db", dir);
+}
+
+static void
+teardown(void) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Applies events [from, to) of h as one batch ending at position to. */
+static void
+apply_range(readmodel_t *m, const hist_t *h, int from, int to) {
+    cr_assert_eq(readmodel_begin(m), 0);
+    for (int i = from; i < to; i++)
+        cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
+    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position), 0);
+}
+
+static void
+apply_all(readmodel_t *m, const hist_t *h) {
+    apply_range(m, h, 0, h->n);
+}
+
+static readmodel_t *
+open_model(const char *p) {
+    const char *why = NULL;
+    readmodel_t *m = readmodel_new(p, &why);
+    cr_assert_not_null(m, "readmodel_new: %s", why);
+    return m;
+}
+
+/* Runs a one-value SQL query on a separate connection; returns it as int. */
+static int64_t
+sql_int(const char *sql) {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -999;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Same for a text value, copied into a static buffer ("<none>" if no row). */
+static const char *
+sql_text(const char *sql) {
+    static char buf[512];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+    snprintf(buf, sizeof buf, "<none>");
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return buf;
+}
+
+static char *
+dump_of(readmodel_t *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    cr_assert_eq(readmodel_dump(m, f), 0);
+    fclose(f);
+    return buf;
+}
+
+/* A history that touches every event type. */
+static void
+history_full(hist_t *h) {
+    ev_supplier(h, "s1", "Acme");
+    ev_supplier(h, "s2", "Globex");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_product(h, "p2", "Red Gadget", "s1", "Acme", 2500, 2000, 3, 5);
+    ev_product(h, "p3", "Green Gizmo", "s2", "Globex", 500, 100, 0, 2);
+    ev_price(h, "p1", 1000, 900);
+    ev_sold(h, "p1", 4, 900, 20);
+    ev_viewed(h, "p1");
+    ev_viewed(h, "p1");
+    ev_review(h, "p1", "r1", 5);
+    ev_review(h, "p1", "r2", 4);
+    ev_review(h, "p1", "r3", 3);
+    ev_stock(h, "p2", 3, 10);
+    ev_rename(h, "s1", "Acme", "Acme Corp");
+    ev_discontinue(h, "p3", "supplier stopped making it");
+    h->now += DAY_US;
+    ev_sold(h, "p2", 2, 2500, 10);
+}
+
+TestSuite(readmodel, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(readmodel, fresh_model_has_checkpoint_zero_and_schema_version) {
+    readmodel_t *m = open_model(path);
+    int64_t pos = -1;
+    cr_assert_eq(readmodel_checkpoint(m, &pos), 0);
+    cr_assert_eq(pos, 0);
+    cr_assert_eq(sql_int("PRAGMA user_version"), READMODEL_SCHEMA_VERSION);
+    readmodel_destroy(&m);
+    cr_assert_null(m);
+    readmodel_destroy(&m); /* idempotent */
+}
+
+Test(readmodel, product_created_fills_card_detail_and_supplier_counts) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT price_cents FROM product_cards WHERE product_id='p1'"), 1000);
+    cr_assert_eq(sql_int("SELECT in_stock FROM product_cards WHERE product_id='p1'"), 1);
+    cr_assert_str_eq(sql_text("SELECT supplier_name FROM product_cards"), "Acme");
+    cr_assert_str_eq(sql_text("SELECT sku FROM product_details"), "SKU-p1");
+    cr_assert_eq(sql_int("SELECT low_stock FROM product_details"), 0);
+    cr_assert_eq(sql_int("SELECT version FROM product_details"), 1);
+    cr_assert_eq(sql_int("SELECT stock_value_cents FROM admin_products"), 20 * 600);
+    cr_assert_eq(sql_int("SELECT margin_cents FROM admin_products"), 400);
+    cr_assert_eq(sql_int("SELECT product_count FROM suppliers WHERE supplier_id='s1'"), 1);
+    cr_assert_eq(sql_int("SELECT position FROM checkpoint"), 2);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, public_views_have_no_cost_columns) {
+    readmodel_t *m = open_model(path);
+    const char *views[] = {"product_cards", "product_details", "low_stock_items"};
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM pragma_table_info('%s') WHERE name LIKE '%%cost%%'"
+                 " OR name LIKE '%%margin%%' OR name LIKE '%%value%%'",
+                 views[i]);
+        cr_assert_eq(sql_int(sql), 0, "%s shows a cost column", views[i]);
+    }
+    cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('admin_products')"
+                         " WHERE name = 'cost_price_cents'"),
+                 1);
+    readmodel_destroy(&m);
+}
+
+Test(readmodel, price_change_keeps_previous_price_and_history) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_price(h, "p1", 1000, 800);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT price_cents FROM product_details"), 800);
+    cr_assert_eq(sql_int("SELECT previous_price_cents FROM product_details"), 1000);
+    cr_assert_eq(sql_int("SELECT price_dropped FROM product_details"), 1);
+    cr_assert_eq(sql_int("SELECT count(*) FROM price_history WHERE product_id='p1'"), 1);
+    cr_assert_eq(sql_int("SELECT old_price_cents FROM price_history"), 1000);
+    cr_assert_eq(sql_int("SELECT recorded_at FROM price_history"), h->ev[2].env.recorded_at);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, price_rise_is_not_a_drop) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_price(h, "p1", 1000, 1200);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT price_dropped FROM product_details"), 0);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, sales_move_stock_and_today_figures) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 6, 5);
+    ev_sold(h, "p1", 2, 1000, 6);
+    h->now += DAY_US; /* the next sale is on the next UTC day: "today" */
+    ev_sold(h, "p1", 3, 1000, 4);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT stock FROM product_details"), 1);
+    cr_assert_eq(sql_int("SELECT low_stock FROM product_details"), 1);
+    cr_assert_eq(sql_int("SELECT units_sold FROM admin_products"), 5);
+    cr_assert_eq(sql_int("SELECT units_sold_today FROM dashboard"), 3);
+    cr_assert_eq(sql_int("SELECT revenue_today_cents FROM dashboard"), 3000);
+    cr_assert_str_eq(sql_text("SELECT today FROM dashboard"), "2026-01-02");
+    cr_assert_eq(sql_int("SELECT low_stock_count FROM dashboard"), 1);
+    cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), 600);
+    cr_assert_str_eq(sql_text("SELECT product_id FROM best_sellers"), "p1");
+    cr_assert_eq(sql_int("SELECT units_sold FROM best_sellers_today"), 3);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, reviews_average_and_keep_the_newest) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 6, 5);
+    int ratings[] = {5, 4, 4, 3, 5, 1, 2};
+    for (int i = 0; i < 7; i++) {
+        char rid[8];
+        snprintf(rid, sizeof rid, "r%d", i);
+        ev_review(h, "p1", rid, ratings[i]);
+    }
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT review_count FROM product_cards"), 7);
+    cr_assert_str_eq(sql_text("SELECT avg_rating FROM product_cards"), "3.43");
+    cr_assert_eq(sql_int("SELECT count(*) FROM reviews WHERE product_id='p1'"), 7);
+    cr_assert_str_eq(sql_text("SELECT review_id FROM reviews ORDER BY position DESC LIMIT 1"),
+                     "r6");
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, supplier_rename_rewrites_cards_detail_and_search) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_supplier(h, "s2", "Globex");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_product(h, "p2", "Red Gadget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_product(h, "p3", "Green Gizmo", "s2", "Globex", 1000, 600, 20, 5);
+    ev_rename(h, "s1", "Acme", "Initech");
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_str_eq(sql_text("SELECT name FROM suppliers WHERE supplier_id='s1'"), "Initech");
+    cr_assert_eq(sql_int("SELECT count(*) FROM product_cards WHERE supplier_name='Initech'"), 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM product_details WHERE supplier_name='Acme'"), 0);
+    cr_assert_str_eq(sql_text("SELECT supplier_name FROM products WHERE product_id='p3'"),
+                     "Globex");
+    cr_assert_eq(sql_int("SELECT count(*) FROM product_search WHERE product_search MATCH"
+                         " 'initech'"),
+                 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM product_search WHERE product_search MATCH"
+                         " 'acme'"),
+                 0);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, discontinue_updates_active_counts) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_product(h, "p2", "Red Gadget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_discontinue(h, "p2", "old");
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT product_count FROM suppliers"), 2);
+    cr_assert_eq(sql_int("SELECT active_product_count FROM suppliers"), 1);
+    cr_assert_eq(sql_int("SELECT discontinued FROM product_details WHERE product_id='p2'"), 1);
+    cr_assert_str_eq(sql_text("SELECT discontinued_reason FROM product_details"
+                              " WHERE product_id='p2'"),
+                     "old");
+    cr_assert_eq(sql_int("SELECT product_count FROM dashboard"), 1);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, reapplying_every_event_changes_nothing) {
+    hist_t *h = hist_new();
+    history_full(h);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    char *once = dump_of(m);
+    for (int i = 0; i < h->n; i++) /* every event again, one batch each */
+        apply_range(m, h, i, i + 1);
+    apply_range(m, h, h->n - 1, h->n); /* restore the checkpoint */
+    char *twice = dump_of(m);
+    cr_assert_str_eq(once, twice);
+    free(once);
+    free(twice);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, rollback_leaves_model_and_checkpoint) {
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    readmodel_t *m = open_model(path);
+    apply_range(m, h, 0, 1);
+    cr_assert_eq(readmodel_begin(m), 0);
+    cr_assert_eq(readmodel_apply(m, &h->ev[1]), 0);
+    readmodel_rollback(m);
+    int64_t pos;
+    cr_assert_eq(readmodel_checkpoint(m, &pos), 0);
+    cr_assert_eq(pos, 1);
+    cr_assert_eq(sql_int("SELECT count(*) FROM products"), 0);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, reopen_keeps_rows) {
+    hist_t *h = hist_new();
+    history_full(h);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    char *before = dump_of(m);
+    readmodel_destroy(&m);
+    m = open_model(path);
+    char *after = dump_of(m);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, refuses_another_schema_version) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    const char *why = NULL;
+    readmodel_t *m = readmodel_new(path, &why);
+    cr_assert_null(m);
+    cr_assert_not_null(why);
+}
+
+Test(readmodel, differential_two_fresh_models_dump_equal) {
+    hist_t *h = hist_new();
+    history_full(h);
+    char path_b[160];
+    snprintf(path_b, sizeof path_b, "%s/rebuild.db", dir);
+    readmodel_t *a = open_model(path);
+    readmodel_t *b = open_model(path_b);
+    apply_all(a, h);                  /* one batch */
+    for (int i = 0; i < h->n; i += 3) /* small batches */
+        apply_range(b, h, i, i + 3 < h->n ? i + 3 : h->n);
+    char *da = dump_of(a), *db = dump_of(b);
+    cr_assert_gt(strlen(da), 500);
+    cr_assert(strstr(da, "product_search product_id=\"p1\" term=\"widget\""), "%s", da);
+    cr_assert_str_eq(da, db);
+    free(da);
+    free(db);
+    readmodel_destroy(&a);
+    readmodel_destroy(&b);
+    free(h);
+}
+
+Test(readmodel, dump_differs_when_models_differ) {
+    hist_t *h = hist_new();
+    history_full(h);
+    char path_b[160];
+    snprintf(path_b, sizeof path_b, "%s/other.db", dir);
+    readmodel_t *a = open_model(path);
+    readmodel_t *b = open_model(path_b);
+    apply_all(a, h);
+    apply_range(b, h, 0, h->n - 1);
+    char *da = dump_of(a), *db = dump_of(b);
+    cr_assert_str_neq(da, db);
+    free(da);
+    free(db);
+    readmodel_destroy(&a);
+    readmodel_destroy(&b);
+    free(h);
+}
+
+Test(readmodel, events_for_unknown_products_are_skipped) {
+    hist_t *h = hist_new();
+    ev_price(h, "ghost", 1, 2);
+    ev_sold(h, "ghost", 1, 1, 5);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT count(*) FROM products"), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM sales"), 0);
+    cr_assert_eq(sql_int("SELECT position FROM checkpoint"), 2);
+    readmodel_destroy(&m);
+    free(h);
+}
+
+Test(readmodel, factory_tracks_the_live_model) {
+    readmodel_t *live = open_model(path);
+    readmodel_t *first = live;
+    subscriber_factory_t f = readmodel_factory(&live);
+    char path_b[160];
+    snprintf(path_b, sizeof path_b, "%s/read.db.2", dir);
+    void *fresh = f.open(f.arg, path_b);
+    cr_assert_not_null(fresh);
+    f.close(f.arg, first); /* the runtime closes the old live model */
+    cr_assert_null(live);
+    f.activate(f.arg, fresh);
+    cr_assert_eq(live, fresh);
+    readmodel_destroy(&live);
+}
