@@ -1,5 +1,5 @@
 /* topology: every endpoint of the system, who binds it and who connects to
- * it.  deploy/docker-compose.yml and deploy/invctl-local mirror this table;
+ * it.  deploy/docker-compose.yml and deploy/inventory-local mirror this table;
  * in compose the binders use tcp://0.0.0.0:PORT and the connecters use the
  * service name instead of 127.0.0.1.
  *

@@ -3,7 +3,7 @@
  * acknowledged command is in the store exactly once, and nothing exists for
  * a command whose reply said rejected.  Load comes from the real load
  * generator (invbench); read models are compared by their canonical dumps
- * (each subscriber daemon's --dump). */
+ * (each subscriber daemon's --mode dump). */
 #include "harness.h"
 #include "itest.h"
 
@@ -103,15 +103,15 @@ head(harness_t *h)
     return v;
 }
 
-/* Dumps a daemon's database with `<binary> --db <db> --dump` into out. */
+/* Dumps a daemon's database with `<binary> --db <db> --mode dump` into out. */
 static void
 dump(const char *daemon, const char *db, const char *out)
 {
-    char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--dump", NULL};
+    char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--mode", "dump", NULL};
     cr_assert_eq(run(argv, out), 0, "%s --dump %s failed", daemon, db);
 }
 
-/* Builds a fresh database from position 0 with `<binary> --once`. */
+/* Builds a fresh database from position 0 with `<binary> --mode once`. */
 static void
 fresh_rebuild(harness_t *h, const char *daemon, const char *db)
 {
@@ -134,7 +134,8 @@ fresh_rebuild(harness_t *h, const char *daemon, const char *db)
         argv[n++] = "--pub";
         argv[n++] = pub;
     }
-    argv[n++] = "--once";
+    argv[n++] = "--mode";
+    argv[n++] = "once";
     argv[n] = NULL;
     cr_assert_eq(run(argv, log), 0, "%s --once failed (see %s)", daemon, log);
 }

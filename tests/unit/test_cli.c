@@ -1,0 +1,413 @@
+/* invctl argument handling: words -> command_t / query request, strict
+ * integers and times, errors for unknown flags; and one round trip against
+ * a fake command service (accepted, rejected, nobody there). */
+#include "bus.h"
+#include "cli.h"
+#include "cli_commands.h"
+#include "cli_queries.h"
+#include "cli_status.h"
+#include "codec.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARGV(...) ((char *[]){"invctl", __VA_ARGS__, NULL})
+#define ARGC(...) ((int)(sizeof((char *[]){"invctl", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(o, ...) cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), err, sizeof err)
+
+static char err[512];
+
+/* Parses argv fully into a command; 0 or -1 (err set). */
+static int
+build(command_t *cmd, int argc, char **argv) {
+    cli_opts_t o;
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) return -1;
+    const cli_command_def_t *def = cli_commands_find(o.argv[0]);
+    cr_assert_not_null(def, "no command %s", o.argv[0]);
+    return cli_commands_build(&o, def, o.argc - 1, o.argv + 1, cmd, err, sizeof err);
+}
+#define BUILD(cmd, ...) build((cmd), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static int
+query(cli_request_t *req, int argc, char **argv) {
+    cli_opts_t o;
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) return -1;
+    const cli_query_def_t *def = cli_queries_find(o.argv[0]);
+    cr_assert_not_null(def, "no query %s", o.argv[0]);
+    return cli_queries_build(&o, def, o.argc - 1, o.argv + 1, req, err, sizeof err);
+}
+#define QUERY(req, ...) query((req), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static const cli_kv_t *
+kv(const cli_request_t *req, const char *key) {
+    for (int i = 0; i < req->n; i++)
+        if (strcmp(req->kv[i].key, key) == 0) return &req->kv[i];
+    return NULL;
+}
+
+/* ---- integers and times --------------------------------------------------- */
+
+Test(cli, int_parsing_is_strict) {
+    int64_t v;
+    cr_expect_eq(cli_parse_int("12", &v), 0);
+    cr_expect_eq(v, 12);
+    cr_expect_eq(cli_parse_int("-5", &v), 0);
+    cr_expect_eq(v, -5);
+    cr_expect_eq(cli_parse_int("9223372036854775807", &v), 0);
+    cr_expect_eq(v, INT64_MAX);
+    const char *bad[] = {
+        "12x", "", "-", "x12", " 12", "12 ", "1e3", "+5", "0x10", "1.5", "9223372036854775808",
+        "--1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(cli_parse_int(bad[i], &v), -1, "accepted '%s'", bad[i]);
+}
+
+Test(cli, iso_times) {
+    int64_t us;
+    cr_expect_eq(cli_parse_time("1970-01-01T00:00:01Z", &us), 0);
+    cr_expect_eq(us, 1000000);
+    cr_expect_eq(cli_parse_time("1970-01-02", &us), 0);
+    cr_expect_eq(us, 86400LL * 1000000);
+    cr_expect_eq(cli_parse_time("1970-01-01T01:00:00.25+01:00", &us), 0);
+    cr_expect_eq(us, 250000);
+    cr_expect_eq(cli_parse_time("2026-11-23T15:11:24.123456Z", &us), 0);
+    char buf[40];
+    cli_format_time(us, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2026-11-23T15:11:24.123456Z");
+    const char *bad[] = {"2026-02-30", "2026-13-01",    "2026-11-23T25:00",    "2026-11-23T15:11Zx",
+                         "yesterday",  "2026-11-23T15", "2026-11-23T15:11:24."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(cli_parse_time(bad[i], &us), -1, "accepted '%s'", bad[i]);
+}
+
+/* ---- global options ------------------------------------------------------- */
+
+Test(cli, global_options_before_and_after_the_subcommand) {
+    cli_opts_t o;
+    /* o.argv points into argv: keep the array alive for the whole test */
+    char **argv = ARGV("--json", "sell", "p1", "--qty", "2", "--timeout-ms", "250",
+                       "--command-ep=ipc:///tmp/x", "--wait");
+    int rc = cli_parse(10, argv, &o, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(o.json);
+    cr_expect(o.wait);
+    cr_expect(o.timeout_set);
+    cr_expect_eq(o.timeout_ms, 250);
+    cr_expect_str_eq(o.ep[CLI_EP_COMMAND], "ipc:///tmp/x");
+    cr_assert_eq(o.argc, 4);
+    cr_expect_str_eq(o.argv[0], "sell");
+    cr_expect_str_eq(o.argv[1], "p1");
+    cr_expect_str_eq(o.argv[3], "2");
+}
+
+Test(cli, endpoint_from_environment_then_default) {
+    cli_opts_t o;
+    setenv("INV_QUERY_EP", "tcp://query:5553", 1);
+    cr_assert_eq(PARSE(&o, "dashboard"), 0);
+    cr_expect_str_eq(o.ep[CLI_EP_QUERY], "tcp://query:5553");
+    cr_expect_str_eq(o.ep[CLI_EP_AUDIT], "tcp://127.0.0.1:5554");
+    cr_assert_eq(PARSE(&o, "dashboard", "--query-ep", "tcp://other:1"), 0);
+    cr_expect_str_eq(o.ep[CLI_EP_QUERY], "tcp://other:1");
+    unsetenv("INV_QUERY_EP");
+}
+
+Test(cli, bad_global_values) {
+    cli_opts_t o;
+    cr_expect_eq(PARSE(&o, "dashboard", "--timeout-ms", "12x"), -1);
+    cr_expect(strstr(err, "--timeout-ms") != NULL, "%s", err);
+    cr_expect_eq(PARSE(&o, "dashboard", "--timeout-ms"), -1);
+    cr_expect_eq(PARSE(&o, "dashboard", "--expected-version", "-1"), -1);
+    cr_expect_eq(PARSE(&o, "dashboard", "--json=yes"), -1);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+Test(cli, create_product_maps_every_flag) {
+    command_t c;
+    cr_assert_eq(BUILD(&c, "create-product", "--id", "p1", "--sku", "SKU-1", "--name", "Widget",
+                       "--description", "A widget", "--supplier", "s1", "--price", "1999", "--cost",
+                       "1200", "--stock", "40", "--threshold", "10"),
+                 0, "%s", err);
+    cr_expect_eq(c.type, CMD_CREATE_PRODUCT);
+    cr_expect_str_eq(c.data.product_id, "p1");
+    cr_expect_str_eq(c.data.sku, "SKU-1");
+    cr_expect_str_eq(c.data.name, "Widget");
+    cr_expect_str_eq(c.data.description, "A widget");
+    cr_expect_str_eq(c.data.supplier_id, "s1");
+    cr_expect_eq(fields_int(&c.data, F_PRICE_CENTS), 1999);
+    cr_expect_eq(fields_int(&c.data, F_COST_PRICE_CENTS), 1200);
+    cr_expect_eq(fields_int(&c.data, F_STOCK), 40);
+    cr_expect_eq(fields_int(&c.data, F_LOW_STOCK_THRESHOLD), 10);
+    cr_expect_eq(strlen(c.command_id), 32, "random command id: %s", c.command_id);
+    cr_expect_eq(c.correlation_id[0], '\0');
+    cr_expect_not(c.has_expected_version);
+}
+
+Test(cli, sell_with_positional_id_and_default_order) {
+    command_t c, d;
+    cr_assert_eq(BUILD(&c, "sell", "p1", "--qty", "3"), 0, "%s", err);
+    cr_assert_eq(BUILD(&d, "sell", "p1", "--qty", "3"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_SELL_PRODUCT);
+    cr_expect_str_eq(c.data.product_id, "p1");
+    cr_expect_eq(fields_int(&c.data, F_QUANTITY), 3);
+    cr_expect(strncmp(c.data.order_id, "o-", 2) == 0);
+    cr_expect_str_neq(c.data.order_id, d.data.order_id);
+    cr_expect_str_neq(c.command_id, d.command_id);
+    cr_assert_eq(BUILD(&c, "sell", "--id", "p1", "--qty=1", "--order", "o9"), 0, "%s", err);
+    cr_expect_str_eq(c.data.order_id, "o9");
+}
+
+Test(cli, envelope_options_reach_the_command) {
+    command_t c;
+    cr_assert_eq(BUILD(&c, "--command-id", "cmd-1", "change-price", "p1", "--price", "-5",
+                       "--correlation-id", "corr-9", "--expected-version", "4"),
+                 0, "%s", err);
+    cr_expect_eq(c.type, CMD_CHANGE_PRICE);
+    cr_expect_str_eq(c.command_id, "cmd-1");
+    cr_expect_str_eq(c.correlation_id, "corr-9");
+    cr_expect(c.has_expected_version);
+    cr_expect_eq(c.expected_version, 4);
+    /* negative prices are the server's to reject, with a field message */
+    cr_expect_eq(fields_int(&c.data, F_PRICE_CENTS), -5);
+}
+
+Test(cli, other_commands_map_their_fields) {
+    command_t c;
+    cr_assert_eq(BUILD(&c, "update-stock", "p1", "--stock", "0"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_UPDATE_STOCK);
+    cr_expect_eq(fields_int(&c.data, F_NEW_STOCK), 0);
+    cr_assert_eq(BUILD(&c, "review", "p1", "--review-id", "r1", "--customer", "c1", "--rating", "5",
+                       "--comment", "great"),
+                 0, "%s", err);
+    cr_expect_eq(c.type, CMD_SUBMIT_REVIEW);
+    cr_expect_str_eq(c.data.review_id, "r1");
+    cr_expect_str_eq(c.data.customer_id, "c1");
+    cr_expect_eq(fields_int(&c.data, F_RATING), 5);
+    cr_expect_str_eq(c.data.comment, "great");
+    cr_assert_eq(BUILD(&c, "register-supplier", "--id", "s1", "--name", "Acme"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_REGISTER_SUPPLIER);
+    cr_expect_str_eq(c.data.supplier_id, "s1");
+    cr_expect_str_eq(c.data.name, "Acme");
+    cr_assert_eq(BUILD(&c, "rename-supplier", "--id", "s1", "--name", "Acme2"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_RENAME_SUPPLIER);
+    cr_assert_eq(BUILD(&c, "view", "p1"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_RECORD_PRODUCT_VIEW);
+    cr_assert_eq(BUILD(&c, "discontinue", "p1", "--reason", "old"), 0, "%s", err);
+    cr_expect_eq(c.type, CMD_DISCONTINUE_PRODUCT);
+    cr_expect_str_eq(c.data.reason, "old");
+}
+
+Test(cli, command_errors) {
+    command_t c;
+    cr_expect_eq(BUILD(&c, "sell", "p1", "--qty", "12x"), -1);
+    cr_expect(strstr(err, "--qty") && strstr(err, "12x"), "%s", err);
+    cr_expect_eq(BUILD(&c, "sell", "p1", "--qty", "1", "--bogus", "2"), -1);
+    cr_expect(strstr(err, "unknown option '--bogus'"), "%s", err);
+    cr_expect_eq(BUILD(&c, "sell", "p1"), -1);
+    cr_expect(strstr(err, "--qty"), "%s", err);
+    cr_expect_eq(BUILD(&c, "sell", "--qty", "1"), -1);
+    cr_expect(strstr(err, "product_id"), "%s", err);
+    cr_expect_eq(BUILD(&c, "sell", "p1", "p2", "--qty", "1"), -1);
+    cr_expect_eq(BUILD(&c, "sell", "p1", "--id", "p2", "--qty", "1"), -1);
+    cr_expect_eq(BUILD(&c, "sell", "p1", "--qty", "1", "--qty", "2"), -1);
+    cr_expect_eq(BUILD(&c, "sell", "p1", "--qty"), -1);
+    cr_expect(strstr(err, "needs a value"), "%s", err);
+    cr_expect_eq(BUILD(&c, "create-product", "--id", "p1", "--sku", "k"), -1);
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    cr_expect_eq(BUILD(&c, "register-supplier", "--id", "s1", "--name", longname), -1);
+    cr_expect(strstr(err, "too long"), "%s", err);
+}
+
+Test(cli, built_command_round_trips_through_the_codec) {
+    command_t c, back;
+    cr_assert_eq(BUILD(&c, "review", "p1", "--review-id", "r1", "--customer", "c1", "--rating", "4",
+                       "--correlation-id", "x1"),
+                 0, "%s", err);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_pack_command(&w.pk, &c);
+    field_errors_t errs = {0};
+    char why[128];
+    cr_assert_eq(codec_decode_command(w.buf.data, w.buf.size, &back, &errs, why, sizeof why),
+                 REJ_NONE, "%s", why);
+    cr_expect_eq(back.type, CMD_SUBMIT_REVIEW);
+    cr_expect_str_eq(back.command_id, c.command_id);
+    cr_expect_str_eq(back.correlation_id, "x1");
+    cr_expect_eq(fields_int(&back.data, F_RATING), 4);
+    codec_writer_fini(&w);
+}
+
+/* ---- queries -------------------------------------------------------------- */
+
+Test(cli, products_flags_become_request_keys) {
+    cli_request_t r;
+    cr_assert_eq(QUERY(&r, "products", "--supplier", "s1", "--in-stock", "--all", "--limit", "5",
+                       "--cursor", "abc", "--min-position", "17", "--wait-ms", "500"),
+                 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_QUERY);
+    cr_expect_str_eq(r.type, "ListProducts");
+    cr_expect_str_eq(kv(&r, "supplier_id")->s, "s1");
+    cr_expect_eq(kv(&r, "in_stock")->kind, ARG_BOOL);
+    cr_expect_eq(kv(&r, "include_discontinued")->kind, ARG_BOOL);
+    cr_expect_eq(kv(&r, "limit")->num, 5);
+    cr_expect_str_eq(kv(&r, "cursor")->s, "abc");
+    cr_expect_eq(kv(&r, "min_position")->num, 17);
+    cr_expect_eq(kv(&r, "wait_ms")->num, 500);
+    cr_expect_eq(QUERY(&r, "products", "--limit", "5x"), -1);
+    cr_expect_eq(QUERY(&r, "products", "--nope"), -1);
+    cr_expect_eq(QUERY(&r, "products", "extra"), -1);
+}
+
+Test(cli, product_as_of_goes_to_the_relay) {
+    cli_request_t r;
+    cr_assert_eq(QUERY(&r, "product", "p1"), 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_QUERY);
+    cr_expect_str_eq(r.type, "GetProductDetail");
+    cr_expect_str_eq(kv(&r, "product_id")->s, "p1");
+    cr_assert_eq(QUERY(&r, "product", "p1", "--as-of", "12"), 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_RELAY);
+    cr_expect_str_eq(r.type, "ProductAsOf");
+    cr_expect_eq(kv(&r, "position")->num, 12);
+    cr_expect_null(kv(&r, "time_us"));
+    cr_assert_eq(QUERY(&r, "product", "p1", "--as-of", "1970-01-01T00:00:02Z"), 0, "%s", err);
+    cr_expect_eq(kv(&r, "time_us")->num, 2000000);
+    cr_expect_eq(QUERY(&r, "product", "p1", "--as-of", "soon"), -1);
+    cr_expect_eq(QUERY(&r, "product"), -1);
+}
+
+Test(cli, history_and_audit) {
+    cli_request_t r;
+    cr_assert_eq(QUERY(&r, "history", "p1"), 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_RELAY);
+    cr_expect_str_eq(r.type, "ReadStream");
+    cr_expect_str_eq(kv(&r, "stream")->s, "product-p1");
+    cr_assert_eq(QUERY(&r, "history", "--stream", "supplier-s1"), 0, "%s", err);
+    cr_expect_str_eq(kv(&r, "stream")->s, "supplier-s1");
+    cr_expect_eq(QUERY(&r, "history"), -1);
+    cr_expect_eq(QUERY(&r, "history", "p1", "--stream", "supplier-s1"), -1);
+    cr_assert_eq(QUERY(&r, "audit", "--stream", "product-p1", "--correlation-id", "c7", "--from",
+                       "1970-01-01T00:00:01Z", "--to", "5000000", "--limit", "3"),
+                 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_AUDIT);
+    cr_expect_str_eq(r.type, "SearchAudit");
+    cr_expect_str_eq(kv(&r, "correlation_id")->s, "c7");
+    cr_expect_eq(kv(&r, "from_us")->num, 1000000);
+    cr_expect_eq(kv(&r, "to_us")->num, 5000000);
+    cr_assert_eq(QUERY(&r, "alerts", "--product", "p1"), 0, "%s", err);
+    cr_expect_eq(r.ep, CLI_EP_ALERT_API);
+    cr_expect_str_eq(kv(&r, "product_id")->s, "p1");
+    cr_assert_eq(QUERY(&r, "search", "--", "-blue widget"), 0, "%s", err);
+    cr_expect_str_eq(kv(&r, "q")->s, "-blue widget");
+}
+
+Test(cli, status_columns_from_a_reply) {
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 3);
+    codec_pack_kv_bool(&w.pk, "ok", true);
+    codec_pack_kv_int(&w.pk, "checkpoint", 7);
+    codec_pack_cstr(&w.pk, "subscriber");
+    msgpack_pack_map(&w.pk, 2);
+    codec_pack_kv_int(&w.pk, "head", 10);
+    codec_pack_kv_int(&w.pk, "heartbeat_age_ms", 300);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
+    status_row_t row;
+    cli_status_extract(&u.data, &row);
+    cr_expect(row.has[ST_CHECKPOINT] && row.val[ST_CHECKPOINT] == 7);
+    cr_expect(row.has[ST_HEAD] && row.val[ST_HEAD] == 10);
+    cr_expect(row.has[ST_LAG_EVENTS] && row.val[ST_LAG_EVENTS] == 3);
+    cr_expect(row.has[ST_HEARTBEAT_AGE] && row.val[ST_HEARTBEAT_AGE] == 300);
+    cr_expect_not(row.has[ST_LAG_MS]);
+    cr_expect_not(row.has[ST_BACKLOG]);
+    msgpack_unpacked_destroy(&u);
+    codec_writer_fini(&w);
+}
+
+/* ---- against a fake command service -------------------------------------- */
+
+typedef struct {
+    void *zctx;
+    char ep[128];
+    bool accept;
+    volatile int ready;
+} fake_t;
+
+static void *
+fake_command_service(void *arg) {
+    fake_t *f = arg;
+    void *router = bus_bind(f->zctx, ZMQ_ROUTER, f->ep);
+    f->ready = router ? 1 : -1;
+    if (!router) return NULL;
+    bus_msg_t m;
+    if (bus_recv(router, &m, 0) == 0) {
+        size_t len;
+        const void *body = bus_body(&m, &len);
+        command_t cmd;
+        field_errors_t errs = {0};
+        char why[128];
+        command_reply_t r = {0};
+        codec_decode_command(body, len, &cmd, &errs, why, sizeof why);
+        snprintf(r.command_id, sizeof r.command_id, "%s", cmd.command_id);
+        r.accepted = f->accept;
+        if (f->accept) {
+            command_stream(&cmd, r.stream);
+            r.version = 3;
+            r.position = 17;
+        } else {
+            r.error = REJ_INSUFFICIENT_STOCK;
+            snprintf(r.message, sizeof r.message, "only 3 in stock");
+        }
+        codec_writer_t w;
+        codec_writer_init(&w);
+        codec_pack_command_reply(&w.pk, &r);
+        bus_reply(router, &m, w.buf.data, w.buf.size);
+        codec_writer_fini(&w);
+        bus_msg_close(&m);
+    }
+    bus_close(&router);
+    return NULL;
+}
+
+static int
+run_against_fake(bool present, bool accept) {
+    fake_t f = {zmq_ctx_new(), "", accept, 0};
+    snprintf(f.ep, sizeof f.ep, "ipc:///tmp/invctl-test-%d.sock", (int)getpid());
+    pthread_t t;
+    if (present) {
+        pthread_create(&t, NULL, fake_command_service, &f);
+        while (!f.ready)
+            usleep(1000);
+        cr_assert_eq(f.ready, 1);
+    }
+    char **argv = ARGV("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep);
+    cli_opts_t o;
+    cr_assert_eq(
+        cli_parse(ARGC("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep),
+                  argv, &o, err, sizeof err),
+        0);
+    int rc = cli_commands_run(f.zctx, &o, cli_commands_find("sell"));
+    if (present) pthread_join(t, NULL);
+    zmq_ctx_term(f.zctx);
+    return rc;
+}
+
+Test(cli, accepted_command_exits_0) {
+    cr_expect_eq(run_against_fake(true, true), 0);
+}
+
+Test(cli, rejected_command_exits_2) {
+    cr_expect_eq(run_against_fake(true, false), 2);
+}
+
+Test(cli, absent_service_times_out_with_exit_1) {
+    cr_expect_eq(run_against_fake(false, false), 1);
+}

@@ -1,0 +1,264 @@
+/* cli_commands: see cli_commands.h. */
+#include "cli_commands.h"
+
+#include "client.h"
+#include "codec.h"
+#include "jsonout.h"
+#include "proc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* clang-format off */
+static const cli_command_def_t defs[] = {
+    {"register-supplier", CMD_REGISTER_SUPPLIER, F_SUPPLIER_ID,
+     {{"--id", F_SUPPLIER_ID}, {"--name", F_NAME}},
+     "--id S --name N"},
+    {"rename-supplier", CMD_RENAME_SUPPLIER, F_SUPPLIER_ID,
+     {{"--id", F_SUPPLIER_ID}, {"--name", F_NAME}},
+     "--id S --name N"},
+    {"create-product", CMD_CREATE_PRODUCT, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--sku", F_SKU}, {"--name", F_NAME},
+      {"--description", F_DESCRIPTION}, {"--supplier", F_SUPPLIER_ID},
+      {"--price", F_PRICE_CENTS}, {"--cost", F_COST_PRICE_CENTS}, {"--stock", F_STOCK},
+      {"--threshold", F_LOW_STOCK_THRESHOLD}},
+     "--id P --sku K --name N [--description D] --supplier S --price CENTS --cost CENTS "
+     "--stock N --threshold N"},
+    {"change-price", CMD_CHANGE_PRICE, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--price", F_PRICE_CENTS}},
+     "P --price CENTS"},
+    {"update-stock", CMD_UPDATE_STOCK, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--stock", F_NEW_STOCK}},
+     "P --stock N"},
+    {"sell", CMD_SELL_PRODUCT, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--qty", F_QUANTITY}, {"--order", F_ORDER_ID}},
+     "P --qty N [--order O]"},
+    {"view", CMD_RECORD_PRODUCT_VIEW, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}},
+     "P"},
+    {"review", CMD_SUBMIT_REVIEW, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--review-id", F_REVIEW_ID}, {"--customer", F_CUSTOMER_ID},
+      {"--rating", F_RATING}, {"--comment", F_COMMENT}},
+     "P --review-id R --customer C --rating 1..5 [--comment T]"},
+    {"discontinue", CMD_DISCONTINUE_PRODUCT, F_PRODUCT_ID,
+     {{"--id", F_PRODUCT_ID}, {"--reason", F_REASON}},
+     "P [--reason T]"},
+};
+/* clang-format on */
+
+#define N_DEFS (sizeof defs / sizeof defs[0])
+
+const cli_command_def_t *
+cli_commands_find(const char *name) {
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (strcmp(defs[i].name, name) == 0) return &defs[i];
+    return NULL;
+}
+
+void
+cli_commands_usage(FILE *f) {
+    for (size_t i = 0; i < N_DEFS; i++)
+        fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
+}
+
+static int
+n_flags(const cli_command_def_t *def) {
+    int n = 0;
+    while (n < CLI_CMD_MAX_FLAGS && def->flags[n].flag)
+        n++;
+    return n;
+}
+
+/* Stores one value into its field; a field given twice must agree. */
+static int
+set_field(const char *sub, const char *flag, field_id_t f, const char *text, int64_t num,
+          command_t *cmd, char *err, size_t cap) {
+    fields_t *d = &cmd->data;
+    if (fields_spec(f)->kind == FK_INT) {
+        if (fields_has(d, f) && fields_int(d, f) != num) goto twice;
+        fields_set_int(d, f, num);
+        return 0;
+    }
+    if (strlen(text) >= fields_str_cap(f)) {
+        snprintf(err, cap, "%s: %s is too long (at most %zu bytes)", sub, flag,
+                 fields_str_cap(f) - 1);
+        return -1;
+    }
+    if (fields_has(d, f) && strcmp(fields_cstr(d, f), text) != 0) goto twice;
+    fields_set_str(d, f, text);
+    return 0;
+twice:
+    snprintf(err, cap, "%s: %s given twice with different values", sub, fields_spec(f)->name);
+    return -1;
+}
+
+/* The envelope part: ids and expected version from the global options. */
+static int
+build_envelope(const cli_opts_t *opts, command_t *cmd, char *err, size_t cap) {
+    if (opts->command_id) {
+        if (strlen(opts->command_id) > ID_MAX || !*opts->command_id) {
+            snprintf(err, cap, "--command-id must be 1..%d bytes", ID_MAX);
+            return -1;
+        }
+        strcpy(cmd->command_id, opts->command_id);
+    } else {
+        proc_random_hex(cmd->command_id, 16);
+    }
+    if (opts->correlation_id) {
+        if (strlen(opts->correlation_id) > ID_MAX) {
+            snprintf(err, cap, "--correlation-id must be at most %d bytes", ID_MAX);
+            return -1;
+        }
+        strcpy(cmd->correlation_id, opts->correlation_id);
+    }
+    cmd->has_expected_version = opts->has_expected_version;
+    cmd->expected_version = opts->expected_version;
+    return 0;
+}
+
+static int
+check_required(const cli_command_def_t *def, const command_t *cmd, char *err, size_t cap) {
+    uint32_t missing = command_spec(def->type)->required & ~cmd->data.present;
+    if (!missing) return 0;
+    field_id_t f = (field_id_t)__builtin_ctz(missing);
+    const char *flag = "?";
+    for (int i = n_flags(def) - 1; i >= 0; i--)
+        if (def->flags[i].field == f) flag = def->flags[i].flag;
+    if ((int)f == def->positional)
+        snprintf(err, cap, "%s: missing %s (first argument or %s)", def->name, fields_spec(f)->name,
+                 flag);
+    else
+        snprintf(err, cap, "%s: missing %s", def->name, flag);
+    return -1;
+}
+
+int
+cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int argc, char **argv,
+                   command_t *cmd, char *err, size_t cap) {
+    arg_spec_t specs[CLI_CMD_MAX_FLAGS];
+    arg_val_t vals[CLI_CMD_MAX_FLAGS];
+    const char *pos[CLI_MAX_POSITIONAL];
+    int n = n_flags(def), n_pos;
+    for (int i = 0; i < n; i++) {
+        bool num = fields_spec(def->flags[i].field)->kind == FK_INT;
+        specs[i] = (arg_spec_t){def->flags[i].flag, num ? ARG_INT : ARG_STR};
+    }
+    if (cli_args_parse(def->name, specs, (size_t)n, argc, argv, vals, pos,
+                       def->positional >= 0 ? 1 : 0, &n_pos, err, cap) != 0)
+        return -1;
+    memset(cmd, 0, sizeof *cmd);
+    cmd->type = def->type;
+    if (build_envelope(opts, cmd, err, cap) != 0) return -1;
+    if (n_pos == 1 && set_field(def->name, fields_spec(def->positional)->name,
+                                (field_id_t)def->positional, pos[0], 0, cmd, err, cap) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (vals[i].set && set_field(def->name, specs[i].flag, def->flags[i].field, vals[i].str,
+                                     vals[i].num, cmd, err, cap) != 0)
+            return -1;
+    }
+    if (def->type == CMD_SELL_PRODUCT && !fields_has(&cmd->data, F_ORDER_ID)) {
+        char order[ID_MAX + 1] = "o-";
+        proc_random_hex(order + 2, 12);
+        fields_set_str(&cmd->data, F_ORDER_ID, order);
+    }
+    return check_required(def, cmd, err, cap);
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static void
+print_outcome(const command_reply_t *r) {
+    if (r->accepted) {
+        printf("accepted %s@%lld (position %lld%s)\n", r->stream, (long long)r->version,
+               (long long)r->position, r->duplicate ? ", duplicate: first result replayed" : "");
+        fflush(stdout);
+        return;
+    }
+    fprintf(stderr, "rejected: %s%s%s", reject_code_name(r->error), r->message[0] ? ": " : "",
+            r->message);
+    if (r->error == REJ_CONFLICT && r->version > 0 && !r->message[0])
+        fprintf(stderr, " (current version %lld)", (long long)r->version);
+    fputc('\n', stderr);
+    for (int i = 0; i < r->fields.count; i++)
+        fprintf(stderr, "  %s: %s\n", r->fields.items[i].field, r->fields.items[i].message);
+}
+
+/* Asks the query service to wait until it has applied `position`.
+ * Returns 0 when reached, 3 when not, 1 on a connection error. */
+static int
+wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position) {
+    int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 3);
+    codec_pack_kv_str(&w.pk, "type", "Status");
+    codec_pack_kv_int(&w.pk, "min_position", position);
+    codec_pack_kv_int(&w.pk, "wait_ms", wait_ms);
+    client_reply_t reply;
+    const char *ep = opts->ep[CLI_EP_QUERY];
+    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + 2000, &reply);
+    codec_writer_fini(&w);
+    if (rc != CLIENT_OK) {
+        char msg[512];
+        client_describe(rc, "query-service", ep, wait_ms + 2000, msg, sizeof msg);
+        fprintf(stderr, "invctl: --wait: %s\n", msg);
+        return 1;
+    }
+    int64_t at = -1;
+    bool reached = false;
+    const msgpack_object *v = codec_map_get(&reply.obj.data, "position");
+    if (v) codec_get_int(v, &at);
+    v = codec_map_get(&reply.obj.data, "reached");
+    if (!v || codec_get_bool(v, &reached) != 0) reached = at >= position;
+    client_reply_fini(&reply);
+    if (reached) {
+        if (!opts->json)
+            printf("query-service has applied position %lld (at %lld)\n", (long long)position,
+                   (long long)at);
+        return 0;
+    }
+    fprintf(stderr,
+            "invctl: --wait: query-service at position %lld, did not reach %lld within %d ms\n",
+            (long long)at, (long long)position, wait_ms);
+    return 3;
+}
+
+int
+cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *def) {
+    command_t *cmd = malloc(sizeof *cmd); /* ~8 KiB: keep it off the stack */
+    char err[512];
+    if (!cmd) return 1;
+    if (cli_commands_build(opts, def, opts->argc - 1, opts->argv + 1, cmd, err, sizeof err)) {
+        fprintf(stderr, "invctl: %s\n", err);
+        free(cmd);
+        return 1;
+    }
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_pack_command(&w.pk, cmd);
+    free(cmd);
+    client_reply_t reply;
+    const char *ep = opts->ep[CLI_EP_COMMAND];
+    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, opts->timeout_ms, &reply);
+    codec_writer_fini(&w);
+    if (rc != CLIENT_OK) {
+        client_describe(rc, "command-service", ep, opts->timeout_ms, err, sizeof err);
+        fprintf(stderr, "invctl: %s\n", err);
+        return 1;
+    }
+    command_reply_t r;
+    int bad = codec_decode_command_reply(reply.data, reply.len, &r);
+    if (opts->json) jsonout_print_msgpack(stdout, reply.data, reply.len);
+    client_reply_fini(&reply);
+    if (bad) {
+        fprintf(stderr, "invctl: command-service sent a reply without 'ok'\n");
+        return 1;
+    }
+    if (!opts->json)
+        print_outcome(&r);
+    else if (!r.accepted)
+        fprintf(stderr, "rejected: %s\n", reject_code_name(r.error));
+    if (!r.accepted) return 2;
+    return opts->wait ? wait_for_query(zctx, opts, r.position) : 0;
+}

@@ -1,0 +1,282 @@
+/* cli_queries: see cli_queries.h. */
+#include "cli_queries.h"
+
+#include "cli_watch.h"
+#include "client.h"
+#include "codec.h"
+#include "jsonout.h"
+#include "pretty.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#define PAGE                                                                                       \
+    {"--limit", "limit", ARG_INT}, {                                                               \
+        "--cursor", "cursor", ARG_STR                                                              \
+    }
+
+static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
+                        const char *const *, int, cli_request_t *, char *, size_t);
+static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
+                        const char *const *, int, cli_request_t *, char *, size_t);
+static void print_events(FILE *f, const msgpack_object *reply);
+static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
+                      const char *const *, int, cli_request_t *, char *, size_t);
+
+/* clang-format off */
+static const cli_query_def_t defs[] = {
+    {"product", CLI_EP_QUERY, "GetProductDetail", "product_id", 1, true,
+     {{"--as-of", NULL, ARG_STR}},
+     product_hook, "P [--as-of POSITION|ISO-TIME]", NULL},
+    {"products", CLI_EP_QUERY, "ListProducts", NULL, 0, false,
+     {{"--supplier", "supplier_id", ARG_STR}, {"--in-stock", "in_stock", ARG_BOOL},
+      {"--all", "include_discontinued", ARG_BOOL}, PAGE},
+     NULL, "[--supplier S] [--in-stock] [--all] [--limit N] [--cursor C]", NULL},
+    {"admin-product", CLI_EP_QUERY, "GetAdminProduct", "product_id", 1, true, {{0}},
+     NULL, "P", NULL},
+    {"suppliers", CLI_EP_QUERY, "ListSuppliers", NULL, 0, false, {PAGE},
+     NULL, "[--limit N] [--cursor C]", NULL},
+    {"search", CLI_EP_QUERY, "SearchProducts", "q", 1, true, {PAGE},
+     NULL, "TEXT [--limit N] [--cursor C]", NULL},
+    {"top-rated", CLI_EP_QUERY, "TopRated", NULL, 0, false, {PAGE},
+     NULL, "[--limit N]", NULL},
+    {"low-stock", CLI_EP_QUERY, "LowStock", NULL, 0, false, {PAGE},
+     NULL, "[--limit N]", NULL},
+    {"dashboard", CLI_EP_QUERY, "Dashboard", NULL, 0, false, {{0}},
+     NULL, "", NULL},
+    {"price-history", CLI_EP_QUERY, "PriceHistory", "product_id", 1, true, {PAGE},
+     NULL, "P", NULL},
+    {"history", CLI_EP_RELAY, "ReadStream", NULL, 1, false,
+     {{"--stream", "stream", ARG_STR}, {"--after-version", "after_version", ARG_INT},
+      {"--limit", "limit", ARG_INT}},
+     history_hook, "P | --stream STREAM [--after-version N] [--limit N]", print_events},
+    {"audit", CLI_EP_AUDIT, "SearchAudit", NULL, 0, false,
+     {{"--stream", "stream", ARG_STR}, {"--from", "from_us", ARG_TIME},
+      {"--to", "to_us", ARG_TIME}, PAGE},
+     audit_hook,
+     "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C]", NULL},
+    {"alerts", CLI_EP_ALERT_API, "ListAlerts", NULL, 0, false,
+     {{"--product", "product_id", ARG_STR}, PAGE},
+     NULL, "[--product P] [--limit N] [--cursor C]", NULL},
+};
+/* clang-format on */
+
+#define N_DEFS (sizeof defs / sizeof defs[0])
+
+/* Accepted by every query: read-your-writes. */
+static const cli_qflag_t common_flags[] = {
+    {"--min-position", "min_position", ARG_INT},
+    {"--wait-ms", "wait_ms", ARG_INT},
+};
+#define N_COMMON (sizeof common_flags / sizeof common_flags[0])
+
+const cli_query_def_t *
+cli_queries_find(const char *name) {
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (strcmp(defs[i].name, name) == 0) return &defs[i];
+    return NULL;
+}
+
+void
+cli_queries_usage(FILE *f) {
+    for (size_t i = 0; i < N_DEFS; i++)
+        fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
+}
+
+void
+cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char *s, int64_t num) {
+    for (int i = 0; i < req->n; i++) {
+        if (strcmp(req->kv[i].key, key) == 0) { /* a later value wins */
+            req->kv[i].kind = kind;
+            req->kv[i].s = s;
+            req->kv[i].num = num;
+            return;
+        }
+    }
+    if (req->n < CLI_REQUEST_MAX_KV) req->kv[req->n++] = (cli_kv_t){key, kind, s, num};
+}
+
+void
+cli_request_pack(const cli_request_t *req, msgpack_packer *pk) {
+    msgpack_pack_map(pk, (size_t)req->n + 1);
+    codec_pack_kv_str(pk, "type", req->type);
+    for (int i = 0; i < req->n; i++) {
+        switch (req->kv[i].kind) {
+        case ARG_STR:
+            codec_pack_kv_str(pk, req->kv[i].key, req->kv[i].s);
+            break;
+        case ARG_BOOL:
+            codec_pack_kv_bool(pk, req->kv[i].key, true);
+            break;
+        default:
+            codec_pack_kv_int(pk, req->kv[i].key, req->kv[i].num);
+        }
+    }
+}
+
+static int
+product_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
+             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+    (void)opts, (void)pos, (void)n_pos;
+    const arg_val_t *as_of = &vals[0]; /* --as-of is the first flag of "product" */
+    if (!as_of->set) return 0;
+    req->ep = CLI_EP_RELAY;
+    req->type = "ProductAsOf";
+    int64_t v;
+    if (cli_parse_int(as_of->str, &v) == 0 && v >= 0)
+        cli_request_add(req, "position", ARG_INT, NULL, v);
+    else if (cli_parse_time(as_of->str, &v) == 0)
+        cli_request_add(req, "time_us", ARG_INT, NULL, v);
+    else {
+        snprintf(err, cap, "%s: --as-of expects a position or an ISO-8601 time, got '%s'",
+                 def->name, as_of->str);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+history_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
+             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+    (void)opts;
+    if (n_pos == 1 && vals[0].set) {
+        snprintf(err, cap, "%s: give a product id or --stream, not both", def->name);
+        return -1;
+    }
+    if (n_pos == 0 && !vals[0].set) {
+        snprintf(err, cap, "%s: needs a product id or --stream STREAM", def->name);
+        return -1;
+    }
+    if (n_pos == 1) {
+        if (strlen(pos[0]) > ID_MAX) {
+            snprintf(err, cap, "%s: product id too long", def->name);
+            return -1;
+        }
+        snprintf(req->stream, sizeof req->stream, "product-%s", pos[0]);
+        cli_request_add(req, "stream", ARG_STR, req->stream, 0);
+    }
+    return 0;
+}
+
+static int
+audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
+           const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+    (void)def, (void)vals, (void)pos, (void)n_pos, (void)err, (void)cap;
+    if (opts->correlation_id)
+        cli_request_add(req, "correlation_id", ARG_STR, opts->correlation_id, 0);
+    return 0;
+}
+
+int
+cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, char **argv,
+                  cli_request_t *req, char *err, size_t cap) {
+    arg_spec_t specs[CLI_QUERY_MAX_FLAGS + N_COMMON];
+    arg_val_t vals[CLI_QUERY_MAX_FLAGS + N_COMMON];
+    const cli_qflag_t *flags[CLI_QUERY_MAX_FLAGS + N_COMMON];
+    const char *pos[CLI_MAX_POSITIONAL];
+    int n = 0, n_pos;
+    for (int i = 0; i < CLI_QUERY_MAX_FLAGS && def->flags[i].flag; i++)
+        flags[n++] = &def->flags[i];
+    for (size_t i = 0; i < N_COMMON; i++)
+        flags[n++] = &common_flags[i];
+    for (int i = 0; i < n; i++)
+        specs[i] = (arg_spec_t){flags[i]->flag, flags[i]->kind};
+    if (cli_args_parse(def->name, specs, (size_t)n, argc, argv, vals, pos, def->pos_max, &n_pos,
+                       err, cap) != 0)
+        return -1;
+    memset(req, 0, sizeof *req);
+    req->ep = def->ep;
+    req->type = def->type;
+    if (def->pos_required && n_pos == 0) {
+        snprintf(err, cap, "%s: missing argument (usage: invctl %s %s)", def->name, def->name,
+                 def->usage);
+        return -1;
+    }
+    if (def->pos_key && n_pos == 1) cli_request_add(req, def->pos_key, ARG_STR, pos[0], 0);
+    for (int i = 0; i < n; i++)
+        if (vals[i].set && flags[i]->key)
+            cli_request_add(req, flags[i]->key, flags[i]->kind, vals[i].str, vals[i].num);
+    return def->hook ? def->hook(opts, def, vals, pos, n_pos, req, err, cap) : 0;
+}
+
+/* ReadStream replies: the stream, then one line per event as in `watch`. */
+static void
+print_events(FILE *f, const msgpack_object *reply) {
+    const msgpack_object *events = codec_map_get(reply, "events");
+    if (!events || events->type != MSGPACK_OBJECT_ARRAY) {
+        pretty_print(f, reply);
+        return;
+    }
+    for (uint32_t i = 0; i < reply->via.map.size; i++) { /* everything but the events */
+        const msgpack_object *k = &reply->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 6 &&
+            memcmp(k->via.str.ptr, "events", 6) == 0)
+            continue;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
+            memcmp(k->via.str.ptr, "ok", 2) == 0)
+            continue;
+        char key[128], val[512];
+        pretty_scalar(k, NULL, 0, true, key, sizeof key);
+        pretty_scalar(&reply->via.map.ptr[i].val, key, strlen(key), false, val, sizeof val);
+        fprintf(f, "%s: %s\n", key, val);
+    }
+    fprintf(f, "events: %" PRIu32 "\n", events->via.array.size);
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        char line[2048];
+        cli_watch_format_event(&events->via.array.ptr[i], line, sizeof line);
+        fprintf(f, "%s\n", line);
+    }
+    fflush(f);
+}
+
+int
+cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
+                void (*print)(FILE *f, const msgpack_object *reply)) {
+    codec_writer_t w;
+    codec_writer_init(&w);
+    cli_request_pack(req, &w.pk);
+    client_reply_t reply;
+    const char *ep = opts->ep[req->ep];
+    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, &reply);
+    codec_writer_fini(&w);
+    if (rc != CLIENT_OK) {
+        char msg[512];
+        client_describe(rc, cli_ep_daemon(req->ep), ep, timeout_ms, msg, sizeof msg);
+        fprintf(stderr, "invctl: %s\n", msg);
+        return 1;
+    }
+    bool ok = client_reply_ok(&reply);
+    if (opts->json) {
+        jsonout_write(stdout, &reply.obj.data);
+        fputc('\n', stdout);
+        fflush(stdout);
+    } else if (ok) {
+        (print ? print : pretty_print)(stdout, &reply.obj.data);
+    }
+    if (!ok) {
+        char code[64], msg[512];
+        client_reply_str(&reply, "error", code, sizeof code);
+        client_reply_str(&reply, "message", msg, sizeof msg);
+        fprintf(stderr, "error: %s%s%s\n", code[0] ? code : "failed", msg[0] ? ": " : "", msg);
+    }
+    client_reply_fini(&reply);
+    return ok ? 0 : 2;
+}
+
+int
+cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def) {
+    cli_request_t req;
+    char err[512];
+    if (cli_queries_build(opts, def, opts->argc - 1, opts->argv + 1, &req, err, sizeof err)) {
+        fprintf(stderr, "invctl: %s\n", err);
+        return 1;
+    }
+    /* A server-side wait must fit inside our deadline. */
+    int timeout = opts->timeout_ms;
+    for (int i = 0; i < req.n; i++) {
+        if (strcmp(req.kv[i].key, "wait_ms") != 0 || req.kv[i].num <= 0) continue;
+        int64_t wait = req.kv[i].num < CLI_MAX_WAIT_MS ? req.kv[i].num : CLI_MAX_WAIT_MS;
+        if (wait + 1000 > timeout) timeout = (int)wait + 1000;
+    }
+    return cli_request_run(zctx, opts, &req, timeout, def->print);
+}

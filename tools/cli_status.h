@@ -1,0 +1,46 @@
+/* cli_status: the operator's view of the whole system, and rebuilds.
+ *   status [--daemon NAME]   asks every daemon for {type:"Status"} at once
+ *                            (short deadline each), prints one table
+ *   rebuild projector|audit|alerts   sends {type:"Rebuild"} to the daemon
+ * The table reads well-known keys from each reply, at the top level or one
+ * map down: checkpoint (checkpoint|position), head (head|head_position),
+ * lag events (lag_events|lag, else head - checkpoint), lag ms (lag_ms),
+ * heartbeat age (heartbeat_age_ms|last_heartbeat_age_ms|heartbeat_ms),
+ * outbox backlog (outbox_backlog|backlog|outbox_pending|outbox).  Missing
+ * values print as "-". */
+#ifndef INV_CLI_STATUS_H
+#define INV_CLI_STATUS_H
+
+#include "cli.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CLI_STATUS_TIMEOUT_MS 1000 /* per daemon, unless --timeout-ms is given */
+
+/* The table's numbers from one Status reply; has[i] false for "-". */
+typedef enum {
+    ST_CHECKPOINT,
+    ST_HEAD,
+    ST_LAG_EVENTS,
+    ST_LAG_MS,
+    ST_HEARTBEAT_AGE,
+    ST_BACKLOG,
+    ST__COUNT
+} status_col_t;
+
+typedef struct {
+    bool has[ST__COUNT];
+    int64_t val[ST__COUNT];
+} status_row_t;
+
+/* Extracts the columns from a reply map. */
+void cli_status_extract(const msgpack_object *reply, status_row_t *row);
+
+int cli_status_run(void *zctx, const cli_opts_t *opts);
+int cli_rebuild_run(void *zctx, const cli_opts_t *opts);
+
+void cli_status_usage(FILE *f);
+
+#endif

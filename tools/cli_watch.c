@@ -1,0 +1,158 @@
+/* cli_watch: see cli_watch.h. */
+#include "cli_watch.h"
+
+#include "bus.h"
+#include "codec.h"
+#include "jsonout.h"
+#include "pretty.h"
+#include "proc.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+void
+cli_watch_usage(FILE *f) {
+    fprintf(f, "  %-18s %s\n", "watch events", "[--heartbeats] [--count N] [--for-ms N]");
+    fprintf(f, "  %-18s %s\n", "watch alerts", "[--count N] [--for-ms N]");
+}
+
+/* Text of a field for a line: string as is, scalar via pretty, "-" if absent. */
+static void
+field_text(const msgpack_object *map, const char *key, char *buf, size_t cap) {
+    const msgpack_object *v = codec_map_get(map, key);
+    if (!v) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    pretty_scalar(v, key, strlen(key), true, buf, cap);
+}
+
+void
+cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap) {
+    char pos[32], at[40], stream[128], ver[32], type[64], corr[80], data[1024] = "";
+    field_text(ev, "position", pos, sizeof pos);
+    field_text(ev, "recorded_at", at, sizeof at);
+    field_text(ev, "stream", stream, sizeof stream);
+    field_text(ev, "version", ver, sizeof ver);
+    field_text(ev, "type", type, sizeof type);
+    field_text(ev, "correlation_id", corr, sizeof corr);
+    const msgpack_object *d = codec_map_get(ev, "data");
+    if (d) pretty_inline(d, data, sizeof data);
+    snprintf(buf, cap, "%6s  %s  %s@%s  %s  corr=%s%s%s", pos, at, stream, ver, type,
+             corr[0] ? corr : "-", data[0] ? "  " : "", data);
+}
+
+void
+cli_watch_format_alert(const msgpack_object *al, char *buf, size_t cap) {
+    char at[40], kind[32], pid[80], name[256], stock[32], thr[32], pos[32], corr[80];
+    field_text(al, "recorded_at", at, sizeof at);
+    field_text(al, "kind", kind, sizeof kind);
+    field_text(al, "product_id", pid, sizeof pid);
+    field_text(al, "name", name, sizeof name);
+    field_text(al, "stock", stock, sizeof stock);
+    field_text(al, "threshold", thr, sizeof thr);
+    field_text(al, "position", pos, sizeof pos);
+    field_text(al, "correlation_id", corr, sizeof corr);
+    snprintf(buf, cap, "%s  %-12s %s (%s)  stock %s, threshold %s  position %s  corr=%s", at, kind,
+             pid, name, stock, thr, pos, corr);
+}
+
+typedef struct {
+    bool alerts;     /* watching the alert PUB, else events */
+    bool heartbeats; /* show heartbeats too */
+    int64_t count;   /* stop after this many printed lines; 0 = no limit */
+    int64_t for_ms;  /* stop after this long; 0 = no limit */
+} watch_t;
+
+/* Prints one received message if it is wanted; returns 1 when printed. */
+static int
+watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m) {
+    bool is_hb = bus_frame_is(m, 0, TOPIC_HEARTBEAT);
+    const char *want = w->alerts ? TOPIC_ALERT : TOPIC_EVENT;
+    if (m->count != 2 || (!bus_frame_is(m, 0, want) && !(is_hb && !w->alerts && w->heartbeats)))
+        return 0;
+    size_t len;
+    const void *body = bus_body(m, &len);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    if (codec_parse(body, len, &u, &why) != 0) {
+        fprintf(stderr, "invctl: undecodable %s message: %s\n", want, why);
+        msgpack_unpacked_destroy(&u);
+        return 0;
+    }
+    char line[2048];
+    if (opts->json)
+        jsonout_write(stdout, &u.data);
+    else if (is_hb) {
+        pretty_inline(&u.data, line, sizeof line);
+        printf("heartbeat  %s", line);
+    } else {
+        (w->alerts ? cli_watch_format_alert : cli_watch_format_event)(&u.data, line, sizeof line);
+        fputs(line, stdout);
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+    msgpack_unpacked_destroy(&u);
+    return 1;
+}
+
+static int
+watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w) {
+    cli_ep_t ep = w->alerts ? CLI_EP_ALERTS : CLI_EP_EVENTS;
+    void *sub = bus_connect(zctx, ZMQ_SUB, opts->ep[ep]);
+    if (!sub) {
+        fprintf(stderr, "invctl: cannot connect to %s: %s\n", opts->ep[ep], zmq_strerror(errno));
+        return 1;
+    }
+    int64_t printed = 0, end = w->for_ms > 0 ? proc_mono_ms() + w->for_ms : 0;
+    while (!proc_stopping() && (w->count == 0 || printed < w->count)) {
+        int64_t wait = 200;
+        if (end) {
+            wait = end - proc_mono_ms();
+            if (wait <= 0) break;
+            if (wait > 200) wait = 200;
+        }
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)wait) <= 0)
+            continue; /* time-out or EINTR: the loop condition decides */
+        bus_msg_t m;
+        while (bus_recv(sub, &m, ZMQ_DONTWAIT) == 0) {
+            printed += watch_print(w, opts, &m);
+            bus_msg_close(&m);
+            if (w->count && printed >= w->count) break;
+        }
+    }
+    bus_close(&sub);
+    return 0;
+}
+
+int
+cli_watch_run(void *zctx, const cli_opts_t *opts) {
+    static const arg_spec_t specs[] = {
+        {"--count", ARG_INT}, {"--for-ms", ARG_INT}, {"--heartbeats", ARG_BOOL}};
+    arg_val_t vals[3];
+    const char *pos[1];
+    int n_pos;
+    char err[256];
+    if (cli_args_parse("watch", specs, 3, opts->argc - 1, opts->argv + 1, vals, pos, 1, &n_pos, err,
+                       sizeof err) != 0) {
+        fprintf(stderr, "invctl: %s\n", err);
+        return 1;
+    }
+    watch_t w = {false, vals[2].set, vals[0].num, vals[1].num};
+    if (n_pos == 1 && strcmp(pos[0], "alerts") == 0)
+        w.alerts = true;
+    else if (n_pos != 1 || strcmp(pos[0], "events") != 0) {
+        fprintf(stderr, "invctl: watch: expected 'events' or 'alerts'\n");
+        return 1;
+    }
+    if (w.count < 0 || w.for_ms < 0 || (w.alerts && w.heartbeats)) {
+        fprintf(stderr, "invctl: watch: --count and --for-ms must be >= 0; "
+                        "--heartbeats is for events\n");
+        return 1;
+    }
+    return watch_loop(zctx, opts, &w);
+}

@@ -1,0 +1,95 @@
+/* invctl: the command-line client.  This file only wires: global options,
+ * then one of the subcommand families (cli_commands, cli_queries,
+ * cli_watch, cli_status).  Exit codes: 0 ok, 1 usage or connection error,
+ * 2 rejected / ok=false, 3 accepted but --wait did not see it applied. */
+#include "cli.h"
+#include "cli_commands.h"
+#include "cli_queries.h"
+#include "cli_status.h"
+#include "cli_watch.h"
+#include "proc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+static void
+usage(FILE *f) {
+    fputs("usage: invctl [global options] SUBCOMMAND [arguments]\n\n"
+          "Commands (write side; exit 2 when rejected):\n",
+          f);
+    cli_commands_usage(f);
+    fputs("\nQueries (all take --min-position N --wait-ms N):\n", f);
+    cli_queries_usage(f);
+    fputs("\nOperations:\n", f);
+    cli_watch_usage(f);
+    cli_status_usage(f);
+    fprintf(f, "  %-18s %s\n", "help", "this text");
+    fputs("\nGlobal options (before or after the subcommand):\n", f);
+    for (int i = 0; i < CLI_EP__COUNT; i++)
+        fprintf(f, "  %-16s EP   %s (env %s)\n", cli_ep_flag((cli_ep_t)i),
+                cli_ep_daemon((cli_ep_t)i), cli_ep_env((cli_ep_t)i));
+    fputs("  --json                  replies as JSON on stdout\n"
+          "  --timeout-ms N          reply deadline (default 5000)\n"
+          "  --correlation-id C      sent with commands; a filter for `audit`\n"
+          "  --command-id ID         idempotency key (default: random)\n"
+          "  --expected-version N    optimistic concurrency check\n"
+          "  --wait                  after an accepted command, wait until the query\n"
+          "                          service has applied it\n"
+          "\nMoney is in cents (--price 1999 is 19.99).  Times are ISO-8601 UTC\n"
+          "(2026-11-23T15:11:24Z) or microseconds since the epoch.\n"
+          "Exit codes: 0 ok, 1 usage/connection error, 2 rejected or error reply,\n"
+          "3 accepted but --wait timed out.\n",
+          f);
+}
+
+typedef int (*runner_t)(void *zctx, const cli_opts_t *opts);
+
+static const struct {
+    const char *name;
+    runner_t run;
+} operations[] = {
+    {"watch", cli_watch_run},
+    {"status", cli_status_run},
+    {"rebuild", cli_rebuild_run},
+};
+
+static int
+dispatch(void *zctx, const cli_opts_t *opts) {
+    const char *sub = opts->argv[0];
+    const cli_command_def_t *cmd = cli_commands_find(sub);
+    if (cmd) return cli_commands_run(zctx, opts, cmd);
+    const cli_query_def_t *query = cli_queries_find(sub);
+    if (query) return cli_queries_run(zctx, opts, query);
+    for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++)
+        if (strcmp(operations[i].name, sub) == 0) return operations[i].run(zctx, opts);
+    fprintf(stderr, "invctl: unknown subcommand '%s' (try: invctl help)\n", sub);
+    return 1;
+}
+
+int
+main(int argc, char **argv) {
+    cli_opts_t opts;
+    char err[512];
+    if (cli_parse(argc, argv, &opts, err, sizeof err) != 0) {
+        fprintf(stderr, "invctl: %s\n", err);
+        return 1;
+    }
+    if (opts.help || (opts.argc > 0 && strcmp(opts.argv[0], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (opts.argc == 0) {
+        usage(stderr);
+        return 1;
+    }
+    proc_install_signals();
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        fprintf(stderr, "invctl: cannot create a ZeroMQ context\n");
+        return 1;
+    }
+    int rc = dispatch(zctx, &opts);
+    zmq_ctx_term(zctx);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* jsonout: msgpack values as JSON text, exactly.
+ *  - strings: quotes, backslashes and control characters escaped (\n, \t,
+ *    \u001f, ...); invalid UTF-8 (overlongs, surrogates, truncated or stray
+ *    bytes, code points past U+10FFFF) becomes \ufffd, one per maximal
+ *    invalid subsequence as Unicode recommends; DEL and U+2028/9 escaped;
+ *  - integers: printed exactly (all of uint64 and int64), never via double;
+ *  - floats: shortest round-trip form; NaN and infinities become null;
+ *  - bin: base64 string; ext: {"ext": type, "base64": "..."};
+ *  - map keys that are not strings are written as the JSON text of the key
+ *    inside a string ({"1": ...}).
+ * Output is compact, one value, no trailing newline. */
+#ifndef INV_JSONOUT_H
+#define INV_JSONOUT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Writes o as JSON to f. */
+void jsonout_write(FILE *f, const msgpack_object *o);
+/* Writes s[0..len) as one JSON string literal. */
+void jsonout_write_str(FILE *f, const char *s, size_t len);
+/* o as a malloc'ed NUL-terminated JSON string (caller frees); NULL on ENOMEM. */
+char *jsonout_string(const msgpack_object *o);
+/* Parses one msgpack value from buf and writes it as JSON plus a newline.
+ * Returns 0, or -1 when buf is not exactly one msgpack value. */
+int jsonout_print_msgpack(FILE *f, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,33 @@
+/* pretty: a generic, readable rendering of any reply, for people.
+ *  - scalars: "key: value" lines with the keys aligned;
+ *  - money (*_cents ints): "1999 (19.99)"; times (*_at, *_us, ts ints):
+ *    "1763910684123456 (2025-11-23T15:11:24.123456Z)";
+ *  - lists of flat records (maps whose values are scalars or small maps):
+ *    one aligned row each under a header; in cells money shows as 19.99 and
+ *    times as ISO-8601, a nested map as "k=v k=v";
+ *  - anything else: indented blocks;
+ *  - control characters in strings are shown as '?' (never sent to the
+ *    terminal); nil as "-".
+ * Knows no reply shape: new fields show up without a code change. */
+#ifndef INV_PRETTY_H
+#define INV_PRETTY_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Prints a reply map (its "ok" is left out: the caller reports failures). */
+void pretty_print(FILE *f, const msgpack_object *o);
+
+/* One scalar as text into buf, as a table cell (cell=true) or a value.
+ * key (may be NULL) selects money and time forms. */
+void pretty_scalar(const msgpack_object *o, const char *key, size_t key_len, bool cell, char *buf,
+                   size_t cap);
+
+/* Formats cents as "19.99" / "-0.05". */
+void pretty_money(int64_t cents, char *buf, size_t cap);
+
+/* A flat one-line rendering of a map: "k=v k=v" (nested maps in {}). */
+void pretty_inline(const msgpack_object *o, char *buf, size_t cap);
+
+#endif
