@@ -66,6 +66,8 @@ try review "$P" --review-id "r1-$SUF" --customer "alice" --rating 5 --comment "W
   --correlation-id "$CORR"
 try review "$P" --review-id "r2-$SUF" --customer "bob" --rating 4 --comment "Good value" \
   --correlation-id "$CORR"
+try review "$P" --review-id "r3-$SUF" --customer "carol" --rating 5 --comment "Third review: now it is top rated" \
+  --correlation-id "$CORR"
 try change-price "$P" --price 1499 --correlation-id "$CORR"
 try rename-supplier --id "$S" --name "Demo Supplies Renamed $SUF" --wait --correlation-id "$CORR"
 
