@@ -4,7 +4,7 @@
  * Invariants: every parameter's type and value is checked before use; a bad
  * request gets a `malformed` (wrong shape or type, unknown or repeated
  * parameter) or `validation` (a value breaks its rule; `fields` names it)
- * reply and never reaches SQLite.  See docs/protocol-audit-alerts.md. */
+ * reply and never reaches SQLite.  See docs/protocol.md, section 10. */
 #ifndef INV_ALERTAPI_H
 #define INV_ALERTAPI_H
 

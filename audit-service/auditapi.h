@@ -5,7 +5,7 @@
  * request gets a `malformed` (wrong shape or type, unknown or repeated
  * parameter) or `validation` (a value breaks its rule; `fields` names it)
  * reply and never reaches SQLite.  Requests and replies: see
- * docs/protocol-audit-alerts.md. */
+ * docs/protocol.md, section 9. */
 #ifndef INV_AUDITAPI_H
 #define INV_AUDITAPI_H
 

@@ -164,8 +164,13 @@ product_as_of(catchup_ctx_t *c)
         return;
     }
     int rc = ES_OK;
-    if (position <= 0 && time_us > 0)
+    if (position <= 0 && time_us > 0) {
         rc = eventstore_position_at(c->es, time_us, &position);
+        if (rc == ES_OK && position == 0) {
+            reply_error(c->w, "not_found", "nothing was recorded at or before that time");
+            return;
+        }
+    }
     if (position <= 0 && rc == ES_OK)
         rc = eventstore_head(c->es, &position, NULL);
     product_t *p = calloc(1, sizeof *p);

@@ -314,7 +314,7 @@ svc_on_request(commandsvc_t *s, bus_msg_t *m)
     } else {
         rc = codec_decode_command(body, len, &p->cmd, &errs, why, sizeof why);
     }
-    if (rc == REJ_MALFORMED && len < 64 && strstr(why, "unknown command type")) {
+    if (rc == REJ_MALFORMED && strcmp(why, "unknown command type") == 0) {
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
         const char *w;

@@ -22,12 +22,14 @@ typedef struct {
     int64_t batch_max;
     int64_t cache_slots;
     int64_t snapshot_every;
+    int64_t cache_mb;
+    int64_t busy_timeout_ms;
 } settings_t;
 
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 2048, 100};
+    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 16384, 100, 32, 5000};
     const config_option_t opts[] = {
         {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
         {"--bind", "INV_COMMAND_BIND", CONFIG_STR, &s->bind, "command ROUTER endpoint"},
@@ -37,6 +39,9 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--cache-slots", "INV_CACHE_SLOTS", CONFIG_INT, &s->cache_slots, "aggregate cache size"},
         {"--snapshot-every", "INV_SNAPSHOT_EVERY", CONFIG_INT, &s->snapshot_every,
          "snapshot a stream every N events (0: never)"},
+        {"--cache-mb", "INV_CACHE_MB", CONFIG_INT, &s->cache_mb, "SQLite page cache, MiB"},
+        {"--busy-timeout-ms", "INV_BUSY_TIMEOUT_MS", CONFIG_INT, &s->busy_timeout_ms,
+         "wait this long for the write lock before answering unavailable"},
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
     };
     int rc = config_parse("command-service", opts, sizeof opts / sizeof opts[0], argc, argv);
@@ -46,7 +51,7 @@ settings_load(settings_t *s, int argc, char **argv)
     if (log_level_parse(s->log_level, &level) != 0 ||
         (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) ||
         s->batch_max < 1 || s->batch_max > 4096 || s->cache_slots < 1 ||
-        s->snapshot_every < 0) {
+        s->snapshot_every < 0 || s->cache_mb < 1 || s->busy_timeout_ms < 0) {
         fprintf(stderr, "bad setting: log level %s, sync %s, batch-max %lld, cache-slots %lld\n",
                 s->log_level, s->sync, (long long)s->batch_max, (long long)s->cache_slots);
         return -1;
@@ -63,7 +68,10 @@ main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
-    eventstore_options_t eo = {strcmp(cfg.sync, "full") == 0, 5000};
+    /* The relay checkpoints the WAL; the command path only does so past
+     * 20000 pages (the relay is down). */
+    eventstore_options_t eo = {strcmp(cfg.sync, "full") == 0, (int)cfg.busy_timeout_ms,
+                               (int)cfg.cache_mb, 20000};
     eventstore_t *es = NULL;
     if (eventstore_open(cfg.db, &eo, &es) != ES_OK) {
         LOG_E(NULL, "cannot open event store %s", cfg.db);

@@ -162,8 +162,10 @@ relay_run(relay_t *r)
         relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);
-        if (proc_mono_ms() >= r->next_heartbeat_ms)
+        if (proc_mono_ms() >= r->next_heartbeat_ms) {
             relay_heartbeat(r);
+            eventstore_checkpoint(r->es); /* passive: moves WAL pages home off the command path */
+        }
     }
     LOG_I(NULL, "relay stopping: published through %lld",
           (long long)r->stats.published_through);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 enum {
+    ST_STREAM_ID,
+    ST_STREAM_ADD,
     ST_APPEND,
     ST_OUTBOX_ADD,
     ST_LOAD,
@@ -29,26 +31,34 @@ enum {
 };
 
 static const char *const sql[ST__COUNT] = {
-    [ST_APPEND] = "INSERT INTO events(stream, version, type, schema, event_id, command_id,"
+    [ST_STREAM_ID] = "SELECT stream_id FROM streams WHERE name = ?",
+    [ST_STREAM_ADD] = "INSERT INTO streams(name) VALUES(?)",
+    [ST_APPEND] = "INSERT INTO events(stream_id, version, type, schema, event_id, command_id,"
                   " correlation_id, recorded_at, payload) VALUES(?,?,?,?,?,?,?,?,?)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(position) VALUES(?)",
-    [ST_LOAD] = "SELECT position, stream, version, type, schema, event_id, command_id,"
-                " correlation_id, recorded_at, payload FROM events"
-                " WHERE stream = ? AND version > ? AND position <= ? ORDER BY version",
-    [ST_READ] = "SELECT position, stream, version, type, schema, event_id, command_id,"
-                " correlation_id, recorded_at, payload FROM events"
-                " WHERE position > ? ORDER BY position LIMIT ?",
-    [ST_OUTBOX_READ] = "SELECT e.position, e.stream, e.version, e.type, e.schema, e.event_id,"
+    [ST_LOAD] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
+                " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                " FROM streams s JOIN events e ON e.stream_id = s.stream_id"
+                " WHERE s.name = ? AND e.version > ? AND e.position <= ? ORDER BY e.version",
+    [ST_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
+                " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                " FROM events e JOIN streams s ON s.stream_id = e.stream_id"
+                " WHERE e.position > ? ORDER BY e.position LIMIT ?",
+    [ST_OUTBOX_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
                        " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                        " FROM outbox o JOIN events e ON e.position = o.position"
+                       " JOIN streams s ON s.stream_id = e.stream_id"
                        " ORDER BY o.position LIMIT ?",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
     [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
-    [ST_STREAM_VERSION] = "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?",
-    [ST_CMD_FIND] = "SELECT reply FROM commands WHERE command_id = ?",
-    [ST_CMD_SAVE] = "INSERT INTO commands(command_id, reply) VALUES(?, ?)",
+    [ST_STREAM_VERSION] = "SELECT coalesce(max(e.version), 0) FROM streams s"
+                          " JOIN events e ON e.stream_id = s.stream_id WHERE s.name = ?",
+    [ST_CMD_FIND] = "SELECT e.position, s.name, e.version FROM commands c"
+                    " JOIN events e ON e.position = c.position"
+                    " JOIN streams s ON s.stream_id = e.stream_id WHERE c.command_id = ?",
+    [ST_CMD_SAVE] = "INSERT INTO commands(command_id, position) VALUES(?, ?)",
     [ST_SNAP_LOAD] = "SELECT version, schema, state FROM snapshots WHERE stream = ?",
     [ST_SNAP_SAVE] = "INSERT INTO snapshots(stream, version, schema, state) VALUES(?,?,?,?)"
                      " ON CONFLICT(stream) DO UPDATE SET version = excluded.version,"
@@ -59,10 +69,18 @@ static const char *const sql[ST__COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
+/* Schema 2: streams get compact integer keys, so the UNIQUE(stream_id,
+ * version) index that every append updates stays small (issue 5, S2); the
+ * idempotency table keeps only the position, the reply is rebuilt from the
+ * event. */
+#define ES_SCHEMA_VERSION 2
 static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS streams("
+    " stream_id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS events("
     " position INTEGER PRIMARY KEY,"
-    " stream TEXT NOT NULL,"
+    " stream_id INTEGER NOT NULL REFERENCES streams(stream_id),"
     " version INTEGER NOT NULL,"
     " type TEXT NOT NULL,"
     " schema INTEGER NOT NULL,"
@@ -71,18 +89,25 @@ static const char schema_sql[] =
     " correlation_id TEXT NOT NULL,"
     " recorded_at INTEGER NOT NULL,"
     " payload BLOB NOT NULL,"
-    " UNIQUE(stream, version));"
+    " UNIQUE(stream_id, version));"
     "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
     "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS commands("
-    " command_id TEXT PRIMARY KEY, reply BLOB NOT NULL) WITHOUT ROWID;"
+    " command_id TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS snapshots("
     " stream TEXT PRIMARY KEY, version INTEGER NOT NULL, schema INTEGER NOT NULL,"
-    " state BLOB NOT NULL) WITHOUT ROWID;";
+    " state BLOB NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;";
+
+#define ES_STREAM_CACHE 1024
 
 struct eventstore {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    struct {
+        char name[STREAM_MAX + 1];
+        int64_t id;               /* 0: empty slot */
+    } streams[ES_STREAM_CACHE];   /* name -> stream_id, cleared on rollback */
     codec_writer_t w; /* reused for payloads and stored replies */
 };
 
@@ -122,6 +147,36 @@ es_prepare_all(eventstore_t *es)
     return SQLITE_OK;
 }
 
+/* Page cache and WAL checkpoint policy.  A bigger cache keeps the hot
+ * index pages in memory; checkpoint_pages moves the automatic checkpoint out
+ * of the command path (the relay checkpoints passively, see
+ * eventstore_checkpoint). */
+static int
+es_tune(sqlite3 *db, const eventstore_options_t *opts)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;",
+             (opts->cache_mb > 0 ? opts->cache_mb : 16) * 1024,
+             opts->checkpoint_pages > 0 ? opts->checkpoint_pages : 1000);
+    return es_exec(db, sql);
+}
+
+/* Refuses a file written by another schema version of this store. */
+static int
+es_check_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return rc;
+    return (version == 0 || version == ES_SCHEMA_VERSION) ? SQLITE_OK : SQLITE_MISMATCH;
+}
+
 /* Journal mode, durability and schema.  Two processes opening a new file at
  * once can see SQLITE_BUSY from the journal-mode switch, which does not go
  * through the busy handler: retry for up to the busy timeout. */
@@ -130,12 +185,16 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts)
 {
     int rc = SQLITE_BUSY;
     for (int waited = 0; waited <= opts->busy_timeout_ms; waited += 20) {
-        rc = es_exec(db, "PRAGMA journal_mode=WAL");
+        rc = es_check_version(db);
+        if (rc == SQLITE_OK)
+            rc = es_exec(db, "PRAGMA journal_mode=WAL");
         if (rc == SQLITE_OK)
             rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
         if (rc == SQLITE_OK)
             rc = es_exec(db, schema_sql);
+        if (rc == SQLITE_OK)
+            rc = es_tune(db, opts);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
             break;
         sqlite3_sleep(20);
@@ -146,7 +205,7 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts)
 int
 eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out)
 {
-    eventstore_options_t defaults = {true, 5000};
+    eventstore_options_t defaults = {true, 5000, 0, 0};
     if (!opts)
         opts = &defaults;
     *out = NULL;
@@ -190,6 +249,12 @@ eventstore_errmsg(const eventstore_t *es)
     return sqlite3_errmsg(es->db);
 }
 
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
 /* Steps a statement that returns no rows, then resets it. */
 static int
 es_step_done(sqlite3_stmt *st)
@@ -220,22 +285,68 @@ eventstore_rollback(eventstore_t *es)
 {
     if (!sqlite3_get_autocommit(es->db))
         es_step_done(es->st[ST_ROLLBACK]);
+    for (int i = 0; i < ES_STREAM_CACHE; i++)
+        es->streams[i].id = 0; /* ids of streams created in the rolled-back transaction */
 }
 
-static void
-bind_text(sqlite3_stmt *st, int i, const char *s)
+int
+eventstore_checkpoint(eventstore_t *es)
 {
-    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK ? ES_OK : es_err(rc);
 }
+
+static uint32_t
+es_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* The integer key of a stream, created on first use (inside the open
+ * transaction). */
+static int
+es_stream_id(eventstore_t *es, const char *name, int64_t *id)
+{
+    uint32_t slot = es_hash(name) % ES_STREAM_CACHE;
+    if (es->streams[slot].id && strcmp(es->streams[slot].name, name) == 0) {
+        *id = es->streams[slot].id;
+        return ES_OK;
+    }
+    sqlite3_stmt *st = es->st[ST_STREAM_ID];
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return es_err(rc);
+    if (*id == 0) {
+        bind_text(es->st[ST_STREAM_ADD], 1, name);
+        if ((rc = es_step_done(es->st[ST_STREAM_ADD])) != ES_OK)
+            return rc;
+        *id = sqlite3_last_insert_rowid(es->db);
+    }
+    snprintf(es->streams[slot].name, sizeof es->streams[slot].name, "%s", name);
+    es->streams[slot].id = *id;
+    return ES_OK;
+}
+
 
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
     envelope_t *e = &ev->env;
+    int64_t stream_id;
+    int rc = es_stream_id(es, e->stream, &stream_id);
+    if (rc != ES_OK)
+        return rc;
     codec_writer_reset(&es->w);
     codec_pack_event_data(&es->w.pk, e->type, &ev->data);
     sqlite3_stmt *st = es->st[ST_APPEND];
-    bind_text(st, 1, e->stream);
+    sqlite3_bind_int64(st, 1, stream_id);
     sqlite3_bind_int64(st, 2, e->version);
     bind_text(st, 3, event_spec(e->type)->name);
     sqlite3_bind_int(st, 4, e->schema);
@@ -244,7 +355,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
     bind_text(st, 7, e->correlation_id);
     sqlite3_bind_int64(st, 8, e->recorded_at);
     sqlite3_bind_blob(st, 9, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
-    int rc = es_step_done(st);
+    rc = es_step_done(st);
     if (rc != ES_OK)
         return rc;
     e->position = sqlite3_last_insert_rowid(es->db);
@@ -410,9 +521,14 @@ eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_
     bind_text(st, 1, command_id);
     int rc = sqlite3_step(st), out;
     if (rc == SQLITE_ROW) {
-        const void *b = sqlite3_column_blob(st, 0);
-        int n = sqlite3_column_bytes(st, 0);
-        out = codec_decode_command_reply(b, (size_t)n, reply) == 0 ? 1 : ES_CORRUPT;
+        memset(reply, 0, sizeof *reply);
+        reply->accepted = true;
+        snprintf(reply->command_id, sizeof reply->command_id, "%s", command_id);
+        reply->position = sqlite3_column_int64(st, 0);
+        snprintf(reply->stream, sizeof reply->stream, "%s",
+                 (const char *)sqlite3_column_text(st, 1));
+        reply->version = sqlite3_column_int64(st, 2);
+        out = 1;
     } else {
         out = rc == SQLITE_DONE ? 0 : es_err(rc);
     }
@@ -424,11 +540,9 @@ eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_
 int
 eventstore_command_save(eventstore_t *es, const command_reply_t *reply)
 {
-    codec_writer_reset(&es->w);
-    codec_pack_command_reply(&es->w.pk, reply);
     sqlite3_stmt *st = es->st[ST_CMD_SAVE];
     bind_text(st, 1, reply->command_id);
-    sqlite3_bind_blob(st, 2, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, reply->position);
     return es_step_done(st);
 }
 

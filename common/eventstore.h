@@ -1,8 +1,9 @@
 /* eventstore: the append-only log in SQLite (events.db).
  *
- * Owns: events (position = global, gap-free, commit-ordered), outbox (one row
- * per event not yet published), commands (first reply per command_id, for
- * idempotent retries), snapshots (latest folded state per stream).  Invariants:
+ * Owns: streams (name -> compact integer key), events (position = global,
+ * gap-free, commit-ordered), outbox (one row per event not yet published),
+ * commands (command_id -> position of its event: the first reply is rebuilt
+ * from it, for idempotent retries), snapshots (latest state per stream).  Invariants:
  *  - every append runs inside eventstore_begin/commit (BEGIN IMMEDIATE), so
  *    SQLite's single writer makes position order equal commit order;
  *  - an event row and its outbox row are written in the same transaction;
@@ -31,6 +32,8 @@ typedef enum {
 typedef struct {
     bool synchronous_full;  /* true: PRAGMA synchronous=FULL (durable on power loss) */
     int busy_timeout_ms;    /* how long a writer waits for the lock */
+    int cache_mb;           /* page cache, MiB; 0: 16 */
+    int checkpoint_pages;   /* WAL auto-checkpoint threshold, pages; 0: SQLite's 1000 */
 } eventstore_options_t;
 
 /* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
@@ -75,10 +78,15 @@ int eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position);
 /* Current version of a stream (0 when it has no events). */
 int eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *version);
 
+/* A passive WAL checkpoint (never blocks the writer); the relay calls it
+ * so that the command-service's commits do not have to. */
+int eventstore_checkpoint(eventstore_t *es);
+
 /* Idempotency: the stored first reply of command_id.  Returns 1 and fills
  * *reply when found, 0 when not, or an es_err_t. */
 int eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_t *reply);
-/* Stores an accepted reply inside the open transaction. */
+/* Records an accepted command (its id and position) inside the open
+ * transaction. */
 int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
 
 /* Snapshots: the folded state of a stream at `version`, in an encoding of

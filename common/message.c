@@ -114,8 +114,15 @@ command_check_fields(command_t *cmd, field_errors_t *errs)
     for (int f = 0; f < F__COUNT; f++) {
         uint32_t bit = FIELD_BIT(f);
         bool has = (cmd->data.present & bit) != 0;
-        if ((spec->required & bit) && !has)
-            field_errors_add(errs, fields_spec(f)->name, "is required");
+        if ((spec->required & bit) && !has) {
+            /* a value that broke its rule was not stored: it is named
+             * already, and `fields` is a map (one entry per field) */
+            bool named = false;
+            for (int i = 0; i < before && !named; i++)
+                named = strcmp(errs->items[i].field, fields_spec(f)->name) == 0;
+            if (!named)
+                field_errors_add(errs, fields_spec(f)->name, "is required");
+        }
         else if (has && !((spec->required | spec->optional) & bit))
             field_errors_add(errs, fields_spec(f)->name, "is not a field of this command");
         else if (!has && (spec->optional & bit)) {

@@ -21,6 +21,7 @@
 #define EXTRA_MAX 4
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
+#define CATCHUP_PAGES_PER_TURN 8
 
 struct subscriber {
     void *zctx;
@@ -306,7 +307,9 @@ sub_catch_up(subscriber_t *s, const char *reason)
         return;
     int64_t from = s->st.checkpoint;
     int64_t total = 0;
-    for (;;) {
+    /* A bounded number of pages per call: the loop keeps answering Status
+     * and control requests while a long catch-up is under way. */
+    for (int pages = 0; pages < CATCHUP_PAGES_PER_TURN; pages++) {
         if (proc_stopping())
             break;
         int n = sub_fetch_page(s, s->st.checkpoint, sub_apply_page);

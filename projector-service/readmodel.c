@@ -8,7 +8,7 @@
  * external-content FTS5 index over products kept in step by triggers, so a
  * supplier rename that rewrites products.supplier_name also rewrites the
  * index.  The views are the contract with the query service
- * (docs/protocol-queries.md): their column names are the reply keys.
+ * (docs/protocol.md, sections 8 and 13): their column names are the reply keys.
  *
  * Idempotence: a product or supplier event first "claims" its row by
  * moving the row's version forward (UPDATE ... WHERE version < ?); when

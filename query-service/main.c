@@ -1,5 +1,5 @@
 /* query-service: answers the read-side queries of DOMAIN.md from the
- * projector's read.db, opened read-only (docs/protocol-queries.md).
+ * projector's read.db, opened read-only (docs/protocol.md, section 8).
  *
  * The read database may not exist yet or may be swapped by a rebuild; the
  * query engine reopens it as needed and answers `unavailable` meanwhile.

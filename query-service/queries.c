@@ -5,7 +5,7 @@
  * into q->body (counting them in q->pairs); queries_execute wraps them in
  * {ok, position, reached, ...}.  Row maps are packed generically from the
  * statement's column names, so the reply keys are the projector's view
- * columns (docs/protocol-queries.md); 0/1 columns named in bool_columns go
+ * columns (docs/protocol.md, section 8); 0/1 columns named in bool_columns go
  * out as booleans.
  *
  * Cursors are opaque to clients: "<tag><hex of the last key>" for keyset

@@ -1,4 +1,4 @@
-/* request: decoding one query request (docs/protocol-queries.md).
+/* request: decoding one query request (docs/protocol.md, section 8).
  *
  * A request is one flat msgpack map {type, <params>, min_position?,
  * wait_ms?, correlation_id?}.  Decoding is strict and bounded: the body is

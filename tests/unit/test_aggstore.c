@@ -172,11 +172,14 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_exec(db, "INSERT INTO streams(name) VALUES('product-old')", NULL, NULL,
+                              NULL),
+                 SQLITE_OK);
     cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "INSERT INTO events(stream, version, type, schema, event_id,"
-                                    " command_id, correlation_id, recorded_at, payload)"
-                                    " VALUES('product-old', 1, 'ProductCreated', 1, 'e', 'c', 'c',"
-                                    " 1, ?)",
+                                    "INSERT INTO events(stream_id, version, type, schema,"
+                                    " event_id, command_id, correlation_id, recorded_at, payload)"
+                                    " SELECT stream_id, 1, 'ProductCreated', 1, 'e', 'c', 'c', 1, ?"
+                                    " FROM streams WHERE name = 'product-old'",
                                     -1, &st, NULL),
                  SQLITE_OK);
     sqlite3_bind_blob(st, 1, w.buf.data, (int)w.buf.size, SQLITE_STATIC);

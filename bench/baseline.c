@@ -1,0 +1,210 @@
+/* invbaseline: what this machine's SQLite allows, measured the same way the
+ * daemons use it, so that bench/run can print every result also as a ratio
+ * to its baseline (absolute times drift on a shared machine).
+ *
+ *   invbaseline append DB N      N events + outbox rows through eventstore_append,
+ *                                1000 per transaction, synchronous=FULL (the
+ *                                command-service's rows and durability, without
+ *                                ZeroMQ, decoding or deciding)
+ *   invbaseline preload DB N P   fills a store with N events over P products
+ *                                (ProductCreated, then sales and views)
+ *   invbaseline upsert DB N      N read-model upserts (INSERT ... ON CONFLICT DO
+ *                                UPDATE) over 1000 products, 1000 per transaction
+ *   invbaseline read DB N        N prepared primary-key reads of those rows
+ * Prints "<mode> <ops_per_second>".  This is a measuring tool: it talks to
+ * SQLite directly for upsert/read on purpose. */
+#include "eventstore.h"
+#include "proc.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t
+next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* A ProductSold (or ProductCreated when version is 1) of product k. */
+static void
+make_event(event_t *ev, int64_t k, int64_t version)
+{
+    memset(ev, 0, sizeof *ev);
+    snprintf(ev->env.stream, sizeof ev->env.stream, "product-base%lld", (long long)k);
+    ev->env.version = version;
+    ev->env.recorded_at = proc_now_us();
+    proc_random_hex(ev->env.event_id, EVENT_ID_MAX / 2);
+    snprintf(ev->env.command_id, sizeof ev->env.command_id, "cmd-%llx",
+             (unsigned long long)next_rand());
+    strcpy(ev->env.correlation_id, ev->env.command_id);
+    fields_t *d = &ev->data;
+    fields_set_str(d, F_PRODUCT_ID, ev->env.stream + 8);
+    if (version == 1) {
+        ev->env.type = EV_PRODUCT_CREATED;
+        fields_set_str(d, F_SKU, "SKU");
+        fields_set_str(d, F_NAME, "Baseline product");
+        fields_set_str(d, F_DESCRIPTION, "made by invbaseline");
+        fields_set_str(d, F_SUPPLIER_ID, "s1");
+        fields_set_str(d, F_SUPPLIER_NAME, "Acme");
+        fields_set_int(d, F_PRICE_CENTS, 1999);
+        fields_set_int(d, F_COST_PRICE_CENTS, 999);
+        fields_set_int(d, F_STOCK, 1000000000);
+        fields_set_int(d, F_LOW_STOCK_THRESHOLD, 10);
+    } else {
+        ev->env.type = EV_PRODUCT_SOLD;
+        fields_set_str(d, F_ORDER_ID, ev->env.command_id);
+        fields_set_int(d, F_QUANTITY, 1);
+        fields_set_int(d, F_UNIT_PRICE_CENTS, 1999);
+        fields_set_int(d, F_OLD_STOCK, 1000000000 - version + 1);
+        fields_set_int(d, F_NEW_STOCK, 1000000000 - version);
+    }
+    ev->env.schema = event_spec(ev->env.type)->schema;
+}
+
+/* Appends n events over `products` products in transactions of `batch`;
+ * versions continue from what the store has. */
+static int
+append(const char *path, int64_t n, int64_t products, int batch, bool full, double *secs)
+{
+    eventstore_options_t o = {full, 5000, 32, 0};
+    eventstore_t *es;
+    if (eventstore_open(path, &o, &es) != ES_OK)
+        return -1;
+    int64_t *versions = calloc((size_t)products, sizeof *versions);
+    event_t *ev = malloc(sizeof *ev);
+    for (int64_t k = 0; k < products; k++) {
+        char s[64];
+        snprintf(s, sizeof s, "product-base%lld", (long long)k);
+        eventstore_stream_version(es, s, &versions[k]);
+    }
+    double t0 = now_s();
+    int rc = ES_OK;
+    for (int64_t i = 0; i < n && rc == ES_OK; i += batch) {
+        rc = eventstore_begin(es);
+        for (int64_t j = i; j < i + batch && j < n && rc == ES_OK; j++) {
+            int64_t k = j < products && versions[j] == 0 ? j : (int64_t)(next_rand() % products);
+            make_event(ev, k, ++versions[k]);
+            rc = eventstore_append(es, ev);
+        }
+        if (rc == ES_OK)
+            rc = eventstore_commit(es);
+    }
+    *secs = now_s() - t0;
+    free(ev);
+    free(versions);
+    eventstore_destroy(&es);
+    return rc;
+}
+
+static sqlite3 *
+open_model(const char *path)
+{
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return NULL;
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 "CREATE TABLE IF NOT EXISTS products(product_id TEXT PRIMARY KEY, name TEXT,"
+                 " price_cents INTEGER, stock INTEGER, units_sold INTEGER, version INTEGER)",
+                 NULL, NULL, NULL);
+    return db;
+}
+
+static int
+upsert(const char *path, int64_t n, double *secs)
+{
+    sqlite3 *db = open_model(path);
+    sqlite3_stmt *st;
+    if (!db || sqlite3_prepare_v2(db,
+                                  "INSERT INTO products VALUES(?1, 'Baseline', 1999, ?2, 1, ?3)"
+                                  " ON CONFLICT(product_id) DO UPDATE SET stock = excluded.stock,"
+                                  " units_sold = units_sold + 1, version = excluded.version",
+                                  -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    double t0 = now_s();
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 1000 == 0)
+            sqlite3_exec(db, i ? "COMMIT; BEGIN IMMEDIATE" : "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "base%llu", (unsigned long long)(next_rand() % 1000));
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, 1000000 - i);
+        sqlite3_bind_int64(st, 3, i);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    *secs = now_s() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return 0;
+}
+
+static int
+point_reads(const char *path, int64_t n, double *secs)
+{
+    sqlite3 *db = open_model(path);
+    sqlite3_stmt *st;
+    if (!db || sqlite3_prepare_v2(db, "SELECT * FROM products WHERE product_id = ?", -1, &st,
+                                  NULL) != SQLITE_OK)
+        return -1;
+    double t0 = now_s();
+    int64_t found = 0;
+    for (int64_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "base%llu", (unsigned long long)(next_rand() % 1000));
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            found++;
+        sqlite3_reset(st);
+    }
+    *secs = now_s() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found > 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: invbaseline append|preload|upsert|read DB N [PRODUCTS]\n");
+        return 2;
+    }
+    const char *mode = argv[1], *db = argv[2];
+    int64_t n = atoll(argv[3]);
+    int64_t products = argc > 4 ? atoll(argv[4]) : 1000;
+    double secs = 0;
+    int rc;
+    if (strcmp(mode, "append") == 0)
+        rc = append(db, n, products, 1000, true, &secs);
+    else if (strcmp(mode, "preload") == 0)
+        rc = append(db, n, products, 20000, false, &secs);
+    else if (strcmp(mode, "upsert") == 0)
+        rc = upsert(db, n, &secs);
+    else if (strcmp(mode, "read") == 0)
+        rc = point_reads(db, n, &secs);
+    else
+        rc = -1;
+    if (rc != 0) {
+        fprintf(stderr, "invbaseline %s failed\n", mode);
+        return 1;
+    }
+    printf("%s %.0f\n", mode, (double)n / secs);
+    return 0;
+}
