@@ -57,20 +57,33 @@ proc_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* xorshift64*, seeded once per thread from getrandom: ids need to be
+ * unique, not secret, and a syscall per event showed up in profiles. */
+static uint64_t
+proc_next_random(void)
+{
+    static __thread uint64_t state;
+    if (state == 0) {
+        if (getrandom(&state, sizeof state, 0) != sizeof state || state == 0)
+            state = (uint64_t)proc_now_us() ^ 0x9E3779B97F4A7C15ull;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ull;
+}
+
 void
 proc_random_hex(char *out, size_t n_bytes)
 {
-    unsigned char buf[64];
-    if (n_bytes > sizeof buf)
-        n_bytes = sizeof buf;
-    if (getrandom(buf, n_bytes, 0) != (ssize_t)n_bytes) {
-        for (size_t i = 0; i < n_bytes; i++)
-            buf[i] = (unsigned char)rand();
-    }
     static const char hex[] = "0123456789abcdef";
+    uint64_t r = 0;
     for (size_t i = 0; i < n_bytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
+        if (i % 8 == 0)
+            r = proc_next_random();
+        unsigned char b = (unsigned char)(r >> (8 * (i % 8)));
+        out[2 * i] = hex[b >> 4];
+        out[2 * i + 1] = hex[b & 15];
     }
     out[2 * n_bytes] = '\0';
 }

@@ -427,35 +427,64 @@ run_load(bench_t *b)
         b->r->timeouts += b->conns[i].inflight;
 }
 
+/* One Status field of a daemon, or -1. */
+static int64_t
+status_int(void *zctx, const char *ep, const char *key)
+{
+    static const char status[] = "\x81\xa4type\xa6Status";
+    void *s = bus_connect(zctx, ZMQ_DEALER, ep);
+    void *reply = NULL;
+    size_t len = 0;
+    int64_t v = -1;
+    if (s && bus_request(s, status, sizeof status - 1, 1000, &reply, &len) == 0) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        const msgpack_object *o;
+        if (codec_parse(reply, len, &u, &why) == 0 && (o = codec_map_get(&u.data, key)))
+            codec_get_int(o, &v);
+        msgpack_unpacked_destroy(&u);
+    }
+    free(reply);
+    bus_close(&s);
+    return v;
+}
+
 /* Polls a daemon's Status until its checkpoint reaches position. */
 static bool
 wait_caught_up(void *zctx, const char *ep, int64_t position, int64_t deadline_us)
 {
     if (!ep || !*ep)
         return true;
-    static const char status[] = "\x81\xa4type\xa6Status";
     while (now_us() < deadline_us) {
-        void *s = bus_connect(zctx, ZMQ_DEALER, ep);
-        void *reply = NULL;
-        size_t len = 0;
-        int64_t cp = -1;
-        if (s && bus_request(s, status, sizeof status - 1, 500, &reply, &len) == 0) {
-            msgpack_unpacked u;
-            msgpack_unpacked_init(&u);
-            const char *why;
-            const msgpack_object *v;
-            if (codec_parse(reply, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "checkpoint")))
-                codec_get_int(v, &cp);
-            msgpack_unpacked_destroy(&u);
-        }
-        free(reply);
-        bus_close(&s);
-        if (cp >= position)
+        if (status_int(zctx, ep, "checkpoint") >= position)
             return true;
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
     return false;
+}
+
+static int
+run_wait(bench_t *b)
+{
+    int64_t start = now_us(), deadline = start + b->o->duration_ms * 1000;
+    while (status_int(b->zctx, b->o->relay_ep, "outbox_backlog") != 0 && now_us() < deadline) {
+        struct timespec ts = {0, 10000000}; /* the relay is still publishing its backlog */
+        nanosleep(&ts, NULL);
+    }
+    int64_t head = status_int(b->zctx, b->o->relay_ep, "head");
+    if (head < 0) {
+        fprintf(stderr, "invbench: the relay at %s did not answer\n", b->o->relay_ep);
+        return -1;
+    }
+    bool ok = wait_caught_up(b->zctx, b->o->projector_ep, head, deadline) &&
+              wait_caught_up(b->zctx, b->o->audit_ep, head, deadline) &&
+              wait_caught_up(b->zctx, b->o->alert_ep, head, deadline);
+    b->r->max_position = head;
+    b->r->catchup_ms = ok ? (now_us() - start) / 1000 : -1;
+    b->r->elapsed_us = now_us() - start;
+    return 0;
 }
 
 static int
@@ -564,6 +593,12 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
     b->o = o;
     b->r = r;
     int rc = bench_open(b);
+    if (rc == 0 && o->mode == BENCH_WAIT) {
+        rc = run_wait(b);
+        bench_close(b);
+        free(b);
+        return rc;
+    }
     if (rc == 0 && o->setup && o->mode == BENCH_COMMANDS)
         rc = run_setup(b);
     if (rc == 0) {

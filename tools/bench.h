@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum { BENCH_COMMANDS, BENCH_QUERIES } bench_mode_t;
+typedef enum { BENCH_COMMANDS, BENCH_QUERIES, BENCH_WAIT } bench_mode_t;
 
 typedef struct {
     bench_mode_t mode;
@@ -23,6 +23,7 @@ typedef struct {
     const char *projector_ep;  /* for visibility lag; NULL or "" to skip */
     const char *audit_ep;      /* checked for catch-up after the load; may be "" */
     const char *alert_ep;      /* idem */
+    const char *relay_ep;      /* BENCH_WAIT: the head comes from the relay's Status */
     int connections;
     int window;                /* outstanding requests per connection */
     int64_t duration_ms;       /* 0: until count */
@@ -51,6 +52,10 @@ typedef struct {
     int64_t rejected_by_code[16];
 } bench_result_t;
 
+/* BENCH_WAIT: reads the head from the relay, then waits (up to duration_ms)
+ * until the projector, audit and alert daemons have applied it; the time
+ * taken goes to out->catchup_ms (-1 when not reached) and the head to
+ * out->max_position. */
 /* Runs the whole benchmark; 0, or -1 with a reason on stderr. */
 int bench_run(const bench_opts_t *opts, bench_result_t *out);
 

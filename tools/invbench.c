@@ -11,7 +11,7 @@
 
 typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
-    const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep;
+    const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep, *relay_ep;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup,
         retry_ms, seed, initial_stock, restock;
 } settings_t;
@@ -43,10 +43,11 @@ static int
 settings_load(settings_t *s, int argc, char **argv)
 {
     *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5", NULL, NULL, "human",
-                      EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "",
+                      EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "", EP_CATCHUP,
                       4, 64, 0, 0, 0, 1000, 990, 1, 0, 1, 1000000000, 1000000000};
     const config_option_t opts[] = {
-        {"--mode", NULL, CONFIG_STR, &s->mode, "commands | queries"},
+        {"--mode", NULL, CONFIG_STR, &s->mode,
+         "commands | queries | wait (until every subscriber has the relay's head)"},
         {"--connections", NULL, CONFIG_INT, &s->connections, "DEALER connections"},
         {"--window", NULL, CONFIG_INT, &s->window, "outstanding requests per connection"},
         {"--duration-ms", NULL, CONFIG_INT, &s->duration_ms,
@@ -71,6 +72,7 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--audit-ep", "INV_AUDIT_EP", CONFIG_STR, &s->audit_ep, "audit endpoint (catch-up check)"},
         {"--alert-api-ep", "INV_ALERT_API_EP", CONFIG_STR, &s->alert_ep,
          "alert API endpoint (catch-up check)"},
+        {"--relay-ep", "INV_RELAY_EP", CONFIG_STR, &s->relay_ep, "relay catch-up endpoint (--mode wait)"},
     };
     return config_parse("invbench", opts, sizeof opts / sizeof opts[0], argc, argv);
 }
@@ -136,9 +138,11 @@ main(int argc, char **argv)
         s.prefix = prefix;
     }
     bench_opts_t o = {
-        .mode = strcmp(s.mode, "queries") == 0 ? BENCH_QUERIES : BENCH_COMMANDS,
+        .mode = strcmp(s.mode, "queries") == 0 ? BENCH_QUERIES
+                : strcmp(s.mode, "wait") == 0  ? BENCH_WAIT
+                                               : BENCH_COMMANDS,
         .command_ep = s.command_ep, .query_ep = s.query_ep, .projector_ep = s.projector_ep,
-        .audit_ep = s.audit_ep, .alert_ep = s.alert_ep,
+        .audit_ep = s.audit_ep, .alert_ep = s.alert_ep, .relay_ep = s.relay_ep,
         .connections = (int)s.connections, .window = (int)s.window,
         .duration_ms = s.duration_ms, .count = s.count, .rate = (double)s.rate,
         .products = (int)s.products, .zipf_s = (double)s.zipf_milli / 1000.0,
@@ -159,7 +163,10 @@ main(int argc, char **argv)
     proc_install_signals();
     bench_result_t *r = malloc(sizeof *r);
     rc = r ? bench_run(&o, r) : -1;
-    if (rc == 0) {
+    if (rc == 0 && o.mode == BENCH_WAIT) {
+        printf("{\"head\":%lld,\"caught_up_ms\":%lld}\n", (long long)r->max_position,
+               (long long)r->catchup_ms);
+    } else if (rc == 0) {
         if (strcmp(s.format, "json") == 0)
             print_json(&o, r);
         else
