@@ -6,6 +6,8 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +92,135 @@ itest_error(const harness_reply_t *r, char *buf, size_t cap)
 {
     harness_reply_str(r, "error", buf, cap);
     return buf;
+}
+
+
+/* ---- requests built from a spec ------------------------------------------
+ * itest_pack_pairs packs the key/value pairs that `spec` describes, one
+ * character per pair; each pair takes a key (const char *) then its value
+ * from the arguments: 's' const char *, 'S' const char * + size_t (raw bytes,
+ * need not be UTF-8), 'i' int, 'I' int64_t, 'b' int (bool), 'n' nil (no
+ * value argument). */
+static inline void
+itest_pack_pairs(msgpack_packer *pk, const char *spec, va_list ap)
+{
+    for (const char *k = spec; *k; k++) {
+        codec_pack_cstr(pk, va_arg(ap, const char *));
+        switch (*k) {
+        case 's':
+            codec_pack_cstr(pk, va_arg(ap, const char *));
+            break;
+        case 'S': {
+            const char *s = va_arg(ap, const char *);
+            size_t n = va_arg(ap, size_t);
+            msgpack_pack_str(pk, n);
+            msgpack_pack_str_body(pk, s, n);
+            break;
+        }
+        case 'i':
+            msgpack_pack_int64(pk, va_arg(ap, int));
+            break;
+        case 'I':
+            msgpack_pack_int64(pk, va_arg(ap, int64_t));
+            break;
+        case 'b':
+            if (va_arg(ap, int))
+                msgpack_pack_true(pk);
+            else
+                msgpack_pack_false(pk);
+            break;
+        default:
+            msgpack_pack_nil(pk);
+            break;
+        }
+    }
+}
+
+/* Sends {type, <pairs>} to the named endpoint and asserts that a decodable
+ * reply came back (ok or not: the caller looks). */
+static inline void
+itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type,
+              const char *spec, ...)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 1 + strlen(spec));
+    codec_pack_kv_str(&w.pk, "type", type);
+    va_list ap;
+    va_start(ap, spec);
+    itest_pack_pairs(&w.pk, spec, ap);
+    va_end(ap);
+    int rc = harness_request(h, ep, w.buf.data, w.buf.size, 15000, r);
+    codec_writer_fini(&w);
+    cr_assert_eq(rc, 0, "%s: no reply to %s", ep, type);
+    cr_assert(r->parsed, "%s: the reply to %s is not msgpack", ep, type);
+}
+
+/* Asserts that the reply says ok: true (naming the error otherwise). */
+static inline void
+itest_assert_ok(const harness_reply_t *r, const char *what)
+{
+    char err[64], msg[256];
+    harness_reply_str(r, "error", err, sizeof err);
+    harness_reply_str(r, "message", msg, sizeof msg);
+    cr_assert(harness_reply_ok(r), "%s failed: %s (%s)", what, err, msg);
+}
+
+/* ---- looking into maps (each asserts the key is there with its type) ---- */
+
+static inline const msgpack_object *
+itest_get(const msgpack_object *o, const char *key)
+{
+    const msgpack_object *v = codec_map_get(o, key);
+    cr_assert_not_null(v, "no key %s", key);
+    return v;
+}
+
+static inline int64_t
+itest_int(const msgpack_object *o, const char *key)
+{
+    int64_t v = 0;
+    cr_assert_eq(codec_get_int(itest_get(o, key), &v), 0, "%s is not an integer", key);
+    return v;
+}
+
+static inline bool
+itest_bool(const msgpack_object *o, const char *key)
+{
+    bool v = false;
+    cr_assert_eq(codec_get_bool(itest_get(o, key), &v), 0, "%s is not a boolean", key);
+    return v;
+}
+
+static inline double
+itest_double(const msgpack_object *o, const char *key)
+{
+    const msgpack_object *v = itest_get(o, key);
+    cr_assert(v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32,
+              "%s is not a float", key);
+    return v->via.f64;
+}
+
+/* Copies a string value into buf (asserts it is a string that fits). */
+static inline const char *
+itest_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
+{
+    cr_assert_eq(codec_copy_str(itest_get(o, key), buf, cap), 0, "%s is not a string", key);
+    return buf;
+}
+
+/* True when the map's keys are exactly `keys` (NULL-terminated), in any
+ * order. */
+static inline bool
+itest_keys_are(const msgpack_object *o, const char *const *keys)
+{
+    if (!o || o->type != MSGPACK_OBJECT_MAP)
+        return false;
+    uint32_t n = 0;
+    for (; keys[n]; n++)
+        if (!codec_map_get(o, keys[n]))
+            return false;
+    return o->via.map.size == n;
 }
 
 #endif

@@ -1,0 +1,148 @@
+/* Store failures: a command that cannot get the write lock (SQLITE_BUSY) is
+ * answered `unavailable` and leaves nothing behind (no event, no outbox
+ * row, no idempotency row), and the same command, retried with the same
+ * command_id once the lock is free, is accepted exactly once.
+ *
+ * The lock is held by the test itself: its own connection to
+ * <tmp>/events.db in BEGIN IMMEDIATE.  The command-service gets a short busy
+ * timeout (INV_BUSY_TIMEOUT_MS, inherited through the environment) so that
+ * the test does not sit through the 5 s default. */
+#include "harness.h"
+#include "itest.h"
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BUSY_TIMEOUT_MS 300
+
+static harness_t *h;
+static sqlite3 *db;
+
+static void
+cleanup(void)
+{
+    if (db)
+        sqlite3_close(db);
+    db = NULL;
+    harness_destroy(&h);
+}
+
+TestSuite(failures, .fini = cleanup, .timeout = 120);
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+head(void)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
+    int64_t v = itest_int(r.root, "head");
+    harness_reply_fini(&r);
+    return v;
+}
+
+static int64_t
+count_rows(const char *sql)
+{
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void
+exec(const char *sql)
+{
+    char *err = NULL;
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql,
+                 err ? err : "");
+}
+
+Test(failures, busy_store_answers_unavailable_and_appends_nothing)
+{
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", BUSY_TIMEOUT_MS);
+    setenv("INV_BUSY_TIMEOUT_MS", ms, 1); /* the daemons inherit it */
+    h = harness_start(NULL);
+    cr_assert_not_null(h);
+
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    int64_t p1 = itest_accept(h, &c);
+    cr_assert_eq(harness_wait_position(h, "projector", p1, ITEST_WAIT_MS), 0);
+    int64_t h0 = head();
+    cr_assert_eq(h0, p1);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    exec("BEGIN IMMEDIATE");
+
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s2");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s2");
+    fields_set_str(&c.data, F_NAME, "Bolt Brothers");
+    command_reply_t r;
+    int64_t t0 = now_ms();
+    cr_assert_eq(harness_command(h, &c, 15000, &r), 0, "no reply while the store is locked");
+    int64_t waited = now_ms() - t0;
+    cr_assert_not(r.accepted, "accepted while another connection holds the write lock");
+    cr_assert_eq(r.error, REJ_UNAVAILABLE, "got %s (%s)", reject_code_name(r.error), r.message);
+    cr_assert_str_eq(r.command_id, "reg-s2");
+    cr_assert_geq(waited, BUSY_TIMEOUT_MS - 50, "the busy timeout was honoured (%lld ms)",
+                  (long long)waited);
+    cr_assert_lt(waited, 5000, "--busy-timeout-ms is used, not the 5 s default");
+
+    /* other readers are not blocked; nothing was appended */
+    cr_assert_eq(head(), h0, "an unavailable command appended an event");
+    exec("ROLLBACK");
+    cr_assert_eq(count_rows("SELECT count(*) FROM events"), h0);
+    harness_reply_t st;
+    cr_assert_eq(harness_status(h, "command", ITEST_TIMEOUT_MS, &st), 0);
+    cr_assert_eq(itest_int(st.root, "unavailable"), 1);
+    cr_assert_eq(itest_int(st.root, "head"), h0);
+    harness_reply_fini(&st);
+
+    /* the lock is free: the same command (same id) is accepted, once */
+    command_reply_t again;
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &again), 0);
+    cr_assert(again.accepted, "the retry was refused: %s", again.message);
+    cr_assert_not(again.duplicate, "the failed attempt stored no reply");
+    cr_assert_eq(again.position, h0 + 1);
+    cr_assert_str_eq(again.stream, "supplier-s2");
+    cr_assert_eq(again.version, 1);
+    cr_assert_eq(head(), h0 + 1, "the head moved by exactly one");
+    cr_assert_eq(count_rows("SELECT count(*) FROM events WHERE command_id = 'reg-s2'"), 1);
+    /* a further retry is a duplicate of that acceptance */
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &again), 0);
+    cr_assert(again.accepted && again.duplicate);
+    cr_assert_eq(again.position, h0 + 1);
+    cr_assert_eq(head(), h0 + 1);
+
+    /* and it reaches the read side */
+    harness_reply_t q;
+    itest_request(h, "query", &q, "ListSuppliers", "Ii", "min_position", h0 + 1, "wait_ms", 5000);
+    itest_assert_ok(&q, "ListSuppliers");
+    cr_assert(itest_bool(q.root, "reached"));
+    cr_assert_eq(itest_items(&q)->via.array.size, 2);
+    harness_reply_fini(&q);
+
+    sqlite3_close(db);
+    db = NULL;
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}

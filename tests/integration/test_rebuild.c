@@ -1,0 +1,365 @@
+/* Read models are disposable (guarantees.md G11): with data in the system,
+ * {"type":"Rebuild"} to the projector, the audit daemon and the alert daemon
+ * builds a new generation from position 0 and swaps it in while the old
+ * one keeps serving; afterwards the canonical dump is the same as before,
+ * the query service answers from the new file, and new commands still show
+ * up everywhere.  Also `invctl rebuild projector`. */
+#include "harness.h"
+#include "itest.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static harness_t *h;
+
+static void
+cleanup(void)
+{
+    harness_destroy(&h);
+}
+
+TestSuite(rebuild, .fini = cleanup, .timeout = 180);
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Runs argv to completion with stdout to out_path (stderr too when
+ * with_stderr); the exit status, or -1. */
+static int
+run2(char *const argv[], const char *out_path, bool with_stderr)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        if (with_stderr)
+            dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+run(char *const argv[], const char *out_path)
+{
+    return run2(argv, out_path, false);
+}
+
+static void
+path_in(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", harness_dir(h), name);
+}
+
+static int64_t
+head(void)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
+    int64_t v = itest_int(r.root, "head");
+    harness_reply_fini(&r);
+    return v;
+}
+
+static void
+wait_all(int64_t pos)
+{
+    static const char *const readers[] = {"projector", "query", "audit", "alert"};
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+        cr_assert_eq(harness_wait_position(h, readers[i], pos, 60000), 0,
+                     "%s did not reach %lld", readers[i], (long long)pos);
+}
+
+/* `<daemon> --mode dump --db <tmp>/<db>` into <tmp>/<out>. */
+static void
+dump(const char *daemon, const char *db, const char *out)
+{
+    char dbp[512], outp[512];
+    path_in(db, dbp, sizeof dbp);
+    path_in(out, outp, sizeof outp);
+    char *argv[] = {(char *)harness_binary(daemon), "--db", dbp, "--mode", "dump", NULL};
+    cr_assert_eq(run(argv, outp), 0, "%s --mode dump %s failed", daemon, dbp);
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+    char pa[512], pb[512];
+    path_in(a, pa, sizeof pa);
+    path_in(b, pb, sizeof pb);
+    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+    bool same = fa && fb;
+    long n = 0;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb)
+            same = false;
+        if (ca == EOF || cb == EOF)
+            break;
+        n++;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same && n > 0;
+}
+
+static void
+accept_cmd(command_t *c)
+{
+    itest_accept(h, c);
+}
+
+static int64_t
+sell(const char *cid, int64_t qty)
+{
+    command_t c;
+    itest_cmd(&c, CMD_SELL_PRODUCT, cid);
+    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
+    fields_set_str(&c.data, F_ORDER_ID, cid);
+    fields_set_int(&c.data, F_QUANTITY, qty);
+    return itest_accept(h, &c);
+}
+
+/* The daemon's Status (asserts ok). */
+static void
+status(const char *ep, harness_reply_t *r)
+{
+    cr_assert_eq(harness_status(h, ep, ITEST_TIMEOUT_MS, r), 0, "%s Status", ep);
+}
+
+/* GetProductDetail p1 at min_position: its stock (asserts reached). */
+static int64_t
+p1_stock(int64_t min_position, int64_t *position)
+{
+    harness_reply_t r;
+    itest_request(h, "query", &r, "GetProductDetail", "sIi", "product_id", "p1", "min_position",
+                  min_position, "wait_ms", 5000);
+    itest_assert_ok(&r, "GetProductDetail");
+    cr_assert(itest_bool(r.root, "reached"));
+    if (position)
+        *position = itest_int(r.root, "position");
+    int64_t stock = itest_int(itest_get(r.root, "product"), "stock");
+    harness_reply_fini(&r);
+    return stock;
+}
+
+/* Sends Rebuild to ep and polls Status until the rebuild is swapped in
+ * (rebuilding false, rebuilds == want).  While it runs, `during` is called
+ * after every Status poll; returns how many polls saw rebuilding=true. */
+static int
+rebuild_and_wait(const char *ep, int64_t want, void (*during)(void))
+{
+    harness_reply_t r;
+    itest_request(h, ep, &r, "Rebuild", "");
+    itest_assert_ok(&r, "Rebuild");
+    harness_reply_fini(&r);
+    int seen_running = 0;
+    int64_t deadline = now_ms() + 60000;
+    for (;;) {
+        status(ep, &r);
+        bool running = itest_bool(r.root, "rebuilding");
+        int64_t rebuilds = itest_int(r.root, "rebuilds");
+        harness_reply_fini(&r);
+        if (running)
+            seen_running++;
+        if (during)
+            during();
+        if (!running && rebuilds == want)
+            break;
+        cr_assert_leq(rebuilds, want);
+        cr_assert_lt(now_ms(), deadline, "%s: the rebuild did not finish", ep);
+        pause_ms(running ? 2 : 20);
+    }
+    return seen_running;
+}
+
+static int queries_during;
+static int64_t expected_stock;
+
+static void
+query_meanwhile(void)
+{
+    harness_reply_t r;
+    itest_request(h, "query", &r, "GetProductDetail", "s", "product_id", "p1");
+    itest_assert_ok(&r, "a query during the rebuild");
+    cr_assert_eq(itest_int(itest_get(r.root, "product"), "stock"), expected_stock);
+    harness_reply_fini(&r);
+    itest_request(h, "audit", &r, "SearchAudit", "si", "stream", "product-p1", "limit", 1);
+    itest_assert_ok(&r, "SearchAudit during the rebuild");
+    harness_reply_fini(&r);
+    queries_during++;
+}
+
+/* The checkpoint of a subscriber daemon now. */
+static int64_t
+checkpoint_of(const char *daemon)
+{
+    int64_t pos = -1;
+    cr_assert_eq(harness_checkpoint(h, daemon, &pos), 0);
+    return pos;
+}
+
+Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h);
+
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    accept_cmd(&c);
+    itest_cmd(&c, CMD_CREATE_PRODUCT, "create-p1");
+    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
+    fields_set_str(&c.data, F_SKU, "HAM-001");
+    fields_set_str(&c.data, F_NAME, "Claw hammer");
+    fields_set_str(&c.data, F_DESCRIPTION, "16 oz");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_int(&c.data, F_PRICE_CENTS, 1999);
+    fields_set_int(&c.data, F_COST_PRICE_CENTS, 1200);
+    fields_set_int(&c.data, F_STOCK, 400);
+    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 10);
+    accept_cmd(&c);
+    sell("sell-1", 5);
+
+    /* bulk: the real load generator */
+    char blog[512], n[16];
+    path_in("invbench.out", blog, sizeof blog);
+    snprintf(n, sizeof n, "%d", 20000);
+    char *argv[] = {(char *)harness_binary("invbench"), "--command-ep",
+                    (char *)harness_endpoint(h, "command"), "--projector-ep", "", "--count", n,
+                    "--products", "300", "--window", "32", NULL};
+    cr_assert_eq(run2(argv, blog, true), 0, "invbench failed (%s)", blog);
+    int64_t h1 = head();
+    cr_assert_geq(h1, 20000);
+    wait_all(h1);
+    expected_stock = 395;
+    cr_assert_eq(p1_stock(h1, NULL), 395);
+
+    dump("projector", "read.db", "read.before");
+    dump("audit", "audit.db", "audit.before");
+    dump("alert", "alerts.db", "alerts.before");
+
+    /* projector: queries keep being answered while it runs */
+    queries_during = 0;
+    int running = rebuild_and_wait("projector", 1, query_meanwhile);
+    fprintf(stderr, "projector rebuild: %d polls saw it running, %d queries meanwhile\n",
+            running, queries_during);
+    cr_assert_gt(queries_during, 0);
+    cr_assert_gt(running, 0, "the rebuild of %lld events was never seen running",
+                 (long long)h1);
+    harness_reply_t r;
+    status("projector", &r);
+    cr_assert_eq(itest_int(r.root, "checkpoint"), h1, "the rebuilt model is at the head");
+    harness_reply_fini(&r);
+    /* read.db is now the new generation (a symlink to it) */
+    char live[512];
+    struct stat sb;
+    path_in("read.db", live, sizeof live);
+    cr_assert_eq(lstat(live, &sb), 0);
+    cr_assert(S_ISLNK(sb.st_mode), "read.db points at the rebuilt generation");
+    /* the query service answers from the new file: data intact, at the head */
+    int64_t qpos = 0;
+    cr_assert_eq(p1_stock(h1, &qpos), 395);
+    cr_assert_eq(qpos, h1);
+    dump("projector", "read.db", "read.after");
+    cr_assert(same_file("read.before", "read.after"),
+              "the rebuilt read model differs (diff %s/read.before %s/read.after)",
+              harness_dir(h), harness_dir(h));
+
+    /* audit and alerts */
+    queries_during = 0;
+    rebuild_and_wait("audit", 1, query_meanwhile);
+    rebuild_and_wait("alert-api", 1, query_meanwhile);
+    cr_assert_eq(checkpoint_of("audit"), h1);
+    cr_assert_eq(checkpoint_of("alert"), h1);
+    dump("audit", "audit.db", "audit.after");
+    dump("alert", "alerts.db", "alerts.after");
+    cr_assert(same_file("audit.before", "audit.after"), "the rebuilt audit model differs");
+    cr_assert(same_file("alerts.before", "alerts.after"), "the rebuilt alert model differs");
+
+    /* new commands show up everywhere */
+    int64_t p = sell("sell-after", 390); /* 395 -> 5: a low_stock alert */
+    cr_assert_eq(p, h1 + 1);
+    int64_t pos = 0;
+    cr_assert_eq(p1_stock(p, &pos), 5, "the query service sees a command after the rebuild");
+    wait_all(p);
+    itest_request(h, "audit", &r, "SearchAudit", "s", "correlation_id", "corr-sell-after");
+    itest_assert_ok(&r, "SearchAudit after the rebuild");
+    const msgpack_object *items = itest_items(&r);
+    cr_assert_eq(items->via.array.size, 1);
+    char change[128];
+    cr_assert_str_eq(itest_str(&items->via.array.ptr[0], "change", change, sizeof change),
+                     "sold 390 (order sell-after) stock 395 -> 5");
+    harness_reply_fini(&r);
+    itest_request(h, "alert-api", &r, "ListAlerts", "si", "product_id", "p1", "limit", 100);
+    itest_assert_ok(&r, "ListAlerts after the rebuild");
+    items = itest_items(&r);
+    cr_assert_eq(items->via.array.size, 1);
+    cr_assert(itest_str_is(&items->via.array.ptr[0], "kind", "low_stock"));
+    cr_assert_eq(itest_int(&items->via.array.ptr[0], "position"), p);
+    harness_reply_fini(&r);
+
+    /* invctl rebuild projector */
+    char out[512];
+    path_in("invctl-rebuild.out", out, sizeof out);
+    char *ictl[] = {(char *)harness_binary("invctl"), "--projector-ep",
+                    (char *)harness_endpoint(h, "projector"), "rebuild", "projector", NULL};
+    cr_assert_eq(run2(ictl, out, true), 0, "invctl rebuild projector (%s)", out);
+    int64_t deadline = now_ms() + 60000;
+    for (;;) {
+        status("projector", &r);
+        bool done = !itest_bool(r.root, "rebuilding") && itest_int(r.root, "rebuilds") == 2;
+        harness_reply_fini(&r);
+        if (done)
+            break;
+        cr_assert_lt(now_ms(), deadline, "the second rebuild did not finish");
+        pause_ms(10);
+    }
+    cr_assert_eq(p1_stock(p, NULL), 5);
+    p = sell("sell-last", 1);
+    cr_assert_eq(p1_stock(p, NULL), 4);
+    wait_all(p);
+    dump("projector", "read.db", "read.final");
+    /* a fresh `--mode once` build from the log equals the twice-rebuilt live
+     * model */
+    char fresh[512], bind[512], log[512];
+    path_in("fresh-read.db", fresh, sizeof fresh);
+    snprintf(bind, sizeof bind, "ipc://%s/fresh-projector.sock", harness_dir(h));
+    path_in("fresh-projector.log", log, sizeof log);
+    char *once[] = {(char *)harness_binary("projector"), "--db", fresh, "--events",
+                    (char *)harness_endpoint(h, "events"), "--catchup",
+                    (char *)harness_endpoint(h, "catchup"), "--bind", bind, "--mode", "once",
+                    NULL};
+    cr_assert_eq(run2(once, log, true), 0, "projector --mode once (%s)", log);
+    dump("projector", "fresh-read.db", "read.fresh");
+    cr_assert(same_file("read.final", "read.fresh"), "the live model differs from a fresh build");
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
