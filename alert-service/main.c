@@ -75,7 +75,7 @@ main(int argc, char **argv) {
     const subscriber_config_t sc = {.name = "alert",
                                     .events_ep = cfg.events_ep,
                                     .catchup_ep = cfg.catchup_ep,
-                                    .batch_max = 1000,
+                                    .batch_max = 5000,
                                     .catchup_page = 1000,
                                     .once = once};
     const subscriber_factory_t factory = alerts_factory(&live);

@@ -30,6 +30,7 @@ struct subscriber {
     void *model;
     void *sub;      /* SUB on the relay */
     void *catchup;  /* DEALER on the catch-up endpoint, recreated after a time-out */
+    int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
     void *control;  /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
@@ -49,6 +50,7 @@ struct subscriber {
     const char *live_path;
     bool synced;                  /* one catch-up reached the head */
     void *rebuild_model;          /* the model being rebuilt, NULL when none */
+    int64_t rebuild_failures;     /* pages that failed during this rebuild */
     char rebuild_path[PATH_MAX];  /* its generation file */
     event_t ev;          /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
@@ -69,6 +71,7 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
         s->cfg.catchup_page = 1000;
     s->ops = ops;
     s->model = model;
+    s->prefetch_after = -1;
     codec_writer_init(&s->w);
     return s;
 }
@@ -222,6 +225,7 @@ sub_apply(subscriber_t *s, const event_t *ev)
 static void
 sub_reconnect_catchup(subscriber_t *s)
 {
+    s->prefetch_after = -1;
     bus_close(&s->catchup);
     s->catchup = bus_connect(s->zctx, ZMQ_DEALER, s->cfg.catchup_ep);
 }
@@ -251,25 +255,79 @@ sub_apply_page(subscriber_t *s, const msgpack_object *events)
             return -1;
         applied++;
     }
-    return sub_commit_batch(s) == 0 ? applied : -1;
+    return applied; /* the batch stays open: sub_catch_up commits once per turn */
 }
 
 typedef int (*page_fn)(subscriber_t *s, const msgpack_object *events);
 
 /* Requests one page after `after` and hands its events to fn.  Returns what
  * fn returns (events applied, 0 at the head), or -1 on failure. */
+/* Sends a ReadEvents request for the page after `after`. */
 static int
-sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
+sub_request_page(subscriber_t *s, int64_t after)
 {
     codec_writer_reset(&s->w);
     msgpack_pack_map(&s->w.pk, 3);
     codec_pack_kv_str(&s->w.pk, "type", "ReadEvents");
     codec_pack_kv_int(&s->w.pk, "after", after);
     codec_pack_kv_int(&s->w.pk, "limit", s->cfg.catchup_page);
+    if (!s->catchup || zmq_send(s->catchup, s->w.buf.data, s->w.buf.size, 0) < 0)
+        return -1;
+    s->prefetch_after = after;
+    return 0;
+}
+
+/* Waits for the reply to the outstanding request; malloc'ed into *reply. */
+static int
+sub_await_page(subscriber_t *s, void **reply, size_t *len)
+{
+    zmq_pollitem_t item = {s->catchup, 0, ZMQ_POLLIN, 0};
+    s->prefetch_after = -1;
+    if (zmq_poll(&item, 1, CATCHUP_TIMEOUT_MS) <= 0)
+        return -1;
+    bus_msg_t m;
+    if (bus_recv(s->catchup, &m, 0) != 0)
+        return -1;
+    const void *body = bus_body(&m, len);
+    *reply = malloc(*len ? *len : 1);
+    if (*reply)
+        memcpy(*reply, body, *len);
+    bus_msg_close(&m);
+    return *reply ? 0 : -1;
+}
+
+/* Position of the last event in a page, or -1. */
+static int64_t
+sub_page_last(const msgpack_object *events)
+{
+    int64_t last = -1;
+    if (events->via.array.size > 0) {
+        const msgpack_object *v = codec_map_get(
+            &events->via.array.ptr[events->via.array.size - 1], "position");
+        if (!v || codec_get_int(v, &last) != 0)
+            last = -1;
+    }
+    return last;
+}
+
+/* Gets the page after `after` (asked for already when it was prefetched) and
+ * hands its events to fn; when the page is full, the next page is requested
+ * before fn runs, so the relay reads while we apply.  Returns what fn returns
+ * (events applied, 0 at the head), or -1 on failure. */
+static int
+sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
+{
+    if (s->prefetch_after != after) {
+        if (s->prefetch_after >= 0)
+            sub_reconnect_catchup(s); /* a stale prefetch: drop its reply */
+        if (sub_request_page(s, after) != 0) {
+            sub_reconnect_catchup(s);
+            return -1;
+        }
+    }
     void *reply = NULL;
     size_t len = 0;
-    if (!s->catchup || bus_request(s->catchup, s->w.buf.data, s->w.buf.size,
-                                   CATCHUP_TIMEOUT_MS, &reply, &len) != 0) {
+    if (sub_await_page(s, &reply, &len) != 0) {
         LOG_W(NULL, "catch-up endpoint %s did not answer; will retry", s->cfg.catchup_ep);
         sub_reconnect_catchup(s);
         return -1;
@@ -286,6 +344,9 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
         (ev = codec_map_get(&u.data, "events")) && ev->type == MSGPACK_OBJECT_ARRAY) {
         if (head > s->st.head)
             s->st.head = head;
+        int64_t last = sub_page_last(ev);
+        if (ev->via.array.size >= (uint32_t)s->cfg.catchup_page && last > after)
+            sub_request_page(s, last);
         rc = fn(s, ev);
     } else {
         LOG_W(NULL, "catch-up reply unusable (%s)", why);
@@ -312,17 +373,19 @@ sub_catch_up(subscriber_t *s, const char *reason)
     for (int pages = 0; pages < CATCHUP_PAGES_PER_TURN; pages++) {
         if (proc_stopping())
             break;
-        int n = sub_fetch_page(s, s->st.checkpoint, sub_apply_page);
+        int n = sub_fetch_page(s, sub_next(s) - 1, sub_apply_page);
         if (n < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             break;
         }
         total += n;
-        if (n == 0 || s->st.checkpoint >= s->st.head) {
+        if (n == 0 || sub_next(s) - 1 >= s->st.head) {
             s->synced = true;
             break;
         }
     }
+    if (sub_commit_batch(s) != 0)
+        s->synced = false;
     if (total > 0 || s->st.checkpoint != from)
         LOG_I(NULL, "caught up (%s): %lld events, checkpoint %lld -> %lld, head %lld", reason,
               (long long)total, (long long)from, (long long)s->st.checkpoint,
@@ -435,7 +498,7 @@ sub_rebuild_step(subscriber_t *s)
         return;
     if (sub_fetch_page(s, s->st.rebuild_checkpoint, sub_rebuild_page) < 0) {
         s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
-        if (++s->st.gaps % 20 == 0)
+        if (++s->rebuild_failures % 20 == 0)
             sub_rebuild_abandon(s, "catch-up keeps failing");
     }
 }
@@ -463,6 +526,7 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
         return;
     }
     s->st.rebuild_checkpoint = 0;
+    s->rebuild_failures = 0;
     codec_pack_kv_str(&w->pk, "path", s->rebuild_path);
     codec_pack_kv_int(&w->pk, "target_position", s->st.head);
     LOG_I(NULL, "rebuild started into %s (head %lld)", s->rebuild_path, (long long)s->st.head);
@@ -620,8 +684,10 @@ subscriber_run(subscriber_t *s)
         int rc = zmq_poll(items, n, s->rebuild_model || s->cfg.once ? 0 : 200);
         if (rc < 0 && errno != EINTR)
             break;
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s))
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s)) {
+            s->st.gaps++;
             sub_catch_up(s, "gap");
+        }
         else if (s->st.head > s->st.checkpoint || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
         if (s->control && (items[1].revents & ZMQ_POLLIN))

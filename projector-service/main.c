@@ -87,7 +87,7 @@ main(int argc, char **argv) {
         readmodel_destroy(&live);
         return 1;
     }
-    subscriber_config_t scfg = {"projector", cfg.events, cfg.catchup, 1000, 1000,
+    subscriber_config_t scfg = {"projector", cfg.events, cfg.catchup, 5000, 1000,
                                 strcmp(cfg.mode, "once") == 0};
     subscriber_factory_t factory = readmodel_factory(&live);
     subscriber_t *sub = subscriber_new(zctx, &scfg, &readmodel_ops, live);

@@ -152,7 +152,7 @@ static const char schema_sql[] =
 typedef enum {
     ST_SUPPLIER_UPSERT,
     ST_SUPPLIER_PLACEHOLDER,
-    ST_SUPPLIER_RECOUNT,
+    ST_SUPPLIER_COUNT_ADD,
     ST_SUPPLIER_PRODUCTS_RENAME,
     ST_PRODUCT_UPSERT,
     ST_PRODUCT_CLAIM,
@@ -180,12 +180,12 @@ static const char *const stmt_sql[ST__COUNT] = {
         " WHERE suppliers.version < excluded.version",
     [ST_SUPPLIER_PLACEHOLDER] = "INSERT INTO suppliers(supplier_id, name, version, registered_at)"
                                 " VALUES (?1, ?2, 0, 0) ON CONFLICT(supplier_id) DO NOTHING",
-    [ST_SUPPLIER_RECOUNT] =
-        "UPDATE suppliers SET"
-        " product_count = (SELECT count(*) FROM products WHERE supplier_id = ?1),"
-        " active_product_count = (SELECT count(*) FROM products"
-        "  WHERE supplier_id = ?1 AND discontinued = 0)"
-        " WHERE supplier_id = ?1",
+    /* Counts move by one, guarded by the product row's version claim: a
+     * recount with count(*) per ProductCreated was quadratic in a
+     * supplier's products (profiled in docs/performance.md). */
+    [ST_SUPPLIER_COUNT_ADD] =
+        "UPDATE suppliers SET product_count = product_count + ?2,"
+        " active_product_count = active_product_count + ?3 WHERE supplier_id = ?1",
     [ST_SUPPLIER_PRODUCTS_RENAME] =
         "UPDATE products SET supplier_name = ?2 WHERE supplier_id = ?1 AND supplier_name <> ?2",
     [ST_PRODUCT_UPSERT] =
@@ -281,15 +281,15 @@ rm_claim_product(readmodel_t *m, const event_t *ev) {
     return n < 0 ? -1 : n > 0;
 }
 
-/* Recomputes the product counts of a supplier from the products rows. */
+/* Moves a supplier's product counts by (all, active). */
 static int
-rm_recount_supplier(readmodel_t *m, const char *supplier_id) {
-    return rm_exec(m, ST_SUPPLIER_RECOUNT, "t", supplier_id) < 0 ? -1 : 0;
+rm_count_supplier(readmodel_t *m, const char *supplier_id, int64_t all, int64_t active) {
+    return rm_exec(m, ST_SUPPLIER_COUNT_ADD, "tii", supplier_id, all, active) < 0 ? -1 : 0;
 }
 
-/* Recounts the supplier of a product (after it was discontinued). */
+/* One active product fewer for the supplier of product_id (discontinued). */
 static int
-rm_recount_product_supplier(readmodel_t *m, const char *product_id) {
+rm_count_discontinued(readmodel_t *m, const char *product_id) {
     if (modeldb_prepare(m->db, &m->st[ST_PRODUCT_SUPPLIER], stmt_sql[ST_PRODUCT_SUPPLIER]) !=
         SQLITE_OK)
         return -1;
@@ -301,7 +301,7 @@ rm_recount_product_supplier(readmodel_t *m, const char *product_id) {
         snprintf(supplier, sizeof supplier, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
-    return supplier[0] ? rm_recount_supplier(m, supplier) : 0;
+    return supplier[0] ? rm_count_supplier(m, supplier, 0, -1) : 0;
 }
 
 /* ---- one handler per event type ----------------------------------------- */
@@ -335,7 +335,7 @@ apply_product_created(readmodel_t *m, const event_t *ev) {
                     fields_int(d, F_LOW_STOCK_THRESHOLD), ev->env.version, ev->env.recorded_at);
     if (n < 0 || rm_exec(m, ST_SUPPLIER_PLACEHOLDER, "tt", d->supplier_id, d->supplier_name) < 0)
         return -1;
-    return rm_recount_supplier(m, d->supplier_id);
+    return n > 0 ? rm_count_supplier(m, d->supplier_id, 1, 1) : 0;
 }
 
 static int
@@ -402,7 +402,7 @@ apply_product_discontinued(readmodel_t *m, const event_t *ev) {
     if (claimed <= 0) return claimed;
     if (rm_exec(m, ST_PRODUCT_DISCONTINUE, "tt", ev->data.product_id, ev->data.reason) < 0)
         return -1;
-    return rm_recount_product_supplier(m, ev->data.product_id);
+    return rm_count_discontinued(m, ev->data.product_id);
 }
 
 static const apply_fn appliers[EV__COUNT] = {
