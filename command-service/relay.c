@@ -17,6 +17,7 @@
 #define OUTBOX_PAGE 1000
 #define HEARTBEAT_MS 500
 #define POLL_MS 50
+#define DELETE_EVERY_MS 200
 
 struct relay {
     eventstore_t *es;
@@ -25,6 +26,8 @@ struct relay {
     int64_t head_recorded_at;  /* recorded_at of published_through */
     int64_t next_heartbeat_ms; /* monotonic */
     int64_t page_last;         /* last position published in the current page */
+    int64_t deleted_through;   /* outbox rows <= this are deleted */
+    int64_t next_delete_ms;    /* monotonic: no outbox delete before this */
     int64_t failures;          /* consecutive store errors, for back-off */
     codec_writer_t w;
 };
@@ -67,20 +70,36 @@ relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg
     return 0;
 }
 
-/* Publishes and deletes pages of the outbox until it is empty. */
+/* Deletes the published outbox rows: at most every DELETE_EVERY_MS, so the
+ * relay takes the write lock rarely and never queues behind every commit.
+ * Rows published but not yet deleted go out again after a relay crash
+ * (at least once); subscribers drop them as duplicates. */
+static void
+relay_delete_published(relay_t *r, bool force)
+{
+    if (r->deleted_through >= r->stats.published_through)
+        return;
+    if (!force && proc_mono_ms() < r->next_delete_ms)
+        return;
+    r->next_delete_ms = proc_mono_ms() + DELETE_EVERY_MS;
+    if (eventstore_outbox_delete_through(r->es, r->stats.published_through) == ES_OK)
+        r->deleted_through = r->stats.published_through;
+    else if (r->failures++ % 20 == 0)
+        LOG_W(NULL, "outbox: delete failed (%s); will retry", eventstore_errmsg(r->es));
+}
+
+/* Publishes pages of the outbox after published_through until none is left.
+ * Reading needs no lock (WAL): the command-service keeps committing. */
 static void
 relay_drain(relay_t *r)
 {
     for (;;) {
         r->page_last = 0;
         int64_t before = r->stats.published;
-        int rc = eventstore_outbox_read(r->es, OUTBOX_PAGE, relay_publish_one, r);
-        if (r->page_last > 0) {
-            if (r->page_last > r->stats.published_through)
-                r->stats.published_through = r->page_last;
-            if (eventstore_outbox_delete_through(r->es, r->page_last) != ES_OK)
-                rc = -1; /* published but not deleted: they go out again (at least once) */
-        }
+        int rc = eventstore_outbox_read(r->es, r->stats.published_through, OUTBOX_PAGE,
+                                        relay_publish_one, r);
+        if (r->page_last > r->stats.published_through)
+            r->stats.published_through = r->page_last;
         if (rc != ES_OK) {
             if (r->failures++ % 20 == 0)
                 LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
@@ -88,8 +107,9 @@ relay_drain(relay_t *r)
         }
         r->failures = 0;
         if (r->stats.published - before < OUTBOX_PAGE)
-            return;
+            break;
     }
+    relay_delete_published(r, false);
 }
 
 static void
@@ -167,6 +187,7 @@ relay_run(relay_t *r)
             eventstore_checkpoint(r->es); /* passive: moves WAL pages home off the command path */
         }
     }
+    relay_delete_published(r, true);
     LOG_I(NULL, "relay stopping: published through %lld",
           (long long)r->stats.published_through);
     return 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     ST_STREAM_ID,
@@ -48,7 +49,7 @@ static const char *const sql[ST__COUNT] = {
                        " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                        " FROM outbox o JOIN events e ON e.position = o.position"
                        " JOIN streams s ON s.stream_id = e.stream_id"
-                       " ORDER BY o.position LIMIT ?",
+                       " WHERE o.position > ? ORDER BY o.position LIMIT ?",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
@@ -103,6 +104,7 @@ static const char schema_sql[] =
 
 struct eventstore {
     sqlite3 *db;
+    int busy_timeout_ms;
     sqlite3_stmt *st[ST__COUNT];
     struct {
         char name[STREAM_MAX + 1];
@@ -145,6 +147,21 @@ es_prepare_all(eventstore_t *es)
             return rc;
     }
     return SQLITE_OK;
+}
+
+/* Waits for the write lock in steps of 100 us up to the busy timeout.
+ * SQLite's own handler sleeps up to 100 ms at a time, so a writer that
+ * keeps committing (the command-service) could starve the relay's outbox
+ * deletes for whole seconds. */
+static int
+es_busy_wait(void *arg, int attempts)
+{
+    const eventstore_t *es = arg;
+    if ((int64_t)attempts * 100 >= (int64_t)es->busy_timeout_ms * 1000)
+        return 0;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+    return 1;
 }
 
 /* Page cache and WAL checkpoint policy.  A bigger cache keeps the hot
@@ -215,7 +232,8 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     codec_writer_init(&es->w);
     int rc = sqlite3_open_v2(path, &es->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(es->db, opts->busy_timeout_ms);
+        es->busy_timeout_ms = opts->busy_timeout_ms;
+        sqlite3_busy_handler(es->db, es_busy_wait, es);
         rc = es_setup(es->db, opts);
     }
     if (rc == SQLITE_OK)
@@ -454,10 +472,12 @@ eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_f
 }
 
 int
-eventstore_outbox_read(eventstore_t *es, int limit, eventstore_raw_fn fn, void *arg)
+eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
+                       void *arg)
 {
     sqlite3_stmt *st = es->st[ST_OUTBOX_READ];
-    sqlite3_bind_int(st, 1, limit);
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
     return es_each_raw(st, fn, arg);
 }
 

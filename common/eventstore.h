@@ -64,8 +64,9 @@ typedef int (*eventstore_raw_fn)(const envelope_t *env, const void *data, size_t
 /* Events with position > after, in order, at most `limit`. */
 int eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
                         void *arg);
-/* Outbox rows in position order, at most `limit`. */
-int eventstore_outbox_read(eventstore_t *es, int limit, eventstore_raw_fn fn, void *arg);
+/* Outbox rows with position > after, in position order, at most `limit`. */
+int eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
+                           void *arg);
 /* Deletes outbox rows with position <= through (its own transaction). */
 int eventstore_outbox_delete_through(eventstore_t *es, int64_t through);
 /* Number of outbox rows waiting. */

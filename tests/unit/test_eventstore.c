@@ -381,7 +381,7 @@ Test(eventstore, outbox_read_and_delete_through)
     append_history();
     int64_t n;
     seen_t s = {0};
-    cr_assert_eq(eventstore_outbox_read(es, 4, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, 4, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 4);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(s.positions[i], i + 1);
@@ -391,7 +391,7 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 3);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 3);
     cr_assert_eq(s.positions[0], 4);
     cr_assert_eq(s.positions[2], 6);
@@ -403,7 +403,7 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 0);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 0);
     /* the events themselves stay */
     memset(&s, 0, sizeof s);
@@ -415,7 +415,7 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 1);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 7);
 }
