@@ -19,8 +19,9 @@ bus_socket(void *ctx, int type)
     if (!s)
         return NULL;
     bus_set(s, ZMQ_LINGER, 200);
-    bus_set(s, ZMQ_SNDHWM, BUS_HWM);
-    bus_set(s, ZMQ_RCVHWM, BUS_HWM);
+    int hwm = (type == ZMQ_PUB || type == ZMQ_SUB) ? BUS_PUBSUB_HWM : BUS_HWM;
+    bus_set(s, ZMQ_SNDHWM, hwm);
+    bus_set(s, ZMQ_RCVHWM, hwm);
     if (type == ZMQ_ROUTER) {
         bus_set(s, ZMQ_ROUTER_MANDATORY, 1);
         int64_t max = BUS_MAX_MSG;
