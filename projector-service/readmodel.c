@@ -203,10 +203,15 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " WHERE product_id = ?1 AND version < ?2",
     [ST_PRODUCT_PRICE] =
         "UPDATE products SET previous_price_cents = ?2, price_cents = ?3 WHERE product_id = ?1",
-    [ST_PRODUCT_STOCK] = "UPDATE products SET stock = ?2 WHERE product_id = ?1",
+    /* The hot events claim the version in the same UPDATE (one row rewrite
+     * instead of two); changes() says whether the event was new. */
+    [ST_PRODUCT_STOCK] = "UPDATE products SET stock = ?2, version = ?3, updated_at = ?4"
+                         " WHERE product_id = ?1 AND version < ?3",
     [ST_PRODUCT_SOLD] = "UPDATE products SET stock = ?2, units_sold = units_sold + ?3,"
-                        " revenue_cents = revenue_cents + ?4 WHERE product_id = ?1",
-    [ST_PRODUCT_VIEWED] = "UPDATE products SET view_count = view_count + 1 WHERE product_id = ?1",
+                        " revenue_cents = revenue_cents + ?4, version = ?5, updated_at = ?6"
+                        " WHERE product_id = ?1 AND version < ?5",
+    [ST_PRODUCT_VIEWED] = "UPDATE products SET view_count = view_count + 1, version = ?2,"
+                          " updated_at = ?3 WHERE product_id = ?1 AND version < ?2",
     [ST_PRODUCT_DISCONTINUE] =
         "UPDATE products SET discontinued = 1, discontinued_reason = ?2 WHERE product_id = ?1",
     [ST_PRODUCT_RATINGS] =
@@ -354,10 +359,8 @@ apply_price_changed(readmodel_t *m, const event_t *ev) {
 
 static int
 apply_stock_updated(readmodel_t *m, const event_t *ev) {
-    int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
-    return rm_exec(m, ST_PRODUCT_STOCK, "ti", ev->data.product_id,
-                   fields_int(&ev->data, F_NEW_STOCK)) < 0
+    return rm_exec(m, ST_PRODUCT_STOCK, "tiii", ev->data.product_id,
+                   fields_int(&ev->data, F_NEW_STOCK), ev->env.version, ev->env.recorded_at) < 0
                ? -1
                : 0;
 }
@@ -365,13 +368,11 @@ apply_stock_updated(readmodel_t *m, const event_t *ev) {
 static int
 apply_product_sold(readmodel_t *m, const event_t *ev) {
     const fields_t *d = &ev->data;
-    int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
     int64_t qty = fields_int(d, F_QUANTITY);
     int64_t unit = fields_int(d, F_UNIT_PRICE_CENTS);
-    if (rm_exec(m, ST_PRODUCT_SOLD, "tiii", d->product_id, fields_int(d, F_NEW_STOCK), qty,
-                qty * unit) < 0)
-        return -1;
+    int claimed = rm_exec(m, ST_PRODUCT_SOLD, "tiiiii", d->product_id, fields_int(d, F_NEW_STOCK),
+                          qty, qty * unit, ev->env.version, ev->env.recorded_at);
+    if (claimed <= 0) return claimed; /* -1, or 0: already applied or unknown product */
     return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
                    unit, qty * unit, ev->env.recorded_at) < 0
                ? -1
@@ -380,9 +381,10 @@ apply_product_sold(readmodel_t *m, const event_t *ev) {
 
 static int
 apply_product_viewed(readmodel_t *m, const event_t *ev) {
-    int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
-    return rm_exec(m, ST_PRODUCT_VIEWED, "t", ev->data.product_id) < 0 ? -1 : 0;
+    return rm_exec(m, ST_PRODUCT_VIEWED, "tii", ev->data.product_id, ev->env.version,
+                   ev->env.recorded_at) < 0
+               ? -1
+               : 0;
 }
 
 static int
