@@ -15,8 +15,10 @@ modeldb_open(const char *path, const char *schema_sql, sqlite3 **db)
     int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(*db, 5000);
-        rc = sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-                          NULL, NULL);
+        rc = sqlite3_exec(*db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          " PRAGMA cache_size=-16384;",
+                          NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(*db, checkpoint_sql, NULL, NULL, NULL);

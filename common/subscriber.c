@@ -22,6 +22,10 @@
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
+/* A live batch stays open this long for more events before it commits: at
+ * high rates many events share one commit (fewer index pages rewritten to
+ * the WAL), at low rates it adds at most this much visibility lag. */
+#define COMMIT_LINGER_MS 3
 
 struct subscriber {
     void *zctx;
@@ -45,6 +49,7 @@ struct subscriber {
     int64_t tx_last;     /* position of the last event applied in the open batch */
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
+    int64_t tx_started_ms; /* monotonic time the open batch began */
     int64_t retry_at_ms; /* after a failure, no catch-up before this time */
     subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
     const char *live_path;
@@ -205,6 +210,7 @@ sub_apply(subscriber_t *s, const event_t *ev)
         }
         s->in_tx = true;
         s->tx_count = 0;
+        s->tx_started_ms = proc_mono_ms();
     }
     if (s->ops->apply(s->model, ev) != 0) {
         LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed",
@@ -600,9 +606,7 @@ sub_drain_live(subscriber_t *s)
             LOG_W(NULL, "unexpected message of %d frames on the event bus", m.count);
         bus_msg_close(&m);
     }
-    if (sub_commit_batch(s) != 0)
-        return false;
-    return gap || s->st.head > s->st.checkpoint;
+    return gap || s->st.head > sub_next(s) - 1;
 }
 
 /* ---- control ------------------------------------------------------------- */
@@ -656,6 +660,18 @@ sub_on_control(subscriber_t *s)
 
 /* ---- loop ---------------------------------------------------------------- */
 
+/* How long the loop may sleep: not past an open batch's commit time. */
+static long
+sub_poll_timeout(const subscriber_t *s)
+{
+    if (s->rebuild_model || s->cfg.once)
+        return 0;
+    if (!s->in_tx)
+        return 200;
+    int64_t left = s->tx_started_ms + COMMIT_LINGER_MS - proc_mono_ms();
+    return left > 0 ? (long)left : 0;
+}
+
 int
 subscriber_run(subscriber_t *s)
 {
@@ -681,15 +697,17 @@ subscriber_run(subscriber_t *s)
         int first_extra = n;
         for (int i = 0; i < s->n_extra; i++)
             items[n++] = (zmq_pollitem_t){s->extra[i].socket, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(items, n, s->rebuild_model || s->cfg.once ? 0 : 200);
+        int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");
         }
-        else if (s->st.head > s->st.checkpoint || (s->cfg.once && !s->synced))
+        else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
+        if (s->in_tx && proc_mono_ms() - s->tx_started_ms >= COMMIT_LINGER_MS)
+            sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);
         for (int i = 0; i < s->n_extra; i++)
