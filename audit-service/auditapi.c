@@ -3,6 +3,7 @@
 #include "auditapi.h"
 
 #include "auditlog.h"
+#include "params.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,32 +15,6 @@ typedef struct {
     char stream[STREAM_MAX + 1];
     char correlation_id[ID_MAX + 1];
 } search_req_t;
-
-typedef enum { P_STR, P_INT } param_kind_t;
-
-/* Checks and stores one value of the right type; NULL or a field message. */
-typedef const char *(*param_set_fn)(search_req_t *r, const msgpack_object *v);
-
-typedef struct {
-    const char *name;
-    param_kind_t kind;
-    param_set_fn set; /* NULL: accepted and ignored (the request type) */
-} param_t;
-
-/* ---- replies ------------------------------------------------------------- */
-
-static void
-reply_error(codec_writer_t *w, const char *code, const char *message, const field_errors_t *errs) {
-    msgpack_pack_map(&w->pk, errs ? 4 : 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", code);
-    codec_pack_kv_str(&w->pk, "message", message);
-    if (!errs) return;
-    codec_pack_cstr(&w->pk, "fields");
-    msgpack_pack_map(&w->pk, (size_t)errs->count);
-    for (int i = 0; i < errs->count; i++)
-        codec_pack_kv_str(&w->pk, errs->items[i].field, errs->items[i].message);
-}
 
 /* ---- parameter setters --------------------------------------------------- */
 
@@ -55,14 +30,16 @@ set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule) 
 }
 
 static const char *
-set_stream(search_req_t *r, const msgpack_object *v) {
+set_stream(void *target, const msgpack_object *v) {
+    search_req_t *r = target;
     const char *msg = set_text(v, r->stream, sizeof r->stream, "must be 1..73 bytes");
     r->q.stream = msg ? NULL : r->stream;
     return msg;
 }
 
 static const char *
-set_corr(search_req_t *r, const msgpack_object *v) {
+set_corr(void *target, const msgpack_object *v) {
+    search_req_t *r = target;
     const char *msg =
         set_text(v, r->correlation_id, sizeof r->correlation_id, "must be 1..64 bytes");
     r->q.correlation_id = msg ? NULL : r->correlation_id;
@@ -77,102 +54,48 @@ get_time(const msgpack_object *v, int64_t *out) {
 }
 
 static const char *
-set_from(search_req_t *r, const msgpack_object *v) {
+set_from(void *target, const msgpack_object *v) {
+    search_req_t *r = target;
     r->q.has_from = true;
     return get_time(v, &r->q.from_us);
 }
 
 static const char *
-set_to(search_req_t *r, const msgpack_object *v) {
+set_to(void *target, const msgpack_object *v) {
+    search_req_t *r = target;
     r->q.has_to = true;
     return get_time(v, &r->q.to_us);
 }
 
 static const char *
-set_limit(search_req_t *r, const msgpack_object *v) {
-    int64_t n;
-    if (codec_get_int(v, &n) != 0 || n < 1 || n > AUDITLOG_LIMIT_MAX) return "must be 1..100";
-    r->q.limit = (int)n;
-    return NULL;
+set_limit(void *target, const msgpack_object *v) {
+    return params_limit(v, AUDITLOG_LIMIT_MAX, &((search_req_t *)target)->q.limit);
 }
 
 static const char *
-set_cursor(search_req_t *r, const msgpack_object *v) {
-    const char *s = v->via.str.ptr;
-    size_t n = v->via.str.size;
-    int64_t after = 0;
-    if (n == 0 || n > 18) return "must be a next_cursor from an earlier reply";
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return "must be a next_cursor from an earlier reply";
-        after = after * 10 + (s[i] - '0');
-    }
-    r->q.after = after;
-    return NULL;
+set_cursor(void *target, const msgpack_object *v) {
+    return params_cursor(v, &((search_req_t *)target)->q.after);
 }
 
 static const param_t search_params[] = {
-    {"type", P_STR, NULL},
-    {"stream", P_STR, set_stream},
-    {"correlation_id", P_STR, set_corr},
-    {"from_us", P_INT, set_from},
-    {"to_us", P_INT, set_to},
-    {"limit", P_INT, set_limit},
-    {"cursor", P_STR, set_cursor},
+    {"type", PARAM_STR, NULL},
+    {"stream", PARAM_STR, set_stream},
+    {"correlation_id", PARAM_STR, set_corr},
+    {"from_us", PARAM_INT, set_from},
+    {"to_us", PARAM_INT, set_to},
+    {"limit", PARAM_INT, set_limit},
+    {"cursor", PARAM_STR, set_cursor},
 };
 #define N_SEARCH_PARAMS (sizeof search_params / sizeof search_params[0])
 
 /* ---- parsing ------------------------------------------------------------- */
 
-static int
-param_find(const msgpack_object *k) {
-    for (size_t i = 0; i < N_SEARCH_PARAMS; i++)
-        if (strlen(search_params[i].name) == k->via.str.size &&
-            memcmp(search_params[i].name, k->via.str.ptr, k->via.str.size) == 0)
-            return (int)i;
-    return -1;
-}
-
-static bool
-param_type_ok(param_kind_t kind, const msgpack_object *v) {
-    if (kind == P_STR) return v->type == MSGPACK_OBJECT_STR;
-    return v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
-}
-
-/* Decodes req into r.  Returns 0, or -1 with a malformed reason in why
- * (static or in why_buf); validation messages go to errs. */
+/* Decodes req into r (params_parse), then checks the time range. */
 static int
 search_parse(const msgpack_object *req, search_req_t *r, field_errors_t *errs, const char **why,
              char *why_buf, size_t why_cap) {
-    uint32_t seen = 0;
-    if (req->type != MSGPACK_OBJECT_MAP) {
-        *why = "a request must be a map";
+    if (params_parse(req, search_params, N_SEARCH_PARAMS, r, errs, why, why_buf, why_cap) != 0)
         return -1;
-    }
-    for (uint32_t i = 0; i < req->via.map.size; i++) {
-        const msgpack_object *k = &req->via.map.ptr[i].key;
-        const msgpack_object *v = &req->via.map.ptr[i].val;
-        int p = k->type == MSGPACK_OBJECT_STR ? param_find(k) : -1;
-        if (p < 0) {
-            *why = "keys must be strings naming known parameters (see the protocol)";
-            return -1;
-        }
-        const param_t *pm = &search_params[p];
-        if (seen & (1u << p)) {
-            snprintf(why_buf, why_cap, "%s is given twice", pm->name);
-            *why = why_buf;
-            return -1;
-        }
-        seen |= 1u << p;
-        if (v->type == MSGPACK_OBJECT_NIL || !pm->set) continue; /* nil means absent */
-        if (!param_type_ok(pm->kind, v)) {
-            snprintf(why_buf, why_cap, "%s must be %s", pm->name,
-                     pm->kind == P_STR ? "a string" : "an integer");
-            *why = why_buf;
-            return -1;
-        }
-        const char *msg = pm->set(r, v);
-        if (msg) field_errors_add(errs, pm->name, msg);
-    }
     if (r->q.has_from && r->q.has_to && errs->count == 0 && r->q.from_us > r->q.to_us)
         field_errors_add(errs, "to_us", "must not be before from_us");
     return 0;
@@ -212,7 +135,7 @@ search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w) {
     bool more = false;
     if (auditlog_checkpoint(log, &checkpoint) != 0 ||
         auditlog_search(log, q, pack_row, &it, &more) < 0) {
-        reply_error(w, "unavailable", "the audit database could not be read", NULL);
+        params_reply_error(w, "unavailable", "the audit database could not be read", NULL);
         codec_writer_fini(&it.items);
         return;
     }
@@ -242,9 +165,9 @@ search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w) {
     const char *why = NULL;
     char why_buf[96];
     if (search_parse(req, &r, &errs, &why, why_buf, sizeof why_buf) != 0)
-        reply_error(w, "malformed", why, NULL);
+        params_reply_error(w, "malformed", why, NULL);
     else if (errs.count > 0)
-        reply_error(w, "validation", "invalid SearchAudit parameters", &errs);
+        params_reply_error(w, "validation", "invalid SearchAudit parameters", &errs);
     else
         search_reply(log, &r.q, w);
     return 0;
@@ -265,7 +188,7 @@ auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_wr
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (strcmp(type, handlers[i].type) != 0) continue;
         if (!log)
-            reply_error(w, "unavailable", "the audit model is being swapped", NULL);
+            params_reply_error(w, "unavailable", "the audit model is being swapped", NULL);
         else
             handlers[i].handle(log, req, w);
         return 0;

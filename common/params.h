@@ -1,0 +1,40 @@
+/* params: strict decoding of a flat request map against a table of
+ * parameters, shared by the request handlers of the audit and alert daemons.
+ * Shapes that are wrong (not a map, a key that is not a known parameter, a
+ * key given twice, a value of the wrong msgpack type) are `malformed`;
+ * values that break a parameter's rule are `validation` errors naming it.
+ * nil means absent. */
+#ifndef INV_PARAMS_H
+#define INV_PARAMS_H
+
+#include "codec.h"
+#include "fields.h"
+
+typedef enum { PARAM_STR, PARAM_INT } param_kind_t;
+
+/* Checks and stores one value of the right type into target; NULL, or a
+ * message for the field. */
+typedef const char *(*param_set_fn)(void *target, const msgpack_object *v);
+
+typedef struct {
+    const char *name;
+    param_kind_t kind;
+    param_set_fn set; /* NULL: accepted and ignored (the request type) */
+} param_t;
+
+/* Decodes req against table[0..n) (n <= 32) into target.  Returns 0 (errs
+ * may hold validation messages), or -1 with a malformed reason in *why
+ * (static, or formatted into why_buf). */
+int params_parse(const msgpack_object *req, const param_t *table, size_t n, void *target,
+                 field_errors_t *errs, const char **why, char *why_buf, size_t why_cap);
+
+/* A list cursor as the replies give it (`next_cursor`: a decimal position). */
+const char *params_cursor(const msgpack_object *v, int64_t *after);
+/* A page size in 1..max. */
+const char *params_limit(const msgpack_object *v, int max, int *limit);
+
+/* Packs {ok: false, error, message[, fields]} (errs may be NULL). */
+void params_reply_error(codec_writer_t *w, const char *code, const char *message,
+                        const field_errors_t *errs);
+
+#endif
