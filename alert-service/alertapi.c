@@ -18,7 +18,8 @@ typedef struct {
 /* ---- parameter setters --------------------------------------------------- */
 
 static const char *
-set_product(void *target, const msgpack_object *v) {
+set_product(void *target, const msgpack_object *v)
+{
     list_req_t *r = target;
     if (!message_id_valid(v->via.str.ptr, v->via.str.size))
         return "must be 1..64 bytes of [A-Za-z0-9_.:-]";
@@ -29,12 +30,14 @@ set_product(void *target, const msgpack_object *v) {
 }
 
 static const char *
-set_limit(void *target, const msgpack_object *v) {
+set_limit(void *target, const msgpack_object *v)
+{
     return params_limit(v, ALERTS_LIMIT_MAX, &((list_req_t *)target)->q.limit);
 }
 
 static const char *
-set_cursor(void *target, const msgpack_object *v) {
+set_cursor(void *target, const msgpack_object *v)
+{
     return params_cursor(v, &((list_req_t *)target)->q.after);
 }
 
@@ -55,7 +58,8 @@ typedef struct {
 } items_t;
 
 static void
-pack_alert(void *arg, const alertmsg_t *a) {
+pack_alert(void *arg, const alertmsg_t *a)
+{
     items_t *it = arg;
     alertmsg_pack(&it->items.pk, a);
     it->count++;
@@ -64,7 +68,8 @@ pack_alert(void *arg, const alertmsg_t *a) {
 
 /* Runs the query and packs {ok, position, items, next_cursor}. */
 static void
-list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w) {
+list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w)
+{
     items_t it = {.count = 0};
     codec_writer_init(&it.items);
     int64_t checkpoint = 0;
@@ -93,14 +98,16 @@ list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w) {
 }
 
 static int
-list_alerts(alerts_t *model, const msgpack_object *req, codec_writer_t *w) {
+list_alerts(alerts_t *model, const msgpack_object *req, codec_writer_t *w)
+{
     list_req_t r;
     memset(&r, 0, sizeof r);
     r.q.limit = ALERTS_LIMIT_DEFAULT;
     field_errors_t errs = {.count = 0};
     const char *why = NULL;
     char why_buf[96];
-    if (params_parse(req, list_params, N_LIST_PARAMS, &r, &errs, &why, why_buf, sizeof why_buf) != 0)
+    if (params_parse(req, list_params, N_LIST_PARAMS, &r, &errs, &why, why_buf, sizeof why_buf) !=
+        0)
         params_reply_error(w, "malformed", why, NULL);
     else if (errs.count > 0)
         params_reply_error(w, "validation", "invalid ListAlerts parameters", &errs);
@@ -119,10 +126,12 @@ static const struct {
 };
 
 int
-alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w) {
+alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+{
     alerts_t *model = *(alerts_t **)arg;
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        if (strcmp(type, handlers[i].type) != 0) continue;
+        if (strcmp(type, handlers[i].type) != 0)
+            continue;
         if (!model)
             params_reply_error(w, "unavailable", "the alerts model is being swapped", NULL);
         else

@@ -16,7 +16,8 @@
 /* Length of the valid UTF-8 sequence at p (n bytes left) and its code point,
  * or 0 when invalid. */
 static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp) {
+utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
     size_t need;
     uint32_t min;
     if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -27,19 +28,23 @@ utf8_decode(const unsigned char *p, size_t n, uint32_t *cp) {
         need = 3, min = 0x10000, *cp = p[0] & 0x07u;
     else
         return 0;
-    if (n < need + 1) return 0;
+    if (n < need + 1)
+        return 0;
     for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xc0) != 0x80) return 0;
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
         *cp = (*cp << 6) | (p[k] & 0x3fu);
     }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
     return need + 1;
 }
 
 /* The escape for one unit starting at p, into tmp; returns the bytes to
  * copy (tmp or p itself through *src) and sets *adv to the input used. */
 static size_t
-escape_unit(const unsigned char *p, size_t n, char tmp[12], const char **src, size_t *adv) {
+escape_unit(const unsigned char *p, size_t n, char tmp[12], const char **src, size_t *adv)
+{
     static const char *const named[128] = {
         ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t", ['"'] = "\\\"", ['\\'] = "\\\\"};
     uint32_t cp = 0;
@@ -49,13 +54,15 @@ escape_unit(const unsigned char *p, size_t n, char tmp[12], const char **src, si
         *src = named[p[0]];
         return strlen(*src);
     }
-    if (p[0] < 0x20 || p[0] == 0x7f) return (size_t)snprintf(tmp, 12, "\\x%02x", p[0]);
+    if (p[0] < 0x20 || p[0] == 0x7f)
+        return (size_t)snprintf(tmp, 12, "\\x%02x", p[0]);
     if (p[0] < 0x80) {
         *src = (const char *)p;
         return 1;
     }
     size_t len = utf8_decode(p, n, &cp);
-    if (len == 0) return (size_t)snprintf(tmp, 12, "\\x%02x", p[0]);
+    if (len == 0)
+        return (size_t)snprintf(tmp, 12, "\\x%02x", p[0]);
     *adv = len;
     if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
         return (size_t)snprintf(tmp, 12, "\\u%04" PRIx32, cp);
@@ -64,7 +71,8 @@ escape_unit(const unsigned char *p, size_t n, char tmp[12], const char **src, si
 }
 
 size_t
-alertmsg_escape(const char *s, size_t len, char *out, size_t cap) {
+alertmsg_escape(const char *s, size_t len, char *out, size_t cap)
+{
     size_t o = 0;
     char tmp[12];
     for (size_t i = 0; i < len;) {
@@ -85,9 +93,11 @@ alertmsg_escape(const char *s, size_t len, char *out, size_t cap) {
 }
 
 static char *
-iso_time(int64_t us, char out[TIME_MAX]) {
+iso_time(int64_t us, char out[TIME_MAX])
+{
     int64_t secs = us / 1000000, rem = us % 1000000;
-    if (rem < 0) secs -= 1, rem += 1000000;
+    if (rem < 0)
+        secs -= 1, rem += 1000000;
     time_t t = (time_t)secs;
     struct tm tm;
     if (!gmtime_r(&t, &tm))
@@ -109,7 +119,8 @@ static const char *const separators[STOCKWATCH__KINDS] = {
 };
 
 size_t
-alertmsg_line(const alertmsg_t *a, char *out, size_t cap) {
+alertmsg_line(const alertmsg_t *a, char *out, size_t cap)
+{
     char when[TIME_MAX], id[4 * ID_MAX + 4], name[4 * NAME_MAX_BYTES + 4], corr[4 * ID_MAX + 4];
     alertmsg_escape(a->product_id, strlen(a->product_id), id, sizeof id);
     alertmsg_escape(a->name, strlen(a->name), name, sizeof name);
@@ -120,14 +131,16 @@ alertmsg_line(const alertmsg_t *a, char *out, size_t cap) {
                      ", corr %s)",
                      iso_time(a->recorded_at, when), stockwatch_kind_label(a->kind), id, name,
                      a->stock, sep, a->threshold, a->position, corr[0] ? corr : "-");
-    if (n < 0) n = 0;
+    if (n < 0)
+        n = 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 /* ---- the published body -------------------------------------------------- */
 
 void
-alertmsg_pack(msgpack_packer *pk, const alertmsg_t *a) {
+alertmsg_pack(msgpack_packer *pk, const alertmsg_t *a)
+{
     msgpack_pack_map(pk, 8);
     codec_pack_kv_str(pk, "kind", stockwatch_kind_name(a->kind));
     codec_pack_kv_str(pk, "product_id", a->product_id);
@@ -140,19 +153,22 @@ alertmsg_pack(msgpack_packer *pk, const alertmsg_t *a) {
 }
 
 static int
-get_int(const msgpack_object *o, const char *key, int64_t *out) {
+get_int(const msgpack_object *o, const char *key, int64_t *out)
+{
     const msgpack_object *v = codec_map_get(o, key);
     return v ? codec_get_int(v, out) : -1;
 }
 
 static int
-get_str(const msgpack_object *o, const char *key, char *buf, size_t cap) {
+get_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
+{
     const msgpack_object *v = codec_map_get(o, key);
     return v ? codec_copy_str(v, buf, cap) : -1;
 }
 
 int
-alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why) {
+alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why)
+{
     char kind[16];
     memset(a, 0, sizeof *a);
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 8 ||
@@ -175,11 +191,13 @@ alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why) {
 }
 
 int
-alertmsg_decode(const void *buf, size_t len, alertmsg_t *a, const char **why) {
+alertmsg_decode(const void *buf, size_t len, alertmsg_t *a, const char **why)
+{
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     int rc = codec_parse(buf, len, &u, why);
-    if (rc == 0) rc = alertmsg_decode_obj(&u.data, a, why);
+    if (rc == 0)
+        rc = alertmsg_decode_obj(&u.data, a, why);
     msgpack_unpacked_destroy(&u);
     return rc;
 }

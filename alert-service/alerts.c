@@ -80,14 +80,16 @@ static const char *const sql[ST__COUNT] = {
 
 /* The cached statement `which`, reset and unbound; NULL on error. */
 static sqlite3_stmt *
-alerts_stmt(alerts_t *m, int which) {
+alerts_stmt(alerts_t *m, int which)
+{
     return modeldb_prepare(m->db, &m->st[which], sql[which]) == SQLITE_OK ? m->st[which] : NULL;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
 alerts_t *
-alerts_open(const char *path, FILE *out, const char **why) {
+alerts_open(const char *path, FILE *out, const char **why)
+{
     alerts_t *m = calloc(1, sizeof *m);
     if (!m) {
         *why = "out of memory";
@@ -105,18 +107,22 @@ alerts_open(const char *path, FILE *out, const char **why) {
 }
 
 void
-alerts_set_output(alerts_t *m, FILE *out) {
+alerts_set_output(alerts_t *m, FILE *out)
+{
     m->out = out;
 }
 
 void
-alerts_set_publisher(alerts_t *m, void *pub) {
+alerts_set_publisher(alerts_t *m, void *pub)
+{
     m->pub = pub;
 }
 
 void
-alerts_close(alerts_t **mp) {
-    if (!mp || !*mp) return;
+alerts_close(alerts_t **mp)
+{
+    if (!mp || !*mp)
+        return;
     alerts_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
@@ -128,14 +134,16 @@ alerts_close(alerts_t **mp) {
 }
 
 static void *
-factory_open(void *arg, const char *path) {
+factory_open(void *arg, const char *path)
+{
     const char *why = NULL;
     (void)arg;
     return alerts_open(path, NULL, &why);
 }
 
 static void
-factory_activate(void *arg, void *model) {
+factory_activate(void *arg, void *model)
+{
     alerts_live_t *live = arg;
     live->model = model;
     alerts_set_output(model, live->out);
@@ -143,25 +151,30 @@ factory_activate(void *arg, void *model) {
 }
 
 static void
-factory_close(void *arg, void *model) {
+factory_close(void *arg, void *model)
+{
     alerts_live_t *live = arg;
     alerts_t *m = model;
-    if (live->model == m) live->model = NULL;
+    if (live->model == m)
+        live->model = NULL;
     alerts_close(&m);
 }
 
 subscriber_factory_t
-alerts_factory(alerts_live_t *live) {
+alerts_factory(alerts_live_t *live)
+{
     return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
 }
 
 int
-alerts_checkpoint(alerts_t *m, int64_t *position) {
+alerts_checkpoint(alerts_t *m, int64_t *position)
+{
     return modeldb_checkpoint_get(m->db, position) == SQLITE_OK ? 0 : -1;
 }
 
 int64_t
-alerts_publish_errors(const alerts_t *m) {
+alerts_publish_errors(const alerts_t *m)
+{
     return m->publish_errors;
 }
 
@@ -169,9 +182,11 @@ alerts_publish_errors(const alerts_t *m) {
 
 /* Loads a product into *p: 1 found, 0 unknown, -1 error. */
 static int
-product_load(alerts_t *m, const char *product_id, product_row_t *p) {
+product_load(alerts_t *m, const char *product_id, product_row_t *p)
+{
     sqlite3_stmt *st = alerts_stmt(m, ST_PRODUCT_GET);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -192,9 +207,11 @@ product_load(alerts_t *m, const char *product_id, product_row_t *p) {
 
 /* Inserts (is_new) or updates the product row.  0 or -1. */
 static int
-product_save(alerts_t *m, const char *product_id, const product_row_t *p, bool is_new) {
+product_save(alerts_t *m, const char *product_id, const product_row_t *p, bool is_new)
+{
     sqlite3_stmt *st = alerts_stmt(m, is_new ? ST_PRODUCT_INSERT : ST_PRODUCT_UPDATE);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, p->st.stock);
@@ -208,20 +225,24 @@ product_save(alerts_t *m, const char *product_id, const product_row_t *p, bool i
 }
 
 int
-alerts_product(alerts_t *m, const char *product_id, stockwatch_state_t *out) {
+alerts_product(alerts_t *m, const char *product_id, stockwatch_state_t *out)
+{
     int rc = product_load(m, product_id, &m->product);
-    if (rc == 1) *out = m->product.st;
+    if (rc == 1)
+        *out = m->product.st;
     return rc;
 }
 
 /* ---- alerts -------------------------------------------------------------- */
 
 static int
-pending_push(alerts_t *m, const alertmsg_t *a) {
+pending_push(alerts_t *m, const alertmsg_t *a)
+{
     if (m->pend_len == m->pend_cap) {
         size_t cap = m->pend_cap ? m->pend_cap * 2 : 16;
         alertmsg_t *p = realloc(m->pend, cap * sizeof *p);
-        if (!p) return -1;
+        if (!p)
+            return -1;
         m->pend = p;
         m->pend_cap = cap;
     }
@@ -232,7 +253,8 @@ pending_push(alerts_t *m, const alertmsg_t *a) {
 /* Stores the alert `kind` raised by ev on product p; queues it for printing
  * when it is new.  0 or -1. */
 static int
-alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_kind_t kind) {
+alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_kind_t kind)
+{
     alertmsg_t a = {.kind = kind,
                     .stock = p->st.stock,
                     .threshold = p->st.threshold,
@@ -242,7 +264,8 @@ alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_
     snprintf(a.name, sizeof a.name, "%s", p->name);
     snprintf(a.correlation_id, sizeof a.correlation_id, "%s", ev->env.correlation_id);
     sqlite3_stmt *st = alerts_stmt(m, ST_ALERT_INSERT);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     sqlite3_bind_int64(st, 1, a.position);
     sqlite3_bind_text(st, 2, stockwatch_kind_name(kind), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, a.product_id, -1, SQLITE_STATIC);
@@ -253,42 +276,51 @@ alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_
     sqlite3_bind_text(st, 8, a.correlation_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return -1;
+    if (rc != SQLITE_DONE)
+        return -1;
     return sqlite3_changes(m->db) == 1 ? pending_push(m, &a) : 0;
 }
 
 /* ---- appliers, one per event type that matters --------------------------- */
 
 static int
-apply_created(alerts_t *m, const event_t *ev) {
+apply_created(alerts_t *m, const event_t *ev)
+{
     product_row_t *p = &m->product;
     int found = product_load(m, ev->data.product_id, p);
-    if (found != 0) return found < 0 ? -1 : 0; /* already known: applied before */
+    if (found != 0)
+        return found < 0 ? -1 : 0; /* already known: applied before */
     snprintf(p->name, sizeof p->name, "%s", ev->data.name);
     stockwatch_kind_t kind =
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
-    if (product_save(m, ev->data.product_id, p, true) != 0) return -1;
+    if (product_save(m, ev->data.product_id, p, true) != 0)
+        return -1;
     return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p, kind);
 }
 
 /* StockUpdated and ProductSold: both carry the stock after the event. */
 static int
-apply_stock(alerts_t *m, const event_t *ev) {
+apply_stock(alerts_t *m, const event_t *ev)
+{
     product_row_t *p = &m->product;
     int found = product_load(m, ev->data.product_id, p);
-    if (found <= 0 || p->position >= ev->env.position) return found < 0 ? -1 : 0;
+    if (found <= 0 || p->position >= ev->env.position)
+        return found < 0 ? -1 : 0;
     stockwatch_kind_t kind = stockwatch_step(&p->st, ev->data.num[F_NEW_STOCK], &p->st);
     p->position = ev->env.position;
-    if (product_save(m, ev->data.product_id, p, false) != 0) return -1;
+    if (product_save(m, ev->data.product_id, p, false) != 0)
+        return -1;
     return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p, kind);
 }
 
 static int
-apply_discontinued(alerts_t *m, const event_t *ev) {
+apply_discontinued(alerts_t *m, const event_t *ev)
+{
     product_row_t *p = &m->product;
     int found = product_load(m, ev->data.product_id, p);
-    if (found <= 0 || p->position >= ev->env.position) return found < 0 ? -1 : 0;
+    if (found <= 0 || p->position >= ev->env.position)
+        return found < 0 ? -1 : 0;
     p->st.discontinued = true;
     p->position = ev->env.position;
     return product_save(m, ev->data.product_id, p, false);
@@ -306,20 +338,24 @@ static const apply_fn appliers[EV__COUNT] = {
 /* ---- subscriber ops ------------------------------------------------------ */
 
 static int
-alerts_begin(void *model) {
+alerts_begin(void *model)
+{
     alerts_t *m = model;
     m->pend_len = 0;
     return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
 }
 
 static int
-alerts_apply(void *model, const event_t *ev) {
-    if ((unsigned)ev->env.type >= EV__COUNT || !appliers[ev->env.type]) return 0;
+alerts_apply(void *model, const event_t *ev)
+{
+    if ((unsigned)ev->env.type >= EV__COUNT || !appliers[ev->env.type])
+        return 0;
     return appliers[ev->env.type](model, ev);
 }
 
 static int
-alerts_commit(void *model, int64_t checkpoint) {
+alerts_commit(void *model, int64_t checkpoint)
+{
     alerts_t *m = model;
     if (modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK) {
         modeldb_rollback(m->db);
@@ -329,19 +365,22 @@ alerts_commit(void *model, int64_t checkpoint) {
 }
 
 static void
-alerts_rollback(void *model) {
+alerts_rollback(void *model)
+{
     alerts_t *m = model;
     modeldb_rollback(m->db);
     m->pend_len = 0; /* a rolled-back batch prints and publishes nothing */
 }
 
 static int
-alerts_get_checkpoint(void *model, int64_t *position) {
+alerts_get_checkpoint(void *model, int64_t *position)
+{
     return alerts_checkpoint(model, position);
 }
 
 static void
-alerts_publish(alerts_t *m, const alertmsg_t *a) {
+alerts_publish(alerts_t *m, const alertmsg_t *a)
+{
     codec_writer_reset(&m->w);
     alertmsg_pack(&m->w.pk, a);
     if (bus_send(m->pub, TOPIC_ALERT, m->w.buf.data, m->w.buf.size, ZMQ_DONTWAIT) != 0)
@@ -349,7 +388,8 @@ alerts_publish(alerts_t *m, const alertmsg_t *a) {
 }
 
 static void
-alerts_committed(void *model) {
+alerts_committed(void *model)
+{
     alerts_t *m = model;
     char line[ALERTMSG_LINE_MAX];
     for (size_t i = 0; i < m->pend_len; i++) {
@@ -357,9 +397,11 @@ alerts_committed(void *model) {
             alertmsg_line(&m->pend[i], line, sizeof line);
             fprintf(m->out, "%s\n", line);
         }
-        if (m->pub) alerts_publish(m, &m->pend[i]);
+        if (m->pub)
+            alerts_publish(m, &m->pend[i]);
     }
-    if (m->out && m->pend_len > 0) fflush(m->out);
+    if (m->out && m->pend_len > 0)
+        fflush(m->out);
     m->pend_len = 0;
 }
 
@@ -375,13 +417,15 @@ const subscriber_ops_t alerts_ops = {
 /* ---- list ---------------------------------------------------------------- */
 
 static void
-copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap) {
+copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
     const unsigned char *s = sqlite3_column_text(st, col);
     snprintf(buf, cap, "%s", s ? (const char *)s : "");
 }
 
 static void
-alert_read_row(sqlite3_stmt *st, alertmsg_t *a) {
+alert_read_row(sqlite3_stmt *st, alertmsg_t *a)
+{
     char kind[16];
     a->position = sqlite3_column_int64(st, 0);
     copy_col(st, 1, kind, sizeof kind);
@@ -396,12 +440,15 @@ alert_read_row(sqlite3_stmt *st, alertmsg_t *a) {
 }
 
 int
-alerts_list(alerts_t *m, const alerts_query_t *q, alerts_row_fn fn, void *arg, bool *more) {
+alerts_list(alerts_t *m, const alerts_query_t *q, alerts_row_fn fn, void *arg, bool *more)
+{
     sqlite3_stmt *st = alerts_stmt(m, q->product_id ? ST_LIST_PRODUCT : ST_LIST_ALL);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     int i = 1, n = 0, rc;
     sqlite3_bind_int64(st, i++, q->after);
-    if (q->product_id) sqlite3_bind_text(st, i++, q->product_id, -1, SQLITE_STATIC);
+    if (q->product_id)
+        sqlite3_bind_text(st, i++, q->product_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, i, (int64_t)q->limit + 1); /* one more says whether more exist */
     *more = false;
     alertmsg_t a;
@@ -421,15 +468,18 @@ alerts_list(alerts_t *m, const alerts_query_t *q, alerts_row_fn fn, void *arg, b
 /* ---- canonical dump ------------------------------------------------------ */
 
 static void
-dump_str(FILE *out, const char *s) {
+dump_str(FILE *out, const char *s)
+{
     char buf[4 * NAME_MAX_BYTES + 8];
-    if (!s) s = "";
+    if (!s)
+        s = "";
     alertmsg_escape(s, strlen(s), buf, sizeof buf);
     fputs(buf, out);
 }
 
 static int
-dump_products(alerts_t *m, FILE *out) {
+dump_products(alerts_t *m, FILE *out)
+{
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(m->db,
                            "SELECT product_id, name, stock, threshold, level,"
@@ -451,7 +501,8 @@ dump_products(alerts_t *m, FILE *out) {
 }
 
 static int
-dump_alerts(alerts_t *m, FILE *out) {
+dump_alerts(alerts_t *m, FILE *out)
+{
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(m->db, ALERT_COLUMNS " ORDER BY position", -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -473,9 +524,11 @@ dump_alerts(alerts_t *m, FILE *out) {
 }
 
 int
-alerts_dump(alerts_t *m, FILE *out) {
+alerts_dump(alerts_t *m, FILE *out)
+{
     int64_t cp = 0;
-    if (alerts_checkpoint(m, &cp) != 0) return -1;
+    if (alerts_checkpoint(m, &cp) != 0)
+        return -1;
     fprintf(out, "checkpoint %lld\n", (long long)cp);
     return dump_products(m, out) == 0 && dump_alerts(m, out) == 0 ? 0 : -1;
 }

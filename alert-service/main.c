@@ -28,7 +28,8 @@ typedef struct {
 
 /* Parses settings; returns 0 to run, 1 after --help, -1 on a bad setting. */
 static int
-alert_settings(alert_config_t *cfg, log_level_t *level, int argc, char **argv) {
+alert_settings(alert_config_t *cfg, log_level_t *level, int argc, char **argv)
+{
     const config_option_t opts[] = {
         {"--db", "INV_ALERTS_DB", CONFIG_STR, &cfg->db, "alerts database file"},
         {"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events_ep, "relay event PUB endpoint"},
@@ -48,11 +49,14 @@ alert_settings(alert_config_t *cfg, log_level_t *level, int argc, char **argv) {
 }
 
 int
-main(int argc, char **argv) {
-    alert_config_t cfg = {"alerts.db", EP_EVENTS, EP_CATCHUP, EP_ALERTS, EP_ALERT_API, "info", "run"};
+main(int argc, char **argv)
+{
+    alert_config_t cfg = {"alerts.db",  EP_EVENTS, EP_CATCHUP, EP_ALERTS,
+                          EP_ALERT_API, "info",    "run"};
     log_level_t level = LOG_INFO;
     int rc = alert_settings(&cfg, &level, argc, argv);
-    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
     log_init("alert", level);
     proc_install_signals();
 

@@ -19,18 +19,22 @@ typedef struct {
 /* ---- parameter setters --------------------------------------------------- */
 
 static const char *
-set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule) {
+set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule)
+{
     const char *s = v->via.str.ptr;
     size_t n = v->via.str.size;
-    if (n == 0 || n >= cap) return size_rule;
-    if (!utf8_valid(s, n)) return "must be valid UTF-8 without NUL";
+    if (n == 0 || n >= cap)
+        return size_rule;
+    if (!utf8_valid(s, n))
+        return "must be valid UTF-8 without NUL";
     memcpy(buf, s, n);
     buf[n] = '\0';
     return NULL;
 }
 
 static const char *
-set_stream(void *target, const msgpack_object *v) {
+set_stream(void *target, const msgpack_object *v)
+{
     search_req_t *r = target;
     const char *msg = set_text(v, r->stream, sizeof r->stream, "must be 1..73 bytes");
     r->q.stream = msg ? NULL : r->stream;
@@ -38,7 +42,8 @@ set_stream(void *target, const msgpack_object *v) {
 }
 
 static const char *
-set_corr(void *target, const msgpack_object *v) {
+set_corr(void *target, const msgpack_object *v)
+{
     search_req_t *r = target;
     const char *msg =
         set_text(v, r->correlation_id, sizeof r->correlation_id, "must be 1..64 bytes");
@@ -47,33 +52,38 @@ set_corr(void *target, const msgpack_object *v) {
 }
 
 static const char *
-get_time(const msgpack_object *v, int64_t *out) {
+get_time(const msgpack_object *v, int64_t *out)
+{
     if (codec_get_int(v, out) != 0 || *out < 0)
         return "must be microseconds since the epoch, 0..2^63-1";
     return NULL;
 }
 
 static const char *
-set_from(void *target, const msgpack_object *v) {
+set_from(void *target, const msgpack_object *v)
+{
     search_req_t *r = target;
     r->q.has_from = true;
     return get_time(v, &r->q.from_us);
 }
 
 static const char *
-set_to(void *target, const msgpack_object *v) {
+set_to(void *target, const msgpack_object *v)
+{
     search_req_t *r = target;
     r->q.has_to = true;
     return get_time(v, &r->q.to_us);
 }
 
 static const char *
-set_limit(void *target, const msgpack_object *v) {
+set_limit(void *target, const msgpack_object *v)
+{
     return params_limit(v, AUDITLOG_LIMIT_MAX, &((search_req_t *)target)->q.limit);
 }
 
 static const char *
-set_cursor(void *target, const msgpack_object *v) {
+set_cursor(void *target, const msgpack_object *v)
+{
     return params_cursor(v, &((search_req_t *)target)->q.after);
 }
 
@@ -93,7 +103,8 @@ static const param_t search_params[] = {
 /* Decodes req into r (params_parse), then checks the time range. */
 static int
 search_parse(const msgpack_object *req, search_req_t *r, field_errors_t *errs, const char **why,
-             char *why_buf, size_t why_cap) {
+             char *why_buf, size_t why_cap)
+{
     if (params_parse(req, search_params, N_SEARCH_PARAMS, r, errs, why, why_buf, why_cap) != 0)
         return -1;
     if (r->q.has_from && r->q.has_to && errs->count == 0 && r->q.from_us > r->q.to_us)
@@ -110,7 +121,8 @@ typedef struct {
 } items_t;
 
 static void
-pack_row(void *arg, const auditlog_row_t *row) {
+pack_row(void *arg, const auditlog_row_t *row)
+{
     items_t *it = arg;
     msgpack_packer *pk = &it->items.pk;
     msgpack_pack_map(pk, 8);
@@ -128,7 +140,8 @@ pack_row(void *arg, const auditlog_row_t *row) {
 
 /* Runs the search and packs {ok, position, items, next_cursor}. */
 static void
-search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w) {
+search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
+{
     items_t it = {.count = 0};
     codec_writer_init(&it.items);
     int64_t checkpoint = 0;
@@ -157,7 +170,8 @@ search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w) {
 }
 
 static int
-search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w) {
+search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w)
+{
     search_req_t r;
     memset(&r, 0, sizeof r);
     r.q.limit = AUDITLOG_LIMIT_DEFAULT;
@@ -183,10 +197,12 @@ static const struct {
 };
 
 int
-auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w) {
+auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+{
     auditlog_t *log = *(auditlog_t **)arg;
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        if (strcmp(type, handlers[i].type) != 0) continue;
+        if (strcmp(type, handlers[i].type) != 0)
+            continue;
         if (!log)
             params_reply_error(w, "unavailable", "the audit model is being swapped", NULL);
         else

@@ -57,7 +57,8 @@ static const char columns_sql[] =
 /* ---- lifecycle ----------------------------------------------------------- */
 
 auditlog_t *
-auditlog_open(const char *path, FILE *out, const char **why) {
+auditlog_open(const char *path, FILE *out, const char **why)
+{
     auditlog_t *a = calloc(1, sizeof *a);
     if (!a) {
         *why = "out of memory";
@@ -73,13 +74,16 @@ auditlog_open(const char *path, FILE *out, const char **why) {
 }
 
 void
-auditlog_set_output(auditlog_t *a, FILE *out) {
+auditlog_set_output(auditlog_t *a, FILE *out)
+{
     a->out = out;
 }
 
 void
-auditlog_close(auditlog_t **ap) {
-    if (!ap || !*ap) return;
+auditlog_close(auditlog_t **ap)
+{
+    if (!ap || !*ap)
+        return;
     auditlog_t *a = *ap;
     sqlite3_finalize(a->insert);
     for (int i = 0; i < FILTER_COMBOS; i++)
@@ -91,34 +95,40 @@ auditlog_close(auditlog_t **ap) {
 }
 
 static void *
-factory_open(void *arg, const char *path) {
+factory_open(void *arg, const char *path)
+{
     const char *why = NULL;
     (void)arg;
     return auditlog_open(path, NULL, &why); /* a rebuild replays, it does not re-print */
 }
 
 static void
-factory_activate(void *arg, void *model) {
+factory_activate(void *arg, void *model)
+{
     auditlog_live_t *live = arg;
     live->model = model;
     auditlog_set_output(model, live->out);
 }
 
 static void
-factory_close(void *arg, void *model) {
+factory_close(void *arg, void *model)
+{
     auditlog_live_t *live = arg;
     auditlog_t *a = model;
-    if (live->model == a) live->model = NULL;
+    if (live->model == a)
+        live->model = NULL;
     auditlog_close(&a);
 }
 
 subscriber_factory_t
-auditlog_factory(auditlog_live_t *live) {
+auditlog_factory(auditlog_live_t *live)
+{
     return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
 }
 
 int
-auditlog_checkpoint(auditlog_t *a, int64_t *position) {
+auditlog_checkpoint(auditlog_t *a, int64_t *position)
+{
     return modeldb_checkpoint_get(a->db, position) == SQLITE_OK ? 0 : -1;
 }
 
@@ -126,7 +136,8 @@ auditlog_checkpoint(auditlog_t *a, int64_t *position) {
 
 /* Queues "<time> #<pos> <stream>@<version> <type> [corr=<id>] <change>\n". */
 static int
-auditlog_queue_line(auditlog_t *a, const event_t *ev) {
+auditlog_queue_line(auditlog_t *a, const event_t *ev)
+{
     char when[CHANGE_TIME_MAX], stream[4 * STREAM_MAX + 8], corr[4 * ID_MAX + 8];
     change_escape(ev->env.stream, strlen(ev->env.stream), stream, sizeof stream);
     change_escape(ev->env.correlation_id, strlen(ev->env.correlation_id), corr, sizeof corr);
@@ -134,7 +145,8 @@ auditlog_queue_line(auditlog_t *a, const event_t *ev) {
     if (a->pend_cap - a->pend_len < need) {
         size_t cap = (a->pend_cap + need) * 2;
         char *p = realloc(a->pend, cap);
-        if (!p) return -1;
+        if (!p)
+            return -1;
         a->pend = p;
         a->pend_cap = cap;
     }
@@ -150,18 +162,21 @@ auditlog_queue_line(auditlog_t *a, const event_t *ev) {
 /* ---- subscriber ops ------------------------------------------------------ */
 
 static int
-auditlog_begin(void *m) {
+auditlog_begin(void *m)
+{
     auditlog_t *a = m;
     a->pend_len = 0;
     return modeldb_begin(a->db) == SQLITE_OK ? 0 : -1;
 }
 
 static int
-auditlog_apply(void *m, const event_t *ev) {
+auditlog_apply(void *m, const event_t *ev)
+{
     auditlog_t *a = m;
     sqlite3_stmt *st;
     change_describe(ev, a->change, sizeof a->change);
-    if (modeldb_prepare(a->db, &a->insert, insert_sql) != SQLITE_OK) return -1;
+    if (modeldb_prepare(a->db, &a->insert, insert_sql) != SQLITE_OK)
+        return -1;
     st = a->insert;
     sqlite3_bind_int64(st, 1, ev->env.position);
     sqlite3_bind_int64(st, 2, ev->env.recorded_at);
@@ -173,12 +188,14 @@ auditlog_apply(void *m, const event_t *ev) {
     sqlite3_bind_text(st, 8, a->change, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return -1;
+    if (rc != SQLITE_DONE)
+        return -1;
     return sqlite3_changes(a->db) == 1 ? auditlog_queue_line(a, ev) : 0;
 }
 
 static int
-auditlog_commit(void *m, int64_t checkpoint) {
+auditlog_commit(void *m, int64_t checkpoint)
+{
     auditlog_t *a = m;
     if (modeldb_checkpoint_set(a->db, checkpoint) != SQLITE_OK) {
         modeldb_rollback(a->db);
@@ -188,19 +205,22 @@ auditlog_commit(void *m, int64_t checkpoint) {
 }
 
 static void
-auditlog_rollback(void *m) {
+auditlog_rollback(void *m)
+{
     auditlog_t *a = m;
     modeldb_rollback(a->db);
     a->pend_len = 0; /* lines of a rolled-back batch are never printed */
 }
 
 static int
-auditlog_get_checkpoint(void *m, int64_t *position) {
+auditlog_get_checkpoint(void *m, int64_t *position)
+{
     return auditlog_checkpoint(m, position);
 }
 
 static void
-auditlog_committed(void *m) {
+auditlog_committed(void *m)
+{
     auditlog_t *a = m;
     if (a->out && a->pend_len > 0) {
         fwrite(a->pend, 1, a->pend_len, a->out);
@@ -221,14 +241,16 @@ const subscriber_ops_t auditlog_ops = {
 /* ---- search -------------------------------------------------------------- */
 
 static unsigned
-auditlog_mask(const auditlog_query_t *q) {
+auditlog_mask(const auditlog_query_t *q)
+{
     return (q->stream ? FILTER_STREAM : 0) | (q->correlation_id ? FILTER_CORR : 0) |
            (q->has_from ? FILTER_FROM : 0) | (q->has_to ? FILTER_TO : 0);
 }
 
 /* The cached statement for this filter combination, bound and ready. */
 static sqlite3_stmt *
-auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q) {
+auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q)
+{
     unsigned mask = auditlog_mask(q);
     char sql[512];
     snprintf(sql, sizeof sql, "%s WHERE position > ?%s%s%s%s ORDER BY position LIMIT ?",
@@ -236,26 +258,33 @@ auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q) {
              mask & FILTER_CORR ? " AND correlation_id = ?" : "",
              mask & FILTER_FROM ? " AND recorded_at >= ?" : "",
              mask & FILTER_TO ? " AND recorded_at < ?" : "");
-    if (modeldb_prepare(a->db, &a->search[mask], sql) != SQLITE_OK) return NULL;
+    if (modeldb_prepare(a->db, &a->search[mask], sql) != SQLITE_OK)
+        return NULL;
     sqlite3_stmt *st = a->search[mask];
     int i = 1;
     sqlite3_bind_int64(st, i++, q->after);
-    if (mask & FILTER_STREAM) sqlite3_bind_text(st, i++, q->stream, -1, SQLITE_STATIC);
-    if (mask & FILTER_CORR) sqlite3_bind_text(st, i++, q->correlation_id, -1, SQLITE_STATIC);
-    if (mask & FILTER_FROM) sqlite3_bind_int64(st, i++, q->from_us);
-    if (mask & FILTER_TO) sqlite3_bind_int64(st, i++, q->to_us);
+    if (mask & FILTER_STREAM)
+        sqlite3_bind_text(st, i++, q->stream, -1, SQLITE_STATIC);
+    if (mask & FILTER_CORR)
+        sqlite3_bind_text(st, i++, q->correlation_id, -1, SQLITE_STATIC);
+    if (mask & FILTER_FROM)
+        sqlite3_bind_int64(st, i++, q->from_us);
+    if (mask & FILTER_TO)
+        sqlite3_bind_int64(st, i++, q->to_us);
     sqlite3_bind_int64(st, i, (int64_t)q->limit + 1); /* one more says whether more exist */
     return st;
 }
 
 static void
-copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap) {
+copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
     const unsigned char *s = sqlite3_column_text(st, col);
     snprintf(buf, cap, "%s", s ? (const char *)s : "");
 }
 
 static void
-auditlog_read_row(sqlite3_stmt *st, auditlog_row_t *r) {
+auditlog_read_row(sqlite3_stmt *st, auditlog_row_t *r)
+{
     r->position = sqlite3_column_int64(st, 0);
     r->recorded_at = sqlite3_column_int64(st, 1);
     copy_col(st, 2, r->stream, sizeof r->stream);
@@ -267,10 +296,11 @@ auditlog_read_row(sqlite3_stmt *st, auditlog_row_t *r) {
 }
 
 int
-auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg,
-                bool *more) {
+auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg, bool *more)
+{
     sqlite3_stmt *st = auditlog_search_stmt(a, q);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     int n = 0, rc;
     *more = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -289,7 +319,8 @@ auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, vo
 /* ---- canonical dump ------------------------------------------------------ */
 
 static void
-dump_str(FILE *out, const char *s) {
+dump_str(FILE *out, const char *s)
+{
     char buf[4 * STREAM_MAX + 8];
     change_escape(s, strlen(s), buf, sizeof buf);
     fputs(buf, out);
@@ -300,7 +331,8 @@ static const char dump_sql[] =
     " FROM audit ORDER BY position";
 
 int
-auditlog_dump(auditlog_t *a, FILE *out) {
+auditlog_dump(auditlog_t *a, FILE *out)
+{
     int64_t cp = 0;
     sqlite3_stmt *st = NULL;
     if (auditlog_checkpoint(a, &cp) != 0 ||

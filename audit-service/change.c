@@ -19,7 +19,8 @@ typedef struct {
 } sb_t;
 
 static void
-sb_init(sb_t *b, char *buf, size_t cap) {
+sb_init(sb_t *b, char *buf, size_t cap)
+{
     b->buf = buf;
     b->cap = cap;
     b->len = 0;
@@ -29,8 +30,10 @@ sb_init(sb_t *b, char *buf, size_t cap) {
 
 /* Appends n bytes as one unit; keeps room for the ellipsis. */
 static void
-sb_put(sb_t *b, const char *s, size_t n) {
-    if (b->full) return;
+sb_put(sb_t *b, const char *s, size_t n)
+{
+    if (b->full)
+        return;
     if (b->len + n + sizeof ELLIPSIS > b->cap) {
         b->full = true;
         s = ELLIPSIS;
@@ -42,12 +45,14 @@ sb_put(sb_t *b, const char *s, size_t n) {
 }
 
 static void
-sb_str(sb_t *b, const char *s) {
+sb_str(sb_t *b, const char *s)
+{
     sb_put(b, s, strlen(s));
 }
 
 static void
-sb_int(sb_t *b, int64_t v) {
+sb_int(sb_t *b, int64_t v)
+{
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
     sb_put(b, tmp, (size_t)n);
@@ -56,7 +61,8 @@ sb_int(sb_t *b, int64_t v) {
 /* Decodes one valid UTF-8 sequence at p (n bytes available); returns its
  * length and the code point, or 0 when the bytes are not valid UTF-8. */
 static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp) {
+utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
     size_t need;
     uint32_t min;
     if (p[0] >= 0xc2 && p[0] <= 0xdf) {
@@ -68,18 +74,22 @@ utf8_decode(const unsigned char *p, size_t n, uint32_t *cp) {
     } else {
         return 0;
     }
-    if (n < need + 1) return 0;
+    if (n < need + 1)
+        return 0;
     for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xc0) != 0x80) return 0;
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
         *cp = (*cp << 6) | (p[k] & 0x3fu);
     }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
     return need + 1;
 }
 
 /* One ASCII byte, escaped when it could break the line or the quoting. */
 static void
-sb_escape_ascii(sb_t *b, unsigned char c) {
+sb_escape_ascii(sb_t *b, unsigned char c)
+{
     static const char *const named[128] = {
         ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t", ['"'] = "\\\"", ['\\'] = "\\\\"};
     char tmp[8];
@@ -92,7 +102,8 @@ sb_escape_ascii(sb_t *b, unsigned char c) {
 }
 
 static void
-sb_escape(sb_t *b, const char *s, size_t len) {
+sb_escape(sb_t *b, const char *s, size_t len)
+{
     const unsigned char *p = (const unsigned char *)s;
     char tmp[12];
     for (size_t i = 0; i < len && !b->full;) {
@@ -111,7 +122,8 @@ sb_escape(sb_t *b, const char *s, size_t len) {
 }
 
 static void
-sb_quoted(sb_t *b, const char *s) {
+sb_quoted(sb_t *b, const char *s)
+{
     sb_put(b, "\"", 1);
     sb_escape(b, s, strlen(s));
     sb_put(b, "\"", 1);
@@ -122,13 +134,15 @@ sb_quoted(sb_t *b, const char *s) {
 typedef void (*describe_fn)(sb_t *b, const fields_t *d);
 
 static void
-describe_supplier_registered(sb_t *b, const fields_t *d) {
+describe_supplier_registered(sb_t *b, const fields_t *d)
+{
     sb_str(b, "registered ");
     sb_quoted(b, d->name);
 }
 
 static void
-describe_supplier_renamed(sb_t *b, const fields_t *d) {
+describe_supplier_renamed(sb_t *b, const fields_t *d)
+{
     sb_str(b, "name ");
     sb_quoted(b, d->old_name);
     sb_str(b, " -> ");
@@ -136,7 +150,8 @@ describe_supplier_renamed(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_product_created(sb_t *b, const fields_t *d) {
+describe_product_created(sb_t *b, const fields_t *d)
+{
     sb_str(b, "created ");
     sb_quoted(b, d->name);
     sb_str(b, " price ");
@@ -148,7 +163,8 @@ describe_product_created(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_price_changed(sb_t *b, const fields_t *d) {
+describe_price_changed(sb_t *b, const fields_t *d)
+{
     sb_str(b, "price ");
     sb_int(b, d->num[F_OLD_PRICE_CENTS]);
     sb_str(b, " -> ");
@@ -156,7 +172,8 @@ describe_price_changed(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_stock_updated(sb_t *b, const fields_t *d) {
+describe_stock_updated(sb_t *b, const fields_t *d)
+{
     sb_str(b, "stock ");
     sb_int(b, d->num[F_OLD_STOCK]);
     sb_str(b, " -> ");
@@ -164,7 +181,8 @@ describe_stock_updated(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_product_sold(sb_t *b, const fields_t *d) {
+describe_product_sold(sb_t *b, const fields_t *d)
+{
     sb_str(b, "sold ");
     sb_int(b, d->num[F_QUANTITY]);
     sb_str(b, " (order ");
@@ -174,13 +192,15 @@ describe_product_sold(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_product_viewed(sb_t *b, const fields_t *d) {
+describe_product_viewed(sb_t *b, const fields_t *d)
+{
     (void)d;
     sb_str(b, "viewed");
 }
 
 static void
-describe_review_submitted(sb_t *b, const fields_t *d) {
+describe_review_submitted(sb_t *b, const fields_t *d)
+{
     sb_str(b, "review ");
     sb_escape(b, d->review_id, strlen(d->review_id));
     sb_str(b, " rating ");
@@ -188,7 +208,8 @@ describe_review_submitted(sb_t *b, const fields_t *d) {
 }
 
 static void
-describe_product_discontinued(sb_t *b, const fields_t *d) {
+describe_product_discontinued(sb_t *b, const fields_t *d)
+{
     sb_str(b, "discontinued");
     if (d->reason[0]) {
         sb_str(b, ": ");
@@ -211,7 +232,8 @@ static const describe_fn describers[EV__COUNT] = {
 /* ---- public -------------------------------------------------------------- */
 
 size_t
-change_describe(const event_t *ev, char *out, size_t cap) {
+change_describe(const event_t *ev, char *out, size_t cap)
+{
     sb_t b;
     sb_init(&b, out, cap);
     if ((unsigned)ev->env.type < EV__COUNT && describers[ev->env.type])
@@ -222,7 +244,8 @@ change_describe(const event_t *ev, char *out, size_t cap) {
 }
 
 size_t
-change_escape(const char *s, size_t len, char *out, size_t cap) {
+change_escape(const char *s, size_t len, char *out, size_t cap)
+{
     sb_t b;
     sb_init(&b, out, cap);
     sb_escape(&b, s, len);
@@ -230,7 +253,8 @@ change_escape(const char *s, size_t len, char *out, size_t cap) {
 }
 
 char *
-change_iso_time(int64_t us, char out[CHANGE_TIME_MAX]) {
+change_iso_time(int64_t us, char out[CHANGE_TIME_MAX])
+{
     int64_t secs = us / 1000000;
     int64_t rem = us % 1000000;
     if (rem < 0) {

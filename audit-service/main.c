@@ -27,7 +27,8 @@ typedef struct {
 
 /* Parses settings; returns 0 to run, 1 after --help, -1 on a bad setting. */
 static int
-audit_settings(audit_config_t *cfg, log_level_t *level, int argc, char **argv) {
+audit_settings(audit_config_t *cfg, log_level_t *level, int argc, char **argv)
+{
     const config_option_t opts[] = {
         {"--db", "INV_AUDIT_DB", CONFIG_STR, &cfg->db, "audit database file"},
         {"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events_ep, "relay event PUB endpoint"},
@@ -46,11 +47,13 @@ audit_settings(audit_config_t *cfg, log_level_t *level, int argc, char **argv) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     audit_config_t cfg = {"audit.db", EP_EVENTS, EP_CATCHUP, EP_AUDIT, "info", "run"};
     log_level_t level = LOG_INFO;
     int rc = audit_settings(&cfg, &level, argc, argv);
-    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
     log_init("audit", level);
     proc_install_signals();
 

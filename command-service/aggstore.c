@@ -14,19 +14,36 @@ typedef struct {
     size_t size; /* string buffer size */
 } snap_field_t;
 
-#define SNAP_STR(T, m) {#m, SF_STR, offsetof(T, m), sizeof(((T *)0)->m)}
-#define SNAP_INT(T, m) {#m, SF_INT, offsetof(T, m), 0}
-#define SNAP_BOOL(T, m) {#m, SF_BOOL, offsetof(T, m), 0}
+#define SNAP_STR(T, m)                                                                             \
+    {                                                                                              \
+#m, SF_STR, offsetof(T, m), sizeof(((T *)0)->m)                                            \
+    }
+#define SNAP_INT(T, m)                                                                             \
+    {                                                                                              \
+#m, SF_INT, offsetof(T, m), 0                                                              \
+    }
+#define SNAP_BOOL(T, m)                                                                            \
+    {                                                                                              \
+#m, SF_BOOL, offsetof(T, m), 0                                                             \
+    }
 
 static const snap_field_t product_fields[] = {
-    SNAP_BOOL(product_t, exists),         SNAP_INT(product_t, version),
-    SNAP_STR(product_t, product_id),      SNAP_STR(product_t, sku),
-    SNAP_STR(product_t, name),            SNAP_STR(product_t, supplier_id),
-    SNAP_STR(product_t, supplier_name),   SNAP_INT(product_t, price_cents),
-    SNAP_INT(product_t, cost_price_cents), SNAP_INT(product_t, stock),
-    SNAP_INT(product_t, low_stock_threshold), SNAP_BOOL(product_t, discontinued),
-    SNAP_INT(product_t, units_sold),      SNAP_INT(product_t, view_count),
-    SNAP_INT(product_t, review_count),    SNAP_INT(product_t, rating_sum),
+    SNAP_BOOL(product_t, exists),
+    SNAP_INT(product_t, version),
+    SNAP_STR(product_t, product_id),
+    SNAP_STR(product_t, sku),
+    SNAP_STR(product_t, name),
+    SNAP_STR(product_t, supplier_id),
+    SNAP_STR(product_t, supplier_name),
+    SNAP_INT(product_t, price_cents),
+    SNAP_INT(product_t, cost_price_cents),
+    SNAP_INT(product_t, stock),
+    SNAP_INT(product_t, low_stock_threshold),
+    SNAP_BOOL(product_t, discontinued),
+    SNAP_INT(product_t, units_sold),
+    SNAP_INT(product_t, view_count),
+    SNAP_INT(product_t, review_count),
+    SNAP_INT(product_t, rating_sum),
 };
 
 static const snap_field_t supplier_fields[] = {

@@ -116,8 +116,8 @@ read_stream(catchup_ctx_t *c)
     char stream[STREAM_MAX + 1];
     int64_t after = 0, limit = CATCHUP_PAGE_MAX;
     const msgpack_object *v = codec_map_get(c->req, "stream");
-    if (!v || codec_copy_str(v, stream, sizeof stream) != 0 || opt_int(c->req, "after_version", &after) ||
-        opt_int(c->req, "limit", &limit)) {
+    if (!v || codec_copy_str(v, stream, sizeof stream) != 0 ||
+        opt_int(c->req, "after_version", &after) || opt_int(c->req, "limit", &limit)) {
         reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
         return;
     }
@@ -222,8 +222,8 @@ static const struct {
 };
 
 void
-catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body,
-               size_t len, codec_writer_t *w)
+catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body, size_t len,
+               codec_writer_t *w)
 {
     codec_writer_reset(w);
     msgpack_unpacked u;

@@ -12,8 +12,8 @@
 #include <string.h>
 
 typedef struct {
-    bus_msg_t msg;            /* the request, kept for its routing frames */
-    int n_env;                /* routing frames to echo */
+    bus_msg_t msg; /* the request, kept for its routing frames */
+    int n_env;     /* routing frames to echo */
     command_t cmd;
     command_reply_t reply;
 } pending_t;
@@ -24,10 +24,10 @@ struct commandsvc {
     void *nudge;
     commandsvc_opts_t opts;
     aggcache_t *cache;
-    pending_t *pending;       /* batch_max slots */
+    pending_t *pending; /* batch_max slots */
     int n_pending;
-    event_t ev;               /* scratch for the event being appended */
-    decision_t decision;      /* scratch */
+    event_t ev;          /* scratch for the event being appended */
+    decision_t decision; /* scratch */
     codec_writer_t w;
     int64_t accepted, rejected, batches, unavailable;
 };
@@ -284,8 +284,7 @@ svc_run_batch(commandsvc_t *s)
     for (int i = 0; i < s->n_pending; i++) {
         pending_t *p = &s->pending[i];
         LOG_D(p->cmd.correlation_id, "%s %s -> %s", command_spec(p->cmd.type)->name,
-              p->cmd.command_id,
-              p->reply.accepted ? "accepted" : reject_code_name(p->reply.error));
+              p->cmd.command_id, p->reply.accepted ? "accepted" : reject_code_name(p->reply.error));
         svc_reply(s, p);
         bus_msg_close(&p->msg);
     }
@@ -320,8 +319,7 @@ svc_on_request(commandsvc_t *s, bus_msg_t *m)
         const char *w;
         char type[16];
         const msgpack_object *t;
-        bool status = codec_parse(body, len, &u, &w) == 0 &&
-                      (t = codec_map_get(&u.data, "type")) &&
+        bool status = codec_parse(body, len, &u, &w) == 0 && (t = codec_map_get(&u.data, "type")) &&
                       codec_copy_str(t, type, sizeof type) == 0 && strcmp(type, "Status") == 0;
         msgpack_unpacked_destroy(&u);
         if (status) {

@@ -13,8 +13,8 @@
 #include "eventstore.h"
 
 typedef struct {
-    int batch_max;      /* commands per transaction (group commit), e.g. 256 */
-    int cache_slots;    /* aggregate cache entries, e.g. 2048 */
+    int batch_max;          /* commands per transaction (group commit), e.g. 256 */
+    int cache_slots;        /* aggregate cache entries, e.g. 2048 */
     int64_t snapshot_every; /* snapshot a stream every N events; 0 = never */
 } commandsvc_opts_t;
 

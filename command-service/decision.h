@@ -10,11 +10,11 @@
 #include <stdarg.h>
 
 typedef struct {
-    reject_code_t code;      /* REJ_NONE: accepted, `type`/`data` hold the event */
-    char message[256];       /* rejection reason for a person */
-    field_errors_t fields;   /* validation details */
-    event_type_t type;       /* event to append when accepted */
-    fields_t data;           /* its payload */
+    reject_code_t code;    /* REJ_NONE: accepted, `type`/`data` hold the event */
+    char message[256];     /* rejection reason for a person */
+    field_errors_t fields; /* validation details */
+    event_type_t type;     /* event to append when accepted */
+    fields_t data;         /* its payload */
 } decision_t;
 
 /* Starts an accepted decision for an event of `type` with empty data. */

@@ -49,9 +49,9 @@ settings_load(settings_t *s, int argc, char **argv)
         return rc;
     log_level_t level;
     if (log_level_parse(s->log_level, &level) != 0 ||
-        (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) ||
-        s->batch_max < 1 || s->batch_max > 4096 || s->cache_slots < 1 ||
-        s->snapshot_every < 0 || s->cache_mb < 1 || s->busy_timeout_ms < 0) {
+        (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) || s->batch_max < 1 ||
+        s->batch_max > 4096 || s->cache_slots < 1 || s->snapshot_every < 0 || s->cache_mb < 1 ||
+        s->busy_timeout_ms < 0) {
         fprintf(stderr, "bad setting: log level %s, sync %s, batch-max %lld, cache-slots %lld\n",
                 s->log_level, s->sync, (long long)s->batch_max, (long long)s->cache_slots);
         return -1;
@@ -86,8 +86,7 @@ main(int argc, char **argv)
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
     } else {
-        LOG_I(NULL, "command-service on %s, store %s (synchronous=%s)", cfg.bind, cfg.db,
-              cfg.sync);
+        LOG_I(NULL, "command-service on %s, store %s (synchronous=%s)", cfg.bind, cfg.db, cfg.sync);
         rc = commandsvc_run(svc);
         LOG_I(NULL, "command-service stopping");
     }

@@ -76,9 +76,12 @@ apply_discontinued(product_t *p, const fields_t *d)
 
 typedef void (*product_apply_fn)(product_t *p, const fields_t *d);
 static const product_apply_fn appliers[EV__COUNT] = {
-    [EV_PRODUCT_CREATED] = apply_created,   [EV_PRICE_CHANGED] = apply_price,
-    [EV_STOCK_UPDATED] = apply_stock,       [EV_PRODUCT_SOLD] = apply_sold,
-    [EV_PRODUCT_VIEWED] = apply_viewed,     [EV_REVIEW_SUBMITTED] = apply_review,
+    [EV_PRODUCT_CREATED] = apply_created,
+    [EV_PRICE_CHANGED] = apply_price,
+    [EV_STOCK_UPDATED] = apply_stock,
+    [EV_PRODUCT_SOLD] = apply_sold,
+    [EV_PRODUCT_VIEWED] = apply_viewed,
+    [EV_REVIEW_SUBMITTED] = apply_review,
     [EV_PRODUCT_DISCONTINUED] = apply_discontinued,
 };
 
@@ -106,9 +109,9 @@ decide_create(const product_t *p, const supplier_t *s, const command_t *cmd, dec
     }
     decision_accept(out, EV_PRODUCT_CREATED);
     fields_t *d = &out->data;
-    static const field_id_t copied[] = {F_PRODUCT_ID,     F_SKU,         F_NAME,
-                                        F_DESCRIPTION,    F_SUPPLIER_ID, F_PRICE_CENTS,
-                                        F_COST_PRICE_CENTS, F_STOCK,     F_LOW_STOCK_THRESHOLD};
+    static const field_id_t copied[] = {F_PRODUCT_ID,       F_SKU,         F_NAME,
+                                        F_DESCRIPTION,      F_SUPPLIER_ID, F_PRICE_CENTS,
+                                        F_COST_PRICE_CENTS, F_STOCK,       F_LOW_STOCK_THRESHOLD};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         field_id_t f = copied[i];
         if (fields_spec(f)->kind == FK_INT)

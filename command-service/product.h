@@ -14,21 +14,21 @@
 
 typedef struct {
     bool exists;
-    int64_t version;                    /* stream version folded so far */
+    int64_t version; /* stream version folded so far */
     char product_id[ID_MAX + 1];
     char sku[SKU_MAX + 1];
     char name[NAME_MAX_BYTES + 1];
     char supplier_id[ID_MAX + 1];
     char supplier_name[NAME_MAX_BYTES + 1]; /* as embedded at creation */
-    int64_t price_cents;                /* >= 0 */
-    int64_t cost_price_cents;           /* >= 0 */
-    int64_t stock;                      /* units, >= 0 */
-    int64_t low_stock_threshold;        /* units */
+    int64_t price_cents;                    /* >= 0 */
+    int64_t cost_price_cents;               /* >= 0 */
+    int64_t stock;                          /* units, >= 0 */
+    int64_t low_stock_threshold;            /* units */
     bool discontinued;
-    int64_t units_sold;                 /* total over all ProductSold */
+    int64_t units_sold; /* total over all ProductSold */
     int64_t view_count;
     int64_t review_count;
-    int64_t rating_sum;                 /* sum of ratings, avg = sum / count */
+    int64_t rating_sum; /* sum of ratings, avg = sum / count */
 } product_t;
 
 void product_init(product_t *p);

@@ -188,7 +188,6 @@ relay_run(relay_t *r)
         }
     }
     relay_delete_published(r, true);
-    LOG_I(NULL, "relay stopping: published through %lld",
-          (long long)r->stats.published_through);
+    LOG_I(NULL, "relay stopping: published through %lld", (long long)r->stats.published_through);
     return 0;
 }

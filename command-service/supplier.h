@@ -12,7 +12,7 @@
 
 typedef struct {
     bool exists;
-    int64_t version;                  /* stream version folded so far */
+    int64_t version; /* stream version folded so far */
     char supplier_id[ID_MAX + 1];
     char name[NAME_MAX_BYTES + 1];
 } supplier_t;

@@ -146,8 +146,7 @@ bus_reply(void *router, const bus_msg_t *req, const void *body, size_t len)
 }
 
 int
-bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body,
-             size_t len)
+bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body, size_t len)
 {
     if (n_envelope > req->count)
         n_envelope = req->count;

@@ -50,8 +50,7 @@ bool bus_frame_is(const bus_msg_t *m, int i, const char *s);
 int bus_split(const bus_msg_t *m, int *n_envelope, const void **body, size_t *len);
 /* Sends the first n_envelope frames of `req` followed by body, on a ROUTER.
  * Returns 0, or -1 with errno as bus_reply. */
-int bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body,
-                 size_t len);
+int bus_reply_to(void *router, const bus_msg_t *req, int n_envelope, const void *body, size_t len);
 /* Sends the routing envelope of `req` (every frame but the last) followed by
  * body, on a ROUTER.  Returns 0, or -1 with errno (EHOSTUNREACH when the peer
  * is gone, EAGAIN when it is past its high-water mark). */

@@ -41,26 +41,77 @@ codec_shape_ok(const uint8_t *p, size_t len)
             skip = c & 0x1f;
         } else {
             switch (c) {
-            case 0xc4: case 0xd9: nb = 1; break;          /* bin8, str8 */
-            case 0xc5: case 0xda: nb = 2; break;          /* bin16, str16 */
-            case 0xc6: case 0xdb: nb = 4; break;          /* bin32, str32 */
-            case 0xc7: nb = 1; skip = 1; break;           /* ext8 (+type) */
-            case 0xc8: nb = 2; skip = 1; break;
-            case 0xc9: nb = 4; skip = 1; break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;                   /* fixext 1..16 (+type) */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: case 0xde: nb = 2; break;          /* array16, map16 */
-            case 0xdd: case 0xdf: nb = 4; break;          /* array32, map32 */
-            default: return -1;                           /* 0xc1 */
+            case 0xc4:
+            case 0xd9:
+                nb = 1;
+                break; /* bin8, str8 */
+            case 0xc5:
+            case 0xda:
+                nb = 2;
+                break; /* bin16, str16 */
+            case 0xc6:
+            case 0xdb:
+                nb = 4;
+                break; /* bin32, str32 */
+            case 0xc7:
+                nb = 1;
+                skip = 1;
+                break; /* ext8 (+type) */
+            case 0xc8:
+                nb = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                nb = 4;
+                skip = 1;
+                break;
+            case 0xca:
+                skip = 4;
+                break;
+            case 0xcb:
+                skip = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4:
+                skip = 2;
+                break; /* fixext 1..16 (+type) */
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            case 0xdc:
+            case 0xde:
+                nb = 2;
+                break; /* array16, map16 */
+            case 0xdd:
+            case 0xdf:
+                nb = 4;
+                break; /* array32, map32 */
+            default:
+                return -1; /* 0xc1 */
             }
             if (nb) {
                 if (len - i < (size_t)nb)
@@ -273,8 +324,7 @@ codec_pack_fields(msgpack_packer *pk, const fields_t *fs, uint32_t which)
 /* Decodes a data map into fields.  Wrong shapes return -1 with why (the
  * caller says malformed); rule violations go to errs (NULL: treat as -1). */
 static int
-codec_decode_fields(const msgpack_object *map, fields_t *fs, field_errors_t *errs,
-                    const char **why)
+codec_decode_fields(const msgpack_object *map, fields_t *fs, field_errors_t *errs, const char **why)
 {
     if (map->type != MSGPACK_OBJECT_MAP) {
         *why = "data must be a map";
@@ -389,8 +439,8 @@ codec_command_envelope(const msgpack_object *root, command_t *cmd, field_errors_
 }
 
 reject_code_t
-codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs,
-                     char *why, size_t why_cap)
+codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
+                     size_t why_cap)
 {
     memset(cmd, 0, sizeof *cmd);
     memset(errs, 0, sizeof *errs);
@@ -465,8 +515,8 @@ codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *dat
 }
 
 int
-codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map,
-                        fields_t *out, const char **why)
+codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map, fields_t *out,
+                        const char **why)
 {
     memset(out, 0, sizeof *out);
     if (schema < 1 || schema > event_spec(type)->schema) {
@@ -502,8 +552,7 @@ codec_pack_envelope(msgpack_packer *pk, const envelope_t *env)
 }
 
 void
-codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void *data,
-                     size_t data_len)
+codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void *data, size_t data_len)
 {
     codec_pack_envelope(pk, env);
     codec_pack_raw(pk, data, data_len);
@@ -540,8 +589,7 @@ codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why)
     if (o->type != MSGPACK_OBJECT_MAP || codec_get_int_key(o, "position", &e->position) ||
         codec_copy_key(o, "stream", e->stream, sizeof e->stream) ||
         codec_get_int_key(o, "version", &e->version) ||
-        codec_copy_key(o, "type", type, sizeof type) ||
-        codec_get_int_key(o, "schema", &schema) ||
+        codec_copy_key(o, "type", type, sizeof type) || codec_get_int_key(o, "schema", &schema) ||
         codec_copy_key(o, "event_id", e->event_id, sizeof e->event_id) ||
         codec_copy_key(o, "command_id", e->command_id, sizeof e->command_id) ||
         codec_copy_key(o, "correlation_id", e->correlation_id, sizeof e->correlation_id) ||

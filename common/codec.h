@@ -20,14 +20,14 @@
 /* Reply to one command. */
 typedef struct {
     bool accepted;
-    reject_code_t error;             /* REJ_NONE when accepted */
+    reject_code_t error; /* REJ_NONE when accepted */
     char command_id[ID_MAX + 1];
     char stream[STREAM_MAX + 1];
-    int64_t version;                 /* accepted: new version; conflict: current version */
-    int64_t position;                /* accepted: position of the last event appended */
-    bool duplicate;                  /* accepted earlier; this is the stored first reply */
-    char message[256];               /* human reason when rejected */
-    field_errors_t fields;           /* validation: field -> message */
+    int64_t version;       /* accepted: new version; conflict: current version */
+    int64_t position;      /* accepted: position of the last event appended */
+    bool duplicate;        /* accepted earlier; this is the stored first reply */
+    char message[256];     /* human reason when rejected */
+    field_errors_t fields; /* validation: field -> message */
 } command_reply_t;
 
 /* Parses buf into `out` (which the caller has msgpack_unpacked_init'ed and

@@ -11,11 +11,11 @@
 typedef enum { CONFIG_STR, CONFIG_INT } config_kind_t;
 
 typedef struct {
-    const char *flag;  /* "--db" */
-    const char *env;   /* "INV_EVENTS_DB", or NULL */
+    const char *flag; /* "--db" */
+    const char *env;  /* "INV_EVENTS_DB", or NULL */
     config_kind_t kind;
-    void *target;      /* const char ** for CONFIG_STR, int64_t * for CONFIG_INT */
-    const char *help;  /* one line for --help */
+    void *target;     /* const char ** for CONFIG_STR, int64_t * for CONFIG_INT */
+    const char *help; /* one line for --help */
 } config_option_t;
 
 /* Applies environment then argv to the targets.  Returns 0 on success, 1 when

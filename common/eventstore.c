@@ -108,9 +108,9 @@ struct eventstore {
     sqlite3_stmt *st[ST__COUNT];
     struct {
         char name[STREAM_MAX + 1];
-        int64_t id;               /* 0: empty slot */
-    } streams[ES_STREAM_CACHE];   /* name -> stream_id, cleared on rollback */
-    codec_writer_t w; /* reused for payloads and stored replies */
+        int64_t id;             /* 0: empty slot */
+    } streams[ES_STREAM_CACHE]; /* name -> stream_id, cleared on rollback */
+    codec_writer_t w;           /* reused for payloads and stored replies */
 };
 
 static int
@@ -141,8 +141,8 @@ static int
 es_prepare_all(eventstore_t *es)
 {
     for (int i = 0; i < ST__COUNT; i++) {
-        int rc = sqlite3_prepare_v3(es->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &es->st[i],
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(es->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &es->st[i], NULL);
         if (rc != SQLITE_OK)
             return rc;
     }
@@ -352,7 +352,6 @@ es_stream_id(eventstore_t *es, const char *name, int64_t *id)
     return ES_OK;
 }
 
-
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
@@ -396,8 +395,7 @@ es_row_envelope(sqlite3_stmt *st, envelope_t *e)
     e->type = (event_type_t)t;
     e->schema = sqlite3_column_int(st, 4);
     snprintf(e->event_id, sizeof e->event_id, "%s", (const char *)sqlite3_column_text(st, 5));
-    snprintf(e->command_id, sizeof e->command_id, "%s",
-             (const char *)sqlite3_column_text(st, 6));
+    snprintf(e->command_id, sizeof e->command_id, "%s", (const char *)sqlite3_column_text(st, 6));
     snprintf(e->correlation_id, sizeof e->correlation_id, "%s",
              (const char *)sqlite3_column_text(st, 7));
     e->recorded_at = sqlite3_column_int64(st, 8);
@@ -472,8 +470,7 @@ eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_f
 }
 
 int
-eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
-                       void *arg)
+eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn, void *arg)
 {
     sqlite3_stmt *st = es->st[ST_OUTBOX_READ];
     sqlite3_bind_int64(st, 1, after);
@@ -567,8 +564,8 @@ eventstore_command_save(eventstore_t *es, const command_reply_t *reply)
 }
 
 int
-eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
-                         int32_t *schema, void **state, size_t *len)
+eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version, int32_t *schema,
+                         void **state, size_t *len)
 {
     sqlite3_stmt *st = es->st[ST_SNAP_LOAD];
     bind_text(st, 1, stream);

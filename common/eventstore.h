@@ -30,10 +30,10 @@ typedef enum {
 } es_err_t;
 
 typedef struct {
-    bool synchronous_full;  /* true: PRAGMA synchronous=FULL (durable on power loss) */
-    int busy_timeout_ms;    /* how long a writer waits for the lock */
-    int cache_mb;           /* page cache, MiB; 0: 16 */
-    int checkpoint_pages;   /* WAL auto-checkpoint threshold, pages; 0: SQLite's 1000 */
+    bool synchronous_full; /* true: PRAGMA synchronous=FULL (durable on power loss) */
+    int busy_timeout_ms;   /* how long a writer waits for the lock */
+    int cache_mb;          /* page cache, MiB; 0: 16 */
+    int checkpoint_pages;  /* WAL auto-checkpoint threshold, pages; 0: SQLite's 1000 */
 } eventstore_options_t;
 
 /* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
@@ -97,7 +97,7 @@ int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
  * snapshot backwards. */
 int eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
                              int32_t *schema, void **state, size_t *len);
-int eventstore_snapshot_save(eventstore_t *es, const char *stream, int64_t version,
-                             int32_t schema, const void *state, size_t len);
+int eventstore_snapshot_save(eventstore_t *es, const char *stream, int64_t version, int32_t schema,
+                             const void *state, size_t len);
 
 #endif

@@ -39,12 +39,18 @@ static const struct {
     size_t offset;
     size_t cap;
 } str_slots[F__COUNT] = {
-    STR_FIELD(F_PRODUCT_ID, product_id),   STR_FIELD(F_SUPPLIER_ID, supplier_id),
-    STR_FIELD(F_REVIEW_ID, review_id),     STR_FIELD(F_ORDER_ID, order_id),
-    STR_FIELD(F_CUSTOMER_ID, customer_id), STR_FIELD(F_SKU, sku),
-    STR_FIELD(F_NAME, name),               STR_FIELD(F_OLD_NAME, old_name),
-    STR_FIELD(F_NEW_NAME, new_name),       STR_FIELD(F_SUPPLIER_NAME, supplier_name),
-    STR_FIELD(F_DESCRIPTION, description), STR_FIELD(F_COMMENT, comment),
+    STR_FIELD(F_PRODUCT_ID, product_id),
+    STR_FIELD(F_SUPPLIER_ID, supplier_id),
+    STR_FIELD(F_REVIEW_ID, review_id),
+    STR_FIELD(F_ORDER_ID, order_id),
+    STR_FIELD(F_CUSTOMER_ID, customer_id),
+    STR_FIELD(F_SKU, sku),
+    STR_FIELD(F_NAME, name),
+    STR_FIELD(F_OLD_NAME, old_name),
+    STR_FIELD(F_NEW_NAME, new_name),
+    STR_FIELD(F_SUPPLIER_NAME, supplier_name),
+    STR_FIELD(F_DESCRIPTION, description),
+    STR_FIELD(F_COMMENT, comment),
     STR_FIELD(F_REASON, reason),
 };
 
@@ -121,8 +127,8 @@ fields_set_str(fields_t *fs, field_id_t f, const char *s)
 static bool
 id_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '-';
 }
 
 bool

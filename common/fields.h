@@ -47,17 +47,17 @@ typedef enum {
 typedef enum { FK_ID, FK_TEXT, FK_INT } field_kind_t;
 
 typedef struct {
-    const char *name;   /* wire name */
+    const char *name; /* wire name */
     field_kind_t kind;
-    size_t min_len;     /* bytes, text and ids */
-    size_t max_len;     /* bytes, text and ids */
-    int64_t min_value;  /* ints */
-    int64_t max_value;  /* ints */
+    size_t min_len;    /* bytes, text and ids */
+    size_t max_len;    /* bytes, text and ids */
+    int64_t min_value; /* ints */
+    int64_t max_value; /* ints */
 } field_spec_t;
 
 typedef struct {
-    uint32_t present;          /* bit (1u << field_id) set when the field is there */
-    int64_t num[F__COUNT];     /* int fields, indexed by field_id */
+    uint32_t present;      /* bit (1u << field_id) set when the field is there */
+    int64_t num[F__COUNT]; /* int fields, indexed by field_id */
     char product_id[ID_MAX + 1];
     char supplier_id[ID_MAX + 1];
     char review_id[ID_MAX + 1];

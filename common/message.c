@@ -17,8 +17,7 @@ static const command_spec_t command_specs[CMD__COUNT] = {
                             B(F_DESCRIPTION), false},
     [CMD_CHANGE_PRICE] = {"ChangePrice", B(F_PRODUCT_ID) | B(F_PRICE_CENTS), 0, false},
     [CMD_UPDATE_STOCK] = {"UpdateStock", B(F_PRODUCT_ID) | B(F_NEW_STOCK), 0, false},
-    [CMD_SELL_PRODUCT] = {"SellProduct", B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID), 0,
-                          false},
+    [CMD_SELL_PRODUCT] = {"SellProduct", B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID), 0, false},
     [CMD_RECORD_PRODUCT_VIEW] = {"RecordProductView", B(F_PRODUCT_ID), 0, false},
     [CMD_SUBMIT_REVIEW] = {"SubmitReview",
                            B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING),
@@ -38,8 +37,8 @@ static const event_spec_t event_specs[EV__COUNT] = {
                           B(F_PRODUCT_ID) | B(F_OLD_PRICE_CENTS) | B(F_NEW_PRICE_CENTS)},
     [EV_STOCK_UPDATED] = {"StockUpdated", 1, B(F_PRODUCT_ID) | B(F_OLD_STOCK) | B(F_NEW_STOCK)},
     [EV_PRODUCT_SOLD] = {"ProductSold", 1,
-                         B(F_PRODUCT_ID) | B(F_ORDER_ID) | B(F_QUANTITY) |
-                             B(F_UNIT_PRICE_CENTS) | B(F_OLD_STOCK) | B(F_NEW_STOCK)},
+                         B(F_PRODUCT_ID) | B(F_ORDER_ID) | B(F_QUANTITY) | B(F_UNIT_PRICE_CENTS) |
+                             B(F_OLD_STOCK) | B(F_NEW_STOCK)},
     [EV_PRODUCT_VIEWED] = {"ProductViewed", 1, B(F_PRODUCT_ID)},
     [EV_REVIEW_SUBMITTED] = {"ReviewSubmitted", 1,
                              B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING) |
@@ -122,8 +121,7 @@ command_check_fields(command_t *cmd, field_errors_t *errs)
                 named = strcmp(errs->items[i].field, fields_spec(f)->name) == 0;
             if (!named)
                 field_errors_add(errs, fields_spec(f)->name, "is required");
-        }
-        else if (has && !((spec->required | spec->optional) & bit))
+        } else if (has && !((spec->required | spec->optional) & bit))
             field_errors_add(errs, fields_spec(f)->name, "is not a field of this command");
         else if (!has && (spec->optional & bit)) {
             if (fields_spec(f)->kind == FK_INT)

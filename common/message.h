@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STREAM_MAX (9 + ID_MAX)  /* "supplier-" + id */
-#define EVENT_ID_MAX 32          /* 128-bit random id in hex */
+#define STREAM_MAX (9 + ID_MAX) /* "supplier-" + id */
+#define EVENT_ID_MAX 32         /* 128-bit random id in hex */
 
 typedef enum {
     CMD_REGISTER_SUPPLIER,
@@ -53,16 +53,16 @@ typedef enum {
 } reject_code_t;
 
 typedef struct {
-    const char *name;    /* wire type, "SellProduct" */
-    uint32_t required;   /* FIELD_BIT set of data fields that must be present */
-    uint32_t optional;   /* fields that may be present (defaults: "" or 0) */
+    const char *name;     /* wire type, "SellProduct" */
+    uint32_t required;    /* FIELD_BIT set of data fields that must be present */
+    uint32_t optional;    /* fields that may be present (defaults: "" or 0) */
     bool supplier_stream; /* targets supplier-<supplier_id>, else product-<product_id> */
 } command_spec_t;
 
 typedef struct {
-    const char *name;    /* wire type, "ProductSold" */
-    int32_t schema;      /* current payload schema version */
-    uint32_t fields;     /* FIELD_BIT set carried in data */
+    const char *name; /* wire type, "ProductSold" */
+    int32_t schema;   /* current payload schema version */
+    uint32_t fields;  /* FIELD_BIT set carried in data */
 } event_spec_t;
 
 typedef struct {
@@ -70,20 +70,20 @@ typedef struct {
     char command_id[ID_MAX + 1];     /* 1..64 bytes of the id alphabet */
     char correlation_id[ID_MAX + 1]; /* "" when the client sent none */
     bool has_expected_version;
-    int64_t expected_version;        /* stream version the client saw; 0 = new stream */
+    int64_t expected_version; /* stream version the client saw; 0 = new stream */
     fields_t data;
 } command_t;
 
 typedef struct {
-    int64_t position;                /* global, 1-based, gap-free; 0 until appended */
-    char stream[STREAM_MAX + 1];     /* "product-p1" */
-    int64_t version;                 /* 1-based within the stream */
+    int64_t position;            /* global, 1-based, gap-free; 0 until appended */
+    char stream[STREAM_MAX + 1]; /* "product-p1" */
+    int64_t version;             /* 1-based within the stream */
     event_type_t type;
-    int32_t schema;                  /* payload schema as stored (upcast on read) */
+    int32_t schema; /* payload schema as stored (upcast on read) */
     char event_id[EVENT_ID_MAX + 1];
     char command_id[ID_MAX + 1];
     char correlation_id[ID_MAX + 1];
-    int64_t recorded_at;             /* microseconds since the Unix epoch, UTC */
+    int64_t recorded_at; /* microseconds since the Unix epoch, UTC */
 } envelope_t;
 
 typedef struct {

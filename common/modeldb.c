@@ -64,8 +64,8 @@ int
 modeldb_checkpoint_set(sqlite3 *db, int64_t position)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "UPDATE checkpoint SET position = ? WHERE id = 1", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "UPDATE checkpoint SET position = ? WHERE id = 1", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, position);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);

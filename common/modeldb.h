@@ -20,9 +20,9 @@ int modeldb_open_readonly(const char *path, sqlite3 **db);
 int modeldb_checkpoint_get(sqlite3 *db, int64_t *position);
 int modeldb_checkpoint_set(sqlite3 *db, int64_t position);
 
-int modeldb_begin(sqlite3 *db);      /* BEGIN IMMEDIATE */
-int modeldb_commit(sqlite3 *db);     /* COMMIT; rolls back on failure */
-void modeldb_rollback(sqlite3 *db);  /* no-op outside a transaction */
+int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */
+int modeldb_commit(sqlite3 *db);    /* COMMIT; rolls back on failure */
+void modeldb_rollback(sqlite3 *db); /* no-op outside a transaction */
 
 /* Prepares (once, cached by the caller in *st) and resets for reuse. */
 int modeldb_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql);

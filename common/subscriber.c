@@ -32,10 +32,10 @@ struct subscriber {
     subscriber_config_t cfg;
     const subscriber_ops_t *ops;
     void *model;
-    void *sub;      /* SUB on the relay */
-    void *catchup;  /* DEALER on the catch-up endpoint, recreated after a time-out */
+    void *sub;              /* SUB on the relay */
+    void *catchup;          /* DEALER on the catch-up endpoint, recreated after a time-out */
     int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
-    void *control;  /* ROUTER bound by the daemon, may be NULL */
+    void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
     struct {
@@ -49,21 +49,20 @@ struct subscriber {
     int64_t tx_last;     /* position of the last event applied in the open batch */
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
-    int64_t tx_started_ms; /* monotonic time the open batch began */
-    int64_t retry_at_ms; /* after a failure, no catch-up before this time */
+    int64_t tx_started_ms;        /* monotonic time the open batch began */
+    int64_t retry_at_ms;          /* after a failure, no catch-up before this time */
     subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
     const char *live_path;
-    bool synced;                  /* one catch-up reached the head */
-    void *rebuild_model;          /* the model being rebuilt, NULL when none */
-    int64_t rebuild_failures;     /* pages that failed during this rebuild */
-    char rebuild_path[PATH_MAX];  /* its generation file */
-    event_t ev;          /* scratch: decoded event (large, so not on the stack) */
+    bool synced;                 /* one catch-up reached the head */
+    void *rebuild_model;         /* the model being rebuilt, NULL when none */
+    int64_t rebuild_failures;    /* pages that failed during this rebuild */
+    char rebuild_path[PATH_MAX]; /* its generation file */
+    event_t ev;                  /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
 };
 
 subscriber_t *
-subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_t *ops,
-               void *model)
+subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_t *ops, void *model)
 {
     subscriber_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -147,8 +146,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
 }
 
 void
-subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory,
-                       const char *live_path)
+subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, const char *live_path)
 {
     s->factory = *factory;
     s->live_path = live_path;
@@ -308,8 +306,8 @@ sub_page_last(const msgpack_object *events)
 {
     int64_t last = -1;
     if (events->via.array.size > 0) {
-        const msgpack_object *v = codec_map_get(
-            &events->via.array.ptr[events->via.array.size - 1], "position");
+        const msgpack_object *v =
+            codec_map_get(&events->via.array.ptr[events->via.array.size - 1], "position");
         if (!v || codec_get_int(v, &last) != 0)
             last = -1;
     }
@@ -703,8 +701,7 @@ subscriber_run(subscriber_t *s)
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");
-        }
-        else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
+        } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
         if (s->in_tx && proc_mono_ms() - s->tx_started_ms >= COMMIT_LINGER_MS)
             sub_commit_batch(s);

@@ -24,12 +24,12 @@
 #include <stdint.h>
 
 typedef struct {
-    int (*begin)(void *model);                       /* opens a transaction; 0 ok */
-    int (*apply)(void *model, const event_t *ev);    /* idempotent; 0 ok */
-    int (*commit)(void *model, int64_t checkpoint);  /* writes checkpoint, commits; 0 ok */
+    int (*begin)(void *model);                      /* opens a transaction; 0 ok */
+    int (*apply)(void *model, const event_t *ev);   /* idempotent; 0 ok */
+    int (*commit)(void *model, int64_t checkpoint); /* writes checkpoint, commits; 0 ok */
     void (*rollback)(void *model);
     int (*checkpoint)(void *model, int64_t *position);
-    void (*committed)(void *model);                  /* optional: after each commit */
+    void (*committed)(void *model); /* optional: after each commit */
 } subscriber_ops_t;
 
 /* How the runtime makes a fresh model for a rebuild.  open() returns a model
@@ -38,18 +38,18 @@ typedef struct {
  * publishing on once the rebuilt model has been swapped in. */
 typedef struct {
     void *(*open)(void *arg, const char *path);
-    void (*activate)(void *arg, void *model);   /* optional */
+    void (*activate)(void *arg, void *model); /* optional */
     void (*close)(void *arg, void *model);
     void *arg;
 } subscriber_factory_t;
 
 typedef struct {
-    const char *name;         /* "projector", for logs and status */
-    const char *events_ep;    /* relay PUB */
-    const char *catchup_ep;   /* relay catch-up ROUTER */
-    int batch_max;            /* events per transaction, e.g. 1000 */
-    int catchup_page;         /* events per catch-up request, e.g. 1000 */
-    bool once;                /* catch up to the head, then return from run */
+    const char *name;       /* "projector", for logs and status */
+    const char *events_ep;  /* relay PUB */
+    const char *catchup_ep; /* relay catch-up ROUTER */
+    int batch_max;          /* events per transaction, e.g. 1000 */
+    int catchup_page;       /* events per catch-up request, e.g. 1000 */
+    bool once;              /* catch up to the head, then return from run */
 } subscriber_config_t;
 
 typedef struct {
@@ -83,8 +83,7 @@ subscriber_t *subscriber_new(void *zctx, const subscriber_config_t *cfg,
 void subscriber_destroy(subscriber_t **sub);
 
 /* The daemon's control ROUTER (bound by the daemon), served by the loop. */
-void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_fn fn,
-                            void *arg);
+void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_fn fn, void *arg);
 /* Enables {"type":"Rebuild"}: a fresh model is built from position 0 in a
  * new file beside live_path (<live_path>.<generation>) while the live one
  * keeps serving; when it has caught up it is swapped in atomically by
@@ -97,8 +96,8 @@ void subscriber_set_factory(subscriber_t *sub, const subscriber_factory_t *facto
 /* Another socket to poll (at most 4). */
 int subscriber_add_socket(subscriber_t *sub, void *socket, subscriber_socket_fn fn, void *arg);
 
-/* Runs until proc_stopping() (or, with cfg.once, until caught up).  Returns 0 on a clean stop, -1 when the model
- * could not even report its checkpoint. */
+/* Runs until proc_stopping() (or, with cfg.once, until caught up).  Returns 0 on a clean stop, -1
+ * when the model could not even report its checkpoint. */
 int subscriber_run(subscriber_t *sub);
 
 void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);

@@ -31,7 +31,8 @@ typedef struct {
 
 /* Control requests other than Status and Rebuild: none. */
 static int
-on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w) {
+on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+{
     (void)arg;
     (void)req;
     (void)w;
@@ -40,7 +41,8 @@ on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_
 }
 
 static int
-load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level) {
+load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
+{
     const config_option_t opts[] = {
         {"--db", "INV_READ_DB", CONFIG_STR, &cfg->db, "read model database"},
         {"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events, "relay PUB endpoint"},
@@ -51,7 +53,8 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level) 
          "run | once (catch up to the head, exit) | dump (print the canonical dump of --db)"},
     };
     int rc = config_parse("projector-service", opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (log_level_parse(cfg->log_level, level) != 0) {
         fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
         return -1;
@@ -60,11 +63,13 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level) 
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR, "info", "run"};
     log_level_t level;
     int rc = load_config(&cfg, argc, argv, &level);
-    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
     log_init("projector", level);
     proc_install_signals();
 
@@ -87,8 +92,8 @@ main(int argc, char **argv) {
         readmodel_destroy(&live);
         return 1;
     }
-    subscriber_config_t scfg = {"projector", cfg.events, cfg.catchup, 5000, 1000,
-                                strcmp(cfg.mode, "once") == 0};
+    subscriber_config_t scfg = {"projector", cfg.events, cfg.catchup,
+                                5000,        1000,       strcmp(cfg.mode, "once") == 0};
     subscriber_factory_t factory = readmodel_factory(&live);
     subscriber_t *sub = subscriber_new(zctx, &scfg, &readmodel_ops, live);
     rc = 1;

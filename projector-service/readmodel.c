@@ -246,8 +246,10 @@ struct readmodel {
 /* Prepares statement `id` (cached) and binds fmt's arguments in order:
  * 't' const char *, 'i' int64_t, 'n' NULL (no argument).  NULL on error. */
 static sqlite3_stmt *
-rm_bind(readmodel_t *m, stmt_id_t id, const char *fmt, va_list ap) {
-    if (modeldb_prepare(m->db, &m->st[id], stmt_sql[id]) != SQLITE_OK) return NULL;
+rm_bind(readmodel_t *m, stmt_id_t id, const char *fmt, va_list ap)
+{
+    if (modeldb_prepare(m->db, &m->st[id], stmt_sql[id]) != SQLITE_OK)
+        return NULL;
     sqlite3_stmt *st = m->st[id];
     for (int i = 0; fmt[i]; i++) {
         int rc = SQLITE_OK;
@@ -257,19 +259,22 @@ rm_bind(readmodel_t *m, stmt_id_t id, const char *fmt, va_list ap) {
             rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
         else
             rc = sqlite3_bind_null(st, i + 1);
-        if (rc != SQLITE_OK) return NULL;
+        if (rc != SQLITE_OK)
+            return NULL;
     }
     return st;
 }
 
 /* Runs a write statement to completion.  Returns the rows it changed, or -1. */
 static int
-rm_exec(readmodel_t *m, stmt_id_t id, const char *fmt, ...) {
+rm_exec(readmodel_t *m, stmt_id_t id, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     sqlite3_stmt *st = rm_bind(m, id, fmt, ap);
     va_end(ap);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? sqlite3_changes(m->db) : -1;
@@ -280,7 +285,8 @@ rm_exec(readmodel_t *m, stmt_id_t id, const char *fmt, ...) {
 /* Moves the product row to the event's version.  1 when this event is new
  * for the row, 0 when already applied (or the product is unknown), -1. */
 static int
-rm_claim_product(readmodel_t *m, const event_t *ev) {
+rm_claim_product(readmodel_t *m, const event_t *ev)
+{
     int n = rm_exec(m, ST_PRODUCT_CLAIM, "tii", ev->data.product_id, ev->env.version,
                     ev->env.recorded_at);
     return n < 0 ? -1 : n > 0;
@@ -288,13 +294,15 @@ rm_claim_product(readmodel_t *m, const event_t *ev) {
 
 /* Moves a supplier's product counts by (all, active). */
 static int
-rm_count_supplier(readmodel_t *m, const char *supplier_id, int64_t all, int64_t active) {
+rm_count_supplier(readmodel_t *m, const char *supplier_id, int64_t all, int64_t active)
+{
     return rm_exec(m, ST_SUPPLIER_COUNT_ADD, "tii", supplier_id, all, active) < 0 ? -1 : 0;
 }
 
 /* One active product fewer for the supplier of product_id (discontinued). */
 static int
-rm_count_discontinued(readmodel_t *m, const char *product_id) {
+rm_count_discontinued(readmodel_t *m, const char *product_id)
+{
     if (modeldb_prepare(m->db, &m->st[ST_PRODUCT_SUPPLIER], stmt_sql[ST_PRODUCT_SUPPLIER]) !=
         SQLITE_OK)
         return -1;
@@ -305,7 +313,8 @@ rm_count_discontinued(readmodel_t *m, const char *product_id) {
     if (rc == SQLITE_ROW)
         snprintf(supplier, sizeof supplier, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
     return supplier[0] ? rm_count_supplier(m, supplier, 0, -1) : 0;
 }
 
@@ -314,7 +323,8 @@ rm_count_discontinued(readmodel_t *m, const char *product_id) {
 typedef int (*apply_fn)(readmodel_t *m, const event_t *ev);
 
 static int
-apply_supplier_registered(readmodel_t *m, const event_t *ev) {
+apply_supplier_registered(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     return rm_exec(m, ST_SUPPLIER_UPSERT, "ttii", d->supplier_id, d->name, ev->env.version,
                    ev->env.recorded_at) < 0
@@ -323,16 +333,19 @@ apply_supplier_registered(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_supplier_renamed(readmodel_t *m, const event_t *ev) {
+apply_supplier_renamed(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     int n = rm_exec(m, ST_SUPPLIER_UPSERT, "ttii", d->supplier_id, d->new_name, ev->env.version,
                     ev->env.recorded_at);
-    if (n <= 0) return n; /* already applied: the products already show this name or a newer one */
+    if (n <= 0)
+        return n; /* already applied: the products already show this name or a newer one */
     return rm_exec(m, ST_SUPPLIER_PRODUCTS_RENAME, "tt", d->supplier_id, d->new_name) < 0 ? -1 : 0;
 }
 
 static int
-apply_product_created(readmodel_t *m, const event_t *ev) {
+apply_product_created(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     int n = rm_exec(m, ST_PRODUCT_UPSERT, "ttttttiiiiii", d->product_id, d->sku, d->name,
                     d->description, d->supplier_id, d->supplier_name, fields_int(d, F_PRICE_CENTS),
@@ -344,13 +357,16 @@ apply_product_created(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_price_changed(readmodel_t *m, const event_t *ev) {
+apply_price_changed(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
+    if (claimed <= 0)
+        return claimed;
     int64_t old_price = fields_int(d, F_OLD_PRICE_CENTS);
     int64_t new_price = fields_int(d, F_NEW_PRICE_CENTS);
-    if (rm_exec(m, ST_PRODUCT_PRICE, "tii", d->product_id, old_price, new_price) < 0) return -1;
+    if (rm_exec(m, ST_PRODUCT_PRICE, "tii", d->product_id, old_price, new_price) < 0)
+        return -1;
     return rm_exec(m, ST_PRICE_HISTORY_INSERT, "itiii", ev->env.position, d->product_id, old_price,
                    new_price, ev->env.recorded_at) < 0
                ? -1
@@ -358,7 +374,8 @@ apply_price_changed(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_stock_updated(readmodel_t *m, const event_t *ev) {
+apply_stock_updated(readmodel_t *m, const event_t *ev)
+{
     return rm_exec(m, ST_PRODUCT_STOCK, "tiii", ev->data.product_id,
                    fields_int(&ev->data, F_NEW_STOCK), ev->env.version, ev->env.recorded_at) < 0
                ? -1
@@ -366,13 +383,15 @@ apply_stock_updated(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_product_sold(readmodel_t *m, const event_t *ev) {
+apply_product_sold(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     int64_t qty = fields_int(d, F_QUANTITY);
     int64_t unit = fields_int(d, F_UNIT_PRICE_CENTS);
     int claimed = rm_exec(m, ST_PRODUCT_SOLD, "tiiiii", d->product_id, fields_int(d, F_NEW_STOCK),
                           qty, qty * unit, ev->env.version, ev->env.recorded_at);
-    if (claimed <= 0) return claimed; /* -1, or 0: already applied or unknown product */
+    if (claimed <= 0)
+        return claimed; /* -1, or 0: already applied or unknown product */
     return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
                    unit, qty * unit, ev->env.recorded_at) < 0
                ? -1
@@ -380,7 +399,8 @@ apply_product_sold(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_product_viewed(readmodel_t *m, const event_t *ev) {
+apply_product_viewed(readmodel_t *m, const event_t *ev)
+{
     return rm_exec(m, ST_PRODUCT_VIEWED, "tii", ev->data.product_id, ev->env.version,
                    ev->env.recorded_at) < 0
                ? -1
@@ -388,10 +408,12 @@ apply_product_viewed(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_review_submitted(readmodel_t *m, const event_t *ev) {
+apply_review_submitted(readmodel_t *m, const event_t *ev)
+{
     const fields_t *d = &ev->data;
     int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
+    if (claimed <= 0)
+        return claimed;
     if (rm_exec(m, ST_REVIEW_UPSERT, "tttitii", d->product_id, d->review_id, d->customer_id,
                 fields_int(d, F_RATING), d->comment, ev->env.position, ev->env.recorded_at) < 0)
         return -1;
@@ -399,9 +421,11 @@ apply_review_submitted(readmodel_t *m, const event_t *ev) {
 }
 
 static int
-apply_product_discontinued(readmodel_t *m, const event_t *ev) {
+apply_product_discontinued(readmodel_t *m, const event_t *ev)
+{
     int claimed = rm_claim_product(m, ev);
-    if (claimed <= 0) return claimed;
+    if (claimed <= 0)
+        return claimed;
     if (rm_exec(m, ST_PRODUCT_DISCONTINUE, "tt", ev->data.product_id, ev->data.reason) < 0)
         return -1;
     return rm_count_discontinued(m, ev->data.product_id);
@@ -423,7 +447,8 @@ static const apply_fn appliers[EV__COUNT] = {
 
 /* Stamps a fresh file with the schema version; refuses a file of another. */
 static int
-rm_check_version(sqlite3 *db, const char **why) {
+rm_check_version(sqlite3 *db, const char **why)
+{
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
@@ -443,12 +468,15 @@ rm_check_version(sqlite3 *db, const char **why) {
 }
 
 readmodel_t *
-readmodel_new(const char *path, const char **why) {
+readmodel_new(const char *path, const char **why)
+{
     const char *dummy;
-    if (!why) why = &dummy;
+    if (!why)
+        why = &dummy;
     *why = "out of memory";
     readmodel_t *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     int rc = modeldb_open(path, schema_sql, &m->db);
     if (rc != SQLITE_OK) {
         *why = sqlite3_errstr(rc);
@@ -465,8 +493,10 @@ readmodel_new(const char *path, const char **why) {
 }
 
 void
-readmodel_destroy(readmodel_t **mp) {
-    if (!mp || !*mp) return;
+readmodel_destroy(readmodel_t **mp)
+{
+    if (!mp || !*mp)
+        return;
     readmodel_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
@@ -476,22 +506,27 @@ readmodel_destroy(readmodel_t **mp) {
 }
 
 int
-readmodel_begin(readmodel_t *m) {
+readmodel_begin(readmodel_t *m)
+{
     m->batch_recorded_max = 0;
     return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
 }
 
 int
-readmodel_apply(readmodel_t *m, const event_t *ev) {
+readmodel_apply(readmodel_t *m, const event_t *ev)
+{
     if (ev->env.type < 0 || ev->env.type >= EV__COUNT || !appliers[ev->env.type])
         return 0; /* a type this model does not show */
-    if (appliers[ev->env.type](m, ev) != 0) return -1;
-    if (ev->env.recorded_at > m->batch_recorded_max) m->batch_recorded_max = ev->env.recorded_at;
+    if (appliers[ev->env.type](m, ev) != 0)
+        return -1;
+    if (ev->env.recorded_at > m->batch_recorded_max)
+        m->batch_recorded_max = ev->env.recorded_at;
     return 0;
 }
 
 int
-readmodel_commit(readmodel_t *m, int64_t checkpoint) {
+readmodel_commit(readmodel_t *m, int64_t checkpoint)
+{
     if (rm_exec(m, ST_META_RECORDED, "i", m->batch_recorded_max) < 0 ||
         modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK) {
         modeldb_rollback(m->db);
@@ -501,39 +536,47 @@ readmodel_commit(readmodel_t *m, int64_t checkpoint) {
 }
 
 void
-readmodel_rollback(readmodel_t *m) {
+readmodel_rollback(readmodel_t *m)
+{
     modeldb_rollback(m->db);
     m->batch_recorded_max = 0;
 }
 
 int
-readmodel_checkpoint(readmodel_t *m, int64_t *position) {
+readmodel_checkpoint(readmodel_t *m, int64_t *position)
+{
     return modeldb_checkpoint_get(m->db, position) == SQLITE_OK ? 0 : -1;
 }
 
 const char *
-readmodel_errmsg(const readmodel_t *m) {
+readmodel_errmsg(const readmodel_t *m)
+{
     return m && m->db ? sqlite3_errmsg(m->db) : "no database";
 }
 
 static int
-ops_begin(void *model) {
+ops_begin(void *model)
+{
     return readmodel_begin(model);
 }
 static int
-ops_apply(void *model, const event_t *ev) {
+ops_apply(void *model, const event_t *ev)
+{
     return readmodel_apply(model, ev);
 }
 static int
-ops_commit(void *model, int64_t checkpoint) {
+ops_commit(void *model, int64_t checkpoint)
+{
     return readmodel_commit(model, checkpoint);
 }
 static void
-ops_rollback(void *model) {
+ops_rollback(void *model)
+{
     readmodel_rollback(model);
 }
 static int
-ops_checkpoint(void *model, int64_t *position) {
+ops_checkpoint(void *model, int64_t *position)
+{
     return readmodel_checkpoint(model, position);
 }
 
@@ -547,25 +590,30 @@ const subscriber_ops_t readmodel_ops = {
 };
 
 static void *
-factory_open(void *arg, const char *path) {
+factory_open(void *arg, const char *path)
+{
     (void)arg;
     return readmodel_new(path, NULL);
 }
 
 static void
-factory_activate(void *arg, void *model) {
+factory_activate(void *arg, void *model)
+{
     *(readmodel_t **)arg = model;
 }
 
 static void
-factory_close(void *arg, void *model) {
+factory_close(void *arg, void *model)
+{
     readmodel_t **live = arg, *m = model;
-    if (*live == m) *live = NULL;
+    if (*live == m)
+        *live = NULL;
     readmodel_destroy(&m);
 }
 
 subscriber_factory_t
-readmodel_factory(readmodel_t **live) {
+readmodel_factory(readmodel_t **live)
+{
     return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
 }
 
@@ -596,7 +644,8 @@ static const struct {
 };
 
 static void
-dump_text(FILE *out, const unsigned char *s) {
+dump_text(FILE *out, const unsigned char *s)
+{
     fputc('"', out);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
@@ -610,7 +659,8 @@ dump_text(FILE *out, const unsigned char *s) {
 }
 
 static void
-dump_row(FILE *out, const char *table, sqlite3_stmt *st) {
+dump_row(FILE *out, const char *table, sqlite3_stmt *st)
+{
     fputs(table, out);
     for (int i = 0; i < sqlite3_column_count(st); i++) {
         fprintf(out, " %s=", sqlite3_column_name(st, i));
@@ -633,9 +683,11 @@ dump_row(FILE *out, const char *table, sqlite3_stmt *st) {
 }
 
 static int
-dump_table(readmodel_t *m, FILE *out, const char *name, const char *sql) {
+dump_table(readmodel_t *m, FILE *out, const char *name, const char *sql)
+{
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         dump_row(out, name, st);
@@ -644,13 +696,15 @@ dump_table(readmodel_t *m, FILE *out, const char *name, const char *sql) {
 }
 
 int
-readmodel_dump(readmodel_t *m, FILE *out) {
+readmodel_dump(readmodel_t *m, FILE *out)
+{
     if (sqlite3_exec(m->db,
                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.product_search_terms"
                      " USING fts5vocab(main, 'product_search', 'instance')",
                      NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof dump_tables / sizeof dump_tables[0]; i++)
         rc = dump_table(m, out, dump_tables[i].name, dump_tables[i].sql);

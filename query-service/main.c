@@ -23,14 +23,16 @@ typedef struct {
 } query_config_t;
 
 static int
-load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level) {
+load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level)
+{
     const config_option_t opts[] = {
         {"--db", "INV_READ_DB", CONFIG_STR, &cfg->db, "read model database (read-only)"},
         {"--bind", "INV_QUERY_BIND", CONFIG_STR, &cfg->bind, "query ROUTER endpoint"},
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
     };
     int rc = config_parse("query-service", opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (log_level_parse(cfg->log_level, level) != 0) {
         fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
         return -1;
@@ -39,11 +41,13 @@ load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     query_config_t cfg = {"read.db", EP_QUERY, "info"};
     log_level_t level;
     int rc = load_config(&cfg, argc, argv, &level);
-    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
     log_init("query", level);
     proc_install_signals();
 

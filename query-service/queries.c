@@ -102,7 +102,8 @@ typedef struct {
 /* ---- connection ----------------------------------------------------------- */
 
 static void
-q_close(queries_t *q) {
+q_close(queries_t *q)
+{
     for (int i = 0; i < QS__COUNT; i++) {
         sqlite3_finalize(q->st[i]);
         q->st[i] = NULL;
@@ -113,7 +114,8 @@ q_close(queries_t *q) {
 
 /* True when the projector has finished creating the schema. */
 static bool
-q_schema_ready(sqlite3 *db) {
+q_schema_ready(sqlite3 *db)
+{
     sqlite3_stmt *st = NULL;
     int64_t v = 0;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
@@ -124,7 +126,8 @@ q_schema_ready(sqlite3 *db) {
 }
 
 static int
-q_open(queries_t *q, const struct stat *sb) {
+q_open(queries_t *q, const struct stat *sb)
+{
     int rc = modeldb_open_readonly(q->path, &q->db);
     if (rc != SQLITE_OK) {
         snprintf(q->why, sizeof q->why, "cannot open read model %s: %s", q->path,
@@ -142,7 +145,8 @@ q_open(queries_t *q, const struct stat *sb) {
 }
 
 int
-queries_refresh(queries_t *q) {
+queries_refresh(queries_t *q)
+{
     struct stat sb;
     if (stat(q->path, &sb) != 0) {
         q_close(q);
@@ -151,22 +155,26 @@ queries_refresh(queries_t *q) {
     }
     if (q->db && (sb.st_dev != q->dev || sb.st_ino != q->ino))
         q_close(q); /* replaced (rebuild swapped it in): read the new file */
-    if (!q->db && q_open(q, &sb) != 0) return -1;
+    if (!q->db && q_open(q, &sb) != 0)
+        return -1;
     return 0;
 }
 
 const char *
-queries_unavailable_reason(const queries_t *q) {
+queries_unavailable_reason(const queries_t *q)
+{
     return q->why;
 }
 
 struct sqlite3 *
-queries_db(queries_t *q) {
+queries_db(queries_t *q)
+{
     return q->db;
 }
 
 queries_t *
-queries_new(const char *path) {
+queries_new(const char *path)
+{
     queries_t *q = calloc(1, sizeof *q);
     if (!q || !(q->path = strdup(path))) {
         free(q);
@@ -179,8 +187,10 @@ queries_new(const char *path) {
 }
 
 void
-queries_destroy(queries_t **qp) {
-    if (!qp || !*qp) return;
+queries_destroy(queries_t **qp)
+{
+    if (!qp || !*qp)
+        return;
     queries_t *q = *qp;
     q_close(q);
     codec_writer_fini(&q->body);
@@ -192,14 +202,17 @@ queries_destroy(queries_t **qp) {
 
 /* The cached statement `id`, reset; NULL on error. */
 static sqlite3_stmt *
-q_stmt(queries_t *q, qstmt_t id) {
+q_stmt(queries_t *q, qstmt_t id)
+{
     return modeldb_prepare(q->db, &q->st[id], qstmt_sql[id]) == SQLITE_OK ? q->st[id] : NULL;
 }
 
 static int
-q_checkpoint(queries_t *q, int64_t *position) {
+q_checkpoint(queries_t *q, int64_t *position)
+{
     sqlite3_stmt *st = q_stmt(q, QS_CHECKPOINT);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     int rc = sqlite3_step(st);
     *position = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
@@ -207,8 +220,10 @@ q_checkpoint(queries_t *q, int64_t *position) {
 }
 
 int
-queries_position(queries_t *q, int64_t *position) {
-    if (queries_refresh(q) != 0) return -1;
+queries_position(queries_t *q, int64_t *position)
+{
+    if (queries_refresh(q) != 0)
+        return -1;
     if (q_checkpoint(q, position) != 0) {
         snprintf(q->why, sizeof q->why, "read model unreadable: %s", sqlite3_errmsg(q->db));
         q_close(q);
@@ -220,14 +235,17 @@ queries_position(queries_t *q, int64_t *position) {
 /* ---- packing rows ---------------------------------------------------------- */
 
 static bool
-q_is_bool(const char *column) {
+q_is_bool(const char *column)
+{
     for (size_t i = 0; i < sizeof bool_columns / sizeof bool_columns[0]; i++)
-        if (strcmp(bool_columns[i], column) == 0) return true;
+        if (strcmp(bool_columns[i], column) == 0)
+            return true;
     return false;
 }
 
 static void
-q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i) {
+q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i)
+{
     const char *name = sqlite3_column_name(st, i);
     codec_pack_cstr(pk, name);
     int type = sqlite3_column_type(st, i);
@@ -252,7 +270,8 @@ q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i) {
 
 /* Packs the current row as a map with `extra` more pairs to follow. */
 static void
-q_pack_row(msgpack_packer *pk, sqlite3_stmt *st, int extra) {
+q_pack_row(msgpack_packer *pk, sqlite3_stmt *st, int extra)
+{
     int n = sqlite3_column_count(st);
     msgpack_pack_map(pk, (size_t)(n + extra));
     for (int i = 0; i < n; i++)
@@ -261,7 +280,8 @@ q_pack_row(msgpack_packer *pk, sqlite3_stmt *st, int extra) {
 
 /* Packs every row of st as an array value under key.  0 or -1. */
 static int
-q_pack_rows(queries_t *q, msgpack_packer *pk, const char *key, sqlite3_stmt *st) {
+q_pack_rows(queries_t *q, msgpack_packer *pk, const char *key, sqlite3_stmt *st)
+{
     codec_writer_reset(&q->items);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -281,25 +301,31 @@ static const char hexdigits[] = "0123456789abcdef";
 
 /* Decodes a keyset cursor "<tag><hex>" into key ("" when none).  0 or -1. */
 static int
-cursor_key(const request_t *req, char tag, char *key, size_t cap) {
+cursor_key(const request_t *req, char tag, char *key, size_t cap)
+{
     key[0] = '\0';
     const char *c = req->cursor;
-    if (!c[0]) return 0;
+    if (!c[0])
+        return 0;
     size_t n = strlen(c);
-    if (c[0] != tag || (n - 1) % 2 != 0 || (n - 1) / 2 >= cap) return -1;
+    if (c[0] != tag || (n - 1) % 2 != 0 || (n - 1) / 2 >= cap)
+        return -1;
     size_t k = 0;
     for (size_t i = 1; i < n; i += 2, k++) {
         const char *hi = memchr(hexdigits, c[i], 16), *lo = memchr(hexdigits, c[i + 1], 16);
-        if (!c[i] || !c[i + 1] || !hi || !lo) return -1;
+        if (!c[i] || !c[i + 1] || !hi || !lo)
+            return -1;
         key[k] = (char)((hi - hexdigits) << 4 | (lo - hexdigits));
-        if (!key[k]) return -1;
+        if (!key[k])
+            return -1;
     }
     key[k] = '\0';
     return 0;
 }
 
 static void
-cursor_make_key(char *out, size_t cap, char tag, const unsigned char *key) {
+cursor_make_key(char *out, size_t cap, char tag, const unsigned char *key)
+{
     size_t k = 0;
     out[k++] = tag;
     for (; *key && k + 2 < cap; key++) {
@@ -311,13 +337,17 @@ cursor_make_key(char *out, size_t cap, char tag, const unsigned char *key) {
 
 /* Decodes an offset cursor "o<n>".  0 or -1. */
 static int
-cursor_offset(const request_t *req, int64_t *offset) {
+cursor_offset(const request_t *req, int64_t *offset)
+{
     *offset = 0;
     const char *c = req->cursor;
-    if (!c[0]) return 0;
-    if (c[0] != 'o' || !c[1] || strlen(c) > 7) return -1;
+    if (!c[0])
+        return 0;
+    if (c[0] != 'o' || !c[1] || strlen(c) > 7)
+        return -1;
     for (const char *p = c + 1; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
+        if (*p < '0' || *p > '9')
+            return -1;
         *offset = *offset * 10 + (*p - '0');
     }
     return *offset <= CURSOR_OFFSET_MAX ? 0 : -1;
@@ -328,7 +358,8 @@ cursor_offset(const request_t *req, int64_t *offset) {
  * makes offset cursors (starting at offset), any other tag keyset cursors
  * on column 0. */
 static qresult_t
-q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t offset) {
+q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t offset)
+{
     codec_writer_reset(&q->items);
     char next[REQUEST_CURSOR_MAX + 1] = "";
     int64_t n = 0;
@@ -340,12 +371,15 @@ q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t o
             break;
         }
         q_pack_row(&q->items.pk, st, 0);
-        if (tag != 'o') cursor_make_key(next, sizeof next, tag, sqlite3_column_text(st, 0));
+        if (tag != 'o')
+            cursor_make_key(next, sizeof next, tag, sqlite3_column_text(st, 0));
         n++;
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Q_DB_ERROR;
-    if (tag == 'o') snprintf(next, sizeof next, "o%lld", (long long)(offset + n));
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return Q_DB_ERROR;
+    if (tag == 'o')
+        snprintf(next, sizeof next, "o%lld", (long long)(offset + n));
     msgpack_packer *pk = &q->body.pk;
     codec_pack_cstr(pk, "items");
     msgpack_pack_array(pk, (size_t)n);
@@ -364,7 +398,8 @@ q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t o
 /* A byte that belongs to a search term: ASCII letters and digits, and any
  * byte of a multi-byte UTF-8 sequence (the tokenizer decides the rest). */
 static bool
-fts_term_byte(unsigned char c) {
+fts_term_byte(unsigned char c)
+{
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
 
@@ -373,7 +408,8 @@ fts_term_byte(unsigned char c) {
  * a prefix; terms are ANDed.  Returns the number of terms (0: nothing to
  * search for). */
 static int
-fts_query(const char *q, char *out, size_t cap) {
+fts_query(const char *q, char *out, size_t cap)
+{
     size_t k = 0;
     int terms = 0;
     const unsigned char *p = (const unsigned char *)q;
@@ -384,7 +420,8 @@ fts_query(const char *q, char *out, size_t cap) {
         while (*p && fts_term_byte(*p))
             p++;
         size_t n = (size_t)(p - start);
-        if (n == 0 || k + n + 5 >= cap) break;
+        if (n == 0 || k + n + 5 >= cap)
+            break;
         k += (size_t)snprintf(out + k, cap - k, "%s\"%.*s\"*", terms ? " " : "", (int)n,
                               (const char *)start);
         terms++;
@@ -396,16 +433,19 @@ fts_query(const char *q, char *out, size_t cap) {
 /* ---- the queries ----------------------------------------------------------- */
 
 static qresult_t
-q_not_found(queries_t *q, const char *what, const char *id) {
+q_not_found(queries_t *q, const char *what, const char *id)
+{
     snprintf(q->msg, sizeof q->msg, "no %s %s", what, id);
     return Q_NOT_FOUND;
 }
 
 /* {product: {<detail columns>..., reviews: [last 5, newest first]}} */
 static qresult_t
-q_product_detail(queries_t *q, const request_t *req) {
+q_product_detail(queries_t *q, const request_t *req)
+{
     sqlite3_stmt *st = q_stmt(q, QS_DETAIL), *rv = q_stmt(q, QS_REVIEWS);
-    if (!st || !rv) return Q_DB_ERROR;
+    if (!st || !rv)
+        return Q_DB_ERROR;
     sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
@@ -422,9 +462,11 @@ q_product_detail(queries_t *q, const request_t *req) {
 
 /* {product: {<admin columns, with cost, stock value and margin>}} */
 static qresult_t
-q_admin_product(queries_t *q, const request_t *req) {
+q_admin_product(queries_t *q, const request_t *req)
+{
     sqlite3_stmt *st = q_stmt(q, QS_ADMIN);
-    if (!st) return Q_DB_ERROR;
+    if (!st)
+        return Q_DB_ERROR;
     sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -433,31 +475,39 @@ q_admin_product(queries_t *q, const request_t *req) {
         q->pairs++;
     }
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE) return q_not_found(q, "product", req->product_id);
+    if (rc == SQLITE_DONE)
+        return q_not_found(q, "product", req->product_id);
     return rc == SQLITE_ROW ? Q_OK : Q_DB_ERROR;
 }
 
 static qresult_t
-q_list_products(queries_t *q, const request_t *req) {
+q_list_products(queries_t *q, const request_t *req)
+{
     char after[ID_MAX + 1];
     sqlite3_stmt *st = q_stmt(q, QS_LIST_PRODUCTS);
-    if (!st) return Q_DB_ERROR;
-    if (cursor_key(req, 'p', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    if (!st)
+        return Q_DB_ERROR;
+    if (cursor_key(req, 'p', after, sizeof after) != 0)
+        return Q_BAD_CURSOR;
     sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
     if (req->present & RP_SUPPLIER_ID)
         sqlite3_bind_text(st, 2, req->supplier_id, -1, SQLITE_STATIC);
-    if (req->present & RP_IN_STOCK) sqlite3_bind_int(st, 3, req->in_stock);
+    if (req->present & RP_IN_STOCK)
+        sqlite3_bind_int(st, 3, req->in_stock);
     sqlite3_bind_int(st, 4, req->include_discontinued);
     sqlite3_bind_int64(st, 5, req->limit + 1);
     return q_list(q, st, req, 'p', 0);
 }
 
 static qresult_t
-q_list_suppliers(queries_t *q, const request_t *req) {
+q_list_suppliers(queries_t *q, const request_t *req)
+{
     char after[ID_MAX + 1];
     sqlite3_stmt *st = q_stmt(q, QS_LIST_SUPPLIERS);
-    if (!st) return Q_DB_ERROR;
-    if (cursor_key(req, 's', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    if (!st)
+        return Q_DB_ERROR;
+    if (cursor_key(req, 's', after, sizeof after) != 0)
+        return Q_BAD_CURSOR;
     sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, req->limit + 1);
     return q_list(q, st, req, 's', 0);
@@ -466,19 +516,23 @@ q_list_suppliers(queries_t *q, const request_t *req) {
 /* Runs an offset-paginated statement whose last two parameters are
  * LIMIT and OFFSET, at parameter index first_param. */
 static qresult_t
-q_ranked(queries_t *q, const request_t *req, sqlite3_stmt *st, int first_param) {
+q_ranked(queries_t *q, const request_t *req, sqlite3_stmt *st, int first_param)
+{
     int64_t offset;
-    if (cursor_offset(req, &offset) != 0) return Q_BAD_CURSOR;
+    if (cursor_offset(req, &offset) != 0)
+        return Q_BAD_CURSOR;
     sqlite3_bind_int64(st, first_param, req->limit + 1);
     sqlite3_bind_int64(st, first_param + 1, offset);
     return q_list(q, st, req, 'o', offset);
 }
 
 static qresult_t
-q_search(queries_t *q, const request_t *req) {
+q_search(queries_t *q, const request_t *req)
+{
     char match[FTS_QUERY_CAP];
     int64_t offset;
-    if (cursor_offset(req, &offset) != 0) return Q_BAD_CURSOR;
+    if (cursor_offset(req, &offset) != 0)
+        return Q_BAD_CURSOR;
     if (fts_query(req->q, match, sizeof match) == 0) {
         codec_writer_reset(&q->items); /* nothing searchable: an empty page */
         msgpack_packer *pk = &q->body.pk;
@@ -490,20 +544,23 @@ q_search(queries_t *q, const request_t *req) {
         return Q_OK;
     }
     sqlite3_stmt *st = q_stmt(q, QS_SEARCH);
-    if (!st) return Q_DB_ERROR;
+    if (!st)
+        return Q_DB_ERROR;
     sqlite3_bind_text(st, 1, match, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, req->include_discontinued);
     return q_ranked(q, req, st, 3);
 }
 
 static qresult_t
-q_top_rated(queries_t *q, const request_t *req) {
+q_top_rated(queries_t *q, const request_t *req)
+{
     sqlite3_stmt *st = q_stmt(q, QS_TOP_RATED);
     return st ? q_ranked(q, req, st, 1) : Q_DB_ERROR;
 }
 
 static qresult_t
-q_low_stock(queries_t *q, const request_t *req) {
+q_low_stock(queries_t *q, const request_t *req)
+{
     sqlite3_stmt *st = q_stmt(q, QS_LOW_STOCK);
     return st ? q_ranked(q, req, st, 1) : Q_DB_ERROR;
 }
@@ -511,12 +568,14 @@ q_low_stock(queries_t *q, const request_t *req) {
 /* The dashboard view's columns as top-level pairs, plus best_sellers and
  * best_sellers_today (top 5 by units). */
 static qresult_t
-q_dashboard(queries_t *q, const request_t *req) {
+q_dashboard(queries_t *q, const request_t *req)
+{
     (void)req;
     sqlite3_stmt *st = q_stmt(q, QS_DASHBOARD);
     sqlite3_stmt *best = q_stmt(q, QS_BEST_SELLERS);
     sqlite3_stmt *today = q_stmt(q, QS_BEST_SELLERS_TODAY);
-    if (!st || !best || !today) return Q_DB_ERROR;
+    if (!st || !best || !today)
+        return Q_DB_ERROR;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
         return Q_DB_ERROR;
@@ -532,14 +591,18 @@ q_dashboard(queries_t *q, const request_t *req) {
 }
 
 static qresult_t
-q_price_history(queries_t *q, const request_t *req) {
+q_price_history(queries_t *q, const request_t *req)
+{
     char after[24];
     sqlite3_stmt *ex = q_stmt(q, QS_PRODUCT_EXISTS), *st = q_stmt(q, QS_PRICE_HISTORY);
-    if (!ex || !st) return Q_DB_ERROR;
-    if (cursor_key(req, 'h', after, sizeof after) != 0) return Q_BAD_CURSOR;
+    if (!ex || !st)
+        return Q_DB_ERROR;
+    if (cursor_key(req, 'h', after, sizeof after) != 0)
+        return Q_BAD_CURSOR;
     char *end = NULL;
     long long from = after[0] ? strtoll(after, &end, 10) : 0;
-    if (after[0] && (*end || from < 0)) return Q_BAD_CURSOR;
+    if (after[0] && (*end || from < 0))
+        return Q_BAD_CURSOR;
     sqlite3_bind_text(ex, 1, req->product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(ex);
     sqlite3_reset(ex);
@@ -554,7 +617,8 @@ q_price_history(queries_t *q, const request_t *req) {
 }
 
 static qresult_t
-q_status(queries_t *q, const request_t *req) {
+q_status(queries_t *q, const request_t *req)
+{
     (void)req;
     codec_pack_kv_str(&q->body.pk, "service", "query");
     q->pairs++;
@@ -577,7 +641,8 @@ static const query_def_t query_defs[] = {
 #define N_QUERIES (sizeof query_defs / sizeof query_defs[0])
 
 static const query_def_t *
-q_find(const char *name, size_t len) {
+q_find(const char *name, size_t len)
+{
     for (size_t i = 0; i < N_QUERIES; i++)
         if (strlen(query_defs[i].name) == len && memcmp(query_defs[i].name, name, len) == 0)
             return &query_defs[i];
@@ -585,9 +650,11 @@ q_find(const char *name, size_t len) {
 }
 
 int
-queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *required) {
+queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *required)
+{
     const query_def_t *d = q_find(name, len);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     *allowed = d->allowed;
     *required = d->required;
     return 0;
@@ -596,7 +663,8 @@ queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *requ
 /* ---- execution ------------------------------------------------------------- */
 
 static void
-q_pack_unavailable(msgpack_packer *pk, const char *message) {
+q_pack_unavailable(msgpack_packer *pk, const char *message)
+{
     msgpack_pack_map(pk, 3);
     codec_pack_kv_bool(pk, "ok", false);
     codec_pack_kv_str(pk, "error", "unavailable");
@@ -606,18 +674,20 @@ q_pack_unavailable(msgpack_packer *pk, const char *message) {
 /* Runs def inside one read transaction; *position is the checkpoint that
  * transaction saw. */
 static qresult_t
-q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *position) {
+q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *position)
+{
     codec_writer_reset(&q->body);
     q->pairs = 0;
-    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return Q_DB_ERROR;
+    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return Q_DB_ERROR;
     qresult_t r = q_checkpoint(q, position) == 0 ? def->fn(q, req) : Q_DB_ERROR;
     sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
     return r;
 }
 
 static void
-q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position,
-              msgpack_packer *pk) {
+q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position, msgpack_packer *pk)
+{
     bool reached = position >= req->min_position;
     if (r == Q_BAD_CURSOR) {
         request_error_t err = {"validation", "cursor", "is not a cursor of this query"};
@@ -637,7 +707,8 @@ q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position,
 }
 
 void
-queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk) {
+queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk)
+{
     const query_def_t *def = q_find(req->type, strlen(req->type));
     if (!def) {
         request_error_t err = {"malformed", "", "unknown request type"};

@@ -22,9 +22,13 @@ typedef struct {
 } param_spec_t;
 
 #define STR_PARAM(n, b, k, member, min)                                                            \
-    { n, b, k, offsetof(request_t, member), sizeof(((request_t *)0)->member), min }
+    {                                                                                              \
+        n, b, k, offsetof(request_t, member), sizeof(((request_t *)0)->member), min                \
+    }
 #define VAL_PARAM(n, b, k, member)                                                                 \
-    { n, b, k, offsetof(request_t, member), 0, 0 }
+    {                                                                                              \
+        n, b, k, offsetof(request_t, member), 0, 0                                                 \
+    }
 
 static const param_spec_t params[] = {
     STR_PARAM("product_id", RP_PRODUCT_ID, PK_ID, product_id, 1),
@@ -41,7 +45,8 @@ static const param_spec_t params[] = {
 #define N_PARAMS (sizeof params / sizeof params[0])
 
 static int
-req_fail(request_error_t *err, const char *code, const char *field, const char *fmt, ...) {
+req_fail(request_error_t *err, const char *code, const char *field, const char *fmt, ...)
+{
     err->code = code;
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
     va_list ap;
@@ -52,7 +57,8 @@ req_fail(request_error_t *err, const char *code, const char *field, const char *
 }
 
 static const param_spec_t *
-req_param(const char *key, size_t len) {
+req_param(const char *key, size_t len)
+{
     for (size_t i = 0; i < N_PARAMS; i++)
         if (strlen(params[i].name) == len && memcmp(params[i].name, key, len) == 0)
             return &params[i];
@@ -61,7 +67,8 @@ req_param(const char *key, size_t len) {
 
 /* Stores a string parameter after checking its rules. */
 static int
-req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, request_error_t *err) {
+req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, request_error_t *err)
+{
     const char *s;
     size_t n;
     if (codec_get_str(v, &s, &n) != 0)
@@ -71,7 +78,8 @@ req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, requ
     if (n < p->min_len || n >= p->cap)
         return req_fail(err, "validation", p->name, "must be %zu..%zu bytes", p->min_len,
                         p->cap - 1);
-    if (!utf8_valid(s, n)) return req_fail(err, "validation", p->name, "invalid UTF-8");
+    if (!utf8_valid(s, n))
+        return req_fail(err, "validation", p->name, "invalid UTF-8");
     char *dst = (char *)req + p->offset;
     memcpy(dst, s, n);
     dst[n] = '\0';
@@ -80,8 +88,8 @@ req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, requ
 
 /* Stores an int or bool parameter after checking its rules. */
 static int
-req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v,
-              request_error_t *err) {
+req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v, request_error_t *err)
+{
     if (p->kind == PK_BOOL) {
         if (codec_get_bool(v, (bool *)((char *)req + p->offset)) != 0)
             return req_fail(err, "malformed", NULL, "%s must be a boolean", p->name);
@@ -92,8 +100,10 @@ req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v,
         return req_fail(err, "malformed", NULL, "%s must be an integer", p->name);
     if (p->bit == RP_LIMIT && (x < 1 || x > REQUEST_LIMIT_MAX))
         return req_fail(err, "validation", p->name, "must be 1..%d", REQUEST_LIMIT_MAX);
-    if (x < 0) return req_fail(err, "validation", p->name, "must be >= 0");
-    if (p->bit == RP_WAIT_MS && x > REQUEST_WAIT_MAX_MS) x = REQUEST_WAIT_MAX_MS;
+    if (x < 0)
+        return req_fail(err, "validation", p->name, "must be >= 0");
+    if (p->bit == RP_WAIT_MS && x > REQUEST_WAIT_MAX_MS)
+        x = REQUEST_WAIT_MAX_MS;
     *(int64_t *)((char *)req + p->offset) = x;
     return 0;
 }
@@ -101,7 +111,8 @@ req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v,
 /* Reads the type first: it decides which keys are accepted. */
 static int
 req_type(const msgpack_object *map, request_t *req, uint32_t *allowed, uint32_t *required,
-         request_error_t *err) {
+         request_error_t *err)
+{
     const msgpack_object *t = codec_map_get(map, "type");
     const char *s;
     size_t n;
@@ -116,29 +127,36 @@ req_type(const msgpack_object *map, request_t *req, uint32_t *allowed, uint32_t 
 
 /* Applies one key/value pair of the request map. */
 static int
-req_field(request_t *req, const msgpack_object_kv *kv, uint32_t allowed, request_error_t *err) {
+req_field(request_t *req, const msgpack_object_kv *kv, uint32_t allowed, request_error_t *err)
+{
     if (kv->key.type != MSGPACK_OBJECT_STR)
         return req_fail(err, "malformed", NULL, "keys must be strings");
     const char *k = kv->key.via.str.ptr;
     size_t klen = kv->key.via.str.size;
-    if (klen == 4 && memcmp(k, "type", 4) == 0) return 0;
+    if (klen == 4 && memcmp(k, "type", 4) == 0)
+        return 0;
     const param_spec_t *p = req_param(k, klen);
     if (!p || !(p->bit & (allowed | RP_COMMON))) {
         char name[32];
         snprintf(name, sizeof name, "%.*s", (int)(klen < 31 ? klen : 31), k);
-        if (!utf8_valid(name, strlen(name))) snprintf(name, sizeof name, "?");
+        if (!utf8_valid(name, strlen(name)))
+            snprintf(name, sizeof name, "?");
         return req_fail(err, "validation", name, "is not a parameter of %s", req->type);
     }
-    if (req->present & p->bit) return req_fail(err, "malformed", NULL, "duplicate key %s", p->name);
-    if (kv->val.type == MSGPACK_OBJECT_NIL) return 0; /* nil means absent */
+    if (req->present & p->bit)
+        return req_fail(err, "malformed", NULL, "duplicate key %s", p->name);
+    if (kv->val.type == MSGPACK_OBJECT_NIL)
+        return 0; /* nil means absent */
     int rc = (p->kind == PK_ID || p->kind == PK_TEXT) ? req_set_str(req, p, &kv->val, err)
                                                       : req_set_value(req, p, &kv->val, err);
-    if (rc == 0) req->present |= p->bit;
+    if (rc == 0)
+        req->present |= p->bit;
     return rc;
 }
 
 static int
-req_required(const request_t *req, uint32_t required, request_error_t *err) {
+req_required(const request_t *req, uint32_t required, request_error_t *err)
+{
     for (size_t i = 0; i < N_PARAMS; i++)
         if ((required & params[i].bit) && !(req->present & params[i].bit))
             return req_fail(err, "validation", params[i].name, "is required");
@@ -146,7 +164,8 @@ req_required(const request_t *req, uint32_t required, request_error_t *err) {
 }
 
 int
-request_parse(const void *buf, size_t len, request_t *req, request_error_t *err) {
+request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
+{
     memset(req, 0, sizeof *req);
     req->limit = REQUEST_LIMIT_DEFAULT;
     if (len > CODEC_MAX_MESSAGE)
@@ -164,14 +183,16 @@ request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
         rc = 0;
         for (uint32_t i = 0; rc == 0 && i < u.data.via.map.size; i++)
             rc = req_field(req, &u.data.via.map.ptr[i], allowed, err);
-        if (rc == 0) rc = req_required(req, required, err);
+        if (rc == 0)
+            rc = req_required(req, required, err);
     }
     msgpack_unpacked_destroy(&u);
     return rc;
 }
 
 void
-request_pack_error(msgpack_packer *pk, const request_error_t *err) {
+request_pack_error(msgpack_packer *pk, const request_error_t *err)
+{
     bool has_field = err->field[0] != '\0';
     char message[sizeof err->field + sizeof err->message + 2];
     snprintf(message, sizeof message, "%s%s%s", err->field, has_field ? " " : "", err->message);

@@ -29,9 +29,11 @@ struct server {
 };
 
 server_t *
-server_new(void *router, queries_t *queries) {
+server_new(void *router, queries_t *queries)
+{
     server_t *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     s->router = router;
     s->queries = queries;
     codec_writer_init(&s->w);
@@ -39,14 +41,17 @@ server_new(void *router, queries_t *queries) {
 }
 
 static void
-pending_free(pending_t *p) {
+pending_free(pending_t *p)
+{
     bus_msg_close(&p->msg);
     free(p);
 }
 
 void
-server_destroy(server_t **sp) {
-    if (!sp || !*sp) return;
+server_destroy(server_t **sp)
+{
+    if (!sp || !*sp)
+        return;
     server_t *s = *sp;
     for (int i = 0; i < s->n_pending; i++)
         pending_free(s->pending[i]);
@@ -57,19 +62,22 @@ server_destroy(server_t **sp) {
 }
 
 int
-server_pending(const server_t *s) {
+server_pending(const server_t *s)
+{
     return s->n_pending;
 }
 
 /* Sends the reply in s->w to the sender of m (n_env routing frames). */
 static void
-server_send(server_t *s, const bus_msg_t *m, int n_env, const char *corr) {
+server_send(server_t *s, const bus_msg_t *m, int n_env, const char *corr)
+{
     if (bus_reply_to(s->router, m, n_env, s->w.buf.data, s->w.buf.size) != 0)
         LOG_W(corr, "reply dropped: %s", zmq_strerror(errno));
 }
 
 static void
-server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req) {
+server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req)
+{
     codec_writer_reset(&s->w);
     queries_execute(s->queries, req, &s->w.pk);
     server_send(s, m, n_env, req->correlation_id);
@@ -77,25 +85,31 @@ server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req) 
 
 /* True when req asks to wait and the read model is not there yet. */
 static bool
-server_must_wait(server_t *s, const request_t *req) {
+server_must_wait(server_t *s, const request_t *req)
+{
     int64_t pos;
-    if (req->min_position <= 0 || req->wait_ms <= 0) return false;
+    if (req->min_position <= 0 || req->wait_ms <= 0)
+        return false;
     return queries_position(s->queries, &pos) != 0 || pos < req->min_position;
 }
 
 /* Parks m (its frames move into the list).  -1 when the list is full. */
 static int
-server_park(server_t *s, bus_msg_t *m, int n_env, const request_t *req) {
-    if (s->n_pending >= SERVER_PENDING_MAX) return -1;
+server_park(server_t *s, bus_msg_t *m, int n_env, const request_t *req)
+{
+    if (s->n_pending >= SERVER_PENDING_MAX)
+        return -1;
     if (s->n_pending == s->cap_pending) {
         int cap = s->cap_pending ? 2 * s->cap_pending : 64;
         pending_t **grown = realloc(s->pending, (size_t)cap * sizeof *grown);
-        if (!grown) return -1;
+        if (!grown)
+            return -1;
         s->pending = grown;
         s->cap_pending = cap;
     }
     pending_t *p = malloc(sizeof *p);
-    if (!p) return -1;
+    if (!p)
+        return -1;
     p->n_env = n_env;
     p->msg.count = m->count;
     p->msg.overflow = false;
@@ -110,7 +124,8 @@ server_park(server_t *s, bus_msg_t *m, int n_env, const request_t *req) {
 }
 
 static void
-server_reply_error(server_t *s, const bus_msg_t *m, int n_env, const request_error_t *err) {
+server_reply_error(server_t *s, const bus_msg_t *m, int n_env, const request_error_t *err)
+{
     codec_writer_reset(&s->w);
     request_pack_error(&s->w.pk, err);
     server_send(s, m, n_env, NULL);
@@ -118,7 +133,8 @@ server_reply_error(server_t *s, const bus_msg_t *m, int n_env, const request_err
 
 /* Handles one received message; m stays owned by the caller. */
 static void
-server_on_message(server_t *s, bus_msg_t *m) {
+server_on_message(server_t *s, bus_msg_t *m)
+{
     size_t len;
     const void *body;
     int n_env;
@@ -141,10 +157,12 @@ server_on_message(server_t *s, bus_msg_t *m) {
 
 /* Reads up to SERVER_DRAIN_MAX messages without blocking. */
 static void
-server_drain(server_t *s) {
+server_drain(server_t *s)
+{
     for (int i = 0; i < SERVER_DRAIN_MAX; i++) {
         bus_msg_t m;
-        if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0) return;
+        if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
+            return;
         server_on_message(s, &m);
         bus_msg_close(&m);
     }
@@ -153,12 +171,15 @@ server_drain(server_t *s) {
 /* Answers the parked requests whose position was reached or whose time ran
  * out (all of them when `all`). */
 static void
-server_check_pending(server_t *s, bool all) {
+server_check_pending(server_t *s, bool all)
+{
     int64_t now = proc_mono_ms();
-    if (!all && now - s->checked_ms < SERVER_PENDING_TICK_MS) return;
+    if (!all && now - s->checked_ms < SERVER_PENDING_TICK_MS)
+        return;
     s->checked_ms = now;
     int64_t pos = -1;
-    if (queries_position(s->queries, &pos) != 0) pos = -1;
+    if (queries_position(s->queries, &pos) != 0)
+        pos = -1;
     for (int i = 0; i < s->n_pending;) {
         pending_t *p = s->pending[i];
         if (!all && pos < p->req.min_position && now < p->deadline_ms) {
@@ -172,7 +193,8 @@ server_check_pending(server_t *s, bool all) {
 }
 
 int
-server_run(server_t *s) {
+server_run(server_t *s)
+{
     int rc = 0;
     while (!proc_stopping()) {
         zmq_pollitem_t item = {s->router, 0, ZMQ_POLLIN, 0};
@@ -183,8 +205,10 @@ server_run(server_t *s) {
             rc = -1;
             break;
         }
-        if (n > 0 && (item.revents & ZMQ_POLLIN)) server_drain(s);
-        if (s->n_pending) server_check_pending(s, false);
+        if (n > 0 && (item.revents & ZMQ_POLLIN))
+            server_drain(s);
+        if (s->n_pending)
+            server_check_pending(s, false);
     }
     server_check_pending(s, true);
     return rc;

@@ -13,17 +13,17 @@
 
 typedef struct {
     bool used;
-    int64_t seq;          /* request number on its connection */
-    int64_t intended_us;  /* when it should have been sent (open loop) or was */
+    int64_t seq;         /* request number on its connection */
+    int64_t intended_us; /* when it should have been sent (open loop) or was */
     int64_t sent_us;
     int tries;
-    codec_writer_t req;   /* encoded request, kept for retries */
+    codec_writer_t req; /* encoded request, kept for retries */
 } slot_t;
 
 typedef struct {
     void *sock;
-    slot_t *slots;        /* window entries */
-    int *fifo;            /* slot order of sends (queries are answered in order) */
+    slot_t *slots; /* window entries */
+    int *fifo;     /* slot order of sends (queries are answered in order) */
     int fifo_head, fifo_len;
     int inflight;
     int64_t seq;
@@ -41,15 +41,15 @@ typedef struct {
     void *zctx;
     conn_t *conns;
     zipf_t *zipf;
-    command_t cmd;        /* scratch */
-    int64_t total_sent;   /* first sends, not retries */
+    command_t cmd;      /* scratch */
+    int64_t total_sent; /* first sends, not retries */
     /* visibility */
     void *proj;
     bool proj_waiting;
     int64_t proj_sent_us;
     sample_t *samples;
     size_t n_samples, cap_samples;
-    int64_t *ack_t, *ack_pos;   /* ack time and position of each accepted command */
+    int64_t *ack_t, *ack_pos; /* ack time and position of each accepted command */
     size_t n_acks, cap_acks;
 } bench_t;
 
@@ -96,8 +96,7 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
     int kind = pick_kind(b);
     static const command_type_t types[5] = {CMD_SELL_PRODUCT, CMD_RECORD_PRODUCT_VIEW,
-                                            CMD_UPDATE_STOCK, CMD_CHANGE_PRICE,
-                                            CMD_SUBMIT_REVIEW};
+                                            CMD_UPDATE_STOCK, CMD_CHANGE_PRICE, CMD_SUBMIT_REVIEW};
     c->type = types[kind];
     if (kind == 0) {
         fields_set_int(&c->data, F_QUANTITY, 1);

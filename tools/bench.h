@@ -20,34 +20,34 @@ typedef struct {
     bench_mode_t mode;
     const char *command_ep;
     const char *query_ep;
-    const char *projector_ep;  /* for visibility lag; NULL or "" to skip */
-    const char *audit_ep;      /* checked for catch-up after the load; may be "" */
-    const char *alert_ep;      /* idem */
-    const char *relay_ep;      /* BENCH_WAIT: the head comes from the relay's Status */
+    const char *projector_ep; /* for visibility lag; NULL or "" to skip */
+    const char *audit_ep;     /* checked for catch-up after the load; may be "" */
+    const char *alert_ep;     /* idem */
+    const char *relay_ep;     /* BENCH_WAIT: the head comes from the relay's Status */
     int connections;
-    int window;                /* outstanding requests per connection */
-    int64_t duration_ms;       /* 0: until count */
-    int64_t count;             /* total requests; 0: until duration */
-    double rate;               /* open loop requests/s in total; 0: closed loop */
+    int window;          /* outstanding requests per connection */
+    int64_t duration_ms; /* 0: until count */
+    int64_t count;       /* total requests; 0: until duration */
+    double rate;         /* open loop requests/s in total; 0: closed loop */
     int products;
     double zipf_s;
-    int mix[5];                /* weights: sell, view, stock, price, review */
-    const char *prefix;        /* id prefix of this run */
-    bool setup;                /* register the supplier and create the products first */
-    int64_t initial_stock;     /* stock of each product created by the setup */
-    int64_t restock;           /* new_stock of UpdateStock commands */
-    int64_t retry_ms;          /* resend a request unanswered this long (same command_id) */
-    FILE *ack_log;             /* "command_id accepted position" / "... rejected code" */
+    int mix[5];            /* weights: sell, view, stock, price, review */
+    const char *prefix;    /* id prefix of this run */
+    bool setup;            /* register the supplier and create the products first */
+    int64_t initial_stock; /* stock of each product created by the setup */
+    int64_t restock;       /* new_stock of UpdateStock commands */
+    int64_t retry_ms;      /* resend a request unanswered this long (same command_id) */
+    FILE *ack_log;         /* "command_id accepted position" / "... rejected code" */
     uint64_t seed;
 } bench_opts_t;
 
 typedef struct {
     int64_t sent, acked, rejected, timeouts, retries, errors;
-    int64_t elapsed_us;          /* load phase */
-    histogram_t latency;         /* us, from intended send time */
-    histogram_t visibility;      /* us, ack -> projector checkpoint covers it */
+    int64_t elapsed_us;     /* load phase */
+    histogram_t latency;    /* us, from intended send time */
+    histogram_t visibility; /* us, ack -> projector checkpoint covers it */
     int64_t visibility_samples;
-    int64_t catchup_ms;          /* load end -> every subscriber at the head; -1 if not within 10 s */
+    int64_t catchup_ms; /* load end -> every subscriber at the head; -1 if not within 10 s */
     int64_t max_position;
     int64_t rejected_by_code[16];
 } bench_result_t;

@@ -28,43 +28,54 @@ static const struct {
 };
 
 const char *
-cli_ep_daemon(cli_ep_t ep) {
+cli_ep_daemon(cli_ep_t ep)
+{
     return endpoints[ep].daemon;
 }
 
 const char *
-cli_ep_env(cli_ep_t ep) {
+cli_ep_env(cli_ep_t ep)
+{
     return endpoints[ep].env;
 }
 
 const char *
-cli_ep_flag(cli_ep_t ep) {
+cli_ep_flag(cli_ep_t ep)
+{
     return endpoints[ep].flag;
 }
 
 int
-cli_parse_int(const char *s, int64_t *out) {
-    if (!s || !*s) return -1;
+cli_parse_int(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return -1;
     const char *p = s;
-    if (*p == '-') p++;
-    if (!*p) return -1;
+    if (*p == '-')
+        p++;
+    if (!*p)
+        return -1;
     for (const char *q = p; *q; q++) {
-        if (*q < '0' || *q > '9') return -1;
+        if (*q < '0' || *q > '9')
+            return -1;
     }
     errno = 0;
     char *end;
     long long v = strtoll(s, &end, 10);
-    if (errno == ERANGE || *end != '\0') return -1;
+    if (errno == ERANGE || *end != '\0')
+        return -1;
     *out = (int64_t)v;
     return 0;
 }
 
 /* Reads exactly n digits at *p into *out and advances *p. */
 static int
-read_digits(const char **p, int n, int *out) {
+read_digits(const char **p, int n, int *out)
+{
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i])) return -1;
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
         v = v * 10 + ((*p)[i] - '0');
     }
     *p += n;
@@ -75,21 +86,29 @@ read_digits(const char **p, int n, int *out) {
 /* Parses the optional zone suffix: "", "Z", "+HH:MM", "-HHMM".  Offset in
  * seconds east of UTC. */
 static int
-parse_zone(const char *p, long *offset_s) {
+parse_zone(const char *p, long *offset_s)
+{
     *offset_s = 0;
-    if (*p == '\0' || ((*p == 'Z' || *p == 'z') && p[1] == '\0')) return 0;
-    if (*p != '+' && *p != '-') return -1;
+    if (*p == '\0' || ((*p == 'Z' || *p == 'z') && p[1] == '\0'))
+        return 0;
+    if (*p != '+' && *p != '-')
+        return -1;
     int sign = *p++ == '-' ? -1 : 1, hh, mm = 0;
-    if (read_digits(&p, 2, &hh) != 0) return -1;
-    if (*p == ':') p++;
-    if (*p && read_digits(&p, 2, &mm) != 0) return -1;
-    if (*p || hh > 23 || mm > 59) return -1;
+    if (read_digits(&p, 2, &hh) != 0)
+        return -1;
+    if (*p == ':')
+        p++;
+    if (*p && read_digits(&p, 2, &mm) != 0)
+        return -1;
+    if (*p || hh > 23 || mm > 59)
+        return -1;
     *offset_s = sign * (hh * 3600L + mm * 60L);
     return 0;
 }
 
 int
-cli_parse_time(const char *s, int64_t *out_us) {
+cli_parse_time(const char *s, int64_t *out_us)
+{
     struct tm tm = {0};
     int y, mo, d, h = 0, mi = 0, sec = 0;
     long frac_us = 0, offset_s;
@@ -99,25 +118,31 @@ cli_parse_time(const char *s, int64_t *out_us) {
         return -1;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
-        if (read_digits(&p, 2, &h) != 0 || *p++ != ':' || read_digits(&p, 2, &mi) != 0) return -1;
+        if (read_digits(&p, 2, &h) != 0 || *p++ != ':' || read_digits(&p, 2, &mi) != 0)
+            return -1;
         if (*p == ':') {
             p++;
-            if (read_digits(&p, 2, &sec) != 0) return -1;
+            if (read_digits(&p, 2, &sec) != 0)
+                return -1;
             if (*p == '.' || *p == ',') {
                 p++;
                 int digits = 0;
                 while (isdigit((unsigned char)*p)) {
-                    if (digits++ < 6) frac_us = frac_us * 10 + (*p - '0');
+                    if (digits++ < 6)
+                        frac_us = frac_us * 10 + (*p - '0');
                     p++;
                 }
-                if (digits == 0) return -1;
+                if (digits == 0)
+                    return -1;
                 for (; digits < 6; digits++)
                     frac_us *= 10;
             }
         }
     }
-    if (parse_zone(p, &offset_s) != 0) return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return -1;
+    if (parse_zone(p, &offset_s) != 0)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
     tm.tm_mday = d;
@@ -132,7 +157,8 @@ cli_parse_time(const char *s, int64_t *out_us) {
 }
 
 void
-cli_format_time(int64_t us, char *buf, size_t cap) {
+cli_format_time(int64_t us, char *buf, size_t cap)
+{
     int64_t secs = us / 1000000, rem = us % 1000000;
     if (rem < 0) {
         rem += 1000000;
@@ -155,20 +181,23 @@ typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_H
 
 /* Splits "--flag=value" into the flag's length and the value. */
 static size_t
-flag_len(const char *arg, const char **inline_value) {
+flag_len(const char *arg, const char **inline_value)
+{
     const char *eq = strchr(arg, '=');
     *inline_value = eq ? eq + 1 : NULL;
     return eq ? (size_t)(eq - arg) : strlen(arg);
 }
 
 static bool
-flag_is(const char *arg, size_t len, const char *flag) {
+flag_is(const char *arg, size_t len, const char *flag)
+{
     return strlen(flag) == len && memcmp(arg, flag, len) == 0;
 }
 
 /* Finds the global option `arg` names; -1 when it is not one. */
 static int
-global_lookup(const char *arg, size_t len, int *ep_index) {
+global_lookup(const char *arg, size_t len, int *ep_index)
+{
     static const struct {
         const char *flag;
         gopt_t opt;
@@ -189,14 +218,16 @@ global_lookup(const char *arg, size_t len, int *ep_index) {
         }
     }
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (flag_is(arg, len, table[i].flag)) return (int)table[i].opt;
+        if (flag_is(arg, len, table[i].flag))
+            return (int)table[i].opt;
     }
     return -1;
 }
 
 static int
 global_apply(cli_opts_t *o, gopt_t opt, int ep, const char *flag, const char *v, char *err,
-             size_t cap) {
+             size_t cap)
+{
     int64_t n;
     switch (opt) {
     case G_EP:
@@ -230,7 +261,8 @@ global_apply(cli_opts_t *o, gopt_t opt, int ep, const char *flag, const char *v,
 }
 
 static void
-opts_defaults(cli_opts_t *o, char **argv) {
+opts_defaults(cli_opts_t *o, char **argv)
+{
     memset(o, 0, sizeof *o);
     for (int i = 0; i < CLI_EP__COUNT; i++) {
         const char *env = getenv(endpoints[i].env);
@@ -241,16 +273,19 @@ opts_defaults(cli_opts_t *o, char **argv) {
 }
 
 int
-cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap) {
+cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
+{
     opts_defaults(o, argv);
     int k = 0;
     bool rest = false; /* after "--" nothing is a global option */
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         int ep = 0, opt = -1;
-        if (!rest && strcmp(arg, "--") == 0) rest = true;
+        if (!rest && strcmp(arg, "--") == 0)
+            rest = true;
         size_t len = flag_len(arg, &v);
-        if (!rest && arg[0] == '-') opt = global_lookup(arg, len, &ep);
+        if (!rest && arg[0] == '-')
+            opt = global_lookup(arg, len, &ep);
         if (opt < 0) {
             o->argv[k++] = argv[i];
             continue;
@@ -275,7 +310,8 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap) {
         }
         char flag[64];
         snprintf(flag, sizeof flag, "%.*s", (int)len, arg);
-        if (global_apply(o, (gopt_t)opt, ep, flag, v, err, cap) != 0) return -1;
+        if (global_apply(o, (gopt_t)opt, ep, flag, v, err, cap) != 0)
+            return -1;
     }
     o->argc = k;
     return 0;
@@ -285,7 +321,8 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap) {
 
 static int
 arg_convert(const char *sub, const arg_spec_t *sp, const char *v, arg_val_t *val, char *err,
-            size_t cap) {
+            size_t cap)
+{
     val->set = true;
     val->str = v;
     if (sp->kind == ARG_INT && cli_parse_int(v, &val->num) != 0) {
@@ -303,8 +340,10 @@ arg_convert(const char *sub, const arg_spec_t *sp, const char *v, arg_val_t *val
 
 int
 cli_args_parse(const char *sub, const arg_spec_t *specs, size_t n, int argc, char **argv,
-               arg_val_t *vals, const char **pos, int max_pos, int *n_pos, char *err, size_t cap) {
-    if (n) memset(vals, 0, n * sizeof *vals);
+               arg_val_t *vals, const char **pos, int max_pos, int *n_pos, char *err, size_t cap)
+{
+    if (n)
+        memset(vals, 0, n * sizeof *vals);
     *n_pos = 0;
     bool rest = false;
     for (int i = 0; i < argc; i++) {
@@ -347,7 +386,8 @@ cli_args_parse(const char *sub, const arg_spec_t *specs, size_t n, int argc, cha
             }
             v = argv[++i];
         }
-        if (arg_convert(sub, &specs[j], v, &vals[j], err, cap) != 0) return -1;
+        if (arg_convert(sub, &specs[j], v, &vals[j], err, cap) != 0)
+            return -1;
     }
     return 0;
 }

@@ -49,20 +49,24 @@ static const cli_command_def_t defs[] = {
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
 const cli_command_def_t *
-cli_commands_find(const char *name) {
+cli_commands_find(const char *name)
+{
     for (size_t i = 0; i < N_DEFS; i++)
-        if (strcmp(defs[i].name, name) == 0) return &defs[i];
+        if (strcmp(defs[i].name, name) == 0)
+            return &defs[i];
     return NULL;
 }
 
 void
-cli_commands_usage(FILE *f) {
+cli_commands_usage(FILE *f)
+{
     for (size_t i = 0; i < N_DEFS; i++)
         fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
 }
 
 static int
-n_flags(const cli_command_def_t *def) {
+n_flags(const cli_command_def_t *def)
+{
     int n = 0;
     while (n < CLI_CMD_MAX_FLAGS && def->flags[n].flag)
         n++;
@@ -72,10 +76,12 @@ n_flags(const cli_command_def_t *def) {
 /* Stores one value into its field; a field given twice must agree. */
 static int
 set_field(const char *sub, const char *flag, field_id_t f, const char *text, int64_t num,
-          command_t *cmd, char *err, size_t cap) {
+          command_t *cmd, char *err, size_t cap)
+{
     fields_t *d = &cmd->data;
     if (fields_spec(f)->kind == FK_INT) {
-        if (fields_has(d, f) && fields_int(d, f) != num) goto twice;
+        if (fields_has(d, f) && fields_int(d, f) != num)
+            goto twice;
         fields_set_int(d, f, num);
         return 0;
     }
@@ -84,7 +90,8 @@ set_field(const char *sub, const char *flag, field_id_t f, const char *text, int
                  fields_str_cap(f) - 1);
         return -1;
     }
-    if (fields_has(d, f) && strcmp(fields_cstr(d, f), text) != 0) goto twice;
+    if (fields_has(d, f) && strcmp(fields_cstr(d, f), text) != 0)
+        goto twice;
     fields_set_str(d, f, text);
     return 0;
 twice:
@@ -94,7 +101,8 @@ twice:
 
 /* The envelope part: ids and expected version from the global options. */
 static int
-build_envelope(const cli_opts_t *opts, command_t *cmd, char *err, size_t cap) {
+build_envelope(const cli_opts_t *opts, command_t *cmd, char *err, size_t cap)
+{
     if (opts->command_id) {
         if (strlen(opts->command_id) > ID_MAX || !*opts->command_id) {
             snprintf(err, cap, "--command-id must be 1..%d bytes", ID_MAX);
@@ -117,13 +125,16 @@ build_envelope(const cli_opts_t *opts, command_t *cmd, char *err, size_t cap) {
 }
 
 static int
-check_required(const cli_command_def_t *def, const command_t *cmd, char *err, size_t cap) {
+check_required(const cli_command_def_t *def, const command_t *cmd, char *err, size_t cap)
+{
     uint32_t missing = command_spec(def->type)->required & ~cmd->data.present;
-    if (!missing) return 0;
+    if (!missing)
+        return 0;
     field_id_t f = (field_id_t)__builtin_ctz(missing);
     const char *flag = "?";
     for (int i = n_flags(def) - 1; i >= 0; i--)
-        if (def->flags[i].field == f) flag = def->flags[i].flag;
+        if (def->flags[i].field == f)
+            flag = def->flags[i].flag;
     if ((int)f == def->positional)
         snprintf(err, cap, "%s: missing %s (first argument or %s)", def->name, fields_spec(f)->name,
                  flag);
@@ -134,7 +145,8 @@ check_required(const cli_command_def_t *def, const command_t *cmd, char *err, si
 
 int
 cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int argc, char **argv,
-                   command_t *cmd, char *err, size_t cap) {
+                   command_t *cmd, char *err, size_t cap)
+{
     arg_spec_t specs[CLI_CMD_MAX_FLAGS];
     arg_val_t vals[CLI_CMD_MAX_FLAGS];
     const char *pos[CLI_MAX_POSITIONAL];
@@ -148,7 +160,8 @@ cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int arg
         return -1;
     memset(cmd, 0, sizeof *cmd);
     cmd->type = def->type;
-    if (build_envelope(opts, cmd, err, cap) != 0) return -1;
+    if (build_envelope(opts, cmd, err, cap) != 0)
+        return -1;
     if (n_pos == 1 && set_field(def->name, fields_spec(def->positional)->name,
                                 (field_id_t)def->positional, pos[0], 0, cmd, err, cap) != 0)
         return -1;
@@ -168,7 +181,8 @@ cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int arg
 /* ---- running ------------------------------------------------------------- */
 
 static void
-print_outcome(const command_reply_t *r) {
+print_outcome(const command_reply_t *r)
+{
     if (r->accepted) {
         printf("accepted %s@%lld (position %lld%s)\n", r->stream, (long long)r->version,
                (long long)r->position, r->duplicate ? ", duplicate: first result replayed" : "");
@@ -187,7 +201,8 @@ print_outcome(const command_reply_t *r) {
 /* Asks the query service to wait until it has applied `position`.
  * Returns 0 when reached, 3 when not, 1 on a connection error. */
 static int
-wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position) {
+wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
+{
     int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
     codec_writer_t w;
     codec_writer_init(&w);
@@ -208,9 +223,11 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position) {
     int64_t at = -1;
     bool reached = false;
     const msgpack_object *v = codec_map_get(&reply.obj.data, "position");
-    if (v) codec_get_int(v, &at);
+    if (v)
+        codec_get_int(v, &at);
     v = codec_map_get(&reply.obj.data, "reached");
-    if (!v || codec_get_bool(v, &reached) != 0) reached = at >= position;
+    if (!v || codec_get_bool(v, &reached) != 0)
+        reached = at >= position;
     client_reply_fini(&reply);
     if (reached) {
         if (!opts->json)
@@ -225,10 +242,12 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position) {
 }
 
 int
-cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *def) {
+cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *def)
+{
     command_t *cmd = malloc(sizeof *cmd); /* ~8 KiB: keep it off the stack */
     char err[512];
-    if (!cmd) return 1;
+    if (!cmd)
+        return 1;
     if (cli_commands_build(opts, def, opts->argc - 1, opts->argv + 1, cmd, err, sizeof err)) {
         fprintf(stderr, "invctl: %s\n", err);
         free(cmd);
@@ -249,7 +268,8 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     }
     command_reply_t r;
     int bad = codec_decode_command_reply(reply.data, reply.len, &r);
-    if (opts->json) jsonout_print_msgpack(stdout, reply.data, reply.len);
+    if (opts->json)
+        jsonout_print_msgpack(stdout, reply.data, reply.len);
     client_reply_fini(&reply);
     if (bad) {
         fprintf(stderr, "invctl: command-service sent a reply without 'ok'\n");
@@ -259,6 +279,7 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
         print_outcome(&r);
     else if (!r.accepted)
         fprintf(stderr, "rejected: %s\n", reject_code_name(r.error));
-    if (!r.accepted) return 2;
+    if (!r.accepted)
+        return 2;
     return opts->wait ? wait_for_query(zctx, opts, r.position) : 0;
 }

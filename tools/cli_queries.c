@@ -11,7 +11,8 @@
 #include <string.h>
 
 #define PAGE                                                                                       \
-    {"--limit", "limit", ARG_INT}, {                                                               \
+    {"--limit", "limit", ARG_INT},                                                                 \
+    {                                                                                              \
         "--cursor", "cursor", ARG_STR                                                              \
     }
 
@@ -71,20 +72,24 @@ static const cli_qflag_t common_flags[] = {
 #define N_COMMON (sizeof common_flags / sizeof common_flags[0])
 
 const cli_query_def_t *
-cli_queries_find(const char *name) {
+cli_queries_find(const char *name)
+{
     for (size_t i = 0; i < N_DEFS; i++)
-        if (strcmp(defs[i].name, name) == 0) return &defs[i];
+        if (strcmp(defs[i].name, name) == 0)
+            return &defs[i];
     return NULL;
 }
 
 void
-cli_queries_usage(FILE *f) {
+cli_queries_usage(FILE *f)
+{
     for (size_t i = 0; i < N_DEFS; i++)
         fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
 }
 
 void
-cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char *s, int64_t num) {
+cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char *s, int64_t num)
+{
     for (int i = 0; i < req->n; i++) {
         if (strcmp(req->kv[i].key, key) == 0) { /* a later value wins */
             req->kv[i].kind = kind;
@@ -93,11 +98,13 @@ cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char
             return;
         }
     }
-    if (req->n < CLI_REQUEST_MAX_KV) req->kv[req->n++] = (cli_kv_t){key, kind, s, num};
+    if (req->n < CLI_REQUEST_MAX_KV)
+        req->kv[req->n++] = (cli_kv_t){key, kind, s, num};
 }
 
 void
-cli_request_pack(const cli_request_t *req, msgpack_packer *pk) {
+cli_request_pack(const cli_request_t *req, msgpack_packer *pk)
+{
     msgpack_pack_map(pk, (size_t)req->n + 1);
     codec_pack_kv_str(pk, "type", req->type);
     for (int i = 0; i < req->n; i++) {
@@ -116,10 +123,12 @@ cli_request_pack(const cli_request_t *req, msgpack_packer *pk) {
 
 static int
 product_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
-             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
+{
     (void)opts, (void)pos, (void)n_pos;
     const arg_val_t *as_of = &vals[0]; /* --as-of is the first flag of "product" */
-    if (!as_of->set) return 0;
+    if (!as_of->set)
+        return 0;
     req->ep = CLI_EP_RELAY;
     req->type = "ProductAsOf";
     int64_t v;
@@ -137,7 +146,8 @@ product_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t
 
 static int
 history_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
-             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+             const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
+{
     (void)opts;
     if (n_pos == 1 && vals[0].set) {
         snprintf(err, cap, "%s: give a product id or --stream, not both", def->name);
@@ -160,7 +170,8 @@ history_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t
 
 static int
 audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
-           const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap) {
+           const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
+{
     (void)def, (void)vals, (void)pos, (void)n_pos, (void)err, (void)cap;
     if (opts->correlation_id)
         cli_request_add(req, "correlation_id", ARG_STR, opts->correlation_id, 0);
@@ -169,7 +180,8 @@ audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *
 
 int
 cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, char **argv,
-                  cli_request_t *req, char *err, size_t cap) {
+                  cli_request_t *req, char *err, size_t cap)
+{
     arg_spec_t specs[CLI_QUERY_MAX_FLAGS + N_COMMON];
     arg_val_t vals[CLI_QUERY_MAX_FLAGS + N_COMMON];
     const cli_qflag_t *flags[CLI_QUERY_MAX_FLAGS + N_COMMON];
@@ -192,7 +204,8 @@ cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, 
                  def->usage);
         return -1;
     }
-    if (def->pos_key && n_pos == 1) cli_request_add(req, def->pos_key, ARG_STR, pos[0], 0);
+    if (def->pos_key && n_pos == 1)
+        cli_request_add(req, def->pos_key, ARG_STR, pos[0], 0);
     for (int i = 0; i < n; i++)
         if (vals[i].set && flags[i]->key)
             cli_request_add(req, flags[i]->key, flags[i]->kind, vals[i].str, vals[i].num);
@@ -201,7 +214,8 @@ cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, 
 
 /* ReadStream replies: the stream, then one line per event as in `watch`. */
 static void
-print_events(FILE *f, const msgpack_object *reply) {
+print_events(FILE *f, const msgpack_object *reply)
+{
     const msgpack_object *events = codec_map_get(reply, "events");
     if (!events || events->type != MSGPACK_OBJECT_ARRAY) {
         pretty_print(f, reply);
@@ -231,7 +245,8 @@ print_events(FILE *f, const msgpack_object *reply) {
 
 int
 cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-                void (*print)(FILE *f, const msgpack_object *reply)) {
+                void (*print)(FILE *f, const msgpack_object *reply))
+{
     codec_writer_t w;
     codec_writer_init(&w);
     cli_request_pack(req, &w.pk);
@@ -264,7 +279,8 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
 }
 
 int
-cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def) {
+cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
+{
     cli_request_t req;
     char err[512];
     if (cli_queries_build(opts, def, opts->argc - 1, opts->argv + 1, &req, err, sizeof err)) {
@@ -274,9 +290,11 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def) 
     /* A server-side wait must fit inside our deadline. */
     int timeout = opts->timeout_ms;
     for (int i = 0; i < req.n; i++) {
-        if (strcmp(req.kv[i].key, "wait_ms") != 0 || req.kv[i].num <= 0) continue;
+        if (strcmp(req.kv[i].key, "wait_ms") != 0 || req.kv[i].num <= 0)
+            continue;
         int64_t wait = req.kv[i].num < CLI_MAX_WAIT_MS ? req.kv[i].num : CLI_MAX_WAIT_MS;
-        if (wait + 1000 > timeout) timeout = (int)wait + 1000;
+        if (wait + 1000 > timeout)
+            timeout = (int)wait + 1000;
     }
     return cli_request_run(zctx, opts, &req, timeout, def->print);
 }

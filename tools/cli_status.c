@@ -30,28 +30,34 @@ static const char *const col_keys[ST__COUNT][5] = {
 };
 
 void
-cli_status_usage(FILE *f) {
+cli_status_usage(FILE *f)
+{
     fprintf(f, "  %-18s %s\n", "status", "[--daemon command|relay|projector|query|audit|alert]");
     fprintf(f, "  %-18s %s\n", "rebuild", "projector|audit|alerts");
 }
 
 /* An int under one of keys in map, or one map below it. */
 static bool
-find_int(const msgpack_object *map, const char *const *keys, int depth, int64_t *out) {
+find_int(const msgpack_object *map, const char *const *keys, int depth, int64_t *out)
+{
     for (int k = 0; k < 5 && keys[k]; k++) {
         const msgpack_object *v = codec_map_get(map, keys[k]);
-        if (v && codec_get_int(v, out) == 0) return true;
+        if (v && codec_get_int(v, out) == 0)
+            return true;
     }
-    if (depth == 0 || map->type != MSGPACK_OBJECT_MAP) return false;
+    if (depth == 0 || map->type != MSGPACK_OBJECT_MAP)
+        return false;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *v = &map->via.map.ptr[i].val;
-        if (v->type == MSGPACK_OBJECT_MAP && find_int(v, keys, depth - 1, out)) return true;
+        if (v->type == MSGPACK_OBJECT_MAP && find_int(v, keys, depth - 1, out))
+            return true;
     }
     return false;
 }
 
 void
-cli_status_extract(const msgpack_object *reply, status_row_t *row) {
+cli_status_extract(const msgpack_object *reply, status_row_t *row)
+{
     memset(row, 0, sizeof *row);
     for (int c = 0; c < ST__COUNT; c++)
         row->has[c] = find_int(reply, col_keys[c], 1, &row->val[c]);
@@ -65,7 +71,8 @@ cli_status_extract(const msgpack_object *reply, status_row_t *row) {
  * until all answered or the deadline passed. */
 static void
 status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *selected,
-               client_reply_t *replies, bool *answered) {
+               client_reply_t *replies, bool *answered)
+{
     void *socks[N_DAEMONS] = {0};
     codec_writer_t w;
     codec_writer_init(&w);
@@ -75,7 +82,8 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
         answered[i] = false;
         if (!selected[i] || !(socks[i] = bus_connect(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))
             continue;
-        if (zmq_send(socks[i], w.buf.data, w.buf.size, ZMQ_DONTWAIT) < 0) bus_close(&socks[i]);
+        if (zmq_send(socks[i], w.buf.data, w.buf.size, ZMQ_DONTWAIT) < 0)
+            bus_close(&socks[i]);
     }
     codec_writer_fini(&w);
     int64_t end = proc_mono_ms() + timeout_ms;
@@ -88,12 +96,16 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
                 idx[n++] = i;
             }
         int64_t left = end - proc_mono_ms();
-        if (n == 0 || left <= 0 || proc_stopping()) break;
-        if (zmq_poll(items, (int)n, (long)left) <= 0) continue;
+        if (n == 0 || left <= 0 || proc_stopping())
+            break;
+        if (zmq_poll(items, (int)n, (long)left) <= 0)
+            continue;
         for (size_t j = 0; j < n; j++) {
-            if (!(items[j].revents & ZMQ_POLLIN)) continue;
+            if (!(items[j].revents & ZMQ_POLLIN))
+                continue;
             bus_msg_t m;
-            if (bus_recv(socks[idx[j]], &m, 0) != 0) continue;
+            if (bus_recv(socks[idx[j]], &m, 0) != 0)
+                continue;
             size_t len;
             const void *body = bus_body(&m, &len);
             client_reply_t *r = &replies[idx[j]];
@@ -113,17 +125,20 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     }
     for (size_t i = 0; i < N_DAEMONS; i++) {
         int zero = 0;
-        if (socks[i]) zmq_setsockopt(socks[i], ZMQ_LINGER, &zero, sizeof zero);
+        if (socks[i])
+            zmq_setsockopt(socks[i], ZMQ_LINGER, &zero, sizeof zero);
         bus_close(&socks[i]);
     }
 }
 
 static void
-status_print_json(const client_reply_t *replies, const bool *answered, const bool *selected) {
+status_print_json(const client_reply_t *replies, const bool *answered, const bool *selected)
+{
     bool first = true;
     fputc('{', stdout);
     for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (!selected[i]) continue;
+        if (!selected[i])
+            continue;
         printf("%s\"%s\":", first ? "" : ",", daemons[i].name);
         first = false;
         if (answered[i])
@@ -136,7 +151,8 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
 
 static void
 status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const bool *answered,
-                   const bool *selected) {
+                   const bool *selected)
+{
     static const char *const heads[ST__COUNT] = {"checkpoint", "head",      "lag_ev",
                                                  "lag_ms",     "hb_age_ms", "outbox"};
     printf("%-10s %-7s", "daemon", "answers");
@@ -144,9 +160,11 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
         printf(" %10s", heads[c]);
     printf("  %s\n", "endpoint");
     for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (!selected[i]) continue;
+        if (!selected[i])
+            continue;
         status_row_t row = {0};
-        if (answered[i]) cli_status_extract(&replies[i].obj.data, &row);
+        if (answered[i])
+            cli_status_extract(&replies[i].obj.data, &row);
         printf("%-10s %-7s", daemons[i].name, answered[i] ? "yes" : "NO");
         for (int c = 0; c < ST__COUNT; c++) {
             if (row.has[c] && c == ST_HEARTBEAT_AGE && row.val[c] < 0)
@@ -161,7 +179,8 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
 }
 
 int
-cli_status_run(void *zctx, const cli_opts_t *opts) {
+cli_status_run(void *zctx, const cli_opts_t *opts)
+{
     static const arg_spec_t specs[] = {{"--daemon", ARG_STR}};
     arg_val_t val;
     const char *pos[1];
@@ -190,14 +209,16 @@ cli_status_run(void *zctx, const cli_opts_t *opts) {
     fflush(stdout);
     int rc = 0;
     for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (selected[i] && !answered[i]) rc = 1;
+        if (selected[i] && !answered[i])
+            rc = 1;
         client_reply_fini(&replies[i]);
     }
     return rc;
 }
 
 int
-cli_rebuild_run(void *zctx, const cli_opts_t *opts) {
+cli_rebuild_run(void *zctx, const cli_opts_t *opts)
+{
     static const struct {
         const char *name;
         cli_ep_t ep;
@@ -212,7 +233,8 @@ cli_rebuild_run(void *zctx, const cli_opts_t *opts) {
         return 1;
     }
     for (size_t i = 0; n_pos == 1 && i < sizeof targets / sizeof targets[0]; i++) {
-        if (strcmp(pos[0], targets[i].name) != 0) continue;
+        if (strcmp(pos[0], targets[i].name) != 0)
+            continue;
         cli_request_t req = {.ep = targets[i].ep, .type = "Rebuild"};
         /* A rebuild replays the whole store: give it longer than a query. */
         return cli_request_run(zctx, opts, &req, opts->timeout_set ? opts->timeout_ms : 120000,

@@ -13,14 +13,16 @@
 #include <string.h>
 
 void
-cli_watch_usage(FILE *f) {
+cli_watch_usage(FILE *f)
+{
     fprintf(f, "  %-18s %s\n", "watch events", "[--heartbeats] [--count N] [--for-ms N]");
     fprintf(f, "  %-18s %s\n", "watch alerts", "[--count N] [--for-ms N]");
 }
 
 /* Text of a field for a line: string as is, scalar via pretty, "-" if absent. */
 static void
-field_text(const msgpack_object *map, const char *key, char *buf, size_t cap) {
+field_text(const msgpack_object *map, const char *key, char *buf, size_t cap)
+{
     const msgpack_object *v = codec_map_get(map, key);
     if (!v) {
         snprintf(buf, cap, "-");
@@ -30,7 +32,8 @@ field_text(const msgpack_object *map, const char *key, char *buf, size_t cap) {
 }
 
 void
-cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap) {
+cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap)
+{
     char pos[32], at[40], stream[128], ver[32], type[64], corr[80], data[1024] = "";
     field_text(ev, "position", pos, sizeof pos);
     field_text(ev, "recorded_at", at, sizeof at);
@@ -39,13 +42,15 @@ cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap) {
     field_text(ev, "type", type, sizeof type);
     field_text(ev, "correlation_id", corr, sizeof corr);
     const msgpack_object *d = codec_map_get(ev, "data");
-    if (d) pretty_inline(d, data, sizeof data);
+    if (d)
+        pretty_inline(d, data, sizeof data);
     snprintf(buf, cap, "%6s  %s  %s@%s  %s  corr=%s%s%s", pos, at, stream, ver, type,
              corr[0] ? corr : "-", data[0] ? "  " : "", data);
 }
 
 void
-cli_watch_format_alert(const msgpack_object *al, char *buf, size_t cap) {
+cli_watch_format_alert(const msgpack_object *al, char *buf, size_t cap)
+{
     char at[40], kind[32], pid[80], name[256], stock[32], thr[32], pos[32], corr[80];
     field_text(al, "recorded_at", at, sizeof at);
     field_text(al, "kind", kind, sizeof kind);
@@ -68,7 +73,8 @@ typedef struct {
 
 /* Prints one received message if it is wanted; returns 1 when printed. */
 static int
-watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m) {
+watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m)
+{
     bool is_hb = bus_frame_is(m, 0, TOPIC_HEARTBEAT);
     const char *want = w->alerts ? TOPIC_ALERT : TOPIC_EVENT;
     if (m->count != 2 || (!bus_frame_is(m, 0, want) && !(is_hb && !w->alerts && w->heartbeats)))
@@ -100,7 +106,8 @@ watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m) {
 }
 
 static int
-watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w) {
+watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
+{
     cli_ep_t ep = w->alerts ? CLI_EP_ALERTS : CLI_EP_EVENTS;
     void *sub = bus_connect(zctx, ZMQ_SUB, opts->ep[ep]);
     if (!sub) {
@@ -112,8 +119,10 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w) {
         int64_t wait = 200;
         if (end) {
             wait = end - proc_mono_ms();
-            if (wait <= 0) break;
-            if (wait > 200) wait = 200;
+            if (wait <= 0)
+                break;
+            if (wait > 200)
+                wait = 200;
         }
         zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, (long)wait) <= 0)
@@ -122,7 +131,8 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w) {
         while (bus_recv(sub, &m, ZMQ_DONTWAIT) == 0) {
             printed += watch_print(w, opts, &m);
             bus_msg_close(&m);
-            if (w->count && printed >= w->count) break;
+            if (w->count && printed >= w->count)
+                break;
         }
     }
     bus_close(&sub);
@@ -130,7 +140,8 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w) {
 }
 
 int
-cli_watch_run(void *zctx, const cli_opts_t *opts) {
+cli_watch_run(void *zctx, const cli_opts_t *opts)
+{
     static const arg_spec_t specs[] = {
         {"--count", ARG_INT}, {"--for-ms", ARG_INT}, {"--heartbeats", ARG_BOOL}};
     arg_val_t vals[3];

@@ -10,10 +10,12 @@
 
 client_rc_t
 client_call(void *zctx, const char *endpoint, const void *body, size_t len, int timeout_ms,
-            client_reply_t *reply) {
+            client_reply_t *reply)
+{
     memset(reply, 0, sizeof *reply);
     void *dealer = bus_connect(zctx, ZMQ_DEALER, endpoint);
-    if (!dealer) return CLIENT_CONNECT;
+    if (!dealer)
+        return CLIENT_CONNECT;
     /* Do not queue the request forever when the peer is absent: a send to a
      * DEALER with no connection blocks, so make it fail at the deadline. */
     zmq_setsockopt(dealer, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
@@ -40,8 +42,10 @@ client_call(void *zctx, const char *endpoint, const void *body, size_t len, int 
 }
 
 void
-client_reply_fini(client_reply_t *reply) {
-    if (!reply->data) return;
+client_reply_fini(client_reply_t *reply)
+{
+    if (!reply->data)
+        return;
     msgpack_unpacked_destroy(&reply->obj);
     free(reply->data);
     reply->data = NULL;
@@ -49,7 +53,8 @@ client_reply_fini(client_reply_t *reply) {
 
 void
 client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int timeout_ms, char *buf,
-                size_t cap) {
+                size_t cap)
+{
     switch (rc) {
     case CLIENT_TIMEOUT:
         snprintf(buf, cap, "no reply from %s at %s within %d ms (is it running?)", daemon, endpoint,
@@ -70,19 +75,23 @@ client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int ti
 }
 
 bool
-client_reply_ok(const client_reply_t *reply) {
+client_reply_ok(const client_reply_t *reply)
+{
     bool ok = false;
     const msgpack_object *v = codec_map_get(&reply->obj.data, "ok");
-    if (!v || codec_get_bool(v, &ok) != 0) return false;
+    if (!v || codec_get_bool(v, &ok) != 0)
+        return false;
     return ok;
 }
 
 const char *
-client_reply_str(const client_reply_t *reply, const char *key, char *buf, size_t cap) {
+client_reply_str(const client_reply_t *reply, const char *key, char *buf, size_t cap)
+{
     const msgpack_object *v = codec_map_get(&reply->obj.data, key);
     const char *s;
     size_t n;
     buf[0] = '\0';
-    if (v && codec_get_str(v, &s, &n) == 0) snprintf(buf, cap, "%.*s", (int)n, s);
+    if (v && codec_get_str(v, &s, &n) == 0)
+        snprintf(buf, cap, "%.*s", (int)n, s);
     return buf;
 }

@@ -11,9 +11,9 @@
 typedef struct {
     uint64_t counts[HISTOGRAM_BUCKETS];
     uint64_t total;
-    int64_t max;  /* us */
-    int64_t min;  /* us */
-    double sum;   /* us, for the mean */
+    int64_t max; /* us */
+    int64_t min; /* us */
+    double sum;  /* us, for the mean */
 } histogram_t;
 
 void histogram_init(histogram_t *h);

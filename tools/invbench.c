@@ -12,8 +12,8 @@
 typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
     const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep, *relay_ep;
-    int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup,
-        retry_ms, seed, initial_stock, restock;
+    int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup, retry_ms,
+        seed, initial_stock, restock;
 } settings_t;
 
 /* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
@@ -42,9 +42,18 @@ parse_mix(const char *text, int mix[5])
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5", NULL, NULL, "human",
-                      EP_COMMAND, EP_QUERY, EP_PROJECTOR, "", "", EP_CATCHUP,
-                      4, 64, 0, 0, 0, 1000, 990, 1, 0, 1, 1000000000, 1000000000};
+    *s = (settings_t){"commands", "sell:70,view:15,stock:10,price:5",
+                      NULL,       NULL,
+                      "human",    EP_COMMAND,
+                      EP_QUERY,   EP_PROJECTOR,
+                      "",         "",
+                      EP_CATCHUP, 4,
+                      64,         0,
+                      0,          0,
+                      1000,       990,
+                      1,          0,
+                      1,          1000000000,
+                      1000000000};
     const config_option_t opts[] = {
         {"--mode", NULL, CONFIG_STR, &s->mode,
          "commands | queries | wait (until every subscriber has the relay's head)"},
@@ -56,7 +65,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--rate", NULL, CONFIG_INT, &s->rate, "open loop requests/s (0: closed loop)"},
         {"--products", NULL, CONFIG_INT, &s->products, "products to spread load over"},
         {"--zipf-milli", NULL, CONFIG_INT, &s->zipf_milli, "Zipf exponent x1000 (0: uniform)"},
-        {"--mix", NULL, CONFIG_STR, &s->mix, "command weights sell:N,view:N,stock:N,price:N,review:N"},
+        {"--mix", NULL, CONFIG_STR, &s->mix,
+         "command weights sell:N,view:N,stock:N,price:N,review:N"},
         {"--prefix", NULL, CONFIG_STR, &s->prefix, "id prefix (default: random)"},
         {"--setup", NULL, CONFIG_INT, &s->setup, "1: create supplier and products first"},
         {"--initial-stock", NULL, CONFIG_INT, &s->initial_stock, "stock of each created product"},
@@ -72,7 +82,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--audit-ep", "INV_AUDIT_EP", CONFIG_STR, &s->audit_ep, "audit endpoint (catch-up check)"},
         {"--alert-api-ep", "INV_ALERT_API_EP", CONFIG_STR, &s->alert_ep,
          "alert API endpoint (catch-up check)"},
-        {"--relay-ep", "INV_RELAY_EP", CONFIG_STR, &s->relay_ep, "relay catch-up endpoint (--mode wait)"},
+        {"--relay-ep", "INV_RELAY_EP", CONFIG_STR, &s->relay_ep,
+         "relay catch-up endpoint (--mode wait)"},
     };
     return config_parse("invbench", opts, sizeof opts / sizeof opts[0], argc, argv);
 }
@@ -86,8 +97,8 @@ print_human(const bench_opts_t *o, const bench_result_t *r)
            o->rate > 0 ? "open loop" : "closed loop", o->connections, o->window, o->products,
            o->zipf_s);
     printf("sent %lld  acked %lld  rejected %lld  timeouts %lld  retries %lld  in %.2f s\n",
-           (long long)r->sent, (long long)r->acked, (long long)r->rejected,
-           (long long)r->timeouts, (long long)r->retries, secs);
+           (long long)r->sent, (long long)r->acked, (long long)r->rejected, (long long)r->timeouts,
+           (long long)r->retries, secs);
     printf("throughput        %10.0f acked/s  %8.0f rejected/s\n", (double)r->acked / secs,
            (double)r->rejected / secs);
     printf("ack latency us    p50 %lld  p99 %lld  p99.9 %lld  max %lld\n",
@@ -98,9 +109,10 @@ print_human(const bench_opts_t *o, const bench_result_t *r)
         printf("visibility lag us p50 %lld  p99 %lld  p99.9 %lld  max %lld  (%lld acks)\n",
                (long long)histogram_quantile(&r->visibility, 0.5),
                (long long)histogram_quantile(&r->visibility, 0.99),
-               (long long)histogram_quantile(&r->visibility, 0.999),
-               (long long)r->visibility.max, (long long)r->visibility_samples);
-    printf("subscribers caught up %s%lld ms after the load\n", r->catchup_ms < 0 ? "NOT within " : "",
+               (long long)histogram_quantile(&r->visibility, 0.999), (long long)r->visibility.max,
+               (long long)r->visibility_samples);
+    printf("subscribers caught up %s%lld ms after the load\n",
+           r->catchup_ms < 0 ? "NOT within " : "",
            (long long)(r->catchup_ms < 0 ? 10000 : r->catchup_ms));
 }
 
@@ -141,18 +153,28 @@ main(int argc, char **argv)
         .mode = strcmp(s.mode, "queries") == 0 ? BENCH_QUERIES
                 : strcmp(s.mode, "wait") == 0  ? BENCH_WAIT
                                                : BENCH_COMMANDS,
-        .command_ep = s.command_ep, .query_ep = s.query_ep, .projector_ep = s.projector_ep,
-        .audit_ep = s.audit_ep, .alert_ep = s.alert_ep, .relay_ep = s.relay_ep,
-        .connections = (int)s.connections, .window = (int)s.window,
-        .duration_ms = s.duration_ms, .count = s.count, .rate = (double)s.rate,
-        .products = (int)s.products, .zipf_s = (double)s.zipf_milli / 1000.0,
-        .initial_stock = s.initial_stock, .restock = s.restock,
-        .prefix = s.prefix, .setup = s.setup != 0, .retry_ms = s.retry_ms,
+        .command_ep = s.command_ep,
+        .query_ep = s.query_ep,
+        .projector_ep = s.projector_ep,
+        .audit_ep = s.audit_ep,
+        .alert_ep = s.alert_ep,
+        .relay_ep = s.relay_ep,
+        .connections = (int)s.connections,
+        .window = (int)s.window,
+        .duration_ms = s.duration_ms,
+        .count = s.count,
+        .rate = (double)s.rate,
+        .products = (int)s.products,
+        .zipf_s = (double)s.zipf_milli / 1000.0,
+        .initial_stock = s.initial_stock,
+        .restock = s.restock,
+        .prefix = s.prefix,
+        .setup = s.setup != 0,
+        .retry_ms = s.retry_ms,
         .seed = (uint64_t)s.seed,
     };
-    if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 ||
-        o.window < 1 || o.window > 100000 || o.products < 1 ||
-        (o.duration_ms <= 0 && o.count <= 0)) {
+    if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 || o.window < 1 ||
+        o.window > 100000 || o.products < 1 || (o.duration_ms <= 0 && o.count <= 0)) {
         fprintf(stderr, "invbench: bad settings (see --help)\n");
         return 2;
     }

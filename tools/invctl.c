@@ -14,7 +14,8 @@
 #include <zmq.h>
 
 static void
-usage(FILE *f) {
+usage(FILE *f)
+{
     fputs("usage: invctl [global options] SUBCOMMAND [arguments]\n\n"
           "Commands (write side; exit 2 when rejected):\n",
           f);
@@ -55,20 +56,25 @@ static const struct {
 };
 
 static int
-dispatch(void *zctx, const cli_opts_t *opts) {
+dispatch(void *zctx, const cli_opts_t *opts)
+{
     const char *sub = opts->argv[0];
     const cli_command_def_t *cmd = cli_commands_find(sub);
-    if (cmd) return cli_commands_run(zctx, opts, cmd);
+    if (cmd)
+        return cli_commands_run(zctx, opts, cmd);
     const cli_query_def_t *query = cli_queries_find(sub);
-    if (query) return cli_queries_run(zctx, opts, query);
+    if (query)
+        return cli_queries_run(zctx, opts, query);
     for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++)
-        if (strcmp(operations[i].name, sub) == 0) return operations[i].run(zctx, opts);
+        if (strcmp(operations[i].name, sub) == 0)
+            return operations[i].run(zctx, opts);
     fprintf(stderr, "invctl: unknown subcommand '%s' (try: invctl help)\n", sub);
     return 1;
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     cli_opts_t opts;
     char err[512];
     if (cli_parse(argc, argv, &opts, err, sizeof err) != 0) {

@@ -12,34 +12,43 @@
 /* Length of the valid UTF-8 sequence at s (1..4), or the negative length of
  * its maximal invalid subpart (-1..-3) to replace with one U+FFFD. */
 static int
-utf8_seq(const unsigned char *s, size_t avail) {
+utf8_seq(const unsigned char *s, size_t avail)
+{
     unsigned char b = s[0];
     int need;
     unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (b < 0x80) return 1;
+    if (b < 0x80)
+        return 1;
     if (b >= 0xC2 && b <= 0xDF)
         need = 2;
     else if (b >= 0xE0 && b <= 0xEF) {
         need = 3;
-        if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) hi = 0x9F; /* no surrogates */
+        if (b == 0xE0)
+            lo = 0xA0;
+        if (b == 0xED)
+            hi = 0x9F; /* no surrogates */
     } else if (b >= 0xF0 && b <= 0xF4) {
         need = 4;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F; /* nothing past U+10FFFF */
+        if (b == 0xF0)
+            lo = 0x90;
+        if (b == 0xF4)
+            hi = 0x8F; /* nothing past U+10FFFF */
     } else
         return -1;
     for (int k = 1; k < need; k++) {
-        if ((size_t)k >= avail) return -k;
+        if ((size_t)k >= avail)
+            return -k;
         unsigned char c = s[k];
         bool ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
-        if (!ok) return -k;
+        if (!ok)
+            return -k;
     }
     return need;
 }
 
 void
-jsonout_write_str(FILE *f, const char *str, size_t len) {
+jsonout_write_str(FILE *f, const char *str, size_t len)
+{
     const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
     for (size_t i = 0; i < len;) {
@@ -92,13 +101,16 @@ jsonout_write_str(FILE *f, const char *str, size_t len) {
 }
 
 static void
-write_base64(FILE *f, const unsigned char *p, size_t n) {
+write_base64(FILE *f, const unsigned char *p, size_t n)
+{
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     fputc('"', f);
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
         fputc(tbl[(v >> 18) & 63], f);
         fputc(tbl[(v >> 12) & 63], f);
         fputc(i + 1 < n ? tbl[(v >> 6) & 63] : '=', f);
@@ -109,7 +121,8 @@ write_base64(FILE *f, const unsigned char *p, size_t n) {
 
 /* Shortest %g form that reads back as the same value. */
 static void
-write_double(FILE *f, double d, bool single) {
+write_double(FILE *f, double d, bool single)
+{
     if (!isfinite(d)) {
         fputs("null", f);
         return;
@@ -118,13 +131,15 @@ write_double(FILE *f, double d, bool single) {
     for (int prec = single ? 6 : 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, d);
         double back = strtod(buf, NULL);
-        if (single ? (float)back == (float)d : back == d) break;
+        if (single ? (float)back == (float)d : back == d)
+            break;
     }
     fputs(buf, f);
 }
 
 static void
-write_key(FILE *f, const msgpack_object *k) {
+write_key(FILE *f, const msgpack_object *k)
+{
     if (k->type == MSGPACK_OBJECT_STR) {
         jsonout_write_str(f, k->via.str.ptr, k->via.str.size);
         return;
@@ -139,7 +154,8 @@ write_key(FILE *f, const msgpack_object *k) {
 }
 
 void
-jsonout_write(FILE *f, const msgpack_object *o) {
+jsonout_write(FILE *f, const msgpack_object *o)
+{
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
         fputs("null", f);
@@ -171,7 +187,8 @@ jsonout_write(FILE *f, const msgpack_object *o) {
     case MSGPACK_OBJECT_ARRAY:
         fputc('[', f);
         for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (i) fputc(',', f);
+            if (i)
+                fputc(',', f);
             jsonout_write(f, &o->via.array.ptr[i]);
         }
         fputc(']', f);
@@ -179,7 +196,8 @@ jsonout_write(FILE *f, const msgpack_object *o) {
     case MSGPACK_OBJECT_MAP:
         fputc('{', f);
         for (uint32_t i = 0; i < o->via.map.size; i++) {
-            if (i) fputc(',', f);
+            if (i)
+                fputc(',', f);
             write_key(f, &o->via.map.ptr[i].key);
             fputc(':', f);
             jsonout_write(f, &o->via.map.ptr[i].val);
@@ -192,11 +210,13 @@ jsonout_write(FILE *f, const msgpack_object *o) {
 }
 
 char *
-jsonout_string(const msgpack_object *o) {
+jsonout_string(const msgpack_object *o)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     jsonout_write(f, o);
     if (fclose(f) != 0) {
         free(buf);
@@ -206,7 +226,8 @@ jsonout_string(const msgpack_object *o) {
 }
 
 int
-jsonout_print_msgpack(FILE *f, const void *buf, size_t len) {
+jsonout_print_msgpack(FILE *f, const void *buf, size_t len)
+{
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     const char *why;

@@ -12,36 +12,42 @@
 #define CELL_WIDTH_MAX 40 /* cells wider than this are cut, except in the last column */
 
 static bool
-key_ends(const char *key, size_t len, const char *suffix) {
+key_ends(const char *key, size_t len, const char *suffix)
+{
     size_t n = strlen(suffix);
     return key && len >= n && memcmp(key + len - n, suffix, n) == 0;
 }
 
 static bool
-is_money(const char *key, size_t len) {
+is_money(const char *key, size_t len)
+{
     return key_ends(key, len, "_cents");
 }
 
 static bool
-is_time(const char *key, size_t len) {
+is_time(const char *key, size_t len)
+{
     return key_ends(key, len, "_at") || key_ends(key, len, "_us") ||
            (key && len == 2 && memcmp(key, "ts", 2) == 0);
 }
 
 static bool
-is_scalar(const msgpack_object *o) {
+is_scalar(const msgpack_object *o)
+{
     return o->type != MSGPACK_OBJECT_ARRAY && o->type != MSGPACK_OBJECT_MAP;
 }
 
 void
-pretty_money(int64_t cents, char *buf, size_t cap) {
+pretty_money(int64_t cents, char *buf, size_t cap)
+{
     uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
     snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", mag / 100, mag % 100);
 }
 
 /* Copies a string with control characters replaced by '?'. */
 static void
-safe_copy(const char *s, size_t n, char *buf, size_t cap) {
+safe_copy(const char *s, size_t n, char *buf, size_t cap)
+{
     size_t k = 0;
     for (size_t i = 0; i < n && k + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -51,7 +57,8 @@ safe_copy(const char *s, size_t n, char *buf, size_t cap) {
 }
 
 static void
-int_text(const msgpack_object *o, char *buf, size_t cap) {
+int_text(const msgpack_object *o, char *buf, size_t cap)
+{
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         snprintf(buf, cap, "%" PRIu64, o->via.u64);
     else
@@ -60,7 +67,8 @@ int_text(const msgpack_object *o, char *buf, size_t cap) {
 
 void
 pretty_scalar(const msgpack_object *o, const char *key, size_t key_len, bool cell, char *buf,
-              size_t cap) {
+              size_t cap)
+{
     char num[32], extra[48];
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
@@ -101,7 +109,8 @@ pretty_scalar(const msgpack_object *o, const char *key, size_t key_len, bool cel
 }
 
 void
-pretty_inline(const msgpack_object *o, char *buf, size_t cap) {
+pretty_inline(const msgpack_object *o, char *buf, size_t cap)
+{
     size_t k = 0;
     char val[CELL_MAX];
     buf[0] = '\0';
@@ -131,12 +140,14 @@ pretty_inline(const msgpack_object *o, char *buf, size_t cap) {
         } else
             k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", val);
     }
-    if (!map && k < cap) snprintf(buf + k, cap - k, "]");
+    if (!map && k < cap)
+        snprintf(buf + k, cap - k, "]");
 }
 
 /* Display width: UTF-8 continuation bytes take no column. */
 static int
-text_width(const char *s) {
+text_width(const char *s)
+{
     int w = 0;
     for (; *s; s++)
         w += ((unsigned char)*s & 0xC0) != 0x80;
@@ -144,17 +155,20 @@ text_width(const char *s) {
 }
 
 static void
-pad(FILE *f, int n) {
+pad(FILE *f, int n)
+{
     for (int i = 0; i < n; i++)
         fputc(' ', f);
 }
 
 /* Cuts s to at most w columns (marking the cut with '~'). */
 static void
-cut(char *s, int w) {
+cut(char *s, int w)
+{
     int col = 0;
     for (char *p = s; *p; p++) {
-        if (((unsigned char)*p & 0xC0) == 0x80) continue;
+        if (((unsigned char)*p & 0xC0) == 0x80)
+            continue;
         if (col++ == w - 1 && text_width(p) > 1) {
             p[0] = '~';
             p[1] = '\0';
@@ -173,15 +187,20 @@ typedef struct {
 } column_t;
 
 static bool
-flat_map(const msgpack_object *o) {
-    if (o->type != MSGPACK_OBJECT_MAP) return false;
+flat_map(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return false;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *v = &o->via.map.ptr[i].val;
-        if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) return false;
-        if (v->type == MSGPACK_OBJECT_ARRAY) return false;
+        if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+            return false;
+        if (v->type == MSGPACK_OBJECT_ARRAY)
+            return false;
         if (v->type == MSGPACK_OBJECT_MAP) {
             for (uint32_t j = 0; j < v->via.map.size; j++)
-                if (!is_scalar(&v->via.map.ptr[j].val)) return false;
+                if (!is_scalar(&v->via.map.ptr[j].val))
+                    return false;
         }
     }
     return true;
@@ -189,11 +208,13 @@ flat_map(const msgpack_object *o) {
 
 /* Collects the union of keys; false when the list is not a table. */
 static bool
-table_columns(const msgpack_object *arr, column_t *cols, int *n_cols) {
+table_columns(const msgpack_object *arr, column_t *cols, int *n_cols)
+{
     *n_cols = 0;
     for (uint32_t r = 0; r < arr->via.array.size; r++) {
         const msgpack_object *row = &arr->via.array.ptr[r];
-        if (!flat_map(row)) return false;
+        if (!flat_map(row))
+            return false;
         for (uint32_t i = 0; i < row->via.map.size; i++) {
             const msgpack_object *k = &row->via.map.ptr[i].key;
             int c;
@@ -202,7 +223,8 @@ table_columns(const msgpack_object *arr, column_t *cols, int *n_cols) {
                     memcmp(cols[c].name, k->via.str.ptr, cols[c].len) == 0)
                     break;
             if (c == *n_cols) {
-                if (*n_cols == TABLE_MAX_COLS) return false;
+                if (*n_cols == TABLE_MAX_COLS)
+                    return false;
                 cols[c] = (column_t){k->via.str.ptr, k->via.str.size, false, (int)k->via.str.size};
                 (*n_cols)++;
             }
@@ -214,13 +236,15 @@ table_columns(const msgpack_object *arr, column_t *cols, int *n_cols) {
     int k = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int c = 0; c < *n_cols; c++)
-            if (cols[c].nested == (pass == 1)) tmp[k++] = cols[c];
+            if (cols[c].nested == (pass == 1))
+                tmp[k++] = cols[c];
     memcpy(cols, tmp, (size_t)k * sizeof *cols);
     return true;
 }
 
 static const msgpack_object *
-row_get(const msgpack_object *row, const column_t *col) {
+row_get(const msgpack_object *row, const column_t *col)
+{
     for (uint32_t i = 0; i < row->via.map.size; i++) {
         const msgpack_object *k = &row->via.map.ptr[i].key;
         if (k->via.str.size == col->len && memcmp(k->via.str.ptr, col->name, col->len) == 0)
@@ -230,10 +254,12 @@ row_get(const msgpack_object *row, const column_t *col) {
 }
 
 static void
-print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int indent) {
+print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int indent)
+{
     uint32_t rows = arr->via.array.size;
     char(*cells)[CELL_MAX] = calloc((size_t)rows * (size_t)n_cols, CELL_MAX);
-    if (!cells) return;
+    if (!cells)
+        return;
     for (uint32_t r = 0; r < rows; r++) {
         for (int c = 0; c < n_cols; c++) {
             const msgpack_object *v = row_get(&arr->via.array.ptr[r], &cols[c]);
@@ -242,15 +268,18 @@ print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int 
                 snprintf(cell, CELL_MAX, "-");
             else
                 pretty_scalar(v, cols[c].name, cols[c].len, true, cell, CELL_MAX);
-            if (c < n_cols - 1) cut(cell, CELL_WIDTH_MAX);
+            if (c < n_cols - 1)
+                cut(cell, CELL_WIDTH_MAX);
             int w = text_width(cell);
-            if (w > cols[c].width) cols[c].width = w;
+            if (w > cols[c].width)
+                cols[c].width = w;
         }
     }
     pad(f, indent);
     for (int c = 0; c < n_cols; c++) {
         fprintf(f, "%.*s", (int)cols[c].len, cols[c].name);
-        if (c < n_cols - 1) pad(f, cols[c].width - (int)cols[c].len + 2);
+        if (c < n_cols - 1)
+            pad(f, cols[c].width - (int)cols[c].len + 2);
     }
     fputc('\n', f);
     for (uint32_t r = 0; r < rows; r++) {
@@ -258,7 +287,8 @@ print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int 
         for (int c = 0; c < n_cols; c++) {
             const char *cell = cells[(size_t)r * (size_t)n_cols + (size_t)c];
             fputs(cell, f);
-            if (c < n_cols - 1) pad(f, cols[c].width - text_width(cell) + 2);
+            if (c < n_cols - 1)
+                pad(f, cols[c].width - text_width(cell) + 2);
         }
         fputc('\n', f);
     }
@@ -270,7 +300,8 @@ print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int 
 static void print_map(FILE *f, const msgpack_object *map, int indent, bool top);
 
 static void
-print_array(FILE *f, const char *key, size_t klen, const msgpack_object *arr, int indent) {
+print_array(FILE *f, const char *key, size_t klen, const msgpack_object *arr, int indent)
+{
     uint32_t n = arr->via.array.size;
     bool scalars = true;
     for (uint32_t i = 0; i < n; i++)
@@ -308,7 +339,8 @@ print_array(FILE *f, const char *key, size_t klen, const msgpack_object *arr, in
 }
 
 static void
-print_map(FILE *f, const msgpack_object *map, int indent, bool top) {
+print_map(FILE *f, const msgpack_object *map, int indent, bool top)
+{
     int kw = 0;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
@@ -322,7 +354,8 @@ print_map(FILE *f, const msgpack_object *map, int indent, bool top) {
         pretty_scalar(k, NULL, 0, true, kbuf, sizeof kbuf);
         const char *ks = k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : NULL;
         size_t kl = ks ? k->via.str.size : 0;
-        if (top && ks && kl == 2 && memcmp(ks, "ok", 2) == 0) continue;
+        if (top && ks && kl == 2 && memcmp(ks, "ok", 2) == 0)
+            continue;
         if (v->type == MSGPACK_OBJECT_ARRAY) {
             print_array(f, kbuf, strlen(kbuf), v, indent);
         } else if (v->type == MSGPACK_OBJECT_MAP) {
@@ -340,7 +373,8 @@ print_map(FILE *f, const msgpack_object *map, int indent, bool top) {
 }
 
 void
-pretty_print(FILE *f, const msgpack_object *o) {
+pretty_print(FILE *f, const msgpack_object *o)
+{
     if (o->type == MSGPACK_OBJECT_MAP) {
         print_map(f, o, 0, true);
     } else if (o->type == MSGPACK_OBJECT_ARRAY) {

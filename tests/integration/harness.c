@@ -35,9 +35,8 @@
 
 /* ---- the system's shape -------------------------------------------------- */
 
-static const char *const endpoint_names[] = {"command",   "events", "catchup",
-                                             "query",     "audit",  "alerts",
-                                             "projector", "alert-api", "nudge"};
+static const char *const endpoint_names[] = {"command", "events",    "catchup",   "query", "audit",
+                                             "alerts",  "projector", "alert-api", "nudge"};
 #define N_ENDPOINTS (sizeof endpoint_names / sizeof endpoint_names[0])
 
 /* Arguments: "@name" is the endpoint `name`, "%file" is <tmp>/file, anything
@@ -51,29 +50,47 @@ typedef struct {
 } daemon_def_t;
 
 static const daemon_def_t defs[] = {
-    {"command", HD_COMMAND, INV_BIN_COMMAND_SERVICE, "command",
+    {"command",
+     HD_COMMAND,
+     INV_BIN_COMMAND_SERVICE,
+     "command",
      {"--db", "%events.db", "--bind", "@command", "--nudge", "@nudge", NULL}},
-    {"relay", HD_RELAY, INV_BIN_OUTBOX_RELAY, "catchup",
+    {"relay",
+     HD_RELAY,
+     INV_BIN_OUTBOX_RELAY,
+     "catchup",
      {"--db", "%events.db", "--pub", "@events", "--catchup", "@catchup", "--nudge", "@nudge",
       NULL}},
-    {"projector", HD_PROJECTOR, INV_BIN_PROJECTOR_SERVICE, "projector",
+    {"projector",
+     HD_PROJECTOR,
+     INV_BIN_PROJECTOR_SERVICE,
+     "projector",
      {"--db", "%read.db", "--events", "@events", "--catchup", "@catchup", "--bind", "@projector",
       NULL}},
-    {"query", HD_QUERY, INV_BIN_QUERY_SERVICE, "query",
+    {"query",
+     HD_QUERY,
+     INV_BIN_QUERY_SERVICE,
+     "query",
      {"--db", "%read.db", "--bind", "@query", NULL}},
-    {"audit", HD_AUDIT, INV_BIN_AUDIT_SERVICE, "audit",
+    {"audit",
+     HD_AUDIT,
+     INV_BIN_AUDIT_SERVICE,
+     "audit",
      {"--db", "%audit.db", "--events", "@events", "--catchup", "@catchup", "--bind", "@audit",
       NULL}},
-    {"alert", HD_ALERT, INV_BIN_ALERT_SERVICE, "alert-api",
+    {"alert",
+     HD_ALERT,
+     INV_BIN_ALERT_SERVICE,
+     "alert-api",
      {"--db", "%alerts.db", "--events", "@events", "--catchup", "@catchup", "--pub", "@alerts",
       "--bind", "@alert-api", NULL}},
 };
 #define N_DAEMONS (sizeof defs / sizeof defs[0])
 
 typedef struct {
-    pid_t pid;          /* -1 when not running */
-    bool term_sent;     /* we sent SIGTERM: exit 0 expected */
-    bool kill_sent;     /* we sent SIGKILL: any end is fine */
+    pid_t pid;      /* -1 when not running */
+    bool term_sent; /* we sent SIGTERM: exit 0 expected */
+    bool kill_sent; /* we sent SIGKILL: any end is fine */
 } daemon_state_t;
 
 struct harness {
@@ -172,8 +189,8 @@ note_exit(harness_t *h, int i, int status)
                     (int)d->pid, WEXITSTATUS(status),
                     d->term_sent ? " after SIGTERM" : " on its own");
         else if (WIFSIGNALED(status))
-            fprintf(stderr, "harness: %s (pid %d) died of signal %d%s\n", defs[i].name,
-                    (int)d->pid, WTERMSIG(status), d->term_sent ? " after SIGTERM" : "");
+            fprintf(stderr, "harness: %s (pid %d) died of signal %d%s\n", defs[i].name, (int)d->pid,
+                    WTERMSIG(status), d->term_sent ? " after SIGTERM" : "");
         log_tail(h, i);
     }
     d->pid = -1;
@@ -317,8 +334,8 @@ out:
 }
 
 int
-harness_request(harness_t *h, const char *endpoint, const void *body, size_t len,
-                int timeout_ms, harness_reply_t *reply)
+harness_request(harness_t *h, const char *endpoint, const void *body, size_t len, int timeout_ms,
+                harness_reply_t *reply)
 {
     const void *frames[1] = {body};
     size_t lens[1] = {len};
@@ -384,7 +401,7 @@ checkpoint_once(harness_t *h, const char *daemon, int64_t want, int wait_ms, int
     int rc = harness_request(h, ep, w.buf.data, w.buf.size, wait_ms + 1000, &r);
     codec_writer_fini(&w);
     if (rc == 0 && (!harness_reply_ok(&r) || (harness_reply_int(&r, "checkpoint", pos) != 0 &&
-                                               harness_reply_int(&r, "position", pos) != 0)))
+                                              harness_reply_int(&r, "position", pos) != 0)))
         rc = -1;
     harness_reply_fini(&r);
     return rc;
@@ -414,8 +431,8 @@ harness_wait_position(harness_t *h, const char *daemon, int64_t position, int ti
             break;
         sleep_ms(POLL_MS);
     }
-    fprintf(stderr, "harness: %s did not reach position %lld in %d ms (last seen %lld)\n",
-            daemon, (long long)position, timeout_ms, (long long)seen);
+    fprintf(stderr, "harness: %s did not reach position %lld in %d ms (last seen %lld)\n", daemon,
+            (long long)position, timeout_ms, (long long)seen);
     return -1;
 }
 

@@ -42,10 +42,10 @@ enum {
 };
 
 typedef struct {
-    unsigned daemons;       /* HD_* bits to start; 0 = HD_ALL */
-    const char *log_level;  /* --log-level; NULL = "info" */
-    const char *sync;       /* command-service --sync; NULL = its default */
-    int ready_timeout_ms;   /* per daemon; 0 = 15000 */
+    unsigned daemons;      /* HD_* bits to start; 0 = HD_ALL */
+    const char *log_level; /* --log-level; NULL = "info" */
+    const char *sync;      /* command-service --sync; NULL = its default */
+    int ready_timeout_ms;  /* per daemon; 0 = 15000 */
 } harness_opts_t;
 
 /* Starts the daemons (NULL opts: all, defaults).  Returns NULL after printing
@@ -83,7 +83,7 @@ bool harness_daemon_alive(harness_t *h, const char *daemon);
 
 /* A reply body and its parse.  harness_reply_fini frees both. */
 typedef struct {
-    void *data;                 /* the raw body (malloc'ed) */
+    void *data; /* the raw body (malloc'ed) */
     size_t len;
     msgpack_unpacked u;
     bool parsed;                /* root is valid when true */

@@ -30,8 +30,8 @@ itest_accept(harness_t *h, const command_t *c)
 {
     command_reply_t r;
     cr_assert_eq(harness_command(h, c, ITEST_TIMEOUT_MS, &r), 0, "%s: no reply", c->command_id);
-    cr_assert(r.accepted, "%s rejected: %s %s (%s: %s)", c->command_id,
-              reject_code_name(r.error), r.message, r.fields.count ? r.fields.items[0].field : "",
+    cr_assert(r.accepted, "%s rejected: %s %s (%s: %s)", c->command_id, reject_code_name(r.error),
+              r.message, r.fields.count ? r.fields.items[0].field : "",
               r.fields.count ? r.fields.items[0].message : "");
     cr_assert_gt(r.position, 0);
     return r.position;
@@ -94,7 +94,6 @@ itest_error(const harness_reply_t *r, char *buf, size_t cap)
     return buf;
 }
 
-
 /* ---- requests built from a spec ------------------------------------------
  * itest_pack_pairs packs the key/value pairs that `spec` describes, one
  * character per pair; each pair takes a key (const char *) then its value
@@ -139,8 +138,8 @@ itest_pack_pairs(msgpack_packer *pk, const char *spec, va_list ap)
 /* Sends {type, <pairs>} to the named endpoint and asserts that a decodable
  * reply came back (ok or not: the caller looks). */
 static inline void
-itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type,
-              const char *spec, ...)
+itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
+              ...)
 {
     codec_writer_t w;
     codec_writer_init(&w);

@@ -170,8 +170,8 @@ assert_still_serving(const target_t *t, const char *after)
 /* Sends frames and asserts a rejection with `code` (or, when alt is not
  * NULL, `alt`), then that the daemon still serves. */
 static void
-expect_rejected(const target_t *t, const char *what, const void *const *frames,
-                const size_t *lens, int n, const char *code, const char *alt)
+expect_rejected(const target_t *t, const char *what, const void *const *frames, const size_t *lens,
+                int n, const char *code, const char *alt)
 {
     harness_reply_t r;
     cr_assert_eq(harness_request_frames(h, t->ep, frames, lens, n, ITEST_TIMEOUT_MS, &r), 0,

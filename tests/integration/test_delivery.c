@@ -212,8 +212,7 @@ Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
     harness_t *h = harness_start(NULL);
     cr_assert_not_null(h);
     cr_assert_eq(harness_daemon_sigstop(h, "projector"), 0);
-    cr_assert_eq(bench(h, 50000, 0, "--mix", "sell:50,view:30,stock:10,price:5,review:5", NULL),
-                 0);
+    cr_assert_eq(bench(h, 50000, 0, "--mix", "sell:50,view:30,stock:10,price:5,review:5", NULL), 0);
     cr_assert_eq(harness_daemon_sigcont(h, "projector"), 0);
     int64_t pos = head(h);
     cr_assert_geq(pos, 50000);
@@ -227,7 +226,7 @@ Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
 /* ---- chaos ---------------------------------------------------------------- */
 
 typedef struct {
-    sqlite3 *db;          /* in memory, with the store attached */
+    sqlite3 *db; /* in memory, with the store attached */
     sqlite3_stmt *count;
 } store_t;
 
@@ -237,7 +236,8 @@ static void
 store_open(store_t *s, const char *path)
 {
     cr_assert_eq(sqlite3_open_v2(":memory:", &s->db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL),
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                 NULL),
                  SQLITE_OK);
     char sql[700];
     snprintf(sql, sizeof sql,
@@ -299,12 +299,30 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     char ack_log[512], blog[512];
     path_in(h, "acks.log", ack_log, sizeof ack_log);
     path_in(h, "chaos-bench.log", blog, sizeof blog);
-    char *argv[] = {(char *)harness_binary("invbench"), "--command-ep",
-                    (char *)harness_endpoint(h, "command"), "--projector-ep", "",
-                    "--duration-ms", "15000", "--products", "50", "--connections", "4",
-                    "--window", "16", "--retry-ms", "1500", "--initial-stock", "30",
-                    "--restock", "25", "--mix", "sell:70,view:5,stock:10,price:10,review:5",
-                    "--ack-log", ack_log, NULL};
+    char *argv[] = {(char *)harness_binary("invbench"),
+                    "--command-ep",
+                    (char *)harness_endpoint(h, "command"),
+                    "--projector-ep",
+                    "",
+                    "--duration-ms",
+                    "15000",
+                    "--products",
+                    "50",
+                    "--connections",
+                    "4",
+                    "--window",
+                    "16",
+                    "--retry-ms",
+                    "1500",
+                    "--initial-stock",
+                    "30",
+                    "--restock",
+                    "25",
+                    "--mix",
+                    "sell:70,view:5,stock:10,price:10,review:5",
+                    "--ack-log",
+                    ack_log,
+                    NULL};
     pid_t load = spawn(argv, blog);
     cr_assert_gt(load, 0);
     const char *victims[] = {"command", "relay", "projector", "audit", "alert", "query"};

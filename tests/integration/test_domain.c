@@ -371,9 +371,10 @@ static int
 invctl(const char *out_name, const char *const *args)
 {
     static const char *const eps[][2] = {
-        {"--command-ep", "command"}, {"--query-ep", "query"},   {"--audit-ep", "audit"},
-        {"--alerts-ep", "alerts"},   {"--alert-api-ep", "alert-api"},
-        {"--projector-ep", "projector"}, {"--relay-ep", "catchup"}, {"--events-ep", "events"}};
+        {"--command-ep", "command"},     {"--query-ep", "query"},
+        {"--audit-ep", "audit"},         {"--alerts-ep", "alerts"},
+        {"--alert-api-ep", "alert-api"}, {"--projector-ep", "projector"},
+        {"--relay-ep", "catchup"},       {"--events-ep", "events"}};
     char *argv[48];
     int n = 0;
     argv[n++] = (char *)harness_binary("invctl");
@@ -449,8 +450,8 @@ Test(domain, every_command_produces_its_event)
     send_cmd(&c, &r);
     check_reply(&r, "supplier-s1", 1, 1);
 
-    product_cmd(&c, "create-p1", "p1", "s1", "Claw hammer", "16 oz, fibreglass handle", 1999,
-                1200, 40, 10);
+    product_cmd(&c, "create-p1", "p1", "s1", "Claw hammer", "16 oz, fibreglass handle", 1999, 1200,
+                40, 10);
     send_cmd(&c, &r);
     check_reply(&r, "product-p1", 1, 2);
 
@@ -683,7 +684,7 @@ Test(domain, every_rule_and_error_code)
                 "supplier_id", "s/1", "price_cents", -5, "cost_price_cents", 1, "stock", -1,
                 "low_stock_threshold", 1);
     const msgpack_object *f = reject_fields(&rr, "validation");
-    static const char *const bad[] = {"product_id", "name",        "description",
+    static const char *const bad[] = {"product_id",  "name",        "description",
                                       "supplier_id", "price_cents", "stock"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not_null(codec_map_get(f, bad[i]), "fields do not name %s", bad[i]);
@@ -889,23 +890,27 @@ Test(domain, history_and_as_of)
                   file_has(path, "PriceChanged"),
               "invctl history lists the events (%s)", path);
     snprintf(pos, sizeof pos, "%lld", (long long)p_create);
-    cr_assert_eq(invctl("asof.out", (const char *const[]){"--json", "product", "p1", "--as-of",
-                                                          pos, NULL}),
-                 0);
+    cr_assert_eq(
+        invctl("asof.out", (const char *const[]){"--json", "product", "p1", "--as-of", pos, NULL}),
+        0);
     tool_out("asof.out", path, sizeof path);
     cr_assert(file_has(path, "\"stock\": 40") || file_has(path, "\"stock\":40"),
               "invctl product --as-of shows the old stock (%s)", path);
     /* an ISO time, well after everything: the current state */
-    cr_assert_eq(invctl("asof-time.out", (const char *const[]){"--json", "product", "p1",
-                                                               "--as-of", "2999-01-01T00:00:00Z",
-                                                               NULL}),
+    cr_assert_eq(invctl("asof-time.out", (const char *const[]){"--json", "product", "p1", "--as-of",
+                                                               "2999-01-01T00:00:00Z", NULL}),
                  0);
     tool_out("asof-time.out", path, sizeof path);
     cr_assert(file_has(path, "1499"), "invctl product --as-of TIME (%s)", path);
 
     /* invctl watch events --count 1 prints the next event */
-    char *argv[] = {(char *)harness_binary("invctl"), "--events-ep",
-                    (char *)harness_endpoint(h, "events"), "watch", "events", "--count", "1",
+    char *argv[] = {(char *)harness_binary("invctl"),
+                    "--events-ep",
+                    (char *)harness_endpoint(h, "events"),
+                    "watch",
+                    "events",
+                    "--count",
+                    "1",
                     NULL};
     tool_out("watch.out", path, sizeof path);
     pid_t pid = spawn_tool(argv, path);
@@ -937,10 +942,9 @@ Test(domain, history_and_as_of)
  * Read models
  * ========================================================================== */
 
-static const char *const card_keys[] = {"product_id",   "name",          "price_cents",
-                                        "in_stock",     "avg_rating",    "review_count",
-                                        "supplier_id",  "supplier_name", "discontinued",
-                                        NULL};
+static const char *const card_keys[] = {
+    "product_id",   "name",        "price_cents",   "in_stock",     "avg_rating",
+    "review_count", "supplier_id", "supplier_name", "discontinued", NULL};
 
 static void
 check_cards(const msgpack_object *items)
@@ -1002,8 +1006,8 @@ Test(domain, read_models)
     char buf[256];
     register_supplier("reg-s1", "s1", "Acme Tools");
     register_supplier("reg-s2", "s2", "Bolt Brothers");
-    create_product("c-p1", "p1", "s1", "Claw hammer", "Sixteen ounce fibreglass handle", 2000,
-                   1200, 40, 10);
+    create_product("c-p1", "p1", "s1", "Claw hammer", "Sixteen ounce fibreglass handle", 2000, 1200,
+                   40, 10);
     create_product("c-p2", "p2", "s2", "Torque wrench", "Precision drive", 5000, 3000, 3, 5);
     create_product("c-p3", "p3", "s1", "Spirit level", "Aluminium frame", 1500, 700, 0, 2);
     create_product("c-p4", "p4", "s2", "Tape measure", "Steel blade", 800, 300, 20, 5);
@@ -1041,12 +1045,29 @@ Test(domain, read_models)
     harness_reply_t r;
     query_at(&r, pos, "GetProductDetail", "s", "product_id", "p1");
     const msgpack_object *p = itest_get(r.root, "product");
-    static const char *const detail_keys[] = {
-        "product_id", "name", "price_cents", "in_stock", "avg_rating", "review_count",
-        "supplier_id", "supplier_name", "discontinued", "sku", "description", "stock",
-        "low_stock", "low_stock_threshold", "previous_price_cents", "price_dropped",
-        "view_count", "discontinued_reason", "version", "created_at", "updated_at", "reviews",
-        NULL};
+    static const char *const detail_keys[] = {"product_id",
+                                              "name",
+                                              "price_cents",
+                                              "in_stock",
+                                              "avg_rating",
+                                              "review_count",
+                                              "supplier_id",
+                                              "supplier_name",
+                                              "discontinued",
+                                              "sku",
+                                              "description",
+                                              "stock",
+                                              "low_stock",
+                                              "low_stock_threshold",
+                                              "previous_price_cents",
+                                              "price_dropped",
+                                              "view_count",
+                                              "discontinued_reason",
+                                              "version",
+                                              "created_at",
+                                              "updated_at",
+                                              "reviews",
+                                              NULL};
     cr_assert(itest_keys_are(p, detail_keys), "detail keys as documented (no cost)");
     cr_assert_str_eq(itest_str(p, "sku", buf, sizeof buf), "SKU-p1");
     cr_assert_str_eq(itest_str(p, "description", buf, sizeof buf),
@@ -1115,8 +1136,7 @@ Test(domain, read_models)
     ASSERT_LIST("f1,f2,f3,f4,p1,p2,p3", pos, "ListProducts", "");
     ASSERT_LIST("f1,f2,f3,f4,p1,p2,p3,p4", pos, "ListProducts", "b", "include_discontinued", 1);
     ASSERT_LIST("p2", pos, "ListProducts", "s", "supplier_id", "s2");
-    ASSERT_LIST("p2,p4", pos, "ListProducts", "sb", "supplier_id", "s2", "include_discontinued",
-                1);
+    ASSERT_LIST("p2,p4", pos, "ListProducts", "sb", "supplier_id", "s2", "include_discontinued", 1);
     ASSERT_LIST("p3", pos, "ListProducts", "b", "in_stock", 0);
     ASSERT_LIST("f1,f2,f3,f4,p1,p2", pos, "ListProducts", "b", "in_stock", 1);
 
@@ -1153,7 +1173,7 @@ Test(domain, read_models)
     const msgpack_object *f = NULL;
     cr_assert_str_eq(itest_error(&r, err, sizeof err), "validation");
     cr_assert((f = harness_reply_get(&r, "fields")) && codec_map_get(f, "limit"),
-                 "limit 101 is named");
+              "limit 101 is named");
     harness_reply_fini(&r);
 
     /* suppliers with product counts */
@@ -1179,8 +1199,7 @@ Test(domain, read_models)
     ASSERT_LIST("", pos, "SearchProducts", "s", "q", "nonexistentword");
     char acme[256];
     list_ids(pos, acme, sizeof acme, "SearchProducts", "s", "q", "acme");
-    cr_assert(strstr(acme, "p1") && strstr(acme, "p3") && strstr(acme, "f4") &&
-                  !strstr(acme, "p2"),
+    cr_assert(strstr(acme, "p1") && strstr(acme, "p3") && strstr(acme, "f4") && !strstr(acme, "p2"),
               "search by supplier name: %s", acme);
 
     /* top rated: >= 3 reviews only */
@@ -1256,8 +1275,7 @@ Test(domain, read_models)
     harness_reply_fini(&r);
     ASSERT_LIST("", pos, "SearchProducts", "s", "q", "acme");
     list_ids(pos, acme, sizeof acme, "SearchProducts", "s", "q", "apex");
-    cr_assert(strstr(acme, "p1") && strstr(acme, "p3") && strstr(acme, "f1") &&
-                  !strstr(acme, "p2"),
+    cr_assert(strstr(acme, "p1") && strstr(acme, "p3") && strstr(acme, "f1") && !strstr(acme, "p2"),
               "search by the new supplier name: %s", acme);
     ASSERT_LIST("p1", pos, "SearchProducts", "s", "q", "apex hammer");
     finish();
@@ -1488,7 +1506,7 @@ alert_kinds(int64_t min_position, char *kinds, size_t cap)
 }
 
 typedef struct {
-    char *bytes;          /* the body (the parse points into it) */
+    char *bytes; /* the body (the parse points into it) */
     msgpack_unpacked u;
 } alert_msg_t;
 
@@ -1540,9 +1558,9 @@ static void
 check_alert(const alert_msg_t *a, const char *kind, int64_t stock, int64_t position,
             const char *corr)
 {
-    static const char *const keys[] = {"kind",     "product_id",  "name",          "stock",
-                                       "threshold", "position",   "recorded_at",
-                                       "correlation_id", NULL};
+    static const char *const keys[] = {"kind",        "product_id",     "name",
+                                       "stock",       "threshold",      "position",
+                                       "recorded_at", "correlation_id", NULL};
     const msgpack_object *o = &a->u.data;
     cr_assert(itest_keys_are(o, keys), "the alert body has exactly the documented keys");
     cr_assert(itest_str_is(o, "kind", kind), "expected a %s alert", kind);

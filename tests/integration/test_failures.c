@@ -67,8 +67,7 @@ static void
 exec(const char *sql)
 {
     char *err = NULL;
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql,
-                 err ? err : "");
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql, err ? err : "");
 }
 
 Test(failures, busy_store_answers_unavailable_and_appends_nothing)

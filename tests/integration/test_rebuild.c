@@ -91,8 +91,8 @@ wait_all(int64_t pos)
 {
     static const char *const readers[] = {"projector", "query", "audit", "alert"};
     for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-        cr_assert_eq(harness_wait_position(h, readers[i], pos, 60000), 0,
-                     "%s did not reach %lld", readers[i], (long long)pos);
+        cr_assert_eq(harness_wait_position(h, readers[i], pos, 60000), 0, "%s did not reach %lld",
+                     readers[i], (long long)pos);
 }
 
 /* `<daemon> --mode dump --db <tmp>/<db>` into <tmp>/<out>. */
@@ -253,9 +253,18 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     char blog[512], n[16];
     path_in("invbench.out", blog, sizeof blog);
     snprintf(n, sizeof n, "%d", 20000);
-    char *argv[] = {(char *)harness_binary("invbench"), "--command-ep",
-                    (char *)harness_endpoint(h, "command"), "--projector-ep", "", "--count", n,
-                    "--products", "300", "--window", "32", NULL};
+    char *argv[] = {(char *)harness_binary("invbench"),
+                    "--command-ep",
+                    (char *)harness_endpoint(h, "command"),
+                    "--projector-ep",
+                    "",
+                    "--count",
+                    n,
+                    "--products",
+                    "300",
+                    "--window",
+                    "32",
+                    NULL};
     cr_assert_eq(run2(argv, blog, true), 0, "invbench failed (%s)", blog);
     int64_t h1 = head();
     cr_assert_geq(h1, 20000);
@@ -270,11 +279,10 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     /* projector: queries keep being answered while it runs */
     queries_during = 0;
     int running = rebuild_and_wait("projector", 1, query_meanwhile);
-    fprintf(stderr, "projector rebuild: %d polls saw it running, %d queries meanwhile\n",
-            running, queries_during);
+    fprintf(stderr, "projector rebuild: %d polls saw it running, %d queries meanwhile\n", running,
+            queries_during);
     cr_assert_gt(queries_during, 0);
-    cr_assert_gt(running, 0, "the rebuild of %lld events was never seen running",
-                 (long long)h1);
+    cr_assert_gt(running, 0, "the rebuild of %lld events was never seen running", (long long)h1);
     harness_reply_t r;
     status("projector", &r);
     cr_assert_eq(itest_int(r.root, "checkpoint"), h1, "the rebuilt model is at the head");
@@ -291,8 +299,8 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     cr_assert_eq(qpos, h1);
     dump("projector", "read.db", "read.after");
     cr_assert(same_file("read.before", "read.after"),
-              "the rebuilt read model differs (diff %s/read.before %s/read.after)",
-              harness_dir(h), harness_dir(h));
+              "the rebuilt read model differs (diff %s/read.before %s/read.after)", harness_dir(h),
+              harness_dir(h));
 
     /* audit and alerts */
     queries_during = 0;
@@ -330,8 +338,12 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     /* invctl rebuild projector */
     char out[512];
     path_in("invctl-rebuild.out", out, sizeof out);
-    char *ictl[] = {(char *)harness_binary("invctl"), "--projector-ep",
-                    (char *)harness_endpoint(h, "projector"), "rebuild", "projector", NULL};
+    char *ictl[] = {(char *)harness_binary("invctl"),
+                    "--projector-ep",
+                    (char *)harness_endpoint(h, "projector"),
+                    "rebuild",
+                    "projector",
+                    NULL};
     cr_assert_eq(run2(ictl, out, true), 0, "invctl rebuild projector (%s)", out);
     int64_t deadline = now_ms() + 60000;
     for (;;) {
@@ -354,9 +366,17 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     path_in("fresh-read.db", fresh, sizeof fresh);
     snprintf(bind, sizeof bind, "ipc://%s/fresh-projector.sock", harness_dir(h));
     path_in("fresh-projector.log", log, sizeof log);
-    char *once[] = {(char *)harness_binary("projector"), "--db", fresh, "--events",
-                    (char *)harness_endpoint(h, "events"), "--catchup",
-                    (char *)harness_endpoint(h, "catchup"), "--bind", bind, "--mode", "once",
+    char *once[] = {(char *)harness_binary("projector"),
+                    "--db",
+                    fresh,
+                    "--events",
+                    (char *)harness_endpoint(h, "events"),
+                    "--catchup",
+                    (char *)harness_endpoint(h, "catchup"),
+                    "--bind",
+                    bind,
+                    "--mode",
+                    "once",
                     NULL};
     cr_assert_eq(run2(once, log, true), 0, "projector --mode once (%s)", log);
     dump("projector", "fresh-read.db", "read.fresh");

@@ -144,8 +144,8 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     strcpy(a->stream, "product-p1");
     random_product_history(a, 20, 10, 7);
     cr_assert_eq(eventstore_begin(es), ES_OK);
-    cr_assert_eq(eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1),
-                 ES_OK);
+    cr_assert_eq(
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ES_OK);
     cr_assert_eq(eventstore_commit(es), ES_OK);
     *b = *a;
     cr_assert_eq(aggstore_load(es, b, true), ES_OK);
@@ -172,9 +172,9 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_exec(db, "INSERT INTO streams(name) VALUES('product-old')", NULL, NULL,
-                              NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db, "INSERT INTO streams(name) VALUES('product-old')", NULL, NULL, NULL),
+        SQLITE_OK);
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "INSERT INTO events(stream_id, version, type, schema,"
                                     " event_id, command_id, correlation_id, recorded_at, payload)"

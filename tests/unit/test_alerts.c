@@ -28,7 +28,8 @@ static void *zctx, *pub, *sub;
 /* ---- fixtures ------------------------------------------------------------ */
 
 static event_t *
-mk(int64_t pos, const char *product, event_type_t type, const char *corr) {
+mk(int64_t pos, const char *product, event_type_t type, const char *corr)
+{
     event_t *e = &evs[pos];
     memset(e, 0, sizeof *e);
     e->env.position = pos;
@@ -44,7 +45,8 @@ mk(int64_t pos, const char *product, event_type_t type, const char *corr) {
 }
 
 static void
-created(int64_t pos, const char *product, const char *name, int64_t stock, int64_t threshold) {
+created(int64_t pos, const char *product, const char *name, int64_t stock, int64_t threshold)
+{
     event_t *e = mk(pos, product, EV_PRODUCT_CREATED, "c-create");
     fields_set_str(&e->data, F_NAME, name);
     fields_set_int(&e->data, F_STOCK, stock);
@@ -52,16 +54,19 @@ created(int64_t pos, const char *product, const char *name, int64_t stock, int64
 }
 
 static void
-stock(int64_t pos, const char *product, event_type_t type, int64_t from, int64_t to) {
+stock(int64_t pos, const char *product, event_type_t type, int64_t from, int64_t to)
+{
     event_t *e = mk(pos, product, type, type == EV_PRODUCT_SOLD ? "c-sale" : "");
     fields_set_int(&e->data, F_OLD_STOCK, from);
     fields_set_int(&e->data, F_NEW_STOCK, to);
-    if (type == EV_PRODUCT_SOLD) fields_set_int(&e->data, F_QUANTITY, from - to);
+    if (type == EV_PRODUCT_SOLD)
+        fields_set_int(&e->data, F_QUANTITY, from - to);
 }
 
 /* Alerts raised: 2 LOW p1, 5 OUT p1, 6 LOW p1, 7 CLEARED p1, 8 LOW p2, 9 OUT p3. */
 static void
-history(void) {
+history(void)
+{
     created(1, "p1", "Widget", 12, 10);
     stock(2, "p1", EV_PRODUCT_SOLD, 12, 9);
     stock(3, "p1", EV_PRODUCT_SOLD, 9, 5);
@@ -84,7 +89,8 @@ static const stockwatch_kind_t alert_kinds[] = {STOCKWATCH_LOW_STOCK, STOCKWATCH
 #define N_ALERTS 6
 
 static alerts_t *
-open_model(const char *name, FILE *where) {
+open_model(const char *name, FILE *where)
+{
     char path[128];
     const char *why = NULL;
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -95,7 +101,8 @@ open_model(const char *name, FILE *where) {
 
 /* Binds an inproc PUB and waits until its SUB really receives. */
 static void
-pubsub_open(void) {
+pubsub_open(void)
+{
     zctx = zmq_ctx_new();
     pub = bus_bind(zctx, ZMQ_PUB, "inproc://test-alerts");
     sub = bus_connect(zctx, ZMQ_SUB, "inproc://test-alerts");
@@ -103,7 +110,8 @@ pubsub_open(void) {
     for (int i = 0; i < 500; i++) {
         bus_send(pub, "probe", "x", 1, 0);
         zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, 10) == 1) return;
+        if (zmq_poll(&it, 1, 10) == 1)
+            return;
     }
     cr_assert_fail("the SUB never received");
 }
@@ -111,10 +119,12 @@ pubsub_open(void) {
 /* Receives the next alert body, skipping probes; 0, or -1 when none comes
  * within wait_ms. */
 static int
-pubsub_next(alertmsg_t *a, int wait_ms) {
+pubsub_next(alertmsg_t *a, int wait_ms)
+{
     for (;;) {
         zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, wait_ms) != 1) return -1;
+        if (zmq_poll(&it, 1, wait_ms) != 1)
+            return -1;
         bus_msg_t m;
         cr_assert_eq(bus_recv(sub, &m, 0), 0);
         bool probe = bus_frame_is(&m, 0, "probe");
@@ -127,12 +137,14 @@ pubsub_next(alertmsg_t *a, int wait_ms) {
             cr_assert_eq(alertmsg_decode(body, len, a, &why), 0, "%s", why);
         }
         bus_msg_close(&m);
-        if (!probe) return 0;
+        if (!probe)
+            return 0;
     }
 }
 
 static void
-setup(void) {
+setup(void)
+{
     strcpy(dir, "/tmp/test_alerts.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     out = open_memstream(&out_buf, &out_len);
@@ -143,7 +155,8 @@ setup(void) {
 }
 
 static void
-teardown(void) {
+teardown(void)
+{
     alerts_close(&model);
     bus_close(&sub);
     bus_close(&pub);
@@ -158,7 +171,8 @@ teardown(void) {
 TestSuite(alerts, .init = setup, .fini = teardown);
 
 static void
-apply_batch(alerts_t *m, int from, int to) {
+apply_batch(alerts_t *m, int from, int to)
+{
     cr_assert_eq(alerts_ops.begin(m), 0);
     for (int p = from; p <= to; p++)
         cr_assert_eq(alerts_ops.apply(m, &evs[p]), 0, "position %d", p);
@@ -169,13 +183,15 @@ apply_batch(alerts_t *m, int from, int to) {
 }
 
 static const char *
-printed(void) {
+printed(void)
+{
     fflush(out);
     return out_buf ? out_buf : "";
 }
 
 static int
-count_lines(const char *s) {
+count_lines(const char *s)
+{
     int n = 0;
     for (; *s; s++)
         n += *s == '\n';
@@ -183,7 +199,8 @@ count_lines(const char *s) {
 }
 
 static char *
-dump(alerts_t *m) {
+dump(alerts_t *m)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -194,7 +211,8 @@ dump(alerts_t *m) {
 
 /* ---- model --------------------------------------------------------------- */
 
-Test(alerts, alerts_follow_the_rule_and_print_after_commit) {
+Test(alerts, alerts_follow_the_rule_and_print_after_commit)
+{
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0, "position %d", p);
@@ -227,7 +245,8 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit) {
     cr_assert_eq(alerts_publish_errors(model), 0);
 }
 
-Test(alerts, product_state_and_discontinued) {
+Test(alerts, product_state_and_discontinued)
+{
     apply_batch(model, 1, N_EVENTS);
     stockwatch_state_t st;
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
@@ -241,7 +260,8 @@ Test(alerts, product_state_and_discontinued) {
     cr_assert_null(strstr(printed(), "position 11"), "no alert for a discontinued product");
 }
 
-Test(alerts, rollback_prints_and_publishes_nothing) {
+Test(alerts, rollback_prints_and_publishes_nothing)
+{
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 1; p <= 5; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
@@ -258,7 +278,8 @@ Test(alerts, rollback_prints_and_publishes_nothing) {
     free(d);
 }
 
-Test(alerts, reapplying_is_harmless_and_silent) {
+Test(alerts, reapplying_is_harmless_and_silent)
+{
     apply_batch(model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
@@ -275,7 +296,8 @@ Test(alerts, reapplying_is_harmless_and_silent) {
     free(after);
 }
 
-Test(alerts, rebuild_dumps_identically) {
+Test(alerts, rebuild_dumps_identically)
+{
     for (int p = 1; p <= N_EVENTS; p++)
         apply_batch(model, p, p);
     alerts_t *fresh = open_model("rebuild.db", NULL);
@@ -297,12 +319,14 @@ typedef struct {
 } found_t;
 
 static void
-collect(void *arg, const alertmsg_t *a) {
+collect(void *arg, const alertmsg_t *a)
+{
     found_t *f = arg;
     f->pos[f->n++] = a->position;
 }
 
-Test(alerts, list_filters_and_pages) {
+Test(alerts, list_filters_and_pages)
+{
     apply_batch(model, 1, N_EVENTS);
     bool more;
     found_t f = {0};
@@ -318,7 +342,8 @@ Test(alerts, list_filters_and_pages) {
         cr_assert_eq(alerts_list(model, &q, collect, &f, &more), f.n);
         for (int i = 0; i < f.n; i++)
             cr_assert_eq(f.pos[i], alert_positions[seen++]);
-        if (!more) break;
+        if (!more)
+            break;
         q.after = f.pos[f.n - 1];
     }
     cr_assert_eq(seen, N_ALERTS);
@@ -330,7 +355,8 @@ static codec_writer_t req_w, rep_w;
 static msgpack_unpacked req_u, rep_u;
 
 static const msgpack_object *
-call(void) {
+call(void)
+{
     const char *why = NULL;
     msgpack_unpacked_destroy(&req_u);
     msgpack_unpacked_destroy(&rep_u);
@@ -345,7 +371,8 @@ call(void) {
 }
 
 static void
-api_setup(void) {
+api_setup(void)
+{
     setup();
     codec_writer_init(&req_w);
     codec_writer_init(&rep_w);
@@ -355,7 +382,8 @@ api_setup(void) {
 }
 
 static void
-api_teardown(void) {
+api_teardown(void)
+{
     msgpack_unpacked_destroy(&req_u);
     msgpack_unpacked_destroy(&rep_u);
     codec_writer_fini(&req_w);
@@ -366,7 +394,8 @@ api_teardown(void) {
 TestSuite(alertapi, .init = api_setup, .fini = api_teardown);
 
 static void
-expect_error(const msgpack_object *rep, const char *code, const char *field) {
+expect_error(const msgpack_object *rep, const char *code, const char *field)
+{
     bool ok = true;
     const char *s;
     size_t n;
@@ -378,7 +407,8 @@ expect_error(const msgpack_object *rep, const char *code, const char *field) {
         cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
 }
 
-Test(alertapi, list_reply_shape_and_pages) {
+Test(alertapi, list_reply_shape_and_pages)
+{
     msgpack_pack_map(&req_w.pk, 3);
     codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
     codec_pack_kv_str(&req_w.pk, "product_id", "p1");
@@ -422,7 +452,8 @@ Test(alertapi, list_reply_shape_and_pages) {
         expect_error(call(), code, field);                                                         \
     } while (0)
 
-Test(alertapi, bad_parameters_get_clear_errors) {
+Test(alertapi, bad_parameters_get_clear_errors)
+{
     msgpack_packer *pk = &req_w.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "product_id", 1), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_bool(pk, "limit", false), "malformed", NULL);
@@ -438,7 +469,8 @@ Test(alertapi, bad_parameters_get_clear_errors) {
     BAD_REQUEST(codec_pack_kv_str(pk, "cursor", "12x"), "validation", "cursor");
 }
 
-Test(alertapi, unknown_type_is_left_to_the_runtime) {
+Test(alertapi, unknown_type_is_left_to_the_runtime)
+{
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
     cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &rep_w), -1);
     msgpack_object not_map = {.type = MSGPACK_OBJECT_STR};
@@ -446,7 +478,8 @@ Test(alertapi, unknown_type_is_left_to_the_runtime) {
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
-Test(alertapi, non_string_keys_are_malformed) {
+Test(alertapi, non_string_keys_are_malformed)
+{
     msgpack_object_kv kv[2] = {
         {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "type"}},
          .val = {.type = MSGPACK_OBJECT_STR, .via.str = {10, "ListAlerts"}}},
@@ -464,7 +497,8 @@ Test(alertapi, non_string_keys_are_malformed) {
 }
 
 /* The Rebuild factory: a silent model, printing and publishing once live. */
-Test(alerts, rebuild_factory_is_silent_until_activated) {
+Test(alerts, rebuild_factory_is_silent_until_activated)
+{
     apply_batch(model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
@@ -493,7 +527,8 @@ Test(alerts, rebuild_factory_is_silent_until_activated) {
     model = fresh;
 }
 
-Test(alertapi, a_model_mid_swap_answers_unavailable) {
+Test(alertapi, a_model_mid_swap_answers_unavailable)
+{
     alerts_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;

@@ -24,7 +24,8 @@ static FILE *out;
 /* ---- fixtures ------------------------------------------------------------ */
 
 static void
-mk(int64_t pos, const char *stream, int64_t version, event_type_t type, const char *corr) {
+mk(int64_t pos, const char *stream, int64_t version, event_type_t type, const char *corr)
+{
     event_t *e = &evs[pos];
     memset(e, 0, sizeof *e);
     e->env.position = pos;
@@ -39,7 +40,8 @@ mk(int64_t pos, const char *stream, int64_t version, event_type_t type, const ch
 }
 
 static void
-history(void) {
+history(void)
+{
     mk(1, "supplier-s1", 1, EV_SUPPLIER_REGISTERED, "c1");
     fields_set_str(&evs[1].data, F_SUPPLIER_ID, "s1");
     fields_set_str(&evs[1].data, F_NAME, "Acme");
@@ -74,7 +76,8 @@ history(void) {
 }
 
 static auditlog_t *
-open_model(const char *name, FILE *where) {
+open_model(const char *name, FILE *where)
+{
     char path[128];
     const char *why = NULL;
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -84,7 +87,8 @@ open_model(const char *name, FILE *where) {
 }
 
 static void
-setup(void) {
+setup(void)
+{
     strcpy(dir, "/tmp/test_auditlog.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     out = open_memstream(&out_buf, &out_len);
@@ -93,7 +97,8 @@ setup(void) {
 }
 
 static void
-teardown(void) {
+teardown(void)
+{
     auditlog_close(&model);
     fclose(out);
     free(out_buf);
@@ -106,7 +111,8 @@ TestSuite(auditlog, .init = setup, .fini = teardown);
 
 /* Applies positions [from, to] in one batch, as the subscriber runtime does. */
 static void
-apply_batch(auditlog_t *m, int from, int to) {
+apply_batch(auditlog_t *m, int from, int to)
+{
     cr_assert_eq(auditlog_ops.begin(m), 0);
     for (int p = from; p <= to; p++)
         cr_assert_eq(auditlog_ops.apply(m, &evs[p]), 0, "position %d", p);
@@ -117,13 +123,15 @@ apply_batch(auditlog_t *m, int from, int to) {
 }
 
 static const char *
-printed(void) {
+printed(void)
+{
     fflush(out);
     return out_buf ? out_buf : "";
 }
 
 static int
-count_lines(const char *s) {
+count_lines(const char *s)
+{
     int n = 0;
     for (; *s; s++)
         n += *s == '\n';
@@ -131,7 +139,8 @@ count_lines(const char *s) {
 }
 
 static char *
-dump(auditlog_t *m) {
+dump(auditlog_t *m)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -142,7 +151,8 @@ dump(auditlog_t *m) {
 
 /* ---- model --------------------------------------------------------------- */
 
-Test(auditlog, one_line_per_event_after_commit_only) {
+Test(auditlog, one_line_per_event_after_commit_only)
+{
     cr_assert_eq(auditlog_ops.begin(model), 0);
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
@@ -165,7 +175,8 @@ Test(auditlog, one_line_per_event_after_commit_only) {
     cr_assert_eq(cp, N_EVENTS);
 }
 
-Test(auditlog, rollback_prints_nothing_and_stores_nothing) {
+Test(auditlog, rollback_prints_nothing_and_stores_nothing)
+{
     cr_assert_eq(auditlog_ops.begin(model), 0);
     for (int p = 1; p <= 3; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
@@ -179,7 +190,8 @@ Test(auditlog, rollback_prints_nothing_and_stores_nothing) {
     free(d);
 }
 
-Test(auditlog, reapplying_is_harmless_and_silent) {
+Test(auditlog, reapplying_is_harmless_and_silent)
+{
     apply_batch(model, 1, N_EVENTS);
     char *before = dump(model);
     size_t printed_len = strlen(printed());
@@ -192,7 +204,8 @@ Test(auditlog, reapplying_is_harmless_and_silent) {
     free(after);
 }
 
-Test(auditlog, rebuild_dumps_identically) {
+Test(auditlog, rebuild_dumps_identically)
+{
     for (int p = 1; p <= N_EVENTS; p++)
         apply_batch(model, p, p);
     auditlog_t *fresh = open_model("rebuild.db", NULL);
@@ -219,27 +232,32 @@ typedef struct {
 } found_t;
 
 static void
-collect(void *arg, const auditlog_row_t *row) {
+collect(void *arg, const auditlog_row_t *row)
+{
     found_t *f = arg;
     f->pos[f->n++] = row->position;
 }
 
 static found_t
-search(auditlog_query_t q, bool *more) {
+search(auditlog_query_t q, bool *more)
+{
     found_t f = {0};
-    if (q.limit == 0) q.limit = AUDITLOG_LIMIT_DEFAULT;
+    if (q.limit == 0)
+        q.limit = AUDITLOG_LIMIT_DEFAULT;
     cr_assert_eq(auditlog_search(model, &q, collect, &f, more), f.n);
     return f;
 }
 
 static void
-expect(found_t f, const int64_t *want, int n) {
+expect(found_t f, const int64_t *want, int n)
+{
     cr_assert_eq(f.n, n, "found %d, want %d", f.n, n);
     for (int i = 0; i < n; i++)
         cr_assert_eq(f.pos[i], want[i], "item %d", i);
 }
 
-Test(auditlog, search_filters) {
+Test(auditlog, search_filters)
+{
     apply_batch(model, 1, N_EVENTS);
     bool more;
     expect(search((auditlog_query_t){.stream = "product-p1"}, &more), (int64_t[]){2, 3, 4, 6, 8, 9},
@@ -263,7 +281,8 @@ Test(auditlog, search_filters) {
     expect(search((auditlog_query_t){.has_to = true, .to_us = T0}, &more), NULL, 0);
 }
 
-Test(auditlog, search_pages_with_a_cursor) {
+Test(auditlog, search_pages_with_a_cursor)
+{
     apply_batch(model, 1, N_EVENTS);
     bool more;
     int64_t after = 0, seen = 0;
@@ -271,7 +290,8 @@ Test(auditlog, search_pages_with_a_cursor) {
         found_t f = search((auditlog_query_t){.limit = 3, .after = after}, &more);
         for (int i = 0; i < f.n; i++)
             cr_assert_eq(f.pos[i], ++seen);
-        if (!more) break;
+        if (!more)
+            break;
         after = f.pos[f.n - 1];
     }
     cr_assert_eq(seen, N_EVENTS);
@@ -287,7 +307,8 @@ static msgpack_unpacked req_u, rep_u;
 
 /* Sends the request packed in req_w; returns the reply map. */
 static const msgpack_object *
-call(void) {
+call(void)
+{
     const char *why = NULL;
     msgpack_unpacked_destroy(&req_u);
     msgpack_unpacked_destroy(&rep_u);
@@ -302,7 +323,8 @@ call(void) {
 }
 
 static void
-api_setup(void) {
+api_setup(void)
+{
     setup();
     codec_writer_init(&req_w);
     codec_writer_init(&rep_w);
@@ -312,7 +334,8 @@ api_setup(void) {
 }
 
 static void
-api_teardown(void) {
+api_teardown(void)
+{
     msgpack_unpacked_destroy(&req_u);
     msgpack_unpacked_destroy(&rep_u);
     codec_writer_fini(&req_w);
@@ -323,7 +346,8 @@ api_teardown(void) {
 TestSuite(auditapi, .init = api_setup, .fini = api_teardown);
 
 static void
-expect_error(const msgpack_object *rep, const char *code, const char *field) {
+expect_error(const msgpack_object *rep, const char *code, const char *field)
+{
     bool ok = true;
     const char *s;
     size_t n;
@@ -336,7 +360,8 @@ expect_error(const msgpack_object *rep, const char *code, const char *field) {
         cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
 }
 
-Test(auditapi, search_reply_shape_and_pages) {
+Test(auditapi, search_reply_shape_and_pages)
+{
     msgpack_pack_map(&req_w.pk, 3);
     codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
     codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
@@ -375,7 +400,8 @@ Test(auditapi, search_reply_shape_and_pages) {
     cr_assert_eq(codec_map_get(rep, "next_cursor")->type, MSGPACK_OBJECT_NIL);
 }
 
-Test(auditapi, nil_means_absent_and_defaults_apply) {
+Test(auditapi, nil_means_absent_and_defaults_apply)
+{
     msgpack_pack_map(&req_w.pk, 4);
     codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
     codec_pack_cstr(&req_w.pk, "stream");
@@ -396,7 +422,8 @@ Test(auditapi, nil_means_absent_and_defaults_apply) {
         expect_error(call(), code, field);                                                         \
     } while (0)
 
-Test(auditapi, bad_parameters_get_clear_errors) {
+Test(auditapi, bad_parameters_get_clear_errors)
+{
     msgpack_packer *pk = &req_w.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "stream", 5), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_str(pk, "limit", "10"), "malformed", NULL);
@@ -434,7 +461,8 @@ Test(auditapi, bad_parameters_get_clear_errors) {
     expect_error(call(), "validation", "to_us");
 }
 
-Test(auditapi, unknown_type_is_left_to_the_runtime) {
+Test(auditapi, unknown_type_is_left_to_the_runtime)
+{
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
     cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &rep_w), -1);
     cr_assert_eq(rep_w.buf.size, 0);
@@ -443,7 +471,8 @@ Test(auditapi, unknown_type_is_left_to_the_runtime) {
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
-Test(auditapi, non_string_keys_are_malformed) {
+Test(auditapi, non_string_keys_are_malformed)
+{
     msgpack_object_kv kv[2] = {
         {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "type"}},
          .val = {.type = MSGPACK_OBJECT_STR, .via.str = {11, "SearchAudit"}}},
@@ -460,7 +489,8 @@ Test(auditapi, non_string_keys_are_malformed) {
     expect_error(&rep_u.data, "malformed", NULL);
 }
 
-Test(auditapi, a_model_mid_swap_answers_unavailable) {
+Test(auditapi, a_model_mid_swap_answers_unavailable)
+{
     auditlog_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;
@@ -470,7 +500,8 @@ Test(auditapi, a_model_mid_swap_answers_unavailable) {
 }
 
 /* The Rebuild factory: a silent model, made live (and printing) on activate. */
-Test(auditlog, rebuild_factory_is_silent_until_activated) {
+Test(auditlog, rebuild_factory_is_silent_until_activated)
+{
     apply_batch(model, 1, N_EVENTS);
     size_t len = strlen(printed());
     auditlog_live_t live = {model, out};

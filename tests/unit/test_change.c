@@ -8,7 +8,8 @@
 static event_t ev; /* large: kept off the stack */
 
 static const char *
-describe(event_type_t type) {
+describe(event_type_t type)
+{
     static char out[CHANGE_MAX];
     ev.env.type = type;
     change_describe(&ev, out, sizeof out);
@@ -16,36 +17,42 @@ describe(event_type_t type) {
 }
 
 static void
-reset(void) {
+reset(void)
+{
     memset(&ev, 0, sizeof ev);
 }
 
 TestSuite(change, .init = reset);
 
-Test(change, stock_updated) {
+Test(change, stock_updated)
+{
     fields_set_int(&ev.data, F_OLD_STOCK, 12);
     fields_set_int(&ev.data, F_NEW_STOCK, 3);
     cr_assert_str_eq(describe(EV_STOCK_UPDATED), "stock 12 -> 3");
 }
 
-Test(change, price_changed) {
+Test(change, price_changed)
+{
     fields_set_int(&ev.data, F_OLD_PRICE_CENTS, 1999);
     fields_set_int(&ev.data, F_NEW_PRICE_CENTS, 1499);
     cr_assert_str_eq(describe(EV_PRICE_CHANGED), "price 1999 -> 1499");
 }
 
-Test(change, supplier_renamed) {
+Test(change, supplier_renamed)
+{
     fields_set_str(&ev.data, F_OLD_NAME, "Acme");
     fields_set_str(&ev.data, F_NEW_NAME, "Acme Ltd");
     cr_assert_str_eq(describe(EV_SUPPLIER_RENAMED), "name \"Acme\" -> \"Acme Ltd\"");
 }
 
-Test(change, supplier_registered) {
+Test(change, supplier_registered)
+{
     fields_set_str(&ev.data, F_NAME, "Acme");
     cr_assert_str_eq(describe(EV_SUPPLIER_REGISTERED), "registered \"Acme\"");
 }
 
-Test(change, product_created) {
+Test(change, product_created)
+{
     fields_set_str(&ev.data, F_NAME, "Widget");
     fields_set_int(&ev.data, F_PRICE_CENTS, 1999);
     fields_set_int(&ev.data, F_STOCK, 40);
@@ -54,7 +61,8 @@ Test(change, product_created) {
                      "created \"Widget\" price 1999 stock 40 threshold 10");
 }
 
-Test(change, product_sold) {
+Test(change, product_sold)
+{
     fields_set_int(&ev.data, F_QUANTITY, 5);
     fields_set_str(&ev.data, F_ORDER_ID, "o1");
     fields_set_int(&ev.data, F_OLD_STOCK, 12);
@@ -62,7 +70,8 @@ Test(change, product_sold) {
     cr_assert_str_eq(describe(EV_PRODUCT_SOLD), "sold 5 (order o1) stock 12 -> 7");
 }
 
-Test(change, review_viewed_discontinued) {
+Test(change, review_viewed_discontinued)
+{
     fields_set_str(&ev.data, F_REVIEW_ID, "r1");
     fields_set_int(&ev.data, F_RATING, 4);
     cr_assert_str_eq(describe(EV_REVIEW_SUBMITTED), "review r1 rating 4");
@@ -72,7 +81,8 @@ Test(change, review_viewed_discontinued) {
     cr_assert_str_eq(describe(EV_PRODUCT_DISCONTINUED), "discontinued: end of line");
 }
 
-Test(change, every_type_has_a_text) {
+Test(change, every_type_has_a_text)
+{
     for (int t = 0; t < EV__COUNT; t++) {
         const char *s = describe((event_type_t)t);
         cr_assert(strlen(s) > 0, "type %d", t);
@@ -80,7 +90,8 @@ Test(change, every_type_has_a_text) {
     }
 }
 
-Test(change, hostile_name_stays_on_one_line) {
+Test(change, hostile_name_stays_on_one_line)
+{
     fields_set_str(&ev.data, F_OLD_NAME, "a\"b\\c\nd\re\tf\x1b[31mg\x7f");
     fields_set_str(&ev.data, F_NEW_NAME, "x\xe2\x80\xa8y\xc2\x85z caf\xc3\xa9");
     cr_assert_str_eq(describe(EV_SUPPLIER_RENAMED),
@@ -88,7 +99,8 @@ Test(change, hostile_name_stays_on_one_line) {
                      "\"x\\u2028y\\u0085z caf\xc3\xa9\"");
 }
 
-Test(change, escape_invalid_utf8_and_nul_safe) {
+Test(change, escape_invalid_utf8_and_nul_safe)
+{
     char out[64];
     const char raw[] = {'a', (char)0xff, (char)0xc3, 'b', (char)0xed, (char)0xa0, (char)0x80, 0};
     change_escape(raw, sizeof raw - 1, out, sizeof out);
@@ -97,7 +109,8 @@ Test(change, escape_invalid_utf8_and_nul_safe) {
     cr_assert_str_eq(out, "a\\x00b");
 }
 
-Test(change, worst_case_reason_fits) {
+Test(change, worst_case_reason_fits)
+{
     char reason[REASON_MAX + 1];
     memset(reason, 0x01, REASON_MAX);
     reason[REASON_MAX] = '\0';
@@ -107,7 +120,8 @@ Test(change, worst_case_reason_fits) {
     cr_assert_null(strstr(s, "..."));
 }
 
-Test(change, truncation_keeps_escapes_whole) {
+Test(change, truncation_keeps_escapes_whole)
+{
     char out[16];
     size_t n = change_escape("\n\n\n\n\n\n\n\n\n\n", 10, out, sizeof out);
     cr_assert_eq(n, strlen(out));
@@ -118,7 +132,8 @@ Test(change, truncation_keeps_escapes_whole) {
     cr_assert_str_eq(out, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac...");
 }
 
-Test(change, iso_time) {
+Test(change, iso_time)
+{
     char buf[CHANGE_TIME_MAX];
     cr_assert_str_eq(change_iso_time(0, buf), "1970-01-01T00:00:00.000Z");
     cr_assert_str_eq(change_iso_time(1795446684123999, buf), "2026-11-23T15:11:24.123Z");

@@ -23,9 +23,11 @@ static char err[512];
 
 /* Parses argv fully into a command; 0 or -1 (err set). */
 static int
-build(command_t *cmd, int argc, char **argv) {
+build(command_t *cmd, int argc, char **argv)
+{
     cli_opts_t o;
-    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) return -1;
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0)
+        return -1;
     const cli_command_def_t *def = cli_commands_find(o.argv[0]);
     cr_assert_not_null(def, "no command %s", o.argv[0]);
     return cli_commands_build(&o, def, o.argc - 1, o.argv + 1, cmd, err, sizeof err);
@@ -33,9 +35,11 @@ build(command_t *cmd, int argc, char **argv) {
 #define BUILD(cmd, ...) build((cmd), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static int
-query(cli_request_t *req, int argc, char **argv) {
+query(cli_request_t *req, int argc, char **argv)
+{
     cli_opts_t o;
-    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) return -1;
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0)
+        return -1;
     const cli_query_def_t *def = cli_queries_find(o.argv[0]);
     cr_assert_not_null(def, "no query %s", o.argv[0]);
     return cli_queries_build(&o, def, o.argc - 1, o.argv + 1, req, err, sizeof err);
@@ -43,15 +47,18 @@ query(cli_request_t *req, int argc, char **argv) {
 #define QUERY(req, ...) query((req), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static const cli_kv_t *
-kv(const cli_request_t *req, const char *key) {
+kv(const cli_request_t *req, const char *key)
+{
     for (int i = 0; i < req->n; i++)
-        if (strcmp(req->kv[i].key, key) == 0) return &req->kv[i];
+        if (strcmp(req->kv[i].key, key) == 0)
+            return &req->kv[i];
     return NULL;
 }
 
 /* ---- integers and times --------------------------------------------------- */
 
-Test(cli, int_parsing_is_strict) {
+Test(cli, int_parsing_is_strict)
+{
     int64_t v;
     cr_expect_eq(cli_parse_int("12", &v), 0);
     cr_expect_eq(v, 12);
@@ -66,7 +73,8 @@ Test(cli, int_parsing_is_strict) {
         cr_expect_eq(cli_parse_int(bad[i], &v), -1, "accepted '%s'", bad[i]);
 }
 
-Test(cli, iso_times) {
+Test(cli, iso_times)
+{
     int64_t us;
     cr_expect_eq(cli_parse_time("1970-01-01T00:00:01Z", &us), 0);
     cr_expect_eq(us, 1000000);
@@ -86,7 +94,8 @@ Test(cli, iso_times) {
 
 /* ---- global options ------------------------------------------------------- */
 
-Test(cli, global_options_before_and_after_the_subcommand) {
+Test(cli, global_options_before_and_after_the_subcommand)
+{
     cli_opts_t o;
     /* o.argv points into argv: keep the array alive for the whole test */
     char **argv = ARGV("--json", "sell", "p1", "--qty", "2", "--timeout-ms", "250",
@@ -104,7 +113,8 @@ Test(cli, global_options_before_and_after_the_subcommand) {
     cr_expect_str_eq(o.argv[3], "2");
 }
 
-Test(cli, endpoint_from_environment_then_default) {
+Test(cli, endpoint_from_environment_then_default)
+{
     cli_opts_t o;
     setenv("INV_QUERY_EP", "tcp://query:5553", 1);
     cr_assert_eq(PARSE(&o, "dashboard"), 0);
@@ -115,7 +125,8 @@ Test(cli, endpoint_from_environment_then_default) {
     unsetenv("INV_QUERY_EP");
 }
 
-Test(cli, bad_global_values) {
+Test(cli, bad_global_values)
+{
     cli_opts_t o;
     cr_expect_eq(PARSE(&o, "dashboard", "--timeout-ms", "12x"), -1);
     cr_expect(strstr(err, "--timeout-ms") != NULL, "%s", err);
@@ -126,7 +137,8 @@ Test(cli, bad_global_values) {
 
 /* ---- commands ------------------------------------------------------------- */
 
-Test(cli, create_product_maps_every_flag) {
+Test(cli, create_product_maps_every_flag)
+{
     command_t c;
     cr_assert_eq(BUILD(&c, "create-product", "--id", "p1", "--sku", "SKU-1", "--name", "Widget",
                        "--description", "A widget", "--supplier", "s1", "--price", "1999", "--cost",
@@ -147,7 +159,8 @@ Test(cli, create_product_maps_every_flag) {
     cr_expect_not(c.has_expected_version);
 }
 
-Test(cli, sell_with_positional_id_and_default_order) {
+Test(cli, sell_with_positional_id_and_default_order)
+{
     command_t c, d;
     cr_assert_eq(BUILD(&c, "sell", "p1", "--qty", "3"), 0, "%s", err);
     cr_assert_eq(BUILD(&d, "sell", "p1", "--qty", "3"), 0, "%s", err);
@@ -161,7 +174,8 @@ Test(cli, sell_with_positional_id_and_default_order) {
     cr_expect_str_eq(c.data.order_id, "o9");
 }
 
-Test(cli, envelope_options_reach_the_command) {
+Test(cli, envelope_options_reach_the_command)
+{
     command_t c;
     cr_assert_eq(BUILD(&c, "--command-id", "cmd-1", "change-price", "p1", "--price", "-5",
                        "--correlation-id", "corr-9", "--expected-version", "4"),
@@ -175,7 +189,8 @@ Test(cli, envelope_options_reach_the_command) {
     cr_expect_eq(fields_int(&c.data, F_PRICE_CENTS), -5);
 }
 
-Test(cli, other_commands_map_their_fields) {
+Test(cli, other_commands_map_their_fields)
+{
     command_t c;
     cr_assert_eq(BUILD(&c, "update-stock", "p1", "--stock", "0"), 0, "%s", err);
     cr_expect_eq(c.type, CMD_UPDATE_STOCK);
@@ -201,7 +216,8 @@ Test(cli, other_commands_map_their_fields) {
     cr_expect_str_eq(c.data.reason, "old");
 }
 
-Test(cli, command_errors) {
+Test(cli, command_errors)
+{
     command_t c;
     cr_expect_eq(BUILD(&c, "sell", "p1", "--qty", "12x"), -1);
     cr_expect(strstr(err, "--qty") && strstr(err, "12x"), "%s", err);
@@ -224,7 +240,8 @@ Test(cli, command_errors) {
     cr_expect(strstr(err, "too long"), "%s", err);
 }
 
-Test(cli, built_command_round_trips_through_the_codec) {
+Test(cli, built_command_round_trips_through_the_codec)
+{
     command_t c, back;
     cr_assert_eq(BUILD(&c, "review", "p1", "--review-id", "r1", "--customer", "c1", "--rating", "4",
                        "--correlation-id", "x1"),
@@ -245,7 +262,8 @@ Test(cli, built_command_round_trips_through_the_codec) {
 
 /* ---- queries -------------------------------------------------------------- */
 
-Test(cli, products_flags_become_request_keys) {
+Test(cli, products_flags_become_request_keys)
+{
     cli_request_t r;
     cr_assert_eq(QUERY(&r, "products", "--supplier", "s1", "--in-stock", "--all", "--limit", "5",
                        "--cursor", "abc", "--min-position", "17", "--wait-ms", "500"),
@@ -264,7 +282,8 @@ Test(cli, products_flags_become_request_keys) {
     cr_expect_eq(QUERY(&r, "products", "extra"), -1);
 }
 
-Test(cli, product_as_of_goes_to_the_relay) {
+Test(cli, product_as_of_goes_to_the_relay)
+{
     cli_request_t r;
     cr_assert_eq(QUERY(&r, "product", "p1"), 0, "%s", err);
     cr_expect_eq(r.ep, CLI_EP_QUERY);
@@ -281,7 +300,8 @@ Test(cli, product_as_of_goes_to_the_relay) {
     cr_expect_eq(QUERY(&r, "product"), -1);
 }
 
-Test(cli, history_and_audit) {
+Test(cli, history_and_audit)
+{
     cli_request_t r;
     cr_assert_eq(QUERY(&r, "history", "p1"), 0, "%s", err);
     cr_expect_eq(r.ep, CLI_EP_RELAY);
@@ -306,7 +326,8 @@ Test(cli, history_and_audit) {
     cr_expect_str_eq(kv(&r, "q")->s, "-blue widget");
 }
 
-Test(cli, status_columns_from_a_reply) {
+Test(cli, status_columns_from_a_reply)
+{
     codec_writer_t w;
     codec_writer_init(&w);
     msgpack_pack_map(&w.pk, 3);
@@ -342,11 +363,13 @@ typedef struct {
 } fake_t;
 
 static void *
-fake_command_service(void *arg) {
+fake_command_service(void *arg)
+{
     fake_t *f = arg;
     void *router = bus_bind(f->zctx, ZMQ_ROUTER, f->ep);
     f->ready = router ? 1 : -1;
-    if (!router) return NULL;
+    if (!router)
+        return NULL;
     bus_msg_t m;
     if (bus_recv(router, &m, 0) == 0) {
         size_t len;
@@ -378,7 +401,8 @@ fake_command_service(void *arg) {
 }
 
 static int
-run_against_fake(bool present, bool accept) {
+run_against_fake(bool present, bool accept)
+{
     fake_t f = {zmq_ctx_new(), "", accept, 0};
     snprintf(f.ep, sizeof f.ep, "ipc:///tmp/invctl-test-%d.sock", (int)getpid());
     pthread_t t;
@@ -395,19 +419,23 @@ run_against_fake(bool present, bool accept) {
                   argv, &o, err, sizeof err),
         0);
     int rc = cli_commands_run(f.zctx, &o, cli_commands_find("sell"));
-    if (present) pthread_join(t, NULL);
+    if (present)
+        pthread_join(t, NULL);
     zmq_ctx_term(f.zctx);
     return rc;
 }
 
-Test(cli, accepted_command_exits_0) {
+Test(cli, accepted_command_exits_0)
+{
     cr_expect_eq(run_against_fake(true, true), 0);
 }
 
-Test(cli, rejected_command_exits_2) {
+Test(cli, rejected_command_exits_2)
+{
     cr_expect_eq(run_against_fake(true, false), 2);
 }
 
-Test(cli, absent_service_times_out_with_exit_1) {
+Test(cli, absent_service_times_out_with_exit_1)
+{
     cr_expect_eq(run_against_fake(false, false), 1);
 }

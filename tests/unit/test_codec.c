@@ -81,8 +81,8 @@ Test(codec, command_round_trip_every_type)
             codec_writer_reset(&w);
             codec_pack_command(&w.pk, in);
             reject_code_t rc = decode(w.buf.data, w.buf.size, out, &errs);
-            cr_assert_eq(rc, REJ_NONE, "%s seed %d: rc %d (%s: %s)", command_spec(t)->name,
-                         seed, rc, errs.count ? errs.items[0].field : "",
+            cr_assert_eq(rc, REJ_NONE, "%s seed %d: rc %d (%s: %s)", command_spec(t)->name, seed,
+                         rc, errs.count ? errs.items[0].field : "",
                          errs.count ? errs.items[0].message : "");
             cr_assert_eq(out->type, in->type);
             cr_assert_str_eq(out->command_id, in->command_id);

@@ -13,17 +13,17 @@ Test(fields, utf8_accepts_valid_text)
 {
     cr_assert(U8(""));
     cr_assert(U8("plain ascii ~"));
-    cr_assert(U8("caf\xc3\xa9"));                 /* U+00E9 */
-    cr_assert(U8("\xc2\x80"));                    /* U+0080, smallest 2-byte */
-    cr_assert(U8("\xdf\xbf"));                    /* U+07FF */
-    cr_assert(U8("\xe0\xa0\x80"));                /* U+0800, smallest 3-byte */
-    cr_assert(U8("\xe2\x82\xac"));                /* euro sign */
-    cr_assert(U8("\xed\x9f\xbf"));                /* U+D7FF, just below surrogates */
-    cr_assert(U8("\xee\x80\x80"));                /* U+E000, just above */
-    cr_assert(U8("\xef\xbf\xbf"));                /* U+FFFF */
-    cr_assert(U8("\xf0\x90\x80\x80"));            /* U+10000, smallest 4-byte */
-    cr_assert(U8("\xf0\x9f\x94\xa8 hammer"));     /* U+1F528 */
-    cr_assert(U8("\xf4\x8f\xbf\xbf"));            /* U+10FFFF, the last code point */
+    cr_assert(U8("caf\xc3\xa9"));                          /* U+00E9 */
+    cr_assert(U8("\xc2\x80"));                             /* U+0080, smallest 2-byte */
+    cr_assert(U8("\xdf\xbf"));                             /* U+07FF */
+    cr_assert(U8("\xe0\xa0\x80"));                         /* U+0800, smallest 3-byte */
+    cr_assert(U8("\xe2\x82\xac"));                         /* euro sign */
+    cr_assert(U8("\xed\x9f\xbf"));                         /* U+D7FF, just below surrogates */
+    cr_assert(U8("\xee\x80\x80"));                         /* U+E000, just above */
+    cr_assert(U8("\xef\xbf\xbf"));                         /* U+FFFF */
+    cr_assert(U8("\xf0\x90\x80\x80"));                     /* U+10000, smallest 4-byte */
+    cr_assert(U8("\xf0\x9f\x94\xa8 hammer"));              /* U+1F528 */
+    cr_assert(U8("\xf4\x8f\xbf\xbf"));                     /* U+10FFFF, the last code point */
     cr_assert(U8("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e")); /* three CJK ideographs */
 }
 
@@ -39,8 +39,8 @@ Test(fields, utf8_rejects_overlongs)
 
 Test(fields, utf8_rejects_surrogates)
 {
-    cr_assert_not(U8("\xed\xa0\x80")); /* U+D800 */
-    cr_assert_not(U8("\xed\xbf\xbf")); /* U+DFFF */
+    cr_assert_not(U8("\xed\xa0\x80"));             /* U+D800 */
+    cr_assert_not(U8("\xed\xbf\xbf"));             /* U+DFFF */
     cr_assert_not(U8("\xed\xa0\xbd\xed\xb2\xa9")); /* a CESU-8 surrogate pair */
 }
 
@@ -71,13 +71,13 @@ Test(fields, utf8_rejects_truncated_sequences_at_the_end)
 
 Test(fields, utf8_rejects_bad_continuations_and_nul)
 {
-    cr_assert_not(U8("\x80"));             /* lone continuation */
+    cr_assert_not(U8("\x80")); /* lone continuation */
     cr_assert_not(U8("a\xbf"));
-    cr_assert_not(U8("\xc3\x28"));         /* continuation missing */
+    cr_assert_not(U8("\xc3\x28")); /* continuation missing */
     cr_assert_not(U8("\xe2\x28\xa1"));
     cr_assert_not(U8("\xe2\x82\x28"));
     cr_assert_not(U8("\xf0\x9f\x94\x28"));
-    cr_assert_not(U8("\xc3\xa9\xa9"));     /* one continuation too many */
+    cr_assert_not(U8("\xc3\xa9\xa9")); /* one continuation too many */
     cr_assert_not(utf8_valid("a\0b", 3));
     cr_assert_not(utf8_valid("\0", 1));
 }
@@ -95,8 +95,7 @@ Test(fields, id_length_and_alphabet)
     cr_assert_null(fields_check_str(F_ORDER_ID, "Az09_.:-", 8));
     static const char *const bad[] = {"p 1", "p/1", "p\t", "caf\xc3\xa9", "p1\n", "a+b", "#"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_assert_not_null(fields_check_str(F_SUPPLIER_ID, bad[i], strlen(bad[i])), "%s",
-                           bad[i]);
+        cr_assert_not_null(fields_check_str(F_SUPPLIER_ID, bad[i], strlen(bad[i])), "%s", bad[i]);
     cr_assert_not_null(fields_check_str(F_REVIEW_ID, "a\0b", 3));
     cr_assert(message_id_valid("cmd-1", 5));
     cr_assert_not(message_id_valid("cmd 1", 5));
@@ -143,8 +142,7 @@ Test(fields, int_rules)
         cr_assert_not_null(fields_check_int(money[i], -1));
         cr_assert_not_null(fields_check_int(money[i], INT64_MIN));
     }
-    static const field_id_t counts[] = {F_STOCK, F_NEW_STOCK, F_OLD_STOCK,
-                                        F_LOW_STOCK_THRESHOLD};
+    static const field_id_t counts[] = {F_STOCK, F_NEW_STOCK, F_OLD_STOCK, F_LOW_STOCK_THRESHOLD};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         cr_assert_null(fields_check_int(counts[i], 0));
         cr_assert_not_null(fields_check_int(counts[i], -1));

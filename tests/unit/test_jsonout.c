@@ -11,7 +11,8 @@
 typedef void (*fill_fn)(msgpack_packer *pk);
 
 static void
-expect_json(fill_fn fill, const char *want) {
+expect_json(fill_fn fill, const char *want)
+{
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -30,7 +31,8 @@ expect_json(fill_fn fill, const char *want) {
 }
 
 static void
-pack_raw_str(msgpack_packer *pk, const char *s, size_t n) {
+pack_raw_str(msgpack_packer *pk, const char *s, size_t n)
+{
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
@@ -38,54 +40,67 @@ pack_raw_str(msgpack_packer *pk, const char *s, size_t n) {
 #define STR(pk, lit) pack_raw_str((pk), (lit), sizeof(lit) - 1)
 
 static void
-fill_escapes(msgpack_packer *pk) {
+fill_escapes(msgpack_packer *pk)
+{
     STR(pk, "a\"b\\c/\n\r\t\b\f\x01\x1f\x7f");
 }
-Test(jsonout, escapes_quotes_backslashes_and_controls) {
+Test(jsonout, escapes_quotes_backslashes_and_controls)
+{
     expect_json(fill_escapes, "\"a\\\"b\\\\c/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\"");
 }
 
 static void
-fill_nul(msgpack_packer *pk) {
+fill_nul(msgpack_packer *pk)
+{
     STR(pk, "a\0b");
 }
-Test(jsonout, embedded_nul_is_escaped) {
+Test(jsonout, embedded_nul_is_escaped)
+{
     expect_json(fill_nul, "\"a\\u0000b\"");
 }
 
 static void
-fill_utf8_ok(msgpack_packer *pk) {
+fill_utf8_ok(msgpack_packer *pk)
+{
     STR(pk, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
-Test(jsonout, valid_utf8_passes_through) {
+Test(jsonout, valid_utf8_passes_through)
+{
     expect_json(fill_utf8_ok, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 static void
-fill_bad1(msgpack_packer *pk) {
+fill_bad1(msgpack_packer *pk)
+{
     STR(pk, "x\xffy");
 }
 static void
-fill_bad2(msgpack_packer *pk) {
+fill_bad2(msgpack_packer *pk)
+{
     STR(pk, "\xc3\x28");
 }
 static void
-fill_overlong(msgpack_packer *pk) {
+fill_overlong(msgpack_packer *pk)
+{
     STR(pk, "\xc0\xaf");
 }
 static void
-fill_surrogate(msgpack_packer *pk) {
+fill_surrogate(msgpack_packer *pk)
+{
     STR(pk, "\xed\xa0\x80");
 }
 static void
-fill_truncated(msgpack_packer *pk) {
+fill_truncated(msgpack_packer *pk)
+{
     STR(pk, "ab\xe2\x82");
 }
 static void
-fill_too_big(msgpack_packer *pk) {
+fill_too_big(msgpack_packer *pk)
+{
     STR(pk, "\xf4\x90\x80\x80");
 }
-Test(jsonout, invalid_utf8_becomes_replacement_characters) {
+Test(jsonout, invalid_utf8_becomes_replacement_characters)
+{
     expect_json(fill_bad1, "\"x\\ufffdy\"");
     expect_json(fill_bad2, "\"\\ufffd(\"");
     expect_json(fill_overlong, "\"\\ufffd\\ufffd\"");
@@ -95,16 +110,19 @@ Test(jsonout, invalid_utf8_becomes_replacement_characters) {
 }
 
 static void
-fill_u2028(msgpack_packer *pk) {
+fill_u2028(msgpack_packer *pk)
+{
     STR(pk, "a\xe2\x80\xa8"
             "b");
 }
-Test(jsonout, line_separator_is_escaped) {
+Test(jsonout, line_separator_is_escaped)
+{
     expect_json(fill_u2028, "\"a\\u2028b\"");
 }
 
 static void
-fill_nested(msgpack_packer *pk) {
+fill_nested(msgpack_packer *pk)
+{
     msgpack_pack_map(pk, 4);
     STR(pk, "a");
     msgpack_pack_array(pk, 3);
@@ -120,25 +138,29 @@ fill_nested(msgpack_packer *pk) {
     STR(pk, "e");
     msgpack_pack_map(pk, 0);
 }
-Test(jsonout, nested_maps_and_arrays) {
+Test(jsonout, nested_maps_and_arrays)
+{
     expect_json(fill_nested, "{\"a\":[1,-2,{\"b\":null}],\"c\":true,\"d\":[],\"e\":{}}");
 }
 
 static void
-fill_big(msgpack_packer *pk) {
+fill_big(msgpack_packer *pk)
+{
     msgpack_pack_array(pk, 4);
     msgpack_pack_uint64(pk, UINT64_MAX);
     msgpack_pack_int64(pk, INT64_MIN);
     msgpack_pack_int64(pk, INT64_MAX);
     msgpack_pack_int64(pk, 9007199254740993LL); /* 2^53 + 1: a double would lose it */
 }
-Test(jsonout, big_integers_are_exact) {
+Test(jsonout, big_integers_are_exact)
+{
     expect_json(fill_big, "[18446744073709551615,-9223372036854775808,9223372036854775807,"
                           "9007199254740993]");
 }
 
 static void
-fill_floats(msgpack_packer *pk) {
+fill_floats(msgpack_packer *pk)
+{
     msgpack_pack_array(pk, 5);
     msgpack_pack_double(pk, 0.1);
     msgpack_pack_double(pk, 1.5);
@@ -146,12 +168,14 @@ fill_floats(msgpack_packer *pk) {
     msgpack_pack_double(pk, 1e300 * 1e300);
     msgpack_pack_float(pk, 0.1f);
 }
-Test(jsonout, floats_shortest_and_non_finite_as_null) {
+Test(jsonout, floats_shortest_and_non_finite_as_null)
+{
     expect_json(fill_floats, "[0.1,1.5,null,null,0.1]");
 }
 
 static void
-fill_bin(msgpack_packer *pk) {
+fill_bin(msgpack_packer *pk)
+{
     msgpack_pack_array(pk, 3);
     msgpack_pack_bin(pk, 4);
     msgpack_pack_bin_body(pk, "\x00\x01\x02\x03", 4);
@@ -159,12 +183,14 @@ fill_bin(msgpack_packer *pk) {
     msgpack_pack_bin_body(pk, "Man", 3);
     msgpack_pack_bin(pk, 0);
 }
-Test(jsonout, binary_as_base64) {
+Test(jsonout, binary_as_base64)
+{
     expect_json(fill_bin, "[\"AAECAw==\",\"TWFu\",\"\"]");
 }
 
 static void
-fill_keys(msgpack_packer *pk) {
+fill_keys(msgpack_packer *pk)
+{
     msgpack_pack_map(pk, 3);
     msgpack_pack_int64(pk, 1);
     STR(pk, "one");
@@ -173,11 +199,13 @@ fill_keys(msgpack_packer *pk) {
     STR(pk, "k\"q");
     msgpack_pack_int64(pk, 0);
 }
-Test(jsonout, non_string_keys_become_strings) {
+Test(jsonout, non_string_keys_become_strings)
+{
     expect_json(fill_keys, "{\"1\":\"one\",\"true\":\"t\",\"k\\\"q\":0}");
 }
 
-Test(jsonout, print_rejects_trailing_bytes) {
+Test(jsonout, print_rejects_trailing_bytes)
+{
     char buf[] = {(char)0x01, (char)0x02};
     FILE *f = fopen("/dev/null", "w");
     cr_assert_not_null(f);

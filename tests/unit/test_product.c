@@ -138,9 +138,9 @@ Test(product, every_command_needs_an_existing_product)
 {
     product_t p;
     product_init(&p);
-    const command_type_t types[] = {CMD_CHANGE_PRICE, CMD_UPDATE_STOCK, CMD_SELL_PRODUCT,
-                                    CMD_RECORD_PRODUCT_VIEW, CMD_SUBMIT_REVIEW,
-                                    CMD_DISCONTINUE_PRODUCT};
+    const command_type_t types[] = {CMD_CHANGE_PRICE,  CMD_UPDATE_STOCK,
+                                    CMD_SELL_PRODUCT,  CMD_RECORD_PRODUCT_VIEW,
+                                    CMD_SUBMIT_REVIEW, CMD_DISCONTINUE_PRODUCT};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         cmd_start(types[i], "nope");
         fields_set_int(&cmd.data, F_QUANTITY, 1);
@@ -203,8 +203,7 @@ Test(product, discontinued_refuses_price_sell_and_discontinue_but_takes_stock_vi
     product_decide(&p, NULL, &cmd, &d);
     fold_product(&p);
     cr_assert(p.discontinued);
-    const command_type_t refused[] = {CMD_CHANGE_PRICE, CMD_SELL_PRODUCT,
-                                      CMD_DISCONTINUE_PRODUCT};
+    const command_type_t refused[] = {CMD_CHANGE_PRICE, CMD_SELL_PRODUCT, CMD_DISCONTINUE_PRODUCT};
     for (size_t i = 0; i < 3; i++) {
         cmd_start(refused[i], "p1");
         fields_set_int(&cmd.data, F_PRICE_CENTS, 1);

@@ -36,7 +36,8 @@ typedef struct {
 } hist_t;
 
 static hist_t *
-hist_new(void) {
+hist_new(void)
+{
     hist_t *h = calloc(1, sizeof *h);
     cr_assert_not_null(h);
     h->now = 1767225600LL * 1000000; /* 2026-01-01T00:00:00Z */
@@ -44,9 +45,11 @@ hist_new(void) {
 }
 
 static int64_t
-hist_version(hist_t *h, const char *stream) {
+hist_version(hist_t *h, const char *stream)
+{
     for (int i = 0; i < h->n_streams; i++)
-        if (strcmp(h->streams[i].stream, stream) == 0) return ++h->streams[i].version;
+        if (strcmp(h->streams[i].stream, stream) == 0)
+            return ++h->streams[i].version;
     size_t n = strlen(stream);
     cr_assert_lt(n, sizeof h->streams[0].stream);
     memcpy(h->streams[h->n_streams].stream, stream, n + 1);
@@ -54,7 +57,8 @@ hist_version(hist_t *h, const char *stream) {
 }
 
 static event_t *
-hist_add(hist_t *h, event_type_t type, const char *kind, const char *id) {
+hist_add(hist_t *h, event_type_t type, const char *kind, const char *id)
+{
     cr_assert_lt(h->n, HIST_MAX);
     event_t *e = &h->ev[h->n++];
     memset(e, 0, sizeof *e);
@@ -73,14 +77,16 @@ hist_add(hist_t *h, event_type_t type, const char *kind, const char *id) {
 }
 
 static event_t *
-ev_supplier(hist_t *h, const char *sid, const char *name) {
+ev_supplier(hist_t *h, const char *sid, const char *name)
+{
     event_t *e = hist_add(h, EV_SUPPLIER_REGISTERED, "supplier", sid);
     fields_set_str(&e->data, F_NAME, name);
     return e;
 }
 
 static event_t *
-ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name) {
+ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name)
+{
     event_t *e = hist_add(h, EV_SUPPLIER_RENAMED, "supplier", sid);
     fields_set_str(&e->data, F_OLD_NAME, old_name);
     fields_set_str(&e->data, F_NEW_NAME, new_name);
@@ -89,7 +95,8 @@ ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name
 
 static event_t *
 ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const char *sname,
-           int64_t price, int64_t cost, int64_t stock, int64_t threshold) {
+           int64_t price, int64_t cost, int64_t stock, int64_t threshold)
+{
     event_t *e = hist_add(h, EV_PRODUCT_CREATED, "product", pid);
     fields_t *d = &e->data;
     char sku[SKU_MAX + 1];
@@ -107,7 +114,8 @@ ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const 
 }
 
 static event_t *
-ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price) {
+ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price)
+{
     event_t *e = hist_add(h, EV_PRICE_CHANGED, "product", pid);
     fields_set_int(&e->data, F_OLD_PRICE_CENTS, old_price);
     fields_set_int(&e->data, F_NEW_PRICE_CENTS, new_price);
@@ -115,7 +123,8 @@ ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price) {
 }
 
 static event_t *
-ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock) {
+ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock)
+{
     event_t *e = hist_add(h, EV_STOCK_UPDATED, "product", pid);
     fields_set_int(&e->data, F_OLD_STOCK, old_stock);
     fields_set_int(&e->data, F_NEW_STOCK, new_stock);
@@ -123,7 +132,8 @@ ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock) {
 }
 
 static event_t *
-ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock) {
+ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock)
+{
     event_t *e = hist_add(h, EV_PRODUCT_SOLD, "product", pid);
     fields_set_str(&e->data, F_ORDER_ID, "o1");
     fields_set_int(&e->data, F_QUANTITY, qty);
@@ -134,12 +144,14 @@ ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock
 }
 
 static event_t *
-ev_viewed(hist_t *h, const char *pid) {
+ev_viewed(hist_t *h, const char *pid)
+{
     return hist_add(h, EV_PRODUCT_VIEWED, "product", pid);
 }
 
 static event_t *
-ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating) {
+ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating)
+{
     event_t *e = hist_add(h, EV_REVIEW_SUBMITTED, "product", pid);
     fields_set_str(&e->data, F_REVIEW_ID, rid);
     fields_set_str(&e->data, F_CUSTOMER_ID, "cust1");
@@ -149,7 +161,8 @@ ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating) {
 }
 
 static event_t *
-ev_discontinue(hist_t *h, const char *pid, const char *reason) {
+ev_discontinue(hist_t *h, const char *pid, const char *reason)
+{
     event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
     fields_set_str(&e->data, F_REASON, reason);
     return e;
@@ -164,7 +177,8 @@ static readmodel_t *model;
 static queries_t *qe;
 
 static void
-apply_range(readmodel_t *m, const hist_t *h, int from, int to) {
+apply_range(readmodel_t *m, const hist_t *h, int from, int to)
+{
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = from; i < to; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
@@ -174,7 +188,8 @@ apply_range(readmodel_t *m, const hist_t *h, int from, int to) {
 /* 25 products p00..p24 over two suppliers, with prices, sales, reviews,
  * a rename and a discontinued product. */
 static void
-history_shop(hist_t *h) {
+history_shop(hist_t *h)
+{
     ev_supplier(h, "s1", "Acme");
     ev_supplier(h, "s2", "Globex");
     for (int i = 0; i < 25; i++) {
@@ -204,7 +219,8 @@ history_shop(hist_t *h) {
 }
 
 static void
-setup(void) {
+setup(void)
+{
     snprintf(dir, sizeof dir, "/tmp/test_queries.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/read.db", dir);
@@ -219,7 +235,8 @@ setup(void) {
 }
 
 static void
-teardown(void) {
+teardown(void)
+{
     queries_destroy(&qe);
     readmodel_destroy(&model);
     free(hist);
@@ -244,7 +261,8 @@ static bool reply_live;
 /* Runs raw request bytes through request_parse and queries_execute, like the
  * server does, and returns the decoded reply map. */
 static const msgpack_object *
-ask_raw(const void *buf, size_t len) {
+ask_raw(const void *buf, size_t len)
+{
     request_t req;
     request_error_t err;
     codec_writer_fini(&rep_w);
@@ -253,7 +271,8 @@ ask_raw(const void *buf, size_t len) {
         request_pack_error(&rep_w.pk, &err);
     else
         queries_execute(qe, &req, &rep_w.pk);
-    if (reply_live) msgpack_unpacked_destroy(&reply);
+    if (reply_live)
+        msgpack_unpacked_destroy(&reply);
     msgpack_unpacked_init(&reply);
     reply_live = true;
     const char *why;
@@ -263,7 +282,8 @@ ask_raw(const void *buf, size_t len) {
 }
 
 static const msgpack_object *
-ask(const char *type, const kv_t *kvs, int n) {
+ask(const char *type, const kv_t *kvs, int n)
+{
     codec_writer_fini(&req_w);
     codec_writer_init(&req_w);
     msgpack_packer *pk = &req_w.pk;
@@ -289,28 +309,32 @@ ask(const char *type, const kv_t *kvs, int n) {
 #define ASK0(type) ask(type, NULL, 0)
 
 static const msgpack_object *
-get(const msgpack_object *o, const char *key) {
+get(const msgpack_object *o, const char *key)
+{
     const msgpack_object *v = codec_map_get(o, key);
     cr_assert_not_null(v, "reply has no %s", key);
     return v;
 }
 
 static int64_t
-get_int(const msgpack_object *o, const char *key) {
+get_int(const msgpack_object *o, const char *key)
+{
     int64_t v;
     cr_assert_eq(codec_get_int(get(o, key), &v), 0, "%s is not an int", key);
     return v;
 }
 
 static bool
-get_bool(const msgpack_object *o, const char *key) {
+get_bool(const msgpack_object *o, const char *key)
+{
     bool v;
     cr_assert_eq(codec_get_bool(get(o, key), &v), 0, "%s is not a bool", key);
     return v;
 }
 
 static const char *
-get_str(const msgpack_object *o, const char *key) {
+get_str(const msgpack_object *o, const char *key)
+{
     static char buf[4][512];
     static int k;
     char *b = buf[k++ % 4];
@@ -319,13 +343,15 @@ get_str(const msgpack_object *o, const char *key) {
 }
 
 static void
-assert_ok(const msgpack_object *r) {
+assert_ok(const msgpack_object *r)
+{
     if (!get_bool(r, "ok"))
         cr_assert_fail("not ok: %s: %s", get_str(r, "error"), get_str(r, "message"));
 }
 
 static void
-assert_error(const msgpack_object *r, const char *code) {
+assert_error(const msgpack_object *r, const char *code)
+{
     cr_assert_eq(get_bool(r, "ok"), false);
     cr_assert_str_eq(get_str(r, "error"), code, "message: %s", get_str(r, "message"));
     get_str(r, "message");
@@ -333,33 +359,39 @@ assert_error(const msgpack_object *r, const char *code) {
 
 /* True when any key anywhere in o names a cost-derived value. */
 static bool
-has_cost_key(const msgpack_object *o) {
+has_cost_key(const msgpack_object *o)
+{
     static const char *const banned[] = {"cost", "margin", "stock_value", "inventory_value"};
     if (o->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < o->via.array.size; i++)
-            if (has_cost_key(&o->via.array.ptr[i])) return true;
+            if (has_cost_key(&o->via.array.ptr[i]))
+                return true;
     }
-    if (o->type != MSGPACK_OBJECT_MAP) return false;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return false;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
         for (int b = 0; b < 4; b++)
             if (k->type == MSGPACK_OBJECT_STR &&
                 memmem(k->via.str.ptr, k->via.str.size, banned[b], strlen(banned[b])))
                 return true;
-        if (has_cost_key(&o->via.map.ptr[i].val)) return true;
+        if (has_cost_key(&o->via.map.ptr[i].val))
+            return true;
     }
     return false;
 }
 
 static uint32_t
-n_items(const msgpack_object *r) {
+n_items(const msgpack_object *r)
+{
     const msgpack_object *items = get(r, "items");
     cr_assert_eq(items->type, MSGPACK_OBJECT_ARRAY);
     return items->via.array.size;
 }
 
 static const msgpack_object *
-item(const msgpack_object *r, uint32_t i) {
+item(const msgpack_object *r, uint32_t i)
+{
     return &get(r, "items")->via.array.ptr[i];
 }
 
@@ -367,7 +399,8 @@ TestSuite(queries, .init = setup, .fini = teardown, .timeout = 30);
 
 /* ---- shapes ---------------------------------------------------------------- */
 
-Test(queries, product_detail_has_card_detail_and_reviews) {
+Test(queries, product_detail_has_card_detail_and_reviews)
+{
     const msgpack_object *r = ASK("GetProductDetail", {"product_id", 's', "p01", 0});
     assert_ok(r);
     cr_assert_eq(get_int(r, "position"), hist->n);
@@ -395,7 +428,8 @@ Test(queries, product_detail_has_card_detail_and_reviews) {
     cr_assert_not(has_cost_key(r));
 }
 
-Test(queries, unknown_product_is_not_found_with_position) {
+Test(queries, unknown_product_is_not_found_with_position)
+{
     const msgpack_object *r = ASK("GetProductDetail", {"product_id", 's', "nope", 0});
     assert_error(r, "not_found");
     cr_assert_eq(get_int(r, "position"), hist->n);
@@ -405,7 +439,8 @@ Test(queries, unknown_product_is_not_found_with_position) {
     assert_error(r, "not_found");
 }
 
-Test(queries, admin_product_has_cost_stock_value_and_margin) {
+Test(queries, admin_product_has_cost_stock_value_and_margin)
+{
     const msgpack_object *r = ASK("GetAdminProduct", {"product_id", 's', "p01", 0});
     assert_ok(r);
     const msgpack_object *p = get(r, "product");
@@ -416,7 +451,8 @@ Test(queries, admin_product_has_cost_stock_value_and_margin) {
     cr_assert_eq(get_int(p, "units_sold"), 3);
 }
 
-Test(queries, no_public_reply_carries_a_cost_field) {
+Test(queries, no_public_reply_carries_a_cost_field)
+{
     const msgpack_object *r;
     r = ASK("GetProductDetail", {"product_id", 's', "p01", 0});
     assert_ok(r);
@@ -448,7 +484,8 @@ Test(queries, no_public_reply_carries_a_cost_field) {
     cr_assert(has_cost_key(ASK("GetAdminProduct", {"product_id", 's', "p01", 0})));
 }
 
-Test(queries, writes_through_the_query_connection_fail) {
+Test(queries, writes_through_the_query_connection_fail)
+{
     cr_assert_eq(queries_refresh(qe), 0);
     struct sqlite3 *db = queries_db(qe);
     cr_assert_not_null(db);
@@ -461,7 +498,8 @@ Test(queries, writes_through_the_query_connection_fail) {
     cr_assert_eq(get_int(r, "position"), hist->n);
 }
 
-Test(queries, status_reply) {
+Test(queries, status_reply)
+{
     const msgpack_object *r = ASK0("Status");
     assert_ok(r);
     cr_assert_str_eq(get_str(r, "service"), "query");
@@ -474,7 +512,8 @@ Test(queries, status_reply) {
 
 /* ---- lists ----------------------------------------------------------------- */
 
-Test(queries, list_products_pages_with_cursor) {
+Test(queries, list_products_pages_with_cursor)
+{
     char seen[32][ID_MAX + 1];
     int n_seen = 0, pages = 0;
     char cursor[REQUEST_CURSOR_MAX + 1] = "";
@@ -486,7 +525,8 @@ Test(queries, list_products_pages_with_cursor) {
         for (uint32_t i = 0; i < n_items(r); i++)
             snprintf(seen[n_seen++], ID_MAX + 1, "%s", get_str(item(r, i), "product_id"));
         const msgpack_object *next = get(r, "next_cursor");
-        if (next->type == MSGPACK_OBJECT_NIL) break;
+        if (next->type == MSGPACK_OBJECT_NIL)
+            break;
         cr_assert_eq(codec_copy_str(next, cursor, sizeof cursor), 0);
         cr_assert_lt(pages, 5);
     }
@@ -496,7 +536,8 @@ Test(queries, list_products_pages_with_cursor) {
         cr_assert_lt(strcmp(seen[i - 1], seen[i]), 0, "order/duplicates at %d", i);
 }
 
-Test(queries, list_products_default_limit_and_bad_paging) {
+Test(queries, list_products_default_limit_and_bad_paging)
+{
     const msgpack_object *r = ASK0("ListProducts");
     assert_ok(r);
     cr_assert_eq(n_items(r), REQUEST_LIMIT_DEFAULT);
@@ -509,7 +550,8 @@ Test(queries, list_products_default_limit_and_bad_paging) {
     assert_error(ASK("TopRated", {"cursor", 's', "p70", 0}), "validation");
 }
 
-Test(queries, list_products_filters) {
+Test(queries, list_products_filters)
+{
     const msgpack_object *r = ASK("ListProducts", {"supplier_id", 's', "s2", 0});
     assert_ok(r);
     cr_assert_eq(n_items(r), 4); /* p20..p23; p24 discontinued */
@@ -524,7 +566,8 @@ Test(queries, list_products_filters) {
     cr_assert_eq(n_items(r), 23);
 }
 
-Test(queries, suppliers_with_counts) {
+Test(queries, suppliers_with_counts)
+{
     const msgpack_object *r = ASK0("ListSuppliers");
     assert_ok(r);
     cr_assert_eq(n_items(r), 2);
@@ -541,7 +584,8 @@ Test(queries, suppliers_with_counts) {
     cr_assert_eq(get(r, "next_cursor")->type, MSGPACK_OBJECT_NIL);
 }
 
-Test(queries, top_rated_needs_three_reviews) {
+Test(queries, top_rated_needs_three_reviews)
+{
     const msgpack_object *r = ASK0("TopRated");
     assert_ok(r);
     cr_assert_eq(n_items(r), 2);
@@ -549,7 +593,8 @@ Test(queries, top_rated_needs_three_reviews) {
     cr_assert_str_eq(get_str(item(r, 1), "product_id"), "p01");
 }
 
-Test(queries, low_stock_lists_products_below_threshold) {
+Test(queries, low_stock_lists_products_below_threshold)
+{
     const msgpack_object *r = ASK0("LowStock");
     assert_ok(r);
     cr_assert_eq(n_items(r), 2);
@@ -565,7 +610,8 @@ Test(queries, low_stock_lists_products_below_threshold) {
     cr_assert_eq(get(r, "next_cursor")->type, MSGPACK_OBJECT_NIL);
 }
 
-Test(queries, dashboard_figures) {
+Test(queries, dashboard_figures)
+{
     const msgpack_object *r = ASK0("Dashboard");
     assert_ok(r);
     cr_assert_eq(get_int(r, "product_count"), 24);
@@ -584,7 +630,8 @@ Test(queries, dashboard_figures) {
     cr_assert_eq(get(r, "best_sellers_today")->via.array.size, 1);
 }
 
-Test(queries, price_history_in_order) {
+Test(queries, price_history_in_order)
+{
     const msgpack_object *r = ASK("PriceHistory", {"product_id", 's', "p01", 0});
     assert_ok(r);
     cr_assert_eq(n_items(r), 2);
@@ -605,7 +652,8 @@ Test(queries, price_history_in_order) {
 
 /* ---- search ---------------------------------------------------------------- */
 
-Test(queries, search_by_name_prefix_description_and_supplier) {
+Test(queries, search_by_name_prefix_description_and_supplier)
+{
     const msgpack_object *r = ASK("SearchProducts", {"q", 's', "blue widget", 0});
     assert_ok(r);
     cr_assert_eq(n_items(r), 12); /* even ids p00..p22; p24 discontinued */
@@ -622,7 +670,8 @@ Test(queries, search_by_name_prefix_description_and_supplier) {
     cr_assert_str_eq(get_str(r, "next_cursor"), "o5");
 }
 
-Test(queries, search_survives_hostile_input) {
+Test(queries, search_survives_hostile_input)
+{
     static const char *const hostile[] = {
         "\"",
         "*",
@@ -667,7 +716,8 @@ Test(queries, search_survives_hostile_input) {
     cr_assert_eq(n_items(ASK("ListProducts", {"limit", 'i', NULL, 100})), 24);
 }
 
-Test(queries, search_input_rules) {
+Test(queries, search_input_rules)
+{
     assert_error(ASK("SearchProducts", {"q", 's', "", 0}), "validation");
     assert_error(ASK0("SearchProducts"), "validation");
     assert_error(ASK("SearchProducts", {"q", 's', "\xff\xfe", 0}), "validation");
@@ -680,7 +730,8 @@ Test(queries, search_input_rules) {
 
 /* ---- request decoding ------------------------------------------------------ */
 
-Test(queries, malformed_requests) {
+Test(queries, malformed_requests)
+{
     assert_error(ask_raw("\x93\x01\x02\x03", 4), "malformed");     /* array */
     assert_error(ask_raw("\x01", 1), "malformed");                 /* int */
     assert_error(ask_raw("", 0), "malformed");                     /* empty */
@@ -701,7 +752,8 @@ Test(queries, malformed_requests) {
     assert_error(ask_raw("\x81\xa4type\x05", 7), "malformed");
 }
 
-Test(queries, validation_requests) {
+Test(queries, validation_requests)
+{
     assert_error(ASK("GetProductDetail", {"product_id", 's', "bad id!", 0}), "validation");
     assert_error(ASK0("GetProductDetail"), "validation");
     assert_error(ASK("GetProductDetail", {"product_id", 's', "p01", 0}, {"q", 's', "x", 0}),
@@ -716,7 +768,8 @@ Test(queries, validation_requests) {
     cr_assert_eq(get(r, "fields")->type, MSGPACK_OBJECT_MAP);
 }
 
-Test(queries, oversized_request_is_malformed) {
+Test(queries, oversized_request_is_malformed)
+{
     size_t len = CODEC_MAX_MESSAGE + 100;
     char *buf = malloc(len);
     cr_assert_not_null(buf);
@@ -731,7 +784,8 @@ Test(queries, oversized_request_is_malformed) {
     free(buf);
 }
 
-Test(queries, nil_params_are_absent_and_wait_is_capped) {
+Test(queries, nil_params_are_absent_and_wait_is_capped)
+{
     request_t req;
     request_error_t err;
     codec_writer_t w;
@@ -752,7 +806,8 @@ Test(queries, nil_params_are_absent_and_wait_is_capped) {
 
 /* ---- availability ---------------------------------------------------------- */
 
-Test(queries, unavailable_until_the_file_exists) {
+Test(queries, unavailable_until_the_file_exists)
+{
     char later[160];
     snprintf(later, sizeof later, "%s/later.db", dir);
     queries_t *saved = qe;
@@ -770,7 +825,8 @@ Test(queries, unavailable_until_the_file_exists) {
     qe = saved;
 }
 
-Test(queries, reopens_when_the_file_is_swapped) {
+Test(queries, reopens_when_the_file_is_swapped)
+{
     /* The runtime's rebuild layout: live path is a symlink to a generation. */
     char gen1[160], gen2[160], link_path[160], tmp[170];
     snprintf(gen1, sizeof gen1, "%s/live.db.1", dir);
@@ -799,14 +855,16 @@ Test(queries, reopens_when_the_file_is_swapped) {
 /* ---- the server: waiting without blocking ---------------------------------- */
 
 static void *
-server_thread(void *arg) {
+server_thread(void *arg)
+{
     server_run(arg);
     return NULL;
 }
 
 /* Sends a Status request with the given wait on a fresh DEALER. */
 static void *
-send_status(void *ctx, int64_t min_position, int64_t wait_ms) {
+send_status(void *ctx, int64_t min_position, int64_t wait_ms)
+{
     void *d = bus_connect(ctx, ZMQ_DEALER, "inproc://queries-test");
     cr_assert_not_null(d);
     codec_writer_t w;
@@ -823,9 +881,11 @@ send_status(void *ctx, int64_t min_position, int64_t wait_ms) {
 /* Waits up to timeout_ms for d's reply; returns its position and reached,
  * or -1 when nothing came. */
 static int64_t
-recv_status(void *d, int timeout_ms, bool *reached) {
+recv_status(void *d, int timeout_ms, bool *reached)
+{
     zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) return -1;
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+        return -1;
     char buf[512];
     int n = zmq_recv(d, buf, sizeof buf, 0);
     cr_assert_gt(n, 0);
@@ -839,7 +899,8 @@ recv_status(void *d, int timeout_ms, bool *reached) {
     return pos;
 }
 
-Test(queries, waiting_requests_do_not_block_others) {
+Test(queries, waiting_requests_do_not_block_others)
+{
     /* Start from a model at position 5. */
     char p2[160];
     snprintf(p2, sizeof p2, "%s/wait.db", dir);

@@ -29,7 +29,8 @@ typedef struct {
 } hist_t;
 
 static hist_t *
-hist_new(void) {
+hist_new(void)
+{
     hist_t *h = calloc(1, sizeof *h);
     cr_assert_not_null(h);
     h->now = 1767225600LL * 1000000; /* 2026-01-01T00:00:00Z */
@@ -37,9 +38,11 @@ hist_new(void) {
 }
 
 static int64_t
-hist_version(hist_t *h, const char *stream) {
+hist_version(hist_t *h, const char *stream)
+{
     for (int i = 0; i < h->n_streams; i++)
-        if (strcmp(h->streams[i].stream, stream) == 0) return ++h->streams[i].version;
+        if (strcmp(h->streams[i].stream, stream) == 0)
+            return ++h->streams[i].version;
     size_t n = strlen(stream);
     cr_assert_lt(n, sizeof h->streams[0].stream);
     memcpy(h->streams[h->n_streams].stream, stream, n + 1);
@@ -47,7 +50,8 @@ hist_version(hist_t *h, const char *stream) {
 }
 
 static event_t *
-hist_add(hist_t *h, event_type_t type, const char *kind, const char *id) {
+hist_add(hist_t *h, event_type_t type, const char *kind, const char *id)
+{
     cr_assert_lt(h->n, HIST_MAX);
     event_t *e = &h->ev[h->n++];
     memset(e, 0, sizeof *e);
@@ -66,14 +70,16 @@ hist_add(hist_t *h, event_type_t type, const char *kind, const char *id) {
 }
 
 static event_t *
-ev_supplier(hist_t *h, const char *sid, const char *name) {
+ev_supplier(hist_t *h, const char *sid, const char *name)
+{
     event_t *e = hist_add(h, EV_SUPPLIER_REGISTERED, "supplier", sid);
     fields_set_str(&e->data, F_NAME, name);
     return e;
 }
 
 static event_t *
-ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name) {
+ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name)
+{
     event_t *e = hist_add(h, EV_SUPPLIER_RENAMED, "supplier", sid);
     fields_set_str(&e->data, F_OLD_NAME, old_name);
     fields_set_str(&e->data, F_NEW_NAME, new_name);
@@ -82,7 +88,8 @@ ev_rename(hist_t *h, const char *sid, const char *old_name, const char *new_name
 
 static event_t *
 ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const char *sname,
-           int64_t price, int64_t cost, int64_t stock, int64_t threshold) {
+           int64_t price, int64_t cost, int64_t stock, int64_t threshold)
+{
     event_t *e = hist_add(h, EV_PRODUCT_CREATED, "product", pid);
     fields_t *d = &e->data;
     char sku[SKU_MAX + 1];
@@ -100,7 +107,8 @@ ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const 
 }
 
 static event_t *
-ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price) {
+ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price)
+{
     event_t *e = hist_add(h, EV_PRICE_CHANGED, "product", pid);
     fields_set_int(&e->data, F_OLD_PRICE_CENTS, old_price);
     fields_set_int(&e->data, F_NEW_PRICE_CENTS, new_price);
@@ -108,7 +116,8 @@ ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price) {
 }
 
 static event_t *
-ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock) {
+ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock)
+{
     event_t *e = hist_add(h, EV_STOCK_UPDATED, "product", pid);
     fields_set_int(&e->data, F_OLD_STOCK, old_stock);
     fields_set_int(&e->data, F_NEW_STOCK, new_stock);
@@ -116,7 +125,8 @@ ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock) {
 }
 
 static event_t *
-ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock) {
+ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock)
+{
     event_t *e = hist_add(h, EV_PRODUCT_SOLD, "product", pid);
     fields_set_str(&e->data, F_ORDER_ID, "o1");
     fields_set_int(&e->data, F_QUANTITY, qty);
@@ -127,12 +137,14 @@ ev_sold(hist_t *h, const char *pid, int64_t qty, int64_t unit, int64_t old_stock
 }
 
 static event_t *
-ev_viewed(hist_t *h, const char *pid) {
+ev_viewed(hist_t *h, const char *pid)
+{
     return hist_add(h, EV_PRODUCT_VIEWED, "product", pid);
 }
 
 static event_t *
-ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating) {
+ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating)
+{
     event_t *e = hist_add(h, EV_REVIEW_SUBMITTED, "product", pid);
     fields_set_str(&e->data, F_REVIEW_ID, rid);
     fields_set_str(&e->data, F_CUSTOMER_ID, "cust1");
@@ -142,7 +154,8 @@ ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating) {
 }
 
 static event_t *
-ev_discontinue(hist_t *h, const char *pid, const char *reason) {
+ev_discontinue(hist_t *h, const char *pid, const char *reason)
+{
     event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
     fields_set_str(&e->data, F_REASON, reason);
     return e;
@@ -154,14 +167,16 @@ static char dir[64];
 static char path[128];
 
 static void
-setup(void) {
+setup(void)
+{
     snprintf(dir, sizeof dir, "/tmp/test_readmodel.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/read.db", dir);
 }
 
 static void
-teardown(void) {
+teardown(void)
+{
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -169,7 +184,8 @@ teardown(void) {
 
 /* Applies events [from, to) of h as one batch ending at position to. */
 static void
-apply_range(readmodel_t *m, const hist_t *h, int from, int to) {
+apply_range(readmodel_t *m, const hist_t *h, int from, int to)
+{
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = from; i < to; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
@@ -177,12 +193,14 @@ apply_range(readmodel_t *m, const hist_t *h, int from, int to) {
 }
 
 static void
-apply_all(readmodel_t *m, const hist_t *h) {
+apply_all(readmodel_t *m, const hist_t *h)
+{
     apply_range(m, h, 0, h->n);
 }
 
 static readmodel_t *
-open_model(const char *p) {
+open_model(const char *p)
+{
     const char *why = NULL;
     readmodel_t *m = readmodel_new(p, &why);
     cr_assert_not_null(m, "readmodel_new: %s", why);
@@ -191,7 +209,8 @@ open_model(const char *p) {
 
 /* Runs a one-value SQL query on a separate connection; returns it as int. */
 static int64_t
-sql_int(const char *sql) {
+sql_int(const char *sql)
+{
     sqlite3 *db;
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -205,7 +224,8 @@ sql_int(const char *sql) {
 
 /* Same for a text value, copied into a static buffer ("<none>" if no row). */
 static const char *
-sql_text(const char *sql) {
+sql_text(const char *sql)
+{
     static char buf[512];
     sqlite3 *db;
     sqlite3_stmt *st;
@@ -220,7 +240,8 @@ sql_text(const char *sql) {
 }
 
 static char *
-dump_of(readmodel_t *m) {
+dump_of(readmodel_t *m)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -232,7 +253,8 @@ dump_of(readmodel_t *m) {
 
 /* A history that touches every event type. */
 static void
-history_full(hist_t *h) {
+history_full(hist_t *h)
+{
     ev_supplier(h, "s1", "Acme");
     ev_supplier(h, "s2", "Globex");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -254,7 +276,8 @@ history_full(hist_t *h) {
 
 TestSuite(readmodel, .init = setup, .fini = teardown, .timeout = 30);
 
-Test(readmodel, fresh_model_has_checkpoint_zero_and_schema_version) {
+Test(readmodel, fresh_model_has_checkpoint_zero_and_schema_version)
+{
     readmodel_t *m = open_model(path);
     int64_t pos = -1;
     cr_assert_eq(readmodel_checkpoint(m, &pos), 0);
@@ -265,7 +288,8 @@ Test(readmodel, fresh_model_has_checkpoint_zero_and_schema_version) {
     readmodel_destroy(&m); /* idempotent */
 }
 
-Test(readmodel, product_created_fills_card_detail_and_supplier_counts) {
+Test(readmodel, product_created_fills_card_detail_and_supplier_counts)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -285,7 +309,8 @@ Test(readmodel, product_created_fills_card_detail_and_supplier_counts) {
     free(h);
 }
 
-Test(readmodel, public_views_have_no_cost_columns) {
+Test(readmodel, public_views_have_no_cost_columns)
+{
     readmodel_t *m = open_model(path);
     const char *views[] = {"product_cards", "product_details", "low_stock_items"};
     for (int i = 0; i < 3; i++) {
@@ -302,7 +327,8 @@ Test(readmodel, public_views_have_no_cost_columns) {
     readmodel_destroy(&m);
 }
 
-Test(readmodel, price_change_keeps_previous_price_and_history) {
+Test(readmodel, price_change_keeps_previous_price_and_history)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -319,7 +345,8 @@ Test(readmodel, price_change_keeps_previous_price_and_history) {
     free(h);
 }
 
-Test(readmodel, price_rise_is_not_a_drop) {
+Test(readmodel, price_rise_is_not_a_drop)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -331,7 +358,8 @@ Test(readmodel, price_rise_is_not_a_drop) {
     free(h);
 }
 
-Test(readmodel, sales_move_stock_and_today_figures) {
+Test(readmodel, sales_move_stock_and_today_figures)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 6, 5);
@@ -354,7 +382,8 @@ Test(readmodel, sales_move_stock_and_today_figures) {
     free(h);
 }
 
-Test(readmodel, reviews_average_and_keep_the_newest) {
+Test(readmodel, reviews_average_and_keep_the_newest)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 6, 5);
@@ -375,7 +404,8 @@ Test(readmodel, reviews_average_and_keep_the_newest) {
     free(h);
 }
 
-Test(readmodel, supplier_rename_rewrites_cards_detail_and_search) {
+Test(readmodel, supplier_rename_rewrites_cards_detail_and_search)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_supplier(h, "s2", "Globex");
@@ -400,7 +430,8 @@ Test(readmodel, supplier_rename_rewrites_cards_detail_and_search) {
     free(h);
 }
 
-Test(readmodel, discontinue_updates_active_counts) {
+Test(readmodel, discontinue_updates_active_counts)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -419,7 +450,8 @@ Test(readmodel, discontinue_updates_active_counts) {
     free(h);
 }
 
-Test(readmodel, reapplying_every_event_changes_nothing) {
+Test(readmodel, reapplying_every_event_changes_nothing)
+{
     hist_t *h = hist_new();
     history_full(h);
     readmodel_t *m = open_model(path);
@@ -436,7 +468,8 @@ Test(readmodel, reapplying_every_event_changes_nothing) {
     free(h);
 }
 
-Test(readmodel, rollback_leaves_model_and_checkpoint) {
+Test(readmodel, rollback_leaves_model_and_checkpoint)
+{
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
@@ -453,7 +486,8 @@ Test(readmodel, rollback_leaves_model_and_checkpoint) {
     free(h);
 }
 
-Test(readmodel, reopen_keeps_rows) {
+Test(readmodel, reopen_keeps_rows)
+{
     hist_t *h = hist_new();
     history_full(h);
     readmodel_t *m = open_model(path);
@@ -469,7 +503,8 @@ Test(readmodel, reopen_keeps_rows) {
     free(h);
 }
 
-Test(readmodel, refuses_another_schema_version) {
+Test(readmodel, refuses_another_schema_version)
+{
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -480,7 +515,8 @@ Test(readmodel, refuses_another_schema_version) {
     cr_assert_not_null(why);
 }
 
-Test(readmodel, differential_two_fresh_models_dump_equal) {
+Test(readmodel, differential_two_fresh_models_dump_equal)
+{
     hist_t *h = hist_new();
     history_full(h);
     char path_b[160];
@@ -501,7 +537,8 @@ Test(readmodel, differential_two_fresh_models_dump_equal) {
     free(h);
 }
 
-Test(readmodel, dump_differs_when_models_differ) {
+Test(readmodel, dump_differs_when_models_differ)
+{
     hist_t *h = hist_new();
     history_full(h);
     char path_b[160];
@@ -519,7 +556,8 @@ Test(readmodel, dump_differs_when_models_differ) {
     free(h);
 }
 
-Test(readmodel, events_for_unknown_products_are_skipped) {
+Test(readmodel, events_for_unknown_products_are_skipped)
+{
     hist_t *h = hist_new();
     ev_price(h, "ghost", 1, 2);
     ev_sold(h, "ghost", 1, 1, 5);
@@ -532,7 +570,8 @@ Test(readmodel, events_for_unknown_products_are_skipped) {
     free(h);
 }
 
-Test(readmodel, factory_tracks_the_live_model) {
+Test(readmodel, factory_tracks_the_live_model)
+{
     readmodel_t *live = open_model(path);
     readmodel_t *first = live;
     subscriber_factory_t f = readmodel_factory(&live);

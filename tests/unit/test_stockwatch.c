@@ -8,14 +8,16 @@
 
 /* Runs a product through a sequence of stocks; returns the alerts. */
 static void
-run(int64_t created, int64_t threshold, const int64_t *stocks, int n, stockwatch_kind_t *out) {
+run(int64_t created, int64_t threshold, const int64_t *stocks, int n, stockwatch_kind_t *out)
+{
     stockwatch_state_t st;
     out[0] = stockwatch_created(created, threshold, &st);
     for (int i = 0; i < n; i++)
         out[i + 1] = stockwatch_step(&st, stocks[i], &st);
 }
 
-Test(stockwatch, levels) {
+Test(stockwatch, levels)
+{
     cr_assert_eq(stockwatch_level(0, 10), STOCKWATCH_OUT);
     cr_assert_eq(stockwatch_level(0, 0), STOCKWATCH_OUT);
     cr_assert_eq(stockwatch_level(1, 10), STOCKWATCH_LOW);
@@ -24,7 +26,8 @@ Test(stockwatch, levels) {
     cr_assert_eq(stockwatch_level(5, 0), STOCKWATCH_OK);
 }
 
-Test(stockwatch, created_above_threshold_raises_nothing) {
+Test(stockwatch, created_above_threshold_raises_nothing)
+{
     stockwatch_state_t st;
     cr_assert_eq(stockwatch_created(40, 10, &st), STOCKWATCH_NONE);
     cr_assert_eq(st.level, STOCKWATCH_OK);
@@ -33,19 +36,22 @@ Test(stockwatch, created_above_threshold_raises_nothing) {
     cr_assert_eq(stockwatch_created(10, 10, &st), STOCKWATCH_NONE);
 }
 
-Test(stockwatch, created_below_threshold_raises_low) {
+Test(stockwatch, created_below_threshold_raises_low)
+{
     stockwatch_state_t st;
     cr_assert_eq(stockwatch_created(3, 10, &st), STOCKWATCH_LOW_STOCK);
     cr_assert_eq(st.level, STOCKWATCH_LOW);
 }
 
-Test(stockwatch, created_at_zero_raises_out) {
+Test(stockwatch, created_at_zero_raises_out)
+{
     stockwatch_state_t st;
     cr_assert_eq(stockwatch_created(0, 10, &st), STOCKWATCH_OUT_OF_STOCK);
     cr_assert_eq(st.level, STOCKWATCH_OUT);
 }
 
-Test(stockwatch, crossing_below_once_not_again_on_later_sales) {
+Test(stockwatch, crossing_below_once_not_again_on_later_sales)
+{
     const int64_t stocks[] = {11, 9, 7, 3, 1};
     stockwatch_kind_t k[6];
     run(12, 10, stocks, 5, k);
@@ -55,7 +61,8 @@ Test(stockwatch, crossing_below_once_not_again_on_later_sales) {
         cr_assert_eq(k[i], want[i], "step %d", i);
 }
 
-Test(stockwatch, out_at_zero_once) {
+Test(stockwatch, out_at_zero_once)
+{
     const int64_t stocks[] = {5, 0, 0};
     stockwatch_kind_t k[4];
     run(12, 10, stocks, 3, k);
@@ -64,14 +71,16 @@ Test(stockwatch, out_at_zero_once) {
     cr_assert_eq(k[3], STOCKWATCH_NONE);
 }
 
-Test(stockwatch, straight_from_ok_to_zero_is_out_only) {
+Test(stockwatch, straight_from_ok_to_zero_is_out_only)
+{
     const int64_t stocks[] = {0};
     stockwatch_kind_t k[2];
     run(12, 10, stocks, 1, k);
     cr_assert_eq(k[1], STOCKWATCH_OUT_OF_STOCK);
 }
 
-Test(stockwatch, cleared_on_restock_to_threshold_or_above) {
+Test(stockwatch, cleared_on_restock_to_threshold_or_above)
+{
     const int64_t stocks[] = {3, 9, 10, 12, 4, 0, 50};
     stockwatch_kind_t k[8];
     run(12, 10, stocks, 7, k);
@@ -84,7 +93,8 @@ Test(stockwatch, cleared_on_restock_to_threshold_or_above) {
     cr_assert_eq(k[7], STOCKWATCH_CLEARED, "from out straight to ok clears");
 }
 
-Test(stockwatch, partial_restock_from_out_is_low) {
+Test(stockwatch, partial_restock_from_out_is_low)
+{
     const int64_t stocks[] = {0, 4, 2, 0};
     stockwatch_kind_t k[5];
     run(12, 10, stocks, 4, k);
@@ -94,7 +104,8 @@ Test(stockwatch, partial_restock_from_out_is_low) {
     cr_assert_eq(k[4], STOCKWATCH_OUT_OF_STOCK);
 }
 
-Test(stockwatch, no_clear_without_an_alert) {
+Test(stockwatch, no_clear_without_an_alert)
+{
     const int64_t stocks[] = {20, 15, 30};
     stockwatch_kind_t k[4];
     run(12, 10, stocks, 3, k);
@@ -102,7 +113,8 @@ Test(stockwatch, no_clear_without_an_alert) {
         cr_assert_eq(k[i], STOCKWATCH_NONE);
 }
 
-Test(stockwatch, discontinued_raises_nothing_but_tracks_stock) {
+Test(stockwatch, discontinued_raises_nothing_but_tracks_stock)
+{
     stockwatch_state_t st;
     stockwatch_created(12, 10, &st);
     st.discontinued = true;
@@ -114,7 +126,8 @@ Test(stockwatch, discontinued_raises_nothing_but_tracks_stock) {
     cr_assert(st.discontinued);
 }
 
-Test(stockwatch, names_round_trip) {
+Test(stockwatch, names_round_trip)
+{
     for (int k = STOCKWATCH_LOW_STOCK; k < STOCKWATCH__KINDS; k++)
         cr_assert_eq(stockwatch_kind_lookup(stockwatch_kind_name(k)), k);
     for (int l = 0; l < STOCKWATCH__LEVELS; l++)
@@ -128,7 +141,8 @@ Test(stockwatch, names_round_trip) {
 /* ---- alertmsg ------------------------------------------------------------ */
 
 static alertmsg_t
-sample_alert(stockwatch_kind_t kind, int64_t stock) {
+sample_alert(stockwatch_kind_t kind, int64_t stock)
+{
     alertmsg_t a = {.kind = kind,
                     .stock = stock,
                     .threshold = 10,
@@ -140,7 +154,8 @@ sample_alert(stockwatch_kind_t kind, int64_t stock) {
     return a;
 }
 
-Test(alertmsg, lines) {
+Test(alertmsg, lines)
+{
     char line[ALERTMSG_LINE_MAX];
     alertmsg_t a = sample_alert(STOCKWATCH_LOW_STOCK, 3);
     alertmsg_line(&a, line, sizeof line);
@@ -157,7 +172,8 @@ Test(alertmsg, lines) {
                            "threshold 10 (position 17, corr abc)");
 }
 
-Test(alertmsg, hostile_name_is_one_line) {
+Test(alertmsg, hostile_name_is_one_line)
+{
     char line[ALERTMSG_LINE_MAX];
     alertmsg_t a = sample_alert(STOCKWATCH_LOW_STOCK, 3);
     strcpy(a.name, "W\"x\ny\r\x1b\xe2\x80\xa9");
@@ -167,7 +183,8 @@ Test(alertmsg, hostile_name_is_one_line) {
     cr_assert_not_null(strstr(line, "\"W\\\"x\\ny\\r\\x1b\\u2029\""));
 }
 
-Test(alertmsg, longest_line_fits) {
+Test(alertmsg, longest_line_fits)
+{
     char line[ALERTMSG_LINE_MAX];
     alertmsg_t a = sample_alert(STOCKWATCH_OUT_OF_STOCK, INT64_MAX);
     memset(a.name, 0x01, NAME_MAX_BYTES);
@@ -183,7 +200,8 @@ Test(alertmsg, longest_line_fits) {
     cr_assert_eq(line[n - 1], ')');
 }
 
-Test(alertmsg, pack_decode_round_trip) {
+Test(alertmsg, pack_decode_round_trip)
+{
     for (int k = STOCKWATCH_LOW_STOCK; k < STOCKWATCH__KINDS; k++) {
         alertmsg_t a = sample_alert((stockwatch_kind_t)k, 3), b;
         codec_writer_t w;
@@ -196,7 +214,8 @@ Test(alertmsg, pack_decode_round_trip) {
     }
 }
 
-Test(alertmsg, decode_rejects_bad_bodies) {
+Test(alertmsg, decode_rejects_bad_bodies)
+{
     alertmsg_t b;
     const char *why;
     codec_writer_t w;
