@@ -49,7 +49,12 @@ step "Sell 35: stock 40 -> 5 crosses the threshold (wait until the query side ha
 try sell "$P" --qty 35 --wait --correlation-id "$CORR"
 
 step "Selling more than the stock is rejected (exit 2, nothing written)"
-try sell "$P" --qty 50 --correlation-id "$CORR"
+show sell "$P" --qty 50 --correlation-id "$CORR"
+if "$INVCTL" sell "$P" --qty 50 --correlation-id "$CORR" "${EXTRA[@]}"; then
+  echo "demo: selling 50 of 5 was accepted; that is a bug" >&2; exit 1
+else
+  echo "   (rejected as expected: exit $?)"
+fi
 
 step "The product, from the query service"
 try product "$P"
