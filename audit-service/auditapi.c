@@ -152,20 +152,7 @@ search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
         codec_writer_fini(&it.items);
         return;
     }
-    msgpack_pack_map(&w->pk, 4);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_int(&w->pk, "position", checkpoint);
-    codec_pack_cstr(&w->pk, "items");
-    msgpack_pack_array(&w->pk, (size_t)it.count);
-    codec_pack_raw(&w->pk, it.items.buf.data, it.items.buf.size);
-    codec_pack_cstr(&w->pk, "next_cursor");
-    if (more) {
-        char cursor[24];
-        snprintf(cursor, sizeof cursor, "%" PRId64, it.last);
-        codec_pack_cstr(&w->pk, cursor);
-    } else {
-        msgpack_pack_nil(&w->pk);
-    }
+    params_pack_page(w, checkpoint, &it.items, it.count, more, it.last);
     codec_writer_fini(&it.items);
 }
 

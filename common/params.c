@@ -1,6 +1,7 @@
 /* params: see params.h. */
 #include "params.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +104,24 @@ params_reply_error(codec_writer_t *w, const char *code, const char *message,
     msgpack_pack_map(&w->pk, (size_t)errs->count);
     for (int i = 0; i < errs->count; i++)
         codec_pack_kv_str(&w->pk, errs->items[i].field, errs->items[i].message);
+}
+
+void
+params_pack_page(codec_writer_t *w, int64_t position, const codec_writer_t *items, int count,
+                 bool more, int64_t last)
+{
+    msgpack_pack_map(&w->pk, 4);
+    codec_pack_kv_bool(&w->pk, "ok", true);
+    codec_pack_kv_int(&w->pk, "position", position);
+    codec_pack_cstr(&w->pk, "items");
+    msgpack_pack_array(&w->pk, (size_t)count);
+    codec_pack_raw(&w->pk, items->buf.data, items->buf.size);
+    codec_pack_cstr(&w->pk, "next_cursor");
+    if (more) {
+        char cursor[24];
+        snprintf(cursor, sizeof cursor, "%" PRId64, last);
+        codec_pack_cstr(&w->pk, cursor);
+    } else {
+        msgpack_pack_nil(&w->pk);
+    }
 }

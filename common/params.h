@@ -33,6 +33,11 @@ const char *params_cursor(const msgpack_object *v, int64_t *after);
 /* A page size in 1..max. */
 const char *params_limit(const msgpack_object *v, int max, int *limit);
 
+/* Packs a list reply {ok: true, position, items: [count maps already packed
+ * in items], next_cursor: "<last>" when more follow, else nil}. */
+void params_pack_page(codec_writer_t *w, int64_t position, const codec_writer_t *items, int count,
+                      bool more, int64_t last);
+
 /* Packs {ok: false, error, message[, fields]} (errs may be NULL). */
 void params_reply_error(codec_writer_t *w, const char *code, const char *message,
                         const field_errors_t *errs);
