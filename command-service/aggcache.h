@@ -37,4 +37,11 @@ aggregate_t *aggcache_get(aggcache_t *c, const char *stream);
 aggregate_t *aggcache_slot(aggcache_t *c, const char *stream);
 void aggcache_clear(aggcache_t *c);
 
+/* The stream version an aggregate has folded. */
+static inline int64_t
+aggcache_version(const aggregate_t *a)
+{
+    return a->kind == AGG_PRODUCT ? a->u.product.version : a->u.supplier.version;
+}
+
 #endif

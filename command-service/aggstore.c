@@ -130,12 +130,6 @@ fold_cb(const event_t *ev, void *arg)
     return 0;
 }
 
-static int64_t
-agg_version(const aggregate_t *a)
-{
-    return a->kind == AGG_PRODUCT ? a->u.product.version : a->u.supplier.version;
-}
-
 static void
 agg_reset(aggregate_t *a)
 {
@@ -157,7 +151,7 @@ load_snapshot(eventstore_t *es, aggregate_t *a)
     int rc = eventstore_snapshot_load(es, a->stream, &version, &schema, &state, &len);
     if (rc == 1) {
         if (schema != AGGSTORE_SNAPSHOT_SCHEMA || aggstore_unpack(a, state, len) != 0 ||
-            agg_version(a) != version)
+            aggcache_version(a) != version)
             agg_reset(a); /* an old or damaged snapshot: replay everything */
         rc = ES_OK;
     }
@@ -172,13 +166,13 @@ aggstore_load(eventstore_t *es, aggregate_t *a, bool use_snapshots)
     int rc = use_snapshots ? load_snapshot(es, a) : ES_OK;
     if (rc != ES_OK)
         return rc;
-    return eventstore_load_stream(es, a->stream, agg_version(a), 0, fold_cb, a);
+    return eventstore_load_stream(es, a->stream, aggcache_version(a), 0, fold_cb, a);
 }
 
 int
 aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every)
 {
-    int64_t v = agg_version(a);
+    int64_t v = aggcache_version(a);
     if (every <= 0 || v == 0 || v % every != 0)
         return ES_OK;
     codec_writer_t w;

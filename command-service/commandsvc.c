@@ -133,12 +133,6 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
     return a;
 }
 
-static int64_t
-agg_version(const aggregate_t *a)
-{
-    return a->kind == AGG_PRODUCT ? a->u.product.version : a->u.supplier.version;
-}
-
 /* ---- one command --------------------------------------------------------- */
 
 /* Finds an earlier command of this batch with the same id that was accepted. */
@@ -187,7 +181,7 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     event_t *ev = &s->ev;
     memset(&ev->env, 0, sizeof ev->env);
     snprintf(ev->env.stream, sizeof ev->env.stream, "%s", a->stream);
-    ev->env.version = agg_version(a) + 1;
+    ev->env.version = aggcache_version(a) + 1;
     ev->env.type = s->decision.type;
     ev->env.schema = event_spec(s->decision.type)->schema;
     proc_random_hex(ev->env.event_id, EVENT_ID_MAX / 2);
@@ -235,12 +229,12 @@ svc_handle(commandsvc_t *s, pending_t *p)
     if (!a)
         return err;
     command_reply_t *r = &p->reply;
-    if (p->cmd.has_expected_version && p->cmd.expected_version != agg_version(a)) {
+    if (p->cmd.has_expected_version && p->cmd.expected_version != aggcache_version(a)) {
         char msg[128];
         snprintf(msg, sizeof msg, "expected version %lld but %s is at %lld",
-                 (long long)p->cmd.expected_version, stream, (long long)agg_version(a));
+                 (long long)p->cmd.expected_version, stream, (long long)aggcache_version(a));
         svc_reject(r, REJ_CONFLICT, msg);
-        r->version = agg_version(a);
+        r->version = aggcache_version(a);
         return ES_OK;
     }
     svc_decide(s, a, &supplier, &p->cmd);
