@@ -24,6 +24,7 @@ typedef struct {
     const char *bind;       /* our API ROUTER: ListAlerts, Status */
     const char *log_level;  /* debug|info|warn|error */
     const char *mode;       /* "run", "once" (catch up, exit) or "dump" */
+    int64_t linger_ms;      /* a live batch waits this long for more events */
 } alert_config_t;
 
 /* Parses settings; returns 0 to run, 1 after --help, -1 on a bad setting. */
@@ -39,6 +40,8 @@ alert_settings(alert_config_t *cfg, log_level_t *level, int argc, char **argv)
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
         {"--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
          "run | once (catch up silently, exit) | dump (print the canonical dump of --db)"},
+        {"--commit-linger-ms", "INV_ALERT_LINGER_MS", CONFIG_INT, &cfg->linger_ms,
+         "a live batch waits this long for more events before it commits and prints"},
     };
     int rc = config_parse("alert-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc == 0 && log_level_parse(cfg->log_level, level) != 0) {
@@ -52,7 +55,7 @@ int
 main(int argc, char **argv)
 {
     alert_config_t cfg = {"alerts.db",  EP_EVENTS, EP_CATCHUP, EP_ALERTS,
-                          EP_ALERT_API, "info",    "run"};
+                          EP_ALERT_API, "info",    "run",       50};
     log_level_t level = LOG_INFO;
     int rc = alert_settings(&cfg, &level, argc, argv);
     if (rc != 0)
@@ -81,6 +84,7 @@ main(int argc, char **argv)
                                     .catchup_ep = cfg.catchup_ep,
                                     .batch_max = 5000,
                                     .catchup_page = 1000,
+                                    .commit_linger_ms = (int)cfg.linger_ms,
                                     .once = once};
     const subscriber_factory_t factory = alerts_factory(&live);
     subscriber_t *sub = router ? subscriber_new(zctx, &sc, &alerts_ops, live.model) : NULL;

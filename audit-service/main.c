@@ -23,6 +23,7 @@ typedef struct {
     const char *bind;       /* our ROUTER: SearchAudit, Status */
     const char *log_level;  /* debug|info|warn|error */
     const char *mode;       /* "run", "once" (catch up, exit) or "dump" */
+    int64_t linger_ms;      /* a live batch waits this long for more events */
 } audit_config_t;
 
 /* Parses settings; returns 0 to run, 1 after --help, -1 on a bad setting. */
@@ -37,6 +38,8 @@ audit_settings(audit_config_t *cfg, log_level_t *level, int argc, char **argv)
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
         {"--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
          "run | once (catch up silently, exit) | dump (print the canonical dump of --db)"},
+        {"--commit-linger-ms", "INV_AUDIT_LINGER_MS", CONFIG_INT, &cfg->linger_ms,
+         "a live batch waits this long for more events before it commits and prints"},
     };
     int rc = config_parse("audit-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc == 0 && log_level_parse(cfg->log_level, level) != 0) {
@@ -49,7 +52,7 @@ audit_settings(audit_config_t *cfg, log_level_t *level, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    audit_config_t cfg = {"audit.db", EP_EVENTS, EP_CATCHUP, EP_AUDIT, "info", "run"};
+    audit_config_t cfg = {"audit.db", EP_EVENTS, EP_CATCHUP, EP_AUDIT, "info", "run", 50};
     log_level_t level = LOG_INFO;
     int rc = audit_settings(&cfg, &level, argc, argv);
     if (rc != 0)
@@ -77,6 +80,7 @@ main(int argc, char **argv)
                                     .catchup_ep = cfg.catchup_ep,
                                     .batch_max = 5000,
                                     .catchup_page = 1000,
+                                    .commit_linger_ms = (int)cfg.linger_ms,
                                     .once = once};
     const subscriber_factory_t factory = auditlog_factory(&live);
     subscriber_t *sub = router ? subscriber_new(zctx, &sc, &auditlog_ops, live.model) : NULL;

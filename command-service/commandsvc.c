@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A batch that takes this long (begin to commit) is logged: on a virtual
+ * disk an fsync sometimes stalls for 100 ms (docs/performance.md). */
+#define SLOW_BATCH_US 100000
+
 typedef struct {
     bus_msg_t msg; /* the request, kept for its routing frames */
     int n_env;     /* routing frames to echo */
@@ -267,11 +271,16 @@ svc_fail_batch(commandsvc_t *s, int err)
 static void
 svc_run_batch(commandsvc_t *s)
 {
+    int64_t started = proc_mono_us();
     int err = eventstore_begin(s->es);
     for (int i = 0; i < s->n_pending && err == ES_OK; i++)
         err = svc_handle(s, &s->pending[i]);
     if (err == ES_OK)
         err = eventstore_commit(s->es);
+    int64_t took_us = proc_mono_us() - started;
+    if (took_us >= SLOW_BATCH_US)
+        LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)",
+              s->n_pending, (long long)(took_us / 1000));
     if (err != ES_OK)
         svc_fail_batch(s, err);
     s->batches++;

@@ -18,6 +18,9 @@
 #define HEARTBEAT_MS 500
 #define POLL_MS 50
 #define DELETE_EVERY_MS 200
+/* After each delete the relay checkpoints the WAL; past this many frames
+ * (16 MiB) it restarts it (eventstore_checkpoint). */
+#define WAL_RESTART_FRAMES 4096
 
 struct relay {
     eventstore_t *es;
@@ -70,8 +73,9 @@ relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg
     return 0;
 }
 
-/* Deletes the published outbox rows: at most every DELETE_EVERY_MS, so the
- * relay takes the write lock rarely and never queues behind every commit.
+/* Deletes the published outbox rows, then checkpoints the WAL: at most
+ * every DELETE_EVERY_MS, so the relay takes the write lock rarely and
+ * never queues behind every commit.
  * Rows published but not yet deleted go out again after a relay crash
  * (at least once); subscribers drop them as duplicates. */
 static void
@@ -86,6 +90,7 @@ relay_delete_published(relay_t *r, bool force)
         r->deleted_through = r->stats.published_through;
     else if (r->failures++ % 20 == 0)
         LOG_W(NULL, "outbox: delete failed (%s); will retry", eventstore_errmsg(r->es));
+    eventstore_checkpoint(r->es, WAL_RESTART_FRAMES); /* off the command path */
 }
 
 /* Publishes pages of the outbox after published_through until none is left.
@@ -182,10 +187,8 @@ relay_run(relay_t *r)
         relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);
-        if (proc_mono_ms() >= r->next_heartbeat_ms) {
+        if (proc_mono_ms() >= r->next_heartbeat_ms)
             relay_heartbeat(r);
-            eventstore_checkpoint(r->es); /* passive: moves WAL pages home off the command path */
-        }
     }
     relay_delete_published(r, true);
     LOG_I(NULL, "relay stopping: published through %lld", (long long)r->stats.published_through);

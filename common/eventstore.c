@@ -308,9 +308,12 @@ eventstore_rollback(eventstore_t *es)
 }
 
 int
-eventstore_checkpoint(eventstore_t *es)
+eventstore_checkpoint(eventstore_t *es, int restart_frames)
 {
-    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames)
+        rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
     return rc == SQLITE_OK ? ES_OK : es_err(rc);
 }
 

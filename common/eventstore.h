@@ -80,8 +80,13 @@ int eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position);
 int eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *version);
 
 /* A passive WAL checkpoint (never blocks the writer); the relay calls it
- * so that the command-service's commits do not have to. */
-int eventstore_checkpoint(eventstore_t *es);
+ * so that the command-service's commits do not have to.  When the WAL holds
+ * restart_frames or more (0: never), a RESTART checkpoint follows: it
+ * holds the write lock only for what the passive one left (a few frames and
+ * one fsync), and the next commit writes the WAL from its start again.  The
+ * WAL stays small and its blocks are reused, so commits never pay for a
+ * checkpoint of tens of megabytes nor for growing the file. */
+int eventstore_checkpoint(eventstore_t *es, int restart_frames);
 
 /* Idempotency: the stored first reply of command_id.  Returns 1 and fills
  * *reply when found, 0 when not, or an es_err_t. */

@@ -57,6 +57,14 @@ proc_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+proc_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* xorshift64*, seeded once per thread from getrandom: ids need to be
  * unique, not secret, and a syscall per event showed up in profiles. */
 static uint64_t

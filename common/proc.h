@@ -18,6 +18,7 @@ void proc_request_stop(void);
 /* Microseconds since the Unix epoch (wall clock) and a monotonic clock. */
 int64_t proc_now_us(void);
 int64_t proc_mono_ms(void);
+int64_t proc_mono_us(void); /* monotonic microseconds */
 
 /* Writes 2*n_bytes random hex characters plus a NUL into out. */
 void proc_random_hex(char *out, size_t n_bytes);

@@ -22,9 +22,10 @@
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
-/* A live batch stays open this long for more events before it commits: at
- * high rates many events share one commit (fewer index pages rewritten to
- * the WAL), at low rates it adds at most this much visibility lag. */
+/* Default of cfg.commit_linger_ms: a live batch stays open this long for
+ * more events before it commits.  At high rates many events share one
+ * commit (fewer index pages rewritten to the WAL), at low rates it adds at
+ * most this much lag. */
 #define COMMIT_LINGER_MS 3
 
 struct subscriber {
@@ -73,6 +74,10 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
         s->cfg.batch_max = 1000;
     if (s->cfg.catchup_page <= 0)
         s->cfg.catchup_page = 1000;
+    if (s->cfg.commit_linger_ms <= 0)
+        s->cfg.commit_linger_ms = COMMIT_LINGER_MS;
+    if (s->cfg.commit_linger_ms > 10000)
+        s->cfg.commit_linger_ms = 10000;
     s->ops = ops;
     s->model = model;
     s->prefetch_after = -1;
@@ -666,7 +671,7 @@ sub_poll_timeout(const subscriber_t *s)
         return 0;
     if (!s->in_tx)
         return 200;
-    int64_t left = s->tx_started_ms + COMMIT_LINGER_MS - proc_mono_ms();
+    int64_t left = s->tx_started_ms + s->cfg.commit_linger_ms - proc_mono_ms();
     return left > 0 ? (long)left : 0;
 }
 
@@ -703,7 +708,7 @@ subscriber_run(subscriber_t *s)
             sub_catch_up(s, "gap");
         } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
-        if (s->in_tx && proc_mono_ms() - s->tx_started_ms >= COMMIT_LINGER_MS)
+        if (s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms)
             sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);

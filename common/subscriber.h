@@ -49,6 +49,7 @@ typedef struct {
     const char *catchup_ep; /* relay catch-up ROUTER */
     int batch_max;          /* events per transaction, e.g. 1000 */
     int catchup_page;       /* events per catch-up request, e.g. 1000 */
+    int commit_linger_ms;   /* a live batch waits this long for more events (0: 3) */
     bool once;              /* catch up to the head, then return from run */
 } subscriber_config_t;
 

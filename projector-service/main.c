@@ -27,6 +27,7 @@ typedef struct {
     const char *bind;      /* our control ROUTER (bind) */
     const char *log_level; /* debug, info, warn, error */
     const char *mode;      /* "run", "once" (catch up, exit) or "dump" */
+    int64_t linger_ms;     /* a live batch waits this long for more events */
 } projector_config_t;
 
 /* Control requests other than Status and Rebuild: none. */
@@ -51,6 +52,8 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
         {"--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
          "run | once (catch up to the head, exit) | dump (print the canonical dump of --db)"},
+        {"--commit-linger-ms", "INV_PROJECTOR_LINGER_MS", CONFIG_INT, &cfg->linger_ms,
+         "a live batch waits this long for more events before it commits (adds to visibility lag)"},
     };
     int rc = config_parse("projector-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)
@@ -65,7 +68,7 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
 int
 main(int argc, char **argv)
 {
-    projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR, "info", "run"};
+    projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR, "info", "run", 3};
     log_level_t level;
     int rc = load_config(&cfg, argc, argv, &level);
     if (rc != 0)
@@ -92,8 +95,13 @@ main(int argc, char **argv)
         readmodel_destroy(&live);
         return 1;
     }
-    subscriber_config_t scfg = {"projector", cfg.events, cfg.catchup,
-                                5000,        1000,       strcmp(cfg.mode, "once") == 0};
+    const subscriber_config_t scfg = {.name = "projector",
+                                      .events_ep = cfg.events,
+                                      .catchup_ep = cfg.catchup,
+                                      .batch_max = 5000,
+                                      .catchup_page = 1000,
+                                      .commit_linger_ms = (int)cfg.linger_ms,
+                                      .once = strcmp(cfg.mode, "once") == 0};
     subscriber_factory_t factory = readmodel_factory(&live);
     subscriber_t *sub = subscriber_new(zctx, &scfg, &readmodel_ops, live);
     rc = 1;
