@@ -1,14 +1,20 @@
-/* aggcache: see aggcache.h.  Direct-mapped by FNV-1a of the stream name: a
- * collision evicts, and a miss only costs a replay from the store. */
+/* aggcache: see aggcache.h.  Four-way set associative by FNV-1a of the
+ * stream name with least-recently-used eviction inside a set: with a
+ * direct-mapped cache two hot products that shared a slot evicted each
+ * other on every command (a replay from the store each time). */
 #include "aggcache.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define WAYS 4 /* entries per set; a set evicts its least recently used */
+
 struct aggcache {
-    size_t mask;
-    aggregate_t *slots;
+    size_t set_mask;   /* sets - 1 (a power of two) */
+    aggregate_t *slots; /* sets * WAYS, set i at slots[i * WAYS] */
+    uint64_t *used;    /* per slot: tick of its last use, 0 never */
+    uint64_t tick;
 };
 
 static uint64_t
@@ -25,18 +31,21 @@ fnv1a(const char *s)
 aggcache_t *
 aggcache_new(size_t slots)
 {
-    size_t n = 1;
-    while (n < slots)
-        n <<= 1;
+    size_t sets = 1;
+    while (sets * WAYS < slots)
+        sets <<= 1;
     aggcache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->slots = calloc(n, sizeof *c->slots);
-    if (!c->slots) {
+    c->slots = calloc(sets * WAYS, sizeof *c->slots);
+    c->used = calloc(sets * WAYS, sizeof *c->used);
+    if (!c->slots || !c->used) {
+        free(c->slots);
+        free(c->used);
         free(c);
         return NULL;
     }
-    c->mask = n - 1;
+    c->set_mask = sets - 1;
     return c;
 }
 
@@ -46,21 +55,45 @@ aggcache_destroy(aggcache_t **cp)
     if (!cp || !*cp)
         return;
     free((*cp)->slots);
+    free((*cp)->used);
     free(*cp);
     *cp = NULL;
+}
+
+static size_t
+set_of(const aggcache_t *c, const char *stream)
+{
+    return (size_t)(fnv1a(stream) & c->set_mask) * WAYS;
 }
 
 aggregate_t *
 aggcache_get(aggcache_t *c, const char *stream)
 {
-    aggregate_t *a = &c->slots[fnv1a(stream) & c->mask];
-    return (a->valid && strcmp(a->stream, stream) == 0) ? a : NULL;
+    size_t first = set_of(c, stream);
+    for (size_t i = first; i < first + WAYS; i++) {
+        aggregate_t *a = &c->slots[i];
+        if (a->valid && strcmp(a->stream, stream) == 0) {
+            c->used[i] = ++c->tick;
+            return a;
+        }
+    }
+    return NULL;
 }
 
 aggregate_t *
 aggcache_slot(aggcache_t *c, const char *stream)
 {
-    aggregate_t *a = &c->slots[fnv1a(stream) & c->mask];
+    size_t first = set_of(c, stream), victim = first;
+    for (size_t i = first; i < first + WAYS; i++) {
+        if (!c->slots[i].valid || strcmp(c->slots[i].stream, stream) == 0) {
+            victim = i;
+            break;
+        }
+        if (c->used[i] < c->used[victim])
+            victim = i;
+    }
+    aggregate_t *a = &c->slots[victim];
+    c->used[victim] = ++c->tick;
     a->valid = false;
     strncpy(a->stream, stream, sizeof a->stream - 1);
     a->stream[sizeof a->stream - 1] = '\0';
@@ -70,6 +103,6 @@ aggcache_slot(aggcache_t *c, const char *stream)
 void
 aggcache_clear(aggcache_t *c)
 {
-    for (size_t i = 0; i <= c->mask; i++)
+    for (size_t i = 0; i < (c->set_mask + 1) * WAYS; i++)
         c->slots[i].valid = false;
 }

@@ -1,4 +1,4 @@
-/* aggcache: a bounded, direct-mapped cache of aggregate states by stream, so
+/* aggcache: a bounded, set-associative (LRU) cache of aggregate states by stream, so
  * that a hot product is not replayed from the store on every command.
  * Invariant: an entry equals the fold of every event of its stream that the
  * command-service's own connection can see (committed, or appended in the

@@ -95,3 +95,14 @@ proc_random_hex(char *out, size_t n_bytes)
     }
     out[2 * n_bytes] = '\0';
 }
+
+void
+proc_ordered_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t t = (uint64_t)proc_now_us();
+    for (int i = 13; i >= 0; i--, t >>= 4)
+        out[i] = hex[t & 15];
+    out[14] = '-';
+    proc_random_hex(out + 15, 8);
+}

@@ -89,8 +89,8 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
 {
     command_t *c = &b->cmd;
     memset(c, 0, sizeof *c);
-    snprintf(c->command_id, sizeof c->command_id, "%s.%d.%d.%lld", b->o->prefix, conn, slot,
-             (long long)seq);
+    snprintf(c->command_id, sizeof c->command_id, "%s.%d.%012lld.%d", b->o->prefix, conn,
+             (long long)seq, slot);
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
@@ -224,7 +224,7 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
         dot = r.command_id + plen;
-    if (!dot || sscanf(dot, ".%d.%d.%lld", &conn, &slot, &seq) != 3 || slot < 0 ||
+    if (!dot || sscanf(dot, ".%d.%lld.%d", &conn, &seq, &slot) != 3 || slot < 0 ||
         slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
     int64_t t = now_us();

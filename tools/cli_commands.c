@@ -110,7 +110,7 @@ build_envelope(const cli_opts_t *opts, command_t *cmd, char *err, size_t cap)
         }
         strcpy(cmd->command_id, opts->command_id);
     } else {
-        proc_random_hex(cmd->command_id, 16);
+        proc_ordered_id(cmd->command_id);
     }
     if (opts->correlation_id) {
         if (strlen(opts->correlation_id) > ID_MAX) {

@@ -1,3 +1,4 @@
 # The pure domain: aggregates.
 inv_unit_test(test_product ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_product.c invdomain)
 inv_unit_test(test_aggstore ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggstore.c command_lib)
+inv_unit_test(test_aggcache ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggcache.c command_lib)

@@ -7,6 +7,7 @@
 #include "cli_queries.h"
 #include "cli_status.h"
 #include "codec.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -154,7 +155,9 @@ Test(cli, create_product_maps_every_flag)
     cr_expect_eq(fields_int(&c.data, F_COST_PRICE_CENTS), 1200);
     cr_expect_eq(fields_int(&c.data, F_STOCK), 40);
     cr_expect_eq(fields_int(&c.data, F_LOW_STOCK_THRESHOLD), 10);
-    cr_expect_eq(strlen(c.command_id), 32, "random command id: %s", c.command_id);
+    cr_expect_eq(strlen(c.command_id), PROC_ORDERED_ID_LEN, "time-ordered command id: %s",
+                 c.command_id);
+    cr_expect_eq(c.command_id[14], '-', "time-ordered command id: %s", c.command_id);
     cr_expect_eq(c.correlation_id[0], '\0');
     cr_expect_not(c.has_expected_version);
 }
@@ -438,4 +441,15 @@ Test(cli, rejected_command_exits_2)
 Test(cli, absent_service_times_out_with_exit_1)
 {
     cr_expect_eq(run_against_fake(false, false), 1);
+}
+
+Test(cli, command_ids_sort_by_time_and_differ)
+{
+    char a[PROC_ORDERED_ID_LEN + 1], b[PROC_ORDERED_ID_LEN + 1];
+    proc_ordered_id(a);
+    usleep(2000);
+    proc_ordered_id(b);
+    cr_expect_lt(strcmp(a, b), 0, "%s made before %s sorts after it", a, b);
+    proc_ordered_id(b);
+    cr_expect_str_neq(a, b);
 }
