@@ -11,6 +11,10 @@
  *   invbaseline upsert DB N      N read-model upserts (INSERT ... ON CONFLICT DO
  *                                UPDATE) over 1000 products, 1000 per transaction
  *   invbaseline read DB N        N prepared primary-key reads of those rows
+ *   invbaseline fsync FILE N     N times: write 4 KiB, fdatasync (what a commit
+ *                                with synchronous=FULL waits for at least);
+ *                                also prints p50, p99, p99.9 and max in us, and
+ *                                the share of the time spent in stalls > 10 ms
  * Prints "<mode> <ops_per_second>".  This is a measuring tool: it talks to
  * SQLite directly for upsert/read on purpose. */
 #include "eventstore.h"
@@ -21,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static double
 now_s(void)
@@ -179,11 +185,55 @@ point_reads(const char *path, int64_t n, double *secs)
     return found > 0 ? 0 : -1;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* fsync latency of this disk: the floor under every durable commit. */
+static int
+fsync_latency(const char *path, int64_t n, double *secs)
+{
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    if (fd < 0 || !lat) {
+        free(lat);
+        return -1;
+    }
+    char page[4096];
+    memset(page, 'x', sizeof page);
+    int64_t stalled = 0;
+    double t0 = now_s();
+    for (int64_t i = 0; i < n; i++) {
+        double t = now_s();
+        if (pwrite(fd, page, sizeof page, (off_t)(i % 256) * 4096) != (ssize_t)sizeof page ||
+            fdatasync(fd) != 0) {
+            close(fd);
+            free(lat);
+            return -1;
+        }
+        lat[i] = (int64_t)((now_s() - t) * 1e6);
+        if (lat[i] > 10000)
+            stalled += lat[i];
+    }
+    *secs = now_s() - t0;
+    close(fd);
+    unlink(path);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    fprintf(stderr, "fsync p50 %lld p99 %lld p99.9 %lld max %lld us, stalls > 10 ms: %.1f%% of the time\n",
+            (long long)lat[n / 2], (long long)lat[n * 99 / 100], (long long)lat[n * 999 / 1000],
+            (long long)lat[n - 1], 100.0 * (double)stalled / (*secs * 1e6));
+    free(lat);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: invbaseline append|preload|upsert|read DB N [PRODUCTS]\n");
+        fprintf(stderr, "usage: invbaseline append|preload|upsert|read|fsync DB N [PRODUCTS]\n");
         return 2;
     }
     const char *mode = argv[1], *db = argv[2];
@@ -199,6 +249,8 @@ main(int argc, char **argv)
         rc = upsert(db, n, &secs);
     else if (strcmp(mode, "read") == 0)
         rc = point_reads(db, n, &secs);
+    else if (strcmp(mode, "fsync") == 0 && n > 0)
+        rc = fsync_latency(db, n, &secs);
     else
         rc = -1;
     if (rc != 0) {
