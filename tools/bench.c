@@ -89,8 +89,15 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
 {
     command_t *c = &b->cmd;
     memset(c, 0, sizeof *c);
-    snprintf(c->command_id, sizeof c->command_id, "%s.%d.%012lld.%d", b->o->prefix, conn,
-             (long long)seq, slot);
+    if (b->o->random_ids) {
+        char r[17];
+        proc_random_hex(r, 8);
+        snprintf(c->command_id, sizeof c->command_id, "%s-%s.%d.%012lld.%d", b->o->prefix, r,
+                 conn, (long long)seq, slot);
+    } else {
+        snprintf(c->command_id, sizeof c->command_id, "%s.%d.%012lld.%d", b->o->prefix, conn,
+                 (long long)seq, slot);
+    }
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
@@ -223,7 +230,7 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     }
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
-        dot = r.command_id + plen;
+        dot = strchr(r.command_id + plen, '.'); /* after "-<random>" with random_ids */
     if (!dot || sscanf(dot, ".%d.%lld.%d", &conn, &seq, &slot) != 3 || slot < 0 ||
         slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */

@@ -13,7 +13,7 @@ typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
     const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep, *relay_ep;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup, retry_ms,
-        seed, initial_stock, restock;
+        seed, initial_stock, restock, random_ids;
 } settings_t;
 
 /* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
@@ -53,7 +53,7 @@ settings_load(settings_t *s, int argc, char **argv)
                       1000,       990,
                       1,          0,
                       1,          1000000000,
-                      1000000000};
+                      1000000000, 0};
     const config_option_t opts[] = {
         {"--mode", NULL, CONFIG_STR, &s->mode,
          "commands | queries | wait (until every subscriber has the relay's head)"},
@@ -74,6 +74,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--retry-ms", NULL, CONFIG_INT, &s->retry_ms, "resend unanswered commands (0: never)"},
         {"--ack-log", NULL, CONFIG_STR, &s->ack_log, "write one line per reply to this file"},
         {"--seed", NULL, CONFIG_INT, &s->seed, "random seed"},
+        {"--random-ids", NULL, CONFIG_INT, &s->random_ids,
+         "1: random command ids (default: ordered by time, like invctl's)"},
         {"--format", NULL, CONFIG_STR, &s->format, "human | json"},
         {"--command-ep", "INV_COMMAND_EP", CONFIG_STR, &s->command_ep, "command endpoint"},
         {"--query-ep", "INV_QUERY_EP", CONFIG_STR, &s->query_ep, "query endpoint"},
@@ -172,6 +174,7 @@ main(int argc, char **argv)
         .setup = s.setup != 0,
         .retry_ms = s.retry_ms,
         .seed = (uint64_t)s.seed,
+        .random_ids = s.random_ids != 0,
     };
     if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 || o.window < 1 ||
         o.window > 100000 || o.products < 1 || (o.duration_ms <= 0 && o.count <= 0)) {
