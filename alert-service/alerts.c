@@ -1,6 +1,18 @@
 /* alerts: see alerts.h.  Apply dispatches on the event type through a
  * table; event types that do not touch stock or the product's life have no
- * entry and change nothing. */
+ * entry and change nothing.
+ *
+ * The stock state of the products lives in memory too (`cache`, a hash
+ * table by product id, filled on first use from the products table), so an
+ * event costs no SELECT; a stock or discontinue event only changes the
+ * cached row and marks it dirty, and the commit writes each dirty row once
+ * (its last state, which is what per-event UPDATEs would have left) before
+ * the checkpoint, in the same transaction.  The UPDATE names `level` only
+ * when it changed, so SQLite skips the level CHECK on the usual row.  A
+ * rollback forgets the whole cache (it may hold rolled-back state); a
+ * ProductCreated row is inserted at once (it carries the name, which the
+ * cache does not keep).  The cache is emptied at a batch start once it
+ * holds more than CACHE_MAX products, so it stays bounded. */
 #include "alerts.h"
 
 #include "bus.h"
@@ -10,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CACHE_MAX 16384 /* products kept between batches (~100 bytes each) */
+
 /* A product as stored. */
 typedef struct {
     char name[NAME_MAX_BYTES + 1];
@@ -17,10 +31,22 @@ typedef struct {
     int64_t position; /* last event position applied to this row */
 } product_row_t;
 
+/* What the cache keeps of a product (everything but the name). */
+enum { DIRTY_ROW = 1u, DIRTY_LEVEL = 2u };
+typedef struct {
+    char id[ID_MAX + 1]; /* product_id; "" marks a free slot */
+    uint8_t dirty;       /* DIRTY_* bits: not yet written to the products row */
+    uint32_t hash;       /* of id */
+    stockwatch_state_t st;
+    int64_t position; /* last event position applied */
+} cached_t;
+
 enum {
     ST_PRODUCT_GET,
+    ST_PRODUCT_NAME,
     ST_PRODUCT_INSERT,
-    ST_PRODUCT_UPDATE,
+    ST_PRODUCT_SAVE,
+    ST_PRODUCT_SAVE_LEVEL,
     ST_ALERT_INSERT,
     ST_LIST_ALL,
     ST_LIST_PRODUCT,
@@ -36,8 +62,14 @@ struct alerts {
     size_t pend_len;             /* alerts queued */
     size_t pend_cap;             /* alerts allocated */
     int64_t publish_errors;      /* bus_send failures since open */
-    product_row_t product;       /* scratch */
-    codec_writer_t w;            /* scratch: published bodies */
+    cached_t *cache;             /* open addressing, cache_cap slots (power of 2) */
+    size_t cache_cap;            /* slots; 0 before first use */
+    size_t cache_len;            /* slots in use */
+    uint32_t *dirty;             /* slots with dirty != 0, dirty_len of them */
+    size_t dirty_len;
+    size_t dirty_cap;
+    product_row_t product; /* scratch */
+    codec_writer_t w;      /* scratch: published bodies */
 };
 
 static const char schema_sql[] =
@@ -69,14 +101,19 @@ static const char *const sql[ST__COUNT] = {
                        " FROM products WHERE product_id = ?",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(product_id, name, stock, threshold, level,"
                           " discontinued, position) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [ST_PRODUCT_UPDATE] = "UPDATE products SET name = ?2, stock = ?3, threshold = ?4,"
-                          " level = ?5, discontinued = ?6, position = ?7 WHERE product_id = ?1",
+    [ST_PRODUCT_NAME] = "SELECT name FROM products WHERE product_id = ?",
+    [ST_PRODUCT_SAVE] = "UPDATE products SET stock = ?2, discontinued = ?3, position = ?4"
+                        " WHERE product_id = ?1",
+    [ST_PRODUCT_SAVE_LEVEL] = "UPDATE products SET stock = ?2, discontinued = ?3, position = ?4,"
+                              " level = ?5 WHERE product_id = ?1",
     [ST_ALERT_INSERT] = "INSERT OR IGNORE INTO alerts(position, kind, product_id, name, stock,"
                         " threshold, recorded_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_LIST_ALL] = ALERT_COLUMNS " WHERE position > ? ORDER BY position LIMIT ?",
     [ST_LIST_PRODUCT] = ALERT_COLUMNS " WHERE position > ? AND product_id = ?"
                                       " ORDER BY position LIMIT ?",
 };
+
+static void cache_clear(alerts_t *m);
 
 /* The cached statement `which`, reset and unbound; NULL on error. */
 static sqlite3_stmt *
@@ -129,6 +166,7 @@ alerts_close(alerts_t **mp)
     sqlite3_close(m->db);
     codec_writer_fini(&m->w);
     free(m->pend);
+    cache_clear(m);
     free(m);
     *mp = NULL;
 }
@@ -205,11 +243,28 @@ product_load(alerts_t *m, const char *product_id, product_row_t *p)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Inserts (is_new) or updates the product row.  0 or -1. */
+/* The stored name of a product into name (NAME_MAX_BYTES + 1).  0 or -1. */
 static int
-product_save(alerts_t *m, const char *product_id, const product_row_t *p, bool is_new)
+product_name(alerts_t *m, const char *product_id, char *name)
 {
-    sqlite3_stmt *st = alerts_stmt(m, is_new ? ST_PRODUCT_INSERT : ST_PRODUCT_UPDATE);
+    sqlite3_stmt *st = alerts_stmt(m, ST_PRODUCT_NAME);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *s = sqlite3_column_text(st, 0);
+        snprintf(name, NAME_MAX_BYTES + 1, "%s", s ? (const char *)s : "");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Inserts a new product row.  0 or -1. */
+static int
+product_insert(alerts_t *m, const char *product_id, const product_row_t *p)
+{
+    sqlite3_stmt *st = alerts_stmt(m, ST_PRODUCT_INSERT);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
@@ -224,12 +279,143 @@ product_save(alerts_t *m, const char *product_id, const product_row_t *p, bool i
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Writes a dirty cached product to its row.  0 or -1. */
+static int
+product_flush(alerts_t *m, cached_t *c)
+{
+    bool level = (c->dirty & DIRTY_LEVEL) != 0;
+    sqlite3_stmt *st = alerts_stmt(m, level ? ST_PRODUCT_SAVE_LEVEL : ST_PRODUCT_SAVE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, c->st.stock);
+    sqlite3_bind_int(st, 3, c->st.discontinued ? 1 : 0);
+    sqlite3_bind_int64(st, 4, c->position);
+    if (level)
+        sqlite3_bind_text(st, 5, stockwatch_level_name(c->st.level), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    c->dirty = 0;
+    return 0;
+}
+
+/* ---- the product cache --------------------------------------------------- */
+
+static uint32_t
+cache_hash(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* The slot of id, or the free slot where it would go. */
+static cached_t *
+cache_slot(cached_t *slots, size_t cap, const char *id, uint32_t h)
+{
+    size_t i = h & (cap - 1);
+    while (slots[i].id[0] && (slots[i].hash != h || strcmp(slots[i].id, id) != 0))
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+/* Doubles the table (first use: 1024 slots); rebuilds the dirty list.  0 or -1. */
+static int
+cache_grow(alerts_t *m)
+{
+    size_t cap = m->cache_cap ? m->cache_cap * 2 : 1024;
+    cached_t *slots = calloc(cap, sizeof *slots);
+    uint32_t *dirty = malloc(cap / 2 * sizeof *dirty);
+    if (!slots || !dirty) {
+        free(slots);
+        free(dirty);
+        return -1;
+    }
+    m->dirty_len = 0;
+    for (size_t i = 0; i < m->cache_cap; i++) {
+        if (!m->cache[i].id[0])
+            continue;
+        cached_t *c = cache_slot(slots, cap, m->cache[i].id, m->cache[i].hash);
+        *c = m->cache[i];
+        if (c->dirty)
+            dirty[m->dirty_len++] = (uint32_t)(c - slots);
+    }
+    free(m->cache);
+    free(m->dirty);
+    m->cache = slots;
+    m->cache_cap = cap;
+    m->dirty = dirty;
+    m->dirty_cap = cap / 2;
+    return 0;
+}
+
+/* Forgets every cached product (and frees the table). */
+static void
+cache_clear(alerts_t *m)
+{
+    free(m->cache);
+    free(m->dirty);
+    m->cache = NULL;
+    m->dirty = NULL;
+    m->cache_cap = m->cache_len = m->dirty_len = m->dirty_cap = 0;
+}
+
+/* Adds a product known to be absent from the cache; NULL when out of memory. */
+static cached_t *
+cache_add(alerts_t *m, const char *id, uint32_t h, const stockwatch_state_t *st, int64_t position)
+{
+    if ((m->cache_len + 1) * 2 > m->cache_cap && cache_grow(m) != 0)
+        return NULL;
+    cached_t *c = cache_slot(m->cache, m->cache_cap, id, h);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    c->hash = h;
+    c->dirty = 0;
+    c->st = *st;
+    c->position = position;
+    m->cache_len++;
+    return c;
+}
+
+/* The cached product, loaded from its row on a miss: 1 found (*out set),
+ * 0 unknown, -1 error. */
+static int
+cache_get(alerts_t *m, const char *id, cached_t **out)
+{
+    uint32_t h = cache_hash(id);
+    if (m->cache_cap) {
+        cached_t *c = cache_slot(m->cache, m->cache_cap, id, h);
+        if (c->id[0]) {
+            *out = c;
+            return 1;
+        }
+    }
+    product_row_t *p = &m->product;
+    int found = product_load(m, id, p);
+    if (found <= 0)
+        return found;
+    *out = cache_add(m, id, h, &p->st, p->position);
+    return *out ? 1 : -1;
+}
+
+/* Marks a cached product changed since its row was written. */
+static void
+cache_touch(alerts_t *m, cached_t *c, uint8_t bits)
+{
+    if (!c->dirty)
+        m->dirty[m->dirty_len++] = (uint32_t)(c - m->cache); /* dirty_cap >= cache_len */
+    c->dirty |= bits;
+}
+
 int
 alerts_product(alerts_t *m, const char *product_id, stockwatch_state_t *out)
 {
-    int rc = product_load(m, product_id, &m->product);
+    cached_t *c = NULL;
+    int rc = cache_get(m, product_id, &c);
     if (rc == 1)
-        *out = m->product.st;
+        *out = c->st;
     return rc;
 }
 
@@ -250,18 +436,19 @@ pending_push(alerts_t *m, const alertmsg_t *a)
     return 0;
 }
 
-/* Stores the alert `kind` raised by ev on product p; queues it for printing
- * when it is new.  0 or -1. */
+/* Stores the alert `kind` raised by ev on the product named `name` now in
+ * state st; queues it for printing when it is new.  0 or -1. */
 static int
-alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_kind_t kind)
+alert_record(alerts_t *m, const event_t *ev, const char *name, const stockwatch_state_t *s,
+             stockwatch_kind_t kind)
 {
     alertmsg_t a = {.kind = kind,
-                    .stock = p->st.stock,
-                    .threshold = p->st.threshold,
+                    .stock = s->stock,
+                    .threshold = s->threshold,
                     .position = ev->env.position,
                     .recorded_at = ev->env.recorded_at};
     snprintf(a.product_id, sizeof a.product_id, "%s", ev->data.product_id);
-    snprintf(a.name, sizeof a.name, "%s", p->name);
+    snprintf(a.name, sizeof a.name, "%s", name);
     snprintf(a.correlation_id, sizeof a.correlation_id, "%s", ev->env.correlation_id);
     sqlite3_stmt *st = alerts_stmt(m, ST_ALERT_INSERT);
     if (!st)
@@ -286,44 +473,50 @@ alert_record(alerts_t *m, const event_t *ev, const product_row_t *p, stockwatch_
 static int
 apply_created(alerts_t *m, const event_t *ev)
 {
-    product_row_t *p = &m->product;
-    int found = product_load(m, ev->data.product_id, p);
+    cached_t *c = NULL;
+    int found = cache_get(m, ev->data.product_id, &c);
     if (found != 0)
         return found < 0 ? -1 : 0; /* already known: applied before */
+    product_row_t *p = &m->product;
     snprintf(p->name, sizeof p->name, "%s", ev->data.name);
     stockwatch_kind_t kind =
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
-    if (product_save(m, ev->data.product_id, p, true) != 0)
+    if (product_insert(m, ev->data.product_id, p) != 0 ||
+        !cache_add(m, ev->data.product_id, cache_hash(ev->data.product_id), &p->st, p->position))
         return -1;
-    return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p, kind);
+    return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p->name, &p->st, kind);
 }
 
 /* StockUpdated and ProductSold: both carry the stock after the event. */
 static int
 apply_stock(alerts_t *m, const event_t *ev)
 {
-    product_row_t *p = &m->product;
-    int found = product_load(m, ev->data.product_id, p);
-    if (found <= 0 || p->position >= ev->env.position)
+    cached_t *c = NULL;
+    int found = cache_get(m, ev->data.product_id, &c);
+    if (found <= 0 || c->position >= ev->env.position)
         return found < 0 ? -1 : 0;
-    stockwatch_kind_t kind = stockwatch_step(&p->st, ev->data.num[F_NEW_STOCK], &p->st);
-    p->position = ev->env.position;
-    if (product_save(m, ev->data.product_id, p, false) != 0)
-        return -1;
-    return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p, kind);
+    stockwatch_level_t was = c->st.level;
+    stockwatch_kind_t kind = stockwatch_step(&c->st, ev->data.num[F_NEW_STOCK], &c->st);
+    c->position = ev->env.position;
+    cache_touch(m, c, c->st.level != was ? DIRTY_ROW | DIRTY_LEVEL : DIRTY_ROW);
+    if (kind == STOCKWATCH_NONE)
+        return 0;
+    char *name = m->product.name;
+    return product_name(m, c->id, name) == 0 ? alert_record(m, ev, name, &c->st, kind) : -1;
 }
 
 static int
 apply_discontinued(alerts_t *m, const event_t *ev)
 {
-    product_row_t *p = &m->product;
-    int found = product_load(m, ev->data.product_id, p);
-    if (found <= 0 || p->position >= ev->env.position)
+    cached_t *c = NULL;
+    int found = cache_get(m, ev->data.product_id, &c);
+    if (found <= 0 || c->position >= ev->env.position)
         return found < 0 ? -1 : 0;
-    p->st.discontinued = true;
-    p->position = ev->env.position;
-    return product_save(m, ev->data.product_id, p, false);
+    c->st.discontinued = true;
+    c->position = ev->env.position;
+    cache_touch(m, c, DIRTY_ROW);
+    return 0;
 }
 
 typedef int (*apply_fn)(alerts_t *m, const event_t *ev);
@@ -342,6 +535,8 @@ alerts_begin(void *model)
 {
     alerts_t *m = model;
     m->pend_len = 0;
+    if (m->cache_len > CACHE_MAX)
+        cache_clear(m); /* nothing is dirty between batches */
     return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
 }
 
@@ -357,11 +552,24 @@ static int
 alerts_commit(void *model, int64_t checkpoint)
 {
     alerts_t *m = model;
+    for (size_t i = 0; i < m->dirty_len; i++) {
+        if (product_flush(m, &m->cache[m->dirty[i]]) != 0) {
+            modeldb_rollback(m->db);
+            cache_clear(m);
+            return -1;
+        }
+    }
+    m->dirty_len = 0;
     if (modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK) {
         modeldb_rollback(m->db);
+        cache_clear(m);
         return -1;
     }
-    return modeldb_commit(m->db) == SQLITE_OK ? 0 : -1;
+    if (modeldb_commit(m->db) != SQLITE_OK) {
+        cache_clear(m); /* rolled back: the cache may hold what was lost */
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -369,6 +577,7 @@ alerts_rollback(void *model)
 {
     alerts_t *m = model;
     modeldb_rollback(m->db);
+    cache_clear(m);  /* it may hold state of the rolled-back batch */
     m->pend_len = 0; /* a rolled-back batch prints and publishes nothing */
 }
 

@@ -311,6 +311,49 @@ Test(alerts, rebuild_dumps_identically)
     free(rebuilt);
 }
 
+/* The model keeps product state in memory and writes a product row once per
+ * commit: rows written across batches of any size, and after a rolled-back
+ * batch, must equal those of one batch on a fresh model. */
+Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
+{
+    alerts_t *fresh = open_model("fresh.db", NULL);
+    apply_batch(fresh, 1, N_EVENTS);
+    char *want = dump(fresh);
+    alerts_close(&fresh);
+
+    apply_batch(model, 1, 3);
+    cr_assert_eq(alerts_ops.begin(model), 0);
+    for (int p = 4; p <= N_EVENTS; p++)
+        cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
+    alerts_ops.rollback(model); /* its in-memory state must be forgotten */
+    stockwatch_state_t st;
+    cr_assert_eq(alerts_product(model, "p1", &st), 1);
+    cr_assert_eq(st.stock, 5, "the committed stock, not the rolled-back one");
+    char *mid = dump(model);
+    cr_assert_eq(strncmp(mid, "checkpoint 3\n", 13), 0, "%s", mid);
+    apply_batch(model, 4, 6);
+    apply_batch(model, 7, N_EVENTS);
+    char *got = dump(model);
+    cr_assert_str_eq(got, want);
+    free(mid);
+    free(got);
+    free(want);
+}
+
+Test(alerts, product_state_includes_the_open_batch)
+{
+    apply_batch(model, 1, 1);
+    stockwatch_state_t st;
+    cr_assert_eq(alerts_ops.begin(model), 0);
+    for (int p = 2; p <= 5; p++)
+        cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
+    cr_assert_eq(alerts_product(model, "p1", &st), 1);
+    cr_assert_eq(st.stock, 0, "the applied but uncommitted sale shows");
+    cr_assert_eq(st.level, STOCKWATCH_OUT);
+    cr_assert_eq(alerts_ops.commit(model, 5), 0);
+    alerts_ops.committed(model);
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 typedef struct {
