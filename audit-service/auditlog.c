@@ -29,6 +29,9 @@ struct auditlog {
     size_t pend_len;                     /* bytes queued */
     size_t pend_cap;                     /* bytes allocated */
     char change[CHANGE_MAX];             /* scratch: describe output */
+    char when[CHANGE_TIME_MAX];          /* change_iso_time of when_secs */
+    size_t when_len;                     /* its length; 0: not cacheable or none yet */
+    int64_t when_secs;                   /* the second it formats */
     auditlog_row_t row;                  /* scratch: search row */
 };
 
@@ -134,14 +137,78 @@ auditlog_checkpoint(auditlog_t *a, int64_t *position)
 
 /* ---- printed lines ------------------------------------------------------- */
 
-/* Queues "<time> #<pos> <stream>@<version> <type> [corr=<id>] <change>\n". */
-static int
-auditlog_queue_line(auditlog_t *a, const event_t *ev)
+/* Escapes an id-like field for the line into out (4 * len + 8 bytes):
+ * fields made of plain ASCII only (the usual case) are copied as they are,
+ * which is what change_escape would write.  Returns the length. */
+static size_t
+line_escape(const char *s, char *out, size_t cap)
 {
-    char when[CHANGE_TIME_MAX], stream[4 * STREAM_MAX + 8], corr[4 * ID_MAX + 8];
-    change_escape(ev->env.stream, strlen(ev->env.stream), stream, sizeof stream);
-    change_escape(ev->env.correlation_id, strlen(ev->env.correlation_id), corr, sizeof corr);
-    size_t need = CHANGE_TIME_MAX + sizeof stream + sizeof corr + strlen(a->change) + 128;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            return change_escape(s, strlen(s), out, cap);
+    }
+    memcpy(out, s, n + 1);
+    return n;
+}
+
+/* change_iso_time(us) into out, reusing the text of the last second seen:
+ * within one second only the milliseconds differ.  Returns the length. */
+static size_t
+line_time(auditlog_t *a, int64_t us, char *out)
+{
+    int64_t secs = us / 1000000, rem = us % 1000000;
+    if (rem < 0) {
+        secs -= 1;
+        rem += 1000000;
+    }
+    if (!a->when_len || secs != a->when_secs) {
+        change_iso_time(us, a->when);
+        size_t n = strlen(a->when);
+        /* cacheable only in the ".mmmZ" shape (not the "@...us" fallback) */
+        a->when_len = n >= 5 && a->when[n - 1] == 'Z' && a->when[n - 5] == '.' ? n : 0;
+        a->when_secs = secs;
+        if (!a->when_len) {
+            memcpy(out, a->when, n + 1);
+            return n;
+        }
+    }
+    size_t n = a->when_len;
+    int ms = (int)(rem / 1000);
+    memcpy(out, a->when, n - 4);
+    out[n - 4] = (char)('0' + ms / 100);
+    out[n - 3] = (char)('0' + ms / 10 % 10);
+    out[n - 2] = (char)('0' + ms % 10);
+    out[n - 1] = 'Z';
+    return n;
+}
+
+static char *
+put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *
+put_int(char *p, int64_t v)
+{
+    return p + change_format_int(v, p);
+}
+
+/* Queues "<time> #<pos> <stream>@<version> <type> [corr=<id>] <change>\n"
+ * (the change text is a->change, change_len bytes). */
+static int
+auditlog_queue_line(auditlog_t *a, const event_t *ev, size_t change_len)
+{
+    char stream[4 * STREAM_MAX + 8], corr[4 * ID_MAX + 8];
+    size_t stream_len = line_escape(ev->env.stream, stream, sizeof stream);
+    size_t corr_len = line_escape(ev->env.correlation_id, corr, sizeof corr);
+    const char *type = event_spec(ev->env.type)->name;
+    size_t type_len = strlen(type);
+    size_t need =
+        CHANGE_TIME_MAX + stream_len + corr_len + type_len + change_len + 2 * CHANGE_INT_MAX + 32;
     if (a->pend_cap - a->pend_len < need) {
         size_t cap = (a->pend_cap + need) * 2;
         char *p = realloc(a->pend, cap);
@@ -150,12 +217,22 @@ auditlog_queue_line(auditlog_t *a, const event_t *ev)
         a->pend = p;
         a->pend_cap = cap;
     }
-    int n =
-        snprintf(a->pend + a->pend_len, a->pend_cap - a->pend_len,
-                 "%s #%lld %s@%lld %s [corr=%s] %s\n", change_iso_time(ev->env.recorded_at, when),
-                 (long long)ev->env.position, stream, (long long)ev->env.version,
-                 event_spec(ev->env.type)->name, corr[0] ? corr : "-", a->change);
-    a->pend_len += (size_t)n;
+    char *p = a->pend + a->pend_len;
+    p += line_time(a, ev->env.recorded_at, p);
+    p = put_str(p, " #", 2);
+    p = put_int(p, ev->env.position);
+    *p++ = ' ';
+    p = put_str(p, stream, stream_len);
+    *p++ = '@';
+    p = put_int(p, ev->env.version);
+    *p++ = ' ';
+    p = put_str(p, type, type_len);
+    p = put_str(p, " [corr=", 7);
+    p = corr_len ? put_str(p, corr, corr_len) : put_str(p, "-", 1);
+    p = put_str(p, "] ", 2);
+    p = put_str(p, a->change, change_len);
+    *p++ = '\n';
+    a->pend_len = (size_t)(p - a->pend);
     return 0;
 }
 
@@ -174,7 +251,7 @@ auditlog_apply(void *m, const event_t *ev)
 {
     auditlog_t *a = m;
     sqlite3_stmt *st;
-    change_describe(ev, a->change, sizeof a->change);
+    size_t change_len = change_describe(ev, a->change, sizeof a->change);
     if (modeldb_prepare(a->db, &a->insert, insert_sql) != SQLITE_OK)
         return -1;
     st = a->insert;
@@ -185,12 +262,12 @@ auditlog_apply(void *m, const event_t *ev)
     sqlite3_bind_text(st, 5, event_spec(ev->env.type)->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, ev->env.correlation_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, ev->env.command_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, a->change, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, a->change, (int)change_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;
-    return sqlite3_changes(a->db) == 1 ? auditlog_queue_line(a, ev) : 0;
+    return sqlite3_changes(a->db) == 1 ? auditlog_queue_line(a, ev, change_len) : 0;
 }
 
 static int

@@ -53,9 +53,8 @@ sb_str(sb_t *b, const char *s)
 static void
 sb_int(sb_t *b, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    sb_put(b, tmp, (size_t)n);
+    char tmp[CHANGE_INT_MAX];
+    sb_put(b, tmp, change_format_int(v, tmp));
 }
 
 /* Decodes one valid UTF-8 sequence at p (n bytes available); returns its
@@ -101,12 +100,27 @@ sb_escape_ascii(sb_t *b, unsigned char c)
         sb_put(b, (const char *)&c, 1);
 }
 
+/* True for the bytes that pass through sb_escape unchanged on their own. */
+static bool
+plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static void
 sb_escape(sb_t *b, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     char tmp[12];
     for (size_t i = 0; i < len && !b->full;) {
+        size_t run = 0;
+        while (i + run < len && plain_ascii(p[i + run]))
+            run++;
+        if (run > 1 && b->len + run + sizeof ELLIPSIS <= b->cap) {
+            sb_put(b, s + i, run); /* what `run` one-byte pieces would have written */
+            i += run;
+            continue;
+        }
         uint32_t cp = 0;
         size_t n = p[i] < 0x80 ? 1 : utf8_decode(p + i, len - i, &cp);
         if (p[i] < 0x80)
@@ -230,6 +244,24 @@ static const describe_fn describers[EV__COUNT] = {
 };
 
 /* ---- public -------------------------------------------------------------- */
+
+size_t
+change_format_int(int64_t v, char out[CHANGE_INT_MAX])
+{
+    char tmp[CHANGE_INT_MAX];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
 
 size_t
 change_describe(const event_t *ev, char *out, size_t cap)

@@ -19,6 +19,8 @@
 
 /* Enough for the longest description: a 500-byte reason escaped 4x. */
 #define CHANGE_MAX 2304
+/* An int64_t in decimal, sign and NUL included. */
+#define CHANGE_INT_MAX 24
 /* "2026-11-23T15:11:24.123Z"; sized for any int the compiler can imagine. */
 #define CHANGE_TIME_MAX 96
 
@@ -32,6 +34,9 @@ size_t change_describe(const event_t *ev, char *out, size_t cap);
  * invalid UTF-8 bytes \xHH, C1 controls and U+2028/U+2029 \uHHHH; valid
  * UTF-8 otherwise passes through.  Returns the length written. */
 size_t change_escape(const char *s, size_t len, char *out, size_t cap);
+
+/* Writes v in decimal ("%" PRId64) into out; returns the length. */
+size_t change_format_int(int64_t v, char out[CHANGE_INT_MAX]);
 
 /* Formats microseconds since the epoch (UTC) as ISO 8601 with milliseconds,
  * "2026-11-23T15:11:24.123Z" (rounded down, negative values too).  Returns
