@@ -175,6 +175,37 @@ Test(auditlog, one_line_per_event_after_commit_only)
     cr_assert_eq(cp, N_EVENTS);
 }
 
+/* The printed line is assembled by hand; it must equal the format
+ * "<iso time> #<pos> <stream>@<version> <type> [corr=<id>|-] <change>" built
+ * from change_iso_time and change_escape, for odd ids and for times in the
+ * same second, a later one, and before 1970. */
+Test(auditlog, printed_line_equals_the_reference_format)
+{
+    static const int64_t times[] = {T0 + 1000, T0 + 999999, T0 + 1000000, T0 - 1, -1, 0, -1000001};
+    static const char *const corrs[] = {"", "c\"1", "tab\there", "caf\xc3\xa9", "\xff", "x"};
+    char *want = NULL;
+    size_t want_len = 0;
+    FILE *w = open_memstream(&want, &want_len);
+    cr_assert_eq(auditlog_ops.begin(model), 0);
+    for (int i = 0; i < 7; i++) {
+        mk(1 + i, i % 2 ? "product-\"q\"" : "product-p1", i + 1, EV_PRODUCT_VIEWED, corrs[i % 6]);
+        event_t *e = &evs[1 + i];
+        e->env.recorded_at = times[i];
+        cr_assert_eq(auditlog_ops.apply(model, e), 0);
+        char when[CHANGE_TIME_MAX], stream[4 * STREAM_MAX + 8], corr[4 * ID_MAX + 8];
+        change_escape(e->env.stream, strlen(e->env.stream), stream, sizeof stream);
+        change_escape(e->env.correlation_id, strlen(e->env.correlation_id), corr, sizeof corr);
+        fprintf(w, "%s #%d %s@%d ProductViewed [corr=%s] viewed\n",
+                change_iso_time(e->env.recorded_at, when), 1 + i, stream, i + 1,
+                corr[0] ? corr : "-");
+    }
+    fclose(w);
+    cr_assert_eq(auditlog_ops.commit(model, 7), 0);
+    auditlog_ops.committed(model);
+    cr_assert_str_eq(printed(), want);
+    free(want);
+}
+
 Test(auditlog, rollback_prints_nothing_and_stores_nothing)
 {
     cr_assert_eq(auditlog_ops.begin(model), 0);

@@ -3,6 +3,7 @@
 #include "change.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static event_t ev; /* large: kept off the stack */
@@ -130,6 +131,46 @@ Test(change, truncation_keeps_escapes_whole)
     n = change_escape("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 15, out,
                       sizeof out);
     cr_assert_str_eq(out, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac...");
+}
+
+/* Runs of plain ASCII are copied whole only when they fit: a cut falls
+ * where appending one escape or byte at a time would have put it. */
+Test(change, truncation_of_plain_runs_matches_byte_by_byte)
+{
+    const char raw[] = "abc\"defghij\nklmnopqrstuvwxyz0123456789";
+    for (size_t cap = 4; cap <= sizeof raw * 2 + 8; cap++) {
+        char want[128], got[128], piece[8];
+        size_t len = 0;
+        want[0] = '\0';
+        for (size_t i = 0; i < sizeof raw - 1; i++) {
+            snprintf(piece, sizeof piece, "%s",
+                     raw[i] == '"'    ? "\\\""
+                     : raw[i] == '\n' ? "\\n"
+                                      : (char[]){raw[i], 0});
+            if (len + strlen(piece) + 4 > cap) {
+                strcpy(want + len, "...");
+                break;
+            }
+            strcpy(want + len, piece);
+            len += strlen(piece);
+        }
+        size_t n = change_escape(raw, sizeof raw - 1, got, cap);
+        cr_assert_str_eq(got, want, "cap %zu", cap);
+        cr_assert_eq(n, strlen(want), "cap %zu", cap);
+    }
+}
+
+Test(change, format_int)
+{
+    char buf[CHANGE_INT_MAX];
+    cr_assert_eq(change_format_int(0, buf), 1);
+    cr_assert_str_eq(buf, "0");
+    change_format_int(-1234567, buf);
+    cr_assert_str_eq(buf, "-1234567");
+    change_format_int(INT64_MIN, buf);
+    cr_assert_str_eq(buf, "-9223372036854775808");
+    change_format_int(INT64_MAX, buf);
+    cr_assert_str_eq(buf, "9223372036854775807");
 }
 
 Test(change, iso_time)
