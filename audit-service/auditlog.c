@@ -1,12 +1,28 @@
 /* auditlog: see auditlog.h.
  *
- * Table `audit`, one row per event.  `position` is the INTEGER PRIMARY KEY
- * (the rowid), so each secondary index already ends in the position and
- * serves "filter, then in position order after the cursor" directly:
- * audit_by_stream, audit_by_corr, audit_by_time (time ranges).
- * Searches prepare one statement per combination of filters (16 at most),
+ * Table `audit`, one row per event, keyed by `position` (the rowid), with
+ * no secondary index: a live row is an append at the end of the table.
+ *
+ * The search keys are indexed in bulk instead: `audit_keys` holds the
+ * position, stream, correlation_id and recorded_at of every row up to
+ * `keys_upto` (a prefix of `audit`), with one index per filter
+ * (audit_keys_by_stream, _by_corr, _by_time; each ends in the position, so
+ * it serves "filter, then in position order after the cursor" directly).
+ * The rows after keys_upto (the tail, fewer than KEYS_FLUSH_ROWS + one
+ * batch) are copied into audit_keys by the commit that makes the tail that
+ * long, in the same transaction.  Why: live batches of ~1000 events spread
+ * their stream and correlation keys over hundreds of index pages, and every
+ * page dirtied is written to the WAL and checkpointed again at each commit;
+ * indexing ~8000 rows at once rewrites each such page once for several
+ * commits.  A search reads the indexed part through audit_keys, then scans
+ * the tail of `audit` (both in position order, one after the other), so it
+ * sees every committed row, as before.
+ * Searches prepare one statement per part and combination of filters,
  * cached, instead of one `(? IS NULL OR ...)` statement that could not use
- * the indexes. */
+ * the indexes.
+ * Files written before audit_keys existed had the three indexes on `audit`
+ * itself: open drops them and indexes the whole table into audit_keys
+ * once. */
 #include "auditlog.h"
 
 #include "modeldb.h"
@@ -19,23 +35,37 @@
 #define FILTER_FROM 4u
 #define FILTER_TO 8u
 #define FILTER_COMBOS 16
+/* The commit indexes the tail once it holds this many rows. */
+#define KEYS_FLUSH_ROWS 8192
 
 struct auditlog {
     sqlite3 *db;
     FILE *out;                           /* committed lines; NULL: none */
     sqlite3_stmt *insert;                /* cached */
-    sqlite3_stmt *search[FILTER_COMBOS]; /* cached, indexed by FILTER_* mask */
-    char *pend;                          /* lines of the open batch, inserted rows only */
-    size_t pend_len;                     /* bytes queued */
-    size_t pend_cap;                     /* bytes allocated */
-    char change[CHANGE_MAX];             /* scratch: describe output */
-    char when[CHANGE_TIME_MAX];          /* change_iso_time of when_secs */
-    size_t when_len;                     /* its length; 0: not cacheable or none yet */
-    int64_t when_secs;                   /* the second it formats */
-    auditlog_row_t row;                  /* scratch: search row */
+    sqlite3_stmt *search[FILTER_COMBOS]; /* cached: indexed part, by FILTER_* mask */
+    sqlite3_stmt *tail[FILTER_COMBOS];   /* cached: the tail after keys_upto */
+    sqlite3_stmt *keys_one;              /* cached: one row's keys (a hole filled) */
+    int64_t max_pos;                     /* largest position in audit (0: none) */
+    int64_t keys_upto;                   /* audit_keys covers audit up to here */
+    int64_t begin_max_pos;               /* both as the open batch began */
+    int64_t begin_keys_upto;
+    char *pend;                 /* lines of the open batch, inserted rows only */
+    size_t pend_len;            /* bytes queued */
+    size_t pend_cap;            /* bytes allocated */
+    char change[CHANGE_MAX];    /* scratch: describe output */
+    char when[CHANGE_TIME_MAX]; /* change_iso_time of when_secs */
+    size_t when_len;            /* its length; 0: not cacheable or none yet */
+    int64_t when_secs;          /* the second it formats */
+    auditlog_row_t row;         /* scratch: search row */
 };
 
+/* The WAL is checkpointed every 10000 pages (40 MiB) instead of SQLite's
+ * 1000: a commit that indexes the tail dirties hundreds of index pages and
+ * ran a checkpoint nearly every time; spaced out, a checkpoint copies a
+ * page once for several commits (replay of 102,426 bench events: 105 MB
+ * written in all at 1000, 83 MB at 10000). */
 static const char schema_sql[] =
+    "PRAGMA wal_autocheckpoint=10000;"
     "CREATE TABLE IF NOT EXISTS audit("
     " position INTEGER PRIMARY KEY," /* global event position */
     " recorded_at INTEGER NOT NULL," /* us since the epoch, UTC */
@@ -45,9 +75,17 @@ static const char schema_sql[] =
     " correlation_id TEXT NOT NULL,"
     " command_id TEXT NOT NULL,"
     " change TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_by_stream ON audit(stream);"
-    "CREATE INDEX IF NOT EXISTS audit_by_corr ON audit(correlation_id);"
-    "CREATE INDEX IF NOT EXISTS audit_by_time ON audit(recorded_at);";
+    "CREATE TABLE IF NOT EXISTS audit_keys(" /* the search keys of audit up to keys_upto */
+    " position INTEGER PRIMARY KEY,"
+    " stream TEXT NOT NULL,"
+    " correlation_id TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_keys_by_stream ON audit_keys(stream);"
+    "CREATE INDEX IF NOT EXISTS audit_keys_by_corr ON audit_keys(correlation_id);"
+    "CREATE INDEX IF NOT EXISTS audit_keys_by_time ON audit_keys(recorded_at);"
+    "DROP INDEX IF EXISTS audit_by_stream;" /* the layout before audit_keys */
+    "DROP INDEX IF EXISTS audit_by_corr;"
+    "DROP INDEX IF EXISTS audit_by_time;";
 
 static const char insert_sql[] =
     "INSERT OR IGNORE INTO audit(position, recorded_at, stream, version, type,"
@@ -56,6 +94,77 @@ static const char insert_sql[] =
 static const char columns_sql[] =
     "SELECT position, recorded_at, stream, version, type, correlation_id, command_id, change"
     " FROM audit";
+
+/* The indexed part of a search: audit_keys drives (CROSS JOIN keeps it the
+ * outer loop), audit gives the row. */
+static const char keyed_columns_sql[] =
+    "SELECT a.position, a.recorded_at, a.stream, a.version, a.type, a.correlation_id,"
+    " a.command_id, a.change FROM audit_keys k CROSS JOIN audit a ON a.position = k.position";
+
+static const char keyed_by_time_sql[] =
+    "SELECT a.position, a.recorded_at, a.stream, a.version, a.type, a.correlation_id,"
+    " a.command_id, a.change FROM audit_keys k INDEXED BY audit_keys_by_time"
+    " CROSS JOIN audit a ON a.position = k.position";
+
+static const char keys_flush_sql[] =
+    "INSERT OR IGNORE INTO audit_keys(position, stream, correlation_id, recorded_at)"
+    " SELECT position, stream, correlation_id, recorded_at FROM audit WHERE position > ?";
+
+static const char keys_one_sql[] =
+    "INSERT OR IGNORE INTO audit_keys(position, stream, correlation_id, recorded_at)"
+    " VALUES (?, ?, ?, ?)";
+
+/* ---- the key index ------------------------------------------------------- */
+
+static int
+query_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Copies the keys of the rows after keys_upto into audit_keys, inside the
+ * caller's transaction.  0 or -1. */
+static int
+keys_flush(auditlog_t *a)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(a->db, keys_flush_sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, a->keys_upto);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return -1;
+    a->keys_upto = a->max_pos;
+    return 0;
+}
+
+/* Reads max_pos and keys_upto; indexes a tail left by an older file layout
+ * or a stop (own transaction).  0 or -1. */
+static int
+keys_open(auditlog_t *a)
+{
+    if (query_int(a->db, "SELECT coalesce(max(position), 0) FROM audit", &a->max_pos) != 0 ||
+        query_int(a->db, "SELECT coalesce(max(position), 0) FROM audit_keys", &a->keys_upto) != 0)
+        return -1;
+    if (a->max_pos <= a->keys_upto)
+        return 0;
+    if (modeldb_begin(a->db) != SQLITE_OK)
+        return -1;
+    if (keys_flush(a) != 0) {
+        modeldb_rollback(a->db);
+        return -1;
+    }
+    return modeldb_commit(a->db) == SQLITE_OK ? 0 : -1;
+}
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
@@ -71,6 +180,11 @@ auditlog_open(const char *path, FILE *out, const char **why)
     if (modeldb_open(path, schema_sql, &a->db) != SQLITE_OK) {
         *why = "cannot open or create the audit database";
         free(a);
+        return NULL;
+    }
+    if (keys_open(a) != 0) {
+        *why = "cannot index the audit database";
+        auditlog_close(&a);
         return NULL;
     }
     return a;
@@ -89,8 +203,11 @@ auditlog_close(auditlog_t **ap)
         return;
     auditlog_t *a = *ap;
     sqlite3_finalize(a->insert);
-    for (int i = 0; i < FILTER_COMBOS; i++)
+    sqlite3_finalize(a->keys_one);
+    for (int i = 0; i < FILTER_COMBOS; i++) {
         sqlite3_finalize(a->search[i]);
+        sqlite3_finalize(a->tail[i]);
+    }
     sqlite3_close(a->db);
     free(a->pend);
     free(a);
@@ -243,7 +360,27 @@ auditlog_begin(void *m)
 {
     auditlog_t *a = m;
     a->pend_len = 0;
+    a->begin_max_pos = a->max_pos;
+    a->begin_keys_upto = a->keys_upto;
     return modeldb_begin(a->db) == SQLITE_OK ? 0 : -1;
+}
+
+/* Indexes one row at or below keys_upto at once: a hole below the indexed
+ * prefix filled (the runtime applies positions in order, so only a caller
+ * that skipped one does this).  0 or -1. */
+static int
+keys_add(auditlog_t *a, const event_t *ev)
+{
+    if (modeldb_prepare(a->db, &a->keys_one, keys_one_sql) != SQLITE_OK)
+        return -1;
+    sqlite3_stmt *st = a->keys_one;
+    sqlite3_bind_int64(st, 1, ev->env.position);
+    sqlite3_bind_text(st, 2, ev->env.stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ev->env.correlation_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, ev->env.recorded_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int
@@ -267,18 +404,31 @@ auditlog_apply(void *m, const event_t *ev)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;
-    return sqlite3_changes(a->db) == 1 ? auditlog_queue_line(a, ev, change_len) : 0;
+    if (sqlite3_changes(a->db) != 1)
+        return 0; /* applied before */
+    if (ev->env.position <= a->keys_upto && keys_add(a, ev) != 0)
+        return -1;
+    if (ev->env.position > a->max_pos)
+        a->max_pos = ev->env.position;
+    return auditlog_queue_line(a, ev, change_len);
 }
+
+static void auditlog_rollback(void *m);
 
 static int
 auditlog_commit(void *m, int64_t checkpoint)
 {
     auditlog_t *a = m;
-    if (modeldb_checkpoint_set(a->db, checkpoint) != SQLITE_OK) {
-        modeldb_rollback(a->db);
+    if ((a->max_pos - a->keys_upto >= KEYS_FLUSH_ROWS && keys_flush(a) != 0) ||
+        modeldb_checkpoint_set(a->db, checkpoint) != SQLITE_OK) {
+        auditlog_rollback(a);
         return -1;
     }
-    return modeldb_commit(a->db) == SQLITE_OK ? 0 : -1;
+    if (modeldb_commit(a->db) != SQLITE_OK) {
+        auditlog_rollback(a); /* rolled back already; forget its positions */
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -286,6 +436,8 @@ auditlog_rollback(void *m)
 {
     auditlog_t *a = m;
     modeldb_rollback(a->db);
+    a->max_pos = a->begin_max_pos;
+    a->keys_upto = a->begin_keys_upto;
     a->pend_len = 0; /* lines of a rolled-back batch are never printed */
 }
 
@@ -324,22 +476,42 @@ auditlog_mask(const auditlog_query_t *q)
            (q->has_from ? FILTER_FROM : 0) | (q->has_to ? FILTER_TO : 0);
 }
 
-/* The cached statement for this filter combination, bound and ready. */
+/* The cached statement for one part of a search (keyed: through
+ * audit_keys, positions after..upto; else the tail of audit, positions >
+ * after), bound for this filter combination and `limit` rows. */
 static sqlite3_stmt *
-auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q)
+auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q, bool keyed, int64_t after,
+                     int64_t limit)
 {
     unsigned mask = auditlog_mask(q);
-    char sql[512];
-    snprintf(sql, sizeof sql, "%s WHERE position > ?%s%s%s%s ORDER BY position LIMIT ?",
-             columns_sql, mask & FILTER_STREAM ? " AND stream = ?" : "",
-             mask & FILTER_CORR ? " AND correlation_id = ?" : "",
-             mask & FILTER_FROM ? " AND recorded_at >= ?" : "",
-             mask & FILTER_TO ? " AND recorded_at < ?" : "");
-    if (modeldb_prepare(a->db, &a->search[mask], sql) != SQLITE_OK)
+    const char *k = keyed ? "k." : ""; /* filters on audit_keys' columns when keyed */
+    char sql[768];
+    /* A closed time range alone goes through the time index, as SQLite
+     * chose when the indexes were on audit (it would walk audit_keys by
+     * position otherwise). */
+    bool by_time = keyed && !(mask & (FILTER_STREAM | FILTER_CORR));
+    size_t len = (size_t)snprintf(sql, sizeof sql, "%s WHERE %sposition > ?%s",
+                                  by_time ? keyed_by_time_sql
+                                  : keyed ? keyed_columns_sql
+                                          : columns_sql,
+                                  k, keyed ? " AND k.position <= ?" : "");
+    if (mask & FILTER_STREAM)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %sstream = ?", k);
+    if (mask & FILTER_CORR)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %scorrelation_id = ?", k);
+    if (mask & FILTER_FROM)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %srecorded_at >= ?", k);
+    if (mask & FILTER_TO)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %srecorded_at < ?", k);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY %sposition LIMIT ?", k);
+    sqlite3_stmt **cache = keyed ? &a->search[mask] : &a->tail[mask];
+    if (modeldb_prepare(a->db, cache, sql) != SQLITE_OK)
         return NULL;
-    sqlite3_stmt *st = a->search[mask];
+    sqlite3_stmt *st = *cache;
     int i = 1;
-    sqlite3_bind_int64(st, i++, q->after);
+    sqlite3_bind_int64(st, i++, after);
+    if (keyed)
+        sqlite3_bind_int64(st, i++, a->keys_upto);
     if (mask & FILTER_STREAM)
         sqlite3_bind_text(st, i++, q->stream, -1, SQLITE_STATIC);
     if (mask & FILTER_CORR)
@@ -348,7 +520,7 @@ auditlog_search_stmt(auditlog_t *a, const auditlog_query_t *q)
         sqlite3_bind_int64(st, i++, q->from_us);
     if (mask & FILTER_TO)
         sqlite3_bind_int64(st, i++, q->to_us);
-    sqlite3_bind_int64(st, i, (int64_t)q->limit + 1); /* one more says whether more exist */
+    sqlite3_bind_int64(st, i, limit);
     return st;
 }
 
@@ -372,25 +544,48 @@ auditlog_read_row(sqlite3_stmt *st, auditlog_row_t *r)
     copy_col(st, 7, r->change, sizeof r->change);
 }
 
-int
-auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg, bool *more)
+/* Gives the rows of one part to fn until q->limit rows have been given in
+ * all (*n counts them); a row beyond that sets *more.  0 or -1. */
+static int
+auditlog_search_part(auditlog_t *a, const auditlog_query_t *q, bool keyed, int64_t after,
+                     auditlog_row_fn fn, void *arg, int *n, bool *more)
 {
-    sqlite3_stmt *st = auditlog_search_stmt(a, q);
+    sqlite3_stmt *st = auditlog_search_stmt(a, q, keyed, after, (int64_t)q->limit + 1 - *n);
     if (!st)
         return -1;
-    int n = 0, rc;
-    *more = false;
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == q->limit) {
-            *more = true;
+        if (*n == q->limit) {
+            *more = true; /* one more row says whether more exist */
             break;
         }
         auditlog_read_row(st, &a->row);
         fn(arg, &a->row);
-        n++;
+        (*n)++;
     }
     sqlite3_reset(st); /* ends the read transaction */
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+}
+
+int
+auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg, bool *more)
+{
+    int n = 0;
+    *more = false;
+    /* Without a key filter (none, or a time range open on one side) the
+     * table itself is walked in position order, as before: no keys. */
+    unsigned mask = auditlog_mask(q);
+    bool key_filter = (mask & (FILTER_STREAM | FILTER_CORR)) ||
+                      (mask & (FILTER_FROM | FILTER_TO)) == (FILTER_FROM | FILTER_TO);
+    bool keyed = key_filter && q->after < a->keys_upto;
+    if (keyed && auditlog_search_part(a, q, true, q->after, fn, arg, &n, more) != 0)
+        return -1;
+    if (!*more) {
+        int64_t after = keyed ? a->keys_upto : q->after;
+        if (auditlog_search_part(a, q, false, after, fn, arg, &n, more) != 0)
+            return -1;
+    }
+    return n;
 }
 
 /* ---- canonical dump ------------------------------------------------------ */
