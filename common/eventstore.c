@@ -101,10 +101,13 @@ static const char schema_sql[] =
     "PRAGMA user_version = 2;";
 
 #define ES_STREAM_CACHE 1024
+/* Longest wait of a WAL restart for the write lock and for readers. */
+#define WAL_RESTART_WAIT_US 10000
 
 struct eventstore {
     sqlite3 *db;
     int busy_timeout_ms;
+    int64_t busy_limit_us;  /* > 0: a shorter wait for this call (the WAL restart) */
     sqlite3_stmt *st[ST__COUNT];
     struct {
         char name[STREAM_MAX + 1];
@@ -157,7 +160,8 @@ static int
 es_busy_wait(void *arg, int attempts)
 {
     const eventstore_t *es = arg;
-    if ((int64_t)attempts * 100 >= (int64_t)es->busy_timeout_ms * 1000)
+    if ((int64_t)attempts * 100 >= (int64_t)es->busy_timeout_ms * 1000 ||
+        (es->busy_limit_us > 0 && (int64_t)attempts * 100 >= es->busy_limit_us))
         return 0;
     struct timespec ts = {0, 100000};
     nanosleep(&ts, NULL);
@@ -317,8 +321,16 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames)
 {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames)
+    if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames) {
+        /* RESTART holds the write lock while it waits for readers: bound
+         * that wait so a long reader (an operator's sqlite3 shell) cannot
+         * stall the command-service; busy now means "try again later". */
+        es->busy_limit_us = WAL_RESTART_WAIT_US;
         rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        es->busy_limit_us = 0;
+        if (rc == SQLITE_BUSY)
+            rc = SQLITE_OK;
+    }
     return rc == SQLITE_OK ? ES_OK : es_err(rc);
 }
 
