@@ -12,8 +12,27 @@
 /* Opens path read-write (creating it), WAL, synchronous=NORMAL (a read model
  * can lose its last commits on power loss and re-apply them from the log),
  * busy timeout, the checkpoint table, then runs schema_sql (may be NULL).
+ * The connection has no mutex: one thread uses it at a time.
  * Returns SQLITE_OK and *db, or an SQLite code with *db NULL. */
 int modeldb_open(const char *path, const char *schema_sql, sqlite3 **db);
+/* Bulk building: a model that nobody reads until it is complete (a fresh
+ * `--mode once` build).  Opens path, which must be a new file under a
+ * temporary name that nothing adopts by itself, with the journal in memory
+ * (ROLLBACK still works, nothing journaled on disk), synchronous=OFF,
+ * exclusive locking and a large page cache; then the checkpoint table and
+ * schema_sql.  A crash leaves a file that may be torn: it must stay under
+ * its temporary name (modeldb_bulk_adopt is the only way out).  Returns
+ * SQLITE_OK and *db, or an SQLite code with *db NULL. */
+int modeldb_open_bulk(const char *path, const char *schema_sql, sqlite3 **db);
+/* Ends a bulk build: closes *db (the caller has finalized its statements;
+ * *db becomes NULL), reopens path the normal way (WAL, as modeldb_open
+ * leaves it), closes it again, fsyncs the file, renames it over
+ * final_path and fsyncs the folder.  Only then does final_path name the
+ * model.  SQLITE_OK, or an error code (final_path untouched, unless only
+ * the folder's fsync failed after the rename). */
+int modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path);
+/* Removes path and the journal/WAL files beside it (a torn bulk build). */
+void modeldb_remove(const char *path);
 /* Opens read-only with PRAGMA query_only (the query service). */
 int modeldb_open_readonly(const char *path, sqlite3 **db);
 

@@ -22,6 +22,12 @@
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
+/* A once run commits once per turn too, so it takes longer turns: every
+ * commit rewrites the pages the turn dirtied, and in a rebuild nearly every
+ * product row is dirtied by every turn (8 -> 32 pages halved the bytes a
+ * 1,000,000-event build writes, 247 -> 121 MB).  Control requests still get
+ * an answer every ~0.2 s. */
+#define CATCHUP_PAGES_PER_TURN_ONCE 32
 /* Default of cfg.commit_linger_ms: a live batch stays open this long for
  * more events before it commits.  At high rates many events share one
  * commit (fewer index pages rewritten to the WAL), at low rates it adds at
@@ -379,7 +385,8 @@ sub_catch_up(subscriber_t *s, const char *reason)
     int64_t total = 0;
     /* A bounded number of pages per call: the loop keeps answering Status
      * and control requests while a long catch-up is under way. */
-    for (int pages = 0; pages < CATCHUP_PAGES_PER_TURN; pages++) {
+    int turn = s->cfg.once ? CATCHUP_PAGES_PER_TURN_ONCE : CATCHUP_PAGES_PER_TURN;
+    for (int pages = 0; pages < turn; pages++) {
         if (proc_stopping())
             break;
         int n = sub_fetch_page(s, sub_next(s) - 1, sub_apply_page);

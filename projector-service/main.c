@@ -7,7 +7,14 @@
  * control ROUTER answers Status and Rebuild (both in the runtime); other
  * request types get `malformed`.  A rebuild builds a fresh read model in a
  * new generation file and the runtime swaps it in, closing the old model:
- * `live` always names the model the runtime currently applies to. */
+ * `live` always names the model the runtime currently applies to.
+ *
+ * `--mode once` into a file that does not exist yet is a bulk build
+ * (readmodel_new_bulk: no journal on disk, no fsync until the end): it is
+ * written as <db>.building and renamed over db only after it has reached
+ * the head, been turned back into a WAL database and fsynced
+ * (readmodel_bulk_finish).  A crash or a stop before that leaves no db, at
+ * most a .building file that the next build deletes. */
 #include "bus.h"
 #include "config.h"
 #include "log.h"
@@ -17,8 +24,10 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *db;        /* read database path */
@@ -65,6 +74,34 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
     return 0;
 }
 
+/* The model to apply to: a bulk build (bulk_path set) for a once run into
+ * a file that does not exist, otherwise cfg->db itself. */
+static readmodel_t *
+open_model(const projector_config_t *cfg, char *bulk_path, size_t cap, const char **why)
+{
+    struct stat sb;
+    bulk_path[0] = '\0';
+    if (strcmp(cfg->mode, "once") != 0 || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
+        return readmodel_new(cfg->db, why);
+    snprintf(bulk_path, cap, "%s.building", cfg->db);
+    return readmodel_new_bulk(bulk_path, why);
+}
+
+/* Adopts a bulk build that reached the head; 0, or 1 (nothing adopted). */
+static int
+finish_bulk(readmodel_t **live, const subscriber_t *sub, const char *db)
+{
+    subscriber_status_t st;
+    subscriber_status(sub, &st);
+    if (!proc_stopping() && st.checkpoint >= st.head && readmodel_bulk_finish(live, db) == 0) {
+        LOG_I(NULL, "built %s up to position %lld", db, (long long)st.checkpoint);
+        return 0;
+    }
+    LOG_E(NULL, "build stopped at position %lld of %lld; %s not created", (long long)st.checkpoint,
+          (long long)st.head, db);
+    return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -77,7 +114,9 @@ main(int argc, char **argv)
     proc_install_signals();
 
     const char *why = NULL;
-    readmodel_t *live = readmodel_new(cfg.db, &why); /* replaced by each rebuild */
+    char bulk_path[PATH_MAX];
+    /* replaced by each rebuild */
+    readmodel_t *live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
     if (!live) {
         LOG_E(NULL, "cannot open read model %s: %s", cfg.db, why);
         return 1;
@@ -95,21 +134,26 @@ main(int argc, char **argv)
         readmodel_destroy(&live);
         return 1;
     }
+    bool once = strcmp(cfg.mode, "once") == 0;
     const subscriber_config_t scfg = {.name = "projector",
                                       .events_ep = cfg.events,
                                       .catchup_ep = cfg.catchup,
-                                      .batch_max = 5000,
+                                      .batch_max = once ? 50000 : 5000, /* once: a commit a turn */
                                       .catchup_page = 1000,
                                       .commit_linger_ms = (int)cfg.linger_ms,
-                                      .once = strcmp(cfg.mode, "once") == 0};
+                                      .once = once};
     subscriber_factory_t factory = readmodel_factory(&live);
     subscriber_t *sub = subscriber_new(zctx, &scfg, &readmodel_ops, live);
     rc = 1;
     if (sub) {
         subscriber_set_control(sub, control, on_control, NULL);
-        subscriber_set_factory(sub, &factory, cfg.db);
-        LOG_I(NULL, "projector serving control on %s, read model %s", cfg.bind, cfg.db);
+        if (!bulk_path[0])
+            subscriber_set_factory(sub, &factory, cfg.db);
+        LOG_I(NULL, "projector serving control on %s, read model %s", cfg.bind,
+              bulk_path[0] ? bulk_path : cfg.db);
         rc = subscriber_run(sub) == 0 ? 0 : 1;
+        if (rc == 0 && bulk_path[0])
+            rc = finish_bulk(&live, sub, cfg.db);
     }
 
     subscriber_destroy(&sub);

@@ -36,7 +36,20 @@ typedef struct readmodel readmodel_t;
  * schema.  Returns the model, or NULL with *why set to a static reason
  * (why may be NULL). */
 readmodel_t *readmodel_new(const char *path, const char **why);
-/* Finalizes statements and closes the database; NULL-safe, nulls *m. */
+/* A bulk build (a fresh `--mode once` model nobody reads until it is
+ * complete): removes whatever a crashed build left at `path`, a temporary
+ * name, and opens it with common/modeldb.h's bulk settings and without the
+ * indexes only the query service reads.  Applies like readmodel_new's
+ * model.  NULL with *why set on failure. */
+readmodel_t *readmodel_new_bulk(const char *path, const char **why);
+/* Ends a bulk build: creates the remaining indexes, turns the file into a
+ * normal WAL database, fsyncs it and renames it over final_path
+ * (modeldb_bulk_adopt), then destroys the model and nulls *m.  -1 on
+ * failure, with *m still owned by the caller (readmodel_destroy deletes
+ * the temporary file). */
+int readmodel_bulk_finish(readmodel_t **m, const char *final_path);
+/* Finalizes statements and closes the database; NULL-safe, nulls *m.  A
+ * bulk build destroyed without readmodel_bulk_finish deletes its file. */
 void readmodel_destroy(readmodel_t **m);
 
 /* The subscriber_ops_t callbacks; `model` is a readmodel_t *. */
