@@ -2,6 +2,7 @@
 #include "codec.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 /* ---- structural pre-check ------------------------------------------------ */
@@ -438,12 +439,16 @@ codec_command_envelope(const msgpack_object *root, command_t *cmd, field_errors_
     return NULL;
 }
 
+_Static_assert(offsetof(command_t, data) + sizeof(fields_t) == sizeof(command_t),
+              "codec_decode_command clears command_t up to data, then data");
+
 reject_code_t
 codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
                      size_t why_cap)
 {
-    memset(cmd, 0, sizeof *cmd);
-    memset(errs, 0, sizeof *errs);
+    memset(cmd, 0, offsetof(command_t, data));
+    fields_clear(&cmd->data);
+    errs->count = 0;
     if (len > CODEC_MAX_MESSAGE) {
         snprintf(why, why_cap, "message of %zu bytes exceeds the limit of %d", len,
                  CODEC_MAX_MESSAGE);
@@ -518,7 +523,7 @@ int
 codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map, fields_t *out,
                         const char **why)
 {
-    memset(out, 0, sizeof *out);
+    fields_clear(out);
     if (schema < 1 || schema > event_spec(type)->schema) {
         *why = "unsupported event schema";
         return -1;
@@ -565,17 +570,32 @@ codec_pack_event(msgpack_packer *pk, const event_t *ev)
     codec_pack_event_data(pk, ev->env.type, &ev->data);
 }
 
-static int
-codec_get_int_key(const msgpack_object *o, const char *key, int64_t *out)
+/* codec_map_get, trying entry `hint` first: our own encoder writes the
+ * envelope keys in a fixed order, so the hint is almost always right. */
+static const msgpack_object *
+codec_map_get_hinted(const msgpack_object *o, const char *key, uint32_t hint)
 {
-    const msgpack_object *v = codec_map_get(o, key);
+    if (hint < o->via.map.size) {
+        const msgpack_object *k = &o->via.map.ptr[hint].key;
+        size_t klen = strlen(key);
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &o->via.map.ptr[hint].val;
+    }
+    return codec_map_get(o, key);
+}
+
+static int
+codec_get_int_key(const msgpack_object *o, const char *key, uint32_t hint, int64_t *out)
+{
+    const msgpack_object *v = codec_map_get_hinted(o, key, hint);
     return v ? codec_get_int(v, out) : -1;
 }
 
 static int
-codec_copy_key(const msgpack_object *o, const char *key, char *buf, size_t cap)
+codec_copy_key(const msgpack_object *o, const char *key, uint32_t hint, char *buf, size_t cap)
 {
-    const msgpack_object *v = codec_map_get(o, key);
+    const msgpack_object *v = codec_map_get_hinted(o, key, hint);
     return v ? codec_copy_str(v, buf, cap) : -1;
 }
 
@@ -586,14 +606,16 @@ codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why)
     memset(e, 0, sizeof *e);
     int64_t schema;
     char type[40];
-    if (o->type != MSGPACK_OBJECT_MAP || codec_get_int_key(o, "position", &e->position) ||
-        codec_copy_key(o, "stream", e->stream, sizeof e->stream) ||
-        codec_get_int_key(o, "version", &e->version) ||
-        codec_copy_key(o, "type", type, sizeof type) || codec_get_int_key(o, "schema", &schema) ||
-        codec_copy_key(o, "event_id", e->event_id, sizeof e->event_id) ||
-        codec_copy_key(o, "command_id", e->command_id, sizeof e->command_id) ||
-        codec_copy_key(o, "correlation_id", e->correlation_id, sizeof e->correlation_id) ||
-        codec_get_int_key(o, "recorded_at", &e->recorded_at)) {
+    /* hints: the order of codec_pack_envelope */
+    if (o->type != MSGPACK_OBJECT_MAP || codec_get_int_key(o, "position", 0, &e->position) ||
+        codec_copy_key(o, "stream", 1, e->stream, sizeof e->stream) ||
+        codec_get_int_key(o, "version", 2, &e->version) ||
+        codec_copy_key(o, "type", 3, type, sizeof type) ||
+        codec_get_int_key(o, "schema", 4, &schema) ||
+        codec_copy_key(o, "event_id", 5, e->event_id, sizeof e->event_id) ||
+        codec_copy_key(o, "command_id", 6, e->command_id, sizeof e->command_id) ||
+        codec_copy_key(o, "correlation_id", 7, e->correlation_id, sizeof e->correlation_id) ||
+        codec_get_int_key(o, "recorded_at", 8, &e->recorded_at)) {
         *why = "event envelope is incomplete or mistyped";
         return -1;
     }
@@ -604,7 +626,7 @@ codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why)
     }
     e->type = (event_type_t)t;
     e->schema = (int32_t)schema;
-    const msgpack_object *data = codec_map_get(o, "data");
+    const msgpack_object *data = codec_map_get_hinted(o, "data", 9);
     if (!data) {
         *why = "event has no data";
         return -1;
@@ -689,19 +711,20 @@ codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r)
     const msgpack_object *o = &u.data, *v;
     if (!(v = codec_map_get(o, "ok")) || codec_get_bool(v, &r->accepted) != 0)
         goto out;
-    codec_copy_key(o, "command_id", r->command_id, sizeof r->command_id);
+    /* hints: the order of codec_pack_command_reply */
+    codec_copy_key(o, "command_id", 1, r->command_id, sizeof r->command_id);
     if (r->accepted) {
-        codec_copy_key(o, "stream", r->stream, sizeof r->stream);
-        codec_get_int_key(o, "version", &r->version);
-        codec_get_int_key(o, "position", &r->position);
+        codec_copy_key(o, "stream", 2, r->stream, sizeof r->stream);
+        codec_get_int_key(o, "version", 3, &r->version);
+        codec_get_int_key(o, "position", 4, &r->position);
         if ((v = codec_map_get(o, "duplicate")))
             codec_get_bool(v, &r->duplicate);
     } else {
         char err[32] = "";
-        codec_copy_key(o, "error", err, sizeof err);
+        codec_copy_key(o, "error", 2, err, sizeof err);
         r->error = codec_reject_lookup(err);
-        codec_copy_key(o, "message", r->message, sizeof r->message);
-        codec_get_int_key(o, "current_version", &r->version);
+        codec_copy_key(o, "message", 3, r->message, sizeof r->message);
+        codec_get_int_key(o, "current_version", 4, &r->version);
         codec_decode_reply_fields(codec_map_get(o, "fields"), &r->fields);
     }
     rc = 0;

@@ -7,31 +7,33 @@
 
 #define BIG INT64_MAX
 
+#define SPEC(name, kind, min_len, max_len, min, max)                                               \
+    {name, kind, min_len, max_len, min, max, sizeof name - 1}
 static const field_spec_t specs[F__COUNT] = {
-    [F_PRODUCT_ID] = {"product_id", FK_ID, 1, ID_MAX, 0, 0},
-    [F_SUPPLIER_ID] = {"supplier_id", FK_ID, 1, ID_MAX, 0, 0},
-    [F_REVIEW_ID] = {"review_id", FK_ID, 1, ID_MAX, 0, 0},
-    [F_ORDER_ID] = {"order_id", FK_ID, 1, ID_MAX, 0, 0},
-    [F_CUSTOMER_ID] = {"customer_id", FK_ID, 1, ID_MAX, 0, 0},
-    [F_SKU] = {"sku", FK_TEXT, 1, SKU_MAX, 0, 0},
-    [F_NAME] = {"name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
-    [F_OLD_NAME] = {"old_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
-    [F_NEW_NAME] = {"new_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
-    [F_SUPPLIER_NAME] = {"supplier_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0},
-    [F_DESCRIPTION] = {"description", FK_TEXT, 0, DESCRIPTION_MAX, 0, 0},
-    [F_COMMENT] = {"comment", FK_TEXT, 0, COMMENT_MAX, 0, 0},
-    [F_REASON] = {"reason", FK_TEXT, 0, REASON_MAX, 0, 0},
-    [F_PRICE_CENTS] = {"price_cents", FK_INT, 0, 0, 0, BIG},
-    [F_COST_PRICE_CENTS] = {"cost_price_cents", FK_INT, 0, 0, 0, BIG},
-    [F_STOCK] = {"stock", FK_INT, 0, 0, 0, BIG},
-    [F_LOW_STOCK_THRESHOLD] = {"low_stock_threshold", FK_INT, 0, 0, 0, BIG},
-    [F_OLD_PRICE_CENTS] = {"old_price_cents", FK_INT, 0, 0, 0, BIG},
-    [F_NEW_PRICE_CENTS] = {"new_price_cents", FK_INT, 0, 0, 0, BIG},
-    [F_OLD_STOCK] = {"old_stock", FK_INT, 0, 0, 0, BIG},
-    [F_NEW_STOCK] = {"new_stock", FK_INT, 0, 0, 0, BIG},
-    [F_QUANTITY] = {"quantity", FK_INT, 0, 0, 1, BIG},
-    [F_UNIT_PRICE_CENTS] = {"unit_price_cents", FK_INT, 0, 0, 0, BIG},
-    [F_RATING] = {"rating", FK_INT, 0, 0, 1, 5},
+    [F_PRODUCT_ID] = SPEC("product_id", FK_ID, 1, ID_MAX, 0, 0),
+    [F_SUPPLIER_ID] = SPEC("supplier_id", FK_ID, 1, ID_MAX, 0, 0),
+    [F_REVIEW_ID] = SPEC("review_id", FK_ID, 1, ID_MAX, 0, 0),
+    [F_ORDER_ID] = SPEC("order_id", FK_ID, 1, ID_MAX, 0, 0),
+    [F_CUSTOMER_ID] = SPEC("customer_id", FK_ID, 1, ID_MAX, 0, 0),
+    [F_SKU] = SPEC("sku", FK_TEXT, 1, SKU_MAX, 0, 0),
+    [F_NAME] = SPEC("name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0),
+    [F_OLD_NAME] = SPEC("old_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0),
+    [F_NEW_NAME] = SPEC("new_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0),
+    [F_SUPPLIER_NAME] = SPEC("supplier_name", FK_TEXT, 1, NAME_MAX_BYTES, 0, 0),
+    [F_DESCRIPTION] = SPEC("description", FK_TEXT, 0, DESCRIPTION_MAX, 0, 0),
+    [F_COMMENT] = SPEC("comment", FK_TEXT, 0, COMMENT_MAX, 0, 0),
+    [F_REASON] = SPEC("reason", FK_TEXT, 0, REASON_MAX, 0, 0),
+    [F_PRICE_CENTS] = SPEC("price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_COST_PRICE_CENTS] = SPEC("cost_price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_STOCK] = SPEC("stock", FK_INT, 0, 0, 0, BIG),
+    [F_LOW_STOCK_THRESHOLD] = SPEC("low_stock_threshold", FK_INT, 0, 0, 0, BIG),
+    [F_OLD_PRICE_CENTS] = SPEC("old_price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_NEW_PRICE_CENTS] = SPEC("new_price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_OLD_STOCK] = SPEC("old_stock", FK_INT, 0, 0, 0, BIG),
+    [F_NEW_STOCK] = SPEC("new_stock", FK_INT, 0, 0, 0, BIG),
+    [F_QUANTITY] = SPEC("quantity", FK_INT, 0, 0, 1, BIG),
+    [F_UNIT_PRICE_CENTS] = SPEC("unit_price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_RATING] = SPEC("rating", FK_INT, 0, 0, 1, 5),
 };
 
 #define STR_FIELD(f, member) [f] = {offsetof(fields_t, member), sizeof(((fields_t *)0)->member)}
@@ -54,6 +56,16 @@ static const struct {
     STR_FIELD(F_REASON, reason),
 };
 
+void
+fields_clear(fields_t *fs)
+{
+    fs->present = 0;
+    memset(fs->num, 0, sizeof fs->num);
+    for (int f = 0; f < F__COUNT; f++)
+        if (str_slots[f].cap)
+            ((char *)fs + str_slots[f].offset)[0] = '\0';
+}
+
 const field_spec_t *
 fields_spec(field_id_t f)
 {
@@ -64,7 +76,8 @@ int
 fields_lookup(const char *name, size_t len)
 {
     for (int i = 0; i < F__COUNT; i++) {
-        if (strlen(specs[i].name) == len && memcmp(specs[i].name, name, len) == 0)
+        if (specs[i].name_len == len && specs[i].name[0] == name[0] &&
+            memcmp(specs[i].name, name, len) == 0)
             return i;
     }
     return -1;

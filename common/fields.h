@@ -53,6 +53,7 @@ typedef struct {
     size_t max_len;    /* bytes, text and ids */
     int64_t min_value; /* ints */
     int64_t max_value; /* ints */
+    size_t name_len;   /* strlen(name) */
 } field_spec_t;
 
 typedef struct {
@@ -86,6 +87,10 @@ typedef struct {
 } field_errors_t;
 
 const field_spec_t *fields_spec(field_id_t f);
+/* Empties fs: no field present, every int 0, every text "" (only the
+ * first byte of each buffer is written: fields_t is ~7 KiB and decoders
+ * clear one per message). */
+void fields_clear(fields_t *fs);
 /* Returns the field whose wire name is `name` (len bytes), or -1. */
 int fields_lookup(const char *name, size_t len);
 
