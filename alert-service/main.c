@@ -55,7 +55,7 @@ int
 main(int argc, char **argv)
 {
     alert_config_t cfg = {"alerts.db",  EP_EVENTS, EP_CATCHUP, EP_ALERTS,
-                          EP_ALERT_API, "info",    "run",       50};
+                          EP_ALERT_API, "info",    "run",      50};
     log_level_t level = LOG_INFO;
     int rc = alert_settings(&cfg, &level, argc, argv);
     if (rc != 0)

@@ -222,7 +222,8 @@ fsync_latency(const char *path, int64_t n, double *secs)
     close(fd);
     unlink(path);
     qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
-    fprintf(stderr, "fsync p50 %lld p99 %lld p99.9 %lld max %lld us, stalls > 10 ms: %.1f%% of the time\n",
+    fprintf(stderr,
+            "fsync p50 %lld p99 %lld p99.9 %lld max %lld us, stalls > 10 ms: %.1f%% of the time\n",
             (long long)lat[n / 2], (long long)lat[n * 99 / 100], (long long)lat[n * 999 / 1000],
             (long long)lat[n - 1], 100.0 * (double)stalled / (*secs * 1e6));
     free(lat);

@@ -11,9 +11,9 @@
 #define WAYS 4 /* entries per set; a set evicts its least recently used */
 
 struct aggcache {
-    size_t set_mask;   /* sets - 1 (a power of two) */
+    size_t set_mask;    /* sets - 1 (a power of two) */
     aggregate_t *slots; /* sets * WAYS, set i at slots[i * WAYS] */
-    uint64_t *used;    /* per slot: tick of its last use, 0 never */
+    uint64_t *used;     /* per slot: tick of its last use, 0 never */
     uint64_t tick;
 };
 

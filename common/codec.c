@@ -440,7 +440,7 @@ codec_command_envelope(const msgpack_object *root, command_t *cmd, field_errors_
 }
 
 _Static_assert(offsetof(command_t, data) + sizeof(fields_t) == sizeof(command_t),
-              "codec_decode_command clears command_t up to data, then data");
+               "codec_decode_command clears command_t up to data, then data");
 
 reject_code_t
 codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,

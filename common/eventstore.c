@@ -107,7 +107,7 @@ static const char schema_sql[] =
 struct eventstore {
     sqlite3 *db;
     int busy_timeout_ms;
-    int64_t busy_limit_us;  /* > 0: a shorter wait for this call (the WAL restart) */
+    int64_t busy_limit_us; /* > 0: a shorter wait for this call (the WAL restart) */
     sqlite3_stmt *st[ST__COUNT];
     struct {
         char name[STREAM_MAX + 1];
@@ -238,8 +238,8 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
      * global allocation statistics, a mutex per malloc less. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     /* One connection per thread: no connection mutex. */
-    int rc = sqlite3_open_v2(path, &es->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &es->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         es->busy_timeout_ms = opts->busy_timeout_ms;
         sqlite3_busy_handler(es->db, es_busy_wait, es);

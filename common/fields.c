@@ -8,7 +8,9 @@
 #define BIG INT64_MAX
 
 #define SPEC(name, kind, min_len, max_len, min, max)                                               \
-    {name, kind, min_len, max_len, min, max, sizeof name - 1}
+    {                                                                                              \
+        name, kind, min_len, max_len, min, max, sizeof name - 1                                    \
+    }
 static const field_spec_t specs[F__COUNT] = {
     [F_PRODUCT_ID] = SPEC("product_id", FK_ID, 1, ID_MAX, 0, 0),
     [F_SUPPLIER_ID] = SPEC("supplier_id", FK_ID, 1, ID_MAX, 0, 0),

@@ -92,8 +92,8 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
     if (b->o->random_ids) {
         char r[17];
         proc_random_hex(r, 8);
-        snprintf(c->command_id, sizeof c->command_id, "%s-%s.%d.%012lld.%d", b->o->prefix, r,
-                 conn, (long long)seq, slot);
+        snprintf(c->command_id, sizeof c->command_id, "%s-%s.%d.%012lld.%d", b->o->prefix, r, conn,
+                 (long long)seq, slot);
     } else {
         snprintf(c->command_id, sizeof c->command_id, "%s.%d.%012lld.%d", b->o->prefix, conn,
                  (long long)seq, slot);

@@ -39,7 +39,7 @@ typedef struct {
     int64_t retry_ms;      /* resend a request unanswered this long (same command_id) */
     FILE *ack_log;         /* "command_id accepted position" / "... rejected code" */
     uint64_t seed;
-    bool random_ids;       /* random command ids instead of ordered ones (what it costs) */
+    bool random_ids; /* random command ids instead of ordered ones (what it costs) */
 } bench_opts_t;
 
 typedef struct {
