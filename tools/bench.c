@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 #include <time.h>
 
 typedef struct {
@@ -51,6 +53,7 @@ typedef struct {
     size_t n_samples, cap_samples;
     int64_t *ack_t, *ack_pos; /* ack time and position of each accepted command */
     size_t n_acks, cap_acks;
+    int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
 } bench_t;
 
 static int64_t
@@ -379,15 +382,41 @@ load_done(bench_t *b, int64_t start, int64_t t)
 static void
 poll_all(bench_t *b, long timeout_ms)
 {
-    zmq_pollitem_t items[65];
+    zmq_pollitem_t items[66];
     int n = 0;
     for (int i = 0; i < b->o->connections && n < 64; i++)
         items[n++] = (zmq_pollitem_t){b->conns[i].sock, 0, ZMQ_POLLIN, 0};
     if (b->proj)
         items[n++] = (zmq_pollitem_t){b->proj, 0, ZMQ_POLLIN, 0};
+    if (b->timer_fd >= 0)
+        items[n++] = (zmq_pollitem_t){NULL, b->timer_fd, ZMQ_POLLIN, 0};
     zmq_poll(items, n, timeout_ms);
+    uint64_t expirations; /* cleared if it fired; EAGAIN if not, nothing to do */
+    if (b->timer_fd >= 0 &&
+        read(b->timer_fd, &expirations, sizeof expirations) != sizeof expirations)
+        errno = 0;
     for (int i = 0; i < b->o->connections; i++)
         drain_conn(b, &b->conns[i]);
+}
+
+/* Arms the timer for the earliest intended send time of any connection, so
+ * an open-loop send leaves at its microsecond, not at the next 1 ms poll
+ * tick (that slack would be counted as latency). */
+static void
+arm_next_send(bench_t *b)
+{
+    if (b->timer_fd < 0)
+        return;
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < b->o->connections; i++)
+        if (b->conns[i].inflight < b->o->window && b->conns[i].next_intended_us < next)
+            next = b->conns[i].next_intended_us;
+    if (next == INT64_MAX)
+        return;
+    struct itimerspec its = {{0, 0}, {next / 1000000, (next % 1000000) * 1000}};
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    timerfd_settime(b->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static void
@@ -395,6 +424,8 @@ run_load(bench_t *b)
 {
     int64_t start = now_us();
     double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
+    if (interval > 0)
+        b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     for (int i = 0; i < b->o->connections; i++)
         b->conns[i].next_intended_us = start + (int64_t)(interval * i / b->o->connections);
     for (;;) {
@@ -413,9 +444,14 @@ run_load(bench_t *b)
             retry_stale(b, c, t);
         }
         proj_poll(b, t);
+        arm_next_send(b);
         poll_all(b, interval > 0 || b->proj ? 1 : 100);
     }
     b->r->elapsed_us = now_us() - start;
+    if (b->timer_fd >= 0) {
+        close(b->timer_fd);
+        b->timer_fd = -1;
+    }
     int64_t deadline = now_us() + 10000000;
     for (;;) { /* answers still in flight */
         int inflight = 0;
@@ -598,6 +634,7 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
         return -1;
     b->o = o;
     b->r = r;
+    b->timer_fd = -1;
     int rc = bench_open(b);
     if (rc == 0 && o->mode == BENCH_WAIT) {
         rc = run_wait(b);
