@@ -45,6 +45,7 @@ typedef struct {
     zipf_t *zipf;
     command_t cmd;      /* scratch */
     int64_t total_sent; /* first sends, not retries */
+    int64_t run_tag;    /* wall-clock microseconds at start: part of every command id */
     /* visibility */
     void *proj;
     bool proj_waiting;
@@ -92,15 +93,17 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
 {
     command_t *c = &b->cmd;
     memset(c, 0, sizeof *c);
-    if (b->o->random_ids) {
-        char r[17];
-        proc_random_hex(r, 8);
-        snprintf(c->command_id, sizeof c->command_id, "%s-%s.%d.%012lld.%d", b->o->prefix, r, conn,
-                 (long long)seq, slot);
-    } else {
-        snprintf(c->command_id, sizeof c->command_id, "%s.%d.%012lld.%d", b->o->prefix, conn,
-                 (long long)seq, slot);
-    }
+    /* prefix.TAG.conn.seq.slot: TAG is the run's start time, so a later run
+     * with the same prefix never repeats an earlier run's ids (they would be
+     * answered as duplicates) and ids still sort by time; --random-ids 1
+     * puts a random TAG on every command instead. */
+    char tag[17];
+    if (b->o->random_ids)
+        proc_random_hex(tag, 8);
+    else
+        snprintf(tag, sizeof tag, "%012llx", (unsigned long long)b->run_tag);
+    snprintf(c->command_id, sizeof c->command_id, "%s.%s.%d.%012lld.%d", b->o->prefix, tag, conn,
+             (long long)seq, slot);
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
@@ -233,7 +236,7 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     }
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
-        dot = strchr(r.command_id + plen, '.'); /* after "-<random>" with random_ids */
+        dot = strchr(r.command_id + plen + 1, '.'); /* after ".TAG" */
     if (!dot || sscanf(dot, ".%d.%lld.%d", &conn, &seq, &slot) != 3 || slot < 0 ||
         slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
@@ -635,6 +638,7 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
     b->o = o;
     b->r = r;
     b->timer_fd = -1;
+    b->run_tag = proc_now_us();
     int rc = bench_open(b);
     if (rc == 0 && o->mode == BENCH_WAIT) {
         rc = run_wait(b);

@@ -1,5 +1,6 @@
 /* invbench: the load generator.  Prints one summary (human or --json). */
 #include "bench.h"
+#include "fields.h"
 #include "config.h"
 #include "proc.h"
 #include "topology.h"
@@ -146,6 +147,10 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (s.duration_ms == 0 && s.count == 0)
         s.duration_ms = 10000;
+    if (s.prefix && (strlen(s.prefix) < 1 || strlen(s.prefix) > 20)) {
+        fprintf(stderr, "invbench: --prefix must be 1..20 bytes (ids are at most %d)\n", ID_MAX);
+        return 2;
+    }
     char prefix[32];
     if (!s.prefix) {
         snprintf(prefix, sizeof prefix, "b%lx", (unsigned long)(proc_now_us() % 0xffffffff));
