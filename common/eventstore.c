@@ -160,8 +160,10 @@ static int
 es_busy_wait(void *arg, int attempts)
 {
     const eventstore_t *es = arg;
-    if ((int64_t)attempts * 100 >= (int64_t)es->busy_timeout_ms * 1000 ||
-        (es->busy_limit_us > 0 && (int64_t)attempts * 100 >= es->busy_limit_us))
+    int64_t limit_us = (int64_t)es->busy_timeout_ms * 1000;
+    if (es->busy_limit_us > 0 && es->busy_limit_us < limit_us)
+        limit_us = es->busy_limit_us;
+    if ((int64_t)attempts * 100 >= limit_us)
         return 0;
     struct timespec ts = {0, 100000};
     nanosleep(&ts, NULL);
@@ -319,8 +321,8 @@ eventstore_rollback(eventstore_t *es)
 int
 eventstore_checkpoint(eventstore_t *es, int restart_frames)
 {
-    int log = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    int log = 0;
+    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
     if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames) {
         /* RESTART holds the write lock while it waits for readers: bound
          * that wait so a long reader (an operator's sqlite3 shell) cannot

@@ -109,14 +109,10 @@ modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path)
     int crc = sqlite3_close(wal);
     if (rc != SQLITE_OK || crc != SQLITE_OK)
         return rc != SQLITE_OK ? rc : crc;
-    char side[PATH_MAX + 8], dir[PATH_MAX];
+    char dir[PATH_MAX];
     if (mdb_fsync(path, 0) != 0 || rename(path, final_path) != 0)
         return SQLITE_IOERR;
-    const char *suffixes[] = {"-wal", "-shm"}; /* empty after the checkpoint */
-    for (int i = 0; i < 2; i++) {
-        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
-        unlink(side);
-    }
+    modeldb_remove(path); /* what is left under the old name: empty -wal and -shm */
     mdb_dirname(final_path, dir, sizeof dir);
     return mdb_fsync(dir, O_DIRECTORY) == 0 ? SQLITE_OK : SQLITE_IOERR;
 }

@@ -50,19 +50,17 @@ proc_now_us(void)
 }
 
 int64_t
-proc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
 proc_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+proc_mono_ms(void)
+{
+    return proc_mono_us() / 1000;
 }
 
 /* xorshift64*, seeded once per thread from getrandom: ids need to be

@@ -7,11 +7,12 @@
 #include "zipf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     bool used;
@@ -56,14 +57,6 @@ typedef struct {
     size_t n_acks, cap_acks;
     int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
 } bench_t;
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -153,7 +146,7 @@ free_slot(const conn_t *c, int window)
 static void
 send_slot(bench_t *b, conn_t *c, slot_t *s)
 {
-    s->sent_us = now_us();
+    s->sent_us = proc_mono_us();
     s->tries++;
     if (zmq_send(c->sock, s->req.buf.data, s->req.buf.size, ZMQ_DONTWAIT) < 0)
         b->r->errors++;
@@ -240,7 +233,7 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     if (!dot || sscanf(dot, ".%d.%lld.%d", &conn, &seq, &slot) != 3 || slot < 0 ||
         slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
-    int64_t t = now_us();
+    int64_t t = proc_mono_us();
     histogram_record(&b->r->latency, t - c->slots[slot].intended_us);
     if (r.accepted) {
         b->r->acked++;
@@ -270,7 +263,7 @@ on_query_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "ok")))
         codec_get_bool(v, &ok);
     msgpack_unpacked_destroy(&u);
-    histogram_record(&b->r->latency, now_us() - c->slots[si].intended_us);
+    histogram_record(&b->r->latency, proc_mono_us() - c->slots[si].intended_us);
     if (ok)
         b->r->acked++;
     else
@@ -334,7 +327,7 @@ proj_poll(bench_t *b, int64_t t)
                 }
             }
             if (b->n_samples < b->cap_samples)
-                b->samples[b->n_samples++] = (sample_t){now_us(), cp};
+                b->samples[b->n_samples++] = (sample_t){proc_mono_us(), cp};
         }
         msgpack_unpacked_destroy(&u);
         bus_msg_close(&m);
@@ -391,13 +384,13 @@ poll_all(bench_t *b, long timeout_ms)
         items[n++] = (zmq_pollitem_t){b->conns[i].sock, 0, ZMQ_POLLIN, 0};
     if (b->proj)
         items[n++] = (zmq_pollitem_t){b->proj, 0, ZMQ_POLLIN, 0};
-    if (b->timer_fd >= 0)
+    int timer = b->timer_fd >= 0 ? n : -1;
+    if (timer >= 0)
         items[n++] = (zmq_pollitem_t){NULL, b->timer_fd, ZMQ_POLLIN, 0};
-    zmq_poll(items, n, timeout_ms);
-    uint64_t expirations; /* cleared if it fired; EAGAIN if not, nothing to do */
-    if (b->timer_fd >= 0 &&
+    uint64_t expirations;
+    if (zmq_poll(items, n, timeout_ms) > 0 && timer >= 0 && (items[timer].revents & ZMQ_POLLIN) &&
         read(b->timer_fd, &expirations, sizeof expirations) != sizeof expirations)
-        errno = 0;
+        fprintf(stderr, "invbench: cannot clear the send timer: %s\n", strerror(errno));
     for (int i = 0; i < b->o->connections; i++)
         drain_conn(b, &b->conns[i]);
 }
@@ -425,14 +418,14 @@ arm_next_send(bench_t *b)
 static void
 run_load(bench_t *b)
 {
-    int64_t start = now_us();
+    int64_t start = proc_mono_us();
     double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
     if (interval > 0)
         b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     for (int i = 0; i < b->o->connections; i++)
         b->conns[i].next_intended_us = start + (int64_t)(interval * i / b->o->connections);
     for (;;) {
-        int64_t t = now_us();
+        int64_t t = proc_mono_us();
         bool done = load_done(b, start, t) || proc_stopping();
         if (done)
             break;
@@ -450,17 +443,17 @@ run_load(bench_t *b)
         arm_next_send(b);
         poll_all(b, interval > 0 || b->proj ? 1 : 100);
     }
-    b->r->elapsed_us = now_us() - start;
+    b->r->elapsed_us = proc_mono_us() - start;
     if (b->timer_fd >= 0) {
         close(b->timer_fd);
         b->timer_fd = -1;
     }
-    int64_t deadline = now_us() + 10000000;
+    int64_t deadline = proc_mono_us() + 10000000;
     for (;;) { /* answers still in flight */
         int inflight = 0;
         for (int i = 0; i < b->o->connections; i++)
             inflight += b->conns[i].inflight;
-        int64_t t = now_us();
+        int64_t t = proc_mono_us();
         if (inflight == 0 || t > deadline || proc_stopping())
             break;
         for (int i = 0; i < b->o->connections; i++)
@@ -501,7 +494,7 @@ wait_caught_up(void *zctx, const char *ep, int64_t position, int64_t deadline_us
 {
     if (!ep || !*ep)
         return true;
-    while (now_us() < deadline_us) {
+    while (proc_mono_us() < deadline_us) {
         if (status_int(zctx, ep, "checkpoint") >= position)
             return true;
         struct timespec ts = {0, 2000000};
@@ -513,8 +506,9 @@ wait_caught_up(void *zctx, const char *ep, int64_t position, int64_t deadline_us
 static int
 run_wait(bench_t *b)
 {
-    int64_t start = now_us(), deadline = start + b->o->duration_ms * 1000;
-    while (status_int(b->zctx, b->o->relay_ep, "outbox_backlog") != 0 && now_us() < deadline) {
+    int64_t start = proc_mono_us(), deadline = start + b->o->duration_ms * 1000;
+    while (status_int(b->zctx, b->o->relay_ep, "outbox_backlog") != 0 &&
+           proc_mono_us() < deadline) {
         struct timespec ts = {0, 10000000}; /* the relay is still publishing its backlog */
         nanosleep(&ts, NULL);
     }
@@ -527,8 +521,8 @@ run_wait(bench_t *b)
               wait_caught_up(b->zctx, b->o->audit_ep, head, deadline) &&
               wait_caught_up(b->zctx, b->o->alert_ep, head, deadline);
     b->r->max_position = head;
-    b->r->catchup_ms = ok ? (now_us() - start) / 1000 : -1;
-    b->r->elapsed_us = now_us() - start;
+    b->r->catchup_ms = ok ? (proc_mono_us() - start) / 1000 : -1;
+    b->r->elapsed_us = proc_mono_us() - start;
     return 0;
 }
 
@@ -650,13 +644,13 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
         rc = run_setup(b);
     if (rc == 0) {
         run_load(b);
-        int64_t end = now_us(), deadline = end + 10000000;
+        int64_t end = proc_mono_us(), deadline = end + 10000000;
         bool ok = wait_caught_up(b->zctx, o->projector_ep, r->max_position, deadline) &&
                   wait_caught_up(b->zctx, o->audit_ep, r->max_position, deadline) &&
                   wait_caught_up(b->zctx, o->alert_ep, r->max_position, deadline);
-        r->catchup_ms = ok ? (now_us() - end) / 1000 : -1;
+        r->catchup_ms = ok ? (proc_mono_us() - end) / 1000 : -1;
         for (int i = 0; i < 50 && b->proj; i++) { /* final samples for the last acks */
-            proj_poll(b, now_us());
+            proj_poll(b, proc_mono_us());
             poll_all(b, 2);
         }
         compute_visibility(b);

@@ -1,7 +1,7 @@
 /* invbench: the load generator.  Prints one summary (human or --json). */
 #include "bench.h"
-#include "fields.h"
 #include "config.h"
+#include "fields.h"
 #include "proc.h"
 #include "topology.h"
 
