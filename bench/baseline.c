@@ -11,6 +11,14 @@
  *   invbaseline upsert DB N      N read-model upserts (INSERT ... ON CONFLICT DO
  *                                UPDATE) over 1000 products, 1000 per transaction
  *   invbaseline read DB N        N prepared primary-key reads of those rows
+ *   invbaseline openloop DB RATE [SECONDS]
+ *                                S3's floor: events arrive at RATE per second
+ *                                for SECONDS (default 10) and are appended in
+ *                                open loop with group commit (every arrival that
+ *                                is due goes into the next transaction),
+ *                                synchronous=FULL; prints the latency from each
+ *                                arrival's intended time until its commit
+ *                                returned (p50, p99, p99.9, max in us)
  *   invbaseline fsync FILE N     N times: write 4 KiB, fdatasync (what a commit
  *                                with synchronous=FULL waits for at least);
  *                                also prints p50, p99, p99.9 and max in us, and
@@ -20,7 +28,10 @@
 #include "eventstore.h"
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,11 +241,129 @@ fsync_latency(const char *path, int64_t n, double *secs)
     return 0;
 }
 
+/* What the relay does to the store while commands are appended: a passive
+ * checkpoint every 200 ms on a connection of its own, a RESTART past 4,096
+ * WAL frames (relay.c). */
+typedef struct {
+    const char *path;
+    atomic_int stop;
+} checkpointer_t;
+
+static void *
+checkpointer_run(void *arg)
+{
+    checkpointer_t *c = arg;
+    eventstore_options_t o = {true, 5000, 8, 0};
+    eventstore_t *es;
+    if (eventstore_open(c->path, &o, &es) != ES_OK)
+        return NULL;
+    while (!atomic_load(&c->stop)) {
+        usleep(200000);
+        eventstore_checkpoint(es, 4096);
+    }
+    eventstore_destroy(&es);
+    return NULL;
+}
+
+static void
+sleep_until(double t)
+{
+    struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static void
+print_latency(const char *what, int64_t *lat, int64_t n)
+{
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    fprintf(stderr, "%s p50 %lld p99 %lld p99.9 %lld max %lld us\n", what, (long long)lat[n / 2],
+            (long long)lat[n * 99 / 100], (long long)lat[n * 999 / 1000], (long long)lat[n - 1]);
+}
+
+/* One ProductCreated per product, in one transaction. */
+static int
+create_products(eventstore_t *es, event_t *ev, int64_t *versions, int64_t products)
+{
+    int rc = eventstore_begin(es);
+    for (int64_t k = 0; k < products && rc == ES_OK; k++) {
+        make_event(ev, k, ++versions[k]);
+        rc = eventstore_append(es, ev);
+    }
+    return rc == ES_OK ? eventstore_commit(es) : rc;
+}
+
+/* Appends n sales arriving at `rate` per second from t0: each transaction
+ * takes every arrival that is due by the time the previous commit returned
+ * (the command-service's group commit without ZeroMQ, decoding or
+ * deciding).  lat[i]: from arrival i's intended time until its commit. */
+static int
+append_arrivals(eventstore_t *es, event_t *ev, int64_t *versions, int64_t products, int64_t rate,
+                int64_t n, double t0, int64_t *lat)
+{
+    int rc = ES_OK;
+    int64_t done = 0;
+    while (done < n && rc == ES_OK) {
+        int64_t due = (int64_t)((now_s() - t0) * (double)rate) + 1;
+        due = due > n ? n : due;
+        if (due <= done) {
+            sleep_until(t0 + (double)done / (double)rate);
+            continue;
+        }
+        rc = eventstore_begin(es);
+        for (int64_t i = done; i < due && rc == ES_OK; i++) {
+            int64_t k = (int64_t)(next_rand() % (uint64_t)products);
+            make_event(ev, k, ++versions[k]);
+            rc = eventstore_append(es, ev);
+        }
+        if (rc == ES_OK)
+            rc = eventstore_commit(es);
+        double end = now_s();
+        for (; done < due; done++)
+            lat[done] = (int64_t)((end - t0 - (double)done / (double)rate) * 1e6);
+    }
+    return rc;
+}
+
+/* S3's floor: the store as the command-service and relay use it (its
+ * auto-checkpoint threshold, the relay's checkpoints beside it), n arrivals
+ * at `rate` per second over `products` products, in open loop. */
+static int
+open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *secs)
+{
+    eventstore_options_t o = {true, 5000, 32, 20000};
+    eventstore_t *es;
+    if (eventstore_open(path, &o, &es) != ES_OK)
+        return -1;
+    int64_t *versions = calloc((size_t)products, sizeof *versions);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    event_t *ev = malloc(sizeof *ev);
+    int rc = versions && lat && ev ? create_products(es, ev, versions, products) : ES_IO;
+    checkpointer_t ck = {path, 0};
+    pthread_t th;
+    bool started = rc == ES_OK && pthread_create(&th, NULL, checkpointer_run, &ck) == 0;
+    if (started) {
+        double t0 = now_s() + 0.01;
+        rc = append_arrivals(es, ev, versions, products, rate, n, t0, lat);
+        *secs = now_s() - t0;
+        atomic_store(&ck.stop, 1);
+        pthread_join(th, NULL);
+    }
+    if (started && rc == ES_OK)
+        print_latency("group commit open loop: latency", lat, n);
+    free(ev);
+    free(lat);
+    free(versions);
+    eventstore_destroy(&es);
+    return started && rc == ES_OK ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: invbaseline append|preload|upsert|read|fsync DB N [PRODUCTS]\n");
+        fprintf(stderr, "usage: invbaseline append|preload|upsert|read|fsync DB N [PRODUCTS]\n"
+                        "       invbaseline openloop DB RATE [SECONDS]\n");
         return 2;
     }
     const char *mode = argv[1], *db = argv[2];
@@ -250,7 +379,11 @@ main(int argc, char **argv)
         rc = upsert(db, n, &secs);
     else if (strcmp(mode, "read") == 0)
         rc = point_reads(db, n, &secs);
-    else if (strcmp(mode, "fsync") == 0 && n > 0)
+    else if (strcmp(mode, "openloop") == 0 && n > 0) {
+        double seconds = argc > 4 ? atof(argv[4]) : 10;
+        rc = open_loop(db, n, (int64_t)(seconds * (double)n), 1000, &secs);
+        n = (int64_t)(seconds * (double)n);
+    } else if (strcmp(mode, "fsync") == 0 && n > 0)
         rc = fsync_latency(db, n, &secs);
     else
         rc = -1;
