@@ -670,6 +670,16 @@ sub_on_control(subscriber_t *s)
 
 /* ---- loop ---------------------------------------------------------------- */
 
+/* While a live batch lingers the event socket is not polled: events wait in
+ * its queue and are drained once, at the batch's commit time, so a stream of
+ * small publishes wakes this thread once per batch instead of once per
+ * message (at 5,000 commands/s most of a subscriber's CPU was wake-ups). */
+static bool
+sub_lingering(const subscriber_t *s)
+{
+    return s->in_tx && !s->rebuild_model && !s->cfg.once;
+}
+
 /* How long the loop may sleep: not past an open batch's commit time. */
 static long
 sub_poll_timeout(const subscriber_t *s)
@@ -701,7 +711,7 @@ subscriber_run(subscriber_t *s)
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
         zmq_pollitem_t items[2 + EXTRA_MAX];
         int n = 0;
-        items[n++] = (zmq_pollitem_t){s->sub, 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){s->sub, 0, sub_lingering(s) ? 0 : ZMQ_POLLIN, 0};
         if (s->control)
             items[n++] = (zmq_pollitem_t){s->control, 0, ZMQ_POLLIN, 0};
         int first_extra = n;
@@ -710,12 +720,14 @@ subscriber_run(subscriber_t *s)
         int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && sub_drain_live(s)) {
+        bool due = s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms;
+        bool live = due || (rc > 0 && (items[0].revents & ZMQ_POLLIN));
+        if (live && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");
         } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
-        if (s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms)
+        if (due)
             sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);
