@@ -21,6 +21,15 @@
 /* After each delete the relay checkpoints the WAL; past this many frames
  * (16 MiB) it restarts it (eventstore_checkpoint). */
 #define WAL_RESTART_FRAMES 4096
+/* After a drain that published only a few events (commits of one or two
+ * commands at a moderate rate), nudges are left unread for COALESCE_US and
+ * the next drain takes everything committed meanwhile: the relay and every
+ * subscriber then wake about once per millisecond instead of once per commit
+ * (docs/performance.md, item 21).  An idle relay still answers the first
+ * nudge at once, and under full load drains are big and follow every nudge
+ * (waiting there only cost throughput). */
+#define COALESCE_US 1000
+#define COALESCE_BELOW 32
 
 struct relay {
     eventstore_t *es;
@@ -32,6 +41,7 @@ struct relay {
     int64_t deleted_through;   /* outbox rows <= this are deleted */
     int64_t next_delete_ms;    /* monotonic: no outbox delete before this */
     int64_t failures;          /* consecutive store errors, for back-off */
+    int64_t quiet_until_us;    /* monotonic: no drain before this (COALESCE_US) */
     codec_writer_t w;
 };
 
@@ -96,7 +106,7 @@ relay_delete_published(relay_t *r, bool force)
 /* Publishes pages of the outbox after published_through until none is left.
  * Reading needs no lock (WAL): the command-service keeps committing. */
 static void
-relay_drain(relay_t *r)
+relay_drain_pages(relay_t *r)
 {
     for (;;) {
         r->page_last = 0;
@@ -115,6 +125,18 @@ relay_drain(relay_t *r)
             break;
     }
     relay_delete_published(r, false);
+}
+
+/* Publishes what the outbox holds, then stays quiet for COALESCE_US if that
+ * was a few events. */
+static void
+relay_drain(relay_t *r)
+{
+    int64_t published = r->stats.published;
+    relay_drain_pages(r);
+    int64_t n = r->stats.published - published;
+    if (n > 0 && n < COALESCE_BELOW)
+        r->quiet_until_us = proc_mono_us() + COALESCE_US;
 }
 
 static void
@@ -173,9 +195,13 @@ relay_run(relay_t *r)
     relay_drain(r);
     relay_heartbeat(r);
     while (!proc_stopping()) {
-        zmq_pollitem_t items[2] = {{r->router, 0, ZMQ_POLLIN, 0}, {r->nudge, 0, ZMQ_POLLIN, 0}};
+        int64_t quiet_us = r->quiet_until_us - proc_mono_us();
+        zmq_pollitem_t items[2] = {{r->router, 0, ZMQ_POLLIN, 0},
+                                   {r->nudge, 0, quiet_us > 0 ? 0 : ZMQ_POLLIN, 0}};
         int64_t wait = r->next_heartbeat_ms - proc_mono_ms();
         wait = wait < 0 ? 0 : (wait > POLL_MS ? POLL_MS : wait);
+        if (quiet_us > 0 && wait > (quiet_us + 999) / 1000)
+            wait = (quiet_us + 999) / 1000;
         int rc = zmq_poll(items, r->nudge ? 2 : 1, (long)wait);
         if (rc < 0 && errno != EINTR)
             break;
@@ -184,7 +210,8 @@ relay_run(relay_t *r)
             while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0)
                 bus_msg_close(&m);
         }
-        relay_drain(r);
+        if (proc_mono_us() >= r->quiet_until_us)
+            relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);
         if (proc_mono_ms() >= r->next_heartbeat_ms)
