@@ -201,7 +201,8 @@ factory_close(void *arg, void *model)
 subscriber_factory_t
 alerts_factory(alerts_live_t *live)
 {
-    return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
+    return (subscriber_factory_t){
+        .open = factory_open, .activate = factory_activate, .close = factory_close, .arg = live};
 }
 
 int

@@ -463,11 +463,33 @@ sub_rebuild_swap_files(subscriber_t *s, char *old_target, size_t cap)
     return 0;
 }
 
+/* Unlinks a generation that is no longer live: its WAL and shared-memory
+ * files, and the file itself unless the symlink has taken its name.  A
+ * reader that still has them open keeps reading them until it reopens. */
+static void
+sub_remove_generation(const char *path, bool main_file)
+{
+    const char *suffixes[] = {"-wal", "-shm", ""};
+    char f[PATH_MAX + 8];
+    for (int i = 0; i < (main_file ? 3 : 2); i++)
+        if (snprintf(f, sizeof f, "%s%s", path, suffixes[i]) < (int)sizeof f)
+            unlink(f);
+}
+
 static void
 sub_rebuild_swap(subscriber_t *s)
 {
     if (sub_commit_batch(s) != 0)
         return;
+    if (s->factory.finish) {
+        s->rebuild_model = s->factory.finish(s->factory.arg, s->rebuild_model, s->rebuild_path);
+        if (!s->rebuild_model) {
+            LOG_E(NULL, "rebuild abandoned (cannot finish %s); the live model stays",
+                  s->rebuild_path);
+            unlink(s->rebuild_path);
+            return;
+        }
+    }
     char old_target[PATH_MAX];
     s->factory.close(s->factory.arg, s->model);
     s->model = NULL;
@@ -482,20 +504,19 @@ sub_rebuild_swap(subscriber_t *s)
     s->st.rebuilds++;
     if (s->factory.activate)
         s->factory.activate(s->factory.arg, s->model);
-    if (old_target[0]) { /* the previous generation and its WAL files */
-        char dir[PATH_MAX], old[PATH_MAX + 8];
+    if (!old_target[0]) { /* the first generation was live_path itself */
+        sub_remove_generation(s->live_path, false);
+    } else { /* the previous generation, relative to live_path's folder */
+        char dir[PATH_MAX], old[2 * PATH_MAX];
         snprintf(dir, sizeof dir, "%s", s->live_path);
         char *slash = strrchr(dir, '/');
         if (slash)
             slash[1] = '\0';
         else
             dir[0] = '\0';
-        const char *suffixes[] = {"", "-wal", "-shm"};
-        for (int i = 0; i < 3; i++) {
-            if (snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir, old_target,
-                         suffixes[i]) < (int)sizeof old)
-                unlink(old);
-        }
+        if (snprintf(old, sizeof old, "%s%s", old_target[0] == '/' ? "" : dir, old_target) <
+            (int)sizeof old)
+            sub_remove_generation(old, true);
     }
     LOG_I(NULL, "rebuild swapped in at position %lld (%s)", (long long)s->st.checkpoint,
           s->rebuild_path);

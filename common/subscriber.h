@@ -33,12 +33,17 @@ typedef struct {
 } subscriber_ops_t;
 
 /* How the runtime makes a fresh model for a rebuild.  open() returns a model
- * on a new file that prints and publishes nothing (a rebuild replays
- * history, it does not re-announce it); activate() turns printing and
- * publishing on once the rebuilt model has been swapped in. */
+ * for a new file at path that prints and publishes nothing (a rebuild
+ * replays history, it does not re-announce it); finish(), when set, is
+ * called once the rebuild has caught up, before the swap: it takes the
+ * model and returns the one to swap in, a file at path (a bulk build is
+ * finished and reopened), or NULL when that failed (the model and its files
+ * are gone then).  activate() turns printing and publishing on once the
+ * rebuilt model has been swapped in. */
 typedef struct {
     void *(*open)(void *arg, const char *path);
-    void (*activate)(void *arg, void *model); /* optional */
+    void *(*finish)(void *arg, void *model, const char *path); /* optional */
+    void (*activate)(void *arg, void *model);                  /* optional */
     void (*close)(void *arg, void *model);
     void *arg;
 } subscriber_factory_t;

@@ -21,6 +21,7 @@
 
 #include "modeldb.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,10 +651,27 @@ const subscriber_ops_t readmodel_ops = {
     .committed = NULL,
 };
 
+/* A rebuild is a bulk build into "<path>.building" (nobody reads it before
+ * the swap), finished into path once it has caught up. */
 static void *
 factory_open(void *arg, const char *path)
 {
     (void)arg;
+    char building[PATH_MAX];
+    if (snprintf(building, sizeof building, "%s.building", path) >= (int)sizeof building)
+        return NULL;
+    return readmodel_new_bulk(building, NULL);
+}
+
+static void *
+factory_finish(void *arg, void *model, const char *path)
+{
+    (void)arg;
+    readmodel_t *m = model;
+    if (readmodel_bulk_finish(&m, path) != 0) {
+        readmodel_destroy(&m);
+        return NULL;
+    }
     return readmodel_new(path, NULL);
 }
 
@@ -675,7 +693,11 @@ factory_close(void *arg, void *model)
 subscriber_factory_t
 readmodel_factory(readmodel_t **live)
 {
-    return (subscriber_factory_t){factory_open, factory_activate, factory_close, live};
+    return (subscriber_factory_t){.open = factory_open,
+                                  .finish = factory_finish,
+                                  .activate = factory_activate,
+                                  .close = factory_close,
+                                  .arg = live};
 }
 
 /* ---- canonical dump ------------------------------------------------------- */

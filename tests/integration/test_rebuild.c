@@ -293,6 +293,20 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     path_in("read.db", live, sizeof live);
     cr_assert_eq(lstat(live, &sb), 0);
     cr_assert(S_ISLNK(sb.st_mode), "read.db points at the rebuilt generation");
+    /* the first generation's WAL files went with it; the build's file was renamed */
+    const char *gone[] = {"read.db-wal", "read.db-shm"};
+    for (int i = 0; i < 2; i++) {
+        path_in(gone[i], live, sizeof live);
+        cr_assert_neq(lstat(live, &sb), 0, "%s is left behind", gone[i]);
+    }
+    char target[256], building[300];
+    path_in("read.db", live, sizeof live);
+    ssize_t len = readlink(live, target, sizeof target - 1);
+    cr_assert_gt(len, 0);
+    target[len] = '\0';
+    snprintf(building, sizeof building, "%s.building", target);
+    path_in(building, live, sizeof live);
+    cr_assert_neq(lstat(live, &sb), 0, "the bulk build's file %s is left behind", building);
     /* the query service answers from the new file: data intact, at the head */
     int64_t qpos = 0;
     cr_assert_eq(p1_stock(h1, &qpos), 395);
