@@ -11,6 +11,7 @@
 #include "proc.h"
 #include "topology.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -156,11 +157,59 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
 }
 
+/* True when name is "<base>.<timestamp>" (a generation file, see
+ * sub_rebuild_start) or one of its side files ("-wal", "-shm", ".building",
+ * ...): the timestamp is at least 10 digits. */
+static bool
+sub_is_generation(const char *name, const char *base)
+{
+    size_t n = strlen(base), digits = 0;
+    if (strncmp(name, base, n) != 0 || name[n] != '.')
+        return false;
+    for (const char *p = name + n + 1; *p >= '0' && *p <= '9'; p++)
+        digits++;
+    char next = name[n + 1 + digits];
+    return digits >= 10 && (next == '\0' || next == '.' || next == '-');
+}
+
+/* Deletes what rebuilds that never finished left beside live_path (the
+ * daemon was killed during one): every generation file and side file that
+ * is not the one live_path points at. */
+static void
+sub_remove_stale_generations(const char *live_path)
+{
+    char dir[PATH_MAX], target[PATH_MAX], path[2 * PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", live_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : live_path;
+    if (slash)
+        *slash = '\0';
+    ssize_t n = readlink(live_path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    const char *live = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+    size_t live_len = strlen(live);
+    DIR *d = opendir(slash ? dir : ".");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        bool current = live_len > 0 && strncmp(e->d_name, live, live_len) == 0 &&
+                       (e->d_name[live_len] == '\0' || e->d_name[live_len] == '-');
+        if (current || !sub_is_generation(e->d_name, base))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", slash ? dir : ".", e->d_name);
+        if (unlink(path) == 0)
+            LOG_W(NULL, "removed %s, left by a rebuild that did not finish", path);
+    }
+    closedir(d);
+}
+
 void
 subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, const char *live_path)
 {
     s->factory = *factory;
     s->live_path = live_path;
+    sub_remove_stale_generations(live_path);
 }
 
 /* ---- batches ------------------------------------------------------------- */

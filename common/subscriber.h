@@ -95,7 +95,9 @@ void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_
  * keeps serving; when it has caught up it is swapped in atomically by
  * renaming a symlink over live_path (each generation keeps its own WAL
  * files), and the old generation is deleted.  Readers that reopen
- * live_path see the new model.  live_path must outlive the runtime. */
+ * live_path see the new model.  Generation files that are not live_path's
+ * target (a rebuild the daemon did not survive) are deleted here, at start.
+ * live_path must outlive the runtime. */
 void subscriber_set_factory(subscriber_t *sub, const subscriber_factory_t *factory,
                             const char *live_path);
 

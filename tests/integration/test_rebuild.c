@@ -226,6 +226,54 @@ checkpoint_of(const char *daemon)
     return pos;
 }
 
+static void
+touch(const char *name)
+{
+    char path[512];
+    path_in(name, path, sizeof path);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot create %s", path);
+    fclose(f);
+}
+
+static bool
+exists(const char *name)
+{
+    char path[512];
+    struct stat sb;
+    path_in(name, path, sizeof path);
+    return lstat(path, &sb) == 0;
+}
+
+/* What a rebuild killed half-way leaves (a generation and a bulk build
+ * nobody points at) is deleted when the projector starts; the live
+ * generation and files that only look alike stay. */
+static void
+stale_generations_go_at_restart(int64_t p1_stock_now)
+{
+    const char *stale[] = {"read.db.1000000000000001", "read.db.1000000000000001-wal",
+                           "read.db.1000000000000002.building"};
+    const char *kept[] = {"read.db.notes", "read.db.123", "read.db.bak"};
+    for (int i = 0; i < 3; i++) {
+        touch(stale[i]);
+        touch(kept[i]);
+    }
+    cr_assert_eq(harness_daemon_restart(h, "projector"), 0);
+    cr_assert_eq(harness_wait_position(h, "projector", head(), 30000), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(!exists(stale[i]), "%s was not removed", stale[i]);
+        cr_assert(exists(kept[i]), "%s was removed", kept[i]);
+    }
+    char target[256], live[512];
+    path_in("read.db", live, sizeof live);
+    ssize_t len = readlink(live, target, sizeof target - 1);
+    cr_assert_gt(len, 0);
+    target[len] = '\0';
+    cr_assert(exists(target), "the live generation %s is gone", target);
+    int64_t qpos = 0;
+    cr_assert_eq(p1_stock(head(), &qpos), p1_stock_now, "the projector serves the live generation");
+}
+
 Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
 {
     h = harness_start(NULL);
@@ -395,5 +443,6 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     cr_assert_eq(run2(once, log, true), 0, "projector --mode once (%s)", log);
     dump("projector", "fresh-read.db", "read.fresh");
     cr_assert(same_file("read.final", "read.fresh"), "the live model differs from a fresh build");
+    stale_generations_go_at_restart(4);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
