@@ -50,18 +50,18 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
     config_option_t opts[SUBDAEMON_OPTS_MAX];
     size_t n = subdaemon_options(opts, cfg, spec);
     int rc = config_parse(spec->prog, opts, n, argc, argv);
-    if (rc != 0)
-        return rc;
-    log_level_t level;
-    if (log_level_parse(cfg->log_level, &level) != 0) {
+    log_level_t level = LOG_INFO;
+    if (rc == 0 && log_level_parse(cfg->log_level, &level) != 0) {
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
-        return -1;
+        rc = -1;
     }
-    cfg->name = spec->name;
-    cfg->once = strcmp(cfg->mode, "once") == 0;
-    cfg->dump = strcmp(cfg->mode, "dump") == 0;
-    log_init(spec->name, level);
-    return 0;
+    if (rc == 0) {
+        cfg->name = spec->name;
+        cfg->once = strcmp(cfg->mode, "once") == 0;
+        cfg->dump = strcmp(cfg->mode, "dump") == 0;
+        log_init(spec->name, level);
+    }
+    return rc;
 }
 
 FILE *
