@@ -4,9 +4,9 @@
 #include "bus.h"
 #include "commandsvc.h"
 #include "config.h"
-#include "eventstore.h"
 #include "log.h"
 #include "proc.h"
+#include "storedaemon.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -72,16 +72,13 @@ main(int argc, char **argv)
      * 20000 pages (the relay is down). */
     eventstore_options_t eo = {strcmp(cfg.sync, "full") == 0, (int)cfg.busy_timeout_ms,
                                (int)cfg.cache_mb, 20000};
-    eventstore_t *es = NULL;
-    if (eventstore_open(cfg.db, &eo, &es) != ES_OK) {
-        LOG_E(NULL, "cannot open event store %s", cfg.db);
+    storedaemon_t d;
+    if (storedaemon_open(&d, cfg.db, &eo) != 0)
         return 1;
-    }
-    void *zctx = zmq_ctx_new();
-    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
-    void *nudge = bus_connect(zctx, ZMQ_PUSH, cfg.nudge);
+    void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
+    void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
     commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every};
-    commandsvc_t *svc = router ? commandsvc_new(es, router, nudge, &so) : NULL;
+    commandsvc_t *svc = router ? commandsvc_new(d.es, router, nudge, &so) : NULL;
     if (!svc) {
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
@@ -93,7 +90,6 @@ main(int argc, char **argv)
     commandsvc_destroy(&svc);
     bus_close(&nudge);
     bus_close(&router);
-    zmq_ctx_term(zctx);
-    eventstore_destroy(&es);
+    storedaemon_close(&d);
     return rc;
 }

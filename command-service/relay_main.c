@@ -2,10 +2,10 @@
  * heartbeats, and serves catch-up reads.  Settings: docs/conventions.md. */
 #include "bus.h"
 #include "config.h"
-#include "eventstore.h"
 #include "log.h"
 #include "proc.h"
 #include "relay.h"
+#include "storedaemon.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -50,16 +50,13 @@ main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
-    eventstore_t *es = NULL;
-    if (eventstore_open(cfg.db, NULL, &es) != ES_OK) {
-        LOG_E(NULL, "cannot open event store %s", cfg.db);
+    storedaemon_t d;
+    if (storedaemon_open(&d, cfg.db, NULL) != 0)
         return 1;
-    }
-    void *zctx = zmq_ctx_new();
-    void *pub = bus_bind(zctx, ZMQ_PUB, cfg.pub);
-    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.catchup);
-    void *nudge = bus_bind(zctx, ZMQ_PULL, cfg.nudge);
-    relay_t *relay = (pub && router && nudge) ? relay_new(es, pub, router, nudge) : NULL;
+    void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
+    void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
+    void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
+    relay_t *relay = (pub && router && nudge) ? relay_new(d.es, pub, router, nudge) : NULL;
     if (!relay) {
         LOG_E(NULL, "cannot bind %s / %s / %s: %s", cfg.pub, cfg.catchup, cfg.nudge,
               zmq_strerror(errno));
@@ -73,7 +70,6 @@ main(int argc, char **argv)
     bus_close(&nudge);
     bus_close(&router);
     bus_close(&pub);
-    zmq_ctx_term(zctx);
-    eventstore_destroy(&es);
+    storedaemon_close(&d);
     return rc;
 }

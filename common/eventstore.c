@@ -2,6 +2,8 @@
  * reset after each use. */
 #include "eventstore.h"
 
+#include "sqlitedb.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,12 +238,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     if (!es)
         return ES_IO;
     codec_writer_init(&es->w);
-    /* Before the library initialises (later calls fail harmlessly): no
-     * global allocation statistics, a mutex per malloc less. */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    /* One connection per thread: no connection mutex. */
-    int rc = sqlite3_open_v2(
-        path, &es->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlitedb_open(path, &es->db);
     if (rc == SQLITE_OK) {
         es->busy_timeout_ms = opts->busy_timeout_ms;
         sqlite3_busy_handler(es->db, es_busy_wait, es);

@@ -7,6 +7,8 @@
  * only ever sit under the temporary name. */
 #include "modeldb.h"
 
+#include "sqlitedb.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -34,12 +36,7 @@ static const char checkpoint_sql[] =
 static int
 mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 **db)
 {
-    /* Before the library initialises (later calls fail harmlessly): no
-     * global allocation statistics, a mutex per malloc less. */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    /* One thread per connection: no connection mutex. */
-    int rc = sqlite3_open_v2(
-        path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlitedb_open(path, db);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(*db, 5000);
         rc = sqlite3_exec(*db, pragmas, NULL, NULL, NULL);

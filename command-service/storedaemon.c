@@ -1,0 +1,28 @@
+/* storedaemon: see storedaemon.h. */
+#include "storedaemon.h"
+
+#include "log.h"
+
+#include <zmq.h>
+
+int
+storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts)
+{
+    d->es = NULL;
+    d->zctx = NULL;
+    if (eventstore_open(db, opts, &d->es) != ES_OK) {
+        LOG_E(NULL, "cannot open event store %s", db);
+        return -1;
+    }
+    d->zctx = zmq_ctx_new();
+    return 0;
+}
+
+void
+storedaemon_close(storedaemon_t *d)
+{
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    d->zctx = NULL;
+    eventstore_destroy(&d->es);
+}

@@ -1,0 +1,126 @@
+/* subdaemon: see subdaemon.h. */
+#include "subdaemon.h"
+
+#include "bus.h"
+#include "log.h"
+#include "topology.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* The seven shared options, three before the daemon's extras, four after. */
+#define SUBDAEMON_OPTS_MAX (7 + SUBDAEMON_EXTRA_MAX)
+
+/* Fills opts in --help order; returns how many. */
+static size_t
+subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemon_spec_t *spec)
+{
+    size_t n = 0;
+    opts[n++] = (config_option_t){"--db", spec->db.env, CONFIG_STR, &cfg->db, spec->db.help};
+    opts[n++] = (config_option_t){"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events_ep,
+                                  "relay event PUB endpoint"};
+    opts[n++] = (config_option_t){"--catchup", "INV_CATCHUP_EP", CONFIG_STR, &cfg->catchup_ep,
+                                  "relay catch-up endpoint"};
+    for (size_t i = 0; i < spec->n_extra; i++)
+        opts[n++] = spec->extra[i];
+    opts[n++] =
+        (config_option_t){"--bind", spec->bind.env, CONFIG_STR, &cfg->bind, spec->bind.help};
+    opts[n++] = (config_option_t){"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level,
+                                  "debug|info|warn|error"};
+    opts[n++] = (config_option_t){
+        "--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
+        "run | once (catch up silently, exit) | dump (print the canonical dump of --db)"};
+    opts[n++] = (config_option_t){
+        "--commit-linger-ms", spec->linger_env, CONFIG_INT, &cfg->linger_ms,
+        "a live batch waits this long for more events before it commits and prints"};
+    return n;
+}
+
+int
+subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int argc, char **argv)
+{
+    assert(spec->n_extra <= SUBDAEMON_EXTRA_MAX);
+    *cfg = (subdaemon_config_t){.db = spec->db.dflt,
+                                .events_ep = EP_EVENTS,
+                                .catchup_ep = EP_CATCHUP,
+                                .bind = spec->bind.dflt,
+                                .log_level = "info",
+                                .mode = "run",
+                                .linger_ms = 50};
+    config_option_t opts[SUBDAEMON_OPTS_MAX];
+    size_t n = subdaemon_options(opts, cfg, spec);
+    int rc = config_parse(spec->prog, opts, n, argc, argv);
+    log_level_t level = LOG_INFO;
+    if (rc == 0 && log_level_parse(cfg->log_level, &level) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
+        rc = -1;
+    }
+    if (rc == 0) {
+        cfg->name = spec->name;
+        cfg->once = strcmp(cfg->mode, "once") == 0;
+        cfg->dump = strcmp(cfg->mode, "dump") == 0;
+        log_init(spec->name, level);
+    }
+    return rc;
+}
+
+FILE *
+subdaemon_output(const subdaemon_config_t *cfg)
+{
+    return cfg->once || cfg->dump ? NULL : stdout;
+}
+
+void
+subdaemon_init(subdaemon_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->zctx = zmq_ctx_new();
+}
+
+void *
+subdaemon_bind(subdaemon_t *d, int type, const char *endpoint)
+{
+    assert(d->n_sockets < SUBDAEMON_SOCKETS_MAX);
+    void *sock = bus_bind(d->zctx, type, endpoint);
+    if (sock)
+        d->sockets[d->n_sockets++] = sock;
+    return sock;
+}
+
+int
+subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_model_t *m)
+{
+    void *control = subdaemon_bind(d, ZMQ_ROUTER, cfg->bind);
+    if (!control)
+        return -1;
+    const subscriber_config_t sc = {.name = cfg->name,
+                                    .events_ep = cfg->events_ep,
+                                    .catchup_ep = cfg->catchup_ep,
+                                    .batch_max = 5000,
+                                    .catchup_page = 1000,
+                                    .commit_linger_ms = (int)cfg->linger_ms,
+                                    .once = cfg->once};
+    d->sub = subscriber_new(d->zctx, &sc, m->ops, m->model);
+    if (!d->sub)
+        return -1;
+    subscriber_set_control(d->sub, control, m->control, m->control_arg);
+    subscriber_set_factory(d->sub, m->factory, cfg->db);
+    return 0;
+}
+
+int
+subdaemon_run(subdaemon_t *d)
+{
+    return subscriber_run(d->sub) == 0 ? 0 : 1;
+}
+
+void
+subdaemon_fini(subdaemon_t *d)
+{
+    subscriber_destroy(&d->sub);
+    while (d->n_sockets > 0)
+        bus_close(&d->sockets[--d->n_sockets]);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    d->zctx = NULL;
+}
