@@ -5,10 +5,19 @@
 #include <string.h>
 
 void
+decision_clear(decision_t *d)
+{
+    d->code = REJ_NONE;
+    d->message[0] = '\0';
+    d->fields.count = 0;
+    d->type = 0;
+    fields_clear(&d->data);
+}
+
+void
 decision_accept(decision_t *d, event_type_t type)
 {
-    memset(d, 0, sizeof *d);
-    d->code = REJ_NONE;
+    decision_clear(d);
     d->type = type;
 }
 

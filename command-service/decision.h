@@ -17,6 +17,9 @@ typedef struct {
     fields_t data;         /* its payload */
 } decision_t;
 
+/* Empties d: accepted (REJ_NONE), no message, no field errors, no event
+ * type, empty data; without touching all of its ~10 KiB. */
+void decision_clear(decision_t *d);
 /* Starts an accepted decision for an event of `type` with empty data. */
 void decision_accept(decision_t *d, event_type_t type);
 /* Records a rejection; the message is printf-formatted. */

@@ -204,7 +204,7 @@ void
 product_decide(const product_t *p, const supplier_t *supplier, const command_t *cmd,
                decision_t *out)
 {
-    memset(out, 0, sizeof *out);
+    decision_clear(out);
     if (cmd->type == CMD_CREATE_PRODUCT) {
         decide_create(p, supplier, cmd, out);
         return;

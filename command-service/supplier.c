@@ -58,7 +58,7 @@ supplier_rename(const supplier_t *s, const command_t *cmd, decision_t *out)
 void
 supplier_decide(const supplier_t *s, const command_t *cmd, decision_t *out)
 {
-    memset(out, 0, sizeof *out);
+    decision_clear(out);
     if (cmd->type == CMD_REGISTER_SUPPLIER)
         supplier_register(s, cmd, out);
     else if (cmd->type == CMD_RENAME_SUPPLIER)

@@ -698,10 +698,21 @@ codec_decode_reply_fields(const msgpack_object *o, field_errors_t *fe)
     }
 }
 
+void
+command_reply_clear(command_reply_t *r)
+{
+    r->accepted = false;
+    r->error = REJ_NONE;
+    r->command_id[0] = r->stream[0] = r->message[0] = '\0';
+    r->version = r->position = 0;
+    r->duplicate = false;
+    r->fields.count = 0;
+}
+
 int
 codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r)
 {
-    memset(r, 0, sizeof *r);
+    command_reply_clear(r);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     const char *why;

@@ -30,6 +30,11 @@ typedef struct {
     field_errors_t fields; /* validation: field -> message */
 } command_reply_t;
 
+/* Empties r: not accepted, no error, every text "", no field errors (only
+ * the first byte of each text is written: the struct is ~2.5 KiB and the
+ * command-service clears one per command). */
+void command_reply_clear(command_reply_t *r);
+
 /* Parses buf into `out` (which the caller has msgpack_unpacked_init'ed and
  * later msgpack_unpacked_destroy's).  Returns 0, or -1 with *why set to a
  * static reason. */

@@ -557,7 +557,7 @@ eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_
     bind_text(st, 1, command_id);
     int rc = sqlite3_step(st), out;
     if (rc == SQLITE_ROW) {
-        memset(reply, 0, sizeof *reply);
+        command_reply_clear(reply);
         reply->accepted = true;
         snprintf(reply->command_id, sizeof reply->command_id, "%s", command_id);
         reply->position = sqlite3_column_int64(st, 0);

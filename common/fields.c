@@ -68,6 +68,19 @@ fields_clear(fields_t *fs)
             ((char *)fs + str_slots[f].offset)[0] = '\0';
 }
 
+void
+fields_copy(fields_t *dst, const fields_t *src)
+{
+    dst->present = src->present;
+    memcpy(dst->num, src->num, sizeof dst->num);
+    for (int f = 0; f < F__COUNT; f++) {
+        if (!str_slots[f].cap)
+            continue;
+        const char *from = (const char *)src + str_slots[f].offset;
+        memcpy((char *)dst + str_slots[f].offset, from, strlen(from) + 1);
+    }
+}
+
 const field_spec_t *
 fields_spec(field_id_t f)
 {

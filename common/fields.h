@@ -91,6 +91,9 @@ const field_spec_t *fields_spec(field_id_t f);
  * first byte of each buffer is written: fields_t is ~7 KiB and decoders
  * clear one per message). */
 void fields_clear(fields_t *fs);
+/* Makes dst hold what src holds (present bits, ints, every text up to its
+ * NUL) without copying the whole ~7 KiB struct. */
+void fields_copy(fields_t *dst, const fields_t *src);
 /* Returns the field whose wire name is `name` (len bytes), or -1. */
 int fields_lookup(const char *name, size_t len);
 

@@ -760,6 +760,50 @@ expect_same_reply(const command_reply_t *first, const command_reply_t *again)
     cr_assert_eq(again->position, first->position);
 }
 
+/* The same command sent 32 times without waiting: most copies land in one
+ * batch of the command-service, and still one event is appended and every
+ * copy gets its reply. */
+static void
+same_command_pipelined_appends_once(void)
+{
+    enum { COPIES = 32 };
+    int64_t before = head();
+    command_t c;
+    sell_cmd(&c, "sell-burst", "p1", "o-burst", 1);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_pack_command(&w.pk, &c);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    cr_assert_eq(zmq_connect(s, harness_endpoint(h, "command")), 0);
+    for (int i = 0; i < COPIES; i++)
+        cr_assert_eq(zmq_send(s, w.buf.data, w.buf.size, 0), (int)w.buf.size);
+    codec_writer_fini(&w);
+    int firsts = 0;
+    int64_t position = 0;
+    for (int i = 0; i < COPIES; i++) {
+        zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+        cr_assert_eq(zmq_poll(&item, 1, 5000), 1, "reply %d of %d", i + 1, COPIES);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        cr_assert_geq(zmq_msg_recv(&m, s, 0), 0);
+        command_reply_t r;
+        cr_assert_eq(codec_decode_command_reply(zmq_msg_data(&m), zmq_msg_size(&m), &r), 0);
+        zmq_msg_close(&m);
+        cr_assert(r.accepted, "copy %d: %s", i, r.message);
+        firsts += !r.duplicate;
+        if (i == 0)
+            position = r.position;
+        cr_assert_eq(r.position, position, "every copy names the same event");
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    cr_assert_eq(firsts, 1, "exactly one copy is not a duplicate");
+    cr_assert_eq(head(), before + 1, "one event for %d copies", COPIES);
+}
+
 Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
 {
     start();
@@ -806,6 +850,7 @@ Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
     send_cmd(&c, &r);
     cr_assert(r.accepted, "the retried rejection is decided again: %s", r.message);
     cr_assert_not(r.duplicate);
+    same_command_pipelined_appends_once();
     finish();
 }
 

@@ -209,3 +209,27 @@ Test(fields, message_tables)
     cr_assert_str_eq(reject_code_name(REJ_MALFORMED), "malformed");
     cr_assert_str_eq(reject_code_name((reject_code_t)99), "unknown");
 }
+
+/* fields_copy gives what a struct copy gives, field by field. */
+Test(fields, copy_equals_a_struct_copy)
+{
+    static fields_t src, dst, whole;
+    memset(&dst, 'x', sizeof dst); /* stale bytes everywhere */
+    dst.present = ~0u;
+    fields_clear(&src);
+    fields_set_str(&src, F_PRODUCT_ID, "p42");
+    fields_set_str(&src, F_DESCRIPTION, "a long description");
+    fields_set_int(&src, F_STOCK, 9);
+    fields_set_int(&src, F_QUANTITY, 2);
+    fields_copy(&dst, &src);
+    whole = src;
+    cr_assert_eq(dst.present, whole.present);
+    for (int f = 0; f < F__COUNT; f++) {
+        if (fields_spec((field_id_t)f)->kind == FK_INT)
+            cr_assert_eq(fields_int(&dst, (field_id_t)f), fields_int(&whole, (field_id_t)f), "%s",
+                         fields_spec((field_id_t)f)->name);
+        else
+            cr_assert_str_eq(fields_cstr(&dst, (field_id_t)f), fields_cstr(&whole, (field_id_t)f),
+                             "%s", fields_spec((field_id_t)f)->name);
+    }
+}
