@@ -51,37 +51,26 @@ static const param_t list_params[] = {
 
 /* ---- ListAlerts ---------------------------------------------------------- */
 
-typedef struct {
-    codec_writer_t items; /* packed item maps */
-    int count;            /* maps packed */
-    int64_t last;         /* position of the last one: the next cursor */
-} items_t;
-
 static void
 pack_alert(void *arg, const alertmsg_t *a)
 {
-    items_t *it = arg;
-    alertmsg_pack(&it->items.pk, a);
-    it->count++;
-    it->last = a->position;
+    params_page_t *pg = arg;
+    alertmsg_pack(&pg->items.pk, a);
+    params_page_added(pg, a->position);
 }
 
 /* Runs the query and packs {ok, position, items, next_cursor}. */
 static void
 list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w)
 {
-    items_t it = {.count = 0};
-    codec_writer_init(&it.items);
+    params_page_t pg;
+    params_page_init(&pg);
     int64_t checkpoint = 0;
     bool more = false;
-    if (alerts_checkpoint(model, &checkpoint) != 0 ||
-        alerts_list(model, q, pack_alert, &it, &more) < 0) {
-        params_reply_error(w, "unavailable", "the alerts database could not be read", NULL);
-        codec_writer_fini(&it.items);
-        return;
-    }
-    params_pack_page(w, checkpoint, &it.items, it.count, more, it.last);
-    codec_writer_fini(&it.items);
+    bool ok = alerts_checkpoint(model, &checkpoint) == 0 &&
+              alerts_list(model, q, pack_alert, &pg, &more) >= 0;
+    params_reply_page(w, ok, checkpoint, &pg, more, "the alerts database could not be read");
+    params_page_fini(&pg);
 }
 
 static int

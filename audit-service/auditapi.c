@@ -114,17 +114,11 @@ search_parse(const msgpack_object *req, search_req_t *r, field_errors_t *errs, c
 
 /* ---- SearchAudit --------------------------------------------------------- */
 
-typedef struct {
-    codec_writer_t items; /* packed item maps */
-    int count;            /* maps packed */
-    int64_t last;         /* position of the last one: the next cursor */
-} items_t;
-
 static void
 pack_row(void *arg, const auditlog_row_t *row)
 {
-    items_t *it = arg;
-    msgpack_packer *pk = &it->items.pk;
+    params_page_t *pg = arg;
+    msgpack_packer *pk = &pg->items.pk;
     msgpack_pack_map(pk, 8);
     codec_pack_kv_int(pk, "position", row->position);
     codec_pack_kv_int(pk, "recorded_at", row->recorded_at);
@@ -134,26 +128,21 @@ pack_row(void *arg, const auditlog_row_t *row)
     codec_pack_kv_str(pk, "correlation_id", row->correlation_id);
     codec_pack_kv_str(pk, "command_id", row->command_id);
     codec_pack_kv_str(pk, "change", row->change);
-    it->count++;
-    it->last = row->position;
+    params_page_added(pg, row->position);
 }
 
 /* Runs the search and packs {ok, position, items, next_cursor}. */
 static void
 search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
 {
-    items_t it = {.count = 0};
-    codec_writer_init(&it.items);
+    params_page_t pg;
+    params_page_init(&pg);
     int64_t checkpoint = 0;
     bool more = false;
-    if (auditlog_checkpoint(log, &checkpoint) != 0 ||
-        auditlog_search(log, q, pack_row, &it, &more) < 0) {
-        params_reply_error(w, "unavailable", "the audit database could not be read", NULL);
-        codec_writer_fini(&it.items);
-        return;
-    }
-    params_pack_page(w, checkpoint, &it.items, it.count, more, it.last);
-    codec_writer_fini(&it.items);
+    bool ok = auditlog_checkpoint(log, &checkpoint) == 0 &&
+              auditlog_search(log, q, pack_row, &pg, &more) >= 0;
+    params_reply_page(w, ok, checkpoint, &pg, more, "the audit database could not be read");
+    params_page_fini(&pg);
 }
 
 static int

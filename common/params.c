@@ -107,19 +107,44 @@ params_reply_error(codec_writer_t *w, const char *code, const char *message,
 }
 
 void
-params_pack_page(codec_writer_t *w, int64_t position, const codec_writer_t *items, int count,
-                 bool more, int64_t last)
+params_page_init(params_page_t *pg)
 {
+    codec_writer_init(&pg->items);
+    pg->count = 0;
+    pg->last = 0;
+}
+
+void
+params_page_fini(params_page_t *pg)
+{
+    codec_writer_fini(&pg->items);
+}
+
+void
+params_page_added(params_page_t *pg, int64_t position)
+{
+    pg->count++;
+    pg->last = position;
+}
+
+void
+params_reply_page(codec_writer_t *w, bool ok, int64_t position, const params_page_t *pg, bool more,
+                  const char *unavailable)
+{
+    if (!ok) {
+        params_reply_error(w, "unavailable", unavailable, NULL);
+        return;
+    }
     msgpack_pack_map(&w->pk, 4);
     codec_pack_kv_bool(&w->pk, "ok", true);
     codec_pack_kv_int(&w->pk, "position", position);
     codec_pack_cstr(&w->pk, "items");
-    msgpack_pack_array(&w->pk, (size_t)count);
-    codec_pack_raw(&w->pk, items->buf.data, items->buf.size);
+    msgpack_pack_array(&w->pk, (size_t)pg->count);
+    codec_pack_raw(&w->pk, pg->items.buf.data, pg->items.buf.size);
     codec_pack_cstr(&w->pk, "next_cursor");
     if (more) {
         char cursor[24];
-        snprintf(cursor, sizeof cursor, "%" PRId64, last);
+        snprintf(cursor, sizeof cursor, "%" PRId64, pg->last);
         codec_pack_cstr(&w->pk, cursor);
     } else {
         msgpack_pack_nil(&w->pk);

@@ -33,10 +33,24 @@ const char *params_cursor(const msgpack_object *v, int64_t *after);
 /* A page size in 1..max. */
 const char *params_limit(const msgpack_object *v, int max, int *limit);
 
-/* Packs a list reply {ok: true, position, items: [count maps already packed
- * in items], next_cursor: "<last>" when more follow, else nil}. */
-void params_pack_page(codec_writer_t *w, int64_t position, const codec_writer_t *items, int count,
-                      bool more, int64_t last);
+/* The items of a list reply while a query packs them, one map each. */
+typedef struct {
+    codec_writer_t items; /* the packed item maps */
+    int count;            /* maps packed */
+    int64_t last;         /* position of the last one: the next cursor */
+} params_page_t;
+
+/* Starts an empty page.  Pair with params_page_fini. */
+void params_page_init(params_page_t *pg);
+void params_page_fini(params_page_t *pg);
+/* Counts one more map, just packed into pg->items.pk, of the row at position. */
+void params_page_added(params_page_t *pg, int64_t position);
+/* Packs the list reply {ok: true, position, items: [the page's maps],
+ * next_cursor: "<last>" when more follow, else nil}; or, when ok is false
+ * (the model could not be read), {ok: false, error: "unavailable",
+ * message: unavailable}. */
+void params_reply_page(codec_writer_t *w, bool ok, int64_t position, const params_page_t *pg,
+                       bool more, const char *unavailable);
 
 /* Packs {ok: false, error, message[, fields]} (errs may be NULL). */
 void params_reply_error(codec_writer_t *w, const char *code, const char *message,
