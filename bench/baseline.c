@@ -247,6 +247,7 @@ fsync_latency(const char *path, int64_t n, double *secs)
 typedef struct {
     const char *path;
     atomic_int stop;
+    atomic_int failed; /* the checkpointer could not open the store */
 } checkpointer_t;
 
 static void *
@@ -255,8 +256,11 @@ checkpointer_run(void *arg)
     checkpointer_t *c = arg;
     eventstore_options_t o = {true, 5000, 8, 0};
     eventstore_t *es;
-    if (eventstore_open(c->path, &o, &es) != ES_OK)
+    if (eventstore_open(c->path, &o, &es) != ES_OK) {
+        fprintf(stderr, "invbaseline: the checkpointer cannot open %s\n", c->path);
+        atomic_store(&c->failed, 1);
         return NULL;
+    }
     while (!atomic_load(&c->stop)) {
         usleep(200000);
         eventstore_checkpoint(es, 4096);
@@ -339,7 +343,7 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
     int64_t *lat = calloc((size_t)n, sizeof *lat);
     event_t *ev = malloc(sizeof *ev);
     int rc = versions && lat && ev ? create_products(es, ev, versions, products) : ES_IO;
-    checkpointer_t ck = {path, 0};
+    checkpointer_t ck = {path, 0, 0};
     pthread_t th;
     bool started = rc == ES_OK && pthread_create(&th, NULL, checkpointer_run, &ck) == 0;
     if (started) {
@@ -349,6 +353,8 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
         atomic_store(&ck.stop, 1);
         pthread_join(th, NULL);
     }
+    if (started && atomic_load(&ck.failed))
+        rc = ES_IO;
     if (started && rc == ES_OK)
         print_latency("group commit open loop: latency", lat, n);
     free(ev);
@@ -381,8 +387,9 @@ main(int argc, char **argv)
         rc = point_reads(db, n, &secs);
     else if (strcmp(mode, "openloop") == 0 && n > 0) {
         double seconds = argc > 4 ? atof(argv[4]) : 10;
-        rc = open_loop(db, n, (int64_t)(seconds * (double)n), 1000, &secs);
-        n = (int64_t)(seconds * (double)n);
+        int64_t arrivals = (int64_t)(seconds * (double)n);
+        rc = arrivals > 0 ? open_loop(db, n, arrivals, 1000, &secs) : -1;
+        n = arrivals;
     } else if (strcmp(mode, "fsync") == 0 && n > 0)
         rc = fsync_latency(db, n, &secs);
     else

@@ -157,19 +157,46 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
 }
 
-/* True when name is "<base>.<timestamp>" (a generation file, see
- * sub_rebuild_start) or one of its side files ("-wal", "-shm", ".building",
- * ...): the timestamp is at least 10 digits. */
+/* A generation file is "<live_path>.<GENERATION_DIGITS digits>" (the time
+ * of its rebuild's start in microseconds, zero-padded); these are the side
+ * files SQLite and the bulk build put beside it. */
+#define GENERATION_DIGITS 16
+static const char *const generation_suffixes[] = {
+    "",          "-wal",          "-shm",          "-journal",
+    ".building", ".building-wal", ".building-shm", ".building-journal"};
+
+/* True when name is a generation file of base or one of its side files.
+ * Anything else (an operator's "read.db.1718400000" or "read.db.bak") is
+ * not. */
 static bool
 sub_is_generation(const char *name, const char *base)
 {
-    size_t n = strlen(base), digits = 0;
+    size_t n = strlen(base);
     if (strncmp(name, base, n) != 0 || name[n] != '.')
         return false;
-    for (const char *p = name + n + 1; *p >= '0' && *p <= '9'; p++)
-        digits++;
-    char next = name[n + 1 + digits];
-    return digits >= 10 && (next == '\0' || next == '.' || next == '-');
+    const char *p = name + n + 1;
+    for (int i = 0; i < GENERATION_DIGITS; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    p += GENERATION_DIGITS;
+    for (size_t i = 0; i < sizeof generation_suffixes / sizeof generation_suffixes[0]; i++)
+        if (strcmp(p, generation_suffixes[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Side files of live_path itself that a crash during a swap can leave once
+ * live_path is a symlink (SQLite follows it, so they are never in use):
+ * the first generation's WAL files and the half-made link. */
+static void
+sub_remove_swap_leftovers(const char *live_path)
+{
+    const char *suffixes[] = {"-wal", "-shm", "-journal", ".link"};
+    char path[PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
+            unlink(path) == 0)
+            LOG_W(NULL, "removed %s, left by a swap that did not finish", path);
 }
 
 /* Deletes what rebuilds that never finished left beside live_path (the
@@ -186,6 +213,8 @@ sub_remove_stale_generations(const char *live_path)
         *slash = '\0';
     ssize_t n = readlink(live_path, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
+    if (n > 0)
+        sub_remove_swap_leftovers(live_path);
     const char *live = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
     size_t live_len = strlen(live);
     DIR *d = opendir(slash ? dir : ".");
@@ -209,7 +238,8 @@ subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, con
 {
     s->factory = *factory;
     s->live_path = live_path;
-    sub_remove_stale_generations(live_path);
+    if (factory->open)
+        sub_remove_stale_generations(live_path);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -598,8 +628,8 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
     else if (s->rebuild_model)
         problem = "a rebuild is already running";
     if (!problem) {
-        snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%lld", s->live_path,
-                 (long long)proc_now_us());
+        snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%0*lld", s->live_path,
+                 GENERATION_DIGITS, (long long)proc_now_us());
         s->rebuild_model = s->factory.open(s->factory.arg, s->rebuild_path);
         if (!s->rebuild_model)
             problem = "cannot create the rebuild file";
@@ -741,9 +771,12 @@ sub_on_control(subscriber_t *s)
 /* ---- loop ---------------------------------------------------------------- */
 
 /* While a live batch lingers the event socket is not polled: events wait in
- * its queue and are drained once, at the batch's commit time, so a stream of
- * small publishes wakes this thread once per batch instead of once per
- * message (at 5,000 commands/s most of a subscriber's CPU was wake-ups). */
+ * its queue and are drained at the batch's commit time, or every
+ * LINGER_DRAIN_MS of a longer linger (so a batch still ends at batch_max
+ * and the queue stays far below the high-water marks), so a stream of small
+ * publishes wakes this thread once per batch instead of once per message
+ * (at 5,000 commands/s most of a subscriber's CPU was wake-ups). */
+#define LINGER_DRAIN_MS 10
 static bool
 sub_lingering(const subscriber_t *s)
 {
@@ -759,6 +792,8 @@ sub_poll_timeout(const subscriber_t *s)
     if (!s->in_tx)
         return 200;
     int64_t left = s->tx_started_ms + s->cfg.commit_linger_ms - proc_mono_ms();
+    if (left > LINGER_DRAIN_MS && sub_lingering(s))
+        left = LINGER_DRAIN_MS;
     return left > 0 ? (long)left : 0;
 }
 
@@ -791,7 +826,8 @@ subscriber_run(subscriber_t *s)
         if (rc < 0 && errno != EINTR)
             break;
         bool due = s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms;
-        bool live = due || (rc > 0 && (items[0].revents & ZMQ_POLLIN));
+        bool live =
+            due || (rc > 0 && (items[0].revents & ZMQ_POLLIN)) || (rc == 0 && sub_lingering(s));
         if (live && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");

@@ -252,15 +252,17 @@ static void
 stale_generations_go_at_restart(int64_t p1_stock_now)
 {
     const char *stale[] = {"read.db.1000000000000001", "read.db.1000000000000001-wal",
-                           "read.db.1000000000000002.building"};
-    const char *kept[] = {"read.db.notes", "read.db.123", "read.db.bak"};
-    for (int i = 0; i < 3; i++) {
+                           "read.db.1000000000000002.building", "read.db-wal", "read.db.link"};
+    const char *kept[] = {"read.db.notes", "read.db.123", "read.db.bak", "read.db.1718400000",
+                          "read.db.1000000000000003.bak"};
+    enum { N = 5 };
+    for (int i = 0; i < N; i++) {
         touch(stale[i]);
         touch(kept[i]);
     }
     cr_assert_eq(harness_daemon_restart(h, "projector"), 0);
     cr_assert_eq(harness_wait_position(h, "projector", head(), 30000), 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N; i++) {
         cr_assert(!exists(stale[i]), "%s was not removed", stale[i]);
         cr_assert(exists(kept[i]), "%s was removed", kept[i]);
     }
