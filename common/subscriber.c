@@ -157,6 +157,27 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
 }
 
+/* The file name part of path (after its last '/'). */
+static const char *
+sub_base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The folder path is in, into dir: "." when path names none. */
+static void
+sub_folder_of(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == path)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
 /* A generation file is "<live_path>.<GENERATION_DIGITS digits>" (the time
  * of its rebuild's start in microseconds, zero-padded); these are the side
  * files SQLite and the bulk build put beside it. */
@@ -206,18 +227,15 @@ static void
 sub_remove_stale_generations(const char *live_path)
 {
     char dir[PATH_MAX], target[PATH_MAX], path[2 * PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", live_path);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : live_path;
-    if (slash)
-        *slash = '\0';
+    sub_folder_of(live_path, dir, sizeof dir);
+    const char *base = sub_base_of(live_path);
     ssize_t n = readlink(live_path, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
     if (n > 0)
         sub_remove_swap_leftovers(live_path);
-    const char *live = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+    const char *live = sub_base_of(target);
     size_t live_len = strlen(live);
-    DIR *d = opendir(slash ? dir : ".");
+    DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
@@ -226,7 +244,7 @@ sub_remove_stale_generations(const char *live_path)
                        (e->d_name[live_len] == '\0' || e->d_name[live_len] == '-');
         if (current || !sub_is_generation(e->d_name, base))
             continue;
-        snprintf(path, sizeof path, "%s/%s", slash ? dir : ".", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (unlink(path) == 0)
             LOG_W(NULL, "removed %s, left by a rebuild that did not finish", path);
     }
@@ -534,10 +552,8 @@ sub_rebuild_swap_files(subscriber_t *s, char *old_target, size_t cap)
     old_target[n > 0 ? n : 0] = '\0';
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.link", s->live_path);
-    const char *base = strrchr(s->rebuild_path, '/');
-    base = base ? base + 1 : s->rebuild_path;
     unlink(tmp);
-    if (symlink(base, tmp) != 0 || rename(tmp, s->live_path) != 0)
+    if (symlink(sub_base_of(s->rebuild_path), tmp) != 0 || rename(tmp, s->live_path) != 0)
         return -1;
     return 0;
 }
@@ -587,14 +603,9 @@ sub_rebuild_swap(subscriber_t *s)
         sub_remove_generation(s->live_path, false);
     } else { /* the previous generation, relative to live_path's folder */
         char dir[PATH_MAX], old[2 * PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", s->live_path);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            slash[1] = '\0';
-        else
-            dir[0] = '\0';
-        if (snprintf(old, sizeof old, "%s%s", old_target[0] == '/' ? "" : dir, old_target) <
-            (int)sizeof old)
+        sub_folder_of(s->live_path, dir, sizeof dir);
+        if (snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir,
+                     old_target[0] == '/' ? "" : "/", old_target) < (int)sizeof old)
             sub_remove_generation(old, true);
     }
     LOG_I(NULL, "rebuild swapped in at position %lld (%s)", (long long)s->st.checkpoint,
