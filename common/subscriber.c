@@ -182,9 +182,11 @@ sub_folder_of(const char *path, char *dir, size_t cap)
  * of its rebuild's start in microseconds, zero-padded); these are the side
  * files SQLite and the bulk build put beside it. */
 #define GENERATION_DIGITS 16
+#define BUILDING SUBSCRIBER_BUILDING_SUFFIX
 static const char *const generation_suffixes[] = {
-    "",          "-wal",          "-shm",          "-journal",
-    ".building", ".building-wal", ".building-shm", ".building-journal"};
+    "",       "-wal",          "-shm",          "-journal",
+    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal"};
+#undef BUILDING
 
 /* True when name is a generation file of base or one of its side files.
  * Anything else (an operator's "read.db.1718400000" or "read.db.bak") is

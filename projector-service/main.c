@@ -83,7 +83,7 @@ open_model(const projector_config_t *cfg, char *bulk_path, size_t cap, const cha
     bulk_path[0] = '\0';
     if (strcmp(cfg->mode, "once") != 0 || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
         return readmodel_new(cfg->db, why);
-    snprintf(bulk_path, cap, "%s.building", cfg->db);
+    snprintf(bulk_path, cap, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);
     return readmodel_new_bulk(bulk_path, why);
 }
 

@@ -658,7 +658,8 @@ factory_open(void *arg, const char *path)
 {
     (void)arg;
     char building[PATH_MAX];
-    if (snprintf(building, sizeof building, "%s.building", path) >= (int)sizeof building)
+    if (snprintf(building, sizeof building, "%s" SUBSCRIBER_BUILDING_SUFFIX, path) >=
+        (int)sizeof building)
         return NULL;
     return readmodel_new_bulk(building, NULL);
 }
