@@ -59,13 +59,12 @@ struct auditlog {
     auditlog_row_t row;         /* scratch: search row */
 };
 
-/* The WAL is checkpointed every 10000 pages (40 MiB) instead of SQLite's
- * 1000: a commit that indexes the tail dirties hundreds of index pages and
- * ran a checkpoint nearly every time; spaced out, a checkpoint copies a
- * page once for several commits (replay of 102,426 bench events: 105 MB
- * written in all at 1000, 83 MB at 10000). */
+/* The WAL is checkpointed as every model's is (common/modeldb.c, every
+ * 256 pages).  It used to be every 10000 pages (40 MiB): fewer bytes
+ * written in all (a replay of 102,426 bench events: 83 MB instead of 105 MB
+ * at 1000), but each of those checkpoints stalled the command-service's
+ * commits for up to 0.1 s (docs/performance.md, item 25). */
 static const char schema_sql[] =
-    "PRAGMA wal_autocheckpoint=10000;"
     "CREATE TABLE IF NOT EXISTS audit("
     " position INTEGER PRIMARY KEY," /* global event position */
     " recorded_at INTEGER NOT NULL," /* us since the epoch, UTC */

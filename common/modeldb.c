@@ -16,8 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The WAL is checkpointed every 256 pages (1 MiB) instead of SQLite's 1000
+ * (the audit daemon used 10000).  A checkpoint writes its pages into the
+ * database file and fsyncs it, on the disk the event store fsyncs every
+ * commit on: the bigger the burst, the longer the command-service's commit
+ * waits behind it.  Traced under S3 (strace -T), every command fsync over
+ * 15 ms overlapped a subscriber's or the relay's checkpoint fsync, the
+ * audit's 40 MiB ones stalling commits for 76-104 ms.  Small checkpoints
+ * halved S3's ack p99 (docs/performance.md, item 25). */
 static const char normal_pragmas[] =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;";
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
+    " PRAGMA wal_autocheckpoint=256;";
 /* MEMORY, not OFF: a rolled-back batch (an apply failure) must still roll
  * back; pages past the file's size at BEGIN, most of a fresh build, are
  * not journaled at all.  The cache stays at 16 MiB: 128 MiB made no
