@@ -32,6 +32,12 @@ typedef struct {
     void (*committed)(void *model); /* optional: after each commit */
 } subscriber_ops_t;
 
+/* Where a factory with a finish() hook may build before finishing into
+ * path: "<path>" SUBSCRIBER_BUILDING_SUFFIX.  The runtime deletes such files
+ * (and their SQLite side files) left behind by a rebuild that did not
+ * survive a crash. */
+#define SUBSCRIBER_BUILDING_SUFFIX ".building"
+
 /* How the runtime makes a fresh model for a rebuild.  open() returns a model
  * for a new file at path that prints and publishes nothing (a rebuild
  * replays history, it does not re-announce it); finish(), when set, is
@@ -40,11 +46,6 @@ typedef struct {
  * finished and reopened), or NULL when that failed (the model and its files
  * are gone then).  activate() turns printing and publishing on once the
  * rebuilt model has been swapped in. */
-/* Where a factory with a finish() hook may build before finishing into
- * path: "<path>" SUBSCRIBER_BUILDING_SUFFIX.  The runtime deletes such files
- * (and their SQLite side files) left behind by a rebuild that did not
- * survive a crash. */
-#define SUBSCRIBER_BUILDING_SUFFIX ".building"
 typedef struct {
     void *(*open)(void *arg, const char *path);
     void *(*finish)(void *arg, void *model, const char *path); /* optional */
