@@ -15,5 +15,20 @@ echo "installing: ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+# Another apt (unattended upgrades, a second install) may hold the locks:
+# install waits for dpkg's (DPkg::Lock::Timeout); update does not honour
+# that, so it is retried while the lists lock is taken, for up to 10 minutes.
+apt_update() {
+  local out
+  for _ in $(seq 1 120); do
+    if out=$($SUDO apt-get update -qq 2>&1); then return 0; fi
+    case "$out" in
+      *"Could not get lock"*|*"Unable to lock"*) sleep 5 ;;
+      *) echo "$out" >&2; return 1 ;;
+    esac
+  done
+  echo "$out" >&2
+  return 1
+}
+apt_update
 $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
