@@ -9,9 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PAGE 4096
-#define FRAME (PAGE + 24) /* a WAL frame: header + page */
-
 static long long
 file_size(const char *path)
 {
@@ -28,11 +25,18 @@ Test(modeldb, checkpoints_keep_the_wal_small)
     snprintf(wal, sizeof wal, "%s-wal", path);
     sqlite3 *db = NULL;
     cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x BLOB);", &db), SQLITE_OK);
+    sqlite3_stmt *ps;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &ps, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(ps), SQLITE_ROW);
+    long long frame = sqlite3_column_int64(ps, 0) + 24; /* a WAL frame: header + page */
+    sqlite3_finalize(ps);
     sqlite3_stmt *ins;
-    cr_assert_eq(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (zeroblob(3000))", -1, &ins, NULL),
-                 SQLITE_OK);
-    /* 2,000 commits of a page each (and the checkpoint row): ~8 MiB
-     * through the WAL, which stays near the 256-page threshold. */
+    /* three quarters of a page: one page per row whatever the page size */
+    char sql[64];
+    snprintf(sql, sizeof sql, "INSERT INTO t VALUES (zeroblob(%lld))", (frame - 24) * 3 / 4);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &ins, NULL), SQLITE_OK);
+    /* 2,000 commits of a page each (and the checkpoint row) through the
+     * WAL, which stays near the 256-page threshold. */
     long long largest = 0;
     for (int i = 1; i <= 2000; i++) {
         cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
@@ -45,8 +49,8 @@ Test(modeldb, checkpoints_keep_the_wal_small)
             largest = size;
     }
     cr_expect_gt(largest, 0, "WAL mode: the commits went through %s", wal);
-    cr_expect_leq(largest, 32 + 300LL * FRAME, "WAL grew to %lld bytes (%lld frames)", largest,
-                  (largest - 32) / FRAME);
+    cr_expect_leq(largest, 32 + 300 * frame, "WAL grew to %lld bytes (%lld frames)", largest,
+                  (largest - 32) / frame);
     int64_t position = 0;
     cr_assert_eq(modeldb_checkpoint_get(db, &position), SQLITE_OK);
     cr_expect_eq(position, 2000);
