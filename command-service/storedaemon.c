@@ -14,6 +14,9 @@ storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *o
         LOG_E(NULL, "cannot open event store %s", db);
         return -1;
     }
+    if (eventstore_migrated_from(d->es))
+        LOG_I(NULL, "event store %s migrated from schema %d to 3 (per-stream chain)", db,
+              eventstore_migrated_from(d->es));
     d->zctx = zmq_ctx_new();
     return 0;
 }

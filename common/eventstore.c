@@ -13,6 +13,7 @@
 enum {
     ST_STREAM_ID,
     ST_STREAM_ADD,
+    ST_STREAM_ADVANCE,
     ST_APPEND,
     ST_OUTBOX_ADD,
     ST_LOAD,
@@ -34,15 +35,25 @@ enum {
 };
 
 static const char *const sql[ST__COUNT] = {
-    [ST_STREAM_ID] = "SELECT stream_id FROM streams WHERE name = ?",
+    [ST_STREAM_ID] = "SELECT stream_id, version, head FROM streams WHERE name = ?",
     [ST_STREAM_ADD] = "INSERT INTO streams(name) VALUES(?)",
+    /* Compare-and-set: moves a stream on by one version only from the
+     * version the caller decided on. */
+    [ST_STREAM_ADVANCE] = "UPDATE streams SET version = ?2, head = ?3"
+                          " WHERE stream_id = ?1 AND version = ?2 - 1",
     [ST_APPEND] = "INSERT INTO events(stream_id, version, type, schema, event_id, command_id,"
-                  " correlation_id, recorded_at, payload) VALUES(?,?,?,?,?,?,?,?,?)",
+                  " correlation_id, recorded_at, payload, prev) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(position) VALUES(?)",
-    [ST_LOAD] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
+    /* Walks the stream's chain back from its head to version after + 1:
+     * one primary-key lookup per event, however big the store. */
+    [ST_LOAD] = "WITH RECURSIVE chain(pos) AS ("
+                " SELECT head FROM streams WHERE name = ?1"
+                " UNION ALL SELECT e.prev FROM chain c JOIN events e ON e.position = c.pos"
+                "  WHERE e.version > ?2 + 1)"
+                " SELECT e.position, ?1, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
-                " FROM streams s JOIN events e ON e.stream_id = s.stream_id"
-                " WHERE s.name = ? AND e.version > ? AND e.position <= ? ORDER BY e.version",
+                " FROM chain c JOIN events e ON e.position = c.pos"
+                " WHERE e.version > ?2 AND e.position <= ?3 ORDER BY e.version",
     [ST_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                 " FROM events e JOIN streams s ON s.stream_id = e.stream_id"
@@ -56,8 +67,7 @@ static const char *const sql[ST__COUNT] = {
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
     [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
-    [ST_STREAM_VERSION] = "SELECT coalesce(max(e.version), 0) FROM streams s"
-                          " JOIN events e ON e.stream_id = s.stream_id WHERE s.name = ?",
+    [ST_STREAM_VERSION] = "SELECT version FROM streams WHERE name = ?",
     [ST_CMD_FIND] = "SELECT e.position, s.name, e.version FROM commands c"
                     " JOIN events e ON e.position = c.position"
                     " JOIN streams s ON s.stream_id = e.stream_id WHERE c.command_id = ?",
@@ -72,27 +82,36 @@ static const char *const sql[ST__COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
-/* Schema 2: streams get compact integer keys, so the UNIQUE(stream_id,
- * version) index that every append updates stays small (issue 5, S2); the
- * idempotency table keeps only the position, the reply is rebuilt from the
- * event. */
-#define ES_SCHEMA_VERSION 2
+/* Schema 3.  Streams have compact integer keys (schema 2, issue 5's S2)
+ * and carry their version and head (the position of their last event);
+ * every event points at the previous event of its stream.  A stream is
+ * loaded by walking that chain back from its head, and an append rewrites
+ * the stream's small row instead of a page of a UNIQUE(stream_id, version)
+ * index per stream touched, which was most of the bytes every commit wrote
+ * (docs/performance.md, item 26).  The compare-and-set on streams.version
+ * keeps what the unique index guaranteed: a lost race is an error, never a
+ * fork.  The idempotency table keeps only the position; the reply is
+ * rebuilt from the event. */
+#define ES_SCHEMA_VERSION 3
+#define ES_TABLE_EVENTS(name)                                                                  \
+    "CREATE TABLE IF NOT EXISTS " name "("                                                     \
+    " position INTEGER PRIMARY KEY,"                                                           \
+    " stream_id INTEGER NOT NULL REFERENCES streams(stream_id),"                               \
+    " version INTEGER NOT NULL,"                                                               \
+    " type TEXT NOT NULL,"                                                                     \
+    " schema INTEGER NOT NULL,"                                                                \
+    " event_id TEXT NOT NULL,"                                                                 \
+    " command_id TEXT NOT NULL,"                                                               \
+    " correlation_id TEXT NOT NULL,"                                                           \
+    " recorded_at INTEGER NOT NULL,"                                                           \
+    " payload BLOB NOT NULL,"                                                                  \
+    " prev INTEGER NOT NULL);" /* position of the stream's previous event, 0: none */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS streams("
     " stream_id INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE IF NOT EXISTS events("
-    " position INTEGER PRIMARY KEY,"
-    " stream_id INTEGER NOT NULL REFERENCES streams(stream_id),"
-    " version INTEGER NOT NULL,"
-    " type TEXT NOT NULL,"
-    " schema INTEGER NOT NULL,"
-    " event_id TEXT NOT NULL,"
-    " command_id TEXT NOT NULL,"
-    " correlation_id TEXT NOT NULL,"
-    " recorded_at INTEGER NOT NULL,"
-    " payload BLOB NOT NULL,"
-    " UNIQUE(stream_id, version));"
+    " name TEXT NOT NULL UNIQUE,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " head INTEGER NOT NULL DEFAULT 0);" ES_TABLE_EVENTS("events")
     "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
     "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS commands("
@@ -100,21 +119,48 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS snapshots("
     " stream TEXT PRIMARY KEY, version INTEGER NOT NULL, schema INTEGER NOT NULL,"
     " state BLOB NOT NULL) WITHOUT ROWID;"
-    "PRAGMA user_version = 2;";
+    "PRAGMA user_version = 3;";
+
+/* Schema 2 -> 3, in one transaction: the streams get their version and
+ * head, the events table is copied with each event's predecessor (the old
+ * unique index orders the copy) and the index goes with the old table. */
+static const char migrate_2_to_3_sql[] =
+    "ALTER TABLE streams ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE streams ADD COLUMN head INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE streams SET (version, head) = (SELECT e.version, e.position FROM events e"
+    " WHERE e.stream_id = streams.stream_id ORDER BY e.version DESC LIMIT 1)"
+    " WHERE EXISTS (SELECT 1 FROM events e WHERE e.stream_id = streams.stream_id);"
+    ES_TABLE_EVENTS("events_v3")
+    "INSERT INTO events_v3(position, stream_id, version, type, schema, event_id, command_id,"
+    " correlation_id, recorded_at, payload, prev)"
+    " SELECT position, stream_id, version, type, schema, event_id, command_id, correlation_id,"
+    " recorded_at, payload,"
+    " coalesce(lag(position) OVER (PARTITION BY stream_id ORDER BY version), 0)"
+    " FROM events ORDER BY position;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v3 RENAME TO events;"
+    "CREATE INDEX events_recorded_at ON events(recorded_at);"
+    "PRAGMA user_version = 3;";
 
 #define ES_STREAM_CACHE 1024
 /* Longest wait of a WAL restart for the write lock and for readers. */
 #define WAL_RESTART_WAIT_US 10000
+
+/* A stream's row as this connection last wrote or read it. */
+typedef struct {
+    char name[STREAM_MAX + 1];
+    int64_t id; /* 0: empty slot */
+    int64_t version;
+    int64_t head;
+} es_stream_t;
 
 struct eventstore {
     sqlite3 *db;
     int busy_timeout_ms;
     int64_t busy_limit_us; /* > 0: a shorter wait for this call (the WAL restart) */
     sqlite3_stmt *st[ST__COUNT];
-    struct {
-        char name[STREAM_MAX + 1];
-        int64_t id;             /* 0: empty slot */
-    } streams[ES_STREAM_CACHE]; /* name -> stream_id, cleared on rollback */
+    es_stream_t streams[ES_STREAM_CACHE]; /* by name hash; cleared on rollback */
+    int migrated_from;                    /* schema version migrated at open, 0: none */
     codec_writer_t w;           /* reused for payloads and stored replies */
 };
 
@@ -186,36 +232,72 @@ es_tune(sqlite3 *db, const eventstore_options_t *opts)
     return es_exec(db, sql);
 }
 
-/* Refuses a file written by another schema version of this store. */
 static int
-es_check_version(sqlite3 *db)
+es_user_version(sqlite3 *db, int *version)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     rc = sqlite3_step(st);
-    int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return rc;
-    return (version == 0 || version == ES_SCHEMA_VERSION) ? SQLITE_OK : SQLITE_MISMATCH;
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-/* Journal mode, durability and schema.  Two processes opening a new file at
- * once can see SQLITE_BUSY from the journal-mode switch, which does not go
- * through the busy handler: retry for up to the busy timeout. */
+/* Refuses a file written by another schema version of this store, except
+ * schema 2, which is migrated. */
 static int
-es_setup(sqlite3 *db, const eventstore_options_t *opts)
+es_check_version(sqlite3 *db, int *version)
 {
-    int rc = SQLITE_BUSY;
+    int rc = es_user_version(db, version);
+    if (rc != SQLITE_OK)
+        return rc;
+    return (*version == 0 || *version == 2 || *version == ES_SCHEMA_VERSION) ? SQLITE_OK
+                                                                             : SQLITE_MISMATCH;
+}
+
+/* Migrates a schema-2 store under the write lock; another process that
+ * opened the file at the same time finds it migrated already.  Sets
+ * *migrated_from to 2 when this call did it. */
+static int
+es_migrate(sqlite3 *db, int *migrated_from)
+{
+    int rc = es_exec(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return rc;
+    int version;
+    rc = es_user_version(db, &version);
+    if (rc == SQLITE_OK && version == 2) {
+        rc = es_exec(db, migrate_2_to_3_sql);
+        if (rc == SQLITE_OK)
+            *migrated_from = 2;
+    }
+    if (rc == SQLITE_OK)
+        rc = es_exec(db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        es_exec(db, "ROLLBACK");
+        *migrated_from = 0;
+    }
+    return rc;
+}
+
+/* Journal mode, durability, migration and schema.  Two processes opening a
+ * new file at once can see SQLITE_BUSY from the journal-mode switch, which
+ * does not go through the busy handler: retry for up to the busy timeout. */
+static int
+es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
+{
+    int rc = SQLITE_BUSY, version = 0;
     for (int waited = 0; waited <= opts->busy_timeout_ms; waited += 20) {
-        rc = es_check_version(db);
+        rc = es_check_version(db, &version);
         if (rc == SQLITE_OK)
             rc = es_exec(db, "PRAGMA journal_mode=WAL");
         if (rc == SQLITE_OK)
             rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
+        if (rc == SQLITE_OK && version == 2)
+            rc = es_migrate(db, migrated_from);
         if (rc == SQLITE_OK)
             rc = es_exec(db, schema_sql);
         if (rc == SQLITE_OK)
@@ -242,7 +324,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     if (rc == SQLITE_OK) {
         es->busy_timeout_ms = opts->busy_timeout_ms;
         sqlite3_busy_handler(es->db, es_busy_wait, es);
-        rc = es_setup(es->db, opts);
+        rc = es_setup(es->db, opts, &es->migrated_from);
     }
     if (rc == SQLITE_OK)
         rc = es_prepare_all(es);
@@ -267,6 +349,12 @@ eventstore_destroy(eventstore_t **esp)
     codec_writer_fini(&es->w);
     free(es);
     *esp = NULL;
+}
+
+int
+eventstore_migrated_from(const eventstore_t *es)
+{
+    return es->migrated_from;
 }
 
 const char *
@@ -342,47 +430,88 @@ es_hash(const char *s)
     return h;
 }
 
-/* The integer key of a stream, created on first use (inside the open
- * transaction). */
+/* Reads a stream's row into *out (id 0 when it has none). */
 static int
-es_stream_id(eventstore_t *es, const char *name, int64_t *id)
+es_stream_read(eventstore_t *es, const char *name, es_stream_t *out)
 {
-    uint32_t slot = es_hash(name) % ES_STREAM_CACHE;
-    if (es->streams[slot].id && strcmp(es->streams[slot].name, name) == 0) {
-        *id = es->streams[slot].id;
-        return ES_OK;
-    }
     sqlite3_stmt *st = es->st[ST_STREAM_ID];
     bind_text(st, 1, name);
     int rc = sqlite3_step(st);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    out->id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    out->version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    out->head = rc == SQLITE_ROW ? sqlite3_column_int64(st, 2) : 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return es_err(rc);
-    if (*id == 0) {
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ES_OK : es_err(rc);
+}
+
+/* The cached row of a stream, read from the store (or created, inside the
+ * open transaction) when the slot holds another one or `refresh` is set. */
+static int
+es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
+{
+    es_stream_t *s = &es->streams[es_hash(name) % ES_STREAM_CACHE];
+    *out = s;
+    if (!refresh && s->id && strcmp(s->name, name) == 0)
+        return ES_OK;
+    s->id = 0;
+    int rc = es_stream_read(es, name, s);
+    if (rc == ES_OK && s->id == 0) {
         bind_text(es->st[ST_STREAM_ADD], 1, name);
         if ((rc = es_step_done(es->st[ST_STREAM_ADD])) != ES_OK)
             return rc;
-        *id = sqlite3_last_insert_rowid(es->db);
+        s->id = sqlite3_last_insert_rowid(es->db);
     }
-    snprintf(es->streams[slot].name, sizeof es->streams[slot].name, "%s", name);
-    es->streams[slot].id = *id;
-    return ES_OK;
+    if (rc == ES_OK)
+        snprintf(s->name, sizeof s->name, "%s", name);
+    return rc;
+}
+
+/* Moves the stream from ev->env.version - 1 to it, or ES_DUPLICATE when
+ * the stream is elsewhere (a lost race or a stale decision).  The cache is
+ * read again before giving up, in case another connection appended. */
+static int
+es_stream_check(eventstore_t *es, const envelope_t *e, es_stream_t **s)
+{
+    int rc = es_stream(es, e->stream, false, s);
+    if (rc == ES_OK && (*s)->version != e->version - 1)
+        rc = es_stream(es, e->stream, true, s);
+    if (rc == ES_OK && (*s)->version != e->version - 1)
+        rc = ES_DUPLICATE;
+    return rc;
+}
+
+static int
+es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t position)
+{
+    sqlite3_stmt *st = es->st[ST_STREAM_ADVANCE];
+    sqlite3_bind_int64(st, 1, s->id);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_int64(st, 3, position);
+    int rc = es_step_done(st);
+    if (rc == ES_OK && sqlite3_changes(es->db) != 1)
+        rc = ES_DUPLICATE; /* the cached row was stale */
+    if (rc == ES_OK) {
+        s->version = version;
+        s->head = position;
+    } else {
+        s->id = 0;
+    }
+    return rc;
 }
 
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
     envelope_t *e = &ev->env;
-    int64_t stream_id;
-    int rc = es_stream_id(es, e->stream, &stream_id);
+    es_stream_t *s;
+    int rc = es_stream_check(es, e, &s);
     if (rc != ES_OK)
         return rc;
     codec_writer_reset(&es->w);
     codec_pack_event_data(&es->w.pk, e->type, &ev->data);
     sqlite3_stmt *st = es->st[ST_APPEND];
-    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_int64(st, 1, s->id);
     sqlite3_bind_int64(st, 2, e->version);
     bind_text(st, 3, event_spec(e->type)->name);
     sqlite3_bind_int(st, 4, e->schema);
@@ -391,10 +520,12 @@ eventstore_append(eventstore_t *es, event_t *ev)
     bind_text(st, 7, e->correlation_id);
     sqlite3_bind_int64(st, 8, e->recorded_at);
     sqlite3_bind_blob(st, 9, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
-    rc = es_step_done(st);
-    if (rc != ES_OK)
+    sqlite3_bind_int64(st, 10, s->head);
+    if ((rc = es_step_done(st)) != ES_OK)
         return rc;
     e->position = sqlite3_last_insert_rowid(es->db);
+    if ((rc = es_stream_advance(es, s, e->version, e->position)) != ES_OK)
+        return rc;
     sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, e->position);
     return es_step_done(es->st[ST_OUTBOX_ADD]);
 }

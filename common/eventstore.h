@@ -1,13 +1,16 @@
 /* eventstore: the append-only log in SQLite (events.db).
  *
- * Owns: streams (name -> compact integer key), events (position = global,
- * gap-free, commit-ordered), outbox (one row per event not yet published),
+ * Owns: streams (name -> compact integer key, version, head position),
+ * events (position = global, gap-free, commit-ordered; each points at its
+ * stream's previous event), outbox (one row per event not yet published),
  * commands (command_id -> position of its event: the first reply is rebuilt
  * from it, for idempotent retries), snapshots (latest state per stream).  Invariants:
  *  - every append runs inside eventstore_begin/commit (BEGIN IMMEDIATE), so
  *    SQLite's single writer makes position order equal commit order;
  *  - an event row and its outbox row are written in the same transaction;
- *  - UNIQUE(stream, version) makes a lost race an error, never a fork.
+ *  - a stream moves from version v - 1 to v only (compare-and-set on its
+ *    row), so a lost race is an error, never a fork.
+ * A store of schema 2 (before the chain) is migrated when it is opened.
  * One eventstore_t is one connection: use it from one thread. */
 #ifndef INV_EVENTSTORE_H
 #define INV_EVENTSTORE_H
@@ -25,7 +28,7 @@ typedef enum {
     ES_OK = 0,
     ES_BUSY = -1,      /* the database is locked; retry later */
     ES_IO = -2,        /* disk full, read-only file, I/O error */
-    ES_DUPLICATE = -3, /* (stream, version) exists already */
+    ES_DUPLICATE = -3, /* the stream is not at version - 1 (a lost race) */
     ES_CORRUPT = -4    /* a stored row does not decode */
 } es_err_t;
 
@@ -39,6 +42,9 @@ typedef struct {
 /* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
  * with *out NULL.  `opts` may be NULL for the defaults (FULL, 5000 ms). */
 int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
+/* The schema version open() migrated the file from (2), or 0 when the file
+ * needed no migration: the daemon logs it. */
+int eventstore_migrated_from(const eventstore_t *es);
 /* NULL-safe, idempotent; nulls *es. */
 void eventstore_destroy(eventstore_t **es);
 const char *eventstore_errmsg(const eventstore_t *es);
@@ -49,7 +55,8 @@ void eventstore_rollback(eventstore_t *es);
 
 /* Appends one event and its outbox row inside the open transaction.  The
  * caller fills env (stream, version, type, schema, ids, recorded_at) and
- * data; on ES_OK env.position holds the assigned position. */
+ * data; on ES_OK env.position holds the assigned position.  ES_DUPLICATE
+ * when the stream is not at env.version - 1: roll the transaction back. */
 int eventstore_append(eventstore_t *es, event_t *ev);
 
 /* Calls fn for each event of `stream` with version > after_version and, when

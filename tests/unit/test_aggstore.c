@@ -177,14 +177,19 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
         SQLITE_OK);
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "INSERT INTO events(stream_id, version, type, schema,"
-                                    " event_id, command_id, correlation_id, recorded_at, payload)"
-                                    " SELECT stream_id, 1, 'ProductCreated', 1, 'e', 'c', 'c', 1, ?"
-                                    " FROM streams WHERE name = 'product-old'",
+                                    " event_id, command_id, correlation_id, recorded_at, payload,"
+                                    " prev) SELECT stream_id, 1, 'ProductCreated', 1, 'e', 'c',"
+                                    " 'c', 1, ?, 0 FROM streams WHERE name = 'product-old'",
                                     -1, &st, NULL),
                  SQLITE_OK);
     sqlite3_bind_blob(st, 1, w.buf.data, (int)w.buf.size, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
+    cr_assert_eq(sqlite3_exec(db,
+                              "UPDATE streams SET version = 1, head = last_insert_rowid()"
+                              " WHERE name = 'product-old'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_close(db);
     codec_writer_fini(&w);
     aggregate_t *a = calloc(1, sizeof *a);

@@ -1,7 +1,9 @@
 /* Unit tests of common/eventstore on a real SQLite file in a temporary
- * folder: gap-free positions, UNIQUE(stream, version), all-or-nothing
- * transactions, reads, the outbox, idempotency rows, reopening and the WAL
- * checkpoint that must never stall the writer behind a long reader. */
+ * folder: gap-free positions, one version after another per stream (also
+ * across connections), all-or-nothing transactions, reads along the
+ * per-stream chain, the outbox, idempotency rows, reopening, the migration
+ * from schema 2 and the WAL checkpoint that must never stall the writer
+ * behind a long reader. */
 #include "eventstore.h"
 #include "sample.h"
 
@@ -248,6 +250,56 @@ Test(eventstore, duplicate_in_its_own_transaction)
     /* the store is usable afterwards */
     cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
     cr_assert_eq(pos, 2);
+}
+
+Test(eventstore, a_version_gap_is_refused)
+{
+    int64_t pos, v;
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 3, 3, &pos), ES_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-new", 2, 2, &pos), ES_DUPLICATE,
+                 "a new stream starts at version 1");
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ES_OK);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(eventstore_stream_version(es, "product-new", &v), ES_OK);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(pos, 2);
+}
+
+/* Two connections on one file: each caches the streams it wrote, and a
+ * stale cache must neither fork a stream nor refuse a right version. */
+Test(eventstore, two_connections_cannot_fork_a_stream)
+{
+    eventstore_t *other = NULL;
+    cr_assert_eq(eventstore_open(path, NULL, &other), ES_OK);
+    event_t *ev = malloc(sizeof *ev);
+    int64_t pos;
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ES_OK);
+    /* the other connection appends version 2 behind this one's back */
+    sample_event(ev, EV_PRODUCT_SOLD, "product-p1", 2, 2);
+    cr_assert_eq(eventstore_begin(other), ES_OK);
+    cr_assert_eq(eventstore_append(other, ev), ES_OK);
+    cr_assert_eq(eventstore_commit(other), ES_OK);
+    /* this connection still believes the stream is at version 1 */
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 2, 3, &pos), ES_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 3, 3, &pos), ES_OK);
+    cr_assert_eq(pos, 3);
+    /* and the other one, stale in turn, catches up the same way */
+    sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 3, 5);
+    cr_assert_eq(eventstore_begin(other), ES_OK);
+    cr_assert_eq(eventstore_append(other, ev), ES_DUPLICATE);
+    eventstore_rollback(other);
+    seen_t s = {0};
+    cr_assert_eq(eventstore_load_stream(other, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(s.versions[i], i + 1);
+        cr_assert_eq(s.positions[i], i + 1);
+    }
+    cr_assert_eq(s.types[1], EV_PRODUCT_SOLD);
+    free(ev);
+    eventstore_destroy(&other);
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -522,6 +574,107 @@ Test(eventstore, reopen_keeps_everything)
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
     cr_assert_eq(pos, 7);
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 4, &pos), ES_DUPLICATE);
+}
+
+/* Turns the fixture's file back into a schema-2 store: the events table
+ * with UNIQUE(stream_id, version) and no chain, streams without version
+ * and head (what every store written before the chain holds). */
+static void
+downgrade_to_schema_2(void)
+{
+    eventstore_destroy(&es);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    const char *sql =
+        "BEGIN;"
+        "CREATE TABLE events2(position INTEGER PRIMARY KEY,"
+        " stream_id INTEGER NOT NULL REFERENCES streams(stream_id), version INTEGER NOT NULL,"
+        " type TEXT NOT NULL, schema INTEGER NOT NULL, event_id TEXT NOT NULL,"
+        " command_id TEXT NOT NULL, correlation_id TEXT NOT NULL,"
+        " recorded_at INTEGER NOT NULL, payload BLOB NOT NULL, UNIQUE(stream_id, version));"
+        "INSERT INTO events2 SELECT position, stream_id, version, type, schema, event_id,"
+        " command_id, correlation_id, recorded_at, payload FROM events;"
+        "DROP TABLE events; ALTER TABLE events2 RENAME TO events;"
+        "CREATE INDEX events_recorded_at ON events(recorded_at);"
+        "ALTER TABLE streams DROP COLUMN version; ALTER TABLE streams DROP COLUMN head;"
+        "PRAGMA user_version = 2; COMMIT;";
+    char *err = NULL;
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err ? err : "");
+    sqlite3_close(db);
+}
+
+static int
+count_rows(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+Test(eventstore, schema_2_store_is_migrated_on_open)
+{
+    append_history();
+    cr_assert_eq(eventstore_migrated_from(es), 0);
+    downgrade_to_schema_2();
+    cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                            " AND tbl_name = 'events' AND name LIKE 'sqlite_autoindex%'"),
+                 1, "the downgraded file has the old unique index");
+
+    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_migrated_from(es), 2);
+    seen_t s = {0};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 4);
+    static const int64_t pos[] = {2, 3, 5, 6};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(s.versions[i], i + 1);
+        cr_assert_eq(s.positions[i], pos[i]);
+        cr_assert(s.data_ok[i]);
+    }
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 1, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(s.positions[0], 4);
+    int64_t v, head, n;
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(v, 4);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(head, 6);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 6);
+    int64_t p;
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 7, &p), ES_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &p), ES_OK);
+    cr_assert_eq(p, 7);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 3, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(s.n, 2);
+    cr_assert_eq(s.positions[1], 7);
+    cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'events'"
+                            " AND type = 'index'"),
+                 1, "only events_recorded_at is left");
+    cr_assert_eq(count_rows("PRAGMA user_version"), 3);
+
+    eventstore_destroy(&es);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_migrated_from(es), 0, "migrated once");
+}
+
+Test(eventstore, unknown_schema_version_is_refused)
+{
+    eventstore_destroy(&es);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_neq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_null(es);
 }
 
 Test(eventstore, open_fails_cleanly)
