@@ -16,7 +16,7 @@
 
 typedef struct {
     bool used;
-    int64_t seq;         /* request number on its connection */
+    int64_t seq;         /* request number in the run */
     int64_t intended_us; /* when it should have been sent (open loop) or was */
     int64_t sent_us;
     int tries;
@@ -29,7 +29,6 @@ typedef struct {
     int *fifo;     /* slot order of sends (queries are answered in order) */
     int fifo_head, fifo_len;
     int inflight;
-    int64_t seq;
     int64_t next_intended_us;
 } conn_t;
 
@@ -86,17 +85,20 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
 {
     command_t *c = &b->cmd;
     memset(c, 0, sizeof *c);
-    /* prefix.TAG.conn.seq.slot: TAG is the run's start time, so a later run
+    /* prefix.TAG.seq.conn.slot: TAG is the run's start time, so a later run
      * with the same prefix never repeats an earlier run's ids (they would be
-     * answered as duplicates) and ids still sort by time; --random-ids 1
-     * puts a random TAG on every command instead. */
+     * answered as duplicates); seq counts every command of the run, so ids
+     * sort by time across all connections, as UUIDv7s from many clients do
+     * (one insertion point in the idempotency index, not one per
+     * connection); --random-ids 1 puts a random TAG on every command
+     * instead. */
     char tag[17];
     if (b->o->random_ids)
         proc_random_hex(tag, 8);
     else
         snprintf(tag, sizeof tag, "%012llx", (unsigned long long)b->run_tag);
-    snprintf(c->command_id, sizeof c->command_id, "%s.%s.%d.%012lld.%d", b->o->prefix, tag, conn,
-             (long long)seq, slot);
+    snprintf(c->command_id, sizeof c->command_id, "%s.%s.%012lld.%d.%d", b->o->prefix, tag,
+             (long long)seq, conn, slot);
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
@@ -159,7 +161,7 @@ send_new(bench_t *b, int ci, int64_t intended)
     int si = free_slot(c, b->o->window);
     slot_t *s = &c->slots[si];
     s->used = true;
-    s->seq = c->seq++;
+    s->seq = b->total_sent; /* unique in the run: see build_command */
     s->intended_us = intended;
     s->tries = 0;
     if (b->o->mode == BENCH_COMMANDS)
@@ -230,7 +232,7 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
         dot = strchr(r.command_id + plen + 1, '.'); /* after ".TAG" */
-    if (!dot || sscanf(dot, ".%d.%lld.%d", &conn, &seq, &slot) != 3 || slot < 0 ||
+    if (!dot || sscanf(dot, ".%lld.%d.%d", &seq, &conn, &slot) != 3 || slot < 0 ||
         slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
     int64_t t = proc_mono_us();
