@@ -27,6 +27,8 @@
 typedef enum { Q_OK = 0, Q_NOT_FOUND, Q_BAD_CURSOR, Q_DB_ERROR } qresult_t;
 
 typedef enum {
+    QS_BEGIN,
+    QS_COMMIT,
     QS_CHECKPOINT,
     QS_DETAIL,
     QS_REVIEWS,
@@ -45,6 +47,8 @@ typedef enum {
 } qstmt_t;
 
 static const char *const qstmt_sql[QS__COUNT] = {
+    [QS_BEGIN] = "BEGIN",
+    [QS_COMMIT] = "COMMIT",
     [QS_CHECKPOINT] = "SELECT position FROM checkpoint WHERE id = 1",
     [QS_DETAIL] = "SELECT * FROM product_details WHERE product_id = ?1",
     [QS_REVIEWS] = "SELECT review_id, customer_id, rating, comment, recorded_at FROM reviews"
@@ -88,6 +92,9 @@ struct queries {
     int pairs;                   /* pairs packed into body */
     codec_writer_t items;        /* scratch for list items */
     char msg[128];               /* not_found message */
+    bool batch;                  /* queries_begin_batch: keep the read transaction */
+    bool in_txn;                 /* a read transaction is open */
+    int64_t txn_position;        /* the checkpoint it sees */
 };
 
 typedef qresult_t (*query_fn)(queries_t *q, const request_t *req);
@@ -104,6 +111,7 @@ typedef struct {
 static void
 q_close(queries_t *q)
 {
+    q->in_txn = false; /* closing rolls an open read transaction back */
     for (int i = 0; i < QS__COUNT; i++) {
         sqlite3_finalize(q->st[i]);
         q->st[i] = NULL;
@@ -147,6 +155,8 @@ q_open(queries_t *q, const struct stat *sb)
 int
 queries_refresh(queries_t *q)
 {
+    if (q->in_txn)
+        return 0; /* a batch reads one file from one snapshot */
     struct stat sb;
     if (stat(q->path, &sb) != 0) {
         q_close(q);
@@ -222,6 +232,10 @@ q_checkpoint(queries_t *q, int64_t *position)
 int
 queries_position(queries_t *q, int64_t *position)
 {
+    if (q->in_txn) {
+        *position = q->txn_position;
+        return 0;
+    }
     if (queries_refresh(q) != 0)
         return -1;
     if (q_checkpoint(q, position) != 0) {
@@ -671,6 +685,37 @@ q_pack_unavailable(msgpack_packer *pk, const char *message)
     codec_pack_kv_str(pk, "message", message);
 }
 
+/* Opens the read transaction (or joins the batch's) and reads the
+ * checkpoint it sees. */
+static int
+q_txn_begin(queries_t *q, int64_t *position)
+{
+    if (!q->in_txn) {
+        sqlite3_stmt *st = q_stmt(q, QS_BEGIN);
+        if (!st || sqlite3_step(st) != SQLITE_DONE)
+            return -1;
+        q->in_txn = true;
+        if (q_checkpoint(q, &q->txn_position) != 0)
+            return -1;
+    }
+    *position = q->txn_position;
+    return 0;
+}
+
+/* Ends the read transaction, unless a batch keeps it (force: end it). */
+static void
+q_txn_end(queries_t *q, bool force)
+{
+    if (!q->in_txn || (q->batch && !force))
+        return;
+    sqlite3_stmt *st = q_stmt(q, QS_COMMIT);
+    if (st)
+        sqlite3_step(st);
+    q->in_txn = !st || !sqlite3_get_autocommit(q->db);
+    if (q->in_txn) /* a read transaction that does not end: start afresh */
+        q_close(q);
+}
+
 /* Runs def inside one read transaction; *position is the checkpoint that
  * transaction saw. */
 static qresult_t
@@ -678,11 +723,24 @@ q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *posit
 {
     codec_writer_reset(&q->body);
     q->pairs = 0;
-    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    if (q_txn_begin(q, position) != 0)
         return Q_DB_ERROR;
-    qresult_t r = q_checkpoint(q, position) == 0 ? def->fn(q, req) : Q_DB_ERROR;
-    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+    qresult_t r = def->fn(q, req);
+    q_txn_end(q, false);
     return r;
+}
+
+void
+queries_begin_batch(queries_t *q)
+{
+    q->batch = true;
+}
+
+void
+queries_end_batch(queries_t *q)
+{
+    q->batch = false;
+    q_txn_end(q, true);
 }
 
 static void

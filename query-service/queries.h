@@ -5,7 +5,8 @@
  *  - the connection is opened with modeldb_open_readonly (SQLITE_OPEN_READONLY
  *    and PRAGMA query_only), so no query can write;
  *  - every reply's `position` is the read model's checkpoint read in the
- *    same read transaction as the data it returns;
+ *    same read transaction as the data it returns (a batch's queries
+ *    share one, see queries_begin_batch);
  *  - public replies (cards, detail, lists, search, top rated) are built
  *    from the projector's public views, which carry no cost column; only
  *    GetAdminProduct and Dashboard read cost-derived values;
@@ -49,6 +50,15 @@ int queries_position(queries_t *q, int64_t *position);
  * not_found / validation / unavailable), with `position` and `reached`
  * (position >= req->min_position) whenever the database was read. */
 void queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk);
+
+/* Between these two calls every query shares one read transaction: the
+ * same snapshot and `position`, and the transaction's cost (BEGIN, the
+ * file locks, the checkpoint read, the check for a swapped file) is paid
+ * once for the batch instead of once per query.  The server brackets each
+ * drain of its socket with them; keep batches short, since an open read
+ * transaction holds back the projector's WAL checkpoints. */
+void queries_begin_batch(queries_t *q);
+void queries_end_batch(queries_t *q);
 
 /* The open connection, or NULL (tests and diagnostics only). */
 struct sqlite3 *queries_db(queries_t *q);

@@ -159,13 +159,15 @@ server_on_message(server_t *s, bus_msg_t *m)
 static void
 server_drain(server_t *s)
 {
+    queries_begin_batch(s->queries);
     for (int i = 0; i < SERVER_DRAIN_MAX; i++) {
         bus_msg_t m;
         if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
-            return;
+            break;
         server_on_message(s, &m);
         bus_msg_close(&m);
     }
+    queries_end_batch(s->queries);
 }
 
 /* Answers the parked requests whose position was reached or whose time ran

@@ -3,7 +3,8 @@
  * server loop (server.h) over inproc sockets for read-your-writes waits.
  * Checks: reply shapes, no cost field in any public reply, pagination,
  * hostile search input, strict request decoding, the read-only connection,
- * `unavailable` until the file exists, reopening after a swap. */
+ * `unavailable` until the file exists, reopening after a swap, one
+ * snapshot per batch. */
 #include "bus.h"
 #include "proc.h"
 #include "queries.h"
@@ -701,6 +702,34 @@ Test(queries, reopens_when_the_file_is_swapped)
     unlink(gen1);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 9);
     readmodel_destroy(&b);
+    queries_destroy(&qe);
+    qe = saved;
+}
+
+/* queries_begin_batch: the server's drain answers its requests from one
+ * read transaction; a commit in between shows only after the batch. */
+Test(queries, a_batch_reads_one_snapshot)
+{
+    char live[160];
+    snprintf(live, sizeof live, "%s/batch.db", dir);
+    readmodel_t *a = readmodel_new(live, NULL);
+    cr_assert_not_null(a);
+    apply_range(a, hist, 0, 5);
+    queries_t *saved = qe;
+    qe = queries_new(live);
+    queries_begin_batch(qe);
+    cr_assert_eq(get_int(ASK0("Status"), "position"), 5);
+    apply_range(a, hist, 5, 9); /* the projector commits meanwhile (WAL: not blocked) */
+    cr_assert_eq(get_int(ASK0("Status"), "position"), 5, "same snapshot within the batch");
+    int64_t pos = -1;
+    cr_assert_eq(queries_position(qe, &pos), 0);
+    cr_assert_eq(pos, 5);
+    queries_end_batch(qe);
+    cr_assert_eq(get_int(ASK0("Status"), "position"), 9, "the next batch sees the commit");
+    cr_assert_eq(queries_position(qe, &pos), 0);
+    cr_assert_eq(pos, 9);
+    cr_assert(sqlite3_get_autocommit(queries_db(qe)), "no read transaction left open");
+    readmodel_destroy(&a);
     queries_destroy(&qe);
     qe = saved;
 }
