@@ -14,6 +14,8 @@ enum {
     ST_STREAM_ID,
     ST_STREAM_ADD,
     ST_STREAM_ADVANCE,
+    ST_MARK_ADD,
+    ST_MARK_NEXT,
     ST_APPEND,
     ST_OUTBOX_ADD,
     ST_LOAD,
@@ -44,16 +46,20 @@ static const char *const sql[ST__COUNT] = {
     [ST_APPEND] = "INSERT INTO events(stream_id, version, type, schema, event_id, command_id,"
                   " correlation_id, recorded_at, payload, prev) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(position) VALUES(?)",
-    /* Walks the stream's chain back from its head to version after + 1:
-     * one primary-key lookup per event, however big the store. */
+    [ST_MARK_ADD] = "INSERT INTO stream_marks(stream_id, version, position) VALUES(?1, ?2, ?3)",
+    [ST_MARK_NEXT] = "SELECT version, position FROM stream_marks"
+                     " WHERE stream_id = ?1 AND version > ?2 ORDER BY version LIMIT 1",
+    /* One chunk of a stream: walks the chain back from position ?1 to
+     * version ?2 + 1 (one primary-key lookup per event) and returns the
+     * events in version order. */
     [ST_LOAD] = "WITH RECURSIVE chain(pos) AS ("
-                " SELECT head FROM streams WHERE name = ?1"
+                " SELECT ?1"
                 " UNION ALL SELECT e.prev FROM chain c JOIN events e ON e.position = c.pos"
                 "  WHERE e.version > ?2 + 1)"
-                " SELECT e.position, ?1, e.version, e.type, e.schema, e.event_id,"
+                " SELECT e.position, ?3, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                 " FROM chain c JOIN events e ON e.position = c.pos"
-                " WHERE e.version > ?2 AND e.position <= ?3 ORDER BY e.version",
+                " WHERE e.version > ?2 AND e.position <= ?4 ORDER BY e.version",
     [ST_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                 " FROM events e JOIN streams s ON s.stream_id = e.stream_id"
@@ -88,11 +94,20 @@ static const char *const sql[ST__COUNT] = {
  * loaded by walking that chain back from its head, and an append rewrites
  * the stream's small row instead of a page of a UNIQUE(stream_id, version)
  * index per stream touched, which was most of the bytes every commit wrote
- * (docs/performance.md, item 26).  The compare-and-set on streams.version
+ * (docs/performance.md, item 26).  Every ES_MARK_EVERY-th event of a stream
+ * is also noted in stream_marks, a sparse index that lets a reader start a
+ * chunk of at most ES_MARK_EVERY events anywhere in a long stream (paging
+ * through it forwards) instead of walking back from its head.  The
+ * compare-and-set on streams.version
  * keeps what the unique index guaranteed: a lost race is an error, never a
  * fork.  The idempotency table keeps only the position; the reply is
  * rebuilt from the event. */
 #define ES_SCHEMA_VERSION 3
+#define ES_MARK_EVERY 64
+#define ES_TABLE_MARKS                                                                         \
+    "CREATE TABLE IF NOT EXISTS stream_marks("                                                 \
+    " stream_id INTEGER NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL,"        \
+    " PRIMARY KEY (stream_id, version)) WITHOUT ROWID;"
 #define ES_TABLE_EVENTS(name)                                                                  \
     "CREATE TABLE IF NOT EXISTS " name "("                                                     \
     " position INTEGER PRIMARY KEY,"                                                           \
@@ -111,7 +126,7 @@ static const char schema_sql[] =
     " stream_id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE,"
     " version INTEGER NOT NULL DEFAULT 0,"
-    " head INTEGER NOT NULL DEFAULT 0);" ES_TABLE_EVENTS("events")
+    " head INTEGER NOT NULL DEFAULT 0);" ES_TABLE_EVENTS("events") ES_TABLE_MARKS
     "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
     "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS commands("
@@ -123,7 +138,8 @@ static const char schema_sql[] =
 
 /* Schema 2 -> 3, in one transaction: the streams get their version and
  * head, the events table is copied with each event's predecessor (the old
- * unique index orders the copy) and the index goes with the old table. */
+ * unique index orders the copy), the marks are noted (64 = ES_MARK_EVERY)
+ * and the index goes with the old table. */
 static const char migrate_2_to_3_sql[] =
     "ALTER TABLE streams ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE streams ADD COLUMN head INTEGER NOT NULL DEFAULT 0;"
@@ -137,6 +153,9 @@ static const char migrate_2_to_3_sql[] =
     " recorded_at, payload,"
     " coalesce(lag(position) OVER (PARTITION BY stream_id ORDER BY version), 0)"
     " FROM events ORDER BY position;"
+    ES_TABLE_MARKS
+    "INSERT INTO stream_marks(stream_id, version, position) SELECT stream_id, version,"
+    " position FROM events WHERE version % 64 = 0;"
     "DROP TABLE events;"
     "ALTER TABLE events_v3 RENAME TO events;"
     "CREATE INDEX events_recorded_at ON events(recorded_at);"
@@ -526,6 +545,14 @@ eventstore_append(eventstore_t *es, event_t *ev)
     e->position = sqlite3_last_insert_rowid(es->db);
     if ((rc = es_stream_advance(es, s, e->version, e->position)) != ES_OK)
         return rc;
+    if (e->version % ES_MARK_EVERY == 0) {
+        sqlite3_stmt *mk = es->st[ST_MARK_ADD];
+        sqlite3_bind_int64(mk, 1, s->id);
+        sqlite3_bind_int64(mk, 2, e->version);
+        sqlite3_bind_int64(mk, 3, e->position);
+        if ((rc = es_step_done(mk)) != ES_OK)
+            return rc;
+    }
     sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, e->position);
     return es_step_done(es->st[ST_OUTBOX_ADD]);
 }
@@ -598,16 +625,61 @@ es_decode_row(const envelope_t *env, const void *data, size_t len, void *arg)
     return rc;
 }
 
+/* The first mark above `version`: *found 0 when there is none. */
+static int
+es_mark_next(eventstore_t *es, int64_t stream_id, int64_t version, int *found,
+             int64_t *mark_version, int64_t *mark_position)
+{
+    sqlite3_stmt *st = es->st[ST_MARK_NEXT];
+    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_int64(st, 2, version);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        *mark_version = sqlite3_column_int64(st, 0);
+        *mark_position = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ES_OK : es_err(rc);
+}
+
+/* Reads the stream in chunks that end at its marks (and the last at its
+ * head), each walked back along the chain: a reader that stops after a
+ * page pays for at most one chunk more than the page. */
 int
 eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_version,
                        int64_t max_position, eventstore_event_fn fn, void *arg)
 {
-    sqlite3_stmt *st = es->st[ST_LOAD];
-    bind_text(st, 1, stream);
-    sqlite3_bind_int64(st, 2, after_version);
-    sqlite3_bind_int64(st, 3, max_position > 0 ? max_position : INT64_MAX);
+    es_stream_t s;
+    int rc = es_stream_read(es, stream, &s);
+    if (rc != ES_OK || s.id == 0)
+        return rc;
+    if (max_position <= 0)
+        max_position = INT64_MAX;
     es_decode_ctx_t ctx = {fn, arg};
-    return es_each_raw(st, es_decode_row, &ctx);
+    int64_t from = after_version;
+    while (rc == ES_OK && from < s.version) {
+        int found;
+        int64_t end_version = s.version, end_position = s.head;
+        rc = es_mark_next(es, s.id, from, &found, &end_version, &end_position);
+        if (rc != ES_OK)
+            break;
+        if (!found || end_version > s.version) {
+            end_version = s.version;
+            end_position = s.head;
+        }
+        sqlite3_stmt *st = es->st[ST_LOAD];
+        sqlite3_bind_int64(st, 1, end_position);
+        sqlite3_bind_int64(st, 2, from);
+        bind_text(st, 3, stream);
+        sqlite3_bind_int64(st, 4, max_position);
+        rc = es_each_raw(st, es_decode_row, &ctx);
+        if (end_position > max_position)
+            break; /* the rest of the stream is after the bound */
+        from = end_version;
+    }
+    return rc;
 }
 
 int

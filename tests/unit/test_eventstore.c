@@ -335,6 +335,121 @@ Test(eventstore, load_stream_in_order_with_data)
     cr_assert_eq(s.n, 0);
 }
 
+static int
+count_marks(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM stream_marks", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Checks order and counts what a long-stream load returns. */
+typedef struct {
+    int n;
+    int64_t first_version, last_version, last_position;
+    int stop_after;
+    bool ordered;
+} run_t;
+
+static int
+follow_run(const event_t *ev, void *arg)
+{
+    run_t *r = arg;
+    if (r->n == 0)
+        r->first_version = ev->env.version;
+    else if (ev->env.version != r->last_version + 1 || ev->env.position <= r->last_position)
+        r->ordered = false;
+    r->last_version = ev->env.version;
+    r->last_position = ev->env.position;
+    r->n++;
+    return r->stop_after && r->n >= r->stop_after ? 9 : 0;
+}
+
+static run_t
+load_run(const char *stream, int64_t after, int64_t max_position, int stop_after)
+{
+    run_t r = {.ordered = true, .stop_after = stop_after};
+    int rc = eventstore_load_stream(es, stream, after, max_position, follow_run, &r);
+    cr_assert_eq(rc, stop_after && r.n >= stop_after ? 9 : ES_OK);
+    return r;
+}
+
+/* 300 events of product-long interleaved with 100 of product-other, in one
+ * transaction: product-long's version v is at position v + (v - 1) / 3. */
+static void
+append_long_stream(void)
+{
+    event_t *ev = malloc(sizeof *ev);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    for (int v = 1; v <= 300; v++) {
+        sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-long", v, v);
+        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        if (v % 3 == 0) {
+            sample_event(ev, v == 3 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-other",
+                         v / 3, v / 3);
+            cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        }
+    }
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    free(ev);
+}
+
+static void
+check_long_stream_reads(void)
+{
+    run_t r = load_run("product-long", 0, 0, 0);
+    cr_assert(r.ordered);
+    cr_assert_eq(r.n, 300);
+    cr_assert_eq(r.last_position, 300 + 299 / 3);
+    r = load_run("product-long", 130, 0, 0); /* starts between two marks */
+    cr_assert(r.ordered);
+    cr_assert_eq(r.n, 170);
+    cr_assert_eq(r.first_version, 131);
+    r = load_run("product-long", 128, 0, 0); /* starts at a mark */
+    cr_assert_eq(r.n, 172);
+    cr_assert_eq(r.first_version, 129);
+    r = load_run("product-long", 200, 0, 10); /* a page: stops early */
+    cr_assert(r.ordered);
+    cr_assert_eq(r.n, 10);
+    cr_assert_eq(r.last_version, 210);
+    r = load_run("product-long", 60, 150 + 149 / 3, 0); /* bound inside a chunk */
+    cr_assert(r.ordered);
+    cr_assert_eq(r.first_version, 61);
+    cr_assert_eq(r.last_version, 150);
+    r = load_run("product-long", 299, 0, 0);
+    cr_assert_eq(r.n, 1);
+    r = load_run("product-long", 300, 0, 0);
+    cr_assert_eq(r.n, 0);
+    r = load_run("product-other", 0, 0, 0);
+    cr_assert(r.ordered);
+    cr_assert_eq(r.n, 100);
+}
+
+Test(eventstore, long_stream_reads_in_chunks_between_marks)
+{
+    append_long_stream();
+    cr_assert_eq(count_marks(), 5, "product-long: 64, 128, 192, 256; product-other: 64");
+    check_long_stream_reads();
+}
+
+Test(eventstore, long_stream_reads_the_same_with_marks_missing)
+{
+    append_long_stream();
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "DELETE FROM stream_marks WHERE version <> 128", NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    check_long_stream_reads();
+}
+
 Test(eventstore, load_stream_max_position_bound)
 {
     append_history();
@@ -597,6 +712,7 @@ downgrade_to_schema_2(void)
         "DROP TABLE events; ALTER TABLE events2 RENAME TO events;"
         "CREATE INDEX events_recorded_at ON events(recorded_at);"
         "ALTER TABLE streams DROP COLUMN version; ALTER TABLE streams DROP COLUMN head;"
+        "DROP TABLE stream_marks;"
         "PRAGMA user_version = 2; COMMIT;";
     char *err = NULL;
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err ? err : "");
@@ -664,6 +780,20 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
     eventstore_destroy(&es);
     cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
     cr_assert_eq(eventstore_migrated_from(es), 0, "migrated once");
+}
+
+Test(eventstore, migrated_long_stream_gets_its_marks)
+{
+    append_long_stream();
+    downgrade_to_schema_2();
+    cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE name = 'stream_marks'"), 0);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_migrated_from(es), 2);
+    cr_assert_eq(count_marks(), 5);
+    check_long_stream_reads();
+    int64_t pos;
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-long", 301, 301, &pos), ES_OK);
+    cr_assert_eq(pos, 401);
 }
 
 Test(eventstore, unknown_schema_version_is_refused)
