@@ -115,6 +115,13 @@ main(int argc, char **argv)
 
     const char *why = NULL;
     char bulk_path[PATH_MAX];
+    if (strcmp(cfg.mode, "run") == 0) {
+        int old = readmodel_discard_other_schema(cfg.db);
+        if (old > 0)
+            LOG_W(NULL, "read model %s had schema %d, this build writes %d: removed it, rebuilding"
+                        " from the log",
+                  cfg.db, old, READMODEL_SCHEMA_VERSION);
+    }
     /* replaced by each rebuild */
     readmodel_t *live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
     if (!live) {

@@ -27,7 +27,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define READMODEL_SCHEMA_VERSION 1 /* PRAGMA user_version of read.db */
+/* PRAGMA user_version of read.db.  2: sales_daily replaced the
+ * sales_by_day index (a file of version 1 is discarded and rebuilt from
+ * the log, readmodel_discard_other_schema). */
+#define READMODEL_SCHEMA_VERSION 2
 
 typedef struct readmodel readmodel_t;
 
@@ -48,6 +51,13 @@ readmodel_t *readmodel_new_bulk(const char *path, const char **why);
  * failure, with *m still owned by the caller (readmodel_destroy deletes
  * the temporary file). */
 int readmodel_bulk_finish(readmodel_t **m, const char *final_path);
+/* A read model is disposable: when `path` holds one of another schema
+ * version, removes it (a symlink to a generation file: the link; the
+ * runtime then deletes the generation as stale) and its side files, so
+ * that the daemon starts a fresh one and catches up from position 0.
+ * Returns the version it discarded, 0 when there was nothing to discard
+ * (no file, or the current version), -1 when the file cannot be read. */
+int readmodel_discard_other_schema(const char *path);
 /* Finalizes statements and closes the database; NULL-safe, nulls *m.  A
  * bulk build destroyed without readmodel_bulk_finish deletes its file. */
 void readmodel_destroy(readmodel_t **m);
