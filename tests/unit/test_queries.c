@@ -706,15 +706,23 @@ Test(queries, reopens_when_the_file_is_swapped)
     qe = saved;
 }
 
+/* A model of its own in dir/name (path in out), at position 5. */
+static readmodel_t *
+model_at_5(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+    readmodel_t *m = readmodel_new(out, NULL);
+    cr_assert_not_null(m);
+    apply_range(m, hist, 0, 5);
+    return m;
+}
+
 /* queries_begin_batch: the server's drain answers its requests from one
  * read transaction; a commit in between shows only after the batch. */
 Test(queries, a_batch_reads_one_snapshot)
 {
     char live[160];
-    snprintf(live, sizeof live, "%s/batch.db", dir);
-    readmodel_t *a = readmodel_new(live, NULL);
-    cr_assert_not_null(a);
-    apply_range(a, hist, 0, 5);
+    readmodel_t *a = model_at_5("batch.db", live, sizeof live);
     queries_t *saved = qe;
     qe = queries_new(live);
     queries_begin_batch(qe);
@@ -783,12 +791,8 @@ recv_status(void *d, int timeout_ms, bool *reached)
 
 Test(queries, waiting_requests_do_not_block_others)
 {
-    /* Start from a model at position 5. */
     char p2[160];
-    snprintf(p2, sizeof p2, "%s/wait.db", dir);
-    readmodel_t *m = readmodel_new(p2, NULL);
-    cr_assert_not_null(m);
-    apply_range(m, hist, 0, 5);
+    readmodel_t *m = model_at_5("wait.db", p2, sizeof p2);
     queries_t *q = queries_new(p2);
     void *ctx = zmq_ctx_new();
     void *router = bus_bind(ctx, ZMQ_ROUTER, "inproc://queries-test");
