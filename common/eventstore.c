@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     ST_STREAM_ID,
@@ -162,6 +163,8 @@ static const char migrate_2_to_3_sql[] =
     "PRAGMA user_version = 3;";
 
 #define ES_STREAM_CACHE 1024
+/* Longest wait at open for another process's schema migration. */
+#define ES_MIGRATION_WAIT_MS (30 * 60 * 1000)
 /* Longest wait of a WAL restart for the write lock and for readers. */
 #define WAL_RESTART_WAIT_US 10000
 
@@ -301,14 +304,26 @@ es_migrate(sqlite3 *db, int *migrated_from)
     return rc;
 }
 
+static int64_t
+es_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Journal mode, durability, migration and schema.  Two processes opening a
  * new file at once can see SQLITE_BUSY from the journal-mode switch, which
- * does not go through the busy handler: retry for up to the busy timeout. */
+ * does not go through the busy handler: retry for up to the busy timeout.
+ * While the file is of schema 2, another process may be migrating it (the
+ * relay and the command-service open it at the same time; a million events
+ * take ~15 s): then wait up to ES_MIGRATION_WAIT_MS instead. */
 static int
 es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
 {
     int rc = SQLITE_BUSY, version = 0;
-    for (int waited = 0; waited <= opts->busy_timeout_ms; waited += 20) {
+    int64_t start = es_mono_ms();
+    for (;;) {
         rc = es_check_version(db, &version);
         if (rc == SQLITE_OK)
             rc = es_exec(db, "PRAGMA journal_mode=WAL");
@@ -322,6 +337,9 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
         if (rc == SQLITE_OK)
             rc = es_tune(db, opts);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        int64_t limit = version == 2 ? ES_MIGRATION_WAIT_MS : opts->busy_timeout_ms;
+        if (es_mono_ms() - start > limit)
             break;
         sqlite3_sleep(20);
     }
@@ -368,6 +386,20 @@ eventstore_destroy(eventstore_t **esp)
     codec_writer_fini(&es->w);
     free(es);
     *esp = NULL;
+}
+
+int
+eventstore_schema_of(const char *path)
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    sqlite3 *db = NULL;
+    int version = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        es_user_version(db, &version) != SQLITE_OK)
+        version = -1;
+    sqlite3_close(db);
+    return version;
 }
 
 int

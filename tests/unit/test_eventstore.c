@@ -8,6 +8,8 @@
 #include "sample.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <time.h>
 #include <dirent.h>
@@ -794,6 +796,43 @@ Test(eventstore, migrated_long_stream_gets_its_marks)
     int64_t pos;
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-long", 301, 301, &pos), ES_OK);
     cr_assert_eq(pos, 401);
+}
+
+/* Holds the write lock on the file for 2 s, as a process migrating a
+ * big store would. */
+static void *
+hold_write_lock(void *arg)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    *(volatile int *)arg = 1;
+    struct timespec ts = {2, 0};
+    nanosleep(&ts, NULL);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* The relay and the command-service open the store together: the one that
+ * does not migrate waits for the other instead of giving up after its busy
+ * timeout (here 100 ms). */
+Test(eventstore, open_waits_while_another_process_may_be_migrating)
+{
+    append_history();
+    downgrade_to_schema_2();
+    volatile int locked = 0;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, hold_write_lock, (void *)&locked), 0);
+    while (!locked)
+        sched_yield();
+    eventstore_options_t opts = {false, 100, 0, 0};
+    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    pthread_join(th, NULL);
+    cr_assert_eq(eventstore_migrated_from(es), 2);
+    int64_t v;
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(v, 4);
 }
 
 Test(eventstore, unknown_schema_version_is_refused)
