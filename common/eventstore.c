@@ -105,6 +105,8 @@ static const char *const sql[ST__COUNT] = {
  * rebuilt from the event. */
 #define ES_SCHEMA_VERSION 3
 #define ES_MARK_EVERY 64
+#define ES_STR_(x) #x
+#define ES_STR(x) ES_STR_(x)
 #define ES_TABLE_MARKS                                                                         \
     "CREATE TABLE IF NOT EXISTS stream_marks("                                                 \
     " stream_id INTEGER NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL,"        \
@@ -139,8 +141,8 @@ static const char schema_sql[] =
 
 /* Schema 2 -> 3, in one transaction: the streams get their version and
  * head, the events table is copied with each event's predecessor (the old
- * unique index orders the copy), the marks are noted (64 = ES_MARK_EVERY)
- * and the index goes with the old table. */
+ * unique index orders the copy), the marks are noted and the index goes
+ * with the old table. */
 static const char migrate_2_to_3_sql[] =
     "ALTER TABLE streams ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE streams ADD COLUMN head INTEGER NOT NULL DEFAULT 0;"
@@ -156,7 +158,7 @@ static const char migrate_2_to_3_sql[] =
     " FROM events ORDER BY position;"
     ES_TABLE_MARKS
     "INSERT INTO stream_marks(stream_id, version, position) SELECT stream_id, version,"
-    " position FROM events WHERE version % 64 = 0;"
+    " position FROM events WHERE version % " ES_STR(ES_MARK_EVERY) " = 0;"
     "DROP TABLE events;"
     "ALTER TABLE events_v3 RENAME TO events;"
     "CREATE INDEX events_recorded_at ON events(recorded_at);"
@@ -518,9 +520,10 @@ es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
     return rc;
 }
 
-/* Moves the stream from ev->env.version - 1 to it, or ES_DUPLICATE when
- * the stream is elsewhere (a lost race or a stale decision).  The cache is
- * read again before giving up, in case another connection appended. */
+/* Finds the stream's row (*s) and checks that it is at env.version - 1;
+ * ES_DUPLICATE when it is elsewhere (a lost race or a stale decision).
+ * The row is read again before giving up, in case another connection
+ * appended since it was cached. */
 static int
 es_stream_check(eventstore_t *es, const envelope_t *e, es_stream_t **s)
 {
