@@ -2,6 +2,7 @@
  * reset after each use. */
 #include "eventstore.h"
 
+#include "proc.h"
 #include "sqlitedb.h"
 
 #include <sqlite3.h>
@@ -306,14 +307,6 @@ es_migrate(sqlite3 *db, int *migrated_from)
     return rc;
 }
 
-static int64_t
-es_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Journal mode, durability, migration and schema.  Two processes opening a
  * new file at once can see SQLITE_BUSY from the journal-mode switch, which
  * does not go through the busy handler: retry for up to the busy timeout.
@@ -324,7 +317,7 @@ static int
 es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
 {
     int rc = SQLITE_BUSY, version = 0;
-    int64_t start = es_mono_ms();
+    int64_t start = proc_mono_ms();
     for (;;) {
         rc = es_check_version(db, &version);
         if (rc == SQLITE_OK)
@@ -341,7 +334,7 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
             break;
         int64_t limit = version == 2 ? ES_MIGRATION_WAIT_MS : opts->busy_timeout_ms;
-        if (es_mono_ms() - start > limit)
+        if (proc_mono_ms() - start > limit)
             break;
         sqlite3_sleep(20);
     }
