@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 enum {
     ST_STREAM_ID,
@@ -257,25 +256,13 @@ es_tune(sqlite3 *db, const eventstore_options_t *opts)
     return es_exec(db, sql);
 }
 
-static int
-es_user_version(sqlite3 *db, int *version)
-{
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
 /* Refuses a file written by another schema version of this store, except
  * schema 2, which is migrated. */
 static int
 es_check_version(sqlite3 *db, int *version)
 {
-    int rc = es_user_version(db, version);
+    *version = -1;
+    int rc = sqlitedb_user_version(db, version);
     if (rc != SQLITE_OK)
         return rc;
     return (*version == 0 || *version == 2 || *version == ES_SCHEMA_VERSION) ? SQLITE_OK
@@ -291,8 +278,8 @@ es_migrate(sqlite3 *db, int *migrated_from)
     int rc = es_exec(db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return rc;
-    int version;
-    rc = es_user_version(db, &version);
+    int version = -1;
+    rc = sqlitedb_user_version(db, &version);
     if (rc == SQLITE_OK && version == 2) {
         rc = es_exec(db, migrate_2_to_3_sql);
         if (rc == SQLITE_OK)
@@ -386,15 +373,7 @@ eventstore_destroy(eventstore_t **esp)
 int
 eventstore_schema_of(const char *path)
 {
-    if (access(path, F_OK) != 0)
-        return 0;
-    sqlite3 *db = NULL;
-    int version = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        es_user_version(db, &version) != SQLITE_OK)
-        version = -1;
-    sqlite3_close(db);
-    return version;
+    return sqlitedb_file_version(path);
 }
 
 int

@@ -137,11 +137,7 @@ modeldb_remove(const char *path)
 int
 modeldb_open_readonly(const char *path, sqlite3 **db)
 {
-    /* As sqlitedb_open: no allocation statistics, no connection mutex (the
-     * connection is used by one thread; in the query service both cost ~6 %
-     * of its CPU in pthread_mutex_lock/unlock). */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlitedb_open_readonly(path, db);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(*db, 2000);
         rc = sqlite3_exec(*db, "PRAGMA query_only=1;", NULL, NULL, NULL);

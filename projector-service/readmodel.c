@@ -20,6 +20,7 @@
 #include "readmodel.h"
 
 #include "modeldb.h"
+#include "sqlitedb.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -492,12 +493,8 @@ static const apply_fn appliers[EV__COUNT] = {
 static int
 rm_check_version(sqlite3 *db, const char **why)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    int v = -1;
+    sqlitedb_user_version(db, &v);
     if (v == 0) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", READMODEL_SCHEMA_VERSION);
@@ -548,15 +545,7 @@ readmodel_discard_other_schema(const char *path)
     struct stat sb;
     if (lstat(path, &sb) != 0)
         return errno == ENOENT ? 0 : -1;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    int v = sqlitedb_file_version(path);
     if (v < 0)
         return -1;
     if (v == 0 || v == READMODEL_SCHEMA_VERSION)
@@ -567,7 +556,7 @@ readmodel_discard_other_schema(const char *path)
     } else {
         modeldb_remove(path);
     }
-    return (int)v;
+    return v;
 }
 
 readmodel_t *

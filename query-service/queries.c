@@ -14,6 +14,7 @@
 #include "queries.h"
 
 #include "modeldb.h"
+#include "sqlitedb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,12 +125,8 @@ q_close(queries_t *q)
 static bool
 q_schema_ready(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    int v = 0;
+    sqlitedb_user_version(db, &v);
     return v > 0;
 }
 
