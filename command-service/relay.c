@@ -30,6 +30,16 @@
  * (waiting there only cost throughput). */
 #define COALESCE_US 1000
 #define COALESCE_BELOW 32
+/* A drain goes out in batches: one `events` message (a msgpack array of
+ * event maps) per BATCH_EVENTS events or BATCH_BYTES bytes, a lone event as
+ * one `event` message.  Every message costs the relay, the ZeroMQ I/O
+ * threads and each subscriber a hand-off and a wake-up whatever its size
+ * (docs/performance.md, item 31). */
+#define BATCH_EVENTS 256
+#define BATCH_BYTES (256 * 1024)
+/* The batch buffer starts with room for an array16 header (0xdc and the
+ * count, big-endian), written when the batch is sent. */
+#define BATCH_HEADER 3
 
 struct relay {
     eventstore_t *es;
@@ -43,7 +53,19 @@ struct relay {
     int64_t failures;          /* consecutive store errors, for back-off */
     int64_t quiet_until_us;    /* monotonic: no drain before this (COALESCE_US) */
     codec_writer_t w;
+    codec_writer_t batch;      /* BATCH_HEADER bytes, then the batch's event maps */
+    int batch_n;               /* events in batch */
+    int64_t batch_last;        /* position of its last event */
+    int64_t batch_last_recorded;
 };
+
+static void
+relay_batch_reset(relay_t *r)
+{
+    codec_writer_reset(&r->batch);
+    msgpack_sbuffer_write(&r->batch.buf, "\xdc\0\0", BATCH_HEADER);
+    r->batch_n = 0;
+}
 
 relay_t *
 relay_new(eventstore_t *es, void *pub, void *router, void *nudge)
@@ -56,6 +78,8 @@ relay_new(eventstore_t *es, void *pub, void *router, void *nudge)
     r->router = router;
     r->nudge = nudge;
     codec_writer_init(&r->w);
+    codec_writer_init(&r->batch);
+    relay_batch_reset(r);
     return r;
 }
 
@@ -65,21 +89,47 @@ relay_destroy(relay_t **rp)
     if (!rp || !*rp)
         return;
     codec_writer_fini(&(*rp)->w);
+    codec_writer_fini(&(*rp)->batch);
     free(*rp);
     *rp = NULL;
+}
+
+/* Sends the batch (`event` for one event, `events` for more) and starts
+ * the next.  0, or -1 when the PUB socket refused it. */
+static int
+relay_batch_send(relay_t *r)
+{
+    if (r->batch_n == 0)
+        return 0;
+    char *buf = r->batch.buf.data;
+    size_t size = r->batch.buf.size;
+    int rc;
+    if (r->batch_n == 1) {
+        rc = bus_send(r->pub, TOPIC_EVENT, buf + BATCH_HEADER, size - BATCH_HEADER, 0);
+    } else {
+        buf[1] = (char)(r->batch_n >> 8);
+        buf[2] = (char)(r->batch_n & 0xff);
+        rc = bus_send(r->pub, TOPIC_EVENTS, buf, size, 0);
+    }
+    if (rc == 0) {
+        r->page_last = r->batch_last;
+        r->head_recorded_at = r->batch_last_recorded;
+        r->stats.published += r->batch_n;
+    }
+    relay_batch_reset(r);
+    return rc;
 }
 
 static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
-    codec_writer_reset(&r->w);
-    codec_pack_event_raw(&r->w.pk, env, data, len);
-    if (bus_send(r->pub, TOPIC_EVENT, r->w.buf.data, r->w.buf.size, 0) != 0)
-        return -1;
-    r->page_last = env->position;
-    r->head_recorded_at = env->recorded_at;
-    r->stats.published++;
+    codec_pack_event_raw(&r->batch.pk, env, data, len);
+    r->batch_n++;
+    r->batch_last = env->position;
+    r->batch_last_recorded = env->recorded_at;
+    if (r->batch_n >= BATCH_EVENTS || r->batch.buf.size >= BATCH_BYTES)
+        return relay_batch_send(r);
     return 0;
 }
 
@@ -113,6 +163,8 @@ relay_drain_pages(relay_t *r)
         int64_t before = r->stats.published;
         int rc = eventstore_outbox_read(r->es, r->stats.published_through, OUTBOX_PAGE,
                                         relay_publish_one, r);
+        if (relay_batch_send(r) != 0 && rc == ES_OK)
+            rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
             r->stats.published_through = r->page_last;
         if (rc != ES_OK) {

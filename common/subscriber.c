@@ -687,15 +687,11 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
     msgpack_unpacked_destroy(&u);
 }
 
-/* Handles one live event; returns true when a gap was seen. */
+/* Handles one live event decoded into s->ev; returns true when a gap was
+ * seen. */
 static bool
-sub_on_event(subscriber_t *s, const void *body, size_t len)
+sub_on_decoded(subscriber_t *s)
 {
-    const char *why;
-    if (codec_decode_event(body, len, &s->ev, &why) != 0) {
-        LOG_E(NULL, "event on the bus does not decode (%s); checkpoint not advanced", why);
-        return true; /* whatever it was, catch-up will fetch it again from the store */
-    }
     int64_t pos = s->ev.env.position;
     if (pos > s->st.head) {
         s->st.head = pos;
@@ -708,6 +704,44 @@ sub_on_event(subscriber_t *s, const void *body, size_t len)
     if (pos > sub_next(s))
         return true;
     return sub_apply(s, &s->ev) != 0;
+}
+
+/* Handles one live `event` message; returns true when a gap was seen. */
+static bool
+sub_on_event(subscriber_t *s, const void *body, size_t len)
+{
+    const char *why;
+    if (codec_decode_event(body, len, &s->ev, &why) != 0) {
+        LOG_E(NULL, "event on the bus does not decode (%s); checkpoint not advanced", why);
+        return true; /* whatever it was, catch-up will fetch it again from the store */
+    }
+    return sub_on_decoded(s);
+}
+
+/* Handles one live `events` message (an array of events in position
+ * order); returns true when a gap was seen.  What follows a gap in the
+ * batch is left to the catch-up that the gap starts. */
+static bool
+sub_on_events(subscriber_t *s, const void *body, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why = "not an array";
+    bool gap = false;
+    if (codec_parse(body, len, &u, &why) != 0 || u.data.type != MSGPACK_OBJECT_ARRAY) {
+        LOG_E(NULL, "event batch on the bus does not decode (%s); checkpoint not advanced", why);
+        gap = true;
+    }
+    for (uint32_t i = 0; !gap && i < u.data.via.array.size; i++) {
+        if (codec_decode_event_obj(&u.data.via.array.ptr[i], &s->ev, &why) != 0) {
+            LOG_E(NULL, "event %u of a batch on the bus does not decode (%s)", i, why);
+            gap = true;
+        } else {
+            gap = sub_on_decoded(s);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return gap;
 }
 
 /* Drains up to batch_max live messages; returns true when a catch-up is due. */
@@ -723,6 +757,8 @@ sub_drain_live(subscriber_t *s)
         const void *body = bus_body(&m, &len);
         if (m.count == 2 && bus_frame_is(&m, 0, TOPIC_EVENT))
             gap = sub_on_event(s, body, len);
+        else if (m.count == 2 && bus_frame_is(&m, 0, TOPIC_EVENTS))
+            gap = sub_on_events(s, body, len);
         else if (m.count == 2 && bus_frame_is(&m, 0, TOPIC_HEARTBEAT))
             sub_on_heartbeat(s, body, len);
         else

@@ -30,8 +30,11 @@
  * wait for the relay's poll interval. */
 #define EP_NUDGE "tcp://127.0.0.1:5558"
 
-/* Topic frames on the event PUB socket and the alert PUB socket. */
+/* Topic frames on the event PUB socket and the alert PUB socket.  An
+ * `events` body is a msgpack array of `event` bodies (docs/protocol.md,
+ * section 5). */
 #define TOPIC_EVENT "event"
+#define TOPIC_EVENTS "events"
 #define TOPIC_HEARTBEAT "heartbeat"
 #define TOPIC_ALERT "alert"
 

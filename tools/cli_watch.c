@@ -71,38 +71,56 @@ typedef struct {
     int64_t for_ms;  /* stop after this long; 0 = no limit */
 } watch_t;
 
-/* Prints one received message if it is wanted; returns 1 when printed. */
-static int
-watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m)
+/* Prints one event, alert or heartbeat map as a line (or as JSON). */
+static void
+watch_print_one(const watch_t *w, const cli_opts_t *opts, const msgpack_object *o, bool is_hb)
+{
+    char line[2048];
+    if (opts->json)
+        jsonout_write(stdout, o);
+    else if (is_hb) {
+        pretty_inline(o, line, sizeof line);
+        printf("heartbeat  %s", line);
+    } else {
+        (w->alerts ? cli_watch_format_alert : cli_watch_format_event)(o, line, sizeof line);
+        fputs(line, stdout);
+    }
+    fputc('\n', stdout);
+}
+
+/* Prints what a received message holds if it is wanted, at most `room`
+ * lines (an `events` batch holds many events); returns the lines printed. */
+static int64_t
+watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m, int64_t room)
 {
     bool is_hb = bus_frame_is(m, 0, TOPIC_HEARTBEAT);
+    bool is_batch = !w->alerts && bus_frame_is(m, 0, TOPIC_EVENTS);
     const char *want = w->alerts ? TOPIC_ALERT : TOPIC_EVENT;
-    if (m->count != 2 || (!bus_frame_is(m, 0, want) && !(is_hb && !w->alerts && w->heartbeats)))
+    if (m->count != 2 ||
+        (!bus_frame_is(m, 0, want) && !is_batch && !(is_hb && !w->alerts && w->heartbeats)))
         return 0;
     size_t len;
     const void *body = bus_body(m, &len);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    const char *why;
-    if (codec_parse(body, len, &u, &why) != 0) {
-        fprintf(stderr, "invctl: undecodable %s message: %s\n", want, why);
+    const char *why = "not an array";
+    if (codec_parse(body, len, &u, &why) != 0 ||
+        (is_batch && u.data.type != MSGPACK_OBJECT_ARRAY)) {
+        fprintf(stderr, "invctl: undecodable %s message: %s\n", is_batch ? TOPIC_EVENTS : want,
+                why);
         msgpack_unpacked_destroy(&u);
         return 0;
     }
-    char line[2048];
-    if (opts->json)
-        jsonout_write(stdout, &u.data);
-    else if (is_hb) {
-        pretty_inline(&u.data, line, sizeof line);
-        printf("heartbeat  %s", line);
-    } else {
-        (w->alerts ? cli_watch_format_alert : cli_watch_format_event)(&u.data, line, sizeof line);
-        fputs(line, stdout);
+    int64_t printed = 0;
+    if (!is_batch) {
+        watch_print_one(w, opts, &u.data, is_hb);
+        printed = 1;
     }
-    fputc('\n', stdout);
+    for (uint32_t i = 0; is_batch && i < u.data.via.array.size && printed < room; i++, printed++)
+        watch_print_one(w, opts, &u.data.via.array.ptr[i], false);
     fflush(stdout);
     msgpack_unpacked_destroy(&u);
-    return 1;
+    return printed;
 }
 
 static int
@@ -129,7 +147,7 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
             continue; /* time-out or EINTR: the loop condition decides */
         bus_msg_t m;
         while (bus_recv(sub, &m, ZMQ_DONTWAIT) == 0) {
-            printed += watch_print(w, opts, &m);
+            printed += watch_print(w, opts, &m, w->count ? w->count - printed : INT64_MAX);
             bus_msg_close(&m);
             if (w->count && printed >= w->count)
                 break;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 /* Runs argv to completion with stdout to out_path (NULL: the test's stderr);
  * returns the exit status, or -1. */
@@ -187,6 +188,118 @@ static void
 db_path(harness_t *h, const char *name, char *out, size_t cap)
 {
     path_in(h, name, out, cap);
+}
+
+/* Receives one [topic, body] message within timeout_ms into topic/body
+ * (body malloc'ed, caller frees).  0, or -1 on time-out or another shape. */
+static int
+sub_recv(void *sub, int timeout_ms, char *topic, size_t cap, char **body, size_t *len)
+{
+    zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return -1;
+    zmq_msg_t f[2];
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sub, 0) < 0)
+            return -1;
+        more = zmq_msg_more(&part);
+        if (n < 2)
+            f[n++] = part;
+        else
+            zmq_msg_close(&part);
+    }
+    int rc = -1;
+    if (n == 2 && zmq_msg_size(&f[0]) < cap) {
+        snprintf(topic, cap, "%.*s", (int)zmq_msg_size(&f[0]), (const char *)zmq_msg_data(&f[0]));
+        *len = zmq_msg_size(&f[1]);
+        *body = malloc(*len + 1);
+        memcpy(*body, zmq_msg_data(&f[1]), *len);
+        rc = 0;
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    return rc;
+}
+
+static int64_t
+status_int(harness_t *h, const char *endpoint, const char *key)
+{
+    harness_reply_t r;
+    int64_t v = -1;
+    if (harness_status(h, endpoint, ITEST_TIMEOUT_MS, &r) == 0)
+        harness_reply_int(&r, key, &v);
+    harness_reply_fini(&r);
+    return v;
+}
+
+/* A burst of commits goes out in `events` batches (docs/protocol.md,
+ * section 5): a subscriber sees every position once and in order, and the
+ * projector applies the batches as they come, without a gap (a subscriber
+ * that took a batch for noise would see the next event as a gap). */
+Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR};
+    harness_t *h = harness_start(&o);
+    cr_assert_not_null(h);
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 1000000, linger = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    cr_assert_eq(zmq_connect(sub, harness_endpoint(h, "events")), 0);
+    char topic[32], *body = NULL;
+    size_t len;
+    bool subscribed = false; /* once a heartbeat (every 500 ms) arrives */
+    for (int i = 0; i < 20 && !subscribed; i++) {
+        if (sub_recv(sub, 500, topic, sizeof topic, &body, &len) == 0)
+            subscribed = strcmp(topic, "heartbeat") == 0;
+        free(body);
+        body = NULL;
+    }
+    cr_assert(subscribed, "no heartbeat on the event bus");
+    cr_assert_eq(harness_wait_position(h, "projector", 0, ITEST_WAIT_MS), 0);
+    int64_t gaps = status_int(h, "projector", "gaps");
+    cr_assert_eq(bench(h, 3000, 0, NULL, NULL, NULL), 0, "invbench failed");
+    int64_t top = head(h), next = 1, batches = 0, largest = 0;
+    cr_assert_geq(top, 3000);
+    while (next <= top && sub_recv(sub, ITEST_WAIT_MS, topic, sizeof topic, &body, &len) == 0) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        bool batch = strcmp(topic, "events") == 0;
+        if (batch || strcmp(topic, "event") == 0) {
+            cr_assert_eq(codec_parse(body, len, &u, &why), 0, "%s: %s", topic, why);
+            cr_assert(!batch || u.data.type == MSGPACK_OBJECT_ARRAY);
+            uint32_t n = batch ? u.data.via.array.size : 1;
+            batches += batch;
+            largest = n > largest ? n : largest;
+            for (uint32_t i = 0; i < n; i++) {
+                const msgpack_object *ev = batch ? &u.data.via.array.ptr[i] : &u.data;
+                int64_t pos = -1;
+                codec_get_int(codec_map_get(ev, "position"), &pos);
+                cr_assert_eq(pos, next, "position %lld where %lld was due", (long long)pos,
+                             (long long)next);
+                next++;
+            }
+        }
+        msgpack_unpacked_destroy(&u);
+        free(body);
+        body = NULL;
+    }
+    cr_assert_eq(next - 1, top, "the subscriber saw up to %lld of %lld", (long long)next - 1,
+                 (long long)top);
+    cr_assert_gt(batches, 0, "no `events` batch in a burst of 3,000 commands");
+    cr_assert_geq(largest, 2);
+    cr_assert_leq(largest, 256);
+    cr_assert_eq(harness_wait_position(h, "projector", top, 60000), 0);
+    cr_assert_eq(status_int(h, "projector", "gaps"), gaps, "the projector saw a gap");
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    cr_assert_eq(harness_destroy(&h), 0);
 }
 
 Test(delivery, late_subscriber_converges_to_the_same_read_model, .timeout = 240)
