@@ -2,10 +2,12 @@
  * options chosen on purpose (ARCHITECTURE.md invariant 4):
  *  - ROUTER: ROUTER_MANDATORY (an unroutable reply is an error, not a silent
  *    drop), high-water marks of BUS_HWM, MAXMSGSIZE of BUS_MAX_MSG;
- *  - PUB/SUB: high-water marks of BUS_PUBSUB_HWM, deliberately small: a
- *    subscriber that falls 20,000 events behind loses live messages and
+ *  - PUB/SUB: high-water marks of BUS_PUBSUB_HWM messages, deliberately
+ *    small: a subscriber that falls that far behind loses live messages and
  *    repairs the gap through catch-up, instead of buffering tens of MiB in
- *    both processes (issue 5, S7);
+ *    both processes (issue 5, S7).  The relay's messages are batches of up
+ *    to 16 KiB, so 500 of them hold at most ~8 MiB per subscriber, what
+ *    20,000 single events held before (docs/performance.md, item 31);
  *  - every socket: LINGER of 200 ms so shutdown never hangs. */
 #ifndef INV_BUS_H
 #define INV_BUS_H
@@ -16,7 +18,7 @@
 
 #define BUS_MAX_FRAMES 8
 #define BUS_HWM 100000
-#define BUS_PUBSUB_HWM 20000
+#define BUS_PUBSUB_HWM 500
 #define BUS_MAX_MSG (1024 * 1024)
 
 /* One received multipart message.  Frames beyond BUS_MAX_FRAMES are read and
