@@ -17,6 +17,7 @@
 
 #include "bus.h"
 #include "modeldb.h"
+#include "strhash.h"
 #include "topology.h"
 
 #include <stdlib.h>
@@ -307,10 +308,7 @@ product_flush(alerts_t *m, cached_t *c)
 static uint32_t
 cache_hash(const char *id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    return (uint32_t)strhash(id);
 }
 
 /* The slot of id, or the free slot where it would go. */

@@ -4,6 +4,8 @@
  * other on every command (a replay from the store each time). */
 #include "aggcache.h"
 
+#include "strhash.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +18,6 @@ struct aggcache {
     uint64_t *used;     /* per slot: tick of its last use, 0 never */
     uint64_t tick;
 };
-
-static uint64_t
-fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (*s) {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 aggcache_t *
 aggcache_new(size_t slots)
@@ -63,7 +54,7 @@ aggcache_destroy(aggcache_t **cp)
 static size_t
 set_of(const aggcache_t *c, const char *stream)
 {
-    return (size_t)(fnv1a(stream) & c->set_mask) * WAYS;
+    return (size_t)(strhash(stream) & c->set_mask) * WAYS;
 }
 
 aggregate_t *

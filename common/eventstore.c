@@ -4,6 +4,7 @@
 
 #include "proc.h"
 #include "sqlitedb.h"
+#include "strhash.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -446,15 +447,6 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames)
     return rc == SQLITE_OK ? ES_OK : es_err(rc);
 }
 
-static uint32_t
-es_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 /* Reads a stream's row into *out (id 0 when it has none). */
 static int
 es_stream_read(eventstore_t *es, const char *name, es_stream_t *out)
@@ -475,7 +467,7 @@ es_stream_read(eventstore_t *es, const char *name, es_stream_t *out)
 static int
 es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
 {
-    es_stream_t *s = &es->streams[es_hash(name) % ES_STREAM_CACHE];
+    es_stream_t *s = &es->streams[strhash(name) % ES_STREAM_CACHE];
     *out = s;
     if (!refresh && s->id && strcmp(s->name, name) == 0)
         return ES_OK;

@@ -1,8 +1,10 @@
 /* salefold: see salefold.h.  Open addressing with linear probing over
  * twice as many slots as entries (so a probe ends at an empty slot soon),
- * keyed by FNV-1a of the product id.  Entries are never removed one by
+ * keyed by strhash of the product id.  Entries are never removed one by
  * one, only all at once, so no tombstones are needed. */
 #include "salefold.h"
+
+#include "strhash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +16,6 @@ struct salefold {
     size_t count;
     uint32_t *slot;           /* per slot: entry index + 1, 0 empty */
 };
-
-static uint64_t
-fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (*s) {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 salefold_t *
 salefold_new(size_t cap)
@@ -62,7 +53,7 @@ salefold_destroy(salefold_t **fp)
 salefold_entry_t *
 salefold_get(salefold_t *f, const char *product_id, bool create)
 {
-    size_t i = (size_t)fnv1a(product_id) & f->mask;
+    size_t i = (size_t)strhash(product_id) & f->mask;
     for (; f->slot[i]; i = (i + 1) & f->mask) {
         salefold_entry_t *e = &f->entry[f->slot[i] - 1];
         if (strcmp(e->product_id, product_id) == 0)
