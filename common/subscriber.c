@@ -456,7 +456,12 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
         codec_get_int(v, &head) == 0 && (v = codec_map_get(&u.data, "after")) &&
         codec_get_int(v, &req_after) == 0 && req_after == after &&
         (ev = codec_map_get(&u.data, "events")) && ev->type == MSGPACK_OBJECT_ARRAY) {
-        if (head > s->st.head)
+        /* Heads only rise, but for one case: the relay says it has nothing
+         * after `after` and its head is at most that.  Then whatever this
+         * subscriber took for a higher head (a stray or hostile message on
+         * the bus) was wrong; kept, it would make every turn a catch-up and
+         * every live batch a commit of its own. */
+        if (head > s->st.head || (ev->via.array.size == 0 && head <= after))
             s->st.head = head;
         int64_t last = sub_page_last(ev);
         if (ev->via.array.size >= (uint32_t)s->cfg.catchup_page && last > after)

@@ -6,6 +6,7 @@
  * (each subscriber daemon's --mode dump). */
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -299,6 +300,87 @@ Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
     cr_assert_eq(status_int(h, "projector", "gaps"), gaps, "the projector saw a gap");
     zmq_close(sub);
     zmq_ctx_term(ctx);
+    cr_assert_eq(harness_destroy(&h), 0);
+}
+
+/* Whatever arrives on the event bus, a subscriber neither crashes nor
+ * moves its checkpoint on it: with the relay stopped, a stand-in PUB on
+ * the relay's endpoint sends malformed `events` and `event` messages and a
+ * heartbeat announcing a head far ahead; the projector keeps answering,
+ * keeps its checkpoint, and once the real relay is back it reaches the
+ * real head. */
+Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR};
+    harness_t *h = harness_start(&o);
+    cr_assert_not_null(h);
+    cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
+    int64_t before = head(h);
+    cr_assert_eq(harness_wait_position(h, "projector", before, ITEST_WAIT_MS), 0);
+    int64_t gaps = status_int(h, "projector", "gaps");
+    cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
+
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int linger = 0;
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_bind(pub, harness_endpoint(h, "events")), 0, "%s", zmq_strerror(errno));
+    /* a valid event, but at a position far past the head: a gap, and a
+     * head that the real relay never reaches */
+    codec_writer_t w;
+    codec_writer_init(&w);
+    envelope_t env = {.position = before + 1000, .version = 1, .type = EV_PRODUCT_VIEWED,
+                      .schema = 1, .recorded_at = 1};
+    snprintf(env.stream, sizeof env.stream, "product-x");
+    snprintf(env.event_id, sizeof env.event_id, "00000000000000000000000000000001");
+    snprintf(env.command_id, sizeof env.command_id, "c");
+    snprintf(env.correlation_id, sizeof env.correlation_id, "c");
+    msgpack_pack_array(&w.pk, 2);
+    codec_pack_event_raw(&w.pk, &env, "\x81\xaaproduct_id\xa1x", 14);
+    codec_pack_event_raw(&w.pk, &env, "\x81\xaaproduct_id\xa1x", 14);
+    struct {
+        const char *topic;
+        const char *body;
+        size_t len;
+    } bad[] = {
+        {"events", "\xc1", 1},                    /* not msgpack */
+        {"events", "\x92\x01\x02", 3},            /* an array of ints */
+        {"events", "\x80", 1},                    /* a map, not an array */
+        {"events", "\xdc\xff\xff", 3},            /* an array16 of 65,535 and nothing */
+        {"events", "\x91\x81\xa8position\xa1x", 13}, /* a map of the wrong types */
+        {"events", w.buf.data, w.buf.size},       /* decodes: a gap, a false head */
+        {"event", "\x90", 1},                     /* an event that is an array */
+        {"events", "", 0},                        /* empty */
+    };
+    int64_t until = proc_mono_ms() + 2500; /* long enough for the SUB to reconnect */
+    while (proc_mono_ms() < until) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            zmq_send(pub, bad[i].topic, strlen(bad[i].topic), ZMQ_SNDMORE);
+            zmq_send(pub, bad[i].body, bad[i].len, 0);
+        }
+        usleep(50 * 1000);
+    }
+    codec_writer_fini(&w);
+    cr_assert_geq(status_int(h, "projector", "checkpoint"), before, "the projector answers");
+    cr_assert_eq(status_int(h, "projector", "checkpoint"), before, "nothing moved it");
+    cr_assert_gt(status_int(h, "projector", "gaps"), gaps, "the batches past the head were noticed");
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
+    cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
+    int64_t after = head(h);
+    cr_assert_gt(after, before);
+    cr_assert_eq(harness_wait_position(h, "projector", after, ITEST_WAIT_MS), 0,
+                 "the projector did not reach the relay's head after the noise");
+    /* the head announced by the stray event is dropped once the relay says
+     * there is nothing more (a turn of the idle loop, 200 ms) */
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS, seen = -1;
+    while ((seen = status_int(h, "projector", "head")) != after && proc_mono_ms() < deadline)
+        usleep(50 * 1000);
+    cr_assert_eq(seen, after, "the projector still believes head %lld", (long long)seen);
+    cr_assert_eq(status_int(h, "projector", "lag_events"), 0);
+    cr_assert(harness_daemon_alive(h, "projector"));
     cr_assert_eq(harness_destroy(&h), 0);
 }
 
