@@ -389,8 +389,8 @@ rm_fold_write(readmodel_t *m, salefold_entry_t *e)
     if (rm_exec(m, ST_PRODUCT_SOLD, "tiiiii", e->product_id, e->stock, e->units, e->revenue_cents,
                 e->version, e->updated_at) != 1)
         return -1; /* the row moved under the fold: a bug, never a silent loss */
-    if (!m->bulk_path && rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->day, e->product_id, e->units,
-                                 e->revenue_cents) < 0)
+    if (!m->bulk_path && rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->updated_at / US_PER_DAY,
+                                 e->product_id, e->units, e->revenue_cents) < 0)
         return -1;
     e->pending = false;
     e->units = 0;
@@ -441,11 +441,12 @@ rm_fold_entry(readmodel_t *m, const char *product_id, salefold_entry_t **out)
 {
     *out = NULL;
     salefold_entry_t *e = salefold_get(m->fold, product_id, true);
-    if (!e) {
-        if (strlen(product_id) > ID_MAX || rm_fold_write_all(m) != 0)
+    if (!e) { /* full */
+        if (rm_fold_write_all(m) != 0)
             return -1;
         salefold_clear(m->fold);
-        e = salefold_get(m->fold, product_id, true);
+        if (!(e = salefold_get(m->fold, product_id, true)))
+            return -1; /* an id longer than ID_MAX */
     }
     if (!e->known) {
         int found = rm_product_version(m, product_id, &e->version);
@@ -536,15 +537,14 @@ apply_product_sold(readmodel_t *m, const event_t *ev)
         return 0; /* unknown product, or already applied */
     int64_t qty = fields_int(d, F_QUANTITY);
     int64_t unit = fields_int(d, F_UNIT_PRICE_CENTS);
-    int64_t day = ev->env.recorded_at / US_PER_DAY;
-    if (e->pending && e->day != day && rm_fold_write(m, e) != 0)
+    if (e->pending && e->updated_at / US_PER_DAY != ev->env.recorded_at / US_PER_DAY &&
+        rm_fold_write(m, e) != 0)
         return -1;
     e->version = ev->env.version;
     e->pending = true;
     e->stock = fields_int(d, F_NEW_STOCK);
     e->units += qty;
     e->revenue_cents += qty * unit;
-    e->day = day;
     e->updated_at = ev->env.recorded_at;
     return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
                    unit, qty * unit, ev->env.recorded_at) < 0

@@ -59,11 +59,12 @@ salefold_get(salefold_t *f, const char *product_id, bool create)
         if (strcmp(e->product_id, product_id) == 0)
             return e;
     }
-    if (!create || f->count == f->cap || strlen(product_id) > ID_MAX)
+    size_t len = strlen(product_id);
+    if (!create || f->count == f->cap || len > ID_MAX)
         return NULL;
     salefold_entry_t *e = &f->entry[f->count];
     *e = (salefold_entry_t){0};
-    memcpy(e->product_id, product_id, strlen(product_id) + 1);
+    memcpy(e->product_id, product_id, len + 1);
     f->slot[i] = (uint32_t)++f->count;
     return e;
 }

@@ -26,8 +26,8 @@ typedef struct {
     int64_t stock;         /* after the last folded sale */
     int64_t units;         /* to add to units_sold */
     int64_t revenue_cents; /* to add to revenue_cents */
-    int64_t day;           /* the day (since the epoch, UTC) of the folded sales */
-    int64_t updated_at;    /* recorded_at of the last folded sale */
+    int64_t updated_at;    /* recorded_at of the last folded sale; all folded
+                              sales are of its day (UTC) */
 } salefold_entry_t;
 
 typedef struct salefold salefold_t;
