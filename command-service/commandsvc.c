@@ -34,6 +34,7 @@ struct commandsvc {
     decision_t decision; /* scratch */
     codec_writer_t w;
     int64_t accepted, rejected, batches, unavailable;
+    int64_t loads; /* aggregates loaded from the store: cache misses */
 };
 
 commandsvc_t *
@@ -106,7 +107,7 @@ svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
     if (rc == ES_OK)
         rc = eventstore_outbox_backlog(s->es, &backlog);
     codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 8);
+    msgpack_pack_map(&s->w.pk, 9);
     codec_pack_kv_bool(&s->w.pk, "ok", rc == ES_OK);
     codec_pack_kv_str(&s->w.pk, "service", "command");
     codec_pack_kv_int(&s->w.pk, "head", head);
@@ -115,6 +116,7 @@ svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
     codec_pack_kv_int(&s->w.pk, "rejected", s->rejected);
     codec_pack_kv_int(&s->w.pk, "unavailable", s->unavailable);
     codec_pack_kv_int(&s->w.pk, "batches", s->batches);
+    codec_pack_kv_int(&s->w.pk, "loads", s->loads);
     svc_send(s, req, n_env, NULL);
 }
 
@@ -130,6 +132,7 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
         return a;
     a = aggcache_slot(s->cache, stream);
     a->kind = kind;
+    s->loads++;
     *err = aggstore_load(s->es, a, true);
     if (*err != ES_OK)
         return NULL;

@@ -58,22 +58,28 @@ Test(aggcache, never_holds_more_than_its_capacity)
     aggcache_destroy(&c);
 }
 
-/* With 4 ways per set, 8 streams cannot all collide in one set of a cache
- * with 4 slots (one set): the one used last must survive the others. */
+/* A cache of 16 slots is one set of 16 ways: once it is full, every new
+ * stream evicts one, and the one used just before must survive. */
 Test(aggcache, a_full_set_evicts_the_least_recently_used)
 {
-    aggcache_t *c = aggcache_new(4); /* one set of four */
+    aggcache_t *c = aggcache_new(16); /* one set of sixteen */
     char s[32];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 16; i++) {
         name(s, sizeof s, i);
         fill(c, s, i + 1);
     }
-    for (int round = 0; round < 10; round++) {
+    for (int round = 0; round < 40; round++) {
         cr_assert_not_null(aggcache_get(c, "product-p0"), "round %d: the hot entry was evicted",
                            round);
         name(s, sizeof s, 100 + round);
         fill(c, s, 1);
     }
+    int kept = 0;
+    for (int i = 0; i < 16; i++) {
+        name(s, sizeof s, i);
+        kept += aggcache_get(c, s) != NULL;
+    }
+    cr_assert_eq(kept, 1, "only the hot one of the first 16 should be left, %d are", kept);
     aggcache_destroy(&c);
 }
 

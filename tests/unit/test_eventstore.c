@@ -304,6 +304,40 @@ Test(eventstore, two_connections_cannot_fork_a_stream)
     eventstore_destroy(&other);
 }
 
+/* More streams than the connection caches (16,384 rows): every stream's
+ * second event must still find its row (read again after an eviction),
+ * chain to its first and leave the versions where they are. */
+Test(eventstore, more_streams_than_the_stream_cache_holds)
+{
+    enum { STREAMS = 17000 };
+    event_t *ev = malloc(sizeof *ev);
+    char name[32];
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    for (int v = 1; v <= 2; v++) {
+        for (int i = 0; i < STREAMS; i++) {
+            snprintf(name, sizeof name, "product-p%d", i);
+            sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_SOLD, name, v, v);
+            cr_assert_eq(eventstore_append(es, ev), ES_OK, "%s version %d", name, v);
+            cr_assert_eq(ev->env.position, (int64_t)(v - 1) * STREAMS + i + 1);
+        }
+    }
+    sample_event(ev, EV_PRODUCT_SOLD, "product-p0", 2, 2);
+    cr_assert_eq(eventstore_append(es, ev), ES_DUPLICATE, "version 2 of product-p0 twice");
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    for (int i = 0; i < STREAMS; i += STREAMS / 7) {
+        snprintf(name, sizeof name, "product-p%d", i);
+        int64_t version = 0;
+        cr_assert_eq(eventstore_stream_version(es, name, &version), ES_OK);
+        cr_assert_eq(version, 2, "%s", name);
+        seen_t s = {0};
+        cr_assert_eq(eventstore_load_stream(es, name, 0, 0, collect_event, &s), ES_OK);
+        cr_assert_eq(s.n, 2, "%s", name);
+        cr_assert_eq(s.positions[0], i + 1);
+        cr_assert_eq(s.positions[1], STREAMS + i + 1);
+    }
+    free(ev);
+}
+
 /* ---- reads --------------------------------------------------------------- */
 
 Test(eventstore, load_stream_in_order_with_data)
