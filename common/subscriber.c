@@ -140,7 +140,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     int64_t lag_ms = 0;
     if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 14);
     codec_pack_kv_bool(pk, "ok", true);
     codec_pack_kv_str(pk, "service", s->cfg.name);
     codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
@@ -155,6 +155,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_bool(pk, "rebuilding", s->rebuild_model != NULL);
     codec_pack_kv_int(pk, "rebuild_checkpoint", st->rebuild_checkpoint);
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
+    codec_pack_kv_int(pk, "commits", st->commits);
 }
 
 /* The file name part of path (after its last '/'). */
@@ -291,6 +292,7 @@ sub_commit_batch(subscriber_t *s)
     s->st.checkpoint = s->tx_last;
     s->st.applied_recorded_at = s->tx_recorded;
     s->st.applied += s->tx_count;
+    s->st.commits++;
     s->tx_count = 0;
     if (s->st.head < s->st.checkpoint)
         s->st.head = s->st.checkpoint;

@@ -76,6 +76,7 @@ typedef struct {
     bool rebuilding;             /* a rebuild is in progress */
     int64_t rebuild_checkpoint;  /* its position so far */
     int64_t rebuilds;            /* rebuilds swapped in since start */
+    int64_t commits;             /* transactions committed since start */
 } subscriber_status_t;
 
 /* A request on the control socket other than Status.  `type` is the request
