@@ -28,6 +28,7 @@ enum {
     ST_HEAD,
     ST_POSITION_AT,
     ST_STREAM_VERSION,
+    ST_STREAM_NAME,
     ST_CMD_FIND,
     ST_CMD_SAVE,
     ST_SNAP_LOAD,
@@ -62,20 +63,22 @@ static const char *const sql[ST__COUNT] = {
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                 " FROM chain c JOIN events e ON e.position = c.pos"
                 " WHERE e.version > ?2 AND e.position <= ?4 ORDER BY e.version",
-    [ST_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
+    /* These two return the stream's id, named from es->names: joining
+     * streams read a page of stream rows per event, in the relay re-read
+     * from the WAL after every commit of the command-service. */
+    [ST_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
-                " FROM events e JOIN streams s ON s.stream_id = e.stream_id"
-                " WHERE e.position > ? ORDER BY e.position LIMIT ?",
-    [ST_OUTBOX_READ] = "SELECT e.position, s.name, e.version, e.type, e.schema, e.event_id,"
+                " FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?",
+    [ST_OUTBOX_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
                        " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                        " FROM outbox o JOIN events e ON e.position = o.position"
-                       " JOIN streams s ON s.stream_id = e.stream_id"
                        " WHERE o.position > ? ORDER BY o.position LIMIT ?",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
     [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
     [ST_STREAM_VERSION] = "SELECT version FROM streams WHERE name = ?",
+    [ST_STREAM_NAME] = "SELECT name FROM streams WHERE stream_id = ?",
     [ST_CMD_FIND] = "SELECT e.position, s.name, e.version FROM commands c"
                     " JOIN events e ON e.position = c.position"
                     " JOIN streams s ON s.stream_id = e.stream_id WHERE c.command_id = ?",
@@ -172,6 +175,9 @@ static const char migrate_2_to_3_sql[] =
  * item 32). */
 #define ES_STREAM_SETS 4096
 #define ES_STREAM_WAYS 4
+/* Stream names by id, direct-mapped (ids are dense), for the event reads
+ * of the relay and the catch-up server (docs/performance.md, item 34). */
+#define ES_NAME_CACHE 16384
 /* Longest wait at open for another process's schema migration. */
 #define ES_MIGRATION_WAIT_MS (30 * 60 * 1000)
 /* Longest wait of a WAL restart for the write lock and for readers. */
@@ -187,6 +193,13 @@ typedef struct {
     uint64_t used; /* tick of its last use */
 } es_stream_t;
 
+/* A stream's name as this connection read it (a committed stream's id
+ * and name never change). */
+typedef struct {
+    int64_t id; /* 0: empty slot */
+    char name[STREAM_MAX + 1];
+} es_name_t;
+
 struct eventstore {
     sqlite3 *db;
     int busy_timeout_ms;
@@ -194,6 +207,7 @@ struct eventstore {
     sqlite3_stmt *st[ST__COUNT];
     es_stream_t streams[ES_STREAM_SETS * ES_STREAM_WAYS]; /* cleared on rollback */
     uint64_t stream_tick;
+    es_name_t *names; /* ES_NAME_CACHE, allocated on first use; cleared on rollback */
     int migrated_from;                    /* schema version migrated at open, 0: none */
     codec_writer_t w;           /* reused for payloads and stored replies */
 };
@@ -376,6 +390,7 @@ eventstore_destroy(eventstore_t **esp)
         sqlite3_finalize(es->st[i]);
     sqlite3_close(es->db);
     codec_writer_fini(&es->w);
+    free(es->names);
     free(es);
     *esp = NULL;
 }
@@ -436,6 +451,8 @@ eventstore_rollback(eventstore_t *es)
         es_step_done(es->st[ST_ROLLBACK]);
     for (int i = 0; i < ES_STREAM_SETS * ES_STREAM_WAYS; i++)
         es->streams[i].id = 0; /* ids of streams created in the rolled-back transaction */
+    if (es->names)
+        memset(es->names, 0, ES_NAME_CACHE * sizeof *es->names);
 }
 
 int
@@ -588,13 +605,41 @@ eventstore_append(eventstore_t *es, event_t *ev)
     return es_step_done(es->st[ST_OUTBOX_ADD]);
 }
 
-/* Fills an envelope from a row of the 10-column event SELECTs. */
+/* The name of the stream with this id, cached; NULL when it has none (or
+ * on an error). */
+static const char *
+es_stream_name(eventstore_t *es, int64_t id)
+{
+    if (!es->names && !(es->names = calloc(ES_NAME_CACHE, sizeof *es->names)))
+        return NULL;
+    es_name_t *n = &es->names[(uint64_t)id % ES_NAME_CACHE];
+    if (id != 0 && n->id == id)
+        return n->name;
+    sqlite3_stmt *st = es->st[ST_STREAM_NAME];
+    sqlite3_bind_int64(st, 1, id);
+    const char *name = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        snprintf(n->name, sizeof n->name, "%s", (const char *)sqlite3_column_text(st, 0));
+        n->id = id;
+        name = n->name;
+    }
+    sqlite3_reset(st);
+    return name;
+}
+
+/* Fills an envelope from a row of the 10-column event SELECTs; their
+ * column 1 is the stream's name, or its id (ST_READ, ST_OUTBOX_READ). */
 static int
-es_row_envelope(sqlite3_stmt *st, envelope_t *e)
+es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
 {
     memset(e, 0, sizeof *e);
     e->position = sqlite3_column_int64(st, 0);
-    snprintf(e->stream, sizeof e->stream, "%s", (const char *)sqlite3_column_text(st, 1));
+    const char *stream = sqlite3_column_type(st, 1) == SQLITE_INTEGER
+                             ? es_stream_name(es, sqlite3_column_int64(st, 1))
+                             : (const char *)sqlite3_column_text(st, 1);
+    if (!stream)
+        return ES_CORRUPT;
+    snprintf(e->stream, sizeof e->stream, "%s", stream);
     e->version = sqlite3_column_int64(st, 2);
     const char *type = (const char *)sqlite3_column_text(st, 3);
     int t = type ? event_type_lookup(type, strlen(type)) : -1;
@@ -612,12 +657,12 @@ es_row_envelope(sqlite3_stmt *st, envelope_t *e)
 
 /* Runs a bound event SELECT and hands each row to fn as raw bytes. */
 static int
-es_each_raw(sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
+es_each_raw(eventstore_t *es, sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
 {
     int rc, out = ES_OK;
     envelope_t env;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((out = es_row_envelope(st, &env)) != ES_OK)
+        if ((out = es_row_envelope(es, st, &env)) != ES_OK)
             break;
         const void *data = sqlite3_column_blob(st, 9);
         size_t len = (size_t)sqlite3_column_bytes(st, 9);
@@ -705,7 +750,7 @@ eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_versi
         sqlite3_bind_int64(st, 2, from);
         bind_text(st, 3, stream);
         sqlite3_bind_int64(st, 4, max_position);
-        rc = es_each_raw(st, es_decode_row, &ctx);
+        rc = es_each_raw(es, st, es_decode_row, &ctx);
         if (end_position > max_position)
             break; /* the rest of the stream is after the bound */
         from = end_version;
@@ -719,7 +764,7 @@ eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_f
     sqlite3_stmt *st = es->st[ST_READ];
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int(st, 2, limit);
-    return es_each_raw(st, fn, arg);
+    return es_each_raw(es, st, fn, arg);
 }
 
 int
@@ -728,7 +773,7 @@ eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_ra
     sqlite3_stmt *st = es->st[ST_OUTBOX_READ];
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int(st, 2, limit);
-    return es_each_raw(st, fn, arg);
+    return es_each_raw(es, st, fn, arg);
 }
 
 int

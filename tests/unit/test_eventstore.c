@@ -304,9 +304,11 @@ Test(eventstore, two_connections_cannot_fork_a_stream)
     eventstore_destroy(&other);
 }
 
-/* More streams than the connection caches (16,384 rows): every stream's
- * second event must still find its row (read again after an eviction),
- * chain to its first and leave the versions where they are. */
+/* More streams than the connection caches (16,384 rows and names): every
+ * stream's second event must still find its row (read again after an
+ * eviction), chain to its first and leave the versions where they are,
+ * and reads name every event's stream, also where two streams' ids share
+ * a slot of the name cache (ids 1 and 16,385). */
 Test(eventstore, more_streams_than_the_stream_cache_holds)
 {
     enum { STREAMS = 17000 };
@@ -334,6 +336,18 @@ Test(eventstore, more_streams_than_the_stream_cache_holds)
         cr_assert_eq(s.n, 2, "%s", name);
         cr_assert_eq(s.positions[0], i + 1);
         cr_assert_eq(s.positions[1], STREAMS + i + 1);
+    }
+    const int64_t starts[] = {0, 16384, 0, STREAMS + 16384, 16384};
+    for (int k = 0; k < 5; k++) {
+        seen_t s = {0};
+        int rc = k < 3 ? eventstore_read_raw(es, starts[k], 64, collect_raw, &s)
+                       : eventstore_outbox_read(es, starts[k], 64, collect_raw, &s);
+        cr_assert_eq(rc, ES_OK);
+        cr_assert_eq(s.n, 64);
+        for (int i = 0; i < s.n; i++) {
+            snprintf(name, sizeof name, "product-p%d", (int)((starts[k] + i) % STREAMS));
+            cr_assert_str_eq(s.streams[i], name, "position %lld", (long long)s.positions[i]);
+        }
     }
     free(ev);
 }
