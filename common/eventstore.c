@@ -176,7 +176,7 @@ static const char migrate_2_to_3_sql[] =
 #define ES_STREAM_SETS 4096
 #define ES_STREAM_WAYS 4
 /* Stream names by id, direct-mapped (ids are dense), for the event reads
- * of the relay and the catch-up server (docs/performance.md, item 34). */
+ * of the relay and the catch-up server (docs/performance.md, item 33). */
 #define ES_NAME_CACHE 16384
 /* Longest wait at open for another process's schema migration. */
 #define ES_MIGRATION_WAIT_MS (30 * 60 * 1000)
