@@ -275,6 +275,12 @@ Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
     cr_assert_leq(largest, 256);
     cr_assert_eq(harness_wait_position(h, "projector", top, 60000), 0);
     cr_assert_eq(status_int(h, "projector", "gaps"), gaps, "the projector saw a gap");
+    /* and it counted its transactions: at least one held a whole batch */
+    int64_t commits = status_int(h, "projector", "commits");
+    int64_t applied = status_int(h, "projector", "applied");
+    cr_assert_gt(commits, 0);
+    cr_assert_lt(commits, applied, "%lld commits for %lld events", (long long)commits,
+                 (long long)applied);
     zmq_close(sub);
     zmq_ctx_term(ctx);
     cr_assert_eq(harness_destroy(&h), 0);

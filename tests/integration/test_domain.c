@@ -219,6 +219,17 @@ head(void)
     return v;
 }
 
+/* One counter of the command-service's Status. */
+static int64_t
+command_status(const char *key)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_status(h, "command", ITEST_TIMEOUT_MS, &r), 0);
+    int64_t v = itest_int(r.root, key);
+    harness_reply_fini(&r);
+    return v;
+}
+
 /* Asserts the command is rejected with `code` and, when field is not NULL,
  * that `fields` names it; the head must not move. */
 static void
@@ -833,6 +844,7 @@ Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
     send_cmd(&c, &again);
     expect_same_reply(&first, &again);
     cr_assert_eq(head(), h1, "a retry after a restart appends nothing");
+    cr_assert_eq(command_status("loads"), 0, "a retry is answered without its aggregate");
 
     /* one sale in the stream, stock 10 -> 7 */
     harness_reply_t rs;
@@ -846,10 +858,12 @@ Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
     sell_cmd(&c, "sell-big", "p1", "o-2", 20);
     send_cmd(&c, &r);
     cr_assert_eq(r.error, REJ_INSUFFICIENT_STOCK);
+    cr_assert_eq(command_status("loads"), 1, "p1 is read from the store once after the restart");
     update_stock("restock", "p1", 30);
     send_cmd(&c, &r);
     cr_assert(r.accepted, "the retried rejection is decided again: %s", r.message);
     cr_assert_not(r.duplicate);
+    cr_assert_eq(command_status("loads"), 1, "then it is cached");
     same_command_pipelined_appends_once();
     finish();
 }
