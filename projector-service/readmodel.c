@@ -323,6 +323,17 @@ rm_bind(readmodel_t *m, stmt_id_t id, const char *fmt, va_list ap)
     return st;
 }
 
+/* rm_bind for a query the caller steps and resets.  NULL on error. */
+static sqlite3_stmt *
+rm_query(readmodel_t *m, stmt_id_t id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = rm_bind(m, id, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 /* Runs a write statement to completion.  Returns the rows it changed, or -1. */
 static int
 rm_exec(readmodel_t *m, stmt_id_t id, const char *fmt, ...)
@@ -361,11 +372,9 @@ rm_count_supplier(readmodel_t *m, const char *supplier_id, int64_t all, int64_t 
 static int
 rm_count_discontinued(readmodel_t *m, const char *product_id)
 {
-    if (modeldb_prepare(m->db, &m->st[ST_PRODUCT_SUPPLIER], stmt_sql[ST_PRODUCT_SUPPLIER]) !=
-        SQLITE_OK)
+    sqlite3_stmt *st = rm_query(m, ST_PRODUCT_SUPPLIER, "t", product_id);
+    if (!st)
         return -1;
-    sqlite3_stmt *st = m->st[ST_PRODUCT_SUPPLIER];
-    sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     char supplier[ID_MAX + 1] = "";
     if (rc == SQLITE_ROW)
@@ -422,11 +431,9 @@ rm_fold_settle(readmodel_t *m, const char *product_id, salefold_entry_t **out)
 static int
 rm_product_version(readmodel_t *m, const char *product_id, int64_t *version)
 {
-    if (modeldb_prepare(m->db, &m->st[ST_PRODUCT_VERSION], stmt_sql[ST_PRODUCT_VERSION]) !=
-        SQLITE_OK)
+    sqlite3_stmt *st = rm_query(m, ST_PRODUCT_VERSION, "t", product_id);
+    if (!st)
         return -1;
-    sqlite3_stmt *st = m->st[ST_PRODUCT_VERSION];
-    sqlite3_bind_text(st, 1, product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *version = sqlite3_column_int64(st, 0);
