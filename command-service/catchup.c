@@ -40,12 +40,15 @@ opt_int(const msgpack_object *req, const char *key, int64_t *out)
 typedef struct {
     codec_writer_t items;
     uint32_t count;
+    int64_t through; /* the relay's durable_through: nothing above is served */
 } raw_list_t;
 
 static int
 collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     raw_list_t *l = arg;
+    if (env->position > l->through)
+        return 1;
     codec_pack_event_raw(&l->items.pk, env, data, len);
     l->count++;
     return 0;
@@ -61,12 +64,14 @@ read_events(catchup_ctx_t *c)
     }
     if (limit < 1 || limit > CATCHUP_PAGE_MAX)
         limit = CATCHUP_PAGE_MAX;
-    raw_list_t l = {.count = 0};
+    raw_list_t l = {.count = 0, .through = c->stats->durable_through};
     codec_writer_init(&l.items);
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ES_OK)
         rc = eventstore_read_raw(c->es, after, (int)limit, collect_raw, &l);
-    if (rc != ES_OK) {
+    if (head > l.through)
+        head = l.through;
+    if (rc != ES_OK && rc != 1) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
         msgpack_pack_map(&c->w->pk, 4);
@@ -129,7 +134,9 @@ read_stream(catchup_ctx_t *c)
         limit = CATCHUP_PAGE_MAX;
     stream_list_t l = {.list.count = 0, .limit = limit};
     codec_writer_init(&l.list.items);
-    int rc = eventstore_load_stream(c->es, stream, after, 0, collect_event, &l);
+    int64_t through = c->stats->durable_through; /* 0 would mean no bound */
+    int rc = through > 0 ? eventstore_load_stream(c->es, stream, after, through, collect_event, &l)
+                         : ES_OK;
     if (rc < 0) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
@@ -171,8 +178,12 @@ product_as_of(catchup_ctx_t *c)
             return;
         }
     }
-    if (position <= 0 && rc == ES_OK)
-        rc = eventstore_head(c->es, &position, NULL);
+    if (position <= 0 || position > c->stats->durable_through)
+        position = c->stats->durable_through;
+    if (rc == ES_OK && position <= 0) { /* 0 would mean no bound */
+        reply_error(c->w, "not_found", "nothing durable was recorded yet");
+        return;
+    }
     product_t *p = calloc(1, sizeof *p);
     snprintf(stream, sizeof stream, "product-%s", id);
     if (rc == ES_OK && p)
@@ -200,7 +211,7 @@ status(catchup_ctx_t *c)
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ES_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
-    msgpack_pack_map(&c->w->pk, 8);
+    msgpack_pack_map(&c->w->pk, 10);
     codec_pack_kv_bool(&c->w->pk, "ok", rc == ES_OK);
     codec_pack_kv_str(&c->w->pk, "service", "relay");
     codec_pack_kv_int(&c->w->pk, "head", head);
@@ -209,6 +220,8 @@ status(catchup_ctx_t *c)
     codec_pack_kv_int(&c->w->pk, "outbox_backlog", backlog);
     codec_pack_kv_int(&c->w->pk, "published", c->stats->published);
     codec_pack_kv_int(&c->w->pk, "heartbeats", c->stats->heartbeats);
+    codec_pack_kv_int(&c->w->pk, "durable", c->stats->durable_through);
+    codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
 }
 
 static const struct {

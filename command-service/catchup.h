@@ -14,6 +14,8 @@
 /* Extra numbers the relay adds to its Status reply. */
 typedef struct {
     int64_t published_through; /* every event <= this has been published */
+    int64_t durable_through;   /* every event <= this is on disk; none above is served */
+    int64_t self_syncs;        /* fsyncs of the WAL by the relay itself */
     int64_t published;         /* events published since start */
     int64_t heartbeats;        /* heartbeats sent since start */
 } catchup_relay_stats_t;

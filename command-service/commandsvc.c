@@ -6,6 +6,7 @@
 #include "bus.h"
 #include "log.h"
 #include "proc.h"
+#include "syncer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,14 +23,31 @@ typedef struct {
     command_reply_t reply;
 } pending_t;
 
+/* A batch is filled, run in one transaction, then (with a syncer) waits
+ * for the fsync that makes it durable before its replies go out.  The
+ * ring holds the batch being filled and those waiting. */
+#define BATCHES 3
+
+typedef struct {
+    pending_t *items; /* batch_max slots */
+    int n;
+    uint64_t seq;      /* the syncer request that covers it */
+    int64_t through;   /* highest committed position when it committed */
+    bool committed;    /* false: rolled back, nothing to announce */
+} batch_t;
+
 struct commandsvc {
     eventstore_t *es;
     void *router;
     void *nudge;
     commandsvc_opts_t opts;
     aggcache_t *cache;
-    pending_t *pending; /* batch_max slots */
-    int n_pending;
+    batch_t ring[BATCHES];
+    int oldest, waiting; /* the ring: committed batches not yet answered */
+    uint64_t seq;        /* last syncer request */
+    int64_t appended;    /* highest position appended in the open transaction */
+    int64_t through;     /* highest committed position */
+    int64_t durable;     /* highest position announced to the relay */
     event_t ev;          /* scratch for the event being appended */
     decision_t decision; /* scratch */
     codec_writer_t w;
@@ -50,9 +68,13 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
     if (s->opts.batch_max <= 0)
         s->opts.batch_max = 256;
     s->cache = aggcache_new(s->opts.cache_slots > 0 ? (size_t)s->opts.cache_slots : 2048);
-    s->pending = calloc((size_t)s->opts.batch_max, sizeof *s->pending);
+    bool ok = s->cache != NULL;
+    for (int i = 0; i < BATCHES; i++) {
+        s->ring[i].items = calloc((size_t)s->opts.batch_max, sizeof(pending_t));
+        ok = ok && s->ring[i].items;
+    }
     codec_writer_init(&s->w);
-    if (!s->cache || !s->pending)
+    if (!ok)
         commandsvc_destroy(&s);
     return s;
 }
@@ -64,7 +86,12 @@ commandsvc_destroy(commandsvc_t **sp)
         return;
     commandsvc_t *s = *sp;
     aggcache_destroy(&s->cache);
-    free(s->pending);
+    for (int i = 0; i < BATCHES; i++) {
+        batch_t *b = &s->ring[i];
+        for (int k = 0; b->items && k < b->n; k++)
+            bus_msg_close(&b->items[k].msg); /* unanswered: a failed fsync */
+        free(b->items);
+    }
     codec_writer_fini(&s->w);
     free(s);
     *sp = NULL;
@@ -107,7 +134,7 @@ svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
     if (rc == ES_OK)
         rc = eventstore_outbox_backlog(s->es, &backlog);
     codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 9);
+    msgpack_pack_map(&s->w.pk, 11);
     codec_pack_kv_bool(&s->w.pk, "ok", rc == ES_OK);
     codec_pack_kv_str(&s->w.pk, "service", "command");
     codec_pack_kv_int(&s->w.pk, "head", head);
@@ -117,6 +144,8 @@ svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
     codec_pack_kv_int(&s->w.pk, "unavailable", s->unavailable);
     codec_pack_kv_int(&s->w.pk, "batches", s->batches);
     codec_pack_kv_int(&s->w.pk, "loads", s->loads);
+    codec_pack_kv_int(&s->w.pk, "durable", s->durable);
+    codec_pack_kv_int(&s->w.pk, "syncs", s->opts.syncer ? syncer_count(s->opts.syncer) : 0);
     svc_send(s, req, n_env, NULL);
 }
 
@@ -195,6 +224,7 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     snprintf(r->stream, sizeof r->stream, "%s", a->stream);
     r->version = ev->env.version;
     r->position = ev->env.position;
+    s->appended = ev->env.position;
     return eventstore_command_save(s->es, r);
 }
 
@@ -242,48 +272,118 @@ svc_handle(commandsvc_t *s, pending_t *p)
 
 /* ---- batches ------------------------------------------------------------- */
 
-static void
-svc_fail_batch(commandsvc_t *s, int err)
+static batch_t *
+svc_filling(commandsvc_t *s)
 {
-    eventstore_rollback(s->es);
-    aggcache_clear(s->cache);
-    LOG_W(NULL, "batch of %d commands not committed: %s (%s)", s->n_pending,
-          err == ES_BUSY ? "database busy" : "store error", eventstore_errmsg(s->es));
-    for (int i = 0; i < s->n_pending; i++) {
-        command_reply_t *r = &s->pending[i].reply;
-        command_reply_clear(r);
-        snprintf(r->command_id, sizeof r->command_id, "%s", s->pending[i].cmd.command_id);
-        svc_reject(r, REJ_UNAVAILABLE, "the event store could not commit; nothing was appended");
-    }
-    s->unavailable += s->n_pending;
+    return &s->ring[(s->oldest + s->waiting) % BATCHES];
 }
 
 static void
-svc_run_batch(commandsvc_t *s)
+svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
+{
+    eventstore_rollback(s->es);
+    aggcache_clear(s->cache);
+    LOG_W(NULL, "batch of %d commands not committed: %s (%s)", b->n,
+          err == ES_BUSY ? "database busy" : "store error", eventstore_errmsg(s->es));
+    for (int i = 0; i < b->n; i++) {
+        command_reply_t *r = &b->items[i].reply;
+        command_reply_clear(r);
+        snprintf(r->command_id, sizeof r->command_id, "%s", b->items[i].cmd.command_id);
+        svc_reject(r, REJ_UNAVAILABLE, "the event store could not commit; nothing was appended");
+    }
+    s->unavailable += b->n;
+}
+
+/* Runs the batch in one transaction.  Its replies are set, not sent. */
+static void
+svc_run_batch(commandsvc_t *s, batch_t *b)
 {
     int64_t started = proc_mono_us();
+    s->appended = s->through;
     int err = eventstore_begin(s->es);
-    for (int i = 0; i < s->n_pending && err == ES_OK; i++)
-        err = svc_handle(s, &s->pending[i]);
+    for (int i = 0; i < b->n && err == ES_OK; i++)
+        err = svc_handle(s, &b->items[i]);
     if (err == ES_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
     if (took_us >= SLOW_BATCH_US)
         LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)",
-              s->n_pending, (long long)(took_us / 1000));
-    if (err != ES_OK)
-        svc_fail_batch(s, err);
+              b->n, (long long)(took_us / 1000));
+    b->committed = err == ES_OK;
+    if (b->committed)
+        s->through = s->appended;
+    else
+        svc_fail_batch(s, b, err);
+    b->through = s->through;
     s->batches++;
-    for (int i = 0; i < s->n_pending; i++) {
-        pending_t *p = &s->pending[i];
+}
+
+/* Tells the relay that everything through s->durable may be published. */
+static void
+svc_nudge(commandsvc_t *s)
+{
+    if (!s->nudge)
+        return;
+    codec_writer_reset(&s->w);
+    msgpack_pack_int64(&s->w.pk, s->durable);
+    zmq_send(s->nudge, s->w.buf.data, s->w.buf.size, ZMQ_DONTWAIT);
+}
+
+/* Sends the batch's replies; it is durable (or failed: nothing to wait for). */
+static void
+svc_answer(commandsvc_t *s, batch_t *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        pending_t *p = &b->items[i];
         LOG_D(p->cmd.correlation_id, "%s %s -> %s", command_spec(p->cmd.type)->name,
               p->cmd.command_id, p->reply.accepted ? "accepted" : reject_code_name(p->reply.error));
         svc_reply(s, p);
         bus_msg_close(&p->msg);
     }
-    if (err == ES_OK && s->nudge)
-        zmq_send(s->nudge, "", 0, ZMQ_DONTWAIT);
-    s->n_pending = 0;
+    b->n = 0;
+    if (b->committed && b->through > s->durable)
+        s->durable = b->through;
+}
+
+/* Answers the waiting batches the syncer has made durable.  0, or -1 when
+ * an fsync failed: then nothing waiting can be answered truthfully. */
+static int
+svc_release(commandsvc_t *s)
+{
+    uint64_t done = 0;
+    if (syncer_done(s->opts.syncer, &done) != 0) {
+        LOG_E(NULL, "fsync of the event store's WAL failed (%s): stopping without answering "
+                    "%d batches; their commands are retried with the same ids",
+              strerror(errno), s->waiting);
+        return -1;
+    }
+    int64_t durable = s->durable;
+    while (s->waiting > 0 && s->ring[s->oldest].seq <= done) {
+        svc_answer(s, &s->ring[s->oldest]);
+        s->oldest = (s->oldest + 1) % BATCHES;
+        s->waiting--;
+    }
+    if (s->durable > durable)
+        svc_nudge(s);
+    return 0;
+}
+
+/* Queues the batch just run behind its fsync, or answers it at once
+ * without a syncer (synchronous=FULL made the commit durable, or the
+ * deployment chose NORMAL). */
+static void
+svc_finish_batch(commandsvc_t *s, batch_t *b)
+{
+    if (!s->opts.syncer) {
+        int64_t durable = s->durable;
+        svc_answer(s, b);
+        if (s->durable > durable)
+            svc_nudge(s);
+        return;
+    }
+    b->seq = ++s->seq;
+    s->waiting++;
+    syncer_request(s->opts.syncer, b->seq);
 }
 
 /* Decodes one received request; answers it at once unless it is a command to
@@ -291,7 +391,8 @@ svc_run_batch(commandsvc_t *s)
 static void
 svc_on_request(commandsvc_t *s, bus_msg_t *m)
 {
-    pending_t *p = &s->pending[s->n_pending];
+    batch_t *b = svc_filling(s);
+    pending_t *p = &b->items[b->n];
     const void *body;
     size_t len;
     p->msg = *m;
@@ -323,7 +424,7 @@ svc_on_request(commandsvc_t *s, bus_msg_t *m)
     }
     snprintf(p->reply.command_id, sizeof p->reply.command_id, "%s", p->cmd.command_id);
     if (rc == REJ_NONE) {
-        s->n_pending++;
+        b->n++;
         return;
     }
     if (rc == REJ_VALIDATION)
@@ -339,24 +440,55 @@ svc_on_request(commandsvc_t *s, bus_msg_t *m)
     bus_msg_close(&p->msg);
 }
 
+/* Takes what the ROUTER holds, up to a batch, and runs it. */
+static void
+svc_take_batch(commandsvc_t *s)
+{
+    batch_t *b = svc_filling(s);
+    while (b->n < s->opts.batch_max) {
+        bus_msg_t m;
+        if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
+            break;
+        svc_on_request(s, &m);
+    }
+    if (b->n > 0) {
+        svc_run_batch(s, b);
+        svc_finish_batch(s, b);
+    }
+}
+
+/* At shutdown: answers what the syncer still makes durable. */
+static void
+svc_drain(commandsvc_t *s)
+{
+    while (s->waiting > 0) {
+        zmq_pollitem_t item = {NULL, syncer_fd(s->opts.syncer), ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 1000) < 0 && errno != EINTR)
+            return;
+        if (svc_release(s) != 0)
+            return;
+    }
+}
+
 int
 commandsvc_run(commandsvc_t *s)
 {
     while (!proc_stopping()) {
-        zmq_pollitem_t item = {s->router, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, 200);
+        bool room = s->waiting < BATCHES;
+        zmq_pollitem_t items[2] = {{s->router, 0, room ? ZMQ_POLLIN : 0, 0},
+                                   {NULL, s->opts.syncer ? syncer_fd(s->opts.syncer) : -1,
+                                    ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, s->opts.syncer ? 2 : 1, 200);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc <= 0)
             continue;
-        while (s->n_pending < s->opts.batch_max) {
-            bus_msg_t m;
-            if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
-                break;
-            svc_on_request(s, &m);
-        }
-        if (s->n_pending > 0)
-            svc_run_batch(s);
+        if ((items[1].revents & ZMQ_POLLIN) && svc_release(s) != 0)
+            return 1;
+        if (items[0].revents & ZMQ_POLLIN)
+            svc_take_batch(s);
     }
+    if (s->opts.syncer)
+        svc_drain(s);
     return 0;
 }

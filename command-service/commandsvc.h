@@ -11,11 +11,14 @@
 #define INV_COMMANDSVC_H
 
 #include "eventstore.h"
+#include "syncer.h"
 
 typedef struct {
     int batch_max;          /* commands per transaction (group commit), e.g. 256 */
     int cache_slots;        /* aggregate cache entries, e.g. 2048 */
     int64_t snapshot_every; /* snapshot a stream every N events; 0 = never */
+    syncer_t *syncer;       /* borrowed; NULL: a commit is as durable as the
+                             * connection's synchronous setting makes it */
 } commandsvc_opts_t;
 
 typedef struct commandsvc commandsvc_t;

@@ -7,9 +7,11 @@
 #include "log.h"
 #include "proc.h"
 #include "storedaemon.h"
+#include "syncer.h"
 #include "topology.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,16 +71,19 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
     /* The relay checkpoints the WAL; the command path only does so past
-     * 20000 pages (the relay is down). */
-    eventstore_options_t eo = {strcmp(cfg.sync, "full") == 0, (int)cfg.busy_timeout_ms,
-                               (int)cfg.cache_mb, 20000};
+     * 20000 pages (the relay is down).  With --sync full the connection
+     * commits with synchronous=NORMAL and the syncer's fsync, off the
+     * write lock, makes each batch durable before it is answered. */
+    bool full = strcmp(cfg.sync, "full") == 0;
+    eventstore_options_t eo = {false, (int)cfg.busy_timeout_ms, (int)cfg.cache_mb, 20000};
     storedaemon_t d;
     if (storedaemon_open(&d, cfg.db, &eo) != 0)
         return 1;
+    syncer_t *syncer = full ? syncer_new(eventstore_wal_path(d.es)) : NULL;
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
-    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every};
-    commandsvc_t *svc = router ? commandsvc_new(d.es, router, nudge, &so) : NULL;
+    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer};
+    commandsvc_t *svc = router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
     if (!svc) {
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
@@ -88,6 +93,7 @@ main(int argc, char **argv)
         LOG_I(NULL, "command-service stopping");
     }
     commandsvc_destroy(&svc);
+    syncer_destroy(&syncer);
     bus_close(&nudge);
     bus_close(&router);
     storedaemon_close(&d);

@@ -2,7 +2,15 @@
  * `published_through` is the highest position such that every event at or
  * below it has been published at least once; it is what heartbeats announce
  * as the head, so a subscriber never chases events that are still on their
- * way out of the outbox. */
+ * way out of the outbox.
+ * `durable_through` is the highest position known to be on disk: the
+ * command-service commits without an fsync and announces in its nudges
+ * what its syncer has made durable (syncer.h).  Nothing above it is
+ * published or served, so no subscriber ever holds an event that a power
+ * loss could take back and a later command could reuse the position of.
+ * When rows wait above it and no nudge has moved it for self_sync_ms (the
+ * command-service died between a commit and its fsync), and at start, the
+ * relay fsyncs the WAL itself. */
 #include "relay.h"
 
 #include "bus.h"
@@ -10,9 +18,12 @@
 #include "log.h"
 #include "proc.h"
 #include "topology.h"
+#include "walsync.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define OUTBOX_PAGE 1000
 #define HEARTBEAT_MS 500
@@ -49,6 +60,10 @@ struct relay {
     eventstore_t *es;
     void *pub, *router, *nudge;
     catchup_relay_stats_t stats;
+    walsync_t wal;
+    int64_t self_sync_ms;
+    int64_t durable_ms; /* monotonic: when durable_through last moved */
+    bool held;          /* the last drain stopped at durable_through */
     int64_t head_recorded_at;  /* recorded_at of published_through */
     int64_t next_heartbeat_ms; /* monotonic */
     int64_t page_last;         /* last position published in the current page */
@@ -72,11 +87,16 @@ relay_batch_reset(relay_t *r)
 }
 
 relay_t *
-relay_new(eventstore_t *es, void *pub, void *router, void *nudge)
+relay_new(eventstore_t *es, void *pub, void *router, void *nudge, int64_t self_sync_ms)
 {
     relay_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    if (walsync_init(&r->wal, eventstore_wal_path(es)) != 0) {
+        free(r);
+        return NULL;
+    }
+    r->self_sync_ms = self_sync_ms;
     r->es = es;
     r->pub = pub;
     r->router = router;
@@ -94,6 +114,7 @@ relay_destroy(relay_t **rp)
         return;
     codec_writer_fini(&(*rp)->w);
     codec_writer_fini(&(*rp)->batch);
+    walsync_fini(&(*rp)->wal);
     free(*rp);
     *rp = NULL;
 }
@@ -124,10 +145,15 @@ relay_batch_send(relay_t *r)
     return rc;
 }
 
+/* The outbox read's callback: stops (1) at the first row not yet durable. */
 static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
+    if (env->position > r->stats.durable_through) {
+        r->held = true;
+        return 1;
+    }
     codec_pack_event_raw(&r->batch.pk, env, data, len);
     r->batch_n++;
     r->batch_last = env->position;
@@ -162,15 +188,18 @@ relay_delete_published(relay_t *r, bool force)
 static void
 relay_drain_pages(relay_t *r)
 {
+    r->held = false;
     for (;;) {
         r->page_last = 0;
         int64_t before = r->stats.published;
         int rc = eventstore_outbox_read(r->es, r->stats.published_through, OUTBOX_PAGE,
                                         relay_publish_one, r);
-        if (relay_batch_send(r) != 0 && rc == ES_OK)
+        if (relay_batch_send(r) != 0 && rc >= ES_OK)
             rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
             r->stats.published_through = r->page_last;
+        if (rc == 1) /* stopped at durable_through */
+            break;
         if (rc != ES_OK) {
             if (r->failures++ % 20 == 0)
                 LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
@@ -229,11 +258,55 @@ relay_serve(relay_t *r)
     }
 }
 
+/* fsyncs the WAL itself: everything committed before is then durable. */
+static void
+relay_self_sync(relay_t *r)
+{
+    int64_t head = 0;
+    if (eventstore_head(r->es, &head, NULL) != ES_OK) {
+        LOG_W(NULL, "outbox: cannot read the head (%s); will retry", eventstore_errmsg(r->es));
+        return;
+    }
+    r->durable_ms = proc_mono_ms(); /* also paces retries after a failure */
+    if (walsync_sync(&r->wal) != 0) {
+        LOG_E(NULL, "fsync of the event store's WAL failed: %s; publishing waits",
+              strerror(errno));
+        return;
+    }
+    if (head > r->stats.durable_through) {
+        if (r->stats.durable_through > 0)
+            LOG_I(NULL, "no durable position announced for %lld ms: synced the WAL, durable "
+                        "through %lld", (long long)r->self_sync_ms, (long long)head);
+        r->stats.durable_through = head;
+    }
+    r->stats.self_syncs++;
+}
+
+/* A nudge's body is the position the command-service has made durable (a
+ * msgpack integer); anything else only wakes the relay. */
+static void
+relay_on_nudge(relay_t *r, const bus_msg_t *m)
+{
+    size_t len = 0;
+    const void *body = bus_body(m, &len);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    if (body && codec_parse(body, len, &u, &why) == 0 &&
+        u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && u.data.via.u64 <= INT64_MAX &&
+        (int64_t)u.data.via.u64 > r->stats.durable_through) {
+        r->stats.durable_through = (int64_t)u.data.via.u64;
+        r->durable_ms = proc_mono_ms();
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
 /* Everything at or below the head is published once the outbox holds nothing
- * below it; start from there. */
+ * below it; start from there, with the WAL synced. */
 static void
 relay_start_position(relay_t *r)
 {
+    relay_self_sync(r);
     int64_t head = 0, rec = 0, backlog = 0;
     if (eventstore_head(r->es, &head, &rec) == ES_OK &&
         eventstore_outbox_backlog(r->es, &backlog) == ES_OK && backlog == 0) {
@@ -263,9 +336,13 @@ relay_run(relay_t *r)
             break;
         if (r->nudge && (items[1].revents & ZMQ_POLLIN)) {
             bus_msg_t m;
-            while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0)
+            while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0) {
+                relay_on_nudge(r, &m);
                 bus_msg_close(&m);
+            }
         }
+        if (r->held && proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
+            relay_self_sync(r);
         if (proc_mono_us() >= r->quiet_until_us)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)

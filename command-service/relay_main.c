@@ -17,25 +17,29 @@ typedef struct {
     const char *catchup;
     const char *nudge;
     const char *log_level;
+    int64_t self_sync_ms;
 } settings_t;
 
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"events.db", EP_EVENTS, EP_CATCHUP, EP_NUDGE, "info"};
+    *s = (settings_t){"events.db", EP_EVENTS, EP_CATCHUP, EP_NUDGE, "info", 200};
     const config_option_t opts[] = {
         {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
         {"--pub", "INV_EVENTS_BIND", CONFIG_STR, &s->pub, "event PUB endpoint"},
         {"--catchup", "INV_CATCHUP_BIND", CONFIG_STR, &s->catchup, "catch-up ROUTER endpoint"},
         {"--nudge", "INV_NUDGE_BIND", CONFIG_STR, &s->nudge, "nudge PULL endpoint"},
+        {"--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", CONFIG_INT, &s->self_sync_ms,
+         "fsync the WAL itself when committed rows wait this long for a durable nudge"},
         {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
     };
     int rc = config_parse("outbox-relay", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)
         return rc;
     log_level_t level;
-    if (log_level_parse(s->log_level, &level) != 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s\n", s->log_level);
+    if (log_level_parse(s->log_level, &level) != 0 || s->self_sync_ms < 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s or INV_RELAY_SELF_SYNC_MS=%lld\n",
+                s->log_level, (long long)s->self_sync_ms);
         return -1;
     }
     log_init("relay", level);
@@ -56,7 +60,7 @@ main(int argc, char **argv)
     void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
     void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
-    relay_t *relay = (pub && router && nudge) ? relay_new(d.es, pub, router, nudge) : NULL;
+    relay_t *relay = (pub && router && nudge) ? relay_new(d.es, pub, router, nudge, cfg.self_sync_ms) : NULL;
     if (!relay) {
         LOG_E(NULL, "cannot bind %s / %s / %s: %s", cfg.pub, cfg.catchup, cfg.nudge,
               zmq_strerror(errno));

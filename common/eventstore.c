@@ -413,6 +413,12 @@ eventstore_errmsg(const eventstore_t *es)
     return sqlite3_errmsg(es->db);
 }
 
+const char *
+eventstore_wal_path(const eventstore_t *es)
+{
+    return sqlite3_filename_wal(sqlite3_db_filename(es->db, "main"));
+}
+
 static void
 bind_text(sqlite3_stmt *st, int i, const char *s)
 {

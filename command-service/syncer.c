@@ -1,0 +1,153 @@
+/* syncer: see syncer.h. */
+#include "syncer.h"
+
+#include "walsync.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct syncer {
+    walsync_t wal;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    int efd;            /* eventfd: the main thread polls it */
+    uint64_t requested; /* under mu */
+    uint64_t done;      /* under mu */
+    int error;          /* under mu: errno of the first failed fdatasync */
+    bool stop;          /* under mu */
+    int64_t count;      /* under mu */
+};
+
+static void
+syncer_signal(syncer_t *s)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    while ((n = write(s->efd, &one, sizeof one)) < 0 && errno == EINTR)
+        ;
+    (void)n; /* EAGAIN: the counter is already non-zero, readable anyway */
+}
+
+/* Waits for a request beyond done, syncs, publishes; until stopped with
+ * nothing left to sync or after the first error. */
+static void *
+syncer_main(void *arg)
+{
+    syncer_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stop && s->requested == s->done)
+            pthread_cond_wait(&s->wake, &s->mu);
+        if (s->requested == s->done)
+            break;
+        uint64_t target = s->requested;
+        pthread_mutex_unlock(&s->mu);
+        int rc = walsync_sync(&s->wal);
+        int err = errno;
+        pthread_mutex_lock(&s->mu);
+        s->count++;
+        if (rc != 0)
+            s->error = err ? err : EIO;
+        else
+            s->done = target;
+        syncer_signal(s);
+        if (rc != 0)
+            break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+syncer_t *
+syncer_new(const char *wal_path)
+{
+    syncer_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (walsync_init(&s->wal, wal_path) != 0) {
+        free(s);
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    int rc = s->efd < 0 ? errno : pthread_create(&s->thread, NULL, syncer_main, s);
+    if (rc != 0) {
+        if (s->efd >= 0)
+            close(s->efd);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        errno = rc;
+        return NULL;
+    }
+    return s;
+}
+
+void
+syncer_destroy(syncer_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    syncer_t *s = *sp;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    close(s->efd);
+    walsync_fini(&s->wal);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    *sp = NULL;
+}
+
+void
+syncer_request(syncer_t *s, uint64_t seq)
+{
+    pthread_mutex_lock(&s->mu);
+    if (seq > s->requested) {
+        s->requested = seq;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int
+syncer_fd(const syncer_t *s)
+{
+    return s->efd;
+}
+
+int
+syncer_done(syncer_t *s, uint64_t *done)
+{
+    uint64_t n;
+    while (read(s->efd, &n, sizeof n) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&s->mu);
+    *done = s->done;
+    int err = s->error;
+    pthread_mutex_unlock(&s->mu);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int64_t
+syncer_count(syncer_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int64_t n = s->count;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
