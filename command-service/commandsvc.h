@@ -2,11 +2,15 @@
  * and for each batch of queued commands (group commit):
  *   BEGIN IMMEDIATE; for each: idempotency check, load aggregate (cache or
  *   replay), expected_version check, decide, append event + outbox row +
- *   idempotency row; COMMIT; then reply to every command of the batch.
+ *   idempotency row; COMMIT; with a syncer, ask it for an fsync and take
+ *   the next batch; reply to every command of the batch once the syncer
+ *   reports that fsync done, then nudge the relay with the durable position.
  * Invariants (ARCHITECTURE.md 1 and 5): a reply is sent only after its
- * transaction commits; a rejected command writes nothing; when a batch fails
- * to commit, every command in it is answered `unavailable` and nothing of it
- * remains.  It never touches a read database. */
+ * transaction commits and is durable (every reply of a batch waits, also a
+ * rejection or a duplicate: it may rest on state not yet on disk); a
+ * rejected command writes nothing; when a batch fails to commit, every
+ * command in it is answered `unavailable` and nothing of it remains.  It
+ * never touches a read database. */
 #ifndef INV_COMMANDSVC_H
 #define INV_COMMANDSVC_H
 
@@ -28,7 +32,9 @@ typedef struct commandsvc commandsvc_t;
 commandsvc_t *commandsvc_new(eventstore_t *es, void *router, void *nudge,
                              const commandsvc_opts_t *opts);
 void commandsvc_destroy(commandsvc_t **svc);
-/* Serves until proc_stopping(); returns 0. */
+/* Serves until proc_stopping(), then answers what the syncer still makes
+ * durable; returns 0.  Returns 1 at once when an fsync failed, leaving the
+ * waiting batches unanswered (their clients retry by command id). */
 int commandsvc_run(commandsvc_t *svc);
 
 #endif

@@ -84,7 +84,10 @@ main(int argc, char **argv)
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
     commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer};
     commandsvc_t *svc = router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
-    if (!svc) {
+    if (full && !syncer) {
+        LOG_E(NULL, "cannot start the WAL syncer thread: %s", strerror(errno));
+        rc = 1;
+    } else if (!svc) {
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
     } else {

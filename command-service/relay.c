@@ -301,6 +301,16 @@ relay_on_nudge(relay_t *r, const bus_msg_t *m)
     msgpack_unpacked_destroy(&u);
 }
 
+static void
+relay_read_nudges(relay_t *r)
+{
+    bus_msg_t m;
+    while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0) {
+        relay_on_nudge(r, &m);
+        bus_msg_close(&m);
+    }
+}
+
 /* Everything at or below the head is published once the outbox holds nothing
  * below it; start from there, with the WAL synced. */
 static void
@@ -334,16 +344,12 @@ relay_run(relay_t *r)
         int rc = zmq_poll(items, r->nudge ? 2 : 1, (long)wait);
         if (rc < 0 && errno != EINTR)
             break;
-        if (r->nudge && (items[1].revents & ZMQ_POLLIN)) {
-            bus_msg_t m;
-            while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0) {
-                relay_on_nudge(r, &m);
-                bus_msg_close(&m);
-            }
-        }
+        bool drain = proc_mono_us() >= r->quiet_until_us;
+        if (r->nudge && (drain || (items[1].revents & ZMQ_POLLIN)))
+            relay_read_nudges(r); /* the durable position before the drain */
         if (r->held && proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
             relay_self_sync(r);
-        if (proc_mono_us() >= r->quiet_until_us)
+        if (drain)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);

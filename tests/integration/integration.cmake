@@ -42,6 +42,7 @@ inv_integration_test(test_bad_input ${CMAKE_CURRENT_SOURCE_DIR}/integration/test
 inv_integration_test(test_delivery ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_delivery.c)
 target_link_libraries(test_delivery PRIVATE PkgConfig::SQLITE)
 set_tests_properties(test_delivery PROPERTIES TIMEOUT 900)
+inv_integration_test(test_durability ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_durability.c)
 inv_integration_test(test_domain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_domain.c)
 inv_integration_test(test_rebuild ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rebuild.c)
 inv_integration_test(test_failures ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_failures.c)
