@@ -15,6 +15,8 @@
 /* A batch that takes this long (begin to commit) is logged: on a virtual
  * disk an fsync sometimes stalls for 100 ms (docs/performance.md). */
 #define SLOW_BATCH_US 100000
+/* At a stop, how long the last batches may wait for their fsync. */
+#define DRAIN_MS 10000
 
 typedef struct {
     bus_msg_t msg; /* the request, kept for its routing frames */
@@ -369,8 +371,7 @@ svc_release(commandsvc_t *s)
 }
 
 /* Queues the batch just run behind its fsync, or answers it at once
- * without a syncer (synchronous=FULL made the commit durable, or the
- * deployment chose NORMAL). */
+ * without a syncer (--sync normal: no fsync before a reply). */
 static void
 svc_finish_batch(commandsvc_t *s, batch_t *b)
 {
@@ -457,11 +458,18 @@ svc_take_batch(commandsvc_t *s)
     }
 }
 
-/* At shutdown: answers what the syncer still makes durable. */
+/* At shutdown: answers what the syncer still makes durable, for up to
+ * DRAIN_MS (a disk that hangs longer leaves the rest unanswered: their
+ * clients retry by command id). */
 static void
 svc_drain(commandsvc_t *s)
 {
+    int64_t deadline = proc_mono_ms() + DRAIN_MS;
     while (s->waiting > 0) {
+        if (proc_mono_ms() >= deadline) {
+            LOG_E(NULL, "stopping with %d batches still waiting for an fsync", s->waiting);
+            return;
+        }
         zmq_pollitem_t item = {NULL, syncer_fd(s->opts.syncer), ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, 1000) < 0 && errno != EINTR)
             return;

@@ -283,31 +283,48 @@ relay_self_sync(relay_t *r)
 }
 
 /* A nudge's body is the position the command-service has made durable (a
- * msgpack integer); anything else only wakes the relay. */
-static void
-relay_on_nudge(relay_t *r, const bus_msg_t *m)
+ * msgpack integer); anything else only wakes the relay.  0 when none. */
+static int64_t
+relay_nudge_position(const bus_msg_t *m)
 {
     size_t len = 0;
     const void *body = bus_body(m, &len);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     const char *why;
+    int64_t position = 0;
     if (body && codec_parse(body, len, &u, &why) == 0 &&
-        u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && u.data.via.u64 <= INT64_MAX &&
-        (int64_t)u.data.via.u64 > r->stats.durable_through) {
-        r->stats.durable_through = (int64_t)u.data.via.u64;
-        r->durable_ms = proc_mono_ms();
-    }
+        u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && u.data.via.u64 <= INT64_MAX)
+        position = (int64_t)u.data.via.u64;
     msgpack_unpacked_destroy(&u);
+    return position;
 }
 
+/* Takes every queued nudge.  A position above the committed head cannot
+ * come from the command-service (it announces only what it committed
+ * before): it is held to the head, so a stray or hostile nudge cannot lift
+ * the cap over rows committed later. */
 static void
 relay_read_nudges(relay_t *r)
 {
+    int64_t announced = 0, head = 0;
     bus_msg_t m;
     while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0) {
-        relay_on_nudge(r, &m);
+        int64_t p = relay_nudge_position(&m);
+        announced = p > announced ? p : announced;
         bus_msg_close(&m);
+    }
+    if (announced <= r->stats.durable_through || eventstore_head(r->es, &head, NULL) != ES_OK)
+        return;
+    if (announced > head) {
+        if (r->failures++ % 20 == 0)
+            LOG_W(NULL, "a nudge announced position %lld beyond the head %lld; held to the head",
+                  (long long)announced, (long long)head);
+        announced = head;
+    }
+    if (announced > r->stats.durable_through) {
+        r->stats.durable_through = announced;
+        r->durable_ms = proc_mono_ms();
     }
 }
 

@@ -356,6 +356,17 @@ harness_status(harness_t *h, const char *endpoint, int timeout_ms, harness_reply
     return rc;
 }
 
+int64_t
+harness_status_int(harness_t *h, const char *endpoint, const char *key, int timeout_ms)
+{
+    harness_reply_t r;
+    int64_t v = -1;
+    if (harness_status(h, endpoint, timeout_ms, &r) == 0)
+        harness_reply_int(&r, key, &v);
+    harness_reply_fini(&r);
+    return v;
+}
+
 int
 harness_command(harness_t *h, const command_t *cmd, int timeout_ms, command_reply_t *out)
 {

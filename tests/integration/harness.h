@@ -109,6 +109,9 @@ int harness_request_frames(harness_t *h, const char *endpoint, const void *const
                            const size_t *lens, int n, int timeout_ms, harness_reply_t *reply);
 /* Sends {"type": type} and checks the reply is ok=true. */
 int harness_status(harness_t *h, const char *endpoint, int timeout_ms, harness_reply_t *reply);
+/* One integer of the endpoint's Status reply; -1 when it did not answer or
+ * has no such key. */
+int64_t harness_status_int(harness_t *h, const char *endpoint, const char *key, int timeout_ms);
 
 /* Encodes cmd, sends it to "command" and decodes the reply.  0 or -1. */
 int harness_command(harness_t *h, const command_t *cmd, int timeout_ms, command_reply_t *out);

@@ -96,16 +96,10 @@ bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, cons
     return run(argv, logp);
 }
 
-/* An integer of a daemon's Status reply (-1: none). */
 static int64_t
 status_int(harness_t *h, const char *endpoint, const char *key)
 {
-    harness_reply_t r;
-    int64_t v = -1;
-    if (harness_status(h, endpoint, ITEST_TIMEOUT_MS, &r) == 0)
-        harness_reply_int(&r, key, &v);
-    harness_reply_fini(&r);
-    return v;
+    return harness_status_int(h, endpoint, key, ITEST_TIMEOUT_MS);
 }
 
 /* The relay's published head. */

@@ -28,12 +28,7 @@ typedef struct {
 static int64_t
 status_int(harness_t *h, const char *endpoint, const char *key)
 {
-    harness_reply_t r;
-    int64_t v = -1;
-    if (harness_status(h, endpoint, ITEST_TIMEOUT_MS, &r) == 0)
-        harness_reply_int(&r, key, &v);
-    harness_reply_fini(&r);
-    return v;
+    return harness_status_int(h, endpoint, key, ITEST_TIMEOUT_MS);
 }
 
 /* Waits up to timeout_ms for a message on sub that is not a heartbeat. */
@@ -196,7 +191,8 @@ read_events(rig_t *r, int64_t *count, int64_t *head)
 /* Committed is not published: of ten committed events the relay publishes
  * and serves the four announced durable, and not one more while no nudge
  * says so (its own fsync is an hour away); hostile nudges move nothing;
- * the nudge for ten releases the rest in order. */
+ * the nudge for ten releases the rest in order; a nudge far beyond the
+ * head moves the durable position only to the head. */
 Test(durability, relay_publishes_only_what_is_announced_durable, .timeout = 120)
 {
     rig_t r;
@@ -228,6 +224,15 @@ Test(durability, relay_publishes_only_what_is_announced_durable, .timeout = 120)
     read_events(&r, &count, &head);
     cr_assert_eq(count, 10);
     cr_assert_eq(head, 10);
+
+    /* beyond the head: held to the head, so rows committed later wait */
+    nudge(&r, 1000000);
+    cr_assert_neq(next_events(r.sub, 500, &m), 0);
+    cr_assert_eq(status_int(r.h, "catchup", "durable"), 10);
+    append_events(&r, 11, 3);
+    cr_assert_neq(next_events(r.sub, 1000, &m), 0, "a nudge beyond the head lifted the cap");
+    nudge(&r, 13);
+    expect_positions(&r, 11, 13);
     rig_stop(&r);
 }
 
