@@ -2,3 +2,5 @@
 inv_unit_test(test_product ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_product.c invdomain)
 inv_unit_test(test_aggstore ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggstore.c command_lib)
 inv_unit_test(test_aggcache ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggcache.c command_lib)
+# The command-service's WAL syncer thread, on real files.
+inv_unit_test(test_syncer ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_syncer.c command_lib)
