@@ -33,9 +33,9 @@ typedef struct {
 typedef struct {
     pending_t *items; /* batch_max slots */
     int n;
-    uint64_t seq;      /* the syncer request that covers it */
-    int64_t through;   /* highest committed position when it committed */
-    bool committed;    /* false: rolled back, nothing to announce */
+    uint64_t seq;    /* the syncer request that covers it */
+    int64_t through; /* highest committed position when it committed */
+    bool committed;  /* false: rolled back, nothing to announce */
 } batch_t;
 
 struct commandsvc {
@@ -309,8 +309,8 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
     if (took_us >= SLOW_BATCH_US)
-        LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)",
-              b->n, (long long)(took_us / 1000));
+        LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)", b->n,
+              (long long)(took_us / 1000));
     b->committed = err == ES_OK;
     if (b->committed)
         s->through = s->appended;
@@ -354,8 +354,9 @@ svc_release(commandsvc_t *s)
 {
     uint64_t done = 0;
     if (syncer_done(s->opts.syncer, &done) != 0) {
-        LOG_E(NULL, "fsync of the event store's WAL failed (%s): stopping without answering "
-                    "%d batches; their commands are retried with the same ids",
+        LOG_E(NULL,
+              "fsync of the event store's WAL failed (%s): stopping without answering "
+              "%d batches; their commands are retried with the same ids",
               strerror(errno), s->waiting);
         return -1;
     }
@@ -483,9 +484,9 @@ commandsvc_run(commandsvc_t *s)
 {
     while (!proc_stopping()) {
         bool room = s->waiting < BATCHES;
-        zmq_pollitem_t items[2] = {{s->router, 0, room ? ZMQ_POLLIN : 0, 0},
-                                   {NULL, s->opts.syncer ? syncer_fd(s->opts.syncer) : -1,
-                                    ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = {
+            {s->router, 0, room ? ZMQ_POLLIN : 0, 0},
+            {NULL, s->opts.syncer ? syncer_fd(s->opts.syncer) : -1, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, s->opts.syncer ? 2 : 1, 200);
         if (rc < 0 && errno != EINTR)
             break;

@@ -83,7 +83,8 @@ main(int argc, char **argv)
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
     commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer};
-    commandsvc_t *svc = router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
+    commandsvc_t *svc =
+        router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
     if (full && !syncer) {
         LOG_E(NULL, "cannot start the WAL syncer thread: %s", strerror(errno));
         rc = 1;

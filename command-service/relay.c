@@ -62,8 +62,8 @@ struct relay {
     catchup_relay_stats_t stats;
     walsync_t wal;
     int64_t self_sync_ms;
-    int64_t durable_ms; /* monotonic: when durable_through last moved */
-    bool held;          /* the last drain stopped at durable_through */
+    int64_t durable_ms;        /* monotonic: when durable_through last moved */
+    bool held;                 /* the last drain stopped at durable_through */
     int64_t head_recorded_at;  /* recorded_at of published_through */
     int64_t next_heartbeat_ms; /* monotonic */
     int64_t page_last;         /* last position published in the current page */
@@ -72,9 +72,9 @@ struct relay {
     int64_t failures;          /* consecutive store errors, for back-off */
     int64_t quiet_until_us;    /* monotonic: no drain before this (COALESCE_US) */
     codec_writer_t w;
-    codec_writer_t batch;      /* BATCH_HEADER bytes, then the batch's event maps */
-    int batch_n;               /* events in batch */
-    int64_t batch_last;        /* position of its last event */
+    codec_writer_t batch; /* BATCH_HEADER bytes, then the batch's event maps */
+    int batch_n;          /* events in batch */
+    int64_t batch_last;   /* position of its last event */
     int64_t batch_last_recorded;
 };
 
@@ -269,14 +269,15 @@ relay_self_sync(relay_t *r)
     }
     r->durable_ms = proc_mono_ms(); /* also paces retries after a failure */
     if (walsync_sync(&r->wal) != 0) {
-        LOG_E(NULL, "fsync of the event store's WAL failed: %s; publishing waits",
-              strerror(errno));
+        LOG_E(NULL, "fsync of the event store's WAL failed: %s; publishing waits", strerror(errno));
         return;
     }
     if (head > r->stats.durable_through) {
         if (r->stats.durable_through > 0)
-            LOG_I(NULL, "no durable position announced for %lld ms: synced the WAL, durable "
-                        "through %lld", (long long)r->self_sync_ms, (long long)head);
+            LOG_I(NULL,
+                  "no durable position announced for %lld ms: synced the WAL, durable "
+                  "through %lld",
+                  (long long)r->self_sync_ms, (long long)head);
         r->stats.durable_through = head;
     }
     r->stats.self_syncs++;

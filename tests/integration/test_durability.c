@@ -213,7 +213,7 @@ Test(durability, relay_publishes_only_what_is_announced_durable, .timeout = 120)
     nudge_raw(&r, "", 0);
     nudge_raw(&r, "\xc1", 1);
     nudge(&r, -7);
-    nudge_raw(&r, "\xa2" "99", 3);
+    nudge_raw(&r, "\xa2\x39\x39", 3); /* the string "99" */
     nudge_raw(&r, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);
     nudge(&r, 3); /* lower: durable positions only rise */
     cr_assert_neq(next_events(r.sub, 1000, &m), 0, "a hostile nudge released events");
