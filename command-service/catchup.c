@@ -40,15 +40,12 @@ opt_int(const msgpack_object *req, const char *key, int64_t *out)
 typedef struct {
     codec_writer_t items;
     uint32_t count;
-    int64_t through; /* the relay's durable_through: nothing above is served */
 } raw_list_t;
 
 static int
 collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     raw_list_t *l = arg;
-    if (env->position > l->through)
-        return 1;
     codec_pack_event_raw(&l->items.pk, env, data, len);
     l->count++;
     return 0;
@@ -64,14 +61,15 @@ read_events(catchup_ctx_t *c)
     }
     if (limit < 1 || limit > CATCHUP_PAGE_MAX)
         limit = CATCHUP_PAGE_MAX;
-    raw_list_t l = {.count = 0, .through = c->stats->durable_through};
+    raw_list_t l = {.count = 0};
     codec_writer_init(&l.items);
+    int64_t through = c->stats->durable_through; /* nothing above it is served */
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ES_OK)
-        rc = eventstore_read_raw(c->es, after, (int)limit, collect_raw, &l);
-    if (head > l.through)
-        head = l.through;
-    if (rc != ES_OK && rc != 1) {
+        rc = eventstore_read_raw(c->es, after, through, (int)limit, collect_raw, &l);
+    if (head > through)
+        head = through;
+    if (rc != ES_OK) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
         msgpack_pack_map(&c->w->pk, 4);

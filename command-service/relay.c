@@ -8,9 +8,9 @@
  * what its syncer has made durable (syncer.h).  Nothing above it is
  * published or served, so no subscriber ever holds an event that a power
  * loss could take back and a later command could reuse the position of.
- * When rows wait above it and no nudge has moved it for self_sync_ms (the
- * command-service died between a commit and its fsync), and at start, the
- * relay fsyncs the WAL itself. */
+ * When rows wait above it (the committed head is higher) and no nudge has
+ * moved it for self_sync_ms (the command-service died between a commit and
+ * its fsync), and at start, the relay fsyncs the WAL itself. */
 #include "relay.h"
 
 #include "bus.h"
@@ -62,8 +62,8 @@ struct relay {
     catchup_relay_stats_t stats;
     walsync_t wal;
     int64_t self_sync_ms;
-    int64_t durable_ms;        /* monotonic: when durable_through last moved */
-    bool held;                 /* the last drain stopped at durable_through */
+    int64_t durable_ms;        /* monotonic: when durable_through last moved or was checked */
+    int64_t bad_nudges;        /* nudges beyond the head, for their log lines */
     int64_t head_recorded_at;  /* recorded_at of published_through */
     int64_t next_heartbeat_ms; /* monotonic */
     int64_t page_last;         /* last position published in the current page */
@@ -145,15 +145,10 @@ relay_batch_send(relay_t *r)
     return rc;
 }
 
-/* The outbox read's callback: stops (1) at the first row not yet durable. */
 static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
-    if (env->position > r->stats.durable_through) {
-        r->held = true;
-        return 1;
-    }
     codec_pack_event_raw(&r->batch.pk, env, data, len);
     r->batch_n++;
     r->batch_last = env->position;
@@ -188,18 +183,15 @@ relay_delete_published(relay_t *r, bool force)
 static void
 relay_drain_pages(relay_t *r)
 {
-    r->held = false;
     for (;;) {
         r->page_last = 0;
         int64_t before = r->stats.published;
-        int rc = eventstore_outbox_read(r->es, r->stats.published_through, OUTBOX_PAGE,
-                                        relay_publish_one, r);
-        if (relay_batch_send(r) != 0 && rc >= ES_OK)
+        int rc = eventstore_outbox_read(r->es, r->stats.published_through, r->stats.durable_through,
+                                        OUTBOX_PAGE, relay_publish_one, r);
+        if (relay_batch_send(r) != 0 && rc == ES_OK)
             rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
             r->stats.published_through = r->page_last;
-        if (rc == 1) /* stopped at durable_through */
-            break;
         if (rc != ES_OK) {
             if (r->failures++ % 20 == 0)
                 LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
@@ -258,16 +250,20 @@ relay_serve(relay_t *r)
     }
 }
 
-/* fsyncs the WAL itself: everything committed before is then durable. */
+/* fsyncs the WAL itself when committed rows wait above durable_through
+ * (always when forced, at start): everything committed before is then
+ * durable.  Runs at most once per self_sync_ms without a nudge. */
 static void
-relay_self_sync(relay_t *r)
+relay_self_sync(relay_t *r, bool force)
 {
     int64_t head = 0;
+    r->durable_ms = proc_mono_ms(); /* paces the checks, and retries after a failure */
     if (eventstore_head(r->es, &head, NULL) != ES_OK) {
         LOG_W(NULL, "outbox: cannot read the head (%s); will retry", eventstore_errmsg(r->es));
         return;
     }
-    r->durable_ms = proc_mono_ms(); /* also paces retries after a failure */
+    if (!force && head <= r->stats.durable_through)
+        return;
     if (walsync_sync(&r->wal) != 0) {
         LOG_E(NULL, "fsync of the event store's WAL failed: %s; publishing waits", strerror(errno));
         return;
@@ -318,7 +314,7 @@ relay_read_nudges(relay_t *r)
     if (announced <= r->stats.durable_through || eventstore_head(r->es, &head, NULL) != ES_OK)
         return;
     if (announced > head) {
-        if (r->failures++ % 20 == 0)
+        if (r->bad_nudges++ % 20 == 0)
             LOG_W(NULL, "a nudge announced position %lld beyond the head %lld; held to the head",
                   (long long)announced, (long long)head);
         announced = head;
@@ -334,7 +330,7 @@ relay_read_nudges(relay_t *r)
 static void
 relay_start_position(relay_t *r)
 {
-    relay_self_sync(r);
+    relay_self_sync(r, true);
     int64_t head = 0, rec = 0, backlog = 0;
     if (eventstore_head(r->es, &head, &rec) == ES_OK &&
         eventstore_outbox_backlog(r->es, &backlog) == ES_OK && backlog == 0) {
@@ -365,8 +361,8 @@ relay_run(relay_t *r)
         bool drain = proc_mono_us() >= r->quiet_until_us;
         if (r->nudge && (drain || (items[1].revents & ZMQ_POLLIN)))
             relay_read_nudges(r); /* the durable position before the drain */
-        if (r->held && proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
-            relay_self_sync(r);
+        if (proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
+            relay_self_sync(r, false);
         if (drain)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)

@@ -68,11 +68,13 @@ static const char *const sql[ST__COUNT] = {
      * from the WAL after every commit of the command-service. */
     [ST_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
-                " FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                " FROM events e WHERE e.position > ?1 AND e.position <= ?2"
+                " ORDER BY e.position LIMIT ?3",
     [ST_OUTBOX_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
                        " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                        " FROM outbox o JOIN events e ON e.position = o.position"
-                       " WHERE o.position > ? ORDER BY o.position LIMIT ?",
+                       " WHERE o.position > ?1 AND o.position <= ?2"
+                       " ORDER BY o.position LIMIT ?3",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
@@ -764,22 +766,29 @@ eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_versi
     return rc;
 }
 
-int
-eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn, void *arg)
+/* Binds (after, through, limit) and runs an event SELECT of positions. */
+static int
+es_read_range(eventstore_t *es, sqlite3_stmt *st, int64_t after, int64_t through, int limit,
+              eventstore_raw_fn fn, void *arg)
 {
-    sqlite3_stmt *st = es->st[ST_READ];
     sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 2, through);
+    sqlite3_bind_int(st, 3, limit);
     return es_each_raw(es, st, fn, arg);
 }
 
 int
-eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn, void *arg)
+eventstore_read_raw(eventstore_t *es, int64_t after, int64_t through, int limit,
+                    eventstore_raw_fn fn, void *arg)
 {
-    sqlite3_stmt *st = es->st[ST_OUTBOX_READ];
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int(st, 2, limit);
-    return es_each_raw(es, st, fn, arg);
+    return es_read_range(es, es->st[ST_READ], after, through, limit, fn, arg);
+}
+
+int
+eventstore_outbox_read(eventstore_t *es, int64_t after, int64_t through, int limit,
+                       eventstore_raw_fn fn, void *arg)
+{
+    return es_read_range(es, es->st[ST_OUTBOX_READ], after, through, limit, fn, arg);
 }
 
 int

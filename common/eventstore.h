@@ -74,12 +74,14 @@ int eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_v
 
 /* Raw rows: the envelope and the stored data map bytes (valid during fn). */
 typedef int (*eventstore_raw_fn)(const envelope_t *env, const void *data, size_t len, void *arg);
-/* Events with position > after, in order, at most `limit`. */
-int eventstore_read_raw(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
-                        void *arg);
-/* Outbox rows with position > after, in position order, at most `limit`. */
-int eventstore_outbox_read(eventstore_t *es, int64_t after, int limit, eventstore_raw_fn fn,
-                           void *arg);
+/* Events with after < position <= through (INT64_MAX: no bound), in
+ * order, at most `limit`. */
+int eventstore_read_raw(eventstore_t *es, int64_t after, int64_t through, int limit,
+                        eventstore_raw_fn fn, void *arg);
+/* Outbox rows with after < position <= through, in position order, at most
+ * `limit`. */
+int eventstore_outbox_read(eventstore_t *es, int64_t after, int64_t through, int limit,
+                           eventstore_raw_fn fn, void *arg);
 /* Deletes outbox rows with position <= through (its own transaction). */
 int eventstore_outbox_delete_through(eventstore_t *es, int64_t through);
 /* Number of outbox rows waiting. */

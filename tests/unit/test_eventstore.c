@@ -162,7 +162,7 @@ Test(eventstore, empty_store)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 0);
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 0);
 }
 
@@ -189,7 +189,7 @@ Test(eventstore, positions_are_gap_free_across_transactions)
         cr_assert_eq(pos, v, "position %lld after version %d", (long long)pos, v);
     }
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, 1000, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 1000, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 10);
     for (int i = 0; i < s.n; i++) {
         cr_assert_eq(s.positions[i], i + 1);
@@ -340,8 +340,8 @@ Test(eventstore, more_streams_than_the_stream_cache_holds)
     const int64_t starts[] = {0, 16384, 0, STREAMS + 16384, 16384};
     for (int k = 0; k < 5; k++) {
         seen_t s = {0};
-        int rc = k < 3 ? eventstore_read_raw(es, starts[k], 64, collect_raw, &s)
-                       : eventstore_outbox_read(es, starts[k], 64, collect_raw, &s);
+        int rc = k < 3 ? eventstore_read_raw(es, starts[k], INT64_MAX, 64, collect_raw, &s)
+                       : eventstore_outbox_read(es, starts[k], INT64_MAX, 64, collect_raw, &s);
         cr_assert_eq(rc, ES_OK);
         cr_assert_eq(s.n, 64);
         for (int i = 0; i < s.n; i++) {
@@ -537,7 +537,7 @@ Test(eventstore, read_raw_pages)
     int pages = 0, total = 0;
     for (;;) {
         seen_t s = {0};
-        cr_assert_eq(eventstore_read_raw(es, after, 4, collect_raw, &s), ES_OK);
+        cr_assert_eq(eventstore_read_raw(es, after, INT64_MAX, 4, collect_raw, &s), ES_OK);
         if (s.n == 0)
             break;
         pages++;
@@ -551,17 +551,17 @@ Test(eventstore, read_raw_pages)
     cr_assert_eq(pages, 2);
     cr_assert_eq(total, 6);
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 5, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 5, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 6);
     cr_assert_str_eq(s.streams[0], "product-p1");
     cr_assert_eq(s.types[0], EV_REVIEW_SUBMITTED);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_read_raw(es, 6, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 6, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 0);
     memset(&s, 0, sizeof s);
     s.stop_after = 3;
-    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), 7);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), 7);
     cr_assert_eq(s.n, 3);
 }
 
@@ -588,7 +588,7 @@ Test(eventstore, raw_rows_republish_as_wire_events)
 {
     append_history();
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, 100, republish_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, republish_raw, &s), ES_OK);
     cr_assert_eq(s.n, 6);
     for (int i = 0; i < 6; i++)
         cr_assert(s.data_ok[i]);
@@ -601,7 +601,7 @@ Test(eventstore, outbox_read_and_delete_through)
     append_history();
     int64_t n;
     seen_t s = {0};
-    cr_assert_eq(eventstore_outbox_read(es, 0, 4, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 4, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 4);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(s.positions[i], i + 1);
@@ -611,7 +611,7 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 3);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 3);
     cr_assert_eq(s.positions[0], 4);
     cr_assert_eq(s.positions[2], 6);
@@ -623,11 +623,11 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 0);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 0);
     /* the events themselves stay */
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_read_raw(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 6);
     /* new appends show up in the outbox again */
     int64_t pos;
@@ -635,7 +635,7 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
     cr_assert_eq(n, 1);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 7);
 }
