@@ -17,6 +17,7 @@
 
 #include "bus.h"
 #include "modeldb.h"
+#include "strcopy.h"
 #include "strhash.h"
 #include "topology.h"
 
@@ -231,7 +232,7 @@ product_load(alerts_t *m, const char *product_id, product_row_t *p)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *name = sqlite3_column_text(st, 0);
-        snprintf(p->name, sizeof p->name, "%s", name ? (const char *)name : "");
+        strcopy(p->name, sizeof p->name, name ? (const char *)name : "");
         p->st.stock = sqlite3_column_int64(st, 1);
         p->st.threshold = sqlite3_column_int64(st, 2);
         const unsigned char *lvl = sqlite3_column_text(st, 3);
@@ -256,7 +257,7 @@ product_name(alerts_t *m, const char *product_id, char *name)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *s = sqlite3_column_text(st, 0);
-        snprintf(name, NAME_MAX_BYTES + 1, "%s", s ? (const char *)s : "");
+        strcopy(name, NAME_MAX_BYTES + 1, s ? (const char *)s : "");
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;
@@ -369,7 +370,7 @@ cache_add(alerts_t *m, const char *id, uint32_t h, const stockwatch_state_t *st,
     if ((m->cache_len + 1) * 2 > m->cache_cap && cache_grow(m) != 0)
         return NULL;
     cached_t *c = cache_slot(m->cache, m->cache_cap, id, h);
-    snprintf(c->id, sizeof c->id, "%s", id);
+    strcopy(c->id, sizeof c->id, id);
     c->hash = h;
     c->dirty = 0;
     c->st = *st;
@@ -446,9 +447,9 @@ alert_record(alerts_t *m, const event_t *ev, const char *name, const stockwatch_
                     .threshold = s->threshold,
                     .position = ev->env.position,
                     .recorded_at = ev->env.recorded_at};
-    snprintf(a.product_id, sizeof a.product_id, "%s", ev->data.product_id);
-    snprintf(a.name, sizeof a.name, "%s", name);
-    snprintf(a.correlation_id, sizeof a.correlation_id, "%s", ev->env.correlation_id);
+    strcopy(a.product_id, sizeof a.product_id, ev->data.product_id);
+    strcopy(a.name, sizeof a.name, name);
+    strcopy(a.correlation_id, sizeof a.correlation_id, ev->env.correlation_id);
     sqlite3_stmt *st = alerts_stmt(m, ST_ALERT_INSERT);
     if (!st)
         return -1;
@@ -477,7 +478,7 @@ apply_created(alerts_t *m, const event_t *ev)
     if (found != 0)
         return found < 0 ? -1 : 0; /* already known: applied before */
     product_row_t *p = &m->product;
-    snprintf(p->name, sizeof p->name, "%s", ev->data.name);
+    strcopy(p->name, sizeof p->name, ev->data.name);
     stockwatch_kind_t kind =
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
@@ -628,7 +629,7 @@ static void
 copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(buf, cap, "%s", s ? (const char *)s : "");
+    strcopy(buf, cap, s ? (const char *)s : "");
 }
 
 static void

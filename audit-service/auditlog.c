@@ -26,6 +26,7 @@
 #include "auditlog.h"
 
 #include "modeldb.h"
+#include "strcopy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -528,7 +529,7 @@ static void
 copy_col(sqlite3_stmt *st, int col, char *buf, size_t cap)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(buf, cap, "%s", s ? (const char *)s : "");
+    strcopy(buf, cap, s ? (const char *)s : "");
 }
 
 static void

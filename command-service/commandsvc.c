@@ -6,6 +6,7 @@
 #include "bus.h"
 #include "log.h"
 #include "proc.h"
+#include "strcopy.h"
 #include "syncer.h"
 
 #include <errno.h>
@@ -125,7 +126,7 @@ svc_reject(command_reply_t *r, reject_code_t code, const char *message)
 {
     r->accepted = false;
     r->error = code;
-    snprintf(r->message, sizeof r->message, "%s", message);
+    strcopy(r->message, sizeof r->message, message);
 }
 
 static void
@@ -205,14 +206,14 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
 {
     event_t *ev = &s->ev;
     memset(&ev->env, 0, sizeof ev->env);
-    snprintf(ev->env.stream, sizeof ev->env.stream, "%s", a->stream);
+    strcopy(ev->env.stream, sizeof ev->env.stream, a->stream);
     ev->env.version = aggcache_version(a) + 1;
     ev->env.type = s->decision.type;
     ev->env.schema = event_spec(s->decision.type)->schema;
     proc_random_hex(ev->env.event_id, EVENT_ID_MAX / 2);
-    snprintf(ev->env.command_id, sizeof ev->env.command_id, "%s", p->cmd.command_id);
-    snprintf(ev->env.correlation_id, sizeof ev->env.correlation_id, "%s",
-             p->cmd.correlation_id[0] ? p->cmd.correlation_id : p->cmd.command_id);
+    strcopy(ev->env.command_id, sizeof ev->env.command_id, p->cmd.command_id);
+    strcopy(ev->env.correlation_id, sizeof ev->env.correlation_id,
+            p->cmd.correlation_id[0] ? p->cmd.correlation_id : p->cmd.command_id);
     ev->env.recorded_at = proc_now_us();
     fields_copy(&ev->data, &s->decision.data);
     int rc = eventstore_append(s->es, ev);
@@ -223,7 +224,7 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
         return rc;
     command_reply_t *r = &p->reply;
     r->accepted = true;
-    snprintf(r->stream, sizeof r->stream, "%s", a->stream);
+    strcopy(r->stream, sizeof r->stream, a->stream);
     r->version = ev->env.version;
     r->position = ev->env.position;
     s->appended = ev->env.position;
@@ -290,7 +291,7 @@ svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
     for (int i = 0; i < b->n; i++) {
         command_reply_t *r = &b->items[i].reply;
         command_reply_clear(r);
-        snprintf(r->command_id, sizeof r->command_id, "%s", b->items[i].cmd.command_id);
+        strcopy(r->command_id, sizeof r->command_id, b->items[i].cmd.command_id);
         svc_reject(r, REJ_UNAVAILABLE, "the event store could not commit; nothing was appended");
     }
     s->unavailable += b->n;
@@ -424,7 +425,7 @@ svc_on_request(commandsvc_t *s, bus_msg_t *m)
             return;
         }
     }
-    snprintf(p->reply.command_id, sizeof p->reply.command_id, "%s", p->cmd.command_id);
+    strcopy(p->reply.command_id, sizeof p->reply.command_id, p->cmd.command_id);
     if (rc == REJ_NONE) {
         b->n++;
         return;

@@ -8,7 +8,8 @@
  *  - SellProduct needs 1 <= quantity <= stock (insufficient_stock). */
 #include "product.h"
 
-#include <stdio.h>
+#include "strcopy.h"
+
 #include <string.h>
 
 void
@@ -23,11 +24,11 @@ static void
 apply_created(product_t *p, const fields_t *d)
 {
     p->exists = true;
-    snprintf(p->product_id, sizeof p->product_id, "%s", d->product_id);
-    snprintf(p->sku, sizeof p->sku, "%s", d->sku);
-    snprintf(p->name, sizeof p->name, "%s", d->name);
-    snprintf(p->supplier_id, sizeof p->supplier_id, "%s", d->supplier_id);
-    snprintf(p->supplier_name, sizeof p->supplier_name, "%s", d->supplier_name);
+    strcopy(p->product_id, sizeof p->product_id, d->product_id);
+    strcopy(p->sku, sizeof p->sku, d->sku);
+    strcopy(p->name, sizeof p->name, d->name);
+    strcopy(p->supplier_id, sizeof p->supplier_id, d->supplier_id);
+    strcopy(p->supplier_name, sizeof p->supplier_name, d->supplier_name);
     p->price_cents = fields_int(d, F_PRICE_CENTS);
     p->cost_price_cents = fields_int(d, F_COST_PRICE_CENTS);
     p->stock = fields_int(d, F_STOCK);

@@ -2,7 +2,8 @@
  * only an existing supplier and only to a different name. */
 #include "supplier.h"
 
-#include <stdio.h>
+#include "strcopy.h"
+
 #include <string.h>
 
 void
@@ -17,10 +18,10 @@ supplier_apply(supplier_t *s, const event_t *ev)
     const fields_t *d = &ev->data;
     if (ev->env.type == EV_SUPPLIER_REGISTERED) {
         s->exists = true;
-        snprintf(s->supplier_id, sizeof s->supplier_id, "%s", d->supplier_id);
-        snprintf(s->name, sizeof s->name, "%s", d->name);
+        strcopy(s->supplier_id, sizeof s->supplier_id, d->supplier_id);
+        strcopy(s->name, sizeof s->name, d->name);
     } else if (ev->env.type == EV_SUPPLIER_RENAMED) {
-        snprintf(s->name, sizeof s->name, "%s", d->new_name);
+        strcopy(s->name, sizeof s->name, d->new_name);
     }
     s->version = ev->env.version;
 }

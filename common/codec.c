@@ -1,6 +1,8 @@
 /* codec: see codec.h. */
 #include "codec.h"
 
+#include "strcopy.h"
+
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
@@ -491,7 +493,7 @@ codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t
     rc = errs->count ? REJ_VALIDATION : REJ_NONE;
 out:
     if (rc == REJ_MALFORMED)
-        snprintf(why, why_cap, "%s", reason ? reason : "malformed");
+        strcopy(why, why_cap, reason ? reason : "malformed");
     msgpack_unpacked_destroy(&u);
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "proc.h"
 #include "sqlitedb.h"
+#include "strcopy.h"
 #include "strhash.h"
 
 #include <sqlite3.h>
@@ -537,7 +538,7 @@ es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
         s->id = sqlite3_last_insert_rowid(es->db);
     }
     if (rc == ES_OK)
-        snprintf(s->name, sizeof s->name, "%s", name);
+        strcopy(s->name, sizeof s->name, name);
     return rc;
 }
 
@@ -627,7 +628,7 @@ es_stream_name(eventstore_t *es, int64_t id)
     sqlite3_bind_int64(st, 1, id);
     const char *name = NULL;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        snprintf(n->name, sizeof n->name, "%s", (const char *)sqlite3_column_text(st, 0));
+        strcopy(n->name, sizeof n->name, (const char *)sqlite3_column_text(st, 0));
         n->id = id;
         name = n->name;
     }
@@ -647,7 +648,7 @@ es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
                              : (const char *)sqlite3_column_text(st, 1);
     if (!stream)
         return ES_CORRUPT;
-    snprintf(e->stream, sizeof e->stream, "%s", stream);
+    strcopy(e->stream, sizeof e->stream, stream);
     e->version = sqlite3_column_int64(st, 2);
     const char *type = (const char *)sqlite3_column_text(st, 3);
     int t = type ? event_type_lookup(type, strlen(type)) : -1;
@@ -655,10 +656,9 @@ es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
         return ES_CORRUPT;
     e->type = (event_type_t)t;
     e->schema = sqlite3_column_int(st, 4);
-    snprintf(e->event_id, sizeof e->event_id, "%s", (const char *)sqlite3_column_text(st, 5));
-    snprintf(e->command_id, sizeof e->command_id, "%s", (const char *)sqlite3_column_text(st, 6));
-    snprintf(e->correlation_id, sizeof e->correlation_id, "%s",
-             (const char *)sqlite3_column_text(st, 7));
+    strcopy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(st, 5));
+    strcopy(e->command_id, sizeof e->command_id, (const char *)sqlite3_column_text(st, 6));
+    strcopy(e->correlation_id, sizeof e->correlation_id, (const char *)sqlite3_column_text(st, 7));
     e->recorded_at = sqlite3_column_int64(st, 8);
     return ES_OK;
 }
@@ -853,10 +853,9 @@ eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_
     if (rc == SQLITE_ROW) {
         command_reply_clear(reply);
         reply->accepted = true;
-        snprintf(reply->command_id, sizeof reply->command_id, "%s", command_id);
+        strcopy(reply->command_id, sizeof reply->command_id, command_id);
         reply->position = sqlite3_column_int64(st, 0);
-        snprintf(reply->stream, sizeof reply->stream, "%s",
-                 (const char *)sqlite3_column_text(st, 1));
+        strcopy(reply->stream, sizeof reply->stream, (const char *)sqlite3_column_text(st, 1));
         reply->version = sqlite3_column_int64(st, 2);
         out = 1;
     } else {

@@ -2,7 +2,8 @@
  * field's limits; codecs and the domain both consult it. */
 #include "fields.h"
 
-#include <stdio.h>
+#include "strcopy.h"
+
 #include <string.h>
 
 #define BIG INT64_MAX
@@ -246,7 +247,7 @@ field_errors_add(field_errors_t *errs, const char *field, const char *message)
 {
     if (errs->count >= FIELD_ERRORS_MAX)
         return;
-    snprintf(errs->items[errs->count].field, sizeof errs->items[0].field, "%s", field);
-    snprintf(errs->items[errs->count].message, sizeof errs->items[0].message, "%s", message);
+    strcopy(errs->items[errs->count].field, sizeof errs->items[0].field, field);
+    strcopy(errs->items[errs->count].message, sizeof errs->items[0].message, message);
     errs->count++;
 }

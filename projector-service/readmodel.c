@@ -33,6 +33,7 @@
 #include "modeldb.h"
 #include "salefold.h"
 #include "sqlitedb.h"
+#include "strcopy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -258,9 +259,11 @@ static const char *const stmt_sql[ST__COUNT] = {
      * instead of two); changes() says whether the event was new. */
     [ST_PRODUCT_STOCK] = "UPDATE products SET stock = ?2, version = ?3, updated_at = ?4"
                          " WHERE product_id = ?1 AND version < ?3",
+    /* By the row's pid, which the fold knows: no walk of the product_id
+     * index per product written. */
     [ST_PRODUCT_SOLD] = "UPDATE products SET stock = ?2, units_sold = units_sold + ?3,"
                         " revenue_cents = revenue_cents + ?4, version = ?5, updated_at = ?6"
-                        " WHERE product_id = ?1 AND version < ?5",
+                        " WHERE pid = ?1 AND version < ?5",
     [ST_PRODUCT_VIEWED] = "UPDATE products SET view_count = view_count + 1, version = ?2,"
                           " updated_at = ?3 WHERE product_id = ?1 AND version < ?2",
     [ST_PRODUCT_DISCONTINUE] =
@@ -271,7 +274,7 @@ static const char *const stmt_sql[ST__COUNT] = {
         " review_count = (SELECT count(*) FROM reviews WHERE product_id = ?1)"
         " WHERE product_id = ?1",
     [ST_PRODUCT_SUPPLIER] = "SELECT supplier_id FROM products WHERE product_id = ?1",
-    [ST_PRODUCT_VERSION] = "SELECT version FROM products WHERE product_id = ?1",
+    [ST_PRODUCT_VERSION] = "SELECT version, pid FROM products WHERE product_id = ?1",
     [ST_PRICE_HISTORY_INSERT] =
         "INSERT INTO price_history(position, product_id, old_price_cents, new_price_cents,"
         " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(position) DO NOTHING",
@@ -378,7 +381,7 @@ rm_count_discontinued(readmodel_t *m, const char *product_id)
     int rc = sqlite3_step(st);
     char supplier[ID_MAX + 1] = "";
     if (rc == SQLITE_ROW)
-        snprintf(supplier, sizeof supplier, "%s", (const char *)sqlite3_column_text(st, 0));
+        strcopy(supplier, sizeof supplier, (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return -1;
@@ -395,7 +398,7 @@ rm_fold_write(readmodel_t *m, salefold_entry_t *e)
 {
     if (!e->pending)
         return 0;
-    if (rm_exec(m, ST_PRODUCT_SOLD, "tiiiii", e->product_id, e->stock, e->units, e->revenue_cents,
+    if (rm_exec(m, ST_PRODUCT_SOLD, "iiiiii", e->pid, e->stock, e->units, e->revenue_cents,
                 e->version, e->updated_at) != 1)
         return -1; /* the row moved under the fold: a bug, never a silent loss */
     if (!m->bulk_path && rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->updated_at / US_PER_DAY,
@@ -427,16 +430,19 @@ rm_fold_settle(readmodel_t *m, const char *product_id, salefold_entry_t **out)
     return *out ? rm_fold_write(m, *out) : 0;
 }
 
-/* The product's row version as of now: -1 error, 0 no such product, 1. */
+/* The product's row version and pid as of now: -1 error, 0 no such
+ * product, 1. */
 static int
-rm_product_version(readmodel_t *m, const char *product_id, int64_t *version)
+rm_product_version(readmodel_t *m, const char *product_id, int64_t *version, int64_t *pid)
 {
     sqlite3_stmt *st = rm_query(m, ST_PRODUCT_VERSION, "t", product_id);
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
+        *pid = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -456,7 +462,7 @@ rm_fold_entry(readmodel_t *m, const char *product_id, salefold_entry_t **out)
             return -1; /* an id longer than ID_MAX */
     }
     if (!e->known) {
-        int found = rm_product_version(m, product_id, &e->version);
+        int found = rm_product_version(m, product_id, &e->version, &e->pid);
         if (found <= 0)
             return found;
         e->known = true;

@@ -22,6 +22,7 @@ typedef struct {
     char product_id[ID_MAX + 1];
     bool known;            /* version is the row's, with the folded sales */
     int64_t version;       /* the product's version after the folded sales */
+    int64_t pid;           /* the product row's pid (known with version) */
     bool pending;          /* sales folded and not yet written */
     int64_t stock;         /* after the last folded sale */
     int64_t units;         /* to add to units_sold */
