@@ -1,6 +1,7 @@
 /* codec: see codec.h. */
 #include "codec.h"
 
+#include "mpread.h"
 #include "strcopy.h"
 
 #include <stdio.h>
@@ -324,62 +325,144 @@ codec_pack_fields(msgpack_packer *pk, const fields_t *fs, uint32_t which)
     }
 }
 
-/* Decodes a data map into fields.  Wrong shapes return -1 with why (the
+/* ---- cursor decoding (mpread.h) ------------------------------------------ */
+
+int
+codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why)
+{
+    if (len == 0) {
+        *why = "empty message";
+        return -1;
+    }
+    if (codec_shape_ok(buf, len) != 0) {
+        *why = "not a single well-formed msgpack object";
+        return -1;
+    }
+    mpread_init(r, buf, len);
+    return 0;
+}
+
+/* The index in keys[] of the key s (n bytes), trying keys[hint] first: our
+ * own encoders write the keys in the order of keys[]. */
+static int
+codec_key_find(const codec_key_t *keys, int nkeys, const char *s, size_t n, uint32_t hint)
+{
+    if (hint < (uint32_t)nkeys && keys[hint].len == n && memcmp(keys[hint].name, s, n) == 0)
+        return (int)hint;
+    for (int k = 0; k < nkeys; k++)
+        if (keys[k].len == n && memcmp(keys[k].name, s, n) == 0)
+            return k;
+    return -1;
+}
+
+/* Reads the map at r, noting in vals[k] where the value of keys[k] begins
+ * (its first occurrence, as codec_map_get finds it); bit k of *found says
+ * that keys[k] was there, and *unknown counts the other keys.  -1 when r
+ * holds no map, -2 when a key (at any depth) is not a string. */
+int
+codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals, uint32_t *found,
+                int *unknown)
+{
+    uint32_t n;
+    *found = 0;
+    *unknown = 0;
+    if (mpread_map(r, &n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        size_t len;
+        if (mpread_str(r, &s, &len) != 0)
+            return -2;
+        int k = codec_key_find(keys, nkeys, s, len, i);
+        if (k < 0)
+            (*unknown)++;
+        else if (!(*found & (1u << k))) {
+            vals[k] = *r;
+            *found |= 1u << k;
+        }
+        if (mpread_skip(r) != 0)
+            return -2;
+    }
+    return 0;
+}
+
+/* Copies a field name for an error message, non-printable bytes as '?'. */
+static void
+codec_field_name(char *name, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - 1)
+        n = cap - 1;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    for (size_t j = 0; j < n; j++)
+        if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] >= 0x7f)
+            name[j] = '?';
+}
+
+/* Reads one field's value at r into fs.  -1 with why on a wrong type;
+ * a broken rule sets *msg instead. */
+static int
+codec_read_field(mpread_t *r, int f, fields_t *fs, const char **msg, const char **why)
+{
+    if (fields_spec(f)->kind == FK_INT) {
+        int64_t val;
+        if (mpread_int(r, &val) != 0) {
+            *why = "wrong type: an integer field holds something else";
+            return -1;
+        }
+        if (!(*msg = fields_check_int(f, val)))
+            fields_set_int(fs, f, val);
+        return 0;
+    }
+    const char *s;
+    size_t n;
+    if (mpread_str(r, &s, &n) != 0) {
+        *why = "wrong type: a string field holds something else";
+        return -1;
+    }
+    if (!(*msg = fields_check_str(f, s, n))) {
+        memcpy(fields_str(fs, f), s, n);
+        fields_str(fs, f)[n] = '\0';
+        fs->present |= FIELD_BIT(f);
+    }
+    return 0;
+}
+
+/* Reads a data map into fields.  Wrong shapes return -1 with why (the
  * caller says malformed); rule violations go to errs (NULL: treat as -1). */
 static int
-codec_decode_fields(const msgpack_object *map, fields_t *fs, field_errors_t *errs, const char **why)
+codec_read_fields(mpread_t *r, fields_t *fs, field_errors_t *errs, const char **why)
 {
-    if (map->type != MSGPACK_OBJECT_MAP) {
+    uint32_t n;
+    if (mpread_map(r, &n) != 0) {
         *why = "data must be a map";
         return -1;
     }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        const msgpack_object *v = &map->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR) {
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        size_t klen;
+        if (mpread_str(r, &k, &klen) != 0) {
             *why = "data keys must be strings";
             return -1;
         }
-        int f = fields_lookup(k->via.str.ptr, k->via.str.size);
+        int f = fields_lookup(k, klen);
+        const char *msg = NULL;
         if (f < 0) {
             if (!errs) {
                 *why = "unknown field in data";
                 return -1;
             }
             char name[32];
-            size_t n = k->via.str.size < sizeof name - 1 ? k->via.str.size : sizeof name - 1;
-            memcpy(name, k->via.str.ptr, n);
-            name[n] = '\0';
-            for (size_t j = 0; j < n; j++)
-                if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] >= 0x7f)
-                    name[j] = '?';
+            codec_field_name(name, sizeof name, k, klen);
             field_errors_add(errs, name, "is not a known field");
+            if (mpread_skip(r) != 0) {
+                *why = "map keys must be strings";
+                return -1;
+            }
             continue;
         }
-        const char *msg;
-        if (fields_spec(f)->kind == FK_INT) {
-            int64_t val;
-            if (codec_get_int(v, &val) != 0) {
-                *why = "wrong type: an integer field holds something else";
-                return -1;
-            }
-            msg = fields_check_int(f, val);
-            if (!msg)
-                fields_set_int(fs, f, val);
-        } else {
-            const char *s;
-            size_t n;
-            if (codec_get_str(v, &s, &n) != 0) {
-                *why = "wrong type: a string field holds something else";
-                return -1;
-            }
-            msg = fields_check_str(f, s, n);
-            if (!msg) {
-                memcpy(fields_str(fs, f), s, n);
-                fields_str(fs, f)[n] = '\0';
-                fs->present |= FIELD_BIT(f);
-            }
-        }
+        if (codec_read_field(r, f, fs, &msg, why) != 0)
+            return -1;
         if (msg) {
             if (!errs) {
                 *why = "a field breaks its rules";
@@ -393,46 +476,43 @@ codec_decode_fields(const msgpack_object *map, fields_t *fs, field_errors_t *err
 
 /* ---- commands ------------------------------------------------------------ */
 
+enum { CK_TYPE, CK_COMMAND_ID, CK_CORRELATION_ID, CK_EXPECTED_VERSION, CK_DATA, CK__COUNT };
+static const codec_key_t command_keys[CK__COUNT] = {
+    CODEC_KEY("type"), CODEC_KEY("command_id"), CODEC_KEY("correlation_id"),
+    CODEC_KEY("expected_version"), CODEC_KEY("data")};
+
+/* An id of the envelope (command_id, correlation_id) into out, or a
+ * validation error naming it. */
 static const char *
-codec_command_envelope(const msgpack_object *root, command_t *cmd, field_errors_t *errs)
+codec_read_id(mpread_t *v, const char *name, char *out, field_errors_t *errs)
 {
-    const msgpack_object *o;
-    for (uint32_t i = 0; i < root->via.map.size; i++) {
-        const msgpack_object *k = &root->via.map.ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR)
-            return "keys must be strings";
-        static const char *const known[] = {"type", "command_id", "correlation_id",
-                                            "expected_version", "data"};
-        bool ok = false;
-        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
-            if (k->via.str.size == strlen(known[j]) &&
-                memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
-                ok = true;
-        if (!ok)
-            return "unknown key in command";
-    }
     const char *s;
     size_t n;
-    if (!(o = codec_map_get(root, "command_id")) || codec_get_str(o, &s, &n) != 0)
-        return "command_id must be a string";
+    if (mpread_str(v, &s, &n) != 0)
+        return NULL;
     if (message_id_valid(s, n)) {
-        memcpy(cmd->command_id, s, n);
-        cmd->command_id[n] = '\0';
+        memcpy(out, s, n);
+        out[n] = '\0';
     } else {
-        field_errors_add(errs, "command_id", "must be 1..64 bytes of [A-Za-z0-9_.:-]");
+        field_errors_add(errs, name, "must be 1..64 bytes of [A-Za-z0-9_.:-]");
     }
-    if ((o = codec_map_get(root, "correlation_id")) && o->type != MSGPACK_OBJECT_NIL) {
-        if (codec_get_str(o, &s, &n) != 0)
-            return "correlation_id must be a string";
-        if (message_id_valid(s, n)) {
-            memcpy(cmd->correlation_id, s, n);
-            cmd->correlation_id[n] = '\0';
-        } else {
-            field_errors_add(errs, "correlation_id", "must be 1..64 bytes of [A-Za-z0-9_.:-]");
-        }
-    }
-    if ((o = codec_map_get(root, "expected_version")) && o->type != MSGPACK_OBJECT_NIL) {
-        if (codec_get_int(o, &cmd->expected_version) != 0)
+    return out;
+}
+
+static const char *
+codec_command_envelope(mpread_t *v, uint32_t found, int unknown, command_t *cmd,
+                       field_errors_t *errs)
+{
+    if (unknown > 0)
+        return "unknown key in command";
+    if (!(found & (1u << CK_COMMAND_ID)) ||
+        !codec_read_id(&v[CK_COMMAND_ID], "command_id", cmd->command_id, errs))
+        return "command_id must be a string";
+    if ((found & (1u << CK_CORRELATION_ID)) && !mpread_nil(&v[CK_CORRELATION_ID]) &&
+        !codec_read_id(&v[CK_CORRELATION_ID], "correlation_id", cmd->correlation_id, errs))
+        return "correlation_id must be a string";
+    if ((found & (1u << CK_EXPECTED_VERSION)) && !mpread_nil(&v[CK_EXPECTED_VERSION])) {
+        if (mpread_int(&v[CK_EXPECTED_VERSION], &cmd->expected_version) != 0)
             return "expected_version must be an integer";
         if (cmd->expected_version < 0)
             field_errors_add(errs, "expected_version", "must be >= 0");
@@ -443,6 +523,21 @@ codec_command_envelope(const msgpack_object *root, command_t *cmd, field_errors_
 
 _Static_assert(offsetof(command_t, data) + sizeof(fields_t) == sizeof(command_t),
                "codec_decode_command clears command_t up to data, then data");
+
+/* The command's type from its envelope, or a reason. */
+static const char *
+codec_command_type(mpread_t *v, uint32_t found, command_t *cmd)
+{
+    const char *s;
+    size_t n;
+    if (!(found & (1u << CK_TYPE)) || mpread_str(&v[CK_TYPE], &s, &n) != 0)
+        return "type must be a string";
+    int type = command_type_lookup(s, n);
+    if (type < 0)
+        return "unknown command type";
+    cmd->type = (command_type_t)type;
+    return NULL;
+}
 
 reject_code_t
 codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
@@ -456,45 +551,32 @@ codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t
                  CODEC_MAX_MESSAGE);
         return REJ_MALFORMED;
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r, v[CK__COUNT];
+    uint32_t found;
+    int unknown;
     const char *reason = NULL;
     reject_code_t rc = REJ_MALFORMED;
-    if (codec_parse(buf, len, &u, &reason) != 0)
+    if (codec_reader_init(&r, buf, len, &reason) != 0)
         goto out;
-    const msgpack_object *root = &u.data;
-    if (root->type != MSGPACK_OBJECT_MAP) {
-        reason = "a command must be a map";
-        goto out;
-    }
-    const msgpack_object *t = codec_map_get(root, "type");
-    const char *s;
-    size_t n;
-    if (!t || codec_get_str(t, &s, &n) != 0) {
-        reason = "type must be a string";
+    int indexed = codec_map_index(&r, command_keys, CK__COUNT, v, &found, &unknown);
+    if (indexed != 0) {
+        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
         goto out;
     }
-    int type = command_type_lookup(s, n);
-    if (type < 0) {
-        reason = "unknown command type";
+    if ((reason = codec_command_type(v, found, cmd)) != NULL ||
+        (reason = codec_command_envelope(v, found, unknown, cmd, errs)) != NULL)
         goto out;
-    }
-    cmd->type = (command_type_t)type;
-    if ((reason = codec_command_envelope(root, cmd, errs)) != NULL)
-        goto out;
-    const msgpack_object *data = codec_map_get(root, "data");
-    if (!data) {
+    if (!(found & (1u << CK_DATA))) {
         reason = "data must be a map";
         goto out;
     }
-    if (codec_decode_fields(data, &cmd->data, errs, &reason) != 0)
+    if (codec_read_fields(&v[CK_DATA], &cmd->data, errs, &reason) != 0)
         goto out;
     command_check_fields(cmd, errs);
     rc = errs->count ? REJ_VALIDATION : REJ_NONE;
 out:
     if (rc == REJ_MALFORMED)
         strcopy(why, why_cap, reason ? reason : "malformed");
-    msgpack_unpacked_destroy(&u);
     return rc;
 }
 
@@ -521,16 +603,17 @@ codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *dat
     codec_pack_fields(pk, data, event_spec(type)->fields);
 }
 
-int
-codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map, fields_t *out,
-                        const char **why)
+/* Reads an event's data map at r, upcasting old schemas.  0 or -1 with why. */
+static int
+codec_read_event_data(event_type_t type, int32_t schema, mpread_t *r, fields_t *out,
+                      const char **why)
 {
     fields_clear(out);
     if (schema < 1 || schema > event_spec(type)->schema) {
         *why = "unsupported event schema";
         return -1;
     }
-    if (codec_decode_fields(map, out, NULL, why) != 0)
+    if (codec_read_fields(r, out, NULL, why) != 0)
         return -1;
     /* Upcasters: one line per historical change of a payload. */
     if (type == EV_PRODUCT_CREATED && schema == 1 && !fields_has(out, F_LOW_STOCK_THRESHOLD))
@@ -540,6 +623,16 @@ codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object 
         return -1;
     }
     return 0;
+}
+
+int
+codec_decode_event_data(event_type_t type, int32_t schema, const void *buf, size_t len,
+                        fields_t *out, const char **why)
+{
+    mpread_t r;
+    if (codec_reader_init(&r, buf, len, why) != 0)
+        return -1;
+    return codec_read_event_data(type, schema, &r, out, why);
 }
 
 static void
@@ -572,55 +665,59 @@ codec_pack_event(msgpack_packer *pk, const event_t *ev)
     codec_pack_event_data(pk, ev->env.type, &ev->data);
 }
 
-/* codec_map_get, trying entry `hint` first: our own encoder writes the
- * envelope keys in a fixed order, so the hint is almost always right. */
-static const msgpack_object *
-codec_map_get_hinted(const msgpack_object *o, const char *key, uint32_t hint)
-{
-    if (hint < o->via.map.size) {
-        const msgpack_object *k = &o->via.map.ptr[hint].key;
-        size_t klen = strlen(key);
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            memcmp(k->via.str.ptr, key, klen) == 0)
-            return &o->via.map.ptr[hint].val;
-    }
-    return codec_map_get(o, key);
-}
+enum {
+    EK_POSITION,
+    EK_STREAM,
+    EK_VERSION,
+    EK_TYPE,
+    EK_SCHEMA,
+    EK_EVENT_ID,
+    EK_COMMAND_ID,
+    EK_CORRELATION_ID,
+    EK_RECORDED_AT,
+    EK_DATA,
+    EK__COUNT
+};
+/* In the order of codec_pack_envelope. */
+static const codec_key_t event_keys[EK__COUNT] = {
+    CODEC_KEY("position"),   CODEC_KEY("stream"),         CODEC_KEY("version"),
+    CODEC_KEY("type"),       CODEC_KEY("schema"),         CODEC_KEY("event_id"),
+    CODEC_KEY("command_id"), CODEC_KEY("correlation_id"), CODEC_KEY("recorded_at"),
+    CODEC_KEY("data")};
 
+/* Reads the value of envelope key k at r into e.  0 or -1. */
 static int
-codec_get_int_key(const msgpack_object *o, const char *key, uint32_t hint, int64_t *out)
+codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char *type,
+                        size_t type_cap)
 {
-    const msgpack_object *v = codec_map_get_hinted(o, key, hint);
-    return v ? codec_get_int(v, out) : -1;
-}
-
-static int
-codec_copy_key(const msgpack_object *o, const char *key, uint32_t hint, char *buf, size_t cap)
-{
-    const msgpack_object *v = codec_map_get_hinted(o, key, hint);
-    return v ? codec_copy_str(v, buf, cap) : -1;
-}
-
-int
-codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why)
-{
-    envelope_t *e = &ev->env;
-    memset(e, 0, sizeof *e);
-    int64_t schema;
-    char type[40];
-    /* hints: the order of codec_pack_envelope */
-    if (o->type != MSGPACK_OBJECT_MAP || codec_get_int_key(o, "position", 0, &e->position) ||
-        codec_copy_key(o, "stream", 1, e->stream, sizeof e->stream) ||
-        codec_get_int_key(o, "version", 2, &e->version) ||
-        codec_copy_key(o, "type", 3, type, sizeof type) ||
-        codec_get_int_key(o, "schema", 4, &schema) ||
-        codec_copy_key(o, "event_id", 5, e->event_id, sizeof e->event_id) ||
-        codec_copy_key(o, "command_id", 6, e->command_id, sizeof e->command_id) ||
-        codec_copy_key(o, "correlation_id", 7, e->correlation_id, sizeof e->correlation_id) ||
-        codec_get_int_key(o, "recorded_at", 8, &e->recorded_at)) {
-        *why = "event envelope is incomplete or mistyped";
+    switch (k) {
+    case EK_POSITION:
+        return mpread_int(r, &e->position);
+    case EK_STREAM:
+        return mpread_str_copy(r, e->stream, sizeof e->stream);
+    case EK_VERSION:
+        return mpread_int(r, &e->version);
+    case EK_TYPE:
+        return mpread_str_copy(r, type, type_cap);
+    case EK_SCHEMA:
+        return mpread_int(r, schema);
+    case EK_EVENT_ID:
+        return mpread_str_copy(r, e->event_id, sizeof e->event_id);
+    case EK_COMMAND_ID:
+        return mpread_str_copy(r, e->command_id, sizeof e->command_id);
+    case EK_CORRELATION_ID:
+        return mpread_str_copy(r, e->correlation_id, sizeof e->correlation_id);
+    case EK_RECORDED_AT:
+        return mpread_int(r, &e->recorded_at);
+    default:
         return -1;
     }
+}
+
+/* Sets e's type and schema from what the envelope held.  0 or -1. */
+static int
+codec_event_kind(envelope_t *e, const char *type, int64_t schema, const char **why)
+{
     int t = event_type_lookup(type, strlen(type));
     if (t < 0 || schema < 1 || schema > INT32_MAX) {
         *why = "unknown event type or schema";
@@ -628,24 +725,77 @@ codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why)
     }
     e->type = (event_type_t)t;
     e->schema = (int32_t)schema;
-    const msgpack_object *data = codec_map_get_hinted(o, "data", 9);
-    if (!data) {
+    return 0;
+}
+
+/* One pass over the event's map: envelope values as they come, the data
+ * map as soon as the envelope is complete (our encoder writes it last), or
+ * from where it was when it came earlier.  The first of repeated keys
+ * counts, as codec_map_get finds it. */
+int
+codec_read_event(mpread_t *r, event_t *ev, const char **why)
+{
+    envelope_t *e = &ev->env;
+    memset(e, 0, sizeof *e);
+    const uint32_t envelope = ((1u << EK__COUNT) - 1) & ~(1u << EK_DATA);
+    uint32_t n, found = 0;
+    int64_t schema = 0;
+    char type[40] = "";
+    mpread_t data = *r;
+    bool data_read = false;
+    *why = "event envelope is incomplete or mistyped";
+    if (mpread_map(r, &n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        size_t klen;
+        if (mpread_str(r, &key, &klen) != 0) {
+            *why = "map keys must be strings";
+            return -1;
+        }
+        int k = codec_key_find(event_keys, EK__COUNT, key, klen, i);
+        if (k >= 0 && (found & (1u << k)))
+            k = -1; /* a repeated key: the first counts */
+        if (k >= 0)
+            found |= 1u << k;
+        if (k == EK_DATA && (found & envelope) == envelope) {
+            if (codec_event_kind(e, type, schema, why) != 0 ||
+                codec_read_event_data(e->type, e->schema, r, &ev->data, why) != 0)
+                return -1;
+            data_read = true;
+            continue;
+        }
+        if (k == EK_DATA)
+            data = *r;
+        if (k < 0 || k == EK_DATA) {
+            if (mpread_skip(r) != 0) {
+                *why = "map keys must be strings";
+                return -1;
+            }
+        } else if (codec_read_envelope_key(r, k, e, &schema, type, sizeof type) != 0) {
+            return -1;
+        }
+    }
+    if ((found & envelope) != envelope)
+        return -1;
+    if (data_read)
+        return 0;
+    if (!(found & (1u << EK_DATA))) {
         *why = "event has no data";
         return -1;
     }
-    return codec_decode_event_data(e->type, e->schema, data, &ev->data, why);
+    if (codec_event_kind(e, type, schema, why) != 0)
+        return -1;
+    return codec_read_event_data(e->type, e->schema, &data, &ev->data, why);
 }
 
 int
 codec_decode_event(const void *buf, size_t len, event_t *ev, const char **why)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    int rc = codec_parse(buf, len, &u, why);
-    if (rc == 0)
-        rc = codec_decode_event_obj(&u.data, ev, why);
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    mpread_t r;
+    if (codec_reader_init(&r, buf, len, why) != 0)
+        return -1;
+    return codec_read_event(&r, ev, why);
 }
 
 /* ---- replies ------------------------------------------------------------- */
@@ -686,20 +836,6 @@ codec_reject_lookup(const char *name)
     return REJ_MALFORMED;
 }
 
-static void
-codec_decode_reply_fields(const msgpack_object *o, field_errors_t *fe)
-{
-    if (!o || o->type != MSGPACK_OBJECT_MAP)
-        return;
-    for (uint32_t i = 0; i < o->via.map.size && fe->count < FIELD_ERRORS_MAX; i++) {
-        if (codec_copy_str(&o->via.map.ptr[i].key, fe->items[fe->count].field,
-                           sizeof fe->items[0].field) == 0 &&
-            codec_copy_str(&o->via.map.ptr[i].val, fe->items[fe->count].message,
-                           sizeof fe->items[0].message) == 0)
-            fe->count++;
-    }
-}
-
 void
 command_reply_clear(command_reply_t *r)
 {
@@ -711,37 +847,79 @@ command_reply_clear(command_reply_t *r)
     r->fields.count = 0;
 }
 
+static void
+codec_read_reply_fields(mpread_t *v, field_errors_t *fe)
+{
+    uint32_t n;
+    if (mpread_map(v, &n) != 0)
+        return;
+    for (uint32_t i = 0; i < n && fe->count < FIELD_ERRORS_MAX; i++) {
+        if (mpread_str_copy(v, fe->items[fe->count].field, sizeof fe->items[0].field) == 0 &&
+            mpread_str_copy(v, fe->items[fe->count].message, sizeof fe->items[0].message) == 0)
+            fe->count++;
+        else
+            return;
+    }
+}
+
+enum {
+    RK_OK,
+    RK_COMMAND_ID,
+    RK_STREAM,
+    RK_VERSION,
+    RK_POSITION,
+    RK_DUPLICATE,
+    RK_ERROR,
+    RK_MESSAGE,
+    RK_CURRENT_VERSION,
+    RK_FIELDS,
+    RK__COUNT
+};
+/* In the order of codec_pack_command_reply (accepted; then rejected). */
+static const codec_key_t reply_keys[RK__COUNT] = {
+    CODEC_KEY("ok"),      CODEC_KEY("command_id"), CODEC_KEY("stream"),
+    CODEC_KEY("version"), CODEC_KEY("position"),   CODEC_KEY("duplicate"),
+    CODEC_KEY("error"),   CODEC_KEY("message"),    CODEC_KEY("current_version"),
+    CODEC_KEY("fields")};
+
 int
 codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r)
 {
     command_reply_clear(r);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t rd, v[RK__COUNT];
+    uint32_t found;
+    int unknown;
     const char *why;
-    int rc = -1;
-    if (codec_parse(buf, len, &u, &why) != 0)
-        goto out;
-    const msgpack_object *o = &u.data, *v;
-    if (!(v = codec_map_get(o, "ok")) || codec_get_bool(v, &r->accepted) != 0)
-        goto out;
-    /* hints: the order of codec_pack_command_reply */
-    codec_copy_key(o, "command_id", 1, r->command_id, sizeof r->command_id);
+    if (codec_reader_init(&rd, buf, len, &why) != 0 ||
+        codec_map_index(&rd, reply_keys, RK__COUNT, v, &found, &unknown) != 0 ||
+        !(found & (1u << RK_OK)) || mpread_bool(&v[RK_OK], &r->accepted) != 0)
+        return -1;
+        /* The rest is best effort, as before: a missing or mistyped value
+         * leaves its member as command_reply_clear set it. */
+#define HAS(k) (found & (1u << (k)))
+    if (HAS(RK_COMMAND_ID))
+        mpread_str_copy(&v[RK_COMMAND_ID], r->command_id, sizeof r->command_id);
     if (r->accepted) {
-        codec_copy_key(o, "stream", 2, r->stream, sizeof r->stream);
-        codec_get_int_key(o, "version", 3, &r->version);
-        codec_get_int_key(o, "position", 4, &r->position);
-        if ((v = codec_map_get(o, "duplicate")))
-            codec_get_bool(v, &r->duplicate);
-    } else {
-        char err[32] = "";
-        codec_copy_key(o, "error", 2, err, sizeof err);
-        r->error = codec_reject_lookup(err);
-        codec_copy_key(o, "message", 3, r->message, sizeof r->message);
-        codec_get_int_key(o, "current_version", 4, &r->version);
-        codec_decode_reply_fields(codec_map_get(o, "fields"), &r->fields);
+        if (HAS(RK_STREAM))
+            mpread_str_copy(&v[RK_STREAM], r->stream, sizeof r->stream);
+        if (HAS(RK_VERSION))
+            mpread_int(&v[RK_VERSION], &r->version);
+        if (HAS(RK_POSITION))
+            mpread_int(&v[RK_POSITION], &r->position);
+        if (HAS(RK_DUPLICATE))
+            mpread_bool(&v[RK_DUPLICATE], &r->duplicate);
+        return 0;
     }
-    rc = 0;
-out:
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    char err[32] = "";
+    if (HAS(RK_ERROR))
+        mpread_str_copy(&v[RK_ERROR], err, sizeof err);
+    r->error = codec_reject_lookup(err);
+    if (HAS(RK_MESSAGE))
+        mpread_str_copy(&v[RK_MESSAGE], r->message, sizeof r->message);
+    if (HAS(RK_CURRENT_VERSION))
+        mpread_int(&v[RK_CURRENT_VERSION], &r->version);
+    if (HAS(RK_FIELDS))
+        codec_read_reply_fields(&v[RK_FIELDS], &r->fields);
+#undef HAS
+    return 0;
 }

@@ -10,6 +10,7 @@
 #define INV_CODEC_H
 
 #include "message.h"
+#include "mpread.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -40,6 +41,29 @@ void command_reply_clear(command_reply_t *r);
  * static reason. */
 int codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why);
 
+/* Starts a cursor over buf after checking it as codec_parse does (one
+ * complete object, no trailing bytes, keys are strings), without building
+ * a tree.  The decoders below read with it.  0, or -1 with *why. */
+int codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why);
+
+/* A map key known to a decoder. */
+typedef struct {
+    const char *name;
+    size_t len;
+} codec_key_t;
+#define CODEC_KEY(s)                                                                               \
+    {                                                                                              \
+        s, sizeof s - 1                                                                            \
+    }
+
+/* Reads the map at the cursor, noting in vals[k] where the value of keys[k]
+ * begins (its first occurrence, as codec_map_get finds it; nkeys <= 32);
+ * bit k of *found says that keys[k] was there, and *unknown counts the
+ * other keys.  0, -1 when the cursor holds no map, -2 when a key (at any
+ * depth) is not a string. */
+int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
+                    uint32_t *found, int *unknown);
+
 /* Map access on a parsed object; NULL when `map` is not a map or lacks key. */
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
 /* Typed reads: 0 on success, -1 on a wrong type (or out of int64 range). */
@@ -60,11 +84,12 @@ void codec_pack_command(msgpack_packer *pk, const command_t *cmd);
 
 /* The `data` map of an event, as stored in the payload column. */
 void codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *data);
-/* Decodes a stored payload of the given schema, upcasting old schemas to the
- * current one (ProductCreated v1 has no low_stock_threshold: it reads as
- * PRODUCT_V1_DEFAULT_THRESHOLD).  0 or -1 with why. */
+/* Decodes a stored payload (buf, len) of the given schema, upcasting old
+ * schemas to the current one (ProductCreated v1 has no
+ * low_stock_threshold: it reads as PRODUCT_V1_DEFAULT_THRESHOLD).  0 or -1
+ * with why. */
 #define PRODUCT_V1_DEFAULT_THRESHOLD 5
-int codec_decode_event_data(event_type_t type, int32_t schema, const msgpack_object *map,
+int codec_decode_event_data(event_type_t type, int32_t schema, const void *buf, size_t len,
                             fields_t *out, const char **why);
 
 /* A whole event on the wire: the envelope plus an already-encoded data map
@@ -74,7 +99,9 @@ void codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void 
 void codec_pack_event(msgpack_packer *pk, const event_t *ev);
 /* Decodes a whole wire event, upcasting its data.  0 or -1 with why. */
 int codec_decode_event(const void *buf, size_t len, event_t *ev, const char **why);
-int codec_decode_event_obj(const msgpack_object *o, event_t *ev, const char **why);
+/* Decodes the event at the cursor (an element of a batch or of a page) and
+ * moves past it.  0 or -1 with why. */
+int codec_read_event(mpread_t *r, event_t *ev, const char **why);
 
 void codec_pack_command_reply(msgpack_packer *pk, const command_reply_t *r);
 int codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r);

@@ -697,14 +697,10 @@ es_decode_row(const envelope_t *env, const void *data, size_t len, void *arg)
     if (!ev)
         return ES_IO;
     ev->env = *env;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     const char *why;
     int rc = ES_CORRUPT;
-    if (codec_parse(data, len, &u, &why) == 0 &&
-        codec_decode_event_data(env->type, env->schema, &u.data, &ev->data, &why) == 0)
+    if (codec_decode_event_data(env->type, env->schema, data, len, &ev->data, &why) == 0)
         rc = ctx->fn(ev, ctx->arg);
-    msgpack_unpacked_destroy(&u);
     free(ev);
     return rc;
 }

@@ -346,14 +346,20 @@ sub_reconnect_catchup(subscriber_t *s)
     s->catchup = bus_connect(s->zctx, ZMQ_DEALER, s->cfg.catchup_ep);
 }
 
+/* A catch-up page: its events at a cursor, and how many there are. */
+typedef struct {
+    mpread_t events;
+    uint32_t n;
+} sub_page_t;
+
 /* Applies one page of catch-up events; returns how many were applied, or -1. */
 static int
-sub_apply_page(subscriber_t *s, const msgpack_object *events)
+sub_apply_page(subscriber_t *s, sub_page_t *page)
 {
     int applied = 0;
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
+    for (uint32_t i = 0; i < page->n; i++) {
         const char *why;
-        if (codec_decode_event_obj(&events->via.array.ptr[i], &s->ev, &why) != 0) {
+        if (codec_read_event(&page->events, &s->ev, &why) != 0) {
             LOG_E(NULL, "catch-up event does not decode (%s); stopping here", why);
             sub_abort_batch(s, "undecodable event");
             return -1;
@@ -374,7 +380,7 @@ sub_apply_page(subscriber_t *s, const msgpack_object *events)
     return applied; /* the batch stays open: sub_catch_up commits once per turn */
 }
 
-typedef int (*page_fn)(subscriber_t *s, const msgpack_object *events);
+typedef int (*page_fn)(subscriber_t *s, sub_page_t *page);
 
 /* Requests one page after `after` and hands its events to fn.  Returns what
  * fn returns (events applied, 0 at the head), or -1 on failure. */
@@ -412,18 +418,48 @@ sub_await_page(subscriber_t *s, void **reply, size_t *len)
     return *reply ? 0 : -1;
 }
 
-/* Position of the last event in a page, or -1. */
+/* Position of the last event in a page, or -1 (decoded into s->ev). */
 static int64_t
-sub_page_last(const msgpack_object *events)
+sub_page_last(subscriber_t *s, const sub_page_t *page)
 {
-    int64_t last = -1;
-    if (events->via.array.size > 0) {
-        const msgpack_object *v =
-            codec_map_get(&events->via.array.ptr[events->via.array.size - 1], "position");
-        if (!v || codec_get_int(v, &last) != 0)
-            last = -1;
+    mpread_t r = page->events;
+    const char *why;
+    if (page->n == 0)
+        return -1;
+    for (uint32_t i = 0; i + 1 < page->n; i++)
+        if (mpread_skip(&r) != 0)
+            return -1;
+    return codec_read_event(&r, &s->ev, &why) == 0 ? s->ev.env.position : -1;
+}
+
+enum { PK_HEAD, PK_AFTER, PK_EVENTS, PK__COUNT };
+static const codec_key_t page_keys[PK__COUNT] = {CODEC_KEY("head"), CODEC_KEY("after"),
+                                                 CODEC_KEY("events")};
+
+/* Reads the ReadEvents reply to the request for the page after `after`:
+ * its head and its page of events.  0, or -1 with why. */
+static int
+sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_page_t *page,
+              const char **why)
+{
+    mpread_t r, v[PK__COUNT];
+    uint32_t found;
+    int unknown;
+    int64_t answered;
+    if (codec_reader_init(&r, reply, len, why) != 0)
+        return -1;
+    if (codec_map_index(&r, page_keys, PK__COUNT, v, &found, &unknown) != 0 ||
+        found != (1u << PK__COUNT) - 1 || mpread_int(&v[PK_HEAD], head) != 0 ||
+        mpread_int(&v[PK_AFTER], &answered) != 0 || mpread_array(&v[PK_EVENTS], &page->n) != 0) {
+        *why = "not a map of head, after and an events array";
+        return -1;
     }
-    return last;
+    if (answered != after) {
+        *why = "an answer to another request";
+        return -1;
+    }
+    page->events = v[PK_EVENTS];
+    return 0;
 }
 
 /* Gets the page after `after` (asked for already when it was prefetched) and
@@ -448,32 +484,26 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
         sub_reconnect_catchup(s);
         return -1;
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    const char *why = "bad reply";
+    const char *why;
     int rc = -1;
-    int64_t head = 0, req_after = -1;
-    const msgpack_object *ev, *v;
-    if (codec_parse(reply, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
-        codec_get_int(v, &head) == 0 && (v = codec_map_get(&u.data, "after")) &&
-        codec_get_int(v, &req_after) == 0 && req_after == after &&
-        (ev = codec_map_get(&u.data, "events")) && ev->type == MSGPACK_OBJECT_ARRAY) {
+    int64_t head = 0;
+    sub_page_t page;
+    if (sub_read_page(reply, len, after, &head, &page, &why) == 0) {
         /* Heads only rise, but for one case: the relay says it has nothing
          * after `after` and its head is at most that.  Then whatever this
          * subscriber took for a higher head (a stray or hostile message on
          * the bus) was wrong; kept, it would make every turn a catch-up and
          * every live batch a commit of its own. */
-        if (head > s->st.head || (ev->via.array.size == 0 && head <= after))
+        if (head > s->st.head || (page.n == 0 && head <= after))
             s->st.head = head;
-        int64_t last = sub_page_last(ev);
-        if (ev->via.array.size >= (uint32_t)s->cfg.catchup_page && last > after)
+        int64_t last = sub_page_last(s, &page);
+        if (page.n >= (uint32_t)s->cfg.catchup_page && last > after)
             sub_request_page(s, last);
-        rc = fn(s, ev);
+        rc = fn(s, &page);
     } else {
         LOG_W(NULL, "catch-up reply unusable (%s)", why);
         sub_reconnect_catchup(s); /* drops any stale reply still in flight */
     }
-    msgpack_unpacked_destroy(&u);
     free(reply);
     return rc;
 }
@@ -518,17 +548,17 @@ sub_catch_up(subscriber_t *s, const char *reason)
 
 /* Applies one catch-up page to the model being rebuilt, in one transaction. */
 static int
-sub_rebuild_page(subscriber_t *s, const msgpack_object *events)
+sub_rebuild_page(subscriber_t *s, sub_page_t *page)
 {
     void *rm = s->rebuild_model;
     int applied = 0;
-    if (events->via.array.size == 0)
+    if (page->n == 0)
         return 0;
     if (s->ops->begin(rm) != 0)
         return -1;
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
+    for (uint32_t i = 0; i < page->n; i++) {
         const char *why;
-        if (codec_decode_event_obj(&events->via.array.ptr[i], &s->ev, &why) != 0 ||
+        if (codec_read_event(&page->events, &s->ev, &why) != 0 ||
             s->ev.env.position != s->st.rebuild_checkpoint + applied + 1 ||
             s->ops->apply(rm, &s->ev) != 0) {
             s->ops->rollback(rm);
@@ -731,23 +761,22 @@ sub_on_event(subscriber_t *s, const void *body, size_t len)
 static bool
 sub_on_events(subscriber_t *s, const void *body, size_t len)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
+    uint32_t n = 0;
     const char *why = "not an array";
     bool gap = false;
-    if (codec_parse(body, len, &u, &why) != 0 || u.data.type != MSGPACK_OBJECT_ARRAY) {
+    if (codec_reader_init(&r, body, len, &why) != 0 || mpread_array(&r, &n) != 0) {
         LOG_E(NULL, "event batch on the bus does not decode (%s); checkpoint not advanced", why);
         gap = true;
     }
-    for (uint32_t i = 0; !gap && i < u.data.via.array.size; i++) {
-        if (codec_decode_event_obj(&u.data.via.array.ptr[i], &s->ev, &why) != 0) {
+    for (uint32_t i = 0; !gap && i < n; i++) {
+        if (codec_read_event(&r, &s->ev, &why) != 0) {
             LOG_E(NULL, "event %u of a batch on the bus does not decode (%s)", i, why);
             gap = true;
         } else {
             gap = sub_on_decoded(s);
         }
     }
-    msgpack_unpacked_destroy(&u);
     return gap;
 }
 

@@ -1,5 +1,5 @@
 # Unit tests of common/: the codec, the field rules, the event store, the
-# SQLite open helper, the string hash, the subscribers' database helper and the subscriber
+# SQLite open helper, the string hash, the msgpack cursor, the subscribers' database helper and the subscriber
 # daemon wiring.
 inv_unit_test(test_codec ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_codec.c)
 inv_unit_test(test_fields ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_fields.c)
@@ -8,3 +8,4 @@ inv_unit_test(test_subdaemon ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subdaemon.c)
 inv_unit_test(test_sqlitedb ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sqlitedb.c)
 inv_unit_test(test_modeldb ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_modeldb.c)
 inv_unit_test(test_strhash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_strhash.c)
+inv_unit_test(test_mpread ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mpread.c)

@@ -117,14 +117,10 @@ collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
     s->types[s->n] = env->type;
     snprintf(s->streams[s->n], sizeof s->streams[0], "%s", env->stream);
     /* the raw bytes are one msgpack map that decodes as the event's data */
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     const char *why;
     fields_t *fs = malloc(sizeof *fs);
-    s->data_ok[s->n] = codec_parse(data, len, &u, &why) == 0 &&
-                       codec_decode_event_data(env->type, env->schema, &u.data, fs, &why) == 0;
+    s->data_ok[s->n] = codec_decode_event_data(env->type, env->schema, data, len, fs, &why) == 0;
     free(fs);
-    msgpack_unpacked_destroy(&u);
     s->n++;
     return s->stop_after && s->n >= s->stop_after ? 7 : 0;
 }

@@ -1,0 +1,66 @@
+/* mpread: a bounds-checked cursor that reads msgpack values straight from
+ * the bytes, in order, without building msgpack-c's object tree.
+ *
+ * The hot decoders (events on the bus and in catch-up pages, stored
+ * payloads, command requests and replies; common/codec.c) read with it:
+ * no allocation per message, one walk over the bytes instead of three
+ * (the shape check, the unpack into a zone, the key check) plus the walk
+ * of the tree.  Every read checks the bytes that remain; a wrong type or
+ * a truncated value is an error that leaves the cursor where it was.
+ * Skipped values are checked as codec_parse checks a whole message: map
+ * keys are strings, nesting is at most MPREAD_MAX_DEPTH deep.
+ *
+ * Ownership: a cursor points into the caller's buffer and owns nothing;
+ * strings it returns point into that buffer (not NUL-terminated). */
+#ifndef INV_MPREAD_H
+#define INV_MPREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MPREAD_MAX_DEPTH 32
+
+typedef struct {
+    const uint8_t *p;   /* next byte to read */
+    const uint8_t *end; /* one past the last byte */
+} mpread_t;
+
+/* What the next value is (MP_NONE at the end of the bytes). */
+typedef enum {
+    MP_NONE,
+    MP_NIL,
+    MP_BOOL,
+    MP_INT,
+    MP_FLOAT,
+    MP_STR,
+    MP_BIN,
+    MP_ARRAY,
+    MP_MAP,
+    MP_EXT,
+    MP_INVALID /* 0xc1, never used by msgpack */
+} mptype_t;
+
+void mpread_init(mpread_t *r, const void *buf, size_t len);
+/* True when every byte has been read. */
+bool mpread_at_end(const mpread_t *r);
+mptype_t mpread_peek(const mpread_t *r);
+
+/* Typed reads: 0 and the cursor moved past the value, or -1 (wrong type,
+ * truncated, an integer outside int64) and the cursor unmoved. */
+int mpread_int(mpread_t *r, int64_t *out);
+int mpread_bool(mpread_t *r, bool *out);
+int mpread_str(mpread_t *r, const char **s, size_t *len);
+/* A string copied into buf (NUL-terminated); -1 also when it does not fit
+ * in cap - 1 bytes. */
+int mpread_str_copy(mpread_t *r, char *buf, size_t cap);
+/* Container headers: the number of elements (of pairs, for a map) that
+ * follow; -1 also when that many cannot fit in the bytes that remain. */
+int mpread_array(mpread_t *r, uint32_t *n);
+int mpread_map(mpread_t *r, uint32_t *n);
+/* Consumes a nil and returns true, or returns false and moves nothing. */
+bool mpread_nil(mpread_t *r);
+/* Skips one whole value, containers included. */
+int mpread_skip(mpread_t *r);
+
+#endif
