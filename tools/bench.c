@@ -7,6 +7,7 @@
 #include "zipf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,10 @@ typedef struct {
     void *zctx;
     conn_t *conns;
     zipf_t *zipf;
-    command_t cmd;      /* scratch */
-    int64_t total_sent; /* first sends, not retries */
-    int64_t run_tag;    /* wall-clock microseconds at start: part of every command id */
+    command_t cmd;        /* scratch */
+    int64_t total_sent;   /* first sends, not retries */
+    char run_tag_hex[17]; /* wall-clock microseconds at start, as 12 (or more) hex
+                             digits: part of every command id */
     /* visibility */
     void *proj;
     bool proj_waiting;
@@ -59,10 +61,42 @@ typedef struct {
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* Appends s to out (cap bytes, *n used), truncating as snprintf would. */
+static void
+put_str(char *out, size_t cap, size_t *n, const char *s)
+{
+    while (*s && *n + 1 < cap)
+        out[(*n)++] = *s++;
+    out[*n] = '\0';
+}
+
+/* Appends v in decimal, zero-padded to at least width digits.  The ids are
+ * written by hand: snprintf and sscanf were a tenth of invbench's CPU,
+ * which the daemons share. */
+static void
+put_dec(char *out, size_t cap, size_t *n, unsigned long long v, int width)
+{
+    char digits[24];
+    int d = 0;
+    do {
+        digits[d++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (d < width && d < (int)sizeof digits)
+        digits[d++] = '0';
+    while (d > 0 && *n + 1 < cap)
+        out[(*n)++] = digits[--d];
+    out[*n] = '\0';
+}
+
 static void
 id_of(char *out, size_t cap, const char *prefix, const char *kind, size_t k)
 {
-    snprintf(out, cap, "%s-%s%zu", prefix, kind, k);
+    size_t n = 0;
+    put_str(out, cap, &n, prefix);
+    put_str(out, cap, &n, "-");
+    put_str(out, cap, &n, kind);
+    put_dec(out, cap, &n, k, 1);
 }
 
 static int
@@ -95,10 +129,17 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
     char tag[17];
     if (b->o->random_ids)
         proc_random_hex(tag, 8);
-    else
-        snprintf(tag, sizeof tag, "%012llx", (unsigned long long)b->run_tag);
-    snprintf(c->command_id, sizeof c->command_id, "%s.%s.%012lld.%d.%d", b->o->prefix, tag,
-             (long long)seq, conn, slot);
+    char *id = c->command_id;
+    size_t n = 0, cap = sizeof c->command_id;
+    put_str(id, cap, &n, b->o->prefix);
+    put_str(id, cap, &n, ".");
+    put_str(id, cap, &n, b->o->random_ids ? tag : b->run_tag_hex);
+    put_str(id, cap, &n, ".");
+    put_dec(id, cap, &n, (unsigned long long)seq, 12);
+    put_str(id, cap, &n, ".");
+    put_dec(id, cap, &n, (unsigned long long)conn, 1);
+    put_str(id, cap, &n, ".");
+    put_dec(id, cap, &n, (unsigned long long)slot, 1);
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     fields_set_str(&c->data, F_PRODUCT_ID, pid);
@@ -218,6 +259,29 @@ finish_slot(bench_t *b, conn_t *c, int si)
     }
 }
 
+/* Reads ".seq.conn.slot" at the end of a command id.  0 or -1. */
+static int
+parse_id_tail(const char *p, long long *seq, int *conn, int *slot)
+{
+    char *end;
+    if (*p != '.')
+        return -1;
+    *seq = strtoll(p + 1, &end, 10);
+    if (end == p + 1 || *end != '.')
+        return -1;
+    p = end;
+    long v = strtol(p + 1, &end, 10);
+    if (end == p + 1 || *end != '.' || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *conn = (int)v;
+    p = end;
+    v = strtol(p + 1, &end, 10);
+    if (end == p + 1 || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *slot = (int)v;
+    return 0;
+}
+
 static void
 on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
 {
@@ -232,8 +296,8 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
         dot = strchr(r.command_id + plen + 1, '.'); /* after ".TAG" */
-    if (!dot || sscanf(dot, ".%lld.%d.%d", &seq, &conn, &slot) != 3 || slot < 0 ||
-        slot >= b->o->window || !c->slots[slot].used || c->slots[slot].seq != seq)
+    if (!dot || parse_id_tail(dot, &seq, &conn, &slot) != 0 || slot < 0 || slot >= b->o->window ||
+        !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
     int64_t t = proc_mono_us();
     histogram_record(&b->r->latency, t - c->slots[slot].intended_us);
@@ -634,7 +698,7 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
     b->o = o;
     b->r = r;
     b->timer_fd = -1;
-    b->run_tag = proc_now_us();
+    snprintf(b->run_tag_hex, sizeof b->run_tag_hex, "%012llx", (unsigned long long)proc_now_us());
     int rc = bench_open(b);
     if (rc == 0 && o->mode == BENCH_WAIT) {
         rc = run_wait(b);
