@@ -18,11 +18,13 @@
  * ON CONFLICT DO NOTHING; aggregates (supplier counts, ratings) are
  * recomputed from their rows rather than incremented.
  *
- * Sales are folded (salefold.h): a ProductSold writes its sales row at
- * once, but its product's counters, stock and version, and its sales_daily
- * row, wait in the fold until the batch commits, so a product sold many
- * times in a batch is rewritten once (a rebuild from 300,000 sales: 8.8-12.2
- * -> 6.6-8.1 us per event, docs/performance.md item 30).  The fold also
+ * Sales, views and stock updates are folded (salefold.h): a ProductSold
+ * writes its sales row at once, but its product's counters, stock and
+ * version, and its sales_daily row, wait in the fold until the batch
+ * commits, as do a ProductViewed's view and a StockUpdated's stock, so a
+ * product sold, viewed and restocked many times in a batch is rewritten
+ * once (a rebuild from 300,000 sales: 8.8-12.2 -> 6.6-8.1 us per event,
+ * docs/performance.md item 30; views and stock, item 40).  The fold also
  * remembers each product's row version, so a sale is checked against it
  * without reading the row.  Another event of the product first writes the
  * product's folded sales; since every product event leaves the row at
@@ -207,9 +209,7 @@ typedef enum {
     ST_PRODUCT_UPSERT,
     ST_PRODUCT_CLAIM,
     ST_PRODUCT_PRICE,
-    ST_PRODUCT_STOCK,
-    ST_PRODUCT_SOLD,
-    ST_PRODUCT_VIEWED,
+    ST_PRODUCT_FOLD,
     ST_PRODUCT_DISCONTINUE,
     ST_PRODUCT_RATINGS,
     ST_PRODUCT_SUPPLIER,
@@ -255,17 +255,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " WHERE product_id = ?1 AND version < ?2",
     [ST_PRODUCT_PRICE] =
         "UPDATE products SET previous_price_cents = ?2, price_cents = ?3 WHERE product_id = ?1",
-    /* The hot events claim the version in the same UPDATE (one row rewrite
-     * instead of two); changes() says whether the event was new. */
-    [ST_PRODUCT_STOCK] = "UPDATE products SET stock = ?2, version = ?3, updated_at = ?4"
-                         " WHERE product_id = ?1 AND version < ?3",
-    /* By the row's pid, which the fold knows: no walk of the product_id
-     * index per product written. */
-    [ST_PRODUCT_SOLD] = "UPDATE products SET stock = ?2, units_sold = units_sold + ?3,"
-                        " revenue_cents = revenue_cents + ?4, version = ?5, updated_at = ?6"
-                        " WHERE pid = ?1 AND version < ?5",
-    [ST_PRODUCT_VIEWED] = "UPDATE products SET view_count = view_count + 1, version = ?2,"
-                          " updated_at = ?3 WHERE product_id = ?1 AND version < ?2",
+    /* What the fold holds for a product (NULL stock: unchanged), by the
+     * row's pid, which the fold knows: no walk of the product_id index per
+     * product written. */
+    [ST_PRODUCT_FOLD] =
+        "UPDATE products SET stock = coalesce(?2, stock), units_sold = units_sold + ?3,"
+        " revenue_cents = revenue_cents + ?4, view_count = view_count + ?7, version = ?5,"
+        " updated_at = ?6 WHERE pid = ?1 AND version < ?5",
     [ST_PRODUCT_DISCONTINUE] =
         "UPDATE products SET discontinued = 1, discontinued_reason = ?2 WHERE product_id = ?1",
     [ST_PRODUCT_RATINGS] =
@@ -398,15 +394,21 @@ rm_fold_write(readmodel_t *m, salefold_entry_t *e)
 {
     if (!e->pending)
         return 0;
-    if (rm_exec(m, ST_PRODUCT_SOLD, "iiiiii", e->pid, e->stock, e->units, e->revenue_cents,
-                e->version, e->updated_at) != 1)
+    int n = e->stock_set ? rm_exec(m, ST_PRODUCT_FOLD, "iiiiiii", e->pid, e->stock, e->units,
+                                   e->revenue_cents, e->version, e->updated_at, e->views)
+                         : rm_exec(m, ST_PRODUCT_FOLD, "iniiiii", e->pid, e->units,
+                                   e->revenue_cents, e->version, e->updated_at, e->views);
+    if (n != 1)
         return -1; /* the row moved under the fold: a bug, never a silent loss */
-    if (!m->bulk_path && rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->updated_at / US_PER_DAY,
-                                 e->product_id, e->units, e->revenue_cents) < 0)
+    if (!m->bulk_path && e->units > 0 &&
+        rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->sold_at / US_PER_DAY, e->product_id, e->units,
+                e->revenue_cents) < 0)
         return -1;
     e->pending = false;
+    e->stock_set = false;
     e->units = 0;
     e->revenue_cents = 0;
+    e->views = 0;
     return 0;
 }
 
@@ -526,13 +528,39 @@ apply_price_changed(readmodel_t *m, const event_t *ev)
                : 0;
 }
 
+/* The fold's entry of the event's product when the event is new for its
+ * row (*out NULL: an unknown product, or an event already applied). */
+static int
+rm_fold_claim(readmodel_t *m, const event_t *ev, salefold_entry_t **out)
+{
+    if (rm_fold_entry(m, ev->data.product_id, out) != 0)
+        return -1;
+    if (*out && ev->env.version <= (*out)->version)
+        *out = NULL;
+    return 0;
+}
+
+/* Folds the event's version and time into e. */
+static void
+rm_fold_event(salefold_entry_t *e, const event_t *ev)
+{
+    e->version = ev->env.version;
+    e->updated_at = ev->env.recorded_at;
+    e->pending = true;
+}
+
 static int
 apply_stock_updated(readmodel_t *m, const event_t *ev)
 {
-    return rm_exec(m, ST_PRODUCT_STOCK, "tiii", ev->data.product_id,
-                   fields_int(&ev->data, F_NEW_STOCK), ev->env.version, ev->env.recorded_at) < 0
-               ? -1
-               : 0;
+    salefold_entry_t *e;
+    if (rm_fold_claim(m, ev, &e) != 0)
+        return -1;
+    if (e) {
+        rm_fold_event(e, ev);
+        e->stock = fields_int(&ev->data, F_NEW_STOCK);
+        e->stock_set = true;
+    }
+    return 0;
 }
 
 /* A sale is folded into its product's entry (salefold.h) and written with
@@ -544,21 +572,21 @@ apply_product_sold(readmodel_t *m, const event_t *ev)
 {
     const fields_t *d = &ev->data;
     salefold_entry_t *e;
-    if (rm_fold_entry(m, d->product_id, &e) != 0)
+    if (rm_fold_claim(m, ev, &e) != 0)
         return -1;
-    if (!e || ev->env.version <= e->version)
+    if (!e)
         return 0; /* unknown product, or already applied */
     int64_t qty = fields_int(d, F_QUANTITY);
     int64_t unit = fields_int(d, F_UNIT_PRICE_CENTS);
-    if (e->pending && e->updated_at / US_PER_DAY != ev->env.recorded_at / US_PER_DAY &&
+    if (e->units > 0 && e->sold_at / US_PER_DAY != ev->env.recorded_at / US_PER_DAY &&
         rm_fold_write(m, e) != 0)
         return -1;
-    e->version = ev->env.version;
-    e->pending = true;
+    rm_fold_event(e, ev);
     e->stock = fields_int(d, F_NEW_STOCK);
+    e->stock_set = true;
     e->units += qty;
     e->revenue_cents += qty * unit;
-    e->updated_at = ev->env.recorded_at;
+    e->sold_at = ev->env.recorded_at;
     return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
                    unit, qty * unit, ev->env.recorded_at) < 0
                ? -1
@@ -568,10 +596,14 @@ apply_product_sold(readmodel_t *m, const event_t *ev)
 static int
 apply_product_viewed(readmodel_t *m, const event_t *ev)
 {
-    return rm_exec(m, ST_PRODUCT_VIEWED, "tii", ev->data.product_id, ev->env.version,
-                   ev->env.recorded_at) < 0
-               ? -1
-               : 0;
+    salefold_entry_t *e;
+    if (rm_fold_claim(m, ev, &e) != 0)
+        return -1;
+    if (e) {
+        rm_fold_event(e, ev);
+        e->views++;
+    }
+    return 0;
 }
 
 static int
@@ -745,13 +777,20 @@ readmodel_begin(readmodel_t *m)
     return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
 }
 
+/* The events the fold holds until commit. */
+static bool
+rm_folded(event_type_t type)
+{
+    return type == EV_PRODUCT_SOLD || type == EV_PRODUCT_VIEWED || type == EV_STOCK_UPDATED;
+}
+
 int
 readmodel_apply(readmodel_t *m, const event_t *ev)
 {
     if (ev->env.type < 0 || ev->env.type >= EV__COUNT || !appliers[ev->env.type])
         return 0; /* a type this model does not show */
     salefold_entry_t *e = NULL;
-    if (ev->env.type != EV_PRODUCT_SOLD && ev->data.product_id[0] &&
+    if (!rm_folded(ev->env.type) && ev->data.product_id[0] &&
         rm_fold_settle(m, ev->data.product_id, &e) != 0)
         return -1;
     if (appliers[ev->env.type](m, ev) != 0)

@@ -1,5 +1,5 @@
-/* salefold: a bounded table of products by id, each with the sales folded
- * into it that are not yet written to its row.
+/* salefold: a bounded table of products by id, each with the sales, views
+ * and stock updates folded into it that are not yet written to its row.
  *
  * The read model keeps one (readmodel.c): a product sold many times in one
  * batch is rewritten once, at commit, instead of once per sale, and the
@@ -23,12 +23,15 @@ typedef struct {
     bool known;            /* version is the row's, with the folded sales */
     int64_t version;       /* the product's version after the folded sales */
     int64_t pid;           /* the product row's pid (known with version) */
-    bool pending;          /* sales folded and not yet written */
-    int64_t stock;         /* after the last folded sale */
+    bool pending;          /* events folded and not yet written */
+    bool stock_set;        /* stock holds the row's new stock */
+    int64_t stock;         /* after the last folded sale or stock update */
     int64_t units;         /* to add to units_sold */
     int64_t revenue_cents; /* to add to revenue_cents */
-    int64_t updated_at;    /* recorded_at of the last folded sale; all folded
-                              sales are of its day (UTC) */
+    int64_t views;         /* to add to view_count */
+    int64_t updated_at;    /* recorded_at of the last folded event */
+    int64_t sold_at;       /* recorded_at of the last folded sale; all folded
+                              sales (units > 0) are of its day (UTC) */
 } salefold_entry_t;
 
 typedef struct salefold salefold_t;

@@ -349,7 +349,7 @@ Test(readmodel, rollback_forgets_the_rows_it_created)
     hist_t *h = hist_new();
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5); /* [1] */
-    ev_sold(h, "p1", 2, 1000, 20);                                     /* [2] */
+    ev_sold(h, "p1", 2, 1000, 20);                                      /* [2] */
     readmodel_t *m = open_model(path);
     apply_range(m, h, 0, 1);
     cr_assert_eq(readmodel_begin(m), 0); /* p1 created and sold, then rolled back */
@@ -582,6 +582,53 @@ Test(readmodel, sales_folded_in_one_batch_equal_one_event_per_batch)
     free(again);
     readmodel_destroy(&a);
     readmodel_destroy(&b);
+    free(h);
+}
+
+/* Views, stock updates and sales of one product in one batch reach its
+ * row as the events say, each kind alone and all mixed: the fold writes
+ * the view count, the newest stock (none: the stock stays), the units,
+ * the version and the time of the last event. */
+Test(readmodel, folded_views_stock_and_sales_are_written_at_commit)
+{
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
+    ev_product(h, "p2", "Red Gadget", "s1", "Acme", 2500, 2000, 7, 5);
+    ev_product(h, "p3", "Green Gizmo", "s1", "Acme", 500, 100, 4, 2);
+    ev_viewed(h, "p1");
+    ev_viewed(h, "p2");
+    ev_viewed(h, "p3"); /* only a view for p3: its stock stays 4 */
+    ev_stock(h, "p1", 20, 50);
+    ev_viewed(h, "p1");
+    ev_stock(h, "p2", 7, 9); /* a stock update and views, no sale */
+    ev_sold(h, "p1", 2, 1000, 48);
+    ev_viewed(h, "p2");
+    ev_stock(h, "p1", 48, 60);
+    ev_viewed(h, "p1");
+    readmodel_t *m = open_model(path);
+    apply_range(m, h, 0, 4);
+    cr_assert_eq(readmodel_begin(m), 0);
+    for (int i = 4; i < h->n; i++)
+        cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d", i);
+    cr_assert_eq(readmodel_commit(m, h->ev[h->n - 1].env.position), 0);
+    cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p1'"), 3);
+    cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p1'"), 60);
+    cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p1'"), 2);
+    cr_assert_eq(sql_int("SELECT version FROM product_details WHERE product_id = 'p1'"), 7);
+    cr_assert_eq(sql_int("SELECT updated_at FROM product_details WHERE product_id = 'p1'"),
+                 h->ev[h->n - 1].env.recorded_at);
+    cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p2'"), 2);
+    cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p2'"), 9);
+    cr_assert_eq(sql_int("SELECT version FROM product_details WHERE product_id = 'p2'"), 4);
+    cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p3'"), 1);
+    cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p3'"), 4);
+    cr_assert_eq(sql_int("SELECT units_sold_today FROM dashboard"), 2);
+    /* the same events again change nothing */
+    apply_range(m, h, 4, h->n);
+    cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p1'"), 3);
+    cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p1'"), 60);
+    readmodel_destroy(&m);
     free(h);
 }
 
