@@ -71,13 +71,22 @@ static const char *const sql[ST__COUNT] = {
                 " e.command_id, e.correlation_id, e.recorded_at, e.payload"
                 " FROM events e WHERE e.position > ?1 AND e.position <= ?2"
                 " ORDER BY e.position LIMIT ?3",
+    /* The outbox (one row per transaction, keyed by its first position)
+     * says what is not yet published: every event from its first row on. */
     [ST_OUTBOX_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
                        " e.command_id, e.correlation_id, e.recorded_at, e.payload"
-                       " FROM outbox o JOIN events e ON e.position = o.position"
-                       " WHERE o.position > ?1 AND o.position <= ?2"
-                       " ORDER BY o.position LIMIT ?3",
-    [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position <= ?",
-    [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
+                       " FROM events e WHERE e.position > max(?1, (SELECT coalesce(min(position),"
+                       "  9223372036854775807) FROM outbox) - 1) AND e.position <= ?2"
+                       " ORDER BY e.position LIMIT ?3",
+    /* A row goes once every event of its transaction is at or below ?1:
+     * the rows before the last one that starts at or below ?1 + 1 (each
+     * ends where the next starts), and all of them once the head is. */
+    [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE position < CASE"
+                         " WHEN (SELECT coalesce(max(position), 0) FROM events) <= ?1 THEN ?1 + 1"
+                         " ELSE (SELECT coalesce(max(position), 0) FROM outbox"
+                         "  WHERE position <= ?1 + 1) END",
+    [ST_OUTBOX_COUNT] = "SELECT coalesce((SELECT max(position) FROM events)"
+                        " - (SELECT min(position) FROM outbox) + 1, 0)",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
     [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
     [ST_STREAM_VERSION] = "SELECT version FROM streams WHERE name = ?",
@@ -212,6 +221,7 @@ struct eventstore {
     uint64_t stream_tick;
     es_name_t *names; /* ES_NAME_CACHE, allocated on first use; cleared on rollback */
     int migrated_from;                    /* schema version migrated at open, 0: none */
+    bool outbox_written;                  /* the open transaction has its outbox row */
     codec_writer_t w;           /* reused for payloads and stored replies */
 };
 
@@ -441,6 +451,7 @@ es_step_done(sqlite3_stmt *st)
 int
 eventstore_begin(eventstore_t *es)
 {
+    es->outbox_written = false;
     return es_step_done(es->st[ST_BEGIN]);
 }
 
@@ -576,6 +587,24 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
     return rc;
 }
 
+/* The transaction's outbox row, keyed by its first position, written with
+ * its first event (an append outside a transaction is one of its own):
+ * one row per commit instead of one per event, which the relay deletes
+ * once the transaction's events are published (docs/performance.md, item
+ * 41).  Rows of one event each, as earlier versions wrote them, read the
+ * same way. */
+static int
+es_outbox_mark(eventstore_t *es, int64_t position)
+{
+    bool in_transaction = !sqlite3_get_autocommit(es->db);
+    if (in_transaction && es->outbox_written)
+        return ES_OK;
+    sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, position);
+    int rc = es_step_done(es->st[ST_OUTBOX_ADD]);
+    es->outbox_written = in_transaction && rc == ES_OK;
+    return rc;
+}
+
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
@@ -610,8 +639,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
         if ((rc = es_step_done(mk)) != ES_OK)
             return rc;
     }
-    sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, e->position);
-    return es_step_done(es->st[ST_OUTBOX_ADD]);
+    return es_outbox_mark(es, e->position);
 }
 
 /* The name of the stream with this id, cached; NULL when it has none (or

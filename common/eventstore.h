@@ -2,12 +2,14 @@
  *
  * Owns: streams (name -> compact integer key, version, head position),
  * events (position = global, gap-free, commit-ordered; each points at its
- * stream's previous event), outbox (one row per event not yet published),
+ * stream's previous event), outbox (one row per transaction whose events
+ * are not all published yet, keyed by its first position),
  * commands (command_id -> position of its event: the first reply is rebuilt
  * from it, for idempotent retries), snapshots (latest state per stream).  Invariants:
  *  - every append runs inside eventstore_begin/commit (BEGIN IMMEDIATE), so
  *    SQLite's single writer makes position order equal commit order;
- *  - an event row and its outbox row are written in the same transaction;
+ *  - events and their transaction's outbox row are written in the same
+ *    transaction;
  *  - a stream moves from version v - 1 to v only (compare-and-set on its
  *    row), so a lost race is an error, never a fork.
  * A store of schema 2 (before the chain) is migrated when it is opened.
@@ -59,7 +61,8 @@ int eventstore_begin(eventstore_t *es);
 int eventstore_commit(eventstore_t *es);
 void eventstore_rollback(eventstore_t *es);
 
-/* Appends one event and its outbox row inside the open transaction.  The
+/* Appends one event (and, for the transaction's first, its outbox row)
+ * inside the open transaction.  The
  * caller fills env (stream, version, type, schema, ids, recorded_at) and
  * data; on ES_OK env.position holds the assigned position.  ES_DUPLICATE
  * when the stream is not at env.version - 1: roll the transaction back. */
@@ -78,13 +81,15 @@ typedef int (*eventstore_raw_fn)(const envelope_t *env, const void *data, size_t
  * order, at most `limit`. */
 int eventstore_read_raw(eventstore_t *es, int64_t after, int64_t through, int limit,
                         eventstore_raw_fn fn, void *arg);
-/* Outbox rows with after < position <= through, in position order, at most
- * `limit`. */
+/* The events not yet published (from the first outbox row's position on)
+ * with after < position <= through, in position order, at most `limit`. */
 int eventstore_outbox_read(eventstore_t *es, int64_t after, int64_t through, int limit,
                            eventstore_raw_fn fn, void *arg);
-/* Deletes outbox rows with position <= through (its own transaction). */
+/* Deletes the outbox rows whose events are all at or below `through` (its
+ * own transaction): a transaction published in part keeps its row. */
 int eventstore_outbox_delete_through(eventstore_t *es, int64_t through);
-/* Number of outbox rows waiting. */
+/* Events from the first outbox row's position to the head: published or
+ * not, their rows are still there (0: the outbox is empty). */
 int eventstore_outbox_backlog(eventstore_t *es, int64_t *count);
 
 /* Highest committed position (0 when empty) and its recorded_at. */

@@ -636,6 +636,93 @@ Test(eventstore, outbox_read_and_delete_through)
     cr_assert_eq(s.positions[0], 7);
 }
 
+/* Rows in the outbox table, read through a connection of the test's own. */
+static int64_t
+outbox_rows(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Appends `count` events of product-p<k> (fresh streams) in one transaction. */
+static void
+append_transaction(int first_stream, int count)
+{
+    event_t *ev = malloc(sizeof *ev);
+    char name[32];
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    for (int i = 0; i < count; i++) {
+        snprintf(name, sizeof name, "product-p%d", first_stream + i);
+        sample_event(ev, EV_PRODUCT_CREATED, name, 1, first_stream + i);
+        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    }
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    free(ev);
+}
+
+/* Reads what the outbox holds after `after`: the positions, first and count. */
+static seen_t *
+outbox_after(int64_t after)
+{
+    static seen_t s;
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(eventstore_outbox_read(es, after, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    return &s;
+}
+
+Test(eventstore, one_outbox_row_per_transaction_deleted_when_all_its_events_are_out)
+{
+    append_transaction(1, 3); /* positions 1-3 */
+    append_transaction(4, 2); /* positions 4-5 */
+    int64_t n;
+    cr_assert_eq(outbox_rows(), 2, "one row per transaction");
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 5, "the backlog counts events");
+    cr_assert_eq(outbox_after(0)->n, 5);
+    /* published through 2: the first transaction is out in part, its row stays,
+     * so a relay starting over publishes it again (at least once) */
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
+    cr_assert_eq(outbox_rows(), 2);
+    cr_assert_eq(outbox_after(0)->positions[0], 1);
+    cr_assert_eq(outbox_after(2)->n, 3);
+    /* through 3: the first transaction is all out */
+    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ES_OK);
+    cr_assert_eq(outbox_rows(), 1);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 2);
+    seen_t *s = outbox_after(0);
+    cr_assert_eq(s->n, 2);
+    cr_assert_eq(s->positions[0], 4);
+    /* through 4: the second is not */
+    cr_assert_eq(eventstore_outbox_delete_through(es, 4), ES_OK);
+    cr_assert_eq(outbox_rows(), 1);
+    /* through the head: nothing is left */
+    cr_assert_eq(eventstore_outbox_delete_through(es, 5), ES_OK);
+    cr_assert_eq(outbox_rows(), 0);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(outbox_after(0)->n, 0);
+    /* a rolled-back transaction leaves no row; the next one writes its own */
+    event_t *ev = malloc(sizeof *ev);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    sample_event(ev, EV_PRODUCT_CREATED, "product-p9", 1, 9);
+    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    eventstore_rollback(es);
+    free(ev);
+    cr_assert_eq(outbox_rows(), 0);
+    append_transaction(10, 1);
+    cr_assert_eq(outbox_rows(), 1);
+    cr_assert_eq(outbox_after(0)->positions[0], 6);
+}
+
 /* ---- head, versions, time ------------------------------------------------ */
 
 Test(eventstore, head_and_stream_version)
