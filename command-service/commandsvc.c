@@ -332,7 +332,17 @@ svc_nudge(commandsvc_t *s)
     zmq_send(s->nudge, s->w.buf.data, s->w.buf.size, ZMQ_DONTWAIT);
 }
 
-/* Sends the batch's replies; it is durable (or failed: nothing to wait for). */
+/* Moves s->durable over a batch that is durable now. */
+static void
+svc_durable(commandsvc_t *s, const batch_t *b)
+{
+    if (b->committed && b->through > s->durable)
+        s->durable = b->through;
+}
+
+/* Sends the batch's replies; it is durable (or failed: nothing to wait for),
+ * and the relay has been told (svc_nudge), so a client that reads its
+ * stream from the relay after the reply finds its event there. */
 static void
 svc_answer(commandsvc_t *s, batch_t *b)
 {
@@ -344,8 +354,6 @@ svc_answer(commandsvc_t *s, batch_t *b)
         bus_msg_close(&p->msg);
     }
     b->n = 0;
-    if (b->committed && b->through > s->durable)
-        s->durable = b->through;
 }
 
 /* Answers the waiting batches the syncer has made durable.  0, or -1 when
@@ -362,13 +370,18 @@ svc_release(commandsvc_t *s)
         return -1;
     }
     int64_t durable = s->durable;
-    while (s->waiting > 0 && s->ring[s->oldest].seq <= done) {
+    int ready = 0;
+    while (ready < s->waiting && s->ring[(s->oldest + ready) % BATCHES].seq <= done) {
+        svc_durable(s, &s->ring[(s->oldest + ready) % BATCHES]);
+        ready++;
+    }
+    if (s->durable > durable)
+        svc_nudge(s); /* before the replies */
+    for (; ready > 0; ready--) {
         svc_answer(s, &s->ring[s->oldest]);
         s->oldest = (s->oldest + 1) % BATCHES;
         s->waiting--;
     }
-    if (s->durable > durable)
-        svc_nudge(s);
     return 0;
 }
 
@@ -379,9 +392,10 @@ svc_finish_batch(commandsvc_t *s, batch_t *b)
 {
     if (!s->opts.syncer) {
         int64_t durable = s->durable;
-        svc_answer(s, b);
+        svc_durable(s, b);
         if (s->durable > durable)
-            svc_nudge(s);
+            svc_nudge(s); /* before the replies */
+        svc_answer(s, b);
         return;
     }
     b->seq = ++s->seq;

@@ -229,9 +229,17 @@ relay_heartbeat(relay_t *r)
     r->next_heartbeat_ms = proc_mono_ms() + HEARTBEAT_MS;
 }
 
+static void relay_read_nudges(relay_t *r);
+
+/* Answers queued catch-up requests, after the nudges that came before
+ * them: the command-service announces a durable position before it
+ * replies, so a client that reads its stream after a reply finds its
+ * event (also while the relay coalesces drains). */
 static void
 relay_serve(relay_t *r)
 {
+    if (r->nudge)
+        relay_read_nudges(r);
     for (int i = 0; i < 64; i++) {
         bus_msg_t m;
         if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)

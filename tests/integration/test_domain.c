@@ -880,6 +880,34 @@ as_of(harness_reply_t *r, const char *key, int64_t value)
     return itest_get(r->root, "product");
 }
 
+/* The command-service tells the relay what is durable before it replies,
+ * and the relay reads those nudges before it serves: an event is served
+ * (ReadEvents, ReadStream, ProductAsOf) as soon as its command is
+ * acknowledged.  Before, the reply went first, and a client that asked at
+ * once sometimes got the history without its own event. */
+Test(domain, an_acknowledged_event_is_served_at_once)
+{
+    start();
+    register_supplier("reg-s1", "s1", "Acme Tools");
+    create_product("create-p1", "p1", "s1", "Claw hammer", "hammer", 1999, 1200, 100000, 10);
+    for (int i = 0; i < 300; i++) {
+        char cid[32], order[32];
+        snprintf(cid, sizeof cid, "sell-%d", i);
+        snprintf(order, sizeof order, "o-%d", i);
+        int64_t pos = sell(cid, "p1", order, 1);
+        harness_reply_t r;
+        itest_request(h, "catchup", &r, "ReadEvents", "II", "after", pos - 1, "limit", (int64_t)1);
+        itest_assert_ok(&r, "ReadEvents");
+        const msgpack_object *evs = itest_get(r.root, "events");
+        cr_assert_eq(evs->type, MSGPACK_OBJECT_ARRAY);
+        cr_assert_eq(evs->via.array.size, 1, "the event of acknowledged command %d (position %lld)",
+                     i, (long long)pos);
+        cr_assert_eq(itest_int(&evs->via.array.ptr[0], "position"), pos);
+        harness_reply_fini(&r);
+    }
+    finish();
+}
+
 Test(domain, history_and_as_of)
 {
     start();
