@@ -8,136 +8,6 @@
 #include <stddef.h>
 #include <string.h>
 
-/* ---- structural pre-check ------------------------------------------------ */
-
-/* Reads a big-endian unsigned of n bytes at p. */
-static uint64_t
-be_read(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* Walks the bytes once and checks that every container's count fits in the
- * bytes that remain (each element takes at least one byte).  This bounds
- * msgpack-c's allocations by the message size. */
-static int
-codec_shape_ok(const uint8_t *p, size_t len)
-{
-    size_t i = 0;
-    uint64_t pending = 1; /* items still to read */
-    while (pending > 0) {
-        if (i >= len || pending > len - i)
-            return -1;
-        uint8_t c = p[i++];
-        pending--;
-        uint64_t skip = 0, add = 0;
-        int nb = 0;
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (c >= 0x80 && c <= 0x8f) {
-            add = 2u * (c & 0x0f);
-        } else if (c >= 0x90 && c <= 0x9f) {
-            add = c & 0x0f;
-        } else if (c >= 0xa0 && c <= 0xbf) {
-            skip = c & 0x1f;
-        } else {
-            switch (c) {
-            case 0xc4:
-            case 0xd9:
-                nb = 1;
-                break; /* bin8, str8 */
-            case 0xc5:
-            case 0xda:
-                nb = 2;
-                break; /* bin16, str16 */
-            case 0xc6:
-            case 0xdb:
-                nb = 4;
-                break; /* bin32, str32 */
-            case 0xc7:
-                nb = 1;
-                skip = 1;
-                break; /* ext8 (+type) */
-            case 0xc8:
-                nb = 2;
-                skip = 1;
-                break;
-            case 0xc9:
-                nb = 4;
-                skip = 1;
-                break;
-            case 0xca:
-                skip = 4;
-                break;
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xd4:
-                skip = 2;
-                break; /* fixext 1..16 (+type) */
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            case 0xdc:
-            case 0xde:
-                nb = 2;
-                break; /* array16, map16 */
-            case 0xdd:
-            case 0xdf:
-                nb = 4;
-                break; /* array32, map32 */
-            default:
-                return -1; /* 0xc1 */
-            }
-            if (nb) {
-                if (len - i < (size_t)nb)
-                    return -1;
-                uint64_t n = be_read(p + i, nb);
-                i += (size_t)nb;
-                if (c == 0xdc || c == 0xdd)
-                    add = n;
-                else if (c == 0xde || c == 0xdf)
-                    add = 2 * n;
-                else
-                    skip += n;
-            }
-        }
-        if (skip > len - i)
-            return -1;
-        i += (size_t)skip;
-        pending += add;
-    }
-    return i == len ? 0 : -1;
-}
-
 /* True when every map key in o (at any depth) is a string, as codec.h
  * promises.  Depth is bounded by msgpack-c's own nesting limit. */
 static bool
@@ -163,7 +33,7 @@ codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why
         *why = "empty message";
         return -1;
     }
-    if (codec_shape_ok(buf, len) != 0) {
+    if (!mpread_well_formed(buf, len)) {
         *why = "not a single well-formed msgpack object";
         return -1;
     }
@@ -334,7 +204,7 @@ codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why)
         *why = "empty message";
         return -1;
     }
-    if (codec_shape_ok(buf, len) != 0) {
+    if (!mpread_well_formed(buf, len)) {
         *why = "not a single well-formed msgpack object";
         return -1;
     }

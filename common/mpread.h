@@ -41,6 +41,12 @@ typedef enum {
     MP_INVALID /* 0xc1, never used by msgpack */
 } mptype_t;
 
+/* True when buf holds exactly one well-formed msgpack value whose
+ * container counts fit in its bytes: the structural pre-check of every
+ * decoder (one pass, no recursion; it also bounds msgpack-c's allocations
+ * by the message size in codec_parse).  Map keys are not checked here. */
+bool mpread_well_formed(const void *buf, size_t len);
+
 void mpread_init(mpread_t *r, const void *buf, size_t len);
 /* True when every byte has been read. */
 bool mpread_at_end(const mpread_t *r);
