@@ -591,7 +591,7 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
  * its first event (an append outside a transaction is one of its own):
  * one row per commit instead of one per event, which the relay deletes
  * once the transaction's events are published (docs/performance.md, item
- * 41).  Rows of one event each, as earlier versions wrote them, read the
+ * 42).  Rows of one event each, as earlier versions wrote them, read the
  * same way. */
 static int
 es_outbox_mark(eventstore_t *es, int64_t position)
