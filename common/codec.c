@@ -352,23 +352,26 @@ static const codec_key_t command_keys[CK__COUNT] = {
     CODEC_KEY("expected_version"), CODEC_KEY("data")};
 
 /* An id of the envelope (command_id, correlation_id) into out, or a
- * validation error naming it. */
-static const char *
+ * validation error naming it in errs.  -1 when it is not a string. */
+static int
 codec_read_id(mpread_t *v, const char *name, char *out, field_errors_t *errs)
 {
     const char *s;
     size_t n;
     if (mpread_str(v, &s, &n) != 0)
-        return NULL;
+        return -1;
     if (message_id_valid(s, n)) {
         memcpy(out, s, n);
         out[n] = '\0';
     } else {
         field_errors_add(errs, name, "must be 1..64 bytes of [A-Za-z0-9_.:-]");
     }
-    return out;
+    return 0;
 }
 
+/* The envelope's ids and expected version, from the values codec_map_index
+ * found; a reason when one has the wrong type (malformed), the values that
+ * break a rule in errs (validation). */
 static const char *
 codec_command_envelope(mpread_t *v, uint32_t found, int unknown, command_t *cmd,
                        field_errors_t *errs)
@@ -376,10 +379,10 @@ codec_command_envelope(mpread_t *v, uint32_t found, int unknown, command_t *cmd,
     if (unknown > 0)
         return "unknown key in command";
     if (!(found & (1u << CK_COMMAND_ID)) ||
-        !codec_read_id(&v[CK_COMMAND_ID], "command_id", cmd->command_id, errs))
+        codec_read_id(&v[CK_COMMAND_ID], "command_id", cmd->command_id, errs) != 0)
         return "command_id must be a string";
     if ((found & (1u << CK_CORRELATION_ID)) && !mpread_nil(&v[CK_CORRELATION_ID]) &&
-        !codec_read_id(&v[CK_CORRELATION_ID], "correlation_id", cmd->correlation_id, errs))
+        codec_read_id(&v[CK_CORRELATION_ID], "correlation_id", cmd->correlation_id, errs) != 0)
         return "correlation_id must be a string";
     if ((found & (1u << CK_EXPECTED_VERSION)) && !mpread_nil(&v[CK_EXPECTED_VERSION])) {
         if (mpread_int(&v[CK_EXPECTED_VERSION], &cmd->expected_version) != 0)
