@@ -126,125 +126,6 @@ mp_head_ext(const uint8_t *p, size_t avail, mphead_t *h)
     }
 }
 
-/* Walks the bytes once (no recursion) and checks that every container's
- * count fits in the bytes that remain (each element takes at least one
- * byte). */
-bool
-mpread_well_formed(const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    size_t i = 0;
-    uint64_t pending = 1; /* items still to read */
-    while (pending > 0) {
-        if (i >= len || pending > len - i)
-            return false;
-        uint8_t c = p[i++];
-        pending--;
-        uint64_t skip = 0, add = 0;
-        int nb = 0;
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (c >= 0x80 && c <= 0x8f) {
-            add = 2u * (c & 0x0f);
-        } else if (c >= 0x90 && c <= 0x9f) {
-            add = c & 0x0f;
-        } else if (c >= 0xa0 && c <= 0xbf) {
-            skip = c & 0x1f;
-        } else {
-            switch (c) {
-            case 0xc4:
-            case 0xd9:
-                nb = 1;
-                break; /* bin8, str8 */
-            case 0xc5:
-            case 0xda:
-                nb = 2;
-                break; /* bin16, str16 */
-            case 0xc6:
-            case 0xdb:
-                nb = 4;
-                break; /* bin32, str32 */
-            case 0xc7:
-                nb = 1;
-                skip = 1;
-                break; /* ext8 (+type) */
-            case 0xc8:
-                nb = 2;
-                skip = 1;
-                break;
-            case 0xc9:
-                nb = 4;
-                skip = 1;
-                break;
-            case 0xca:
-                skip = 4;
-                break;
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xd4:
-                skip = 2;
-                break; /* fixext 1..16 (+type) */
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            case 0xdc:
-            case 0xde:
-                nb = 2;
-                break; /* array16, map16 */
-            case 0xdd:
-            case 0xdf:
-                nb = 4;
-                break; /* array32, map32 */
-            default:
-                return false; /* 0xc1 */
-            }
-            if (nb) {
-                if (len - i < (size_t)nb)
-                    return false;
-                uint64_t n = be_read(p + i, (size_t)nb);
-                i += (size_t)nb;
-                if (c == 0xdc || c == 0xdd)
-                    add = n;
-                else if (c == 0xde || c == 0xdf)
-                    add = 2 * n;
-                else
-                    skip += n;
-            }
-        }
-        if (skip > len - i)
-            return false;
-        i += (size_t)skip;
-        pending += add;
-    }
-    return i == len;
-}
-
 static int
 mp_head(const mpread_t *r, mphead_t *h)
 {
@@ -271,6 +152,34 @@ static size_t
 mp_rest(const mpread_t *r, const mphead_t *h)
 {
     return (size_t)(r->end - r->p) - h->head;
+}
+
+/* Walks the bytes once, value by value (no recursion), and checks that
+ * every container's count fits in the bytes that remain (each value takes
+ * at least one byte). */
+bool
+mpread_well_formed(const void *buf, size_t len)
+{
+    mpread_t r;
+    mpread_init(&r, buf, len);
+    uint64_t pending = 1; /* values still to read */
+    while (pending > 0) {
+        mphead_t h;
+        size_t left = (size_t)(r.end - r.p);
+        if (pending > left || mp_head(&r, &h) != 0)
+            return false;
+        pending--;
+        uint64_t rest = left - h.head;
+        uint64_t items = h.type == MP_MAP ? 2 * h.len : h.type == MP_ARRAY ? h.len : 0;
+        uint64_t payload =
+            (h.type == MP_STR || h.type == MP_BIN || h.type == MP_EXT || h.type == MP_FLOAT) ? h.len
+                                                                                             : 0;
+        if (items > rest || payload > rest)
+            return false;
+        pending += items;
+        r.p += h.head + payload;
+    }
+    return r.p == r.end;
 }
 
 void

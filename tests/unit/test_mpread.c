@@ -225,8 +225,9 @@ next_random(uint64_t *s)
 Test(mpread, accepts_exactly_the_messages_codec_parse_accepts)
 {
     /* Random short messages drawn mostly from msgpack's type bytes, so that
-     * many of them parse: whole-message acceptance by the cursor (skip,
-     * then nothing left) must agree with codec_parse on every one. */
+     * many of them parse: the structural check must agree with msgpack-c's
+     * own unpacker, and whole-message acceptance by the cursor (skip, then
+     * nothing left) with codec_parse, on every one. */
     static const uint8_t pieces[] = {0x00, 0x7f, 0x81, 0x82, 0x91, 0x92, 0x93, 0xa1, 0xa2,
                                      0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xca, 0xcc, 0xcd, 0xd0,
                                      0xd4, 0xd9, 0xdc, 0xde, 0xe0, 0xff, 'a',  0x01};
@@ -238,6 +239,15 @@ Test(mpread, accepts_exactly_the_messages_codec_parse_accepts)
         for (size_t j = 0; j < len; j++)
             msg[j] = pieces[next_random(&seed) % sizeof pieces];
         msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        bool unpacks =
+            msgpack_unpack_next(&u, (const char *)msg, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+            off == len;
+        cr_assert_eq(mpread_well_formed(msg, len), unpacks,
+                     "message %d (%zu bytes): well formed %d, msgpack-c %d", i, len, !unpacks,
+                     unpacks);
+        msgpack_unpacked_destroy(&u);
         msgpack_unpacked_init(&u);
         const char *why;
         bool tree = codec_parse(msg, len, &u, &why) == 0;
