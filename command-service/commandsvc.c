@@ -332,12 +332,14 @@ svc_nudge(commandsvc_t *s)
     zmq_send(s->nudge, s->w.buf.data, s->w.buf.size, ZMQ_DONTWAIT);
 }
 
-/* Moves s->durable over a batch that is durable now. */
-static void
+/* Moves s->durable over a batch that is durable now; true when it moved. */
+static bool
 svc_durable(commandsvc_t *s, const batch_t *b)
 {
-    if (b->committed && b->through > s->durable)
-        s->durable = b->through;
+    if (!b->committed || b->through <= s->durable)
+        return false;
+    s->durable = b->through;
+    return true;
 }
 
 /* Sends the batch's replies; it is durable (or failed: nothing to wait for),
@@ -369,13 +371,13 @@ svc_release(commandsvc_t *s)
               strerror(errno), s->waiting);
         return -1;
     }
-    int64_t durable = s->durable;
+    bool moved = false;
     int ready = 0;
     while (ready < s->waiting && s->ring[(s->oldest + ready) % BATCHES].seq <= done) {
-        svc_durable(s, &s->ring[(s->oldest + ready) % BATCHES]);
+        moved |= svc_durable(s, &s->ring[(s->oldest + ready) % BATCHES]);
         ready++;
     }
-    if (s->durable > durable)
+    if (moved)
         svc_nudge(s); /* before the replies */
     for (; ready > 0; ready--) {
         svc_answer(s, &s->ring[s->oldest]);
@@ -391,9 +393,7 @@ static void
 svc_finish_batch(commandsvc_t *s, batch_t *b)
 {
     if (!s->opts.syncer) {
-        int64_t durable = s->durable;
-        svc_durable(s, b);
-        if (s->durable > durable)
+        if (svc_durable(s, b))
             svc_nudge(s); /* before the replies */
         svc_answer(s, b);
         return;

@@ -229,35 +229,6 @@ relay_heartbeat(relay_t *r)
     r->next_heartbeat_ms = proc_mono_ms() + HEARTBEAT_MS;
 }
 
-static void relay_read_nudges(relay_t *r);
-
-/* Answers queued catch-up requests, after the nudges that came before
- * them: the command-service announces a durable position before it
- * replies, so a client that reads its stream after a reply finds its
- * event (also while the relay coalesces drains). */
-static void
-relay_serve(relay_t *r)
-{
-    if (r->nudge)
-        relay_read_nudges(r);
-    for (int i = 0; i < 64; i++) {
-        bus_msg_t m;
-        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
-            return;
-        const void *body;
-        size_t len;
-        int n_env;
-        if (bus_split(&m, &n_env, &body, &len) != 0) {
-            body = "";
-            len = 0;
-        }
-        catchup_handle(r->es, &r->stats, body, len, &r->w);
-        if (bus_reply_to(r->router, &m, n_env, r->w.buf.data, r->w.buf.size) != 0)
-            LOG_W(NULL, "catch-up reply dropped: %s", zmq_strerror(errno));
-        bus_msg_close(&m);
-    }
-}
-
 /* fsyncs the WAL itself when committed rows wait above durable_through
  * (always when forced, at start): everything committed before is then
  * durable.  Runs at most once per self_sync_ms without a nudge. */
@@ -294,15 +265,12 @@ relay_nudge_position(const bus_msg_t *m)
 {
     size_t len = 0;
     const void *body = bus_body(m, &len);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
     int64_t position = 0;
-    if (body && codec_parse(body, len, &u, &why) == 0 &&
-        u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && u.data.via.u64 <= INT64_MAX)
-        position = (int64_t)u.data.via.u64;
-    msgpack_unpacked_destroy(&u);
-    return position;
+    if (!body || codec_reader_init(&r, body, len, &why) != 0 || mpread_int(&r, &position) != 0)
+        return 0;
+    return position > 0 ? position : 0;
 }
 
 /* Takes every queued nudge.  A position above the committed head cannot
@@ -330,6 +298,33 @@ relay_read_nudges(relay_t *r)
     if (announced > r->stats.durable_through) {
         r->stats.durable_through = announced;
         r->durable_ms = proc_mono_ms();
+    }
+}
+
+/* Answers queued catch-up requests, after the nudges that came before
+ * them: the command-service announces a durable position before it
+ * replies, so a client that reads its stream after a reply finds its
+ * event (also while the relay coalesces drains). */
+static void
+relay_serve(relay_t *r)
+{
+    if (r->nudge)
+        relay_read_nudges(r);
+    for (int i = 0; i < 64; i++) {
+        bus_msg_t m;
+        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
+            return;
+        const void *body;
+        size_t len;
+        int n_env;
+        if (bus_split(&m, &n_env, &body, &len) != 0) {
+            body = "";
+            len = 0;
+        }
+        catchup_handle(r->es, &r->stats, body, len, &r->w);
+        if (bus_reply_to(r->router, &m, n_env, r->w.buf.data, r->w.buf.size) != 0)
+            LOG_W(NULL, "catch-up reply dropped: %s", zmq_strerror(errno));
+        bus_msg_close(&m);
     }
 }
 

@@ -29,14 +29,9 @@ codec_keys_ok(const msgpack_object *o)
 int
 codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why)
 {
-    if (len == 0) {
-        *why = "empty message";
+    mpread_t shape; /* the cursor decoders' checks first: they bound the allocations below */
+    if (codec_reader_init(&shape, buf, len, why) != 0)
         return -1;
-    }
-    if (!mpread_well_formed(buf, len)) {
-        *why = "not a single well-formed msgpack object";
-        return -1;
-    }
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
