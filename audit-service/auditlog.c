@@ -25,6 +25,7 @@
  * once. */
 #include "auditlog.h"
 
+#include "auditchain.h"
 #include "modeldb.h"
 #include "strcopy.h"
 
@@ -46,6 +47,8 @@ struct auditlog {
     sqlite3_stmt *search[FILTER_COMBOS]; /* cached: indexed part, by FILTER_* mask */
     sqlite3_stmt *tail[FILTER_COMBOS];   /* cached: the tail after keys_upto */
     sqlite3_stmt *keys_one;              /* cached: one row's keys (a hole filled) */
+    sqlite3_stmt *row_at;                /* cached: one row by position */
+    auditchain_t *chain;                 /* the search by stream */
     int64_t max_pos;                     /* largest position in audit (0: none) */
     int64_t keys_upto;                   /* audit_keys covers audit up to here */
     int64_t begin_max_pos;               /* both as the open batch began */
@@ -74,13 +77,14 @@ static const char schema_sql[] =
     " type TEXT NOT NULL,"
     " correlation_id TEXT NOT NULL,"
     " command_id TEXT NOT NULL,"
-    " change TEXT NOT NULL);"
+    " change TEXT NOT NULL,"
+    " prev INTEGER NOT NULL DEFAULT 0);" /* the stream's previous row (auditchain.h) */
+    AUDITCHAIN_SCHEMA_SQL
     "CREATE TABLE IF NOT EXISTS audit_keys(" /* the search keys of audit up to keys_upto */
     " position INTEGER PRIMARY KEY,"
     " stream TEXT NOT NULL,"
     " correlation_id TEXT NOT NULL,"
     " recorded_at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_keys_by_stream ON audit_keys(stream);"
     "CREATE INDEX IF NOT EXISTS audit_keys_by_corr ON audit_keys(correlation_id);"
     "CREATE INDEX IF NOT EXISTS audit_keys_by_time ON audit_keys(recorded_at);"
     "DROP INDEX IF EXISTS audit_by_stream;" /* the layout before audit_keys */
@@ -89,11 +93,15 @@ static const char schema_sql[] =
 
 static const char insert_sql[] =
     "INSERT OR IGNORE INTO audit(position, recorded_at, stream, version, type,"
-    " correlation_id, command_id, change) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    " correlation_id, command_id, change, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char columns_sql[] =
     "SELECT position, recorded_at, stream, version, type, correlation_id, command_id, change"
     " FROM audit";
+
+static const char row_at_sql[] =
+    "SELECT position, recorded_at, stream, version, type, correlation_id, command_id, change"
+    " FROM audit WHERE position = ?";
 
 /* The indexed part of a search: audit_keys drives (CROSS JOIN keeps it the
  * outer loop), audit gives the row. */
@@ -182,6 +190,11 @@ auditlog_open(const char *path, FILE *out, const char **why)
         free(a);
         return NULL;
     }
+    if (auditchain_migrate(a->db) != 0 || !(a->chain = auditchain_new(a->db))) {
+        *why = "cannot link the audit database's streams";
+        auditlog_close(&a);
+        return NULL;
+    }
     if (keys_open(a) != 0) {
         *why = "cannot index the audit database";
         auditlog_close(&a);
@@ -204,6 +217,8 @@ auditlog_close(auditlog_t **ap)
     auditlog_t *a = *ap;
     sqlite3_finalize(a->insert);
     sqlite3_finalize(a->keys_one);
+    sqlite3_finalize(a->row_at);
+    auditchain_free(&a->chain);
     for (int i = 0; i < FILTER_COMBOS; i++) {
         sqlite3_finalize(a->search[i]);
         sqlite3_finalize(a->tail[i]);
@@ -390,7 +405,9 @@ auditlog_apply(void *m, const event_t *ev)
     auditlog_t *a = m;
     sqlite3_stmt *st;
     size_t change_len = change_describe(ev, a->change, sizeof a->change);
-    if (modeldb_prepare(a->db, &a->insert, insert_sql) != SQLITE_OK)
+    int64_t prev = 0;
+    int linked = auditchain_advance(a->chain, ev->env.stream, ev->env.position, &prev);
+    if (linked < 0 || modeldb_prepare(a->db, &a->insert, insert_sql) != SQLITE_OK)
         return -1;
     st = a->insert;
     sqlite3_bind_int64(st, 1, ev->env.position);
@@ -401,12 +418,15 @@ auditlog_apply(void *m, const event_t *ev)
     sqlite3_bind_text(st, 6, ev->env.correlation_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, ev->env.command_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, a->change, (int)change_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, prev);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;
     if (sqlite3_changes(a->db) != 1)
         return 0; /* applied before */
+    if (!linked && auditchain_splice(a->chain, ev->env.stream, ev->env.position) != 0)
+        return -1; /* a hole below the stream's head filled */
     if (ev->env.position <= a->keys_upto && keys_add(a, ev) != 0)
         return -1;
     if (ev->env.position > a->max_pos)
@@ -420,7 +440,8 @@ static int
 auditlog_commit(void *m, int64_t checkpoint)
 {
     auditlog_t *a = m;
-    if ((a->max_pos - a->keys_upto >= KEYS_FLUSH_ROWS && keys_flush(a) != 0) ||
+    if (auditchain_flush(a->chain) != 0 ||
+        (a->max_pos - a->keys_upto >= KEYS_FLUSH_ROWS && keys_flush(a) != 0) ||
         modeldb_checkpoint_set(a->db, checkpoint) != SQLITE_OK) {
         auditlog_rollback(a);
         return -1;
@@ -437,6 +458,7 @@ auditlog_rollback(void *m)
 {
     auditlog_t *a = m;
     modeldb_rollback(a->db);
+    auditchain_forget(a->chain);
     a->max_pos = a->begin_max_pos;
     a->keys_upto = a->begin_keys_upto;
     a->pend_len = 0; /* lines of a rolled-back batch are never printed */
@@ -568,11 +590,74 @@ auditlog_search_part(auditlog_t *a, const auditlog_query_t *q, bool keyed, int64
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
 }
 
+/* A search by stream in progress (auditlog_search_stream). */
+typedef struct {
+    auditlog_t *a;
+    const auditlog_query_t *q;
+    auditlog_row_fn fn;
+    void *arg;
+    int n;     /* rows given */
+    bool more; /* a further row matched */
+    bool failed;
+} stream_search_t;
+
+/* auditchain_fn: reads the row at position and gives it when the time
+ * filters let it through. */
+static int
+stream_search_row(void *arg, int64_t position)
+{
+    stream_search_t *s = arg;
+    auditlog_t *a = s->a;
+    const auditlog_query_t *q = s->q;
+    if (modeldb_prepare(a->db, &a->row_at, row_at_sql) != SQLITE_OK) {
+        s->failed = true;
+        return 1;
+    }
+    sqlite3_bind_int64(a->row_at, 1, position);
+    int rc = sqlite3_step(a->row_at);
+    bool give = rc == SQLITE_ROW;
+    if (give) {
+        int64_t at = sqlite3_column_int64(a->row_at, 1);
+        give = (!q->has_from || at >= q->from_us) && (!q->has_to || at < q->to_us);
+        if (give && s->n < q->limit)
+            auditlog_read_row(a->row_at, &a->row);
+    }
+    sqlite3_reset(a->row_at);
+    if (rc != SQLITE_ROW) {
+        s->failed = true; /* the chain names a row that is not there */
+        return 1;
+    }
+    if (!give)
+        return 0;
+    if (s->n == q->limit) {
+        s->more = true;
+        return 1;
+    }
+    s->fn(s->arg, &a->row);
+    s->n++;
+    return 0;
+}
+
+/* A stream filter without a correlation filter: the stream's chain, from
+ * the cursor on (auditchain.h), the time filters checked on each row. */
+static int
+auditlog_search_stream(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg,
+                       bool *more)
+{
+    stream_search_t s = {.a = a, .q = q, .fn = fn, .arg = arg};
+    if (auditchain_each(a->chain, q->stream, q->after, stream_search_row, &s) != 0 || s.failed)
+        return -1;
+    *more = s.more;
+    return s.n;
+}
+
 int
 auditlog_search(auditlog_t *a, const auditlog_query_t *q, auditlog_row_fn fn, void *arg, bool *more)
 {
     int n = 0;
     *more = false;
+    if (q->stream && !q->correlation_id)
+        return auditlog_search_stream(a, q, fn, arg, more);
     /* Without a key filter (none, or a time range open on one side) the
      * table itself is walked in position order, as before: no keys. */
     unsigned mask = auditlog_mask(q);
