@@ -3,26 +3,35 @@
  * Table `audit`, one row per event, keyed by `position` (the rowid), with
  * no secondary index: a live row is an append at the end of the table.
  *
- * The search keys are indexed in bulk instead: `audit_keys` holds the
+ * A search by stream (without a correlation filter) walks the stream's
+ * chain: each row holds the position of its stream's previous row
+ * (auditchain.h), so finding a stream's rows writes one small head per
+ * stream touched and no index entry per event.
+ *
+ * The other search keys are indexed in bulk: `audit_keys` holds the
  * position, stream, correlation_id and recorded_at of every row up to
- * `keys_upto` (a prefix of `audit`), with one index per filter
- * (audit_keys_by_stream, _by_corr, _by_time; each ends in the position, so
- * it serves "filter, then in position order after the cursor" directly).
+ * `keys_upto` (a prefix of `audit`), with an index on the correlation id
+ * and one on the time (audit_keys_by_corr, _by_time; each ends in the
+ * position, so it serves "filter, then in position order after the
+ * cursor" directly).
  * The rows after keys_upto (the tail, fewer than KEYS_FLUSH_ROWS + one
  * batch) are copied into audit_keys by the commit that makes the tail that
  * long, in the same transaction.  Why: live batches of ~1000 events spread
- * their stream and correlation keys over hundreds of index pages, and every
- * page dirtied is written to the WAL and checkpointed again at each commit;
- * indexing ~8000 rows at once rewrites each such page once for several
- * commits.  A search reads the indexed part through audit_keys, then scans
- * the tail of `audit` (both in position order, one after the other), so it
- * sees every committed row, as before.
+ * random keys (client-chosen correlation ids) over hundreds of index
+ * pages, and every page dirtied is written to the WAL and checkpointed
+ * again at each commit; indexing ~8000 rows at once rewrites each such
+ * page once for several commits.  (The stream used to be indexed here too:
+ * with 10,000 streams each flush rewrote most leaves of that index, a cost
+ * that grew with the log; docs/performance.md, item 44.)  A search reads
+ * the indexed part through audit_keys, then scans the tail of `audit`
+ * (both in position order, one after the other), so it sees every
+ * committed row, as before.
  * Searches prepare one statement per part and combination of filters,
  * cached, instead of one `(? IS NULL OR ...)` statement that could not use
  * the indexes.
  * Files written before audit_keys existed had the three indexes on `audit`
  * itself: open drops them and indexes the whole table into audit_keys
- * once. */
+ * once; files written before the chain get it at open (auditchain_migrate). */
 #include "auditlog.h"
 
 #include "auditchain.h"
