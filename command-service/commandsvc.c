@@ -174,21 +174,28 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
 
 /* ---- one command --------------------------------------------------------- */
 
-/* Returns 1 when the command was answered from an earlier result.  The
- * lookup also sees commands accepted earlier in the open batch: their rows
- * are in the same transaction (a per-batch scan here cost 7 % of the
- * command-service's CPU at 256 commands a batch). */
+/* Returns 1 when the command was answered from an earlier result;
+ * otherwise its id is now claimed with the position its first event will
+ * get (the next after s->appended), and svc_handle moves or releases the
+ * claim.  The claim also sees commands accepted earlier in the open batch:
+ * their rows are in the same transaction (a per-batch scan here cost 7 %
+ * of the command-service's CPU at 256 commands a batch); claiming first
+ * takes one descent of the commands index where a lookup and a later
+ * insert took two (docs/performance.md, item 45). */
 static int
 svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
 {
-    int rc = eventstore_command_find(s->es, p->cmd.command_id, &p->reply);
-    if (rc < 0) {
-        *err = rc;
+    int rc = eventstore_command_claim(s->es, p->cmd.command_id, s->appended + 1);
+    if (rc == 1)
+        return 0; /* claimed: a new command */
+    if (rc == 0)  /* the id has a row: answer with its first result */
+        rc = eventstore_command_find(s->es, p->cmd.command_id, &p->reply);
+    if (rc != 1) {
+        *err = rc < 0 ? rc : ES_CORRUPT; /* 0: a row whose event is missing */
         return 0;
     }
-    if (rc == 1)
-        p->reply.duplicate = true;
-    return rc;
+    p->reply.duplicate = true;
+    return 1;
 }
 
 static void
@@ -227,18 +234,18 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     strcopy(r->stream, sizeof r->stream, a->stream);
     r->version = ev->env.version;
     r->position = ev->env.position;
+    int64_t claimed = s->appended + 1; /* svc_idempotent's guess */
     s->appended = ev->env.position;
-    return eventstore_command_save(s->es, r);
+    return r->position == claimed ? ES_OK
+                                  : eventstore_command_move(s->es, p->cmd.command_id, r->position);
 }
 
-/* Handles one command inside the open transaction.  Returns ES_OK (the reply
- * is set, accepted or rejected) or a store error that aborts the batch. */
+/* Decides a new command and appends what it accepts.  Returns ES_OK (the
+ * reply is set, accepted or rejected) or a store error. */
 static int
-svc_handle(commandsvc_t *s, pending_t *p)
+svc_handle_new(commandsvc_t *s, pending_t *p)
 {
     int err = ES_OK;
-    if (svc_idempotent(s, p, &err) || err != ES_OK)
-        return err;
     char stream[STREAM_MAX + 1];
     command_stream(&p->cmd, stream);
     bool is_supplier = command_spec(p->cmd.type)->supplier_stream;
@@ -271,6 +278,19 @@ svc_handle(commandsvc_t *s, pending_t *p)
         return ES_OK;
     }
     return svc_append(s, p, a);
+}
+
+/* Handles one command inside the open transaction.  Returns ES_OK (the reply
+ * is set, accepted or rejected) or a store error that aborts the batch. */
+static int
+svc_handle(commandsvc_t *s, pending_t *p)
+{
+    int err = ES_OK;
+    if (svc_idempotent(s, p, &err) || err != ES_OK)
+        return err;
+    if ((err = svc_handle_new(s, p)) != ES_OK)
+        return err;
+    return p->reply.accepted ? ES_OK : eventstore_command_release(s->es, p->cmd.command_id);
 }
 
 /* ---- batches ------------------------------------------------------------- */

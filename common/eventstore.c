@@ -32,6 +32,9 @@ enum {
     ST_STREAM_NAME,
     ST_CMD_FIND,
     ST_CMD_SAVE,
+    ST_CMD_CLAIM,
+    ST_CMD_MOVE,
+    ST_CMD_RELEASE,
     ST_SNAP_LOAD,
     ST_SNAP_SAVE,
     ST_BEGIN,
@@ -95,6 +98,10 @@ static const char *const sql[ST__COUNT] = {
                     " JOIN events e ON e.position = c.position"
                     " JOIN streams s ON s.stream_id = e.stream_id WHERE c.command_id = ?",
     [ST_CMD_SAVE] = "INSERT INTO commands(command_id, position) VALUES(?, ?)",
+    [ST_CMD_CLAIM] = "INSERT INTO commands(command_id, position) VALUES(?, ?)"
+                     " ON CONFLICT DO NOTHING",
+    [ST_CMD_MOVE] = "UPDATE commands SET position = ?2 WHERE command_id = ?1",
+    [ST_CMD_RELEASE] = "DELETE FROM commands WHERE command_id = ?",
     [ST_SNAP_LOAD] = "SELECT version, schema, state FROM snapshots WHERE stream = ?",
     [ST_SNAP_SAVE] = "INSERT INTO snapshots(stream, version, schema, state) VALUES(?,?,?,?)"
                      " ON CONFLICT(stream) DO UPDATE SET version = excluded.version,"
@@ -896,6 +903,33 @@ eventstore_command_save(eventstore_t *es, const command_reply_t *reply)
     sqlite3_stmt *st = es->st[ST_CMD_SAVE];
     bind_text(st, 1, reply->command_id);
     sqlite3_bind_int64(st, 2, reply->position);
+    return es_step_done(st);
+}
+
+int
+eventstore_command_claim(eventstore_t *es, const char *command_id, int64_t position)
+{
+    sqlite3_stmt *st = es->st[ST_CMD_CLAIM];
+    bind_text(st, 1, command_id);
+    sqlite3_bind_int64(st, 2, position);
+    int rc = es_step_done(st);
+    return rc != ES_OK ? rc : sqlite3_changes(es->db) == 1;
+}
+
+int
+eventstore_command_move(eventstore_t *es, const char *command_id, int64_t position)
+{
+    sqlite3_stmt *st = es->st[ST_CMD_MOVE];
+    bind_text(st, 1, command_id);
+    sqlite3_bind_int64(st, 2, position);
+    return es_step_done(st);
+}
+
+int
+eventstore_command_release(eventstore_t *es, const char *command_id)
+{
+    sqlite3_stmt *st = es->st[ST_CMD_RELEASE];
+    bind_text(st, 1, command_id);
     return es_step_done(st);
 }
 

@@ -114,6 +114,16 @@ int eventstore_command_find(eventstore_t *es, const char *command_id, command_re
 /* Records an accepted command (its id and position) inside the open
  * transaction. */
 int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
+/* Claims command_id before it is decided, inside the open transaction,
+ * with the position its first event is expected to get: one B-tree descent
+ * where a lookup and a later save took two.  Returns 1 when claimed, 0
+ * when the id has a row already (eventstore_command_find reads it), or an
+ * es_err_t.  A claim is made right with eventstore_command_move (the
+ * event got another position) or undone with eventstore_command_release
+ * (the command was rejected). */
+int eventstore_command_claim(eventstore_t *es, const char *command_id, int64_t position);
+int eventstore_command_move(eventstore_t *es, const char *command_id, int64_t position);
+int eventstore_command_release(eventstore_t *es, const char *command_id);
 
 /* Snapshots: the folded state of a stream at `version`, in an encoding of
  * the caller's (`schema` names it, so a changed encoding is just ignored).

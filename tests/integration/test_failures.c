@@ -1,12 +1,16 @@
 /* Store failures: a command that cannot get the write lock (SQLITE_BUSY) is
  * answered `unavailable` and leaves nothing behind (no event, no outbox
  * row, no idempotency row), and the same command, retried with the same
- * command_id once the lock is free, is accepted exactly once.
+ * command_id once the lock is free, is accepted exactly once.  A command
+ * accepted after another writer appended is remembered at its own event,
+ * and a rejected one is decided again when retried.
  *
  * The lock is held by the test itself: its own connection to
  * <tmp>/events.db in BEGIN IMMEDIATE.  The command-service gets a short busy
  * timeout (INV_BUSY_TIMEOUT_MS, inherited through the environment) so that
  * the test does not sit through the 5 s default. */
+#include "../unit/sample.h"
+#include "eventstore.h"
 #include "harness.h"
 #include "itest.h"
 
@@ -144,4 +148,61 @@ Test(failures, busy_store_answers_unavailable_and_appends_nothing)
     sqlite3_close(db);
     db = NULL;
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* The command-service claims a command's id with the position its first
+ * event is expected to get (the next after its own last append).  When
+ * another writer appended in between, the event lands later and the claim
+ * is moved there: a retry names the command's own event, not the other
+ * writer's.  A rejected command's claim is released: its retry is decided
+ * again. */
+Test(failures, a_claim_follows_the_event_when_another_writer_appended)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h);
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    int64_t p1 = itest_accept(h, &c);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
+    eventstore_t *other = NULL;
+    eventstore_options_t eo = {true, 5000, 0, 0};
+    cr_assert_eq(eventstore_open(path, &eo, &other), ES_OK);
+    event_t *ev = malloc(sizeof *ev);
+    cr_assert_eq(eventstore_begin(other), ES_OK);
+    for (int v = 1; v <= 2; v++) {
+        sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-other", v, v);
+        cr_assert_eq(eventstore_append(other, ev), ES_OK);
+    }
+    cr_assert_eq(eventstore_commit(other), ES_OK);
+    free(ev);
+    eventstore_destroy(&other);
+
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s2");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s2");
+    fields_set_str(&c.data, F_NAME, "Bolt Brothers");
+    command_reply_t first, again;
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &first), 0);
+    cr_assert(first.accepted, "%s", first.message);
+    cr_assert_eq(first.position, p1 + 3, "after the other writer's two events");
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &again), 0);
+    cr_assert(again.accepted && again.duplicate);
+    cr_assert_eq(again.position, p1 + 3);
+    cr_assert_str_eq(again.stream, "supplier-s2");
+    cr_assert_eq(again.version, 1);
+
+    /* rejected (s1 exists): released, so the same id is decided again */
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-again");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme Again");
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &first), 0);
+    cr_assert_eq(first.error, REJ_ALREADY_EXISTS);
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s3");
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &again), 0);
+    cr_assert(again.accepted && !again.duplicate, "%s", again.message);
+    cr_assert_eq(again.position, p1 + 4);
+    cr_assert_str_eq(again.stream, "supplier-s3");
 }

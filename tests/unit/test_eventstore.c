@@ -490,8 +490,9 @@ Test(eventstore, long_stream_reads_the_same_with_marks_missing)
     append_long_stream();
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "DELETE FROM stream_marks WHERE version <> 128", NULL, NULL, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db, "DELETE FROM stream_marks WHERE version <> 128", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     check_long_stream_reads();
 }
@@ -786,6 +787,35 @@ Test(eventstore, command_save_and_find)
     cr_assert_eq(eventstore_begin(es), ES_OK);
     cr_assert_eq(eventstore_command_save(es, &in), ES_DUPLICATE);
     eventstore_rollback(es);
+}
+
+/* A claim takes a new id once (a second claim finds the row), names the
+ * position given until moved, is gone after a release or a rollback. */
+Test(eventstore, command_claim_move_release)
+{
+    command_reply_t out;
+    append_history(); /* position 5 is product-p1@3, 6 is product-p1@4 */
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_command_claim(es, "c-1", 5), 1);
+    cr_assert_eq(eventstore_command_claim(es, "c-1", 6), 0, "claimed already");
+    cr_assert_eq(eventstore_command_find(es, "c-1", &out), 1);
+    cr_assert_eq(out.position, 5, "the second claim changed nothing");
+    cr_assert_eq(eventstore_command_move(es, "c-1", 6), ES_OK);
+    cr_assert_eq(eventstore_command_find(es, "c-1", &out), 1);
+    cr_assert_eq(out.position, 6);
+    cr_assert_eq(out.version, 4);
+    cr_assert_eq(eventstore_command_claim(es, "c-2", 5), 1);
+    cr_assert_eq(eventstore_command_release(es, "c-2"), ES_OK);
+    cr_assert_eq(eventstore_command_find(es, "c-2", &out), 0, "released");
+    cr_assert_eq(eventstore_command_claim(es, "c-2", 5), 1, "a released id is new again");
+    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_command_find(es, "c-2", &out), 1);
+    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_command_claim(es, "c-3", 6), 1);
+    eventstore_rollback(es);
+    cr_assert_eq(eventstore_command_find(es, "c-3", &out), 0, "rolled back");
+    cr_assert_eq(eventstore_command_find(es, "c-1", &out), 1);
+    cr_assert_eq(out.position, 6);
 }
 
 /* ---- persistence --------------------------------------------------------- */
