@@ -31,6 +31,7 @@ typedef struct {
     char name[NAME_MAX_BYTES + 1];
     stockwatch_state_t st;
     int64_t position; /* last event position applied to this row */
+    int64_t rowid;    /* the row's rowid, for product_flush */
 } product_row_t;
 
 /* What the cache keeps of a product (everything but the name). */
@@ -41,6 +42,7 @@ typedef struct {
     uint32_t hash;       /* of id */
     stockwatch_state_t st;
     int64_t position; /* last event position applied */
+    int64_t rowid;    /* of the products row: product_flush writes by it */
 } cached_t;
 
 enum {
@@ -49,6 +51,7 @@ enum {
     ST_PRODUCT_INSERT,
     ST_PRODUCT_SAVE,
     ST_PRODUCT_SAVE_LEVEL,
+    ST_PRODUCT_ROWID,
     ST_ALERT_INSERT,
     ST_LIST_ALL,
     ST_LIST_PRODUCT,
@@ -99,15 +102,20 @@ static const char schema_sql[] =
     " FROM alerts"
 
 static const char *const sql[ST__COUNT] = {
-    [ST_PRODUCT_GET] = "SELECT name, stock, threshold, level, discontinued, position"
+    [ST_PRODUCT_GET] = "SELECT name, stock, threshold, level, discontinued, position, rowid"
                        " FROM products WHERE product_id = ?",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(product_id, name, stock, threshold, level,"
                           " discontinued, position) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [ST_PRODUCT_NAME] = "SELECT name FROM products WHERE product_id = ?",
+    /* By rowid: one descent where the product_id costs two (its index,
+     * then the table); the product_id check keeps a renumbered row (an
+     * outside VACUUM) from being written by mistake: nothing changes, and
+     * product_flush reads the rowid again. */
     [ST_PRODUCT_SAVE] = "UPDATE products SET stock = ?2, discontinued = ?3, position = ?4"
-                        " WHERE product_id = ?1",
+                        " WHERE rowid = ?6 AND product_id = ?1",
     [ST_PRODUCT_SAVE_LEVEL] = "UPDATE products SET stock = ?2, discontinued = ?3, position = ?4,"
-                              " level = ?5 WHERE product_id = ?1",
+                              " level = ?5 WHERE rowid = ?6 AND product_id = ?1",
+    [ST_PRODUCT_ROWID] = "SELECT rowid FROM products WHERE product_id = ?",
     [ST_ALERT_INSERT] = "INSERT OR IGNORE INTO alerts(position, kind, product_id, name, stock,"
                         " threshold, recorded_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_LIST_ALL] = ALERT_COLUMNS " WHERE position > ? ORDER BY position LIMIT ?",
@@ -241,6 +249,7 @@ product_load(alerts_t *m, const char *product_id, product_row_t *p)
             level >= 0 ? (stockwatch_level_t)level : stockwatch_level(p->st.stock, p->st.threshold);
         p->st.discontinued = sqlite3_column_int(st, 4) != 0;
         p->position = sqlite3_column_int64(st, 5);
+        p->rowid = sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -263,9 +272,9 @@ product_name(alerts_t *m, const char *product_id, char *name)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Inserts a new product row.  0 or -1. */
+/* Inserts a new product row and notes its rowid in p.  0 or -1. */
 static int
-product_insert(alerts_t *m, const char *product_id, const product_row_t *p)
+product_insert(alerts_t *m, const char *product_id, product_row_t *p)
 {
     sqlite3_stmt *st = alerts_stmt(m, ST_PRODUCT_INSERT);
     if (!st)
@@ -279,12 +288,29 @@ product_insert(alerts_t *m, const char *product_id, const product_row_t *p)
     sqlite3_bind_int64(st, 7, p->position);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    p->rowid = sqlite3_last_insert_rowid(m->db);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Writes a dirty cached product to its row.  0 or -1. */
+/* Reads the rowid of a cached product's row again.  0 or -1. */
 static int
-product_flush(alerts_t *m, cached_t *c)
+product_rowid(alerts_t *m, cached_t *c)
+{
+    sqlite3_stmt *st = alerts_stmt(m, ST_PRODUCT_ROWID);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        c->rowid = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Writes a dirty cached product to its row by the rowid the cache holds:
+ * 1 written, 0 no such row there, -1 error. */
+static int
+product_save(alerts_t *m, const cached_t *c)
 {
     bool level = (c->dirty & DIRTY_LEVEL) != 0;
     sqlite3_stmt *st = alerts_stmt(m, level ? ST_PRODUCT_SAVE_LEVEL : ST_PRODUCT_SAVE);
@@ -296,9 +322,23 @@ product_flush(alerts_t *m, cached_t *c)
     sqlite3_bind_int64(st, 4, c->position);
     if (level)
         sqlite3_bind_text(st, 5, stockwatch_level_name(c->st.level), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, c->rowid);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
+        return -1;
+    return sqlite3_changes(m->db) == 1;
+}
+
+/* Writes a dirty cached product to its row (looking its rowid up again
+ * when the row moved).  0 or -1. */
+static int
+product_flush(alerts_t *m, cached_t *c)
+{
+    int rc = product_save(m, c);
+    if (rc == 0 && product_rowid(m, c) == 0)
+        rc = product_save(m, c);
+    if (rc != 1)
         return -1;
     c->dirty = 0;
     return 0;
@@ -365,7 +405,7 @@ cache_clear(alerts_t *m)
 
 /* Adds a product known to be absent from the cache; NULL when out of memory. */
 static cached_t *
-cache_add(alerts_t *m, const char *id, uint32_t h, const stockwatch_state_t *st, int64_t position)
+cache_add(alerts_t *m, const char *id, uint32_t h, const product_row_t *p)
 {
     if ((m->cache_len + 1) * 2 > m->cache_cap && cache_grow(m) != 0)
         return NULL;
@@ -373,8 +413,9 @@ cache_add(alerts_t *m, const char *id, uint32_t h, const stockwatch_state_t *st,
     strcopy(c->id, sizeof c->id, id);
     c->hash = h;
     c->dirty = 0;
-    c->st = *st;
-    c->position = position;
+    c->st = p->st;
+    c->position = p->position;
+    c->rowid = p->rowid;
     m->cache_len++;
     return c;
 }
@@ -396,7 +437,7 @@ cache_get(alerts_t *m, const char *id, cached_t **out)
     int found = product_load(m, id, p);
     if (found <= 0)
         return found;
-    *out = cache_add(m, id, h, &p->st, p->position);
+    *out = cache_add(m, id, h, p);
     return *out ? 1 : -1;
 }
 
@@ -483,7 +524,7 @@ apply_created(alerts_t *m, const event_t *ev)
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
     if (product_insert(m, ev->data.product_id, p) != 0 ||
-        !cache_add(m, ev->data.product_id, cache_hash(ev->data.product_id), &p->st, p->position))
+        !cache_add(m, ev->data.product_id, cache_hash(ev->data.product_id), p))
         return -1;
     return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p->name, &p->st, kind);
 }
