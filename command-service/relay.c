@@ -64,6 +64,7 @@ struct relay {
     int64_t self_sync_ms;
     int64_t durable_ms;        /* monotonic: when durable_through last moved or was checked */
     int64_t bad_nudges;        /* nudges beyond the head, for their log lines */
+    int64_t head_seen;         /* the committed head as last read (it only grows) */
     int64_t head_recorded_at;  /* recorded_at of published_through */
     int64_t next_heartbeat_ms; /* monotonic */
     int64_t page_last;         /* last position published in the current page */
@@ -276,19 +277,26 @@ relay_nudge_position(const bus_msg_t *m)
 /* Takes every queued nudge.  A position above the committed head cannot
  * come from the command-service (it announces only what it committed
  * before): it is held to the head, so a stray or hostile nudge cannot lift
- * the cap over rows committed later. */
+ * the cap over rows committed later.  The head is read again only for a
+ * position beyond the head last read (committed rows stay: the head only
+ * grows), which was a query per nudge (8 % of the relay's CPU in S2). */
 static void
 relay_read_nudges(relay_t *r)
 {
-    int64_t announced = 0, head = 0;
+    int64_t announced = 0, head = r->head_seen;
     bus_msg_t m;
     while (bus_recv(r->nudge, &m, ZMQ_DONTWAIT) == 0) {
         int64_t p = relay_nudge_position(&m);
         announced = p > announced ? p : announced;
         bus_msg_close(&m);
     }
-    if (announced <= r->stats.durable_through || eventstore_head(r->es, &head, NULL) != ES_OK)
+    if (announced <= r->stats.durable_through)
         return;
+    if (announced > head) {
+        if (eventstore_head(r->es, &head, NULL) != ES_OK)
+            return;
+        r->head_seen = head;
+    }
     if (announced > head) {
         if (r->bad_nudges++ % 20 == 0)
             LOG_W(NULL, "a nudge announced position %lld beyond the head %lld; held to the head",
