@@ -77,7 +77,8 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
         ok = ok && s->ring[i].items;
     }
     codec_writer_init(&s->w);
-    if (!ok)
+    /* the store's head: the first command's claim guesses the next position */
+    if (!ok || eventstore_head(es, &s->through, NULL) != ES_OK)
         commandsvc_destroy(&s);
     return s;
 }
