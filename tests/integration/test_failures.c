@@ -74,6 +74,14 @@ exec(const char *sql)
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql, err ? err : "");
 }
 
+static void
+supplier_cmd(command_t *c, const char *command_id, const char *supplier_id, const char *name)
+{
+    itest_cmd(c, CMD_REGISTER_SUPPLIER, command_id);
+    fields_set_str(&c->data, F_SUPPLIER_ID, supplier_id);
+    fields_set_str(&c->data, F_NAME, name);
+}
+
 Test(failures, busy_store_answers_unavailable_and_appends_nothing)
 {
     char ms[16];
@@ -83,9 +91,7 @@ Test(failures, busy_store_answers_unavailable_and_appends_nothing)
     cr_assert_not_null(h);
 
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
     int64_t p1 = itest_accept(h, &c);
     cr_assert_eq(harness_wait_position(h, "projector", p1, ITEST_WAIT_MS), 0);
     int64_t h0 = head();
@@ -97,9 +103,7 @@ Test(failures, busy_store_answers_unavailable_and_appends_nothing)
     sqlite3_busy_timeout(db, 5000);
     exec("BEGIN IMMEDIATE");
 
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s2");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s2");
-    fields_set_str(&c.data, F_NAME, "Bolt Brothers");
+    supplier_cmd(&c, "reg-s2", "s2", "Bolt Brothers");
     command_reply_t r;
     int64_t t0 = now_ms();
     cr_assert_eq(harness_command(h, &c, 15000, &r), 0, "no reply while the store is locked");
@@ -161,9 +165,7 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     h = harness_start(NULL);
     cr_assert_not_null(h);
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
     int64_t p1 = itest_accept(h, &c);
 
     char path[512];
@@ -181,9 +183,7 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     free(ev);
     eventstore_destroy(&other);
 
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s2");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s2");
-    fields_set_str(&c.data, F_NAME, "Bolt Brothers");
+    supplier_cmd(&c, "reg-s2", "s2", "Bolt Brothers");
     command_reply_t first, again;
     cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &first), 0);
     cr_assert(first.accepted, "%s", first.message);
@@ -195,9 +195,7 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     cr_assert_eq(again.version, 1);
 
     /* rejected (s1 exists): released, so the same id is decided again */
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-again");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme Again");
+    supplier_cmd(&c, "reg-again", "s1", "Acme Again");
     cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &first), 0);
     cr_assert_eq(first.error, REJ_ALREADY_EXISTS);
     fields_set_str(&c.data, F_SUPPLIER_ID, "s3");
