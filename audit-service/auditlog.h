@@ -1,5 +1,6 @@
 /* auditlog: the audit read model, one row per event, in its own SQLite file
- * (the only audit-service module that talks to SQLite).
+ * (with auditchain, which it owns and which keeps the search by stream on
+ * the same connection, the only audit-service modules that talk to SQLite).
  *
  * Invariants:
  *  - one row per event, keyed by its global position; applying an event
