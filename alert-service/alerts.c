@@ -173,7 +173,7 @@ alerts_close(alerts_t **mp)
     alerts_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
-    sqlite3_close(m->db);
+    modeldb_close(&m->db);
     codec_writer_fini(&m->w);
     free(m->pend);
     cache_clear(m);

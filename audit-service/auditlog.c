@@ -232,7 +232,7 @@ auditlog_close(auditlog_t **ap)
         sqlite3_finalize(a->search[i]);
         sqlite3_finalize(a->tail[i]);
     }
-    sqlite3_close(a->db);
+    modeldb_close(&a->db);
     free(a->pend);
     free(a);
     *ap = NULL;

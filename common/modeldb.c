@@ -7,14 +7,20 @@
  * only ever sit under the temporary name. */
 #include "modeldb.h"
 
+#include "fsyncpath.h"
+#include "log.h"
 #include "sqlitedb.h"
+#include "syncmark.h"
 
-#include <fcntl.h>
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static modeldb_sync_t sync_policy = MODELDB_SYNC_NORMAL;
 
 /* The WAL is checkpointed every 256 pages (1 MiB) instead of SQLite's 1000
  * (the audit daemon used 10000).  A checkpoint writes its pages into the
@@ -61,42 +67,94 @@ mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 
     return rc;
 }
 
+void
+modeldb_set_sync(modeldb_sync_t policy)
+{
+    sync_policy = policy;
+}
+
+int
+modeldb_sync_parse(const char *name, modeldb_sync_t *policy)
+{
+    if (strcmp(name, "off") == 0)
+        *policy = MODELDB_SYNC_OFF;
+    else if (strcmp(name, "normal") == 0)
+        *policy = MODELDB_SYNC_NORMAL;
+    else
+        return -1;
+    return 0;
+}
+
+/* Before opening path without fsyncs: discards the file if a crash of the
+ * system may have torn it (a marker from another boot beside the name
+ * SQLite will use: symlinks resolved, as a projector's live name points
+ * at its current generation). */
+static void
+mdb_discard_torn(const char *path)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real) || !syncmark_stale(real))
+        return;
+    LOG_W(NULL,
+          "%s was written without fsyncs before the system restarted (a crash or power loss may "
+          "have torn it): removed it, rebuilding it from the event log",
+          real);
+    modeldb_remove(real);
+    syncmark_clear(real);
+}
+
+/* Puts this boot's marker beside the open model, then stops its fsyncs.
+ * Without a marker (it cannot be written) the model keeps them. */
+static int
+mdb_unsync(sqlite3 *db)
+{
+    const char *name = sqlite3_db_filename(db, "main");
+    if (!name || !name[0] || syncmark_set(name) != 0) {
+        LOG_W(NULL, "cannot mark %s unsynced (%s): it keeps its fsyncs", name ? name : "?",
+              strerror(errno));
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+}
+
 int
 modeldb_open(const char *path, const char *schema_sql, sqlite3 **db)
 {
-    return mdb_open(path, normal_pragmas, schema_sql, db);
+    if (sync_policy == MODELDB_SYNC_OFF)
+        mdb_discard_torn(path);
+    int rc = mdb_open(path, normal_pragmas, schema_sql, db);
+    if (rc == SQLITE_OK && sync_policy == MODELDB_SYNC_OFF && (rc = mdb_unsync(*db)) != SQLITE_OK) {
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+int
+modeldb_close(sqlite3 **db)
+{
+    if (!db || !*db)
+        return 0;
+    const char *name = sqlite3_db_filename(*db, "main");
+    char path[PATH_MAX], wal[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s", name ? name : "");
+    int rc = sqlite3_close(*db) == SQLITE_OK ? 0 : -1;
+    *db = NULL;
+    if (!path[0] || !syncmark_present(path))
+        return rc;
+    /* The last connection's close checkpointed into the file (and removed
+     * the WAL, unless a reader still holds it): what is in the page cache
+     * goes to disk before the marker goes. */
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    bool synced = rc == 0 && fsync_file(path) == 0 && (fsync_file(wal) == 0 || errno == ENOENT) &&
+                  syncmark_clear(path) == 0;
+    return synced ? 0 : -1;
 }
 
 int
 modeldb_open_bulk(const char *path, const char *schema_sql, sqlite3 **db)
 {
     return mdb_open(path, bulk_pragmas, schema_sql, db);
-}
-
-/* fsync of a file or (O_DIRECTORY) a folder.  0 or -1. */
-static int
-mdb_fsync(const char *path, int flags)
-{
-    int fd = open(path, O_RDONLY | flags);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* The folder holding path ("." for a bare name). */
-static void
-mdb_dirname(const char *path, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", path);
-    char *slash = strrchr(out, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == out)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
 }
 
 int
@@ -109,18 +167,16 @@ modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path)
     /* The normal open turns the file into WAL mode; the truncating
      * checkpoint and the close leave every page in the main file. */
     sqlite3 *wal = NULL;
-    rc = modeldb_open(path, NULL, &wal);
+    rc = mdb_open(path, normal_pragmas, NULL, &wal);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(wal, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     int crc = sqlite3_close(wal);
     if (rc != SQLITE_OK || crc != SQLITE_OK)
         return rc != SQLITE_OK ? rc : crc;
-    char dir[PATH_MAX];
-    if (mdb_fsync(path, 0) != 0 || rename(path, final_path) != 0)
+    if (fsync_file(path) != 0 || rename(path, final_path) != 0)
         return SQLITE_IOERR;
     modeldb_remove(path); /* what is left under the old name: empty -wal and -shm */
-    mdb_dirname(final_path, dir, sizeof dir);
-    return mdb_fsync(dir, O_DIRECTORY) == 0 ? SQLITE_OK : SQLITE_IOERR;
+    return fsync_folder_of(final_path) == 0 ? SQLITE_OK : SQLITE_IOERR;
 }
 
 void

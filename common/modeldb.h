@@ -9,12 +9,38 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Opens path read-write (creating it), WAL, synchronous=NORMAL (a read model
- * can lose its last commits on power loss and re-apply them from the log),
- * busy timeout, the checkpoint table, then runs schema_sql (may be NULL).
- * The connection has no mutex: one thread uses it at a time.
- * Returns SQLITE_OK and *db, or an SQLite code with *db NULL. */
+/* How a model's writes reach the disk (the daemons' --sync):
+ * - NORMAL: synchronous=NORMAL; a commit does not wait for the disk, a WAL
+ *   checkpoint fsyncs.  A power loss can lose the last commits, which are
+ *   applied again from the log.  The library's default.
+ * - OFF: synchronous=OFF, no fsync at all while the model is open; a clean
+ *   close fsyncs it.  A crash of the process loses nothing; a crash of the
+ *   system can tear the file, so a marker beside it (syncmark.h) makes the
+ *   next open after such a crash discard the file, and the subscriber
+ *   rebuilds it from the log (docs/guarantees.md, G10). */
+typedef enum { MODELDB_SYNC_NORMAL, MODELDB_SYNC_OFF } modeldb_sync_t;
+
+/* The daemons' --sync help line. */
+#define MODELDB_SYNC_HELP                                                                          \
+    "off (no fsync; a crash of the system makes the next start rebuild the model from the "        \
+    "log) | normal (fsync at WAL checkpoints)"
+
+/* The policy for the models this process opens from now on. */
+void modeldb_set_sync(modeldb_sync_t policy);
+/* "off" or "normal" into *policy: 0, or -1 for anything else. */
+int modeldb_sync_parse(const char *name, modeldb_sync_t *policy);
+
+/* Opens path read-write (creating it), WAL, the sync policy above (with
+ * OFF: first discards a file a system crash may have torn and marks the
+ * file unsynced), busy timeout, the checkpoint table, then runs schema_sql
+ * (may be NULL).  The connection has no mutex: one thread uses it at a
+ * time.  Returns SQLITE_OK and *db, or an SQLite code with *db NULL. */
 int modeldb_open(const char *path, const char *schema_sql, sqlite3 **db);
+/* Closes *db (statements finalized by the caller; *db becomes NULL); a
+ * model opened without fsyncs is fsynced and its marker removed.  0, or -1
+ * when the close or the fsyncs failed (the marker then stays, and the next
+ * open after a system crash rebuilds the model). */
+int modeldb_close(sqlite3 **db);
 /* Bulk building: a model that nobody reads until it is complete (a fresh
  * `--mode once` build).  Opens path, which must be a new file under a
  * temporary name that nothing adopts by itself, with the journal in memory

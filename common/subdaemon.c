@@ -3,13 +3,14 @@
 
 #include "bus.h"
 #include "log.h"
+#include "modeldb.h"
 #include "topology.h"
 
 #include <assert.h>
 #include <string.h>
 
-/* The seven shared options, three before the daemon's extras, four after. */
-#define SUBDAEMON_OPTS_MAX (7 + SUBDAEMON_EXTRA_MAX)
+/* The eight shared options, three before the daemon's extras, five after. */
+#define SUBDAEMON_OPTS_MAX (8 + SUBDAEMON_EXTRA_MAX)
 
 /* Fills opts in --help order; returns how many. */
 static size_t
@@ -33,6 +34,8 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
     opts[n++] = (config_option_t){
         "--commit-linger-ms", spec->linger_env, CONFIG_INT, &cfg->linger_ms,
         "a live batch waits this long for more events before it commits and prints"};
+    opts[n++] =
+        (config_option_t){"--sync", "INV_MODEL_SYNC", CONFIG_STR, &cfg->sync, MODELDB_SYNC_HELP};
     return n;
 }
 
@@ -46,7 +49,8 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
                                 .bind = spec->bind.dflt,
                                 .log_level = "info",
                                 .mode = "run",
-                                .linger_ms = 50};
+                                .linger_ms = 50,
+                                .sync = "off"};
     config_option_t opts[SUBDAEMON_OPTS_MAX];
     size_t n = subdaemon_options(opts, cfg, spec);
     int rc = config_parse(spec->prog, opts, n, argc, argv);
@@ -55,7 +59,13 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
         rc = -1;
     }
+    modeldb_sync_t sync = MODELDB_SYNC_OFF;
+    if (rc == 0 && modeldb_sync_parse(cfg->sync, &sync) != 0) {
+        fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
+        rc = -1;
+    }
     if (rc == 0) {
+        modeldb_set_sync(sync);
         cfg->name = spec->name;
         cfg->once = strcmp(cfg->mode, "once") == 0;
         cfg->dump = strcmp(cfg->mode, "dump") == 0;

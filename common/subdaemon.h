@@ -33,6 +33,7 @@ typedef struct {
     const char *bind;       /* our control ROUTER, bound */
     const char *log_level;  /* debug|info|warn|error */
     const char *mode;       /* "run", "once" (catch up, exit) or "dump" */
+    const char *sync;       /* the model's fsyncs: "off" or "normal" (modeldb.h) */
     int64_t linger_ms;      /* a live batch waits this long for more events */
     const char *name;       /* set from the spec: log tag and runtime name */
     bool once;              /* set from mode: catch up silently, then exit */

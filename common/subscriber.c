@@ -185,7 +185,7 @@ sub_folder_of(const char *path, char *dir, size_t cap)
 #define GENERATION_DIGITS 16
 #define BUILDING SUBSCRIBER_BUILDING_SUFFIX
 static const char *const generation_suffixes[] = {
-    "",       "-wal",          "-shm",          "-journal",
+    "",       "-wal",          "-shm",          "-journal",          "-unsynced",
     BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal"};
 #undef BUILDING
 
@@ -215,7 +215,7 @@ sub_is_generation(const char *name, const char *base)
 static void
 sub_remove_swap_leftovers(const char *live_path)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-journal", ".link"};
+    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link"};
     char path[PATH_MAX + 16];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
         if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
@@ -603,9 +603,9 @@ sub_rebuild_swap_files(subscriber_t *s, char *old_target, size_t cap)
 static void
 sub_remove_generation(const char *path, bool main_file)
 {
-    const char *suffixes[] = {"-wal", "-shm", ""};
-    char f[PATH_MAX + 8];
-    for (int i = 0; i < (main_file ? 3 : 2); i++)
+    const char *suffixes[] = {"-wal", "-shm", "-unsynced", ""};
+    char f[PATH_MAX + 16];
+    for (int i = 0; i < (main_file ? 4 : 3); i++)
         if (snprintf(f, sizeof f, "%s%s", path, suffixes[i]) < (int)sizeof f)
             unlink(f);
 }

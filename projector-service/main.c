@@ -18,6 +18,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "modeldb.h"
 #include "proc.h"
 #include "readmodel.h"
 #include "subscriber.h"
@@ -37,6 +38,7 @@ typedef struct {
     const char *log_level; /* debug, info, warn, error */
     const char *mode;      /* "run", "once" (catch up, exit) or "dump" */
     int64_t linger_ms;     /* a live batch waits this long for more events */
+    const char *sync;      /* the model's fsyncs: "off" or "normal" (modeldb.h) */
 } projector_config_t;
 
 /* Control requests other than Status and Rebuild: none. */
@@ -63,6 +65,7 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
          "run | once (catch up to the head, exit) | dump (print the canonical dump of --db)"},
         {"--commit-linger-ms", "INV_PROJECTOR_LINGER_MS", CONFIG_INT, &cfg->linger_ms,
          "a live batch waits this long for more events before it commits (adds to visibility lag)"},
+        {"--sync", "INV_MODEL_SYNC", CONFIG_STR, &cfg->sync, MODELDB_SYNC_HELP},
     };
     int rc = config_parse("projector-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)
@@ -71,6 +74,12 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
         fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
         return -1;
     }
+    modeldb_sync_t sync;
+    if (modeldb_sync_parse(cfg->sync, &sync) != 0) {
+        fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
+        return -1;
+    }
+    modeldb_set_sync(sync);
     return 0;
 }
 
@@ -105,7 +114,8 @@ finish_bulk(readmodel_t **live, const subscriber_t *sub, const char *db)
 int
 main(int argc, char **argv)
 {
-    projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR, "info", "run", 3};
+    projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR,
+                              "info",    "run",     3,          "off"};
     log_level_t level;
     int rc = load_config(&cfg, argc, argv, &level);
     if (rc != 0)
@@ -118,8 +128,9 @@ main(int argc, char **argv)
     if (strcmp(cfg.mode, "run") == 0) {
         int old = readmodel_discard_other_schema(cfg.db);
         if (old > 0)
-            LOG_W(NULL, "read model %s had schema %d, this build writes %d: removed it, rebuilding"
-                        " from the log",
+            LOG_W(NULL,
+                  "read model %s had schema %d, this build writes %d: removed it, rebuilding"
+                  " from the log",
                   cfg.db, old, READMODEL_SCHEMA_VERSION);
     }
     /* replaced by each rebuild */

@@ -761,7 +761,7 @@ readmodel_destroy(readmodel_t **mp)
     readmodel_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
-    sqlite3_close(m->db);
+    modeldb_close(&m->db);
     if (m->bulk_path)
         modeldb_remove(m->bulk_path); /* an unfinished build is never adopted */
     free(m->bulk_path);
