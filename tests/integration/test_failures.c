@@ -204,3 +204,139 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     cr_assert_eq(again.position, p1 + 4);
     cr_assert_str_eq(again.stream, "supplier-s3");
 }
+
+/* ---- read models without fsyncs (--sync off, G10) -------------------------- */
+
+/* Path of a file in the harness's folder. */
+static void
+in_dir(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", harness_dir(h), name);
+}
+
+static void
+read_line(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s is missing", path);
+    cr_assert(fgets(out, (int)cap, f), "%s is empty", path);
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static void
+write_line(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fprintf(f, "%s\n", line);
+    fclose(f);
+}
+
+static bool
+file_exists(const char *name)
+{
+    char path[512];
+    in_dir(name, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* Leaves a table in a model's file while its daemon is down: it is still
+ * there after a restart only if the file was kept. */
+static void
+plant_witness(const char *model)
+{
+    char path[512];
+    in_dir(model, path, sizeof path);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    exec("CREATE TABLE witness(x)");
+    sqlite3_close(db);
+    db = NULL;
+}
+
+static bool
+has_witness(const char *model)
+{
+    char path[512];
+    in_dir(model, path, sizeof path);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    bool found = count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'witness'") == 1;
+    sqlite3_close(db);
+    db = NULL;
+    return found;
+}
+
+static bool
+log_has(const char *daemon, const char *text)
+{
+    char path[512], line[2048];
+    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s is missing", path);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .timeout = 120)
+{
+    h = harness_start(&(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR |
+                                                   HD_AUDIT | HD_ALERT});
+    cr_assert(h);
+    command_t c;
+    int64_t pos = 0;
+    char id[64], sid[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof id, "unsynced-%d", i);
+        snprintf(sid, sizeof sid, "SUP-U%d", i);
+        supplier_cmd(&c, id, sid, "Unsynced Supplies");
+        pos = itest_accept(h, &c);
+    }
+    const char *daemons[] = {"projector", "audit", "alert"};
+    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    char boot[64], mark[512], line[128];
+    FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "r");
+    cr_assert(bf && fgets(boot, sizeof boot, bf));
+    fclose(bf);
+    boot[strcspn(boot, "\n")] = '\0';
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        snprintf(line, sizeof line, "%s-unsynced", models[i]);
+        in_dir(line, mark, sizeof mark);
+        read_line(mark, line, sizeof line);
+        cr_assert_str_eq(line, boot, "%s's marker holds the running system's boot id", models[i]);
+        cr_assert_eq(harness_daemon_kill(h, daemons[i]), 0);
+        plant_witness(models[i]);
+    }
+    /* The projector and the audit "come back after a system crash": their
+     * markers name another boot.  The alert daemon only crashed. */
+    for (int i = 0; i < 2; i++) {
+        snprintf(line, sizeof line, "%s-unsynced", models[i]);
+        in_dir(line, mark, sizeof mark);
+        write_line(mark, "00000000-0000-0000-0000-000000000000");
+    }
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(harness_daemon_start(h, daemons[i]), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+    }
+    cr_assert_not(has_witness("read.db"), "the projector kept a file that may be torn");
+    cr_assert_not(has_witness("audit.db"), "the audit kept a file that may be torn");
+    cr_assert(has_witness("alerts.db"), "a crash of the process alone must keep the file");
+    cr_assert(log_has("projector", "rebuilding it from the event log"));
+    cr_assert(log_has("audit", "rebuilding it from the event log"));
+    cr_assert_not(log_has("alert", "rebuilding it from the event log"));
+    /* The rebuilt audit holds every event again. */
+    in_dir("audit.db", mark, sizeof mark);
+    cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
+    cr_assert_not(file_exists("audit.db-unsynced"), "a clean stop fsyncs and removes the marker");
+    cr_assert_eq(sqlite3_open(mark, &db), SQLITE_OK);
+    cr_assert_eq(count_rows("SELECT count(*) FROM audit"), pos);
+    cr_assert_eq(count_rows("SELECT position FROM checkpoint"), pos);
+    sqlite3_close(db);
+    db = NULL;
+}
