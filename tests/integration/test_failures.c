@@ -285,8 +285,8 @@ log_has(const char *daemon, const char *text)
 
 Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .timeout = 120)
 {
-    h = harness_start(&(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR |
-                                                   HD_AUDIT | HD_ALERT});
+    h = harness_start(
+        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
     cr_assert(h);
     command_t c;
     int64_t pos = 0;
