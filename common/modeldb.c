@@ -130,6 +130,17 @@ modeldb_open(const char *path, const char *schema_sql, sqlite3 **db)
     return rc;
 }
 
+/* Whether this connection writes without fsyncs (mdb_unsync marked it). */
+static bool
+mdb_is_unsynced(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool off = sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+    sqlite3_finalize(st);
+    return off;
+}
+
 int
 modeldb_close(sqlite3 **db)
 {
@@ -138,9 +149,12 @@ modeldb_close(sqlite3 **db)
     const char *name = sqlite3_db_filename(*db, "main");
     char path[PATH_MAX], wal[PATH_MAX + 8];
     snprintf(path, sizeof path, "%s", name ? name : "");
+    bool unsynced = mdb_is_unsynced(*db);
     int rc = sqlite3_close(*db) == SQLITE_OK ? 0 : -1;
     *db = NULL;
-    if (!path[0] || !syncmark_present(path))
+    /* only the connection that marked the file removes the marker (not a
+     * reader of a file another process writes unsynced) */
+    if (!unsynced || !path[0] || !syncmark_present(path))
         return rc;
     /* The last connection's close checkpointed into the file (and removed
      * the WAL, unless a reader still holds it): what is in the page cache

@@ -17,7 +17,7 @@
  *   close fsyncs it.  A crash of the process loses nothing; a crash of the
  *   system can tear the file, so a marker beside it (syncmark.h) makes the
  *   next open after such a crash discard the file, and the subscriber
- *   rebuilds it from the log (docs/guarantees.md, G10). */
+ *   rebuilds it from the log (docs/guarantees.md, G12). */
 typedef enum { MODELDB_SYNC_NORMAL, MODELDB_SYNC_OFF } modeldb_sync_t;
 
 /* The daemons' --sync help line. */
@@ -37,7 +37,8 @@ int modeldb_sync_parse(const char *name, modeldb_sync_t *policy);
  * time.  Returns SQLITE_OK and *db, or an SQLite code with *db NULL. */
 int modeldb_open(const char *path, const char *schema_sql, sqlite3 **db);
 /* Closes *db (statements finalized by the caller; *db becomes NULL); a
- * model opened without fsyncs is fsynced and its marker removed.  0, or -1
+ * model this connection wrote without fsyncs is fsynced and its marker
+ * removed (a connection opened with NORMAL leaves a marker alone).  0, or -1
  * when the close or the fsyncs failed (the marker then stays, and the next
  * open after a system crash rebuilds the model). */
 int modeldb_close(sqlite3 **db);

@@ -65,10 +65,11 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         rc = -1;
     }
     if (rc == 0) {
-        modeldb_set_sync(sync);
         cfg->name = spec->name;
         cfg->once = strcmp(cfg->mode, "once") == 0;
         cfg->dump = strcmp(cfg->mode, "dump") == 0;
+        /* a dump reads the file as it is: it neither discards nor marks it */
+        modeldb_set_sync(cfg->dump ? MODELDB_SYNC_NORMAL : sync);
         log_init(spec->name, level);
     }
     return rc;

@@ -79,7 +79,8 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         return -1;
     }
-    modeldb_set_sync(sync);
+    /* a dump reads the file as it is: it neither discards nor marks it */
+    modeldb_set_sync(strcmp(cfg->mode, "dump") == 0 ? MODELDB_SYNC_NORMAL : sync);
     return 0;
 }
 

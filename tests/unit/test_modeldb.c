@@ -5,6 +5,7 @@
 #include "modeldb.h"
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +57,41 @@ Test(modeldb, checkpoints_keep_the_wal_small)
     cr_expect_eq(position, 2000);
     sqlite3_finalize(ins);
     cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+    modeldb_remove(path);
+    rmdir(dir);
+}
+
+static bool
+marked(const char *path)
+{
+    char mark[160];
+    snprintf(mark, sizeof mark, "%s-unsynced", path);
+    return access(mark, F_OK) == 0;
+}
+
+/* Only the connection that writes a model without fsyncs owns its marker:
+ * a connection opened with NORMAL (a dump, a second reader) closing first
+ * leaves it; the owner's clean close removes it. */
+Test(modeldb, only_the_unsynced_writer_removes_the_marker)
+{
+    char dir[] = "/tmp/inv-modeldb-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.db", dir);
+    sqlite3 *writer = NULL, *other = NULL;
+    modeldb_set_sync(MODELDB_SYNC_OFF);
+    cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x);", &writer), SQLITE_OK);
+    cr_assert(marked(path), "an unsynced model is marked");
+    cr_assert_eq(sqlite3_exec(writer, "INSERT INTO t VALUES (1)", NULL, NULL, NULL), SQLITE_OK);
+
+    modeldb_set_sync(MODELDB_SYNC_NORMAL);
+    cr_assert_eq(modeldb_open(path, NULL, &other), SQLITE_OK);
+    cr_assert_eq(modeldb_close(&other), 0);
+    cr_assert_null(other);
+    cr_assert(marked(path), "a connection with fsyncs left the writer's marker alone");
+
+    cr_assert_eq(modeldb_close(&writer), 0);
+    cr_assert(!marked(path), "the writer's clean close removed its marker");
     modeldb_remove(path);
     rmdir(dir);
 }
