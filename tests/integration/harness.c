@@ -567,8 +567,12 @@ start_index(harness_t *h, int i)
     return wait_ready(h, i);
 }
 
-/* SIGTERM (and SIGCONT, in case it is stopped), then wait; SIGKILL after
- * STOP_TIMEOUT_MS.  0 when it exited with status 0. */
+/* SIGCONT (in case it is stopped), then SIGTERM, then wait; SIGKILL after
+ * STOP_TIMEOUT_MS.  0 when it exited with status 0.  Never SIGCONT after
+ * SIGTERM: a SIGCONT discards a pending SIGSTOP, and LeakSanitizer's exit
+ * check stops the exiting daemon with ptrace's SIGSTOP; a SIGCONT that came
+ * late (this process preempted between the two kills) left it waiting for
+ * that stop forever. */
 static int
 stop_index(harness_t *h, int i)
 {
@@ -577,8 +581,8 @@ stop_index(harness_t *h, int i)
     int before = h->failures;
     pid_t pid = h->d[i].pid;
     h->d[i].term_sent = true;
-    kill(pid, SIGTERM);
     kill(pid, SIGCONT);
+    kill(pid, SIGTERM);
     if (!wait_exit(h, i, STOP_TIMEOUT_MS)) {
         fprintf(stderr, "harness: %s (pid %d) ignored SIGTERM for %d ms; killing it\n",
                 defs[i].name, (int)pid, STOP_TIMEOUT_MS);
