@@ -1,6 +1,7 @@
 /* fsyncpath: see fsyncpath.h. */
 #include "fsyncpath.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@ fp_fsync(const char *path, int flags)
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
+    int saved = errno;
     close(fd);
+    errno = saved;
     return rc;
 }
 

@@ -7,7 +7,8 @@
 /* fsync of the file at path.  0, or -1 (errno set). */
 int fsync_file(const char *path);
 /* fsync of the folder holding path ("." for a bare name), so that a
- * name created, renamed or removed there is on disk.  0, or -1. */
+ * name created, renamed or removed there is on disk.  0, or -1 (errno
+ * set). */
 int fsync_folder_of(const char *path);
 
 #endif

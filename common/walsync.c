@@ -1,6 +1,8 @@
 /* walsync: see walsync.h. */
 #include "walsync.h"
 
+#include "fsyncpath.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,29 +17,6 @@ walsync_init(walsync_t *w, const char *wal_path)
     return n > 0 && (size_t)n < sizeof w->path ? 0 : -1;
 }
 
-/* fsync of the directory holding path, so that a new file's name is durable. */
-static int
-walsync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 /* Opens the WAL once it exists.  1 when open, 0 when there is none, -1. */
 static int
 walsync_open(walsync_t *w)
@@ -47,7 +26,7 @@ walsync_open(walsync_t *w)
     int fd = open(w->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;
-    if (walsync_dir(w->path) != 0) {
+    if (fsync_folder_of(w->path) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
