@@ -74,14 +74,17 @@ modeldb_set_sync(modeldb_sync_t policy)
 }
 
 int
-modeldb_sync_parse(const char *name, modeldb_sync_t *policy)
+modeldb_configure_sync(const char *setting, bool dump)
 {
-    if (strcmp(name, "off") == 0)
-        *policy = MODELDB_SYNC_OFF;
-    else if (strcmp(name, "normal") == 0)
-        *policy = MODELDB_SYNC_NORMAL;
+    modeldb_sync_t policy;
+    if (strcmp(setting, "off") == 0)
+        policy = MODELDB_SYNC_OFF;
+    else if (strcmp(setting, "normal") == 0)
+        policy = MODELDB_SYNC_NORMAL;
     else
         return -1;
+    /* a dump reads the file as it is: it neither discards nor marks it */
+    sync_policy = dump ? MODELDB_SYNC_NORMAL : policy;
     return 0;
 }
 

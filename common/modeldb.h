@@ -27,8 +27,11 @@ typedef enum { MODELDB_SYNC_NORMAL, MODELDB_SYNC_OFF } modeldb_sync_t;
 
 /* The policy for the models this process opens from now on. */
 void modeldb_set_sync(modeldb_sync_t policy);
-/* "off" or "normal" into *policy: 0, or -1 for anything else. */
-int modeldb_sync_parse(const char *name, modeldb_sync_t *policy);
+/* Sets the policy from a daemon's --sync setting, "off" or "normal"; a
+ * dump (dump true) uses NORMAL whatever the setting, so that printing a
+ * model neither discards nor marks it.  0, or -1 (policy unchanged) for
+ * anything else. */
+int modeldb_configure_sync(const char *setting, bool dump);
 
 /* Opens path read-write (creating it), WAL, the sync policy above (with
  * OFF: first discards a file a system crash may have torn and marks the

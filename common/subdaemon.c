@@ -59,8 +59,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
         rc = -1;
     }
-    modeldb_sync_t sync = MODELDB_SYNC_OFF;
-    if (rc == 0 && modeldb_sync_parse(cfg->sync, &sync) != 0) {
+    if (rc == 0 && modeldb_configure_sync(cfg->sync, strcmp(cfg->mode, "dump") == 0) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
     }
@@ -68,8 +67,6 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         cfg->name = spec->name;
         cfg->once = strcmp(cfg->mode, "once") == 0;
         cfg->dump = strcmp(cfg->mode, "dump") == 0;
-        /* a dump reads the file as it is: it neither discards nor marks it */
-        modeldb_set_sync(cfg->dump ? MODELDB_SYNC_NORMAL : sync);
         log_init(spec->name, level);
     }
     return rc;

@@ -74,13 +74,10 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
         fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
         return -1;
     }
-    modeldb_sync_t sync;
-    if (modeldb_sync_parse(cfg->sync, &sync) != 0) {
+    if (modeldb_configure_sync(cfg->sync, strcmp(cfg->mode, "dump") == 0) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         return -1;
     }
-    /* a dump reads the file as it is: it neither discards nor marks it */
-    modeldb_set_sync(strcmp(cfg->mode, "dump") == 0 ? MODELDB_SYNC_NORMAL : sync);
     return 0;
 }
 
