@@ -6,13 +6,37 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ITEST_TIMEOUT_MS 5000
 #define ITEST_WAIT_MS 20000
+
+/* Runs argv to completion with its stdout to out_path (NULL: the test's
+ * stderr), and its stderr there too when with_stderr; the exit status, or
+ * -1. */
+static inline int
+itest_run(char *const argv[], const char *out_path, bool with_stderr)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : 2;
+        dup2(fd, 1);
+        if (with_stderr)
+            dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 static inline void
 itest_cmd(command_t *c, command_type_t type, const char *command_id)

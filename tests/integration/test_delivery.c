@@ -22,24 +22,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Runs argv to completion with stdout to out_path (NULL: the test's stderr);
- * returns the exit status, or -1. */
-static int
-run(char *const argv[], const char *out_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : 2;
-        dup2(fd, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Starts argv in the background (stdout/stderr to log_path). */
 static pid_t
 spawn(char *const argv[], const char *log_path)
@@ -93,7 +75,7 @@ bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, cons
     if (extra2)
         argv[n++] = (char *)extra2;
     argv[n] = NULL;
-    return run(argv, logp);
+    return itest_run(argv, logp, false);
 }
 
 static int64_t
@@ -114,7 +96,7 @@ static void
 dump(const char *daemon, const char *db, const char *out)
 {
     char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--mode", "dump", NULL};
-    cr_assert_eq(run(argv, out), 0, "%s --dump %s failed", daemon, db);
+    cr_assert_eq(itest_run(argv, out, false), 0, "%s --dump %s failed", daemon, db);
 }
 
 /* Builds a fresh database from position 0 with `<binary> --mode once`. */
@@ -143,7 +125,7 @@ fresh_rebuild(harness_t *h, const char *daemon, const char *db)
     argv[n++] = "--mode";
     argv[n++] = "once";
     argv[n] = NULL;
-    cr_assert_eq(run(argv, log), 0, "%s --once failed (see %s)", daemon, log);
+    cr_assert_eq(itest_run(argv, log, false), 0, "%s --once failed (see %s)", daemon, log);
 }
 
 static bool

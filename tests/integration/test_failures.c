@@ -19,9 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 300
 
@@ -292,18 +290,8 @@ dump_model(const char *daemon, const char *model)
 {
     char path[512];
     in_dir(model, path, sizeof path);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl(harness_binary(daemon), harness_binary(daemon), "--mode", "dump", "--db", path,
-              (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char *argv[] = {(char *)harness_binary(daemon), "--mode", "dump", "--db", path, NULL};
+    return itest_run(argv, "/dev/null", false);
 }
 
 Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .timeout = 120)

@@ -44,32 +44,6 @@ pause_ms(int ms)
         ;
 }
 
-/* Runs argv to completion with stdout to out_path (stderr too when
- * with_stderr); the exit status, or -1. */
-static int
-run2(char *const argv[], const char *out_path, bool with_stderr)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        if (with_stderr)
-            dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int
-run(char *const argv[], const char *out_path)
-{
-    return run2(argv, out_path, false);
-}
-
 static void
 path_in(const char *name, char *out, size_t cap)
 {
@@ -103,7 +77,7 @@ dump(const char *daemon, const char *db, const char *out)
     path_in(db, dbp, sizeof dbp);
     path_in(out, outp, sizeof outp);
     char *argv[] = {(char *)harness_binary(daemon), "--db", dbp, "--mode", "dump", NULL};
-    cr_assert_eq(run(argv, outp), 0, "%s --mode dump %s failed", daemon, dbp);
+    cr_assert_eq(itest_run(argv, outp, false), 0, "%s --mode dump %s failed", daemon, dbp);
 }
 
 static bool
@@ -315,7 +289,7 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
                     "--window",
                     "32",
                     NULL};
-    cr_assert_eq(run2(argv, blog, true), 0, "invbench failed (%s)", blog);
+    cr_assert_eq(itest_run(argv, blog, true), 0, "invbench failed (%s)", blog);
     int64_t h1 = head();
     cr_assert_geq(h1, 20000);
     wait_all(h1);
@@ -408,7 +382,7 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
                     "rebuild",
                     "projector",
                     NULL};
-    cr_assert_eq(run2(ictl, out, true), 0, "invctl rebuild projector (%s)", out);
+    cr_assert_eq(itest_run(ictl, out, true), 0, "invctl rebuild projector (%s)", out);
     int64_t deadline = now_ms() + 60000;
     for (;;) {
         status("projector", &r);
@@ -442,7 +416,7 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
                     "--mode",
                     "once",
                     NULL};
-    cr_assert_eq(run2(once, log, true), 0, "projector --mode once (%s)", log);
+    cr_assert_eq(itest_run(once, log, true), 0, "projector --mode once (%s)", log);
     dump("projector", "fresh-read.db", "read.fresh");
     cr_assert(same_file("read.final", "read.fresh"), "the live model differs from a fresh build");
     stale_generations_go_at_restart(4);
