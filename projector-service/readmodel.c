@@ -1,8 +1,9 @@
 /* readmodel: see readmodel.h.
  *
- * Layout: the base tables (suppliers, products, reviews, price_history,
- * sales, model_meta) hold the facts; generated columns derive in_stock,
- * low_stock, avg_rating and price_dropped; views give each reply shape
+ * Layout: the base tables (suppliers, products and product_counters,
+ * reviews, price_history, sales, model_meta) hold the facts; generated
+ * columns and the views derive in_stock, low_stock, avg_rating and
+ * price_dropped; views give each reply shape
  * (product_cards, product_details, admin_products, low_stock_items,
  * dashboard, best_sellers, best_sellers_today); product_search is an
  * external-content FTS5 index over products kept in step by triggers, so a
@@ -65,6 +66,11 @@ static const char schema_sql[] =
     " product_count INTEGER NOT NULL DEFAULT 0,"
     " active_product_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 
+    /* A product is two rows of the same pid: what its sales, views and
+     * restocks move (stock, the counters, the row version) in the narrow
+     * product_counters, the rest in products.  The folded write of a batch
+     * then rewrites ~40-byte records on a few pages instead of the whole
+     * product on most pages of the table (docs/performance.md, item 49). */
     "CREATE TABLE IF NOT EXISTS products("
     " pid INTEGER PRIMARY KEY," /* FTS rowid; not part of the dump */
     " product_id TEXT NOT NULL UNIQUE,"
@@ -72,19 +78,20 @@ static const char schema_sql[] =
     " supplier_id TEXT NOT NULL, supplier_name TEXT NOT NULL,"
     " price_cents INTEGER NOT NULL, cost_price_cents INTEGER NOT NULL,"
     " previous_price_cents INTEGER,"
-    " stock INTEGER NOT NULL, low_stock_threshold INTEGER NOT NULL,"
     " rating_sum INTEGER NOT NULL DEFAULT 0, review_count INTEGER NOT NULL DEFAULT 0,"
-    " view_count INTEGER NOT NULL DEFAULT 0,"
-    " units_sold INTEGER NOT NULL DEFAULT 0, revenue_cents INTEGER NOT NULL DEFAULT 0,"
     " discontinued INTEGER NOT NULL DEFAULT 0, discontinued_reason TEXT,"
-    " version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-    " in_stock INTEGER GENERATED ALWAYS AS (stock > 0) VIRTUAL,"
-    " low_stock INTEGER GENERATED ALWAYS AS (stock < low_stock_threshold) VIRTUAL,"
+    " created_at INTEGER NOT NULL,"
     " avg_rating REAL GENERATED ALWAYS AS (CASE WHEN review_count > 0 THEN"
     "  round(CAST(rating_sum AS REAL) / review_count, 2) ELSE 0.0 END) VIRTUAL,"
     " price_dropped INTEGER GENERATED ALWAYS AS (previous_price_cents IS NOT NULL"
     "  AND price_cents < previous_price_cents) VIRTUAL);"
     "CREATE INDEX IF NOT EXISTS products_by_supplier ON products(supplier_id, product_id);"
+    "CREATE TABLE IF NOT EXISTS product_counters("
+    " pid INTEGER PRIMARY KEY," /* products.pid */
+    " version INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " stock INTEGER NOT NULL, low_stock_threshold INTEGER NOT NULL,"
+    " view_count INTEGER NOT NULL DEFAULT 0,"
+    " units_sold INTEGER NOT NULL DEFAULT 0, revenue_cents INTEGER NOT NULL DEFAULT 0);"
 
     "CREATE TABLE IF NOT EXISTS reviews("
     " product_id TEXT NOT NULL, review_id TEXT NOT NULL, customer_id TEXT NOT NULL,"
@@ -119,45 +126,66 @@ static const char schema_sql[] =
     " tokenize='unicode61 remove_diacritics 2');"
 
     /* The reply shapes.  Public views never name a cost column. */
-    "CREATE VIEW IF NOT EXISTS product_cards AS SELECT product_id, name, price_cents,"
-    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued"
-    " FROM products;"
-    "CREATE VIEW IF NOT EXISTS product_details AS SELECT product_id, name, price_cents,"
-    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued,"
-    " sku, description, stock, low_stock, low_stock_threshold, previous_price_cents,"
-    " price_dropped, view_count, discontinued_reason, version, created_at, updated_at"
-    " FROM products;"
-    "CREATE VIEW IF NOT EXISTS admin_products AS SELECT product_id, name, price_cents,"
-    " in_stock, avg_rating, review_count, supplier_id, supplier_name, discontinued,"
-    " sku, description, stock, low_stock, low_stock_threshold, previous_price_cents,"
-    " price_dropped, view_count, discontinued_reason, version, created_at, updated_at,"
-    " cost_price_cents, stock * cost_price_cents AS stock_value_cents,"
-    " price_cents - cost_price_cents AS margin_cents,"
-    " CASE WHEN price_cents > 0 THEN round((price_cents - cost_price_cents) * 100.0"
-    "  / price_cents, 2) ELSE 0.0 END AS margin_percent,"
-    " units_sold, revenue_cents FROM products;"
-    "CREATE VIEW IF NOT EXISTS low_stock_items AS SELECT product_id, name, supplier_id,"
-    " supplier_name, stock, low_stock_threshold, stock = 0 AS out_of_stock"
-    " FROM products WHERE stock < low_stock_threshold AND discontinued = 0;"
+    "CREATE VIEW IF NOT EXISTS product_cards AS SELECT p.product_id AS product_id,"
+    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
+    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
+    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
+    " p.discontinued AS discontinued"
+    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
+    "CREATE VIEW IF NOT EXISTS product_details AS SELECT p.product_id AS product_id,"
+    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
+    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
+    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
+    " p.discontinued AS discontinued, p.sku AS sku, p.description AS description,"
+    " c.stock AS stock, c.stock < c.low_stock_threshold AS low_stock,"
+    " c.low_stock_threshold AS low_stock_threshold,"
+    " p.previous_price_cents AS previous_price_cents, p.price_dropped AS price_dropped,"
+    " c.view_count AS view_count, p.discontinued_reason AS discontinued_reason,"
+    " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at"
+    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
+    "CREATE VIEW IF NOT EXISTS admin_products AS SELECT p.product_id AS product_id,"
+    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
+    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
+    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
+    " p.discontinued AS discontinued, p.sku AS sku, p.description AS description,"
+    " c.stock AS stock, c.stock < c.low_stock_threshold AS low_stock,"
+    " c.low_stock_threshold AS low_stock_threshold,"
+    " p.previous_price_cents AS previous_price_cents, p.price_dropped AS price_dropped,"
+    " c.view_count AS view_count, p.discontinued_reason AS discontinued_reason,"
+    " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at,"
+    " p.cost_price_cents AS cost_price_cents,"
+    " c.stock * p.cost_price_cents AS stock_value_cents,"
+    " p.price_cents - p.cost_price_cents AS margin_cents,"
+    " CASE WHEN p.price_cents > 0 THEN round((p.price_cents - p.cost_price_cents) * 100.0"
+    "  / p.price_cents, 2) ELSE 0.0 END AS margin_percent,"
+    " c.units_sold AS units_sold, c.revenue_cents AS revenue_cents"
+    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
+    "CREATE VIEW IF NOT EXISTS low_stock_items AS SELECT p.product_id AS product_id,"
+    " p.name AS name, p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
+    " c.stock AS stock, c.low_stock_threshold AS low_stock_threshold,"
+    " c.stock = 0 AS out_of_stock"
+    " FROM product_counters c JOIN products p ON p.pid = c.pid"
+    " WHERE c.stock < c.low_stock_threshold AND p.discontinued = 0;"
     "CREATE VIEW IF NOT EXISTS dashboard AS SELECT"
     " (SELECT count(*) FROM products WHERE discontinued = 0) AS product_count,"
     " (SELECT count(*) FROM products WHERE discontinued = 1) AS discontinued_count,"
     " (SELECT count(*) FROM suppliers) AS supplier_count,"
-    " (SELECT coalesce(sum(stock * cost_price_cents), 0) FROM products)"
-    "  AS inventory_value_cents,"
-    " (SELECT count(*) FROM products WHERE stock < low_stock_threshold AND discontinued = 0)"
-    "  AS low_stock_count,"
-    " (SELECT count(*) FROM products WHERE stock = 0 AND discontinued = 0)"
-    "  AS out_of_stock_count,"
+    " (SELECT coalesce(sum(c.stock * p.cost_price_cents), 0)"
+    "  FROM products p JOIN product_counters c ON c.pid = p.pid) AS inventory_value_cents,"
+    " (SELECT count(*) FROM product_counters c JOIN products p ON p.pid = c.pid"
+    "  WHERE c.stock < c.low_stock_threshold AND p.discontinued = 0) AS low_stock_count,"
+    " (SELECT count(*) FROM product_counters c JOIN products p ON p.pid = c.pid"
+    "  WHERE c.stock = 0 AND p.discontinued = 0) AS out_of_stock_count,"
     " (SELECT CASE WHEN last_recorded_at > 0 THEN"
     "  date(last_recorded_at / 1000000, 'unixepoch') END FROM model_meta) AS today,"
     " (SELECT coalesce(sum(units), 0) FROM sales_daily WHERE day ="
     "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS units_sold_today,"
     " (SELECT coalesce(sum(revenue_cents), 0) FROM sales_daily WHERE day ="
     "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS revenue_today_cents;"
-    "CREATE VIEW IF NOT EXISTS best_sellers AS SELECT product_id, name, units_sold,"
-    " revenue_cents FROM products WHERE units_sold > 0"
-    " ORDER BY units_sold DESC, product_id;"
+    "CREATE VIEW IF NOT EXISTS best_sellers AS SELECT p.product_id AS product_id,"
+    " p.name AS name, c.units_sold AS units_sold, c.revenue_cents AS revenue_cents"
+    " FROM product_counters c JOIN products p ON p.pid = c.pid WHERE c.units_sold > 0"
+    " ORDER BY c.units_sold DESC, p.product_id;"
     "CREATE VIEW IF NOT EXISTS best_sellers_today AS SELECT d.product_id AS product_id,"
     " p.name AS name, d.units AS units_sold, d.revenue_cents AS revenue_cents"
     " FROM sales_daily d JOIN products p ON p.product_id = d.product_id"
@@ -176,8 +204,8 @@ static const char schema_sql[] =
 static const char read_side_sql[] =
     "CREATE INDEX IF NOT EXISTS products_top ON products(avg_rating DESC, review_count DESC)"
     " WHERE review_count >= 3 AND discontinued = 0;"
-    "CREATE INDEX IF NOT EXISTS products_low ON products(stock, product_id)"
-    " WHERE stock < low_stock_threshold AND discontinued = 0;"
+    "CREATE INDEX IF NOT EXISTS products_low ON product_counters(stock)"
+    " WHERE stock < low_stock_threshold;"
     "CREATE INDEX IF NOT EXISTS reviews_recent ON reviews(product_id, position DESC);"
     "CREATE INDEX IF NOT EXISTS price_history_by_product ON price_history(product_id, position);"
     "CREATE TRIGGER IF NOT EXISTS products_ai AFTER INSERT ON products BEGIN"
@@ -206,7 +234,8 @@ typedef enum {
     ST_SUPPLIER_PLACEHOLDER,
     ST_SUPPLIER_COUNT_ADD,
     ST_SUPPLIER_PRODUCTS_RENAME,
-    ST_PRODUCT_UPSERT,
+    ST_PRODUCT_INSERT,
+    ST_COUNTERS_INSERT,
     ST_PRODUCT_CLAIM,
     ST_PRODUCT_PRICE,
     ST_PRODUCT_FOLD,
@@ -240,26 +269,24 @@ static const char *const stmt_sql[ST__COUNT] = {
         " active_product_count = active_product_count + ?3 WHERE supplier_id = ?1",
     [ST_SUPPLIER_PRODUCTS_RENAME] =
         "UPDATE products SET supplier_name = ?2 WHERE supplier_id = ?1 AND supplier_name <> ?2",
-    [ST_PRODUCT_UPSERT] =
+    /* A ProductCreated is its product's first event: a row that exists
+     * already came from this same event. */
+    [ST_PRODUCT_INSERT] =
         "INSERT INTO products(product_id, sku, name, description, supplier_id, supplier_name,"
-        " price_cents, cost_price_cents, stock, low_stock_threshold, version, created_at,"
-        " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
-        " ON CONFLICT(product_id) DO UPDATE SET sku = excluded.sku, name = excluded.name,"
-        " description = excluded.description, supplier_id = excluded.supplier_id,"
-        " supplier_name = excluded.supplier_name, price_cents = excluded.price_cents,"
-        " cost_price_cents = excluded.cost_price_cents, stock = excluded.stock,"
-        " low_stock_threshold = excluded.low_stock_threshold, version = excluded.version,"
-        " created_at = excluded.created_at, updated_at = excluded.updated_at"
-        " WHERE products.version < excluded.version",
-    [ST_PRODUCT_CLAIM] = "UPDATE products SET version = ?2, updated_at = ?3"
-                         " WHERE product_id = ?1 AND version < ?2",
+        " price_cents, cost_price_cents, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(product_id) DO NOTHING",
+    [ST_COUNTERS_INSERT] = "INSERT INTO product_counters(pid, version, updated_at, stock,"
+                           " low_stock_threshold) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PRODUCT_CLAIM] =
+        "UPDATE product_counters SET version = ?2, updated_at = ?3"
+        " WHERE pid = (SELECT pid FROM products WHERE product_id = ?1) AND version < ?2",
     [ST_PRODUCT_PRICE] =
         "UPDATE products SET previous_price_cents = ?2, price_cents = ?3 WHERE product_id = ?1",
     /* What the fold holds for a product (NULL stock: unchanged), by the
      * row's pid, which the fold knows: no walk of the product_id index per
      * product written. */
     [ST_PRODUCT_FOLD] =
-        "UPDATE products SET stock = coalesce(?2, stock), units_sold = units_sold + ?3,"
+        "UPDATE product_counters SET stock = coalesce(?2, stock), units_sold = units_sold + ?3,"
         " revenue_cents = revenue_cents + ?4, view_count = view_count + ?7, version = ?5,"
         " updated_at = ?6 WHERE pid = ?1 AND version < ?5",
     [ST_PRODUCT_DISCONTINUE] =
@@ -270,7 +297,8 @@ static const char *const stmt_sql[ST__COUNT] = {
         " review_count = (SELECT count(*) FROM reviews WHERE product_id = ?1)"
         " WHERE product_id = ?1",
     [ST_PRODUCT_SUPPLIER] = "SELECT supplier_id FROM products WHERE product_id = ?1",
-    [ST_PRODUCT_VERSION] = "SELECT version, pid FROM products WHERE product_id = ?1",
+    [ST_PRODUCT_VERSION] = "SELECT c.version, p.pid FROM products p"
+                           " JOIN product_counters c ON c.pid = p.pid WHERE p.product_id = ?1",
     [ST_PRICE_HISTORY_INSERT] =
         "INSERT INTO price_history(position, product_id, old_price_cents, new_price_cents,"
         " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(position) DO NOTHING",
@@ -502,13 +530,18 @@ static int
 apply_product_created(readmodel_t *m, const event_t *ev)
 {
     const fields_t *d = &ev->data;
-    int n = rm_exec(m, ST_PRODUCT_UPSERT, "ttttttiiiiii", d->product_id, d->sku, d->name,
+    int n = rm_exec(m, ST_PRODUCT_INSERT, "ttttttiii", d->product_id, d->sku, d->name,
                     d->description, d->supplier_id, d->supplier_name, fields_int(d, F_PRICE_CENTS),
-                    fields_int(d, F_COST_PRICE_CENTS), fields_int(d, F_STOCK),
-                    fields_int(d, F_LOW_STOCK_THRESHOLD), ev->env.version, ev->env.recorded_at);
+                    fields_int(d, F_COST_PRICE_CENTS), ev->env.recorded_at);
     if (n < 0 || rm_exec(m, ST_SUPPLIER_PLACEHOLDER, "tt", d->supplier_id, d->supplier_name) < 0)
         return -1;
-    return n > 0 ? rm_count_supplier(m, d->supplier_id, 1, 1) : 0;
+    if (n == 0)
+        return 0; /* already applied */
+    if (rm_exec(m, ST_COUNTERS_INSERT, "iiiii", (int64_t)sqlite3_last_insert_rowid(m->db),
+                ev->env.version, ev->env.recorded_at, fields_int(d, F_STOCK),
+                fields_int(d, F_LOW_STOCK_THRESHOLD)) < 0)
+        return -1;
+    return rm_count_supplier(m, d->supplier_id, 1, 1);
 }
 
 static int
@@ -938,7 +971,8 @@ static const struct {
                  " price_cents, cost_price_cents, previous_price_cents, stock,"
                  " low_stock_threshold, rating_sum, review_count, view_count, units_sold,"
                  " revenue_cents, discontinued, discontinued_reason, version, created_at,"
-                 " updated_at FROM products ORDER BY product_id"},
+                 " updated_at FROM products p LEFT JOIN product_counters c ON c.pid = p.pid"
+                 " ORDER BY product_id"},
     {"reviews", "SELECT * FROM reviews ORDER BY product_id, review_id"},
     {"price_history", "SELECT * FROM price_history ORDER BY position"},
     {"sales", "SELECT * FROM sales ORDER BY position"},

@@ -28,9 +28,10 @@
 #include <stdio.h>
 
 /* PRAGMA user_version of read.db.  2: sales_daily replaced the
- * sales_by_day index (a file of version 1 is discarded and rebuilt from
- * the log, readmodel_discard_other_schema). */
-#define READMODEL_SCHEMA_VERSION 2
+ * sales_by_day index; 3: a product's stock, counters and version moved to
+ * product_counters.  A file of another version is discarded and rebuilt
+ * from the log (readmodel_discard_other_schema). */
+#define READMODEL_SCHEMA_VERSION 3
 
 typedef struct readmodel readmodel_t;
 

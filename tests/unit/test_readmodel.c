@@ -363,9 +363,9 @@ Test(readmodel, rollback_forgets_the_rows_it_created)
     ev_product(g, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
     ev_sold(g, "p1", 2, 1000, 20);
     apply_range(m, g, 1, g->n);
-    cr_assert_eq(sql_int("SELECT stock FROM products WHERE product_id = 'p0'"), 7);
-    cr_assert_eq(sql_int("SELECT stock FROM products WHERE product_id = 'p1'"), 18);
-    cr_assert_eq(sql_int("SELECT units_sold FROM products WHERE product_id = 'p1'"), 2);
+    cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p0'"), 7);
+    cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p1'"), 18);
+    cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p1'"), 2);
     readmodel_destroy(&m);
     free(g);
     free(h);
@@ -701,7 +701,7 @@ Test(readmodel, more_products_sold_than_the_fold_holds, .timeout = 120)
         }
     }
     cr_assert_eq(readmodel_commit(m, pos), 0);
-    cr_assert_eq(sql_int("SELECT count(*) FROM products WHERE units_sold = 3 AND stock = 7"
+    cr_assert_eq(sql_int("SELECT count(*) FROM admin_products WHERE units_sold = 3 AND stock = 7"
                          " AND version = 3 AND revenue_cents = 300"),
                  N);
     cr_assert_eq(sql_int("SELECT sum(units) FROM sales_daily"), 3 * N);
