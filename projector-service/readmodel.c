@@ -1,7 +1,7 @@
 /* readmodel: see readmodel.h.
  *
  * Layout: the base tables (suppliers, products and product_counters,
- * reviews, price_history, sales, model_meta) hold the facts; generated
+ * reviews, price_history, sales_daily, model_meta) hold the facts; generated
  * columns and the views derive in_stock, low_stock, avg_rating and
  * price_dropped; views give each reply shape
  * (product_cards, product_details, admin_products, low_stock_items,
@@ -15,14 +15,14 @@
  * Idempotence: a product or supplier event first "claims" its row by
  * moving the row's version forward (UPDATE ... WHERE version < ?); when
  * nothing changes the event was already applied and the handler stops.
- * Rows keyed by the event position (price_history, sales) use
+ * Rows keyed by the event position (price_history) use
  * ON CONFLICT DO NOTHING; aggregates (supplier counts, ratings) are
  * recomputed from their rows rather than incremented.
  *
- * Sales, views and stock updates are folded (salefold.h): a ProductSold
- * writes its sales row at once, but its product's counters, stock and
- * version, and its sales_daily row, wait in the fold until the batch
- * commits, as do a ProductViewed's view and a StockUpdated's stock, so a
+ * Sales, views and stock updates are folded (salefold.h): a ProductSold's
+ * product counters, stock and version, and its sales_daily row, wait in
+ * the fold until the batch commits, as do a ProductViewed's view and a
+ * StockUpdated's stock, so a
  * product sold, viewed and restocked many times in a batch is rewritten
  * once (a rebuild from 300,000 sales: 8.8-12.2 -> 6.6-8.1 us per event,
  * docs/performance.md item 30; views and stock, item 41).  The fold also
@@ -104,18 +104,14 @@ static const char schema_sql[] =
     " old_price_cents INTEGER NOT NULL, new_price_cents INTEGER NOT NULL,"
     " recorded_at INTEGER NOT NULL);"
 
-    "CREATE TABLE IF NOT EXISTS sales("
-    " position INTEGER PRIMARY KEY, product_id TEXT NOT NULL, order_id TEXT NOT NULL,"
-    " quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL,"
-    " revenue_cents INTEGER NOT NULL, recorded_at INTEGER NOT NULL,"
-    " day INTEGER GENERATED ALWAYS AS (recorded_at / 86400000000) STORED);"
     /* Units and revenue per product and day, for the dashboard and today's
      * best sellers: a row per product sold that day, moved by each sale
      * (guarded by the product's version claim, like units_sold).  It
      * replaced an index sales_by_day(day, product_id) that took a random
      * leaf per sale and grew without end: with it the projector wrote
      * 2.6 KB per command, with this table 1.15 (docs/performance.md,
-     * item 29). */
+     * item 29).  No query reads single sales, so the model keeps no row
+     * per sale (the log and the audit have them; item 49). */
     "CREATE TABLE IF NOT EXISTS sales_daily("
     " day INTEGER NOT NULL, product_id TEXT NOT NULL,"
     " units INTEGER NOT NULL, revenue_cents INTEGER NOT NULL,"
@@ -196,8 +192,7 @@ static const char schema_sql[] =
  * indexes, and the triggers that keep the search index in step.  A normal
  * model creates them with the schema.  A bulk build creates them once at
  * the end (readmodel_bulk_finish), after filling product_search from the
- * products rows in one 'rebuild' and sales_daily from the sales rows in
- * one GROUP BY: each index is sorted once, and FTS5 does not
+ * products rows in one 'rebuild': each index is sorted once, and FTS5 does not
  * flush a segment per product (it flushes at every statement savepoint,
  * which made a ProductCreated ~15 times the cost of a ProductSold).  The
  * rows, terms and positions are the same either way. */
@@ -222,10 +217,7 @@ static const char read_side_sql[] =
     "  VALUES ('delete', old.pid, old.name, old.description, old.supplier_name); END;";
 static const char bulk_finish_sql[] =
     "BEGIN;"
-    "INSERT INTO product_search(product_search) VALUES ('rebuild');"
-    "INSERT INTO sales_daily(day, product_id, units, revenue_cents)"
-    " SELECT day, product_id, sum(quantity), sum(revenue_cents) FROM sales"
-    " GROUP BY day, product_id;";
+    "INSERT INTO product_search(product_search) VALUES ('rebuild');";
 
 /* ---- statements ---------------------------------------------------------- */
 
@@ -244,7 +236,6 @@ typedef enum {
     ST_PRODUCT_SUPPLIER,
     ST_PRODUCT_VERSION,
     ST_PRICE_HISTORY_INSERT,
-    ST_SALE_INSERT,
     ST_SALE_DAILY_ADD,
     ST_REVIEW_UPSERT,
     ST_META_RECORDED,
@@ -302,10 +293,6 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_PRICE_HISTORY_INSERT] =
         "INSERT INTO price_history(position, product_id, old_price_cents, new_price_cents,"
         " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(position) DO NOTHING",
-    [ST_SALE_INSERT] =
-        "INSERT INTO sales(position, product_id, order_id, quantity, unit_price_cents,"
-        " revenue_cents, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        " ON CONFLICT(position) DO NOTHING",
     [ST_SALE_DAILY_ADD] =
         "INSERT INTO sales_daily(day, product_id, units, revenue_cents) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT(day, product_id) DO UPDATE SET units = units + excluded.units,"
@@ -414,9 +401,8 @@ rm_count_discontinued(readmodel_t *m, const char *product_id)
 
 /* ---- the sales fold (salefold.h) ----------------------------------------- */
 
-/* Writes what is folded into e: the product row's counters and version, and
- * (but in a bulk build, which sums the sales once at the end) the day's
- * sales_daily row. */
+/* Writes what is folded into e: the product's counters and version, and
+ * the day's sales_daily row. */
 static int
 rm_fold_write(readmodel_t *m, salefold_entry_t *e)
 {
@@ -428,7 +414,7 @@ rm_fold_write(readmodel_t *m, salefold_entry_t *e)
                                    e->revenue_cents, e->version, e->updated_at, e->views);
     if (n != 1)
         return -1; /* the row moved under the fold: a bug, never a silent loss */
-    if (!m->bulk_path && e->units > 0 &&
+    if (e->units > 0 &&
         rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->sold_at / US_PER_DAY, e->product_id, e->units,
                 e->revenue_cents) < 0)
         return -1;
@@ -597,9 +583,9 @@ apply_stock_updated(readmodel_t *m, const event_t *ev)
 }
 
 /* A sale is folded into its product's entry (salefold.h) and written with
- * the product's other sales of the batch at commit; its sales row is
- * written now.  A sale of another day than the ones folded writes those
- * first, so sales_daily gets one row per day. */
+ * the product's other sales of the batch at commit.  A sale of another day
+ * than the ones folded writes those first, so sales_daily gets one row per
+ * day. */
 static int
 apply_product_sold(readmodel_t *m, const event_t *ev)
 {
@@ -620,10 +606,7 @@ apply_product_sold(readmodel_t *m, const event_t *ev)
     e->units += qty;
     e->revenue_cents += qty * unit;
     e->sold_at = ev->env.recorded_at;
-    return rm_exec(m, ST_SALE_INSERT, "ittiiii", ev->env.position, d->product_id, d->order_id, qty,
-                   unit, qty * unit, ev->env.recorded_at) < 0
-               ? -1
-               : 0;
+    return 0;
 }
 
 static int
@@ -975,7 +958,6 @@ static const struct {
                  " ORDER BY product_id"},
     {"reviews", "SELECT * FROM reviews ORDER BY product_id, review_id"},
     {"price_history", "SELECT * FROM price_history ORDER BY position"},
-    {"sales", "SELECT * FROM sales ORDER BY position"},
     {"sales_daily", "SELECT * FROM sales_daily ORDER BY day, product_id"},
     {"product_search", "SELECT p.product_id, v.term, v.col, v.offset"
                        " FROM temp.product_search_terms v JOIN products p ON p.pid = v.doc"

@@ -497,7 +497,7 @@ Test(readmodel, events_for_unknown_products_are_skipped)
     readmodel_t *m = open_model(path);
     apply_all(m, h);
     cr_assert_eq(sql_int("SELECT count(*) FROM products"), 0);
-    cr_assert_eq(sql_int("SELECT count(*) FROM sales"), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM sales_daily"), 0);
     cr_assert_eq(sql_int("SELECT position FROM checkpoint"), 2);
     readmodel_destroy(&m);
     free(h);
@@ -651,7 +651,7 @@ Test(readmodel, rollback_forgets_folded_sales)
     apply_range(m, h, 3, 4);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products"), 5);
     cr_assert_eq(sql_int("SELECT stock FROM product_details"), 15);
-    cr_assert_eq(sql_int("SELECT count(*) FROM sales"), 2);
+    cr_assert_eq(sql_int("SELECT units FROM sales_daily"), 5);
     readmodel_destroy(&m);
     free(h);
 }
@@ -705,7 +705,7 @@ Test(readmodel, more_products_sold_than_the_fold_holds, .timeout = 120)
                          " AND version = 3 AND revenue_cents = 300"),
                  N);
     cr_assert_eq(sql_int("SELECT sum(units) FROM sales_daily"), 3 * N);
-    cr_assert_eq(sql_int("SELECT count(*) FROM sales"), 2 * N);
+    cr_assert_eq(sql_int("SELECT sum(revenue_cents) FROM sales_daily"), 300 * N);
     free(ev);
     readmodel_destroy(&m);
 }
@@ -758,7 +758,7 @@ Test(readmodel, bulk_build_dumps_equal_to_a_normal_model)
                          " 'price_history_by_product', 'products_ai', 'products_au',"
                          " 'products_ad')"),
                  7);
-    cr_assert_gt(sql_int("SELECT count(*) FROM sales_daily"), 0, "summed at the end");
+    cr_assert_gt(sql_int("SELECT count(*) FROM sales_daily"), 0);
     free(h);
 }
 
