@@ -7,6 +7,7 @@
 #include "alerts.h"
 
 #include "log.h"
+#include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
 #include "topology.h"
@@ -33,6 +34,9 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
 
+    int lock = -1; /* held until exit: one writer per model (modellock.h) */
+    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
+        return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
     alerts_live_t live = {alerts_open(cfg.db, out, &why), out, NULL}; /* Rebuild swaps it */
@@ -65,5 +69,6 @@ main(int argc, char **argv)
 
     subdaemon_fini(&d);
     alerts_close(&live.model);
+    modellock_release(&lock);
     return rc;
 }

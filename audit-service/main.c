@@ -7,6 +7,7 @@
 #include "auditlog.h"
 
 #include "log.h"
+#include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
 #include "topology.h"
@@ -32,6 +33,9 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
 
+    int lock = -1; /* held until exit: one writer per model (modellock.h) */
+    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
+        return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
     auditlog_live_t live = {auditlog_open(cfg.db, out, &why), out}; /* Rebuild swaps it */
@@ -58,5 +62,6 @@ main(int argc, char **argv)
 
     subdaemon_fini(&d);
     auditlog_close(&live.model);
+    modellock_release(&lock);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "modeldb.h"
+#include "modellock.h"
 #include "proc.h"
 #include "readmodel.h"
 #include "subscriber.h"
@@ -121,6 +122,9 @@ main(int argc, char **argv)
     log_init("projector", level);
     proc_install_signals();
 
+    int lock = -1; /* held until exit: one writer per model (modellock.h) */
+    if (strcmp(cfg.mode, "dump") != 0 && (lock = modellock_take(cfg.db)) < 0)
+        return 1;
     const char *why = NULL;
     char bulk_path[PATH_MAX];
     if (strcmp(cfg.mode, "run") == 0) {
@@ -176,6 +180,7 @@ main(int argc, char **argv)
     bus_close(&control);
     zmq_ctx_term(zctx);
     readmodel_destroy(&live);
+    modellock_release(&lock);
     LOG_I(NULL, "projector stopped");
     return rc;
 }

@@ -358,3 +358,51 @@ Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .tim
     sqlite3_close(db);
     db = NULL;
 }
+
+/* A second daemon started on a model's file (another --bind) is refused
+ * before it touches the file: otherwise both would write it, and the
+ * second's stop would fsync and remove the marker the first still writes
+ * under (G12).  Each second writer runs --mode once, which without the
+ * lock catches up, exits 0 and removes the marker. */
+Test(failures, a_second_writer_of_a_model_is_refused, .timeout = 120)
+{
+    h = harness_start(
+        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
+    cr_assert(h);
+    command_t c;
+    supplier_cmd(&c, "second-writer-1", "SUP-W1", "Writer Supplies");
+    int64_t pos = itest_accept(h, &c);
+    const char *daemons[] = {"projector", "audit", "alert"};
+    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        char db_path[512], bind[512], log[512], name[64], mark[64];
+        in_dir(models[i], db_path, sizeof db_path);
+        snprintf(bind, sizeof bind, "ipc://%s/second-%s.sock", harness_dir(h), daemons[i]);
+        snprintf(name, sizeof name, "second-%s", daemons[i]);
+        snprintf(log, sizeof log, "%s/%s.log", harness_dir(h), name);
+        char *argv[] = {(char *)harness_binary(daemons[i]),
+                        "--mode",
+                        "once",
+                        "--db",
+                        db_path,
+                        "--bind",
+                        bind,
+                        "--events",
+                        (char *)harness_endpoint(h, "events"),
+                        "--catchup",
+                        (char *)harness_endpoint(h, "catchup"),
+                        NULL};
+        cr_assert_eq(itest_run(argv, log, true), 1, "a second %s ran on %s", daemons[i],
+                     models[i]);
+        cr_assert(log_has(name, "is written by another process"), "%s", daemons[i]);
+        snprintf(mark, sizeof mark, "%s-unsynced", models[i]);
+        cr_assert(file_exists(mark), "the refused %s removed the running one's marker",
+                  daemons[i]);
+    }
+    /* The running daemons go on. */
+    supplier_cmd(&c, "second-writer-2", "SUP-W2", "Writer Supplies");
+    pos = itest_accept(h, &c);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+}
