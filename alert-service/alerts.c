@@ -63,6 +63,7 @@ struct alerts {
     FILE *out;                   /* committed alert lines; NULL: none */
     void *pub;                   /* PUB socket, not owned; NULL: none */
     sqlite3_stmt *st[ST__COUNT]; /* cached statements */
+    sqlite3_stmt *checkpoint_st; /* cached by modeldb_checkpoint_set */
     alertmsg_t *pend;            /* alerts of the open batch */
     size_t pend_len;             /* alerts queued */
     size_t pend_cap;             /* alerts allocated */
@@ -173,6 +174,7 @@ alerts_close(alerts_t **mp)
     alerts_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
+    sqlite3_finalize(m->checkpoint_st);
     modeldb_close(&m->db);
     codec_writer_fini(&m->w);
     free(m->pend);
@@ -601,7 +603,7 @@ alerts_commit(void *model, int64_t checkpoint)
         }
     }
     m->dirty_len = 0;
-    if (modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK) {
+    if (modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint) != SQLITE_OK) {
         modeldb_rollback(m->db);
         cache_clear(m);
         return -1;

@@ -57,6 +57,7 @@ struct auditlog {
     sqlite3_stmt *tail[FILTER_COMBOS];   /* cached: the tail after keys_upto */
     sqlite3_stmt *keys_one;              /* cached: one row's keys (a hole filled) */
     sqlite3_stmt *row_at;                /* cached: one row by position */
+    sqlite3_stmt *checkpoint_st;         /* cached by modeldb_checkpoint_set */
     auditchain_t *chain;                 /* the search by stream */
     int64_t max_pos;                     /* largest position in audit (0: none) */
     int64_t keys_upto;                   /* audit_keys covers audit up to here */
@@ -227,6 +228,7 @@ auditlog_close(auditlog_t **ap)
     sqlite3_finalize(a->insert);
     sqlite3_finalize(a->keys_one);
     sqlite3_finalize(a->row_at);
+    sqlite3_finalize(a->checkpoint_st);
     auditchain_free(&a->chain);
     for (int i = 0; i < FILTER_COMBOS; i++) {
         sqlite3_finalize(a->search[i]);
@@ -451,7 +453,7 @@ auditlog_commit(void *m, int64_t checkpoint)
     auditlog_t *a = m;
     if (auditchain_flush(a->chain) != 0 ||
         (a->max_pos - a->keys_upto >= KEYS_FLUSH_ROWS && keys_flush(a) != 0) ||
-        modeldb_checkpoint_set(a->db, checkpoint) != SQLITE_OK) {
+        modeldb_checkpoint_set(a->db, &a->checkpoint_st, checkpoint) != SQLITE_OK) {
         auditlog_rollback(a);
         return -1;
     }

@@ -237,16 +237,16 @@ modeldb_checkpoint_get(sqlite3 *db, int64_t *position)
 }
 
 int
-modeldb_checkpoint_set(sqlite3 *db, int64_t position)
+modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position)
 {
-    sqlite3_stmt *st = NULL;
-    int rc =
-        sqlite3_prepare_v2(db, "UPDATE checkpoint SET position = ? WHERE id = 1", -1, &st, NULL);
+    sqlite3_stmt *own = NULL, **st = cache ? cache : &own;
+    int rc = modeldb_prepare(db, st, "UPDATE checkpoint SET position = ? WHERE id = 1");
     if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, position);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_bind_int64(*st, 1, position);
+        rc = sqlite3_step(*st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(*st);
     }
-    sqlite3_finalize(st);
+    sqlite3_finalize(own);
     return rc;
 }
 

@@ -310,6 +310,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 struct readmodel {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, reset on reuse */
+    sqlite3_stmt *checkpoint_st; /* cached by modeldb_checkpoint_set */
     int64_t batch_recorded_max;  /* newest recorded_at (us) applied in the open batch */
     char *bulk_path;             /* a bulk build's file (malloc'ed), NULL otherwise */
     salefold_t *fold;            /* sales not yet written, and known row versions */
@@ -761,6 +762,8 @@ readmodel_bulk_finish(readmodel_t **mp, const char *final_path)
         sqlite3_finalize(m->st[i]);
         m->st[i] = NULL;
     }
+    sqlite3_finalize(m->checkpoint_st);
+    m->checkpoint_st = NULL;
     if (modeldb_bulk_adopt(&m->db, m->bulk_path, final_path) != SQLITE_OK)
         return -1;
     free(m->bulk_path);
@@ -777,6 +780,7 @@ readmodel_destroy(readmodel_t **mp)
     readmodel_t *m = *mp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(m->st[i]);
+    sqlite3_finalize(m->checkpoint_st);
     modeldb_close(&m->db);
     if (m->bulk_path)
         modeldb_remove(m->bulk_path); /* an unfinished build is never adopted */
@@ -824,7 +828,7 @@ int
 readmodel_commit(readmodel_t *m, int64_t checkpoint)
 {
     if (rm_fold_write_all(m) != 0 || rm_exec(m, ST_META_RECORDED, "i", m->batch_recorded_max) < 0 ||
-        modeldb_checkpoint_set(m->db, checkpoint) != SQLITE_OK ||
+        modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint) != SQLITE_OK ||
         modeldb_commit(m->db) != SQLITE_OK) {
         readmodel_rollback(m);
         return -1;

@@ -43,7 +43,7 @@ Test(modeldb, checkpoints_keep_the_wal_small)
         cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
         cr_assert_eq(sqlite3_step(ins), SQLITE_DONE);
         sqlite3_reset(ins);
-        cr_assert_eq(modeldb_checkpoint_set(db, i), SQLITE_OK);
+        cr_assert_eq(modeldb_checkpoint_set(db, NULL, i), SQLITE_OK);
         cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         long long size = file_size(wal);
         if (size > largest)
