@@ -154,6 +154,23 @@ alerts_open(const char *path, FILE *out, const char **why)
     return m;
 }
 
+alerts_t *
+alerts_open_dump(const char *path, const char **why)
+{
+    alerts_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        *why = "out of memory";
+        return NULL;
+    }
+    codec_writer_init(&m->w);
+    if (modeldb_open_dump(path, &m->db) != SQLITE_OK) {
+        *why = "cannot open it read-only (no such file?)";
+        alerts_close(&m);
+        return NULL;
+    }
+    return m;
+}
+
 void
 alerts_set_output(alerts_t *m, FILE *out)
 {

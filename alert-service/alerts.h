@@ -51,6 +51,9 @@ extern const subscriber_ops_t alerts_ops;
 /* Opens (creating) the model at path.  Committed alerts are printed to out
  * (NULL: not printed).  NULL on failure with a static reason in *why. */
 alerts_t *alerts_open(const char *path, FILE *out, const char **why);
+/* Opens the existing model at path read-only, for alerts_dump only
+ * (--mode dump): nothing is created.  NULL with *why set. */
+alerts_t *alerts_open_dump(const char *path, const char **why);
 /* Changes where committed alerts are printed (NULL: nowhere), e.g. for a
  * model rebuilt silently and then swapped in.  Not owned. */
 void alerts_set_output(alerts_t *model, FILE *out);

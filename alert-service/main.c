@@ -39,7 +39,8 @@ main(int argc, char **argv)
         return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
-    alerts_live_t live = {alerts_open(cfg.db, out, &why), out, NULL}; /* Rebuild swaps it */
+    alerts_live_t live = {cfg.dump ? alerts_open_dump(cfg.db, &why) : alerts_open(cfg.db, out, &why),
+                          out, NULL}; /* Rebuild swaps it */
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

@@ -213,6 +213,22 @@ auditlog_open(const char *path, FILE *out, const char **why)
     return a;
 }
 
+auditlog_t *
+auditlog_open_dump(const char *path, const char **why)
+{
+    auditlog_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        *why = "out of memory";
+        return NULL;
+    }
+    if (modeldb_open_dump(path, &a->db) != SQLITE_OK) {
+        *why = "cannot open it read-only (no such file?)";
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
 void
 auditlog_set_output(auditlog_t *a, FILE *out)
 {

@@ -64,6 +64,9 @@ extern const subscriber_ops_t auditlog_ops;
  * in the daemon; NULL prints nothing).  Returns NULL on failure with a
  * static reason in *why. */
 auditlog_t *auditlog_open(const char *path, FILE *out, const char **why);
+/* Opens the existing model at path read-only, for auditlog_dump only
+ * (--mode dump): nothing is created or migrated.  NULL with *why set. */
+auditlog_t *auditlog_open_dump(const char *path, const char **why);
 /* Changes where committed lines go (NULL: nowhere), e.g. a model rebuilt
  * silently and then swapped in.  Not owned. */
 void auditlog_set_output(auditlog_t *model, FILE *out);

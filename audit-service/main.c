@@ -38,7 +38,9 @@ main(int argc, char **argv)
         return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
-    auditlog_live_t live = {auditlog_open(cfg.db, out, &why), out}; /* Rebuild swaps it */
+    auditlog_live_t live = {cfg.dump ? auditlog_open_dump(cfg.db, &why)
+                                     : auditlog_open(cfg.db, out, &why),
+                            out}; /* Rebuild swaps it */
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

@@ -74,7 +74,7 @@ modeldb_set_sync(modeldb_sync_t policy)
 }
 
 int
-modeldb_configure_sync(const char *setting, bool dump)
+modeldb_configure_sync(const char *setting)
 {
     modeldb_sync_t policy;
     if (strcmp(setting, "off") == 0)
@@ -83,8 +83,7 @@ modeldb_configure_sync(const char *setting, bool dump)
         policy = MODELDB_SYNC_NORMAL;
     else
         return -1;
-    /* a dump reads the file as it is: it neither discards nor marks it */
-    sync_policy = dump ? MODELDB_SYNC_NORMAL : policy;
+    sync_policy = policy;
     return 0;
 }
 
@@ -205,6 +204,15 @@ modeldb_remove(const char *path)
         snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
         unlink(side);
     }
+}
+
+int
+modeldb_open_dump(const char *path, sqlite3 **db)
+{
+    int rc = sqlitedb_open_readonly(path, db);
+    if (rc == SQLITE_OK)
+        sqlite3_busy_timeout(*db, 2000);
+    return rc;
 }
 
 int

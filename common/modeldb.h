@@ -27,11 +27,9 @@ typedef enum { MODELDB_SYNC_NORMAL, MODELDB_SYNC_OFF } modeldb_sync_t;
 
 /* The policy for the models this process opens from now on. */
 void modeldb_set_sync(modeldb_sync_t policy);
-/* Sets the policy from a daemon's --sync setting, "off" or "normal"; a
- * dump (dump true) uses NORMAL whatever the setting, so that printing a
- * model neither discards nor marks it.  0, or -1 (policy unchanged) for
- * anything else. */
-int modeldb_configure_sync(const char *setting, bool dump);
+/* Sets the policy from a daemon's --sync setting, "off" or "normal".  0,
+ * or -1 (policy unchanged) for anything else. */
+int modeldb_configure_sync(const char *setting);
 
 /* Opens path read-write (creating it), WAL, the sync policy above (with
  * OFF: first discards a file a system crash may have torn and marks the
@@ -65,6 +63,10 @@ int modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path);
 void modeldb_remove(const char *path);
 /* Opens read-only with PRAGMA query_only (the query service). */
 int modeldb_open_readonly(const char *path, sqlite3 **db);
+/* Opens an existing model read-only for --mode dump: it creates, migrates,
+ * discards and marks nothing, whoever writes the file (temp tables stay
+ * possible, as the projector's dump needs one). */
+int modeldb_open_dump(const char *path, sqlite3 **db);
 
 int modeldb_checkpoint_get(sqlite3 *db, int64_t *position);
 /* Moves the checkpoint (inside the caller's transaction).  *cache keeps

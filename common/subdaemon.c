@@ -59,7 +59,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
         rc = -1;
     }
-    if (rc == 0 && modeldb_configure_sync(cfg->sync, strcmp(cfg->mode, "dump") == 0) != 0) {
+    if (rc == 0 && modeldb_configure_sync(cfg->sync) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
     }

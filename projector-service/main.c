@@ -75,7 +75,7 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
         fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
         return -1;
     }
-    if (modeldb_configure_sync(cfg->sync, strcmp(cfg->mode, "dump") == 0) != 0) {
+    if (modeldb_configure_sync(cfg->sync) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         return -1;
     }
@@ -83,12 +83,15 @@ load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
 }
 
 /* The model to apply to: a bulk build (bulk_path set) for a once run into
- * a file that does not exist, otherwise cfg->db itself. */
+ * a file that does not exist, otherwise cfg->db itself (read-only for a
+ * dump). */
 static readmodel_t *
 open_model(const projector_config_t *cfg, char *bulk_path, size_t cap, const char **why)
 {
     struct stat sb;
     bulk_path[0] = '\0';
+    if (strcmp(cfg->mode, "dump") == 0)
+        return readmodel_open_dump(cfg->db, why);
     if (strcmp(cfg->mode, "once") != 0 || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
         return readmodel_new(cfg->db, why);
     snprintf(bulk_path, cap, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);

@@ -714,6 +714,26 @@ rm_open(const char *path, bool bulk, const char **why)
     return m;
 }
 
+readmodel_t *
+readmodel_open_dump(const char *path, const char **why)
+{
+    readmodel_t *m = calloc(1, sizeof *m);
+    int v = -1;
+    *why = "out of memory";
+    if (!m)
+        return NULL;
+    if (modeldb_open_dump(path, &m->db) != SQLITE_OK) {
+        *why = "cannot open it read-only (no such file?)";
+    } else if (sqlitedb_user_version(m->db, &v) != SQLITE_OK || v != READMODEL_SCHEMA_VERSION) {
+        *why = "not a read model of this build's schema version";
+    } else {
+        *why = NULL;
+        return m;
+    }
+    readmodel_destroy(&m);
+    return NULL;
+}
+
 int
 readmodel_discard_other_schema(const char *path)
 {

@@ -40,6 +40,10 @@ typedef struct readmodel readmodel_t;
  * schema.  Returns the model, or NULL with *why set to a static reason
  * (why may be NULL). */
 readmodel_t *readmodel_new(const char *path, const char **why);
+/* Opens the existing model at path read-only, for readmodel_dump only
+ * (--mode dump): nothing is created, stamped or migrated.  NULL with *why
+ * set when there is no such file or it has another schema version. */
+readmodel_t *readmodel_open_dump(const char *path, const char **why);
 /* A bulk build (a fresh `--mode once` model nobody reads until it is
  * complete): removes whatever a crashed build left at `path`, a temporary
  * name, and opens it with common/modeldb.h's bulk settings and without the

@@ -406,3 +406,46 @@ Test(failures, a_second_writer_of_a_model_is_refused, .timeout = 120)
     for (int i = 0; i < 3; i++)
         cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
 }
+
+/* FNV-1a of a file in the harness folder (0: unreadable). */
+static uint64_t
+file_hash(const char *name)
+{
+    char path[512];
+    in_dir(name, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    uint64_t hash = 14695981039346656037ULL;
+    int ch;
+    while ((ch = fgetc(f)) != EOF)
+        hash = (hash ^ (uint64_t)ch) * 1099511628211ULL;
+    fclose(f);
+    return hash;
+}
+
+/* --mode dump reads a model read-only: a missing file is an error, not a
+ * new empty model, and a stopped model's file is left byte for byte. */
+Test(failures, a_dump_opens_the_model_read_only, .timeout = 120)
+{
+    h = harness_start(
+        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
+    cr_assert(h);
+    command_t c;
+    supplier_cmd(&c, "dump-read-only-1", "SUP-D1", "Dump Supplies");
+    int64_t pos = itest_accept(h, &c);
+    const char *daemons[] = {"projector", "audit", "alert"};
+    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    for (int i = 0; i < 3; i++) {
+        char missing[64];
+        snprintf(missing, sizeof missing, "missing-%s", models[i]);
+        cr_assert_neq(dump_model(daemons[i], missing), 0, "%s dumped a missing file", daemons[i]);
+        cr_assert_not(file_exists(missing), "%s's dump created %s", daemons[i], missing);
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_daemon_stop(h, daemons[i]), 0, "%s", daemons[i]);
+        uint64_t before = file_hash(models[i]);
+        cr_assert_neq(before, 0);
+        cr_assert_eq(dump_model(daemons[i], models[i]), 0, "%s", daemons[i]);
+        cr_assert_eq(file_hash(models[i]), before, "the dump of %s wrote to it", models[i]);
+    }
+}
