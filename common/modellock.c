@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -36,7 +37,7 @@ ml_note_holder(int fd)
 int
 modellock_take(const char *db_path)
 {
-    char path[4096];
+    char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s" LOCK_SUFFIX, db_path) >= (int)sizeof path) {
         LOG_E(NULL, "%s: path too long for its lock file", db_path);
         return -1;

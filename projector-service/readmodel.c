@@ -22,10 +22,10 @@
  * Sales, views and stock updates are folded (salefold.h): a ProductSold's
  * product counters, stock and version, and its sales_daily row, wait in
  * the fold until the batch commits, as do a ProductViewed's view and a
- * StockUpdated's stock, so a
- * product sold, viewed and restocked many times in a batch is rewritten
- * once (a rebuild from 300,000 sales: 8.8-12.2 -> 6.6-8.1 us per event,
- * docs/performance.md item 30; views and stock, item 41).  The fold also
+ * StockUpdated's stock, so a product sold, viewed and restocked many times
+ * in a batch is rewritten once (a rebuild from 300,000 sales: 8.8-12.2 ->
+ * 6.6-8.1 us per event, docs/performance.md item 30; views and stock,
+ * item 41).  The fold also
  * remembers each product's row version, so a sale is checked against it
  * without reading the row.  Another event of the product first writes the
  * product's folded sales; since every product event leaves the row at
