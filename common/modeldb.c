@@ -218,11 +218,9 @@ modeldb_open_dump(const char *path, sqlite3 **db)
 int
 modeldb_open_readonly(const char *path, sqlite3 **db)
 {
-    int rc = sqlitedb_open_readonly(path, db);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(*db, 2000);
+    int rc = modeldb_open_dump(path, db);
+    if (rc == SQLITE_OK)
         rc = sqlite3_exec(*db, "PRAGMA query_only=1;", NULL, NULL, NULL);
-    }
     if (rc != SQLITE_OK) {
         sqlite3_close(*db);
         *db = NULL;

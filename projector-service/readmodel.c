@@ -52,6 +52,25 @@
  * and started again. */
 #define FOLD_PRODUCTS 16384
 
+/* The reply shapes' shared parts: a card's columns, a detail's (a card's
+ * and more; the admin view adds the cost columns), and a product's two
+ * rows joined. */
+#define CARD_COLUMNS                                                                               \
+    "p.product_id AS product_id,"                                                                  \
+    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"                      \
+    " p.avg_rating AS avg_rating, p.review_count AS review_count,"                                 \
+    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"                             \
+    " p.discontinued AS discontinued"
+#define DETAIL_COLUMNS                                                                             \
+    CARD_COLUMNS ", p.sku AS sku, p.description AS description,"                                   \
+                 " c.stock AS stock, c.stock < c.low_stock_threshold AS low_stock,"                \
+                 " c.low_stock_threshold AS low_stock_threshold,"                                  \
+                 " p.previous_price_cents AS previous_price_cents,"                                \
+                 " p.price_dropped AS price_dropped,"                                              \
+                 " c.view_count AS view_count, p.discontinued_reason AS discontinued_reason,"      \
+                 " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at"
+#define PRODUCT_ROWS " FROM products p JOIN product_counters c ON c.pid = p.pid"
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS model_meta("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -122,40 +141,15 @@ static const char schema_sql[] =
     " tokenize='unicode61 remove_diacritics 2');"
 
     /* The reply shapes.  Public views never name a cost column. */
-    "CREATE VIEW IF NOT EXISTS product_cards AS SELECT p.product_id AS product_id,"
-    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
-    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
-    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
-    " p.discontinued AS discontinued"
-    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
-    "CREATE VIEW IF NOT EXISTS product_details AS SELECT p.product_id AS product_id,"
-    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
-    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
-    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
-    " p.discontinued AS discontinued, p.sku AS sku, p.description AS description,"
-    " c.stock AS stock, c.stock < c.low_stock_threshold AS low_stock,"
-    " c.low_stock_threshold AS low_stock_threshold,"
-    " p.previous_price_cents AS previous_price_cents, p.price_dropped AS price_dropped,"
-    " c.view_count AS view_count, p.discontinued_reason AS discontinued_reason,"
-    " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at"
-    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
-    "CREATE VIEW IF NOT EXISTS admin_products AS SELECT p.product_id AS product_id,"
-    " p.name AS name, p.price_cents AS price_cents, c.stock > 0 AS in_stock,"
-    " p.avg_rating AS avg_rating, p.review_count AS review_count,"
-    " p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
-    " p.discontinued AS discontinued, p.sku AS sku, p.description AS description,"
-    " c.stock AS stock, c.stock < c.low_stock_threshold AS low_stock,"
-    " c.low_stock_threshold AS low_stock_threshold,"
-    " p.previous_price_cents AS previous_price_cents, p.price_dropped AS price_dropped,"
-    " c.view_count AS view_count, p.discontinued_reason AS discontinued_reason,"
-    " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at,"
+    "CREATE VIEW IF NOT EXISTS product_cards AS SELECT " CARD_COLUMNS PRODUCT_ROWS ";"
+    "CREATE VIEW IF NOT EXISTS product_details AS SELECT " DETAIL_COLUMNS PRODUCT_ROWS ";"
+    "CREATE VIEW IF NOT EXISTS admin_products AS SELECT " DETAIL_COLUMNS ","
     " p.cost_price_cents AS cost_price_cents,"
     " c.stock * p.cost_price_cents AS stock_value_cents,"
     " p.price_cents - p.cost_price_cents AS margin_cents,"
     " CASE WHEN p.price_cents > 0 THEN round((p.price_cents - p.cost_price_cents) * 100.0"
     "  / p.price_cents, 2) ELSE 0.0 END AS margin_percent,"
-    " c.units_sold AS units_sold, c.revenue_cents AS revenue_cents"
-    " FROM products p JOIN product_counters c ON c.pid = p.pid;"
+    " c.units_sold AS units_sold, c.revenue_cents AS revenue_cents" PRODUCT_ROWS ";"
     "CREATE VIEW IF NOT EXISTS low_stock_items AS SELECT p.product_id AS product_id,"
     " p.name AS name, p.supplier_id AS supplier_id, p.supplier_name AS supplier_name,"
     " c.stock AS stock, c.low_stock_threshold AS low_stock_threshold,"
