@@ -28,6 +28,8 @@ enum {
     ST_OUTBOX_COUNT,
     ST_HEAD,
     ST_POSITION_AT,
+    ST_TIME_INDEXED,
+    ST_TIME_FROM,
     ST_STREAM_VERSION,
     ST_STREAM_NAME,
     ST_CMD_FIND,
@@ -92,6 +94,10 @@ static const char *const sql[ST__COUNT] = {
                         " - (SELECT min(position) FROM outbox) + 1, 0)",
     [ST_HEAD] = "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1",
     [ST_POSITION_AT] = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
+    [ST_TIME_INDEXED] = "SELECT count(*) FROM sqlite_master"
+                        " WHERE type = 'index' AND name = 'events_recorded_at'",
+    [ST_TIME_FROM] = "SELECT position, recorded_at FROM events WHERE position >= ?"
+                     " ORDER BY position LIMIT 1",
     [ST_STREAM_VERSION] = "SELECT version FROM streams WHERE name = ?",
     [ST_STREAM_NAME] = "SELECT name FROM streams WHERE stream_id = ?",
     [ST_CMD_FIND] = "SELECT e.position, s.name, e.version FROM commands c"
@@ -125,7 +131,12 @@ static const char *const sql[ST__COUNT] = {
  * compare-and-set on streams.version
  * keeps what the unique index guaranteed: a lost race is an error, never a
  * fork.  The idempotency table keeps only the position; the reply is
- * rebuilt from the event. */
+ * rebuilt from the event.  recorded_at has no index: appends keep it
+ * non-decreasing in position order (es_clamp_time) and a time is found by
+ * bisecting the positions; a store created before that keeps its
+ * events_recorded_at index, which then answers instead (an older version
+ * opening a newer store creates the index: the schema text is the same
+ * version; docs/performance.md, item 52). */
 #define ES_SCHEMA_VERSION 3
 #define ES_MARK_EVERY 64
 #define ES_STR_(x) #x
@@ -153,7 +164,6 @@ static const char schema_sql[] =
     " name TEXT NOT NULL UNIQUE,"
     " version INTEGER NOT NULL DEFAULT 0,"
     " head INTEGER NOT NULL DEFAULT 0);" ES_TABLE_EVENTS("events") ES_TABLE_MARKS
-    "CREATE INDEX IF NOT EXISTS events_recorded_at ON events(recorded_at);"
     "CREATE TABLE IF NOT EXISTS outbox(position INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS commands("
     " command_id TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;"
@@ -229,6 +239,8 @@ struct eventstore {
     es_name_t *names; /* ES_NAME_CACHE, allocated on first use; cleared on rollback */
     int migrated_from;                    /* schema version migrated at open, 0: none */
     bool outbox_written;                  /* the open transaction has its outbox row */
+    bool time_floor_read;                 /* time_floor is the open transaction's */
+    int64_t time_floor;                   /* recorded_at of the last event appended */
     codec_writer_t w;           /* reused for payloads and stored replies */
 };
 
@@ -459,6 +471,7 @@ int
 eventstore_begin(eventstore_t *es)
 {
     es->outbox_written = false;
+    es->time_floor_read = false;
     return es_step_done(es->st[ST_BEGIN]);
 }
 
@@ -476,6 +489,7 @@ eventstore_rollback(eventstore_t *es)
 {
     if (!sqlite3_get_autocommit(es->db))
         es_step_done(es->st[ST_ROLLBACK]);
+    es->time_floor_read = false;
     for (int i = 0; i < ES_STREAM_SETS * ES_STREAM_WAYS; i++)
         es->streams[i].id = 0; /* ids of streams created in the rolled-back transaction */
     if (es->names)
@@ -498,6 +512,24 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames)
             rc = SQLITE_OK;
     }
     return rc == SQLITE_OK ? ES_OK : es_err(rc);
+}
+
+static int
+es_query_int(sqlite3_stmt *st, int64_t *a, int64_t *b)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b)
+            *b = sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        *a = 0;
+        if (b)
+            *b = 0;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? ES_OK : es_err(rc);
 }
 
 /* Reads a stream's row into *out (id 0 when it has none). */
@@ -612,13 +644,34 @@ es_outbox_mark(eventstore_t *es, int64_t position)
     return rc;
 }
 
+/* Keeps recorded_at non-decreasing in position order: a clock that stepped
+ * back gives the event the time of the one before it.  The floor is the
+ * head's time, read once per transaction (under the write lock, so another
+ * writer's events count) and once per append outside one.  What it buys:
+ * no index on the time (eventstore_position_at searches the positions). */
+static int
+es_clamp_time(eventstore_t *es, int64_t *recorded_at)
+{
+    if (!es->time_floor_read || sqlite3_get_autocommit(es->db)) {
+        int64_t head;
+        int rc = es_query_int(es->st[ST_HEAD], &head, &es->time_floor);
+        if (rc != ES_OK)
+            return rc;
+        es->time_floor_read = true;
+    }
+    if (*recorded_at < es->time_floor)
+        *recorded_at = es->time_floor;
+    es->time_floor = *recorded_at;
+    return ES_OK;
+}
+
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
     envelope_t *e = &ev->env;
     es_stream_t *s;
     int rc = es_stream_check(es, e, &s);
-    if (rc != ES_OK)
+    if (rc != ES_OK || (rc = es_clamp_time(es, &e->recorded_at)) != ES_OK)
         return rc;
     codec_writer_reset(&es->w);
     codec_pack_event_data(&es->w.pk, e->type, &ev->data);
@@ -830,24 +883,6 @@ eventstore_outbox_delete_through(eventstore_t *es, int64_t through)
 }
 
 /* Steps a one-row, integer-column query and resets it. */
-static int
-es_query_int(sqlite3_stmt *st, int64_t *a, int64_t *b)
-{
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *a = sqlite3_column_int64(st, 0);
-        if (b)
-            *b = sqlite3_column_int64(st, 1);
-    } else if (rc == SQLITE_DONE) {
-        *a = 0;
-        if (b)
-            *b = 0;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? ES_OK : es_err(rc);
-}
-
 int
 eventstore_outbox_backlog(eventstore_t *es, int64_t *count)
 {
@@ -861,9 +896,42 @@ eventstore_head(eventstore_t *es, int64_t *position, int64_t *recorded_at)
     return es_query_int(es->st[ST_HEAD], position, recorded_at ? recorded_at : &dummy);
 }
 
+/* The last position recorded at or before micros, by bisecting the
+ * positions (recorded_at grows with them: es_clamp_time).  Gaps in the
+ * positions are allowed.  lo is a position at or before micros (0: none);
+ * every event from hi on is after it. */
+static int
+es_bisect_time(eventstore_t *es, int64_t micros, int64_t *position)
+{
+    int64_t lo = 0, hi, head_time;
+    int rc = es_query_int(es->st[ST_HEAD], &hi, &head_time);
+    if (rc != ES_OK || hi == 0 || head_time <= micros) {
+        *position = hi;
+        return rc;
+    }
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2, at, t;
+        sqlite3_bind_int64(es->st[ST_TIME_FROM], 1, mid);
+        if ((rc = es_query_int(es->st[ST_TIME_FROM], &at, &t)) != ES_OK)
+            return rc;
+        if (at != 0 && at < hi && t <= micros)
+            lo = at;
+        else
+            hi = mid; /* [mid, at) holds no event; at and all after it are later */
+    }
+    *position = lo;
+    return ES_OK;
+}
+
+/* Stores written before the clamp have an index on recorded_at and may
+ * hold times out of order: there the index answers. */
 int
 eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position)
 {
+    int64_t indexed = 0;
+    int rc = es_query_int(es->st[ST_TIME_INDEXED], &indexed, NULL);
+    if (rc != ES_OK || !indexed)
+        return rc != ES_OK ? rc : es_bisect_time(es, micros, position);
     sqlite3_bind_int64(es->st[ST_POSITION_AT], 1, micros);
     return es_query_int(es->st[ST_POSITION_AT], position, NULL);
 }

@@ -54,6 +54,8 @@ teardown(void)
 
 TestSuite(eventstore, .init = setup, .fini = teardown);
 
+static int count_rows(const char *sql);
+
 /* Appends one sample event of type t at (stream, version) in its own
  * transaction; returns the append result and the position through *pos. */
 static int
@@ -756,6 +758,102 @@ Test(eventstore, position_at_time)
     cr_assert_eq(p, 4);
     cr_assert_eq(eventstore_position_at(es, base + 1000, &p), ES_OK);
     cr_assert_eq(p, 6);
+}
+
+/* Appends product-p1's events 1..n, event i recorded at times[i - 1];
+ * returns the times stored, in position order, through *stored. */
+static void
+append_at_times(const int64_t *times, int n, int64_t *stored)
+{
+    for (int i = 0; i < n; i++) {
+        event_t *ev = malloc(sizeof *ev);
+        sample_event(ev, i == 0 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-p1", i + 1,
+                     i + 1);
+        ev->env.recorded_at = times[i];
+        cr_assert_eq(eventstore_begin(es), ES_OK);
+        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(eventstore_commit(es), ES_OK);
+        cr_assert_eq(ev->env.position, i + 1);
+        stored[i] = ev->env.recorded_at;
+        free(ev);
+    }
+}
+
+/* What eventstore_position_at must answer: the last position whose stored
+ * time is at or before t (positions 1..n). */
+static int64_t
+last_at_or_before(const int64_t *stored, int n, int64_t t)
+{
+    int64_t p = 0;
+    for (int i = 0; i < n; i++)
+        if (stored[i] <= t)
+            p = i + 1;
+    return p;
+}
+
+Test(eventstore, recorded_at_never_goes_back)
+{
+    const int64_t times[] = {100, 90, 90, 200, 150, 300};
+    int64_t stored[6];
+    append_at_times(times, 6, stored);
+    const int64_t expect[] = {100, 100, 100, 200, 200, 300};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(stored[i], expect[i], "event %d", i + 1);
+    int64_t head, rec;
+    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(rec, 300);
+    /* also across a reopen, and for an append outside a transaction */
+    eventstore_destroy(&es);
+    eventstore_options_t opts = {false, 1000, 0, 0};
+    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    event_t *ev = malloc(sizeof *ev);
+    sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 7, 7);
+    ev->env.recorded_at = 5;
+    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(ev->env.recorded_at, 300);
+    free(ev);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(rec, 300);
+}
+
+Test(eventstore, position_at_bisects_every_time)
+{
+    /* runs of equal times and jumps, so that every branch of the search is
+     * taken; the store has no index on the time */
+    enum { N = 77 };
+    int64_t times[N], stored[N];
+    for (int i = 0; i < N; i++)
+        times[i] = 1000 + (i / 3) * 10 + (i % 7 == 0 ? 5 : 0);
+    append_at_times(times, N, stored);
+    cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'events_recorded_at'"),
+                 0);
+    for (int64_t t = 990; t <= stored[N - 1] + 10; t++) {
+        int64_t p = -1;
+        cr_assert_eq(eventstore_position_at(es, t, &p), ES_OK);
+        cr_assert_eq(p, last_at_or_before(stored, N, t), "time %lld", (long long)t);
+    }
+}
+
+Test(eventstore, position_at_uses_an_older_stores_index)
+{
+    /* a store written before the clamp: indexed, its times out of order */
+    const int64_t times[] = {100, 200, 300, 400};
+    int64_t stored[4];
+    append_at_times(times, 4, stored);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "CREATE INDEX events_recorded_at ON events(recorded_at);"
+                              "UPDATE events SET recorded_at = 50 WHERE position = 3;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    const int64_t now[] = {100, 200, 50, 400}; /* a bisection would miss position 3 */
+    for (int64_t t = 0; t <= 450; t += 10) {
+        int64_t p = -1;
+        cr_assert_eq(eventstore_position_at(es, t, &p), ES_OK);
+        cr_assert_eq(p, last_at_or_before(now, 4, t), "time %lld", (long long)t);
+    }
 }
 
 /* ---- idempotency --------------------------------------------------------- */
