@@ -57,6 +57,8 @@ typedef struct {
     int64_t *ack_t, *ack_pos; /* ack time and position of each accepted command */
     size_t n_acks, cap_acks;
     int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
+    int64_t last_reply_us; /* when the last reply arrived (or the load began) */
+    bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
 } bench_t;
 
 /* ---- requests ------------------------------------------------------------ */
@@ -344,6 +346,7 @@ drain_conn(bench_t *b, conn_t *c)
     while (bus_recv(c->sock, &m, ZMQ_DONTWAIT) == 0) {
         size_t len;
         const void *body = bus_body(&m, &len);
+        b->last_reply_us = proc_mono_us();
         if (b->o->mode == BENCH_COMMANDS)
             on_command_reply(b, c, body, len);
         else
@@ -433,6 +436,29 @@ compute_visibility(bench_t *b)
 
 /* ---- phases -------------------------------------------------------------- */
 
+static int
+inflight_total(const bench_t *b)
+{
+    int n = 0;
+    for (int i = 0; i < b->o->connections; i++)
+        n += b->conns[i].inflight;
+    return n;
+}
+
+/* Sets b->stalled when requests wait and nothing was answered for
+ * o->stall_ms (a daemon that is down, a wrong endpoint): the run then
+ * fails instead of waiting forever.  Says so once. */
+static bool
+load_stalled(bench_t *b, int64_t t)
+{
+    if (!b->stalled && inflight_total(b) > 0 && t - b->last_reply_us > b->o->stall_ms * 1000) {
+        fprintf(stderr, "invbench: no reply for %lld ms with %d requests in flight; stopping\n",
+                (long long)b->o->stall_ms, inflight_total(b));
+        b->stalled = true;
+    }
+    return b->stalled;
+}
+
 static bool
 load_done(bench_t *b, int64_t start, int64_t t)
 {
@@ -485,6 +511,7 @@ static void
 run_load(bench_t *b)
 {
     int64_t start = proc_mono_us();
+    b->last_reply_us = start;
     double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
     if (interval > 0)
         b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -492,7 +519,7 @@ run_load(bench_t *b)
         b->conns[i].next_intended_us = start + (int64_t)(interval * i / b->o->connections);
     for (;;) {
         int64_t t = proc_mono_us();
-        bool done = load_done(b, start, t) || proc_stopping();
+        bool done = load_done(b, start, t) || proc_stopping() || load_stalled(b, t);
         if (done)
             break;
         for (int i = 0; i < b->o->connections; i++) {
@@ -516,11 +543,8 @@ run_load(bench_t *b)
     }
     int64_t deadline = proc_mono_us() + 10000000;
     for (;;) { /* answers still in flight */
-        int inflight = 0;
-        for (int i = 0; i < b->o->connections; i++)
-            inflight += b->conns[i].inflight;
         int64_t t = proc_mono_us();
-        if (inflight == 0 || t > deadline || proc_stopping())
+        if (inflight_total(b) == 0 || t > deadline || proc_stopping() || load_stalled(b, t))
             break;
         for (int i = 0; i < b->o->connections; i++)
             retry_stale(b, &b->conns[i], t);
@@ -560,7 +584,7 @@ wait_caught_up(void *zctx, const char *ep, int64_t position, int64_t deadline_us
 {
     if (!ep || !*ep)
         return true;
-    while (proc_mono_us() < deadline_us) {
+    while (proc_mono_us() < deadline_us && !proc_stopping()) {
         if (status_int(zctx, ep, "checkpoint") >= position)
             return true;
         struct timespec ts = {0, 2000000};
@@ -710,6 +734,10 @@ bench_run(const bench_opts_t *o, bench_result_t *r)
         rc = run_setup(b);
     if (rc == 0) {
         run_load(b);
+        if (b->stalled)
+            rc = -1;
+    }
+    if (rc == 0) {
         int64_t end = proc_mono_us(), deadline = end + 10000000;
         bool ok = wait_caught_up(b->zctx, o->projector_ep, r->max_position, deadline) &&
                   wait_caught_up(b->zctx, o->audit_ep, r->max_position, deadline) &&

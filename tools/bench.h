@@ -37,6 +37,7 @@ typedef struct {
     int64_t initial_stock; /* stock of each product created by the setup */
     int64_t restock;       /* new_stock of UpdateStock commands */
     int64_t retry_ms;      /* resend a request unanswered this long (same command_id) */
+    int64_t stall_ms;      /* fail when nothing is answered this long with requests out */
     FILE *ack_log;         /* "command_id accepted position" / "... rejected code" */
     uint64_t seed;
     bool random_ids; /* random command ids instead of ordered ones (what it costs) */

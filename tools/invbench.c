@@ -14,7 +14,7 @@ typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
     const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep, *relay_ep;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup, retry_ms,
-        seed, initial_stock, restock, random_ids;
+        seed, initial_stock, restock, random_ids, stall_ms;
 } settings_t;
 
 /* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
@@ -54,7 +54,8 @@ settings_load(settings_t *s, int argc, char **argv)
                       1000,       990,
                       1,          0,
                       1,          1000000000,
-                      1000000000, 0};
+                      1000000000, 0,
+                      10000};
     const config_option_t opts[] = {
         {"--mode", NULL, CONFIG_STR, &s->mode,
          "commands | queries | wait (until every subscriber has the relay's head)"},
@@ -73,6 +74,8 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--initial-stock", NULL, CONFIG_INT, &s->initial_stock, "stock of each created product"},
         {"--restock", NULL, CONFIG_INT, &s->restock, "new_stock of UpdateStock commands"},
         {"--retry-ms", NULL, CONFIG_INT, &s->retry_ms, "resend unanswered commands (0: never)"},
+        {"--stall-ms", NULL, CONFIG_INT, &s->stall_ms,
+         "fail when nothing is answered this long with requests in flight"},
         {"--ack-log", NULL, CONFIG_STR, &s->ack_log, "write one line per reply to this file"},
         {"--seed", NULL, CONFIG_INT, &s->seed, "random seed"},
         {"--random-ids", NULL, CONFIG_INT, &s->random_ids,
@@ -178,11 +181,13 @@ main(int argc, char **argv)
         .prefix = s.prefix,
         .setup = s.setup != 0,
         .retry_ms = s.retry_ms,
+        .stall_ms = s.stall_ms,
         .seed = (uint64_t)s.seed,
         .random_ids = s.random_ids != 0,
     };
     if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 || o.window < 1 ||
-        o.window > 100000 || o.products < 1 || (o.duration_ms <= 0 && o.count <= 0)) {
+        o.window > 100000 || o.products < 1 || o.stall_ms < 1 ||
+        (o.duration_ms <= 0 && o.count <= 0)) {
         fprintf(stderr, "invbench: bad settings (see --help)\n");
         return 2;
     }

@@ -449,3 +449,31 @@ Test(failures, a_dump_opens_the_model_read_only, .timeout = 120)
         cr_assert_eq(file_hash(models[i]), before, "the dump of %s wrote to it", models[i]);
     }
 }
+
+Test(failures, invbench_stops_when_nothing_answers, .timeout = 60)
+{
+    /* A command-service that hangs (stopped, not dead: its socket stays
+     * connected): the load generator must fail, not wait forever. */
+    h = harness_start(&(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY});
+    cr_assert(h);
+    cr_assert_eq(harness_daemon_sigstop(h, "command"), 0);
+    char log[512];
+    in_dir("stalled-bench.log", log, sizeof log);
+    char *argv[] = {(char *)harness_binary("invbench"),
+                    "--command-ep",
+                    (char *)harness_endpoint(h, "command"),
+                    "--projector-ep",
+                    "",
+                    "--setup",
+                    "0",
+                    "--products",
+                    "1",
+                    "--count",
+                    "20",
+                    "--stall-ms",
+                    "300",
+                    NULL};
+    cr_assert_eq(itest_run(argv, log, true), 1);
+    cr_assert(log_has("stalled-bench", "no reply for 300 ms with 20 requests in flight"));
+    cr_assert_eq(harness_daemon_sigcont(h, "command"), 0);
+}
