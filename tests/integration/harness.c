@@ -700,7 +700,7 @@ harness_start(const harness_opts_t *opts)
         h->opts.daemons = HD_ALL;
     for (size_t i = 0; i < N_DAEMONS; i++)
         h->d[i].pid = -1;
-    snprintf(h->dir, sizeof h->dir, "/tmp/inv-it-XXXXXX");
+    snprintf(h->dir, sizeof h->dir, "%s/inv-it-XXXXXX", h->opts.parent ? h->opts.parent : "/tmp");
     if (!mkdtemp(h->dir)) {
         perror("harness: mkdtemp");
         free(h);

@@ -46,6 +46,7 @@ typedef struct {
     const char *log_level; /* --log-level; NULL = "info" */
     const char *sync;      /* command-service --sync; NULL = its default */
     int ready_timeout_ms;  /* per daemon; 0 = 15000 */
+    const char *parent;    /* where the temporary folder is made; NULL = /tmp */
 } harness_opts_t;
 
 /* Starts the daemons (NULL opts: all, defaults).  Returns NULL after printing
