@@ -186,6 +186,14 @@ typedef struct {
     int width;
 } column_t;
 
+/* A column's heading: its key, without "_cents" for money, whose cells
+ * show units ("price" over 9.03, not "price_cents"). */
+static int
+heading_len(const char *name, size_t len)
+{
+    return (int)(is_money(name, len) ? len - strlen("_cents") : len);
+}
+
 static bool
 flat_map(const msgpack_object *o)
 {
@@ -225,7 +233,8 @@ table_columns(const msgpack_object *arr, column_t *cols, int *n_cols)
             if (c == *n_cols) {
                 if (*n_cols == TABLE_MAX_COLS)
                     return false;
-                cols[c] = (column_t){k->via.str.ptr, k->via.str.size, false, (int)k->via.str.size};
+                cols[c] = (column_t){k->via.str.ptr, k->via.str.size, false,
+                                     heading_len(k->via.str.ptr, k->via.str.size)};
                 (*n_cols)++;
             }
             cols[c].nested |= row->via.map.ptr[i].val.type == MSGPACK_OBJECT_MAP;
@@ -277,9 +286,10 @@ print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int 
     }
     pad(f, indent);
     for (int c = 0; c < n_cols; c++) {
-        fprintf(f, "%.*s", (int)cols[c].len, cols[c].name);
+        int heading = heading_len(cols[c].name, cols[c].len);
+        fprintf(f, "%.*s", heading, cols[c].name);
         if (c < n_cols - 1)
-            pad(f, cols[c].width - (int)cols[c].len + 2);
+            pad(f, cols[c].width - heading + 2);
     }
     fputc('\n', f);
     for (uint32_t r = 0; r < rows; r++) {

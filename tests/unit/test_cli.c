@@ -7,6 +7,7 @@
 #include "cli_queries.h"
 #include "cli_status.h"
 #include "codec.h"
+#include "pretty.h"
 #include "proc.h"
 
 #include <criterion/criterion.h>
@@ -452,4 +453,31 @@ Test(cli, command_ids_sort_by_time_and_differ)
     cr_expect_lt(strcmp(a, b), 0, "%s made before %s sorts after it", a, b);
     proc_ordered_id(b);
     cr_expect_str_neq(a, b);
+}
+
+Test(cli, money_columns_are_headed_in_units)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    for (int i = 0; i < 2; i++) {
+        msgpack_pack_map(&pk, 2);
+        codec_pack_kv_str(&pk, "product_id", i ? "p2" : "p1");
+        codec_pack_kv_int(&pk, "price_cents", i ? 1999 : 903);
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    pretty_print(f, &u.data);
+    fclose(f);
+    cr_assert_str_eq(out, "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
+                     "got:\n%s", out);
+    free(out);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
 }
