@@ -674,6 +674,12 @@ alerts_committed(void *model)
     m->pend_len = 0;
 }
 
+static bool
+alerts_damaged(void *model)
+{
+    return modeldb_damaged(((alerts_t *)model)->db);
+}
+
 const subscriber_ops_t alerts_ops = {
     .begin = alerts_begin,
     .apply = alerts_apply,
@@ -681,6 +687,7 @@ const subscriber_ops_t alerts_ops = {
     .rollback = alerts_rollback,
     .checkpoint = alerts_get_checkpoint,
     .committed = alerts_committed,
+    .damaged = alerts_damaged,
 };
 
 /* ---- list ---------------------------------------------------------------- */

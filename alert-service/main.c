@@ -7,6 +7,7 @@
 #include "alerts.h"
 
 #include "log.h"
+#include "modeldb.h"
 #include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
@@ -41,6 +42,8 @@ main(int argc, char **argv)
     FILE *out = subdaemon_output(&cfg);
     alerts_live_t live = {cfg.dump ? alerts_open_dump(cfg.db, &why) : alerts_open(cfg.db, out, &why),
                           out, NULL}; /* Rebuild swaps it */
+    if (!live.model && !cfg.dump && modeldb_discard_if_damaged(cfg.db) == 1)
+        live.model = alerts_open(cfg.db, out, &why);
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

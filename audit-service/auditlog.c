@@ -508,6 +508,12 @@ auditlog_committed(void *m)
     a->pend_len = 0;
 }
 
+static bool
+auditlog_damaged(void *m)
+{
+    return modeldb_damaged(((auditlog_t *)m)->db);
+}
+
 const subscriber_ops_t auditlog_ops = {
     .begin = auditlog_begin,
     .apply = auditlog_apply,
@@ -515,6 +521,7 @@ const subscriber_ops_t auditlog_ops = {
     .rollback = auditlog_rollback,
     .checkpoint = auditlog_get_checkpoint,
     .committed = auditlog_committed,
+    .damaged = auditlog_damaged,
 };
 
 /* ---- search -------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "auditlog.h"
 
 #include "log.h"
+#include "modeldb.h"
 #include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
@@ -41,6 +42,8 @@ main(int argc, char **argv)
     auditlog_live_t live = {cfg.dump ? auditlog_open_dump(cfg.db, &why)
                                      : auditlog_open(cfg.db, out, &why),
                             out}; /* Rebuild swaps it */
+    if (!live.model && !cfg.dump && modeldb_discard_if_damaged(cfg.db) == 1)
+        live.model = auditlog_open(cfg.db, out, &why);
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

@@ -78,6 +78,15 @@ int modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position);
 int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */
 int modeldb_commit(sqlite3 *db);    /* COMMIT; rolls back on failure */
 void modeldb_rollback(sqlite3 *db); /* no-op outside a transaction */
+/* Whether db reported a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB) in
+ * its last failed call, also when a rollback followed: such a model is
+ * rebuilt from the log, never repaired (docs/guarantees.md, G14). */
+bool modeldb_damaged(sqlite3 *db);
+/* After a model failed to open: removes path (symlinks resolved) and its
+ * side files when PRAGMA quick_check finds it damaged, so that it can be
+ * created anew and rebuilt from the log.  1 removed, 0 not damaged (the
+ * failure was something else), -1 cannot tell. */
+int modeldb_discard_if_damaged(const char *path);
 
 /* Prepares (once, cached by the caller in *st) and resets for reuse. */
 int modeldb_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql);

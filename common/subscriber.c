@@ -62,6 +62,7 @@ struct subscriber {
     subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
     const char *live_path;
     bool synced;                 /* one catch-up reached the head */
+    bool failed;                 /* stopping because the model cannot go on */
     void *rebuild_model;         /* the model being rebuilt, NULL when none */
     int64_t rebuild_failures;    /* pages that failed during this rebuild */
     char rebuild_path[PATH_MAX]; /* its generation file */
@@ -138,9 +139,11 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     int64_t now = proc_now_us();
     int64_t lag_events = st->head > st->checkpoint ? st->head - st->checkpoint : 0;
     int64_t lag_ms = 0;
-    if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
+    if (lag_events > 0 && st->applied_recorded_at == 0)
+        lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
+    else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 14);
+    msgpack_pack_map(pk, 15);
     codec_pack_kv_bool(pk, "ok", true);
     codec_pack_kv_str(pk, "service", s->cfg.name);
     codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
@@ -156,6 +159,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuild_checkpoint", st->rebuild_checkpoint);
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
     codec_pack_kv_int(pk, "commits", st->commits);
+    codec_pack_kv_bool(pk, "model_damaged", st->damaged);
 }
 
 /* The file name part of path (after its last '/'). */
@@ -265,6 +269,34 @@ subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, con
 
 /* ---- batches ------------------------------------------------------------- */
 
+static void sub_rebuild_begin(subscriber_t *s);
+
+/* After a failure of the live model: a damaged file is written no more;
+ * a rebuild from the log replaces it (sub_rebuild_step swaps it in at the
+ * head, whatever the live checkpoint).  Without rebuild support (a --mode
+ * once build) the daemon stops: a fresh file that is already damaged says
+ * the disk cannot be trusted. */
+static void
+sub_check_damage(subscriber_t *s)
+{
+    if (s->st.damaged || !s->ops->damaged || !s->ops->damaged(s->model))
+        return;
+    s->st.damaged = true;
+    if (!s->factory.open) {
+        LOG_E(NULL, "the %s model's file is damaged and this run cannot rebuild it: stopping",
+              s->cfg.name);
+        s->failed = true;
+        proc_request_stop();
+        return;
+    }
+    LOG_E(NULL,
+          "the %s model's file is damaged: it is written no more, and a rebuild from the event "
+          "log replaces it",
+          s->cfg.name);
+    if (!s->rebuild_model)
+        sub_rebuild_begin(s);
+}
+
 static void
 sub_abort_batch(subscriber_t *s, const char *why)
 {
@@ -276,6 +308,7 @@ sub_abort_batch(subscriber_t *s, const char *why)
     s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
     LOG_W(NULL, "batch rolled back (%s); checkpoint stays at %lld", why,
           (long long)s->st.checkpoint);
+    sub_check_damage(s);
 }
 
 /* Commits the open batch, moving the checkpoint.  0 or -1 (rolled back). */
@@ -312,6 +345,8 @@ sub_next(const subscriber_t *s)
 static int
 sub_apply(subscriber_t *s, const event_t *ev)
 {
+    if (s->st.damaged)
+        return -1; /* written no more: a rebuild replaces it */
     if (!s->in_tx) {
         if (s->ops->begin(s->model) != 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
@@ -513,7 +548,7 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
 static void
 sub_catch_up(subscriber_t *s, const char *reason)
 {
-    if (proc_mono_ms() < s->retry_at_ms)
+    if (proc_mono_ms() < s->retry_at_ms || s->st.damaged)
         return;
     if (sub_commit_batch(s) != 0)
         return;
@@ -636,6 +671,7 @@ sub_rebuild_swap(subscriber_t *s)
     s->rebuild_model = NULL;
     s->st.checkpoint = s->st.rebuild_checkpoint;
     s->st.rebuilds++;
+    s->st.damaged = false;
     if (s->factory.activate)
         s->factory.activate(s->factory.arg, s->model);
     if (!old_target[0]) { /* the first generation was live_path itself */
@@ -656,7 +692,9 @@ sub_rebuild_swap(subscriber_t *s)
 static void
 sub_rebuild_step(subscriber_t *s)
 {
-    if (s->st.rebuild_checkpoint >= s->st.checkpoint && s->st.checkpoint >= s->st.head) {
+    bool live_done = s->st.damaged || s->st.checkpoint >= s->st.head;
+    if (s->st.rebuild_checkpoint >= s->st.checkpoint && s->st.rebuild_checkpoint >= s->st.head &&
+        live_done) {
         sub_rebuild_swap(s);
         return;
     }
@@ -669,21 +707,41 @@ sub_rebuild_step(subscriber_t *s)
     }
 }
 
+/* Opens a new generation and starts building it; NULL, or why not. */
+static const char *
+sub_rebuild_open(subscriber_t *s)
+{
+    if (!s->factory.open)
+        return "this daemon cannot rebuild";
+    if (s->rebuild_model)
+        return "a rebuild is already running";
+    snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%0*lld", s->live_path,
+             GENERATION_DIGITS, (long long)proc_now_us());
+    s->rebuild_model = s->factory.open(s->factory.arg, s->rebuild_path);
+    if (!s->rebuild_model)
+        return "cannot create the rebuild file";
+    s->st.rebuild_checkpoint = 0;
+    s->rebuild_failures = 0;
+    LOG_I(NULL, "rebuild started into %s (head %lld)", s->rebuild_path, (long long)s->st.head);
+    return NULL;
+}
+
+/* The rebuild that replaces a damaged model; tried again later on failure. */
+static void
+sub_rebuild_begin(subscriber_t *s)
+{
+    const char *problem = sub_rebuild_open(s);
+    if (problem) {
+        LOG_E(NULL, "cannot start the rebuild (%s); trying again", problem);
+        s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+    }
+}
+
+/* {"type":"Rebuild"}: starts one and packs the reply. */
 static void
 sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 {
-    const char *problem = NULL;
-    if (!s->factory.open)
-        problem = "this daemon cannot rebuild";
-    else if (s->rebuild_model)
-        problem = "a rebuild is already running";
-    if (!problem) {
-        snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%0*lld", s->live_path,
-                 GENERATION_DIGITS, (long long)proc_now_us());
-        s->rebuild_model = s->factory.open(s->factory.arg, s->rebuild_path);
-        if (!s->rebuild_model)
-            problem = "cannot create the rebuild file";
-    }
+    const char *problem = sub_rebuild_open(s);
     msgpack_pack_map(&w->pk, 3);
     codec_pack_kv_bool(&w->pk, "ok", problem == NULL);
     if (problem) {
@@ -691,11 +749,8 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
         codec_pack_kv_str(&w->pk, "message", problem);
         return;
     }
-    s->st.rebuild_checkpoint = 0;
-    s->rebuild_failures = 0;
     codec_pack_kv_str(&w->pk, "path", s->rebuild_path);
     codec_pack_kv_int(&w->pk, "target_position", s->st.head);
-    LOG_I(NULL, "rebuild started into %s (head %lld)", s->rebuild_path, (long long)s->st.head);
 }
 
 /* ---- live messages ------------------------------------------------------- */
@@ -734,6 +789,8 @@ sub_on_decoded(subscriber_t *s)
         s->st.head = pos;
         s->st.head_recorded_at = s->ev.env.recorded_at;
     }
+    if (s->st.damaged)
+        return false; /* the rebuild reads the log */
     if (pos < sub_next(s)) {
         s->st.duplicates++;
         return false;
@@ -886,8 +943,13 @@ int
 subscriber_run(subscriber_t *s)
 {
     if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
-        LOG_E(NULL, "cannot read the checkpoint");
-        return -1;
+        bool damaged = s->ops->damaged && s->ops->damaged(s->model) && s->factory.open;
+        LOG_E(NULL, "cannot read the checkpoint%s",
+              damaged ? ": the file is damaged, rebuilding it from the log" : "");
+        if (!damaged)
+            return -1;
+        s->st.checkpoint = 0;
+        s->st.damaged = true;
     }
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
@@ -897,6 +959,8 @@ subscriber_run(subscriber_t *s)
     }
     LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
+    if (s->st.damaged)
+        sub_rebuild_begin(s);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
         zmq_pollitem_t items[2 + EXTRA_MAX];
@@ -927,10 +991,12 @@ subscriber_run(subscriber_t *s)
                 s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
         if (s->rebuild_model && s->model)
             sub_rebuild_step(s);
+        else if (s->st.damaged && !s->rebuild_model && proc_mono_ms() >= s->retry_at_ms)
+            sub_rebuild_begin(s); /* the last attempt failed or was abandoned */
     }
     if (s->rebuild_model)
         sub_rebuild_abandon(s, "stopping");
     sub_commit_batch(s);
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
-    return 0;
+    return s->failed ? -1 : 0;
 }

@@ -140,6 +140,8 @@ main(int argc, char **argv)
     }
     /* replaced by each rebuild */
     readmodel_t *live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
+    if (!live && strcmp(cfg.mode, "dump") != 0 && modeldb_discard_if_damaged(cfg.db) == 1)
+        live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
     if (!live) {
         LOG_E(NULL, "cannot open read model %s: %s", cfg.db, why);
         return 1;

@@ -895,6 +895,11 @@ ops_checkpoint(void *model, int64_t *position)
 {
     return readmodel_checkpoint(model, position);
 }
+static bool
+ops_damaged(void *model)
+{
+    return modeldb_damaged(((readmodel_t *)model)->db);
+}
 
 const subscriber_ops_t readmodel_ops = {
     .begin = ops_begin,
@@ -903,6 +908,7 @@ const subscriber_ops_t readmodel_ops = {
     .rollback = ops_rollback,
     .checkpoint = ops_checkpoint,
     .committed = NULL,
+    .damaged = ops_damaged,
 };
 
 /* A rebuild is a bulk build into "<path>.building" (nobody reads it before

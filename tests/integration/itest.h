@@ -246,4 +246,79 @@ itest_keys_are(const msgpack_object *o, const char *const *keys)
     return o->via.map.size == n;
 }
 
+
+/* ---- comparing a live model with a fresh build ---------------------------- */
+
+/* Dumps a daemon's database with `<binary> --db <db> --mode dump` into out. */
+static inline void
+itest_dump(const char *daemon, const char *db, const char *out)
+{
+    char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--mode", "dump", NULL};
+    cr_assert_eq(itest_run(argv, out, false), 0, "%s --dump %s failed", daemon, db);
+}
+
+/* Builds a fresh database from position 0 with `<binary> --mode once`. */
+static inline void
+itest_fresh_build(harness_t *h, const char *daemon, const char *db)
+{
+    char bind[512], pub[512], log[512];
+    snprintf(bind, sizeof bind, "ipc://%s/fresh-%s.sock", harness_dir(h), daemon);
+    snprintf(pub, sizeof pub, "ipc://%s/fresh-%s-pub.sock", harness_dir(h), daemon);
+    snprintf(log, sizeof log, "%s/fresh-%s.log", harness_dir(h), daemon);
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)harness_binary(daemon);
+    argv[n++] = "--db";
+    argv[n++] = (char *)db;
+    argv[n++] = "--events";
+    argv[n++] = (char *)harness_endpoint(h, "events");
+    argv[n++] = "--catchup";
+    argv[n++] = (char *)harness_endpoint(h, "catchup");
+    argv[n++] = "--bind";
+    argv[n++] = bind;
+    if (strcmp(daemon, "alert") == 0) {
+        argv[n++] = "--pub";
+        argv[n++] = pub;
+    }
+    argv[n++] = "--mode";
+    argv[n++] = "once";
+    argv[n] = NULL;
+    cr_assert_eq(itest_run(argv, log, false), 0, "%s --once failed (see %s)", daemon, log);
+}
+
+/* Whether two files hold the same bytes. */
+static inline bool
+itest_same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb)
+            same = false;
+        if (ca == EOF || cb == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* The daemon's live database equals a fresh build from the log. */
+static inline void
+itest_assert_equals_fresh(harness_t *h, const char *daemon, const char *live_db)
+{
+    char fresh[512], a[512], b[512];
+    snprintf(fresh, sizeof fresh, "%s/fresh-%s.db", harness_dir(h), daemon);
+    snprintf(a, sizeof a, "%s/%s.live.dump", harness_dir(h), daemon);
+    snprintf(b, sizeof b, "%s/%s.fresh.dump", harness_dir(h), daemon);
+    itest_fresh_build(h, daemon, fresh);
+    itest_dump(daemon, live_db, a);
+    itest_dump(daemon, fresh, b);
+    cr_assert(itest_same_file(a, b), "%s: live %s differs from a fresh build (diff %s %s)", daemon,
+              live_db, a, b);
+}
+
 #endif

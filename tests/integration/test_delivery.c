@@ -91,77 +91,6 @@ head(harness_t *h)
     return status_int(h, "catchup", "head");
 }
 
-/* Dumps a daemon's database with `<binary> --db <db> --mode dump` into out. */
-static void
-dump(const char *daemon, const char *db, const char *out)
-{
-    char *argv[] = {(char *)harness_binary(daemon), "--db", (char *)db, "--mode", "dump", NULL};
-    cr_assert_eq(itest_run(argv, out, false), 0, "%s --dump %s failed", daemon, db);
-}
-
-/* Builds a fresh database from position 0 with `<binary> --mode once`. */
-static void
-fresh_rebuild(harness_t *h, const char *daemon, const char *db)
-{
-    char bind[512], pub[512], log[512];
-    snprintf(bind, sizeof bind, "ipc://%s/fresh-%s.sock", harness_dir(h), daemon);
-    snprintf(pub, sizeof pub, "ipc://%s/fresh-%s-pub.sock", harness_dir(h), daemon);
-    snprintf(log, sizeof log, "%s/fresh-%s.log", harness_dir(h), daemon);
-    char *argv[16];
-    int n = 0;
-    argv[n++] = (char *)harness_binary(daemon);
-    argv[n++] = "--db";
-    argv[n++] = (char *)db;
-    argv[n++] = "--events";
-    argv[n++] = (char *)harness_endpoint(h, "events");
-    argv[n++] = "--catchup";
-    argv[n++] = (char *)harness_endpoint(h, "catchup");
-    argv[n++] = "--bind";
-    argv[n++] = bind;
-    if (strcmp(daemon, "alert") == 0) {
-        argv[n++] = "--pub";
-        argv[n++] = pub;
-    }
-    argv[n++] = "--mode";
-    argv[n++] = "once";
-    argv[n] = NULL;
-    cr_assert_eq(itest_run(argv, log, false), 0, "%s --once failed (see %s)", daemon, log);
-}
-
-static bool
-same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb)
-            same = false;
-        if (ca == EOF || cb == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
-
-/* The daemon's live database equals a fresh rebuild from the log. */
-static void
-assert_equals_rebuild(harness_t *h, const char *daemon, const char *live_db)
-{
-    char fresh[512], a[512], b[512];
-    snprintf(fresh, sizeof fresh, "%s/fresh-%s.db", harness_dir(h), daemon);
-    snprintf(a, sizeof a, "%s/%s.live.dump", harness_dir(h), daemon);
-    snprintf(b, sizeof b, "%s/%s.fresh.dump", harness_dir(h), daemon);
-    fresh_rebuild(h, daemon, fresh);
-    dump(daemon, live_db, a);
-    dump(daemon, fresh, b);
-    cr_assert(same_file(a, b), "%s: live %s differs from a fresh rebuild (diff %s %s)", daemon,
-              live_db, a, b);
-}
-
 static void
 wait_all(harness_t *h, int64_t pos)
 {
@@ -351,9 +280,9 @@ Test(delivery, late_subscriber_converges_to_the_same_read_model, .timeout = 240)
     wait_all(h, pos);
     char db[512];
     db_path(h, "audit.db", db, sizeof db);
-    assert_equals_rebuild(h, "audit", db);
+    itest_assert_equals_fresh(h, "audit", db);
     db_path(h, "read.db", db, sizeof db);
-    assert_equals_rebuild(h, "projector", db);
+    itest_assert_equals_fresh(h, "projector", db);
     cr_assert_eq(harness_destroy(&h), 0);
 }
 
@@ -369,7 +298,7 @@ Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
     wait_all(h, pos);
     char db[512];
     db_path(h, "read.db", db, sizeof db);
-    assert_equals_rebuild(h, "projector", db);
+    itest_assert_equals_fresh(h, "projector", db);
     cr_assert_eq(harness_destroy(&h), 0);
 }
 
@@ -501,10 +430,10 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     cr_assert_gt(accepted, 1000);
     char db[512];
     db_path(h, "read.db", db, sizeof db);
-    assert_equals_rebuild(h, "projector", db);
+    itest_assert_equals_fresh(h, "projector", db);
     db_path(h, "audit.db", db, sizeof db);
-    assert_equals_rebuild(h, "audit", db);
+    itest_assert_equals_fresh(h, "audit", db);
     db_path(h, "alerts.db", db, sizeof db);
-    assert_equals_rebuild(h, "alert", db);
+    itest_assert_equals_fresh(h, "alert", db);
     cr_assert_eq(harness_destroy(&h), 0);
 }
