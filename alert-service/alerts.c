@@ -680,6 +680,12 @@ alerts_damaged(void *model)
     return modeldb_damaged(((alerts_t *)model)->db);
 }
 
+static const char *
+alerts_errmsg(void *model)
+{
+    return sqlite3_errmsg(((alerts_t *)model)->db);
+}
+
 const subscriber_ops_t alerts_ops = {
     .begin = alerts_begin,
     .apply = alerts_apply,
@@ -688,6 +694,7 @@ const subscriber_ops_t alerts_ops = {
     .checkpoint = alerts_get_checkpoint,
     .committed = alerts_committed,
     .damaged = alerts_damaged,
+    .errmsg = alerts_errmsg,
 };
 
 /* ---- list ---------------------------------------------------------------- */

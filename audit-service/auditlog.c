@@ -514,6 +514,12 @@ auditlog_damaged(void *m)
     return modeldb_damaged(((auditlog_t *)m)->db);
 }
 
+static const char *
+auditlog_errmsg(void *m)
+{
+    return sqlite3_errmsg(((auditlog_t *)m)->db);
+}
+
 const subscriber_ops_t auditlog_ops = {
     .begin = auditlog_begin,
     .apply = auditlog_apply,
@@ -522,6 +528,7 @@ const subscriber_ops_t auditlog_ops = {
     .checkpoint = auditlog_get_checkpoint,
     .committed = auditlog_committed,
     .damaged = auditlog_damaged,
+    .errmsg = auditlog_errmsg,
 };
 
 /* ---- search -------------------------------------------------------------- */

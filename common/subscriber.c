@@ -358,8 +358,9 @@ sub_apply(subscriber_t *s, const event_t *ev)
         s->tx_started_ms = proc_mono_ms();
     }
     if (s->ops->apply(s->model, ev) != 0) {
-        LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed",
-              (long long)ev->env.position, event_spec(ev->env.type)->name);
+        LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed: %s",
+              (long long)ev->env.position, event_spec(ev->env.type)->name,
+              s->ops->errmsg ? s->ops->errmsg(s->model) : "see above");
         sub_abort_batch(s, "apply failed");
         return -1;
     }

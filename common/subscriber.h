@@ -35,6 +35,7 @@ typedef struct {
     int (*checkpoint)(void *model, int64_t *position);
     void (*committed)(void *model); /* optional: after each commit */
     bool (*damaged)(void *model);   /* optional: its file reported damage (modeldb_damaged) */
+    const char *(*errmsg)(void *model); /* optional: why its last call failed, for the log */
 } subscriber_ops_t;
 
 /* Where a factory with a finish() hook may build before finishing into

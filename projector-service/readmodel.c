@@ -895,6 +895,11 @@ ops_checkpoint(void *model, int64_t *position)
 {
     return readmodel_checkpoint(model, position);
 }
+static const char *
+ops_errmsg(void *model)
+{
+    return readmodel_errmsg(model);
+}
 static bool
 ops_damaged(void *model)
 {
@@ -909,6 +914,7 @@ const subscriber_ops_t readmodel_ops = {
     .checkpoint = ops_checkpoint,
     .committed = NULL,
     .damaged = ops_damaged,
+    .errmsg = ops_errmsg,
 };
 
 /* A rebuild is a bulk build into "<path>.building" (nobody reads it before
