@@ -78,7 +78,12 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
     }
     codec_writer_init(&s->w);
     /* the store's head: the first command's claim guesses the next position */
-    if (!ok || eventstore_head(es, &s->through, NULL) != ES_OK)
+    int rc = ok ? eventstore_head(es, &s->through, NULL) : ES_IO;
+    if (!ok)
+        LOG_E(NULL, "out of memory");
+    else if (rc != ES_OK)
+        LOG_E(NULL, "cannot read the event store's head: %s", eventstore_errmsg(es));
+    if (rc != ES_OK)
         commandsvc_destroy(&s);
     return s;
 }

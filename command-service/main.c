@@ -88,9 +88,11 @@ main(int argc, char **argv)
     if (full && !syncer) {
         LOG_E(NULL, "cannot start the WAL syncer thread: %s", strerror(errno));
         rc = 1;
-    } else if (!svc) {
+    } else if (!router) {
         LOG_E(NULL, "cannot serve on %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
+    } else if (!svc) {
+        rc = 1; /* commandsvc_new said why */
     } else {
         LOG_I(NULL, "command-service on %s, store %s (synchronous=%s)", cfg.bind, cfg.db, cfg.sync);
         rc = commandsvc_run(svc);
