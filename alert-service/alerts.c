@@ -674,16 +674,10 @@ alerts_committed(void *model)
     m->pend_len = 0;
 }
 
-static bool
-alerts_damaged(void *model)
+static sqlite3 *
+alerts_db(void *model)
 {
-    return modeldb_damaged(((alerts_t *)model)->db);
-}
-
-static const char *
-alerts_errmsg(void *model)
-{
-    return sqlite3_errmsg(((alerts_t *)model)->db);
+    return ((alerts_t *)model)->db;
 }
 
 const subscriber_ops_t alerts_ops = {
@@ -693,8 +687,7 @@ const subscriber_ops_t alerts_ops = {
     .rollback = alerts_rollback,
     .checkpoint = alerts_get_checkpoint,
     .committed = alerts_committed,
-    .damaged = alerts_damaged,
-    .errmsg = alerts_errmsg,
+    .db = alerts_db,
 };
 
 /* ---- list ---------------------------------------------------------------- */

@@ -508,16 +508,10 @@ auditlog_committed(void *m)
     a->pend_len = 0;
 }
 
-static bool
-auditlog_damaged(void *m)
+static sqlite3 *
+auditlog_db(void *m)
 {
-    return modeldb_damaged(((auditlog_t *)m)->db);
-}
-
-static const char *
-auditlog_errmsg(void *m)
-{
-    return sqlite3_errmsg(((auditlog_t *)m)->db);
+    return ((auditlog_t *)m)->db;
 }
 
 const subscriber_ops_t auditlog_ops = {
@@ -527,8 +521,7 @@ const subscriber_ops_t auditlog_ops = {
     .rollback = auditlog_rollback,
     .checkpoint = auditlog_get_checkpoint,
     .committed = auditlog_committed,
-    .damaged = auditlog_damaged,
-    .errmsg = auditlog_errmsg,
+    .db = auditlog_db,
 };
 
 /* ---- search -------------------------------------------------------------- */

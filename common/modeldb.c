@@ -53,11 +53,38 @@ static const char bulk_pragmas[] =
     "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
     " PRAGMA cache_size=-16384;";
 
+/* checkpoint_event holds the event_id of the checkpoint's event (G15):
+ * the model says which history it was built from ('' in a model written
+ * before it existed, until its next commit). */
 static const char checkpoint_sql[] =
     "CREATE TABLE IF NOT EXISTS checkpoint("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " position INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO checkpoint(id, position) VALUES (1, 0);";
+    "INSERT OR IGNORE INTO checkpoint(id, position) VALUES (1, 0);"
+    "CREATE TABLE IF NOT EXISTS checkpoint_event("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " event_id TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO checkpoint_event(id, event_id) VALUES (1, '');";
+
+/* The checkpoint_event update kept per connection (a prepare against a
+ * projector's schema costs ~80 us, item 51), finalized when modeldb closes
+ * the connection. */
+#define MDB_CACHED 8
+static struct {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+} mdb_event_st[MDB_CACHED];
+
+static void
+mdb_forget(sqlite3 *db)
+{
+    for (int i = 0; i < MDB_CACHED; i++)
+        if (mdb_event_st[i].db == db) {
+            sqlite3_finalize(mdb_event_st[i].st);
+            mdb_event_st[i].db = NULL;
+            mdb_event_st[i].st = NULL;
+        }
+}
 
 static int
 mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 **db)
@@ -165,6 +192,7 @@ modeldb_close(sqlite3 **db)
     bool unsynced = mdb_is_unsynced(*db);
     if (damaged_db == *db)
         damaged_db = NULL;
+    mdb_forget(*db);
     int rc = sqlite3_close(*db) == SQLITE_OK ? 0 : -1;
     *db = NULL;
     /* only the connection that marked the file removes the marker (not a
@@ -189,6 +217,7 @@ modeldb_open_bulk(const char *path, const char *schema_sql, sqlite3 **db)
 int
 modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path)
 {
+    mdb_forget(*db);
     int rc = sqlite3_close(*db); /* SQLITE_BUSY while a statement is alive */
     if (rc != SQLITE_OK)
         return rc;
@@ -267,6 +296,45 @@ modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position)
     }
     sqlite3_finalize(own);
     return rc;
+}
+
+int
+modeldb_checkpoint_event_set(sqlite3 *db, const char *event_id)
+{
+    int slot = -1;
+    for (int i = 0; i < MDB_CACHED && slot < 0; i++)
+        if (mdb_event_st[i].db == db)
+            slot = i;
+    for (int i = 0; i < MDB_CACHED && slot < 0; i++)
+        if (!mdb_event_st[i].db)
+            slot = i;
+    sqlite3_stmt *own = NULL, **st = slot >= 0 ? &mdb_event_st[slot].st : &own;
+    int rc =
+        modeldb_prepare(db, st, "UPDATE checkpoint_event SET event_id = ?1 WHERE id = 1");
+    if (rc == SQLITE_OK) {
+        if (slot >= 0)
+            mdb_event_st[slot].db = db;
+        sqlite3_bind_text(*st, 1, event_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(*st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(*st);
+    }
+    sqlite3_finalize(own);
+    return rc;
+}
+
+int
+modeldb_checkpoint_event_get(sqlite3 *db, char *event_id, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    event_id[0] = '\0';
+    int rc = sqlite3_prepare_v2(db, "SELECT event_id FROM checkpoint_event WHERE id = 1", -1, &st,
+                                NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        snprintf(event_id, cap, "%s", text ? (const char *)text : "");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 int

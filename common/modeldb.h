@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* How a model's writes reach the disk (the daemons' --sync):
@@ -74,6 +75,13 @@ int modeldb_checkpoint_get(sqlite3 *db, int64_t *position);
  * closing db): with a projector's schema a prepare cost ~80 us, once per
  * commit.  cache NULL: prepared and finalized here. */
 int modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position);
+
+/* The event_id of the checkpoint's event, written with it (inside the
+ * caller's transaction) and read back at start ("" when never written):
+ * what tells a model built from another history (docs/guarantees.md, G15).
+ * The update's statement is kept per connection until modeldb closes it. */
+int modeldb_checkpoint_event_set(sqlite3 *db, const char *event_id);
+int modeldb_checkpoint_event_get(sqlite3 *db, char *event_id, size_t cap);
 
 int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */
 int modeldb_commit(sqlite3 *db);    /* COMMIT; rolls back on failure */

@@ -8,7 +8,9 @@
 #include "subscriber.h"
 
 #include "log.h"
+#include "modeldb.h"
 #include "proc.h"
+#include "strcopy.h"
 #include "topology.h"
 
 #include <dirent.h>
@@ -57,6 +59,9 @@ struct subscriber {
     int64_t tx_last;     /* position of the last event applied in the open batch */
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
+    char tx_event_id[EVENT_ID_MAX + 1]; /* event_id of the last event applied in the batch */
+    bool verified;                      /* the model's checkpoint event is the store's (G15) */
+    char fingerprint[EVENT_ID_MAX + 1]; /* the model's checkpoint event_id, while verifying */
     int64_t tx_started_ms;        /* monotonic time the open batch began */
     int64_t retry_at_ms;          /* after a failure, no catch-up before this time */
     subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
@@ -159,7 +164,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuild_checkpoint", st->rebuild_checkpoint);
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
     codec_pack_kv_int(pk, "commits", st->commits);
-    codec_pack_kv_bool(pk, "model_damaged", st->damaged);
+    codec_pack_kv_bool(pk, "model_unusable", st->unusable);
 }
 
 /* The file name part of path (after its last '/'). */
@@ -271,30 +276,35 @@ subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, con
 
 static void sub_rebuild_begin(subscriber_t *s);
 
-/* After a failure of the live model: a damaged file is written no more;
- * a rebuild from the log replaces it (sub_rebuild_step swaps it in at the
- * head, whatever the live checkpoint).  Without rebuild support (a --mode
- * once build) the daemon stops: a fresh file that is already damaged says
- * the disk cannot be trusted. */
+/* The live model cannot go on (why): it is written no more, and a rebuild
+ * from the log replaces it (sub_rebuild_step swaps it in at the head,
+ * whatever the live checkpoint).  Without rebuild support (a --mode once
+ * build) the daemon stops instead. */
 static void
-sub_check_damage(subscriber_t *s)
+sub_replace_live(subscriber_t *s, const char *why)
 {
-    if (s->st.damaged || !s->ops->damaged || !s->ops->damaged(s->model))
+    if (s->st.unusable)
         return;
-    s->st.damaged = true;
+    s->st.unusable = true;
     if (!s->factory.open) {
-        LOG_E(NULL, "the %s model's file is damaged and this run cannot rebuild it: stopping",
-              s->cfg.name);
+        LOG_E(NULL, "the %s model %s, and this run cannot rebuild it: stopping", s->cfg.name, why);
         s->failed = true;
         proc_request_stop();
         return;
     }
-    LOG_E(NULL,
-          "the %s model's file is damaged: it is written no more, and a rebuild from the event "
-          "log replaces it",
-          s->cfg.name);
+    LOG_E(NULL, "the %s model %s: it is written no more, and a rebuild from the event log "
+                "replaces it",
+          s->cfg.name, why);
     if (!s->rebuild_model)
         sub_rebuild_begin(s);
+}
+
+/* After a failure of the live model: a damaged file is replaced (G14). */
+static void
+sub_check_damage(subscriber_t *s)
+{
+    if (modeldb_damaged(s->ops->db(s->model)))
+        sub_replace_live(s, "has a damaged file");
 }
 
 static void
@@ -317,7 +327,8 @@ sub_commit_batch(subscriber_t *s)
 {
     if (!s->in_tx)
         return 0;
-    if (s->ops->commit(s->model, s->tx_last) != 0) {
+    if (modeldb_checkpoint_event_set(s->ops->db(s->model), s->tx_event_id) != SQLITE_OK ||
+        s->ops->commit(s->model, s->tx_last) != 0) {
         sub_abort_batch(s, "commit failed");
         return -1;
     }
@@ -345,7 +356,7 @@ sub_next(const subscriber_t *s)
 static int
 sub_apply(subscriber_t *s, const event_t *ev)
 {
-    if (s->st.damaged)
+    if (s->st.unusable)
         return -1; /* written no more: a rebuild replaces it */
     if (!s->in_tx) {
         if (s->ops->begin(s->model) != 0) {
@@ -360,12 +371,13 @@ sub_apply(subscriber_t *s, const event_t *ev)
     if (s->ops->apply(s->model, ev) != 0) {
         LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed: %s",
               (long long)ev->env.position, event_spec(ev->env.type)->name,
-              s->ops->errmsg ? s->ops->errmsg(s->model) : "see above");
+              sqlite3_errmsg(s->ops->db(s->model)));
         sub_abort_batch(s, "apply failed");
         return -1;
     }
     s->tx_last = ev->env.position;
     s->tx_recorded = ev->env.recorded_at;
+    strcopy(s->tx_event_id, sizeof s->tx_event_id, ev->env.event_id);
     s->tx_count++;
     if (s->tx_count >= s->cfg.batch_max)
         return sub_commit_batch(s);
@@ -498,6 +510,20 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     return 0;
 }
 
+/* A store's head never goes down: one below the checkpoint says the store
+ * behind the endpoints may not be the one the model was built from (a
+ * restore from an older backup): the next catch-up checks first. */
+static void
+sub_head_below(subscriber_t *s, int64_t head)
+{
+    if (head >= s->st.checkpoint || !s->verified || s->st.unusable)
+        return;
+    LOG_W(NULL, "the store's head %lld is below the checkpoint %lld: checking the model against "
+                "the store",
+          (long long)head, (long long)s->st.checkpoint);
+    s->verified = false;
+}
+
 /* Gets the page after `after` (asked for already when it was prefetched) and
  * hands its events to fn; when the page is full, the next page is requested
  * before fn runs, so the relay reads while we apply.  Returns what fn returns
@@ -532,6 +558,7 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
          * every live batch a commit of its own. */
         if (head > s->st.head || (page.n == 0 && head <= after))
             s->st.head = head;
+        sub_head_below(s, head);
         int64_t last = sub_page_last(s, &page);
         if (page.n >= (uint32_t)s->cfg.catchup_page && last > after)
             sub_request_page(s, last);
@@ -544,12 +571,64 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
     return rc;
 }
 
+/* page_fn of sub_verify: 0 when the page starts with the model's checkpoint
+ * event, 1 when the store holds another event there or none. */
+static int
+sub_verify_page(subscriber_t *s, sub_page_t *page)
+{
+    const char *why;
+    if (page->n == 0 || codec_read_event(&page->events, &s->ev, &why) != 0 ||
+        s->ev.env.position != s->st.checkpoint) {
+        LOG_E(NULL, "the event store has no event at the %s model's checkpoint %lld (head %lld)",
+              s->cfg.name, (long long)s->st.checkpoint, (long long)s->st.head);
+        return 1;
+    }
+    if (strcmp(s->ev.env.event_id, s->fingerprint) != 0) {
+        LOG_E(NULL, "position %lld is event %s in the event store, %s in the %s model",
+              (long long)s->st.checkpoint, s->ev.env.event_id, s->fingerprint, s->cfg.name);
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the model was built from the store's history: its checkpoint
+ * event must be the store's event at that position (a store restored from
+ * an older backup, or another store behind the same endpoints, is caught
+ * here before anything is applied).  A model that does not match is
+ * replaced by a rebuild.  0 when the catch-up may go on, -1 when it was not
+ * settled (retried later) or the model is being replaced. */
+static int
+sub_verify(subscriber_t *s)
+{
+    if (s->verified)
+        return 0;
+    if (s->st.checkpoint > 0 && !s->in_tx) {
+        if (modeldb_checkpoint_event_get(s->ops->db(s->model), s->fingerprint,
+                                         sizeof s->fingerprint) != SQLITE_OK)
+            return -1;
+        int rc = s->fingerprint[0] ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page) : 0;
+        if (rc < 0) {
+            s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+            return -1;
+        }
+        if (rc > 0) {
+            s->verified = true;
+            sub_replace_live(s, "was built from another history than the event store's");
+            return -1;
+        }
+    }
+    s->verified = true;
+    return 0;
+}
+
 /* Commits the open batch, then pages until the checkpoint reaches the head
  * known at the time.  Leaves the retry timer set on failure. */
 static void
 sub_catch_up(subscriber_t *s, const char *reason)
 {
-    if (proc_mono_ms() < s->retry_at_ms || s->st.damaged)
+    if (proc_mono_ms() < s->retry_at_ms || s->st.unusable)
+        return;
+    if (sub_commit_batch(s) != 0 || sub_verify(s) != 0)
         return;
     if (sub_commit_batch(s) != 0)
         return;
@@ -602,8 +681,11 @@ sub_rebuild_page(subscriber_t *s, sub_page_t *page)
         }
         applied++;
     }
-    if (s->ops->commit(rm, s->st.rebuild_checkpoint + applied) != 0)
+    if (modeldb_checkpoint_event_set(s->ops->db(rm), s->ev.env.event_id) != SQLITE_OK ||
+        s->ops->commit(rm, s->st.rebuild_checkpoint + applied) != 0) {
+        s->ops->rollback(rm);
         return -1;
+    }
     s->st.rebuild_checkpoint += applied;
     if (s->ops->committed)
         s->ops->committed(rm);
@@ -672,7 +754,7 @@ sub_rebuild_swap(subscriber_t *s)
     s->rebuild_model = NULL;
     s->st.checkpoint = s->st.rebuild_checkpoint;
     s->st.rebuilds++;
-    s->st.damaged = false;
+    s->st.unusable = false;
     if (s->factory.activate)
         s->factory.activate(s->factory.arg, s->model);
     if (!old_target[0]) { /* the first generation was live_path itself */
@@ -693,7 +775,7 @@ sub_rebuild_swap(subscriber_t *s)
 static void
 sub_rebuild_step(subscriber_t *s)
 {
-    bool live_done = s->st.damaged || s->st.checkpoint >= s->st.head;
+    bool live_done = s->st.unusable || s->st.checkpoint >= s->st.head;
     if (s->st.rebuild_checkpoint >= s->st.checkpoint && s->st.rebuild_checkpoint >= s->st.head &&
         live_done) {
         sub_rebuild_swap(s);
@@ -774,6 +856,7 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
             if (rec)
                 s->st.head_recorded_at = rec;
         }
+        sub_head_below(s, head);
     } else {
         LOG_W(NULL, "heartbeat does not decode; ignored");
     }
@@ -790,8 +873,10 @@ sub_on_decoded(subscriber_t *s)
         s->st.head = pos;
         s->st.head_recorded_at = s->ev.env.recorded_at;
     }
-    if (s->st.damaged)
+    if (s->st.unusable)
         return false; /* the rebuild reads the log */
+    if (!s->verified)
+        return true; /* the catch-up verifies first */
     if (pos < sub_next(s)) {
         s->st.duplicates++;
         return false;
@@ -944,13 +1029,13 @@ int
 subscriber_run(subscriber_t *s)
 {
     if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
-        bool damaged = s->ops->damaged && s->ops->damaged(s->model) && s->factory.open;
+        bool damaged = modeldb_damaged(s->ops->db(s->model)) && s->factory.open;
         LOG_E(NULL, "cannot read the checkpoint%s",
               damaged ? ": the file is damaged, rebuilding it from the log" : "");
         if (!damaged)
             return -1;
         s->st.checkpoint = 0;
-        s->st.damaged = true;
+        s->st.unusable = true;
     }
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
@@ -960,7 +1045,7 @@ subscriber_run(subscriber_t *s)
     }
     LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
-    if (s->st.damaged)
+    if (s->st.unusable)
         sub_rebuild_begin(s);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
@@ -992,7 +1077,7 @@ subscriber_run(subscriber_t *s)
                 s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
         if (s->rebuild_model && s->model)
             sub_rebuild_step(s);
-        else if (s->st.damaged && !s->rebuild_model && proc_mono_ms() >= s->retry_at_ms)
+        else if (s->st.unusable && !s->rebuild_model && proc_mono_ms() >= s->retry_at_ms)
             sub_rebuild_begin(s); /* the last attempt failed or was abandoned */
     }
     if (s->rebuild_model)

@@ -11,10 +11,14 @@
  *    ops->commit(checkpoint) writes the checkpoint in the same transaction;
  *  - an apply or commit failure rolls the batch back; the checkpoint does
  *    not move, so the events come again through catch-up;
- *  - a model whose file reports damage (ops->damaged), in a batch or when
- *    its checkpoint is read at start, is written no more: a rebuild from
- *    position 0 replaces it (as for Rebuild), retried until it is swapped
- *    in.
+ *  - before the first catch-up, and whenever the store's head is seen
+ *    below the checkpoint, the model's checkpoint event (its event_id,
+ *    written with every checkpoint) is compared with the store's event at
+ *    that position;
+ *  - a model whose file reports damage, in a batch or when its checkpoint
+ *    is read at start, or whose checkpoint event is not the store's, is
+ *    written no more: a rebuild from position 0 replaces it (as for
+ *    Rebuild), retried until it is swapped in.
  * The runtime also answers {"type":"Status"} and {"type":"Rebuild"} on the
  * daemon's control ROUTER and hands every other request there to the
  * daemon's handler. */
@@ -25,6 +29,7 @@
 #include "codec.h"
 #include "message.h"
 
+#include <sqlite3.h>
 #include <stdint.h>
 
 typedef struct {
@@ -34,8 +39,7 @@ typedef struct {
     void (*rollback)(void *model);
     int (*checkpoint)(void *model, int64_t *position);
     void (*committed)(void *model); /* optional: after each commit */
-    bool (*damaged)(void *model);   /* optional: its file reported damage (modeldb_damaged) */
-    const char *(*errmsg)(void *model); /* optional: why its last call failed, for the log */
+    sqlite3 *(*db)(void *model);    /* its modeldb connection (damage, messages, history) */
 } subscriber_ops_t;
 
 /* Where a factory with a finish() hook may build before finishing into
@@ -80,7 +84,8 @@ typedef struct {
     int64_t duplicates;          /* events dropped as at or below the checkpoint */
     int64_t gaps;                /* catch-ups started because of a gap */
     bool rebuilding;             /* a rebuild is in progress */
-    bool damaged;                /* the live model's file is damaged: rebuilding it */
+    bool unusable;               /* the live model is damaged or of another history: a
+                                    rebuild replaces it */
     int64_t rebuild_checkpoint;  /* its position so far */
     int64_t rebuilds;            /* rebuilds swapped in since start */
     int64_t commits;             /* transactions committed since start */
@@ -125,7 +130,7 @@ int subscriber_run(subscriber_t *sub);
 void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
 /* Packs the Status reply map (ok, service, checkpoint, head, lag_events,
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
- * rebuild_checkpoint, rebuilds, commits, model_damaged). */
+ * rebuild_checkpoint, rebuilds, commits, model_unusable). */
 void subscriber_pack_status(const subscriber_t *sub, msgpack_packer *pk);
 
 #endif

@@ -895,15 +895,10 @@ ops_checkpoint(void *model, int64_t *position)
 {
     return readmodel_checkpoint(model, position);
 }
-static const char *
-ops_errmsg(void *model)
+static sqlite3 *
+ops_db(void *model)
 {
-    return readmodel_errmsg(model);
-}
-static bool
-ops_damaged(void *model)
-{
-    return modeldb_damaged(((readmodel_t *)model)->db);
+    return ((readmodel_t *)model)->db;
 }
 
 const subscriber_ops_t readmodel_ops = {
@@ -913,8 +908,7 @@ const subscriber_ops_t readmodel_ops = {
     .rollback = ops_rollback,
     .checkpoint = ops_checkpoint,
     .committed = NULL,
-    .damaged = ops_damaged,
-    .errmsg = ops_errmsg,
+    .db = ops_db,
 };
 
 /* A rebuild is a bulk build into "<path>.building" (nobody reads it before

@@ -1,8 +1,9 @@
 /* invctl: the command-line client.  This file only wires: global options,
  * then one of the subcommand families (cli_commands, cli_queries,
- * cli_watch, cli_status).  Exit codes: 0 ok, 1 usage or connection error,
+ * cli_watch, cli_status, cli_backup).  Exit codes: 0 ok, 1 usage or connection error,
  * 2 rejected / ok=false, 3 accepted but --wait did not see it applied. */
 #include "cli.h"
+#include "cli_backup.h"
 #include "cli_commands.h"
 #include "cli_queries.h"
 #include "cli_status.h"
@@ -25,6 +26,7 @@ usage(FILE *f)
     fputs("\nOperations:\n", f);
     cli_watch_usage(f);
     cli_status_usage(f);
+    cli_backup_usage(f);
     fprintf(f, "  %-18s %s\n", "help", "this text");
     fputs("\nGlobal options (before or after the subcommand):\n", f);
     for (int i = 0; i < CLI_EP__COUNT; i++)
@@ -53,6 +55,7 @@ static const struct {
     {"watch", cli_watch_run},
     {"status", cli_status_run},
     {"rebuild", cli_rebuild_run},
+    {"backup", cli_backup_run},
 };
 
 static int

@@ -1,0 +1,149 @@
+/* cli_backup: see cli_backup.h. */
+#include "cli_backup.h"
+
+#include "fsyncpath.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void
+cli_backup_usage(FILE *f)
+{
+    fprintf(f, "  %-18s %s\n", "backup", "DB FILE   online copy of events.db (or a model) into FILE");
+}
+
+/* Copies src into the new file tmp in one step (one read transaction on
+ * src).  SQLITE_OK, or the error with *why set. */
+static int
+backup_copy(const char *src, const char *tmp, const char **why)
+{
+    sqlite3 *from = NULL, *to = NULL;
+    int rc = sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(from, 5000);
+        sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+        if (!b) {
+            rc = sqlite3_errcode(to);
+        } else {
+            rc = sqlite3_backup_step(b, -1);
+            int fin = sqlite3_backup_finish(b);
+            rc = rc == SQLITE_DONE ? fin : rc;
+        }
+    }
+    *why = sqlite3_errstr(rc);
+    sqlite3_close(from);
+    sqlite3_close(to);
+    return rc;
+}
+
+/* PRAGMA quick_check of path, and the event store's head if it is one
+ * (-1 otherwise).  0 when the check says ok. */
+static int
+backup_verify(const char *path, int64_t *head, char *why, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int ok = -1;
+    *head = -1;
+    snprintf(why, cap, "cannot open the copy");
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        snprintf(why, cap, "%s", text ? text : "?");
+        ok = text && strcmp(text, "ok") == 0 ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (ok == 0 &&
+        sqlite3_prepare_v2(db, "SELECT coalesce(max(position), 0) FROM events", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        *head = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+/* Removes the empty -wal and the -shm that the read-only check left
+ * beside path (a -wal with frames in it stays). */
+static void
+backup_tidy(const char *path)
+{
+    char f[4200];
+    struct stat sb;
+    snprintf(f, sizeof f, "%s-wal", path);
+    if (stat(f, &sb) == 0 && sb.st_size > 0)
+        return;
+    unlink(f);
+    snprintf(f, sizeof f, "%s-shm", path);
+    unlink(f);
+}
+
+static void
+backup_remove(const char *tmp)
+{
+    const char *suffixes[] = {"", "-journal", "-wal", "-shm"};
+    char f[4200];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(f, sizeof f, "%s%s", tmp, suffixes[i]);
+        unlink(f);
+    }
+}
+
+int
+cli_backup_run(void *zctx, const cli_opts_t *opts)
+{
+    (void)zctx;
+    if (opts->argc != 3) {
+        fprintf(stderr, "invctl: usage: invctl backup DB FILE\n");
+        return 1;
+    }
+    const char *src = opts->argv[1], *dst = opts->argv[2];
+    struct stat sb;
+    if (stat(src, &sb) != 0) {
+        fprintf(stderr, "invctl: backup: %s: %s\n", src, strerror(errno));
+        return 1;
+    }
+    if (lstat(dst, &sb) == 0 || errno != ENOENT) {
+        fprintf(stderr, "invctl: backup: %s exists; choose a new name\n", dst);
+        return 1;
+    }
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", dst) >= (int)sizeof tmp) {
+        fprintf(stderr, "invctl: backup: %s: name too long\n", dst);
+        return 1;
+    }
+    backup_remove(tmp); /* what an interrupted backup left */
+    const char *why = NULL;
+    char check[256];
+    int64_t head = -1;
+    if (backup_copy(src, tmp, &why) != SQLITE_OK) {
+        fprintf(stderr, "invctl: backup of %s failed: %s\n", src, why);
+        backup_remove(tmp);
+        return 1;
+    }
+    if (backup_verify(tmp, &head, check, sizeof check) != 0) {
+        fprintf(stderr, "invctl: the copy of %s does not check out: %s\n", src, check);
+        backup_remove(tmp);
+        return 1;
+    }
+    backup_tidy(tmp);
+    if (fsync_file(tmp) != 0 || rename(tmp, dst) != 0 || fsync_folder_of(dst) != 0) {
+        fprintf(stderr, "invctl: backup: cannot put %s in place: %s\n", dst, strerror(errno));
+        backup_remove(tmp);
+        return 1;
+    }
+    if (head >= 0)
+        printf("backed up %s to %s: events 1..%lld\n", src, dst, (long long)head);
+    else
+        printf("backed up %s to %s\n", src, dst);
+    return 0;
+}
