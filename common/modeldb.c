@@ -53,20 +53,32 @@ static const char bulk_pragmas[] =
     "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
     " PRAGMA cache_size=-16384;";
 
-/* checkpoint_event holds the event_id of the checkpoint's event (G15):
- * the model says which history it was built from ('' in a model written
- * before it existed, until its next commit). */
+/* event_id is the checkpoint's event (G15): the model says which history
+ * it was built from ('' in a model written before the column, until its
+ * next commit).  It sits in the checkpoint's row, so a commit dirties no
+ * other page for it. */
 static const char checkpoint_sql[] =
     "CREATE TABLE IF NOT EXISTS checkpoint("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " position INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO checkpoint(id, position) VALUES (1, 0);"
-    "CREATE TABLE IF NOT EXISTS checkpoint_event("
-    " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " event_id TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO checkpoint_event(id, event_id) VALUES (1, '');";
+    " position INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL DEFAULT '');"
+    "INSERT OR IGNORE INTO checkpoint(id, position) VALUES (1, 0);";
 
-/* The checkpoint_event update kept per connection (a prepare against a
+/* Adds checkpoint.event_id to a model written before it.  SQLITE_OK or an
+ * error. */
+static int
+mdb_add_event_id(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT event_id FROM checkpoint", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(db, "ALTER TABLE checkpoint ADD COLUMN event_id TEXT NOT NULL DEFAULT ''",
+                        NULL, NULL, NULL);
+}
+
+/* The checkpoint's event_id update kept per connection (a prepare against a
  * projector's schema costs ~80 us, item 51), finalized when modeldb closes
  * the connection. */
 #define MDB_CACHED 8
@@ -96,6 +108,8 @@ mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(*db, checkpoint_sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = mdb_add_event_id(*db);
     if (rc == SQLITE_OK && schema_sql)
         rc = sqlite3_exec(*db, schema_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -310,7 +324,7 @@ modeldb_checkpoint_event_set(sqlite3 *db, const char *event_id)
             slot = i;
     sqlite3_stmt *own = NULL, **st = slot >= 0 ? &mdb_event_st[slot].st : &own;
     int rc =
-        modeldb_prepare(db, st, "UPDATE checkpoint_event SET event_id = ?1 WHERE id = 1");
+        modeldb_prepare(db, st, "UPDATE checkpoint SET event_id = ?1 WHERE id = 1");
     if (rc == SQLITE_OK) {
         if (slot >= 0)
             mdb_event_st[slot].db = db;
@@ -327,8 +341,7 @@ modeldb_checkpoint_event_get(sqlite3 *db, char *event_id, size_t cap)
 {
     sqlite3_stmt *st = NULL;
     event_id[0] = '\0';
-    int rc = sqlite3_prepare_v2(db, "SELECT event_id FROM checkpoint_event WHERE id = 1", -1, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT event_id FROM checkpoint WHERE id = 1", -1, &st, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *text = sqlite3_column_text(st, 0);
         snprintf(event_id, cap, "%s", text ? (const char *)text : "");

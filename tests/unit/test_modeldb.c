@@ -95,3 +95,49 @@ Test(modeldb, only_the_unsynced_writer_removes_the_marker)
     modeldb_remove(path);
     rmdir(dir);
 }
+
+Test(modeldb, the_checkpoint_event_is_kept_and_added_to_older_models)
+{
+    char dir[] = "/tmp/inv-modeldb-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.db", dir);
+    /* a model written before the column: the checkpoint row without it */
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "CREATE TABLE checkpoint(id INTEGER PRIMARY KEY CHECK (id = 1),"
+                              " position INTEGER NOT NULL);"
+                              "INSERT INTO checkpoint VALUES (1, 42);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    db = NULL;
+    cr_assert_eq(modeldb_open(path, NULL, &db), SQLITE_OK);
+    char id[64];
+    int64_t position = 0;
+    cr_assert_eq(modeldb_checkpoint_get(db, &position), SQLITE_OK);
+    cr_assert_eq(position, 42);
+    cr_assert_eq(modeldb_checkpoint_event_get(db, id, sizeof id), SQLITE_OK);
+    cr_assert_str_eq(id, "", "an older model has no checkpoint event yet");
+    /* set with the checkpoint in one transaction; a rollback takes it back */
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(modeldb_begin(db), SQLITE_OK);
+        cr_assert_eq(modeldb_checkpoint_set(db, NULL, 43 + round), SQLITE_OK);
+        cr_assert_eq(modeldb_checkpoint_event_set(db, round ? "e-rolled-back" : "e-43"),
+                     SQLITE_OK);
+        if (round)
+            modeldb_rollback(db);
+        else
+            cr_assert_eq(modeldb_commit(db), SQLITE_OK);
+    }
+    cr_assert_eq(modeldb_close(&db), 0);
+    cr_assert_eq(modeldb_open(path, NULL, &db), SQLITE_OK);
+    cr_assert_eq(modeldb_checkpoint_get(db, &position), SQLITE_OK);
+    cr_assert_eq(position, 43);
+    cr_assert_eq(modeldb_checkpoint_event_get(db, id, sizeof id), SQLITE_OK);
+    cr_assert_str_eq(id, "e-43");
+    cr_assert_eq(modeldb_close(&db), 0);
+    modeldb_remove(path);
+    rmdir(dir);
+}
