@@ -286,24 +286,26 @@ itest_fresh_build(harness_t *h, const char *daemon, const char *db)
     cr_assert_eq(itest_run(argv, log, false), 0, "%s --once failed (see %s)", daemon, log);
 }
 
-/* Whether two files hold the same bytes. */
+/* Whether two files hold the same bytes, and some. */
 static inline bool
 itest_same_file(const char *a, const char *b)
 {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
     bool same = fa && fb;
+    long n = 0;
     while (same) {
         int ca = fgetc(fa), cb = fgetc(fb);
         if (ca != cb)
             same = false;
         if (ca == EOF || cb == EOF)
             break;
+        n++;
     }
     if (fa)
         fclose(fa);
     if (fb)
         fclose(fb);
-    return same;
+    return same && n > 0;
 }
 
 /* The daemon's live database equals a fresh build from the log. */

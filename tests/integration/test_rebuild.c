@@ -76,8 +76,7 @@ dump(const char *daemon, const char *db, const char *out)
     char dbp[512], outp[512];
     path_in(db, dbp, sizeof dbp);
     path_in(out, outp, sizeof outp);
-    char *argv[] = {(char *)harness_binary(daemon), "--db", dbp, "--mode", "dump", NULL};
-    cr_assert_eq(itest_run(argv, outp, false), 0, "%s --mode dump %s failed", daemon, dbp);
+    itest_dump(daemon, dbp, outp);
 }
 
 static bool
@@ -86,22 +85,7 @@ same_file(const char *a, const char *b)
     char pa[512], pb[512];
     path_in(a, pa, sizeof pa);
     path_in(b, pb, sizeof pb);
-    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
-    bool same = fa && fb;
-    long n = 0;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb)
-            same = false;
-        if (ca == EOF || cb == EOF)
-            break;
-        n++;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same && n > 0;
+    return itest_same_file(pa, pb);
 }
 
 static void
