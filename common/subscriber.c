@@ -632,8 +632,6 @@ sub_catch_up(subscriber_t *s, const char *reason)
         return;
     if (sub_commit_batch(s) != 0 || sub_verify(s) != 0)
         return;
-    if (sub_commit_batch(s) != 0)
-        return;
     int64_t from = s->st.checkpoint;
     int64_t total = 0;
     /* A bounded number of pages per call: the loop keeps answering Status
@@ -757,6 +755,7 @@ sub_rebuild_swap(subscriber_t *s)
     s->st.checkpoint = s->st.rebuild_checkpoint;
     s->st.rebuilds++;
     s->st.unusable = false;
+    s->verified = true; /* built from this store */
     if (s->factory.activate)
         s->factory.activate(s->factory.arg, s->model);
     if (!old_target[0]) { /* the first generation was live_path itself */
