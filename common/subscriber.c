@@ -62,6 +62,7 @@ struct subscriber {
     char tx_event_id[EVENT_ID_MAX + 1]; /* event_id of the last event applied in the batch */
     bool verified;                      /* the model's checkpoint event is the store's (G15) */
     char fingerprint[EVENT_ID_MAX + 1]; /* the model's checkpoint event_id, while verifying */
+    void *monitor;                      /* PAIR: disconnects of the SUB socket */
     int64_t tx_started_ms;        /* monotonic time the open batch began */
     int64_t retry_at_ms;          /* after a failure, no catch-up before this time */
     subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
@@ -104,6 +105,7 @@ subscriber_destroy(subscriber_t **sp)
     if (!sp || !*sp)
         return;
     subscriber_t *s = *sp;
+    bus_close(&s->monitor);
     bus_close(&s->sub);
     bus_close(&s->catchup);
     codec_writer_fini(&s->w);
@@ -839,6 +841,48 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 
 /* ---- live messages ------------------------------------------------------- */
 
+/* Watches the SUB socket for disconnects: a relay that went away may come
+ * back on another store (a restore, then new commands written past the
+ * checkpoint before it published anything), so after one nothing new is
+ * applied until the model has been checked against the store (G15).  0 or
+ * -1. */
+static int
+sub_monitor_open(subscriber_t *s)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://subscriber-monitor-%p", (void *)s);
+    if (zmq_socket_monitor(s->sub, ep, ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    s->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
+    return s->monitor && zmq_connect(s->monitor, ep) == 0 ? 0 : -1;
+}
+
+/* Reads the monitor's events (two frames each: event number and value,
+ * then the endpoint); a disconnect makes the next catch-up check first. */
+static void
+sub_monitor_drain(subscriber_t *s)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (!s->monitor || zmq_msg_recv(&m, s->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&m) >= sizeof event)
+            memcpy(&event, zmq_msg_data(&m), sizeof event);
+        while (zmq_msg_more(&m) && zmq_msg_recv(&m, s->monitor, ZMQ_DONTWAIT) >= 0)
+            ;
+        zmq_msg_close(&m);
+        if (event == ZMQ_EVENT_DISCONNECTED && s->verified && !s->st.unusable) {
+            LOG_I(NULL, "the relay's event socket disconnected: the model is checked against the "
+                        "store before anything new is applied");
+            s->verified = false;
+        }
+    }
+}
+
 static void
 sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
 {
@@ -851,6 +895,7 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
         codec_get_int(v, &head) == 0) {
         if ((v = codec_map_get(&u.data, "head_recorded_at")))
             codec_get_int(v, &rec);
+
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
             s->st.head = head;
@@ -930,6 +975,7 @@ sub_drain_live(subscriber_t *s)
 {
     bool gap = false;
     for (int i = 0; i < s->cfg.batch_max && !gap; i++) {
+        sub_monitor_drain(s); /* a message after a disconnect may be another store's */
         bus_msg_t m;
         if (bus_recv(s->sub, &m, ZMQ_DONTWAIT) != 0)
             break;
@@ -1040,6 +1086,10 @@ subscriber_run(subscriber_t *s)
     }
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
+    if (s->sub && sub_monitor_open(s) != 0)
+        LOG_W(NULL, "cannot watch the event socket (%s): a relay restarted on another store is "
+                    "noticed only by its head",
+              zmq_strerror(errno));
     if (!s->sub || !s->catchup) {
         LOG_E(NULL, "cannot connect to %s / %s", s->cfg.events_ep, s->cfg.catchup_ep);
         return -1;
@@ -1061,6 +1111,7 @@ subscriber_run(subscriber_t *s)
         int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
+        sub_monitor_drain(s);
         bool due = s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms;
         bool live =
             due || (rc > 0 && (items[0].revents & ZMQ_POLLIN)) || (rc == 0 && sub_lingering(s));
@@ -1069,6 +1120,8 @@ subscriber_run(subscriber_t *s)
             sub_catch_up(s, "gap");
         } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
+        else if (!s->verified)
+            sub_catch_up(s, "check");
         if (due)
             sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))

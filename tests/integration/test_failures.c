@@ -733,3 +733,54 @@ Test(failures, a_restored_store_makes_models_of_another_history_rebuild, .timeou
                   "%s", daemons[i]);
     }
 }
+
+Test(failures, a_store_restored_under_running_subscribers_is_noticed, .timeout = 180)
+{
+    /* The same restore with the subscribers left running, and the restored
+     * store written past their checkpoints before the relay comes back: no
+     * head below a checkpoint ever shows; the relay's going away (their
+     * event socket disconnects) is what makes them check before applying
+     * what the new relay publishes. */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(300, true);
+    char events[512], backup[512], log[512];
+    in_dir("events.db", events, sizeof events);
+    in_dir("events-backup.db", backup, sizeof backup);
+    in_dir("backup.log", log, sizeof log);
+    char *argv[] = {(char *)harness_binary("invctl"), "backup", events, backup, NULL};
+    cr_assert_eq(itest_run(argv, log, true), 0, "invctl backup failed (see %s)", log);
+    int64_t backed_up = head();
+    damage_load(200, false);
+    int64_t seen = head();
+    const char *daemons[] = {"projector", "audit", "alert"};
+    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, daemons[i], seen, ITEST_WAIT_MS), 0, "%s",
+                     daemons[i]);
+    cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
+    cr_assert_eq(harness_daemon_stop(h, "command"), 0);
+    char side[600];
+    for (int i = 0; i < 2; i++) {
+        snprintf(side, sizeof side, "%s%s", events, i ? "-shm" : "-wal");
+        unlink(side);
+    }
+    cr_assert_eq(rename(backup, events), 0);
+    cr_assert_eq(harness_daemon_start(h, "command"), 0);
+    damage_load(400, false); /* the relay is down: nothing is published yet */
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
+    int64_t now = head();
+    cr_assert_gt(now, seen, "the restored store (%lld) is past the checkpoints (%lld)",
+                 (long long)now, (long long)seen);
+    cr_assert_gt(now, backed_up);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(harness_wait_position(h, daemons[i], now, ITEST_WAIT_MS), 0, "%s",
+                     daemons[i]);
+        char live[512];
+        in_dir(models[i], live, sizeof live);
+        itest_assert_equals_fresh(h, daemons[i], live);
+        cr_assert(log_has(daemons[i], "the relay's event socket disconnected"), "%s",
+                  daemons[i]);
+        cr_assert(log_has(daemons[i], "was built from another history"), "%s", daemons[i]);
+    }
+}
