@@ -149,6 +149,18 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
     fputs("}\n", stdout);
 }
 
+const char *
+cli_status_note(const msgpack_object *reply)
+{
+    bool unusable = false, rebuilding = false;
+    const msgpack_object *v = codec_map_get(reply, "model_unusable");
+    if (v)
+        codec_get_bool(v, &unusable);
+    if ((v = codec_map_get(reply, "rebuilding")))
+        codec_get_bool(v, &rebuilding);
+    return unusable ? "MODEL UNUSABLE, rebuilding" : rebuilding ? "rebuilding" : "";
+}
+
 static void
 status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const bool *answered,
                    const bool *selected)
@@ -174,7 +186,8 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
             else
                 printf(" %10s", "-");
         }
-        printf("  %s\n", opts->ep[daemons[i].ep]);
+        const char *note = answered[i] ? cli_status_note(&replies[i].obj.data) : "";
+        printf("  %s%s%s\n", opts->ep[daemons[i].ep], note[0] ? "  " : "", note);
     }
 }
 

@@ -7,7 +7,8 @@
  * lag events (lag_events|lag, else head - checkpoint), lag ms (lag_ms),
  * heartbeat age (heartbeat_age_ms|last_heartbeat_age_ms|heartbeat_ms),
  * outbox backlog (outbox_backlog|backlog|outbox_pending|outbox).  Missing
- * values print as "-". */
+ * values print as "-".  A subscriber that is replacing its model says so
+ * after its endpoint. */
 #ifndef INV_CLI_STATUS_H
 #define INV_CLI_STATUS_H
 
@@ -37,6 +38,9 @@ typedef struct {
 
 /* Extracts the columns from a reply map. */
 void cli_status_extract(const msgpack_object *reply, status_row_t *row);
+/* What the table says after the endpoint: "MODEL UNUSABLE, rebuilding"
+ * (model_unusable), "rebuilding" (rebuilding), else "". */
+const char *cli_status_note(const msgpack_object *reply);
 
 int cli_status_run(void *zctx, const cli_opts_t *opts);
 int cli_rebuild_run(void *zctx, const cli_opts_t *opts);

@@ -357,6 +357,26 @@ Test(cli, status_columns_from_a_reply)
     codec_writer_fini(&w);
 }
 
+Test(cli, status_notes_a_model_being_replaced)
+{
+    const bool flags[3][2] = {{false, false}, {false, true}, {true, true}};
+    const char *notes[3] = {"", "rebuilding", "MODEL UNUSABLE, rebuilding"};
+    for (int i = 0; i < 3; i++) {
+        codec_writer_t w;
+        codec_writer_init(&w);
+        msgpack_pack_map(&w.pk, 2);
+        codec_pack_kv_bool(&w.pk, "model_unusable", flags[i][0]);
+        codec_pack_kv_bool(&w.pk, "rebuilding", flags[i][1]);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
+        cr_expect_str_eq(cli_status_note(&u.data), notes[i]);
+        msgpack_unpacked_destroy(&u);
+        codec_writer_fini(&w);
+    }
+}
+
 /* ---- against a fake command service -------------------------------------- */
 
 typedef struct {
