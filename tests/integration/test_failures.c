@@ -678,14 +678,17 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     }
 }
 
-Test(failures, a_restored_store_makes_models_of_another_history_rebuild, .timeout = 180)
+/* The subscribers, their models and what restore tests say of them. */
+static const char *const sub_names[] = {"projector", "audit", "alert"};
+static const char *const sub_models[] = {"read.db", "audit.db", "alerts.db"};
+
+/* A system with history: 300 commands, a backup of the store with
+ * `invctl backup` (its head through *backed_up), 200 more commands that
+ * every subscriber has applied (the head through *seen).  The backup is
+ * <tmp>/events-backup.db. */
+static void
+restore_setup(int64_t *backed_up, int64_t *seen)
 {
-    /* A backup taken under load, more commands, then the store restored
-     * from the backup with the system stopped, and new commands written
-     * over the positions the models had already seen: a model that only
-     * compared positions would take the new events for ones it has and
-     * drop them.  Each subscriber must find its checkpoint event missing
-     * from the store's history and rebuild. */
     h = harness_start(NULL);
     cr_assert(h);
     damage_load(300, true);
@@ -696,24 +699,60 @@ Test(failures, a_restored_store_makes_models_of_another_history_rebuild, .timeou
     char *argv[] = {(char *)harness_binary("invctl"), "backup", events, backup, NULL};
     cr_assert_eq(itest_run(argv, log, true), 0, "invctl backup failed (see %s)", log);
     cr_assert(log_has("backup", "backed up "));
-    int64_t backed_up = head();
+    *backed_up = head();
     damage_load(200, false);
-    int64_t seen = head();
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    *seen = head();
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], seen, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
-    const char *all[] = {"query", "projector", "audit", "alert", "relay", "command"};
-    for (int i = 0; i < 6; i++)
-        cr_assert_eq(harness_daemon_stop(h, all[i]), 0, "stop %s", all[i]);
-    /* the restore: the backup in place of the store, its WAL gone */
-    char side[600];
+        cr_assert_eq(harness_wait_position(h, sub_names[i], *seen, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
+}
+
+/* The restore, with the command-service and the relay stopped: the backup
+ * in place of the store, its WAL files gone. */
+static void
+restore_backup(void)
+{
+    char events[512], backup[512], side[600];
+    in_dir("events.db", events, sizeof events);
+    in_dir("events-backup.db", backup, sizeof backup);
     for (int i = 0; i < 2; i++) {
         snprintf(side, sizeof side, "%s%s", events, i ? "-shm" : "-wal");
         unlink(side);
     }
     cr_assert_eq(rename(backup, events), 0);
+}
+
+/* Every subscriber reaches `now`, equals a fresh build, and logged `said`
+ * and that its model was of another history. */
+static void
+assert_rebuilt_after_restore(int64_t now, const char *said)
+{
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(harness_wait_position(h, sub_names[i], now, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
+        char live[512];
+        in_dir(sub_models[i], live, sizeof live);
+        itest_assert_equals_fresh(h, sub_names[i], live);
+        cr_assert(log_has(sub_names[i], "was built from another history than the event store's"),
+                  "%s", sub_names[i]);
+        cr_assert(!said || log_has(sub_names[i], said), "%s: %s", sub_names[i], said);
+    }
+}
+
+Test(failures, a_restored_store_makes_models_of_another_history_rebuild, .timeout = 180)
+{
+    /* A backup taken under load, more commands, then the store restored
+     * from the backup with the system stopped, and new commands written
+     * over the positions the models had already seen: a model that only
+     * compared positions would take the new events for ones it has and
+     * drop them.  Each subscriber must find its checkpoint event missing
+     * from the store's history and rebuild. */
+    int64_t backed_up, seen;
+    restore_setup(&backed_up, &seen);
+    const char *all[] = {"query", "projector", "audit", "alert", "relay", "command"};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(harness_daemon_stop(h, all[i]), 0, "stop %s", all[i]);
+    restore_backup();
     /* new history over the positions the models have seen */
     cr_assert_eq(harness_daemon_start(h, "command"), 0);
     cr_assert_eq(harness_daemon_start(h, "relay"), 0);
@@ -723,15 +762,7 @@ Test(failures, a_restored_store_makes_models_of_another_history_rebuild, .timeou
     cr_assert_gt(now, seen);
     for (int i = 0; i < 4; i++)
         cr_assert_eq(harness_daemon_start(h, all[i]), 0, "start %s", all[i]);
-    for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], now, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, daemons[i], live);
-        cr_assert(log_has(daemons[i], "was built from another history than the event store's"),
-                  "%s", daemons[i]);
-    }
+    assert_rebuilt_after_restore(now, NULL);
 }
 
 Test(failures, a_store_restored_under_running_subscribers_is_noticed, .timeout = 180)
@@ -741,31 +772,11 @@ Test(failures, a_store_restored_under_running_subscribers_is_noticed, .timeout =
      * head below a checkpoint ever shows; the relay's going away (their
      * event socket disconnects) is what makes them check before applying
      * what the new relay publishes. */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(300, true);
-    char events[512], backup[512], log[512];
-    in_dir("events.db", events, sizeof events);
-    in_dir("events-backup.db", backup, sizeof backup);
-    in_dir("backup.log", log, sizeof log);
-    char *argv[] = {(char *)harness_binary("invctl"), "backup", events, backup, NULL};
-    cr_assert_eq(itest_run(argv, log, true), 0, "invctl backup failed (see %s)", log);
-    int64_t backed_up = head();
-    damage_load(200, false);
-    int64_t seen = head();
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], seen, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
+    int64_t backed_up, seen;
+    restore_setup(&backed_up, &seen);
     cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
     cr_assert_eq(harness_daemon_stop(h, "command"), 0);
-    char side[600];
-    for (int i = 0; i < 2; i++) {
-        snprintf(side, sizeof side, "%s%s", events, i ? "-shm" : "-wal");
-        unlink(side);
-    }
-    cr_assert_eq(rename(backup, events), 0);
+    restore_backup();
     cr_assert_eq(harness_daemon_start(h, "command"), 0);
     damage_load(400, false); /* the relay is down: nothing is published yet */
     cr_assert_eq(harness_daemon_start(h, "relay"), 0);
@@ -773,14 +784,5 @@ Test(failures, a_store_restored_under_running_subscribers_is_noticed, .timeout =
     cr_assert_gt(now, seen, "the restored store (%lld) is past the checkpoints (%lld)",
                  (long long)now, (long long)seen);
     cr_assert_gt(now, backed_up);
-    for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], now, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, daemons[i], live);
-        cr_assert(log_has(daemons[i], "the relay's event socket disconnected"), "%s",
-                  daemons[i]);
-        cr_assert(log_has(daemons[i], "was built from another history"), "%s", daemons[i]);
-    }
+    assert_rebuilt_after_restore(now, "the relay's event socket disconnected");
 }
