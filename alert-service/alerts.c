@@ -609,7 +609,7 @@ alerts_apply(void *model, const event_t *ev)
 }
 
 static int
-alerts_commit(void *model, int64_t checkpoint)
+alerts_commit(void *model, int64_t checkpoint, const char *event_id)
 {
     alerts_t *m = model;
     for (size_t i = 0; i < m->dirty_len; i++) {
@@ -620,7 +620,7 @@ alerts_commit(void *model, int64_t checkpoint)
         }
     }
     m->dirty_len = 0;
-    if (modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint) != SQLITE_OK) {
+    if (modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint, event_id) != SQLITE_OK) {
         modeldb_rollback(m->db);
         cache_clear(m);
         return -1;

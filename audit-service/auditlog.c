@@ -464,12 +464,12 @@ auditlog_apply(void *m, const event_t *ev)
 static void auditlog_rollback(void *m);
 
 static int
-auditlog_commit(void *m, int64_t checkpoint)
+auditlog_commit(void *m, int64_t checkpoint, const char *event_id)
 {
     auditlog_t *a = m;
     if (auditchain_flush(a->chain) != 0 ||
         (a->max_pos - a->keys_upto >= KEYS_FLUSH_ROWS && keys_flush(a) != 0) ||
-        modeldb_checkpoint_set(a->db, &a->checkpoint_st, checkpoint) != SQLITE_OK) {
+        modeldb_checkpoint_set(a->db, &a->checkpoint_st, checkpoint, event_id) != SQLITE_OK) {
         auditlog_rollback(a);
         return -1;
     }

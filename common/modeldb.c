@@ -78,26 +78,6 @@ mdb_add_event_id(sqlite3 *db)
                         NULL, NULL, NULL);
 }
 
-/* The checkpoint's event_id update kept per connection (a prepare against a
- * projector's schema costs ~80 us, item 51), finalized when modeldb closes
- * the connection. */
-#define MDB_CACHED 8
-static struct {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-} mdb_event_st[MDB_CACHED];
-
-static void
-mdb_forget(sqlite3 *db)
-{
-    for (int i = 0; i < MDB_CACHED; i++)
-        if (mdb_event_st[i].db == db) {
-            sqlite3_finalize(mdb_event_st[i].st);
-            mdb_event_st[i].db = NULL;
-            mdb_event_st[i].st = NULL;
-        }
-}
-
 static int
 mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 **db)
 {
@@ -206,7 +186,6 @@ modeldb_close(sqlite3 **db)
     bool unsynced = mdb_is_unsynced(*db);
     if (damaged_db == *db)
         damaged_db = NULL;
-    mdb_forget(*db);
     int rc = sqlite3_close(*db) == SQLITE_OK ? 0 : -1;
     *db = NULL;
     /* only the connection that marked the file removes the marker (not a
@@ -231,7 +210,6 @@ modeldb_open_bulk(const char *path, const char *schema_sql, sqlite3 **db)
 int
 modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path)
 {
-    mdb_forget(*db);
     int rc = sqlite3_close(*db); /* SQLITE_BUSY while a statement is alive */
     if (rc != SQLITE_OK)
         return rc;
@@ -299,36 +277,15 @@ modeldb_checkpoint_get(sqlite3 *db, int64_t *position)
 }
 
 int
-modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position)
+modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position,
+                       const char *event_id)
 {
     sqlite3_stmt *own = NULL, **st = cache ? cache : &own;
-    int rc = modeldb_prepare(db, st, "UPDATE checkpoint SET position = ? WHERE id = 1");
+    int rc =
+        modeldb_prepare(db, st, "UPDATE checkpoint SET position = ?1, event_id = ?2 WHERE id = 1");
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(*st, 1, position);
-        rc = sqlite3_step(*st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-        sqlite3_reset(*st);
-    }
-    sqlite3_finalize(own);
-    return rc;
-}
-
-int
-modeldb_checkpoint_event_set(sqlite3 *db, const char *event_id)
-{
-    int slot = -1;
-    for (int i = 0; i < MDB_CACHED && slot < 0; i++)
-        if (mdb_event_st[i].db == db)
-            slot = i;
-    for (int i = 0; i < MDB_CACHED && slot < 0; i++)
-        if (!mdb_event_st[i].db)
-            slot = i;
-    sqlite3_stmt *own = NULL, **st = slot >= 0 ? &mdb_event_st[slot].st : &own;
-    int rc =
-        modeldb_prepare(db, st, "UPDATE checkpoint SET event_id = ?1 WHERE id = 1");
-    if (rc == SQLITE_OK) {
-        if (slot >= 0)
-            mdb_event_st[slot].db = db;
-        sqlite3_bind_text(*st, 1, event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*st, 2, event_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(*st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
         sqlite3_reset(*st);
     }

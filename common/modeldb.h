@@ -70,17 +70,17 @@ int modeldb_open_readonly(const char *path, sqlite3 **db);
 int modeldb_open_dump(const char *path, sqlite3 **db);
 
 int modeldb_checkpoint_get(sqlite3 *db, int64_t *position);
-/* Moves the checkpoint (inside the caller's transaction).  *cache keeps
+/* Moves the checkpoint to position, whose event is event_id (inside the
+ * caller's transaction).  *cache keeps
  * the prepared statement between calls (the caller finalizes it before
  * closing db): with a projector's schema a prepare cost ~80 us, once per
  * commit.  cache NULL: prepared and finalized here. */
-int modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position);
+int modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position,
+                           const char *event_id);
 
-/* The event_id of the checkpoint's event, written with it (inside the
- * caller's transaction) and read back at start ("" when never written):
- * what tells a model built from another history (docs/guarantees.md, G15).
- * The update's statement is kept per connection until modeldb closes it. */
-int modeldb_checkpoint_event_set(sqlite3 *db, const char *event_id);
+/* The event_id of the checkpoint's event, written with the position by
+ * modeldb_checkpoint_set ("" when never written): what tells a model built
+ * from another history (docs/guarantees.md, G15). */
 int modeldb_checkpoint_event_get(sqlite3 *db, char *event_id, size_t cap);
 
 int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */

@@ -329,8 +329,7 @@ sub_commit_batch(subscriber_t *s)
 {
     if (!s->in_tx)
         return 0;
-    if (modeldb_checkpoint_event_set(s->ops->db(s->model), s->tx_event_id) != SQLITE_OK ||
-        s->ops->commit(s->model, s->tx_last) != 0) {
+    if (s->ops->commit(s->model, s->tx_last, s->tx_event_id) != 0) {
         sub_abort_batch(s, "commit failed");
         return -1;
     }
@@ -683,11 +682,8 @@ sub_rebuild_page(subscriber_t *s, sub_page_t *page)
         }
         applied++;
     }
-    if (modeldb_checkpoint_event_set(s->ops->db(rm), s->ev.env.event_id) != SQLITE_OK ||
-        s->ops->commit(rm, s->st.rebuild_checkpoint + applied) != 0) {
-        s->ops->rollback(rm);
+    if (s->ops->commit(rm, s->st.rebuild_checkpoint + applied, s->ev.env.event_id) != 0)
         return -1;
-    }
     s->st.rebuild_checkpoint += applied;
     if (s->ops->committed)
         s->ops->committed(rm);

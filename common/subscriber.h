@@ -8,7 +8,8 @@
  *  - an event above checkpoint + 1, or a heartbeat whose head is above the
  *    checkpoint, reveals a gap, filled from the catch-up endpoint;
  *  - events are applied in batches: ops->begin, ops->apply for each,
- *    ops->commit(checkpoint) writes the checkpoint in the same transaction;
+ *    ops->commit(checkpoint, event_id) writes the checkpoint in the same
+ *    transaction;
  *  - an apply or commit failure rolls the batch back; the checkpoint does
  *    not move, so the events come again through catch-up;
  *  - before the first catch-up, and whenever the store's head is seen
@@ -35,7 +36,8 @@
 typedef struct {
     int (*begin)(void *model);                      /* opens a transaction; 0 ok */
     int (*apply)(void *model, const event_t *ev);   /* idempotent; 0 ok */
-    int (*commit)(void *model, int64_t checkpoint); /* writes checkpoint, commits; 0 ok */
+    /* writes the checkpoint and its event's id (modeldb_checkpoint_set), commits; 0 ok */
+    int (*commit)(void *model, int64_t checkpoint, const char *event_id);
     void (*rollback)(void *model);
     int (*checkpoint)(void *model, int64_t *position);
     void (*committed)(void *model); /* optional: after each commit */

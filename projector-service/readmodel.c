@@ -839,10 +839,10 @@ readmodel_apply(readmodel_t *m, const event_t *ev)
 }
 
 int
-readmodel_commit(readmodel_t *m, int64_t checkpoint)
+readmodel_commit(readmodel_t *m, int64_t checkpoint, const char *event_id)
 {
     if (rm_fold_write_all(m) != 0 || rm_exec(m, ST_META_RECORDED, "i", m->batch_recorded_max) < 0 ||
-        modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint) != SQLITE_OK ||
+        modeldb_checkpoint_set(m->db, &m->checkpoint_st, checkpoint, event_id) != SQLITE_OK ||
         modeldb_commit(m->db) != SQLITE_OK) {
         readmodel_rollback(m);
         return -1;
@@ -881,9 +881,9 @@ ops_apply(void *model, const event_t *ev)
     return readmodel_apply(model, ev);
 }
 static int
-ops_commit(void *model, int64_t checkpoint)
+ops_commit(void *model, int64_t checkpoint, const char *event_id)
 {
-    return readmodel_commit(model, checkpoint);
+    return readmodel_commit(model, checkpoint, event_id);
 }
 static void
 ops_rollback(void *model)

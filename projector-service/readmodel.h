@@ -85,7 +85,7 @@ int readmodel_begin(readmodel_t *m);
 int readmodel_apply(readmodel_t *m, const event_t *ev);
 /* Writes `checkpoint` and the batch's metadata, then commits.  0 or -1
  * (rolled back). */
-int readmodel_commit(readmodel_t *m, int64_t checkpoint);
+int readmodel_commit(readmodel_t *m, int64_t checkpoint, const char *event_id);
 /* Rolls back the open transaction, if any. */
 void readmodel_rollback(readmodel_t *m);
 /* Reads the committed checkpoint (0 for a fresh model).  0 or -1. */

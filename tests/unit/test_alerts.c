@@ -179,7 +179,7 @@ apply_batch(alerts_t *m, int from, int to)
         cr_assert_eq(alerts_ops.apply(m, &evs[p]), 0, "position %d", p);
     int64_t cp = 0; /* a replay never moves the checkpoint back */
     cr_assert_eq(alerts_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(alerts_ops.commit(m, cp > to ? cp : to), 0);
+    cr_assert_eq(alerts_ops.commit(m, cp > to ? cp : to, ""), 0);
     alerts_ops.committed(m);
 }
 
@@ -217,7 +217,7 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0, "position %d", p);
-    cr_assert_eq(alerts_ops.commit(model, N_EVENTS), 0);
+    cr_assert_eq(alerts_ops.commit(model, N_EVENTS, ""), 0);
     cr_assert_str_eq(printed(), "", "nothing before the committed hook");
     alertmsg_t a;
     cr_assert_eq(pubsub_next(&a, 50), -1, "nothing published before the committed hook");
@@ -391,7 +391,7 @@ Test(alerts, product_state_includes_the_open_batch)
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
     cr_assert_eq(st.stock, 0, "the applied but uncommitted sale shows");
     cr_assert_eq(st.level, STOCKWATCH_OUT);
-    cr_assert_eq(alerts_ops.commit(model, 5), 0);
+    cr_assert_eq(alerts_ops.commit(model, 5, ""), 0);
     alerts_ops.committed(model);
 }
 

@@ -119,7 +119,7 @@ apply_batch(auditlog_t *m, int from, int to)
         cr_assert_eq(auditlog_ops.apply(m, &evs[p]), 0, "position %d", p);
     int64_t cp = 0; /* a replay never moves the checkpoint back */
     cr_assert_eq(auditlog_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(auditlog_ops.commit(m, cp > to ? cp : to), 0);
+    cr_assert_eq(auditlog_ops.commit(m, cp > to ? cp : to, ""), 0);
     auditlog_ops.committed(m);
 }
 
@@ -158,7 +158,7 @@ Test(auditlog, one_line_per_event_after_commit_only)
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
     cr_assert_str_eq(printed(), "", "nothing before the commit");
-    cr_assert_eq(auditlog_ops.commit(model, N_EVENTS), 0);
+    cr_assert_eq(auditlog_ops.commit(model, N_EVENTS, ""), 0);
     cr_assert_str_eq(printed(), "", "nothing before the committed hook");
     auditlog_ops.committed(model);
     const char *s = printed();
@@ -201,7 +201,7 @@ Test(auditlog, printed_line_equals_the_reference_format)
                 corr[0] ? corr : "-");
     }
     fclose(w);
-    cr_assert_eq(auditlog_ops.commit(model, 7), 0);
+    cr_assert_eq(auditlog_ops.commit(model, 7, ""), 0);
     auditlog_ops.committed(model);
     cr_assert_str_eq(printed(), want);
     free(want);
@@ -360,7 +360,7 @@ big_apply_list(auditlog_t *m, const int *ps, int n, int batch)
             big_applied[ps[i]] = true;
             cp = ps[i] > cp ? ps[i] : cp;
         }
-        cr_assert_eq(auditlog_ops.commit(m, cp), 0);
+        cr_assert_eq(auditlog_ops.commit(m, cp, ""), 0);
         auditlog_ops.committed(m);
     }
 }
@@ -529,7 +529,7 @@ Test(auditlog, a_file_from_before_the_chain_is_linked_at_open)
     ev.env.position = BIG + 1; /* product-p5 again, beyond its head */
     cr_assert_eq(auditlog_ops.begin(model), 0);
     cr_assert_eq(auditlog_ops.apply(model, &ev), 0);
-    cr_assert_eq(auditlog_ops.commit(model, BIG + 1), 0);
+    cr_assert_eq(auditlog_ops.commit(model, BIG + 1, ""), 0);
     bool more = true;
     found_t f = search((auditlog_query_t){.stream = "product-p5", .after = BIG - 100}, &more);
     cr_assert_gt(f.n, 1);
@@ -559,7 +559,7 @@ wide_apply(int round)
         ev.env.recorded_at = T0 + ev.env.position;
         cr_assert_eq(auditlog_ops.apply(model, &ev), 0);
     }
-    cr_assert_eq(auditlog_ops.commit(model, (round + 1) * WIDE), 0);
+    cr_assert_eq(auditlog_ops.commit(model, (round + 1) * WIDE, ""), 0);
     auditlog_ops.committed(model);
 }
 

@@ -43,7 +43,7 @@ Test(modeldb, checkpoints_keep_the_wal_small)
         cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
         cr_assert_eq(sqlite3_step(ins), SQLITE_DONE);
         sqlite3_reset(ins);
-        cr_assert_eq(modeldb_checkpoint_set(db, NULL, i), SQLITE_OK);
+        cr_assert_eq(modeldb_checkpoint_set(db, NULL, i, ""), SQLITE_OK);
         cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         long long size = file_size(wal);
         if (size > largest)
@@ -123,8 +123,7 @@ Test(modeldb, the_checkpoint_event_is_kept_and_added_to_older_models)
     /* set with the checkpoint in one transaction; a rollback takes it back */
     for (int round = 0; round < 2; round++) {
         cr_assert_eq(modeldb_begin(db), SQLITE_OK);
-        cr_assert_eq(modeldb_checkpoint_set(db, NULL, 43 + round), SQLITE_OK);
-        cr_assert_eq(modeldb_checkpoint_event_set(db, round ? "e-rolled-back" : "e-43"),
+        cr_assert_eq(modeldb_checkpoint_set(db, NULL, 43 + round, round ? "e-rolled-back" : "e-43"),
                      SQLITE_OK);
         if (round)
             modeldb_rollback(db);

@@ -36,7 +36,7 @@ apply_range(readmodel_t *m, const hist_t *h, int from, int to)
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = from; i < to; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
-    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position), 0);
+    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position, h->ev[to - 1].env.event_id), 0);
 }
 
 /* 25 products p00..p24 over two suppliers, with prices, sales, reviews,

@@ -43,7 +43,7 @@ apply_range(readmodel_t *m, const hist_t *h, int from, int to)
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = from; i < to; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
-    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position), 0);
+    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position, h->ev[to - 1].env.event_id), 0);
 }
 
 static void
@@ -567,7 +567,8 @@ Test(readmodel, sales_folded_in_one_batch_equal_one_event_per_batch)
         cr_assert_eq(readmodel_apply(a, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(a));
         cr_assert_eq(readmodel_apply(a, &h->ev[i]), 0, "again %d", i);
     }
-    cr_assert_eq(readmodel_commit(a, h->ev[h->n - 1].env.position), 0);
+    cr_assert_eq(readmodel_commit(a, h->ev[h->n - 1].env.position, h->ev[h->n - 1].env.event_id),
+                 0);
     for (int i = 0; i < h->n; i++)
         apply_range(b, h, i, i + 1);
     char *da = dump_of(a), *db = dump_of(b);
@@ -611,7 +612,8 @@ Test(readmodel, folded_views_stock_and_sales_are_written_at_commit)
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = 4; i < h->n; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d", i);
-    cr_assert_eq(readmodel_commit(m, h->ev[h->n - 1].env.position), 0);
+    cr_assert_eq(readmodel_commit(m, h->ev[h->n - 1].env.position, h->ev[h->n - 1].env.event_id),
+                 0);
     cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p1'"), 3);
     cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p1'"), 60);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p1'"), 2);
@@ -700,7 +702,7 @@ Test(readmodel, more_products_sold_than_the_fold_holds, .timeout = 120)
                          readmodel_errmsg(m));
         }
     }
-    cr_assert_eq(readmodel_commit(m, pos), 0);
+    cr_assert_eq(readmodel_commit(m, pos, ""), 0);
     cr_assert_eq(sql_int("SELECT count(*) FROM admin_products WHERE units_sold = 3 AND stock = 7"
                          " AND version = 3 AND revenue_cents = 300"),
                  N);
