@@ -26,13 +26,6 @@ static modeldb_sync_t sync_policy = MODELDB_SYNC_NORMAL;
  * (the rollback itself succeeds and clears sqlite3_errcode). */
 static sqlite3 *damaged_db;
 
-static bool
-mdb_damage_code(int rc)
-{
-    rc &= 0xff;
-    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
-}
-
 /* The WAL is checkpointed every 256 pages (1 MiB) instead of SQLite's 1000
  * (the audit daemon used 10000).  A checkpoint writes its pages into the
  * database file and fsyncs it, on the disk the event store fsyncs every
@@ -325,7 +318,7 @@ modeldb_commit(sqlite3 *db)
 void
 modeldb_rollback(sqlite3 *db)
 {
-    if (mdb_damage_code(sqlite3_errcode(db)))
+    if (sqlitedb_damage_code(sqlite3_errcode(db)))
         damaged_db = db;
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -334,32 +327,7 @@ modeldb_rollback(sqlite3 *db)
 bool
 modeldb_damaged(sqlite3 *db)
 {
-    return db && (db == damaged_db || mdb_damage_code(sqlite3_errcode(db)));
-}
-
-/* What PRAGMA quick_check says of path: 1 damaged, 0 sound, -1 cannot
- * tell (*why set for the log). */
-static int
-mdb_check(const char *path, char *why, size_t cap)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *text = sqlite3_column_text(st, 0);
-        snprintf(why, cap, "%s", text ? (const char *)text : "?");
-        rc = text && strcmp((const char *)text, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
-    } else {
-        snprintf(why, cap, "%s", sqlite3_errstr(rc));
-    }
-    for (char *p = why; *p; p++) /* one log line */
-        if (*p == '\n')
-            *p = ' ';
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : mdb_damage_code(rc) ? 1 : -1;
+    return db && (db == damaged_db || sqlitedb_damage_code(sqlite3_errcode(db)));
 }
 
 int
@@ -368,7 +336,7 @@ modeldb_discard_if_damaged(const char *path)
     char real[PATH_MAX], why[256];
     if (!realpath(path, real))
         return -1;
-    int damaged = mdb_check(real, why, sizeof why);
+    int damaged = sqlitedb_quick_check(real, why, sizeof why);
     if (damaged != 1)
         return damaged;
     LOG_E(NULL, "%s is damaged (%s): removed it, rebuilding it from the event log", real, why);

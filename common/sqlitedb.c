@@ -2,6 +2,8 @@
 #include "sqlitedb.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static int
@@ -58,4 +60,34 @@ sqlitedb_file_version(const char *path)
         version = -1;
     sqlite3_close(db);
     return version;
+}
+
+bool
+sqlitedb_damage_code(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+int
+sqlitedb_quick_check(const char *path, char *why, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlitedb_open_readonly(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        snprintf(why, cap, "%s", text ? (const char *)text : "?");
+        rc = text && strcmp((const char *)text, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+    } else {
+        snprintf(why, cap, "%s", sqlite3_errstr(rc));
+    }
+    for (char *p = why; *p; p++) /* one log line */
+        if (*p == '\n')
+            *p = ' ';
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : sqlitedb_damage_code(rc) ? 1 : -1;
 }

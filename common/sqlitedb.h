@@ -11,6 +11,8 @@
 #define INV_SQLITEDB_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Opens path read-write, creating it.  Returns SQLITE_OK and *db, or an
  * SQLite code with *db NULL (nothing to close). */
@@ -25,5 +27,14 @@ int sqlitedb_user_version(sqlite3 *db, int *version);
  * connection that is closed again: 0 when there is no such file (or it is
  * empty), -1 when it cannot be read. */
 int sqlitedb_file_version(const char *path);
+
+/* Whether an SQLite result code says the file is damaged or not a
+ * database (SQLITE_CORRUPT, SQLITE_NOTADB; extended codes too). */
+bool sqlitedb_damage_code(int rc);
+/* PRAGMA quick_check(1) of the file at path, through a read-only
+ * connection closed again: 0 when it says ok, 1 when the file is damaged
+ * (or not a database), -1 when it cannot tell (cannot open, busy).  why
+ * gets the check's first finding or the error, on one line. */
+int sqlitedb_quick_check(const char *path, char *why, size_t cap);
 
 #endif

@@ -1072,13 +1072,13 @@ int
 subscriber_run(subscriber_t *s)
 {
     if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
-        bool damaged = modeldb_damaged(s->ops->db(s->model)) && s->factory.open;
-        LOG_E(NULL, "cannot read the checkpoint%s",
-              damaged ? ": the file is damaged, rebuilding it from the log" : "");
-        if (!damaged)
+        LOG_E(NULL, "cannot read the checkpoint");
+        if (!modeldb_damaged(s->ops->db(s->model)))
             return -1;
         s->st.checkpoint = 0;
-        s->st.unusable = true;
+        sub_replace_live(s, "has a damaged file"); /* its rebuild starts at once */
+        if (s->failed)
+            return -1;
     }
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
@@ -1092,8 +1092,6 @@ subscriber_run(subscriber_t *s)
     }
     LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
-    if (s->st.unusable)
-        sub_rebuild_begin(s);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
         zmq_pollitem_t items[2 + EXTRA_MAX];

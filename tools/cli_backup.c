@@ -2,6 +2,7 @@
 #include "cli_backup.h"
 
 #include "fsyncpath.h"
+#include "sqlitedb.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -43,33 +44,24 @@ backup_copy(const char *src, const char *tmp, const char **why)
     return rc;
 }
 
-/* PRAGMA quick_check of path, and the event store's head if it is one
- * (-1 otherwise).  0 when the check says ok. */
+/* The copy's quick_check (0 when ok, why set otherwise), and the event
+ * store's head if it is one (-1 otherwise). */
 static int
 backup_verify(const char *path, int64_t *head, char *why, size_t cap)
 {
+    *head = -1;
+    if (sqlitedb_quick_check(path, why, cap) != 0)
+        return -1;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int ok = -1;
-    *head = -1;
-    snprintf(why, cap, "cannot open the copy");
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text(st, 0);
-        snprintf(why, cap, "%s", text ? text : "?");
-        ok = text && strcmp(text, "ok") == 0 ? 0 : -1;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (ok == 0 &&
+    if (sqlitedb_open_readonly(path, &db) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "SELECT coalesce(max(position), 0) FROM events", -1, &st, NULL) ==
             SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         *head = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
-    return ok;
+    return 0;
 }
 
 /* Removes the empty -wal and the -shm that the read-only check left
