@@ -44,7 +44,7 @@ itest_cmd(command_t *c, command_type_t type, const char *command_id)
     memset(c, 0, sizeof *c);
     c->type = type;
     snprintf(c->command_id, sizeof c->command_id, "%s", command_id);
-    snprintf(c->correlation_id, sizeof c->correlation_id, "corr-%s", command_id);
+    snprintf(c->correlation_id, sizeof c->correlation_id, "corr-%.*s", ID_MAX - 5, command_id);
 }
 
 /* Sends cmd and asserts it was accepted; returns the position of its last
