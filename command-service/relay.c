@@ -29,9 +29,6 @@
 #define HEARTBEAT_MS 500
 #define POLL_MS 50
 #define DELETE_EVERY_MS 200
-/* After each delete the relay checkpoints the WAL; past this many frames
- * (16 MiB) it restarts it (eventstore_checkpoint). */
-#define WAL_RESTART_FRAMES 4096
 /* After a drain that published only a few events (commits of one or two
  * commands at a moderate rate), nudges are left unread for COALESCE_US and
  * the next drain takes everything committed meanwhile: the relay and every
@@ -159,9 +156,9 @@ relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg
     return 0;
 }
 
-/* Deletes the published outbox rows, then checkpoints the WAL: at most
- * every DELETE_EVERY_MS, so the relay takes the write lock rarely and
- * never queues behind every commit.
+/* Deletes the published outbox rows: at most every DELETE_EVERY_MS, so
+ * the relay takes the write lock rarely and never queues behind every
+ * commit.  The WAL is checkpointed by a thread of its own (checkpointer.h).
  * Rows published but not yet deleted go out again after a relay crash
  * (at least once); subscribers drop them as duplicates. */
 static void
@@ -176,7 +173,6 @@ relay_delete_published(relay_t *r, bool force)
         r->deleted_through = r->stats.published_through;
     else if (r->failures++ % 20 == 0)
         LOG_W(NULL, "outbox: delete failed (%s); will retry", eventstore_errmsg(r->es));
-    eventstore_checkpoint(r->es, WAL_RESTART_FRAMES); /* off the command path */
 }
 
 /* Publishes pages of the outbox after published_through until none is left.

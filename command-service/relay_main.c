@@ -1,6 +1,7 @@
 /* outbox-relay: publishes the outbox of events.db on a PUB socket, sends
  * heartbeats, and serves catch-up reads.  Settings: docs/conventions.md. */
 #include "bus.h"
+#include "checkpointer.h"
 #include "config.h"
 #include "log.h"
 #include "proc.h"
@@ -10,6 +11,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+
+/* The WAL is checkpointed every CHECKPOINT_MS, off the command path and
+ * off the relay's thread; past WAL_RESTART_FRAMES (16 MiB) it is restarted
+ * (eventstore_checkpoint). */
+#define CHECKPOINT_MS 200
+#define WAL_RESTART_FRAMES 4096
 
 typedef struct {
     const char *db;
@@ -54,9 +61,21 @@ main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
+    /* synchronous=NORMAL: the relay's own commits (outbox deletes) need no
+     * fsync of their own, and one under the write lock stalled every
+     * command for as long as it took (docs/performance.md, item 54); a
+     * delete lost to a power cut only publishes its rows again.  No
+     * automatic checkpoint after them: the checkpointer's thread does it. */
+    eventstore_options_t eo = {false, 5000, 0, ES_NO_AUTOCHECKPOINT};
     storedaemon_t d;
-    if (storedaemon_open(&d, cfg.db, NULL) != 0)
+    if (storedaemon_open(&d, cfg.db, &eo) != 0)
         return 1;
+    checkpointer_t *ckpt = checkpointer_new(cfg.db, CHECKPOINT_MS, WAL_RESTART_FRAMES);
+    if (!ckpt) {
+        LOG_E(NULL, "cannot start the WAL checkpointer on %s", cfg.db);
+        storedaemon_close(&d);
+        return 1;
+    }
     void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
     void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
@@ -75,6 +94,7 @@ main(int argc, char **argv)
     bus_close(&nudge);
     bus_close(&router);
     bus_close(&pub);
+    checkpointer_destroy(&ckpt);
     storedaemon_close(&d);
     return rc;
 }

@@ -306,9 +306,10 @@ static int
 es_tune(sqlite3 *db, const eventstore_options_t *opts)
 {
     char sql[128];
+    int pages = opts->checkpoint_pages;
     snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;",
              (opts->cache_mb > 0 ? opts->cache_mb : 16) * 1024,
-             opts->checkpoint_pages > 0 ? opts->checkpoint_pages : 1000);
+             pages == ES_NO_AUTOCHECKPOINT ? 0 : pages > 0 ? pages : 1000);
     return es_exec(db, sql);
 }
 

@@ -38,8 +38,11 @@ typedef struct {
     bool synchronous_full; /* true: PRAGMA synchronous=FULL (durable on power loss) */
     int busy_timeout_ms;   /* how long a writer waits for the lock */
     int cache_mb;          /* page cache, MiB; 0: 16 */
-    int checkpoint_pages;  /* WAL auto-checkpoint threshold, pages; 0: SQLite's 1000 */
+    int checkpoint_pages;  /* WAL auto-checkpoint threshold, pages; 0: SQLite's 1000,
+                              ES_NO_AUTOCHECKPOINT: none */
 } eventstore_options_t;
+
+#define ES_NO_AUTOCHECKPOINT (-1)
 
 /* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
  * with *out NULL.  `opts` may be NULL for the defaults (FULL, 5000 ms). */

@@ -58,6 +58,7 @@ typedef struct {
     size_t n_acks, cap_acks;
     int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
     int64_t last_reply_us; /* when the last reply arrived (or the load began) */
+    int64_t load_start_us; /* when the load began (ack log times are from here) */
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
 } bench_t;
 
@@ -302,7 +303,8 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
         !c->slots[slot].used || c->slots[slot].seq != seq)
         return; /* a late reply to a request already answered */
     int64_t t = proc_mono_us();
-    histogram_record(&b->r->latency, t - c->slots[slot].intended_us);
+    int64_t latency = t - c->slots[slot].intended_us;
+    histogram_record(&b->r->latency, latency);
     if (r.accepted) {
         b->r->acked++;
         remember_ack(b, t, r.position);
@@ -311,9 +313,10 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
         b->r->rejected_by_code[r.error & 15]++;
     }
     if (b->o->ack_log)
-        fprintf(b->o->ack_log, "%s %s %lld\n", r.command_id,
+        fprintf(b->o->ack_log, "%s %s %lld %lld %lld\n", r.command_id,
                 r.accepted ? "accepted" : reject_code_name(r.error),
-                (long long)(r.accepted ? r.position : 0));
+                (long long)(r.accepted ? r.position : 0),
+                (long long)(c->slots[slot].intended_us - b->load_start_us), (long long)latency);
     finish_slot(b, c, slot);
 }
 
@@ -512,6 +515,7 @@ run_load(bench_t *b)
 {
     int64_t start = proc_mono_us();
     b->last_reply_us = start;
+    b->load_start_us = start;
     double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
     if (interval > 0)
         b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

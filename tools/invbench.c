@@ -76,7 +76,9 @@ settings_load(settings_t *s, int argc, char **argv)
         {"--retry-ms", NULL, CONFIG_INT, &s->retry_ms, "resend unanswered commands (0: never)"},
         {"--stall-ms", NULL, CONFIG_INT, &s->stall_ms,
          "fail when nothing is answered this long with requests in flight"},
-        {"--ack-log", NULL, CONFIG_STR, &s->ack_log, "write one line per reply to this file"},
+        {"--ack-log", NULL, CONFIG_STR, &s->ack_log,
+         "write one line per reply to this file: id, result, position, intended send time and "
+         "latency (us)"},
         {"--seed", NULL, CONFIG_INT, &s->seed, "random seed"},
         {"--random-ids", NULL, CONFIG_INT, &s->random_ids,
          "1: random command ids (default: ordered by time, like invctl's)"},

@@ -353,9 +353,12 @@ check_ack_log(harness_t *h, const char *ack_log, int64_t *accepted, int64_t *rej
     store_open(&s, path);
     FILE *f = fopen(ack_log, "r");
     cr_assert_not_null(f);
-    char id[128], result[64];
-    long long pos;
-    while (fscanf(f, "%127s %63s %lld", id, result, &pos) == 3) {
+    char line[512], id[128], result[64];
+    long long pos, sent_us, latency_us;
+    while (fgets(line, sizeof line, f)) {
+        cr_assert_eq(sscanf(line, "%127s %63s %lld %lld %lld", id, result, &pos, &sent_us,
+                            &latency_us),
+                     5, "ack log line: %s", line);
         int64_t n = events_of(&s, id);
         if (strcmp(result, "accepted") == 0) {
             (*accepted)++;

@@ -1,0 +1,120 @@
+/* checkpointer: see checkpointer.h. */
+#include "checkpointer.h"
+
+#include "eventstore.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct checkpointer {
+    eventstore_t *es; /* the thread's own connection */
+    int period_ms, restart_frames;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stop;        /* under mu */
+    int64_t failures; /* checkpoints failed in a row (the thread's own) */
+};
+
+/* The monotonic time period_ms from now, for pthread_cond_timedwait. */
+static struct timespec
+cp_deadline(int period_ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += period_ms / 1000;
+    t.tv_nsec += (long)(period_ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* One checkpoint; logs the first failure of a run of them and the
+ * recovery, not every one (a full disk fails them five times a second). */
+static void
+cp_run(checkpointer_t *c)
+{
+    int rc = eventstore_checkpoint(c->es, c->restart_frames);
+    bool first_failure = rc != ES_OK && c->failures == 0;
+    bool recovered = rc == ES_OK && c->failures > 0;
+    c->failures = rc == ES_OK ? 0 : c->failures + 1;
+    if (first_failure)
+        LOG_W(NULL, "WAL checkpoint failed (%s); retrying every %d ms", eventstore_errmsg(c->es),
+              c->period_ms);
+    else if (recovered)
+        LOG_I(NULL, "WAL checkpoints work again");
+}
+
+static void *
+cp_main(void *arg)
+{
+    checkpointer_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec until = cp_deadline(c->period_ms);
+        while (!c->stop && pthread_cond_timedwait(&c->wake, &c->mu, &until) != ETIMEDOUT)
+            ;
+        if (c->stop)
+            break;
+        pthread_mutex_unlock(&c->mu);
+        cp_run(c);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+checkpointer_t *
+checkpointer_new(const char *db_path, int period_ms, int restart_frames)
+{
+    checkpointer_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->period_ms = period_ms > 0 ? period_ms : 200;
+    c->restart_frames = restart_frames;
+    /* synchronous=NORMAL: a checkpoint syncs the WAL before and the
+     * database file after whatever this is; nothing else is written here */
+    eventstore_options_t eo = {false, 5000, 0, 0};
+    if (eventstore_open(db_path, &eo, &c->es) != ES_OK) {
+        free(c);
+        return NULL;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    if (pthread_create(&c->thread, NULL, cp_main, c) != 0) {
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->mu);
+        eventstore_destroy(&c->es);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+checkpointer_destroy(checkpointer_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    checkpointer_t *c = *cp;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    eventstore_destroy(&c->es);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    *cp = NULL;
+}

@@ -1,0 +1,24 @@
+/* checkpointer: a thread of the relay that checkpoints the event store's
+ * WAL on a connection of its own (docs/performance.md, item 54).
+ * A checkpoint fsyncs the WAL before it copies pages into the database
+ * file and the database file after; on the relay's own thread those
+ * fsyncs held up publishing (a few milliseconds of visibility at every
+ * checkpoint, tens of milliseconds with `--sync normal`, where the WAL
+ * holds everything written since the last checkpoint unsynced).  Here they
+ * hold up nobody: a passive checkpoint takes no lock that a writer or a
+ * reader waits for. */
+#ifndef INV_CHECKPOINTER_H
+#define INV_CHECKPOINTER_H
+
+typedef struct checkpointer checkpointer_t;
+
+/* Opens db_path and starts the thread: a passive checkpoint every
+ * period_ms, and a RESTART when the WAL holds restart_frames or more
+ * (eventstore_checkpoint).  NULL when the store cannot be opened or the
+ * thread not started. */
+checkpointer_t *checkpointer_new(const char *db_path, int period_ms, int restart_frames);
+/* Stops the thread (after the checkpoint it may be running), closes its
+ * connection and frees.  NULL-safe. */
+void checkpointer_destroy(checkpointer_t **c);
+
+#endif
