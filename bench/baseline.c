@@ -25,13 +25,12 @@
  *                                the share of the time spent in stalls > 10 ms
  * Prints "<mode> <ops_per_second>".  This is a measuring tool: it talks to
  * SQLite directly for upsert/read on purpose. */
+#include "checkpointer.h"
 #include "eventstore.h"
 #include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,34 +240,6 @@ fsync_latency(const char *path, int64_t n, double *secs)
     return 0;
 }
 
-/* What the relay does to the store while commands are appended: a passive
- * checkpoint every 200 ms on a connection of its own, a RESTART past 4,096
- * WAL frames (relay.c). */
-typedef struct {
-    const char *path;
-    atomic_int stop;
-    atomic_int failed; /* the checkpointer could not open the store */
-} checkpointer_t;
-
-static void *
-checkpointer_run(void *arg)
-{
-    checkpointer_t *c = arg;
-    eventstore_options_t o = {true, 5000, 8, 0};
-    eventstore_t *es;
-    if (eventstore_open(c->path, &o, &es) != ES_OK) {
-        fprintf(stderr, "invbaseline: the checkpointer cannot open %s\n", c->path);
-        atomic_store(&c->failed, 1);
-        return NULL;
-    }
-    while (!atomic_load(&c->stop)) {
-        usleep(200000);
-        eventstore_checkpoint(es, 4096);
-    }
-    eventstore_destroy(&es);
-    return NULL;
-}
-
 static void
 sleep_until(double t)
 {
@@ -343,18 +314,16 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
     int64_t *lat = calloc((size_t)n, sizeof *lat);
     event_t *ev = malloc(sizeof *ev);
     int rc = versions && lat && ev ? create_products(es, ev, versions, products) : ES_IO;
-    checkpointer_t ck = {path, 0, 0};
-    pthread_t th;
-    bool started = rc == ES_OK && pthread_create(&th, NULL, checkpointer_run, &ck) == 0;
+    /* the relay's checkpoints beside it, as the relay runs them */
+    checkpointer_t *ck =
+        rc == ES_OK ? checkpointer_new(path, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES) : NULL;
+    bool started = ck != NULL;
     if (started) {
         double t0 = now_s() + 0.01;
         rc = append_arrivals(es, ev, versions, products, rate, n, t0, lat);
         *secs = now_s() - t0;
-        atomic_store(&ck.stop, 1);
-        pthread_join(th, NULL);
+        checkpointer_destroy(&ck);
     }
-    if (started && atomic_load(&ck.failed))
-        rc = ES_IO;
     if (started && rc == ES_OK)
         print_latency("group commit open loop: latency", lat, n);
     free(ev);

@@ -12,6 +12,11 @@
 
 typedef struct checkpointer checkpointer_t;
 
+/* What the relay runs: a passive checkpoint every 200 ms, a RESTART past
+ * 4,096 frames (16 MiB of WAL). */
+#define CHECKPOINT_EVERY_MS 200
+#define CHECKPOINT_RESTART_FRAMES 4096
+
 /* Opens db_path and starts the thread: a passive checkpoint every
  * period_ms, and a RESTART when the WAL holds restart_frames or more
  * (eventstore_checkpoint).  NULL when the store cannot be opened or the

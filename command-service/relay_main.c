@@ -12,12 +12,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* The WAL is checkpointed every CHECKPOINT_MS, off the command path and
- * off the relay's thread; past WAL_RESTART_FRAMES (16 MiB) it is restarted
- * (eventstore_checkpoint). */
-#define CHECKPOINT_MS 200
-#define WAL_RESTART_FRAMES 4096
-
 typedef struct {
     const char *db;
     const char *pub;
@@ -70,7 +64,7 @@ main(int argc, char **argv)
     storedaemon_t d;
     if (storedaemon_open(&d, cfg.db, &eo) != 0)
         return 1;
-    checkpointer_t *ckpt = checkpointer_new(cfg.db, CHECKPOINT_MS, WAL_RESTART_FRAMES);
+    checkpointer_t *ckpt = checkpointer_new(cfg.db, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES);
     if (!ckpt) {
         LOG_E(NULL, "cannot start the WAL checkpointer on %s", cfg.db);
         storedaemon_close(&d);
