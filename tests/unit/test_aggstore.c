@@ -3,6 +3,7 @@
  * v1 ProductCreated rows written the way an old version wrote them are
  * upcast on load. */
 #include "aggstore.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -18,8 +19,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/inv-aggstore-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "aggstore");
     snprintf(path, sizeof path, "%s/events.db", dir);
     cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
 }
@@ -28,9 +28,7 @@ static void
 teardown(void)
 {
     eventstore_destroy(&es);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 /* Decides cmd against a, appends the event (snapshotting every k) and folds

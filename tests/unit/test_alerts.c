@@ -7,6 +7,7 @@
 #include "alerts.h"
 
 #include "bus.h"
+#include "scratch.h"
 #include "topology.h"
 
 #include <criterion/criterion.h>
@@ -146,8 +147,7 @@ pubsub_next(alertmsg_t *a, int wait_ms)
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/test_alerts.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "alerts");
     out = open_memstream(&out_buf, &out_len);
     model = open_model("alerts.db", out);
     pubsub_open();
@@ -164,9 +164,7 @@ teardown(void)
     zmq_ctx_term(zctx);
     fclose(out);
     free(out_buf);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(alerts, .init = setup, .fini = teardown);

@@ -4,6 +4,7 @@
  * filters and pagination, and hostile requests. */
 #include "auditapi.h"
 #include "auditlog.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -90,8 +91,7 @@ open_model(const char *name, FILE *where)
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/test_auditlog.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "auditlog");
     out = open_memstream(&out_buf, &out_len);
     model = open_model("audit.db", out);
     history();
@@ -103,9 +103,7 @@ teardown(void)
     auditlog_close(&model);
     fclose(out);
     free(out_buf);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(auditlog, .init = setup, .fini = teardown);

@@ -5,6 +5,7 @@
 #include "checkpointer.h"
 #include "eventstore.h"
 #include "sample.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -19,17 +20,14 @@ static char path[128];
 static void
 make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/inv-ckpt-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "ckpt");
     snprintf(path, sizeof path, "%s/events.db", dir);
 }
 
 static void
 remove_dir(void)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 static int64_t

@@ -6,13 +6,13 @@
  * behind a long reader. */
 #include "eventstore.h"
 #include "sample.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
 #include <time.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +25,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/inv-es-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "es");
     snprintf(path, sizeof path, "%s/events.db", dir);
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
@@ -37,19 +36,7 @@ static void
 teardown(void)
 {
     eventstore_destroy(&es);
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    scratch_remove(dir);
 }
 
 TestSuite(eventstore, .init = setup, .fini = teardown);

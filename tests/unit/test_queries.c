@@ -13,6 +13,7 @@
 #include "server.h"
 
 #include "event_history.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -75,8 +76,7 @@ history_shop(hist_t *h)
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_queries.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "queries");
     snprintf(path, sizeof path, "%s/read.db", dir);
     hist = hist_new();
     history_shop(hist);
@@ -94,9 +94,7 @@ teardown(void)
     queries_destroy(&qe);
     readmodel_destroy(&model);
     free(hist);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 /* ---- asking ---------------------------------------------------------------- */

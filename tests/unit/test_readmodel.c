@@ -6,6 +6,7 @@
 #include "readmodel.h"
 
 #include "event_history.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -23,17 +24,14 @@ static char path[128];
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_readmodel.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "readmodel");
     snprintf(path, sizeof path, "%s/read.db", dir);
 }
 
 static void
 teardown(void)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 /* Applies events [from, to) of h as one batch ending at position to. */

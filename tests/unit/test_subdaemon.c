@@ -1,6 +1,7 @@
 /* Unit tests of common/subdaemon: the shared settings table (defaults, the
  * daemon's own names, extras, precedence, mode flags, bad values) and the
  * socket and runtime lifecycle on an ipc:// endpoint in a temporary folder. */
+#include "scratch.h"
 #include "subdaemon.h"
 #include "topology.h"
 
@@ -103,8 +104,8 @@ no_control(void *arg, const char *type, const msgpack_object *req, codec_writer_
 
 Test(subdaemon, start_binds_and_fini_closes_in_any_state)
 {
-    char dir[] = "/tmp/inv-subdaemon-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    scratch_make(dir, sizeof dir, "subdaemon");
     char bind[128], extra[128];
     snprintf(bind, sizeof bind, "ipc://%s/control", dir);
     snprintf(extra, sizeof extra, "ipc://%s/pub", dir);
@@ -129,5 +130,5 @@ Test(subdaemon, start_binds_and_fini_closes_in_any_state)
     cr_assert_eq(subdaemon_start(&d, &cfg, &m), -1);
     cr_assert_neq(errno, 0);
     subdaemon_fini(&d);
-    rmdir(dir);
+    scratch_remove(dir); /* and the ipc socket files ZeroMQ leaves */
 }
