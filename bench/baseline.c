@@ -318,6 +318,8 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
     checkpointer_t *ck =
         rc == ES_OK ? checkpointer_new(path, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES) : NULL;
     bool started = ck != NULL;
+    if (rc == ES_OK && !started)
+        fprintf(stderr, "invbaseline: cannot start the checkpointer on %s\n", path);
     if (started) {
         double t0 = now_s() + 0.01;
         rc = append_arrivals(es, ev, versions, products, rate, n, t0, lat);

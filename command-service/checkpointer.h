@@ -6,7 +6,9 @@
  * checkpoint, tens of milliseconds with `--sync normal`, where the WAL
  * holds everything written since the last checkpoint unsynced).  Here they
  * hold up nobody: a passive checkpoint takes no lock that a writer or a
- * reader waits for. */
+ * reader waits for (the RESTART past a size takes the write lock for what
+ * the passive one left, with a bounded wait, as eventstore_checkpoint
+ * says). */
 #ifndef INV_CHECKPOINTER_H
 #define INV_CHECKPOINTER_H
 
