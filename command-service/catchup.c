@@ -209,7 +209,7 @@ status(catchup_ctx_t *c)
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ES_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
-    msgpack_pack_map(&c->w->pk, 10);
+    msgpack_pack_map(&c->w->pk, 12);
     codec_pack_kv_bool(&c->w->pk, "ok", rc == ES_OK);
     codec_pack_kv_str(&c->w->pk, "service", "relay");
     codec_pack_kv_int(&c->w->pk, "head", head);
@@ -220,6 +220,8 @@ status(catchup_ctx_t *c)
     codec_pack_kv_int(&c->w->pk, "heartbeats", c->stats->heartbeats);
     codec_pack_kv_int(&c->w->pk, "durable", c->stats->durable_through);
     codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
+    codec_pack_kv_int(&c->w->pk, "wal_frames", c->stats->wal.frames);
+    codec_pack_kv_int(&c->w->pk, "wal_backfilled", c->stats->wal.backfilled);
 }
 
 static const struct {

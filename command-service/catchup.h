@@ -18,6 +18,7 @@ typedef struct {
     int64_t self_syncs;        /* fsyncs of the WAL by the relay itself */
     int64_t published;         /* events published since start */
     int64_t heartbeats;        /* heartbeats sent since start */
+    es_wal_state_t wal;        /* the WAL as the last checkpoint left it */
 } catchup_relay_stats_t;
 
 /* Answers one request body into w (always exactly one reply map). */

@@ -3,6 +3,7 @@
 
 #include "eventstore.h"
 #include "log.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,8 +17,12 @@ struct checkpointer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    bool stop;        /* under mu */
-    int64_t failures; /* checkpoints failed in a row (the thread's own) */
+    bool stop;          /* under mu */
+    es_wal_state_t wal; /* under mu: as the last checkpoint left it */
+    /* the thread's own: */
+    int64_t failures;   /* checkpoints failed in a row */
+    int64_t held_since; /* ms (monotonic) since the WAL has not been restarted; 0: it was */
+    bool held_logged;
 };
 
 /* The monotonic time period_ms from now, for pthread_cond_timedwait. */
@@ -35,12 +40,41 @@ cp_deadline(int period_ms)
     return t;
 }
 
+/* Notes whether the WAL is held at restart_frames or more, and logs it
+ * once it has been for CHECKPOINT_HELD_WARN_MS, and when it is over. */
+static void
+cp_watch_held(checkpointer_t *c, es_wal_state_t wal)
+{
+    bool held = c->restart_frames > 0 && wal.frames >= c->restart_frames;
+    int64_t now = proc_mono_ms();
+    if (!held) {
+        if (c->held_logged)
+            LOG_I(NULL, "the WAL was restarted again after %lld s",
+                  (long long)((now - c->held_since) / 1000));
+        c->held_since = 0;
+        c->held_logged = false;
+        return;
+    }
+    if (c->held_since == 0)
+        c->held_since = now;
+    if (!c->held_logged && now - c->held_since >= CHECKPOINT_HELD_WARN_MS) {
+        c->held_logged = true;
+        LOG_W(NULL,
+              "the WAL has not been restarted for %lld s: %d frames (%d MiB), %d of them not yet "
+              "in the database file; a reader keeps an old snapshot open (an sqlite3 shell in "
+              "a transaction?)",
+              (long long)((now - c->held_since) / 1000), wal.frames, wal.frames / 256,
+              wal.frames - wal.backfilled);
+    }
+}
+
 /* One checkpoint; logs the first failure of a run of them and the
  * recovery, not every one (a full disk fails them five times a second). */
 static void
 cp_run(checkpointer_t *c)
 {
-    int rc = eventstore_checkpoint(c->es, c->restart_frames);
+    es_wal_state_t wal;
+    int rc = eventstore_checkpoint(c->es, c->restart_frames, &wal);
     bool first_failure = rc != ES_OK && c->failures == 0;
     bool recovered = rc == ES_OK && c->failures > 0;
     c->failures = rc == ES_OK ? 0 : c->failures + 1;
@@ -49,6 +83,12 @@ cp_run(checkpointer_t *c)
               c->period_ms);
     else if (recovered)
         LOG_I(NULL, "WAL checkpoints work again");
+    if (rc != ES_OK)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->wal = wal;
+    pthread_mutex_unlock(&c->mu);
+    cp_watch_held(c, wal);
 }
 
 static void *
@@ -117,4 +157,13 @@ checkpointer_destroy(checkpointer_t **cp)
     pthread_mutex_destroy(&c->mu);
     free(c);
     *cp = NULL;
+}
+
+es_wal_state_t
+checkpointer_wal(checkpointer_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    es_wal_state_t wal = c->wal;
+    pthread_mutex_unlock(&c->mu);
+    return wal;
 }

@@ -12,6 +12,8 @@
 #ifndef INV_CHECKPOINTER_H
 #define INV_CHECKPOINTER_H
 
+#include "eventstore.h"
+
 typedef struct checkpointer checkpointer_t;
 
 /* What the relay runs: a passive checkpoint every 200 ms, a RESTART past
@@ -27,5 +29,13 @@ checkpointer_t *checkpointer_new(const char *db_path, int period_ms, int restart
 /* Stops the thread (after the checkpoint it may be running), closes its
  * connection and frees.  NULL-safe. */
 void checkpointer_destroy(checkpointer_t **c);
+/* The WAL as the last successful checkpoint left it ({0, 0} before the
+ * first).  A WAL that stays at restart_frames or more was not restarted:
+ * a reader holds a snapshot in it (an operator's sqlite3 shell left in a
+ * transaction, a long backup); the thread logs it once after
+ * CHECKPOINT_HELD_WARN_MS and again when the WAL is restarted. */
+es_wal_state_t checkpointer_wal(checkpointer_t *c);
+
+#define CHECKPOINT_HELD_WARN_MS 30000
 
 #endif

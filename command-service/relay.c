@@ -57,6 +57,7 @@ struct relay {
     eventstore_t *es;
     void *pub, *router, *nudge;
     catchup_relay_stats_t stats;
+    checkpointer_t *ckpt; /* borrowed, may be NULL */
     walsync_t wal;
     int64_t self_sync_ms;
     int64_t durable_ms;        /* monotonic: when durable_through last moved or was checked */
@@ -85,7 +86,8 @@ relay_batch_reset(relay_t *r)
 }
 
 relay_t *
-relay_new(eventstore_t *es, void *pub, void *router, void *nudge, int64_t self_sync_ms)
+relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t *ckpt,
+          int64_t self_sync_ms)
 {
     relay_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -99,6 +101,7 @@ relay_new(eventstore_t *es, void *pub, void *router, void *nudge, int64_t self_s
     r->pub = pub;
     r->router = router;
     r->nudge = nudge;
+    r->ckpt = ckpt;
     codec_writer_init(&r->w);
     codec_writer_init(&r->batch);
     relay_batch_reset(r);
@@ -325,6 +328,8 @@ relay_serve(relay_t *r)
             body = "";
             len = 0;
         }
+        if (r->ckpt)
+            r->stats.wal = checkpointer_wal(r->ckpt);
         catchup_handle(r->es, &r->stats, body, len, &r->w);
         if (bus_reply_to(r->router, &m, n_env, r->w.buf.data, r->w.buf.size) != 0)
             LOG_W(NULL, "catch-up reply dropped: %s", zmq_strerror(errno));

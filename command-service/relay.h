@@ -6,16 +6,19 @@
 #ifndef INV_RELAY_H
 #define INV_RELAY_H
 
+#include "checkpointer.h"
 #include "eventstore.h"
 
 typedef struct relay relay_t;
 
-/* Borrows es (its own connection), pub (bound PUB), router (bound ROUTER)
- * and nudge (bound PULL, may be NULL).  Publishes only what is durable:
- * up to the position the nudges announce, or, when rows have waited above
- * it for self_sync_ms without a nudge moving it, up to what the relay's
- * own fsync of the WAL covers.  NULL on allocation failure. */
-relay_t *relay_new(eventstore_t *es, void *pub, void *router, void *nudge, int64_t self_sync_ms);
+/* Borrows es (its own connection), pub (bound PUB), router (bound ROUTER),
+ * nudge (bound PULL, may be NULL) and ckpt (the store's checkpointer, whose
+ * WAL numbers go into the Status reply; may be NULL).  Publishes only what
+ * is durable: up to the position the nudges announce, or, when rows have
+ * waited above it for self_sync_ms without a nudge moving it, up to what
+ * the relay's own fsync of the WAL covers.  NULL on allocation failure. */
+relay_t *relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t *ckpt,
+                   int64_t self_sync_ms);
 void relay_destroy(relay_t **r);
 /* Serves until proc_stopping(); returns 0. */
 int relay_run(relay_t *r);

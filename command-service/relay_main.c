@@ -73,8 +73,9 @@ main(int argc, char **argv)
     void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
     void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
-    relay_t *relay =
-        (pub && router && nudge) ? relay_new(d.es, pub, router, nudge, cfg.self_sync_ms) : NULL;
+    relay_t *relay = (pub && router && nudge)
+                         ? relay_new(d.es, pub, router, nudge, ckpt, cfg.self_sync_ms)
+                         : NULL;
     if (!relay) {
         LOG_E(NULL, "cannot bind %s / %s / %s: %s", cfg.pub, cfg.catchup, cfg.nudge,
               zmq_strerror(errno));

@@ -498,20 +498,27 @@ eventstore_rollback(eventstore_t *es)
 }
 
 int
-eventstore_checkpoint(eventstore_t *es, int restart_frames)
+eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal)
 {
-    int log = 0;
-    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames) {
         /* RESTART holds the write lock while it waits for readers: bound
          * that wait so a long reader (an operator's sqlite3 shell) cannot
          * stall the command-service; busy now means "try again later". */
         es->busy_limit_us = WAL_RESTART_WAIT_US;
-        rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        int rlog = 0, rdone = 0;
+        rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_RESTART, &rlog, &rdone);
         es->busy_limit_us = 0;
-        if (rc == SQLITE_BUSY)
-            rc = SQLITE_OK;
+        if (rc == SQLITE_OK) {
+            log = rlog;
+            done = rdone;
+        } else if (rc == SQLITE_BUSY) {
+            rc = SQLITE_OK; /* the passive one's numbers stand */
+        }
     }
+    if (wal && rc == SQLITE_OK)
+        *wal = (es_wal_state_t){log, done};
     return rc == SQLITE_OK ? ES_OK : es_err(rc);
 }
 

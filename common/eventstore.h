@@ -102,14 +102,23 @@ int eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position);
 /* Current version of a stream (0 when it has no events). */
 int eventstore_stream_version(eventstore_t *es, const char *stream, int64_t *version);
 
+/* The WAL as a checkpoint left it: frames it holds, and how many of them
+ * are in the database file too.  A WAL whose frames are all backfilled is
+ * written from its start again by the next commit. */
+typedef struct {
+    int frames;
+    int backfilled;
+} es_wal_state_t;
+
 /* A passive WAL checkpoint (never blocks the writer); the relay calls it
  * so that the command-service's commits do not have to.  When the WAL holds
  * restart_frames or more (0: never), a RESTART checkpoint follows: it
  * holds the write lock only for what the passive one left (a few frames and
  * one fsync), and the next commit writes the WAL from its start again.  The
  * WAL stays small and its blocks are reused, so commits never pay for a
- * checkpoint of tens of megabytes nor for growing the file. */
-int eventstore_checkpoint(eventstore_t *es, int restart_frames);
+ * checkpoint of tens of megabytes nor for growing the file.  *wal (may be
+ * NULL) is set to the WAL as the last checkpoint run left it. */
+int eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal);
 
 /* Idempotency: the stored first reply of command_id.  Returns 1 and fills
  * *reply when found, 0 when not, or an es_err_t. */

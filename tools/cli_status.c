@@ -149,15 +149,27 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
     fputs("}\n", stdout);
 }
 
+/* WAL frames not yet in the event store's file past which the relay's row
+ * says so: 64 MiB of 4 KiB pages, four times what the relay restarts the
+ * WAL at, which a busy system passes only for moments. */
+#define WAL_BEHIND_NOTE_FRAMES 16384
+
 const char *
 cli_status_note(const msgpack_object *reply)
 {
     bool unusable = false, rebuilding = false;
+    int64_t frames = 0, backfilled = 0;
     const msgpack_object *v = codec_map_get(reply, "model_unusable");
     if (v)
         codec_get_bool(v, &unusable);
     if ((v = codec_map_get(reply, "rebuilding")))
         codec_get_bool(v, &rebuilding);
+    if ((v = codec_map_get(reply, "wal_frames")))
+        codec_get_int(v, &frames);
+    if ((v = codec_map_get(reply, "wal_backfilled")))
+        codec_get_int(v, &backfilled);
+    if (frames - backfilled >= WAL_BEHIND_NOTE_FRAMES)
+        return "WAL 64+ MiB not checkpointed (a reader holds an old snapshot?)";
     return unusable ? "MODEL UNUSABLE, rebuilding" : rebuilding ? "rebuilding" : "";
 }
 

@@ -39,7 +39,9 @@ typedef struct {
 /* Extracts the columns from a reply map. */
 void cli_status_extract(const msgpack_object *reply, status_row_t *row);
 /* What the table says after the endpoint: "MODEL UNUSABLE, rebuilding"
- * (model_unusable), "rebuilding" (rebuilding), else "". */
+ * (model_unusable), "rebuilding" (rebuilding), a note when the relay
+ * reports 64 MiB or more of WAL not checkpointed (wal_frames,
+ * wal_backfilled), else "". */
 const char *cli_status_note(const msgpack_object *reply);
 
 int cli_status_run(void *zctx, const cli_opts_t *opts);

@@ -786,3 +786,65 @@ Test(failures, a_store_restored_under_running_subscribers_is_noticed, .timeout =
     cr_assert_gt(now, backed_up);
     assert_rebuilt_after_restore(now, "the relay's event socket disconnected");
 }
+
+/* Polls the relay's Status until its WAL numbers show the checkpoints held
+ * back (behind: backfilled below frames) or caught up (all backfilled), up
+ * to ITEST_WAIT_MS.  Returns the last numbers seen. */
+static es_wal_state_t
+wait_wal(bool behind)
+{
+    es_wal_state_t wal = {-1, -1};
+    for (int64_t deadline = now_ms() + ITEST_WAIT_MS; now_ms() < deadline; usleep(50000)) {
+        harness_reply_t r;
+        cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
+        wal.frames = (int)itest_int(r.root, "wal_frames");
+        wal.backfilled = (int)itest_int(r.root, "wal_backfilled");
+        harness_reply_fini(&r);
+        if (behind ? wal.backfilled < wal.frames : wal.backfilled == wal.frames)
+            break;
+    }
+    return wal;
+}
+
+/* A reader that keeps an old snapshot of events.db open (an operator's
+ * sqlite3 shell left in a transaction) keeps the checkpoints from copying
+ * what was committed after it into the database file.  Nothing stops, the
+ * relay's Status shows it (wal_backfilled below wal_frames), and once the
+ * reader is gone the next checkpoint copies everything. */
+Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 120)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h);
+    command_t c;
+    supplier_cmd(&c, "hold-s0", "h0", "Before the reader");
+    itest_accept(h, &c);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    exec("BEGIN");
+    int64_t seen = count_rows("SELECT count(*) FROM events"); /* the snapshot starts here */
+
+    for (int i = 1; i <= 40; i++) {
+        char id[32], sid[16];
+        snprintf(id, sizeof id, "hold-s%d", i);
+        snprintf(sid, sizeof sid, "h%d", i);
+        supplier_cmd(&c, id, sid, "Behind the reader");
+        itest_accept(h, &c);
+    }
+    es_wal_state_t wal = wait_wal(true);
+    cr_assert_lt(wal.backfilled, wal.frames, "the checkpoints copied past a reader's snapshot");
+    usleep(600 * 1000); /* three more checkpoint periods: still held */
+    es_wal_state_t later = wait_wal(true);
+    cr_assert_lt(later.backfilled, later.frames);
+    cr_assert_eq(count_rows("SELECT count(*) FROM events"), seen, "the snapshot moved");
+    cr_assert_eq(head(), seen + 40, "the commands went on while the WAL was held");
+
+    exec("COMMIT");
+    sqlite3_close(db);
+    db = NULL;
+    wal = wait_wal(false);
+    cr_assert_eq(wal.backfilled, wal.frames, "not caught up after the reader left: %d of %d",
+                 wal.backfilled, wal.frames);
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}

@@ -377,6 +377,28 @@ Test(cli, status_notes_a_model_being_replaced)
     }
 }
 
+Test(cli, status_notes_a_wal_held_back)
+{
+    const int64_t wal[3][2] = {{20000, 19000}, {20000, 3616}, {16384, 0}};
+    const char *held = "WAL 64+ MiB not checkpointed (a reader holds an old snapshot?)";
+    const char *notes[3] = {"", held, held};
+    for (int i = 0; i < 3; i++) {
+        codec_writer_t w;
+        codec_writer_init(&w);
+        msgpack_pack_map(&w.pk, 2);
+        codec_pack_kv_int(&w.pk, "wal_frames", wal[i][0]);
+        codec_pack_kv_int(&w.pk, "wal_backfilled", wal[i][1]);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
+        cr_expect_str_eq(cli_status_note(&u.data), notes[i], "frames %lld backfilled %lld",
+                         (long long)wal[i][0], (long long)wal[i][1]);
+        msgpack_unpacked_destroy(&u);
+        codec_writer_fini(&w);
+    }
+}
+
 /* ---- against a fake command service -------------------------------------- */
 
 typedef struct {

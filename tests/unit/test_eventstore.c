@@ -1161,7 +1161,7 @@ Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
     eventstore_options_t opts = {false, 5000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &relay), ES_OK);
     int64_t t0 = mono_ms();
-    cr_assert_eq(eventstore_checkpoint(relay, 1), ES_OK);
+    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ES_OK);
     int64_t took = mono_ms() - t0;
     cr_assert_lt(took, 2500, "the WAL restart waited %lld ms for the reader", (long long)took);
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 101, 101, NULL), ES_OK);
@@ -1169,7 +1169,7 @@ Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
     sqlite3_finalize(st);
     sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(reader);
-    cr_assert_eq(eventstore_checkpoint(relay, 1), ES_OK);
+    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ES_OK);
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 102, 102, NULL), ES_OK);
     eventstore_destroy(&relay);
 }
