@@ -502,6 +502,8 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal)
 {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return ES_OK; /* another connection is checkpointing: later */
     if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames) {
         /* RESTART holds the write lock while it waits for readers: bound
          * that wait so a long reader (an operator's sqlite3 shell) cannot
@@ -513,8 +515,8 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal)
         if (rc == SQLITE_OK) {
             log = rlog;
             done = rdone;
-        } else if (rc == SQLITE_BUSY) {
-            rc = SQLITE_OK; /* the passive one's numbers stand */
+        } else if ((rc & 0xff) == SQLITE_BUSY) {
+            rc = SQLITE_OK; /* a reader holds the WAL: the passive one's numbers stand */
         }
     }
     if (wal && rc == SQLITE_OK)
