@@ -40,12 +40,15 @@ cp_deadline(int period_ms)
     return t;
 }
 
-/* Notes whether the WAL is held at restart_frames or more, and logs it
- * once it has been for CHECKPOINT_HELD_WARN_MS, and when it is over. */
+/* Notes whether the WAL is held: at restart_frames or more and not all
+ * copied (a RESTART that got through has copied all, and the next commit
+ * writes the WAL from its start); logs it once it has been so for
+ * CHECKPOINT_HELD_WARN_MS, and when it is over. */
 static void
 cp_watch_held(checkpointer_t *c, es_wal_state_t wal)
 {
-    bool held = c->restart_frames > 0 && wal.frames >= c->restart_frames;
+    bool held =
+        c->restart_frames > 0 && wal.frames >= c->restart_frames && wal.backfilled < wal.frames;
     int64_t now = proc_mono_ms();
     if (!held) {
         if (c->held_logged)

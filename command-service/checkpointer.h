@@ -30,8 +30,8 @@ checkpointer_t *checkpointer_new(const char *db_path, int period_ms, int restart
  * connection and frees.  NULL-safe. */
 void checkpointer_destroy(checkpointer_t **c);
 /* The WAL as the last successful checkpoint left it ({0, 0} before the
- * first).  A WAL that stays at restart_frames or more was not restarted:
- * a reader holds a snapshot in it (an operator's sqlite3 shell left in a
+ * first).  A WAL that stays at restart_frames or more, not all copied,
+ * cannot be restarted: a reader holds a snapshot in it (an operator's sqlite3 shell left in a
  * transaction, a long backup); the thread logs it once after
  * CHECKPOINT_HELD_WARN_MS and again when the WAL is restarted. */
 es_wal_state_t checkpointer_wal(checkpointer_t *c);
