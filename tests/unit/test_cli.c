@@ -357,6 +357,19 @@ Test(cli, status_columns_from_a_reply)
     codec_writer_fini(&w);
 }
 
+/* Expects cli_status_note of the reply map in w to be note; frees w. */
+static void
+expect_note(codec_writer_t *w, const char *note)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    cr_assert_eq(codec_parse(w->buf.data, w->buf.size, &u, &why), 0);
+    cr_expect_str_eq(cli_status_note(&u.data), note);
+    msgpack_unpacked_destroy(&u);
+    codec_writer_fini(w);
+}
+
 Test(cli, status_notes_a_model_being_replaced)
 {
     const bool flags[3][2] = {{false, false}, {false, true}, {true, true}};
@@ -367,13 +380,7 @@ Test(cli, status_notes_a_model_being_replaced)
         msgpack_pack_map(&w.pk, 2);
         codec_pack_kv_bool(&w.pk, "model_unusable", flags[i][0]);
         codec_pack_kv_bool(&w.pk, "rebuilding", flags[i][1]);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        const char *why;
-        cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
-        cr_expect_str_eq(cli_status_note(&u.data), notes[i]);
-        msgpack_unpacked_destroy(&u);
-        codec_writer_fini(&w);
+        expect_note(&w, notes[i]);
     }
 }
 
@@ -388,14 +395,7 @@ Test(cli, status_notes_a_wal_held_back)
         msgpack_pack_map(&w.pk, 2);
         codec_pack_kv_int(&w.pk, "wal_frames", wal[i][0]);
         codec_pack_kv_int(&w.pk, "wal_backfilled", wal[i][1]);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        const char *why;
-        cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
-        cr_expect_str_eq(cli_status_note(&u.data), notes[i], "frames %lld backfilled %lld",
-                         (long long)wal[i][0], (long long)wal[i][1]);
-        msgpack_unpacked_destroy(&u);
-        codec_writer_fini(&w);
+        expect_note(&w, notes[i]);
     }
 }
 
