@@ -3,6 +3,7 @@
  * SQLite reuses from its start after each complete checkpoint, never grows
  * much past the threshold. */
 #include "modeldb.h"
+#include "scratch.h"
 
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -19,8 +20,8 @@ file_size(const char *path)
 
 Test(modeldb, checkpoints_keep_the_wal_small)
 {
-    char dir[] = "/tmp/inv-modeldb-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    scratch_make(dir, sizeof dir, "modeldb");
     char path[128], wal[136];
     snprintf(path, sizeof path, "%s/m.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -74,8 +75,8 @@ marked(const char *path)
  * leaves it; the owner's clean close removes it. */
 Test(modeldb, only_the_unsynced_writer_removes_the_marker)
 {
-    char dir[] = "/tmp/inv-modeldb-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    scratch_make(dir, sizeof dir, "modeldb");
     char path[128];
     snprintf(path, sizeof path, "%s/m.db", dir);
     sqlite3 *writer = NULL, *other = NULL;
@@ -98,8 +99,8 @@ Test(modeldb, only_the_unsynced_writer_removes_the_marker)
 
 Test(modeldb, the_checkpoint_event_is_kept_and_added_to_older_models)
 {
-    char dir[] = "/tmp/inv-modeldb-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    scratch_make(dir, sizeof dir, "modeldb");
     char path[128];
     snprintf(path, sizeof path, "%s/m.db", dir);
     /* a model written before the column: the checkpoint row without it */

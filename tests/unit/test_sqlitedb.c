@@ -1,5 +1,6 @@
 /* Unit tests of common/sqlitedb: a read-write connection that creates its
  * file, and a failure that leaves nothing to close. */
+#include "scratch.h"
 #include "sqlitedb.h"
 
 #include <criterion/criterion.h>
@@ -9,8 +10,8 @@
 
 Test(sqlitedb, open_creates_a_writable_file)
 {
-    char dir[] = "/tmp/inv-sqlitedb-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    scratch_make(dir, sizeof dir, "sqlitedb");
     char path[128];
     snprintf(path, sizeof path, "%s/t.db", dir);
     sqlite3 *db = NULL;

@@ -3,6 +3,7 @@
  * the descriptor polls readable when they are, a file that cannot be
  * synced is reported as an error and nothing after it counts as durable,
  * and a WAL that does not exist yet has nothing to sync. */
+#include "scratch.h"
 #include "syncer.h"
 
 #include <criterion/criterion.h>
@@ -32,9 +33,9 @@ wait_done(syncer_t *s, uint64_t want, uint64_t *done)
 
 Test(syncer, requests_are_done_after_an_fdatasync_of_the_file)
 {
-    char dir[] = "/tmp/inv-sync-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char path[64];
+    char dir[64];
+    scratch_make(dir, sizeof dir, "sync");
+    char path[128];
     snprintf(path, sizeof path, "%s/events.db-wal", dir);
     int fd = open(path, O_WRONLY | O_CREAT, 0644);
     cr_assert_geq(fd, 0);
