@@ -10,7 +10,7 @@
 
 #include "codec.h"
 
-/* A subscriber_control_fn (common/subscriber.h); arg is an alerts_t ** (the
+/* A subscriber_control_fn (common/subscriber/subscriber.h); arg is an alerts_t ** (the
  * live model's slot, which a Rebuild swap changes; NULL there gets an
  * `unavailable` reply).
  * Packs exactly one reply map into w and returns 0, or returns -1 for an

@@ -44,7 +44,7 @@ typedef struct {
 /* Called once per alert found, in position order; valid during the call. */
 typedef void (*alerts_row_fn)(void *arg, const alertmsg_t *alert);
 
-/* The subscriber runtime's view (common/subscriber.h); the model pointer
+/* The subscriber runtime's view (common/subscriber/subscriber.h); the model pointer
  * must be an alerts_t *. */
 extern const subscriber_ops_t alerts_ops;
 

@@ -2,7 +2,7 @@
  * publishes each low-stock alert after it commits, and answers ListAlerts,
  * Status and Rebuild on its API ROUTER.  A recipe: settings, signals, model,
  * sockets, runtime, teardown in reverse; the wiring shared with
- * audit-service is common/subdaemon.h.  Settings: docs/conventions.md. */
+ * audit-service is common/subscriber/subdaemon.h.  Settings: docs/conventions.md. */
 #include "alertapi.h"
 #include "alerts.h"
 

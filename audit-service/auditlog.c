@@ -73,7 +73,7 @@ struct auditlog {
     auditlog_row_t row;         /* scratch: search row */
 };
 
-/* The WAL is checkpointed as every model's is (common/modeldb.c, every
+/* The WAL is checkpointed as every model's is (common/models/modeldb.c, every
  * 256 pages).  It used to be every 10000 pages (40 MiB): fewer bytes
  * written in all (a replay of 102,426 bench events: 83 MB instead of 105 MB
  * at 1000), but each of those checkpoints stalled the command-service's

@@ -7,7 +7,7 @@
  *    twice changes nothing (INSERT OR IGNORE on the position) and prints
  *    nothing the second time;
  *  - the checkpoint moves in the same transaction as the rows it covers
- *    (common/modeldb.h), so rows and checkpoint never disagree;
+ *    (common/models/modeldb.h), so rows and checkpoint never disagree;
  *  - a printed line is written only after its batch committed: apply queues
  *    the line, `committed` writes and flushes the queue, `rollback` drops it;
  *  - everything stored is a function of the events only (no wall clock), so
@@ -56,7 +56,7 @@ typedef struct {
  * during the call. */
 typedef void (*auditlog_row_fn)(void *arg, const auditlog_row_t *row);
 
-/* The subscriber runtime's view of the model (common/subscriber.h); the
+/* The subscriber runtime's view of the model (common/subscriber/subscriber.h); the
  * model pointer given to subscriber_new must be an auditlog_t *. */
 extern const subscriber_ops_t auditlog_ops;
 

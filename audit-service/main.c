@@ -1,7 +1,7 @@
 /* audit-service: follows the event bus into the audit model (one row and one
  * printed line per event) and answers SearchAudit, Status and Rebuild on its ROUTER.
  * A recipe: settings, signals, model, sockets, runtime, teardown in reverse;
- * the wiring shared with alert-service is common/subdaemon.h.  Settings:
+ * the wiring shared with alert-service is common/subscriber/subdaemon.h.  Settings:
  * docs/conventions.md. */
 #include "auditapi.h"
 #include "auditlog.h"

@@ -3,7 +3,7 @@
  *
  * Delivery is exact because the subscriber runtime applies position
  * checkpoint + 1 only, in the transaction that moves the checkpoint
- * (common/subscriber.h); this file only wires the pieces together.  The
+ * (common/subscriber/subscriber.h); this file only wires the pieces together.  The
  * control ROUTER answers Status and Rebuild (both in the runtime); other
  * request types get `malformed`.  A rebuild builds a fresh read model in a
  * new generation file and the runtime swaps it in, closing the old model:

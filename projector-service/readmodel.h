@@ -3,7 +3,7 @@
  *
  * Owns the schema (tables, the public/admin views the query service reads,
  * the FTS5 index) and applies events to it, one per call, inside the
- * transaction the subscriber runtime opens (common/subscriber.h).
+ * transaction the subscriber runtime opens (common/subscriber/subscriber.h).
  *
  * Invariants:
  *  - the checkpoint row is written in the same transaction as the rows it
@@ -46,7 +46,7 @@ readmodel_t *readmodel_new(const char *path, const char **why);
 readmodel_t *readmodel_open_dump(const char *path, const char **why);
 /* A bulk build (a fresh `--mode once` model nobody reads until it is
  * complete): removes whatever a crashed build left at `path`, a temporary
- * name, and opens it with common/modeldb.h's bulk settings and without the
+ * name, and opens it with common/models/modeldb.h's bulk settings and without the
  * indexes only the query service reads.  Applies like readmodel_new's
  * model.  NULL with *why set on failure. */
 readmodel_t *readmodel_new_bulk(const char *path, const char **why);

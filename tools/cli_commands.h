@@ -1,6 +1,6 @@
 /* cli_commands: the write side of invctl.  One table row per subcommand
  * names the command type and maps each flag to a data field (the field's
- * kind, int or string, comes from common/fields.c); cli_commands_build()
+ * kind, int or string, comes from domain/fields.c); cli_commands_build()
  * turns words into a command_t, cli_commands_run() sends it, prints the
  * outcome and optionally waits until the query service has applied it.
  *

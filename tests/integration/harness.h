@@ -1,7 +1,7 @@
 /* harness: runs the real daemons as processes for integration tests.
  *
  * harness_start makes a temporary folder, gives every socket of
- * common/topology.h an ipc://<tmp>/<name>.sock endpoint, and starts each
+ * common/base/topology.h an ipc://<tmp>/<name>.sock endpoint, and starts each
  * daemon from the build tree with fork/execv and the flags of
  * docs/conventions.md, its stdout and stderr going to <tmp>/<daemon>.log.
  * A daemon counts as started once its ROUTER answers Status.

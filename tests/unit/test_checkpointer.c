@@ -1,4 +1,4 @@
-/* Unit tests of command-service/checkpointer on a real event store: the
+/* Unit tests of common/store/checkpointer on a real event store: the
  * thread copies what the writer leaves in the WAL into the database file
  * (the writer never checkpoints itself here), it stops at once when told
  * however long its period, and a store it cannot open is an error. */

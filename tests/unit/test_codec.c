@@ -1,4 +1,4 @@
-/* Unit tests of common/codec: round trips of every encoder, and a strict,
+/* Unit tests of common/wire/codec: round trips of every encoder, and a strict,
  * crash-free decoder for truncated, random, hostile and mistyped input. */
 #include "codec.h"
 #include "sample.h"

@@ -1,4 +1,4 @@
-/* Unit tests of common/eventstore on a real SQLite file in a temporary
+/* Unit tests of common/store/eventstore on a real SQLite file in a temporary
  * folder: gap-free positions, one version after another per stream (also
  * across connections), all-or-nothing transactions, reads along the
  * per-stream chain, the outbox, idempotency rows, reopening, the migration

@@ -1,4 +1,4 @@
-/* Unit tests of common/fields: UTF-8 validation and the per-field rules. */
+/* Unit tests of domain/fields: UTF-8 validation and the per-field rules. */
 #include "fields.h"
 #include "message.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of common/modeldb: a subscriber's database checkpoints its WAL
+/* Unit tests of common/models/modeldb: a subscriber's database checkpoints its WAL
  * in small bursts (docs/performance.md, item 25), so the WAL file, which
  * SQLite reuses from its start after each complete checkpoint, never grows
  * much past the threshold. */

@@ -1,4 +1,4 @@
-/* Unit tests of common/sqlitedb: a read-write connection that creates its
+/* Unit tests of common/files/sqlitedb: a read-write connection that creates its
  * file, and a failure that leaves nothing to close. */
 #include "scratch.h"
 #include "sqlitedb.h"

@@ -1,4 +1,4 @@
-/* Unit tests of common/subdaemon: the shared settings table (defaults, the
+/* Unit tests of common/subscriber/subdaemon: the shared settings table (defaults, the
  * daemon's own names, extras, precedence, mode flags, bad values) and the
  * socket and runtime lifecycle on an ipc:// endpoint in a temporary folder. */
 #include "scratch.h"

@@ -1,4 +1,4 @@
-/* Unit tests of command-service/syncer (and common/walsync under it) on
+/* Unit tests of command-service/syncer (and common/files/walsync under it) on
  * real files: requests are reported done once an fdatasync covered them,
  * the descriptor polls readable when they are, a file that cannot be
  * synced is reported as an error and nothing after it counts as durable,

@@ -2,7 +2,7 @@
  * the bytes, in order, without building msgpack-c's object tree.
  *
  * The hot decoders (events on the bus and in catch-up pages, stored
- * payloads, command requests and replies; common/codec.c) read with it:
+ * payloads, command requests and replies; common/wire/codec.c) read with it:
  * no allocation per message, one walk over the bytes instead of three
  * (the shape check, the unpack into a zone, the key check) plus the walk
  * of the tree.  Every read checks the bytes that remain; a wrong type or

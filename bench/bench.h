@@ -1,4 +1,4 @@
-/* bench: the load generator's engine (tools/invbench).  Several DEALER
+/* bench: the load generator's engine (bench/invbench.c).  Several DEALER
  * connections, each with a window of outstanding requests, closed loop (as
  * fast as replies come) or open loop at a fixed rate, where latency is taken
  * from the intended send time so that a stall is not hidden (no coordinated
