@@ -5,6 +5,7 @@
 #include "commandsvc.h"
 #include "config.h"
 #include "log.h"
+#include "modellock.h"
 #include "proc.h"
 #include "storedaemon.h"
 #include "syncer.h"
@@ -87,9 +88,14 @@ main(int argc, char **argv)
      * write lock, makes each batch durable before it is answered. */
     bool full = strcmp(cfg.sync, "full") == 0;
     eventstore_options_t eo = {false, (int)cfg.busy_timeout_ms, (int)cfg.cache_mb, 20000};
-    storedaemon_t d;
-    if (storedaemon_open(&d, cfg.db, &eo) != 0)
+    int lock = modellock_take(cfg.db); /* one command-service per store */
+    if (lock < 0)
         return 1;
+    storedaemon_t d;
+    if (storedaemon_open(&d, cfg.db, &eo) != 0) {
+        modellock_release(&lock);
+        return 1;
+    }
     syncer_t *syncer = full ? syncer_new(eventstore_wal_path(d.es)) : NULL;
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
@@ -114,5 +120,6 @@ main(int argc, char **argv)
     bus_close(&nudge);
     bus_close(&router);
     storedaemon_close(&d);
+    modellock_release(&lock);
     return rc;
 }
