@@ -342,7 +342,8 @@ codec_read_fields(mpread_t *r, fields_t *fs, field_errors_t *errs, const char **
 /* ---- commands ------------------------------------------------------------ */
 
 enum { CK_TYPE, CK_COMMAND_ID, CK_CORRELATION_ID, CK_EXPECTED_VERSION, CK_DATA, CK__COUNT };
-static const codec_key_t command_keys[CK__COUNT] = {
+_Static_assert(CK__COUNT == CODEC_COMMAND_NKEYS && CK_TYPE == 0, "codec.h names the keys");
+const codec_key_t codec_command_keys[CODEC_COMMAND_NKEYS] = {
     CODEC_KEY("type"), CODEC_KEY("command_id"), CODEC_KEY("correlation_id"),
     CODEC_KEY("expected_version"), CODEC_KEY("data")};
 
@@ -407,32 +408,15 @@ codec_command_type(mpread_t *v, uint32_t found, command_t *cmd)
     return NULL;
 }
 
-reject_code_t
-codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
-                     size_t why_cap)
+/* Decodes what follows the type: the envelope, then the data.  cmd and
+ * errs are cleared by the caller. */
+static reject_code_t
+codec_command_rest(mpread_t *v, uint32_t found, int unknown, command_t *cmd, field_errors_t *errs,
+                   char *why, size_t why_cap)
 {
-    memset(cmd, 0, offsetof(command_t, data));
-    fields_clear(&cmd->data);
-    errs->count = 0;
-    if (len > CODEC_MAX_MESSAGE) {
-        snprintf(why, why_cap, "message of %zu bytes exceeds the limit of %d", len,
-                 CODEC_MAX_MESSAGE);
-        return REJ_MALFORMED;
-    }
-    mpread_t r, v[CK__COUNT];
-    uint32_t found;
-    int unknown;
     const char *reason = NULL;
     reject_code_t rc = REJ_MALFORMED;
-    if (codec_reader_init(&r, buf, len, &reason) != 0)
-        goto out;
-    int indexed = codec_map_index(&r, command_keys, CK__COUNT, v, &found, &unknown);
-    if (indexed != 0) {
-        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
-        goto out;
-    }
-    if ((reason = codec_command_type(v, found, cmd)) != NULL ||
-        (reason = codec_command_envelope(v, found, unknown, cmd, errs)) != NULL)
+    if ((reason = codec_command_envelope(v, found, unknown, cmd, errs)) != NULL)
         goto out;
     if (!(found & (1u << CK_DATA))) {
         reason = "data must be a map";
@@ -446,6 +430,52 @@ out:
     if (rc == REJ_MALFORMED)
         strcopy(why, why_cap, reason ? reason : "malformed");
     return rc;
+}
+
+static void
+codec_command_clear(command_t *cmd, field_errors_t *errs)
+{
+    memset(cmd, 0, offsetof(command_t, data));
+    fields_clear(&cmd->data);
+    errs->count = 0;
+}
+
+reject_code_t
+codec_decode_command_at(command_type_t type, mpread_t *vals, uint32_t found, int unknown,
+                        command_t *cmd, field_errors_t *errs, char *why, size_t why_cap)
+{
+    codec_command_clear(cmd, errs);
+    cmd->type = type;
+    return codec_command_rest(vals, found, unknown, cmd, errs, why, why_cap);
+}
+
+reject_code_t
+codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
+                     size_t why_cap)
+{
+    codec_command_clear(cmd, errs);
+    if (len > CODEC_MAX_MESSAGE) {
+        snprintf(why, why_cap, "message of %zu bytes exceeds the limit of %d", len,
+                 CODEC_MAX_MESSAGE);
+        return REJ_MALFORMED;
+    }
+    mpread_t r, v[CK__COUNT];
+    uint32_t found;
+    int unknown;
+    const char *reason = NULL;
+    if (codec_reader_init(&r, buf, len, &reason) != 0)
+        goto malformed;
+    int indexed = codec_map_index(&r, codec_command_keys, CK__COUNT, v, &found, &unknown);
+    if (indexed != 0) {
+        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
+        goto malformed;
+    }
+    if ((reason = codec_command_type(v, found, cmd)) != NULL)
+        goto malformed;
+    return codec_command_rest(v, found, unknown, cmd, errs, why, why_cap);
+malformed:
+    strcopy(why, why_cap, reason);
+    return REJ_MALFORMED;
 }
 
 void
@@ -681,18 +711,32 @@ codec_pack_command_reply(msgpack_packer *pk, const command_reply_t *r)
         codec_pack_kv_bool(pk, "duplicate", r->duplicate);
         return;
     }
-    bool conflict = r->error == REJ_CONFLICT;
-    msgpack_pack_map(pk, 5 + conflict);
+    codec_error_t e = {.code = reject_code_name(r->error),
+                       .message = r->message,
+                       .command_id = r->command_id,
+                       .current_version = r->error == REJ_CONFLICT ? &r->version : NULL,
+                       .fields = &r->fields};
+    codec_pack_error(pk, &e);
+}
+
+void
+codec_pack_error(msgpack_packer *pk, const codec_error_t *e)
+{
+    size_t n = 3 + (e->command_id != NULL) + (e->current_version != NULL) + (e->fields != NULL);
+    msgpack_pack_map(pk, n);
     codec_pack_kv_bool(pk, "ok", false);
-    codec_pack_kv_str(pk, "command_id", r->command_id);
-    codec_pack_kv_str(pk, "error", reject_code_name(r->error));
-    codec_pack_kv_str(pk, "message", r->message);
-    if (conflict)
-        codec_pack_kv_int(pk, "current_version", r->version);
+    if (e->command_id)
+        codec_pack_kv_str(pk, "command_id", e->command_id);
+    codec_pack_kv_str(pk, "error", e->code);
+    codec_pack_kv_str(pk, "message", e->message);
+    if (e->current_version)
+        codec_pack_kv_int(pk, "current_version", *e->current_version);
+    if (!e->fields)
+        return;
     codec_pack_cstr(pk, "fields");
-    msgpack_pack_map(pk, (size_t)r->fields.count);
-    for (int i = 0; i < r->fields.count; i++)
-        codec_pack_kv_str(pk, r->fields.items[i].field, r->fields.items[i].message);
+    msgpack_pack_map(pk, (size_t)e->fields->count);
+    for (int i = 0; i < e->fields->count; i++)
+        codec_pack_kv_str(pk, e->fields->items[i].field, e->fields->items[i].message);
 }
 
 static reject_code_t

@@ -94,16 +94,7 @@ void
 params_reply_error(codec_writer_t *w, const char *code, const char *message,
                    const field_errors_t *errs)
 {
-    msgpack_pack_map(&w->pk, errs ? 4 : 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", code);
-    codec_pack_kv_str(&w->pk, "message", message);
-    if (!errs)
-        return;
-    codec_pack_cstr(&w->pk, "fields");
-    msgpack_pack_map(&w->pk, (size_t)errs->count);
-    for (int i = 0; i < errs->count; i++)
-        codec_pack_kv_str(&w->pk, errs->items[i].field, errs->items[i].message);
+    codec_pack_error(&w->pk, &(codec_error_t){.code = code, .message = message, .fields = errs});
 }
 
 void
