@@ -10,6 +10,7 @@
 #include "log.h"
 #include "modeldb.h"
 #include "proc.h"
+#include "rpc.h"
 #include "strcopy.h"
 #include "topology.h"
 
@@ -992,51 +993,57 @@ sub_drain_live(subscriber_t *s)
 
 /* ---- control ------------------------------------------------------------- */
 
-static void
-sub_reply_malformed(codec_writer_t *w, const char *message)
+#define SUB_TYPE_MAX 63 /* bytes of a control request's type */
+
+static int
+sub_on_status(void *arg, rpc_request_t *req)
 {
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", "malformed");
-    codec_pack_kv_str(&w->pk, "message", message);
+    subscriber_pack_status(arg, &req->w->pk);
+    return RPC_REPLY;
 }
 
+static int
+sub_on_rebuild(void *arg, rpc_request_t *req)
+{
+    sub_rebuild_start(arg, req->w);
+    return RPC_REPLY;
+}
+
+/* Every other type goes to the daemon's handler, which may not know it. */
+static int
+sub_on_other(void *arg, rpc_request_t *req)
+{
+    subscriber_t *s = arg;
+    char type[SUB_TYPE_MAX + 1];
+    memcpy(type, req->type, req->type_len); /* type_len <= SUB_TYPE_MAX */
+    type[req->type_len] = '\0';
+    if (!s->control_fn || s->control_fn(s->control_arg, type, req->map, req->w) != 0)
+        return RPC_UNKNOWN;
+    return RPC_REPLY;
+}
+
+/* The control ROUTER (docs/protocol.md, sections 11 and 12). */
+static const rpc_proto_t sub_control_proto = {
+    .type_max = SUB_TYPE_MAX,
+    .bad_frames = "expected one body frame after the routing envelope",
+    .too_large = "message exceeds 64 KiB",
+    .unknown = "unknown request type",
+    .log_dropped = "control reply dropped: %s",
+};
+static const rpc_route_t sub_control_routes[] = {
+    {.type = "Status", .handle = sub_on_status},
+    {.type = "Rebuild", .handle = sub_on_rebuild},
+    {.type = RPC_ANY, .handle = sub_on_other},
+};
+static const rpc_endpoint_t sub_control_endpoint = {
+    &sub_control_proto, sub_control_routes,
+    sizeof sub_control_routes / sizeof sub_control_routes[0]};
+
+/* Answers one control request, if one is waiting. */
 static void
 sub_on_control(subscriber_t *s)
 {
-    bus_msg_t m;
-    if (bus_recv(s->control, &m, ZMQ_DONTWAIT) != 0)
-        return;
-    size_t len;
-    const void *body;
-    int n_env;
-    int shape = bus_split(&m, &n_env, &body, &len);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    codec_writer_reset(&s->w);
-    const char *why = NULL;
-    char type[64];
-    const msgpack_object *t;
-    if (shape != 0)
-        sub_reply_malformed(&s->w, "expected one body frame after the routing envelope");
-    else if (len > CODEC_MAX_MESSAGE)
-        sub_reply_malformed(&s->w, "message exceeds 64 KiB");
-    else if (codec_parse(body, len, &u, &why) != 0)
-        sub_reply_malformed(&s->w, why);
-    else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
-        sub_reply_malformed(&s->w, "type must be a string");
-    else if (strcmp(type, "Status") == 0)
-        subscriber_pack_status(s, &s->w.pk);
-    else if (strcmp(type, "Rebuild") == 0)
-        sub_rebuild_start(s, &s->w);
-    else if (!s->control_fn || s->control_fn(s->control_arg, type, &u.data, &s->w) != 0) {
-        codec_writer_reset(&s->w);
-        sub_reply_malformed(&s->w, "unknown request type");
-    }
-    if (bus_reply_to(s->control, &m, n_env, s->w.buf.data, s->w.buf.size) != 0)
-        LOG_W(NULL, "control reply dropped: %s", zmq_strerror(errno));
-    msgpack_unpacked_destroy(&u);
-    bus_msg_close(&m);
+    rpc_serve(&sub_control_endpoint, s->control, s, &s->w);
 }
 
 /* ---- loop ---------------------------------------------------------------- */
