@@ -23,19 +23,14 @@ rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
 }
 
 /* The type from the tree: "type" must be a string (of at most type_max
- * bytes, read up to a NUL, when the protocol copies it).  0 or -1. */
+ * bytes when the protocol says so).  0 or -1. */
 static int
 rpc_tree_type(const rpc_proto_t *p, rpc_request_t *req)
 {
     const msgpack_object *t = codec_map_get(req->map, "type");
     if (!t || codec_get_str(t, &req->type, &req->type_len) != 0)
         return -1;
-    if (p->type_max == 0)
-        return 0;
-    if (req->type_len > p->type_max)
-        return -1;
-    req->type_len = strnlen(req->type, req->type_len);
-    return 0;
+    return p->type_max > 0 && req->type_len > p->type_max ? -1 : 0;
 }
 
 /* The envelope as a tree (codec_parse).  NULL or the refusal's reason. */
@@ -99,8 +94,9 @@ rpc_route_find(const rpc_route_t *routes, size_t n, const char *type, size_t len
             any = any ? any : &routes[i];
             continue;
         }
-        if (strlen(t) == len && memcmp(t, type, len) == 0)
-            return &routes[i];
+        size_t n = strlen(t);
+        if (n <= len && memcmp(t, type, n) == 0 && (n == len || type[n] == '\0'))
+            return &routes[i]; /* the name, or the name then a NUL: compared as C strings */
     }
     return any;
 }

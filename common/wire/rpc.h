@@ -41,8 +41,8 @@ typedef struct {
      * RPC_KEYS_MAX) and handlers read req->vals; no tree is built. */
     const codec_key_t *keys;
     int nkeys;
-    /* > 0: the type is read as the C string it was copied into (up to a
-     * NUL), and one of more than type_max bytes is not a string. */
+    /* > 0: a type of more than type_max bytes is "type must be a string"
+     * (it did not fit the buffer the daemon copied it into). */
     size_t type_max;
     /* Refusals are shaped as command replies: command_id "" (not read
      * yet) and fields {} (section 4.4). */
@@ -85,8 +85,10 @@ enum {
 
 typedef int (*rpc_handle_fn)(void *arg, rpc_request_t *req);
 
-/* One request type.  A route of type RPC_ANY takes every type not named
- * before it (its handler may return RPC_UNKNOWN). */
+/* One request type.  A named route takes its name, also when a NUL and
+ * more follow it in the request (the daemons compared types as C strings,
+ * and still do); a route of type RPC_ANY takes every type no named route
+ * takes (its handler may return RPC_UNKNOWN). */
 #define RPC_ANY NULL
 typedef struct {
     const char *type;
@@ -108,8 +110,8 @@ typedef struct {
 int rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why,
                size_t why_cap);
 
-/* The route of type (len bytes): the first named exactly so, else the first
- * RPC_ANY, else NULL. */
+/* The route of type (len bytes): the first named so (see rpc_route_t),
+ * else the first RPC_ANY, else NULL. */
 const rpc_route_t *rpc_route_find(const rpc_route_t *routes, size_t n, const char *type,
                                   size_t len);
 

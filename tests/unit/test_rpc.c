@@ -196,6 +196,10 @@ Test(rpc, route_find_prefers_the_exact_name_then_any)
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee", 3), &tree_routes[2]);
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Echoes", 6), &tree_routes[2]);
     cr_assert_null(rpc_route_find(strict_routes, 1, "Status", 6));
+    /* compared as C strings: a NUL ends the name */
+    cr_assert_eq(rpc_route_find(tree_routes, 3, "Keep\0x", 6), &tree_routes[1]);
+    cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee\0p", 5), &tree_routes[2]);
+    cr_assert_eq(rpc_route_find(strict_routes, 1, "Echo\0", 5), &strict_routes[0]);
 }
 
 Test(rpc, the_any_route_takes_the_rest)
