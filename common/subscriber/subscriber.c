@@ -825,13 +825,12 @@ static void
 sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 {
     const char *problem = sub_rebuild_open(s);
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", problem == NULL);
     if (problem) {
-        codec_pack_kv_str(&w->pk, "error", "unavailable");
-        codec_pack_kv_str(&w->pk, "message", problem);
+        codec_pack_error(&w->pk, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
+    msgpack_pack_map(&w->pk, 3);
+    codec_pack_kv_bool(&w->pk, "ok", true);
     codec_pack_kv_str(&w->pk, "path", s->rebuild_path);
     codec_pack_kv_int(&w->pk, "target_position", s->st.head);
 }
