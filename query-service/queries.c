@@ -676,10 +676,7 @@ queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *requ
 static void
 q_pack_unavailable(msgpack_packer *pk, const char *message)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_kv_bool(pk, "ok", false);
-    codec_pack_kv_str(pk, "error", "unavailable");
-    codec_pack_kv_str(pk, "message", message);
+    codec_pack_error(pk, &(codec_error_t){.code = "unavailable", .message = message});
 }
 
 /* Opens the read transaction (or joins the batch's) and reads the
