@@ -437,8 +437,8 @@ svc_on_status(void *arg, rpc_request_t *req)
 /* Packs the rejection of a command that did not decode (rc malformed or
  * validation, why and errs as codec_decode_command_at left them). */
 static void
-svc_refuse(commandsvc_t *s, pending_t *p, reject_code_t rc, const field_errors_t *errs,
-           char *why, size_t why_cap, codec_writer_t *w)
+svc_refuse(commandsvc_t *s, pending_t *p, reject_code_t rc, const field_errors_t *errs, char *why,
+           size_t why_cap, codec_writer_t *w)
 {
     if (rc == REJ_VALIDATION)
         snprintf(why, why_cap, "invalid %s: %s%s", errs->items[0].field, errs->items[0].message,

@@ -263,8 +263,7 @@ static const rpc_endpoint_t catchup_endpoint = {&catchup_proto, catchup_routes,
                                                 sizeof catchup_routes / sizeof catchup_routes[0]};
 
 int
-catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats,
-              codec_writer_t *w)
+catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats, codec_writer_t *w)
 {
     catchup_ctx_t c = {es, stats, NULL, NULL};
     return rpc_serve(&catchup_endpoint, router, &c, w);

@@ -65,8 +65,7 @@ rpc_decode_cursor(const rpc_proto_t *p, rpc_request_t *req)
 }
 
 int
-rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why,
-           size_t why_cap)
+rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why, size_t why_cap)
 {
     req->type = NULL;
     req->type_len = 0;

@@ -60,13 +60,13 @@ typedef struct {
 
 /* One request while it is handled. */
 typedef struct {
-    bus_msg_t *msg;            /* the received message, routing frames first (NULL in tests) */
-    int n_env;                 /* routing frames to echo */
-    const void *body;          /* the body frame */
-    size_t len;                /* its bytes */
-    const char *type;          /* the request type, not NUL-terminated; valid during the call */
-    size_t type_len;           /* its bytes */
-    const msgpack_object *map; /* tree protocols: the body, a map (NULL for cursor ones) */
+    bus_msg_t *msg;              /* the received message, routing frames first (NULL in tests) */
+    int n_env;                   /* routing frames to echo */
+    const void *body;            /* the body frame */
+    size_t len;                  /* its bytes */
+    const char *type;            /* the request type, not NUL-terminated; valid during the call */
+    size_t type_len;             /* its bytes */
+    const msgpack_object *map;   /* tree protocols: the body, a map (NULL for cursor ones) */
     mpread_t vals[RPC_KEYS_MAX]; /* cursor protocols: where the value of keys[k] begins */
     uint32_t found;              /* cursor protocols: bit k says keys[k] was there */
     int unknown;                 /* cursor protocols: keys not in the table */

@@ -14,11 +14,11 @@
 /* ---- an endpoint to dispatch to ------------------------------------------ */
 
 typedef struct {
-    int calls;          /* handler calls */
-    char last[32];      /* the type the last handler saw */
-    bool saw_map;       /* tree: req->map was the parsed body */
-    int64_t value;      /* cursor: the "value" key read from req->vals */
-    bus_msg_t kept;     /* what the Keep handler took */
+    int calls;      /* handler calls */
+    char last[32];  /* the type the last handler saw */
+    bool saw_map;   /* tree: req->map was the parsed body */
+    int64_t value;  /* cursor: the "value" key read from req->vals */
+    bus_msg_t kept; /* what the Keep handler took */
     bool have_kept;
 } probe_t;
 
@@ -346,8 +346,8 @@ Test(rpc, error_packer_bytes)
     codec_writer_reset(&reply);
     field_errors_t errs = {.count = 0};
     field_errors_add(&errs, "limit", "must be 1..100");
-    codec_pack_error(&reply.pk, &(codec_error_t){.code = "validation", .message = "bad",
-                                                 .fields = &errs});
+    codec_pack_error(&reply.pk,
+                     &(codec_error_t){.code = "validation", .message = "bad", .fields = &errs});
     EXPECT_BYTES(&reply, "\x84\xa2ok\xc2\xa5"
                          "error\xaavalidation\xa7message\xa3"
                          "bad\xa6"
@@ -357,8 +357,10 @@ Test(rpc, error_packer_bytes)
     codec_writer_reset(&reply);
     int64_t version = 4;
     field_errors_t none = {.count = 0};
-    codec_pack_error(&reply.pk, &(codec_error_t){.code = "conflict", .message = "v",
-                                                 .command_id = "y1", .current_version = &version,
+    codec_pack_error(&reply.pk, &(codec_error_t){.code = "conflict",
+                                                 .message = "v",
+                                                 .command_id = "y1",
+                                                 .current_version = &version,
                                                  .fields = &none});
     EXPECT_BYTES(&reply, "\x86\xa2ok\xc2\xaa"
                          "command_id\xa2y1\xa5"
