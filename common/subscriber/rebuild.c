@@ -31,6 +31,8 @@ static const char *const generation_suffixes[] = {
 #define FAILED_PAGES_MAX 20
 
 struct rebuild {
+    const subscriber_ops_t *ops;  /* the models' side, not owned */
+    modeldb_sync_t sync;          /* applied to each model as it opens and finishes */
     subscriber_factory_t factory; /* factory.open NULL when absent */
     const char *live_path;        /* the live model's name, not owned */
     void *model;                  /* the model being rebuilt, NULL when none */
@@ -40,9 +42,14 @@ struct rebuild {
 };
 
 rebuild_t *
-rebuild_new(void)
+rebuild_new(const subscriber_ops_t *ops, modeldb_sync_t sync)
 {
-    return calloc(1, sizeof(rebuild_t));
+    rebuild_t *r = calloc(1, sizeof *r);
+    if (r) {
+        r->ops = ops;
+        r->sync = sync;
+    }
+    return r;
 }
 
 void
@@ -173,6 +180,18 @@ rebuild_path(const rebuild_t *r)
     return r->path;
 }
 
+/* model with the sync policy applied (a bulk build's is left as it is), or
+ * NULL (model closed) when that failed or model is NULL. */
+static void *
+rebuild_synced(rebuild_t *r, void *model)
+{
+    if (model && modeldb_set_sync(r->ops->db(model), r->sync) != SQLITE_OK) {
+        r->factory.close(r->factory.arg, model);
+        model = NULL;
+    }
+    return model;
+}
+
 const char *
 rebuild_open(rebuild_t *r, int64_t head)
 {
@@ -182,7 +201,7 @@ rebuild_open(rebuild_t *r, int64_t head)
         return "a rebuild is already running";
     snprintf(r->path, sizeof r->path, "%s.%0*lld", r->live_path, GENERATION_DIGITS,
              (long long)proc_now_us());
-    r->model = r->factory.open(r->factory.arg, r->path);
+    r->model = rebuild_synced(r, r->factory.open(r->factory.arg, r->path));
     if (!r->model)
         return "cannot create the rebuild file";
     r->checkpoint = 0;
@@ -192,9 +211,9 @@ rebuild_open(rebuild_t *r, int64_t head)
 }
 
 int
-rebuild_apply_page(rebuild_t *r, const subscriber_ops_t *ops, mpread_t *events, uint32_t n,
-                   event_t *ev)
+rebuild_apply_page(rebuild_t *r, mpread_t *events, uint32_t n, event_t *ev)
 {
+    const subscriber_ops_t *ops = r->ops;
     void *rm = r->model;
     int applied = 0;
     if (n == 0)
@@ -284,7 +303,7 @@ int
 rebuild_swap(rebuild_t *r, void **live)
 {
     if (r->factory.finish) {
-        r->model = r->factory.finish(r->factory.arg, r->model, r->path);
+        r->model = rebuild_synced(r, r->factory.finish(r->factory.arg, r->model, r->path));
         if (!r->model) {
             LOG_E(NULL, "rebuild abandoned (cannot finish %s); the live model stays", r->path);
             unlink(r->path);

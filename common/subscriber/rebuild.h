@@ -27,9 +27,10 @@
 
 typedef struct rebuild rebuild_t;
 
-/* An empty rebuild support (no factory: rebuild_can says false).  NULL on
- * allocation failure. */
-rebuild_t *rebuild_new(void);
+/* An empty rebuild support (no factory: rebuild_can says false) for models
+ * of ops (which must outlive r), written with sync (modeldb_set_sync).
+ * NULL on allocation failure. */
+rebuild_t *rebuild_new(const subscriber_ops_t *ops, modeldb_sync_t sync);
 /* Frees *r (NULL-safe, nulls it).  A rebuild still running is the
  * caller's to abandon first. */
 void rebuild_destroy(rebuild_t **r);
@@ -52,8 +53,7 @@ const char *rebuild_open(rebuild_t *r, int64_t head);
  * onwards; ev is scratch) in one transaction of the model being built,
  * committing the checkpoint.  Returns how many were applied (0 for an empty
  * page), or -1 (rolled back; nothing moved). */
-int rebuild_apply_page(rebuild_t *r, const subscriber_ops_t *ops, mpread_t *events, uint32_t n,
-                       event_t *ev);
+int rebuild_apply_page(rebuild_t *r, mpread_t *events, uint32_t n, event_t *ev);
 
 /* Counts a page that could not be fetched or applied; after every 20 the
  * rebuild is abandoned.  True when it was. */

@@ -68,7 +68,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
         rc = -1;
     }
-    if (rc == 0 && modeldb_configure_sync(cfg->sync) != 0) {
+    if (rc == 0 && modeldb_parse_sync(cfg->sync, &cfg->sync_policy) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
     }
@@ -92,6 +92,8 @@ void *
 subdaemon_open_model(const subdaemon_config_t *cfg, subdaemon_open_fn open, void *arg,
                      const char **why)
 {
+    if (!cfg->dump && cfg->sync_policy == MODELDB_SYNC_OFF)
+        modeldb_discard_torn(cfg->db);
     void *model = open(arg, cfg, why);
     if (!model && !cfg->dump && modeldb_discard_if_damaged(cfg->db) == 1)
         model = open(arg, cfg, why);
@@ -127,7 +129,8 @@ subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_m
                                     .batch_max = cfg->batch_max,
                                     .catchup_page = 1000,
                                     .commit_linger_ms = (int)cfg->linger_ms,
-                                    .once = cfg->once};
+                                    .once = cfg->once,
+                                    .sync = cfg->sync_policy};
     d->sub = subscriber_new(d->zctx, &sc, m->ops, m->model);
     if (!d->sub)
         return -1;

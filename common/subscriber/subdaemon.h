@@ -28,18 +28,19 @@
 
 /* The settings, filled by subdaemon_settings. */
 typedef struct {
-    const char *db;         /* model file */
-    const char *events_ep;  /* relay PUB, connected */
-    const char *catchup_ep; /* relay catch-up ROUTER, connected */
-    const char *bind;       /* our control ROUTER, bound */
-    const char *log_level;  /* debug|info|warn|error */
-    const char *mode;       /* "run", "once" (catch up, exit) or "dump" */
-    const char *sync;       /* the model's fsyncs: "off" or "normal" (modeldb.h) */
-    int64_t linger_ms;      /* a live batch waits this long for more events */
-    const char *name;       /* set from the spec: log tag and runtime name */
-    int batch_max;          /* set from the spec and mode: events per transaction */
-    bool once;              /* set from mode: catch up silently, then exit */
-    bool dump;              /* set from mode: print the canonical dump, exit */
+    const char *db;             /* model file */
+    const char *events_ep;      /* relay PUB, connected */
+    const char *catchup_ep;     /* relay catch-up ROUTER, connected */
+    const char *bind;           /* our control ROUTER, bound */
+    const char *log_level;      /* debug|info|warn|error */
+    const char *mode;           /* "run", "once" (catch up, exit) or "dump" */
+    const char *sync;           /* the model's fsyncs: "off" or "normal" (modeldb.h) */
+    modeldb_sync_t sync_policy; /* set from sync */
+    int64_t linger_ms;          /* a live batch waits this long for more events */
+    const char *name;           /* set from the spec: log tag and runtime name */
+    int batch_max;              /* set from the spec and mode: events per transaction */
+    bool once;                  /* set from mode: catch up silently, then exit */
+    bool dump;                  /* set from mode: print the canonical dump, exit */
 } subdaemon_config_t;
 
 /* One daemon-specific setting of a shared flag. */
@@ -85,7 +86,9 @@ FILE *subdaemon_output(const subdaemon_config_t *cfg);
  * NULL with *why on failure. */
 typedef void *(*subdaemon_open_fn)(void *arg, const subdaemon_config_t *cfg, const char **why);
 
-/* Opens the model with open(arg, cfg, why); when that fails outside dump
+/* Opens the model with open(arg, cfg, why), first discarding a file that
+ * a system crash may have torn when cfg->sync_policy is OFF
+ * (modeldb_discard_torn); when that fails outside dump
  * mode and quick_check finds the file damaged, the file is removed
  * (modeldb_discard_if_damaged) and opened anew, to be rebuilt from the log
  * (G14).  The model, or NULL with *why. */

@@ -127,7 +127,7 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
     s->ops = ops;
     s->model = model;
     s->prefetch_after = -1;
-    s->rebuild = rebuild_new();
+    s->rebuild = rebuild_new(ops, s->cfg.sync);
     if (!s->rebuild) {
         free(s);
         return NULL;
@@ -608,7 +608,7 @@ sub_catch_up(subscriber_t *s, const char *reason)
 static int
 sub_rebuild_page(subscriber_t *s, sub_page_t *page)
 {
-    return rebuild_apply_page(s->rebuild, s->ops, &page->events, page->n, &s->ev);
+    return rebuild_apply_page(s->rebuild, &page->events, page->n, &s->ev);
 }
 
 /* Commits the live batch, then swaps the rebuilt model in. */
@@ -914,6 +914,10 @@ sub_poll_timeout(const subscriber_t *s)
 int
 subscriber_run(subscriber_t *s)
 {
+    if (modeldb_set_sync(s->ops->db(s->model), s->cfg.sync) != SQLITE_OK) {
+        LOG_E(NULL, "cannot turn the model's fsyncs off: %s", sqlite3_errmsg(s->ops->db(s->model)));
+        return -1;
+    }
     if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
         LOG_E(NULL, "cannot read the checkpoint");
         if (!modeldb_damaged(s->ops->db(s->model)))
