@@ -7,7 +7,8 @@
  * synchronously through the catch-up endpoint, page by page.
  *
  * The states of the live model (the flags that hold them in brackets) and
- * the functions that move between them:
+ * the functions that move between them; the decisions themselves are pure
+ * functions in substate.h:
  *
  *                 subscriber_run
  *                       |
@@ -24,8 +25,8 @@
  *   |               | sub_rebuild_begin              |     v               | above checkpoint)
  *   |               v                                +-- LIVE -------------+
  *   |          REBUILDING ---- sub_rebuild_swap -------> [verified,
- *   |    [rebuild_model(s->rebuild)]  (substate:          head == checkpoint]
- *   |               |              caught up)              |
+ *   |    [rebuild_model(s->rebuild)]  (substate_swap_due)  head == checkpoint]
+ *   |               |                                      |
  *   |               | rebuild_abandon: back to UNUSABLE,   | duplicates (position
  *   |               | retried after RETRY_BACKOFF_MS, or   | < next) are dropped,
  *   |               | to the live model that kept serving  | the state stays
@@ -47,6 +48,7 @@
 #include "modeldb.h"
 #include "proc.h"
 #include "rebuild.h"
+#include "substate.h"
 #include "strcopy.h"
 #include "topology.h"
 
@@ -355,9 +357,10 @@ sub_apply_page(subscriber_t *s, sub_page_t *page)
             return -1;
         }
         int64_t pos = s->ev.env.position;
-        if (pos < sub_next(s))
+        substate_page_t what = substate_on_page_event(pos, sub_next(s));
+        if (what == SUBSTATE_PAGE_SKIP)
             continue;
-        if (pos != sub_next(s)) {
+        if (what == SUBSTATE_PAGE_OUT_OF_ORDER) {
             LOG_E(NULL, "catch-up returned position %lld, expected %lld", (long long)pos,
                   (long long)sub_next(s));
             sub_abort_batch(s, "catch-up out of order");
@@ -460,7 +463,7 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
 static void
 sub_head_below(subscriber_t *s, int64_t head)
 {
-    if (head >= s->st.checkpoint || !s->verified || s->st.unusable)
+    if (!substate_head_below(head, s->st.checkpoint, s->verified, s->st.unusable))
         return;
     LOG_D(NULL,
           "the store's head %lld is below the checkpoint %lld: checking the model against "
@@ -496,13 +499,8 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
     int64_t head = 0;
     sub_page_t page;
     if (sub_read_page(reply, len, after, &head, &page, &why) == 0) {
-        /* Heads only rise, but for one case: the relay says it has nothing
-         * after `after` and its head is at most that.  Then whatever this
-         * subscriber took for a higher head (a stray or hostile message on
-         * the bus) was wrong; kept, it would make every turn a catch-up and
-         * every live batch a commit of its own. */
-        if (head > s->st.head || (page.n == 0 && head <= after))
-            s->st.head = head;
+        /* heads only rise, but for one case (substate.h) */
+        s->st.head = substate_page_head(s->st.head, head, page.n, after);
         sub_head_below(s, head);
         int64_t last = sub_page_last(s, &page);
         if (page.n >= (uint32_t)s->cfg.catchup_page && last > after)
@@ -522,13 +520,15 @@ static int
 sub_verify_page(subscriber_t *s, sub_page_t *page)
 {
     const char *why;
-    if (page->n == 0 || codec_read_event(&page->events, &s->ev, &why) != 0 ||
-        s->ev.env.position != s->st.checkpoint) {
+    bool has_event = page->n > 0 && codec_read_event(&page->events, &s->ev, &why) == 0;
+    substate_history_t h = substate_history(s->st.checkpoint, s->fingerprint, has_event,
+                                            s->ev.env.position, s->ev.env.event_id);
+    if (h == SUBSTATE_NO_EVENT) {
         LOG_E(NULL, "the event store has no event at the %s model's checkpoint %lld (head %lld)",
               s->cfg.name, (long long)s->st.checkpoint, (long long)s->st.head);
         return 1;
     }
-    if (strcmp(s->ev.env.event_id, s->fingerprint) != 0) {
+    if (h == SUBSTATE_OTHER_HISTORY) {
         LOG_E(NULL, "position %lld is event %s in the event store, %s in the %s model",
               (long long)s->st.checkpoint, s->ev.env.event_id, s->fingerprint, s->cfg.name);
         return 1;
@@ -551,7 +551,9 @@ sub_verify(subscriber_t *s)
         if (modeldb_checkpoint_event_get(s->ops->db(s->model), s->fingerprint,
                                          sizeof s->fingerprint) != SQLITE_OK)
             return -1;
-        int rc = s->fingerprint[0] ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page) : 0;
+        int rc = substate_needs_check(s->st.checkpoint, s->fingerprint)
+                     ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page)
+                     : 0;
         if (rc < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             return -1;
@@ -630,9 +632,8 @@ sub_rebuild_swap(subscriber_t *s)
 static void
 sub_rebuild_step(subscriber_t *s)
 {
-    bool live_done = s->st.unusable || s->st.checkpoint >= s->st.head;
     int64_t at = rebuild_checkpoint(s->rebuild);
-    if (at >= s->st.checkpoint && at >= s->st.head && live_done) {
+    if (substate_swap_due(at, s->st.checkpoint, s->st.head, s->st.unusable)) {
         sub_rebuild_swap(s);
         return;
     }
@@ -758,16 +759,17 @@ sub_on_decoded(subscriber_t *s)
         s->st.head = pos;
         s->st.head_recorded_at = s->ev.env.recorded_at;
     }
-    if (s->st.unusable)
+    switch (substate_on_event(pos, sub_next(s), s->verified, s->st.unusable)) {
+    case SUBSTATE_IGNORE:
         return false; /* the rebuild reads the log */
-    if (!s->verified)
-        return true; /* the catch-up verifies first */
-    if (pos < sub_next(s)) {
+    case SUBSTATE_DUPLICATE:
         s->st.duplicates++;
         return false;
+    case SUBSTATE_CATCH_UP:
+        return true; /* a gap, or the catch-up verifies first */
+    case SUBSTATE_APPLY:
+        break;
     }
-    if (pos > sub_next(s))
-        return true;
     return sub_apply(s, &s->ev) != 0;
 }
 
@@ -830,7 +832,7 @@ sub_drain_live(subscriber_t *s)
             LOG_W(NULL, "unexpected message of %d frames on the event bus", m.count);
         bus_msg_close(&m);
     }
-    return gap || s->st.head > sub_next(s) - 1;
+    return gap || substate_behind(s->st.head, sub_next(s));
 }
 
 /* ---- control ------------------------------------------------------------- */
@@ -960,7 +962,7 @@ subscriber_run(subscriber_t *s)
         if (live && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");
-        } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
+        } else if (substate_behind(s->st.head, sub_next(s)) || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
         else if (!s->verified)
             sub_catch_up(s, "check");
