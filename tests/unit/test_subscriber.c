@@ -1,16 +1,24 @@
 /* Unit tests of common/subscriber without a daemon: the subscriber's
  * decisions (substate.h: gap, duplicate, head below the checkpoint, history
- * mismatch, when a rebuild swaps in) and its generations and rebuilds
+ * mismatch, when a rebuild swaps in); its generations and rebuilds
  * (rebuild.h) over in-memory models whose files are real files in a
- * temporary folder. */
+ * temporary folder; and the runtime itself (subscriber.h) in this process,
+ * over a real modeldb, against a fake relay on inproc:// endpoints served
+ * by a thread. */
+#include "bus.h"
 #include "codec.h"
 #include "event_history.h"
+#include "proc.h"
 #include "rebuild.h"
 #include "scratch.h"
+#include "subscriber.h"
 #include "substate.h"
+#include "topology.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,4 +399,303 @@ Test(subscriber, without_a_factory_nothing_rebuilds)
     cr_assert_str_eq(rebuild_open(r, 5), "this daemon cannot rebuild");
     rebuild_destroy(&r);
     rebuild_destroy(&r); /* idempotent */
+}
+
+/* ---- the runtime against a fake relay ------------------------------------ */
+
+/* A model on a real modeldb: the positions applied (those of a rolled-back
+ * batch forgotten) and the checkpoint in the file. */
+typedef struct {
+    sqlite3 *db;
+    int64_t seen[64]; /* positions applied, in order */
+    int n_seen;
+    int n_committed; /* of seen, committed */
+} dbmodel_t;
+
+static int
+db_begin(void *model)
+{
+    return modeldb_begin(((dbmodel_t *)model)->db) == SQLITE_OK ? 0 : -1;
+}
+
+static int
+db_apply(void *model, const event_t *ev)
+{
+    dbmodel_t *m = model;
+    cr_assert_lt(m->n_seen, 64);
+    m->seen[m->n_seen++] = ev->env.position;
+    return 0;
+}
+
+static int
+db_commit(void *model, int64_t checkpoint, const char *event_id)
+{
+    dbmodel_t *m = model;
+    if (modeldb_checkpoint_set(m->db, NULL, checkpoint, event_id) != SQLITE_OK ||
+        modeldb_commit(m->db) != SQLITE_OK)
+        return -1;
+    m->n_committed = m->n_seen;
+    return 0;
+}
+
+static void
+db_rollback(void *model)
+{
+    dbmodel_t *m = model;
+    modeldb_rollback(m->db);
+    m->n_seen = m->n_committed;
+}
+
+static int
+db_checkpoint(void *model, int64_t *position)
+{
+    return modeldb_checkpoint_get(((dbmodel_t *)model)->db, position) == SQLITE_OK ? 0 : -1;
+}
+
+static sqlite3 *
+db_of(void *model)
+{
+    return ((dbmodel_t *)model)->db;
+}
+
+static const subscriber_ops_t db_ops = {db_begin,      db_apply, db_commit, db_rollback,
+                                        db_checkpoint, NULL,     db_of};
+
+/* The relay: a catch-up ROUTER answering ReadEvents from a history whose
+ * first `head` events are stored, and an event PUB the scenario writes. */
+typedef struct {
+    void *zctx;
+    void *router, *pub; /* bound here, used by the thread only */
+    hist_t *h;
+    atomic_int head;     /* events stored */
+    atomic_int requests; /* ReadEvents answered */
+    atomic_bool stop;
+    pthread_t thread;
+    codec_writer_t w;
+} relay_t;
+
+static void
+relay_answer(relay_t *r, bus_msg_t *m)
+{
+    int n_env;
+    const void *body;
+    size_t len;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why;
+    int64_t after = -1, limit = 0;
+    cr_assert_eq(bus_split(m, &n_env, &body, &len), 0);
+    cr_assert_eq(codec_parse(body, len, &u, &why), 0);
+    cr_assert_eq(codec_get_int(codec_map_get(&u.data, "after"), &after), 0);
+    cr_assert_eq(codec_get_int(codec_map_get(&u.data, "limit"), &limit), 0);
+    msgpack_unpacked_destroy(&u);
+    int head = atomic_load(&r->head);
+    int n = after < head ? (int)(head - after) : 0;
+    n = n > limit ? (int)limit : n;
+    codec_writer_reset(&r->w);
+    msgpack_pack_map(&r->w.pk, 4);
+    codec_pack_kv_bool(&r->w.pk, "ok", true);
+    codec_pack_kv_int(&r->w.pk, "after", after);
+    codec_pack_kv_int(&r->w.pk, "head", head);
+    codec_pack_cstr(&r->w.pk, "events");
+    msgpack_pack_array(&r->w.pk, n);
+    for (int i = 0; i < n; i++)
+        codec_pack_event(&r->w.pk, &r->h->ev[after + i]);
+    cr_assert_eq(bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size), 0);
+    atomic_fetch_add(&r->requests, 1);
+}
+
+static void *
+relay_main(void *arg)
+{
+    relay_t *r = arg;
+    while (!atomic_load(&r->stop)) {
+        zmq_pollitem_t item = {r->router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 20) <= 0)
+            continue;
+        bus_msg_t m;
+        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) == 0) {
+            relay_answer(r, &m);
+            bus_msg_close(&m);
+        }
+    }
+    return NULL;
+}
+
+/* Publishes the stored event at position pos on the PUB (from any thread:
+ * zmq sockets are not shared while the relay thread serves only the ROUTER). */
+static void
+relay_publish(relay_t *r, int pos)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_pack_event(&w.pk, &r->h->ev[pos - 1]);
+    cr_assert_eq(bus_send(r->pub, TOPIC_EVENT, w.buf.data, w.buf.size, 0), 0);
+    codec_writer_fini(&w);
+}
+
+typedef struct {
+    char dir[64];
+    relay_t relay;
+    dbmodel_t model;
+    subscriber_config_t cfg;
+    subscriber_t *sub;
+    char events_ep[96], catchup_ep[96];
+} world_t;
+
+/* A store of `events` events (`stored` of them stored), a model at
+ * checkpoint `checkpoint` whose checkpoint event is `id`, and a runtime. */
+static void
+world_init(world_t *x, int events, int stored, int64_t checkpoint, const char *id, bool once)
+{
+    memset(x, 0, sizeof *x);
+    scratch_make(x->dir, sizeof x->dir, "subscriber");
+    char path[128];
+    snprintf(path, sizeof path, "%s/model.db", x->dir);
+    cr_assert_eq(modeldb_open(path, NULL, &x->model.db), SQLITE_OK);
+    if (checkpoint > 0) {
+        cr_assert_eq(modeldb_begin(x->model.db), SQLITE_OK);
+        cr_assert_eq(modeldb_checkpoint_set(x->model.db, NULL, checkpoint, id), SQLITE_OK);
+        cr_assert_eq(modeldb_commit(x->model.db), SQLITE_OK);
+    }
+    relay_t *r = &x->relay;
+    r->zctx = zmq_ctx_new();
+    r->h = hist_new();
+    for (int i = 0; i < events; i++)
+        ev_supplier(r->h, i % 2 ? "s1" : "s2", "Acme");
+    atomic_store(&r->head, stored);
+    snprintf(x->events_ep, sizeof x->events_ep, "inproc://events-%p", (void *)x);
+    snprintf(x->catchup_ep, sizeof x->catchup_ep, "inproc://catchup-%p", (void *)x);
+    r->router = bus_bind(r->zctx, ZMQ_ROUTER, x->catchup_ep);
+    r->pub = bus_bind(r->zctx, ZMQ_PUB, x->events_ep);
+    cr_assert(r->router && r->pub);
+    codec_writer_init(&r->w);
+    cr_assert_eq(pthread_create(&r->thread, NULL, relay_main, r), 0);
+    x->cfg = (subscriber_config_t){.name = "test",
+                                   .events_ep = x->events_ep,
+                                   .catchup_ep = x->catchup_ep,
+                                   .batch_max = 4,
+                                   .catchup_page = 3,
+                                   .once = once};
+    x->sub = subscriber_new(r->zctx, &x->cfg, &db_ops, &x->model);
+    cr_assert_not_null(x->sub);
+}
+
+static void
+world_fini(world_t *x)
+{
+    relay_t *r = &x->relay;
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+    subscriber_destroy(&x->sub);
+    bus_close(&r->router);
+    bus_close(&r->pub);
+    zmq_ctx_term(r->zctx);
+    codec_writer_fini(&r->w);
+    free(r->h);
+    cr_assert_eq(modeldb_close(&x->model.db), 0);
+    scratch_remove(x->dir);
+}
+
+static int64_t
+model_checkpoint(world_t *x)
+{
+    int64_t position = -1;
+    cr_assert_eq(modeldb_checkpoint_get(x->model.db, &position), SQLITE_OK);
+    return position;
+}
+
+Test(subscriber, an_empty_model_catches_up_in_order, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 0, "", true);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    cr_assert_eq(model_checkpoint(&x), 10);
+    cr_assert_eq(x.model.n_seen, 10);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(x.model.seen[i], i + 1);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert_eq(st.checkpoint, 10);
+    cr_assert_eq(st.applied, 10);
+    cr_assert_not(st.unusable);
+    world_fini(&x);
+}
+
+Test(subscriber, a_model_of_the_same_history_goes_on_from_its_checkpoint, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 5, "e5", true);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    cr_assert_eq(model_checkpoint(&x), 10);
+    cr_assert_eq(x.model.n_seen, 5);
+    cr_assert_eq(x.model.seen[0], 6, "nothing at or below the checkpoint is applied again");
+    world_fini(&x);
+}
+
+Test(subscriber, a_model_of_another_history_is_written_no_more, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 5, "from-another-store", true);
+    cr_assert_eq(subscriber_run(x.sub), -1, "this run cannot rebuild: it stops");
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert(st.unusable);
+    cr_assert_eq(x.model.n_seen, 0);
+    cr_assert_eq(model_checkpoint(&x), 5);
+    world_fini(&x);
+}
+
+Test(subscriber, a_store_head_below_the_checkpoint_is_checked, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 4, 8, "e8", true); /* a store restored from an older backup */
+    cr_assert_eq(subscriber_run(x.sub), -1);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert(st.unusable, "the store has no event at the checkpoint");
+    cr_assert_eq(x.model.n_seen, 0);
+    world_fini(&x);
+}
+
+/* The scenario of the live test, on its own thread while the runtime runs:
+ * waits for the start catch-up, then publishes a duplicate, the next
+ * event, and one past a gap. */
+static void *
+live_scenario(void *arg)
+{
+    world_t *x = arg;
+    relay_t *r = &x->relay;
+    while (atomic_load(&r->requests) < 1)
+        usleep(1000);
+    usleep(300000);      /* the SUB's subscription reaches the PUB */
+    relay_publish(r, 3); /* a duplicate */
+    atomic_store(&r->head, 6);
+    relay_publish(r, 6); /* the next */
+    usleep(100000);
+    atomic_store(&r->head, 9);
+    relay_publish(r, 9); /* 7 and 8 missed: a gap */
+    usleep(500000);
+    proc_request_stop();
+    return NULL;
+}
+
+Test(subscriber, live_events_duplicates_dropped_and_gaps_filled, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 5, 0, "", false);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, live_scenario, &x), 0);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    pthread_join(t, NULL);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert_eq(st.checkpoint, 9);
+    cr_assert_eq(model_checkpoint(&x), 9);
+    cr_assert_geq(st.duplicates, 1);
+    cr_assert_geq(st.gaps, 1);
+    cr_assert_eq(x.model.n_seen, 9);
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(x.model.seen[i], i + 1, "in order, each once");
+    world_fini(&x);
 }
