@@ -270,7 +270,8 @@ modeldb_checkpoint_get(sqlite3 *db, int64_t *position)
 }
 
 int
-modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position, const char *event_id)
+modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position,
+                       const char *event_id)
 {
     sqlite3_stmt *own = NULL, **st = cache ? cache : &own;
     int rc =

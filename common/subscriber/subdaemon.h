@@ -9,7 +9,9 @@
  * Invariants:
  *  - the flags, their order in --help and the shared help texts are fixed
  *    here, so the daemons cannot drift apart; a daemon names only its
- *    environment variables, its own help lines and its extra options;
+ *    environment variables, its own help lines and its extra options (and
+ *    the projector, whose settings are older, its texts for three flags and
+ *    its linger default);
  *  - sockets bound through subdaemon_bind are closed in reverse order of
  *    binding, after the runtime is destroyed and before the context ends. */
 #ifndef INV_SUBDAEMON_H
@@ -70,10 +72,12 @@ typedef struct {
 } subdaemon_spec_t;
 
 /* Fills cfg with the defaults (spec's, the relay's endpoints of topology.h,
- * "info", "run", 50 ms unless the spec says otherwise), parses flags and environment over them
- * (config.h precedence), sets cfg->once and cfg->dump from cfg->mode (any other mode runs) and
- * starts the log tagged spec->name.  Returns 0 to run, 1 after --help, -1 after printing the bad
- * setting to stderr.  cfg's strings point into argv or the environment. */
+ * "info", "run", 50 ms unless the spec says otherwise), parses flags and
+ * environment over them (config.h precedence), sets cfg->once, cfg->dump
+ * (from cfg->mode: any other mode runs), cfg->batch_max and
+ * cfg->sync_policy, and starts the log tagged spec->name.  Returns 0 to
+ * run, 1 after --help, -1 after printing the bad setting to stderr.  cfg's
+ * strings point into argv or the environment. */
 int subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int argc,
                        char **argv);
 
@@ -86,12 +90,12 @@ FILE *subdaemon_output(const subdaemon_config_t *cfg);
  * NULL with *why on failure. */
 typedef void *(*subdaemon_open_fn)(void *arg, const subdaemon_config_t *cfg, const char **why);
 
-/* Opens the model with open(arg, cfg, why), first discarding a file that
- * a system crash may have torn when cfg->sync_policy is OFF
- * (modeldb_discard_torn); when that fails outside dump
- * mode and quick_check finds the file damaged, the file is removed
- * (modeldb_discard_if_damaged) and opened anew, to be rebuilt from the log
- * (G14).  The model, or NULL with *why. */
+/* Opens the model with open(arg, cfg, why); outside dump mode it first
+ * discards a file that a system crash may have torn when
+ * cfg->sync_policy is OFF (modeldb_discard_torn, G12), and when the open
+ * fails and quick_check finds the file damaged, removes it
+ * (modeldb_discard_if_damaged) and opens it anew, to be rebuilt from the
+ * log (G14).  The model, or NULL with *why. */
 void *subdaemon_open_model(const subdaemon_config_t *cfg, subdaemon_open_fn open, void *arg,
                            const char **why);
 
@@ -120,7 +124,8 @@ void subdaemon_init(subdaemon_t *d);
 void *subdaemon_bind(subdaemon_t *d, int type, const char *endpoint);
 /* Binds the control ROUTER at cfg->bind and creates the runtime over
  * m->model, following cfg's relay endpoints (cfg->batch_max events per
- * transaction, catch-up pages of 1000).  cfg and m must outlive d.  Returns 0, or -1
+ * transaction, catch-up pages of 1000, cfg->sync_policy for every model
+ * written).  cfg and m must outlive d.  Returns 0, or -1
  * (errno from the bind) with nothing started; the caller logs. */
 int subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_model_t *m);
 /* Runs the runtime until stopped (or caught up, with once).  0 on a clean

@@ -236,9 +236,8 @@ sub_replace_live(subscriber_t *s, const char *why)
         proc_request_stop();
         return;
     }
-    LOG_E(NULL,
-          "the %s model %s: it is written no more, and a rebuild from the event log "
-          "replaces it",
+    LOG_E(NULL, "the %s model %s: it is written no more, and a rebuild from the event log "
+                "replaces it",
           s->cfg.name, why);
     if (!rebuild_model(s->rebuild))
         sub_rebuild_begin(s);
@@ -465,9 +464,8 @@ sub_head_below(subscriber_t *s, int64_t head)
 {
     if (!substate_head_below(head, s->st.checkpoint, s->verified, s->st.unusable))
         return;
-    LOG_D(NULL,
-          "the store's head %lld is below the checkpoint %lld: checking the model against "
-          "the store",
+    LOG_D(NULL, "the store's head %lld is below the checkpoint %lld: checking the model against "
+                "the store",
           (long long)head, (long long)s->st.checkpoint);
     s->verified = false;
 }
@@ -932,9 +930,8 @@ subscriber_run(subscriber_t *s)
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
     if (s->sub && sub_monitor_open(s) != 0)
-        LOG_W(NULL,
-              "cannot watch the event socket (%s): a relay restarted on another store is "
-              "noticed only by its head",
+        LOG_W(NULL, "cannot watch the event socket (%s): a relay restarted on another store is "
+                    "noticed only by its head",
               zmq_strerror(errno));
     if (!s->sub || !s->catchup) {
         LOG_E(NULL, "cannot connect to %s / %s", s->cfg.events_ep, s->cfg.catchup_ep);
