@@ -7,7 +7,8 @@
  * before its commit (headcache_dirty) and then calls headcache_clean.  A
  * stream whose set holds only dirty entries gets no entry (headcache_add
  * returns NULL) and the caller writes it through instead.  After a rollback
- * the caller must headcache_clear().  Pure memory, no I/O. */
+ * the caller must headcache_clear().  Pure memory, no I/O: a strtable cache
+ * whose dirty entries are pinned. */
 #ifndef INV_HEADCACHE_H
 #define INV_HEADCACHE_H
 
@@ -19,11 +20,9 @@
 
 typedef struct {
     char stream[STREAM_MAX + 1];
-    uint64_t hash;
     int64_t head; /* the stream's largest position */
     int64_t rows; /* its rows (auditchain's mark clock) */
     int64_t sid;  /* the caller's id of the stream */
-    uint64_t used;
     bool valid;
     bool dirty;
 } headcache_entry_t;
