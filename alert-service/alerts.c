@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_MAX 16384  /* products kept between batches (~100 bytes each) */
-#define CACHE_FIRST 512  /* products the cache holds at first; it doubles */
+#define CACHE_MAX 16384 /* products kept between batches (~100 bytes each) */
+#define CACHE_FIRST 512 /* products the cache holds at first; it doubles */
 
 /* A product as stored. */
 typedef struct {
@@ -71,7 +71,7 @@ struct alerts {
     strtable_t *cache;           /* cached_t by id, a growing map; NULL before first use */
     uint32_t *dirty;             /* indexes of the entries with dirty != 0 */
     size_t dirty_len;
-    size_t dirty_cap; /* >= the entries of the cache */
+    size_t dirty_cap;      /* >= the entries of the cache */
     product_row_t product; /* scratch */
     codec_writer_t w;      /* scratch: published bodies */
 };
@@ -507,8 +507,7 @@ apply_created(alerts_t *m, const event_t *ev)
     stockwatch_kind_t kind =
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
-    if (product_insert(m, ev->data.product_id, p) != 0 ||
-        !cache_add(m, ev->data.product_id, p))
+    if (product_insert(m, ev->data.product_id, p) != 0 || !cache_add(m, ev->data.product_id, p))
         return -1;
     return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p->name, &p->st, kind);
 }

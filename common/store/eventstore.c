@@ -216,7 +216,7 @@ static const char migrate_2_to_3_sql[] =
 /* A stream's row as this connection last wrote or read it. */
 typedef struct {
     char name[STREAM_MAX + 1];
-    int64_t id; /* 0: empty slot */
+    int64_t id; /* 0: the stream has no row (never so when cached) */
     int64_t version;
     int64_t head;
 } es_stream_t;
