@@ -22,12 +22,12 @@ headcache_new(size_t sets)
                                            .ways = HEADCACHE_WAYS});
     c->dirty = c->t ? calloc(strtable_capacity(c->t), sizeof *c->dirty) : NULL;
     if (!c->dirty)
-        headcache_free(&c);
+        headcache_destroy(&c);
     return c;
 }
 
 void
-headcache_free(headcache_t **cp)
+headcache_destroy(headcache_t **cp)
 {
     if (!cp || !*cp)
         return;

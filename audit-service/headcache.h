@@ -35,7 +35,7 @@ typedef struct headcache headcache_t;
 headcache_t *headcache_new(size_t sets);
 
 /* Frees; NULL-safe, nulls the pointer. */
-void headcache_free(headcache_t **cache);
+void headcache_destroy(headcache_t **cache);
 
 /* The entry of stream, or NULL on a miss. */
 headcache_entry_t *headcache_find(headcache_t *cache, const char *stream);
