@@ -185,10 +185,7 @@ svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
 static void
 svc_decide(commandsvc_t *s, aggregate_t *a, const supplier_t *supplier, const command_t *cmd)
 {
-    if (a->kind == AGG_SUPPLIER)
-        supplier_decide(&a->u.supplier, cmd, &s->decision);
-    else
-        product_decide(&a->u.product, supplier, cmd, &s->decision);
+    aggregate_ops(a->kind)->decide(&a->u, supplier, cmd, &s->decision);
 }
 
 /* Appends the accepted decision for p; ES_OK or a store error. */
@@ -232,18 +229,18 @@ svc_handle_new(commandsvc_t *s, pending_t *p)
     int err = ES_OK;
     char stream[STREAM_MAX + 1];
     command_stream(&p->cmd, stream);
-    bool is_supplier = command_spec(p->cmd.type)->supplier_stream;
+    agg_kind_t kind = command_spec(p->cmd.type)->aggregate;
     supplier_t supplier;
     supplier_init(&supplier);
     if (p->cmd.type == CMD_CREATE_PRODUCT) {
         char sstream[STREAM_MAX + 1];
-        snprintf(sstream, sizeof sstream, "supplier-%s", p->cmd.data.supplier_id);
+        aggregate_stream(AGG_SUPPLIER, p->cmd.data.supplier_id, sstream);
         aggregate_t *sa = svc_load(s, sstream, AGG_SUPPLIER, &err);
         if (!sa)
             return err;
         supplier = sa->u.supplier;
     }
-    aggregate_t *a = svc_load(s, stream, is_supplier ? AGG_SUPPLIER : AGG_PRODUCT, &err);
+    aggregate_t *a = svc_load(s, stream, kind, &err);
     if (!a)
         return err;
     command_reply_t *r = &p->reply;

@@ -117,13 +117,8 @@ collect_event(const event_t *ev, void *arg)
 static bool
 stream_name_valid(const char *stream)
 {
-    static const char *const prefixes[] = {"product-", "supplier-"};
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(prefixes[i]);
-        if (strncmp(stream, prefixes[i], n) == 0)
-            return message_id_valid(stream + n, strlen(stream + n));
-    }
-    return false;
+    agg_kind_t kind;
+    return aggregate_stream_kind(stream, &kind);
 }
 
 static int
@@ -199,7 +194,7 @@ product_as_of(void *arg, rpc_request_t *req)
         return RPC_REPLY;
     }
     product_t *p = calloc(1, sizeof *p);
-    snprintf(stream, sizeof stream, "product-%s", id);
+    aggregate_stream(AGG_PRODUCT, id, stream);
     if (rc == ES_OK && p)
         rc = eventstore_load_stream(c->es, stream, 0, position, fold_product, p);
     if (rc != ES_OK || !p)
