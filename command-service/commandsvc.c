@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* A batch that takes this long (begin to commit) is logged: on a virtual
- * disk an fsync sometimes stalls for 100 ms (docs/performance.md). */
+ * disk an fsync sometimes stalls for 100 ms (docs/decisions.md, item 13). */
 #define SLOW_BATCH_US 100000
 /* At a stop, how long the last batches may wait for their fsync. */
 #define DRAIN_MS 10000
@@ -165,7 +165,7 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
  * their rows are in the same transaction (a per-batch scan here cost 7 %
  * of the command-service's CPU at 256 commands a batch); claiming first
  * takes one descent of the commands index where a lookup and a later
- * insert took two (docs/performance.md, item 45). */
+ * insert took two (docs/decisions.md, item 45). */
 static int
 svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
 {

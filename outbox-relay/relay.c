@@ -34,7 +34,7 @@
  * commands at a moderate rate), nudges are left unread for COALESCE_US and
  * the next drain takes everything committed meanwhile: the relay and every
  * subscriber then wake about once per millisecond instead of once per commit
- * (docs/performance.md, item 21).  An idle relay still answers the first
+ * (docs/decisions.md, item 21).  An idle relay still answers the first
  * nudge at once, and under full load drains are big and follow every nudge
  * (waiting there only cost throughput). */
 #define COALESCE_US 1000
@@ -43,7 +43,7 @@
  * event maps) per BATCH_EVENTS events or BATCH_BYTES bytes, a lone event as
  * one `event` message.  Every message costs the relay, the ZeroMQ I/O
  * threads and each subscriber a hand-off and a wake-up whatever its size
- * (docs/performance.md, item 31).  The bytes bound what a stalled
+ * (docs/decisions.md, item 31).  The bytes bound what a stalled
  * subscriber's queue can hold: BUS_PUBSUB_HWM batches (bus.h).  With 256
  * KiB batches the relay grew to 68 MiB behind one stopped subscriber; 16
  * KiB cost the relay about 1 us more per event than 256 KiB in bench/cpu

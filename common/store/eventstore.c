@@ -125,7 +125,7 @@ static const char *const sql[ST__COUNT] = {
  * loaded by walking that chain back from its head, and an append rewrites
  * the stream's small row instead of a page of a UNIQUE(stream_id, version)
  * index per stream touched, which was most of the bytes every commit wrote
- * (docs/performance.md, item 26).  Every ES_MARK_EVERY-th event of a stream
+ * (docs/decisions.md, item 26).  Every ES_MARK_EVERY-th event of a stream
  * is also noted in stream_marks, a sparse index that lets a reader start a
  * chunk of at most ES_MARK_EVERY events anywhere in a long stream (paging
  * through it forwards) instead of walking back from its head.  The
@@ -137,7 +137,7 @@ static const char *const sql[ST__COUNT] = {
  * bisecting the positions; a store created before that keeps its
  * events_recorded_at index, which then answers instead (an older version
  * opening a newer store creates the index: the schema text is the same
- * version; docs/performance.md, item 52). */
+ * version; docs/decisions.md, item 52). */
 #define ES_SCHEMA_VERSION 3
 #define ES_MARK_EVERY 64
 #define ES_STR_(x) #x
@@ -201,12 +201,12 @@ static const char migrate_2_to_3_sql[] =
 /* The stream rows cached per connection: ES_STREAM_SETS sets of
  * ES_STREAM_WAYS, least recently used evicted inside a set.  A miss reads
  * the row by name (~5 us); with 1,024 direct-mapped slots and 10,000
- * products that was 7 % of the command-service's CPU (docs/performance.md,
+ * products that was 7 % of the command-service's CPU (docs/decisions.md,
  * item 32). */
 #define ES_STREAM_SETS 4096
 #define ES_STREAM_WAYS 4
 /* Stream names by id, direct-mapped (ids are dense), for the event reads
- * of the relay and the catch-up server (docs/performance.md, item 33). */
+ * of the relay and the catch-up server (docs/decisions.md, item 33). */
 #define ES_NAME_CACHE 16384
 /* Longest wait at open for another process's schema migration. */
 #define ES_MIGRATION_WAIT_MS (30 * 60 * 1000)
@@ -630,7 +630,7 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
 /* The transaction's outbox row, keyed by its first position, written with
  * its first event (an append outside a transaction is one of its own):
  * one row per commit instead of one per event, which the relay deletes
- * once the transaction's events are published (docs/performance.md, item
+ * once the transaction's events are published (docs/decisions.md, item
  * 42).  Rows of one event each, as earlier versions wrote them, read the
  * same way. */
 static int

@@ -1,4 +1,4 @@
-/* Durable before visible (docs/performance.md, item 35): the command-service
+/* Durable before visible (docs/decisions.md, item 35): the command-service
  * commits without an fsync and its syncer makes each batch durable before
  * the batch is answered; the relay publishes and serves only up to the
  * position announced durable in the nudges, or what its own fsync of the

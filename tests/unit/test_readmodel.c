@@ -341,7 +341,7 @@ Test(readmodel, rollback_leaves_model_and_checkpoint)
 /* A rolled-back batch may have created product rows; a later batch that
  * creates other products first must not have its events land on their
  * rows (a cache of product keys would have to forget them: one was tried,
- * docs/performance.md item 29). */
+ * docs/decisions.md item 29). */
 Test(readmodel, rollback_forgets_the_rows_it_created)
 {
     hist_t *h = hist_new();
