@@ -14,7 +14,7 @@ storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *o
         LOG_I(NULL, "event store %s is of schema 2: migrating it to 3 before serving (about 15 s"
                     " per million events)",
               db);
-    if (eventstore_open(db, opts, &d->es) != ES_OK) {
+    if (eventstore_open(db, opts, &d->es) != ERR_OK) {
         LOG_E(NULL, "cannot open event store %s", db);
         return -1;
     }
