@@ -696,12 +696,12 @@ rm_open(const char *path, bool bulk, const char **why)
         rc = sqlite3_exec(m->db, read_side_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         *why = sqlite3_errstr(rc);
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = "cannot read the schema version";
     if (rm_check_version(m->db, why) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = NULL;
@@ -724,7 +724,7 @@ readmodel_open_dump(const char *path, const char **why)
         *why = NULL;
         return m;
     }
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     return NULL;
 }
 
@@ -749,13 +749,13 @@ readmodel_discard_other_schema(const char *path)
 }
 
 readmodel_t *
-readmodel_new(const char *path, const char **why)
+readmodel_open(const char *path, const char **why)
 {
     return rm_open(path, false, why);
 }
 
 readmodel_t *
-readmodel_new_bulk(const char *path, const char **why)
+readmodel_open_bulk(const char *path, const char **why)
 {
     modeldb_remove(path); /* what a crashed build left behind */
     return rm_open(path, true, why);
@@ -782,12 +782,12 @@ readmodel_bulk_finish(readmodel_t **mp, const char *final_path)
         return -1;
     free(m->bulk_path);
     m->bulk_path = NULL;
-    readmodel_destroy(mp);
+    readmodel_close(mp);
     return 0;
 }
 
 void
-readmodel_destroy(readmodel_t **mp)
+readmodel_close(readmodel_t **mp)
 {
     if (!mp || !*mp)
         return;
@@ -921,7 +921,7 @@ factory_open(void *arg, const char *path)
     if (snprintf(building, sizeof building, "%s" SUBSCRIBER_BUILDING_SUFFIX, path) >=
         (int)sizeof building)
         return NULL;
-    return readmodel_new_bulk(building, NULL);
+    return readmodel_open_bulk(building, NULL);
 }
 
 static void *
@@ -930,10 +930,10 @@ factory_finish(void *arg, void *model, const char *path)
     (void)arg;
     readmodel_t *m = model;
     if (readmodel_bulk_finish(&m, path) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
-    return readmodel_new(path, NULL);
+    return readmodel_open(path, NULL);
 }
 
 static void
@@ -948,7 +948,7 @@ factory_close(void *arg, void *model)
     readmodel_t **live = arg, *m = model;
     if (*live == m)
         *live = NULL;
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
 
 subscriber_factory_t

@@ -398,7 +398,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
                                                   .capacity = ES_STREAM_SETS * ES_STREAM_WAYS,
                                                   .ways = ES_STREAM_WAYS});
     if (!es->streams) {
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         return ERR_IO;
     }
     int rc = sqlitedb_open(path, &es->db);
@@ -411,7 +411,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {
         int err = es_err(rc);
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         return err == ERR_OK ? ERR_IO : err;
     }
     *out = es;
@@ -419,7 +419,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
 }
 
 void
-eventstore_destroy(eventstore_t **esp)
+eventstore_close(eventstore_t **esp)
 {
     if (!esp || !*esp)
         return;
