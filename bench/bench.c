@@ -164,7 +164,7 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
         fields_set_str(&c->data, F_COMMENT, "");
     }
     codec_writer_reset(w);
-    codec_pack_command(&w->pk, c);
+    codec_pack_command(w, c);
 }
 
 static void
@@ -652,7 +652,7 @@ run_setup(bench_t *b)
             snprintf(cmd->command_id, sizeof cmd->command_id, "%s-setup-%d", b->o->prefix, k);
         }
         codec_writer_reset(&w);
-        codec_pack_command(&w.pk, cmd);
+        codec_pack_command(&w, cmd);
         void *reply = NULL;
         size_t len;
         command_reply_t r;

@@ -119,7 +119,7 @@ static void
 svc_reply(commandsvc_t *s, pending_t *p)
 {
     codec_writer_reset(&s->w);
-    codec_pack_command_reply(&s->w.pk, &p->reply);
+    codec_pack_command_reply(&s->w, &p->reply);
     svc_send(s, &p->msg, p->n_env, p->cmd.correlation_id);
     if (p->reply.accepted)
         s->accepted++;

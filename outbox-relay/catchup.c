@@ -46,7 +46,7 @@ static int
 collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     raw_list_t *l = arg;
-    codec_pack_event_raw(&l->items.pk, env, data, len);
+    codec_pack_event_raw(&l->items, env, data, len);
     l->count++;
     return 0;
 }
@@ -96,7 +96,7 @@ collect_event(const event_t *ev, void *arg)
     stream_list_t *l = arg;
     if ((int64_t)l->list.count >= l->limit)
         return 1;
-    codec_pack_event(&l->list.items.pk, ev);
+    codec_pack_event(&l->list.items, ev);
     l->list.count++;
     return 0;
 }

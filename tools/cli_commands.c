@@ -255,7 +255,7 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     }
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, cmd);
+    codec_pack_command(&w, cmd);
     free(cmd);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_COMMAND];

@@ -252,7 +252,7 @@ Test(cli, built_command_round_trips_through_the_codec)
                  0, "%s", err);
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, &c);
+    codec_pack_command(&w, &c);
     field_errors_t errs = {0};
     char why[128];
     cr_assert_eq(codec_decode_command(w.buf.data, w.buf.size, &back, &errs, why, sizeof why),
@@ -437,7 +437,7 @@ fake_command_service(void *arg)
         }
         codec_writer_t w;
         codec_writer_init(&w);
-        codec_pack_command_reply(&w.pk, &r);
+        codec_pack_command_reply(&w, &r);
         bus_reply(router, &m, w.buf.data, w.buf.size);
         codec_writer_fini(&w);
         bus_msg_close(&m);
