@@ -56,7 +56,7 @@ typedef struct {
     size_t n_samples, cap_samples;
     int64_t *ack_t, *ack_pos; /* ack time and position of each accepted command */
     size_t n_acks, cap_acks;
-    int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
+    int timer_fd;          /* open loop: fires at the next intended send time (-1: none) */
     int64_t last_reply_us; /* when the last reply arrived (or the load began) */
     int64_t load_start_us; /* when the load began (ack log times are from here) */
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
@@ -173,9 +173,10 @@ build_query(bench_t *b, codec_writer_t *w)
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     codec_writer_reset(w);
-    msgpack_pack_map(&w->pk, 2);
-    codec_pack_kv_str(&w->pk, "type", "GetProductDetail");
-    codec_pack_kv_str(&w->pk, "product_id", pid);
+    codec_map_open(w);
+    codec_map_str(w, "type", "GetProductDetail");
+    codec_map_str(w, "product_id", pid);
+    codec_map_close(w);
 }
 
 /* ---- sending and receiving ----------------------------------------------- */

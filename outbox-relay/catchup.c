@@ -195,7 +195,7 @@ product_as_of(catchup_ctx_t *c)
         codec_pack_kv_bool(&c->w->pk, "ok", true);
         codec_pack_kv_int(&c->w->pk, "position", position);
         codec_pack_cstr(&c->w->pk, "product");
-        aggstore_pack_product(&c->w->pk, p);
+        aggstore_pack_product(c->w, p);
     }
     free(p);
 }

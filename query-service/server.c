@@ -79,7 +79,7 @@ static void
 server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req)
 {
     codec_writer_reset(&s->w);
-    queries_execute(s->queries, req, &s->w.pk);
+    queries_execute(s->queries, req, &s->w);
     server_send(s, m, n_env, req->correlation_id);
 }
 

@@ -103,22 +103,23 @@ cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char
 }
 
 void
-cli_request_pack(const cli_request_t *req, msgpack_packer *pk)
+cli_request_pack(const cli_request_t *req, codec_writer_t *w)
 {
-    msgpack_pack_map(pk, (size_t)req->n + 1);
-    codec_pack_kv_str(pk, "type", req->type);
+    codec_map_open(w);
+    codec_map_str(w, "type", req->type);
     for (int i = 0; i < req->n; i++) {
         switch (req->kv[i].kind) {
         case ARG_STR:
-            codec_pack_kv_str(pk, req->kv[i].key, req->kv[i].s);
+            codec_map_str(w, req->kv[i].key, req->kv[i].s);
             break;
         case ARG_BOOL:
-            codec_pack_kv_bool(pk, req->kv[i].key, true);
+            codec_map_bool(w, req->kv[i].key, true);
             break;
         default:
-            codec_pack_kv_int(pk, req->kv[i].key, req->kv[i].num);
+            codec_map_int(w, req->kv[i].key, req->kv[i].num);
         }
     }
+    codec_map_close(w);
 }
 
 static int
@@ -249,7 +250,7 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    cli_request_pack(req, &w.pk);
+    cli_request_pack(req, &w);
     client_reply_t reply;
     const char *ep = opts->ep[req->ep];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, &reply);

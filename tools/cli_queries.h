@@ -9,6 +9,7 @@
 #define INV_CLI_QUERIES_H
 
 #include "cli.h"
+#include "codec.h"
 #include "message.h"
 
 #include <msgpack.h>
@@ -67,7 +68,7 @@ int cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int ar
 void cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char *s,
                      int64_t num);
 /* Packs {type, k: v, ...}. */
-void cli_request_pack(const cli_request_t *req, msgpack_packer *pk);
+void cli_request_pack(const cli_request_t *req, codec_writer_t *w);
 
 /* Sends a built request and prints the reply (JSON, or `print`, or
  * pretty_print when print is NULL); returns the exit code: 0 ok, 2 ok=false,

@@ -76,8 +76,9 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     void *socks[N_DAEMONS] = {0};
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 1);
-    codec_pack_kv_str(&w.pk, "type", "Status");
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_close(&w);
     for (size_t i = 0; i < N_DAEMONS; i++) {
         answered[i] = false;
         if (!selected[i] || !(socks[i] = bus_connect(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))

@@ -56,18 +56,19 @@ static const snap_field_t supplier_fields[] = {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
-snap_pack(msgpack_packer *pk, const void *base, const snap_field_t *f, size_t n)
+snap_pack(codec_writer_t *w, const void *base, const snap_field_t *f, size_t n)
 {
-    msgpack_pack_map(pk, n);
+    codec_map_open(w);
     for (size_t i = 0; i < n; i++) {
         const char *p = (const char *)base + f[i].offset;
         if (f[i].kind == SF_STR)
-            codec_pack_kv_str(pk, f[i].key, p);
+            codec_map_str(w, f[i].key, p);
         else if (f[i].kind == SF_INT)
-            codec_pack_kv_int(pk, f[i].key, *(const int64_t *)p);
+            codec_map_int(w, f[i].key, *(const int64_t *)p);
         else
-            codec_pack_kv_bool(pk, f[i].key, *(const bool *)p);
+            codec_map_bool(w, f[i].key, *(const bool *)p);
     }
+    codec_map_close(w);
 }
 
 static int
@@ -88,15 +89,15 @@ snap_unpack(const msgpack_object *o, void *base, const snap_field_t *f, size_t n
 }
 
 void
-aggstore_pack_product(msgpack_packer *pk, const product_t *p)
+aggstore_pack_product(codec_writer_t *w, const product_t *p)
 {
-    snap_pack(pk, p, product_fields, COUNT(product_fields));
+    snap_pack(w, p, product_fields, COUNT(product_fields));
 }
 
 void
-aggstore_pack_supplier(msgpack_packer *pk, const supplier_t *s)
+aggstore_pack_supplier(codec_writer_t *w, const supplier_t *s)
 {
-    snap_pack(pk, s, supplier_fields, COUNT(supplier_fields));
+    snap_pack(w, s, supplier_fields, COUNT(supplier_fields));
 }
 
 int
@@ -178,9 +179,9 @@ aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every)
     codec_writer_t w;
     codec_writer_init(&w);
     if (a->kind == AGG_PRODUCT)
-        aggstore_pack_product(&w.pk, &a->u.product);
+        aggstore_pack_product(&w, &a->u.product);
     else
-        aggstore_pack_supplier(&w.pk, &a->u.supplier);
+        aggstore_pack_supplier(&w, &a->u.supplier);
     int rc = eventstore_snapshot_save(es, a->stream, v, AGGSTORE_SNAPSHOT_SCHEMA, w.buf.data,
                                       w.buf.size);
     codec_writer_fini(&w);

@@ -21,8 +21,8 @@ void aggstore_fold(aggregate_t *a, const event_t *ev);
 int aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every);
 
 /* The snapshot encoding, also used to show a product's state (ProductAsOf). */
-void aggstore_pack_product(msgpack_packer *pk, const product_t *p);
-void aggstore_pack_supplier(msgpack_packer *pk, const supplier_t *s);
+void aggstore_pack_product(codec_writer_t *w, const product_t *p);
+void aggstore_pack_supplier(codec_writer_t *w, const supplier_t *s);
 /* 0, or -1 when the bytes are not a snapshot of this encoding. */
 int aggstore_unpack(aggregate_t *a, const void *bytes, size_t len);
 

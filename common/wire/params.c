@@ -94,16 +94,15 @@ void
 params_reply_error(codec_writer_t *w, const char *code, const char *message,
                    const field_errors_t *errs)
 {
-    msgpack_pack_map(&w->pk, errs ? 4 : 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", code);
-    codec_pack_kv_str(&w->pk, "message", message);
-    if (!errs)
-        return;
-    codec_pack_cstr(&w->pk, "fields");
-    msgpack_pack_map(&w->pk, (size_t)errs->count);
-    for (int i = 0; i < errs->count; i++)
-        codec_pack_kv_str(&w->pk, errs->items[i].field, errs->items[i].message);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", false);
+    codec_map_str(w, "error", code);
+    codec_map_str(w, "message", message);
+    if (errs) {
+        codec_map_key(w, "fields");
+        codec_pack_field_errors(w, errs);
+    }
+    codec_map_close(w);
 }
 
 void
@@ -135,18 +134,18 @@ params_reply_page(codec_writer_t *w, bool ok, int64_t position, const params_pag
         params_reply_error(w, "unavailable", unavailable, NULL);
         return;
     }
-    msgpack_pack_map(&w->pk, 4);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_int(&w->pk, "position", position);
-    codec_pack_cstr(&w->pk, "items");
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_int(w, "position", position);
+    codec_map_key(w, "items");
     msgpack_pack_array(&w->pk, (size_t)pg->count);
     codec_pack_raw(&w->pk, pg->items.buf.data, pg->items.buf.size);
-    codec_pack_cstr(&w->pk, "next_cursor");
     if (more) {
         char cursor[24];
         snprintf(cursor, sizeof cursor, "%" PRId64, pg->last);
-        codec_pack_cstr(&w->pk, cursor);
+        codec_map_str(w, "next_cursor", cursor);
     } else {
-        msgpack_pack_nil(&w->pk);
+        codec_map_nil(w, "next_cursor");
     }
+    codec_map_close(w);
 }

@@ -122,7 +122,7 @@ ask_raw(const void *buf, size_t len)
     if (request_parse(buf, len, &req, &err) != 0)
         request_pack_error(&rep_w.pk, &err);
     else
-        queries_execute(qe, &req, &rep_w.pk);
+        queries_execute(qe, &req, &rep_w);
     if (reply_live)
         msgpack_unpacked_destroy(&reply);
     msgpack_unpacked_init(&reply);
