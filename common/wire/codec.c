@@ -307,6 +307,19 @@ codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why)
     return 0;
 }
 
+int
+codec_reader_check(mpread_t *r, const void *buf, size_t len, const char **why)
+{
+    if (codec_reader_init(r, buf, len, why) != 0)
+        return -1;
+    mpread_t all = *r;
+    if (mpread_skip(&all) != 0) {
+        *why = "map keys must be strings, nesting at most 32 deep";
+        return -1;
+    }
+    return 0;
+}
+
 /* The index in keys[] of the key s (n bytes), trying keys[hint] first: our
  * own encoders write the keys in the order of keys[]. */
 static int

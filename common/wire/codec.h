@@ -97,10 +97,15 @@ void codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);
  * static reason. */
 int codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why);
 
-/* Starts a cursor over buf after checking it as codec_parse does (one
- * complete object, no trailing bytes, keys are strings), without building
- * a tree.  The decoders below read with it.  0, or -1 with *why. */
+/* Starts a cursor over buf after checking its structure as codec_parse
+ * does (one complete object, no trailing bytes, container counts that fit),
+ * without building a tree.  The decoders below read with it and check map
+ * keys and nesting as they go.  0, or -1 with *why. */
 int codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why);
+/* The same, and also every map key (at any depth) is a string and nesting
+ * is at most MPREAD_MAX_DEPTH deep: buf is accepted exactly when
+ * codec_parse accepts it.  For readers that walk any shape (invctl). */
+int codec_reader_check(mpread_t *r, const void *buf, size_t len, const char **why);
 
 /* A map key known to a decoder. */
 typedef struct {
