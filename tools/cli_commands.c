@@ -223,11 +223,10 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     }
     int64_t at = -1;
     bool reached = false;
-    const msgpack_object *v = codec_map_get(&reply.obj.data, "position");
-    if (v)
-        codec_get_int(v, &at);
-    v = codec_map_get(&reply.obj.data, "reached");
-    if (!v || codec_get_bool(v, &reached) != 0)
+    mpread_t v;
+    if (mpread_find(&reply.body, "position", &v) == 0)
+        mpread_int(&v, &at);
+    if (mpread_find(&reply.body, "reached", &v) != 0 || mpread_bool(&v, &reached) != 0)
         reached = at >= position;
     client_reply_fini(&reply);
     if (reached) {

@@ -20,7 +20,7 @@ static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_v
                         const char *const *, int, cli_request_t *, char *, size_t);
 static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                         const char *const *, int, cli_request_t *, char *, size_t);
-static void print_events(FILE *f, const msgpack_object *reply);
+static void print_events(FILE *f, const mpread_t *reply);
 static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                       const char *const *, int, cli_request_t *, char *, size_t);
 
@@ -214,31 +214,41 @@ cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, 
 }
 
 /* ReadStream replies: the stream, then one line per event as in `watch`. */
-static void
-print_events(FILE *f, const msgpack_object *reply)
+/* True when the key at k is the string name. */
+static bool
+key_is(const mpread_t *k, const char *name)
 {
-    const msgpack_object *events = codec_map_get(reply, "events");
-    if (!events || events->type != MSGPACK_OBJECT_ARRAY) {
+    mpread_t r = *k;
+    const char *s;
+    size_t n;
+    return mpread_str(&r, &s, &n) == 0 && n == strlen(name) && memcmp(s, name, n) == 0;
+}
+
+/* ReadStream replies: the stream, then one line per event as in `watch`. */
+static void
+print_events(FILE *f, const mpread_t *reply)
+{
+    mpread_t events, r, k, v;
+    uint32_t n, count;
+    if (mpread_find(reply, "events", &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
         pretty_print(f, reply);
         return;
     }
-    for (uint32_t i = 0; i < reply->via.map.size; i++) { /* everything but the events */
-        const msgpack_object *k = &reply->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 6 &&
-            memcmp(k->via.str.ptr, "events", 6) == 0)
-            continue;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
-            memcmp(k->via.str.ptr, "ok", 2) == 0)
+    r = *reply;
+    mpread_map(&r, &n);
+    for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
+        if (key_is(&k, "events") || key_is(&k, "ok")) /* everything but the events */
             continue;
         char key[128], val[512];
-        pretty_scalar(k, NULL, 0, true, key, sizeof key);
-        pretty_scalar(&reply->via.map.ptr[i].val, key, strlen(key), false, val, sizeof val);
+        pretty_scalar(&k, NULL, 0, true, key, sizeof key);
+        pretty_scalar(&v, key, strlen(key), false, val, sizeof val);
         fprintf(f, "%s: %s\n", key, val);
     }
-    fprintf(f, "events: %" PRIu32 "\n", events->via.array.size);
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
+    mpread_array(&events, &count);
+    fprintf(f, "events: %" PRIu32 "\n", count);
+    for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
         char line[2048];
-        cli_watch_format_event(&events->via.array.ptr[i], line, sizeof line);
+        cli_watch_format_event(&v, line, sizeof line);
         fprintf(f, "%s\n", line);
     }
     fflush(f);
@@ -246,7 +256,7 @@ print_events(FILE *f, const msgpack_object *reply)
 
 int
 cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-                void (*print)(FILE *f, const msgpack_object *reply))
+                void (*print)(FILE *f, const mpread_t *reply))
 {
     codec_writer_t w;
     codec_writer_init(&w);
@@ -263,11 +273,11 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
     }
     bool ok = client_reply_ok(&reply);
     if (opts->json) {
-        jsonout_write(stdout, &reply.obj.data);
+        jsonout_write(stdout, &reply.body);
         fputc('\n', stdout);
         fflush(stdout);
     } else if (ok) {
-        (print ? print : pretty_print)(stdout, &reply.obj.data);
+        (print ? print : pretty_print)(stdout, &reply.body);
     }
     if (!ok) {
         char code[64], msg[512];

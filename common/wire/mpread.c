@@ -394,6 +394,16 @@ mpread_value(mpread_t *r, mpval_t *v)
 }
 
 int
+mpread_item(mpread_t *r, mpread_t *el)
+{
+    mpread_t at = *r;
+    if (mpread_skip(r) != 0)
+        return -1;
+    *el = at;
+    return 0;
+}
+
+int
 mpread_pair(mpread_t *r, mpread_t *key, mpread_t *val)
 {
     mpread_t at = *r, k, v;

@@ -89,6 +89,9 @@ typedef struct {
  * elements, or key/value pairs, follow at the cursor).  0, or -1 (truncated,
  * 0xc1, a count that cannot fit in the bytes left) with the cursor unmoved. */
 int mpread_value(mpread_t *r, mpval_t *v);
+/* Moves past one element of an array being walked, pointing el at it.
+ * 0 or -1. */
+int mpread_item(mpread_t *r, mpread_t *el);
 /* Moves past one key/value pair of a map being walked, pointing key and val
  * (either may be NULL) at them.  0 or -1. */
 int mpread_pair(mpread_t *r, mpread_t *key, mpread_t *val);

@@ -341,19 +341,17 @@ Test(cli, status_columns_from_a_reply)
     msgpack_pack_map(&w.pk, 2);
     codec_pack_kv_int(&w.pk, "head", 10);
     codec_pack_kv_int(&w.pk, "heartbeat_age_ms", 300);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
-    cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
+    cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
     status_row_t row;
-    cli_status_extract(&u.data, &row);
+    cli_status_extract(&r, &row);
     cr_expect(row.has[ST_CHECKPOINT] && row.val[ST_CHECKPOINT] == 7);
     cr_expect(row.has[ST_HEAD] && row.val[ST_HEAD] == 10);
     cr_expect(row.has[ST_LAG_EVENTS] && row.val[ST_LAG_EVENTS] == 3);
     cr_expect(row.has[ST_HEARTBEAT_AGE] && row.val[ST_HEARTBEAT_AGE] == 300);
     cr_expect_not(row.has[ST_LAG_MS]);
     cr_expect_not(row.has[ST_BACKLOG]);
-    msgpack_unpacked_destroy(&u);
     codec_writer_fini(&w);
 }
 
@@ -361,12 +359,10 @@ Test(cli, status_columns_from_a_reply)
 static void
 expect_note(codec_writer_t *w, const char *note)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
-    cr_assert_eq(codec_parse(w->buf.data, w->buf.size, &u, &why), 0);
-    cr_expect_str_eq(cli_status_note(&u.data), note);
-    msgpack_unpacked_destroy(&u);
+    cr_assert_eq(codec_reader_check(&r, w->buf.data, w->buf.size, &why), 0);
+    cr_expect_str_eq(cli_status_note(&r), note);
     codec_writer_fini(w);
 }
 
@@ -509,17 +505,17 @@ Test(cli, money_columns_are_headed_in_units)
         codec_pack_kv_str(&pk, "product_id", i ? "p2" : "p1");
         codec_pack_kv_int(&pk, "price_cents", i ? 1999 : 903);
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    mpread_t r;
+    const char *why;
+    cr_assert_eq(codec_reader_check(&r, sb.data, sb.size, &why), 0);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
-    pretty_print(f, &u.data);
+    pretty_print(f, &r);
     fclose(f);
-    cr_assert_str_eq(out, "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
+    cr_assert_str_eq(out,
+                     "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
                      "got:\n%s", out);
     free(out);
-    msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 }
