@@ -334,13 +334,15 @@ Test(cli, status_columns_from_a_reply)
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_bool(&w.pk, "ok", true);
-    codec_pack_kv_int(&w.pk, "checkpoint", 7);
-    codec_pack_cstr(&w.pk, "subscriber");
-    msgpack_pack_map(&w.pk, 2);
-    codec_pack_kv_int(&w.pk, "head", 10);
-    codec_pack_kv_int(&w.pk, "heartbeat_age_ms", 300);
+    codec_map_open(&w);
+    codec_map_bool(&w, "ok", true);
+    codec_map_int(&w, "checkpoint", 7);
+    codec_map_key(&w, "subscriber");
+    codec_map_open(&w);
+    codec_map_int(&w, "head", 10);
+    codec_map_int(&w, "heartbeat_age_ms", 300);
+    codec_map_close(&w);
+    codec_map_close(&w);
     mpread_t r;
     const char *why;
     cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
@@ -373,9 +375,10 @@ Test(cli, status_notes_a_model_being_replaced)
     for (int i = 0; i < 3; i++) {
         codec_writer_t w;
         codec_writer_init(&w);
-        msgpack_pack_map(&w.pk, 2);
-        codec_pack_kv_bool(&w.pk, "model_unusable", flags[i][0]);
-        codec_pack_kv_bool(&w.pk, "rebuilding", flags[i][1]);
+        codec_map_open(&w);
+        codec_map_bool(&w, "model_unusable", flags[i][0]);
+        codec_map_bool(&w, "rebuilding", flags[i][1]);
+        codec_map_close(&w);
         expect_note(&w, notes[i]);
     }
 }
@@ -388,9 +391,10 @@ Test(cli, status_notes_a_wal_held_back)
     for (int i = 0; i < 3; i++) {
         codec_writer_t w;
         codec_writer_init(&w);
-        msgpack_pack_map(&w.pk, 2);
-        codec_pack_kv_int(&w.pk, "wal_frames", wal[i][0]);
-        codec_pack_kv_int(&w.pk, "wal_backfilled", wal[i][1]);
+        codec_map_open(&w);
+        codec_map_int(&w, "wal_frames", wal[i][0]);
+        codec_map_int(&w, "wal_backfilled", wal[i][1]);
+        codec_map_close(&w);
         expect_note(&w, notes[i]);
     }
 }
@@ -495,19 +499,18 @@ Test(cli, command_ids_sort_by_time_and_differ)
 
 Test(cli, money_columns_are_headed_in_units)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_array(&w.pk, 2);
     for (int i = 0; i < 2; i++) {
-        msgpack_pack_map(&pk, 2);
-        codec_pack_kv_str(&pk, "product_id", i ? "p2" : "p1");
-        codec_pack_kv_int(&pk, "price_cents", i ? 1999 : 903);
+        codec_map_open(&w);
+        codec_map_str(&w, "product_id", i ? "p2" : "p1");
+        codec_map_int(&w, "price_cents", i ? 1999 : 903);
+        codec_map_close(&w);
     }
     mpread_t r;
     const char *why;
-    cr_assert_eq(codec_reader_check(&r, sb.data, sb.size, &why), 0);
+    cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -517,5 +520,5 @@ Test(cli, money_columns_are_headed_in_units)
                      "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
                      "got:\n%s", out);
     free(out);
-    msgpack_sbuffer_destroy(&sb);
+    codec_writer_fini(&w);
 }
