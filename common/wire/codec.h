@@ -125,7 +125,11 @@ typedef struct {
 int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
                     uint32_t *found, int *unknown);
 
-/* Map access on a parsed object; NULL when `map` is not a map or lacks key. */
+/* The object tree (codec_parse, then the calls below): still read by the
+ * subscribers' request dispatch and params, the query, catch-up, audit and
+ * command-service Status requests, alert messages and aggregate snapshots;
+ * everything else reads with the cursor.  Map access on a parsed object; NULL when `map` is not a
+ * map or lacks key. */
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
 /* Typed reads: 0 on success, -1 on a wrong type (or out of int64 range). */
 int codec_get_int(const msgpack_object *o, int64_t *out);

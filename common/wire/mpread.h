@@ -10,6 +10,11 @@
  * Skipped values are checked as codec_parse checks a whole message: map
  * keys are strings, nesting is at most MPREAD_MAX_DEPTH deep.
  *
+ * Readers that know no shape (invctl's JSON and human printers, invbench's
+ * reply checks) walk with the generic calls at the end (mpread_value,
+ * mpread_item, mpread_pair, mpread_find) over bytes that
+ * codec_reader_check accepted.
+ *
  * Ownership: a cursor points into the caller's buffer and owns nothing;
  * strings it returns point into that buffer (not NUL-terminated). */
 #ifndef INV_MPREAD_H
