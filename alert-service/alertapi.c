@@ -4,6 +4,7 @@
 
 #include "alerts.h"
 #include "params.h"
+#include "rpc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,8 +75,11 @@ list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w)
 }
 
 static int
-list_alerts(alerts_t *model, const msgpack_object *req, codec_writer_t *w)
+list_alerts(void *arg, rpc_request_t *rq)
 {
+    alerts_t *model = arg;
+    const msgpack_object *req = rq->map;
+    codec_writer_t *w = rq->w;
     list_req_t r;
     memset(&r, 0, sizeof r);
     r.q.limit = ALERTS_LIMIT_DEFAULT;
@@ -89,30 +93,27 @@ list_alerts(alerts_t *model, const msgpack_object *req, codec_writer_t *w)
         params_reply_error(w, "validation", "invalid ListAlerts parameters", &errs);
     else
         list_reply(model, &r.q, w);
-    return 0;
+    return RPC_REPLY;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static const struct {
-    const char *type;
-    int (*handle)(alerts_t *model, const msgpack_object *req, codec_writer_t *w);
-} handlers[] = {
-    {"ListAlerts", list_alerts},
+static const rpc_route_t routes[] = {
+    {.type = "ListAlerts", .handle = list_alerts},
 };
 
 int
 alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
 {
     alerts_t *model = *(alerts_t **)arg;
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        if (strcmp(type, handlers[i].type) != 0)
-            continue;
-        if (!model)
-            params_reply_error(w, "unavailable", "the alerts model is being swapped", NULL);
-        else
-            handlers[i].handle(model, req, w);
+    size_t len = strlen(type);
+    const rpc_route_t *r = rpc_route_find(routes, sizeof routes / sizeof routes[0], type, len);
+    if (!r)
+        return -1;
+    if (!model) {
+        params_reply_error(w, "unavailable", "the alerts model is being swapped", NULL);
         return 0;
     }
-    return -1;
+    rpc_request_t rq = {.type = type, .type_len = len, .map = req, .w = w};
+    return r->handle(model, &rq) == RPC_REPLY ? 0 : -1;
 }

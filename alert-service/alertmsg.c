@@ -1,7 +1,10 @@
 /* alertmsg: see alertmsg.h.
  * The escaping and the ISO time repeat audit-service/change.c on purpose:
- * daemons do not link each other's code; both belong in common/ later. */
+ * daemons do not link each other's code; both belong in common/ later
+ * (the UTF-8 decoding already is: common/base/utf8). */
 #include "alertmsg.h"
+
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -12,33 +15,6 @@
 #define TIME_MAX 96 /* snprintf bound the compiler accepts for any struct tm */
 
 /* ---- escaping ------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at p (n bytes left) and its code point,
- * or 0 when invalid. */
-static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t need;
-    uint32_t min;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        need = 1, min = 0x80, *cp = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        need = 2, min = 0x800, *cp = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        need = 3, min = 0x10000, *cp = p[0] & 0x07u;
-    else
-        return 0;
-    if (n < need + 1)
-        return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (p[k] & 0x3fu);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return need + 1;
-}
 
 /* The escape for one unit starting at p, into tmp; returns the bytes to
  * copy (tmp or p itself through *src) and sets *adv to the input used. */
@@ -60,14 +36,14 @@ escape_unit(const unsigned char *p, size_t n, char tmp[12], const char **src, si
         *src = (const char *)p;
         return 1;
     }
-    size_t len = utf8_decode(p, n, &cp);
-    if (len == 0)
+    int len = utf8_decode(p, n, &cp);
+    if (len < 0)
         return (size_t)snprintf(tmp, 12, "\\x%02x", p[0]);
-    *adv = len;
+    *adv = (size_t)len;
     if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
         return (size_t)snprintf(tmp, 12, "\\u%04" PRIx32, cp);
     *src = (const char *)p;
-    return len;
+    return (size_t)len;
 }
 
 size_t

@@ -18,13 +18,14 @@
 #include "bus.h"
 #include "modeldb.h"
 #include "strcopy.h"
-#include "strhash.h"
+#include "strtable.h"
 #include "topology.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define CACHE_MAX 16384 /* products kept between batches (~100 bytes each) */
+#define CACHE_FIRST 512 /* products the cache holds at first; it doubles */
 
 /* A product as stored. */
 typedef struct {
@@ -37,9 +38,8 @@ typedef struct {
 /* What the cache keeps of a product (everything but the name). */
 enum { DIRTY_ROW = 1u, DIRTY_LEVEL = 2u };
 typedef struct {
-    char id[ID_MAX + 1]; /* product_id; "" marks a free slot */
+    char id[ID_MAX + 1]; /* product_id */
     uint8_t dirty;       /* DIRTY_* bits: not yet written to the products row */
-    uint32_t hash;       /* of id */
     stockwatch_state_t st;
     int64_t position; /* last event position applied */
     int64_t rowid;    /* of the products row: product_flush writes by it */
@@ -68,12 +68,10 @@ struct alerts {
     size_t pend_len;             /* alerts queued */
     size_t pend_cap;             /* alerts allocated */
     int64_t publish_errors;      /* bus_send failures since open */
-    cached_t *cache;             /* open addressing, cache_cap slots (power of 2) */
-    size_t cache_cap;            /* slots; 0 before first use */
-    size_t cache_len;            /* slots in use */
-    uint32_t *dirty;             /* slots with dirty != 0, dirty_len of them */
+    strtable_t *cache;           /* cached_t by id, a growing map; NULL before first use */
+    uint32_t *dirty;             /* indexes of the entries with dirty != 0 */
     size_t dirty_len;
-    size_t dirty_cap;
+    size_t dirty_cap;      /* >= the entries of the cache */
     product_row_t product; /* scratch */
     codec_writer_t w;      /* scratch: published bodies */
 };
@@ -365,77 +363,50 @@ product_flush(alerts_t *m, cached_t *c)
 
 /* ---- the product cache --------------------------------------------------- */
 
-static uint32_t
-cache_hash(const char *id)
-{
-    return (uint32_t)strhash(id);
-}
-
-/* The slot of id, or the free slot where it would go. */
-static cached_t *
-cache_slot(cached_t *slots, size_t cap, const char *id, uint32_t h)
-{
-    size_t i = h & (cap - 1);
-    while (slots[i].id[0] && (slots[i].hash != h || strcmp(slots[i].id, id) != 0))
-        i = (i + 1) & (cap - 1);
-    return &slots[i];
-}
-
-/* Doubles the table (first use: 1024 slots); rebuilds the dirty list.  0 or -1. */
-static int
-cache_grow(alerts_t *m)
-{
-    size_t cap = m->cache_cap ? m->cache_cap * 2 : 1024;
-    cached_t *slots = calloc(cap, sizeof *slots);
-    uint32_t *dirty = malloc(cap / 2 * sizeof *dirty);
-    if (!slots || !dirty) {
-        free(slots);
-        free(dirty);
-        return -1;
-    }
-    m->dirty_len = 0;
-    for (size_t i = 0; i < m->cache_cap; i++) {
-        if (!m->cache[i].id[0])
-            continue;
-        cached_t *c = cache_slot(slots, cap, m->cache[i].id, m->cache[i].hash);
-        *c = m->cache[i];
-        if (c->dirty)
-            dirty[m->dirty_len++] = (uint32_t)(c - slots);
-    }
-    free(m->cache);
-    free(m->dirty);
-    m->cache = slots;
-    m->cache_cap = cap;
-    m->dirty = dirty;
-    m->dirty_cap = cap / 2;
-    return 0;
-}
-
 /* Forgets every cached product (and frees the table). */
 static void
 cache_clear(alerts_t *m)
 {
-    free(m->cache);
+    strtable_destroy(&m->cache);
     free(m->dirty);
-    m->cache = NULL;
     m->dirty = NULL;
-    m->cache_cap = m->cache_len = m->dirty_len = m->dirty_cap = 0;
+    m->dirty_len = m->dirty_cap = 0;
+}
+
+/* Makes room in the dirty list for one more cached product.  0 or -1. */
+static int
+cache_dirty_room(alerts_t *m)
+{
+    size_t n = m->cache ? strtable_count(m->cache) : 0;
+    if (n < m->dirty_cap)
+        return 0;
+    size_t cap = m->dirty_cap ? 2 * m->dirty_cap : CACHE_FIRST;
+    uint32_t *dirty = realloc(m->dirty, cap * sizeof *dirty);
+    if (!dirty)
+        return -1;
+    m->dirty = dirty;
+    m->dirty_cap = cap;
+    return 0;
 }
 
 /* Adds a product known to be absent from the cache; NULL when out of memory. */
 static cached_t *
-cache_add(alerts_t *m, const char *id, uint32_t h, const product_row_t *p)
+cache_add(alerts_t *m, const char *id, const product_row_t *p)
 {
-    if ((m->cache_len + 1) * 2 > m->cache_cap && cache_grow(m) != 0)
+    if (!m->cache) {
+        m->cache = strtable_new(&(strtable_opts_t){STRTABLE_ENTRY(cached_t, id),
+                                                   .capacity = CACHE_FIRST, .grow = true});
+        if (!m->cache)
+            return NULL;
+    }
+    bool added;
+    cached_t *c = cache_dirty_room(m) == 0 ? strtable_put(m->cache, id, &added) : NULL;
+    if (!c)
         return NULL;
-    cached_t *c = cache_slot(m->cache, m->cache_cap, id, h);
-    strcopy(c->id, sizeof c->id, id);
-    c->hash = h;
     c->dirty = 0;
     c->st = p->st;
     c->position = p->position;
     c->rowid = p->rowid;
-    m->cache_len++;
     return c;
 }
 
@@ -444,19 +415,13 @@ cache_add(alerts_t *m, const char *id, uint32_t h, const product_row_t *p)
 static int
 cache_get(alerts_t *m, const char *id, cached_t **out)
 {
-    uint32_t h = cache_hash(id);
-    if (m->cache_cap) {
-        cached_t *c = cache_slot(m->cache, m->cache_cap, id, h);
-        if (c->id[0]) {
-            *out = c;
-            return 1;
-        }
-    }
+    if (m->cache && (*out = strtable_get(m->cache, id)))
+        return 1;
     product_row_t *p = &m->product;
     int found = product_load(m, id, p);
     if (found <= 0)
         return found;
-    *out = cache_add(m, id, h, p);
+    *out = cache_add(m, id, p);
     return *out ? 1 : -1;
 }
 
@@ -465,7 +430,7 @@ static void
 cache_touch(alerts_t *m, cached_t *c, uint8_t bits)
 {
     if (!c->dirty)
-        m->dirty[m->dirty_len++] = (uint32_t)(c - m->cache); /* dirty_cap >= cache_len */
+        m->dirty[m->dirty_len++] = (uint32_t)strtable_index(m->cache, c); /* room: cache_add */
     c->dirty |= bits;
 }
 
@@ -542,8 +507,7 @@ apply_created(alerts_t *m, const event_t *ev)
     stockwatch_kind_t kind =
         stockwatch_created(ev->data.num[F_STOCK], ev->data.num[F_LOW_STOCK_THRESHOLD], &p->st);
     p->position = ev->env.position;
-    if (product_insert(m, ev->data.product_id, p) != 0 ||
-        !cache_add(m, ev->data.product_id, cache_hash(ev->data.product_id), p))
+    if (product_insert(m, ev->data.product_id, p) != 0 || !cache_add(m, ev->data.product_id, p))
         return -1;
     return kind == STOCKWATCH_NONE ? 0 : alert_record(m, ev, p->name, &p->st, kind);
 }
@@ -595,7 +559,7 @@ alerts_begin(void *model)
 {
     alerts_t *m = model;
     m->pend_len = 0;
-    if (m->cache_len > CACHE_MAX)
+    if (m->cache && strtable_count(m->cache) > CACHE_MAX)
         cache_clear(m); /* nothing is dirty between batches */
     return modeldb_begin(m->db) == SQLITE_OK ? 0 : -1;
 }
@@ -613,7 +577,7 @@ alerts_commit(void *model, int64_t checkpoint, const char *event_id)
 {
     alerts_t *m = model;
     for (size_t i = 0; i < m->dirty_len; i++) {
-        if (product_flush(m, &m->cache[m->dirty[i]]) != 0) {
+        if (product_flush(m, strtable_at(m->cache, m->dirty[i])) != 0) {
             modeldb_rollback(m->db);
             cache_clear(m);
             return -1;

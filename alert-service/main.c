@@ -7,7 +7,6 @@
 #include "alerts.h"
 
 #include "log.h"
-#include "modeldb.h"
 #include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
@@ -16,19 +15,28 @@
 #include <errno.h>
 #include <stdio.h>
 
+/* subdaemon_open_fn: the alert model, printing to out (arg). */
+static void *
+open_model(void *out, const subdaemon_config_t *cfg, const char **why)
+{
+    return cfg->dump ? alerts_open_dump(cfg->db, why) : alerts_open(cfg->db, out, why);
+}
+
 int
 main(int argc, char **argv)
 {
     const char *pub_ep = EP_ALERTS; /* our alert PUB, bound */
     const config_option_t pub = {"--pub", "INV_ALERTS_BIND", CONFIG_STR, &pub_ep,
                                  "alert PUB to bind"};
-    const subdaemon_spec_t spec = {"alert",
-                                   "alert-service",
-                                   {"alerts.db", "INV_ALERTS_DB", "alerts database file"},
-                                   {EP_ALERT_API, "INV_ALERT_API_BIND", "alert API ROUTER to bind"},
-                                   "INV_ALERT_LINGER_MS",
-                                   &pub,
-                                   1};
+    const subdaemon_spec_t spec = {
+        .name = "alert",
+        .prog = "alert-service",
+        .db = {"alerts.db", "INV_ALERTS_DB", "alerts database file"},
+        .bind = {EP_ALERT_API, "INV_ALERT_API_BIND", "alert API ROUTER to bind"},
+        .linger_env = "INV_ALERT_LINGER_MS",
+        .extra = &pub,
+        .n_extra = 1,
+    };
     subdaemon_config_t cfg;
     int rc = subdaemon_settings(&cfg, &spec, argc, argv);
     if (rc != 0)
@@ -40,10 +48,8 @@ main(int argc, char **argv)
         return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
-    alerts_live_t live = {cfg.dump ? alerts_open_dump(cfg.db, &why) : alerts_open(cfg.db, out, &why),
-                          out, NULL}; /* Rebuild swaps it */
-    if (!live.model && !cfg.dump && modeldb_discard_if_damaged(cfg.db) == 1)
-        live.model = alerts_open(cfg.db, out, &why);
+    alerts_live_t live = {subdaemon_open_model(&cfg, open_model, out, &why), out,
+                          NULL}; /* Rebuild swaps it */
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

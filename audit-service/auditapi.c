@@ -4,6 +4,7 @@
 
 #include "auditlog.h"
 #include "params.h"
+#include "rpc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -146,8 +147,11 @@ search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
 }
 
 static int
-search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w)
+search_audit(void *arg, rpc_request_t *rq)
 {
+    auditlog_t *log = arg;
+    const msgpack_object *req = rq->map;
+    codec_writer_t *w = rq->w;
     search_req_t r;
     memset(&r, 0, sizeof r);
     r.q.limit = AUDITLOG_LIMIT_DEFAULT;
@@ -160,30 +164,27 @@ search_audit(auditlog_t *log, const msgpack_object *req, codec_writer_t *w)
         params_reply_error(w, "validation", "invalid SearchAudit parameters", &errs);
     else
         search_reply(log, &r.q, w);
-    return 0;
+    return RPC_REPLY;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static const struct {
-    const char *type;
-    int (*handle)(auditlog_t *log, const msgpack_object *req, codec_writer_t *w);
-} handlers[] = {
-    {"SearchAudit", search_audit},
+static const rpc_route_t routes[] = {
+    {.type = "SearchAudit", .handle = search_audit},
 };
 
 int
 auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
 {
     auditlog_t *log = *(auditlog_t **)arg;
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        if (strcmp(type, handlers[i].type) != 0)
-            continue;
-        if (!log)
-            params_reply_error(w, "unavailable", "the audit model is being swapped", NULL);
-        else
-            handlers[i].handle(log, req, w);
+    size_t len = strlen(type);
+    const rpc_route_t *r = rpc_route_find(routes, sizeof routes / sizeof routes[0], type, len);
+    if (!r)
+        return -1;
+    if (!log) {
+        params_reply_error(w, "unavailable", "the audit model is being swapped", NULL);
         return 0;
     }
-    return -1;
+    rpc_request_t rq = {.type = type, .type_len = len, .map = req, .w = w};
+    return r->handle(log, &rq) == RPC_REPLY ? 0 : -1;
 }

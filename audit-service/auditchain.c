@@ -111,7 +111,7 @@ auditchain_free(auditchain_t **cp)
     auditchain_t *c = *cp;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->st[i]);
-    headcache_free(&c->heads);
+    headcache_destroy(&c->heads);
     free(c->segment);
     free(c);
     *cp = NULL;

@@ -3,6 +3,8 @@
  * UTF-8 character. */
 #include "change.h"
 
+#include "utf8.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,34 +59,6 @@ sb_int(sb_t *b, int64_t v)
     sb_put(b, tmp, change_format_int(v, tmp));
 }
 
-/* Decodes one valid UTF-8 sequence at p (n bytes available); returns its
- * length and the code point, or 0 when the bytes are not valid UTF-8. */
-static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t need;
-    uint32_t min;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        need = 1, min = 0x80, *cp = p[0] & 0x1fu;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        need = 2, min = 0x800, *cp = p[0] & 0x0fu;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        need = 3, min = 0x10000, *cp = p[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < need + 1)
-        return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (p[k] & 0x3fu);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return need + 1;
-}
-
 /* One ASCII byte, escaped when it could break the line or the quoting. */
 static void
 sb_escape_ascii(sb_t *b, unsigned char c)
@@ -122,16 +96,16 @@ sb_escape(sb_t *b, const char *s, size_t len)
             continue;
         }
         uint32_t cp = 0;
-        size_t n = p[i] < 0x80 ? 1 : utf8_decode(p + i, len - i, &cp);
+        int n = p[i] < 0x80 ? 1 : utf8_decode(p + i, len - i, &cp);
         if (p[i] < 0x80)
             sb_escape_ascii(b, p[i]);
-        else if (n == 0)
+        else if (n < 0)
             sb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", p[i]));
         else if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
             sb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04" PRIx32, cp));
         else
-            sb_put(b, s + i, n);
-        i += n ? n : 1;
+            sb_put(b, s + i, (size_t)n);
+        i += n > 0 ? (size_t)n : 1;
     }
 }
 

@@ -1,92 +1,54 @@
 /* headcache: see headcache.h. */
 #include "headcache.h"
 
-#include "strcopy.h"
-#include "strhash.h"
+#include "strtable.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 struct headcache {
-    headcache_entry_t *entries; /* sets x HEADCACHE_WAYS */
-    size_t sets;                /* a power of two */
-    uint64_t tick;              /* use clock for the LRU choice */
-    headcache_entry_t **dirty;  /* the dirty entries, each once */
+    strtable_t *t;             /* headcache_entry_t by stream, dirty ones pinned */
+    headcache_entry_t **dirty; /* the dirty entries, each once */
     size_t n_dirty;
 };
 
 headcache_t *
 headcache_new(size_t sets)
 {
-    size_t n = 1;
-    while (n < sets)
-        n <<= 1;
     headcache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->sets = n;
-    c->entries = calloc(n * HEADCACHE_WAYS, sizeof *c->entries);
-    c->dirty = calloc(n * HEADCACHE_WAYS, sizeof *c->dirty);
-    if (!c->entries || !c->dirty) {
-        headcache_free(&c);
-        return NULL;
-    }
+    c->t = strtable_new(&(strtable_opts_t){STRTABLE_ENTRY(headcache_entry_t, stream),
+                                           .capacity = (sets ? sets : 1) * HEADCACHE_WAYS,
+                                           .ways = HEADCACHE_WAYS});
+    c->dirty = c->t ? calloc(strtable_capacity(c->t), sizeof *c->dirty) : NULL;
+    if (!c->dirty)
+        headcache_destroy(&c);
     return c;
 }
 
 void
-headcache_free(headcache_t **cp)
+headcache_destroy(headcache_t **cp)
 {
     if (!cp || !*cp)
         return;
-    free((*cp)->entries);
+    strtable_destroy(&(*cp)->t);
     free((*cp)->dirty);
     free(*cp);
     *cp = NULL;
 }
 
-static headcache_entry_t *
-headcache_set(headcache_t *c, uint64_t hash)
-{
-    return &c->entries[(hash & (c->sets - 1)) * HEADCACHE_WAYS];
-}
-
 headcache_entry_t *
 headcache_find(headcache_t *c, const char *stream)
 {
-    uint64_t hash = strhash(stream);
-    headcache_entry_t *set = headcache_set(c, hash);
-    for (int w = 0; w < HEADCACHE_WAYS; w++) {
-        headcache_entry_t *e = &set[w];
-        if (e->valid && e->hash == hash && strcmp(e->stream, stream) == 0) {
-            e->used = ++c->tick;
-            return e;
-        }
-    }
-    return NULL;
+    headcache_entry_t *e = strtable_get(c->t, stream);
+    return e && e->valid ? e : NULL;
 }
 
 headcache_entry_t *
 headcache_add(headcache_t *c, const char *stream)
 {
-    uint64_t hash = strhash(stream);
-    headcache_entry_t *set = headcache_set(c, hash), *victim = NULL;
-    for (int w = 0; w < HEADCACHE_WAYS; w++) {
-        headcache_entry_t *e = &set[w];
-        if (!e->valid) {
-            victim = e;
-            break;
-        }
-        if (!e->dirty && (!victim || e->used < victim->used))
-            victim = e;
-    }
-    if (!victim)
-        return NULL;
-    memset(victim, 0, sizeof *victim);
-    strcopy(victim->stream, sizeof victim->stream, stream);
-    victim->hash = hash;
-    victim->used = ++c->tick;
-    return victim;
+    bool added;
+    return strtable_put(c->t, stream, &added);
 }
 
 void
@@ -95,6 +57,7 @@ headcache_mark_dirty(headcache_t *c, headcache_entry_t *e)
     if (e->dirty)
         return;
     e->dirty = true;
+    strtable_pin(c->t, e, true);
     c->dirty[c->n_dirty++] = e; /* at most every entry once */
 }
 
@@ -108,14 +71,16 @@ headcache_dirty(const headcache_t *c, size_t *n)
 void
 headcache_clean(headcache_t *c)
 {
-    for (size_t i = 0; i < c->n_dirty; i++)
+    for (size_t i = 0; i < c->n_dirty; i++) {
         c->dirty[i]->dirty = false;
+        strtable_pin(c->t, c->dirty[i], false);
+    }
     c->n_dirty = 0;
 }
 
 void
 headcache_clear(headcache_t *c)
 {
-    memset(c->entries, 0, c->sets * HEADCACHE_WAYS * sizeof *c->entries);
+    strtable_clear(c->t);
     c->n_dirty = 0;
 }

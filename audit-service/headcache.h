@@ -7,7 +7,8 @@
  * before its commit (headcache_dirty) and then calls headcache_clean.  A
  * stream whose set holds only dirty entries gets no entry (headcache_add
  * returns NULL) and the caller writes it through instead.  After a rollback
- * the caller must headcache_clear().  Pure memory, no I/O. */
+ * the caller must headcache_clear().  Pure memory, no I/O: a strtable cache
+ * whose dirty entries are pinned. */
 #ifndef INV_HEADCACHE_H
 #define INV_HEADCACHE_H
 
@@ -19,11 +20,9 @@
 
 typedef struct {
     char stream[STREAM_MAX + 1];
-    uint64_t hash;
     int64_t head; /* the stream's largest position */
     int64_t rows; /* its rows (auditchain's mark clock) */
     int64_t sid;  /* the caller's id of the stream */
-    uint64_t used;
     bool valid;
     bool dirty;
 } headcache_entry_t;
@@ -36,7 +35,7 @@ typedef struct headcache headcache_t;
 headcache_t *headcache_new(size_t sets);
 
 /* Frees; NULL-safe, nulls the pointer. */
-void headcache_free(headcache_t **cache);
+void headcache_destroy(headcache_t **cache);
 
 /* The entry of stream, or NULL on a miss. */
 headcache_entry_t *headcache_find(headcache_t *cache, const char *stream);

@@ -7,7 +7,6 @@
 #include "auditlog.h"
 
 #include "log.h"
-#include "modeldb.h"
 #include "modellock.h"
 #include "proc.h"
 #include "subdaemon.h"
@@ -17,13 +16,20 @@
 #include <stdio.h>
 
 /* What audit names differently from alert-service. */
-static const subdaemon_spec_t audit_spec = {"audit",
-                                            "audit-service",
-                                            {"audit.db", "INV_AUDIT_DB", "audit database file"},
-                                            {EP_AUDIT, "INV_AUDIT_BIND", "audit ROUTER to bind"},
-                                            "INV_AUDIT_LINGER_MS",
-                                            NULL,
-                                            0};
+static const subdaemon_spec_t audit_spec = {
+    .name = "audit",
+    .prog = "audit-service",
+    .db = {"audit.db", "INV_AUDIT_DB", "audit database file"},
+    .bind = {EP_AUDIT, "INV_AUDIT_BIND", "audit ROUTER to bind"},
+    .linger_env = "INV_AUDIT_LINGER_MS",
+};
+
+/* subdaemon_open_fn: the audit model, printing to out (arg). */
+static void *
+open_model(void *out, const subdaemon_config_t *cfg, const char **why)
+{
+    return cfg->dump ? auditlog_open_dump(cfg->db, why) : auditlog_open(cfg->db, out, why);
+}
 
 int
 main(int argc, char **argv)
@@ -39,11 +45,8 @@ main(int argc, char **argv)
         return 1;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
-    auditlog_live_t live = {cfg.dump ? auditlog_open_dump(cfg.db, &why)
-                                     : auditlog_open(cfg.db, out, &why),
+    auditlog_live_t live = {subdaemon_open_model(&cfg, open_model, out, &why),
                             out}; /* Rebuild swaps it */
-    if (!live.model && !cfg.dump && modeldb_discard_if_damaged(cfg.db) == 1)
-        live.model = auditlog_open(cfg.db, out, &why);
     if (!live.model) {
         LOG_E(NULL, "%s: %s", cfg.db, why);
         return 1;

@@ -6,6 +6,7 @@
 #include "bus.h"
 #include "log.h"
 #include "proc.h"
+#include "rpc.h"
 #include "strcopy.h"
 #include "syncer.h"
 
@@ -135,29 +136,6 @@ svc_reject(command_reply_t *r, reject_code_t code, const char *message)
     strcopy(r->message, sizeof r->message, message);
 }
 
-static void
-svc_reply_status(commandsvc_t *s, const bus_msg_t *req, int n_env)
-{
-    int64_t head = 0, backlog = 0;
-    int rc = eventstore_head(s->es, &head, NULL);
-    if (rc == ES_OK)
-        rc = eventstore_outbox_backlog(s->es, &backlog);
-    codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 11);
-    codec_pack_kv_bool(&s->w.pk, "ok", rc == ES_OK);
-    codec_pack_kv_str(&s->w.pk, "service", "command");
-    codec_pack_kv_int(&s->w.pk, "head", head);
-    codec_pack_kv_int(&s->w.pk, "outbox_backlog", backlog);
-    codec_pack_kv_int(&s->w.pk, "accepted", s->accepted);
-    codec_pack_kv_int(&s->w.pk, "rejected", s->rejected);
-    codec_pack_kv_int(&s->w.pk, "unavailable", s->unavailable);
-    codec_pack_kv_int(&s->w.pk, "batches", s->batches);
-    codec_pack_kv_int(&s->w.pk, "loads", s->loads);
-    codec_pack_kv_int(&s->w.pk, "durable", s->durable);
-    codec_pack_kv_int(&s->w.pk, "syncs", s->opts.syncer ? syncer_count(s->opts.syncer) : 0);
-    svc_send(s, req, n_env, NULL);
-}
-
 /* ---- aggregates ---------------------------------------------------------- */
 
 /* The aggregate of stream from the cache or loaded from the store; NULL
@@ -207,10 +185,7 @@ svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
 static void
 svc_decide(commandsvc_t *s, aggregate_t *a, const supplier_t *supplier, const command_t *cmd)
 {
-    if (a->kind == AGG_SUPPLIER)
-        supplier_decide(&a->u.supplier, cmd, &s->decision);
-    else
-        product_decide(&a->u.product, supplier, cmd, &s->decision);
+    aggregate_ops(a->kind)->decide(&a->u, supplier, cmd, &s->decision);
 }
 
 /* Appends the accepted decision for p; ES_OK or a store error. */
@@ -254,18 +229,18 @@ svc_handle_new(commandsvc_t *s, pending_t *p)
     int err = ES_OK;
     char stream[STREAM_MAX + 1];
     command_stream(&p->cmd, stream);
-    bool is_supplier = command_spec(p->cmd.type)->supplier_stream;
+    agg_kind_t kind = command_spec(p->cmd.type)->aggregate;
     supplier_t supplier;
     supplier_init(&supplier);
     if (p->cmd.type == CMD_CREATE_PRODUCT) {
         char sstream[STREAM_MAX + 1];
-        snprintf(sstream, sizeof sstream, "supplier-%s", p->cmd.data.supplier_id);
+        aggregate_stream(AGG_SUPPLIER, p->cmd.data.supplier_id, sstream);
         aggregate_t *sa = svc_load(s, sstream, AGG_SUPPLIER, &err);
         if (!sa)
             return err;
         supplier = sa->u.supplier;
     }
-    aggregate_t *a = svc_load(s, stream, is_supplier ? AGG_SUPPLIER : AGG_PRODUCT, &err);
+    aggregate_t *a = svc_load(s, stream, kind, &err);
     if (!a)
         return err;
     command_reply_t *r = &p->reply;
@@ -429,59 +404,101 @@ svc_finish_batch(commandsvc_t *s, batch_t *b)
     syncer_request(s->opts.syncer, b->seq);
 }
 
-/* Decodes one received request; answers it at once unless it is a command to
- * run in the batch.  Takes ownership of *m either way. */
-static void
-svc_on_request(commandsvc_t *s, bus_msg_t *m)
+/* ---- requests ------------------------------------------------------------ */
+
+/* {"type":"Status"}: answered at once. */
+static int
+svc_on_status(void *arg, rpc_request_t *req)
 {
-    batch_t *b = svc_filling(s);
-    pending_t *p = &b->items[b->n];
-    const void *body;
-    size_t len;
-    p->msg = *m;
-    command_reply_clear(&p->reply);
-    field_errors_t errs;
-    char why[160];
-    reject_code_t rc;
-    if (bus_split(&p->msg, &p->n_env, &body, &len) != 0) {
-        memset(&p->cmd, 0, sizeof p->cmd);
-        snprintf(why, sizeof why, "expected one body frame after the routing envelope");
-        rc = REJ_MALFORMED;
-    } else {
-        rc = codec_decode_command(body, len, &p->cmd, &errs, why, sizeof why);
-    }
-    if (rc == REJ_MALFORMED && strcmp(why, "unknown command type") == 0) {
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        const char *w;
-        char type[16];
-        const msgpack_object *t;
-        bool status = codec_parse(body, len, &u, &w) == 0 && (t = codec_map_get(&u.data, "type")) &&
-                      codec_copy_str(t, type, sizeof type) == 0 && strcmp(type, "Status") == 0;
-        msgpack_unpacked_destroy(&u);
-        if (status) {
-            svc_reply_status(s, &p->msg, p->n_env);
-            bus_msg_close(&p->msg);
-            return;
-        }
-    }
-    strcopy(p->reply.command_id, sizeof p->reply.command_id, p->cmd.command_id);
-    if (rc == REJ_NONE) {
-        b->n++;
-        return;
-    }
+    commandsvc_t *s = arg;
+    msgpack_packer *pk = &req->w->pk;
+    int64_t head = 0, backlog = 0;
+    int rc = eventstore_head(s->es, &head, NULL);
+    if (rc == ES_OK)
+        rc = eventstore_outbox_backlog(s->es, &backlog);
+    msgpack_pack_map(pk, 11);
+    codec_pack_kv_bool(pk, "ok", rc == ES_OK);
+    codec_pack_kv_str(pk, "service", "command");
+    codec_pack_kv_int(pk, "head", head);
+    codec_pack_kv_int(pk, "outbox_backlog", backlog);
+    codec_pack_kv_int(pk, "accepted", s->accepted);
+    codec_pack_kv_int(pk, "rejected", s->rejected);
+    codec_pack_kv_int(pk, "unavailable", s->unavailable);
+    codec_pack_kv_int(pk, "batches", s->batches);
+    codec_pack_kv_int(pk, "loads", s->loads);
+    codec_pack_kv_int(pk, "durable", s->durable);
+    codec_pack_kv_int(pk, "syncs", s->opts.syncer ? syncer_count(s->opts.syncer) : 0);
+    return RPC_REPLY;
+}
+
+/* Packs the rejection of a command that did not decode (rc malformed or
+ * validation, why and errs as codec_decode_command_at left them). */
+static void
+svc_refuse(commandsvc_t *s, pending_t *p, reject_code_t rc, const field_errors_t *errs, char *why,
+           size_t why_cap, codec_writer_t *w)
+{
     if (rc == REJ_VALIDATION)
-        snprintf(why, sizeof why, "invalid %s: %s%s", errs.items[0].field, errs.items[0].message,
-                 errs.count > 1 ? " (and more, see fields)" : "");
+        snprintf(why, why_cap, "invalid %s: %s%s", errs->items[0].field, errs->items[0].message,
+                 errs->count > 1 ? " (and more, see fields)" : "");
     svc_reject(&p->reply, rc, why);
-    p->reply.fields = errs;
+    p->reply.fields = *errs;
     if (rc == REJ_MALFORMED) {
         LOG_W(p->cmd.correlation_id, "malformed request: %s", why);
         memset(&p->reply.fields, 0, sizeof p->reply.fields);
     }
-    svc_reply(s, p);
-    bus_msg_close(&p->msg);
+    codec_pack_command_reply(w, &p->reply);
+    s->rejected++;
 }
+
+/* Every other type is a command (domain/message.c names the nine): decoded
+ * from the envelope the dispatcher indexed into the next slot of the batch
+ * being filled, which keeps the message; one that does not decode is
+ * answered at once. */
+static int
+svc_on_command(void *arg, rpc_request_t *req)
+{
+    commandsvc_t *s = arg;
+    int type = command_type_lookup(req->type, req->type_len);
+    if (type < 0)
+        return RPC_UNKNOWN;
+    batch_t *b = svc_filling(s);
+    pending_t *p = &b->items[b->n];
+    command_reply_clear(&p->reply);
+    field_errors_t errs;
+    char why[160];
+    reject_code_t rc = codec_decode_command_at((command_type_t)type, req->vals, req->found,
+                                               req->unknown, &p->cmd, &errs, why, sizeof why);
+    strcopy(p->reply.command_id, sizeof p->reply.command_id, p->cmd.command_id);
+    if (rc != REJ_NONE) {
+        svc_refuse(s, p, rc, &errs, why, sizeof why, req->w);
+        req->corr = p->cmd.correlation_id;
+        return RPC_REPLY;
+    }
+    p->msg = *req->msg; /* the frames move into the batch */
+    p->n_env = req->n_env;
+    b->n++;
+    return RPC_KEPT;
+}
+
+/* The command ROUTER (docs/protocol.md, sections 4 and 11): Status is a
+ * type like any other; refusals are shaped as command replies. */
+static const rpc_proto_t svc_proto = {
+    .keys = codec_command_keys,
+    .nkeys = CODEC_COMMAND_NKEYS,
+    .command_shape = true,
+    .bad_frames = "expected one body frame after the routing envelope",
+    .too_large = "message of %2$zu bytes exceeds the limit of %1$d",
+    .not_map = "a command must be a map",
+    .unknown = "unknown command type",
+    .log_refused = "malformed request: %s",
+    .log_dropped = "reply dropped: %s",
+};
+static const rpc_route_t svc_routes[] = {
+    {.type = "Status", .handle = svc_on_status},
+    {.type = RPC_ANY, .handle = svc_on_command},
+};
+static const rpc_endpoint_t svc_endpoint = {&svc_proto, svc_routes,
+                                            sizeof svc_routes / sizeof svc_routes[0]};
 
 /* Takes what the ROUTER holds, up to a batch, and runs it. */
 static void
@@ -489,10 +506,11 @@ svc_take_batch(commandsvc_t *s)
 {
     batch_t *b = svc_filling(s);
     while (b->n < s->opts.batch_max) {
-        bus_msg_t m;
-        if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
+        int rc = rpc_serve(&svc_endpoint, s->router, s, &s->w);
+        if (rc == RPC_IDLE)
             break;
-        svc_on_request(s, &m);
+        if (rc == RPC_REFUSED)
+            s->rejected++;
     }
     if (b->n > 0) {
         svc_run_batch(s, b);

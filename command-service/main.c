@@ -5,6 +5,7 @@
 #include "commandsvc.h"
 #include "config.h"
 #include "log.h"
+#include "modellock.h"
 #include "proc.h"
 #include "storedaemon.h"
 #include "syncer.h"
@@ -31,20 +32,31 @@ typedef struct {
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"events.db", EP_COMMAND, EP_NUDGE, "full", "info", 256, 16384, 100, 32, 5000};
+    *s = (settings_t){
+        .db = "events.db",
+        .bind = EP_COMMAND,
+        .nudge = EP_NUDGE,
+        .sync = "full",
+        .log_level = "info",
+        .batch_max = 256,
+        .cache_slots = 16384,
+        .snapshot_every = 100,
+        .cache_mb = 32,
+        .busy_timeout_ms = 5000,
+    };
     const config_option_t opts[] = {
-        {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
-        {"--bind", "INV_COMMAND_BIND", CONFIG_STR, &s->bind, "command ROUTER endpoint"},
-        {"--nudge", "INV_NUDGE_EP", CONFIG_STR, &s->nudge, "relay nudge endpoint (PUSH)"},
-        {"--sync", "INV_SYNC", CONFIG_STR, &s->sync, "full (durable on power loss) or normal"},
-        {"--batch-max", "INV_BATCH_MAX", CONFIG_INT, &s->batch_max, "commands per transaction"},
-        {"--cache-slots", "INV_CACHE_SLOTS", CONFIG_INT, &s->cache_slots, "aggregate cache size"},
-        {"--snapshot-every", "INV_SNAPSHOT_EVERY", CONFIG_INT, &s->snapshot_every,
-         "snapshot a stream every N events (0: never)"},
-        {"--cache-mb", "INV_CACHE_MB", CONFIG_INT, &s->cache_mb, "SQLite page cache, MiB"},
-        {"--busy-timeout-ms", "INV_BUSY_TIMEOUT_MS", CONFIG_INT, &s->busy_timeout_ms,
-         "wait this long for the write lock before answering unavailable"},
-        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
+        CONFIG_STR_OPT("--db", "INV_EVENTS_DB", &s->db, "event store file"),
+        CONFIG_STR_OPT("--bind", "INV_COMMAND_BIND", &s->bind, "command ROUTER endpoint"),
+        CONFIG_STR_OPT("--nudge", "INV_NUDGE_EP", &s->nudge, "relay nudge endpoint (PUSH)"),
+        CONFIG_STR_OPT("--sync", "INV_SYNC", &s->sync, "full (durable on power loss) or normal"),
+        CONFIG_INT_OPT("--batch-max", "INV_BATCH_MAX", &s->batch_max, "commands per transaction"),
+        CONFIG_INT_OPT("--cache-slots", "INV_CACHE_SLOTS", &s->cache_slots, "aggregate cache size"),
+        CONFIG_INT_OPT("--snapshot-every", "INV_SNAPSHOT_EVERY", &s->snapshot_every,
+                       "snapshot a stream every N events (0: never)"),
+        CONFIG_INT_OPT("--cache-mb", "INV_CACHE_MB", &s->cache_mb, "SQLite page cache, MiB"),
+        CONFIG_INT_OPT("--busy-timeout-ms", "INV_BUSY_TIMEOUT_MS", &s->busy_timeout_ms,
+                       "wait this long for the write lock before answering unavailable"),
+        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
     int rc = config_parse("command-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)
@@ -76,9 +88,14 @@ main(int argc, char **argv)
      * write lock, makes each batch durable before it is answered. */
     bool full = strcmp(cfg.sync, "full") == 0;
     eventstore_options_t eo = {false, (int)cfg.busy_timeout_ms, (int)cfg.cache_mb, 20000};
-    storedaemon_t d;
-    if (storedaemon_open(&d, cfg.db, &eo) != 0)
+    int lock = modellock_take(cfg.db); /* one command-service per store */
+    if (lock < 0)
         return 1;
+    storedaemon_t d;
+    if (storedaemon_open(&d, cfg.db, &eo) != 0) {
+        modellock_release(&lock);
+        return 1;
+    }
     syncer_t *syncer = full ? syncer_new(eventstore_wal_path(d.es)) : NULL;
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
@@ -103,5 +120,6 @@ main(int argc, char **argv)
     bus_close(&nudge);
     bus_close(&router);
     storedaemon_close(&d);
+    modellock_release(&lock);
     return rc;
 }

@@ -5,6 +5,8 @@
 #ifndef INV_FIELDS_H
 #define INV_FIELDS_H
 
+#include "utf8.h" /* utf8_valid, the text fields' rule */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,9 +115,6 @@ void fields_set_str(fields_t *fs, field_id_t f, const char *s);
  * [A-Za-z0-9_.:-]", "invalid UTF-8", ...). */
 const char *fields_check_str(field_id_t f, const char *s, size_t len);
 const char *fields_check_int(field_id_t f, int64_t v);
-
-/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, no NUL). */
-bool utf8_valid(const char *s, size_t len);
 
 void field_errors_add(field_errors_t *errs, const char *field, const char *message);
 

@@ -2,27 +2,30 @@
  * DOMAIN.md in data form: which fields each command and event carries. */
 #include "message.h"
 
+#include "aggregate.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define B(f) FIELD_BIT(f)
 
 static const command_spec_t command_specs[CMD__COUNT] = {
-    [CMD_REGISTER_SUPPLIER] = {"RegisterSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, true},
-    [CMD_RENAME_SUPPLIER] = {"RenameSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, true},
+    [CMD_REGISTER_SUPPLIER] = {"RegisterSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, AGG_SUPPLIER},
+    [CMD_RENAME_SUPPLIER] = {"RenameSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, AGG_SUPPLIER},
     [CMD_CREATE_PRODUCT] = {"CreateProduct",
                             B(F_PRODUCT_ID) | B(F_SKU) | B(F_NAME) | B(F_SUPPLIER_ID) |
                                 B(F_PRICE_CENTS) | B(F_COST_PRICE_CENTS) | B(F_STOCK) |
                                 B(F_LOW_STOCK_THRESHOLD),
-                            B(F_DESCRIPTION), false},
-    [CMD_CHANGE_PRICE] = {"ChangePrice", B(F_PRODUCT_ID) | B(F_PRICE_CENTS), 0, false},
-    [CMD_UPDATE_STOCK] = {"UpdateStock", B(F_PRODUCT_ID) | B(F_NEW_STOCK), 0, false},
-    [CMD_SELL_PRODUCT] = {"SellProduct", B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID), 0, false},
-    [CMD_RECORD_PRODUCT_VIEW] = {"RecordProductView", B(F_PRODUCT_ID), 0, false},
+                            B(F_DESCRIPTION), AGG_PRODUCT},
+    [CMD_CHANGE_PRICE] = {"ChangePrice", B(F_PRODUCT_ID) | B(F_PRICE_CENTS), 0, AGG_PRODUCT},
+    [CMD_UPDATE_STOCK] = {"UpdateStock", B(F_PRODUCT_ID) | B(F_NEW_STOCK), 0, AGG_PRODUCT},
+    [CMD_SELL_PRODUCT] = {"SellProduct", B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID), 0,
+                          AGG_PRODUCT},
+    [CMD_RECORD_PRODUCT_VIEW] = {"RecordProductView", B(F_PRODUCT_ID), 0, AGG_PRODUCT},
     [CMD_SUBMIT_REVIEW] = {"SubmitReview",
                            B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING),
-                           B(F_COMMENT), false},
-    [CMD_DISCONTINUE_PRODUCT] = {"DiscontinueProduct", B(F_PRODUCT_ID), B(F_REASON), false},
+                           B(F_COMMENT), AGG_PRODUCT},
+    [CMD_DISCONTINUE_PRODUCT] = {"DiscontinueProduct", B(F_PRODUCT_ID), B(F_REASON), AGG_PRODUCT},
 };
 
 static const event_spec_t event_specs[EV__COUNT] = {
@@ -99,10 +102,8 @@ reject_code_name(reject_code_t code)
 void
 command_stream(const command_t *cmd, char out[STREAM_MAX + 1])
 {
-    if (command_specs[cmd->type].supplier_stream)
-        snprintf(out, STREAM_MAX + 1, "supplier-%s", cmd->data.supplier_id);
-    else
-        snprintf(out, STREAM_MAX + 1, "product-%s", cmd->data.product_id);
+    agg_kind_t kind = command_specs[cmd->type].aggregate;
+    aggregate_stream(kind, fields_cstr(&cmd->data, aggregate_ops(kind)->id_field), out);
 }
 
 int

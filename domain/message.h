@@ -52,11 +52,14 @@ typedef enum {
     REJ__COUNT
 } reject_code_t;
 
+/* The kinds of aggregate; aggregate.h has the ops table of each. */
+typedef enum { AGG_PRODUCT, AGG_SUPPLIER, AGG__COUNT } agg_kind_t;
+
 typedef struct {
     const char *name;     /* wire type, "SellProduct" */
     uint32_t required;    /* FIELD_BIT set of data fields that must be present */
     uint32_t optional;    /* fields that may be present (defaults: "" or 0) */
-    bool supplier_stream; /* targets supplier-<supplier_id>, else product-<product_id> */
+    agg_kind_t aggregate; /* the kind it targets: the stream of its id field */
 } command_spec_t;
 
 typedef struct {

@@ -1,28 +1,39 @@
-/* catchup: see catchup.h.  Request types dispatch through a table. */
+/* catchup: see catchup.h.  Request types are routes of the dispatcher
+ * (common/wire/rpc.h). */
 #include "catchup.h"
 
 #include "aggstore.h"
 #include "product.h"
+#include "rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* What a request is answered from, and with. */
 typedef struct {
     eventstore_t *es;
     const catchup_relay_stats_t *stats;
-    const msgpack_object *req;
-    codec_writer_t *w;
+    const msgpack_object *req; /* the request map */
+    codec_writer_t *w;         /* the reply */
 } catchup_ctx_t;
 
+/* Errors have no fields here (docs/protocol.md, section 7). */
 static void
 reply_error(codec_writer_t *w, const char *code, const char *message)
 {
     codec_writer_reset(w);
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", code);
-    codec_pack_kv_str(&w->pk, "message", message);
+    codec_pack_error(w, &(codec_error_t){.code = code, .message = message});
+}
+
+/* The context of catchup_serve (arg) with the request being answered. */
+static catchup_ctx_t *
+catchup_ctx(void *arg, rpc_request_t *req)
+{
+    catchup_ctx_t *c = arg;
+    c->req = req->map;
+    c->w = req->w;
+    return c;
 }
 
 /* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
@@ -51,13 +62,14 @@ collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
     return 0;
 }
 
-static void
-read_events(catchup_ctx_t *c)
+static int
+read_events(void *arg, rpc_request_t *req)
 {
+    catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t after = 0, limit = CATCHUP_PAGE_MAX, head = 0;
     if (opt_int(c->req, "after", &after) || opt_int(c->req, "limit", &limit) || after < 0) {
         reply_error(c->w, "malformed", "after and limit must be integers, after >= 0");
-        return;
+        return RPC_REPLY;
     }
     if (limit < 1 || limit > CATCHUP_PAGE_MAX)
         limit = CATCHUP_PAGE_MAX;
@@ -81,6 +93,7 @@ read_events(catchup_ctx_t *c)
         codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
     }
     codec_writer_fini(&l.items);
+    return RPC_REPLY;
 }
 
 /* ---- ReadStream ----------------------------------------------------------- */
@@ -104,29 +117,25 @@ collect_event(const event_t *ev, void *arg)
 static bool
 stream_name_valid(const char *stream)
 {
-    static const char *const prefixes[] = {"product-", "supplier-"};
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(prefixes[i]);
-        if (strncmp(stream, prefixes[i], n) == 0)
-            return message_id_valid(stream + n, strlen(stream + n));
-    }
-    return false;
+    agg_kind_t kind;
+    return aggregate_stream_kind(stream, &kind);
 }
 
-static void
-read_stream(catchup_ctx_t *c)
+static int
+read_stream(void *arg, rpc_request_t *req)
 {
+    catchup_ctx_t *c = catchup_ctx(arg, req);
     char stream[STREAM_MAX + 1];
     int64_t after = 0, limit = CATCHUP_PAGE_MAX;
     const msgpack_object *v = codec_map_get(c->req, "stream");
     if (!v || codec_copy_str(v, stream, sizeof stream) != 0 ||
         opt_int(c->req, "after_version", &after) || opt_int(c->req, "limit", &limit)) {
         reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
-        return;
+        return RPC_REPLY;
     }
     if (!stream_name_valid(stream)) {
         reply_error(c->w, "validation", "stream must be product-<id> or supplier-<id>");
-        return;
+        return RPC_REPLY;
     }
     if (limit < 1 || limit > CATCHUP_PAGE_MAX)
         limit = CATCHUP_PAGE_MAX;
@@ -146,6 +155,7 @@ read_stream(catchup_ctx_t *c)
         codec_pack_raw(&c->w->pk, l.list.items.buf.data, l.list.items.buf.size);
     }
     codec_writer_fini(&l.list.items);
+    return RPC_REPLY;
 }
 
 /* ---- ProductAsOf ---------------------------------------------------------- */
@@ -157,33 +167,34 @@ fold_product(const event_t *ev, void *arg)
     return 0;
 }
 
-static void
-product_as_of(catchup_ctx_t *c)
+static int
+product_as_of(void *arg, rpc_request_t *req)
 {
+    catchup_ctx_t *c = catchup_ctx(arg, req);
     char id[ID_MAX + 1], stream[STREAM_MAX + 1];
     int64_t position = 0, time_us = 0;
     const msgpack_object *v = codec_map_get(c->req, "product_id");
     if (!v || codec_copy_str(v, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
         opt_int(c->req, "position", &position) || opt_int(c->req, "time_us", &time_us)) {
         reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
-        return;
+        return RPC_REPLY;
     }
     int rc = ES_OK;
     if (position <= 0 && time_us > 0) {
         rc = eventstore_position_at(c->es, time_us, &position);
         if (rc == ES_OK && position == 0) {
             reply_error(c->w, "not_found", "nothing was recorded at or before that time");
-            return;
+            return RPC_REPLY;
         }
     }
     if (position <= 0 || position > c->stats->durable_through)
         position = c->stats->durable_through;
     if (rc == ES_OK && position <= 0) { /* 0 would mean no bound */
         reply_error(c->w, "not_found", "nothing durable was recorded yet");
-        return;
+        return RPC_REPLY;
     }
     product_t *p = calloc(1, sizeof *p);
-    snprintf(stream, sizeof stream, "product-%s", id);
+    aggregate_stream(AGG_PRODUCT, id, stream);
     if (rc == ES_OK && p)
         rc = eventstore_load_stream(c->es, stream, 0, position, fold_product, p);
     if (rc != ES_OK || !p)
@@ -198,13 +209,15 @@ product_as_of(catchup_ctx_t *c)
         aggstore_pack_product(c->w, p);
     }
     free(p);
+    return RPC_REPLY;
 }
 
 /* ---- Status --------------------------------------------------------------- */
 
-static void
-status(catchup_ctx_t *c)
+static int
+status(void *arg, rpc_request_t *req)
 {
+    catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t head = 0, backlog = 0;
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ES_OK)
@@ -222,43 +235,31 @@ status(catchup_ctx_t *c)
     codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
     codec_pack_kv_int(&c->w->pk, "wal_frames", c->stats->wal.frames);
     codec_pack_kv_int(&c->w->pk, "wal_backfilled", c->stats->wal.backfilled);
+    return RPC_REPLY;
 }
 
-static const struct {
-    const char *type;
-    void (*fn)(catchup_ctx_t *c);
-} handlers[] = {
-    {"ReadEvents", read_events},
-    {"ReadStream", read_stream},
-    {"ProductAsOf", product_as_of},
-    {"Status", status},
-};
+/* ---- dispatch ------------------------------------------------------------- */
 
-void
-catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body, size_t len,
-               codec_writer_t *w)
+/* Flat maps with unknown keys ignored; errors without fields (section 7). */
+static const rpc_proto_t catchup_proto = {
+    .type_max = 31,
+    .bad_frames = "empty message", /* what decoding the missing body says */
+    .too_large = "message exceeds 64 KiB",
+    .unknown = "unknown request type",
+    .log_dropped = "catch-up reply dropped: %s",
+};
+static const rpc_route_t catchup_routes[] = {
+    {.type = "ReadEvents", .handle = read_events},
+    {.type = "ReadStream", .handle = read_stream},
+    {.type = "ProductAsOf", .handle = product_as_of},
+    {.type = "Status", .handle = status},
+};
+static const rpc_endpoint_t catchup_endpoint = {&catchup_proto, catchup_routes,
+                                                sizeof catchup_routes / sizeof catchup_routes[0]};
+
+int
+catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats, codec_writer_t *w)
 {
-    codec_writer_reset(w);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    const char *why;
-    char type[32];
-    const msgpack_object *t;
-    if (len > CODEC_MAX_MESSAGE)
-        reply_error(w, "malformed", "message exceeds 64 KiB");
-    else if (codec_parse(body, len, &u, &why) != 0)
-        reply_error(w, "malformed", why);
-    else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
-        reply_error(w, "malformed", "type must be a string");
-    else {
-        catchup_ctx_t c = {es, stats, &u.data, w};
-        size_t i = 0;
-        while (i < sizeof handlers / sizeof handlers[0] && strcmp(handlers[i].type, type) != 0)
-            i++;
-        if (i < sizeof handlers / sizeof handlers[0])
-            handlers[i].fn(&c);
-        else
-            reply_error(w, "malformed", "unknown request type");
-    }
-    msgpack_unpacked_destroy(&u);
+    catchup_ctx_t c = {es, stats, NULL, NULL};
+    return rpc_serve(&catchup_endpoint, router, &c, w);
 }

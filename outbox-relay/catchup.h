@@ -21,8 +21,10 @@ typedef struct {
     es_wal_state_t wal;        /* the WAL as the last checkpoint left it */
 } catchup_relay_stats_t;
 
-/* Answers one request body into w (always exactly one reply map). */
-void catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, const void *body,
-                    size_t len, codec_writer_t *w);
+/* Answers one request waiting on the relay's ROUTER through the dispatcher
+ * (common/wire/rpc.h), w the reply scratch: exactly one reply map.
+ * Returns RPC_IDLE when nothing was waiting. */
+int catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats,
+                  codec_writer_t *w);
 
 #endif

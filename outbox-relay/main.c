@@ -24,15 +24,23 @@ typedef struct {
 static int
 settings_load(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){"events.db", EP_EVENTS, EP_CATCHUP, EP_NUDGE, "info", 200};
+    *s = (settings_t){
+        .db = "events.db",
+        .pub = EP_EVENTS,
+        .catchup = EP_CATCHUP,
+        .nudge = EP_NUDGE,
+        .log_level = "info",
+        .self_sync_ms = 200,
+    };
     const config_option_t opts[] = {
-        {"--db", "INV_EVENTS_DB", CONFIG_STR, &s->db, "event store file"},
-        {"--pub", "INV_EVENTS_BIND", CONFIG_STR, &s->pub, "event PUB endpoint"},
-        {"--catchup", "INV_CATCHUP_BIND", CONFIG_STR, &s->catchup, "catch-up ROUTER endpoint"},
-        {"--nudge", "INV_NUDGE_BIND", CONFIG_STR, &s->nudge, "nudge PULL endpoint"},
-        {"--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", CONFIG_INT, &s->self_sync_ms,
-         "fsync the WAL itself when committed rows wait this long for a durable nudge"},
-        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &s->log_level, "debug|info|warn|error"},
+        CONFIG_STR_OPT("--db", "INV_EVENTS_DB", &s->db, "event store file"),
+        CONFIG_STR_OPT("--pub", "INV_EVENTS_BIND", &s->pub, "event PUB endpoint"),
+        CONFIG_STR_OPT("--catchup", "INV_CATCHUP_BIND", &s->catchup, "catch-up ROUTER endpoint"),
+        CONFIG_STR_OPT("--nudge", "INV_NUDGE_BIND", &s->nudge, "nudge PULL endpoint"),
+        CONFIG_INT_OPT(
+            "--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", &s->self_sync_ms,
+            "fsync the WAL itself when committed rows wait this long for a durable nudge"),
+        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
     int rc = config_parse("outbox-relay", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)

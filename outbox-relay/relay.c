@@ -17,6 +17,7 @@
 #include "catchup.h"
 #include "log.h"
 #include "proc.h"
+#include "rpc.h"
 #include "topology.h"
 #include "walsync.h"
 
@@ -318,22 +319,10 @@ relay_serve(relay_t *r)
     if (r->nudge)
         relay_read_nudges(r);
     for (int i = 0; i < 64; i++) {
-        bus_msg_t m;
-        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
-            return;
-        const void *body;
-        size_t len;
-        int n_env;
-        if (bus_split(&m, &n_env, &body, &len) != 0) {
-            body = "";
-            len = 0;
-        }
         if (r->ckpt)
             r->stats.wal = checkpointer_wal(r->ckpt);
-        catchup_handle(r->es, &r->stats, body, len, &r->w);
-        if (bus_reply_to(r->router, &m, n_env, r->w.buf.data, r->w.buf.size) != 0)
-            LOG_W(NULL, "catch-up reply dropped: %s", zmq_strerror(errno));
-        bus_msg_close(&m);
+        if (catchup_serve(r->router, r->es, &r->stats, &r->w) == RPC_IDLE)
+            return;
     }
 }
 

@@ -1,28 +1,14 @@
 /* projector-service: follows the relay's event bus and keeps read.db, the
- * database the query service reads (DOMAIN.md "Read models", projector).
- *
- * Delivery is exact because the subscriber runtime applies position
- * checkpoint + 1 only, in the transaction that moves the checkpoint
- * (common/subscriber/subscriber.h); this file only wires the pieces together.  The
- * control ROUTER answers Status and Rebuild (both in the runtime); other
- * request types get `malformed`.  A rebuild builds a fresh read model in a
- * new generation file and the runtime swaps it in, closing the old model:
- * `live` always names the model the runtime currently applies to.
- *
- * `--mode once` into a file that does not exist yet is a bulk build
- * (readmodel_new_bulk: no journal on disk, no fsync until the end): it is
- * written as <db>.building and renamed over db only after it has reached
- * the head, been turned back into a WAL database and fsynced
- * (readmodel_bulk_finish).  A crash or a stop before that leaves no db, at
- * most a .building file that the next build deletes. */
-#include "bus.h"
-#include "config.h"
+ * database the query service reads (DOMAIN.md "Read models", projector),
+ * and answers Status and Rebuild on its control ROUTER.  A recipe:
+ * settings, signals, model, sockets, runtime, teardown in reverse; the
+ * skeleton shared with audit and alert is common/subscriber/subdaemon.h.
+ * A rebuild swaps `live` (readmodel_factory). */
 #include "log.h"
-#include "modeldb.h"
 #include "modellock.h"
 #include "proc.h"
 #include "readmodel.h"
-#include "subscriber.h"
+#include "subdaemon.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -31,79 +17,68 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct {
-    const char *db;        /* read database path */
-    const char *events;    /* relay PUB endpoint (connect) */
-    const char *catchup;   /* relay catch-up ROUTER (connect) */
-    const char *bind;      /* our control ROUTER (bind) */
-    const char *log_level; /* debug, info, warn, error */
-    const char *mode;      /* "run", "once" (catch up, exit) or "dump" */
-    int64_t linger_ms;     /* a live batch waits this long for more events */
-    const char *sync;      /* the model's fsyncs: "off" or "normal" (modeldb.h) */
-} projector_config_t;
+/* What the projector names differently from the shared settings. */
+static const subdaemon_spec_t projector_spec = {
+    .name = "projector",
+    .prog = "projector-service",
+    .db = {"read.db", "INV_READ_DB", "read model database"},
+    .bind = {EP_PROJECTOR, "INV_PROJECTOR_BIND", "control ROUTER endpoint"},
+    .linger_env = "INV_PROJECTOR_LINGER_MS",
+    .events_help = "relay PUB endpoint",
+    .mode_help =
+        "run | once (catch up to the head, exit) | dump (print the canonical dump of --db)",
+    .linger_help = "a live batch waits this long for more events before it commits (adds to "
+                   "visibility lag)",
+    .linger_ms = 3,
+    .once_batch_max = 50000, /* once: a commit a turn */
+};
 
 /* Control requests other than Status and Rebuild: none. */
 static int
 on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
 {
-    (void)arg;
-    (void)req;
-    (void)w;
+    (void)arg, (void)req, (void)w;
     LOG_W(NULL, "control request %.40s is not supported", type);
     return -1;
 }
 
-static int
-load_config(projector_config_t *cfg, int argc, char **argv, log_level_t *level)
-{
-    const config_option_t opts[] = {
-        {"--db", "INV_READ_DB", CONFIG_STR, &cfg->db, "read model database"},
-        {"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events, "relay PUB endpoint"},
-        {"--catchup", "INV_CATCHUP_EP", CONFIG_STR, &cfg->catchup, "relay catch-up endpoint"},
-        {"--bind", "INV_PROJECTOR_BIND", CONFIG_STR, &cfg->bind, "control ROUTER endpoint"},
-        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
-        {"--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
-         "run | once (catch up to the head, exit) | dump (print the canonical dump of --db)"},
-        {"--commit-linger-ms", "INV_PROJECTOR_LINGER_MS", CONFIG_INT, &cfg->linger_ms,
-         "a live batch waits this long for more events before it commits (adds to visibility lag)"},
-        {"--sync", "INV_MODEL_SYNC", CONFIG_STR, &cfg->sync, MODELDB_SYNC_HELP},
-    };
-    int rc = config_parse("projector-service", opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != 0)
-        return rc;
-    if (log_level_parse(cfg->log_level, level) != 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
-        return -1;
-    }
-    if (modeldb_configure_sync(cfg->sync) != 0) {
-        fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
-        return -1;
-    }
-    return 0;
-}
-
-/* The model to apply to: a bulk build (bulk_path set) for a once run into
- * a file that does not exist, otherwise cfg->db itself (read-only for a
- * dump). */
-static readmodel_t *
-open_model(const projector_config_t *cfg, char *bulk_path, size_t cap, const char **why)
+/* subdaemon_open_fn: cfg->db (read-only for a dump), or for a once run
+ * into a file that does not exist a bulk build (no journal on disk, no
+ * fsync) into bulk_path (arg, PATH_MAX): <db>.building, renamed over db by
+ * finish_bulk only once it reached the head and was fsynced as a WAL
+ * database; a crash leaves at most a .building file, deleted next time. */
+static void *
+open_model(void *bulk_path, const subdaemon_config_t *cfg, const char **why)
 {
     struct stat sb;
-    bulk_path[0] = '\0';
-    if (strcmp(cfg->mode, "dump") == 0)
+    char *bulk = bulk_path;
+    bulk[0] = '\0';
+    if (cfg->dump)
         return readmodel_open_dump(cfg->db, why);
-    if (strcmp(cfg->mode, "once") != 0 || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
+    if (!cfg->once || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
         return readmodel_new(cfg->db, why);
-    snprintf(bulk_path, cap, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);
-    return readmodel_new_bulk(bulk_path, why);
+    snprintf(bulk, PATH_MAX, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);
+    return readmodel_new_bulk(bulk, why);
+}
+
+/* A model of another schema is rebuilt from the log (run mode only). */
+static void
+discard_other_schema(const subdaemon_config_t *cfg)
+{
+    int old = strcmp(cfg->mode, "run") == 0 ? readmodel_discard_other_schema(cfg->db) : 0;
+    if (old > 0)
+        LOG_W(NULL,
+              "read model %s had schema %d, this build writes %d: removed it, rebuilding"
+              " from the log",
+              cfg->db, old, READMODEL_SCHEMA_VERSION);
 }
 
 /* Adopts a bulk build that reached the head; 0, or 1 (nothing adopted). */
 static int
-finish_bulk(readmodel_t **live, const subscriber_t *sub, const char *db)
+finish_bulk(readmodel_t **live, const subdaemon_t *d, const char *db)
 {
     subscriber_status_t st;
-    subscriber_status(sub, &st);
+    subdaemon_status(d, &st);
     if (!proc_stopping() && st.checkpoint >= st.head && readmodel_bulk_finish(live, db) == 0) {
         LOG_I(NULL, "built %s up to position %lld", db, (long long)st.checkpoint);
         return 0;
@@ -116,74 +91,46 @@ finish_bulk(readmodel_t **live, const subscriber_t *sub, const char *db)
 int
 main(int argc, char **argv)
 {
-    projector_config_t cfg = {"read.db", EP_EVENTS, EP_CATCHUP, EP_PROJECTOR,
-                              "info",    "run",     3,          "off"};
-    log_level_t level;
-    int rc = load_config(&cfg, argc, argv, &level);
+    subdaemon_config_t cfg;
+    int rc = subdaemon_settings(&cfg, &projector_spec, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    log_init("projector", level);
     proc_install_signals();
 
     int lock = -1; /* held until exit: one writer per model (modellock.h) */
-    if (strcmp(cfg.mode, "dump") != 0 && (lock = modellock_take(cfg.db)) < 0)
+    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
         return 1;
     const char *why = NULL;
     char bulk_path[PATH_MAX];
-    if (strcmp(cfg.mode, "run") == 0) {
-        int old = readmodel_discard_other_schema(cfg.db);
-        if (old > 0)
-            LOG_W(NULL,
-                  "read model %s had schema %d, this build writes %d: removed it, rebuilding"
-                  " from the log",
-                  cfg.db, old, READMODEL_SCHEMA_VERSION);
-    }
-    /* replaced by each rebuild */
-    readmodel_t *live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
-    if (!live && strcmp(cfg.mode, "dump") != 0 && modeldb_discard_if_damaged(cfg.db) == 1)
-        live = open_model(&cfg, bulk_path, sizeof bulk_path, &why);
+    discard_other_schema(&cfg);
+    readmodel_t *live =
+        subdaemon_open_model(&cfg, open_model, bulk_path, &why); /* Rebuild swaps it */
     if (!live) {
         LOG_E(NULL, "cannot open read model %s: %s", cfg.db, why);
         return 1;
     }
-    if (strcmp(cfg.mode, "dump") == 0) {
+    if (cfg.dump) {
         rc = readmodel_dump(live, stdout) == 0 ? 0 : 1;
         readmodel_destroy(&live);
         return rc;
     }
-    void *zctx = zmq_ctx_new();
-    void *control = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
-    if (!control) {
+    subdaemon_t d;
+    subdaemon_init(&d);
+    const subscriber_factory_t factory = readmodel_factory(&live);
+    const subdaemon_model_t m = {&readmodel_ops, live, on_control, NULL,
+                                 bulk_path[0] ? NULL : &factory};
+    if (subdaemon_start(&d, &cfg, &m) != 0) {
         LOG_E(NULL, "cannot bind %s: %s", cfg.bind, zmq_strerror(errno));
-        zmq_ctx_term(zctx);
-        readmodel_destroy(&live);
-        return 1;
-    }
-    bool once = strcmp(cfg.mode, "once") == 0;
-    const subscriber_config_t scfg = {.name = "projector",
-                                      .events_ep = cfg.events,
-                                      .catchup_ep = cfg.catchup,
-                                      .batch_max = once ? 50000 : 5000, /* once: a commit a turn */
-                                      .catchup_page = 1000,
-                                      .commit_linger_ms = (int)cfg.linger_ms,
-                                      .once = once};
-    subscriber_factory_t factory = readmodel_factory(&live);
-    subscriber_t *sub = subscriber_new(zctx, &scfg, &readmodel_ops, live);
-    rc = 1;
-    if (sub) {
-        subscriber_set_control(sub, control, on_control, NULL);
-        if (!bulk_path[0])
-            subscriber_set_factory(sub, &factory, cfg.db);
+        rc = 1;
+    } else {
         LOG_I(NULL, "projector serving control on %s, read model %s", cfg.bind,
               bulk_path[0] ? bulk_path : cfg.db);
-        rc = subscriber_run(sub) == 0 ? 0 : 1;
+        rc = subdaemon_run(&d);
         if (rc == 0 && bulk_path[0])
-            rc = finish_bulk(&live, sub, cfg.db);
+            rc = finish_bulk(&live, &d, cfg.db);
     }
 
-    subscriber_destroy(&sub);
-    bus_close(&control);
-    zmq_ctx_term(zctx);
+    subdaemon_fini(&d);
     readmodel_destroy(&live);
     modellock_release(&lock);
     LOG_I(NULL, "projector stopped");

@@ -26,9 +26,9 @@ static int
 load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level)
 {
     const config_option_t opts[] = {
-        {"--db", "INV_READ_DB", CONFIG_STR, &cfg->db, "read model database (read-only)"},
-        {"--bind", "INV_QUERY_BIND", CONFIG_STR, &cfg->bind, "query ROUTER endpoint"},
-        {"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level, "debug|info|warn|error"},
+        CONFIG_STR_OPT("--db", "INV_READ_DB", &cfg->db, "read model database (read-only)"),
+        CONFIG_STR_OPT("--bind", "INV_QUERY_BIND", &cfg->bind, "query ROUTER endpoint"),
+        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level, "debug|info|warn|error"),
     };
     int rc = config_parse("query-service", opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != 0)

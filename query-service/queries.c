@@ -679,11 +679,7 @@ queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *requ
 static void
 q_pack_unavailable(codec_writer_t *w, const char *message)
 {
-    codec_map_open(w);
-    codec_map_bool(w, "ok", false);
-    codec_map_str(w, "error", "unavailable");
-    codec_map_str(w, "message", message);
-    codec_map_close(w);
+    codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = message});
 }
 
 /* Opens the read transaction (or joins the batch's) and reads the
@@ -750,7 +746,7 @@ q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position,
     bool reached = position >= req->min_position;
     if (r == Q_BAD_CURSOR) {
         request_error_t err = {"validation", "cursor", "is not a cursor of this query"};
-        request_pack_error(&w->pk, &err);
+        request_pack_error(w, &err);
         return;
     }
     codec_map_open(w);
@@ -772,7 +768,7 @@ queries_execute(queries_t *q, const request_t *req, codec_writer_t *w)
     const query_def_t *def = q_find(req->type, strlen(req->type));
     if (!def) {
         request_error_t err = {"malformed", "", "unknown request type"};
-        request_pack_error(&w->pk, &err);
+        request_pack_error(w, &err);
         return;
     }
     if (queries_refresh(q) != 0) {

@@ -108,16 +108,11 @@ req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v, re
     return 0;
 }
 
-/* Reads the type first: it decides which keys are accepted. */
+/* The type decides which keys are accepted. */
 static int
-req_type(const msgpack_object *map, request_t *req, uint32_t *allowed, uint32_t *required,
+req_type(const char *s, size_t n, request_t *req, uint32_t *allowed, uint32_t *required,
          request_error_t *err)
 {
-    const msgpack_object *t = codec_map_get(map, "type");
-    const char *s;
-    size_t n;
-    if (!t || codec_get_str(t, &s, &n) != 0)
-        return req_fail(err, "malformed", NULL, "type must be a string");
     if (n > REQUEST_TYPE_MAX || queries_params_n(s, n, allowed, required) != 0)
         return req_fail(err, "malformed", NULL, "unknown request type");
     memcpy(req->type, s, n);
@@ -163,46 +158,68 @@ req_required(const request_t *req, uint32_t required, request_error_t *err)
     return 0;
 }
 
-int
-request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
+/* The query ROUTER's envelope (docs/protocol.md, sections 2 and 8). */
+const rpc_proto_t request_proto = {
+    .not_map = "request must be a map",
+    .bad_frames = "a request is one body frame after the envelope",
+    .too_large = "request larger than %d bytes",
+    .unknown = "unknown request type",
+    .log_refused = "bad request (malformed): %s",
+    .log_dropped = "reply dropped: %s",
+};
+
+static void
+req_clear(request_t *req)
 {
     memset(req, 0, sizeof *req);
     req->limit = REQUEST_LIMIT_DEFAULT;
-    if (len > CODEC_MAX_MESSAGE)
-        return req_fail(err, "malformed", NULL, "request larger than %d bytes", CODEC_MAX_MESSAGE);
+}
+
+/* The parameters of the decoded map rq->map, after its type. */
+static int
+req_decode(const rpc_request_t *rq, request_t *req, request_error_t *err)
+{
+    uint32_t allowed = 0, required = 0;
+    if (req_type(rq->type, rq->type_len, req, &allowed, &required, err) != 0)
+        return -1;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < rq->map->via.map.size; i++)
+        rc = req_field(req, &rq->map->via.map.ptr[i], allowed, err);
+    return rc == 0 ? req_required(req, required, err) : rc;
+}
+
+int
+request_decode(const rpc_request_t *rq, request_t *req, request_error_t *err)
+{
+    req_clear(req);
+    return req_decode(rq, req, err);
+}
+
+int
+request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
+{
+    req_clear(req);
+    rpc_request_t rq = {.body = buf, .len = len};
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    const char *why = NULL;
-    uint32_t allowed = 0, required = 0;
-    int rc = -1;
-    if (codec_parse(buf, len, &u, &why) != 0)
-        req_fail(err, "malformed", NULL, "%s", why);
-    else if (u.data.type != MSGPACK_OBJECT_MAP)
-        req_fail(err, "malformed", NULL, "request must be a map");
-    else if (req_type(&u.data, req, &allowed, &required, err) == 0) {
-        rc = 0;
-        for (uint32_t i = 0; rc == 0 && i < u.data.via.map.size; i++)
-            rc = req_field(req, &u.data.via.map.ptr[i], allowed, err);
-        if (rc == 0)
-            rc = req_required(req, required, err);
-    }
+    char why[sizeof err->message];
+    int rc = rpc_decode(&request_proto, &rq, &u, why, sizeof why) == 0
+                 ? req_decode(&rq, req, err)
+                 : req_fail(err, "malformed", NULL, "%s", why);
     msgpack_unpacked_destroy(&u);
     return rc;
 }
 
 void
-request_pack_error(msgpack_packer *pk, const request_error_t *err)
+request_pack_error(codec_writer_t *w, const request_error_t *err)
 {
     bool has_field = err->field[0] != '\0';
     char message[sizeof err->field + sizeof err->message + 2];
     snprintf(message, sizeof message, "%s%s%s", err->field, has_field ? " " : "", err->message);
-    msgpack_pack_map(pk, 3 + has_field);
-    codec_pack_kv_bool(pk, "ok", false);
-    codec_pack_kv_str(pk, "error", err->code);
-    codec_pack_kv_str(pk, "message", message);
-    if (has_field) {
-        codec_pack_cstr(pk, "fields");
-        msgpack_pack_map(pk, 1);
-        codec_pack_kv_str(pk, err->field, err->message);
-    }
+    field_errors_t fields = {.count = 0};
+    if (has_field)
+        field_errors_add(&fields, err->field, err->message);
+    codec_pack_error(w, &(codec_error_t){.code = err->code,
+                                         .message = message,
+                                         .fields = has_field ? &fields : NULL});
 }

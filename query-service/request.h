@@ -2,7 +2,8 @@
  *
  * A request is one flat msgpack map {type, <params>, min_position?,
  * wait_ms?, correlation_id?}.  Decoding is strict and bounded: the body is
- * parsed with codec_parse (at most CODEC_MAX_MESSAGE bytes), keys must be
+ * parsed once by the dispatcher (rpc_decode with request_proto: at most
+ * CODEC_MAX_MESSAGE bytes, one map, a string type), keys must be
  * unique strings, each parameter has one type, and a query type accepts
  * only the parameters its entry in the query table names.
  *  - shape errors (not a map, wrong types, unknown type, duplicate keys)
@@ -16,6 +17,7 @@
 
 #include "codec.h"
 #include "fields.h"
+#include "rpc.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,11 +67,20 @@ typedef struct {
     char message[128]; /* a human sentence */
 } request_error_t;
 
-/* Decodes and validates one request body.  Returns 0 with *req filled, or
- * -1 with *err filled; never reads past len. */
+/* The query ROUTER's envelope: a flat map parsed into a tree, its type a
+ * string (common/wire/rpc.h). */
+extern const rpc_proto_t request_proto;
+
+/* Validates one request whose envelope the dispatcher decoded with
+ * request_proto (rq->map, rq->type).  Returns 0 with *req filled, or -1
+ * with *err filled (an unknown type is malformed "unknown request type"). */
+int request_decode(const rpc_request_t *rq, request_t *req, request_error_t *err);
+/* Decodes (as the dispatcher does) and validates one request body.
+ * Returns 0 with *req filled, or -1 with *err filled; never reads past
+ * len. */
 int request_parse(const void *buf, size_t len, request_t *req, request_error_t *err);
 
 /* Packs {ok:false, error, message[, fields:{field: message}]} into pk. */
-void request_pack_error(msgpack_packer *pk, const request_error_t *err);
+void request_pack_error(codec_writer_t *w, const request_error_t *err);
 
 #endif

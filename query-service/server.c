@@ -6,6 +6,7 @@
 #include "bus.h"
 #include "log.h"
 #include "proc.h"
+#include "rpc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct server {
     void *router;       /* bound ROUTER (not owned) */
     queries_t *queries; /* not owned */
     codec_writer_t w;   /* reply scratch */
+    request_t req;      /* the request being decoded (its correlation id names warnings) */
     pending_t **pending;
     int n_pending;
     int cap_pending;
@@ -124,49 +126,53 @@ server_park(server_t *s, bus_msg_t *m, int n_env, const request_t *req)
 }
 
 static void
-server_reply_error(server_t *s, const bus_msg_t *m, int n_env, const request_error_t *err)
+server_reply_error(codec_writer_t *w, const request_error_t *err)
 {
-    codec_writer_reset(&s->w);
-    request_pack_error(&s->w.pk, err);
-    server_send(s, m, n_env, NULL);
+    codec_writer_reset(w);
+    request_pack_error(w, err);
 }
 
-/* Handles one received message; m stays owned by the caller. */
-static void
-server_on_message(server_t *s, bus_msg_t *m)
+/* Every type: the query table (queries.c) says which exist, and
+ * request_decode refuses the others.  Answers at once, or parks the
+ * request (its frames move into the pending list) until its position. */
+static int
+server_on_request(void *arg, rpc_request_t *rq)
 {
-    size_t len;
-    const void *body;
-    int n_env;
-    request_t req;
-    request_error_t err = {"malformed", "", "a request is one body frame after the envelope"};
-    if (bus_split(m, &n_env, &body, &len) != 0 || request_parse(body, len, &req, &err) != 0) {
+    server_t *s = arg;
+    request_t *req = &s->req;
+    request_error_t err;
+    if (request_decode(rq, req, &err) != 0) {
         LOG_W(NULL, "bad request (%s): %s", err.code, err.message);
-        server_reply_error(s, m, n_env, &err);
-        return;
+        server_reply_error(rq->w, &err);
+        return RPC_REPLY;
     }
-    if (!server_must_wait(s, &req)) {
-        server_answer(s, m, n_env, &req);
-        return;
+    if (!server_must_wait(s, req)) {
+        queries_execute(s->queries, req, rq->w);
+        rq->corr = req->correlation_id;
+        return RPC_REPLY;
     }
-    if (server_park(s, m, n_env, &req) != 0) {
+    if (server_park(s, rq->msg, rq->n_env, req) != 0) {
         request_error_t full = {"unavailable", "", "too many requests waiting"};
-        server_reply_error(s, m, n_env, &full);
+        server_reply_error(rq->w, &full);
+        return RPC_REPLY;
     }
+    return RPC_KEPT;
 }
 
-/* Reads up to SERVER_DRAIN_MAX messages without blocking. */
+static const rpc_route_t server_routes[] = {
+    {.type = RPC_ANY, .handle = server_on_request},
+};
+static const rpc_endpoint_t server_endpoint = {&request_proto, server_routes,
+                                               sizeof server_routes / sizeof server_routes[0]};
+
+/* Serves up to SERVER_DRAIN_MAX messages without blocking. */
 static void
 server_drain(server_t *s)
 {
     queries_begin_batch(s->queries);
-    for (int i = 0; i < SERVER_DRAIN_MAX; i++) {
-        bus_msg_t m;
-        if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
+    for (int i = 0; i < SERVER_DRAIN_MAX; i++)
+        if (rpc_serve(&server_endpoint, s->router, s, &s->w) == RPC_IDLE)
             break;
-        server_on_message(s, &m);
-        bus_msg_close(&m);
-    }
     queries_end_batch(s->queries);
 }
 

@@ -2,49 +2,13 @@
 #include "jsonout.h"
 
 #include "codec.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at s (1..4), or the negative length of
- * its maximal invalid subpart (-1..-3) to replace with one U+FFFD. */
-static int
-utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned char b = s[0];
-    int need;
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF)
-        need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        if (b == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        if (b == 0xF4)
-            hi = 0x8F; /* nothing past U+10FFFF */
-    } else
-        return -1;
-    for (int k = 1; k < need; k++) {
-        if ((size_t)k >= avail)
-            return -k;
-        unsigned char c = s[k];
-        bool ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
-        if (!ok)
-            return -k;
-    }
-    return need;
-}
 
 void
 jsonout_write_str(FILE *f, const char *str, size_t len)
@@ -53,7 +17,8 @@ jsonout_write_str(FILE *f, const char *str, size_t len)
     fputc('"', f);
     for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
-        int n = utf8_seq(s + i, len - i);
+        uint32_t cp = 0;
+        int n = utf8_decode(s + i, len - i, &cp);
         if (n < 0) {
             fputs("\\ufffd", f);
             i += (size_t)-n;
@@ -88,10 +53,9 @@ jsonout_write_str(FILE *f, const char *str, size_t len)
                 else
                     fputc(c, f);
             }
-        } else if (n == 3 && c == 0xE2 && s[i + 1] == 0x80 &&
-                   (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-            /* U+2028/2029 are valid JSON but break JavaScript consumers. */
-            fprintf(f, "\\u%04x", s[i + 2] == 0xA8 ? 0x2028 : 0x2029);
+        } else if (cp == 0x2028 || cp == 0x2029) {
+            /* valid JSON, but they break JavaScript consumers */
+            fprintf(f, "\\u%04x", (unsigned)cp);
         } else {
             fwrite(s + i, 1, (size_t)n, f);
         }

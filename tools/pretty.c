@@ -2,6 +2,7 @@
 #include "pretty.h"
 
 #include "cli.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -205,7 +206,7 @@ text_width(const char *s)
 {
     int w = 0;
     for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
+        w += !utf8_continuation((unsigned char)*s);
     return w;
 }
 
@@ -222,7 +223,7 @@ cut(char *s, int w)
 {
     int col = 0;
     for (char *p = s; *p; p++) {
-        if (((unsigned char)*p & 0xC0) == 0x80)
+        if (utf8_continuation((unsigned char)*p))
             continue;
         if (col++ == w - 1 && text_width(p) > 1) {
             p[0] = '~';

@@ -18,6 +18,20 @@ typedef struct {
     const char *help; /* one line for --help */
 } config_option_t;
 
+/* One row of a settings table, typed: the target must be a const char **
+ * (CONFIG_STR_OPT) or an int64_t * (CONFIG_INT_OPT), checked at compile
+ * time. */
+#define CONFIG_STR_OPT(flag_, env_, target_, help_)                                                \
+    {                                                                                              \
+        .flag = (flag_), .env = (env_), .kind = CONFIG_STR,                                        \
+        .target = (void *)(1 ? (target_) : (const char **)0), .help = (help_)                      \
+    }
+#define CONFIG_INT_OPT(flag_, env_, target_, help_)                                                \
+    {                                                                                              \
+        .flag = (flag_), .env = (env_), .kind = CONFIG_INT,                                        \
+        .target = (1 ? (target_) : (int64_t *)0), .help = (help_)                                  \
+    }
+
 /* Applies environment then argv to the targets.  Returns 0 on success, 1 when
  * --help was printed, -1 after printing the bad key/value to stderr.
  * String targets point into argv or the environment (never freed). */

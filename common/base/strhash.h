@@ -1,7 +1,5 @@
-/* strhash: the one string hash of the in-memory tables (the aggregate
- * cache, the event store's stream cache, the alert service's product
- * cache, the projector's sales fold).  Never stored: a table may change
- * it freely. */
+/* strhash: the one string hash, that of strtable (the in-memory tables).
+ * Never stored: the table may change it freely. */
 #ifndef INV_STRHASH_H
 #define INV_STRHASH_H
 

@@ -1,4 +1,5 @@
-/* modellock: one writing process per model file.
+/* modellock: one writing process per model file, and one command-service
+ * per event store (which takes the same lock on events.db, G16).
  *
  * A subscriber daemon (projector, audit, alert) is the only writer of its
  * model, and what it does at a clean stop (fsync the file, remove the

@@ -1,5 +1,10 @@
 /* modeldb: see modeldb.h.
  *
+ * No state of its own: the sync policy is the caller's, applied per
+ * connection (modeldb_set_sync), and a connection's damage report outlives
+ * the rollback that clears sqlite3_errcode in the connection itself (the
+ * argument of its rollback hook, see mdb_mark_damaged).
+ *
  * Bulk builds trade crash safety for speed (no journal on disk, no fsync,
  * one exclusive connection) and get it back by where the file lives: under
  * a temporary name until modeldb_bulk_adopt has turned it into a normal WAL
@@ -19,12 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static modeldb_sync_t sync_policy = MODELDB_SYNC_NORMAL;
-
-/* The connection whose last rollback followed a report of a damaged file
- * (the rollback itself succeeds and clears sqlite3_errcode). */
-static sqlite3 *damaged_db;
 
 /* The WAL is checkpointed every 256 pages (1 MiB) instead of SQLite's 1000
  * (the audit daemon used 10000).  A checkpoint writes its pages into the
@@ -92,32 +91,22 @@ mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 
     return rc;
 }
 
-void
-modeldb_set_sync(modeldb_sync_t policy)
-{
-    sync_policy = policy;
-}
-
 int
-modeldb_configure_sync(const char *setting)
+modeldb_parse_sync(const char *setting, modeldb_sync_t *policy)
 {
-    modeldb_sync_t policy;
     if (strcmp(setting, "off") == 0)
-        policy = MODELDB_SYNC_OFF;
+        *policy = MODELDB_SYNC_OFF;
     else if (strcmp(setting, "normal") == 0)
-        policy = MODELDB_SYNC_NORMAL;
+        *policy = MODELDB_SYNC_NORMAL;
     else
         return -1;
-    sync_policy = policy;
     return 0;
 }
 
-/* Before opening path without fsyncs: discards the file if a crash of the
- * system may have torn it (a marker from another boot beside the name
- * SQLite will use: symlinks resolved, as a projector's live name points
- * at its current generation). */
-static void
-mdb_discard_torn(const char *path)
+/* A marker from another boot beside the name SQLite will use: symlinks
+ * resolved, as a projector's live name points at its current generation. */
+void
+modeldb_discard_torn(const char *path)
 {
     char real[PATH_MAX];
     if (!realpath(path, real) || !syncmark_stale(real))
@@ -147,14 +136,27 @@ mdb_unsync(sqlite3 *db)
 int
 modeldb_open(const char *path, const char *schema_sql, sqlite3 **db)
 {
-    if (sync_policy == MODELDB_SYNC_OFF)
-        mdb_discard_torn(path);
-    int rc = mdb_open(path, normal_pragmas, schema_sql, db);
-    if (rc == SQLITE_OK && sync_policy == MODELDB_SYNC_OFF && (rc = mdb_unsync(*db)) != SQLITE_OK) {
-        sqlite3_close(*db);
-        *db = NULL;
-    }
-    return rc;
+    return mdb_open(path, normal_pragmas, schema_sql, db);
+}
+
+/* Whether db's journal is a WAL (not a bulk build's, in memory). */
+static bool
+mdb_is_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
+}
+
+int
+modeldb_set_sync(sqlite3 *db, modeldb_sync_t policy)
+{
+    if (policy != MODELDB_SYNC_OFF || !mdb_is_wal(db))
+        return SQLITE_OK;
+    return mdb_unsync(db);
 }
 
 /* Whether this connection writes without fsyncs (mdb_unsync marked it). */
@@ -177,8 +179,6 @@ modeldb_close(sqlite3 **db)
     char path[PATH_MAX], wal[PATH_MAX + 8];
     snprintf(path, sizeof path, "%s", name ? name : "");
     bool unsynced = mdb_is_unsynced(*db);
-    if (damaged_db == *db)
-        damaged_db = NULL;
     int rc = sqlite3_close(*db) == SQLITE_OK ? 0 : -1;
     *db = NULL;
     /* only the connection that marked the file removes the marker (not a
@@ -315,11 +315,31 @@ modeldb_commit(sqlite3 *db)
     return rc;
 }
 
+/* The damage mark: the argument of the connection's rollback hook, whose
+ * callback stays NULL (SQLite 3.40 has no per-connection client data, and
+ * sqlite3_rollback_hook is the one setter that gives its argument back).
+ * It goes with the connection; no model module installs a rollback hook. */
+static const char mdb_damaged_mark = 'D';
+
+static void
+mdb_mark_damaged(sqlite3 *db)
+{
+    sqlite3_rollback_hook(db, NULL, (void *)&mdb_damaged_mark);
+}
+
+static bool
+mdb_marked_damaged(sqlite3 *db)
+{
+    void *arg = sqlite3_rollback_hook(db, NULL, NULL);
+    sqlite3_rollback_hook(db, NULL, arg);
+    return arg == &mdb_damaged_mark;
+}
+
 void
 modeldb_rollback(sqlite3 *db)
 {
     if (sqlitedb_damage_code(sqlite3_errcode(db)))
-        damaged_db = db;
+        mdb_mark_damaged(db);
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -327,7 +347,7 @@ modeldb_rollback(sqlite3 *db)
 bool
 modeldb_damaged(sqlite3 *db)
 {
-    return db && (db == damaged_db || sqlitedb_damage_code(sqlite3_errcode(db)));
+    return db && (sqlitedb_damage_code(sqlite3_errcode(db)) || mdb_marked_damaged(db));
 }
 
 int

@@ -13,31 +13,41 @@
 /* How a model's writes reach the disk (the daemons' --sync):
  * - NORMAL: synchronous=NORMAL; a commit does not wait for the disk, a WAL
  *   checkpoint fsyncs.  A power loss can lose the last commits, which are
- *   applied again from the log.  The library's default.
+ *   applied again from the log.  What modeldb_open gives.
  * - OFF: synchronous=OFF, no fsync at all while the model is open; a clean
  *   close fsyncs it.  A crash of the process loses nothing; a crash of the
  *   system can tear the file, so a marker beside it (syncmark.h) makes the
  *   next open after such a crash discard the file, and the subscriber
- *   rebuilds it from the log (docs/guarantees.md, G12). */
-typedef enum { MODELDB_SYNC_NORMAL, MODELDB_SYNC_OFF } modeldb_sync_t;
+ *   rebuilds it from the log (docs/guarantees.md, G12).
+ * The policy is the writer's, not the process's: the subscriber runtime
+ * applies it (modeldb_set_sync) to each model it writes, and the daemon
+ * calls modeldb_discard_torn before opening its model. */
+typedef enum { MODELDB_SYNC_NORMAL = 0, MODELDB_SYNC_OFF } modeldb_sync_t;
 
 /* The daemons' --sync help line. */
 #define MODELDB_SYNC_HELP                                                                          \
     "off (no fsync; a crash of the system makes the next start rebuild the model from the "        \
     "log) | normal (fsync at WAL checkpoints)"
 
-/* The policy for the models this process opens from now on. */
-void modeldb_set_sync(modeldb_sync_t policy);
-/* Sets the policy from a daemon's --sync setting, "off" or "normal".  0,
- * or -1 (policy unchanged) for anything else. */
-int modeldb_configure_sync(const char *setting);
+/* Parses a daemon's --sync setting, "off" or "normal", into *policy.  0, or
+ * -1 (*policy unchanged) for anything else. */
+int modeldb_parse_sync(const char *setting, modeldb_sync_t *policy);
 
-/* Opens path read-write (creating it), WAL, the sync policy above (with
- * OFF: first discards a file a system crash may have torn and marks the
- * file unsynced), busy timeout, the checkpoint table, then runs schema_sql
- * (may be NULL).  The connection has no mutex: one thread uses it at a
- * time.  Returns SQLITE_OK and *db, or an SQLite code with *db NULL. */
+/* Opens path read-write (creating it), WAL, synchronous=NORMAL, busy
+ * timeout, the checkpoint table, then runs schema_sql (may be NULL).  The
+ * connection has no mutex: one thread uses it at a time.  Returns SQLITE_OK
+ * and *db, or an SQLite code with *db NULL. */
 int modeldb_open(const char *path, const char *schema_sql, sqlite3 **db);
+/* Before a model at path is opened to be written with MODELDB_SYNC_OFF:
+ * removes it (symlinks resolved) and its side files when its marker says it
+ * was written without fsyncs before the system restarted (logged). */
+void modeldb_discard_torn(const char *path);
+/* Applies policy to a connection of modeldb_open: OFF marks the file
+ * unsynced (syncmark.h), then turns its fsyncs off (without a marker, when
+ * it cannot be written, the model keeps them: logged).  NORMAL, and any
+ * connection not in WAL mode (a bulk build never fsyncs before
+ * modeldb_bulk_adopt), are left as they are.  SQLITE_OK or an error. */
+int modeldb_set_sync(sqlite3 *db, modeldb_sync_t policy);
 /* Closes *db (statements finalized by the caller; *db becomes NULL); a
  * model this connection wrote without fsyncs is fsynced and its marker
  * removed (a connection opened with NORMAL leaves a marker alone).  0, or -1
@@ -87,8 +97,9 @@ int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */
 int modeldb_commit(sqlite3 *db);    /* COMMIT; rolls back on failure */
 void modeldb_rollback(sqlite3 *db); /* no-op outside a transaction */
 /* Whether db reported a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB) in
- * its last failed call, also when a rollback followed: such a model is
- * rebuilt from the log, never repaired (docs/guarantees.md, G14). */
+ * its last failed call, also when a modeldb_rollback or modeldb_commit
+ * followed (the connection remembers it until it is closed): such a model
+ * is rebuilt from the log, never repaired (docs/guarantees.md, G14). */
 bool modeldb_damaged(sqlite3 *db);
 /* After a model failed to open: removes path (symlinks resolved) and its
  * side files when PRAGMA quick_check finds it damaged, so that it can be

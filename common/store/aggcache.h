@@ -8,21 +8,15 @@
 #ifndef INV_AGGCACHE_H
 #define INV_AGGCACHE_H
 
-#include "product.h"
-#include "supplier.h"
+#include "aggregate.h"
 
 #include <stddef.h>
 
-typedef enum { AGG_PRODUCT, AGG_SUPPLIER } agg_kind_t;
-
 typedef struct {
     bool valid;
-    agg_kind_t kind;
+    agg_kind_t kind; /* of u: aggregate_ops(kind) */
     char stream[STREAM_MAX + 1];
-    union {
-        product_t product;
-        supplier_t supplier;
-    } u;
+    aggregate_state_t u;
 } aggregate_t;
 
 typedef struct aggcache aggcache_t;
@@ -41,7 +35,7 @@ void aggcache_clear(aggcache_t *c);
 static inline int64_t
 aggcache_version(const aggregate_t *a)
 {
-    return a->kind == AGG_PRODUCT ? a->u.product.version : a->u.supplier.version;
+    return aggregate_ops(a->kind)->version(&a->u);
 }
 
 #endif

@@ -20,9 +20,10 @@ void aggstore_fold(aggregate_t *a, const event_t *ev);
  * (every <= 0: never).  Inside the open transaction. */
 int aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every);
 
-/* The snapshot encoding, also used to show a product's state (ProductAsOf). */
+/* The snapshot encoding of an aggregate's state; of a product's, also
+ * used to show it (ProductAsOf). */
+void aggstore_pack(codec_writer_t *w, const aggregate_t *a);
 void aggstore_pack_product(codec_writer_t *w, const product_t *p);
-void aggstore_pack_supplier(codec_writer_t *w, const supplier_t *s);
 /* 0, or -1 when the bytes are not a snapshot of this encoding. */
 int aggstore_unpack(aggregate_t *a, const void *bytes, size_t len);
 

@@ -5,8 +5,9 @@
 #include "proc.h"
 #include "sqlitedb.h"
 #include "strcopy.h"
-#include "strhash.h"
+#include "strtable.h"
 
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,11 +216,9 @@ static const char migrate_2_to_3_sql[] =
 /* A stream's row as this connection last wrote or read it. */
 typedef struct {
     char name[STREAM_MAX + 1];
-    int64_t id; /* 0: empty slot */
+    int64_t id; /* 0: the stream has no row (never so when cached) */
     int64_t version;
     int64_t head;
-    uint64_t hash; /* strhash(name) */
-    uint64_t used; /* tick of its last use */
 } es_stream_t;
 
 /* A stream's name as this connection read it (a committed stream's id
@@ -234,8 +233,7 @@ struct eventstore {
     int busy_timeout_ms;
     int64_t busy_limit_us; /* > 0: a shorter wait for this call (the WAL restart) */
     sqlite3_stmt *st[ST__COUNT];
-    es_stream_t streams[ES_STREAM_SETS * ES_STREAM_WAYS]; /* cleared on rollback */
-    uint64_t stream_tick;
+    strtable_t *streams; /* es_stream_t by name, a cache; cleared on rollback */
     es_name_t *names; /* ES_NAME_CACHE, allocated on first use; cleared on rollback */
     int migrated_from;                    /* schema version migrated at open, 0: none */
     bool outbox_written;                  /* the open transaction has its outbox row */
@@ -396,6 +394,13 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     if (!es)
         return ES_IO;
     codec_writer_init(&es->w);
+    es->streams = strtable_new(&(strtable_opts_t){STRTABLE_ENTRY(es_stream_t, name),
+                                                  .capacity = ES_STREAM_SETS * ES_STREAM_WAYS,
+                                                  .ways = ES_STREAM_WAYS});
+    if (!es->streams) {
+        eventstore_destroy(&es);
+        return ES_IO;
+    }
     int rc = sqlitedb_open(path, &es->db);
     if (rc == SQLITE_OK) {
         es->busy_timeout_ms = opts->busy_timeout_ms;
@@ -424,6 +429,7 @@ eventstore_destroy(eventstore_t **esp)
     sqlite3_close(es->db);
     codec_writer_fini(&es->w);
     free(es->names);
+    strtable_destroy(&es->streams);
     free(es);
     *esp = NULL;
 }
@@ -491,8 +497,7 @@ eventstore_rollback(eventstore_t *es)
     if (!sqlite3_get_autocommit(es->db))
         es_step_done(es->st[ST_ROLLBACK]);
     es->time_floor_read = false;
-    for (int i = 0; i < ES_STREAM_SETS * ES_STREAM_WAYS; i++)
-        es->streams[i].id = 0; /* ids of streams created in the rolled-back transaction */
+    strtable_clear(es->streams); /* ids of streams created in the rolled-back transaction */
     if (es->names)
         memset(es->names, 0, ES_NAME_CACHE * sizeof *es->names);
 }
@@ -557,24 +562,18 @@ es_stream_read(eventstore_t *es, const char *name, es_stream_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? ES_OK : es_err(rc);
 }
 
-/* The cache slot holding the stream `name` (hash h), or the slot to read
- * it into: an empty one of its set, else the least recently used. */
-static es_stream_t *
-es_stream_slot(eventstore_t *es, const char *name, uint64_t h, bool *hit)
+/* Fills the cached row s of the stream `name` from the store, adding the
+ * row inside the open transaction when the stream has none. */
+static int
+es_stream_fill(eventstore_t *es, const char *name, es_stream_t *s)
 {
-    es_stream_t *set = &es->streams[(h % ES_STREAM_SETS) * ES_STREAM_WAYS], *victim = set;
-    *hit = false;
-    for (es_stream_t *s = set; s < set + ES_STREAM_WAYS; s++) {
-        if (s->id && s->hash == h && strcmp(s->name, name) == 0) {
-            *hit = true;
-            victim = s;
-            break;
-        }
-        if (victim->id && (!s->id || s->used < victim->used))
-            victim = s;
+    int rc = es_stream_read(es, name, s);
+    if (rc == ES_OK && s->id == 0) {
+        bind_text(es->st[ST_STREAM_ADD], 1, name);
+        if ((rc = es_step_done(es->st[ST_STREAM_ADD])) == ES_OK)
+            s->id = sqlite3_last_insert_rowid(es->db);
     }
-    victim->used = ++es->stream_tick;
-    return victim;
+    return rc;
 }
 
 /* The cached row of a stream, read from the store (or created, inside the
@@ -582,23 +581,15 @@ es_stream_slot(eventstore_t *es, const char *name, uint64_t h, bool *hit)
 static int
 es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
 {
-    bool hit;
-    uint64_t h = strhash(name);
-    es_stream_t *s = es_stream_slot(es, name, h, &hit);
+    bool added;
+    es_stream_t *s = strtable_put(es->streams, name, &added);
+    assert(s); /* an envelope's stream fits (STREAM_MAX) and nothing is pinned */
     *out = s;
-    if (hit && !refresh)
+    if (!added && !refresh)
         return ES_OK;
-    s->id = 0;
-    s->hash = h;
-    int rc = es_stream_read(es, name, s);
-    if (rc == ES_OK && s->id == 0) {
-        bind_text(es->st[ST_STREAM_ADD], 1, name);
-        if ((rc = es_step_done(es->st[ST_STREAM_ADD])) != ES_OK)
-            return rc;
-        s->id = sqlite3_last_insert_rowid(es->db);
-    }
-    if (rc == ES_OK)
-        strcopy(s->name, sizeof s->name, name);
+    int rc = es_stream_fill(es, name, s);
+    if (rc != ES_OK)
+        strtable_remove(es->streams, s);
     return rc;
 }
 
@@ -631,7 +622,7 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
         s->version = version;
         s->head = position;
     } else {
-        s->id = 0;
+        strtable_remove(es->streams, s);
     }
     return rc;
 }

@@ -9,6 +9,13 @@
 #include <assert.h>
 #include <string.h>
 
+/* A help line of the spec's, or the shared one. */
+static const char *
+subdaemon_help(const char *own, const char *shared)
+{
+    return own ? own : shared;
+}
+
 /* The eight shared options, three before the daemon's extras, five after. */
 #define SUBDAEMON_OPTS_MAX (8 + SUBDAEMON_EXTRA_MAX)
 
@@ -19,7 +26,7 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
     size_t n = 0;
     opts[n++] = (config_option_t){"--db", spec->db.env, CONFIG_STR, &cfg->db, spec->db.help};
     opts[n++] = (config_option_t){"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events_ep,
-                                  "relay event PUB endpoint"};
+                                  subdaemon_help(spec->events_help, "relay event PUB endpoint")};
     opts[n++] = (config_option_t){"--catchup", "INV_CATCHUP_EP", CONFIG_STR, &cfg->catchup_ep,
                                   "relay catch-up endpoint"};
     for (size_t i = 0; i < spec->n_extra; i++)
@@ -30,10 +37,12 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
                                   "debug|info|warn|error"};
     opts[n++] = (config_option_t){
         "--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
-        "run | once (catch up silently, exit) | dump (print the canonical dump of --db)"};
+        subdaemon_help(spec->mode_help, "run | once (catch up silently, exit) | dump (print the "
+                                        "canonical dump of --db)")};
     opts[n++] = (config_option_t){
         "--commit-linger-ms", spec->linger_env, CONFIG_INT, &cfg->linger_ms,
-        "a live batch waits this long for more events before it commits and prints"};
+        subdaemon_help(spec->linger_help, "a live batch waits this long for more events before "
+                                          "it commits and prints")};
     opts[n++] =
         (config_option_t){"--sync", "INV_MODEL_SYNC", CONFIG_STR, &cfg->sync, MODELDB_SYNC_HELP};
     return n;
@@ -49,7 +58,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
                                 .bind = spec->bind.dflt,
                                 .log_level = "info",
                                 .mode = "run",
-                                .linger_ms = 50,
+                                .linger_ms = spec->linger_ms > 0 ? spec->linger_ms : 50,
                                 .sync = "off"};
     config_option_t opts[SUBDAEMON_OPTS_MAX];
     size_t n = subdaemon_options(opts, cfg, spec);
@@ -59,7 +68,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
         rc = -1;
     }
-    if (rc == 0 && modeldb_configure_sync(cfg->sync) != 0) {
+    if (rc == 0 && modeldb_parse_sync(cfg->sync, &cfg->sync_policy) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
     }
@@ -67,6 +76,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         cfg->name = spec->name;
         cfg->once = strcmp(cfg->mode, "once") == 0;
         cfg->dump = strcmp(cfg->mode, "dump") == 0;
+        cfg->batch_max = cfg->once && spec->once_batch_max > 0 ? spec->once_batch_max : 5000;
         log_init(spec->name, level);
     }
     return rc;
@@ -76,6 +86,18 @@ FILE *
 subdaemon_output(const subdaemon_config_t *cfg)
 {
     return cfg->once || cfg->dump ? NULL : stdout;
+}
+
+void *
+subdaemon_open_model(const subdaemon_config_t *cfg, subdaemon_open_fn open, void *arg,
+                     const char **why)
+{
+    if (!cfg->dump && cfg->sync_policy == MODELDB_SYNC_OFF)
+        modeldb_discard_torn(cfg->db);
+    void *model = open(arg, cfg, why);
+    if (!model && !cfg->dump && modeldb_discard_if_damaged(cfg->db) == 1)
+        model = open(arg, cfg, why);
+    return model;
 }
 
 void
@@ -104,15 +126,17 @@ subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_m
     const subscriber_config_t sc = {.name = cfg->name,
                                     .events_ep = cfg->events_ep,
                                     .catchup_ep = cfg->catchup_ep,
-                                    .batch_max = 5000,
+                                    .batch_max = cfg->batch_max,
                                     .catchup_page = 1000,
                                     .commit_linger_ms = (int)cfg->linger_ms,
-                                    .once = cfg->once};
+                                    .once = cfg->once,
+                                    .sync = cfg->sync_policy};
     d->sub = subscriber_new(d->zctx, &sc, m->ops, m->model);
     if (!d->sub)
         return -1;
     subscriber_set_control(d->sub, control, m->control, m->control_arg);
-    subscriber_set_factory(d->sub, m->factory, cfg->db);
+    if (m->factory)
+        subscriber_set_factory(d->sub, m->factory, cfg->db);
     return 0;
 }
 
@@ -120,6 +144,12 @@ int
 subdaemon_run(subdaemon_t *d)
 {
     return subscriber_run(d->sub) == 0 ? 0 : 1;
+}
+
+void
+subdaemon_status(const subdaemon_t *d, subscriber_status_t *out)
+{
+    subscriber_status(d->sub, out);
 }
 
 void

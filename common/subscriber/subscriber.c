@@ -4,16 +4,55 @@
  * extra sockets; drain up to batch_max live messages into one transaction;
  * whenever the next expected position is not what arrives (or a heartbeat
  * shows a head beyond the checkpoint), commit what we have and catch up
- * synchronously through the catch-up endpoint, page by page. */
+ * synchronously through the catch-up endpoint, page by page.
+ *
+ * The states of the live model (the flags that hold them in brackets) and
+ * the functions that move between them; the decisions themselves are pure
+ * functions in substate.h:
+ *
+ *                 subscriber_run
+ *                       |
+ *                       v          sub_verify: checkpoint event
+ *   +----------> VERIFYING ------- is the store's ---------+
+ *   |          [!verified]                                 |
+ *   |               |                                      v
+ *   |               | sub_verify: another          CATCHING UP <-----------+
+ *   |               | history (sub_replace_live)  [head > checkpoint]      |
+ *   |               v                                      |               |
+ *   |           UNUSABLE  <---- sub_check_damage ----+     | sub_catch_up  | sub_drain_live:
+ *   |          [unusable]       (a failed batch on   |     | reaches the   | a gap (position
+ *   |               |            a damaged file)     |     | head (synced) | > next, or a head
+ *   |               | sub_rebuild_begin              |     v               | above checkpoint)
+ *   |               v                                +-- LIVE -------------+
+ *   |          REBUILDING ---- sub_rebuild_swap -------> [verified,
+ *   |    [rebuild_model(s->rebuild)]  (substate_swap_due)  head == checkpoint]
+ *   |               |                                      |
+ *   |               | rebuild_abandon: back to UNUSABLE,   | duplicates (position
+ *   |               | retried after RETRY_BACKOFF_MS, or   | < next) are dropped,
+ *   |               | to the live model that kept serving  | the state stays
+ *   |                                                      |
+ *   +---- sub_head_below (a store head below the ----------+
+ *         checkpoint), sub_monitor_drain (the relay's
+ *         event socket disconnected)
+ *
+ * REBUILDING is also entered from CATCHING UP or LIVE by {"type":"Rebuild"}
+ * (sub_rebuild_start): the live model keeps being written while the new
+ * generation is built beside it (rebuild.c), and the swap waits until both
+ * reached the head.  UNUSABLE without rebuild support (a --mode once run)
+ * stops the daemon instead (s->failed).  Every state answers control
+ * requests between turns; a catch-up turn is at most CATCHUP_PAGES_PER_TURN
+ * pages. */
 #include "subscriber.h"
 
 #include "log.h"
 #include "modeldb.h"
 #include "proc.h"
+#include "rebuild.h"
+#include "rpc.h"
+#include "substate.h"
 #include "strcopy.h"
 #include "topology.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,16 +102,12 @@ struct subscriber {
     bool verified;                      /* the model's checkpoint event is the store's (G15) */
     char fingerprint[EVENT_ID_MAX + 1]; /* the model's checkpoint event_id, while verifying */
     void *monitor;                      /* PAIR: disconnects of the SUB socket */
-    int64_t tx_started_ms;        /* monotonic time the open batch began */
-    int64_t retry_at_ms;          /* after a failure, no catch-up before this time */
-    subscriber_factory_t factory; /* rebuild support; factory.open NULL when absent */
-    const char *live_path;
-    bool synced;                 /* one catch-up reached the head */
-    bool failed;                 /* stopping because the model cannot go on */
-    void *rebuild_model;         /* the model being rebuilt, NULL when none */
-    int64_t rebuild_failures;    /* pages that failed during this rebuild */
-    char rebuild_path[PATH_MAX]; /* its generation file */
-    event_t ev;                  /* scratch: decoded event (large, so not on the stack) */
+    int64_t tx_started_ms;              /* monotonic time the open batch began */
+    int64_t retry_at_ms;                /* after a failure, no catch-up before this time */
+    rebuild_t *rebuild;                 /* generations and rebuilds (rebuild.h), owned */
+    bool synced;                        /* one catch-up reached the head */
+    bool failed;                        /* stopping because the model cannot go on */
+    event_t ev;                         /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
 };
 
@@ -95,6 +130,11 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
     s->ops = ops;
     s->model = model;
     s->prefetch_after = -1;
+    s->rebuild = rebuild_new(ops, s->cfg.sync);
+    if (!s->rebuild) {
+        free(s);
+        return NULL;
+    }
     codec_writer_init(&s->w);
     return s;
 }
@@ -109,6 +149,7 @@ subscriber_destroy(subscriber_t **sp)
     bus_close(&s->sub);
     bus_close(&s->catchup);
     codec_writer_fini(&s->w);
+    rebuild_destroy(&s->rebuild);
     free(s);
     *sp = NULL;
 }
@@ -137,6 +178,7 @@ void
 subscriber_status(const subscriber_t *s, subscriber_status_t *out)
 {
     *out = s->st;
+    out->rebuild_checkpoint = rebuild_checkpoint(s->rebuild);
 }
 
 void
@@ -162,116 +204,17 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "applied", st->applied);
     codec_pack_kv_int(pk, "duplicates", st->duplicates);
     codec_pack_kv_int(pk, "gaps", st->gaps);
-    codec_pack_kv_bool(pk, "rebuilding", s->rebuild_model != NULL);
-    codec_pack_kv_int(pk, "rebuild_checkpoint", st->rebuild_checkpoint);
+    codec_pack_kv_bool(pk, "rebuilding", rebuild_model(s->rebuild) != NULL);
+    codec_pack_kv_int(pk, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
     codec_pack_kv_int(pk, "commits", st->commits);
     codec_pack_kv_bool(pk, "model_unusable", st->unusable);
 }
 
-/* The file name part of path (after its last '/'). */
-static const char *
-sub_base_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* The folder path is in, into dir: "." when path names none. */
-static void
-sub_folder_of(const char *path, char *dir, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, cap, ".");
-    else if (slash == path)
-        snprintf(dir, cap, "/");
-    else
-        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-}
-
-/* A generation file is "<live_path>.<GENERATION_DIGITS digits>" (the time
- * of its rebuild's start in microseconds, zero-padded); these are the side
- * files SQLite and the bulk build put beside it. */
-#define GENERATION_DIGITS 16
-#define BUILDING SUBSCRIBER_BUILDING_SUFFIX
-static const char *const generation_suffixes[] = {
-    "",       "-wal",          "-shm",          "-journal",          "-unsynced",
-    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal"};
-#undef BUILDING
-
-/* True when name is a generation file of base or one of its side files.
- * Anything else (an operator's "read.db.1718400000" or "read.db.bak") is
- * not. */
-static bool
-sub_is_generation(const char *name, const char *base)
-{
-    size_t n = strlen(base);
-    if (strncmp(name, base, n) != 0 || name[n] != '.')
-        return false;
-    const char *p = name + n + 1;
-    for (int i = 0; i < GENERATION_DIGITS; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-    p += GENERATION_DIGITS;
-    for (size_t i = 0; i < sizeof generation_suffixes / sizeof generation_suffixes[0]; i++)
-        if (strcmp(p, generation_suffixes[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Side files of live_path itself that a crash during a swap can leave once
- * live_path is a symlink (SQLite follows it, so they are never in use):
- * the first generation's WAL files and the half-made link. */
-static void
-sub_remove_swap_leftovers(const char *live_path)
-{
-    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link"};
-    char path[PATH_MAX + 16];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
-            unlink(path) == 0)
-            LOG_W(NULL, "removed %s, left by a swap that did not finish", path);
-}
-
-/* Deletes what rebuilds that never finished left beside live_path (the
- * daemon was killed during one): every generation file and side file that
- * is not the one live_path points at. */
-static void
-sub_remove_stale_generations(const char *live_path)
-{
-    char dir[PATH_MAX], target[PATH_MAX], path[2 * PATH_MAX];
-    sub_folder_of(live_path, dir, sizeof dir);
-    const char *base = sub_base_of(live_path);
-    ssize_t n = readlink(live_path, target, sizeof target - 1);
-    target[n > 0 ? n : 0] = '\0';
-    if (n > 0)
-        sub_remove_swap_leftovers(live_path);
-    const char *live = sub_base_of(target);
-    size_t live_len = strlen(live);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        bool current = live_len > 0 && strncmp(e->d_name, live, live_len) == 0 &&
-                       (e->d_name[live_len] == '\0' || e->d_name[live_len] == '-');
-        if (current || !sub_is_generation(e->d_name, base))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) == 0)
-            LOG_W(NULL, "removed %s, left by a rebuild that did not finish", path);
-    }
-    closedir(d);
-}
-
 void
 subscriber_set_factory(subscriber_t *s, const subscriber_factory_t *factory, const char *live_path)
 {
-    s->factory = *factory;
-    s->live_path = live_path;
-    if (factory->open)
-        sub_remove_stale_generations(live_path);
+    rebuild_set_factory(s->rebuild, factory, live_path);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -288,7 +231,7 @@ sub_replace_live(subscriber_t *s, const char *why)
     if (s->st.unusable)
         return;
     s->st.unusable = true;
-    if (!s->factory.open) {
+    if (!rebuild_can(s->rebuild)) {
         LOG_E(NULL, "the %s model %s, and this run cannot rebuild it: stopping", s->cfg.name, why);
         s->failed = true;
         proc_request_stop();
@@ -297,7 +240,7 @@ sub_replace_live(subscriber_t *s, const char *why)
     LOG_E(NULL, "the %s model %s: it is written no more, and a rebuild from the event log "
                 "replaces it",
           s->cfg.name, why);
-    if (!s->rebuild_model)
+    if (!rebuild_model(s->rebuild))
         sub_rebuild_begin(s);
 }
 
@@ -414,9 +357,10 @@ sub_apply_page(subscriber_t *s, sub_page_t *page)
             return -1;
         }
         int64_t pos = s->ev.env.position;
-        if (pos < sub_next(s))
+        substate_page_t what = substate_on_page_event(pos, sub_next(s));
+        if (what == SUBSTATE_PAGE_SKIP)
             continue;
-        if (pos != sub_next(s)) {
+        if (what == SUBSTATE_PAGE_OUT_OF_ORDER) {
             LOG_E(NULL, "catch-up returned position %lld, expected %lld", (long long)pos,
                   (long long)sub_next(s));
             sub_abort_batch(s, "catch-up out of order");
@@ -519,7 +463,7 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
 static void
 sub_head_below(subscriber_t *s, int64_t head)
 {
-    if (head >= s->st.checkpoint || !s->verified || s->st.unusable)
+    if (!substate_head_below(head, s->st.checkpoint, s->verified, s->st.unusable))
         return;
     LOG_D(NULL, "the store's head %lld is below the checkpoint %lld: checking the model against "
                 "the store",
@@ -554,13 +498,8 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
     int64_t head = 0;
     sub_page_t page;
     if (sub_read_page(reply, len, after, &head, &page, &why) == 0) {
-        /* Heads only rise, but for one case: the relay says it has nothing
-         * after `after` and its head is at most that.  Then whatever this
-         * subscriber took for a higher head (a stray or hostile message on
-         * the bus) was wrong; kept, it would make every turn a catch-up and
-         * every live batch a commit of its own. */
-        if (head > s->st.head || (page.n == 0 && head <= after))
-            s->st.head = head;
+        /* heads only rise, but for one case (substate.h) */
+        s->st.head = substate_page_head(s->st.head, head, page.n, after);
         sub_head_below(s, head);
         int64_t last = sub_page_last(s, &page);
         if (page.n >= (uint32_t)s->cfg.catchup_page && last > after)
@@ -580,13 +519,15 @@ static int
 sub_verify_page(subscriber_t *s, sub_page_t *page)
 {
     const char *why;
-    if (page->n == 0 || codec_read_event(&page->events, &s->ev, &why) != 0 ||
-        s->ev.env.position != s->st.checkpoint) {
+    bool has_event = page->n > 0 && codec_read_event(&page->events, &s->ev, &why) == 0;
+    substate_history_t h = substate_history(s->st.checkpoint, s->fingerprint, has_event,
+                                            s->ev.env.position, s->ev.env.event_id);
+    if (h == SUBSTATE_NO_EVENT) {
         LOG_E(NULL, "the event store has no event at the %s model's checkpoint %lld (head %lld)",
               s->cfg.name, (long long)s->st.checkpoint, (long long)s->st.head);
         return 1;
     }
-    if (strcmp(s->ev.env.event_id, s->fingerprint) != 0) {
+    if (h == SUBSTATE_OTHER_HISTORY) {
         LOG_E(NULL, "position %lld is event %s in the event store, %s in the %s model",
               (long long)s->st.checkpoint, s->ev.env.event_id, s->fingerprint, s->cfg.name);
         return 1;
@@ -609,7 +550,9 @@ sub_verify(subscriber_t *s)
         if (modeldb_checkpoint_event_get(s->ops->db(s->model), s->fingerprint,
                                          sizeof s->fingerprint) != SQLITE_OK)
             return -1;
-        int rc = s->fingerprint[0] ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page) : 0;
+        int rc = substate_needs_check(s->st.checkpoint, s->fingerprint)
+                     ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page)
+                     : 0;
         if (rc < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             return -1;
@@ -660,113 +603,27 @@ sub_catch_up(subscriber_t *s, const char *reason)
               (long long)s->st.head);
 }
 
-/* ---- rebuild ------------------------------------------------------------- */
+/* ---- rebuild (the files and the swap: rebuild.c) ------------------------- */
 
-/* Applies one catch-up page to the model being rebuilt, in one transaction. */
+/* page_fn of a rebuild step: the page into the model being rebuilt. */
 static int
 sub_rebuild_page(subscriber_t *s, sub_page_t *page)
 {
-    void *rm = s->rebuild_model;
-    int applied = 0;
-    if (page->n == 0)
-        return 0;
-    if (s->ops->begin(rm) != 0)
-        return -1;
-    for (uint32_t i = 0; i < page->n; i++) {
-        const char *why;
-        if (codec_read_event(&page->events, &s->ev, &why) != 0 ||
-            s->ev.env.position != s->st.rebuild_checkpoint + applied + 1 ||
-            s->ops->apply(rm, &s->ev) != 0) {
-            s->ops->rollback(rm);
-            return -1;
-        }
-        applied++;
-    }
-    if (s->ops->commit(rm, s->st.rebuild_checkpoint + applied, s->ev.env.event_id) != 0)
-        return -1;
-    s->st.rebuild_checkpoint += applied;
-    if (s->ops->committed)
-        s->ops->committed(rm);
-    return applied;
+    return rebuild_apply_page(s->rebuild, &page->events, page->n, &s->ev);
 }
 
-static void
-sub_rebuild_abandon(subscriber_t *s, const char *why)
-{
-    LOG_E(NULL, "rebuild abandoned (%s); the live model stays", why);
-    s->factory.close(s->factory.arg, s->rebuild_model);
-    s->rebuild_model = NULL;
-    unlink(s->rebuild_path);
-}
-
-/* Points live_path at the rebuilt generation: a symlink renamed over it. */
-static int
-sub_rebuild_swap_files(subscriber_t *s, char *old_target, size_t cap)
-{
-    ssize_t n = readlink(s->live_path, old_target, cap - 1);
-    old_target[n > 0 ? n : 0] = '\0';
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.link", s->live_path);
-    unlink(tmp);
-    if (symlink(sub_base_of(s->rebuild_path), tmp) != 0 || rename(tmp, s->live_path) != 0)
-        return -1;
-    return 0;
-}
-
-/* Unlinks a generation that is no longer live: its WAL and shared-memory
- * files, and the file itself unless the symlink has taken its name.  A
- * reader that still has them open keeps reading them until it reopens. */
-static void
-sub_remove_generation(const char *path, bool main_file)
-{
-    const char *suffixes[] = {"-wal", "-shm", "-unsynced", ""};
-    char f[PATH_MAX + 16];
-    for (int i = 0; i < (main_file ? 4 : 3); i++)
-        if (snprintf(f, sizeof f, "%s%s", path, suffixes[i]) < (int)sizeof f)
-            unlink(f);
-}
-
+/* Commits the live batch, then swaps the rebuilt model in. */
 static void
 sub_rebuild_swap(subscriber_t *s)
 {
     if (sub_commit_batch(s) != 0)
         return;
-    if (s->factory.finish) {
-        s->rebuild_model = s->factory.finish(s->factory.arg, s->rebuild_model, s->rebuild_path);
-        if (!s->rebuild_model) {
-            LOG_E(NULL, "rebuild abandoned (cannot finish %s); the live model stays",
-                  s->rebuild_path);
-            unlink(s->rebuild_path);
-            return;
-        }
-    }
-    char old_target[PATH_MAX];
-    s->factory.close(s->factory.arg, s->model);
-    s->model = NULL;
-    if (sub_rebuild_swap_files(s, old_target, sizeof old_target) != 0) {
-        LOG_E(NULL, "cannot swap %s in: %s", s->rebuild_path, strerror(errno));
-        proc_request_stop(); /* the live model is closed: stop rather than guess */
+    if (rebuild_swap(s->rebuild, &s->model) != 0)
         return;
-    }
-    s->model = s->rebuild_model;
-    s->rebuild_model = NULL;
-    s->st.checkpoint = s->st.rebuild_checkpoint;
+    s->st.checkpoint = rebuild_checkpoint(s->rebuild);
     s->st.rebuilds++;
     s->st.unusable = false;
     s->verified = true; /* built from this store */
-    if (s->factory.activate)
-        s->factory.activate(s->factory.arg, s->model);
-    if (!old_target[0]) { /* the first generation was live_path itself */
-        sub_remove_generation(s->live_path, false);
-    } else { /* the previous generation, relative to live_path's folder */
-        char dir[PATH_MAX], old[2 * PATH_MAX];
-        sub_folder_of(s->live_path, dir, sizeof dir);
-        if (snprintf(old, sizeof old, "%s%s%s", old_target[0] == '/' ? "" : dir,
-                     old_target[0] == '/' ? "" : "/", old_target) < (int)sizeof old)
-            sub_remove_generation(old, true);
-    }
-    LOG_I(NULL, "rebuild swapped in at position %lld (%s)", (long long)s->st.checkpoint,
-          s->rebuild_path);
 }
 
 /* One step of a running rebuild: a page, or the swap once it has caught up
@@ -774,18 +631,16 @@ sub_rebuild_swap(subscriber_t *s)
 static void
 sub_rebuild_step(subscriber_t *s)
 {
-    bool live_done = s->st.unusable || s->st.checkpoint >= s->st.head;
-    if (s->st.rebuild_checkpoint >= s->st.checkpoint && s->st.rebuild_checkpoint >= s->st.head &&
-        live_done) {
+    int64_t at = rebuild_checkpoint(s->rebuild);
+    if (substate_swap_due(at, s->st.checkpoint, s->st.head, s->st.unusable)) {
         sub_rebuild_swap(s);
         return;
     }
     if (proc_mono_ms() < s->retry_at_ms)
         return;
-    if (sub_fetch_page(s, s->st.rebuild_checkpoint, sub_rebuild_page) < 0) {
+    if (sub_fetch_page(s, at, sub_rebuild_page) < 0) {
         s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
-        if (++s->rebuild_failures % 20 == 0)
-            sub_rebuild_abandon(s, "catch-up keeps failing");
+        rebuild_page_failed(s->rebuild);
     }
 }
 
@@ -793,19 +648,7 @@ sub_rebuild_step(subscriber_t *s)
 static const char *
 sub_rebuild_open(subscriber_t *s)
 {
-    if (!s->factory.open)
-        return "this daemon cannot rebuild";
-    if (s->rebuild_model)
-        return "a rebuild is already running";
-    snprintf(s->rebuild_path, sizeof s->rebuild_path, "%s.%0*lld", s->live_path,
-             GENERATION_DIGITS, (long long)proc_now_us());
-    s->rebuild_model = s->factory.open(s->factory.arg, s->rebuild_path);
-    if (!s->rebuild_model)
-        return "cannot create the rebuild file";
-    s->st.rebuild_checkpoint = 0;
-    s->rebuild_failures = 0;
-    LOG_I(NULL, "rebuild started into %s (head %lld)", s->rebuild_path, (long long)s->st.head);
-    return NULL;
+    return rebuild_open(s->rebuild, s->st.head);
 }
 
 /* The rebuild that replaces a damaged model; tried again later on failure. */
@@ -824,14 +667,13 @@ static void
 sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 {
     const char *problem = sub_rebuild_open(s);
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", problem == NULL);
     if (problem) {
-        codec_pack_kv_str(&w->pk, "error", "unavailable");
-        codec_pack_kv_str(&w->pk, "message", problem);
+        codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
-    codec_pack_kv_str(&w->pk, "path", s->rebuild_path);
+    msgpack_pack_map(&w->pk, 3);
+    codec_pack_kv_bool(&w->pk, "ok", true);
+    codec_pack_kv_str(&w->pk, "path", rebuild_path(s->rebuild));
     codec_pack_kv_int(&w->pk, "target_position", s->st.head);
 }
 
@@ -915,16 +757,17 @@ sub_on_decoded(subscriber_t *s)
         s->st.head = pos;
         s->st.head_recorded_at = s->ev.env.recorded_at;
     }
-    if (s->st.unusable)
+    switch (substate_on_event(pos, sub_next(s), s->verified, s->st.unusable)) {
+    case SUBSTATE_IGNORE:
         return false; /* the rebuild reads the log */
-    if (!s->verified)
-        return true; /* the catch-up verifies first */
-    if (pos < sub_next(s)) {
+    case SUBSTATE_DUPLICATE:
         s->st.duplicates++;
         return false;
+    case SUBSTATE_CATCH_UP:
+        return true; /* a gap, or the catch-up verifies first */
+    case SUBSTATE_APPLY:
+        break;
     }
-    if (pos > sub_next(s))
-        return true;
     return sub_apply(s, &s->ev) != 0;
 }
 
@@ -987,56 +830,62 @@ sub_drain_live(subscriber_t *s)
             LOG_W(NULL, "unexpected message of %d frames on the event bus", m.count);
         bus_msg_close(&m);
     }
-    return gap || s->st.head > sub_next(s) - 1;
+    return gap || substate_behind(s->st.head, sub_next(s));
 }
 
 /* ---- control ------------------------------------------------------------- */
 
-static void
-sub_reply_malformed(codec_writer_t *w, const char *message)
+#define SUB_TYPE_MAX 63 /* bytes of a control request's type */
+
+static int
+sub_on_status(void *arg, rpc_request_t *req)
 {
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", false);
-    codec_pack_kv_str(&w->pk, "error", "malformed");
-    codec_pack_kv_str(&w->pk, "message", message);
+    subscriber_pack_status(arg, &req->w->pk);
+    return RPC_REPLY;
 }
 
+static int
+sub_on_rebuild(void *arg, rpc_request_t *req)
+{
+    sub_rebuild_start(arg, req->w);
+    return RPC_REPLY;
+}
+
+/* Every other type goes to the daemon's handler, which may not know it. */
+static int
+sub_on_other(void *arg, rpc_request_t *req)
+{
+    subscriber_t *s = arg;
+    char type[SUB_TYPE_MAX + 1];
+    memcpy(type, req->type, req->type_len); /* type_len <= SUB_TYPE_MAX */
+    type[req->type_len] = '\0';
+    if (!s->control_fn || s->control_fn(s->control_arg, type, req->map, req->w) != 0)
+        return RPC_UNKNOWN;
+    return RPC_REPLY;
+}
+
+/* The control ROUTER (docs/protocol.md, sections 11 and 12). */
+static const rpc_proto_t sub_control_proto = {
+    .type_max = SUB_TYPE_MAX,
+    .bad_frames = "expected one body frame after the routing envelope",
+    .too_large = "message exceeds 64 KiB",
+    .unknown = "unknown request type",
+    .log_dropped = "control reply dropped: %s",
+};
+static const rpc_route_t sub_control_routes[] = {
+    {.type = "Status", .handle = sub_on_status},
+    {.type = "Rebuild", .handle = sub_on_rebuild},
+    {.type = RPC_ANY, .handle = sub_on_other},
+};
+static const rpc_endpoint_t sub_control_endpoint = {
+    &sub_control_proto, sub_control_routes,
+    sizeof sub_control_routes / sizeof sub_control_routes[0]};
+
+/* Answers one control request, if one is waiting. */
 static void
 sub_on_control(subscriber_t *s)
 {
-    bus_msg_t m;
-    if (bus_recv(s->control, &m, ZMQ_DONTWAIT) != 0)
-        return;
-    size_t len;
-    const void *body;
-    int n_env;
-    int shape = bus_split(&m, &n_env, &body, &len);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    codec_writer_reset(&s->w);
-    const char *why = NULL;
-    char type[64];
-    const msgpack_object *t;
-    if (shape != 0)
-        sub_reply_malformed(&s->w, "expected one body frame after the routing envelope");
-    else if (len > CODEC_MAX_MESSAGE)
-        sub_reply_malformed(&s->w, "message exceeds 64 KiB");
-    else if (codec_parse(body, len, &u, &why) != 0)
-        sub_reply_malformed(&s->w, why);
-    else if (!(t = codec_map_get(&u.data, "type")) || codec_copy_str(t, type, sizeof type) != 0)
-        sub_reply_malformed(&s->w, "type must be a string");
-    else if (strcmp(type, "Status") == 0)
-        subscriber_pack_status(s, &s->w.pk);
-    else if (strcmp(type, "Rebuild") == 0)
-        sub_rebuild_start(s, &s->w);
-    else if (!s->control_fn || s->control_fn(s->control_arg, type, &u.data, &s->w) != 0) {
-        codec_writer_reset(&s->w);
-        sub_reply_malformed(&s->w, "unknown request type");
-    }
-    if (bus_reply_to(s->control, &m, n_env, s->w.buf.data, s->w.buf.size) != 0)
-        LOG_W(NULL, "control reply dropped: %s", zmq_strerror(errno));
-    msgpack_unpacked_destroy(&u);
-    bus_msg_close(&m);
+    rpc_serve(&sub_control_endpoint, s->control, s, &s->w);
 }
 
 /* ---- loop ---------------------------------------------------------------- */
@@ -1051,14 +900,14 @@ sub_on_control(subscriber_t *s)
 static bool
 sub_lingering(const subscriber_t *s)
 {
-    return s->in_tx && !s->rebuild_model && !s->cfg.once;
+    return s->in_tx && !rebuild_model(s->rebuild) && !s->cfg.once;
 }
 
 /* How long the loop may sleep: not past an open batch's commit time. */
 static long
 sub_poll_timeout(const subscriber_t *s)
 {
-    if (s->rebuild_model || s->cfg.once)
+    if (rebuild_model(s->rebuild) || s->cfg.once)
         return 0;
     if (!s->in_tx)
         return 200;
@@ -1071,6 +920,10 @@ sub_poll_timeout(const subscriber_t *s)
 int
 subscriber_run(subscriber_t *s)
 {
+    if (modeldb_set_sync(s->ops->db(s->model), s->cfg.sync) != SQLITE_OK) {
+        LOG_E(NULL, "cannot turn the model's fsyncs off: %s", sqlite3_errmsg(s->ops->db(s->model)));
+        return -1;
+    }
     if (s->ops->checkpoint(s->model, &s->st.checkpoint) != 0) {
         LOG_E(NULL, "cannot read the checkpoint");
         if (!modeldb_damaged(s->ops->db(s->model)))
@@ -1112,7 +965,7 @@ subscriber_run(subscriber_t *s)
         if (live && sub_drain_live(s)) {
             s->st.gaps++;
             sub_catch_up(s, "gap");
-        } else if (s->st.head > sub_next(s) - 1 || (s->cfg.once && !s->synced))
+        } else if (substate_behind(s->st.head, sub_next(s)) || (s->cfg.once && !s->synced))
             sub_catch_up(s, "behind head");
         else if (!s->verified)
             sub_catch_up(s, "check");
@@ -1123,13 +976,13 @@ subscriber_run(subscriber_t *s)
         for (int i = 0; i < s->n_extra; i++)
             if (items[first_extra + i].revents & ZMQ_POLLIN)
                 s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
-        if (s->rebuild_model && s->model)
+        if (rebuild_model(s->rebuild) && s->model)
             sub_rebuild_step(s);
-        else if (s->st.unusable && !s->rebuild_model && proc_mono_ms() >= s->retry_at_ms)
+        else if (s->st.unusable && !rebuild_model(s->rebuild) && proc_mono_ms() >= s->retry_at_ms)
             sub_rebuild_begin(s); /* the last attempt failed or was abandoned */
     }
-    if (s->rebuild_model)
-        sub_rebuild_abandon(s, "stopping");
+    if (rebuild_model(s->rebuild))
+        rebuild_abandon(s->rebuild, "stopping");
     sub_commit_batch(s);
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return s->failed ? -1 : 0;

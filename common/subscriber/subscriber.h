@@ -29,13 +29,14 @@
 #include "bus.h"
 #include "codec.h"
 #include "message.h"
+#include "modeldb.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
 
 typedef struct {
-    int (*begin)(void *model);                      /* opens a transaction; 0 ok */
-    int (*apply)(void *model, const event_t *ev);   /* idempotent; 0 ok */
+    int (*begin)(void *model);                    /* opens a transaction; 0 ok */
+    int (*apply)(void *model, const event_t *ev); /* idempotent; 0 ok */
     /* writes the checkpoint and its event's id (modeldb_checkpoint_set), commits; 0 ok */
     int (*commit)(void *model, int64_t checkpoint, const char *event_id);
     void (*rollback)(void *model);
@@ -74,6 +75,7 @@ typedef struct {
     int catchup_page;       /* events per catch-up request, e.g. 1000 */
     int commit_linger_ms;   /* a live batch waits this long for more events (0: 3) */
     bool once;              /* catch up to the head, then return from run */
+    modeldb_sync_t sync;    /* applied to every model written (modeldb_set_sync) */
 } subscriber_config_t;
 
 typedef struct {

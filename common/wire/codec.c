@@ -455,7 +455,8 @@ codec_read_fields(mpread_t *r, fields_t *fs, field_errors_t *errs, const char **
 /* ---- commands ------------------------------------------------------------ */
 
 enum { CK_TYPE, CK_COMMAND_ID, CK_CORRELATION_ID, CK_EXPECTED_VERSION, CK_DATA, CK__COUNT };
-static const codec_key_t command_keys[CK__COUNT] = {
+_Static_assert(CK__COUNT == CODEC_COMMAND_NKEYS && CK_TYPE == 0, "codec.h names the keys");
+const codec_key_t codec_command_keys[CODEC_COMMAND_NKEYS] = {
     CODEC_KEY("type"), CODEC_KEY("command_id"), CODEC_KEY("correlation_id"),
     CODEC_KEY("expected_version"), CODEC_KEY("data")};
 
@@ -520,32 +521,15 @@ codec_command_type(mpread_t *v, uint32_t found, command_t *cmd)
     return NULL;
 }
 
-reject_code_t
-codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
-                     size_t why_cap)
+/* Decodes what follows the type: the envelope, then the data.  cmd and
+ * errs are cleared by the caller. */
+static reject_code_t
+codec_command_rest(mpread_t *v, uint32_t found, int unknown, command_t *cmd, field_errors_t *errs,
+                   char *why, size_t why_cap)
 {
-    memset(cmd, 0, offsetof(command_t, data));
-    fields_clear(&cmd->data);
-    errs->count = 0;
-    if (len > CODEC_MAX_MESSAGE) {
-        snprintf(why, why_cap, "message of %zu bytes exceeds the limit of %d", len,
-                 CODEC_MAX_MESSAGE);
-        return REJ_MALFORMED;
-    }
-    mpread_t r, v[CK__COUNT];
-    uint32_t found;
-    int unknown;
     const char *reason = NULL;
     reject_code_t rc = REJ_MALFORMED;
-    if (codec_reader_init(&r, buf, len, &reason) != 0)
-        goto out;
-    int indexed = codec_map_index(&r, command_keys, CK__COUNT, v, &found, &unknown);
-    if (indexed != 0) {
-        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
-        goto out;
-    }
-    if ((reason = codec_command_type(v, found, cmd)) != NULL ||
-        (reason = codec_command_envelope(v, found, unknown, cmd, errs)) != NULL)
+    if ((reason = codec_command_envelope(v, found, unknown, cmd, errs)) != NULL)
         goto out;
     if (!(found & (1u << CK_DATA))) {
         reason = "data must be a map";
@@ -559,6 +543,52 @@ out:
     if (rc == REJ_MALFORMED)
         strcopy(why, why_cap, reason ? reason : "malformed");
     return rc;
+}
+
+static void
+codec_command_clear(command_t *cmd, field_errors_t *errs)
+{
+    memset(cmd, 0, offsetof(command_t, data));
+    fields_clear(&cmd->data);
+    errs->count = 0;
+}
+
+reject_code_t
+codec_decode_command_at(command_type_t type, mpread_t *vals, uint32_t found, int unknown,
+                        command_t *cmd, field_errors_t *errs, char *why, size_t why_cap)
+{
+    codec_command_clear(cmd, errs);
+    cmd->type = type;
+    return codec_command_rest(vals, found, unknown, cmd, errs, why, why_cap);
+}
+
+reject_code_t
+codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t *errs, char *why,
+                     size_t why_cap)
+{
+    codec_command_clear(cmd, errs);
+    if (len > CODEC_MAX_MESSAGE) {
+        snprintf(why, why_cap, "message of %zu bytes exceeds the limit of %d", len,
+                 CODEC_MAX_MESSAGE);
+        return REJ_MALFORMED;
+    }
+    mpread_t r, v[CK__COUNT];
+    uint32_t found;
+    int unknown;
+    const char *reason = NULL;
+    if (codec_reader_init(&r, buf, len, &reason) != 0)
+        goto malformed;
+    int indexed = codec_map_index(&r, codec_command_keys, CK__COUNT, v, &found, &unknown);
+    if (indexed != 0) {
+        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
+        goto malformed;
+    }
+    if ((reason = codec_command_type(v, found, cmd)) != NULL)
+        goto malformed;
+    return codec_command_rest(v, found, unknown, cmd, errs, why, why_cap);
+malformed:
+    strcopy(why, why_cap, reason);
+    return REJ_MALFORMED;
 }
 
 void
@@ -796,21 +826,39 @@ codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs)
 void
 codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
 {
+    if (!r->accepted) {
+        codec_error_t e = {.code = reject_code_name(r->error),
+                           .message = r->message,
+                           .command_id = r->command_id,
+                           .current_version = r->error == REJ_CONFLICT ? &r->version : NULL,
+                           .fields = &r->fields};
+        codec_pack_error(w, &e);
+        return;
+    }
     codec_map_open(w);
-    codec_map_bool(w, "ok", r->accepted);
+    codec_map_bool(w, "ok", true);
     codec_map_str(w, "command_id", r->command_id);
-    if (r->accepted) {
-        codec_map_str(w, "stream", r->stream);
-        codec_map_int(w, "version", r->version);
-        codec_map_int(w, "position", r->position);
-        codec_map_bool(w, "duplicate", r->duplicate);
-    } else {
-        codec_map_str(w, "error", reject_code_name(r->error));
-        codec_map_str(w, "message", r->message);
-        if (r->error == REJ_CONFLICT)
-            codec_map_int(w, "current_version", r->version);
+    codec_map_str(w, "stream", r->stream);
+    codec_map_int(w, "version", r->version);
+    codec_map_int(w, "position", r->position);
+    codec_map_bool(w, "duplicate", r->duplicate);
+    codec_map_close(w);
+}
+
+void
+codec_pack_error(codec_writer_t *w, const codec_error_t *e)
+{
+    codec_map_open(w);
+    codec_map_bool(w, "ok", false);
+    if (e->command_id)
+        codec_map_str(w, "command_id", e->command_id);
+    codec_map_str(w, "error", e->code);
+    codec_map_str(w, "message", e->message);
+    if (e->current_version)
+        codec_map_int(w, "current_version", *e->current_version);
+    if (e->fields) {
         codec_map_key(w, "fields");
-        codec_pack_field_errors(w, &r->fields);
+        codec_pack_field_errors(w, e->fields);
     }
     codec_map_close(w);
 }

@@ -144,6 +144,16 @@ int codec_copy_str(const msgpack_object *o, char *buf, size_t cap);
  * cmd->command_id whenever it was readable, even on rejection. */
 reject_code_t codec_decode_command(const void *buf, size_t len, command_t *cmd,
                                    field_errors_t *errs, char *why, size_t why_cap);
+/* The keys of a command's envelope, "type" first, for codec_map_index (the
+ * command-service's dispatcher indexes them once, common/wire/rpc.h). */
+#define CODEC_COMMAND_NKEYS 5
+extern const codec_key_t codec_command_keys[CODEC_COMMAND_NKEYS];
+/* The rest of codec_decode_command once the envelope is indexed: vals,
+ * found and unknown as codec_map_index gave them for codec_command_keys,
+ * and the type already read from vals[0].  Same results and contract. */
+reject_code_t codec_decode_command_at(command_type_t type, mpread_t *vals, uint32_t found,
+                                      int unknown, command_t *cmd, field_errors_t *errs, char *why,
+                                      size_t why_cap);
 /* Encodes a command request (clients and tests). */
 void codec_pack_command(codec_writer_t *w, const command_t *cmd);
 
@@ -171,6 +181,19 @@ int codec_read_event(mpread_t *r, event_t *ev, const char **why);
 void codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r);
 /* A map of field -> message (validation replies). */
 void codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs);
+
+/* One error reply (docs/protocol.md, section 2, Reply shape).  Every
+ * endpoint packs its error replies with codec_pack_error, as
+ * {ok: false[, command_id], error, message[, current_version][, fields]};
+ * the optional keys are there when their member is not NULL. */
+typedef struct {
+    const char *code;               /* "malformed", "validation", ... (section 2) */
+    const char *message;            /* a human sentence */
+    const char *command_id;         /* command replies: the id, "" when unread; else NULL */
+    const int64_t *current_version; /* conflict: the stream's version; else NULL */
+    const field_errors_t *fields;   /* field -> message; command replies always carry it */
+} codec_error_t;
+void codec_pack_error(codec_writer_t *w, const codec_error_t *e);
 int codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r);
 
 #endif

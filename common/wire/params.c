@@ -94,15 +94,7 @@ void
 params_reply_error(codec_writer_t *w, const char *code, const char *message,
                    const field_errors_t *errs)
 {
-    codec_map_open(w);
-    codec_map_bool(w, "ok", false);
-    codec_map_str(w, "error", code);
-    codec_map_str(w, "message", message);
-    if (errs) {
-        codec_map_key(w, "fields");
-        codec_pack_field_errors(w, errs);
-    }
-    codec_map_close(w);
+    codec_pack_error(w, &(codec_error_t){.code = code, .message = message, .fields = errs});
 }
 
 void

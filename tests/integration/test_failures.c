@@ -404,18 +404,41 @@ Test(failures, a_second_writer_of_a_model_is_refused, .timeout = 120)
                         "--catchup",
                         (char *)harness_endpoint(h, "catchup"),
                         NULL};
-        cr_assert_eq(itest_run(argv, log, true), 1, "a second %s ran on %s", daemons[i],
-                     models[i]);
+        cr_assert_eq(itest_run(argv, log, true), 1, "a second %s ran on %s", daemons[i], models[i]);
         cr_assert(log_has(name, "is written by another process"), "%s", daemons[i]);
         snprintf(mark, sizeof mark, "%s-unsynced", models[i]);
-        cr_assert(file_exists(mark), "the refused %s removed the running one's marker",
-                  daemons[i]);
+        cr_assert(file_exists(mark), "the refused %s removed the running one's marker", daemons[i]);
     }
     /* The running daemons go on. */
     supplier_cmd(&c, "second-writer-2", "SUP-W2", "Writer Supplies");
     pos = itest_accept(h, &c);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+}
+
+/* Two command-services on one store answered a quarter of the commands
+ * `unavailable` ("store error (not an error)"): the second is refused at
+ * start, naming the first one's pid, and the first goes on. */
+Test(failures, a_second_command_service_on_a_store_is_refused, .timeout = 120)
+{
+    h = harness_start(&(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY});
+    cr_assert(h);
+    command_t c;
+    supplier_cmd(&c, "second-command-1", "SUP-C1", "Command Supplies");
+    itest_accept(h, &c);
+    char db_path[512], bind[512], log[512], holder[64];
+    in_dir("events.db", db_path, sizeof db_path);
+    snprintf(bind, sizeof bind, "ipc://%s/second-command.sock", harness_dir(h));
+    snprintf(log, sizeof log, "%s/second-command.log", harness_dir(h));
+    char *argv[] = {
+        (char *)harness_binary("command"),    "--db", db_path, "--bind", bind, "--nudge",
+        (char *)harness_endpoint(h, "nudge"), NULL};
+    cr_assert_eq(itest_run(argv, log, true), 1, "a second command-service ran on the store");
+    snprintf(holder, sizeof holder, "pid %ld holds", (long)harness_daemon_pid(h, "command"));
+    cr_assert(log_has("second-command", "is written by another process"));
+    cr_assert(log_has("second-command", holder), "the refusal names the first one's pid");
+    supplier_cmd(&c, "second-command-2", "SUP-C2", "Command Supplies");
+    itest_accept(h, &c);
 }
 
 /* FNV-1a of a file in the harness folder (0: unreadable). */
@@ -562,8 +585,7 @@ Test(failures, a_full_disk_answers_unavailable_loses_nothing_and_recovers, .time
     cr_assert_eq(pos, first + accepted + refused);
     const char *daemons[] = {"projector", "audit", "alert"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
     char path[512];
     in_dir("read.db", path, sizeof path);
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -647,8 +669,7 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     const char *models[] = {"read.db", "audit.db", "alerts.db"};
     const char *control[] = {"projector", "audit", "alert-api"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
     const char *stopped[] = {"query", "projector", "audit", "alert"};
     for (int i = 0; i < 4; i++) /* the last connection folds the WAL into the file */
         cr_assert_eq(harness_daemon_stop(h, stopped[i]), 0, "stop %s", stopped[i]);
@@ -660,8 +681,7 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     damage_load(300, false);
     pos = head();
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s",
-                     daemons[i]);
+        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
         harness_reply_t r;
         cr_assert_eq(harness_status(h, control[i], ITEST_TIMEOUT_MS, &r), 0);
         cr_assert_not(itest_bool(r.root, "model_unusable"), "%s", daemons[i]);

@@ -1,5 +1,6 @@
 # The pure domain: aggregates.
 inv_unit_test(test_product ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_product.c inv_domain)
+inv_unit_test(test_aggregate ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggregate.c inv_domain)
 inv_unit_test(test_aggstore ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggstore.c inv_store)
 inv_unit_test(test_aggcache ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_aggcache.c inv_store)
 # The command-service's WAL syncer thread, on real files.

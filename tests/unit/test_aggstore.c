@@ -37,16 +37,13 @@ static bool
 run(aggregate_t *a, const supplier_t *sup, const command_t *cmd, int64_t k)
 {
     decision_t d;
-    if (a->kind == AGG_PRODUCT)
-        product_decide(&a->u.product, sup, cmd, &d);
-    else
-        supplier_decide(&a->u.supplier, cmd, &d);
+    aggregate_ops(a->kind)->decide(&a->u, sup, cmd, &d);
     if (d.code != REJ_NONE)
         return false;
     event_t ev;
     memset(&ev, 0, sizeof ev);
     strcpy(ev.env.stream, a->stream);
-    ev.env.version = (a->kind == AGG_PRODUCT ? a->u.product.version : a->u.supplier.version) + 1;
+    ev.env.version = aggcache_version(a) + 1;
     ev.env.type = d.type;
     ev.env.schema = event_spec(d.type)->schema;
     strcpy(ev.env.event_id, "e");

@@ -393,6 +393,47 @@ Test(alerts, product_state_includes_the_open_batch)
     alerts_ops.committed(model);
 }
 
+/* The product cache starts small and doubles: products made dirty before
+ * it grows are still written at commit (a fresh model reads the rows). */
+Test(alerts, dirty_products_are_written_across_the_caches_growth)
+{
+    enum { N = 1200 };
+    event_t *e = calloc(1, sizeof *e);
+    char id[16];
+    cr_assert_eq(alerts_ops.begin(model), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "g%d", i);
+        for (int k = 0; k < 2; k++) {
+            event_type_t type = k ? EV_STOCK_UPDATED : EV_PRODUCT_CREATED;
+            memset(e, 0, sizeof *e);
+            e->env.position = 100 + 2 * i + k;
+            snprintf(e->env.stream, sizeof e->env.stream, "product-%s", id);
+            e->env.version = 1 + k;
+            e->env.type = type;
+            e->env.schema = event_spec(type)->schema;
+            e->env.recorded_at = T0;
+            fields_set_str(&e->data, F_PRODUCT_ID, id);
+            fields_set_str(&e->data, F_NAME, "Bulk");
+            fields_set_int(&e->data, F_STOCK, 50);
+            fields_set_int(&e->data, F_LOW_STOCK_THRESHOLD, 10);
+            fields_set_int(&e->data, F_OLD_STOCK, 50);
+            fields_set_int(&e->data, F_NEW_STOCK, 11 + i % 40);
+            cr_assert_eq(alerts_ops.apply(model, e), 0, "%s", id);
+        }
+    }
+    cr_assert_eq(alerts_ops.commit(model, 100 + 2 * N, ""), 0);
+    alerts_ops.committed(model);
+    free(e);
+    alerts_close(&model);
+    model = open_model("alerts.db", out);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "g%d", i);
+        stockwatch_state_t st;
+        cr_assert_eq(alerts_product(model, id, &st), 1, "%s", id);
+        cr_assert_eq(st.stock, 11 + i % 40, "%s", id);
+    }
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 typedef struct {

@@ -1,86 +1,9 @@
-/* Unit tests of domain/fields: UTF-8 validation and the per-field rules. */
+/* Unit tests of domain/fields: the per-field rules (UTF-8 itself: test_utf8). */
 #include "fields.h"
 #include "message.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
-
-#define U8(lit) utf8_valid((lit), sizeof(lit) - 1)
-
-/* ---- utf8_valid ---------------------------------------------------------- */
-
-Test(fields, utf8_accepts_valid_text)
-{
-    cr_assert(U8(""));
-    cr_assert(U8("plain ascii ~"));
-    cr_assert(U8("caf\xc3\xa9"));                          /* U+00E9 */
-    cr_assert(U8("\xc2\x80"));                             /* U+0080, smallest 2-byte */
-    cr_assert(U8("\xdf\xbf"));                             /* U+07FF */
-    cr_assert(U8("\xe0\xa0\x80"));                         /* U+0800, smallest 3-byte */
-    cr_assert(U8("\xe2\x82\xac"));                         /* euro sign */
-    cr_assert(U8("\xed\x9f\xbf"));                         /* U+D7FF, just below surrogates */
-    cr_assert(U8("\xee\x80\x80"));                         /* U+E000, just above */
-    cr_assert(U8("\xef\xbf\xbf"));                         /* U+FFFF */
-    cr_assert(U8("\xf0\x90\x80\x80"));                     /* U+10000, smallest 4-byte */
-    cr_assert(U8("\xf0\x9f\x94\xa8 hammer"));              /* U+1F528 */
-    cr_assert(U8("\xf4\x8f\xbf\xbf"));                     /* U+10FFFF, the last code point */
-    cr_assert(U8("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e")); /* three CJK ideographs */
-}
-
-Test(fields, utf8_rejects_overlongs)
-{
-    cr_assert_not(U8("\xc0\x80"));         /* overlong NUL */
-    cr_assert_not(U8("\xc1\xbf"));         /* overlong U+007F */
-    cr_assert_not(U8("\xe0\x80\x80"));     /* overlong NUL, 3 bytes */
-    cr_assert_not(U8("\xe0\x9f\xbf"));     /* overlong U+07FF */
-    cr_assert_not(U8("\xf0\x80\x80\x80")); /* overlong NUL, 4 bytes */
-    cr_assert_not(U8("\xf0\x8f\xbf\xbf")); /* overlong U+FFFF */
-}
-
-Test(fields, utf8_rejects_surrogates)
-{
-    cr_assert_not(U8("\xed\xa0\x80"));             /* U+D800 */
-    cr_assert_not(U8("\xed\xbf\xbf"));             /* U+DFFF */
-    cr_assert_not(U8("\xed\xa0\xbd\xed\xb2\xa9")); /* a CESU-8 surrogate pair */
-}
-
-Test(fields, utf8_rejects_beyond_unicode)
-{
-    cr_assert_not(U8("\xf4\x90\x80\x80")); /* U+110000 */
-    cr_assert_not(U8("\xf5\x80\x80\x80"));
-    cr_assert_not(U8("\xf7\xbf\xbf\xbf"));
-    cr_assert_not(U8("\xf8\x88\x80\x80\x80")); /* old 5-byte form */
-    cr_assert_not(U8("\xfe"));
-    cr_assert_not(U8("\xff"));
-}
-
-Test(fields, utf8_rejects_truncated_sequences_at_the_end)
-{
-    cr_assert_not(U8("abc\xc3"));
-    cr_assert_not(U8("abc\xe2"));
-    cr_assert_not(U8("abc\xe2\x82"));
-    cr_assert_not(U8("abc\xf0"));
-    cr_assert_not(U8("abc\xf0\x9f"));
-    cr_assert_not(U8("abc\xf0\x9f\x94"));
-    /* the length, not a NUL, ends the buffer: a valid sequence cut by len */
-    const char euro[] = "\xe2\x82\xac";
-    cr_assert(utf8_valid(euro, 3));
-    cr_assert_not(utf8_valid(euro, 2));
-    cr_assert_not(utf8_valid(euro, 1));
-}
-
-Test(fields, utf8_rejects_bad_continuations_and_nul)
-{
-    cr_assert_not(U8("\x80")); /* lone continuation */
-    cr_assert_not(U8("a\xbf"));
-    cr_assert_not(U8("\xc3\x28")); /* continuation missing */
-    cr_assert_not(U8("\xe2\x28\xa1"));
-    cr_assert_not(U8("\xe2\x82\x28"));
-    cr_assert_not(U8("\xf0\x9f\x94\x28"));
-    cr_assert_not(U8("\xc3\xa9\xa9")); /* one continuation too many */
-    cr_assert_not(utf8_valid("a\0b", 3));
-    cr_assert_not(utf8_valid("\0", 1));
-}
 
 /* ---- ids ----------------------------------------------------------------- */
 

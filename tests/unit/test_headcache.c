@@ -31,9 +31,9 @@ Test(headcache, a_filled_entry_is_found_with_its_values)
     cr_assert_eq(e->rows, 14);
     cr_assert_eq(e->sid, 107);
     cr_assert_null(headcache_find(c, "product-b"));
-    headcache_free(&c);
+    headcache_destroy(&c);
     cr_assert_null(c);
-    headcache_free(&c); /* NULL-safe */
+    headcache_destroy(&c); /* NULL-safe */
 }
 
 Test(headcache, a_full_set_evicts_its_least_recently_used_clean_entry)
@@ -49,7 +49,7 @@ Test(headcache, a_full_set_evicts_its_least_recently_used_clean_entry)
     cr_assert_null(headcache_find(c, "s1"));
     cr_assert_not_null(headcache_find(c, "s0"));
     cr_assert_not_null(headcache_find(c, "new"));
-    headcache_free(&c);
+    headcache_destroy(&c);
 }
 
 Test(headcache, dirty_entries_stay_until_clean)
@@ -84,7 +84,7 @@ Test(headcache, dirty_entries_stay_until_clean)
     headcache_dirty(c, &n);
     cr_assert_eq(n, 0);
     cr_assert_not_null(headcache_add(c, "n2"), "clean entries make room again");
-    headcache_free(&c);
+    headcache_destroy(&c);
 }
 
 Test(headcache, clear_forgets_everything)
@@ -103,5 +103,5 @@ Test(headcache, clear_forgets_everything)
         snprintf(name, sizeof name, "s%d", i);
         cr_assert_null(headcache_find(c, name));
     }
-    headcache_free(&c);
+    headcache_destroy(&c);
 }

@@ -80,13 +80,14 @@ Test(modeldb, only_the_unsynced_writer_removes_the_marker)
     char path[128];
     snprintf(path, sizeof path, "%s/m.db", dir);
     sqlite3 *writer = NULL, *other = NULL;
-    modeldb_set_sync(MODELDB_SYNC_OFF);
     cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x);", &writer), SQLITE_OK);
+    cr_assert(!marked(path), "a model opens with its fsyncs");
+    cr_assert_eq(modeldb_set_sync(writer, MODELDB_SYNC_OFF), SQLITE_OK);
     cr_assert(marked(path), "an unsynced model is marked");
     cr_assert_eq(sqlite3_exec(writer, "INSERT INTO t VALUES (1)", NULL, NULL, NULL), SQLITE_OK);
 
-    modeldb_set_sync(MODELDB_SYNC_NORMAL);
     cr_assert_eq(modeldb_open(path, NULL, &other), SQLITE_OK);
+    cr_assert_eq(modeldb_set_sync(other, MODELDB_SYNC_NORMAL), SQLITE_OK);
     cr_assert_eq(modeldb_close(&other), 0);
     cr_assert_null(other);
     cr_assert(marked(path), "a connection with fsyncs left the writer's marker alone");
@@ -138,6 +139,79 @@ Test(modeldb, the_checkpoint_event_is_kept_and_added_to_older_models)
     cr_assert_eq(modeldb_checkpoint_event_get(db, id, sizeof id), SQLITE_OK);
     cr_assert_str_eq(id, "e-43");
     cr_assert_eq(modeldb_close(&db), 0);
+    modeldb_remove(path);
+    rmdir(dir);
+}
+
+Test(modeldb, the_sync_setting_is_off_or_normal)
+{
+    modeldb_sync_t policy = MODELDB_SYNC_OFF;
+    cr_assert_eq(modeldb_parse_sync("normal", &policy), 0);
+    cr_assert_eq(policy, MODELDB_SYNC_NORMAL);
+    cr_assert_eq(modeldb_parse_sync("off", &policy), 0);
+    cr_assert_eq(policy, MODELDB_SYNC_OFF);
+    cr_assert_eq(modeldb_parse_sync("sometimes", &policy), -1);
+    cr_assert_eq(policy, MODELDB_SYNC_OFF, "unchanged");
+}
+
+/* A bulk build never fsyncs before it is adopted: the policy leaves it
+ * alone, so no marker is left beside its temporary name. */
+Test(modeldb, a_bulk_build_keeps_no_marker)
+{
+    char dir[64];
+    scratch_make(dir, sizeof dir, "modeldb");
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.db.building", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(modeldb_open_bulk(path, "CREATE TABLE t(x);", &db), SQLITE_OK);
+    cr_assert_eq(modeldb_set_sync(db, MODELDB_SYNC_OFF), SQLITE_OK);
+    cr_assert(!marked(path));
+    cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+    modeldb_remove(path);
+    rmdir(dir);
+}
+
+/* Overwrites the first bytes of page 3 of path (4096-byte pages): table t,
+ * after the checkpoint table. */
+static void
+damage_page_3(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 2 * 4096, SEEK_SET), 0);
+    for (int i = 0; i < 64; i++)
+        fputc(0xEE, f);
+    fclose(f);
+}
+
+/* A rollback clears sqlite3_errcode; the connection that reported damage
+ * still says so, and only that connection. */
+Test(modeldb, a_damage_report_outlives_the_rollback_on_its_connection_only)
+{
+    char dir[64];
+    scratch_make(dir, sizeof dir, "modeldb");
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.db", dir);
+    sqlite3 *db = NULL, *other = NULL;
+    cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", &db),
+                 SQLITE_OK);
+    cr_assert_eq(modeldb_close(&db), 0);
+    damage_page_3(path);
+    cr_assert_eq(modeldb_open(path, NULL, &db), SQLITE_OK);
+    cr_assert_eq(modeldb_open(path, NULL, &other), SQLITE_OK);
+    cr_assert_eq(modeldb_begin(other), SQLITE_OK);
+    modeldb_rollback(other);
+    cr_assert_not(modeldb_damaged(other));
+    cr_assert_eq(modeldb_begin(db), SQLITE_OK);
+    cr_assert_neq(sqlite3_exec(db, "UPDATE t SET x = 2", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert(modeldb_damaged(db), "%s", sqlite3_errmsg(db));
+    modeldb_rollback(db);
+    cr_assert_eq(sqlite3_errcode(db), SQLITE_OK, "the rollback cleared the code");
+    cr_assert(modeldb_damaged(db), "remembered across the rollback");
+    cr_assert_not(modeldb_damaged(other), "another connection is not marked");
+    cr_assert_not(modeldb_damaged(NULL));
+    sqlite3_close(db);
+    sqlite3_close(other);
     modeldb_remove(path);
     rmdir(dir);
 }

@@ -120,7 +120,7 @@ ask_raw(const void *buf, size_t len)
     codec_writer_fini(&rep_w);
     codec_writer_init(&rep_w);
     if (request_parse(buf, len, &req, &err) != 0)
-        request_pack_error(&rep_w.pk, &err);
+        request_pack_error(&rep_w, &err);
     else
         queries_execute(qe, &req, &rep_w);
     if (reply_live)

@@ -15,13 +15,15 @@
 static const char *extra_ep = "tcp://127.0.0.1:1"; /* the --extra target */
 static const config_option_t extra_opt = {"--extra", "INV_TEST_EXTRA", CONFIG_STR, &extra_ep,
                                           "an extra option"};
-static const subdaemon_spec_t spec = {"test",
-                                      "test-service",
-                                      {"test.db", "INV_TEST_DB", "test database file"},
-                                      {"tcp://127.0.0.1:2", "INV_TEST_BIND", "ROUTER to bind"},
-                                      "INV_TEST_LINGER_MS",
-                                      &extra_opt,
-                                      1};
+static const subdaemon_spec_t spec = {
+    .name = "test",
+    .prog = "test-service",
+    .db = {"test.db", "INV_TEST_DB", "test database file"},
+    .bind = {"tcp://127.0.0.1:2", "INV_TEST_BIND", "ROUTER to bind"},
+    .linger_env = "INV_TEST_LINGER_MS",
+    .extra = &extra_opt,
+    .n_extra = 1,
+};
 
 static int
 parse(subdaemon_config_t *cfg, int argc, char **argv)
@@ -131,4 +133,66 @@ Test(subdaemon, start_binds_and_fini_closes_in_any_state)
     cr_assert_neq(errno, 0);
     subdaemon_fini(&d);
     scratch_remove(dir); /* and the ipc socket files ZeroMQ leaves */
+}
+
+/* A daemon whose settings predate the shared ones (the projector's). */
+static const subdaemon_spec_t own_spec = {
+    .name = "own",
+    .prog = "own-service",
+    .db = {"own.db", "INV_OWN_DB", "own database"},
+    .bind = {"tcp://127.0.0.1:3", "INV_OWN_BIND", "control ROUTER endpoint"},
+    .linger_env = "INV_OWN_LINGER_MS",
+    .events_help = "relay PUB endpoint",
+    .linger_ms = 3,
+    .once_batch_max = 50000,
+};
+
+Test(subdaemon, a_spec_keeps_its_own_defaults_and_once_batches)
+{
+    char *run[] = {"own-service", NULL};
+    char *once[] = {"own-service", "--mode", "once", NULL};
+    subdaemon_config_t cfg;
+    cr_assert_eq(subdaemon_settings(&cfg, &own_spec, 1, run), 0);
+    cr_assert_eq(cfg.linger_ms, 3);
+    cr_assert_eq(cfg.batch_max, 5000);
+    cr_assert_eq(subdaemon_settings(&cfg, &own_spec, 3, once), 0);
+    cr_assert_eq(cfg.batch_max, 50000);
+    cr_assert_eq(parse(&cfg, 3, once), 0);
+    cr_assert_eq(cfg.linger_ms, 50, "the shared default");
+    cr_assert_eq(cfg.batch_max, 5000, "the shared once batch");
+}
+
+/* subdaemon_open_fn that fails, counting its calls. */
+static void *
+failing_open(void *calls, const subdaemon_config_t *cfg, const char **why)
+{
+    (void)cfg;
+    ++*(int *)calls;
+    *why = "cannot";
+    return NULL;
+}
+
+Test(subdaemon, a_damaged_model_is_removed_and_opened_anew)
+{
+    char dir[64], db[128];
+    scratch_make(dir, sizeof dir, "subdaemon");
+    snprintf(db, sizeof db, "%s/model.db", dir);
+    char *argv[] = {"test-service", "--db", db, NULL};
+    subdaemon_config_t cfg;
+    cr_assert_eq(parse(&cfg, 3, argv), 0);
+    int calls = 0;
+    const char *why = NULL;
+    cr_assert_null(subdaemon_open_model(&cfg, failing_open, &calls, &why));
+    cr_assert_eq(calls, 1, "a file that is not there is not damaged");
+    FILE *f = fopen(db, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    calls = 0;
+    cr_assert_null(subdaemon_open_model(&cfg, failing_open, &calls, &why));
+    cr_assert_eq(calls, 2, "a damaged file is removed and opened again");
+    cr_assert_str_eq(why, "cannot");
+    cr_assert_neq(access(db, F_OK), 0);
+    scratch_remove(dir);
 }

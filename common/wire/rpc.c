@@ -1,0 +1,154 @@
+/* rpc: see rpc.h. */
+#include "rpc.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Command replies carry fields always: empty on a refusal. */
+static const field_errors_t no_fields = {.count = 0};
+
+void
+rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
+{
+    codec_writer_reset(w);
+    codec_error_t e = {.code = "malformed", .message = message};
+    if (p->command_shape) {
+        e.command_id = "";
+        e.fields = &no_fields;
+    }
+    codec_pack_error(w, &e);
+}
+
+/* The type from the tree: "type" must be a string (of at most type_max
+ * bytes when the protocol says so).  0 or -1. */
+static int
+rpc_tree_type(const rpc_proto_t *p, rpc_request_t *req)
+{
+    const msgpack_object *t = codec_map_get(req->map, "type");
+    if (!t || codec_get_str(t, &req->type, &req->type_len) != 0)
+        return -1;
+    return p->type_max > 0 && req->type_len > p->type_max ? -1 : 0;
+}
+
+/* The envelope as a tree (codec_parse).  NULL or the refusal's reason. */
+static const char *
+rpc_decode_tree(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u)
+{
+    const char *why = NULL;
+    if (codec_parse(req->body, req->len, u, &why) != 0)
+        return why;
+    if (p->not_map && u->data.type != MSGPACK_OBJECT_MAP)
+        return p->not_map;
+    req->map = &u->data;
+    return rpc_tree_type(p, req) == 0 ? NULL : "type must be a string";
+}
+
+/* The envelope indexed with the cursor.  NULL or the refusal's reason. */
+static const char *
+rpc_decode_cursor(const rpc_proto_t *p, rpc_request_t *req)
+{
+    const char *why = NULL;
+    mpread_t r;
+    if (codec_reader_init(&r, req->body, req->len, &why) != 0)
+        return why;
+    int indexed = codec_map_index(&r, p->keys, p->nkeys, req->vals, &req->found, &req->unknown);
+    if (indexed != 0)
+        return indexed == -2 ? "map keys must be strings"
+                             : (p->not_map ? p->not_map : "type must be a string");
+    mpread_t type = req->vals[0];
+    if (!(req->found & 1u) || mpread_str(&type, &req->type, &req->type_len) != 0)
+        return "type must be a string";
+    return NULL;
+}
+
+int
+rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why, size_t why_cap)
+{
+    req->type = NULL;
+    req->type_len = 0;
+    req->map = NULL;
+    req->found = 0;
+    req->unknown = 0;
+    if (req->len > CODEC_MAX_MESSAGE) {
+        snprintf(why, why_cap, p->too_large, CODEC_MAX_MESSAGE, req->len);
+        return -1;
+    }
+    const char *reason = p->keys ? rpc_decode_cursor(p, req) : rpc_decode_tree(p, req, u);
+    if (!reason)
+        return 0;
+    snprintf(why, why_cap, "%s", reason);
+    return -1;
+}
+
+const rpc_route_t *
+rpc_route_find(const rpc_route_t *routes, size_t n, const char *type, size_t len)
+{
+    const rpc_route_t *any = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = routes[i].type;
+        if (t == RPC_ANY) {
+            any = any ? any : &routes[i];
+            continue;
+        }
+        size_t n = strlen(t);
+        if (n <= len && memcmp(t, type, n) == 0 && (n == len || type[n] == '\0'))
+            return &routes[i]; /* the name, or the name then a NUL: compared as C strings */
+    }
+    return any;
+}
+
+/* Packs the refusal and warns about it. */
+static int
+rpc_refused(const rpc_proto_t *p, codec_writer_t *w, const char *why)
+{
+    if (p->log_refused)
+        LOG_W(NULL, p->log_refused, why);
+    rpc_refuse(p, w, why);
+    return RPC_REFUSED;
+}
+
+int
+rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req)
+{
+    const rpc_proto_t *p = ep->proto;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    char why[160];
+    int rc = RPC_UNKNOWN;
+    codec_writer_reset(req->w);
+    if (rpc_decode(p, req, &u, why, sizeof why) != 0) {
+        rc = rpc_refused(p, req->w, why);
+    } else {
+        const rpc_route_t *r = rpc_route_find(ep->routes, ep->n_routes, req->type, req->type_len);
+        if (r)
+            rc = r->handle(arg, req);
+        if (rc == RPC_UNKNOWN)
+            rc = rpc_refused(p, req->w, p->unknown);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int
+rpc_serve(const rpc_endpoint_t *ep, void *router, void *arg, codec_writer_t *w)
+{
+    bus_msg_t m;
+    if (bus_recv(router, &m, ZMQ_DONTWAIT) != 0)
+        return RPC_IDLE;
+    rpc_request_t req = {.msg = &m, .w = w};
+    int rc;
+    if (bus_split(&m, &req.n_env, &req.body, &req.len) != 0)
+        rc = rpc_refused(ep->proto, w, ep->proto->bad_frames);
+    else
+        rc = rpc_handle(ep, arg, &req);
+    if (rc == RPC_KEPT)
+        return rc;
+    if (bus_reply_to(router, &m, req.n_env, w->buf.data, w->buf.size) != 0 &&
+        ep->proto->log_dropped)
+        LOG_W(req.corr, ep->proto->log_dropped, zmq_strerror(errno));
+    bus_msg_close(&m);
+    return rc;
+}

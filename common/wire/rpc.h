@@ -1,0 +1,132 @@
+/* rpc: the one request/reply dispatcher behind every ROUTER (command,
+ * catch-up, query, audit, alert and projector endpoints; docs/protocol.md,
+ * sections 1 and 2).
+ *
+ * rpc_serve receives one message (routing frames, then one body frame),
+ * decodes the request's envelope once, the way the endpoint's protocol
+ * defines it (rpc_proto_t), looks its type up in the endpoint's const route
+ * table (rpc_route_t) and runs the handler, which answers into the reply
+ * writer.  What is refused on the way (a wrong frame count; a body over
+ * 64 KiB, not one msgpack map, with non-string keys; a type missing, not a
+ * string or that no route takes) gets one `malformed` reply in the
+ * endpoint's shape and wording, packed by codec_pack_error like every
+ * error reply.
+ *
+ *   received --bus_split--> body --rpc_decode--> type --rpc_route_find--> handler
+ *      |  wrong frames          |  refused            |  no route / RPC_UNKNOWN
+ *      +------------------------+---------------------+--> rpc_refuse --> reply
+ *
+ * Invariants: every message received gets exactly one reply, unless its
+ * handler keeps it (RPC_KEPT) to answer later (the command batch, parked
+ * queries); the envelope is decoded once and handlers read what was decoded
+ * (the tree, or the cursor's indexed values); a cursor protocol (the
+ * commands) builds no tree and allocates nothing per message. */
+#ifndef INV_RPC_H
+#define INV_RPC_H
+
+#include "bus.h"
+#include "codec.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RPC_KEYS_MAX 8 /* keys a cursor protocol indexes */
+
+/* How an endpoint's protocol frames, decodes and refuses a request. */
+typedef struct {
+    /* NULL: the body is parsed into a tree (codec_parse) that handlers read
+     * as req->map.  Otherwise the body's map is indexed once with the
+     * cursor against keys[0..nkeys) (keys[0] is "type", nkeys <=
+     * RPC_KEYS_MAX) and handlers read req->vals; no tree is built. */
+    const codec_key_t *keys;
+    int nkeys;
+    /* > 0: a type of more than type_max bytes is "type must be a string"
+     * (it did not fit the buffer the daemon copied it into). */
+    size_t type_max;
+    /* Refusals are shaped as command replies: command_id "" (not read
+     * yet) and fields {} (section 4.4). */
+    bool command_shape;
+    /* The endpoint's wording of its refusals. */
+    const char *bad_frames; /* neither [identity, body] nor [identity, "", body] */
+    const char *too_large;  /* a printf format given the limit (int) then the size (size_t) */
+    const char *not_map;    /* NULL: a body that is not a map just has no type */
+    const char *unknown;    /* a type no route takes */
+    /* Warnings, each given one %s (NULL: none): a refusal and its reason;
+     * a reply the ROUTER could not send and zmq_strerror. */
+    const char *log_refused;
+    const char *log_dropped;
+} rpc_proto_t;
+
+/* One request while it is handled. */
+typedef struct {
+    bus_msg_t *msg;              /* the received message, routing frames first (NULL in tests) */
+    int n_env;                   /* routing frames to echo */
+    const void *body;            /* the body frame */
+    size_t len;                  /* its bytes */
+    const char *type;            /* the request type, not NUL-terminated; valid during the call */
+    size_t type_len;             /* its bytes */
+    const msgpack_object *map;   /* tree protocols: the body, a map (NULL for cursor ones) */
+    mpread_t vals[RPC_KEYS_MAX]; /* cursor protocols: where the value of keys[k] begins */
+    uint32_t found;              /* cursor protocols: bit k says keys[k] was there */
+    int unknown;                 /* cursor protocols: keys not in the table */
+    codec_writer_t *w;           /* the reply, reset: RPC_REPLY sends what is packed here */
+    const char *corr;            /* set by a handler: warnings about this request name it */
+} rpc_request_t;
+
+/* What a handler returns. */
+enum {
+    RPC_REPLY = 0,   /* send req->w now */
+    RPC_KEPT = 1,    /* the handler took req->msg (its frames) and answers later */
+    RPC_UNKNOWN = 2, /* not a type it takes after all: refused with proto->unknown */
+    RPC_REFUSED = 3, /* (rpc_serve, rpc_handle) refused before or instead of a handler */
+    RPC_IDLE = -1    /* (rpc_serve) nothing was waiting */
+};
+
+typedef int (*rpc_handle_fn)(void *arg, rpc_request_t *req);
+
+/* One request type.  A named route takes its name, also when a NUL and
+ * more follow it in the request (the daemons compared types as C strings,
+ * and still do); a route of type RPC_ANY takes every type no named route
+ * takes (its handler may return RPC_UNKNOWN). */
+#define RPC_ANY NULL
+typedef struct {
+    const char *type;
+    rpc_handle_fn handle;
+} rpc_route_t;
+
+/* An endpoint: its protocol and its route table. */
+typedef struct {
+    const rpc_proto_t *proto;
+    const rpc_route_t *routes;
+    size_t n_routes;
+} rpc_endpoint_t;
+
+/* Decodes req->body (req->len bytes) as p defines the envelope: sets
+ * req->type and req->map (tree: u holds it; the caller has
+ * msgpack_unpacked_init'ed u and destroys it after the request) or
+ * req->vals, found and unknown.  0, or -1 with the refusal's message in
+ * why. */
+int rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why,
+               size_t why_cap);
+
+/* The route of type (len bytes): the first named so (see rpc_route_t),
+ * else the first RPC_ANY, else NULL. */
+const rpc_route_t *rpc_route_find(const rpc_route_t *routes, size_t n, const char *type,
+                                  size_t len);
+
+/* Resets w and packs p's `malformed` refusal with message. */
+void rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message);
+
+/* Decodes a body already split from its frames (req->msg, n_env, body,
+ * len and w set) and runs its route, or packs the refusal into req->w.
+ * Returns what the handler returned (RPC_REPLY, RPC_KEPT) or RPC_REFUSED. */
+int rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req);
+
+/* Receives one message on router without waiting, handles it (arg goes to
+ * the handler, w is the reply scratch) and sends the reply unless the
+ * handler kept the message.  Returns RPC_IDLE when nothing was waiting,
+ * else what rpc_handle returned. */
+int rpc_serve(const rpc_endpoint_t *ep, void *router, void *arg, codec_writer_t *w);
+
+#endif
