@@ -140,8 +140,10 @@ json_items(FILE *f, mpread_t *r, uint32_t n, bool map, int depth)
     for (uint32_t i = 0; i < n; i++) {
         if (i)
             fputc(',', f);
-        if (map && (write_key(f, r, depth) != 0 || fputc(':', f) == EOF))
+        if (map && write_key(f, r, depth) != 0)
             return -1;
+        if (map)
+            fputc(':', f);
         if (json_value(f, r, depth) != 0)
             return -1;
     }
