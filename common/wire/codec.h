@@ -5,7 +5,13 @@
  * us allocate gigabytes), keys are strings, every field has its declared
  * type.  Wrong shapes are `malformed`; values that break a field's rules are
  * `validation` errors naming the field.  Every encoder here has a decoder and
- * a round-trip test (tests/unit/test_codec.c). */
+ * a round-trip test (tests/unit/test_codec.c).
+ *
+ * Encoding goes through codec_writer_t: a map's header is written by the
+ * writer from the entries it counted (codec_map_*), never by hand, and the
+ * bytes are those msgpack-c's own header would give (byte-equality tests).
+ * Reading goes through the mpread cursor (mpread.h); msgpack-c's object
+ * tree (codec_parse) is left to the request handlers listed below. */
 #ifndef INV_CODEC_H
 #define INV_CODEC_H
 
