@@ -1,7 +1,7 @@
 /* auditchain: the audit's search by stream without an index on the stream.
  *
  * Every audit row holds `prev`, the position of the previous row of its
- * stream (0: none), like the event store's events (docs/performance.md,
+ * stream (0: none), like the event store's events (docs/decisions.md,
  * item 26).  `audit_streams` holds each stream's head (its largest
  * position) and row count; `audit_marks` notes every AUDITCHAIN_MARK_EVERY-th
  * row of a stream, so a search can start a chunk of about that many rows
@@ -50,7 +50,7 @@ int auditchain_migrate(sqlite3 *db);
 auditchain_t *auditchain_new(sqlite3 *db);
 
 /* Frees; NULL-safe, nulls the pointer. */
-void auditchain_free(auditchain_t **chain);
+void auditchain_destroy(auditchain_t **chain);
 
 /* For a row about to be inserted at `position` of `stream`: when the
  * position is beyond the stream's head (the usual case: rows arrive in

@@ -22,7 +22,7 @@
  * again at each commit; indexing ~8000 rows at once rewrites each such
  * page once for several commits.  (The stream used to be indexed here too:
  * with 10,000 streams each flush rewrote most leaves of that index, a cost
- * that grew with the log; docs/performance.md, item 44.)  A search reads
+ * that grew with the log; docs/decisions.md, item 44.)  A search reads
  * the indexed part through audit_keys, then scans the tail of `audit`
  * (both in position order, one after the other), so it sees every
  * committed row, as before.
@@ -77,7 +77,7 @@ struct auditlog {
  * 256 pages).  It used to be every 10000 pages (40 MiB): fewer bytes
  * written in all (a replay of 102,426 bench events: 83 MB instead of 105 MB
  * at 1000), but each of those checkpoints stalled the command-service's
- * commits for up to 0.1 s (docs/performance.md, item 25). */
+ * commits for up to 0.1 s (docs/decisions.md, item 25). */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS audit("
     " position INTEGER PRIMARY KEY," /* global event position */
@@ -245,7 +245,7 @@ auditlog_close(auditlog_t **ap)
     sqlite3_finalize(a->keys_one);
     sqlite3_finalize(a->row_at);
     sqlite3_finalize(a->checkpoint_st);
-    auditchain_free(&a->chain);
+    auditchain_destroy(&a->chain);
     for (int i = 0; i < FILTER_COMBOS; i++) {
         sqlite3_finalize(a->search[i]);
         sqlite3_finalize(a->tail[i]);

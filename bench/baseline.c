@@ -99,7 +99,7 @@ append(const char *path, int64_t n, int64_t products, int batch, bool full, doub
 {
     eventstore_options_t o = {full, 5000, 32, 0};
     eventstore_t *es;
-    if (eventstore_open(path, &o, &es) != ES_OK)
+    if (eventstore_open(path, &o, &es) != ERR_OK)
         return -1;
     int64_t *versions = calloc((size_t)products, sizeof *versions);
     event_t *ev = malloc(sizeof *ev);
@@ -109,21 +109,21 @@ append(const char *path, int64_t n, int64_t products, int batch, bool full, doub
         eventstore_stream_version(es, s, &versions[k]);
     }
     double t0 = now_s();
-    int rc = ES_OK;
-    for (int64_t i = 0; i < n && rc == ES_OK; i += batch) {
+    int rc = ERR_OK;
+    for (int64_t i = 0; i < n && rc == ERR_OK; i += batch) {
         rc = eventstore_begin(es);
-        for (int64_t j = i; j < i + batch && j < n && rc == ES_OK; j++) {
+        for (int64_t j = i; j < i + batch && j < n && rc == ERR_OK; j++) {
             int64_t k = j < products && versions[j] == 0 ? j : (int64_t)(next_rand() % products);
             make_event(ev, k, ++versions[k]);
             rc = eventstore_append(es, ev);
         }
-        if (rc == ES_OK)
+        if (rc == ERR_OK)
             rc = eventstore_commit(es);
     }
     *secs = now_s() - t0;
     free(ev);
     free(versions);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     return rc;
 }
 
@@ -261,11 +261,11 @@ static int
 create_products(eventstore_t *es, event_t *ev, int64_t *versions, int64_t products)
 {
     int rc = eventstore_begin(es);
-    for (int64_t k = 0; k < products && rc == ES_OK; k++) {
+    for (int64_t k = 0; k < products && rc == ERR_OK; k++) {
         make_event(ev, k, ++versions[k]);
         rc = eventstore_append(es, ev);
     }
-    return rc == ES_OK ? eventstore_commit(es) : rc;
+    return rc == ERR_OK ? eventstore_commit(es) : rc;
 }
 
 /* Appends n sales arriving at `rate` per second from t0: each transaction
@@ -276,9 +276,9 @@ static int
 append_arrivals(eventstore_t *es, event_t *ev, int64_t *versions, int64_t products, int64_t rate,
                 int64_t n, double t0, int64_t *lat)
 {
-    int rc = ES_OK;
+    int rc = ERR_OK;
     int64_t done = 0;
-    while (done < n && rc == ES_OK) {
+    while (done < n && rc == ERR_OK) {
         int64_t due = (int64_t)((now_s() - t0) * (double)rate) + 1;
         due = due > n ? n : due;
         if (due <= done) {
@@ -286,12 +286,12 @@ append_arrivals(eventstore_t *es, event_t *ev, int64_t *versions, int64_t produc
             continue;
         }
         rc = eventstore_begin(es);
-        for (int64_t i = done; i < due && rc == ES_OK; i++) {
+        for (int64_t i = done; i < due && rc == ERR_OK; i++) {
             int64_t k = (int64_t)(next_rand() % (uint64_t)products);
             make_event(ev, k, ++versions[k]);
             rc = eventstore_append(es, ev);
         }
-        if (rc == ES_OK)
+        if (rc == ERR_OK)
             rc = eventstore_commit(es);
         double end = now_s();
         for (; done < due; done++)
@@ -308,17 +308,17 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
 {
     eventstore_options_t o = {true, 5000, 32, 20000};
     eventstore_t *es;
-    if (eventstore_open(path, &o, &es) != ES_OK)
+    if (eventstore_open(path, &o, &es) != ERR_OK)
         return -1;
     int64_t *versions = calloc((size_t)products, sizeof *versions);
     int64_t *lat = calloc((size_t)n, sizeof *lat);
     event_t *ev = malloc(sizeof *ev);
-    int rc = versions && lat && ev ? create_products(es, ev, versions, products) : ES_IO;
+    int rc = versions && lat && ev ? create_products(es, ev, versions, products) : ERR_IO;
     /* the relay's checkpoints beside it, as the relay runs them */
     checkpointer_t *ck =
-        rc == ES_OK ? checkpointer_new(path, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES) : NULL;
+        rc == ERR_OK ? checkpointer_new(path, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES) : NULL;
     bool started = ck != NULL;
-    if (rc == ES_OK && !started)
+    if (rc == ERR_OK && !started)
         fprintf(stderr, "invbaseline: cannot start the checkpointer on %s\n", path);
     if (started) {
         double t0 = now_s() + 0.01;
@@ -326,13 +326,13 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
         *secs = now_s() - t0;
         checkpointer_destroy(&ck);
     }
-    if (started && rc == ES_OK)
+    if (started && rc == ERR_OK)
         print_latency("group commit open loop: latency", lat, n);
     free(ev);
     free(lat);
     free(versions);
-    eventstore_destroy(&es);
-    return started && rc == ES_OK ? 0 : -1;
+    eventstore_close(&es);
+    return started && rc == ERR_OK ? 0 : -1;
 }
 
 int

@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* A batch that takes this long (begin to commit) is logged: on a virtual
- * disk an fsync sometimes stalls for 100 ms (docs/performance.md). */
+ * disk an fsync sometimes stalls for 100 ms (docs/decisions.md, item 13). */
 #define SLOW_BATCH_US 100000
 /* At a stop, how long the last batches may wait for their fsync. */
 #define DRAIN_MS 10000
@@ -79,12 +79,12 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
     }
     codec_writer_init(&s->w);
     /* the store's head: the first command's claim guesses the next position */
-    int rc = ok ? eventstore_head(es, &s->through, NULL) : ES_IO;
+    int rc = ok ? eventstore_head(es, &s->through, NULL) : ERR_IO;
     if (!ok)
         LOG_E(NULL, "out of memory");
-    else if (rc != ES_OK)
+    else if (rc != ERR_OK)
         LOG_E(NULL, "cannot read the event store's head: %s", eventstore_errmsg(es));
-    if (rc != ES_OK)
+    if (rc != ERR_OK)
         commandsvc_destroy(&s);
     return s;
 }
@@ -150,7 +150,7 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
     a->kind = kind;
     s->loads++;
     *err = aggstore_load(s->es, a, true);
-    if (*err != ES_OK)
+    if (*err != ERR_OK)
         return NULL;
     a->valid = true;
     return a;
@@ -165,7 +165,7 @@ svc_load(commandsvc_t *s, const char *stream, agg_kind_t kind, int *err)
  * their rows are in the same transaction (a per-batch scan here cost 7 %
  * of the command-service's CPU at 256 commands a batch); claiming first
  * takes one descent of the commands index where a lookup and a later
- * insert took two (docs/performance.md, item 45). */
+ * insert took two (docs/decisions.md, item 45). */
 static int
 svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
 {
@@ -175,7 +175,7 @@ svc_idempotent(commandsvc_t *s, pending_t *p, int *err)
     if (rc == 0)  /* the id has a row: answer with its first result */
         rc = eventstore_command_find(s->es, p->cmd.command_id, &p->reply);
     if (rc != 1) {
-        *err = rc < 0 ? rc : ES_CORRUPT; /* 0: a row whose event is missing */
+        *err = rc < 0 ? rc : ERR_CORRUPT; /* 0: a row whose event is missing */
         return 0;
     }
     p->reply.duplicate = true;
@@ -188,7 +188,7 @@ svc_decide(commandsvc_t *s, aggregate_t *a, const supplier_t *supplier, const co
     aggregate_ops(a->kind)->decide(&a->u, supplier, cmd, &s->decision);
 }
 
-/* Appends the accepted decision for p; ES_OK or a store error. */
+/* Appends the accepted decision for p; ERR_OK or a store error. */
 static int
 svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
 {
@@ -205,10 +205,10 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     ev->env.recorded_at = proc_now_us();
     fields_copy(&ev->data, &s->decision.data);
     int rc = eventstore_append(s->es, ev);
-    if (rc != ES_OK)
+    if (rc != ERR_OK)
         return rc;
     aggstore_fold(a, ev);
-    if ((rc = aggstore_maybe_snapshot(s->es, a, s->opts.snapshot_every)) != ES_OK)
+    if ((rc = aggstore_maybe_snapshot(s->es, a, s->opts.snapshot_every)) != ERR_OK)
         return rc;
     command_reply_t *r = &p->reply;
     r->accepted = true;
@@ -217,16 +217,16 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
     r->position = ev->env.position;
     int64_t claimed = s->appended + 1; /* svc_idempotent's guess */
     s->appended = ev->env.position;
-    return r->position == claimed ? ES_OK
+    return r->position == claimed ? ERR_OK
                                   : eventstore_command_move(s->es, p->cmd.command_id, r->position);
 }
 
-/* Decides a new command and appends what it accepts.  Returns ES_OK (the
+/* Decides a new command and appends what it accepts.  Returns ERR_OK (the
  * reply is set, accepted or rejected) or a store error. */
 static int
 svc_handle_new(commandsvc_t *s, pending_t *p)
 {
-    int err = ES_OK;
+    int err = ERR_OK;
     char stream[STREAM_MAX + 1];
     command_stream(&p->cmd, stream);
     agg_kind_t kind = command_spec(p->cmd.type)->aggregate;
@@ -250,28 +250,28 @@ svc_handle_new(commandsvc_t *s, pending_t *p)
                  (long long)p->cmd.expected_version, stream, (long long)aggcache_version(a));
         svc_reject(r, REJ_CONFLICT, msg);
         r->version = aggcache_version(a);
-        return ES_OK;
+        return ERR_OK;
     }
     svc_decide(s, a, &supplier, &p->cmd);
     if (s->decision.code != REJ_NONE) {
         svc_reject(r, s->decision.code, s->decision.message);
         r->fields = s->decision.fields;
-        return ES_OK;
+        return ERR_OK;
     }
     return svc_append(s, p, a);
 }
 
-/* Handles one command inside the open transaction.  Returns ES_OK (the reply
+/* Handles one command inside the open transaction.  Returns ERR_OK (the reply
  * is set, accepted or rejected) or a store error that aborts the batch. */
 static int
 svc_handle(commandsvc_t *s, pending_t *p)
 {
-    int err = ES_OK;
-    if (svc_idempotent(s, p, &err) || err != ES_OK)
+    int err = ERR_OK;
+    if (svc_idempotent(s, p, &err) || err != ERR_OK)
         return err;
-    if ((err = svc_handle_new(s, p)) != ES_OK)
+    if ((err = svc_handle_new(s, p)) != ERR_OK)
         return err;
-    return p->reply.accepted ? ES_OK : eventstore_command_release(s->es, p->cmd.command_id);
+    return p->reply.accepted ? ERR_OK : eventstore_command_release(s->es, p->cmd.command_id);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -287,8 +287,8 @@ svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
 {
     eventstore_rollback(s->es);
     aggcache_clear(s->cache);
-    LOG_W(NULL, "batch of %d commands not committed: %s (%s)", b->n,
-          err == ES_BUSY ? "database busy" : "store error", eventstore_errmsg(s->es));
+    LOG_W(NULL, "batch of %d commands not committed: %s (SQLite: %s)", b->n, err_strerror(err),
+          eventstore_errmsg(s->es));
     for (int i = 0; i < b->n; i++) {
         command_reply_t *r = &b->items[i].reply;
         command_reply_clear(r);
@@ -305,15 +305,15 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
     int64_t started = proc_mono_us();
     s->appended = s->through;
     int err = eventstore_begin(s->es);
-    for (int i = 0; i < b->n && err == ES_OK; i++)
+    for (int i = 0; i < b->n && err == ERR_OK; i++)
         err = svc_handle(s, &b->items[i]);
-    if (err == ES_OK)
+    if (err == ERR_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
     if (took_us >= SLOW_BATCH_US)
         LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)", b->n,
               (long long)(took_us / 1000));
-    b->committed = err == ES_OK;
+    b->committed = err == ERR_OK;
     if (b->committed)
         s->through = s->appended;
     else
@@ -414,10 +414,10 @@ svc_on_status(void *arg, rpc_request_t *req)
     msgpack_packer *pk = &req->w->pk;
     int64_t head = 0, backlog = 0;
     int rc = eventstore_head(s->es, &head, NULL);
-    if (rc == ES_OK)
+    if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(s->es, &backlog);
     msgpack_pack_map(pk, 11);
-    codec_pack_kv_bool(pk, "ok", rc == ES_OK);
+    codec_pack_kv_bool(pk, "ok", rc == ERR_OK);
     codec_pack_kv_str(pk, "service", "command");
     codec_pack_kv_int(pk, "head", head);
     codec_pack_kv_int(pk, "outbox_backlog", backlog);

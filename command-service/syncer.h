@@ -1,5 +1,5 @@
 /* syncer: a thread that makes the event store's WAL durable behind the
- * command-service's commits (docs/performance.md, item 35).
+ * command-service's commits (docs/decisions.md, item 35).
  * The command-service commits each batch with synchronous=NORMAL, so the
  * commit writes the WAL frames without an fsync, and asks the syncer for
  * one with the batch's sequence number; it answers the batch's commands

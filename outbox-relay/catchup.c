@@ -77,11 +77,11 @@ read_events(void *arg, rpc_request_t *req)
     codec_writer_init(&l.items);
     int64_t through = c->stats->durable_through; /* nothing above it is served */
     int rc = eventstore_head(c->es, &head, NULL);
-    if (rc == ES_OK)
+    if (rc == ERR_OK)
         rc = eventstore_read_raw(c->es, after, through, (int)limit, collect_raw, &l);
     if (head > through)
         head = through;
-    if (rc != ES_OK) {
+    if (rc != ERR_OK) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
         msgpack_pack_map(&c->w->pk, 4);
@@ -143,7 +143,7 @@ read_stream(void *arg, rpc_request_t *req)
     codec_writer_init(&l.list.items);
     int64_t through = c->stats->durable_through; /* 0 would mean no bound */
     int rc = through > 0 ? eventstore_load_stream(c->es, stream, after, through, collect_event, &l)
-                         : ES_OK;
+                         : ERR_OK;
     if (rc < 0) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
@@ -179,25 +179,25 @@ product_as_of(void *arg, rpc_request_t *req)
         reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
         return RPC_REPLY;
     }
-    int rc = ES_OK;
+    int rc = ERR_OK;
     if (position <= 0 && time_us > 0) {
         rc = eventstore_position_at(c->es, time_us, &position);
-        if (rc == ES_OK && position == 0) {
+        if (rc == ERR_OK && position == 0) {
             reply_error(c->w, "not_found", "nothing was recorded at or before that time");
             return RPC_REPLY;
         }
     }
     if (position <= 0 || position > c->stats->durable_through)
         position = c->stats->durable_through;
-    if (rc == ES_OK && position <= 0) { /* 0 would mean no bound */
+    if (rc == ERR_OK && position <= 0) { /* 0 would mean no bound */
         reply_error(c->w, "not_found", "nothing durable was recorded yet");
         return RPC_REPLY;
     }
     product_t *p = calloc(1, sizeof *p);
     aggregate_stream(AGG_PRODUCT, id, stream);
-    if (rc == ES_OK && p)
+    if (rc == ERR_OK && p)
         rc = eventstore_load_stream(c->es, stream, 0, position, fold_product, p);
-    if (rc != ES_OK || !p)
+    if (rc != ERR_OK || !p)
         reply_error(c->w, "unavailable", "the event store could not be read");
     else if (!p->exists)
         reply_error(c->w, "not_found", "the product did not exist at that point");
@@ -220,10 +220,10 @@ status(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t head = 0, backlog = 0;
     int rc = eventstore_head(c->es, &head, NULL);
-    if (rc == ES_OK)
+    if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
     msgpack_pack_map(&c->w->pk, 12);
-    codec_pack_kv_bool(&c->w->pk, "ok", rc == ES_OK);
+    codec_pack_kv_bool(&c->w->pk, "ok", rc == ERR_OK);
     codec_pack_kv_str(&c->w->pk, "service", "relay");
     codec_pack_kv_int(&c->w->pk, "head", head);
     codec_pack_kv_int(&c->w->pk, "checkpoint", c->stats->published_through);

@@ -65,7 +65,7 @@ main(int argc, char **argv)
     proc_install_signals();
     /* synchronous=NORMAL: the relay's own commits (outbox deletes) need no
      * fsync of their own, and one under the write lock stalled every
-     * command for as long as it took (docs/performance.md, item 54); a
+     * command for as long as it took (docs/decisions.md, item 54); a
      * delete lost to a power cut only publishes its rows again.  No
      * automatic checkpoint after them: the checkpointer's thread does it. */
     eventstore_options_t eo = {false, 5000, 0, ES_NO_AUTOCHECKPOINT};

@@ -34,7 +34,7 @@
  * commands at a moderate rate), nudges are left unread for COALESCE_US and
  * the next drain takes everything committed meanwhile: the relay and every
  * subscriber then wake about once per millisecond instead of once per commit
- * (docs/performance.md, item 21).  An idle relay still answers the first
+ * (docs/decisions.md, item 21).  An idle relay still answers the first
  * nudge at once, and under full load drains are big and follow every nudge
  * (waiting there only cost throughput). */
 #define COALESCE_US 1000
@@ -43,7 +43,7 @@
  * event maps) per BATCH_EVENTS events or BATCH_BYTES bytes, a lone event as
  * one `event` message.  Every message costs the relay, the ZeroMQ I/O
  * threads and each subscriber a hand-off and a wake-up whatever its size
- * (docs/performance.md, item 31).  The bytes bound what a stalled
+ * (docs/decisions.md, item 31).  The bytes bound what a stalled
  * subscriber's queue can hold: BUS_PUBSUB_HWM batches (bus.h).  With 256
  * KiB batches the relay grew to 68 MiB behind one stopped subscriber; 16
  * KiB cost the relay about 1 us more per event than 256 KiB in bench/cpu
@@ -173,7 +173,7 @@ relay_delete_published(relay_t *r, bool force)
     if (!force && proc_mono_ms() < r->next_delete_ms)
         return;
     r->next_delete_ms = proc_mono_ms() + DELETE_EVERY_MS;
-    if (eventstore_outbox_delete_through(r->es, r->stats.published_through) == ES_OK)
+    if (eventstore_outbox_delete_through(r->es, r->stats.published_through) == ERR_OK)
         r->deleted_through = r->stats.published_through;
     else if (r->failures++ % 20 == 0)
         LOG_W(NULL, "outbox: delete failed (%s); will retry", eventstore_errmsg(r->es));
@@ -189,11 +189,11 @@ relay_drain_pages(relay_t *r)
         int64_t before = r->stats.published;
         int rc = eventstore_outbox_read(r->es, r->stats.published_through, r->stats.durable_through,
                                         OUTBOX_PAGE, relay_publish_one, r);
-        if (relay_batch_send(r) != 0 && rc == ES_OK)
+        if (relay_batch_send(r) != 0 && rc == ERR_OK)
             rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
             r->stats.published_through = r->page_last;
-        if (rc != ES_OK) {
+        if (rc != ERR_OK) {
             if (r->failures++ % 20 == 0)
                 LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
             return;
@@ -238,7 +238,7 @@ relay_self_sync(relay_t *r, bool force)
 {
     int64_t head = 0;
     r->durable_ms = proc_mono_ms(); /* paces the checks, and retries after a failure */
-    if (eventstore_head(r->es, &head, NULL) != ES_OK) {
+    if (eventstore_head(r->es, &head, NULL) != ERR_OK) {
         LOG_W(NULL, "outbox: cannot read the head (%s); will retry", eventstore_errmsg(r->es));
         return;
     }
@@ -293,7 +293,7 @@ relay_read_nudges(relay_t *r)
     if (announced <= r->stats.durable_through)
         return;
     if (announced > head) {
-        if (eventstore_head(r->es, &head, NULL) != ES_OK)
+        if (eventstore_head(r->es, &head, NULL) != ERR_OK)
             return;
         r->head_seen = head;
     }
@@ -333,8 +333,8 @@ relay_start_position(relay_t *r)
 {
     relay_self_sync(r, true);
     int64_t head = 0, rec = 0, backlog = 0;
-    if (eventstore_head(r->es, &head, &rec) == ES_OK &&
-        eventstore_outbox_backlog(r->es, &backlog) == ES_OK && backlog == 0) {
+    if (eventstore_head(r->es, &head, &rec) == ERR_OK &&
+        eventstore_outbox_backlog(r->es, &backlog) == ERR_OK && backlog == 0) {
         r->stats.published_through = head;
         r->head_recorded_at = rec;
     }

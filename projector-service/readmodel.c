@@ -24,7 +24,7 @@
  * the fold until the batch commits, as do a ProductViewed's view and a
  * StockUpdated's stock, so a product sold, viewed and restocked many times
  * in a batch is rewritten once (a rebuild from 300,000 sales: 8.8-12.2 ->
- * 6.6-8.1 us per event, docs/performance.md item 30; views and stock,
+ * 6.6-8.1 us per event, docs/decisions.md item 30; views and stock,
  * item 41).  The fold also
  * remembers each product's row version, so a sale is checked against it
  * without reading the row.  Another event of the product first writes the
@@ -89,7 +89,7 @@ static const char schema_sql[] =
      * restocks move (stock, the counters, the row version) in the narrow
      * product_counters, the rest in products.  The folded write of a batch
      * then rewrites ~40-byte records on a few pages instead of the whole
-     * product on most pages of the table (docs/performance.md, item 49). */
+     * product on most pages of the table (docs/decisions.md, item 49). */
     "CREATE TABLE IF NOT EXISTS products("
     " pid INTEGER PRIMARY KEY," /* FTS rowid; not part of the dump */
     " product_id TEXT NOT NULL UNIQUE,"
@@ -128,7 +128,7 @@ static const char schema_sql[] =
      * (guarded by the product's version claim, like units_sold).  It
      * replaced an index sales_by_day(day, product_id) that took a random
      * leaf per sale and grew without end: with it the projector wrote
-     * 2.6 KB per command, with this table 1.15 (docs/performance.md,
+     * 2.6 KB per command, with this table 1.15 (docs/decisions.md,
      * item 29).  No query reads single sales, so the model keeps no row
      * per sale (the log and the audit have them; item 49). */
     "CREATE TABLE IF NOT EXISTS sales_daily("
@@ -248,7 +248,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                                 " VALUES (?1, ?2, 0, 0) ON CONFLICT(supplier_id) DO NOTHING",
     /* Counts move by one, guarded by the product row's version claim: a
      * recount with count(*) per ProductCreated was quadratic in a
-     * supplier's products (profiled in docs/performance.md). */
+     * supplier's products (profiled: docs/decisions.md, item 2). */
     [ST_SUPPLIER_COUNT_ADD] =
         "UPDATE suppliers SET product_count = product_count + ?2,"
         " active_product_count = active_product_count + ?3 WHERE supplier_id = ?1",
@@ -696,12 +696,12 @@ rm_open(const char *path, bool bulk, const char **why)
         rc = sqlite3_exec(m->db, read_side_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         *why = sqlite3_errstr(rc);
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = "cannot read the schema version";
     if (rm_check_version(m->db, why) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = NULL;
@@ -724,7 +724,7 @@ readmodel_open_dump(const char *path, const char **why)
         *why = NULL;
         return m;
     }
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     return NULL;
 }
 
@@ -749,13 +749,13 @@ readmodel_discard_other_schema(const char *path)
 }
 
 readmodel_t *
-readmodel_new(const char *path, const char **why)
+readmodel_open(const char *path, const char **why)
 {
     return rm_open(path, false, why);
 }
 
 readmodel_t *
-readmodel_new_bulk(const char *path, const char **why)
+readmodel_open_bulk(const char *path, const char **why)
 {
     modeldb_remove(path); /* what a crashed build left behind */
     return rm_open(path, true, why);
@@ -782,12 +782,12 @@ readmodel_bulk_finish(readmodel_t **mp, const char *final_path)
         return -1;
     free(m->bulk_path);
     m->bulk_path = NULL;
-    readmodel_destroy(mp);
+    readmodel_close(mp);
     return 0;
 }
 
 void
-readmodel_destroy(readmodel_t **mp)
+readmodel_close(readmodel_t **mp)
 {
     if (!mp || !*mp)
         return;
@@ -921,7 +921,7 @@ factory_open(void *arg, const char *path)
     if (snprintf(building, sizeof building, "%s" SUBSCRIBER_BUILDING_SUFFIX, path) >=
         (int)sizeof building)
         return NULL;
-    return readmodel_new_bulk(building, NULL);
+    return readmodel_open_bulk(building, NULL);
 }
 
 static void *
@@ -930,10 +930,10 @@ factory_finish(void *arg, void *model, const char *path)
     (void)arg;
     readmodel_t *m = model;
     if (readmodel_bulk_finish(&m, path) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
-    return readmodel_new(path, NULL);
+    return readmodel_open(path, NULL);
 }
 
 static void
@@ -948,7 +948,7 @@ factory_close(void *arg, void *model)
     readmodel_t **live = arg, *m = model;
     if (*live == m)
         *live = NULL;
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
 
 subscriber_factory_t

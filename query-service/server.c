@@ -43,7 +43,7 @@ server_new(void *router, queries_t *queries)
 }
 
 static void
-pending_free(pending_t *p)
+pending_destroy(pending_t *p)
 {
     bus_msg_close(&p->msg);
     free(p);
@@ -56,7 +56,7 @@ server_destroy(server_t **sp)
         return;
     server_t *s = *sp;
     for (int i = 0; i < s->n_pending; i++)
-        pending_free(s->pending[i]);
+        pending_destroy(s->pending[i]);
     free(s->pending);
     codec_writer_fini(&s->w);
     free(s);
@@ -195,7 +195,7 @@ server_check_pending(server_t *s, bool all)
             continue;
         }
         server_answer(s, &p->msg, p->n_env, &p->req);
-        pending_free(p);
+        pending_destroy(p);
         s->pending[i] = s->pending[--s->n_pending];
     }
 }

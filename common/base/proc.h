@@ -25,7 +25,7 @@ void proc_random_hex(char *out, size_t n_bytes);
 /* A time-ordered id (like UUIDv7): 14 hex digits of microseconds since the
  * epoch, '-', 16 random hex digits; out has room for PROC_ORDERED_ID_LEN + 1.
  * Ids that sort by time append to the end of the idempotency index instead
- * of rewriting a random page of it per command (docs/performance.md). */
+ * of rewriting a random page of it per command (docs/decisions.md, item 11). */
 #define PROC_ORDERED_ID_LEN 31
 void proc_ordered_id(char *out);
 

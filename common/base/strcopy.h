@@ -2,7 +2,7 @@
  * buffer, for the hot paths that used snprintf(dst, cap, "%s", src): the
  * same result (truncated to cap - 1 bytes, always terminated) without
  * the format machinery, which was ~4 % of the command-service's CPU and
- * ~10 % of the relay's (docs/performance.md, item 39). */
+ * ~10 % of the relay's (docs/decisions.md, item 39). */
 #ifndef INV_STRCOPY_H
 #define INV_STRCOPY_H
 

@@ -13,7 +13,7 @@ sdb_open(const char *path, int flags, sqlite3 **db)
      * global allocation statistics, a mutex per malloc less. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     /* One thread per connection: no connection mutex (in the query service
-     * the mutex cost ~6 % of its CPU, docs/performance.md item 28). */
+     * the mutex cost ~6 % of its CPU, docs/decisions.md item 28). */
     int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_close(*db); /* open can leave a handle to release even on failure */

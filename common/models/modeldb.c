@@ -32,7 +32,7 @@
  * waits behind it.  Traced under S3 (strace -T), every command fsync over
  * 15 ms overlapped a subscriber's or the relay's checkpoint fsync, the
  * audit's 40 MiB ones stalling commits for 76-104 ms.  Small checkpoints
- * halved S3's ack p99 (docs/performance.md, item 25). */
+ * halved S3's ack p99 (docs/decisions.md, item 25). */
 static const char normal_pragmas[] =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
     " PRAGMA wal_autocheckpoint=256;";

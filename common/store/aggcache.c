@@ -5,7 +5,7 @@
  * ways, matched by the stored hash before the name: with four, 10,000
  * products Zipf-chosen from 16,384 slots missed on 1.8 % of commands
  * (the `loads` of the status), and a miss replays up to a snapshot
- * interval of events, ~100 us (docs/performance.md, item 32). */
+ * interval of events, ~100 us (docs/decisions.md, item 32). */
 #include "aggcache.h"
 
 #include "strtable.h"

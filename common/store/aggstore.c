@@ -85,7 +85,7 @@ agg_reset(aggregate_t *a)
     aggregate_ops(a->kind)->init(&a->u);
 }
 
-/* Applies the stored snapshot if there is a usable one; ES_OK either way
+/* Applies the stored snapshot if there is a usable one; ERR_OK either way
  * unless the store failed. */
 static int
 load_snapshot(eventstore_t *es, aggregate_t *a)
@@ -99,7 +99,7 @@ load_snapshot(eventstore_t *es, aggregate_t *a)
         if (schema != AGGSTORE_SNAPSHOT_SCHEMA || aggstore_unpack(a, state, len) != 0 ||
             aggcache_version(a) != version)
             agg_reset(a); /* an old or damaged snapshot: replay everything */
-        rc = ES_OK;
+        rc = ERR_OK;
     }
     free(state);
     return rc;
@@ -109,8 +109,8 @@ int
 aggstore_load(eventstore_t *es, aggregate_t *a, bool use_snapshots)
 {
     agg_reset(a);
-    int rc = use_snapshots ? load_snapshot(es, a) : ES_OK;
-    if (rc != ES_OK)
+    int rc = use_snapshots ? load_snapshot(es, a) : ERR_OK;
+    if (rc != ERR_OK)
         return rc;
     return eventstore_load_stream(es, a->stream, aggcache_version(a), 0, fold_cb, a);
 }
@@ -120,7 +120,7 @@ aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every)
 {
     int64_t v = aggcache_version(a);
     if (every <= 0 || v == 0 || v % every != 0)
-        return ES_OK;
+        return ERR_OK;
     codec_writer_t w;
     codec_writer_init(&w);
     aggstore_pack(&w, a);

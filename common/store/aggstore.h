@@ -12,7 +12,7 @@
 #define AGGSTORE_SNAPSHOT_SCHEMA 1 /* bump when the snapshot encoding changes */
 
 /* Fills *a (kind and stream already set by the caller) from the store.
- * use_snapshots=false forces a full replay.  ES_OK or an es_err_t. */
+ * use_snapshots=false forces a full replay.  ERR_OK or an err_t. */
 int aggstore_load(eventstore_t *es, aggregate_t *a, bool use_snapshots);
 /* Folds one event into the aggregate. */
 void aggstore_fold(aggregate_t *a, const event_t *ev);

@@ -78,15 +78,15 @@ cp_run(checkpointer_t *c)
 {
     es_wal_state_t wal;
     int rc = eventstore_checkpoint(c->es, c->restart_frames, &wal);
-    bool first_failure = rc != ES_OK && c->failures == 0;
-    bool recovered = rc == ES_OK && c->failures > 0;
-    c->failures = rc == ES_OK ? 0 : c->failures + 1;
+    bool first_failure = rc != ERR_OK && c->failures == 0;
+    bool recovered = rc == ERR_OK && c->failures > 0;
+    c->failures = rc == ERR_OK ? 0 : c->failures + 1;
     if (first_failure)
         LOG_W(NULL, "WAL checkpoint failed (%s); retrying every %d ms", eventstore_errmsg(c->es),
               c->period_ms);
     else if (recovered)
         LOG_I(NULL, "WAL checkpoints work again");
-    if (rc != ES_OK)
+    if (rc != ERR_OK)
         return;
     pthread_mutex_lock(&c->mu);
     c->wal = wal;
@@ -124,7 +124,7 @@ checkpointer_new(const char *db_path, int period_ms, int restart_frames)
     /* synchronous=NORMAL: a checkpoint syncs the WAL before and the
      * database file after whatever this is; nothing else is written here */
     eventstore_options_t eo = {false, 5000, 0, 0};
-    if (eventstore_open(db_path, &eo, &c->es) != ES_OK) {
+    if (eventstore_open(db_path, &eo, &c->es) != ERR_OK) {
         free(c);
         return NULL;
     }
@@ -137,7 +137,7 @@ checkpointer_new(const char *db_path, int period_ms, int restart_frames)
     if (pthread_create(&c->thread, NULL, cp_main, c) != 0) {
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mu);
-        eventstore_destroy(&c->es);
+        eventstore_close(&c->es);
         free(c);
         return NULL;
     }
@@ -155,7 +155,7 @@ checkpointer_destroy(checkpointer_t **cp)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
-    eventstore_destroy(&c->es);
+    eventstore_close(&c->es);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
     free(c);

@@ -1,5 +1,5 @@
 /* checkpointer: a thread of the relay that checkpoints the event store's
- * WAL on a connection of its own (docs/performance.md, item 54).
+ * WAL on a connection of its own (docs/decisions.md, item 54).
  * A checkpoint fsyncs the WAL before it copies pages into the database
  * file and the database file after; on the relay's own thread those
  * fsyncs held up publishing (a few milliseconds of visibility at every

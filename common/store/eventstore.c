@@ -125,7 +125,7 @@ static const char *const sql[ST__COUNT] = {
  * loaded by walking that chain back from its head, and an append rewrites
  * the stream's small row instead of a page of a UNIQUE(stream_id, version)
  * index per stream touched, which was most of the bytes every commit wrote
- * (docs/performance.md, item 26).  Every ES_MARK_EVERY-th event of a stream
+ * (docs/decisions.md, item 26).  Every ES_MARK_EVERY-th event of a stream
  * is also noted in stream_marks, a sparse index that lets a reader start a
  * chunk of at most ES_MARK_EVERY events anywhere in a long stream (paging
  * through it forwards) instead of walking back from its head.  The
@@ -137,7 +137,7 @@ static const char *const sql[ST__COUNT] = {
  * bisecting the positions; a store created before that keeps its
  * events_recorded_at index, which then answers instead (an older version
  * opening a newer store creates the index: the schema text is the same
- * version; docs/performance.md, item 52). */
+ * version; docs/decisions.md, item 52). */
 #define ES_SCHEMA_VERSION 3
 #define ES_MARK_EVERY 64
 #define ES_STR_(x) #x
@@ -201,12 +201,12 @@ static const char migrate_2_to_3_sql[] =
 /* The stream rows cached per connection: ES_STREAM_SETS sets of
  * ES_STREAM_WAYS, least recently used evicted inside a set.  A miss reads
  * the row by name (~5 us); with 1,024 direct-mapped slots and 10,000
- * products that was 7 % of the command-service's CPU (docs/performance.md,
+ * products that was 7 % of the command-service's CPU (docs/decisions.md,
  * item 32). */
 #define ES_STREAM_SETS 4096
 #define ES_STREAM_WAYS 4
 /* Stream names by id, direct-mapped (ids are dense), for the event reads
- * of the relay and the catch-up server (docs/performance.md, item 33). */
+ * of the relay and the catch-up server (docs/decisions.md, item 33). */
 #define ES_NAME_CACHE 16384
 /* Longest wait at open for another process's schema migration. */
 #define ES_MIGRATION_WAIT_MS (30 * 60 * 1000)
@@ -249,14 +249,14 @@ es_err(int sqlite_rc)
     case SQLITE_OK:
     case SQLITE_DONE:
     case SQLITE_ROW:
-        return ES_OK;
+        return ERR_OK;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return ES_BUSY;
+        return ERR_BUSY;
     case SQLITE_CONSTRAINT:
-        return ES_DUPLICATE;
+        return ERR_DUPLICATE;
     default:
-        return ES_IO;
+        return ERR_IO;
     }
 }
 
@@ -392,14 +392,14 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
     *out = NULL;
     eventstore_t *es = calloc(1, sizeof *es);
     if (!es)
-        return ES_IO;
+        return ERR_IO;
     codec_writer_init(&es->w);
     es->streams = strtable_new(&(strtable_opts_t){STRTABLE_ENTRY(es_stream_t, name),
                                                   .capacity = ES_STREAM_SETS * ES_STREAM_WAYS,
                                                   .ways = ES_STREAM_WAYS});
     if (!es->streams) {
-        eventstore_destroy(&es);
-        return ES_IO;
+        eventstore_close(&es);
+        return ERR_IO;
     }
     int rc = sqlitedb_open(path, &es->db);
     if (rc == SQLITE_OK) {
@@ -411,15 +411,15 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {
         int err = es_err(rc);
-        eventstore_destroy(&es);
-        return err == ES_OK ? ES_IO : err;
+        eventstore_close(&es);
+        return err == ERR_OK ? ERR_IO : err;
     }
     *out = es;
-    return ES_OK;
+    return ERR_OK;
 }
 
 void
-eventstore_destroy(eventstore_t **esp)
+eventstore_close(eventstore_t **esp)
 {
     if (!esp || !*esp)
         return;
@@ -471,7 +471,7 @@ es_step_done(sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? ES_OK : es_err(rc);
+    return rc == SQLITE_DONE ? ERR_OK : es_err(rc);
 }
 
 int
@@ -486,7 +486,7 @@ int
 eventstore_commit(eventstore_t *es)
 {
     int rc = es_step_done(es->st[ST_COMMIT]);
-    if (rc != ES_OK)
+    if (rc != ERR_OK)
         eventstore_rollback(es);
     return rc;
 }
@@ -508,7 +508,7 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal)
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(es->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if ((rc & 0xff) == SQLITE_BUSY)
-        return ES_OK; /* another connection is checkpointing: later */
+        return ERR_OK; /* another connection is checkpointing: later */
     if (rc == SQLITE_OK && restart_frames > 0 && log >= restart_frames) {
         /* RESTART holds the write lock while it waits for readers: bound
          * that wait so a long reader (an operator's sqlite3 shell) cannot
@@ -526,7 +526,7 @@ eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal)
     }
     if (wal && rc == SQLITE_OK)
         *wal = (es_wal_state_t){log, done};
-    return rc == SQLITE_OK ? ES_OK : es_err(rc);
+    return rc == SQLITE_OK ? ERR_OK : es_err(rc);
 }
 
 static int
@@ -544,7 +544,7 @@ es_query_int(sqlite3_stmt *st, int64_t *a, int64_t *b)
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? ES_OK : es_err(rc);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? ERR_OK : es_err(rc);
 }
 
 /* Reads a stream's row into *out (id 0 when it has none). */
@@ -559,7 +559,7 @@ es_stream_read(eventstore_t *es, const char *name, es_stream_t *out)
     out->head = rc == SQLITE_ROW ? sqlite3_column_int64(st, 2) : 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ES_OK : es_err(rc);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ERR_OK : es_err(rc);
 }
 
 /* Fills the cached row s of the stream `name` from the store, adding the
@@ -568,9 +568,9 @@ static int
 es_stream_fill(eventstore_t *es, const char *name, es_stream_t *s)
 {
     int rc = es_stream_read(es, name, s);
-    if (rc == ES_OK && s->id == 0) {
+    if (rc == ERR_OK && s->id == 0) {
         bind_text(es->st[ST_STREAM_ADD], 1, name);
-        if ((rc = es_step_done(es->st[ST_STREAM_ADD])) == ES_OK)
+        if ((rc = es_step_done(es->st[ST_STREAM_ADD])) == ERR_OK)
             s->id = sqlite3_last_insert_rowid(es->db);
     }
     return rc;
@@ -586,25 +586,25 @@ es_stream(eventstore_t *es, const char *name, bool refresh, es_stream_t **out)
     assert(s); /* an envelope's stream fits (STREAM_MAX) and nothing is pinned */
     *out = s;
     if (!added && !refresh)
-        return ES_OK;
+        return ERR_OK;
     int rc = es_stream_fill(es, name, s);
-    if (rc != ES_OK)
+    if (rc != ERR_OK)
         strtable_remove(es->streams, s);
     return rc;
 }
 
 /* Finds the stream's row (*s) and checks that it is at env.version - 1;
- * ES_DUPLICATE when it is elsewhere (a lost race or a stale decision).
+ * ERR_DUPLICATE when it is elsewhere (a lost race or a stale decision).
  * The row is read again before giving up, in case another connection
  * appended since it was cached. */
 static int
 es_stream_check(eventstore_t *es, const envelope_t *e, es_stream_t **s)
 {
     int rc = es_stream(es, e->stream, false, s);
-    if (rc == ES_OK && (*s)->version != e->version - 1)
+    if (rc == ERR_OK && (*s)->version != e->version - 1)
         rc = es_stream(es, e->stream, true, s);
-    if (rc == ES_OK && (*s)->version != e->version - 1)
-        rc = ES_DUPLICATE;
+    if (rc == ERR_OK && (*s)->version != e->version - 1)
+        rc = ERR_DUPLICATE;
     return rc;
 }
 
@@ -616,9 +616,9 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
     sqlite3_bind_int64(st, 2, version);
     sqlite3_bind_int64(st, 3, position);
     int rc = es_step_done(st);
-    if (rc == ES_OK && sqlite3_changes(es->db) != 1)
-        rc = ES_DUPLICATE; /* the cached row was stale */
-    if (rc == ES_OK) {
+    if (rc == ERR_OK && sqlite3_changes(es->db) != 1)
+        rc = ERR_DUPLICATE; /* the cached row was stale */
+    if (rc == ERR_OK) {
         s->version = version;
         s->head = position;
     } else {
@@ -630,7 +630,7 @@ es_stream_advance(eventstore_t *es, es_stream_t *s, int64_t version, int64_t pos
 /* The transaction's outbox row, keyed by its first position, written with
  * its first event (an append outside a transaction is one of its own):
  * one row per commit instead of one per event, which the relay deletes
- * once the transaction's events are published (docs/performance.md, item
+ * once the transaction's events are published (docs/decisions.md, item
  * 42).  Rows of one event each, as earlier versions wrote them, read the
  * same way. */
 static int
@@ -638,10 +638,10 @@ es_outbox_mark(eventstore_t *es, int64_t position)
 {
     bool in_transaction = !sqlite3_get_autocommit(es->db);
     if (in_transaction && es->outbox_written)
-        return ES_OK;
+        return ERR_OK;
     sqlite3_bind_int64(es->st[ST_OUTBOX_ADD], 1, position);
     int rc = es_step_done(es->st[ST_OUTBOX_ADD]);
-    es->outbox_written = in_transaction && rc == ES_OK;
+    es->outbox_written = in_transaction && rc == ERR_OK;
     return rc;
 }
 
@@ -656,14 +656,14 @@ es_clamp_time(eventstore_t *es, int64_t *recorded_at)
     if (!es->time_floor_read || sqlite3_get_autocommit(es->db)) {
         int64_t head;
         int rc = es_query_int(es->st[ST_HEAD], &head, &es->time_floor);
-        if (rc != ES_OK)
+        if (rc != ERR_OK)
             return rc;
         es->time_floor_read = true;
     }
     if (*recorded_at < es->time_floor)
         *recorded_at = es->time_floor;
     es->time_floor = *recorded_at;
-    return ES_OK;
+    return ERR_OK;
 }
 
 int
@@ -672,7 +672,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
     envelope_t *e = &ev->env;
     es_stream_t *s;
     int rc = es_stream_check(es, e, &s);
-    if (rc != ES_OK || (rc = es_clamp_time(es, &e->recorded_at)) != ES_OK)
+    if (rc != ERR_OK || (rc = es_clamp_time(es, &e->recorded_at)) != ERR_OK)
         return rc;
     codec_writer_reset(&es->w);
     codec_pack_event_data(&es->w, e->type, &ev->data);
@@ -687,17 +687,17 @@ eventstore_append(eventstore_t *es, event_t *ev)
     sqlite3_bind_int64(st, 8, e->recorded_at);
     sqlite3_bind_blob(st, 9, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, s->head);
-    if ((rc = es_step_done(st)) != ES_OK)
+    if ((rc = es_step_done(st)) != ERR_OK)
         return rc;
     e->position = sqlite3_last_insert_rowid(es->db);
-    if ((rc = es_stream_advance(es, s, e->version, e->position)) != ES_OK)
+    if ((rc = es_stream_advance(es, s, e->version, e->position)) != ERR_OK)
         return rc;
     if (e->version % ES_MARK_EVERY == 0) {
         sqlite3_stmt *mk = es->st[ST_MARK_ADD];
         sqlite3_bind_int64(mk, 1, s->id);
         sqlite3_bind_int64(mk, 2, e->version);
         sqlite3_bind_int64(mk, 3, e->position);
-        if ((rc = es_step_done(mk)) != ES_OK)
+        if ((rc = es_step_done(mk)) != ERR_OK)
             return rc;
     }
     return es_outbox_mark(es, e->position);
@@ -736,37 +736,37 @@ es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
                              ? es_stream_name(es, sqlite3_column_int64(st, 1))
                              : (const char *)sqlite3_column_text(st, 1);
     if (!stream)
-        return ES_CORRUPT;
+        return ERR_CORRUPT;
     strcopy(e->stream, sizeof e->stream, stream);
     e->version = sqlite3_column_int64(st, 2);
     const char *type = (const char *)sqlite3_column_text(st, 3);
     int t = type ? event_type_lookup(type, strlen(type)) : -1;
     if (t < 0)
-        return ES_CORRUPT;
+        return ERR_CORRUPT;
     e->type = (event_type_t)t;
     e->schema = sqlite3_column_int(st, 4);
     strcopy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(st, 5));
     strcopy(e->command_id, sizeof e->command_id, (const char *)sqlite3_column_text(st, 6));
     strcopy(e->correlation_id, sizeof e->correlation_id, (const char *)sqlite3_column_text(st, 7));
     e->recorded_at = sqlite3_column_int64(st, 8);
-    return ES_OK;
+    return ERR_OK;
 }
 
 /* Runs a bound event SELECT and hands each row to fn as raw bytes. */
 static int
 es_each_raw(eventstore_t *es, sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
 {
-    int rc, out = ES_OK;
+    int rc, out = ERR_OK;
     envelope_t env;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((out = es_row_envelope(es, st, &env)) != ES_OK)
+        if ((out = es_row_envelope(es, st, &env)) != ERR_OK)
             break;
         const void *data = sqlite3_column_blob(st, 9);
         size_t len = (size_t)sqlite3_column_bytes(st, 9);
         if ((out = fn(&env, data, len, arg)) != 0)
             break;
     }
-    if (out == ES_OK && rc != SQLITE_DONE)
+    if (out == ERR_OK && rc != SQLITE_DONE)
         out = es_err(rc);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -784,10 +784,10 @@ es_decode_row(const envelope_t *env, const void *data, size_t len, void *arg)
     es_decode_ctx_t *ctx = arg;
     event_t *ev = malloc(sizeof *ev);
     if (!ev)
-        return ES_IO;
+        return ERR_IO;
     ev->env = *env;
     const char *why;
-    int rc = ES_CORRUPT;
+    int rc = ERR_CORRUPT;
     if (codec_decode_event_data(env->type, env->schema, data, len, &ev->data, &why) == 0)
         rc = ctx->fn(ev, ctx->arg);
     free(ev);
@@ -810,7 +810,7 @@ es_mark_next(eventstore_t *es, int64_t stream_id, int64_t version, int *found,
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ES_OK : es_err(rc);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ERR_OK : es_err(rc);
 }
 
 /* Reads the stream in chunks that end at its marks (and the last at its
@@ -822,17 +822,17 @@ eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_versi
 {
     es_stream_t s;
     int rc = es_stream_read(es, stream, &s);
-    if (rc != ES_OK || s.id == 0)
+    if (rc != ERR_OK || s.id == 0)
         return rc;
     if (max_position <= 0)
         max_position = INT64_MAX;
     es_decode_ctx_t ctx = {fn, arg};
     int64_t from = after_version;
-    while (rc == ES_OK && from < s.version) {
+    while (rc == ERR_OK && from < s.version) {
         int found;
         int64_t end_version = s.version, end_position = s.head;
         rc = es_mark_next(es, s.id, from, &found, &end_version, &end_position);
-        if (rc != ES_OK)
+        if (rc != ERR_OK)
             break;
         if (!found || end_version > s.version) {
             end_version = s.version;
@@ -906,14 +906,14 @@ es_bisect_time(eventstore_t *es, int64_t micros, int64_t *position)
 {
     int64_t lo = 0, hi, head_time;
     int rc = es_query_int(es->st[ST_HEAD], &hi, &head_time);
-    if (rc != ES_OK || hi == 0 || head_time <= micros) {
+    if (rc != ERR_OK || hi == 0 || head_time <= micros) {
         *position = hi;
         return rc;
     }
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2, at, t;
         sqlite3_bind_int64(es->st[ST_TIME_FROM], 1, mid);
-        if ((rc = es_query_int(es->st[ST_TIME_FROM], &at, &t)) != ES_OK)
+        if ((rc = es_query_int(es->st[ST_TIME_FROM], &at, &t)) != ERR_OK)
             return rc;
         if (at != 0 && at < hi && t <= micros)
             lo = at;
@@ -921,7 +921,7 @@ es_bisect_time(eventstore_t *es, int64_t micros, int64_t *position)
             hi = mid; /* [mid, at) holds no event; at and all after it are later */
     }
     *position = lo;
-    return ES_OK;
+    return ERR_OK;
 }
 
 /* Stores written before the clamp have an index on recorded_at and may
@@ -931,8 +931,8 @@ eventstore_position_at(eventstore_t *es, int64_t micros, int64_t *position)
 {
     int64_t indexed = 0;
     int rc = es_query_int(es->st[ST_TIME_INDEXED], &indexed, NULL);
-    if (rc != ES_OK || !indexed)
-        return rc != ES_OK ? rc : es_bisect_time(es, micros, position);
+    if (rc != ERR_OK || !indexed)
+        return rc != ERR_OK ? rc : es_bisect_time(es, micros, position);
     sqlite3_bind_int64(es->st[ST_POSITION_AT], 1, micros);
     return es_query_int(es->st[ST_POSITION_AT], position, NULL);
 }
@@ -982,7 +982,7 @@ eventstore_command_claim(eventstore_t *es, const char *command_id, int64_t posit
     bind_text(st, 1, command_id);
     sqlite3_bind_int64(st, 2, position);
     int rc = es_step_done(st);
-    return rc != ES_OK ? rc : sqlite3_changes(es->db) == 1;
+    return rc != ERR_OK ? rc : sqlite3_changes(es->db) == 1;
 }
 
 int
@@ -1018,7 +1018,7 @@ eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
             memcpy(*state, sqlite3_column_blob(st, 2), *len);
             out = 1;
         } else {
-            out = ES_IO;
+            out = ERR_IO;
         }
     } else if (rc != SQLITE_DONE) {
         out = es_err(rc);

@@ -18,6 +18,7 @@
 #define INV_EVENTSTORE_H
 
 #include "codec.h"
+#include "err.h"
 #include "message.h"
 
 #include <stdbool.h>
@@ -25,14 +26,6 @@
 #include <stdint.h>
 
 typedef struct eventstore eventstore_t;
-
-typedef enum {
-    ES_OK = 0,
-    ES_BUSY = -1,      /* the database is locked; retry later */
-    ES_IO = -2,        /* disk full, read-only file, I/O error */
-    ES_DUPLICATE = -3, /* the stream is not at version - 1 (a lost race) */
-    ES_CORRUPT = -4    /* a stored row does not decode */
-} es_err_t;
 
 typedef struct {
     bool synchronous_full; /* true: PRAGMA synchronous=FULL (durable on power loss) */
@@ -44,7 +37,7 @@ typedef struct {
 
 #define ES_NO_AUTOCHECKPOINT (-1)
 
-/* Opens (creating the schema if needed).  Returns ES_OK and *out, or an error
+/* Opens (creating the schema if needed).  Returns ERR_OK and *out, or an error
  * with *out NULL.  `opts` may be NULL for the defaults (FULL, 5000 ms). */
 int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
 /* The schema version of the store at path without opening it for writing:
@@ -55,7 +48,7 @@ int eventstore_schema_of(const char *path);
  * needed no migration: the daemon logs it. */
 int eventstore_migrated_from(const eventstore_t *es);
 /* NULL-safe, idempotent; nulls *es. */
-void eventstore_destroy(eventstore_t **es);
+void eventstore_close(eventstore_t **es);
 const char *eventstore_errmsg(const eventstore_t *es);
 /* The path of the store's write-ahead log (walsync.h), valid while open. */
 const char *eventstore_wal_path(const eventstore_t *es);
@@ -67,7 +60,7 @@ void eventstore_rollback(eventstore_t *es);
 /* Appends one event (and, for the transaction's first, its outbox row)
  * inside the open transaction.  The
  * caller fills env (stream, version, type, schema, ids, recorded_at) and
- * data; on ES_OK env.position holds the assigned position.  ES_DUPLICATE
+ * data; on ERR_OK env.position holds the assigned position.  ERR_DUPLICATE
  * when the stream is not at env.version - 1: roll the transaction back. */
 int eventstore_append(eventstore_t *es, event_t *ev);
 
@@ -121,7 +114,7 @@ typedef struct {
 int eventstore_checkpoint(eventstore_t *es, int restart_frames, es_wal_state_t *wal);
 
 /* Idempotency: the stored first reply of command_id.  Returns 1 and fills
- * *reply when found, 0 when not, or an es_err_t. */
+ * *reply when found, 0 when not, or an err_t. */
 int eventstore_command_find(eventstore_t *es, const char *command_id, command_reply_t *reply);
 /* Records an accepted command (its id and position) inside the open
  * transaction. */
@@ -130,7 +123,7 @@ int eventstore_command_save(eventstore_t *es, const command_reply_t *reply);
  * with the position its first event is expected to get: one B-tree descent
  * where a lookup and a later save took two.  Returns 1 when claimed, 0
  * when the id has a row already (eventstore_command_find reads it), or an
- * es_err_t.  A claim is made right with eventstore_command_move (the
+ * err_t.  A claim is made right with eventstore_command_move (the
  * event got another position) or undone with eventstore_command_release
  * (the command was rejected). */
 int eventstore_command_claim(eventstore_t *es, const char *command_id, int64_t position);
@@ -140,7 +133,7 @@ int eventstore_command_release(eventstore_t *es, const char *command_id);
 /* Snapshots: the folded state of a stream at `version`, in an encoding of
  * the caller's (`schema` names it, so a changed encoding is just ignored).
  * load returns 1 with *state malloc'ed (caller frees), 0 when there is none,
- * or an es_err_t.  save runs inside the open transaction and never moves a
+ * or an err_t.  save runs inside the open transaction and never moves a
  * snapshot backwards. */
 int eventstore_snapshot_load(eventstore_t *es, const char *stream, int64_t *version,
                              int32_t *schema, void **state, size_t *len);

@@ -14,7 +14,7 @@ storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *o
         LOG_I(NULL, "event store %s is of schema 2: migrating it to 3 before serving (about 15 s"
                     " per million events)",
               db);
-    if (eventstore_open(db, opts, &d->es) != ES_OK) {
+    if (eventstore_open(db, opts, &d->es) != ERR_OK) {
         LOG_E(NULL, "cannot open event store %s", db);
         return -1;
     }
@@ -31,5 +31,5 @@ storedaemon_close(storedaemon_t *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     d->zctx = NULL;
-    eventstore_destroy(&d->es);
+    eventstore_close(&d->es);
 }

@@ -7,7 +7,7 @@
  *    repairs the gap through catch-up, instead of buffering tens of MiB in
  *    both processes (issue 5, S7).  The relay's messages are batches of up
  *    to 16 KiB, so 500 of them hold at most ~8 MiB per subscriber, what
- *    20,000 single events held before (docs/performance.md, item 31);
+ *    20,000 single events held before (docs/decisions.md, item 31);
  *  - every socket: LINGER of 200 ms so shutdown never hangs. */
 #ifndef INV_BUS_H
 #define INV_BUS_H

@@ -1,4 +1,4 @@
-/* Durable before visible (docs/performance.md, item 35): the command-service
+/* Durable before visible (docs/decisions.md, item 35): the command-service
  * commits without an fsync and its syncer makes each batch durable before
  * the batch is answered; the relay publishes and serves only up to the
  * position announced durable in the nudges, or what its own fsync of the
@@ -93,13 +93,13 @@ static void
 append_events(rig_t *r, int64_t first_version, int count)
 {
     event_t *ev = malloc(sizeof *ev);
-    cr_assert_eq(eventstore_begin(r->es), ES_OK);
+    cr_assert_eq(eventstore_begin(r->es), ERR_OK);
     for (int i = 0; i < count; i++) {
         int64_t v = first_version + i;
         sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-d1", v, (int)v);
-        cr_assert_eq(eventstore_append(r->es, ev), ES_OK);
+        cr_assert_eq(eventstore_append(r->es, ev), ERR_OK);
     }
-    cr_assert_eq(eventstore_commit(r->es), ES_OK);
+    cr_assert_eq(eventstore_commit(r->es), ERR_OK);
     free(ev);
 }
 
@@ -134,7 +134,7 @@ rig_start(rig_t *r, const char *self_sync_ms)
     char db[512];
     snprintf(db, sizeof db, "%s/events.db", harness_dir(r->h));
     eventstore_options_t eo = {false, 5000, 0, 0}; /* NORMAL, as the command-service */
-    cr_assert_eq(eventstore_open(db, &eo, &r->es), ES_OK);
+    cr_assert_eq(eventstore_open(db, &eo, &r->es), ERR_OK);
     r->ctx = zmq_ctx_new();
     r->sub = zmq_socket(r->ctx, ZMQ_SUB);
     r->push = zmq_socket(r->ctx, ZMQ_PUSH);
@@ -162,7 +162,7 @@ rig_stop(rig_t *r)
     zmq_close(r->sub);
     zmq_close(r->push);
     zmq_ctx_term(r->ctx);
-    eventstore_destroy(&r->es);
+    eventstore_close(&r->es);
     cr_assert_eq(harness_destroy(&r->h), 0);
 }
 

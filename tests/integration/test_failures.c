@@ -183,16 +183,16 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
     eventstore_t *other = NULL;
     eventstore_options_t eo = {true, 5000, 0, 0};
-    cr_assert_eq(eventstore_open(path, &eo, &other), ES_OK);
+    cr_assert_eq(eventstore_open(path, &eo, &other), ERR_OK);
     event_t *ev = malloc(sizeof *ev);
-    cr_assert_eq(eventstore_begin(other), ES_OK);
+    cr_assert_eq(eventstore_begin(other), ERR_OK);
     for (int v = 1; v <= 2; v++) {
         sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-other", v, v);
-        cr_assert_eq(eventstore_append(other, ev), ES_OK);
+        cr_assert_eq(eventstore_append(other, ev), ERR_OK);
     }
-    cr_assert_eq(eventstore_commit(other), ES_OK);
+    cr_assert_eq(eventstore_commit(other), ERR_OK);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 
     supplier_cmd(&c, "reg-s2", "s2", "Bolt Brothers");
     command_reply_t first, again;

@@ -21,13 +21,13 @@ setup(void)
 {
     scratch_make(dir, sizeof dir, "aggstore");
     snprintf(path, sizeof path, "%s/events.db", dir);
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
 }
 
 static void
 teardown(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     scratch_remove(dir);
 }
 
@@ -50,9 +50,9 @@ run(aggregate_t *a, const supplier_t *sup, const command_t *cmd, int64_t k)
     strcpy(ev.env.command_id, "c");
     ev.env.recorded_at = 1;
     ev.data = d.data;
-    cr_assert_eq(eventstore_append(es, &ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, &ev), ERR_OK);
     aggstore_fold(a, &ev);
-    cr_assert_eq(aggstore_maybe_snapshot(es, a, k), ES_OK);
+    cr_assert_eq(aggstore_maybe_snapshot(es, a, k), ERR_OK);
     return true;
 }
 
@@ -66,7 +66,7 @@ random_product_history(aggregate_t *a, int n, int64_t k, unsigned seed)
     cmd->type = CMD_REGISTER_SUPPLIER;
     fields_set_str(&cmd->data, F_SUPPLIER_ID, "s1");
     fields_set_str(&cmd->data, F_NAME, "Acme");
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     run(sa, NULL, cmd, k);
     memset(cmd, 0, sizeof *cmd);
     cmd->type = CMD_CREATE_PRODUCT;
@@ -95,7 +95,7 @@ random_product_history(aggregate_t *a, int n, int64_t k, unsigned seed)
         fields_set_int(&cmd->data, F_RATING, 1 + rand() % 5);
         run(a, NULL, cmd, k);
     }
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     free(cmd);
     free(sa);
 }
@@ -113,16 +113,16 @@ Test(aggstore, snapshot_plus_tail_equals_full_replay)
         char stream[32];
         memset(live, 0, sizeof *live);
         live->kind = AGG_PRODUCT;
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         snprintf(path, sizeof path, "%s/events-%u.db", dir, seed);
-        cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+        cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
         snprintf(stream, sizeof stream, "product-p1");
         strcpy(live->stream, stream);
         random_product_history(live, 40 + (int)seed * 7, k, seed);
         *snap = *live;
         *full = *live;
-        cr_assert_eq(aggstore_load(es, snap, true), ES_OK);
-        cr_assert_eq(aggstore_load(es, full, false), ES_OK);
+        cr_assert_eq(aggstore_load(es, snap, true), ERR_OK);
+        cr_assert_eq(aggstore_load(es, full, false), ERR_OK);
         cr_assert(memcmp(&snap->u.product, &full->u.product, sizeof full->u.product) == 0,
                   "seed %u every %lld", seed, (long long)k);
         cr_assert(memcmp(&live->u.product, &full->u.product, sizeof full->u.product) == 0);
@@ -138,12 +138,12 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     a->kind = AGG_PRODUCT;
     strcpy(a->stream, "product-p1");
     random_product_history(a, 20, 10, 7);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(
-        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ES_OK);
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ERR_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     *b = *a;
-    cr_assert_eq(aggstore_load(es, b, true), ES_OK);
+    cr_assert_eq(aggstore_load(es, b, true), ERR_OK);
     cr_assert(memcmp(&a->u.product, &b->u.product, sizeof a->u.product) == 0);
     free(a);
     free(b);
@@ -190,7 +190,7 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
     aggregate_t *a = calloc(1, sizeof *a);
     a->kind = AGG_PRODUCT;
     strcpy(a->stream, "product-old");
-    cr_assert_eq(aggstore_load(es, a, true), ES_OK);
+    cr_assert_eq(aggstore_load(es, a, true), ERR_OK);
     cr_assert(a->u.product.exists);
     cr_assert_eq(a->u.product.low_stock_threshold, PRODUCT_V1_DEFAULT_THRESHOLD);
     cr_assert_eq(a->u.product.stock, 3);

@@ -52,11 +52,11 @@ append_events(eventstore_t *es, const char *stream, int n)
     event_t *ev = malloc(sizeof *ev);
     for (int v = 1; v <= n; v++) {
         if (v % 10 == 1)
-            cr_assert_eq(eventstore_begin(es), ES_OK);
+            cr_assert_eq(eventstore_begin(es), ERR_OK);
         sample_event(ev, EV_PRODUCT_VIEWED, stream, v, v);
-        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(eventstore_append(es, ev), ERR_OK);
         if (v % 10 == 0 || v == n)
-            cr_assert_eq(eventstore_commit(es), ES_OK);
+            cr_assert_eq(eventstore_commit(es), ERR_OK);
     }
     free(ev);
 }
@@ -67,7 +67,7 @@ Test(checkpointer, copies_the_wal_into_the_database_file, .init = make_dir, .fin
      * thread can grow the database file */
     eventstore_options_t writer_opts = {false, 5000, 0, 1000000};
     eventstore_t *es = NULL;
-    cr_assert_eq(eventstore_open(path, &writer_opts, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, &writer_opts, &es), ERR_OK);
     append_events(es, "product-p1", 500);
     int64_t before = file_size(path);
     cr_assert_gt(file_size(path), 0);
@@ -92,15 +92,15 @@ Test(checkpointer, copies_the_wal_into_the_database_file, .init = make_dir, .fin
     cr_assert_null(c);
     checkpointer_destroy(&c); /* NULL-safe */
     int64_t head = 0;
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 1000);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
 }
 
 Test(checkpointer, stops_at_once_whatever_its_period, .init = make_dir, .fini = remove_dir)
 {
     eventstore_t *es = NULL;
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     checkpointer_t *c = checkpointer_new(path, 3600 * 1000, 0);
     cr_assert_not_null(c);
     int64_t t0 = mono_ms();
@@ -108,7 +108,7 @@ Test(checkpointer, stops_at_once_whatever_its_period, .init = make_dir, .fini = 
     /* a bound on a hang, not a speed: the thread waits on a condition
      * variable that the stop signals */
     cr_assert_lt(mono_ms() - t0, 2000, "stopping took %lld ms", (long long)(mono_ms() - t0));
-    eventstore_destroy(&es);
+    eventstore_close(&es);
 }
 
 Test(checkpointer, a_store_it_cannot_open_is_an_error, .init = make_dir, .fini = remove_dir)

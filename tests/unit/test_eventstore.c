@@ -28,14 +28,14 @@ setup(void)
     scratch_make(dir, sizeof dir, "es");
     snprintf(path, sizeof path, "%s/events.db", dir);
     eventstore_options_t opts = {false, 1000, 0, 0};
-    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     cr_assert_not_null(es);
 }
 
 static void
 teardown(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     scratch_remove(dir);
 }
 
@@ -50,10 +50,10 @@ append_one(event_type_t t, const char *stream, int64_t version, int seed, int64_
 {
     event_t *ev = malloc(sizeof *ev);
     sample_event(ev, t, stream, version, seed);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     int rc = eventstore_append(es, ev);
-    if (rc == ES_OK)
-        cr_assert_eq(eventstore_commit(es), ES_OK);
+    if (rc == ERR_OK)
+        cr_assert_eq(eventstore_commit(es), ERR_OK);
     else
         eventstore_rollback(es);
     if (pos)
@@ -120,17 +120,17 @@ static void
 append_history(void)
 {
     int64_t pos;
-    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ERR_OK);
     cr_assert_eq(pos, 1);
-    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ERR_OK);
     cr_assert_eq(pos, 2);
-    cr_assert_eq(append_one(EV_PRODUCT_SOLD, "product-p1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_SOLD, "product-p1", 2, 2, &pos), ERR_OK);
     cr_assert_eq(pos, 3);
-    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ERR_OK);
     cr_assert_eq(pos, 4);
-    cr_assert_eq(append_one(EV_PRICE_CHANGED, "product-p1", 3, 3, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRICE_CHANGED, "product-p1", 3, 3, &pos), ERR_OK);
     cr_assert_eq(pos, 5);
-    cr_assert_eq(append_one(EV_REVIEW_SUBMITTED, "product-p1", 4, 4, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_REVIEW_SUBMITTED, "product-p1", 4, 4, &pos), ERR_OK);
     cr_assert_eq(pos, 6);
 }
 
@@ -139,15 +139,15 @@ append_history(void)
 Test(eventstore, empty_store)
 {
     int64_t head = -1, rec = -1, v = -1, n = -1;
-    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(head, 0);
     cr_assert_eq(rec, 0);
-    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ERR_OK);
     cr_assert_eq(v, 0);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 0);
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 0);
 }
 
@@ -155,33 +155,33 @@ Test(eventstore, positions_are_gap_free_across_transactions)
 {
     event_t *ev = malloc(sizeof *ev);
     /* several events in one transaction, then single ones */
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     for (int v = 1; v <= 3; v++) {
         sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-p1", v, v);
-        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(eventstore_append(es, ev), ERR_OK);
         cr_assert_eq(ev->env.position, v);
     }
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     /* a rolled-back transaction must not burn positions */
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 4, 4);
-    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     cr_assert_eq(ev->env.position, 4);
     eventstore_rollback(es);
     for (int v = 4; v <= 10; v++) {
         int64_t pos;
-        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, &pos), ES_OK);
+        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, &pos), ERR_OK);
         cr_assert_eq(pos, v, "position %lld after version %d", (long long)pos, v);
     }
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 1000, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 1000, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 10);
     for (int i = 0; i < s.n; i++) {
         cr_assert_eq(s.positions[i], i + 1);
         cr_assert(s.data_ok[i]);
     }
     int64_t head, rec;
-    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(head, 10);
     cr_assert_eq(rec, 1700000000000000LL + 10);
     free(ev);
@@ -192,34 +192,34 @@ Test(eventstore, duplicate_version_rolls_back_everything)
     append_history();
     event_t *ev = malloc(sizeof *ev);
     int64_t backlog_before;
-    cr_assert_eq(eventstore_outbox_backlog(es, &backlog_before), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &backlog_before), ERR_OK);
     cr_assert_eq(backlog_before, 6);
     /* one good event (another stream), then a lost race on product-p1 v3 */
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     sample_event(ev, EV_PRODUCT_CREATED, "product-p2", 1, 1);
-    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     cr_assert_eq(ev->env.position, 7);
     command_reply_t rep = {.accepted = true, .version = 1, .position = 7};
     snprintf(rep.command_id, sizeof rep.command_id, "c-dup");
     snprintf(rep.stream, sizeof rep.stream, "product-p2");
-    cr_assert_eq(eventstore_command_save(es, &rep), ES_OK);
+    cr_assert_eq(eventstore_command_save(es, &rep), ERR_OK);
     sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 3, 3);
-    cr_assert_eq(eventstore_append(es, ev), ES_DUPLICATE);
+    cr_assert_eq(eventstore_append(es, ev), ERR_DUPLICATE);
     eventstore_rollback(es);
 
     int64_t head, v, n;
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 6, "no event survived the rollback");
-    cr_assert_eq(eventstore_stream_version(es, "product-p2", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p2", &v), ERR_OK);
     cr_assert_eq(v, 0);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, backlog_before, "no outbox row survived the rollback");
     command_reply_t found;
     cr_assert_eq(eventstore_command_find(es, "c-dup", &found), 0,
                  "no idempotency row survived the rollback");
     /* and position 7 is still the next one */
     int64_t pos;
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ERR_OK);
     cr_assert_eq(pos, 7);
     free(ev);
 }
@@ -227,30 +227,30 @@ Test(eventstore, duplicate_version_rolls_back_everything)
 Test(eventstore, duplicate_in_its_own_transaction)
 {
     int64_t pos;
-    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
-    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_DUPLICATE);
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ERR_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ERR_DUPLICATE);
     int64_t head, n;
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 1);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 1);
     /* the store is usable afterwards */
-    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ERR_OK);
     cr_assert_eq(pos, 2);
 }
 
 Test(eventstore, a_version_gap_is_refused)
 {
     int64_t pos, v;
-    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ES_OK);
-    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 3, 3, &pos), ES_DUPLICATE);
-    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-new", 2, 2, &pos), ES_DUPLICATE,
+    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ERR_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 3, 3, &pos), ERR_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-new", 2, 2, &pos), ERR_DUPLICATE,
                  "a new stream starts at version 1");
-    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ERR_OK);
     cr_assert_eq(v, 1);
-    cr_assert_eq(eventstore_stream_version(es, "product-new", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-new", &v), ERR_OK);
     cr_assert_eq(v, 0);
-    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ERR_OK);
     cr_assert_eq(pos, 2);
 }
 
@@ -259,26 +259,26 @@ Test(eventstore, a_version_gap_is_refused)
 Test(eventstore, two_connections_cannot_fork_a_stream)
 {
     eventstore_t *other = NULL;
-    cr_assert_eq(eventstore_open(path, NULL, &other), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &other), ERR_OK);
     event_t *ev = malloc(sizeof *ev);
     int64_t pos;
-    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ERR_OK);
     /* the other connection appends version 2 behind this one's back */
     sample_event(ev, EV_PRODUCT_SOLD, "product-p1", 2, 2);
-    cr_assert_eq(eventstore_begin(other), ES_OK);
-    cr_assert_eq(eventstore_append(other, ev), ES_OK);
-    cr_assert_eq(eventstore_commit(other), ES_OK);
+    cr_assert_eq(eventstore_begin(other), ERR_OK);
+    cr_assert_eq(eventstore_append(other, ev), ERR_OK);
+    cr_assert_eq(eventstore_commit(other), ERR_OK);
     /* this connection still believes the stream is at version 1 */
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 2, 3, &pos), ES_DUPLICATE);
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 3, 3, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 2, 3, &pos), ERR_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 3, 3, &pos), ERR_OK);
     cr_assert_eq(pos, 3);
     /* and the other one, stale in turn, catches up the same way */
     sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 3, 5);
-    cr_assert_eq(eventstore_begin(other), ES_OK);
-    cr_assert_eq(eventstore_append(other, ev), ES_DUPLICATE);
+    cr_assert_eq(eventstore_begin(other), ERR_OK);
+    cr_assert_eq(eventstore_append(other, ev), ERR_DUPLICATE);
     eventstore_rollback(other);
     seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(other, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(other, "product-p1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 3);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(s.versions[i], i + 1);
@@ -286,7 +286,7 @@ Test(eventstore, two_connections_cannot_fork_a_stream)
     }
     cr_assert_eq(s.types[1], EV_PRODUCT_SOLD);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 }
 
 /* More streams than the connection caches (16,384 rows and names): every
@@ -299,25 +299,25 @@ Test(eventstore, more_streams_than_the_stream_cache_holds)
     enum { STREAMS = 17000 };
     event_t *ev = malloc(sizeof *ev);
     char name[32];
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     for (int v = 1; v <= 2; v++) {
         for (int i = 0; i < STREAMS; i++) {
             snprintf(name, sizeof name, "product-p%d", i);
             sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_SOLD, name, v, v);
-            cr_assert_eq(eventstore_append(es, ev), ES_OK, "%s version %d", name, v);
+            cr_assert_eq(eventstore_append(es, ev), ERR_OK, "%s version %d", name, v);
             cr_assert_eq(ev->env.position, (int64_t)(v - 1) * STREAMS + i + 1);
         }
     }
     sample_event(ev, EV_PRODUCT_SOLD, "product-p0", 2, 2);
-    cr_assert_eq(eventstore_append(es, ev), ES_DUPLICATE, "version 2 of product-p0 twice");
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_DUPLICATE, "version 2 of product-p0 twice");
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     for (int i = 0; i < STREAMS; i += STREAMS / 7) {
         snprintf(name, sizeof name, "product-p%d", i);
         int64_t version = 0;
-        cr_assert_eq(eventstore_stream_version(es, name, &version), ES_OK);
+        cr_assert_eq(eventstore_stream_version(es, name, &version), ERR_OK);
         cr_assert_eq(version, 2, "%s", name);
         seen_t s = {0};
-        cr_assert_eq(eventstore_load_stream(es, name, 0, 0, collect_event, &s), ES_OK);
+        cr_assert_eq(eventstore_load_stream(es, name, 0, 0, collect_event, &s), ERR_OK);
         cr_assert_eq(s.n, 2, "%s", name);
         cr_assert_eq(s.positions[0], i + 1);
         cr_assert_eq(s.positions[1], STREAMS + i + 1);
@@ -327,7 +327,7 @@ Test(eventstore, more_streams_than_the_stream_cache_holds)
         seen_t s = {0};
         int rc = k < 3 ? eventstore_read_raw(es, starts[k], INT64_MAX, 64, collect_raw, &s)
                        : eventstore_outbox_read(es, starts[k], INT64_MAX, 64, collect_raw, &s);
-        cr_assert_eq(rc, ES_OK);
+        cr_assert_eq(rc, ERR_OK);
         cr_assert_eq(s.n, 64);
         for (int i = 0; i < s.n; i++) {
             snprintf(name, sizeof name, "product-p%d", (int)((starts[k] + i) % STREAMS));
@@ -343,7 +343,7 @@ Test(eventstore, load_stream_in_order_with_data)
 {
     append_history();
     seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
     static const int64_t pos[] = {2, 3, 5, 6};
     static const event_type_t types[] = {EV_PRODUCT_CREATED, EV_PRODUCT_SOLD, EV_PRICE_CHANGED,
@@ -357,16 +357,16 @@ Test(eventstore, load_stream_in_order_with_data)
     }
     /* after_version skips the first ones */
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 2, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 2, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 2);
     cr_assert_eq(s.versions[0], 3);
     /* another stream, and an unknown one */
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 2);
     cr_assert_eq(s.types[1], EV_SUPPLIER_RENAMED);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-zz", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-zz", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 0);
 }
 
@@ -412,7 +412,7 @@ load_run(const char *stream, int64_t after, int64_t max_position, int stop_after
 {
     run_t r = {.ordered = true, .stop_after = stop_after};
     int rc = eventstore_load_stream(es, stream, after, max_position, follow_run, &r);
-    cr_assert_eq(rc, stop_after && r.n >= stop_after ? 9 : ES_OK);
+    cr_assert_eq(rc, stop_after && r.n >= stop_after ? 9 : ERR_OK);
     return r;
 }
 
@@ -422,17 +422,17 @@ static void
 append_long_stream(void)
 {
     event_t *ev = malloc(sizeof *ev);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     for (int v = 1; v <= 300; v++) {
         sample_event(ev, v == 1 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-long", v, v);
-        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(eventstore_append(es, ev), ERR_OK);
         if (v % 3 == 0) {
             sample_event(ev, v == 3 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-other",
                          v / 3, v / 3);
-            cr_assert_eq(eventstore_append(es, ev), ES_OK);
+            cr_assert_eq(eventstore_append(es, ev), ERR_OK);
         }
     }
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     free(ev);
 }
 
@@ -490,17 +490,17 @@ Test(eventstore, load_stream_max_position_bound)
 {
     append_history();
     seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 3, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 3, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 2, "positions 2 and 3 only");
     cr_assert_eq(s.positions[1], 3);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 4, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 4, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 2, "position 4 belongs to another stream");
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 1, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 1, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 0);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 6, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 6, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
 }
 
@@ -512,7 +512,7 @@ Test(eventstore, load_stream_stops_early)
     cr_assert_eq(s.n, 2);
     /* the statement was reset: a second load works from the start */
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
 }
 
@@ -523,7 +523,7 @@ Test(eventstore, read_raw_pages)
     int pages = 0, total = 0;
     for (;;) {
         seen_t s = {0};
-        cr_assert_eq(eventstore_read_raw(es, after, INT64_MAX, 4, collect_raw, &s), ES_OK);
+        cr_assert_eq(eventstore_read_raw(es, after, INT64_MAX, 4, collect_raw, &s), ERR_OK);
         if (s.n == 0)
             break;
         pages++;
@@ -537,13 +537,13 @@ Test(eventstore, read_raw_pages)
     cr_assert_eq(pages, 2);
     cr_assert_eq(total, 6);
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 5, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 5, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 6);
     cr_assert_str_eq(s.streams[0], "product-p1");
     cr_assert_eq(s.types[0], EV_REVIEW_SUBMITTED);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_read_raw(es, 6, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 6, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 0);
     memset(&s, 0, sizeof s);
     s.stop_after = 3;
@@ -574,7 +574,7 @@ Test(eventstore, raw_rows_republish_as_wire_events)
 {
     append_history();
     seen_t s = {0};
-    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, republish_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, republish_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 6);
     for (int i = 0; i < 6; i++)
         cr_assert(s.data_ok[i]);
@@ -587,41 +587,41 @@ Test(eventstore, outbox_read_and_delete_through)
     append_history();
     int64_t n;
     seen_t s = {0};
-    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 4, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 4, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(s.positions[i], i + 1);
         cr_assert(s.data_ok[i]);
     }
-    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ES_OK);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ERR_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 3);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 3);
     cr_assert_eq(s.positions[0], 4);
     cr_assert_eq(s.positions[2], 6);
     /* deleting through an older position is a no-op */
-    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ERR_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 3);
-    cr_assert_eq(eventstore_outbox_delete_through(es, 6), ES_OK);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 6), ERR_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 0);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 0);
     /* the events themselves stay */
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 6);
     /* new appends show up in the outbox again */
     int64_t pos;
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ERR_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 1);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, 0, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 7);
 }
@@ -648,13 +648,13 @@ append_transaction(int first_stream, int count)
 {
     event_t *ev = malloc(sizeof *ev);
     char name[32];
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     for (int i = 0; i < count; i++) {
         snprintf(name, sizeof name, "product-p%d", first_stream + i);
         sample_event(ev, EV_PRODUCT_CREATED, name, 1, first_stream + i);
-        cr_assert_eq(eventstore_append(es, ev), ES_OK);
+        cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     }
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     free(ev);
 }
 
@@ -664,7 +664,7 @@ outbox_after(int64_t after)
 {
     static seen_t s;
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_outbox_read(es, after, INT64_MAX, 100, collect_raw, &s), ES_OK);
+    cr_assert_eq(eventstore_outbox_read(es, after, INT64_MAX, 100, collect_raw, &s), ERR_OK);
     return &s;
 }
 
@@ -674,37 +674,37 @@ Test(eventstore, one_outbox_row_per_transaction_deleted_when_all_its_events_are_
     append_transaction(4, 2); /* positions 4-5 */
     int64_t n;
     cr_assert_eq(outbox_rows(), 2, "one row per transaction");
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 5, "the backlog counts events");
     cr_assert_eq(outbox_after(0)->n, 5);
     /* published through 2: the first transaction is out in part, its row stays,
      * so a relay starting over publishes it again (at least once) */
-    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ERR_OK);
     cr_assert_eq(outbox_rows(), 2);
     cr_assert_eq(outbox_after(0)->positions[0], 1);
     cr_assert_eq(outbox_after(2)->n, 3);
     /* through 3: the first transaction is all out */
-    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 3), ERR_OK);
     cr_assert_eq(outbox_rows(), 1);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 2);
     seen_t *s = outbox_after(0);
     cr_assert_eq(s->n, 2);
     cr_assert_eq(s->positions[0], 4);
     /* through 4: the second is not */
-    cr_assert_eq(eventstore_outbox_delete_through(es, 4), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 4), ERR_OK);
     cr_assert_eq(outbox_rows(), 1);
     /* through the head: nothing is left */
-    cr_assert_eq(eventstore_outbox_delete_through(es, 5), ES_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 5), ERR_OK);
     cr_assert_eq(outbox_rows(), 0);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 0);
     cr_assert_eq(outbox_after(0)->n, 0);
     /* a rolled-back transaction leaves no row; the next one writes its own */
     event_t *ev = malloc(sizeof *ev);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     sample_event(ev, EV_PRODUCT_CREATED, "product-p9", 1, 9);
-    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     eventstore_rollback(es);
     free(ev);
     cr_assert_eq(outbox_rows(), 0);
@@ -719,16 +719,16 @@ Test(eventstore, head_and_stream_version)
 {
     append_history();
     int64_t head, rec, v;
-    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(head, 6);
     cr_assert_eq(rec, 1700000000000000LL + 4, "recorded_at of the last event (seed 4)");
-    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ERR_OK);
     cr_assert_eq(v, 4);
-    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s1", &v), ERR_OK);
     cr_assert_eq(v, 2);
-    cr_assert_eq(eventstore_stream_version(es, "supplier-s2", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "supplier-s2", &v), ERR_OK);
     cr_assert_eq(v, 0);
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 6);
 }
 
@@ -737,13 +737,13 @@ Test(eventstore, position_at_time)
     append_history(); /* recorded_at = base + seed; seeds 1,1,2,2,3,4 */
     int64_t p = -1;
     const int64_t base = 1700000000000000LL;
-    cr_assert_eq(eventstore_position_at(es, base, &p), ES_OK);
+    cr_assert_eq(eventstore_position_at(es, base, &p), ERR_OK);
     cr_assert_eq(p, 0);
-    cr_assert_eq(eventstore_position_at(es, base + 1, &p), ES_OK);
+    cr_assert_eq(eventstore_position_at(es, base + 1, &p), ERR_OK);
     cr_assert_eq(p, 2);
-    cr_assert_eq(eventstore_position_at(es, base + 2, &p), ES_OK);
+    cr_assert_eq(eventstore_position_at(es, base + 2, &p), ERR_OK);
     cr_assert_eq(p, 4);
-    cr_assert_eq(eventstore_position_at(es, base + 1000, &p), ES_OK);
+    cr_assert_eq(eventstore_position_at(es, base + 1000, &p), ERR_OK);
     cr_assert_eq(p, 6);
 }
 
@@ -757,9 +757,9 @@ append_at_times(const int64_t *times, int n, int64_t *stored)
         sample_event(ev, i == 0 ? EV_PRODUCT_CREATED : EV_PRODUCT_VIEWED, "product-p1", i + 1,
                      i + 1);
         ev->env.recorded_at = times[i];
-        cr_assert_eq(eventstore_begin(es), ES_OK);
-        cr_assert_eq(eventstore_append(es, ev), ES_OK);
-        cr_assert_eq(eventstore_commit(es), ES_OK);
+        cr_assert_eq(eventstore_begin(es), ERR_OK);
+        cr_assert_eq(eventstore_append(es, ev), ERR_OK);
+        cr_assert_eq(eventstore_commit(es), ERR_OK);
         cr_assert_eq(ev->env.position, i + 1);
         stored[i] = ev->env.recorded_at;
         free(ev);
@@ -787,19 +787,19 @@ Test(eventstore, recorded_at_never_goes_back)
     for (int i = 0; i < 6; i++)
         cr_assert_eq(stored[i], expect[i], "event %d", i + 1);
     int64_t head, rec;
-    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(rec, 300);
     /* also across a reopen, and for an append outside a transaction */
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     eventstore_options_t opts = {false, 1000, 0, 0};
-    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     event_t *ev = malloc(sizeof *ev);
     sample_event(ev, EV_PRODUCT_VIEWED, "product-p1", 7, 7);
     ev->env.recorded_at = 5;
-    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     cr_assert_eq(ev->env.recorded_at, 300);
     free(ev);
-    cr_assert_eq(eventstore_head(es, &head, &rec), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(rec, 300);
 }
 
@@ -816,7 +816,7 @@ Test(eventstore, position_at_bisects_every_time)
                  0);
     for (int64_t t = 990; t <= stored[N - 1] + 10; t++) {
         int64_t p = -1;
-        cr_assert_eq(eventstore_position_at(es, t, &p), ES_OK);
+        cr_assert_eq(eventstore_position_at(es, t, &p), ERR_OK);
         cr_assert_eq(p, last_at_or_before(stored, N, t), "time %lld", (long long)t);
     }
 }
@@ -838,7 +838,7 @@ Test(eventstore, position_at_uses_an_older_stores_index)
     const int64_t now[] = {100, 200, 50, 400}; /* a bisection would miss position 3 */
     for (int64_t t = 0; t <= 450; t += 10) {
         int64_t p = -1;
-        cr_assert_eq(eventstore_position_at(es, t, &p), ES_OK);
+        cr_assert_eq(eventstore_position_at(es, t, &p), ERR_OK);
         cr_assert_eq(p, last_at_or_before(now, 4, t), "time %lld", (long long)t);
     }
 }
@@ -856,9 +856,9 @@ Test(eventstore, command_save_and_find)
     in.version = 3;
     in.position = 5;
     cr_assert_eq(eventstore_command_find(es, "c-77", &out), 0);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
-    cr_assert_eq(eventstore_command_save(es, &in), ES_OK);
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
+    cr_assert_eq(eventstore_command_save(es, &in), ERR_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     memset(&out, 0xa5, sizeof out);
     cr_assert_eq(eventstore_command_find(es, "c-77", &out), 1);
     cr_assert(out.accepted);
@@ -869,8 +869,8 @@ Test(eventstore, command_save_and_find)
     cr_assert_not(out.duplicate);
     cr_assert_eq(eventstore_command_find(es, "c-78", &out), 0);
     /* the same id twice is a constraint error */
-    cr_assert_eq(eventstore_begin(es), ES_OK);
-    cr_assert_eq(eventstore_command_save(es, &in), ES_DUPLICATE);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
+    cr_assert_eq(eventstore_command_save(es, &in), ERR_DUPLICATE);
     eventstore_rollback(es);
 }
 
@@ -880,22 +880,22 @@ Test(eventstore, command_claim_move_release)
 {
     command_reply_t out;
     append_history(); /* position 5 is product-p1@3, 6 is product-p1@4 */
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(eventstore_command_claim(es, "c-1", 5), 1);
     cr_assert_eq(eventstore_command_claim(es, "c-1", 6), 0, "claimed already");
     cr_assert_eq(eventstore_command_find(es, "c-1", &out), 1);
     cr_assert_eq(out.position, 5, "the second claim changed nothing");
-    cr_assert_eq(eventstore_command_move(es, "c-1", 6), ES_OK);
+    cr_assert_eq(eventstore_command_move(es, "c-1", 6), ERR_OK);
     cr_assert_eq(eventstore_command_find(es, "c-1", &out), 1);
     cr_assert_eq(out.position, 6);
     cr_assert_eq(out.version, 4);
     cr_assert_eq(eventstore_command_claim(es, "c-2", 5), 1);
-    cr_assert_eq(eventstore_command_release(es, "c-2"), ES_OK);
+    cr_assert_eq(eventstore_command_release(es, "c-2"), ERR_OK);
     cr_assert_eq(eventstore_command_find(es, "c-2", &out), 0, "released");
     cr_assert_eq(eventstore_command_claim(es, "c-2", 5), 1, "a released id is new again");
-    cr_assert_eq(eventstore_commit(es), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
     cr_assert_eq(eventstore_command_find(es, "c-2", &out), 1);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(eventstore_command_claim(es, "c-3", 6), 1);
     eventstore_rollback(es);
     cr_assert_eq(eventstore_command_find(es, "c-3", &out), 0, "rolled back");
@@ -911,32 +911,32 @@ Test(eventstore, reopen_keeps_everything)
     command_reply_t rep = {.accepted = true, .version = 4, .position = 6};
     snprintf(rep.command_id, sizeof rep.command_id, "c-last");
     snprintf(rep.stream, sizeof rep.stream, "product-p1");
-    cr_assert_eq(eventstore_begin(es), ES_OK);
-    cr_assert_eq(eventstore_command_save(es, &rep), ES_OK);
-    cr_assert_eq(eventstore_commit(es), ES_OK);
-    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ES_OK);
-    eventstore_destroy(&es);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
+    cr_assert_eq(eventstore_command_save(es, &rep), ERR_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
+    cr_assert_eq(eventstore_outbox_delete_through(es, 2), ERR_OK);
+    eventstore_close(&es);
     cr_assert_null(es);
-    eventstore_destroy(&es); /* idempotent */
+    eventstore_close(&es); /* idempotent */
 
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     int64_t head, v, n;
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 6);
-    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ERR_OK);
     cr_assert_eq(v, 4);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 4);
     seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
     command_reply_t out;
     cr_assert_eq(eventstore_command_find(es, "c-last", &out), 1);
     cr_assert_eq(out.position, 6);
     int64_t pos;
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &pos), ERR_OK);
     cr_assert_eq(pos, 7);
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 4, &pos), ES_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 4, &pos), ERR_DUPLICATE);
 }
 
 /* Turns the fixture's file back into a schema-2 store: the events table
@@ -945,7 +945,7 @@ Test(eventstore, reopen_keeps_everything)
 static void
 downgrade_to_schema_2(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     const char *sql =
@@ -990,10 +990,10 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
                             " AND tbl_name = 'events' AND name LIKE 'sqlite_autoindex%'"),
                  1, "the downgraded file has the old unique index");
 
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     cr_assert_eq(eventstore_migrated_from(es), 2);
     seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
     static const int64_t pos[] = {2, 3, 5, 6};
     for (int i = 0; i < 4; i++) {
@@ -1002,22 +1002,22 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
         cr_assert(s.data_ok[i]);
     }
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 1, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "supplier-s1", 1, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 1);
     cr_assert_eq(s.positions[0], 4);
     int64_t v, head, n;
-    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ERR_OK);
     cr_assert_eq(v, 4);
-    cr_assert_eq(eventstore_head(es, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 6);
-    cr_assert_eq(eventstore_outbox_backlog(es, &n), ES_OK);
+    cr_assert_eq(eventstore_outbox_backlog(es, &n), ERR_OK);
     cr_assert_eq(n, 6);
     int64_t p;
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 7, &p), ES_DUPLICATE);
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &p), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 4, 7, &p), ERR_DUPLICATE);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 5, 5, &p), ERR_OK);
     cr_assert_eq(p, 7);
     memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 3, 0, collect_event, &s), ES_OK);
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 3, 0, collect_event, &s), ERR_OK);
     cr_assert_eq(s.n, 2);
     cr_assert_eq(s.positions[1], 7);
     cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'events'"
@@ -1025,8 +1025,8 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
                  1, "only events_recorded_at is left");
     cr_assert_eq(count_rows("PRAGMA user_version"), 3);
 
-    eventstore_destroy(&es);
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    eventstore_close(&es);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     cr_assert_eq(eventstore_migrated_from(es), 0, "migrated once");
 }
 
@@ -1035,12 +1035,12 @@ Test(eventstore, migrated_long_stream_gets_its_marks)
     append_long_stream();
     downgrade_to_schema_2();
     cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE name = 'stream_marks'"), 0);
-    cr_assert_eq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     cr_assert_eq(eventstore_migrated_from(es), 2);
     cr_assert_eq(count_marks(), 5);
     check_long_stream_reads();
     int64_t pos;
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-long", 301, 301, &pos), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-long", 301, 301, &pos), ERR_OK);
     cr_assert_eq(pos, 401);
 }
 
@@ -1073,22 +1073,22 @@ Test(eventstore, open_waits_while_another_process_may_be_migrating)
     while (!locked)
         sched_yield();
     eventstore_options_t opts = {false, 100, 0, 0};
-    cr_assert_eq(eventstore_open(path, &opts, &es), ES_OK);
+    cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     pthread_join(th, NULL);
     cr_assert_eq(eventstore_migrated_from(es), 2);
     int64_t v;
-    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ES_OK);
+    cr_assert_eq(eventstore_stream_version(es, "product-p1", &v), ERR_OK);
     cr_assert_eq(v, 4);
 }
 
 Test(eventstore, unknown_schema_version_is_refused)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    cr_assert_neq(eventstore_open(path, NULL, &es), ES_OK);
+    cr_assert_neq(eventstore_open(path, NULL, &es), ERR_OK);
     cr_assert_null(es);
 }
 
@@ -1097,7 +1097,7 @@ Test(eventstore, open_fails_cleanly)
     eventstore_t *bad = (eventstore_t *)0x1;
     char p[256];
     snprintf(p, sizeof p, "%s/no/such/dir/events.db", dir);
-    cr_assert_neq(eventstore_open(p, NULL, &bad), ES_OK);
+    cr_assert_neq(eventstore_open(p, NULL, &bad), ERR_OK);
     cr_assert_null(bad);
     /* a file that is not a database */
     snprintf(p, sizeof p, "%s/junk.db", dir);
@@ -1106,28 +1106,28 @@ Test(eventstore, open_fails_cleanly)
     for (int i = 0; i < 512; i++)
         fputs("not a database at all ", f);
     fclose(f);
-    cr_assert_neq(eventstore_open(p, NULL, &bad), ES_OK);
+    cr_assert_neq(eventstore_open(p, NULL, &bad), ERR_OK);
     cr_assert_null(bad);
-    eventstore_destroy(&bad);
-    eventstore_destroy(NULL);
+    eventstore_close(&bad);
+    eventstore_close(NULL);
 }
 
 Test(eventstore, second_connection_sees_commits_only)
 {
     eventstore_t *other = NULL;
-    cr_assert_eq(eventstore_open(path, NULL, &other), ES_OK);
+    cr_assert_eq(eventstore_open(path, NULL, &other), ERR_OK);
     event_t *ev = malloc(sizeof *ev);
-    cr_assert_eq(eventstore_begin(es), ES_OK);
+    cr_assert_eq(eventstore_begin(es), ERR_OK);
     sample_event(ev, EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1);
-    cr_assert_eq(eventstore_append(es, ev), ES_OK);
+    cr_assert_eq(eventstore_append(es, ev), ERR_OK);
     int64_t head;
-    cr_assert_eq(eventstore_head(other, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_head(other, &head, NULL), ERR_OK);
     cr_assert_eq(head, 0, "uncommitted events are invisible to other connections");
-    cr_assert_eq(eventstore_commit(es), ES_OK);
-    cr_assert_eq(eventstore_head(other, &head, NULL), ES_OK);
+    cr_assert_eq(eventstore_commit(es), ERR_OK);
+    cr_assert_eq(eventstore_head(other, &head, NULL), ERR_OK);
     cr_assert_eq(head, 1);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 }
 
 static int64_t
@@ -1145,7 +1145,7 @@ mono_ms(void)
 Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
 {
     for (int v = 1; v <= 50; v++)
-        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, NULL), ES_OK);
+        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, NULL), ERR_OK);
     sqlite3 *reader;
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -1155,21 +1155,21 @@ Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_assert_eq(sqlite3_column_int(st, 0), 50);
     for (int v = 51; v <= 100; v++)
-        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, NULL), ES_OK);
+        cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", v, v, NULL), ERR_OK);
 
     eventstore_t *relay = NULL;
     eventstore_options_t opts = {false, 5000, 0, 0};
-    cr_assert_eq(eventstore_open(path, &opts, &relay), ES_OK);
+    cr_assert_eq(eventstore_open(path, &opts, &relay), ERR_OK);
     int64_t t0 = mono_ms();
-    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ES_OK);
+    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ERR_OK);
     int64_t took = mono_ms() - t0;
     cr_assert_lt(took, 2500, "the WAL restart waited %lld ms for the reader", (long long)took);
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 101, 101, NULL), ES_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 101, 101, NULL), ERR_OK);
 
     sqlite3_finalize(st);
     sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(reader);
-    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ES_OK);
-    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 102, 102, NULL), ES_OK);
-    eventstore_destroy(&relay);
+    cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ERR_OK);
+    cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 102, 102, NULL), ERR_OK);
+    eventstore_close(&relay);
 }

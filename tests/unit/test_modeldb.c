@@ -1,5 +1,5 @@
 /* Unit tests of common/models/modeldb: a subscriber's database checkpoints its WAL
- * in small bursts (docs/performance.md, item 25), so the WAL file, which
+ * in small bursts (docs/decisions.md, item 25), so the WAL file, which
  * SQLite reuses from its start after each complete checkpoint, never grows
  * much past the threshold. */
 #include "modeldb.h"

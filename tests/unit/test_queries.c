@@ -81,7 +81,7 @@ setup(void)
     hist = hist_new();
     history_shop(hist);
     const char *why = NULL;
-    model = readmodel_new(path, &why);
+    model = readmodel_open(path, &why);
     cr_assert_not_null(model, "%s", why);
     apply_range(model, hist, 0, hist->n);
     qe = queries_new(path);
@@ -92,7 +92,7 @@ static void
 teardown(void)
 {
     queries_destroy(&qe);
-    readmodel_destroy(&model);
+    readmodel_close(&model);
     free(hist);
     scratch_remove(dir);
 }
@@ -666,13 +666,13 @@ Test(queries, unavailable_until_the_file_exists)
     qe = queries_new(later);
     assert_error(ASK0("Status"), "unavailable");
     assert_error(ASK("GetProductDetail", {"product_id", 's', "p01", 0}), "unavailable");
-    readmodel_t *m = readmodel_new(later, NULL);
+    readmodel_t *m = readmodel_open(later, NULL);
     cr_assert_not_null(m);
     apply_range(m, hist, 0, 3);
     const msgpack_object *r = ASK0("Status");
     assert_ok(r);
     cr_assert_eq(get_int(r, "position"), 3);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -685,7 +685,7 @@ Test(queries, reopens_when_the_file_is_swapped)
     snprintf(gen2, sizeof gen2, "%s/live.db.2", dir);
     snprintf(link_path, sizeof link_path, "%s/live.db", dir);
     snprintf(tmp, sizeof tmp, "%s.link", link_path);
-    readmodel_t *a = readmodel_new(gen1, NULL), *b = readmodel_new(gen2, NULL);
+    readmodel_t *a = readmodel_open(gen1, NULL), *b = readmodel_open(gen2, NULL);
     cr_assert(a && b);
     apply_range(a, hist, 0, 5);
     apply_range(b, hist, 0, 9);
@@ -696,10 +696,10 @@ Test(queries, reopens_when_the_file_is_swapped)
     cr_assert_eq(symlink("live.db.2", tmp), 0);
     cr_assert_eq(rename(tmp, link_path), 0);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 9);
-    readmodel_destroy(&a);
+    readmodel_close(&a);
     unlink(gen1);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 9);
-    readmodel_destroy(&b);
+    readmodel_close(&b);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -709,7 +709,7 @@ static readmodel_t *
 model_at_5(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", dir, name);
-    readmodel_t *m = readmodel_new(out, NULL);
+    readmodel_t *m = readmodel_open(out, NULL);
     cr_assert_not_null(m);
     apply_range(m, hist, 0, 5);
     return m;
@@ -735,7 +735,7 @@ Test(queries, a_batch_reads_one_snapshot)
     cr_assert_eq(queries_position(qe, &pos), 0);
     cr_assert_eq(pos, 9);
     cr_assert(sqlite3_get_autocommit(queries_db(qe)), "no read transaction left open");
-    readmodel_destroy(&a);
+    readmodel_close(&a);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -832,5 +832,5 @@ Test(queries, waiting_requests_do_not_block_others)
     bus_close(&router);
     zmq_ctx_term(ctx);
     queries_destroy(&q);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
