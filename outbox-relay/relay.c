@@ -151,7 +151,7 @@ static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
-    codec_pack_event_raw(&r->batch.pk, env, data, len);
+    codec_pack_event_raw(&r->batch, env, data, len);
     r->batch_n++;
     r->batch_last = env->position;
     r->batch_last_recorded = env->recorded_at;

@@ -81,7 +81,7 @@ static void
 server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req)
 {
     codec_writer_reset(&s->w);
-    queries_execute(s->queries, req, &s->w.pk);
+    queries_execute(s->queries, req, &s->w);
     server_send(s, m, n_env, req->correlation_id);
 }
 
@@ -129,7 +129,7 @@ static void
 server_reply_error(codec_writer_t *w, const request_error_t *err)
 {
     codec_writer_reset(w);
-    request_pack_error(&w->pk, err);
+    request_pack_error(w, err);
 }
 
 /* Every type: the query table (queries.c) says which exist, and
@@ -147,7 +147,7 @@ server_on_request(void *arg, rpc_request_t *rq)
         return RPC_REPLY;
     }
     if (!server_must_wait(s, req)) {
-        queries_execute(s->queries, req, &rq->w->pk);
+        queries_execute(s->queries, req, rq->w);
         rq->corr = req->correlation_id;
         return RPC_REPLY;
     }

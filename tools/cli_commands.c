@@ -206,10 +206,11 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_str(&w.pk, "type", "Status");
-    codec_pack_kv_int(&w.pk, "min_position", position);
-    codec_pack_kv_int(&w.pk, "wait_ms", wait_ms);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_int(&w, "min_position", position);
+    codec_map_int(&w, "wait_ms", wait_ms);
+    codec_map_close(&w);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_QUERY];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + 2000, &reply);
@@ -222,11 +223,10 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     }
     int64_t at = -1;
     bool reached = false;
-    const msgpack_object *v = codec_map_get(&reply.obj.data, "position");
-    if (v)
-        codec_get_int(v, &at);
-    v = codec_map_get(&reply.obj.data, "reached");
-    if (!v || codec_get_bool(v, &reached) != 0)
+    mpread_t v;
+    if (mpread_find(&reply.body, "position", &v) == 0)
+        mpread_int(&v, &at);
+    if (mpread_find(&reply.body, "reached", &v) != 0 || mpread_bool(&v, &reached) != 0)
         reached = at >= position;
     client_reply_fini(&reply);
     if (reached) {
@@ -255,7 +255,7 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     }
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, cmd);
+    codec_pack_command(&w, cmd);
     free(cmd);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_COMMAND];

@@ -675,7 +675,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
     if (rc != ERR_OK || (rc = es_clamp_time(es, &e->recorded_at)) != ERR_OK)
         return rc;
     codec_writer_reset(&es->w);
-    codec_pack_event_data(&es->w.pk, e->type, &ev->data);
+    codec_pack_event_data(&es->w, e->type, &ev->data);
     sqlite3_stmt *st = es->st[ST_APPEND];
     sqlite3_bind_int64(st, 1, s->id);
     sqlite3_bind_int64(st, 2, e->version);

@@ -668,7 +668,7 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 {
     const char *problem = sub_rebuild_open(s);
     if (problem) {
-        codec_pack_error(&w->pk, &(codec_error_t){.code = "unavailable", .message = problem});
+        codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
     msgpack_pack_map(&w->pk, 3);

@@ -559,7 +559,7 @@ republish_raw(const envelope_t *env, const void *data, size_t len, void *arg)
     seen_t *s = arg;
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_event_raw(&w.pk, env, data, len);
+    codec_pack_event_raw(&w, env, data, len);
     event_t *ev = malloc(sizeof *ev);
     const char *why = NULL;
     cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), 0, "%s", why);

@@ -120,9 +120,9 @@ ask_raw(const void *buf, size_t len)
     codec_writer_fini(&rep_w);
     codec_writer_init(&rep_w);
     if (request_parse(buf, len, &req, &err) != 0)
-        request_pack_error(&rep_w.pk, &err);
+        request_pack_error(&rep_w, &err);
     else
-        queries_execute(qe, &req, &rep_w.pk);
+        queries_execute(qe, &req, &rep_w);
     if (reply_live)
         msgpack_unpacked_destroy(&reply);
     msgpack_unpacked_init(&reply);
@@ -138,20 +138,20 @@ ask(const char *type, const kv_t *kvs, int n)
 {
     codec_writer_fini(&req_w);
     codec_writer_init(&req_w);
-    msgpack_packer *pk = &req_w.pk;
-    msgpack_pack_map(pk, (size_t)n + 1);
-    codec_pack_kv_str(pk, "type", type);
+    codec_writer_t *w = &req_w;
+    codec_map_open(w);
+    codec_map_str(w, "type", type);
     for (int i = 0; i < n; i++) {
-        codec_pack_cstr(pk, kvs[i].key);
         if (kvs[i].kind == 's')
-            codec_pack_cstr(pk, kvs[i].s);
+            codec_map_str(w, kvs[i].key, kvs[i].s);
         else if (kvs[i].kind == 'i')
-            msgpack_pack_int64(pk, kvs[i].i);
+            codec_map_int(w, kvs[i].key, kvs[i].i);
         else if (kvs[i].kind == 'b')
-            kvs[i].i ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+            codec_map_bool(w, kvs[i].key, kvs[i].i);
         else
-            msgpack_pack_nil(pk);
+            codec_map_nil(w, kvs[i].key);
     }
+    codec_map_close(w);
     return ask_raw(req_w.buf.data, req_w.buf.size);
 }
 
@@ -642,12 +642,12 @@ Test(queries, nil_params_are_absent_and_wait_is_capped)
     request_error_t err;
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 4);
-    codec_pack_kv_str(&w.pk, "type", "ListProducts");
-    codec_pack_cstr(&w.pk, "cursor");
-    msgpack_pack_nil(&w.pk);
-    codec_pack_kv_int(&w.pk, "wait_ms", 999999);
-    codec_pack_kv_str(&w.pk, "correlation_id", "corr-1");
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "ListProducts");
+    codec_map_nil(&w, "cursor");
+    codec_map_int(&w, "wait_ms", 999999);
+    codec_map_str(&w, "correlation_id", "corr-1");
+    codec_map_close(&w);
     cr_assert_eq(request_parse(w.buf.data, w.buf.size, &req, &err), 0, "%s", err.message);
     cr_assert_eq(req.wait_ms, REQUEST_WAIT_MAX_MS);
     cr_assert_eq(req.present & RP_CURSOR, 0);
@@ -757,10 +757,11 @@ send_status(void *ctx, int64_t min_position, int64_t wait_ms)
     cr_assert_not_null(d);
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_str(&w.pk, "type", "Status");
-    codec_pack_kv_int(&w.pk, "min_position", min_position);
-    codec_pack_kv_int(&w.pk, "wait_ms", wait_ms);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_int(&w, "min_position", min_position);
+    codec_map_int(&w, "wait_ms", wait_ms);
+    codec_map_close(&w);
     cr_assert_eq(zmq_send(d, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
     return d;

@@ -226,7 +226,7 @@ make_page(codec_writer_t *w, hist_t *h, int from, int n, mpread_t *events, uint3
     codec_writer_reset(w);
     msgpack_pack_array(&w->pk, n);
     for (int i = 0; i < n; i++)
-        codec_pack_event(&w->pk, &h->ev[from - 1 + i]);
+        codec_pack_event(w, &h->ev[from - 1 + i]);
     const char *why;
     cr_assert_eq(codec_reader_init(events, w->buf.data, w->buf.size, &why), 0);
     cr_assert_eq(mpread_array(events, count), 0);
@@ -501,7 +501,7 @@ relay_answer(relay_t *r, bus_msg_t *m)
     codec_pack_cstr(&r->w.pk, "events");
     msgpack_pack_array(&r->w.pk, n);
     for (int i = 0; i < n; i++)
-        codec_pack_event(&r->w.pk, &r->h->ev[after + i]);
+        codec_pack_event(&r->w, &r->h->ev[after + i]);
     /* a subscriber that dropped a prefetched page reconnected: its old
      * socket is gone, and the reply with it, as with the real relay */
     bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size);
@@ -532,7 +532,7 @@ relay_publish(relay_t *r, int pos)
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_event(&w.pk, &r->h->ev[pos - 1]);
+    codec_pack_event(&w, &r->h->ev[pos - 1]);
     cr_assert_eq(bus_send(r->pub, TOPIC_EVENT, w.buf.data, w.buf.size, 0), 0);
     codec_writer_fini(&w);
 }
