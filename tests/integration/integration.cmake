@@ -47,3 +47,8 @@ inv_integration_test(test_domain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_do
 inv_integration_test(test_rebuild ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rebuild.c)
 inv_integration_test(test_failures ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_failures.c)
 target_link_libraries(test_failures PRIVATE PkgConfig::SQLITE)
+
+# The local launcher (deploy/inventory-local) on the real daemons.
+add_test(NAME test_launcher
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_launcher.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_launcher PROPERTIES TIMEOUT 300 LABELS integration)
