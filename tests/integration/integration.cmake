@@ -52,3 +52,6 @@ target_link_libraries(test_failures PRIVATE PkgConfig::SQLITE)
 add_test(NAME test_launcher
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_launcher.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_launcher PROPERTIES TIMEOUT 300 LABELS integration)
+# A second configure rebuilds nothing.
+add_test(NAME test_reconfigure COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_reconfigure.sh)
+set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
