@@ -55,3 +55,6 @@ set_tests_properties(test_launcher PROPERTIES TIMEOUT 300 LABELS integration)
 # A second configure rebuilds nothing.
 add_test(NAME test_reconfigure COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_reconfigure.sh)
 set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
+# --version of every daemon and invctl.
+add_test(NAME test_version COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_version.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_version PROPERTIES TIMEOUT 60 LABELS integration)
