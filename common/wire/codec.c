@@ -1,8 +1,11 @@
 /* codec: see codec.h. */
 #include "codec.h"
 
+#include "aggregate.h"
+
 #include "mpread.h"
 #include "strcopy.h"
+#include "utf8.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -103,7 +106,7 @@ codec_copy_str(const msgpack_object *o, char *buf, size_t cap)
 {
     const char *s;
     size_t n;
-    if (codec_get_str(o, &s, &n) != 0 || n >= cap)
+    if (codec_get_str(o, &s, &n) != 0 || n >= cap || !utf8_valid(s, n))
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -333,10 +336,10 @@ codec_key_find(const codec_key_t *keys, int nkeys, const char *s, size_t n, uint
     return -1;
 }
 
-/* Reads the map at r, noting in vals[k] where the value of keys[k] begins
- * (its first occurrence, as codec_map_get finds it); bit k of *found says
- * that keys[k] was there, and *unknown counts the other keys.  -1 when r
- * holds no map, -2 when a key (at any depth) is not a string. */
+/* Reads the map at r, noting in vals[k] where the value of keys[k] begins;
+ * bit k of *found says that keys[k] was there, and *unknown counts the
+ * other keys.  -1 when r holds no map, -2 when a key (at any depth) is not
+ * a string, -3 when a key of keys[] is given twice. */
 int
 codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals, uint32_t *found,
                 int *unknown)
@@ -352,9 +355,11 @@ codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
         if (mpread_str(r, &s, &len) != 0)
             return -2;
         int k = codec_key_find(keys, nkeys, s, len, i);
-        if (k < 0)
+        if (k < 0) {
             (*unknown)++;
-        else if (!(*found & (1u << k))) {
+        } else {
+            if (*found & (1u << k))
+                return -3; /* a key given twice: which one counts is for no reader to guess */
             vals[k] = *r;
             *found |= 1u << k;
         }
@@ -438,6 +443,10 @@ codec_read_fields(mpread_t *r, fields_t *fs, field_errors_t *errs, const char **
                 return -1;
             }
             continue;
+        }
+        if (fs->present & FIELD_BIT(f)) {
+            *why = CODEC_DUPLICATE_KEY;
+            return -1;
         }
         if (codec_read_field(r, f, fs, &msg, why) != 0)
             return -1;
@@ -580,7 +589,9 @@ codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t
         goto malformed;
     int indexed = codec_map_index(&r, codec_command_keys, CK__COUNT, v, &found, &unknown);
     if (indexed != 0) {
-        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
+        reason = indexed == -1   ? "a command must be a map"
+                 : indexed == -3 ? CODEC_DUPLICATE_KEY
+                                 : "map keys must be strings";
         goto malformed;
     }
     if ((reason = codec_command_type(v, found, cmd)) != NULL)
@@ -728,10 +739,26 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
     }
 }
 
-/* Sets e's type and schema from what the envelope held.  0 or -1. */
+/* An envelope id: "" or 1..64 bytes of the id alphabet, as a command's. */
+static bool
+codec_envelope_id_ok(const char *id)
+{
+    return id[0] == '\0' || message_id_valid(id, strlen(id));
+}
+
+/* Sets e's type and schema from what the envelope held, once its strings
+ * are known to follow the command strings' rules (a stream of a known
+ * kind, ids of the id alphabet: no control or bidi character reaches a log
+ * line or a read model from the bus).  0 or -1. */
 static int
 codec_event_kind(envelope_t *e, const char *type, int64_t schema, const char **why)
 {
+    agg_kind_t kind;
+    if (!aggregate_stream_kind(e->stream, &kind) || !codec_envelope_id_ok(e->event_id) ||
+        !codec_envelope_id_ok(e->command_id) || !codec_envelope_id_ok(e->correlation_id)) {
+        *why = "event envelope holds a stream or id that breaks the command rules";
+        return -1;
+    }
     int t = event_type_lookup(type, strlen(type));
     if (t < 0 || schema < 1 || schema > INT32_MAX) {
         *why = "unknown event type or schema";
@@ -744,8 +771,7 @@ codec_event_kind(envelope_t *e, const char *type, int64_t schema, const char **w
 
 /* One pass over the event's map: envelope values as they come, the data
  * map as soon as the envelope is complete (our encoder writes it last), or
- * from where it was when it came earlier.  The first of repeated keys
- * counts, as codec_map_get finds it. */
+ * from where it was when it came earlier.  A repeated key is an error. */
 int
 codec_read_event(mpread_t *r, event_t *ev, const char **why)
 {
@@ -768,8 +794,10 @@ codec_read_event(mpread_t *r, event_t *ev, const char **why)
             return -1;
         }
         int k = codec_key_find(event_keys, EK__COUNT, key, klen, i);
-        if (k >= 0 && (found & (1u << k)))
-            k = -1; /* a repeated key: the first counts */
+        if (k >= 0 && (found & (1u << k))) {
+            *why = CODEC_DUPLICATE_KEY;
+            return -1;
+        }
         if (k >= 0)
             found |= 1u << k;
         if (k == EK_DATA && (found & envelope) == envelope) {

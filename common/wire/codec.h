@@ -124,10 +124,13 @@ typedef struct {
     }
 
 /* Reads the map at the cursor, noting in vals[k] where the value of keys[k]
- * begins (its first occurrence, as codec_map_get finds it; nkeys <= 32);
- * bit k of *found says that keys[k] was there, and *unknown counts the
- * other keys.  0, -1 when the cursor holds no map, -2 when a key (at any
- * depth) is not a string. */
+ * begins (nkeys <= 32); bit k of *found says that keys[k] was there, and
+ * *unknown counts the other keys.  0, -1 when the cursor holds no map, -2
+ * when a key (at any depth) is not a string, -3 when a key of keys[] is
+ * given twice (CODEC_DUPLICATE_KEY: a map with a key twice is malformed in
+ * every decoder: commands, their data, events, requests). */
+#define CODEC_DUPLICATE_KEY "a key is given twice"
+
 int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
                     uint32_t *found, int *unknown);
 

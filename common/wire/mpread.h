@@ -63,7 +63,8 @@ int mpread_int(mpread_t *r, int64_t *out);
 int mpread_bool(mpread_t *r, bool *out);
 int mpread_str(mpread_t *r, const char **s, size_t *len);
 /* A string copied into buf (NUL-terminated); -1 also when it does not fit
- * in cap - 1 bytes. */
+ * in cap - 1 bytes, holds a NUL (the C string would be cut short) or is
+ * not well-formed UTF-8 (utf8_valid). */
 int mpread_str_copy(mpread_t *r, char *buf, size_t cap);
 /* Container headers: the number of elements (of pairs, for a map) that
  * follow; -1 also when that many cannot fit in the bytes that remain. */

@@ -2,6 +2,7 @@
 #include "rpc.h"
 
 #include "log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,8 +57,9 @@ rpc_decode_cursor(const rpc_proto_t *p, rpc_request_t *req)
         return why;
     int indexed = codec_map_index(&r, p->keys, p->nkeys, req->vals, &req->found, &req->unknown);
     if (indexed != 0)
-        return indexed == -2 ? "map keys must be strings"
-                             : (p->not_map ? p->not_map : "type must be a string");
+        return indexed == -2   ? "map keys must be strings"
+               : indexed == -3 ? CODEC_DUPLICATE_KEY
+                               : (p->not_map ? p->not_map : "type must be a string");
     mpread_t type = req->vals[0];
     if (!(req->found & 1u) || mpread_str(&type, &req->type, &req->type_len) != 0)
         return "type must be a string";
@@ -77,6 +79,8 @@ rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *
         return -1;
     }
     const char *reason = p->keys ? rpc_decode_cursor(p, req) : rpc_decode_tree(p, req, u);
+    if (!reason && !utf8_valid(req->type, req->type_len))
+        reason = "type must be UTF-8 without NUL";
     if (!reason)
         return 0;
     snprintf(why, why_cap, "%s", reason);
@@ -93,9 +97,8 @@ rpc_route_find(const rpc_route_t *routes, size_t n, const char *type, size_t len
             any = any ? any : &routes[i];
             continue;
         }
-        size_t n = strlen(t);
-        if (n <= len && memcmp(t, type, n) == 0 && (n == len || type[n] == '\0'))
-            return &routes[i]; /* the name, or the name then a NUL: compared as C strings */
+        if (strlen(t) == len && memcmp(t, type, len) == 0)
+            return &routes[i]; /* with its length: "Status\0zz" is not Status */
     }
     return any;
 }

@@ -8,7 +8,8 @@
  * table (rpc_route_t) and runs the handler, which answers into the reply
  * writer.  What is refused on the way (a wrong frame count; a body over
  * 64 KiB, not one msgpack map, with non-string keys; a type missing, not a
- * string or that no route takes) gets one `malformed` reply in the
+ * string, holds a NUL or invalid UTF-8, or that no route takes) gets one
+ * `malformed` reply in the
  * endpoint's shape and wording, packed by codec_pack_error like every
  * error reply.
  *
@@ -85,10 +86,10 @@ enum {
 
 typedef int (*rpc_handle_fn)(void *arg, rpc_request_t *req);
 
-/* One request type.  A named route takes its name, also when a NUL and
- * more follow it in the request (the daemons compared types as C strings,
- * and still do); a route of type RPC_ANY takes every type no named route
- * takes (its handler may return RPC_UNKNOWN). */
+/* One request type.  A named route takes exactly its name, compared with
+ * the request type's length (a type holding a NUL or invalid UTF-8 was
+ * refused by rpc_decode); a route of type RPC_ANY takes every type no
+ * named route takes (its handler may return RPC_UNKNOWN). */
 #define RPC_ANY NULL
 typedef struct {
     const char *type;

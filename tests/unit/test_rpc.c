@@ -196,10 +196,10 @@ Test(rpc, route_find_prefers_the_exact_name_then_any)
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee", 3), &tree_routes[2]);
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Echoes", 6), &tree_routes[2]);
     cr_assert_null(rpc_route_find(strict_routes, 1, "Status", 6));
-    /* compared as C strings: a NUL ends the name */
-    cr_assert_eq(rpc_route_find(tree_routes, 3, "Keep\0x", 6), &tree_routes[1]);
+    /* compared with their length: a NUL does not end the name */
+    cr_assert_eq(rpc_route_find(tree_routes, 3, "Keep\0x", 6), &tree_routes[2]);
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee\0p", 5), &tree_routes[2]);
-    cr_assert_eq(rpc_route_find(strict_routes, 1, "Echo\0", 5), &strict_routes[0]);
+    cr_assert_null(rpc_route_find(strict_routes, 1, "Echo\0", 5));
 }
 
 Test(rpc, the_any_route_takes_the_rest)
@@ -278,15 +278,26 @@ Test(rpc, a_type_longer_than_type_max_is_not_a_string)
     cr_assert_eq(pr.calls, 0);
 }
 
-Test(rpc, a_copied_type_ends_at_a_nul)
+/* Issue 23, item 2: "Status\0zz" was Status. */
+Test(rpc, a_type_with_a_nul_or_bad_utf8_is_malformed)
 {
-    probe_t pr = {0};
-    codec_writer_reset(&body);
-    msgpack_pack_map(&body.pk, 1);
-    codec_pack_cstr(&body.pk, "type");
-    msgpack_pack_str_with_body(&body.pk, "Echo\0x", 6);
-    cr_assert_eq(handle(&tree_ep, &pr), RPC_REPLY);
-    cr_assert_str_eq(pr.last, "Echo");
+    static const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {{"Echo\0x", 6}, {"Echo\0", 5}, {"Ech\xff", 4}, {"Ech\xc0\x80", 5}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        probe_t pr = {0};
+        codec_writer_reset(&body);
+        codec_map_open(&body);
+        codec_map_str_n(&body, "type", bad[i].s, bad[i].n);
+        codec_map_close(&body);
+        cr_assert_eq(handle(&tree_ep, &pr), RPC_REFUSED, "case %zu", i);
+        expect_refusal("type must be UTF-8 without NUL");
+        cr_assert_eq(pr.calls, 0);
+        cr_assert_eq(handle(&strict_ep, &pr), RPC_REFUSED, "case %zu", i);
+        expect_refusal("type must be UTF-8 without NUL");
+        cr_assert_eq(pr.calls, 0);
+    }
 }
 
 Test(rpc, an_oversized_body_is_refused_with_its_size)
