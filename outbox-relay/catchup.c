@@ -14,8 +14,8 @@
 typedef struct {
     eventstore_t *es;
     const catchup_relay_stats_t *stats;
-    const msgpack_object *req; /* the request map */
-    codec_writer_t *w;         /* the reply */
+    const rpc_request_t *req; /* the request, its keys indexed (catchup_keys) */
+    codec_writer_t *w;        /* the reply */
 } catchup_ctx_t;
 
 /* Errors have no fields here (docs/protocol.md, section 7). */
@@ -31,19 +31,37 @@ static catchup_ctx_t *
 catchup_ctx(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = arg;
-    c->req = req->map;
+    c->req = req;
     c->w = req->w;
     return c;
 }
 
+/* The request keys of every type, indexed once by the dispatcher; unknown
+ * keys are ignored, a key given twice is malformed. */
+enum { CQ_TYPE, CQ_AFTER, CQ_LIMIT, CQ_STREAM, CQ_AFTER_VERSION, CQ_PRODUCT_ID, CQ_POSITION,
+       CQ_TIME_US, CQ__COUNT };
+_Static_assert(CQ__COUNT <= RPC_KEYS_MAX, "the dispatcher indexes at most RPC_KEYS_MAX keys");
+static const codec_key_t catchup_keys[CQ__COUNT] = {
+    CODEC_KEY("type"),          CODEC_KEY("after"),      CODEC_KEY("limit"),
+    CODEC_KEY("stream"),        CODEC_KEY("after_version"), CODEC_KEY("product_id"),
+    CODEC_KEY("position"),      CODEC_KEY("time_us")};
+
 /* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
 static int
-opt_int(const msgpack_object *req, const char *key, int64_t *out)
+opt_int(const rpc_request_t *req, int k, int64_t *out)
 {
-    const msgpack_object *v = codec_map_get(req, key);
-    if (!v || v->type == MSGPACK_OBJECT_NIL)
+    mpread_t v = req->vals[k];
+    if (!(req->found & (1u << k)) || mpread_nil(&v))
         return 0;
-    return codec_get_int(v, out);
+    return mpread_int(&v, out);
+}
+
+/* Copies a required string parameter (no NUL, UTF-8: mpread_str_copy).  0 or -1. */
+static int
+req_str(const rpc_request_t *req, int k, char *buf, size_t cap)
+{
+    mpread_t v = req->vals[k];
+    return (req->found & (1u << k)) ? mpread_str_copy(&v, buf, cap) : -1;
 }
 
 /* ---- ReadEvents ----------------------------------------------------------- */
@@ -67,7 +85,7 @@ read_events(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t after = 0, limit = CATCHUP_PAGE_MAX, head = 0;
-    if (opt_int(c->req, "after", &after) || opt_int(c->req, "limit", &limit) || after < 0) {
+    if (opt_int(c->req, CQ_AFTER, &after) || opt_int(c->req, CQ_LIMIT, &limit) || after < 0) {
         reply_error(c->w, "malformed", "after and limit must be integers, after >= 0");
         return RPC_REPLY;
     }
@@ -127,9 +145,8 @@ read_stream(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     char stream[STREAM_MAX + 1];
     int64_t after = 0, limit = CATCHUP_PAGE_MAX;
-    const msgpack_object *v = codec_map_get(c->req, "stream");
-    if (!v || codec_copy_str(v, stream, sizeof stream) != 0 ||
-        opt_int(c->req, "after_version", &after) || opt_int(c->req, "limit", &limit)) {
+    if (req_str(c->req, CQ_STREAM, stream, sizeof stream) != 0 ||
+        opt_int(c->req, CQ_AFTER_VERSION, &after) || opt_int(c->req, CQ_LIMIT, &limit)) {
         reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
         return RPC_REPLY;
     }
@@ -173,9 +190,8 @@ product_as_of(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     char id[ID_MAX + 1], stream[STREAM_MAX + 1];
     int64_t position = 0, time_us = 0;
-    const msgpack_object *v = codec_map_get(c->req, "product_id");
-    if (!v || codec_copy_str(v, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
-        opt_int(c->req, "position", &position) || opt_int(c->req, "time_us", &time_us)) {
+    if (req_str(c->req, CQ_PRODUCT_ID, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
+        opt_int(c->req, CQ_POSITION, &position) || opt_int(c->req, CQ_TIME_US, &time_us)) {
         reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
         return RPC_REPLY;
     }
@@ -242,6 +258,8 @@ status(void *arg, rpc_request_t *req)
 
 /* Flat maps with unknown keys ignored; errors without fields (section 7). */
 static const rpc_proto_t catchup_proto = {
+    .keys = catchup_keys,
+    .nkeys = CQ__COUNT,
     .type_max = 31,
     .bad_frames = "empty message", /* what decoding the missing body says */
     .too_large = "message exceeds 64 KiB",

@@ -859,7 +859,7 @@ sub_on_other(void *arg, rpc_request_t *req)
     char type[SUB_TYPE_MAX + 1];
     memcpy(type, req->type, req->type_len); /* type_len <= SUB_TYPE_MAX */
     type[req->type_len] = '\0';
-    if (!s->control_fn || s->control_fn(s->control_arg, type, req->map, req->w) != 0)
+    if (!s->control_fn || s->control_fn(s->control_arg, type, &req->map, req->w) != 0)
         return RPC_UNKNOWN;
     return RPC_REPLY;
 }

@@ -98,7 +98,7 @@ typedef struct {
 /* A request on the control socket other than Status.  `type` is the request
  * type; the handler packs one reply map into w and returns 0, or returns -1
  * to have the runtime reply malformed "unknown request type". */
-typedef int (*subscriber_control_fn)(void *arg, const char *type, const msgpack_object *req,
+typedef int (*subscriber_control_fn)(void *arg, const char *type, const mpread_t *req,
                                      codec_writer_t *w);
 /* Called when another registered socket is readable. */
 typedef void (*subscriber_socket_fn)(void *arg, void *socket);

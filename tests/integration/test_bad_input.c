@@ -3,6 +3,7 @@
  * invalid UTF-8 and extra frames each get {ok: false, error: "malformed"}
  * (or "validation" for bad UTF-8 in a text field), and the daemon keeps
  * serving: it still answers Status and its process is alive. */
+#include "bus.h"
 #include "harness.h"
 #include "itest.h"
 
@@ -317,5 +318,119 @@ Test(bad_input, every_endpoint_refuses_and_keeps_serving)
     cr_assert_eq(p, 1, "nothing was appended by the bad input");
     cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
 
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* ---- issue 23: strings with a NUL, keys given twice, empty requests ----- */
+
+/* {type: T} with T of len bytes, and the pairs key: value (len bytes) when
+ * key is not NULL. */
+static void
+pack_type_n(codec_writer_t *w, const char *type, size_t tlen, const char *key, const char *value,
+            size_t vlen)
+{
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_str_n(w, "type", type, tlen);
+    if (key)
+        codec_map_str_n(w, key, value, vlen);
+    codec_map_close(w);
+}
+
+/* Sends one empty frame from a DEALER and counts the frames of the reply:
+ * every reply is one frame (item 8: this one came as ["", reply]). */
+static int
+empty_request_reply_frames(const target_t *t)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = bus_connect(ctx, ZMQ_DEALER, harness_endpoint(h, t->ep));
+    cr_assert_not_null(s);
+    int frames = -1;
+    int timeout = ITEST_TIMEOUT_MS;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (zmq_send(s, "", 0, 0) == 0) {
+        frames = 0;
+        int more = 1;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, s, 0) < 0) {
+                zmq_msg_close(&m);
+                frames = -1;
+                break;
+            }
+            frames++;
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+    bus_close(&s);
+    zmq_ctx_term(ctx);
+    return frames;
+}
+
+Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    codec_writer_t w;
+    codec_writer_init(&w);
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        const target_t *t = &targets[i];
+        /* item 2: "Status\0zz" was Status */
+        pack_type_n(&w, "Status\0zz", 9, NULL, NULL, 0);
+        expect_body(t, "Status\\0zz", w.buf.data, w.buf.size, "malformed", NULL);
+        pack_type_n(&w, "Stat\xc3", 5, NULL, NULL, 0);
+        expect_body(t, "a type cut in a UTF-8 sequence", w.buf.data, w.buf.size, "malformed",
+                    NULL);
+        /* item 4: a key given twice */
+        codec_writer_reset(&w);
+        codec_map_open(&w);
+        codec_map_str(&w, "type", "Status");
+        codec_map_str(&w, "type", "Status");
+        codec_map_close(&w);
+        expect_body(t, "type twice", w.buf.data, w.buf.size, "malformed", NULL);
+        /* item 8 */
+        cr_expect_eq(empty_request_reply_frames(t), 1, "%s: an empty request's reply frames",
+                     t->ep);
+        assert_still_serving(t, "an empty request");
+    }
+    const target_t *command = &targets[0], *projector = &targets[4], *relay = &targets[5];
+    /* item 2: a rebuild started for "Rebuild\0zz" */
+    pack_type_n(&w, "Rebuild\0zz", 10, NULL, NULL, 0);
+    expect_body(projector, "Rebuild\\0zz", w.buf.data, w.buf.size, "malformed", NULL);
+    /* item 2: the relay served "<id>\0\xff junk" as <id> */
+    pack_type_n(&w, "ReadStream", 10, "stream", "product-p1\0\xff junk", 17);
+    expect_body(relay, "a stream with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
+    pack_type_n(&w, "ProductAsOf", 11, "product_id", "p1\0\xff junk", 9);
+    expect_body(relay, "a product_id with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
+    /* item 4: the first command_id counted, and the last quantity */
+    codec_writer_reset(&w);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "RegisterSupplier");
+    codec_map_str(&w, "command_id", "dup-1");
+    codec_map_str(&w, "command_id", "dup-2");
+    codec_map_key(&w, "data");
+    codec_map_open(&w);
+    codec_map_str(&w, "supplier_id", "s1");
+    codec_map_str(&w, "name", "Acme");
+    codec_map_close(&w);
+    codec_map_close(&w);
+    expect_body(command, "command_id twice", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_reset(&w);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "RegisterSupplier");
+    codec_map_str(&w, "command_id", "dup-3");
+    codec_map_key(&w, "data");
+    codec_map_open(&w);
+    codec_map_str(&w, "supplier_id", "s1");
+    codec_map_str(&w, "name", "Acme");
+    codec_map_str(&w, "name", "Other");
+    codec_map_close(&w);
+    codec_map_close(&w);
+    expect_body(command, "a data key twice", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_fini(&w);
+    /* nothing above was appended, and no rebuild was started */
+    cr_assert_eq(harness_status_int(h, "command", "head", ITEST_TIMEOUT_MS), 0);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
