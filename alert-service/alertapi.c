@@ -59,7 +59,7 @@ static void
 pack_alert(void *arg, const alertmsg_t *a)
 {
     params_page_t *pg = arg;
-    alertmsg_pack(&pg->items.pk, a);
+    alertmsg_pack(&pg->items, a);
     params_page_added(pg, a->position);
 }
 

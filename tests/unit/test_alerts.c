@@ -548,7 +548,13 @@ Test(alertapi, list_reply_shape_and_pages)
     cr_assert_eq(items->via.array.size, 3);
     alertmsg_t a;
     const char *why = NULL;
-    cr_assert_eq(alertmsg_decode_obj(&items->via.array.ptr[1], &a, &why), 0, "%s", why);
+    mpread_t r, it;
+    uint32_t n;
+    mpread_init(&r, rep_w.buf.data, rep_w.buf.size);
+    cr_assert_eq(mpread_find(&r, "items", &it), 0);
+    cr_assert_eq(mpread_array(&it, &n), 0);
+    cr_assert_eq(mpread_skip(&it), 0);
+    cr_assert_eq(alertmsg_read(&it, &a, &why), 0, "%s", why);
     cr_assert_eq(a.kind, STOCKWATCH_OUT_OF_STOCK);
     cr_assert_eq(a.position, 5);
     char cursor[32];
