@@ -120,16 +120,17 @@ static void
 pack_row(void *arg, const auditlog_row_t *row)
 {
     params_page_t *pg = arg;
-    msgpack_packer *pk = &pg->items.pk;
-    msgpack_pack_map(pk, 8);
-    codec_pack_kv_int(pk, "position", row->position);
-    codec_pack_kv_int(pk, "recorded_at", row->recorded_at);
-    codec_pack_kv_str(pk, "stream", row->stream);
-    codec_pack_kv_int(pk, "version", row->version);
-    codec_pack_kv_str(pk, "type", row->type);
-    codec_pack_kv_str(pk, "correlation_id", row->correlation_id);
-    codec_pack_kv_str(pk, "command_id", row->command_id);
-    codec_pack_kv_str(pk, "change", row->change);
+    codec_writer_t *w = &pg->items;
+    codec_map_open(w);
+    codec_map_int(w, "position", row->position);
+    codec_map_int(w, "recorded_at", row->recorded_at);
+    codec_map_str(w, "stream", row->stream);
+    codec_map_int(w, "version", row->version);
+    codec_map_str(w, "type", row->type);
+    codec_map_str(w, "correlation_id", row->correlation_id);
+    codec_map_str(w, "command_id", row->command_id);
+    codec_map_str(w, "change", row->change);
+    codec_map_close(w);
     params_page_added(pg, row->position);
 }
 

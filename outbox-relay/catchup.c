@@ -102,13 +102,14 @@ read_events(void *arg, rpc_request_t *req)
     if (rc != ERR_OK) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
-        msgpack_pack_map(&c->w->pk, 4);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_int(&c->w->pk, "after", after);
-        codec_pack_kv_int(&c->w->pk, "head", head);
-        codec_pack_cstr(&c->w->pk, "events");
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_int(c->w, "after", after);
+        codec_map_int(c->w, "head", head);
+        codec_map_key(c->w, "events");
         msgpack_pack_array(&c->w->pk, l.count);
         codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
+        codec_map_close(c->w);
     }
     codec_writer_fini(&l.items);
     return RPC_REPLY;
@@ -164,12 +165,13 @@ read_stream(void *arg, rpc_request_t *req)
     if (rc < 0) {
         reply_error(c->w, "unavailable", "the event store could not be read");
     } else {
-        msgpack_pack_map(&c->w->pk, 3);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_str(&c->w->pk, "stream", stream);
-        codec_pack_cstr(&c->w->pk, "events");
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_str(c->w, "stream", stream);
+        codec_map_key(c->w, "events");
         msgpack_pack_array(&c->w->pk, l.list.count);
         codec_pack_raw(&c->w->pk, l.list.items.buf.data, l.list.items.buf.size);
+        codec_map_close(c->w);
     }
     codec_writer_fini(&l.list.items);
     return RPC_REPLY;
@@ -218,11 +220,12 @@ product_as_of(void *arg, rpc_request_t *req)
     else if (!p->exists)
         reply_error(c->w, "not_found", "the product did not exist at that point");
     else {
-        msgpack_pack_map(&c->w->pk, 3);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_int(&c->w->pk, "position", position);
-        codec_pack_cstr(&c->w->pk, "product");
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_int(c->w, "position", position);
+        codec_map_key(c->w, "product");
         aggstore_pack_product(c->w, p);
+        codec_map_close(c->w);
     }
     free(p);
     return RPC_REPLY;
@@ -238,19 +241,20 @@ status(void *arg, rpc_request_t *req)
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
-    msgpack_pack_map(&c->w->pk, 12);
-    codec_pack_kv_bool(&c->w->pk, "ok", rc == ERR_OK);
-    codec_pack_kv_str(&c->w->pk, "service", "relay");
-    codec_pack_kv_int(&c->w->pk, "head", head);
-    codec_pack_kv_int(&c->w->pk, "checkpoint", c->stats->published_through);
-    codec_pack_kv_int(&c->w->pk, "lag_events", head - c->stats->published_through);
-    codec_pack_kv_int(&c->w->pk, "outbox_backlog", backlog);
-    codec_pack_kv_int(&c->w->pk, "published", c->stats->published);
-    codec_pack_kv_int(&c->w->pk, "heartbeats", c->stats->heartbeats);
-    codec_pack_kv_int(&c->w->pk, "durable", c->stats->durable_through);
-    codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
-    codec_pack_kv_int(&c->w->pk, "wal_frames", c->stats->wal.frames);
-    codec_pack_kv_int(&c->w->pk, "wal_backfilled", c->stats->wal.backfilled);
+    codec_map_open(c->w);
+    codec_map_bool(c->w, "ok", rc == ERR_OK);
+    codec_map_str(c->w, "service", "relay");
+    codec_map_int(c->w, "head", head);
+    codec_map_int(c->w, "checkpoint", c->stats->published_through);
+    codec_map_int(c->w, "lag_events", head - c->stats->published_through);
+    codec_map_int(c->w, "outbox_backlog", backlog);
+    codec_map_int(c->w, "published", c->stats->published);
+    codec_map_int(c->w, "heartbeats", c->stats->heartbeats);
+    codec_map_int(c->w, "durable", c->stats->durable_through);
+    codec_map_int(c->w, "self_syncs", c->stats->self_syncs);
+    codec_map_int(c->w, "wal_frames", c->stats->wal.frames);
+    codec_map_int(c->w, "wal_backfilled", c->stats->wal.backfilled);
+    codec_map_close(c->w);
     return RPC_REPLY;
 }
 

@@ -182,7 +182,7 @@ subscriber_status(const subscriber_t *s, subscriber_status_t *out)
 }
 
 void
-subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
+subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
 {
     const subscriber_status_t *st = &s->st;
     int64_t now = proc_now_us();
@@ -192,23 +192,24 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
         lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
     else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 15);
-    codec_pack_kv_bool(pk, "ok", true);
-    codec_pack_kv_str(pk, "service", s->cfg.name);
-    codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
-    codec_pack_kv_int(pk, "head", st->head);
-    codec_pack_kv_int(pk, "lag_events", lag_events);
-    codec_pack_kv_int(pk, "lag_ms", lag_ms);
-    codec_pack_kv_int(pk, "heartbeat_age_ms",
-                      st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
-    codec_pack_kv_int(pk, "applied", st->applied);
-    codec_pack_kv_int(pk, "duplicates", st->duplicates);
-    codec_pack_kv_int(pk, "gaps", st->gaps);
-    codec_pack_kv_bool(pk, "rebuilding", rebuild_model(s->rebuild) != NULL);
-    codec_pack_kv_int(pk, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
-    codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
-    codec_pack_kv_int(pk, "commits", st->commits);
-    codec_pack_kv_bool(pk, "model_unusable", st->unusable);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "service", s->cfg.name);
+    codec_map_int(w, "checkpoint", st->checkpoint);
+    codec_map_int(w, "head", st->head);
+    codec_map_int(w, "lag_events", lag_events);
+    codec_map_int(w, "lag_ms", lag_ms);
+    codec_map_int(w, "heartbeat_age_ms",
+                   st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
+    codec_map_int(w, "applied", st->applied);
+    codec_map_int(w, "duplicates", st->duplicates);
+    codec_map_int(w, "gaps", st->gaps);
+    codec_map_bool(w, "rebuilding", rebuild_model(s->rebuild) != NULL);
+    codec_map_int(w, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
+    codec_map_int(w, "rebuilds", st->rebuilds);
+    codec_map_int(w, "commits", st->commits);
+    codec_map_bool(w, "model_unusable", st->unusable);
+    codec_map_close(w);
 }
 
 void
@@ -382,10 +383,11 @@ static int
 sub_request_page(subscriber_t *s, int64_t after)
 {
     codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 3);
-    codec_pack_kv_str(&s->w.pk, "type", "ReadEvents");
-    codec_pack_kv_int(&s->w.pk, "after", after);
-    codec_pack_kv_int(&s->w.pk, "limit", s->cfg.catchup_page);
+    codec_map_open(&s->w);
+    codec_map_str(&s->w, "type", "ReadEvents");
+    codec_map_int(&s->w, "after", after);
+    codec_map_int(&s->w, "limit", s->cfg.catchup_page);
+    codec_map_close(&s->w);
     if (!s->catchup || zmq_send(s->catchup, s->w.buf.data, s->w.buf.size, 0) < 0)
         return -1;
     s->prefetch_after = after;
@@ -671,10 +673,11 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
         codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_str(&w->pk, "path", rebuild_path(s->rebuild));
-    codec_pack_kv_int(&w->pk, "target_position", s->st.head);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "path", rebuild_path(s->rebuild));
+    codec_map_int(w, "target_position", s->st.head);
+    codec_map_close(w);
 }
 
 /* ---- live messages ------------------------------------------------------- */
@@ -844,7 +847,7 @@ sub_drain_live(subscriber_t *s)
 static int
 sub_on_status(void *arg, rpc_request_t *req)
 {
-    subscriber_pack_status(arg, &req->w->pk);
+    subscriber_pack_status(arg, req->w);
     return RPC_REPLY;
 }
 

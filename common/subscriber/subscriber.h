@@ -135,6 +135,6 @@ void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
 /* Packs the Status reply map (ok, service, checkpoint, head, lag_events,
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
  * rebuild_checkpoint, rebuilds, commits, model_unusable). */
-void subscriber_pack_status(const subscriber_t *sub, msgpack_packer *pk);
+void subscriber_pack_status(const subscriber_t *sub, codec_writer_t *w);
 
 #endif
