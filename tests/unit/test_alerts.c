@@ -4,6 +4,7 @@
  * idempotence, rebuild equality, discontinued products, list filters,
  * pagination and hostile requests. */
 #include "alertapi.h"
+#include "msgtree.h"
 #include "alerts.h"
 
 #include "bus.h"

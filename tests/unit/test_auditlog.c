@@ -3,6 +3,7 @@
  * printed lines only after commit, idempotence, rebuild equality, search
  * filters and pagination, and hostile requests. */
 #include "auditapi.h"
+#include "msgtree.h"
 #include "auditlog.h"
 #include "scratch.h"
 

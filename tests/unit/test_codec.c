@@ -1,6 +1,7 @@
 /* Unit tests of common/wire/codec: round trips of every encoder, and a strict,
  * crash-free decoder for truncated, random, hostile and mistyped input. */
 #include "codec.h"
+#include "msgtree.h"
 #include "sample.h"
 
 #include <criterion/criterion.h>

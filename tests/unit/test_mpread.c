@@ -1,6 +1,7 @@
 /* test_mpread: the msgpack cursor reads what msgpack-c writes, refuses
  * what does not fit, and accepts exactly the messages codec_parse accepts. */
 #include "codec.h"
+#include "msgtree.h"
 #include "mpread.h"
 
 #include <criterion/criterion.h>

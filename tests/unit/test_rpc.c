@@ -4,6 +4,7 @@
  * endpoint's wording), the exact bytes of error replies, and rpc_serve over
  * inproc sockets (frames, keeping a message, idle). */
 #include "bus.h"
+#include "msgtree.h"
 #include "codec.h"
 #include "rpc.h"
 

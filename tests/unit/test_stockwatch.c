@@ -1,6 +1,7 @@
 /* Unit tests of alert-service/stockwatch (the pure alert rule) and
  * alertmsg (printed line, published body and its decoder). */
 #include "alertmsg.h"
+#include "msgtree.h"
 #include "stockwatch.h"
 
 #include <criterion/criterion.h>
