@@ -130,11 +130,20 @@ alertmsg_pack(codec_writer_t *w, const alertmsg_t *a)
 }
 
 /* The body's keys, in the order alertmsg_pack writes them. */
-enum { AK_KIND, AK_PRODUCT_ID, AK_NAME, AK_STOCK, AK_THRESHOLD, AK_POSITION, AK_RECORDED_AT,
-       AK_CORRELATION_ID, AK__COUNT };
+enum {
+    AK_KIND,
+    AK_PRODUCT_ID,
+    AK_NAME,
+    AK_STOCK,
+    AK_THRESHOLD,
+    AK_POSITION,
+    AK_RECORDED_AT,
+    AK_CORRELATION_ID,
+    AK__COUNT
+};
 static const codec_key_t alert_keys[AK__COUNT] = {
-    CODEC_KEY("kind"),     CODEC_KEY("product_id"), CODEC_KEY("name"),
-    CODEC_KEY("stock"),    CODEC_KEY("threshold"),  CODEC_KEY("position"),
+    CODEC_KEY("kind"),        CODEC_KEY("product_id"),    CODEC_KEY("name"),
+    CODEC_KEY("stock"),       CODEC_KEY("threshold"),     CODEC_KEY("position"),
     CODEC_KEY("recorded_at"), CODEC_KEY("correlation_id")};
 
 int

@@ -38,13 +38,22 @@ catchup_ctx(void *arg, rpc_request_t *req)
 
 /* The request keys of every type, indexed once by the dispatcher; unknown
  * keys are ignored, a key given twice is malformed. */
-enum { CQ_TYPE, CQ_AFTER, CQ_LIMIT, CQ_STREAM, CQ_AFTER_VERSION, CQ_PRODUCT_ID, CQ_POSITION,
-       CQ_TIME_US, CQ__COUNT };
+enum {
+    CQ_TYPE,
+    CQ_AFTER,
+    CQ_LIMIT,
+    CQ_STREAM,
+    CQ_AFTER_VERSION,
+    CQ_PRODUCT_ID,
+    CQ_POSITION,
+    CQ_TIME_US,
+    CQ__COUNT
+};
 _Static_assert(CQ__COUNT <= RPC_KEYS_MAX, "the dispatcher indexes at most RPC_KEYS_MAX keys");
 static const codec_key_t catchup_keys[CQ__COUNT] = {
-    CODEC_KEY("type"),          CODEC_KEY("after"),      CODEC_KEY("limit"),
-    CODEC_KEY("stream"),        CODEC_KEY("after_version"), CODEC_KEY("product_id"),
-    CODEC_KEY("position"),      CODEC_KEY("time_us")};
+    CODEC_KEY("type"),     CODEC_KEY("after"),         CODEC_KEY("limit"),
+    CODEC_KEY("stream"),   CODEC_KEY("after_version"), CODEC_KEY("product_id"),
+    CODEC_KEY("position"), CODEC_KEY("time_us")};
 
 /* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
 static int

@@ -54,7 +54,6 @@ codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why
     return 0;
 }
 
-
 /* The value of key in map (its first occurrence); NULL when map is not a
  * map or lacks key. */
 static inline const msgpack_object *
@@ -122,7 +121,6 @@ codec_copy_str(const msgpack_object *o, char *buf, size_t cap)
     return 0;
 }
 
-
 /* Entries of a map whose header the caller wrote with msgpack_pack_map(n). */
 static inline void
 codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value)
@@ -147,6 +145,5 @@ codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value)
     else
         msgpack_pack_false(pk);
 }
-
 
 #endif

@@ -199,8 +199,7 @@ subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
     codec_map_int(w, "head", st->head);
     codec_map_int(w, "lag_events", lag_events);
     codec_map_int(w, "lag_ms", lag_ms);
-    codec_map_int(w, "heartbeat_age_ms",
-                   st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
+    codec_map_int(w, "heartbeat_age_ms", st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
     codec_map_int(w, "applied", st->applied);
     codec_map_int(w, "duplicates", st->duplicates);
     codec_map_int(w, "gaps", st->gaps);

@@ -5,10 +5,10 @@
  * catch-up pages, stored payloads and snapshots, every request through
  * common/wire/rpc.c, heartbeats, alerts): no allocation per message, one
  * walk over the bytes instead of three (the shape check, the unpack into
- * a zone, the key check) plus the walk of the tree.  Every read checks the bytes that remain; a wrong type or
- * a truncated value is an error that leaves the cursor where it was.
- * Skipped values are checked as codec_reader_check checks a whole message: map
- * keys are strings, nesting is at most MPREAD_MAX_DEPTH deep.
+ * a zone, the key check) plus the walk of the tree.  Every read checks the bytes that remain; a
+ * wrong type or a truncated value is an error that leaves the cursor where it was. Skipped values
+ * are checked as codec_reader_check checks a whole message: map keys are strings, nesting is at
+ * most MPREAD_MAX_DEPTH deep.
  *
  * Readers that know no shape (invctl's JSON and human printers, invbench's
  * reply checks) walk with the generic calls at the end (mpread_value,

@@ -381,8 +381,7 @@ Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
         pack_type_n(&w, "Status\0zz", 9, NULL, NULL, 0);
         expect_body(t, "Status\\0zz", w.buf.data, w.buf.size, "malformed", NULL);
         pack_type_n(&w, "Stat\xc3", 5, NULL, NULL, 0);
-        expect_body(t, "a type cut in a UTF-8 sequence", w.buf.data, w.buf.size, "malformed",
-                    NULL);
+        expect_body(t, "a type cut in a UTF-8 sequence", w.buf.data, w.buf.size, "malformed", NULL);
         /* item 4: a key given twice */
         codec_writer_reset(&w);
         codec_map_open(&w);

@@ -115,8 +115,14 @@ Test(change, escape_invalid_utf8_and_nul_safe)
 Test(change, escape_bidi_controls)
 {
     char out[128];
-    const char raw[] = "a\xe2\x80\xae" "b\xe2\x80\xaa" "c\xe2\x81\xa6" "d\xe2\x81\xa9"
-                       "e\xe2\x80\x8f" "f\xd8\x9c" "g\xe2\x80\x8e" "h\xe2\x80\xad";
+    const char raw[] = "a\xe2\x80\xae"
+                       "b\xe2\x80\xaa"
+                       "c\xe2\x81\xa6"
+                       "d\xe2\x81\xa9"
+                       "e\xe2\x80\x8f"
+                       "f\xd8\x9c"
+                       "g\xe2\x80\x8e"
+                       "h\xe2\x80\xad";
     change_escape(raw, sizeof raw - 1, out, sizeof out);
     cr_assert_str_eq(out, "a\\u202eb\\u202ac\\u2066d\\u2069e\\u200ff\\u061cg\\u200eh\\u202d");
     /* their neighbours pass through */

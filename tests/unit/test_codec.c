@@ -1407,10 +1407,17 @@ Test(codec, envelope_strings_follow_the_command_rules)
         const char *key, *value;
         size_t len;
     } bad[] = {
-        {"stream", "product-p1\0zz", 13},   {"stream", "product-p1\nX", 12},
-        {"stream", "nowhere-p1", 10},       {"type", "ProductViewed\0zz", 16},
-        {"event_id", "e1\n", 3},            {"command_id", "c\xe2\x80\xae" "1", 5},
-        {"correlation_id", "k\xff", 2},     {"correlation_id", "k 1", 3},
+        {"stream", "product-p1\0zz", 13},
+        {"stream", "product-p1\nX", 12},
+        {"stream", "nowhere-p1", 10},
+        {"type", "ProductViewed\0zz", 16},
+        {"event_id", "e1\n", 3},
+        {"command_id",
+         "c\xe2\x80\xae"
+         "1",
+         5},
+        {"correlation_id", "k\xff", 2},
+        {"correlation_id", "k 1", 3},
     };
     event_t *ev = malloc(sizeof *ev);
     codec_writer_t w;
@@ -1425,8 +1432,7 @@ Test(codec, envelope_strings_follow_the_command_rules)
     static const char *keys[] = {"stream", "type", "event_id", "command_id", "correlation_id"};
     for (size_t k = 0; k < 5; k++) {
         pack_event_with(&w, keys[k], NULL, 0, true);
-        cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), -1, "%s twice",
-                     keys[k]);
+        cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), -1, "%s twice", keys[k]);
         cr_assert_str_eq(why, CODEC_DUPLICATE_KEY);
     }
     codec_writer_fini(&w);
