@@ -6,9 +6,12 @@
 #include "bus.h"
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
 #include "topology.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,5 +530,88 @@ Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
     bus_msg_close(&m);
     bus_close(&sub);
     zmq_ctx_term(ctx);
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* ---- a hostile relay's heartbeat ----------------------------------------- */
+
+/* The peak resident memory of pid (VmHWM), in KiB; -1 when unreadable. */
+static long
+vm_hwm_kb(pid_t pid)
+{
+    char path[64], line[128];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Sends heartbeats {head: 0} until the projector has seen one (its SUB
+ * reconnected to the stand-in), up to 10 s. */
+static void
+heartbeat_until_seen(void *pub)
+{
+    static const char small[] = "\x81\xa4head\x00";
+    int64_t until = proc_mono_ms() + 10000;
+    while (proc_mono_ms() < until) {
+        bus_send(pub, TOPIC_HEARTBEAT, small, sizeof small - 1, 0);
+        usleep(100 * 1000);
+        if (harness_status_int(h, "projector", "heartbeat_age_ms", ITEST_TIMEOUT_MS) >= 0)
+            return;
+    }
+    cr_assert_fail("the projector saw no heartbeat of the stand-in");
+}
+
+/* Issue 23, item 6: an 8 MiB heartbeat (a map whose padding is an array of
+ * nils) took each subscriber from ~8 MB to ~213 MB, msgpack-c's zone for
+ * its tree.  A stand-in PUB on the relay's endpoint sends one; the
+ * projector's peak memory grows by its frame, far less than one tree
+ * (~190 MiB), and it keeps answering. */
+Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR};
+    h = harness_start(&o);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
+    pid_t pid = harness_daemon_pid(h, "projector");
+    void *ctx = zmq_ctx_new();
+    void *pub = bus_bind(ctx, ZMQ_PUB, harness_endpoint(h, "events"));
+    cr_assert_not_null(pub);
+    heartbeat_until_seen(pub);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    size_t nils = (8u << 20) - 64;
+    codec_map_open(&w);
+    codec_map_int(&w, "head", 0);
+    codec_map_key(&w, "pad");
+    msgpack_pack_array(&w.pk, nils);
+    for (size_t i = 0; i < nils; i++)
+        msgpack_pack_nil(&w.pk);
+    codec_map_close(&w);
+    long before = vm_hwm_kb(pid);
+    cr_assert_gt(before, 0);
+    int64_t sent = proc_mono_ms();
+    bus_send(pub, TOPIC_HEARTBEAT, w.buf.data, w.buf.size, 0);
+    codec_writer_fini(&w);
+    int64_t age = -1, until = sent + 20000; /* until the projector has read it */
+    do {
+        usleep(100 * 1000);
+        age = harness_status_int(h, "projector", "heartbeat_age_ms", ITEST_TIMEOUT_MS);
+    } while (!(age >= 0 && age < proc_mono_ms() - sent - 50) && proc_mono_ms() < until);
+    cr_assert(age >= 0 && age < proc_mono_ms() - sent, "the projector did not read the heartbeat");
+    long after = vm_hwm_kb(pid);
+    bus_close(&pub);
+    zmq_ctx_term(ctx);
+    cr_log_info("projector VmHWM %ld KiB -> %ld KiB", before, after);
+    cr_assert_lt(after - before, 64 * 1024, "the projector's peak grew from %ld KiB to %ld KiB",
+                 before, after);
+    cr_assert_eq(harness_status_int(h, "projector", "checkpoint", ITEST_TIMEOUT_MS), 0);
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
