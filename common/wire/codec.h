@@ -91,12 +91,13 @@ void codec_map_merge(codec_writer_t *w, const codec_writer_t *from);
 void codec_pack_cstr(msgpack_packer *pk, const char *s);
 /* Appends already-encoded msgpack bytes (one object) to the packer's buffer. */
 void codec_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
+
 /* ---- reading and the messages ---------------------------------------- */
 
 /* Starts a cursor over buf after checking its structure (one complete
  * object, no trailing bytes, container counts that fit), without building
- * a tree.  The decoders below read with it and check map
- * keys and nesting as they go.  0, or -1 with *why. */
+ * a tree.  The decoders below read with it and check map keys and
+ * nesting as they go.  0, or -1 with *why. */
 int codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why);
 /* The same, and also every map key (at any depth) is a string and nesting
  * is at most MPREAD_MAX_DEPTH deep (as msgpack-c's unpacker would accept
@@ -120,7 +121,6 @@ typedef struct {
  * given twice (CODEC_DUPLICATE_KEY: a map with a key twice is malformed in
  * every decoder: commands, their data, events, requests). */
 #define CODEC_DUPLICATE_KEY "a key is given twice"
-
 int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
                     uint32_t *found, int *unknown);
 
