@@ -124,6 +124,11 @@ int harness_wait_position(harness_t *h, const char *daemon, int64_t position, in
 /* The checkpoint a daemon reports now (Status: "checkpoint", or "position"). */
 int harness_checkpoint(harness_t *h, const char *daemon, int64_t *position);
 
+/* The monotonic clock in milliseconds, and a sleep that resumes after a
+ * signal: the bounded polls of the tests use them. */
+int64_t harness_now_ms(void);
+void harness_sleep_ms(int ms);
+
 /* Path of a daemon's binary (from the build tree). */
 const char *harness_binary(const char *daemon);
 

@@ -22,27 +22,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Starts argv in the background (stdout/stderr to log_path). */
-static pid_t
-spawn(char *const argv[], const char *log_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void
-path_in(const harness_t *h, const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", harness_dir(h), name);
-}
-
 /* invbench against the harness: count commands (0: duration_ms) over
  * `products` products, extra arguments appended. */
 static int
@@ -52,7 +31,7 @@ bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, cons
     char c[32], d[32], logp[512];
     snprintf(c, sizeof c, "%lld", (long long)count);
     snprintf(d, sizeof d, "%lld", (long long)duration_ms);
-    path_in(h, "invbench.out", logp, sizeof logp);
+    itest_path_in(h, "invbench.out", logp, sizeof logp);
     char *argv[32];
     int n = 0;
     argv[n++] = (char *)harness_binary("invbench");
@@ -84,13 +63,6 @@ status_int(harness_t *h, const char *endpoint, const char *key)
     return harness_status_int(h, endpoint, key, ITEST_TIMEOUT_MS);
 }
 
-/* The relay's published head. */
-static int64_t
-head(harness_t *h)
-{
-    return status_int(h, "catchup", "head");
-}
-
 static void
 wait_all(harness_t *h, int64_t pos)
 {
@@ -103,7 +75,7 @@ wait_all(harness_t *h, int64_t pos)
 static void
 db_path(harness_t *h, const char *name, char *out, size_t cap)
 {
-    path_in(h, name, out, cap);
+    itest_path_in(h, name, out, cap);
 }
 
 /* Waits up to timeout_ms for one message on sub (close it with
@@ -114,7 +86,6 @@ sub_wait(void *sub, int timeout_ms, bus_msg_t *m)
     zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
     return zmq_poll(&item, 1, timeout_ms) > 0 ? bus_recv(sub, m, ZMQ_DONTWAIT) : -1;
 }
-
 
 /* A burst of commits goes out in `events` batches (docs/protocol.md,
  * section 5): a subscriber sees every position once and in order, and the
@@ -146,7 +117,7 @@ Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
     cr_assert_eq(harness_wait_position(h, "projector", 0, ITEST_WAIT_MS), 0);
     int64_t gaps = status_int(h, "projector", "gaps");
     cr_assert_eq(bench(h, 3000, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t top = head(h), next = 1, batches = 0, largest = 0;
+    int64_t top = itest_head(h), next = 1, batches = 0, largest = 0;
     cr_assert_geq(top, 3000);
     while (next <= top && sub_wait(sub, ITEST_WAIT_MS, &m) == 0) {
         size_t len;
@@ -203,7 +174,7 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
     harness_t *h = harness_start(&o);
     cr_assert_not_null(h);
     cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t before = head(h);
+    int64_t before = itest_head(h);
     cr_assert_eq(harness_wait_position(h, "projector", before, ITEST_WAIT_MS), 0);
     int64_t gaps = status_int(h, "projector", "gaps");
     cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
@@ -215,8 +186,11 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
      * head that the real relay never reaches */
     codec_writer_t w;
     codec_writer_init(&w);
-    envelope_t env = {.position = before + 1000, .version = 1, .type = EV_PRODUCT_VIEWED,
-                      .schema = 1, .recorded_at = 1};
+    envelope_t env = {.position = before + 1000,
+                      .version = 1,
+                      .type = EV_PRODUCT_VIEWED,
+                      .schema = 1,
+                      .recorded_at = 1};
     snprintf(env.stream, sizeof env.stream, "product-x");
     snprintf(env.event_id, sizeof env.event_id, "00000000000000000000000000000001");
     snprintf(env.command_id, sizeof env.command_id, "c");
@@ -229,14 +203,14 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
         const char *body;
         size_t len;
     } bad[] = {
-        {"events", "\xc1", 1},                    /* not msgpack */
-        {"events", "\x92\x01\x02", 3},            /* an array of ints */
-        {"events", "\x80", 1},                    /* a map, not an array */
-        {"events", "\xdc\xff\xff", 3},            /* an array16 of 65,535 and nothing */
+        {"events", "\xc1", 1},                       /* not msgpack */
+        {"events", "\x92\x01\x02", 3},               /* an array of ints */
+        {"events", "\x80", 1},                       /* a map, not an array */
+        {"events", "\xdc\xff\xff", 3},               /* an array16 of 65,535 and nothing */
         {"events", "\x91\x81\xa8position\xa1x", 13}, /* a map of the wrong types */
-        {"events", w.buf.data, w.buf.size},       /* decodes: a gap, a false head */
-        {"event", "\x90", 1},                     /* an event that is an array */
-        {"events", "", 0},                        /* empty */
+        {"events", w.buf.data, w.buf.size},          /* decodes: a gap, a false head */
+        {"event", "\x90", 1},                        /* an event that is an array */
+        {"events", "", 0},                           /* empty */
     };
     int64_t until = proc_mono_ms() + 2500; /* long enough for the SUB to reconnect */
     while (proc_mono_ms() < until) {
@@ -247,13 +221,14 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
     codec_writer_fini(&w);
     cr_assert_geq(status_int(h, "projector", "checkpoint"), before, "the projector answers");
     cr_assert_eq(status_int(h, "projector", "checkpoint"), before, "nothing moved it");
-    cr_assert_gt(status_int(h, "projector", "gaps"), gaps, "the batches past the head were noticed");
+    cr_assert_gt(status_int(h, "projector", "gaps"), gaps,
+                 "the batches past the head were noticed");
     bus_close(&pub);
     zmq_ctx_term(ctx);
 
     cr_assert_eq(harness_daemon_start(h, "relay"), 0);
     cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t after = head(h);
+    int64_t after = itest_head(h);
     cr_assert_gt(after, before);
     cr_assert_eq(harness_wait_position(h, "projector", after, ITEST_WAIT_MS), 0,
                  "the projector did not reach the relay's head after the noise");
@@ -274,7 +249,7 @@ Test(delivery, late_subscriber_converges_to_the_same_read_model, .timeout = 240)
     cr_assert_not_null(h);
     cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
     cr_assert_eq(bench(h, 10000, 0, "--window", "32", NULL), 0, "invbench failed");
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     cr_assert_geq(pos, 10000);
     cr_assert_eq(harness_daemon_start(h, "audit"), 0);
     wait_all(h, pos);
@@ -293,7 +268,7 @@ Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
     cr_assert_eq(harness_daemon_sigstop(h, "projector"), 0);
     cr_assert_eq(bench(h, 50000, 0, "--mix", "sell:50,view:30,stock:10,price:5,review:5", NULL), 0);
     cr_assert_eq(harness_daemon_sigcont(h, "projector"), 0);
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     cr_assert_geq(pos, 50000);
     wait_all(h, pos);
     char db[512];
@@ -356,9 +331,9 @@ check_ack_log(harness_t *h, const char *ack_log, int64_t *accepted, int64_t *rej
     char line[512], id[128], result[64];
     long long pos, sent_us, latency_us;
     while (fgets(line, sizeof line, f)) {
-        cr_assert_eq(sscanf(line, "%127s %63s %lld %lld %lld", id, result, &pos, &sent_us,
-                            &latency_us),
-                     5, "ack log line: %s", line);
+        cr_assert_eq(
+            sscanf(line, "%127s %63s %lld %lld %lld", id, result, &pos, &sent_us, &latency_us), 5,
+            "ack log line: %s", line);
         int64_t n = events_of(&s, id);
         if (strcmp(result, "accepted") == 0) {
             (*accepted)++;
@@ -379,8 +354,8 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     harness_t *h = harness_start(NULL);
     cr_assert_not_null(h);
     char ack_log[512], blog[512];
-    path_in(h, "acks.log", ack_log, sizeof ack_log);
-    path_in(h, "chaos-bench.log", blog, sizeof blog);
+    itest_path_in(h, "acks.log", ack_log, sizeof ack_log);
+    itest_path_in(h, "chaos-bench.log", blog, sizeof blog);
     char *argv[] = {(char *)harness_binary("invbench"),
                     "--command-ep",
                     (char *)harness_endpoint(h, "command"),
@@ -405,7 +380,7 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
                     "--ack-log",
                     ack_log,
                     NULL};
-    pid_t load = spawn(argv, blog);
+    pid_t load = itest_start(argv, blog, true);
     cr_assert_gt(load, 0);
     const char *victims[] = {"command", "relay", "projector", "audit", "alert", "query"};
     unsigned seed = (unsigned)time(NULL);
@@ -424,7 +399,7 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     int status;
     cr_assert_eq(waitpid(load, &status, 0), load);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invbench failed, see %s", blog);
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     wait_all(h, pos);
     int64_t accepted = 0, rejected = 0;
     check_ack_log(h, ack_log, &accepted, &rejected);
