@@ -7,6 +7,7 @@
 #include "alerts.h"
 
 #include "bus.h"
+#include "modeltest.h"
 #include "scratch.h"
 #include "topology.h"
 
@@ -169,43 +170,40 @@ teardown(void)
 
 TestSuite(alerts, .init = setup, .fini = teardown);
 
+/* Applies positions [from, to] in one batch, as the subscriber runtime does. */
 static void
 apply_batch(alerts_t *m, int from, int to)
 {
-    cr_assert_eq(alerts_ops.begin(m), 0);
-    for (int p = from; p <= to; p++)
-        cr_assert_eq(alerts_ops.apply(m, &evs[p]), 0, "position %d", p);
-    int64_t cp = 0; /* a replay never moves the checkpoint back */
-    cr_assert_eq(alerts_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(alerts_ops.commit(m, cp > to ? cp : to, ""), 0);
-    alerts_ops.committed(m);
+    modeltest_apply_batch(&alerts_ops, m, evs, from, to);
 }
 
 static const char *
 printed(void)
 {
-    fflush(out);
-    return out_buf ? out_buf : "";
+    return modeltest_printed(out, &out_buf);
 }
 
 static int
-count_lines(const char *s)
+dump_to(void *m, FILE *f)
 {
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return alerts_dump(m, f);
 }
 
 static char *
 dump(alerts_t *m)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(alerts_dump(m, f), 0);
-    fclose(f);
-    return buf;
+    return modeltest_dump(dump_to, m);
+}
+
+/* The dump of a fresh model that applied the whole history in one batch. */
+static char *
+fresh_dump(void)
+{
+    alerts_t *fresh = open_model("fresh.db", NULL);
+    apply_batch(fresh, 1, N_EVENTS);
+    char *want = dump(fresh);
+    alerts_close(&fresh);
+    return want;
 }
 
 /* ---- model --------------------------------------------------------------- */
@@ -221,7 +219,7 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
     cr_assert_eq(pubsub_next(&a, 50), -1, "nothing published before the committed hook");
     alerts_ops.committed(model);
     const char *s = printed();
-    cr_assert_eq(count_lines(s), N_ALERTS, "%s", s);
+    cr_assert_eq(modeltest_count_lines(s), N_ALERTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:22.000Z LOW STOCK p1 \"Widget\" stock 9 < "
                                  "threshold 10 (position 2, corr c-sale)\n"),
                        "%s", s);
@@ -303,7 +301,7 @@ Test(alerts, rebuild_dumps_identically)
     apply_batch(fresh, 1, N_EVENTS);
     char *live = dump(model), *rebuilt = dump(fresh);
     cr_assert_str_eq(live, rebuilt);
-    cr_assert_eq(count_lines(live), 1 + 3 + N_ALERTS, "%s", live);
+    cr_assert_eq(modeltest_count_lines(live), 1 + 3 + N_ALERTS, "%s", live);
     alerts_close(&fresh);
     alerts_close(&fresh);
     free(live);
@@ -315,10 +313,7 @@ Test(alerts, rebuild_dumps_identically)
  * batch, must equal those of one batch on a fresh model. */
 Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
 {
-    alerts_t *fresh = open_model("fresh.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *want = dump(fresh);
-    alerts_close(&fresh);
+    char *want = fresh_dump();
 
     apply_batch(model, 1, 3);
     cr_assert_eq(alerts_ops.begin(model), 0);
@@ -344,10 +339,7 @@ Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
  * another row that took the old rowid is left alone. */
 Test(alerts, a_renumbered_product_row_is_found_again)
 {
-    alerts_t *fresh = open_model("fresh.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *want = dump(fresh);
-    alerts_close(&fresh);
+    char *want = fresh_dump();
 
     apply_batch(model, 1, 3); /* p1 is cached, with its rowid */
     char path[128];
@@ -644,7 +636,7 @@ Test(alerts, rebuild_factory_is_silent_until_activated)
     stock(1, "p1", EV_PRODUCT_SOLD, 20, 1); /* slot 1 reused for position N_EVENTS + 1 */
     evs[1].env.position = N_EVENTS + 1;
     apply_batch(fresh, 1, 1);
-    cr_assert_eq(count_lines(printed() + len), 1, "the activated model prints");
+    cr_assert_eq(modeltest_count_lines(printed() + len), 1, "the activated model prints");
     cr_assert_eq(pubsub_next(&a, 2000), 0, "and publishes");
     cr_assert_eq(a.position, N_EVENTS + 1);
     model = fresh;

@@ -4,6 +4,7 @@
  * filters and pagination, and hostile requests. */
 #include "auditapi.h"
 #include "auditlog.h"
+#include "modeltest.h"
 #include "scratch.h"
 
 #include <criterion/criterion.h>
@@ -112,40 +113,25 @@ TestSuite(auditlog, .init = setup, .fini = teardown);
 static void
 apply_batch(auditlog_t *m, int from, int to)
 {
-    cr_assert_eq(auditlog_ops.begin(m), 0);
-    for (int p = from; p <= to; p++)
-        cr_assert_eq(auditlog_ops.apply(m, &evs[p]), 0, "position %d", p);
-    int64_t cp = 0; /* a replay never moves the checkpoint back */
-    cr_assert_eq(auditlog_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(auditlog_ops.commit(m, cp > to ? cp : to, ""), 0);
-    auditlog_ops.committed(m);
+    modeltest_apply_batch(&auditlog_ops, m, evs, from, to);
 }
 
 static const char *
 printed(void)
 {
-    fflush(out);
-    return out_buf ? out_buf : "";
+    return modeltest_printed(out, &out_buf);
 }
 
 static int
-count_lines(const char *s)
+dump_to(void *m, FILE *f)
 {
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return auditlog_dump(m, f);
 }
 
 static char *
 dump(auditlog_t *m)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(auditlog_dump(m, f), 0);
-    fclose(f);
-    return buf;
+    return modeltest_dump(dump_to, m);
 }
 
 /* ---- model --------------------------------------------------------------- */
@@ -160,7 +146,7 @@ Test(auditlog, one_line_per_event_after_commit_only)
     cr_assert_str_eq(printed(), "", "nothing before the committed hook");
     auditlog_ops.committed(model);
     const char *s = printed();
-    cr_assert_eq(count_lines(s), N_EVENTS, "%s", s);
+    cr_assert_eq(modeltest_count_lines(s), N_EVENTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:23.000Z #3 product-p1@2 StockUpdated "
                                  "[corr=c3] stock 40 -> 12\n"),
                        "%s", s);
@@ -212,11 +198,11 @@ Test(auditlog, rollback_prints_nothing_and_stores_nothing)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
     auditlog_ops.rollback(model);
     apply_batch(model, 1, 2);
-    cr_assert_eq(count_lines(printed()), 2, "%s", printed());
+    cr_assert_eq(modeltest_count_lines(printed()), 2, "%s", printed());
     cr_assert_null(strstr(printed(), "#3 "));
     char *d = dump(model);
     cr_assert_eq(strncmp(d, "checkpoint 2\n", 13), 0, "%s", d);
-    cr_assert_eq(count_lines(d), 3);
+    cr_assert_eq(modeltest_count_lines(d), 3);
     free(d);
 }
 
@@ -437,7 +423,7 @@ Test(auditlog, bulk_indexed_search_equals_a_walk)
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
-    cr_assert_eq(count_lines(printed()), BIG);
+    cr_assert_eq(modeltest_count_lines(printed()), BIG);
 }
 
 /* Rows applied below their stream's head (a caller that skipped
@@ -827,6 +813,6 @@ Test(auditlog, rebuild_factory_is_silent_until_activated)
     cr_assert_eq(live.model, fresh);
     evs[1].env.position = N_EVENTS + 1;
     apply_batch(fresh, 1, 1);
-    cr_assert_eq(count_lines(printed() + len), 1, "the activated model prints");
+    cr_assert_eq(modeltest_count_lines(printed() + len), 1, "the activated model prints");
     model = fresh; /* closed by teardown */
 }
