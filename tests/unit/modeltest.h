@@ -1,15 +1,18 @@
 /* modeltest: what the unit tests of a subscriber's model share (the audit
  * and alert models): applying a batch through its subscriber_ops_t as the
- * runtime does, the text it printed, and its canonical dump as a string.
- * Test-only, header-only. */
+ * runtime does, the text it printed, its canonical dump as a string, and
+ * calling its API handler (subscriber_control_fn) directly.  Test-only,
+ * header-only. */
 #ifndef INV_TEST_MODELTEST_H
 #define INV_TEST_MODELTEST_H
 
+#include "codec.h"
 #include "subscriber.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Applies evs[from..to] in one batch, as the subscriber runtime does: begin,
  * apply each, commit at the checkpoint (a replay never moves it back), then
@@ -54,6 +57,67 @@ modeltest_dump(int (*dump_fn)(void *m, FILE *f), void *m)
     cr_assert_eq(dump_fn(m, f), 0);
     fclose(f);
     return buf;
+}
+
+/* A request and its reply, for calling an API handler directly. */
+typedef struct {
+    codec_writer_t req;     /* pack the request here, then modeltest_api_call */
+    codec_writer_t rep;     /* the handler's reply */
+    msgpack_unpacked req_u; /* req, parsed */
+    msgpack_unpacked rep_u; /* rep, parsed */
+} modeltest_api_t;
+
+static inline void
+modeltest_api_init(modeltest_api_t *a)
+{
+    codec_writer_init(&a->req);
+    codec_writer_init(&a->rep);
+    msgpack_unpacked_init(&a->req_u);
+    msgpack_unpacked_init(&a->rep_u);
+}
+
+static inline void
+modeltest_api_fini(modeltest_api_t *a)
+{
+    msgpack_unpacked_destroy(&a->req_u);
+    msgpack_unpacked_destroy(&a->rep_u);
+    codec_writer_fini(&a->req);
+    codec_writer_fini(&a->rep);
+}
+
+/* Parses the request packed in a->req, hands it to handler(arg, type, ...)
+ * and parses its reply; the reply map.  a->req is empty again after. */
+static inline const msgpack_object *
+modeltest_api_call(modeltest_api_t *a, subscriber_control_fn handler, void *arg, const char *type)
+{
+    const char *why = NULL;
+    msgpack_unpacked_destroy(&a->req_u);
+    msgpack_unpacked_destroy(&a->rep_u);
+    msgpack_unpacked_init(&a->req_u);
+    msgpack_unpacked_init(&a->rep_u);
+    cr_assert_eq(codec_parse(a->req.buf.data, a->req.buf.size, &a->req_u, &why), 0, "%s", why);
+    codec_writer_reset(&a->rep);
+    cr_assert_eq(handler(arg, type, &a->req_u.data, &a->rep), 0);
+    cr_assert_eq(codec_parse(a->rep.buf.data, a->rep.buf.size, &a->rep_u, &why), 0, "%s", why);
+    codec_writer_reset(&a->req);
+    return &a->rep_u.data;
+}
+
+/* Asserts that rep is a rejection with error `code` and a message, naming
+ * `field` in its fields when field is not NULL. */
+static inline void
+modeltest_expect_error(const msgpack_object *rep, const char *code, const char *field)
+{
+    bool ok = true;
+    const char *s;
+    size_t n;
+    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
+    cr_assert(!ok);
+    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
+    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
+    cr_assert_not_null(codec_map_get(rep, "message"));
+    if (field)
+        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
 }
 
 #endif

@@ -466,68 +466,38 @@ Test(alerts, list_filters_and_pages)
 
 /* ---- ListAlerts ---------------------------------------------------------- */
 
-static codec_writer_t req_w, rep_w;
-static msgpack_unpacked req_u, rep_u;
+static modeltest_api_t api;
 
+/* Sends the request packed in api.req; returns the reply map. */
 static const msgpack_object *
 call(void)
 {
-    const char *why = NULL;
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(req_w.buf.data, req_w.buf.size, &req_u, &why), 0, "%s", why);
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req_u.data, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    codec_writer_reset(&req_w);
-    return &rep_u.data;
+    return modeltest_api_call(&api, alertapi_handle, &model, "ListAlerts");
 }
 
 static void
 api_setup(void)
 {
     setup();
-    codec_writer_init(&req_w);
-    codec_writer_init(&rep_w);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
+    modeltest_api_init(&api);
     apply_batch(model, 1, N_EVENTS);
 }
 
 static void
 api_teardown(void)
 {
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    codec_writer_fini(&req_w);
-    codec_writer_fini(&rep_w);
+    modeltest_api_fini(&api);
     teardown();
 }
 
 TestSuite(alertapi, .init = api_setup, .fini = api_teardown);
 
-static void
-expect_error(const msgpack_object *rep, const char *code, const char *field)
-{
-    bool ok = true;
-    const char *s;
-    size_t n;
-    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
-    cr_assert(!ok);
-    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
-    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
-    if (field)
-        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
-}
-
 Test(alertapi, list_reply_shape_and_pages)
 {
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
-    codec_pack_kv_str(&req_w.pk, "product_id", "p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 3);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
+    codec_pack_kv_str(&api.req.pk, "product_id", "p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 3);
     const msgpack_object *rep = call();
     bool ok = false;
     int64_t position = 0;
@@ -546,30 +516,30 @@ Test(alertapi, list_reply_shape_and_pages)
     cr_assert_eq(codec_copy_str(codec_map_get(rep, "next_cursor"), cursor, sizeof cursor), 0);
     cr_assert_str_eq(cursor, "6");
 
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
-    codec_pack_kv_str(&req_w.pk, "product_id", "p1");
-    codec_pack_kv_str(&req_w.pk, "cursor", cursor);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
+    codec_pack_kv_str(&api.req.pk, "product_id", "p1");
+    codec_pack_kv_str(&api.req.pk, "cursor", cursor);
     rep = call();
     cr_assert_eq(codec_map_get(rep, "items")->via.array.size, 1);
     cr_assert_eq(codec_map_get(rep, "next_cursor")->type, MSGPACK_OBJECT_NIL);
 
-    msgpack_pack_map(&req_w.pk, 1);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
+    msgpack_pack_map(&api.req.pk, 1);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
     cr_assert_eq(codec_map_get(call(), "items")->via.array.size, N_ALERTS);
 }
 
 #define BAD_REQUEST(packing, code, field)                                                          \
     do {                                                                                           \
-        msgpack_pack_map(&req_w.pk, 2);                                                            \
-        codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");                                        \
+        msgpack_pack_map(&api.req.pk, 2);                                                          \
+        codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");                                      \
         packing;                                                                                   \
-        expect_error(call(), code, field);                                                         \
+        modeltest_expect_error(call(), code, field);                                               \
     } while (0)
 
 Test(alertapi, bad_parameters_get_clear_errors)
 {
-    msgpack_packer *pk = &req_w.pk;
+    msgpack_packer *pk = &api.req.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "product_id", 1), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_bool(pk, "limit", false), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_int(pk, "cursor", 2), "malformed", NULL);
@@ -587,9 +557,9 @@ Test(alertapi, bad_parameters_get_clear_errors)
 Test(alertapi, unknown_type_is_left_to_the_runtime)
 {
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
-    cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &rep_w), -1);
+    cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &api.rep), -1);
     msgpack_object not_map = {.type = MSGPACK_OBJECT_STR};
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &not_map, &rep_w), 0);
+    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &not_map, &api.rep), 0);
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
@@ -603,12 +573,12 @@ Test(alertapi, non_string_keys_are_malformed)
     };
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
     const char *why = NULL;
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req, &rep_w), 0);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "malformed", NULL);
+    codec_writer_reset(&api.rep);
+    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req, &api.rep), 0);
+    msgpack_unpacked_destroy(&api.rep_u);
+    msgpack_unpacked_init(&api.rep_u);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "malformed", NULL);
 }
 
 /* The Rebuild factory: a silent model, printing and publishing once live. */
@@ -647,7 +617,7 @@ Test(alertapi, a_model_mid_swap_answers_unavailable)
     alerts_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;
-    cr_assert_eq(alertapi_handle(&none, "ListAlerts", &req, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "unavailable", NULL);
+    cr_assert_eq(alertapi_handle(&none, "ListAlerts", &req, &api.rep), 0);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "unavailable", NULL);
 }

@@ -592,70 +592,38 @@ Test(auditlog, search_pages_with_a_cursor)
 
 /* ---- SearchAudit --------------------------------------------------------- */
 
-static codec_writer_t req_w, rep_w;
-static msgpack_unpacked req_u, rep_u;
+static modeltest_api_t api;
 
-/* Sends the request packed in req_w; returns the reply map. */
+/* Sends the request packed in api.req; returns the reply map. */
 static const msgpack_object *
 call(void)
 {
-    const char *why = NULL;
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(req_w.buf.data, req_w.buf.size, &req_u, &why), 0, "%s", why);
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req_u.data, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    codec_writer_reset(&req_w);
-    return &rep_u.data;
+    return modeltest_api_call(&api, auditapi_handle, &model, "SearchAudit");
 }
 
 static void
 api_setup(void)
 {
     setup();
-    codec_writer_init(&req_w);
-    codec_writer_init(&rep_w);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
+    modeltest_api_init(&api);
     apply_batch(model, 1, N_EVENTS);
 }
 
 static void
 api_teardown(void)
 {
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    codec_writer_fini(&req_w);
-    codec_writer_fini(&rep_w);
+    modeltest_api_fini(&api);
     teardown();
 }
 
 TestSuite(auditapi, .init = api_setup, .fini = api_teardown);
 
-static void
-expect_error(const msgpack_object *rep, const char *code, const char *field)
-{
-    bool ok = true;
-    const char *s;
-    size_t n;
-    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
-    cr_assert(!ok);
-    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
-    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
-    cr_assert_not_null(codec_map_get(rep, "message"));
-    if (field)
-        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
-}
-
 Test(auditapi, search_reply_shape_and_pages)
 {
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 4);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&api.req.pk, "stream", "product-p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 4);
     const msgpack_object *rep = call();
     bool ok = false;
     int64_t position = 0, v = 0;
@@ -679,11 +647,11 @@ Test(auditapi, search_reply_shape_and_pages)
     cr_assert_eq(codec_copy_str(codec_map_get(rep, "next_cursor"), buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "6");
 
-    msgpack_pack_map(&req_w.pk, 4);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 4);
-    codec_pack_kv_str(&req_w.pk, "cursor", buf);
+    msgpack_pack_map(&api.req.pk, 4);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&api.req.pk, "stream", "product-p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 4);
+    codec_pack_kv_str(&api.req.pk, "cursor", buf);
     rep = call();
     items = codec_map_get(rep, "items");
     cr_assert_eq(items->via.array.size, 2);
@@ -692,13 +660,13 @@ Test(auditapi, search_reply_shape_and_pages)
 
 Test(auditapi, nil_means_absent_and_defaults_apply)
 {
-    msgpack_pack_map(&req_w.pk, 4);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_cstr(&req_w.pk, "stream");
-    msgpack_pack_nil(&req_w.pk);
-    codec_pack_cstr(&req_w.pk, "cursor");
-    msgpack_pack_nil(&req_w.pk);
-    codec_pack_kv_int(&req_w.pk, "from_us", 0);
+    msgpack_pack_map(&api.req.pk, 4);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_cstr(&api.req.pk, "stream");
+    msgpack_pack_nil(&api.req.pk);
+    codec_pack_cstr(&api.req.pk, "cursor");
+    msgpack_pack_nil(&api.req.pk);
+    codec_pack_kv_int(&api.req.pk, "from_us", 0);
     const msgpack_object *rep = call();
     cr_assert_eq(codec_map_get(rep, "items")->via.array.size, N_EVENTS);
 }
@@ -706,15 +674,15 @@ Test(auditapi, nil_means_absent_and_defaults_apply)
 /* One bad request: a single key after "type". */
 #define BAD_REQUEST(packing, code, field)                                                          \
     do {                                                                                           \
-        msgpack_pack_map(&req_w.pk, 2);                                                            \
-        codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");                                       \
+        msgpack_pack_map(&api.req.pk, 2);                                                          \
+        codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");                                     \
         packing;                                                                                   \
-        expect_error(call(), code, field);                                                         \
+        modeltest_expect_error(call(), code, field);                                               \
     } while (0)
 
 Test(auditapi, bad_parameters_get_clear_errors)
 {
-    msgpack_packer *pk = &req_w.pk;
+    msgpack_packer *pk = &api.req.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "stream", 5), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_str(pk, "limit", "10"), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_bool(pk, "from_us", true), "malformed", NULL);
@@ -742,22 +710,22 @@ Test(auditapi, bad_parameters_get_clear_errors)
     codec_pack_kv_str(pk, "type", "SearchAudit");
     codec_pack_kv_int(pk, "limit", 5);
     codec_pack_kv_int(pk, "limit", 6);
-    expect_error(call(), "malformed", NULL);
+    modeltest_expect_error(call(), "malformed", NULL);
 
     msgpack_pack_map(pk, 3);
     codec_pack_kv_str(pk, "type", "SearchAudit");
     codec_pack_kv_int(pk, "from_us", T0 + 5);
     codec_pack_kv_int(pk, "to_us", T0);
-    expect_error(call(), "validation", "to_us");
+    modeltest_expect_error(call(), "validation", "to_us");
 }
 
 Test(auditapi, unknown_type_is_left_to_the_runtime)
 {
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
-    cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &rep_w), -1);
-    cr_assert_eq(rep_w.buf.size, 0);
+    cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &api.rep), -1);
+    cr_assert_eq(api.rep.buf.size, 0);
     msgpack_object not_map = {.type = MSGPACK_OBJECT_NIL};
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &rep_w), 0);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &api.rep), 0);
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
@@ -771,12 +739,12 @@ Test(auditapi, non_string_keys_are_malformed)
     };
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
     const char *why = NULL;
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &rep_w), 0);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "malformed", NULL);
+    codec_writer_reset(&api.rep);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &api.rep), 0);
+    msgpack_unpacked_destroy(&api.rep_u);
+    msgpack_unpacked_init(&api.rep_u);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "malformed", NULL);
 }
 
 Test(auditapi, a_model_mid_swap_answers_unavailable)
@@ -784,9 +752,9 @@ Test(auditapi, a_model_mid_swap_answers_unavailable)
     auditlog_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;
-    cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "unavailable", NULL);
+    cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &api.rep), 0);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "unavailable", NULL);
 }
 
 /* The Rebuild factory: a silent model, made live (and printing) on activate. */
