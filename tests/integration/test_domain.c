@@ -10,6 +10,7 @@
  * waited for with bounded polls. */
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -292,9 +293,9 @@ wait_log_line(const char *daemon, const char *needle)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    int64_t deadline = harness_now_ms() + ITEST_WAIT_MS;
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
     while (!file_has(path, needle)) {
-        cr_assert_lt(harness_now_ms(), deadline, "%s never printed: %s", path, needle);
+        cr_assert_lt(proc_mono_ms(), deadline, "%s never printed: %s", path, needle);
         harness_sleep_ms(10);
     }
 }
@@ -305,13 +306,13 @@ wait_log_line(const char *daemon, const char *needle)
 static int
 wait_tool(pid_t pid, int timeout_ms)
 {
-    int64_t deadline = harness_now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (harness_now_ms() >= deadline) {
+        if (proc_mono_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
@@ -949,14 +950,14 @@ Test(domain, history_and_as_of)
     /* the subscription takes effect at some point after the connect: keep
      * producing events until the watcher has printed one and exited */
     int status = -1, views = 0;
-    int64_t deadline = harness_now_ms() + ITEST_WAIT_MS;
-    while (harness_now_ms() < deadline) {
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    while (proc_mono_ms() < deadline) {
         char cid[32];
         snprintf(cid, sizeof cid, "view-%d", views++);
         view(cid, "p1");
-        int64_t until = harness_now_ms() + 200;
+        int64_t until = proc_mono_ms() + 200;
         pid_t done = 0;
-        while (harness_now_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
+        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
             harness_sleep_ms(5);
         if (done == pid)
             break;
@@ -1346,19 +1347,19 @@ Test(domain, read_your_own_writes)
     codec_pack_kv_str(&w.pk, "product_id", "p1");
     codec_pack_kv_int(&w.pk, "min_position", p + 1000000);
     codec_pack_kv_int(&w.pk, "wait_ms", 200);
-    int64_t t0 = harness_now_ms();
+    int64_t t0 = proc_mono_ms();
     cr_assert_eq(zmq_send(s, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
 
     itest_request(h, "query", &r, "Dashboard", "");
-    int64_t t_other = harness_now_ms();
+    int64_t t_other = proc_mono_ms();
     itest_assert_ok(&r, "Dashboard while another request is parked");
     cr_assert_eq(itest_int(r.root, "product_count"), 1);
     harness_reply_fini(&r);
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
     cr_assert_eq(zmq_poll(&item, 1, 0), 0, "the parked request was answered before its wait");
     cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "the parked request is answered within bounds");
-    int64_t t1 = harness_now_ms();
+    int64_t t1 = proc_mono_ms();
     zmq_msg_t m;
     zmq_msg_init(&m);
     cr_assert_geq(zmq_msg_recv(&m, s, 0), 0);
@@ -1554,9 +1555,9 @@ alert_msg_fini(alert_msg_t *a)
 static int
 recv_alert(void *sub, const char *pid, int timeout_ms, alert_msg_t *out)
 {
-    int64_t deadline = harness_now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - harness_now_ms();
+        int64_t left = deadline - proc_mono_ms();
         if (left <= 0)
             return -1;
         zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
