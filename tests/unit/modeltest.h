@@ -1,12 +1,14 @@
 /* modeltest: what the unit tests of a subscriber's model share (the audit
- * and alert models): applying a batch through its subscriber_ops_t as the
- * runtime does, the text it printed, its canonical dump as a string, and
+ * and alert models): its scratch folder and print stream, applying a batch
+ * through its subscriber_ops_t as the runtime does, the text it printed,
+ * its canonical dump as a string, and
  * calling its API handler (subscriber_control_fn) directly.  Test-only,
  * header-only. */
 #ifndef INV_TEST_MODELTEST_H
 #define INV_TEST_MODELTEST_H
 
 #include "codec.h"
+#include "scratch.h"
 #include "subscriber.h"
 
 #include <criterion/criterion.h>
@@ -14,27 +16,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One model under test: its ops table and dump, the history it applies,
+ * the scratch folder it lives in and what it prints, into memory. */
+typedef struct {
+    const subscriber_ops_t *ops;
+    int (*dump)(void *m, FILE *f); /* the model's canonical dump */
+    const event_t *evs;            /* evs[p] has position p */
+    char dir[64];                  /* scratch folder (scratch.h) */
+    FILE *out;                     /* where the model prints: into out_buf */
+    char *out_buf;
+    size_t out_len;
+} modeltest_t;
+
+/* Makes the scratch folder /tmp/inv-<name>-XXXXXX and the print stream. */
+static inline void
+modeltest_init(modeltest_t *t, const char *name)
+{
+    scratch_make(t->dir, sizeof t->dir, name);
+    t->out_buf = NULL;
+    t->out_len = 0;
+    t->out = open_memstream(&t->out_buf, &t->out_len);
+    cr_assert_not_null(t->out);
+}
+
+/* Closes the print stream and removes the scratch folder. */
+static inline void
+modeltest_fini(modeltest_t *t)
+{
+    fclose(t->out);
+    free(t->out_buf);
+    scratch_remove(t->dir);
+}
+
 /* Applies evs[from..to] in one batch, as the subscriber runtime does: begin,
  * apply each, commit at the checkpoint (a replay never moves it back), then
  * the committed hook. */
 static inline void
-modeltest_apply_batch(const subscriber_ops_t *ops, void *m, const event_t *evs, int from, int to)
+modeltest_apply(const modeltest_t *t, void *m, int from, int to)
 {
-    cr_assert_eq(ops->begin(m), 0);
+    cr_assert_eq(t->ops->begin(m), 0);
     for (int p = from; p <= to; p++)
-        cr_assert_eq(ops->apply(m, &evs[p]), 0, "position %d", p);
+        cr_assert_eq(t->ops->apply(m, &t->evs[p]), 0, "position %d", p);
     int64_t cp = 0; /* a replay never moves the checkpoint back */
-    cr_assert_eq(ops->checkpoint(m, &cp), 0);
-    cr_assert_eq(ops->commit(m, cp > to ? cp : to, ""), 0);
-    ops->committed(m);
+    cr_assert_eq(t->ops->checkpoint(m, &cp), 0);
+    cr_assert_eq(t->ops->commit(m, cp > to ? cp : to, ""), 0);
+    t->ops->committed(m);
 }
 
-/* What was printed to out, a memory stream writing into *buf. */
+/* What the model printed so far. */
 static inline const char *
-modeltest_printed(FILE *out, char *const *buf)
+modeltest_printed(modeltest_t *t)
 {
-    fflush(out);
-    return *buf ? *buf : "";
+    fflush(t->out);
+    return t->out_buf ? t->out_buf : "";
 }
 
 static inline int
@@ -46,15 +80,15 @@ modeltest_count_lines(const char *s)
     return n;
 }
 
-/* The model's dump (dump_fn into a memory stream), malloc'ed. */
+/* The model's dump, malloc'ed. */
 static inline char *
-modeltest_dump(int (*dump_fn)(void *m, FILE *f), void *m)
+modeltest_dump(const modeltest_t *t, void *m)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     cr_assert_not_null(f);
-    cr_assert_eq(dump_fn(m, f), 0);
+    cr_assert_eq(t->dump(m, f), 0);
     fclose(f);
     return buf;
 }

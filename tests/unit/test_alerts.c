@@ -21,11 +21,16 @@
 #define N_EVENTS 13
 
 static event_t evs[N_EVENTS + 1]; /* evs[p] has position p */
-static char dir[64];
+
+/* modeltest's dump: the model's, typed for it. */
+static int
+dump_to(void *m, FILE *f)
+{
+    return alerts_dump(m, f);
+}
+
+static modeltest_t mt = {.ops = &alerts_ops, .dump = dump_to, .evs = evs};
 static alerts_t *model;
-static char *out_buf;
-static size_t out_len;
-static FILE *out;
 static void *zctx, *pub, *sub;
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -96,7 +101,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", mt.dir, name);
     alerts_t *m = alerts_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -148,9 +153,8 @@ pubsub_next(alertmsg_t *a, int wait_ms)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "alerts");
-    out = open_memstream(&out_buf, &out_len);
-    model = open_model("alerts.db", out);
+    modeltest_init(&mt, "alerts");
+    model = open_model("alerts.db", mt.out);
     pubsub_open();
     alerts_set_publisher(model, pub);
     history();
@@ -163,45 +167,18 @@ teardown(void)
     bus_close(&sub);
     bus_close(&pub);
     zmq_ctx_term(zctx);
-    fclose(out);
-    free(out_buf);
-    scratch_remove(dir);
+    modeltest_fini(&mt);
 }
 
 TestSuite(alerts, .init = setup, .fini = teardown);
-
-/* Applies positions [from, to] in one batch, as the subscriber runtime does. */
-static void
-apply_batch(alerts_t *m, int from, int to)
-{
-    modeltest_apply_batch(&alerts_ops, m, evs, from, to);
-}
-
-static const char *
-printed(void)
-{
-    return modeltest_printed(out, &out_buf);
-}
-
-static int
-dump_to(void *m, FILE *f)
-{
-    return alerts_dump(m, f);
-}
-
-static char *
-dump(alerts_t *m)
-{
-    return modeltest_dump(dump_to, m);
-}
 
 /* The dump of a fresh model that applied the whole history in one batch. */
 static char *
 fresh_dump(void)
 {
     alerts_t *fresh = open_model("fresh.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *want = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *want = modeltest_dump(&mt, fresh);
     alerts_close(&fresh);
     return want;
 }
@@ -214,11 +191,11 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0, "position %d", p);
     cr_assert_eq(alerts_ops.commit(model, N_EVENTS, ""), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the committed hook");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the committed hook");
     alertmsg_t a;
     cr_assert_eq(pubsub_next(&a, 50), -1, "nothing published before the committed hook");
     alerts_ops.committed(model);
-    const char *s = printed();
+    const char *s = modeltest_printed(&mt);
     cr_assert_eq(modeltest_count_lines(s), N_ALERTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:22.000Z LOW STOCK p1 \"Widget\" stock 9 < "
                                  "threshold 10 (position 2, corr c-sale)\n"),
@@ -244,7 +221,7 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
 
 Test(alerts, product_state_and_discontinued)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     stockwatch_state_t st;
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
     cr_assert_eq(st.stock, 20);
@@ -254,7 +231,8 @@ Test(alerts, product_state_and_discontinued)
     cr_assert_eq(st.stock, 0, "stock still tracked after discontinuing");
     cr_assert_eq(st.level, STOCKWATCH_OUT);
     cr_assert_eq(alerts_product(model, "ghost", &st), 0, "unknown products are skipped");
-    cr_assert_null(strstr(printed(), "position 11"), "no alert for a discontinued product");
+    cr_assert_null(strstr(modeltest_printed(&mt), "position 11"),
+                   "no alert for a discontinued product");
 }
 
 Test(alerts, rollback_prints_and_publishes_nothing)
@@ -264,12 +242,12 @@ Test(alerts, rollback_prints_and_publishes_nothing)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
     alerts_ops.rollback(model);
     alertmsg_t a;
-    cr_assert_str_eq(printed(), "");
+    cr_assert_str_eq(modeltest_printed(&mt), "");
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    apply_batch(model, 1, 1); /* a later good batch must not carry the dropped alerts */
-    cr_assert_str_eq(printed(), "");
+    modeltest_apply(&mt, model, 1, 1); /* a later good batch must not carry the dropped alerts */
+    cr_assert_str_eq(modeltest_printed(&mt), "");
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    char *d = dump(model);
+    char *d = modeltest_dump(&mt, model);
     cr_assert_null(strstr(d, "alert\t"), "%s", d);
     cr_assert_eq(strncmp(d, "checkpoint 1\n", 13), 0, "%s", d);
     free(d);
@@ -277,17 +255,17 @@ Test(alerts, rollback_prints_and_publishes_nothing)
 
 Test(alerts, reapplying_is_harmless_and_silent)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
         cr_assert_eq(pubsub_next(&a, 2000), 0);
-    char *before = dump(model);
-    size_t len = strlen(printed());
-    apply_batch(model, 1, N_EVENTS);
-    apply_batch(model, 5, 7);
-    cr_assert_eq(strlen(printed()), len);
+    char *before = modeltest_dump(&mt, model);
+    size_t len = strlen(modeltest_printed(&mt));
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 5, 7);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len);
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    char *after = dump(model);
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -296,10 +274,10 @@ Test(alerts, reapplying_is_harmless_and_silent)
 Test(alerts, rebuild_dumps_identically)
 {
     for (int p = 1; p <= N_EVENTS; p++)
-        apply_batch(model, p, p);
+        modeltest_apply(&mt, model, p, p);
     alerts_t *fresh = open_model("rebuild.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *live = dump(model), *rebuilt = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *live = modeltest_dump(&mt, model), *rebuilt = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(live, rebuilt);
     cr_assert_eq(modeltest_count_lines(live), 1 + 3 + N_ALERTS, "%s", live);
     alerts_close(&fresh);
@@ -315,7 +293,7 @@ Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
 {
     char *want = fresh_dump();
 
-    apply_batch(model, 1, 3);
+    modeltest_apply(&mt, model, 1, 3);
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 4; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
@@ -323,11 +301,11 @@ Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
     stockwatch_state_t st;
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
     cr_assert_eq(st.stock, 5, "the committed stock, not the rolled-back one");
-    char *mid = dump(model);
+    char *mid = modeltest_dump(&mt, model);
     cr_assert_eq(strncmp(mid, "checkpoint 3\n", 13), 0, "%s", mid);
-    apply_batch(model, 4, 6);
-    apply_batch(model, 7, N_EVENTS);
-    char *got = dump(model);
+    modeltest_apply(&mt, model, 4, 6);
+    modeltest_apply(&mt, model, 7, N_EVENTS);
+    char *got = modeltest_dump(&mt, model);
     cr_assert_str_eq(got, want);
     free(mid);
     free(got);
@@ -341,9 +319,9 @@ Test(alerts, a_renumbered_product_row_is_found_again)
 {
     char *want = fresh_dump();
 
-    apply_batch(model, 1, 3); /* p1 is cached, with its rowid */
+    modeltest_apply(&mt, model, 1, 3); /* p1 is cached, with its rowid */
     char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db", dir);
+    snprintf(path, sizeof path, "%s/alerts.db", mt.dir);
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db,
@@ -353,7 +331,7 @@ Test(alerts, a_renumbered_product_row_is_found_again)
                               " VALUES (1, 'zz', 'Other', 7, 1, 'ok', 0, 0);",
                               NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(db));
-    apply_batch(model, 4, N_EVENTS);
+    modeltest_apply(&mt, model, 4, N_EVENTS);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT stock, position FROM products WHERE rowid = 1", -1,
                                     &st, NULL),
@@ -365,7 +343,7 @@ Test(alerts, a_renumbered_product_row_is_found_again)
     cr_assert_eq(sqlite3_exec(db, "DELETE FROM products WHERE product_id = 'zz'", NULL, NULL, NULL),
                  SQLITE_OK);
     sqlite3_close(db);
-    char *got = dump(model);
+    char *got = modeltest_dump(&mt, model);
     cr_assert_str_eq(got, want);
     free(got);
     free(want);
@@ -373,7 +351,7 @@ Test(alerts, a_renumbered_product_row_is_found_again)
 
 Test(alerts, product_state_includes_the_open_batch)
 {
-    apply_batch(model, 1, 1);
+    modeltest_apply(&mt, model, 1, 1);
     stockwatch_state_t st;
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 2; p <= 5; p++)
@@ -417,7 +395,7 @@ Test(alerts, dirty_products_are_written_across_the_caches_growth)
     alerts_ops.committed(model);
     free(e);
     alerts_close(&model);
-    model = open_model("alerts.db", out);
+    model = open_model("alerts.db", mt.out);
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "g%d", i);
         stockwatch_state_t st;
@@ -442,7 +420,7 @@ collect(void *arg, const alertmsg_t *a)
 
 Test(alerts, list_filters_and_pages)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     found_t f = {0};
     alerts_query_t q = {.product_id = "p1", .limit = 20};
@@ -480,7 +458,7 @@ api_setup(void)
 {
     setup();
     modeltest_api_init(&api);
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
 }
 
 static void
@@ -584,19 +562,19 @@ Test(alertapi, non_string_keys_are_malformed)
 /* The Rebuild factory: a silent model, printing and publishing once live. */
 Test(alerts, rebuild_factory_is_silent_until_activated)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
         cr_assert_eq(pubsub_next(&a, 2000), 0);
-    size_t len = strlen(printed());
-    alerts_live_t live = {model, out, pub};
+    size_t len = strlen(modeltest_printed(&mt));
+    alerts_live_t live = {model, mt.out, pub};
     subscriber_factory_t f = alerts_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db.2", dir);
+    snprintf(path, sizeof path, "%s/alerts.db.2", mt.dir);
     alerts_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
-    apply_batch(fresh, 1, N_EVENTS);
-    cr_assert_eq(strlen(printed()), len, "a rebuild does not re-print history");
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len, "a rebuild does not re-print history");
     cr_assert_eq(pubsub_next(&a, 50), -1, "nor re-publish it");
     f.close(f.arg, model);
     cr_assert_null(live.model);
@@ -605,8 +583,9 @@ Test(alerts, rebuild_factory_is_silent_until_activated)
     cr_assert_eq(live.model, fresh);
     stock(1, "p1", EV_PRODUCT_SOLD, 20, 1); /* slot 1 reused for position N_EVENTS + 1 */
     evs[1].env.position = N_EVENTS + 1;
-    apply_batch(fresh, 1, 1);
-    cr_assert_eq(modeltest_count_lines(printed() + len), 1, "the activated model prints");
+    modeltest_apply(&mt, fresh, 1, 1);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt) + len), 1,
+                 "the activated model prints");
     cr_assert_eq(pubsub_next(&a, 2000), 0, "and publishes");
     cr_assert_eq(a.position, N_EVENTS + 1);
     model = fresh;

@@ -18,11 +18,16 @@
 #define N_EVENTS 10
 
 static event_t evs[N_EVENTS + 1]; /* evs[p] has position p */
-static char dir[64];
+
+/* modeltest's dump: the model's, typed for it. */
+static int
+dump_to(void *m, FILE *f)
+{
+    return auditlog_dump(m, f);
+}
+
+static modeltest_t mt = {.ops = &auditlog_ops, .dump = dump_to, .evs = evs};
 static auditlog_t *model;
-static char *out_buf;
-static size_t out_len;
-static FILE *out;
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -83,7 +88,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", mt.dir, name);
     auditlog_t *m = auditlog_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -92,9 +97,8 @@ open_model(const char *name, FILE *where)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "auditlog");
-    out = open_memstream(&out_buf, &out_len);
-    model = open_model("audit.db", out);
+    modeltest_init(&mt, "auditlog");
+    model = open_model("audit.db", mt.out);
     history();
 }
 
@@ -102,37 +106,10 @@ static void
 teardown(void)
 {
     auditlog_close(&model);
-    fclose(out);
-    free(out_buf);
-    scratch_remove(dir);
+    modeltest_fini(&mt);
 }
 
 TestSuite(auditlog, .init = setup, .fini = teardown);
-
-/* Applies positions [from, to] in one batch, as the subscriber runtime does. */
-static void
-apply_batch(auditlog_t *m, int from, int to)
-{
-    modeltest_apply_batch(&auditlog_ops, m, evs, from, to);
-}
-
-static const char *
-printed(void)
-{
-    return modeltest_printed(out, &out_buf);
-}
-
-static int
-dump_to(void *m, FILE *f)
-{
-    return auditlog_dump(m, f);
-}
-
-static char *
-dump(auditlog_t *m)
-{
-    return modeltest_dump(dump_to, m);
-}
 
 /* ---- model --------------------------------------------------------------- */
 
@@ -141,11 +118,11 @@ Test(auditlog, one_line_per_event_after_commit_only)
     cr_assert_eq(auditlog_ops.begin(model), 0);
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the commit");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the commit");
     cr_assert_eq(auditlog_ops.commit(model, N_EVENTS, ""), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the committed hook");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the committed hook");
     auditlog_ops.committed(model);
-    const char *s = printed();
+    const char *s = modeltest_printed(&mt);
     cr_assert_eq(modeltest_count_lines(s), N_EVENTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:23.000Z #3 product-p1@2 StockUpdated "
                                  "[corr=c3] stock 40 -> 12\n"),
@@ -187,7 +164,7 @@ Test(auditlog, printed_line_equals_the_reference_format)
     fclose(w);
     cr_assert_eq(auditlog_ops.commit(model, 7, ""), 0);
     auditlog_ops.committed(model);
-    cr_assert_str_eq(printed(), want);
+    cr_assert_str_eq(modeltest_printed(&mt), want);
     free(want);
 }
 
@@ -197,10 +174,10 @@ Test(auditlog, rollback_prints_nothing_and_stores_nothing)
     for (int p = 1; p <= 3; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
     auditlog_ops.rollback(model);
-    apply_batch(model, 1, 2);
-    cr_assert_eq(modeltest_count_lines(printed()), 2, "%s", printed());
-    cr_assert_null(strstr(printed(), "#3 "));
-    char *d = dump(model);
+    modeltest_apply(&mt, model, 1, 2);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt)), 2, "%s", modeltest_printed(&mt));
+    cr_assert_null(strstr(modeltest_printed(&mt), "#3 "));
+    char *d = modeltest_dump(&mt, model);
     cr_assert_eq(strncmp(d, "checkpoint 2\n", 13), 0, "%s", d);
     cr_assert_eq(modeltest_count_lines(d), 3);
     free(d);
@@ -208,13 +185,13 @@ Test(auditlog, rollback_prints_nothing_and_stores_nothing)
 
 Test(auditlog, reapplying_is_harmless_and_silent)
 {
-    apply_batch(model, 1, N_EVENTS);
-    char *before = dump(model);
-    size_t printed_len = strlen(printed());
-    apply_batch(model, 1, N_EVENTS);
-    apply_batch(model, 4, 6);
-    cr_assert_eq(strlen(printed()), printed_len, "no second line for the same event");
-    char *after = dump(model);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    char *before = modeltest_dump(&mt, model);
+    size_t printed_len = strlen(modeltest_printed(&mt));
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 4, 6);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), printed_len, "no second line for the same event");
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -223,17 +200,17 @@ Test(auditlog, reapplying_is_harmless_and_silent)
 Test(auditlog, rebuild_dumps_identically)
 {
     for (int p = 1; p <= N_EVENTS; p++)
-        apply_batch(model, p, p);
+        modeltest_apply(&mt, model, p, p);
     auditlog_t *fresh = open_model("rebuild.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *live = dump(model), *rebuilt = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *live = modeltest_dump(&mt, model), *rebuilt = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(live, rebuilt);
     auditlog_close(&fresh);
     cr_assert_null(fresh);
     auditlog_close(&fresh); /* idempotent */
     auditlog_close(&model);
-    model = open_model("audit.db", out);
-    char *reopened = dump(model);
+    model = open_model("audit.db", mt.out);
+    char *reopened = modeltest_dump(&mt, model);
     cr_assert_str_eq(live, reopened);
     free(live);
     free(rebuilt);
@@ -274,7 +251,7 @@ expect(found_t f, const int64_t *want, int n)
 
 Test(auditlog, search_filters)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     expect(search((auditlog_query_t){.stream = "product-p1"}, &more), (int64_t[]){2, 3, 4, 6, 8, 9},
            6);
@@ -415,15 +392,15 @@ Test(auditlog, bulk_indexed_search_equals_a_walk)
 {
     big_apply(model);
     big_check_all();
-    char *before = dump(model);
+    char *before = modeltest_dump(&mt, model);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
-    char *after = dump(model);
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
-    cr_assert_eq(modeltest_count_lines(printed()), BIG);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt)), BIG);
 }
 
 /* Rows applied below their stream's head (a caller that skipped
@@ -456,13 +433,13 @@ Test(auditlog, holes_filled_below_a_streams_head_are_found)
     }
     big_apply_list(model, later, n_later, 500);
     big_check_all();
-    char *spliced = dump(model);
+    char *spliced = modeltest_dump(&mt, model);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
     auditlog_t *in_order = open_model("in_order.db", NULL);
     big_apply(in_order);
-    char *want = dump(in_order);
+    char *want = modeltest_dump(&mt, in_order);
     auditlog_close(&in_order);
     cr_assert_str_eq(spliced, want);
     free(spliced);
@@ -477,7 +454,7 @@ Test(auditlog, a_file_from_before_the_chain_is_linked_at_open)
     big_apply(model);
     auditlog_close(&model);
     char path[128];
-    snprintf(path, sizeof path, "%s/audit.db", dir);
+    snprintf(path, sizeof path, "%s/audit.db", mt.dir);
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db,
@@ -487,7 +464,7 @@ Test(auditlog, a_file_from_before_the_chain_is_linked_at_open)
                               NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(db));
     sqlite3_close(db);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -567,13 +544,13 @@ Test(auditlog, more_streams_in_a_batch_than_the_head_cache_holds)
     wide_apply(1);
     wide_check(2);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     wide_check(2);
 }
 
 Test(auditlog, search_pages_with_a_cursor)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     int64_t after = 0, seen = 0;
     for (int page = 0; page < 10; page++) {
@@ -606,7 +583,7 @@ api_setup(void)
 {
     setup();
     modeltest_api_init(&api);
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
 }
 
 static void
@@ -760,17 +737,17 @@ Test(auditapi, a_model_mid_swap_answers_unavailable)
 /* The Rebuild factory: a silent model, made live (and printing) on activate. */
 Test(auditlog, rebuild_factory_is_silent_until_activated)
 {
-    apply_batch(model, 1, N_EVENTS);
-    size_t len = strlen(printed());
-    auditlog_live_t live = {model, out};
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    size_t len = strlen(modeltest_printed(&mt));
+    auditlog_live_t live = {model, mt.out};
     subscriber_factory_t f = auditlog_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/audit.db.2", dir);
+    snprintf(path, sizeof path, "%s/audit.db.2", mt.dir);
     auditlog_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
-    apply_batch(fresh, 1, N_EVENTS);
-    cr_assert_eq(strlen(printed()), len, "a rebuild does not re-print history");
-    char *a = dump(model), *b = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len, "a rebuild does not re-print history");
+    char *a = modeltest_dump(&mt, model), *b = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(a, b);
     free(a);
     free(b);
@@ -780,7 +757,8 @@ Test(auditlog, rebuild_factory_is_silent_until_activated)
     f.activate(f.arg, fresh);
     cr_assert_eq(live.model, fresh);
     evs[1].env.position = N_EVENTS + 1;
-    apply_batch(fresh, 1, 1);
-    cr_assert_eq(modeltest_count_lines(printed() + len), 1, "the activated model prints");
+    modeltest_apply(&mt, fresh, 1, 1);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt) + len), 1,
+                 "the activated model prints");
     model = fresh; /* closed by teardown */
 }
