@@ -19,8 +19,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "aggstore");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "aggstore", "events.db", path, sizeof path);
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
 }
 
@@ -140,7 +139,8 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     random_product_history(a, 20, 10, 7);
     cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(
-        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ERR_OK);
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1),
+        ERR_OK);
     cr_assert_eq(eventstore_commit(es), ERR_OK);
     *b = *a;
     cr_assert_eq(aggstore_load(es, b, true), ERR_OK);
