@@ -106,6 +106,25 @@ itest_accept(harness_t *h, const command_t *c)
     return r.position;
 }
 
+/* Fills argv (room for cap entries) with invbench against the harness's
+ * command-service, not waiting on a projector (--projector-ep ""), then
+ * the NULL-terminated args, then NULL. */
+static inline void
+itest_invbench_argv(harness_t *h, char **argv, size_t cap, const char *const *args)
+{
+    size_t n = 0;
+    argv[n++] = (char *)harness_binary("invbench");
+    argv[n++] = "--command-ep";
+    argv[n++] = (char *)harness_endpoint(h, "command");
+    argv[n++] = "--projector-ep";
+    argv[n++] = "";
+    for (size_t i = 0; args[i]; i++) {
+        cr_assert_lt(n + 1, cap, "too many invbench arguments");
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+}
+
 /* <the harness's temporary folder>/name into out. */
 static inline void
 itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)

@@ -32,28 +32,18 @@ bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, cons
     snprintf(c, sizeof c, "%lld", (long long)count);
     snprintf(d, sizeof d, "%lld", (long long)duration_ms);
     itest_path_in(h, "invbench.out", logp, sizeof logp);
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)harness_binary("invbench");
-    argv[n++] = "--command-ep";
-    argv[n++] = (char *)harness_endpoint(h, "command");
-    argv[n++] = "--projector-ep";
-    argv[n++] = "";
-    argv[n++] = "--count";
-    argv[n++] = c;
-    argv[n++] = "--duration-ms";
-    argv[n++] = d;
-    argv[n++] = "--products";
-    argv[n++] = "200";
+    const char *args[12] = {"--count", c, "--duration-ms", d, "--products", "200"};
+    int n = 6;
     if (ack_log) {
-        argv[n++] = "--ack-log";
-        argv[n++] = (char *)ack_log;
+        args[n++] = "--ack-log";
+        args[n++] = ack_log;
     }
     if (extra1)
-        argv[n++] = (char *)extra1;
+        args[n++] = extra1;
     if (extra2)
-        argv[n++] = (char *)extra2;
-    argv[n] = NULL;
+        args[n++] = extra2;
+    char *argv[24];
+    itest_invbench_argv(h, argv, 24, args);
     return itest_run(argv, logp, false);
 }
 
@@ -356,30 +346,27 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     char ack_log[512], blog[512];
     itest_path_in(h, "acks.log", ack_log, sizeof ack_log);
     itest_path_in(h, "chaos-bench.log", blog, sizeof blog);
-    char *argv[] = {(char *)harness_binary("invbench"),
-                    "--command-ep",
-                    (char *)harness_endpoint(h, "command"),
-                    "--projector-ep",
-                    "",
-                    "--duration-ms",
-                    "15000",
-                    "--products",
-                    "50",
-                    "--connections",
-                    "4",
-                    "--window",
-                    "16",
-                    "--retry-ms",
-                    "1500",
-                    "--initial-stock",
-                    "30",
-                    "--restock",
-                    "25",
-                    "--mix",
-                    "sell:70,view:5,stock:10,price:10,review:5",
-                    "--ack-log",
-                    ack_log,
-                    NULL};
+    const char *args[] = {"--duration-ms",
+                          "15000",
+                          "--products",
+                          "50",
+                          "--connections",
+                          "4",
+                          "--window",
+                          "16",
+                          "--retry-ms",
+                          "1500",
+                          "--initial-stock",
+                          "30",
+                          "--restock",
+                          "25",
+                          "--mix",
+                          "sell:70,view:5,stock:10,price:10,review:5",
+                          "--ack-log",
+                          ack_log,
+                          NULL};
+    char *argv[40];
+    itest_invbench_argv(h, argv, 40, args);
     pid_t load = itest_start(argv, blog, true);
     cr_assert_gt(load, 0);
     const char *victims[] = {"command", "relay", "projector", "audit", "alert", "query"};

@@ -209,18 +209,9 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     char blog[512], n[16];
     itest_path_in(h, "invbench.out", blog, sizeof blog);
     snprintf(n, sizeof n, "%d", 20000);
-    char *argv[] = {(char *)harness_binary("invbench"),
-                    "--command-ep",
-                    (char *)harness_endpoint(h, "command"),
-                    "--projector-ep",
-                    "",
-                    "--count",
-                    n,
-                    "--products",
-                    "300",
-                    "--window",
-                    "32",
-                    NULL};
+    const char *args[] = {"--count", n, "--products", "300", "--window", "32", NULL};
+    char *argv[16];
+    itest_invbench_argv(h, argv, 16, args);
     cr_assert_eq(itest_run(argv, blog, true), 0, "invbench failed (%s)", blog);
     int64_t h1 = itest_head(h);
     cr_assert_geq(h1, 20000);
@@ -332,23 +323,9 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     dump("projector", "read.db", "read.final");
     /* a fresh `--mode once` build from the log equals the twice-rebuilt live
      * model */
-    char fresh[512], bind[512], log[512];
+    char fresh[512];
     itest_path_in(h, "fresh-read.db", fresh, sizeof fresh);
-    snprintf(bind, sizeof bind, "ipc://%s/fresh-projector.sock", harness_dir(h));
-    itest_path_in(h, "fresh-projector.log", log, sizeof log);
-    char *once[] = {(char *)harness_binary("projector"),
-                    "--db",
-                    fresh,
-                    "--events",
-                    (char *)harness_endpoint(h, "events"),
-                    "--catchup",
-                    (char *)harness_endpoint(h, "catchup"),
-                    "--bind",
-                    bind,
-                    "--mode",
-                    "once",
-                    NULL};
-    cr_assert_eq(itest_run(once, log, true), 0, "projector --mode once (%s)", log);
+    itest_fresh_build(h, "projector", fresh);
     dump("projector", "fresh-read.db", "read.fresh");
     cr_assert(same_file("read.final", "read.fresh"), "the live model differs from a fresh build");
     stale_generations_go_at_restart(4);
