@@ -12,6 +12,7 @@
 #include "subscriber.h"
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,46 @@ modeltest_dump(const modeltest_t *t, void *m)
     cr_assert_eq(t->dump(m, f), 0);
     fclose(f);
     return buf;
+}
+
+/* <dir>/name into out (cap bytes). */
+static inline void
+modeltest_path(const modeltest_t *t, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", t->dir, name);
+}
+
+/* The model's file <dir>/file opened with SQLite from outside the model, as
+ * another process would; close with sqlite3_close. */
+static inline sqlite3 *
+modeltest_db(const modeltest_t *t, const char *file)
+{
+    char path[128];
+    modeltest_path(t, file, path, sizeof path);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
+    return db;
+}
+
+/* Runs sql on db, asserting it succeeds. */
+static inline void
+modeltest_exec(sqlite3 *db, const char *sql)
+{
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+}
+
+/* The first column of the one row that sql returns, as an integer. */
+static inline int64_t
+modeltest_query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }
 
 /* A request and its reply, for calling an API handler directly. */

@@ -101,7 +101,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", mt.dir, name);
+    modeltest_path(&mt, name, path, sizeof path);
     alerts_t *m = alerts_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -320,28 +320,16 @@ Test(alerts, a_renumbered_product_row_is_found_again)
     char *want = fresh_dump();
 
     modeltest_apply(&mt, model, 1, 3); /* p1 is cached, with its rowid */
-    char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db", mt.dir);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db,
-                              "UPDATE products SET rowid = rowid + 100;"
-                              "INSERT INTO products(rowid, product_id, name, stock, threshold,"
-                              " level, discontinued, position)"
-                              " VALUES (1, 'zz', 'Other', 7, 1, 'ok', 0, 0);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3 *db = modeltest_db(&mt, "alerts.db");
+    modeltest_exec(db, "UPDATE products SET rowid = rowid + 100;"
+                       "INSERT INTO products(rowid, product_id, name, stock, threshold,"
+                       " level, discontinued, position)"
+                       " VALUES (1, 'zz', 'Other', 7, 1, 'ok', 0, 0);");
     modeltest_apply(&mt, model, 4, N_EVENTS);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT stock, position FROM products WHERE rowid = 1", -1,
-                                    &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int64(st, 0), 7, "the row that took p1's old rowid changed");
-    cr_assert_eq(sqlite3_column_int64(st, 1), 0);
-    sqlite3_finalize(st);
-    cr_assert_eq(sqlite3_exec(db, "DELETE FROM products WHERE product_id = 'zz'", NULL, NULL, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(modeltest_query_int(db, "SELECT stock FROM products WHERE rowid = 1"), 7,
+                 "the row that took p1's old rowid changed");
+    cr_assert_eq(modeltest_query_int(db, "SELECT position FROM products WHERE rowid = 1"), 0);
+    modeltest_exec(db, "DELETE FROM products WHERE product_id = 'zz'");
     sqlite3_close(db);
     char *got = modeltest_dump(&mt, model);
     cr_assert_str_eq(got, want);
@@ -570,7 +558,7 @@ Test(alerts, rebuild_factory_is_silent_until_activated)
     alerts_live_t live = {model, mt.out, pub};
     subscriber_factory_t f = alerts_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db.2", mt.dir);
+    modeltest_path(&mt, "alerts.db.2", path, sizeof path);
     alerts_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
     modeltest_apply(&mt, fresh, 1, N_EVENTS);

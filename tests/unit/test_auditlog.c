@@ -88,7 +88,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", mt.dir, name);
+    modeltest_path(&mt, name, path, sizeof path);
     auditlog_t *m = auditlog_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -453,37 +453,21 @@ Test(auditlog, a_file_from_before_the_chain_is_linked_at_open)
 {
     big_apply(model);
     auditlog_close(&model);
-    char path[128];
-    snprintf(path, sizeof path, "%s/audit.db", mt.dir);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db,
-                              "ALTER TABLE audit DROP COLUMN prev; DROP TABLE audit_streams;"
-                              " DROP TABLE audit_marks;"
-                              " CREATE INDEX audit_keys_by_stream ON audit_keys(stream);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3 *db = modeltest_db(&mt, "audit.db");
+    modeltest_exec(db, "ALTER TABLE audit DROP COLUMN prev; DROP TABLE audit_streams;"
+                       " DROP TABLE audit_marks;"
+                       " CREATE INDEX audit_keys_by_stream ON audit_keys(stream);");
     sqlite3_close(db);
     model = open_model("audit.db", mt.out);
     big_check_all();
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT count(*) FROM sqlite_schema"
-                                    " WHERE name = 'audit_keys_by_stream'",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 0);
-    sqlite3_finalize(st);
+    db = modeltest_db(&mt, "audit.db");
+    cr_assert_eq(modeltest_query_int(db, "SELECT count(*) FROM sqlite_schema"
+                                         " WHERE name = 'audit_keys_by_stream'"),
+                 0);
     int want_marks = 0; /* every 64th row of each stream */
     for (int s = 0; s < 37; s++)
         want_marks += (BIG / 37 + (s >= 1 && s <= BIG % 37)) / 64;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_marks", -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), want_marks);
-    sqlite3_finalize(st);
+    cr_assert_eq(modeltest_query_int(db, "SELECT count(*) FROM audit_marks"), want_marks);
     sqlite3_close(db);
     static event_t ev;
     big_event(5, &ev);
@@ -742,7 +726,7 @@ Test(auditlog, rebuild_factory_is_silent_until_activated)
     auditlog_live_t live = {model, mt.out};
     subscriber_factory_t f = auditlog_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/audit.db.2", mt.dir);
+    modeltest_path(&mt, "audit.db.2", path, sizeof path);
     auditlog_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
     modeltest_apply(&mt, fresh, 1, N_EVENTS);
