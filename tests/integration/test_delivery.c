@@ -77,6 +77,7 @@ sub_wait(void *sub, int timeout_ms, bus_msg_t *m)
     return zmq_poll(&item, 1, timeout_ms) > 0 ? bus_recv(sub, m, ZMQ_DONTWAIT) : -1;
 }
 
+
 /* A burst of commits goes out in `events` batches (docs/protocol.md,
  * section 5): a subscriber sees every position once and in order, and the
  * projector applies the batches as they come, without a gap (a subscriber
@@ -176,11 +177,8 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
      * head that the real relay never reaches */
     codec_writer_t w;
     codec_writer_init(&w);
-    envelope_t env = {.position = before + 1000,
-                      .version = 1,
-                      .type = EV_PRODUCT_VIEWED,
-                      .schema = 1,
-                      .recorded_at = 1};
+    envelope_t env = {.position = before + 1000, .version = 1, .type = EV_PRODUCT_VIEWED,
+                      .schema = 1, .recorded_at = 1};
     snprintf(env.stream, sizeof env.stream, "product-x");
     snprintf(env.event_id, sizeof env.event_id, "00000000000000000000000000000001");
     snprintf(env.command_id, sizeof env.command_id, "c");
@@ -193,14 +191,14 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
         const char *body;
         size_t len;
     } bad[] = {
-        {"events", "\xc1", 1},                       /* not msgpack */
-        {"events", "\x92\x01\x02", 3},               /* an array of ints */
-        {"events", "\x80", 1},                       /* a map, not an array */
-        {"events", "\xdc\xff\xff", 3},               /* an array16 of 65,535 and nothing */
+        {"events", "\xc1", 1},                    /* not msgpack */
+        {"events", "\x92\x01\x02", 3},            /* an array of ints */
+        {"events", "\x80", 1},                    /* a map, not an array */
+        {"events", "\xdc\xff\xff", 3},            /* an array16 of 65,535 and nothing */
         {"events", "\x91\x81\xa8position\xa1x", 13}, /* a map of the wrong types */
-        {"events", w.buf.data, w.buf.size},          /* decodes: a gap, a false head */
-        {"event", "\x90", 1},                        /* an event that is an array */
-        {"events", "", 0},                           /* empty */
+        {"events", w.buf.data, w.buf.size},       /* decodes: a gap, a false head */
+        {"event", "\x90", 1},                     /* an event that is an array */
+        {"events", "", 0},                        /* empty */
     };
     int64_t until = proc_mono_ms() + 2500; /* long enough for the SUB to reconnect */
     while (proc_mono_ms() < until) {
@@ -211,8 +209,7 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
     codec_writer_fini(&w);
     cr_assert_geq(status_int(h, "projector", "checkpoint"), before, "the projector answers");
     cr_assert_eq(status_int(h, "projector", "checkpoint"), before, "nothing moved it");
-    cr_assert_gt(status_int(h, "projector", "gaps"), gaps,
-                 "the batches past the head were noticed");
+    cr_assert_gt(status_int(h, "projector", "gaps"), gaps, "the batches past the head were noticed");
     bus_close(&pub);
     zmq_ctx_term(ctx);
 
@@ -321,9 +318,9 @@ check_ack_log(harness_t *h, const char *ack_log, int64_t *accepted, int64_t *rej
     char line[512], id[128], result[64];
     long long pos, sent_us, latency_us;
     while (fgets(line, sizeof line, f)) {
-        cr_assert_eq(
-            sscanf(line, "%127s %63s %lld %lld %lld", id, result, &pos, &sent_us, &latency_us), 5,
-            "ack log line: %s", line);
+        cr_assert_eq(sscanf(line, "%127s %63s %lld %lld %lld", id, result, &pos, &sent_us,
+                            &latency_us),
+                     5, "ack log line: %s", line);
         int64_t n = events_of(&s, id);
         if (strcmp(result, "accepted") == 0) {
             (*accepted)++;

@@ -139,8 +139,7 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     random_product_history(a, 20, 10, 7);
     cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(
-        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1),
-        ERR_OK);
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ERR_OK);
     cr_assert_eq(eventstore_commit(es), ERR_OK);
     *b = *a;
     cr_assert_eq(aggstore_load(es, b, true), ERR_OK);
