@@ -84,6 +84,7 @@ struct subscriber {
     void *sub;              /* SUB on the relay */
     void *catchup;          /* DEALER on the catch-up endpoint, recreated after a time-out */
     int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
+    int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
@@ -725,6 +726,10 @@ sub_monitor_drain(subscriber_t *s)
 
 /* A heartbeat's keys: read with the cursor, so that a large hostile one
  * costs no more memory than its own frame (msgpack-c's zone took ~25x). */
+/* The relay sends one every 500 ms; the head of at most one per
+ * SUB_HEARTBEAT_MIN_MS is taken, so a flood announcing a head the catch-up
+ * does not have makes a catch-up that often, not on every loop turn. */
+#define SUB_HEARTBEAT_MIN_MS 200
 static const codec_key_t heartbeat_keys[] = {CODEC_KEY("head"), CODEC_KEY("head_recorded_at")};
 
 static void
@@ -738,6 +743,10 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
     if (codec_reader_init(&r, body, len, &why) == 0 &&
         codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) == 0 && (found & 1u) &&
         mpread_int(&v[0], &head) == 0) {
+        int64_t now_ms = proc_mono_ms();
+        if (s->heartbeat_taken_ms && now_ms - s->heartbeat_taken_ms < SUB_HEARTBEAT_MIN_MS)
+            return; /* a flood: the head of one in SUB_HEARTBEAT_MIN_MS is enough */
+        s->heartbeat_taken_ms = now_ms;
         if (found & 2u)
             mpread_int(&v[1], &rec);
 
