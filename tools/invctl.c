@@ -7,6 +7,7 @@
 #include "cli_commands.h"
 #include "cli_queries.h"
 #include "cli_status.h"
+#include "cli_verify.h"
 #include "cli_watch.h"
 #include "proc.h"
 
@@ -27,6 +28,7 @@ usage(FILE *f)
     cli_watch_usage(f);
     cli_status_usage(f);
     cli_backup_usage(f);
+    cli_verify_usage(f);
     fprintf(f, "  %-18s %s\n", "help", "this text");
     fputs("\nGlobal options (before or after the subcommand):\n", f);
     for (int i = 0; i < CLI_EP__COUNT; i++)
@@ -56,6 +58,7 @@ static const struct {
     {"status", cli_status_run},
     {"rebuild", cli_rebuild_run},
     {"backup", cli_backup_run},
+    {"verify", cli_verify_run},
 };
 
 static int
