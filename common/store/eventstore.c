@@ -1255,18 +1255,19 @@ eventstore_damaged_at(const eventstore_t *es)
 static const char chain_scan_sql[] =
     "SELECT e.position, s.name, e.version, e.type, e.payload, e.recorded_at, e.hash"
     " FROM events e LEFT JOIN streams s ON s.stream_id = e.stream_id"
-    " WHERE e.position > ?1 ORDER BY e.position LIMIT ?2";
+    " WHERE e.position > ?1 AND e.position <= ?3 ORDER BY e.position LIMIT ?2";
 
 /* Checks up to `limit` rows after c->through against c->hash. */
 static int
-es_chain_scan(sqlite3 *db, sqlite3_stmt **stp, es_chain_state_t *c, int limit)
+es_chain_scan(sqlite3 *db, sqlite3_stmt **stp, es_chain_state_t *c, int64_t through, int limit)
 {
     if (!*stp && sqlite3_prepare_v2(db, chain_scan_sql, -1, stp, NULL) != SQLITE_OK)
         return ERR_IO;
     sqlite3_stmt *st = *stp;
     sqlite3_bind_int64(st, 1, c->through);
     sqlite3_bind_int(st, 2, limit);
-    int rc;
+    sqlite3_bind_int64(st, 3, through);
+    int rc = SQLITE_DONE;
     while (c->bad_position == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *stream = (const char *)sqlite3_column_text(st, 1);
         const char *type = (const char *)sqlite3_column_text(st, 3);
@@ -1290,11 +1291,29 @@ es_chain_scan(sqlite3 *db, sqlite3_stmt **stp, es_chain_state_t *c, int limit)
 }
 
 int
-eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int limit)
+eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t through, int limit)
 {
     if (c->bad_position)
         return ERR_OK;
-    return es_chain_scan(es->db, &es->scan, c, limit);
+    return es_chain_scan(es->db, &es->scan, c, through, limit);
+}
+
+bool
+eventstore_chain_follow(es_chain_state_t *c, const envelope_t *env, const void *data, size_t len)
+{
+    if (c->bad_position || env->position != c->through + 1)
+        return c->bad_position == 0;
+    const char *type = event_spec(env->type)->name;
+    chain_event_t cev = {env->stream, strlen(env->stream), env->version, type, strlen(type),
+                         data,        len,                 env->recorded_at};
+    if (!chain_check(c->hash, &cev, env->hash)) {
+        c->bad_position = env->position;
+        return false;
+    }
+    memcpy(c->hash, env->hash, CHAIN_HASH_LEN);
+    c->through = env->position;
+    c->checked++;
+    return true;
 }
 
 int
@@ -1324,7 +1343,8 @@ eventstore_verify_file(const char *path, int64_t from, es_chain_state_t *c, char
     if (rc == SQLITE_OK && (out = es_chain_start(db, at, from, c)) == ERR_OK) {
         do {
             int64_t before = c->checked;
-            if ((out = es_chain_scan(db, &scan, c, 65536)) != ERR_OK || c->checked == before)
+            if ((out = es_chain_scan(db, &scan, c, INT64_MAX, 65536)) != ERR_OK ||
+                c->checked == before)
                 break;
         } while (c->bad_position == 0);
     }

@@ -112,9 +112,16 @@ typedef struct {
 /* *c before position `from` (<= 1: the start of the log; otherwise the
  * stored hash of the event before it is taken as verified). */
 int eventstore_chain_start(eventstore_t *es, int64_t from, es_chain_state_t *c);
-/* Checks up to `limit` events after c->through, moving c; stops at the
- * first bad one (c->bad_position).  ERR_OK, or the store's error. */
-int eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int limit);
+/* Checks up to `limit` events with c->through < position <= through,
+ * moving c; stops at the first bad one (c->bad_position).  ERR_OK, or the
+ * store's error. */
+int eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t through, int limit);
+/* Moves c over the event just read (env with its hash, data its stored
+ * bytes) when it is the next position: false, with c->bad_position set,
+ * when its hash does not follow from c->hash (or c is broken already);
+ * true otherwise (an event at another position leaves c as it is). */
+bool eventstore_chain_follow(es_chain_state_t *c, const envelope_t *env, const void *data,
+                             size_t len);
 /* The whole chain of the store at path from `from` on, opened read-only
  * (nothing is written or migrated).  ERR_OK with *c (bad_position 0: the
  * chain is intact through c->through), or an error with a message in err. */
