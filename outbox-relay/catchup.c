@@ -113,10 +113,13 @@ read_events(void *arg, rpc_request_t *req)
     if (rc != ERR_OK) {
         reply_read_error(c->w, c->es, rc);
     } else {
-        msgpack_pack_map(&c->w->pk, 4);
+        int64_t damaged = c->stats->damaged_at ? c->stats->damaged_at : eventstore_damaged_at(c->es);
+        msgpack_pack_map(&c->w->pk, damaged > 0 ? 5 : 4);
         codec_pack_kv_bool(&c->w->pk, "ok", true);
         codec_pack_kv_int(&c->w->pk, "after", after);
         codec_pack_kv_int(&c->w->pk, "head", head);
+        if (damaged > 0) /* nothing from it on is served (docs/protocol.md) */
+            codec_pack_kv_int(&c->w->pk, "damaged_at", damaged);
         codec_pack_cstr(&c->w->pk, "events");
         msgpack_pack_array(&c->w->pk, l.count);
         codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
