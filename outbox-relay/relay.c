@@ -213,13 +213,13 @@ relay_note_damage(relay_t *r)
           (long long)at, (long long)r->stats.published_through);
 }
 
-/* Moves the in-memory chain on by up to VERIFY_PAGE durable events: at
- * start it walks the whole log; afterwards the published events move it
- * (relay_publish_one) and this has nothing left to do. */
+/* Moves the in-memory chain on by up to VERIFY_PAGE published events: at
+ * start it walks the log published before; events published afterwards
+ * move it themselves (relay_publish_one) once it has caught up. */
 static void
 relay_verify(relay_t *r)
 {
-    int64_t through = r->stats.durable_through;
+    int64_t through = r->stats.published_through; /* what publishing will not check */
     if (r->chain.bad_position || r->chain.through >= through)
         return;
     int64_t before = r->chain.through;
