@@ -164,7 +164,7 @@ static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
-    if (!eventstore_chain_follow(&r->chain, env, data, len))
+    if (!eventstore_chain_follow(r->es, &r->chain, env, data, len))
         return 1; /* damaged: nothing from it on goes out (relay_note_damage) */
     codec_pack_event_raw(&r->batch.pk, env, data, len);
     r->batch_n++;

@@ -49,9 +49,12 @@ enum {
     ST__COUNT
 };
 
-/* Columns 10 and 11 of the event SELECTs: the event's hash and the stored
- * hash of the event before it in position order (NULL before position 1:
- * the chain's genesis), so that each row read is checked (es_row_check). */
+/* Columns 10 and 11 of ST_LOAD: the event's hash and the stored hash of
+ * the event before it in position order (NULL before position 1: the
+ * chain's genesis), so that each row read is checked (es_row_check).  The
+ * reads in position order select only the hash: each row's predecessor is
+ * the row before it, and the first one's is looked up once
+ * (es_ordered_prev), which saved a B-tree descent per event. */
 #define ES_PREV_HASH                                                                           \
     " e.hash, (SELECT p.hash FROM events p WHERE p.position < e.position"                      \
     " ORDER BY p.position DESC LIMIT 1)"
@@ -85,13 +88,13 @@ static const char *const sql[ST__COUNT] = {
      * streams read a page of stream rows per event, in the relay re-read
      * from the WAL after every commit of the command-service. */
     [ST_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
-                " e.command_id, e.correlation_id, e.recorded_at, e.payload," ES_PREV_HASH
+                " e.command_id, e.correlation_id, e.recorded_at, e.payload, e.hash"
                 " FROM events e WHERE e.position > ?1 AND e.position <= ?2"
                 " ORDER BY e.position LIMIT ?3",
     /* The outbox (one row per transaction, keyed by its first position)
      * says what is not yet published: every event from its first row on. */
     [ST_OUTBOX_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
-                       " e.command_id, e.correlation_id, e.recorded_at, e.payload," ES_PREV_HASH
+                       " e.command_id, e.correlation_id, e.recorded_at, e.payload, e.hash"
                        " FROM events e WHERE e.position > max(?1, (SELECT coalesce(min(position),"
                        "  9223372036854775807) FROM outbox) - 1) AND e.position <= ?2"
                        " ORDER BY e.position LIMIT ?3",
@@ -261,6 +264,7 @@ struct eventstore {
     bool chain_read;                      /* chain_head is the open transaction's */
     uint8_t chain_head[CHAIN_HASH_LEN];   /* hash of the last event appended (or the head) */
     int64_t damaged_at;                   /* first position a read found damaged, 0: none */
+    uint8_t row_prev[CHAIN_HASH_LEN];     /* the stored hash the row being handed over follows */
     codec_writer_t w;           /* reused for payloads and stored replies */
     sqlite3_stmt *scan;         /* eventstore_chain_verify's, prepared on first use */
 };
@@ -901,40 +905,67 @@ es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
     return ERR_OK;
 }
 
+/* es->row_prev for the first row of a read in position order: the stored
+ * hash of the event before `position` (the genesis when none). */
+static int
+es_ordered_prev(eventstore_t *es, int64_t position)
+{
+    sqlite3_stmt *st = es->st[ST_CHAIN_HASH];
+    sqlite3_bind_int64(st, 1, position - 1);
+    int rc = sqlite3_step(st), out = ERR_OK;
+    if (rc == SQLITE_DONE)
+        memcpy(es->row_prev, chain_genesis, CHAIN_HASH_LEN);
+    else if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CHAIN_HASH_LEN)
+        memcpy(es->row_prev, sqlite3_column_blob(st, 0), CHAIN_HASH_LEN);
+    else
+        out = rc == SQLITE_ROW ? ERR_CORRUPT : es_err(rc);
+    sqlite3_reset(st);
+    return out;
+}
+
 /* Checks a row of the event SELECTs against the chain: its hash (column
  * 10) must be the one of its bytes linked to the stored hash of the event
- * before it (column 11, NULL before the first).  Fills e->hash. */
+ * before it: es->row_prev in a read in position order (`ordered`), column
+ * 11 otherwise (NULL before the first), copied into es->row_prev.  Fills
+ * e->hash. */
 static int
-es_row_check(sqlite3_stmt *st, envelope_t *e, const void *data, size_t len)
+es_row_check(eventstore_t *es, sqlite3_stmt *st, bool ordered, envelope_t *e, const void *data,
+             size_t len)
 {
     if (sqlite3_column_bytes(st, 10) != CHAIN_HASH_LEN)
         return ERR_CORRUPT;
     memcpy(e->hash, sqlite3_column_blob(st, 10), CHAIN_HASH_LEN);
-    const uint8_t *prev = chain_genesis;
-    if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+    if (!ordered && sqlite3_column_type(st, 11) == SQLITE_NULL) {
+        memcpy(es->row_prev, chain_genesis, CHAIN_HASH_LEN);
+    } else if (!ordered) {
         if (sqlite3_column_bytes(st, 11) != CHAIN_HASH_LEN)
             return ERR_CORRUPT;
-        prev = sqlite3_column_blob(st, 11);
+        memcpy(es->row_prev, sqlite3_column_blob(st, 11), CHAIN_HASH_LEN);
     }
     const char *type = event_spec(e->type)->name;
     chain_event_t cev = {e->stream, strlen(e->stream), e->version, type, strlen(type),
                          data,      len,               e->recorded_at};
-    return chain_check(prev, &cev, e->hash) ? ERR_OK : ERR_CORRUPT;
+    return chain_check(es->row_prev, &cev, e->hash) ? ERR_OK : ERR_CORRUPT;
 }
 
 /* Runs a bound event SELECT and hands each row to fn as raw bytes, each
  * checked against the chain first: the rows before a damaged one are
- * handed over, then ERR_CORRUPT with es->damaged_at set. */
+ * handed over, then ERR_CORRUPT with es->damaged_at set.  `ordered`: the
+ * SELECT returns positions in order and no column 11. */
 static int
-es_each_raw(eventstore_t *es, sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
+es_each_raw(eventstore_t *es, sqlite3_stmt *st, bool ordered, eventstore_raw_fn fn, void *arg)
 {
     int rc, out = ERR_OK;
     envelope_t env;
+    bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const void *data = sqlite3_column_blob(st, 9);
         size_t len = (size_t)sqlite3_column_bytes(st, 9);
-        if ((out = es_row_envelope(es, st, &env)) == ERR_OK)
-            out = es_row_check(st, &env, data, len);
+        if (ordered && first)
+            out = es_ordered_prev(es, sqlite3_column_int64(st, 0));
+        first = false;
+        if (out == ERR_OK && (out = es_row_envelope(es, st, &env)) == ERR_OK)
+            out = es_row_check(es, st, ordered, &env, data, len);
         if (out != ERR_OK) {
             int64_t at = sqlite3_column_int64(st, 0);
             if (es->damaged_at == 0 || at < es->damaged_at)
@@ -943,6 +974,8 @@ es_each_raw(eventstore_t *es, sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
         }
         if ((out = fn(&env, data, len, arg)) != 0)
             break;
+        if (ordered)
+            memcpy(es->row_prev, env.hash, CHAIN_HASH_LEN); /* the next row's predecessor */
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = es_err(rc);
@@ -1023,7 +1056,7 @@ eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_versi
         sqlite3_bind_int64(st, 2, from);
         bind_text(st, 3, stream);
         sqlite3_bind_int64(st, 4, max_position);
-        rc = es_each_raw(es, st, es_decode_row, &ctx);
+        rc = es_each_raw(es, st, false, es_decode_row, &ctx);
         if (end_position > max_position)
             break; /* the rest of the stream is after the bound */
         from = end_version;
@@ -1039,7 +1072,7 @@ es_read_range(eventstore_t *es, sqlite3_stmt *st, int64_t after, int64_t through
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int64(st, 2, through);
     sqlite3_bind_int(st, 3, limit);
-    return es_each_raw(es, st, fn, arg);
+    return es_each_raw(es, st, true, fn, arg);
 }
 
 int
@@ -1299,10 +1332,18 @@ eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t through, 
 }
 
 bool
-eventstore_chain_follow(es_chain_state_t *c, const envelope_t *env, const void *data, size_t len)
+eventstore_chain_follow(const eventstore_t *es, es_chain_state_t *c, const envelope_t *env,
+                        const void *data, size_t len)
 {
     if (c->bad_position || env->position != c->through + 1)
         return c->bad_position == 0;
+    if (es && memcmp(es->row_prev, c->hash, CHAIN_HASH_LEN) == 0) {
+        /* the read just checked env->hash from these bytes and row_prev */
+        memcpy(c->hash, env->hash, CHAIN_HASH_LEN);
+        c->through = env->position;
+        c->checked++;
+        return true;
+    }
     const char *type = event_spec(env->type)->name;
     chain_event_t cev = {env->stream, strlen(env->stream), env->version, type, strlen(type),
                          data,        len,                 env->recorded_at};

@@ -119,9 +119,11 @@ int eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t throu
 /* Moves c over the event just read (env with its hash, data its stored
  * bytes) when it is the next position: false, with c->bad_position set,
  * when its hash does not follow from c->hash (or c is broken already);
- * true otherwise (an event at another position leaves c as it is). */
-bool eventstore_chain_follow(es_chain_state_t *c, const envelope_t *env, const void *data,
-                             size_t len);
+ * true otherwise (an event at another position leaves c as it is).  Called
+ * from a raw read's fn with es (else NULL), no hash is computed when the
+ * read checked the row against a stored predecessor equal to c->hash. */
+bool eventstore_chain_follow(const eventstore_t *es, es_chain_state_t *c, const envelope_t *env,
+                             const void *data, size_t len);
 /* The whole chain of the store at path from `from` on, opened read-only
  * (nothing is written or migrated).  ERR_OK with *c (bad_position 0: the
  * chain is intact through c->through), or an error with a message in err. */

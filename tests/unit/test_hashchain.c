@@ -268,3 +268,80 @@ Test(chainstore, a_schema_3_store_gets_the_chain_at_open)
     cr_assert_eq(c.checked, 12);
     cr_assert_eq(c.bad_position, 0);
 }
+
+/* Rewrites positions from..to as a forger who knows the layout would: the
+ * payload of `from` changed, every hash from it on recomputed, so the
+ * stored chain is consistent again. */
+static void
+forge_tail(int64_t from, int64_t to)
+{
+    flip_payload_byte(from);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    for (int64_t p = from; p <= to; p++) {
+        sqlite3_stmt *st, *up;
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT s.name, e.version, e.type, e.payload, e.recorded_at,"
+                                        " (SELECT hash FROM events WHERE position = ?1 - 1)"
+                                        " FROM events e JOIN streams s USING (stream_id)"
+                                        " WHERE position = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_int64(st, 1, p);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 2);
+        uint8_t h[CHAIN_HASH_LEN];
+        chain_hash(sqlite3_column_blob(st, 5),
+                   &(chain_event_t){name, strlen(name), sqlite3_column_int64(st, 1), type,
+                                    strlen(type), sqlite3_column_blob(st, 3),
+                                    (size_t)sqlite3_column_bytes(st, 3),
+                                    sqlite3_column_int64(st, 4)},
+                   h);
+        sqlite3_finalize(st);
+        cr_assert_eq(sqlite3_prepare_v2(db, "UPDATE events SET hash = ?2 WHERE position = ?1", -1,
+                                        &up, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_int64(up, 1, p);
+        sqlite3_bind_blob(up, 2, h, CHAIN_HASH_LEN, SQLITE_STATIC);
+        cr_assert_eq(sqlite3_step(up), SQLITE_DONE);
+        sqlite3_finalize(up);
+    }
+    sqlite3_close(db);
+}
+
+typedef struct {
+    eventstore_t *es;
+    es_chain_state_t *c;
+    int followed;
+} follow_t;
+
+static int
+follow_raw(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    follow_t *f = arg;
+    if (!eventstore_chain_follow(f->es, f->c, env, data, len))
+        return 1;
+    f->followed++;
+    return 0;
+}
+
+Test(chainstore, a_forged_tail_is_caught_by_a_chain_kept_in_memory)
+{
+    append_n(6);
+    es_chain_state_t c; /* what the relay holds after publishing 1..6 */
+    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
+    follow_t f = {es, &c, 0};
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, follow_raw, &f), ERR_OK);
+    cr_assert_eq(c.through, 6);
+    forge_tail(3, 6);
+    char err[128] = "";
+    es_chain_state_t offline;
+    cr_assert_eq(eventstore_verify_file(path, 0, &offline, err, sizeof err), ERR_OK, "%s", err);
+    cr_assert_eq(offline.bad_position, 0, "a consistent forgery passes a check from scratch");
+    append_n(2); /* the appends link to the forged head */
+    f.followed = 0;
+    cr_assert_eq(eventstore_read_raw(es, 6, INT64_MAX, 100, follow_raw, &f), 1);
+    cr_assert_eq(f.followed, 0);
+    cr_assert_eq(c.bad_position, 7, "the first event after the forged head is named");
+}
