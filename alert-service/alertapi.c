@@ -43,10 +43,10 @@ set_cursor(void *target, const msgpack_object *v)
 }
 
 static const param_t list_params[] = {
-    {"type", PARAM_STR, NULL},
-    {"product_id", PARAM_STR, set_product},
-    {"limit", PARAM_INT, set_limit},
-    {"cursor", PARAM_STR, set_cursor},
+    {.name = "type", .kind = PARAM_STR, .set = NULL},
+    {.name = "product_id", .kind = PARAM_STR, .set = set_product},
+    {.name = "limit", .kind = PARAM_INT, .set = set_limit},
+    {.name = "cursor", .kind = PARAM_STR, .set = set_cursor},
 };
 #define N_LIST_PARAMS (sizeof list_params / sizeof list_params[0])
 

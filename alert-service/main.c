@@ -26,8 +26,8 @@ int
 main(int argc, char **argv)
 {
     const char *pub_ep = EP_ALERTS; /* our alert PUB, bound */
-    const config_option_t pub = {"--pub", "INV_ALERTS_BIND", CONFIG_STR, &pub_ep,
-                                 "alert PUB to bind"};
+    const config_option_t pub =
+        CONFIG_STR_OPT("--pub", "INV_ALERTS_BIND", &pub_ep, "alert PUB to bind");
     const subdaemon_spec_t spec = {
         .name = "alert",
         .prog = "alert-service",

@@ -89,13 +89,13 @@ set_cursor(void *target, const msgpack_object *v)
 }
 
 static const param_t search_params[] = {
-    {"type", PARAM_STR, NULL},
-    {"stream", PARAM_STR, set_stream},
-    {"correlation_id", PARAM_STR, set_corr},
-    {"from_us", PARAM_INT, set_from},
-    {"to_us", PARAM_INT, set_to},
-    {"limit", PARAM_INT, set_limit},
-    {"cursor", PARAM_STR, set_cursor},
+    {.name = "type", .kind = PARAM_STR, .set = NULL},
+    {.name = "stream", .kind = PARAM_STR, .set = set_stream},
+    {.name = "correlation_id", .kind = PARAM_STR, .set = set_corr},
+    {.name = "from_us", .kind = PARAM_INT, .set = set_from},
+    {.name = "to_us", .kind = PARAM_INT, .set = set_to},
+    {.name = "limit", .kind = PARAM_INT, .set = set_limit},
+    {.name = "cursor", .kind = PARAM_STR, .set = set_cursor},
 };
 #define N_SEARCH_PARAMS (sizeof search_params / sizeof search_params[0])
 

@@ -99,12 +99,12 @@ auditchain_new(sqlite3 *db)
         return NULL;
     c->db = db;
     if (!(c->heads = headcache_new(HEAD_SETS)))
-        auditchain_free(&c);
+        auditchain_destroy(&c);
     return c;
 }
 
 void
-auditchain_free(auditchain_t **cp)
+auditchain_destroy(auditchain_t **cp)
 {
     if (!cp || !*cp)
         return;

@@ -50,7 +50,7 @@ int auditchain_migrate(sqlite3 *db);
 auditchain_t *auditchain_new(sqlite3 *db);
 
 /* Frees; NULL-safe, nulls the pointer. */
-void auditchain_free(auditchain_t **chain);
+void auditchain_destroy(auditchain_t **chain);
 
 /* For a row about to be inserted at `position` of `stream`: when the
  * position is beyond the stream's head (the usual case: rows arrive in

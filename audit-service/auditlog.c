@@ -281,7 +281,7 @@ auditlog_close(auditlog_t **ap)
     sqlite3_finalize(a->keys_one);
     sqlite3_finalize(a->row_at);
     sqlite3_finalize(a->checkpoint_st);
-    auditchain_free(&a->chain);
+    auditchain_destroy(&a->chain);
     for (int i = 0; i < FILTER_COMBOS; i++) {
         sqlite3_finalize(a->search[i]);
         sqlite3_finalize(a->tail[i]);

@@ -123,7 +123,7 @@ append(const char *path, int64_t n, int64_t products, int batch, bool full, doub
     *secs = now_s() - t0;
     free(ev);
     free(versions);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     return rc;
 }
 
@@ -331,7 +331,7 @@ open_loop(const char *path, int64_t rate, int64_t n, int64_t products, double *s
     free(ev);
     free(lat);
     free(versions);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     return started && rc == ERR_OK ? 0 : -1;
 }
 

@@ -56,7 +56,7 @@ typedef struct {
     size_t n_samples, cap_samples;
     int64_t *ack_t, *ack_pos; /* ack time and position of each accepted command */
     size_t n_acks, cap_acks;
-    int timer_fd; /* open loop: fires at the next intended send time (-1: none) */
+    int timer_fd;          /* open loop: fires at the next intended send time (-1: none) */
     int64_t last_reply_us; /* when the last reply arrived (or the load began) */
     int64_t load_start_us; /* when the load began (ack log times are from here) */
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
@@ -164,7 +164,7 @@ build_command(bench_t *b, int conn, int slot, int64_t seq, codec_writer_t *w)
         fields_set_str(&c->data, F_COMMENT, "");
     }
     codec_writer_reset(w);
-    codec_pack_command(&w->pk, c);
+    codec_pack_command(w, c);
 }
 
 static void
@@ -173,9 +173,10 @@ build_query(bench_t *b, codec_writer_t *w)
     char pid[ID_MAX + 1];
     id_of(pid, sizeof pid, b->o->prefix, "p", zipf_next(b->zipf));
     codec_writer_reset(w);
-    msgpack_pack_map(&w->pk, 2);
-    codec_pack_kv_str(&w->pk, "type", "GetProductDetail");
-    codec_pack_kv_str(&w->pk, "product_id", pid);
+    codec_map_open(w);
+    codec_map_str(w, "type", "GetProductDetail");
+    codec_map_str(w, "product_id", pid);
+    codec_map_close(w);
 }
 
 /* ---- sending and receiving ----------------------------------------------- */
@@ -320,20 +321,28 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     finish_slot(b, c, slot);
 }
 
+/* Points v at the value of key in a reply map.  0, or -1 when the reply is
+ * not one msgpack value with string keys or has no such key. */
+static int
+reply_find(const void *body, size_t len, const char *key, mpread_t *v)
+{
+    mpread_t r;
+    const char *why;
+    if (codec_reader_check(&r, body, len, &why) != 0)
+        return -1;
+    return mpread_find(&r, key, v);
+}
+
 static void
 on_query_reply(bench_t *b, conn_t *c, const void *body, size_t len)
 {
     if (c->fifo_len == 0)
         return;
     int si = c->fifo[c->fifo_head];
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    const char *why;
     bool ok = false;
-    const msgpack_object *v;
-    if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "ok")))
-        codec_get_bool(v, &ok);
-    msgpack_unpacked_destroy(&u);
+    mpread_t v;
+    if (reply_find(body, len, "ok", &v) == 0)
+        mpread_bool(&v, &ok);
     histogram_record(&b->r->latency, proc_mono_us() - c->slots[si].intended_us);
     if (ok)
         b->r->acked++;
@@ -383,13 +392,9 @@ proj_poll(bench_t *b, int64_t t)
     while (bus_recv(b->proj, &m, ZMQ_DONTWAIT) == 0) {
         size_t len;
         const void *body = bus_body(&m, &len);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        const char *why;
-        const msgpack_object *v;
+        mpread_t v;
         int64_t cp;
-        if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "checkpoint")) &&
-            codec_get_int(v, &cp) == 0) {
+        if (reply_find(body, len, "checkpoint", &v) == 0 && mpread_int(&v, &cp) == 0) {
             if (b->n_samples == b->cap_samples) {
                 size_t cap = b->cap_samples ? b->cap_samples * 2 : 4096;
                 sample_t *s2 = realloc(b->samples, cap * sizeof *s2);
@@ -401,7 +406,6 @@ proj_poll(bench_t *b, int64_t t)
             if (b->n_samples < b->cap_samples)
                 b->samples[b->n_samples++] = (sample_t){proc_mono_us(), cp};
         }
-        msgpack_unpacked_destroy(&u);
         bus_msg_close(&m);
         b->proj_waiting = false;
     }
@@ -569,13 +573,9 @@ status_int(void *zctx, const char *ep, const char *key)
     size_t len = 0;
     int64_t v = -1;
     if (s && bus_request(s, status, sizeof status - 1, 1000, &reply, &len) == 0) {
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        const char *why;
-        const msgpack_object *o;
-        if (codec_parse(reply, len, &u, &why) == 0 && (o = codec_map_get(&u.data, key)))
-            codec_get_int(o, &v);
-        msgpack_unpacked_destroy(&u);
+        mpread_t o;
+        if (reply_find(reply, len, key, &o) == 0)
+            mpread_int(&o, &v);
     }
     free(reply);
     bus_close(&s);
@@ -652,7 +652,7 @@ run_setup(bench_t *b)
             snprintf(cmd->command_id, sizeof cmd->command_id, "%s-setup-%d", b->o->prefix, k);
         }
         codec_writer_reset(&w);
-        codec_pack_command(&w.pk, cmd);
+        codec_pack_command(&w, cmd);
         void *reply = NULL;
         size_t len;
         command_reply_t r;

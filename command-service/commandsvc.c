@@ -121,7 +121,7 @@ static void
 svc_reply(commandsvc_t *s, pending_t *p)
 {
     codec_writer_reset(&s->w);
-    codec_pack_command_reply(&s->w.pk, &p->reply);
+    codec_pack_command_reply(&s->w, &p->reply);
     svc_send(s, &p->msg, p->n_env, p->cmd.correlation_id);
     if (p->reply.accepted)
         s->accepted++;
@@ -471,7 +471,7 @@ svc_refuse(commandsvc_t *s, pending_t *p, reject_code_t rc, const field_errors_t
         LOG_W(p->cmd.correlation_id, "malformed request: %s", why);
         memset(&p->reply.fields, 0, sizeof p->reply.fields);
     }
-    codec_pack_command_reply(&w->pk, &p->reply);
+    codec_pack_command_reply(w, &p->reply);
     s->rejected++;
 }
 

@@ -8,9 +8,10 @@
 
 #define BIG INT64_MAX
 
-#define SPEC(name, kind, min_len, max_len, min, max)                                               \
+#define SPEC(name_, kind_, min_len_, max_len_, min_, max_)                                         \
     {                                                                                              \
-        name, kind, min_len, max_len, min, max, sizeof name - 1                                    \
+        .name = name_, .kind = kind_, .min_len = min_len_, .max_len = max_len_, .min_value = min_, \
+        .max_value = max_, .name_len = sizeof name_ - 1                                            \
     }
 static const field_spec_t specs[F__COUNT] = {
     [F_PRODUCT_ID] = SPEC("product_id", FK_ID, 1, ID_MAX, 0, 0),
@@ -39,7 +40,8 @@ static const field_spec_t specs[F__COUNT] = {
     [F_RATING] = SPEC("rating", FK_INT, 0, 0, 1, 5),
 };
 
-#define STR_FIELD(f, member) [f] = {offsetof(fields_t, member), sizeof(((fields_t *)0)->member)}
+#define STR_FIELD(f, member)                                                                       \
+    [f] = {.offset = offsetof(fields_t, member), .cap = sizeof(((fields_t *)0)->member)}
 static const struct {
     size_t offset;
     size_t cap;

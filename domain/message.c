@@ -10,43 +10,72 @@
 #define B(f) FIELD_BIT(f)
 
 static const command_spec_t command_specs[CMD__COUNT] = {
-    [CMD_REGISTER_SUPPLIER] = {"RegisterSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, AGG_SUPPLIER},
-    [CMD_RENAME_SUPPLIER] = {"RenameSupplier", B(F_SUPPLIER_ID) | B(F_NAME), 0, AGG_SUPPLIER},
-    [CMD_CREATE_PRODUCT] = {"CreateProduct",
-                            B(F_PRODUCT_ID) | B(F_SKU) | B(F_NAME) | B(F_SUPPLIER_ID) |
-                                B(F_PRICE_CENTS) | B(F_COST_PRICE_CENTS) | B(F_STOCK) |
-                                B(F_LOW_STOCK_THRESHOLD),
-                            B(F_DESCRIPTION), AGG_PRODUCT},
-    [CMD_CHANGE_PRICE] = {"ChangePrice", B(F_PRODUCT_ID) | B(F_PRICE_CENTS), 0, AGG_PRODUCT},
-    [CMD_UPDATE_STOCK] = {"UpdateStock", B(F_PRODUCT_ID) | B(F_NEW_STOCK), 0, AGG_PRODUCT},
-    [CMD_SELL_PRODUCT] = {"SellProduct", B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID), 0,
-                          AGG_PRODUCT},
-    [CMD_RECORD_PRODUCT_VIEW] = {"RecordProductView", B(F_PRODUCT_ID), 0, AGG_PRODUCT},
-    [CMD_SUBMIT_REVIEW] = {"SubmitReview",
-                           B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING),
-                           B(F_COMMENT), AGG_PRODUCT},
-    [CMD_DISCONTINUE_PRODUCT] = {"DiscontinueProduct", B(F_PRODUCT_ID), B(F_REASON), AGG_PRODUCT},
+    [CMD_REGISTER_SUPPLIER] = {.name = "RegisterSupplier",
+                               .required = B(F_SUPPLIER_ID) | B(F_NAME),
+                               .aggregate = AGG_SUPPLIER},
+    [CMD_RENAME_SUPPLIER] = {.name = "RenameSupplier",
+                             .required = B(F_SUPPLIER_ID) | B(F_NAME),
+                             .aggregate = AGG_SUPPLIER},
+    [CMD_CREATE_PRODUCT] = {.name = "CreateProduct",
+                            .required = B(F_PRODUCT_ID) | B(F_SKU) | B(F_NAME) | B(F_SUPPLIER_ID) |
+                                        B(F_PRICE_CENTS) | B(F_COST_PRICE_CENTS) | B(F_STOCK) |
+                                        B(F_LOW_STOCK_THRESHOLD),
+                            .optional = B(F_DESCRIPTION),
+                            .aggregate = AGG_PRODUCT},
+    [CMD_CHANGE_PRICE] = {.name = "ChangePrice",
+                          .required = B(F_PRODUCT_ID) | B(F_PRICE_CENTS),
+                          .aggregate = AGG_PRODUCT},
+    [CMD_UPDATE_STOCK] = {.name = "UpdateStock",
+                          .required = B(F_PRODUCT_ID) | B(F_NEW_STOCK),
+                          .aggregate = AGG_PRODUCT},
+    [CMD_SELL_PRODUCT] = {.name = "SellProduct",
+                          .required = B(F_PRODUCT_ID) | B(F_QUANTITY) | B(F_ORDER_ID),
+                          .aggregate = AGG_PRODUCT},
+    [CMD_RECORD_PRODUCT_VIEW] = {.name = "RecordProductView",
+                                 .required = B(F_PRODUCT_ID),
+                                 .aggregate = AGG_PRODUCT},
+    [CMD_SUBMIT_REVIEW] = {.name = "SubmitReview",
+                           .required =
+                               B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING),
+                           .optional = B(F_COMMENT),
+                           .aggregate = AGG_PRODUCT},
+    [CMD_DISCONTINUE_PRODUCT] = {.name = "DiscontinueProduct",
+                                 .required = B(F_PRODUCT_ID),
+                                 .optional = B(F_REASON),
+                                 .aggregate = AGG_PRODUCT},
 };
 
 static const event_spec_t event_specs[EV__COUNT] = {
-    [EV_SUPPLIER_REGISTERED] = {"SupplierRegistered", 1, B(F_SUPPLIER_ID) | B(F_NAME)},
-    [EV_SUPPLIER_RENAMED] = {"SupplierRenamed", 1,
-                             B(F_SUPPLIER_ID) | B(F_OLD_NAME) | B(F_NEW_NAME)},
-    [EV_PRODUCT_CREATED] = {"ProductCreated", 2,
-                            B(F_PRODUCT_ID) | B(F_SKU) | B(F_NAME) | B(F_DESCRIPTION) |
-                                B(F_SUPPLIER_ID) | B(F_SUPPLIER_NAME) | B(F_PRICE_CENTS) |
-                                B(F_COST_PRICE_CENTS) | B(F_STOCK) | B(F_LOW_STOCK_THRESHOLD)},
-    [EV_PRICE_CHANGED] = {"PriceChanged", 1,
-                          B(F_PRODUCT_ID) | B(F_OLD_PRICE_CENTS) | B(F_NEW_PRICE_CENTS)},
-    [EV_STOCK_UPDATED] = {"StockUpdated", 1, B(F_PRODUCT_ID) | B(F_OLD_STOCK) | B(F_NEW_STOCK)},
-    [EV_PRODUCT_SOLD] = {"ProductSold", 1,
-                         B(F_PRODUCT_ID) | B(F_ORDER_ID) | B(F_QUANTITY) | B(F_UNIT_PRICE_CENTS) |
-                             B(F_OLD_STOCK) | B(F_NEW_STOCK)},
-    [EV_PRODUCT_VIEWED] = {"ProductViewed", 1, B(F_PRODUCT_ID)},
-    [EV_REVIEW_SUBMITTED] = {"ReviewSubmitted", 1,
-                             B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) | B(F_RATING) |
-                                 B(F_COMMENT)},
-    [EV_PRODUCT_DISCONTINUED] = {"ProductDiscontinued", 1, B(F_PRODUCT_ID) | B(F_REASON)},
+    [EV_SUPPLIER_REGISTERED] = {.name = "SupplierRegistered",
+                                .schema = 1,
+                                .fields = B(F_SUPPLIER_ID) | B(F_NAME)},
+    [EV_SUPPLIER_RENAMED] = {.name = "SupplierRenamed",
+                             .schema = 1,
+                             .fields = B(F_SUPPLIER_ID) | B(F_OLD_NAME) | B(F_NEW_NAME)},
+    [EV_PRODUCT_CREATED] = {.name = "ProductCreated",
+                            .schema = 2,
+                            .fields = B(F_PRODUCT_ID) | B(F_SKU) | B(F_NAME) | B(F_DESCRIPTION) |
+                                      B(F_SUPPLIER_ID) | B(F_SUPPLIER_NAME) | B(F_PRICE_CENTS) |
+                                      B(F_COST_PRICE_CENTS) | B(F_STOCK) |
+                                      B(F_LOW_STOCK_THRESHOLD)},
+    [EV_PRICE_CHANGED] = {.name = "PriceChanged",
+                          .schema = 1,
+                          .fields = B(F_PRODUCT_ID) | B(F_OLD_PRICE_CENTS) | B(F_NEW_PRICE_CENTS)},
+    [EV_STOCK_UPDATED] = {.name = "StockUpdated",
+                          .schema = 1,
+                          .fields = B(F_PRODUCT_ID) | B(F_OLD_STOCK) | B(F_NEW_STOCK)},
+    [EV_PRODUCT_SOLD] = {.name = "ProductSold",
+                         .schema = 1,
+                         .fields = B(F_PRODUCT_ID) | B(F_ORDER_ID) | B(F_QUANTITY) |
+                                   B(F_UNIT_PRICE_CENTS) | B(F_OLD_STOCK) | B(F_NEW_STOCK)},
+    [EV_PRODUCT_VIEWED] = {.name = "ProductViewed", .schema = 1, .fields = B(F_PRODUCT_ID)},
+    [EV_REVIEW_SUBMITTED] = {.name = "ReviewSubmitted",
+                             .schema = 1,
+                             .fields = B(F_PRODUCT_ID) | B(F_REVIEW_ID) | B(F_CUSTOMER_ID) |
+                                       B(F_RATING) | B(F_COMMENT)},
+    [EV_PRODUCT_DISCONTINUED] = {.name = "ProductDiscontinued",
+                                 .schema = 1,
+                                 .fields = B(F_PRODUCT_ID) | B(F_REASON)},
 };
 
 static const char *const reject_names[REJ__COUNT] = {

@@ -193,12 +193,12 @@ static const struct {
     product_decide_fn fn;
     bool refused_when_discontinued;
 } deciders[CMD__COUNT] = {
-    [CMD_CHANGE_PRICE] = {decide_price, true},
-    [CMD_UPDATE_STOCK] = {decide_stock, false},
-    [CMD_SELL_PRODUCT] = {decide_sell, true},
-    [CMD_RECORD_PRODUCT_VIEW] = {decide_view, false},
-    [CMD_SUBMIT_REVIEW] = {decide_review, false},
-    [CMD_DISCONTINUE_PRODUCT] = {decide_discontinue, true},
+    [CMD_CHANGE_PRICE] = {.fn = decide_price, .refused_when_discontinued = true},
+    [CMD_UPDATE_STOCK] = {.fn = decide_stock, .refused_when_discontinued = false},
+    [CMD_SELL_PRODUCT] = {.fn = decide_sell, .refused_when_discontinued = true},
+    [CMD_RECORD_PRODUCT_VIEW] = {.fn = decide_view, .refused_when_discontinued = false},
+    [CMD_SUBMIT_REVIEW] = {.fn = decide_review, .refused_when_discontinued = false},
+    [CMD_DISCONTINUE_PRODUCT] = {.fn = decide_discontinue, .refused_when_discontinued = true},
 };
 
 void

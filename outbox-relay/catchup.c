@@ -23,7 +23,7 @@ static void
 reply_error(codec_writer_t *w, const char *code, const char *message)
 {
     codec_writer_reset(w);
-    codec_pack_error(&w->pk, &(codec_error_t){.code = code, .message = message});
+    codec_pack_error(w, &(codec_error_t){.code = code, .message = message});
 }
 
 /* The context of catchup_serve (arg) with the request being answered. */
@@ -82,7 +82,7 @@ static int
 collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     raw_list_t *l = arg;
-    codec_pack_event_raw(&l->items.pk, env, data, len);
+    codec_pack_event_raw(&l->items, env, data, len);
     l->count++;
     return 0;
 }
@@ -141,7 +141,7 @@ collect_event(const event_t *ev, void *arg)
     stream_list_t *l = arg;
     if ((int64_t)l->list.count >= l->limit)
         return 1;
-    codec_pack_event(&l->list.items.pk, ev);
+    codec_pack_event(&l->list.items, ev);
     l->list.count++;
     return 0;
 }
@@ -238,7 +238,7 @@ product_as_of(void *arg, rpc_request_t *req)
         codec_pack_kv_bool(&c->w->pk, "ok", true);
         codec_pack_kv_int(&c->w->pk, "position", position);
         codec_pack_cstr(&c->w->pk, "product");
-        aggstore_pack_product(&c->w->pk, p);
+        aggstore_pack_product(c->w, p);
     }
     free(p);
     return RPC_REPLY;

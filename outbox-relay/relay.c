@@ -166,7 +166,7 @@ relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg
     relay_t *r = arg;
     if (!eventstore_chain_follow(r->es, &r->chain, env, data, len))
         return 1; /* damaged: nothing from it on goes out (relay_note_damage) */
-    codec_pack_event_raw(&r->batch.pk, env, data, len);
+    codec_pack_event_raw(&r->batch, env, data, len);
     r->batch_n++;
     r->batch_last = env->position;
     r->batch_last_recorded = env->recorded_at;

@@ -56,9 +56,9 @@ open_model(void *bulk_path, const subdaemon_config_t *cfg, const char **why)
     if (cfg->dump)
         return readmodel_open_dump(cfg->db, why);
     if (!cfg->once || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
-        return readmodel_new(cfg->db, why);
+        return readmodel_open(cfg->db, why);
     snprintf(bulk, PATH_MAX, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);
-    return readmodel_new_bulk(bulk, why);
+    return readmodel_open_bulk(bulk, why);
 }
 
 /* A model of another schema is rebuilt from the log (run mode only). */
@@ -111,7 +111,7 @@ main(int argc, char **argv)
     }
     if (cfg.dump) {
         rc = readmodel_dump(live, stdout) == 0 ? 0 : 1;
-        readmodel_destroy(&live);
+        readmodel_close(&live);
         return rc;
     }
     subdaemon_t d;
@@ -131,7 +131,7 @@ main(int argc, char **argv)
     }
 
     subdaemon_fini(&d);
-    readmodel_destroy(&live);
+    readmodel_close(&live);
     modellock_release(&lock);
     LOG_I(NULL, "projector stopped");
     return rc;

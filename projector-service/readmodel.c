@@ -409,9 +409,8 @@ rm_fold_write(readmodel_t *m, salefold_entry_t *e)
                                    e->revenue_cents, e->version, e->updated_at, e->views);
     if (n != 1)
         return -1; /* the row moved under the fold: a bug, never a silent loss */
-    if (e->units > 0 &&
-        rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->sold_at / US_PER_DAY, e->product_id, e->units,
-                e->revenue_cents) < 0)
+    if (e->units > 0 && rm_exec(m, ST_SALE_DAILY_ADD, "itii", e->sold_at / US_PER_DAY,
+                                e->product_id, e->units, e->revenue_cents) < 0)
         return -1;
     e->pending = false;
     e->stock_set = false;
@@ -696,12 +695,12 @@ rm_open(const char *path, bool bulk, const char **why)
         rc = sqlite3_exec(m->db, read_side_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         *why = sqlite3_errstr(rc);
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = "cannot read the schema version";
     if (rm_check_version(m->db, why) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
     *why = NULL;
@@ -724,7 +723,7 @@ readmodel_open_dump(const char *path, const char **why)
         *why = NULL;
         return m;
     }
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     return NULL;
 }
 
@@ -749,13 +748,13 @@ readmodel_discard_other_schema(const char *path)
 }
 
 readmodel_t *
-readmodel_new(const char *path, const char **why)
+readmodel_open(const char *path, const char **why)
 {
     return rm_open(path, false, why);
 }
 
 readmodel_t *
-readmodel_new_bulk(const char *path, const char **why)
+readmodel_open_bulk(const char *path, const char **why)
 {
     modeldb_remove(path); /* what a crashed build left behind */
     return rm_open(path, true, why);
@@ -782,12 +781,12 @@ readmodel_bulk_finish(readmodel_t **mp, const char *final_path)
         return -1;
     free(m->bulk_path);
     m->bulk_path = NULL;
-    readmodel_destroy(mp);
+    readmodel_close(mp);
     return 0;
 }
 
 void
-readmodel_destroy(readmodel_t **mp)
+readmodel_close(readmodel_t **mp)
 {
     if (!mp || !*mp)
         return;
@@ -921,7 +920,7 @@ factory_open(void *arg, const char *path)
     if (snprintf(building, sizeof building, "%s" SUBSCRIBER_BUILDING_SUFFIX, path) >=
         (int)sizeof building)
         return NULL;
-    return readmodel_new_bulk(building, NULL);
+    return readmodel_open_bulk(building, NULL);
 }
 
 static void *
@@ -930,10 +929,10 @@ factory_finish(void *arg, void *model, const char *path)
     (void)arg;
     readmodel_t *m = model;
     if (readmodel_bulk_finish(&m, path) != 0) {
-        readmodel_destroy(&m);
+        readmodel_close(&m);
         return NULL;
     }
-    return readmodel_new(path, NULL);
+    return readmodel_open(path, NULL);
 }
 
 static void
@@ -948,7 +947,7 @@ factory_close(void *arg, void *model)
     readmodel_t **live = arg, *m = model;
     if (*live == m)
         *live = NULL;
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
 
 subscriber_factory_t
@@ -970,22 +969,25 @@ static const struct {
     const char *name;
     const char *sql;
 } dump_tables[] = {
-    {"checkpoint", "SELECT position FROM checkpoint"},
-    {"model_meta", "SELECT last_recorded_at FROM model_meta"},
-    {"suppliers", "SELECT supplier_id, name, version, registered_at, product_count,"
-                  " active_product_count FROM suppliers ORDER BY supplier_id"},
-    {"products", "SELECT product_id, sku, name, description, supplier_id, supplier_name,"
-                 " price_cents, cost_price_cents, previous_price_cents, stock,"
-                 " low_stock_threshold, rating_sum, review_count, view_count, units_sold,"
-                 " revenue_cents, discontinued, discontinued_reason, version, created_at,"
-                 " updated_at FROM products p LEFT JOIN product_counters c ON c.pid = p.pid"
-                 " ORDER BY product_id"},
-    {"reviews", "SELECT * FROM reviews ORDER BY product_id, review_id"},
-    {"price_history", "SELECT * FROM price_history ORDER BY position"},
-    {"sales_daily", "SELECT * FROM sales_daily ORDER BY day, product_id"},
-    {"product_search", "SELECT p.product_id, v.term, v.col, v.offset"
-                       " FROM temp.product_search_terms v JOIN products p ON p.pid = v.doc"
-                       " ORDER BY 1, 2, 3, 4"},
+    {.name = "checkpoint", .sql = "SELECT position FROM checkpoint"},
+    {.name = "model_meta", .sql = "SELECT last_recorded_at FROM model_meta"},
+    {.name = "suppliers",
+     .sql = "SELECT supplier_id, name, version, registered_at, product_count,"
+            " active_product_count FROM suppliers ORDER BY supplier_id"},
+    {.name = "products",
+     .sql = "SELECT product_id, sku, name, description, supplier_id, supplier_name,"
+            " price_cents, cost_price_cents, previous_price_cents, stock,"
+            " low_stock_threshold, rating_sum, review_count, view_count, units_sold,"
+            " revenue_cents, discontinued, discontinued_reason, version, created_at,"
+            " updated_at FROM products p LEFT JOIN product_counters c ON c.pid = p.pid"
+            " ORDER BY product_id"},
+    {.name = "reviews", .sql = "SELECT * FROM reviews ORDER BY product_id, review_id"},
+    {.name = "price_history", .sql = "SELECT * FROM price_history ORDER BY position"},
+    {.name = "sales_daily", .sql = "SELECT * FROM sales_daily ORDER BY day, product_id"},
+    {.name = "product_search",
+     .sql = "SELECT p.product_id, v.term, v.col, v.offset"
+            " FROM temp.product_search_terms v JOIN products p ON p.pid = v.doc"
+            " ORDER BY 1, 2, 3, 4"},
 };
 
 static void

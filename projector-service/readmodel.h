@@ -39,7 +39,7 @@ typedef struct readmodel readmodel_t;
  * file (a rebuild builds a fresh one beside the live one), and creates the
  * schema.  Returns the model, or NULL with *why set to a static reason
  * (why may be NULL). */
-readmodel_t *readmodel_new(const char *path, const char **why);
+readmodel_t *readmodel_open(const char *path, const char **why);
 /* Opens the existing model at path read-only, for readmodel_dump only
  * (--mode dump): nothing is created, stamped or migrated.  NULL with *why
  * set when there is no such file or it has another schema version. */
@@ -47,13 +47,13 @@ readmodel_t *readmodel_open_dump(const char *path, const char **why);
 /* A bulk build (a fresh `--mode once` model nobody reads until it is
  * complete): removes whatever a crashed build left at `path`, a temporary
  * name, and opens it with common/models/modeldb.h's bulk settings and without the
- * indexes only the query service reads.  Applies like readmodel_new's
+ * indexes only the query service reads.  Applies like readmodel_open's
  * model.  NULL with *why set on failure. */
-readmodel_t *readmodel_new_bulk(const char *path, const char **why);
+readmodel_t *readmodel_open_bulk(const char *path, const char **why);
 /* Ends a bulk build: creates the remaining indexes, turns the file into a
  * normal WAL database, fsyncs it and renames it over final_path
  * (modeldb_bulk_adopt), then destroys the model and nulls *m.  -1 on
- * failure, with *m still owned by the caller (readmodel_destroy deletes
+ * failure, with *m still owned by the caller (readmodel_close deletes
  * the temporary file). */
 int readmodel_bulk_finish(readmodel_t **m, const char *final_path);
 /* A read model is disposable: when `path` holds one of another schema
@@ -65,7 +65,7 @@ int readmodel_bulk_finish(readmodel_t **m, const char *final_path);
 int readmodel_discard_other_schema(const char *path);
 /* Finalizes statements and closes the database; NULL-safe, nulls *m.  A
  * bulk build destroyed without readmodel_bulk_finish deletes its file. */
-void readmodel_destroy(readmodel_t **m);
+void readmodel_close(readmodel_t **m);
 
 /* The subscriber_ops_t callbacks; `model` is a readmodel_t *. */
 extern const subscriber_ops_t readmodel_ops;

@@ -2,8 +2,8 @@
  *
  * Each query is a function in query_defs, with the parameters it accepts.
  * A query function reads with cached statements and packs its reply pairs
- * into q->body (counting them in q->pairs); queries_execute wraps them in
- * {ok, position, reached, ...}.  Row maps are packed generically from the
+ * into the map open in q->body (which counts them); queries_execute puts
+ * them after {ok, position, reached, ...}.  Row maps are packed generically from the
  * statement's column names, so the reply keys are the projector's view
  * columns (docs/protocol.md, section 8); 0/1 columns named in bool_columns go
  * out as booleans.
@@ -89,8 +89,7 @@ struct queries {
     ino_t ino;                   /* inode of the open file */
     sqlite3_stmt *st[QS__COUNT]; /* cached for the open connection */
     char why[192];               /* why unavailable */
-    codec_writer_t body;         /* the running query's reply pairs */
-    int pairs;                   /* pairs packed into body */
+    codec_writer_t body;         /* the running query's reply pairs, in one open map */
     codec_writer_t items;        /* scratch for list items */
     char msg[128];               /* not_found message */
     bool batch;                  /* queries_begin_batch: keep the read transaction */
@@ -255,10 +254,11 @@ q_is_bool(const char *column)
 }
 
 static void
-q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i)
+q_pack_column(codec_writer_t *w, sqlite3_stmt *st, int i)
 {
     const char *name = sqlite3_column_name(st, i);
-    codec_pack_cstr(pk, name);
+    msgpack_packer *pk = &w->pk;
+    codec_map_key(w, name);
     int type = sqlite3_column_type(st, i);
     if (type == SQLITE_NULL) {
         msgpack_pack_nil(pk);
@@ -279,30 +279,45 @@ q_pack_column(msgpack_packer *pk, sqlite3_stmt *st, int i)
     }
 }
 
-/* Packs the current row as a map with `extra` more pairs to follow. */
+/* Packs the current row's columns as entries of the open map. */
 static void
-q_pack_row(msgpack_packer *pk, sqlite3_stmt *st, int extra)
+q_pack_columns(codec_writer_t *w, sqlite3_stmt *st)
 {
     int n = sqlite3_column_count(st);
-    msgpack_pack_map(pk, (size_t)(n + extra));
     for (int i = 0; i < n; i++)
-        q_pack_column(pk, st, i);
+        q_pack_column(w, st, i);
+}
+
+/* Packs the current row as a map. */
+static void
+q_pack_row(codec_writer_t *w, sqlite3_stmt *st)
+{
+    codec_map_open(w);
+    q_pack_columns(w, st);
+    codec_map_close(w);
+}
+
+/* Packs the n row maps in q->items as an array value under key. */
+static void
+q_pack_items(queries_t *q, codec_writer_t *w, const char *key, int64_t n)
+{
+    codec_map_key(w, key);
+    msgpack_pack_array(&w->pk, (size_t)n);
+    codec_pack_raw(&w->pk, q->items.buf.data, q->items.buf.size);
 }
 
 /* Packs every row of st as an array value under key.  0 or -1. */
 static int
-q_pack_rows(queries_t *q, msgpack_packer *pk, const char *key, sqlite3_stmt *st)
+q_pack_rows(queries_t *q, codec_writer_t *w, const char *key, sqlite3_stmt *st)
 {
     codec_writer_reset(&q->items);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        q_pack_row(&q->items.pk, st, 0);
+        q_pack_row(&q->items, st);
         n++;
     }
     sqlite3_reset(st);
-    codec_pack_cstr(pk, key);
-    msgpack_pack_array(pk, (size_t)n);
-    codec_pack_raw(pk, q->items.buf.data, q->items.buf.size);
+    q_pack_items(q, w, key, n);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -381,7 +396,7 @@ q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t o
             more = true;
             break;
         }
-        q_pack_row(&q->items.pk, st, 0);
+        q_pack_row(&q->items, st);
         if (tag != 'o')
             cursor_make_key(next, sizeof next, tag, sqlite3_column_text(st, 0));
         n++;
@@ -391,16 +406,11 @@ q_list(queries_t *q, sqlite3_stmt *st, const request_t *req, char tag, int64_t o
         return Q_DB_ERROR;
     if (tag == 'o')
         snprintf(next, sizeof next, "o%lld", (long long)(offset + n));
-    msgpack_packer *pk = &q->body.pk;
-    codec_pack_cstr(pk, "items");
-    msgpack_pack_array(pk, (size_t)n);
-    codec_pack_raw(pk, q->items.buf.data, q->items.buf.size);
-    codec_pack_cstr(pk, "next_cursor");
+    q_pack_items(q, &q->body, "items", n);
     if (more && (tag != 'o' || offset + n <= CURSOR_OFFSET_MAX))
-        codec_pack_cstr(pk, next);
+        codec_map_str(&q->body, "next_cursor", next);
     else
-        msgpack_pack_nil(pk);
-    q->pairs += 2;
+        codec_map_nil(&q->body, "next_cursor");
     return Q_OK;
 }
 
@@ -463,12 +473,14 @@ q_product_detail(queries_t *q, const request_t *req)
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? q_not_found(q, "product", req->product_id) : Q_DB_ERROR;
     }
-    codec_pack_cstr(&q->body.pk, "product");
-    q_pack_row(&q->body.pk, st, 1);
+    codec_map_key(&q->body, "product");
+    codec_map_open(&q->body);
+    q_pack_columns(&q->body, st);
     sqlite3_reset(st);
     sqlite3_bind_text(rv, 1, req->product_id, -1, SQLITE_STATIC);
-    q->pairs++;
-    return q_pack_rows(q, &q->body.pk, "reviews", rv) == 0 ? Q_OK : Q_DB_ERROR;
+    rc = q_pack_rows(q, &q->body, "reviews", rv);
+    codec_map_close(&q->body);
+    return rc == 0 ? Q_OK : Q_DB_ERROR;
 }
 
 /* {product: {<admin columns, with cost, stock value and margin>}} */
@@ -481,9 +493,8 @@ q_admin_product(queries_t *q, const request_t *req)
     sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        codec_pack_cstr(&q->body.pk, "product");
-        q_pack_row(&q->body.pk, st, 0);
-        q->pairs++;
+        codec_map_key(&q->body, "product");
+        q_pack_row(&q->body, st);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
@@ -546,12 +557,8 @@ q_search(queries_t *q, const request_t *req)
         return Q_BAD_CURSOR;
     if (fts_query(req->q, match, sizeof match) == 0) {
         codec_writer_reset(&q->items); /* nothing searchable: an empty page */
-        msgpack_packer *pk = &q->body.pk;
-        codec_pack_cstr(pk, "items");
-        msgpack_pack_array(pk, 0);
-        codec_pack_cstr(pk, "next_cursor");
-        msgpack_pack_nil(pk);
-        q->pairs += 2;
+        q_pack_items(q, &q->body, "items", 0);
+        codec_map_nil(&q->body, "next_cursor");
         return Q_OK;
     }
     sqlite3_stmt *st = q_stmt(q, QS_SEARCH);
@@ -591,12 +598,10 @@ q_dashboard(queries_t *q, const request_t *req)
         sqlite3_reset(st);
         return Q_DB_ERROR;
     }
-    for (int i = 0; i < sqlite3_column_count(st); i++, q->pairs++)
-        q_pack_column(&q->body.pk, st, i);
+    q_pack_columns(&q->body, st);
     sqlite3_reset(st);
-    q->pairs += 2;
-    if (q_pack_rows(q, &q->body.pk, "best_sellers", best) != 0 ||
-        q_pack_rows(q, &q->body.pk, "best_sellers_today", today) != 0)
+    if (q_pack_rows(q, &q->body, "best_sellers", best) != 0 ||
+        q_pack_rows(q, &q->body, "best_sellers_today", today) != 0)
         return Q_DB_ERROR;
     return Q_OK;
 }
@@ -619,8 +624,7 @@ q_price_history(queries_t *q, const request_t *req)
     sqlite3_reset(ex);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? q_not_found(q, "product", req->product_id) : Q_DB_ERROR;
-    codec_pack_kv_str(&q->body.pk, "product_id", req->product_id);
-    q->pairs++;
+    codec_map_str(&q->body, "product_id", req->product_id);
     sqlite3_bind_text(st, 1, req->product_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, from);
     sqlite3_bind_int64(st, 3, req->limit + 1);
@@ -631,23 +635,35 @@ static qresult_t
 q_status(queries_t *q, const request_t *req)
 {
     (void)req;
-    codec_pack_kv_str(&q->body.pk, "service", "query");
-    q->pairs++;
+    codec_map_str(&q->body, "service", "query");
     return Q_OK;
 }
 
 static const query_def_t query_defs[] = {
-    {"GetProductDetail", q_product_detail, RP_PRODUCT_ID, RP_PRODUCT_ID},
-    {"GetAdminProduct", q_admin_product, RP_PRODUCT_ID, RP_PRODUCT_ID},
-    {"ListProducts", q_list_products,
-     RP_LIST | RP_SUPPLIER_ID | RP_IN_STOCK | RP_INCLUDE_DISCONTINUED, 0},
-    {"ListSuppliers", q_list_suppliers, RP_LIST, 0},
-    {"SearchProducts", q_search, RP_LIST | RP_Q | RP_INCLUDE_DISCONTINUED, RP_Q},
-    {"TopRated", q_top_rated, RP_LIST, 0},
-    {"LowStock", q_low_stock, RP_LIST, 0},
-    {"Dashboard", q_dashboard, 0, 0},
-    {"PriceHistory", q_price_history, RP_PRODUCT_ID | RP_LIST, RP_PRODUCT_ID},
-    {"Status", q_status, 0, 0},
+    {.name = "GetProductDetail",
+     .fn = q_product_detail,
+     .allowed = RP_PRODUCT_ID,
+     .required = RP_PRODUCT_ID},
+    {.name = "GetAdminProduct",
+     .fn = q_admin_product,
+     .allowed = RP_PRODUCT_ID,
+     .required = RP_PRODUCT_ID},
+    {.name = "ListProducts",
+     .fn = q_list_products,
+     .allowed = RP_LIST | RP_SUPPLIER_ID | RP_IN_STOCK | RP_INCLUDE_DISCONTINUED},
+    {.name = "ListSuppliers", .fn = q_list_suppliers, .allowed = RP_LIST},
+    {.name = "SearchProducts",
+     .fn = q_search,
+     .allowed = RP_LIST | RP_Q | RP_INCLUDE_DISCONTINUED,
+     .required = RP_Q},
+    {.name = "TopRated", .fn = q_top_rated, .allowed = RP_LIST},
+    {.name = "LowStock", .fn = q_low_stock, .allowed = RP_LIST},
+    {.name = "Dashboard", .fn = q_dashboard},
+    {.name = "PriceHistory",
+     .fn = q_price_history,
+     .allowed = RP_PRODUCT_ID | RP_LIST,
+     .required = RP_PRODUCT_ID},
+    {.name = "Status", .fn = q_status},
 };
 #define N_QUERIES (sizeof query_defs / sizeof query_defs[0])
 
@@ -674,9 +690,9 @@ queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *requ
 /* ---- execution ------------------------------------------------------------- */
 
 static void
-q_pack_unavailable(msgpack_packer *pk, const char *message)
+q_pack_unavailable(codec_writer_t *w, const char *message)
 {
-    codec_pack_error(pk, &(codec_error_t){.code = "unavailable", .message = message});
+    codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = message});
 }
 
 /* Opens the read transaction (or joins the batch's) and reads the
@@ -716,7 +732,7 @@ static qresult_t
 q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *position)
 {
     codec_writer_reset(&q->body);
-    q->pairs = 0;
+    codec_map_open(&q->body);
     if (q_txn_begin(q, position) != 0)
         return Q_DB_ERROR;
     qresult_t r = def->fn(q, req);
@@ -738,37 +754,38 @@ queries_end_batch(queries_t *q)
 }
 
 static void
-q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position, msgpack_packer *pk)
+q_pack_result(queries_t *q, qresult_t r, const request_t *req, int64_t position, codec_writer_t *w)
 {
     bool reached = position >= req->min_position;
     if (r == Q_BAD_CURSOR) {
         request_error_t err = {"validation", "cursor", "is not a cursor of this query"};
-        request_pack_error(pk, &err);
+        request_pack_error(w, &err);
         return;
     }
-    msgpack_pack_map(pk, (size_t)(r == Q_OK ? 3 + q->pairs : 5));
-    codec_pack_kv_bool(pk, "ok", r == Q_OK);
-    codec_pack_kv_int(pk, "position", position);
-    codec_pack_kv_bool(pk, "reached", reached);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", r == Q_OK);
+    codec_map_int(w, "position", position);
+    codec_map_bool(w, "reached", reached);
     if (r == Q_OK) {
-        codec_pack_raw(pk, q->body.buf.data, q->body.buf.size);
+        codec_map_merge(w, &q->body);
     } else {
-        codec_pack_kv_str(pk, "error", "not_found");
-        codec_pack_kv_str(pk, "message", q->msg);
+        codec_map_str(w, "error", "not_found");
+        codec_map_str(w, "message", q->msg);
     }
+    codec_map_close(w);
 }
 
 void
-queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk)
+queries_execute(queries_t *q, const request_t *req, codec_writer_t *w)
 {
     const query_def_t *def = q_find(req->type, strlen(req->type));
     if (!def) {
         request_error_t err = {"malformed", "", "unknown request type"};
-        request_pack_error(pk, &err);
+        request_pack_error(w, &err);
         return;
     }
     if (queries_refresh(q) != 0) {
-        q_pack_unavailable(pk, q->why);
+        q_pack_unavailable(w, q->why);
         return;
     }
     int64_t position = 0;
@@ -776,8 +793,8 @@ queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk)
     if (r == Q_DB_ERROR) {
         snprintf(q->why, sizeof q->why, "read model error: %s", sqlite3_errmsg(q->db));
         q_close(q); /* reopen on the next request */
-        q_pack_unavailable(pk, q->why);
+        q_pack_unavailable(w, q->why);
         return;
     }
-    q_pack_result(q, r, req, position, pk);
+    q_pack_result(q, r, req, position, w);
 }

@@ -46,10 +46,10 @@ const char *queries_unavailable_reason(const queries_t *q);
  * database is unavailable. */
 int queries_position(queries_t *q, int64_t *position);
 
-/* Answers a decoded request: packs exactly one reply map into pk (ok, or
+/* Answers a decoded request: packs exactly one reply map into w (ok, or
  * not_found / validation / unavailable), with `position` and `reached`
  * (position >= req->min_position) whenever the database was read. */
-void queries_execute(queries_t *q, const request_t *req, msgpack_packer *pk);
+void queries_execute(queries_t *q, const request_t *req, codec_writer_t *w);
 
 /* Between these two calls every query shares one read transaction: the
  * same snapshot and `position`, and the transaction's cost (BEGIN, the

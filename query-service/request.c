@@ -211,7 +211,7 @@ request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
 }
 
 void
-request_pack_error(msgpack_packer *pk, const request_error_t *err)
+request_pack_error(codec_writer_t *w, const request_error_t *err)
 {
     bool has_field = err->field[0] != '\0';
     char message[sizeof err->field + sizeof err->message + 2];
@@ -219,7 +219,7 @@ request_pack_error(msgpack_packer *pk, const request_error_t *err)
     field_errors_t fields = {.count = 0};
     if (has_field)
         field_errors_add(&fields, err->field, err->message);
-    codec_pack_error(pk, &(codec_error_t){.code = err->code,
-                                          .message = message,
-                                          .fields = has_field ? &fields : NULL});
+    codec_pack_error(w, &(codec_error_t){.code = err->code,
+                                         .message = message,
+                                         .fields = has_field ? &fields : NULL});
 }

@@ -81,6 +81,6 @@ int request_decode(const rpc_request_t *rq, request_t *req, request_error_t *err
 int request_parse(const void *buf, size_t len, request_t *req, request_error_t *err);
 
 /* Packs {ok:false, error, message[, fields:{field: message}]} into pk. */
-void request_pack_error(msgpack_packer *pk, const request_error_t *err);
+void request_pack_error(codec_writer_t *w, const request_error_t *err);
 
 #endif

@@ -43,7 +43,7 @@ server_new(void *router, queries_t *queries)
 }
 
 static void
-pending_free(pending_t *p)
+pending_destroy(pending_t *p)
 {
     bus_msg_close(&p->msg);
     free(p);
@@ -56,7 +56,7 @@ server_destroy(server_t **sp)
         return;
     server_t *s = *sp;
     for (int i = 0; i < s->n_pending; i++)
-        pending_free(s->pending[i]);
+        pending_destroy(s->pending[i]);
     free(s->pending);
     codec_writer_fini(&s->w);
     free(s);
@@ -81,7 +81,7 @@ static void
 server_answer(server_t *s, const bus_msg_t *m, int n_env, const request_t *req)
 {
     codec_writer_reset(&s->w);
-    queries_execute(s->queries, req, &s->w.pk);
+    queries_execute(s->queries, req, &s->w);
     server_send(s, m, n_env, req->correlation_id);
 }
 
@@ -129,7 +129,7 @@ static void
 server_reply_error(codec_writer_t *w, const request_error_t *err)
 {
     codec_writer_reset(w);
-    request_pack_error(&w->pk, err);
+    request_pack_error(w, err);
 }
 
 /* Every type: the query table (queries.c) says which exist, and
@@ -147,7 +147,7 @@ server_on_request(void *arg, rpc_request_t *rq)
         return RPC_REPLY;
     }
     if (!server_must_wait(s, req)) {
-        queries_execute(s->queries, req, &rq->w->pk);
+        queries_execute(s->queries, req, rq->w);
         rq->corr = req->correlation_id;
         return RPC_REPLY;
     }
@@ -195,7 +195,7 @@ server_check_pending(server_t *s, bool all)
             continue;
         }
         server_answer(s, &p->msg, p->n_env, &p->req);
-        pending_free(p);
+        pending_destroy(p);
         s->pending[i] = s->pending[--s->n_pending];
     }
 }

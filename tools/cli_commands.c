@@ -9,42 +9,69 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* clang-format off */
 static const cli_command_def_t defs[] = {
-    {"register-supplier", CMD_REGISTER_SUPPLIER, F_SUPPLIER_ID,
-     {{"--id", F_SUPPLIER_ID}, {"--name", F_NAME}},
-     "--id S --name N"},
-    {"rename-supplier", CMD_RENAME_SUPPLIER, F_SUPPLIER_ID,
-     {{"--id", F_SUPPLIER_ID}, {"--name", F_NAME}},
-     "--id S --name N"},
-    {"create-product", CMD_CREATE_PRODUCT, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--sku", F_SKU}, {"--name", F_NAME},
-      {"--description", F_DESCRIPTION}, {"--supplier", F_SUPPLIER_ID},
-      {"--price", F_PRICE_CENTS}, {"--cost", F_COST_PRICE_CENTS}, {"--stock", F_STOCK},
-      {"--threshold", F_LOW_STOCK_THRESHOLD}},
-     "--id P --sku K --name N [--description D] --supplier S --price CENTS --cost CENTS "
-     "--stock N --threshold N"},
-    {"change-price", CMD_CHANGE_PRICE, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--price", F_PRICE_CENTS}},
-     "P --price CENTS"},
-    {"update-stock", CMD_UPDATE_STOCK, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--stock", F_NEW_STOCK}},
-     "P --stock N"},
-    {"sell", CMD_SELL_PRODUCT, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--qty", F_QUANTITY}, {"--order", F_ORDER_ID}},
-     "P --qty N [--order O]"},
-    {"view", CMD_RECORD_PRODUCT_VIEW, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}},
-     "P"},
-    {"review", CMD_SUBMIT_REVIEW, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--review-id", F_REVIEW_ID}, {"--customer", F_CUSTOMER_ID},
-      {"--rating", F_RATING}, {"--comment", F_COMMENT}},
-     "P --review-id R --customer C --rating 1..5 [--comment T]"},
-    {"discontinue", CMD_DISCONTINUE_PRODUCT, F_PRODUCT_ID,
-     {{"--id", F_PRODUCT_ID}, {"--reason", F_REASON}},
-     "P [--reason T]"},
+    {.name = "register-supplier",
+     .type = CMD_REGISTER_SUPPLIER,
+     .positional = F_SUPPLIER_ID,
+     .flags = {{.flag = "--id", .field = F_SUPPLIER_ID}, {.flag = "--name", .field = F_NAME}},
+     .usage = "--id S --name N"},
+    {.name = "rename-supplier",
+     .type = CMD_RENAME_SUPPLIER,
+     .positional = F_SUPPLIER_ID,
+     .flags = {{.flag = "--id", .field = F_SUPPLIER_ID}, {.flag = "--name", .field = F_NAME}},
+     .usage = "--id S --name N"},
+    {.name = "create-product",
+     .type = CMD_CREATE_PRODUCT,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID},
+               {.flag = "--sku", .field = F_SKU},
+               {.flag = "--name", .field = F_NAME},
+               {.flag = "--description", .field = F_DESCRIPTION},
+               {.flag = "--supplier", .field = F_SUPPLIER_ID},
+               {.flag = "--price", .field = F_PRICE_CENTS},
+               {.flag = "--cost", .field = F_COST_PRICE_CENTS},
+               {.flag = "--stock", .field = F_STOCK},
+               {.flag = "--threshold", .field = F_LOW_STOCK_THRESHOLD}},
+     .usage = "--id P --sku K --name N [--description D] --supplier S --price CENTS --cost CENTS "
+              "--stock N --threshold N"},
+    {.name = "change-price",
+     .type = CMD_CHANGE_PRICE,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID},
+               {.flag = "--price", .field = F_PRICE_CENTS}},
+     .usage = "P --price CENTS"},
+    {.name = "update-stock",
+     .type = CMD_UPDATE_STOCK,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID}, {.flag = "--stock", .field = F_NEW_STOCK}},
+     .usage = "P --stock N"},
+    {.name = "sell",
+     .type = CMD_SELL_PRODUCT,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID},
+               {.flag = "--qty", .field = F_QUANTITY},
+               {.flag = "--order", .field = F_ORDER_ID}},
+     .usage = "P --qty N [--order O]"},
+    {.name = "view",
+     .type = CMD_RECORD_PRODUCT_VIEW,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID}},
+     .usage = "P"},
+    {.name = "review",
+     .type = CMD_SUBMIT_REVIEW,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID},
+               {.flag = "--review-id", .field = F_REVIEW_ID},
+               {.flag = "--customer", .field = F_CUSTOMER_ID},
+               {.flag = "--rating", .field = F_RATING},
+               {.flag = "--comment", .field = F_COMMENT}},
+     .usage = "P --review-id R --customer C --rating 1..5 [--comment T]"},
+    {.name = "discontinue",
+     .type = CMD_DISCONTINUE_PRODUCT,
+     .positional = F_PRODUCT_ID,
+     .flags = {{.flag = "--id", .field = F_PRODUCT_ID}, {.flag = "--reason", .field = F_REASON}},
+     .usage = "P [--reason T]"},
 };
-/* clang-format on */
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
@@ -206,10 +233,11 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_str(&w.pk, "type", "Status");
-    codec_pack_kv_int(&w.pk, "min_position", position);
-    codec_pack_kv_int(&w.pk, "wait_ms", wait_ms);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_int(&w, "min_position", position);
+    codec_map_int(&w, "wait_ms", wait_ms);
+    codec_map_close(&w);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_QUERY];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + 2000, &reply);
@@ -222,11 +250,10 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     }
     int64_t at = -1;
     bool reached = false;
-    const msgpack_object *v = codec_map_get(&reply.obj.data, "position");
-    if (v)
-        codec_get_int(v, &at);
-    v = codec_map_get(&reply.obj.data, "reached");
-    if (!v || codec_get_bool(v, &reached) != 0)
+    mpread_t v;
+    if (mpread_find(&reply.body, "position", &v) == 0)
+        mpread_int(&v, &at);
+    if (mpread_find(&reply.body, "reached", &v) != 0 || mpread_bool(&v, &reached) != 0)
         reached = at >= position;
     client_reply_fini(&reply);
     if (reached) {
@@ -255,7 +282,7 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     }
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, cmd);
+    codec_pack_command(&w, cmd);
     free(cmd);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_COMMAND];

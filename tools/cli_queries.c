@@ -20,54 +20,99 @@ static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_v
                         const char *const *, int, cli_request_t *, char *, size_t);
 static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                         const char *const *, int, cli_request_t *, char *, size_t);
-static void print_events(FILE *f, const msgpack_object *reply);
+static void print_events(FILE *f, const mpread_t *reply);
 static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                       const char *const *, int, cli_request_t *, char *, size_t);
 
-/* clang-format off */
 static const cli_query_def_t defs[] = {
-    {"product", CLI_EP_QUERY, "GetProductDetail", "product_id", 1, true,
-     {{"--as-of", NULL, ARG_STR}},
-     product_hook, "P [--as-of POSITION|ISO-TIME]", NULL},
-    {"products", CLI_EP_QUERY, "ListProducts", NULL, 0, false,
-     {{"--supplier", "supplier_id", ARG_STR}, {"--in-stock", "in_stock", ARG_BOOL},
-      {"--all", "include_discontinued", ARG_BOOL}, PAGE},
-     NULL, "[--supplier S] [--in-stock] [--all] [--limit N] [--cursor C]", NULL},
-    {"admin-product", CLI_EP_QUERY, "GetAdminProduct", "product_id", 1, true, {{0}},
-     NULL, "P", NULL},
-    {"suppliers", CLI_EP_QUERY, "ListSuppliers", NULL, 0, false, {PAGE},
-     NULL, "[--limit N] [--cursor C]", NULL},
-    {"search", CLI_EP_QUERY, "SearchProducts", "q", 1, true, {PAGE},
-     NULL, "TEXT [--limit N] [--cursor C]", NULL},
-    {"top-rated", CLI_EP_QUERY, "TopRated", NULL, 0, false, {PAGE},
-     NULL, "[--limit N]", NULL},
-    {"low-stock", CLI_EP_QUERY, "LowStock", NULL, 0, false, {PAGE},
-     NULL, "[--limit N]", NULL},
-    {"dashboard", CLI_EP_QUERY, "Dashboard", NULL, 0, false, {{0}},
-     NULL, "", NULL},
-    {"price-history", CLI_EP_QUERY, "PriceHistory", "product_id", 1, true, {PAGE},
-     NULL, "P", NULL},
-    {"history", CLI_EP_RELAY, "ReadStream", NULL, 1, false,
-     {{"--stream", "stream", ARG_STR}, {"--after-version", "after_version", ARG_INT},
-      {"--limit", "limit", ARG_INT}},
-     history_hook, "P | --stream STREAM [--after-version N] [--limit N]", print_events},
-    {"audit", CLI_EP_AUDIT, "SearchAudit", NULL, 0, false,
-     {{"--stream", "stream", ARG_STR}, {"--from", "from_us", ARG_TIME},
-      {"--to", "to_us", ARG_TIME}, PAGE},
-     audit_hook,
-     "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C]", NULL},
-    {"alerts", CLI_EP_ALERT_API, "ListAlerts", NULL, 0, false,
-     {{"--product", "product_id", ARG_STR}, PAGE},
-     NULL, "[--product P] [--limit N] [--cursor C]", NULL},
+    {.name = "product",
+     .ep = CLI_EP_QUERY,
+     .type = "GetProductDetail",
+     .pos_key = "product_id",
+     .pos_max = 1,
+     .pos_required = true,
+     .flags = {{.flag = "--as-of", .kind = ARG_STR}},
+     .hook = product_hook,
+     .usage = "P [--as-of POSITION|ISO-TIME]"},
+    {.name = "products",
+     .ep = CLI_EP_QUERY,
+     .type = "ListProducts",
+     .flags = {{.flag = "--supplier", .key = "supplier_id", .kind = ARG_STR},
+               {.flag = "--in-stock", .key = "in_stock", .kind = ARG_BOOL},
+               {.flag = "--all", .key = "include_discontinued", .kind = ARG_BOOL},
+               PAGE},
+     .usage = "[--supplier S] [--in-stock] [--all] [--limit N] [--cursor C]"},
+    {.name = "admin-product",
+     .ep = CLI_EP_QUERY,
+     .type = "GetAdminProduct",
+     .pos_key = "product_id",
+     .pos_max = 1,
+     .pos_required = true,
+     .usage = "P"},
+    {.name = "suppliers",
+     .ep = CLI_EP_QUERY,
+     .type = "ListSuppliers",
+     .flags = {PAGE},
+     .usage = "[--limit N] [--cursor C]"},
+    {.name = "search",
+     .ep = CLI_EP_QUERY,
+     .type = "SearchProducts",
+     .pos_key = "q",
+     .pos_max = 1,
+     .pos_required = true,
+     .flags = {PAGE},
+     .usage = "TEXT [--limit N] [--cursor C]"},
+    {.name = "top-rated",
+     .ep = CLI_EP_QUERY,
+     .type = "TopRated",
+     .flags = {PAGE},
+     .usage = "[--limit N]"},
+    {.name = "low-stock",
+     .ep = CLI_EP_QUERY,
+     .type = "LowStock",
+     .flags = {PAGE},
+     .usage = "[--limit N]"},
+    {.name = "dashboard", .ep = CLI_EP_QUERY, .type = "Dashboard", .usage = ""},
+    {.name = "price-history",
+     .ep = CLI_EP_QUERY,
+     .type = "PriceHistory",
+     .pos_key = "product_id",
+     .pos_max = 1,
+     .pos_required = true,
+     .flags = {PAGE},
+     .usage = "P"},
+    {.name = "history",
+     .ep = CLI_EP_RELAY,
+     .type = "ReadStream",
+     .pos_max = 1,
+     .flags = {{.flag = "--stream", .key = "stream", .kind = ARG_STR},
+               {.flag = "--after-version", .key = "after_version", .kind = ARG_INT},
+               {.flag = "--limit", .key = "limit", .kind = ARG_INT}},
+     .hook = history_hook,
+     .usage = "P | --stream STREAM [--after-version N] [--limit N]",
+     .print = print_events},
+    {.name = "audit",
+     .ep = CLI_EP_AUDIT,
+     .type = "SearchAudit",
+     .flags = {{.flag = "--stream", .key = "stream", .kind = ARG_STR},
+               {.flag = "--from", .key = "from_us", .kind = ARG_TIME},
+               {.flag = "--to", .key = "to_us", .kind = ARG_TIME},
+               PAGE},
+     .hook = audit_hook,
+     .usage = "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C]"},
+    {.name = "alerts",
+     .ep = CLI_EP_ALERT_API,
+     .type = "ListAlerts",
+     .flags = {{.flag = "--product", .key = "product_id", .kind = ARG_STR}, PAGE},
+     .usage = "[--product P] [--limit N] [--cursor C]"},
 };
-/* clang-format on */
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
 /* Accepted by every query: read-your-writes. */
 static const cli_qflag_t common_flags[] = {
-    {"--min-position", "min_position", ARG_INT},
-    {"--wait-ms", "wait_ms", ARG_INT},
+    {.flag = "--min-position", .key = "min_position", .kind = ARG_INT},
+    {.flag = "--wait-ms", .key = "wait_ms", .kind = ARG_INT},
 };
 #define N_COMMON (sizeof common_flags / sizeof common_flags[0])
 
@@ -103,22 +148,23 @@ cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char
 }
 
 void
-cli_request_pack(const cli_request_t *req, msgpack_packer *pk)
+cli_request_pack(const cli_request_t *req, codec_writer_t *w)
 {
-    msgpack_pack_map(pk, (size_t)req->n + 1);
-    codec_pack_kv_str(pk, "type", req->type);
+    codec_map_open(w);
+    codec_map_str(w, "type", req->type);
     for (int i = 0; i < req->n; i++) {
         switch (req->kv[i].kind) {
         case ARG_STR:
-            codec_pack_kv_str(pk, req->kv[i].key, req->kv[i].s);
+            codec_map_str(w, req->kv[i].key, req->kv[i].s);
             break;
         case ARG_BOOL:
-            codec_pack_kv_bool(pk, req->kv[i].key, true);
+            codec_map_bool(w, req->kv[i].key, true);
             break;
         default:
-            codec_pack_kv_int(pk, req->kv[i].key, req->kv[i].num);
+            codec_map_int(w, req->kv[i].key, req->kv[i].num);
         }
     }
+    codec_map_close(w);
 }
 
 static int
@@ -213,31 +259,41 @@ cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int argc, 
 }
 
 /* ReadStream replies: the stream, then one line per event as in `watch`. */
-static void
-print_events(FILE *f, const msgpack_object *reply)
+/* True when the key at k is the string name. */
+static bool
+key_is(const mpread_t *k, const char *name)
 {
-    const msgpack_object *events = codec_map_get(reply, "events");
-    if (!events || events->type != MSGPACK_OBJECT_ARRAY) {
+    mpread_t r = *k;
+    const char *s;
+    size_t n;
+    return mpread_str(&r, &s, &n) == 0 && n == strlen(name) && memcmp(s, name, n) == 0;
+}
+
+/* ReadStream replies: the stream, then one line per event as in `watch`. */
+static void
+print_events(FILE *f, const mpread_t *reply)
+{
+    mpread_t events, r, k, v;
+    uint32_t n, count;
+    if (mpread_find(reply, "events", &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
         pretty_print(f, reply);
         return;
     }
-    for (uint32_t i = 0; i < reply->via.map.size; i++) { /* everything but the events */
-        const msgpack_object *k = &reply->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 6 &&
-            memcmp(k->via.str.ptr, "events", 6) == 0)
-            continue;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
-            memcmp(k->via.str.ptr, "ok", 2) == 0)
+    r = *reply;
+    mpread_map(&r, &n);
+    for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
+        if (key_is(&k, "events") || key_is(&k, "ok")) /* everything but the events */
             continue;
         char key[128], val[512];
-        pretty_scalar(k, NULL, 0, true, key, sizeof key);
-        pretty_scalar(&reply->via.map.ptr[i].val, key, strlen(key), false, val, sizeof val);
+        pretty_scalar(&k, NULL, 0, true, key, sizeof key);
+        pretty_scalar(&v, key, strlen(key), false, val, sizeof val);
         fprintf(f, "%s: %s\n", key, val);
     }
-    fprintf(f, "events: %" PRIu32 "\n", events->via.array.size);
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
+    mpread_array(&events, &count);
+    fprintf(f, "events: %" PRIu32 "\n", count);
+    for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
         char line[2048];
-        cli_watch_format_event(&events->via.array.ptr[i], line, sizeof line);
+        cli_watch_format_event(&v, line, sizeof line);
         fprintf(f, "%s\n", line);
     }
     fflush(f);
@@ -245,11 +301,11 @@ print_events(FILE *f, const msgpack_object *reply)
 
 int
 cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-                void (*print)(FILE *f, const msgpack_object *reply))
+                void (*print)(FILE *f, const mpread_t *reply))
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    cli_request_pack(req, &w.pk);
+    cli_request_pack(req, &w);
     client_reply_t reply;
     const char *ep = opts->ep[req->ep];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, &reply);
@@ -262,11 +318,11 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
     }
     bool ok = client_reply_ok(&reply);
     if (opts->json) {
-        jsonout_write(stdout, &reply.obj.data);
+        jsonout_write(stdout, &reply.body);
         fputc('\n', stdout);
         fflush(stdout);
     } else if (ok) {
-        (print ? print : pretty_print)(stdout, &reply.obj.data);
+        (print ? print : pretty_print)(stdout, &reply.body);
     }
     if (!ok) {
         char code[64], msg[512];

@@ -9,9 +9,9 @@
 #define INV_CLI_QUERIES_H
 
 #include "cli.h"
+#include "codec.h"
 #include "message.h"
 
-#include <msgpack.h>
 #include <stdio.h>
 
 #define CLI_QUERY_MAX_FLAGS 10
@@ -54,7 +54,7 @@ typedef struct cli_query_def {
     cli_qflag_t flags[CLI_QUERY_MAX_FLAGS]; /* ends at a NULL flag */
     cli_query_hook_t hook;                  /* or NULL */
     const char *usage;
-    void (*print)(FILE *f, const msgpack_object *reply); /* human form; NULL: pretty_print */
+    void (*print)(FILE *f, const mpread_t *reply); /* human form; NULL: pretty_print */
 } cli_query_def_t;
 
 const cli_query_def_t *cli_queries_find(const char *name);
@@ -67,13 +67,13 @@ int cli_queries_build(const cli_opts_t *opts, const cli_query_def_t *def, int ar
 void cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const char *s,
                      int64_t num);
 /* Packs {type, k: v, ...}. */
-void cli_request_pack(const cli_request_t *req, msgpack_packer *pk);
+void cli_request_pack(const cli_request_t *req, codec_writer_t *w);
 
 /* Sends a built request and prints the reply (JSON, or `print`, or
  * pretty_print when print is NULL); returns the exit code: 0 ok, 2 ok=false,
  * 1 no reply. */
 int cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-                    void (*print)(FILE *f, const msgpack_object *reply));
+                    void (*print)(FILE *f, const mpread_t *reply));
 
 /* Runs opts->argv (a query subcommand).  Returns the exit code. */
 int cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def);

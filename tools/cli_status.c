@@ -38,25 +38,24 @@ cli_status_usage(FILE *f)
 
 /* An int under one of keys in map, or one map below it. */
 static bool
-find_int(const msgpack_object *map, const char *const *keys, int depth, int64_t *out)
+find_int(const mpread_t *map, const char *const *keys, int depth, int64_t *out)
 {
-    for (int k = 0; k < 5 && keys[k]; k++) {
-        const msgpack_object *v = codec_map_get(map, keys[k]);
-        if (v && codec_get_int(v, out) == 0)
+    mpread_t r, v;
+    uint32_t n;
+    for (int k = 0; k < 5 && keys[k]; k++)
+        if (mpread_find(map, keys[k], &v) == 0 && mpread_int(&v, out) == 0)
             return true;
-    }
-    if (depth == 0 || map->type != MSGPACK_OBJECT_MAP)
+    r = *map;
+    if (depth == 0 || mpread_map(&r, &n) != 0)
         return false;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *v = &map->via.map.ptr[i].val;
-        if (v->type == MSGPACK_OBJECT_MAP && find_int(v, keys, depth - 1, out))
+    for (uint32_t i = 0; i < n && mpread_pair(&r, NULL, &v) == 0; i++)
+        if (mpread_peek(&v) == MP_MAP && find_int(&v, keys, depth - 1, out))
             return true;
-    }
     return false;
 }
 
 void
-cli_status_extract(const msgpack_object *reply, status_row_t *row)
+cli_status_extract(const mpread_t *reply, status_row_t *row)
 {
     memset(row, 0, sizeof *row);
     for (int c = 0; c < ST__COUNT; c++)
@@ -76,8 +75,9 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     void *socks[N_DAEMONS] = {0};
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 1);
-    codec_pack_kv_str(&w.pk, "type", "Status");
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_close(&w);
     for (size_t i = 0; i < N_DAEMONS; i++) {
         answered[i] = false;
         if (!selected[i] || !(socks[i] = bus_connect(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))
@@ -114,8 +114,7 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
             if (r->data) {
                 memcpy(r->data, body, len);
                 r->len = len;
-                msgpack_unpacked_init(&r->obj);
-                if (codec_parse(r->data, len, &r->obj, &why) == 0)
+                if (codec_reader_check(&r->body, r->data, len, &why) == 0)
                     answered[idx[j]] = true;
                 else
                     client_reply_fini(r);
@@ -142,7 +141,7 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
         printf("%s\"%s\":", first ? "" : ",", daemons[i].name);
         first = false;
         if (answered[i])
-            jsonout_write(stdout, &replies[i].obj.data);
+            jsonout_write(stdout, &replies[i].body);
         else
             fputs("null", stdout);
     }
@@ -155,19 +154,19 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
 #define WAL_BEHIND_NOTE_FRAMES 16384
 
 const char *
-cli_status_note(const msgpack_object *reply)
+cli_status_note(const mpread_t *reply)
 {
     bool unusable = false, rebuilding = false;
     int64_t frames = 0, backfilled = 0;
-    const msgpack_object *v = codec_map_get(reply, "model_unusable");
-    if (v)
-        codec_get_bool(v, &unusable);
-    if ((v = codec_map_get(reply, "rebuilding")))
-        codec_get_bool(v, &rebuilding);
-    if ((v = codec_map_get(reply, "wal_frames")))
-        codec_get_int(v, &frames);
-    if ((v = codec_map_get(reply, "wal_backfilled")))
-        codec_get_int(v, &backfilled);
+    mpread_t v;
+    if (mpread_find(reply, "model_unusable", &v) == 0)
+        mpread_bool(&v, &unusable);
+    if (mpread_find(reply, "rebuilding", &v) == 0)
+        mpread_bool(&v, &rebuilding);
+    if (mpread_find(reply, "wal_frames", &v) == 0)
+        mpread_int(&v, &frames);
+    if (mpread_find(reply, "wal_backfilled", &v) == 0)
+        mpread_int(&v, &backfilled);
     if (frames - backfilled >= WAL_BEHIND_NOTE_FRAMES)
         return "WAL 64+ MiB not checkpointed (a reader holds an old snapshot?)";
     return unusable ? "MODEL UNUSABLE, rebuilding" : rebuilding ? "rebuilding" : "";
@@ -188,7 +187,7 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
             continue;
         status_row_t row = {0};
         if (answered[i])
-            cli_status_extract(&replies[i].obj.data, &row);
+            cli_status_extract(&replies[i].body, &row);
         printf("%-10s %-7s", daemons[i].name, answered[i] ? "yes" : "NO");
         for (int c = 0; c < ST__COUNT; c++) {
             if (row.has[c] && c == ST_HEARTBEAT_AGE && row.val[c] < 0)
@@ -198,7 +197,7 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
             else
                 printf(" %10s", "-");
         }
-        const char *note = answered[i] ? cli_status_note(&replies[i].obj.data) : "";
+        const char *note = answered[i] ? cli_status_note(&replies[i].body) : "";
         printf("  %s%s%s\n", opts->ep[daemons[i].ep], note[0] ? "  " : "", note);
     }
 }
@@ -206,7 +205,9 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
 int
 cli_status_run(void *zctx, const cli_opts_t *opts)
 {
-    static const arg_spec_t specs[] = {{"--daemon", ARG_STR}};
+    static const arg_spec_t specs[] = {
+        {.flag = "--daemon", .kind = ARG_STR},
+    };
     arg_val_t val;
     const char *pos[1];
     int n_pos;

@@ -14,7 +14,8 @@
 
 #include "cli.h"
 
-#include <msgpack.h>
+#include "mpread.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -37,12 +38,12 @@ typedef struct {
 } status_row_t;
 
 /* Extracts the columns from a reply map. */
-void cli_status_extract(const msgpack_object *reply, status_row_t *row);
+void cli_status_extract(const mpread_t *reply, status_row_t *row);
 /* What the table says after the endpoint: "MODEL UNUSABLE, rebuilding"
  * (model_unusable), "rebuilding" (rebuilding), a note when the relay
  * reports 64 MiB or more of WAL not checkpointed (wal_frames,
  * wal_backfilled), else "". */
-const char *cli_status_note(const msgpack_object *reply);
+const char *cli_status_note(const mpread_t *reply);
 
 int cli_status_run(void *zctx, const cli_opts_t *opts);
 int cli_rebuild_run(void *zctx, const cli_opts_t *opts);

@@ -21,18 +21,18 @@ cli_watch_usage(FILE *f)
 
 /* Text of a field for a line: string as is, scalar via pretty, "-" if absent. */
 static void
-field_text(const msgpack_object *map, const char *key, char *buf, size_t cap)
+field_text(const mpread_t *map, const char *key, char *buf, size_t cap)
 {
-    const msgpack_object *v = codec_map_get(map, key);
-    if (!v) {
+    mpread_t v;
+    if (mpread_find(map, key, &v) != 0) {
         snprintf(buf, cap, "-");
         return;
     }
-    pretty_scalar(v, key, strlen(key), true, buf, cap);
+    pretty_scalar(&v, key, strlen(key), true, buf, cap);
 }
 
 void
-cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap)
+cli_watch_format_event(const mpread_t *ev, char *buf, size_t cap)
 {
     char pos[32], at[40], stream[128], ver[32], type[64], corr[80], data[1024] = "";
     field_text(ev, "position", pos, sizeof pos);
@@ -41,15 +41,15 @@ cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap)
     field_text(ev, "version", ver, sizeof ver);
     field_text(ev, "type", type, sizeof type);
     field_text(ev, "correlation_id", corr, sizeof corr);
-    const msgpack_object *d = codec_map_get(ev, "data");
-    if (d)
-        pretty_inline(d, data, sizeof data);
+    mpread_t d;
+    if (mpread_find(ev, "data", &d) == 0)
+        pretty_inline(&d, data, sizeof data);
     snprintf(buf, cap, "%6s  %s  %s@%s  %s  corr=%s%s%s", pos, at, stream, ver, type,
              corr[0] ? corr : "-", data[0] ? "  " : "", data);
 }
 
 void
-cli_watch_format_alert(const msgpack_object *al, char *buf, size_t cap)
+cli_watch_format_alert(const mpread_t *al, char *buf, size_t cap)
 {
     char at[40], kind[32], pid[80], name[256], stock[32], thr[32], pos[32], corr[80];
     field_text(al, "recorded_at", at, sizeof at);
@@ -73,7 +73,7 @@ typedef struct {
 
 /* Prints one event, alert or heartbeat map as a line (or as JSON). */
 static void
-watch_print_one(const watch_t *w, const cli_opts_t *opts, const msgpack_object *o, bool is_hb)
+watch_print_one(const watch_t *w, const cli_opts_t *opts, const mpread_t *o, bool is_hb)
 {
     char line[2048];
     if (opts->json)
@@ -101,25 +101,24 @@ watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m, int64_
         return 0;
     size_t len;
     const void *body = bus_body(m, &len);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r, el;
+    uint32_t n = 0;
     const char *why = "not an array";
-    if (codec_parse(body, len, &u, &why) != 0 ||
-        (is_batch && u.data.type != MSGPACK_OBJECT_ARRAY)) {
+    if (codec_reader_check(&r, body, len, &why) != 0 || (is_batch && mpread_peek(&r) != MP_ARRAY)) {
         fprintf(stderr, "invctl: undecodable %s message: %s\n", is_batch ? TOPIC_EVENTS : want,
                 why);
-        msgpack_unpacked_destroy(&u);
         return 0;
     }
     int64_t printed = 0;
     if (!is_batch) {
-        watch_print_one(w, opts, &u.data, is_hb);
+        watch_print_one(w, opts, &r, is_hb);
         printed = 1;
+    } else {
+        mpread_array(&r, &n);
     }
-    for (uint32_t i = 0; is_batch && i < u.data.via.array.size && printed < room; i++, printed++)
-        watch_print_one(w, opts, &u.data.via.array.ptr[i], false);
+    for (uint32_t i = 0; i < n && printed < room && mpread_item(&r, &el) == 0; i++, printed++)
+        watch_print_one(w, opts, &el, false);
     fflush(stdout);
-    msgpack_unpacked_destroy(&u);
     return printed;
 }
 
@@ -161,7 +160,10 @@ int
 cli_watch_run(void *zctx, const cli_opts_t *opts)
 {
     static const arg_spec_t specs[] = {
-        {"--count", ARG_INT}, {"--for-ms", ARG_INT}, {"--heartbeats", ARG_BOOL}};
+        {.flag = "--count", .kind = ARG_INT},
+        {.flag = "--for-ms", .kind = ARG_INT},
+        {.flag = "--heartbeats", .kind = ARG_BOOL},
+    };
     arg_val_t vals[3];
     const char *pos[1];
     int n_pos;

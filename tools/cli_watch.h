@@ -10,7 +10,8 @@
 
 #include "cli.h"
 
-#include <msgpack.h>
+#include "mpread.h"
+
 #include <stdio.h>
 
 /* Runs opts->argv ("watch", "events"|"alerts", flags...).  Exit code. */
@@ -19,8 +20,8 @@ int cli_watch_run(void *zctx, const cli_opts_t *opts);
 /* One human line for an event / alert body (no newline):
  *   "    17  2026-11-23T15:11:24.123456Z  product-p1@3  ProductSold  corr=c1  quantity=2 ..."
  *   "2026-11-23T15:11:24.123456Z  low_stock    p1 (Widget)  stock 5, threshold 10 ..." */
-void cli_watch_format_event(const msgpack_object *ev, char *buf, size_t cap);
-void cli_watch_format_alert(const msgpack_object *al, char *buf, size_t cap);
+void cli_watch_format_event(const mpread_t *ev, char *buf, size_t cap);
+void cli_watch_format_alert(const mpread_t *al, char *buf, size_t cap);
 
 void cli_watch_usage(FILE *f);
 

@@ -29,10 +29,8 @@ client_call(void *zctx, const char *endpoint, const void *body, size_t len, int 
     errno = e;
     if (rc != 0)
         return e == EINTR ? CLIENT_INTERRUPTED : e == EAGAIN ? CLIENT_TIMEOUT : CLIENT_CONNECT;
-    msgpack_unpacked_init(&reply->obj);
     const char *why;
-    if (codec_parse(data, n, &reply->obj, &why) != 0) {
-        msgpack_unpacked_destroy(&reply->obj);
+    if (codec_reader_check(&reply->body, data, n, &why) != 0) {
         free(data);
         return CLIENT_BAD_REPLY;
     }
@@ -46,7 +44,6 @@ client_reply_fini(client_reply_t *reply)
 {
     if (!reply->data)
         return;
-    msgpack_unpacked_destroy(&reply->obj);
     free(reply->data);
     reply->data = NULL;
 }
@@ -78,8 +75,8 @@ bool
 client_reply_ok(const client_reply_t *reply)
 {
     bool ok = false;
-    const msgpack_object *v = codec_map_get(&reply->obj.data, "ok");
-    if (!v || codec_get_bool(v, &ok) != 0)
+    mpread_t v;
+    if (mpread_find(&reply->body, "ok", &v) != 0 || mpread_bool(&v, &ok) != 0)
         return false;
     return ok;
 }
@@ -87,11 +84,11 @@ client_reply_ok(const client_reply_t *reply)
 const char *
 client_reply_str(const client_reply_t *reply, const char *key, char *buf, size_t cap)
 {
-    const msgpack_object *v = codec_map_get(&reply->obj.data, key);
+    mpread_t v;
     const char *s;
     size_t n;
     buf[0] = '\0';
-    if (v && codec_get_str(v, &s, &n) == 0)
+    if (mpread_find(&reply->body, key, &v) == 0 && mpread_str(&v, &s, &n) == 0)
         snprintf(buf, cap, "%.*s", (int)n, s);
     return buf;
 }

@@ -101,87 +101,115 @@ write_double(FILE *f, double d, bool single)
     fputs(buf, f);
 }
 
-static void
-write_key(FILE *f, const msgpack_object *k)
+static int json_value(FILE *f, mpread_t *r, int depth);
+
+/* A map key: a string as itself, anything else as its JSON text in a
+ * string. */
+static int
+write_key(FILE *f, mpread_t *r, int depth)
 {
-    if (k->type == MSGPACK_OBJECT_STR) {
-        jsonout_write_str(f, k->via.str.ptr, k->via.str.size);
-        return;
+    const char *s;
+    size_t n;
+    if (mpread_str(r, &s, &n) == 0) {
+        jsonout_write_str(f, s, n);
+        return 0;
     }
-    char *text = jsonout_string(k);
-    if (!text) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) {
         fputs("\"?\"", f);
-        return;
+        return mpread_skip(r);
     }
-    jsonout_write_str(f, text, strlen(text));
+    int rc = json_value(m, r, depth);
+    if (fclose(m) != 0 || rc != 0) {
+        fputs("\"?\"", f);
+        free(text);
+        return rc;
+    }
+    jsonout_write_str(f, text, len);
     free(text);
+    return 0;
+}
+
+/* The n elements (pairs, when map) of a container whose header was read. */
+static int
+json_items(FILE *f, mpread_t *r, uint32_t n, bool map, int depth)
+{
+    fputc(map ? '{' : '[', f);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        if (map && write_key(f, r, depth) != 0)
+            return -1;
+        if (map)
+            fputc(':', f);
+        if (json_value(f, r, depth) != 0)
+            return -1;
+    }
+    fputc(map ? '}' : ']', f);
+    return 0;
+}
+
+/* Writes the value at r and moves past it.  0, or -1 when the bytes end or
+ * break, or nest deeper than a checked message can (null stands in). */
+static int
+json_value(FILE *f, mpread_t *r, int depth)
+{
+    mpval_t v;
+    if (depth > MPREAD_MAX_DEPTH || mpread_value(r, &v) != 0) {
+        fputs("null", f);
+        return -1;
+    }
+    switch (v.type) {
+    case MP_BOOL:
+        fputs(v.b ? "true" : "false", f);
+        return 0;
+    case MP_INT:
+        if (v.neg)
+            fprintf(f, "%" PRId64, v.i);
+        else
+            fprintf(f, "%" PRIu64, v.u);
+        return 0;
+    case MP_FLOAT:
+        write_double(f, v.f, v.f32);
+        return 0;
+    case MP_STR:
+        jsonout_write_str(f, v.s, v.len);
+        return 0;
+    case MP_BIN:
+        write_base64(f, (const unsigned char *)v.s, v.len);
+        return 0;
+    case MP_EXT:
+        fprintf(f, "{\"ext\":%d,\"base64\":", (int)v.ext);
+        write_base64(f, (const unsigned char *)v.s, v.len);
+        fputc('}', f);
+        return 0;
+    case MP_ARRAY:
+    case MP_MAP:
+        return json_items(f, r, v.len, v.type == MP_MAP, depth + 1);
+    default:
+        fputs("null", f);
+        return 0;
+    }
 }
 
 void
-jsonout_write(FILE *f, const msgpack_object *o)
+jsonout_write(FILE *f, const mpread_t *v)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        fputs("null", f);
-        break;
-    case MSGPACK_OBJECT_BOOLEAN:
-        fputs(o->via.boolean ? "true" : "false", f);
-        break;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        fprintf(f, "%" PRIu64, o->via.u64);
-        break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        fprintf(f, "%" PRId64, o->via.i64);
-        break;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        write_double(f, o->via.f64, o->type == MSGPACK_OBJECT_FLOAT32);
-        break;
-    case MSGPACK_OBJECT_STR:
-        jsonout_write_str(f, o->via.str.ptr, o->via.str.size);
-        break;
-    case MSGPACK_OBJECT_BIN:
-        write_base64(f, (const unsigned char *)o->via.bin.ptr, o->via.bin.size);
-        break;
-    case MSGPACK_OBJECT_EXT:
-        fprintf(f, "{\"ext\":%d,\"base64\":", (int)o->via.ext.type);
-        write_base64(f, (const unsigned char *)o->via.ext.ptr, o->via.ext.size);
-        fputc('}', f);
-        break;
-    case MSGPACK_OBJECT_ARRAY:
-        fputc('[', f);
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (i)
-                fputc(',', f);
-            jsonout_write(f, &o->via.array.ptr[i]);
-        }
-        fputc(']', f);
-        break;
-    case MSGPACK_OBJECT_MAP:
-        fputc('{', f);
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            if (i)
-                fputc(',', f);
-            write_key(f, &o->via.map.ptr[i].key);
-            fputc(':', f);
-            jsonout_write(f, &o->via.map.ptr[i].val);
-        }
-        fputc('}', f);
-        break;
-    default:
-        fputs("null", f);
-    }
+    mpread_t r = *v;
+    json_value(f, &r, 0);
 }
 
 char *
-jsonout_string(const msgpack_object *o)
+jsonout_string(const mpread_t *v)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    jsonout_write(f, o);
+    jsonout_write(f, v);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -192,15 +220,12 @@ jsonout_string(const msgpack_object *o)
 int
 jsonout_print_msgpack(FILE *f, const void *buf, size_t len)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
-    int rc = codec_parse(buf, len, &u, &why);
-    if (rc == 0) {
-        jsonout_write(f, &u.data);
-        fputc('\n', f);
-        fflush(f);
-    }
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    if (codec_reader_check(&r, buf, len, &why) != 0)
+        return -1;
+    jsonout_write(f, &r);
+    fputc('\n', f);
+    fflush(f);
+    return 0;
 }

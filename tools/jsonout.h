@@ -12,18 +12,22 @@
 #ifndef INV_JSONOUT_H
 #define INV_JSONOUT_H
 
-#include <msgpack.h>
+#include "mpread.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
-/* Writes o as JSON to f. */
-void jsonout_write(FILE *f, const msgpack_object *o);
+/* Writes the value at v as JSON to f (v does not move; bytes that end or
+ * break early end in null). */
+void jsonout_write(FILE *f, const mpread_t *v);
 /* Writes s[0..len) as one JSON string literal. */
 void jsonout_write_str(FILE *f, const char *s, size_t len);
-/* o as a malloc'ed NUL-terminated JSON string (caller frees); NULL on ENOMEM. */
-char *jsonout_string(const msgpack_object *o);
-/* Parses one msgpack value from buf and writes it as JSON plus a newline.
- * Returns 0, or -1 when buf is not exactly one msgpack value. */
+/* The value at v as a malloc'ed NUL-terminated JSON string (caller frees);
+ * NULL on ENOMEM. */
+char *jsonout_string(const mpread_t *v);
+/* Checks buf as codec_parse would and writes its value as JSON plus a
+ * newline.  Returns 0, or -1 (nothing written) when buf is not exactly one
+ * msgpack value with string keys. */
 int jsonout_print_msgpack(FILE *f, const void *buf, size_t len);
 
 #endif

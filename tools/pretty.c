@@ -33,9 +33,44 @@ is_time(const char *key, size_t len)
 }
 
 static bool
-is_scalar(const msgpack_object *o)
+is_scalar(const mpread_t *o)
 {
-    return o->type != MSGPACK_OBJECT_ARRAY && o->type != MSGPACK_OBJECT_MAP;
+    mptype_t t = mpread_peek(o);
+    return t != MP_ARRAY && t != MP_MAP;
+}
+
+/* The string at o, or NULL (and *len 0) when it holds something else. */
+static const char *
+str_at(const mpread_t *o, size_t *len)
+{
+    mpread_t r = *o;
+    const char *s = NULL;
+    *len = 0;
+    if (mpread_str(&r, &s, len) != 0)
+        return NULL;
+    return s;
+}
+
+/* Moves past the next element of an array (map: pair) being walked,
+ * pointing el (and key) at it.  0 or -1. */
+static int
+next_item(mpread_t *r, bool map, mpread_t *key, mpread_t *el)
+{
+    return map ? mpread_pair(r, key, el) : mpread_item(r, el);
+}
+
+/* Reads the header of the array or map at o: its count, and the cursor
+ * at its first item in *items.  -1 when o holds no container. */
+static int
+items_at(const mpread_t *o, mpread_t *items, uint32_t *n, bool *map)
+{
+    mpval_t v;
+    *items = *o;
+    if (mpread_value(items, &v) != 0 || (v.type != MP_ARRAY && v.type != MP_MAP))
+        return -1;
+    *n = v.len;
+    *map = v.type == MP_MAP;
+    return 0;
 }
 
 void
@@ -58,85 +93,105 @@ safe_copy(const char *s, size_t n, char *buf, size_t cap)
 }
 
 static void
-int_text(const msgpack_object *o, char *buf, size_t cap)
+int_text(const mpval_t *v, char *buf, size_t cap)
 {
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        snprintf(buf, cap, "%" PRIu64, o->via.u64);
+    if (v->neg)
+        snprintf(buf, cap, "%" PRId64, v->i);
     else
-        snprintf(buf, cap, "%" PRId64, o->via.i64);
+        snprintf(buf, cap, "%" PRIu64, v->u);
+}
+
+static void
+int_scalar(const mpval_t *v, const char *key, size_t key_len, bool cell, char *buf, size_t cap)
+{
+    char num[32], extra[48];
+    int_text(v, num, sizeof num);
+    extra[0] = '\0';
+    bool small = v->neg || v->u <= INT64_MAX;
+    if (small && is_money(key, key_len))
+        pretty_money(v->i, extra, sizeof extra);
+    else if (small && is_time(key, key_len) && v->i > 0)
+        cli_format_time(v->i, extra, sizeof extra);
+    if (!extra[0])
+        snprintf(buf, cap, "%s", num);
+    else if (cell)
+        snprintf(buf, cap, "%s", extra);
+    else
+        snprintf(buf, cap, "%s (%s)", num, extra);
 }
 
 void
-pretty_scalar(const msgpack_object *o, const char *key, size_t key_len, bool cell, char *buf,
-              size_t cap)
+pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell, char *buf, size_t cap)
 {
-    char num[32], extra[48];
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
+    mpread_t r = *o;
+    mpval_t v;
+    if (mpread_value(&r, &v) != 0) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    switch (v.type) {
+    case MP_NIL:
         snprintf(buf, cap, "-");
         return;
-    case MSGPACK_OBJECT_BOOLEAN:
-        snprintf(buf, cap, "%s", o->via.boolean ? "yes" : "no");
+    case MP_BOOL:
+        snprintf(buf, cap, "%s", v.b ? "yes" : "no");
         return;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        int_text(o, num, sizeof num);
-        extra[0] = '\0';
-        bool small = o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || o->via.u64 <= INT64_MAX;
-        if (small && is_money(key, key_len))
-            pretty_money(o->via.i64, extra, sizeof extra);
-        else if (small && is_time(key, key_len) && o->via.i64 > 0)
-            cli_format_time(o->via.i64, extra, sizeof extra);
-        if (!extra[0])
-            snprintf(buf, cap, "%s", num);
-        else if (cell)
-            snprintf(buf, cap, "%s", extra);
-        else
-            snprintf(buf, cap, "%s (%s)", num, extra);
+    case MP_INT:
+        int_scalar(&v, key, key_len, cell, buf, cap);
         return;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        snprintf(buf, cap, "%.2f", o->via.f64);
+    case MP_FLOAT:
+        snprintf(buf, cap, "%.2f", v.f);
         return;
-    case MSGPACK_OBJECT_STR:
-        safe_copy(o->via.str.ptr, o->via.str.size, buf, cap);
+    case MP_STR:
+        safe_copy(v.s, v.len, buf, cap);
         return;
-    case MSGPACK_OBJECT_BIN:
-        snprintf(buf, cap, "<%" PRIu32 " bytes>", o->via.bin.size);
+    case MP_BIN:
+        snprintf(buf, cap, "<%" PRIu32 " bytes>", v.len);
+        return;
+    case MP_EXT:
+        snprintf(buf, cap, "<ext %d, %" PRIu32 " bytes>", (int)v.ext, v.len);
         return;
     default:
         pretty_inline(o, buf, cap);
     }
 }
 
+/* One item of pretty_inline as text into val (key: its map key, or NULL). */
+static void
+inline_item(const mpread_t *key, const mpread_t *v, bool map, char *val, size_t cap)
+{
+    size_t kl;
+    const char *ks = key ? str_at(key, &kl) : NULL;
+    if (is_scalar(v)) {
+        pretty_scalar(v, ks, ks ? kl : 0, true, val, cap);
+        return;
+    }
+    char inner[CELL_MAX - 2];
+    pretty_inline(v, inner, sizeof inner);
+    snprintf(val, cap, "%s%s%s", map ? "{" : "", inner, map ? "}" : "");
+}
+
 void
-pretty_inline(const msgpack_object *o, char *buf, size_t cap)
+pretty_inline(const mpread_t *o, char *buf, size_t cap)
 {
     size_t k = 0;
     char val[CELL_MAX];
+    mpread_t r, key, v;
+    uint32_t n;
+    bool map;
     buf[0] = '\0';
-    if (is_scalar(o)) {
+    if (is_scalar(o) || items_at(o, &r, &n, &map) != 0) {
         pretty_scalar(o, NULL, 0, true, buf, cap);
         return;
     }
-    bool map = o->type == MSGPACK_OBJECT_MAP;
-    uint32_t n = map ? o->via.map.size : o->via.array.size;
     k += (size_t)snprintf(buf + k, cap - k, "%s", map ? "" : "[");
     for (uint32_t i = 0; i < n && k < cap; i++) {
-        const msgpack_object *v = map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i];
-        const msgpack_object *key = map ? &o->via.map.ptr[i].key : NULL;
-        const char *ks = key && key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : NULL;
-        size_t kl = ks ? key->via.str.size : 0;
-        if (is_scalar(v))
-            pretty_scalar(v, ks, kl, true, val, sizeof val);
-        else {
-            char inner[CELL_MAX - 2];
-            pretty_inline(v, inner, sizeof inner);
-            snprintf(val, sizeof val, "%s%s%s", map ? "{" : "", inner, map ? "}" : "");
-        }
+        if (next_item(&r, map, &key, &v) != 0)
+            break;
+        inline_item(map ? &key : NULL, &v, map, val, sizeof val);
         if (map) {
             char kt[64];
-            pretty_scalar(key, NULL, 0, true, kt, sizeof kt);
+            pretty_scalar(&key, NULL, 0, true, kt, sizeof kt);
             k += (size_t)snprintf(buf + k, cap - k, "%s%s=%s", i ? " " : "", kt, val);
         } else
             k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", val);
@@ -195,89 +250,120 @@ heading_len(const char *name, size_t len)
     return (int)(is_money(name, len) ? len - strlen("_cents") : len);
 }
 
+/* A map whose keys are strings and whose values are scalars or maps of
+ * scalars. */
 static bool
-flat_map(const msgpack_object *o)
+flat_map(const mpread_t *o)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
+    mpread_t r, k, v, ir, ik, iv;
+    uint32_t n, m;
+    bool map, inner_map;
+    if (items_at(o, &r, &n, &map) != 0 || !map)
         return false;
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *v = &o->via.map.ptr[i].val;
-        if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+    for (uint32_t i = 0; i < n; i++) {
+        if (mpread_pair(&r, &k, &v) != 0 || mpread_peek(&k) != MP_STR)
             return false;
-        if (v->type == MSGPACK_OBJECT_ARRAY)
+        if (mpread_peek(&v) == MP_ARRAY)
             return false;
-        if (v->type == MSGPACK_OBJECT_MAP) {
-            for (uint32_t j = 0; j < v->via.map.size; j++)
-                if (!is_scalar(&v->via.map.ptr[j].val))
-                    return false;
-        }
+        if (mpread_peek(&v) != MP_MAP || items_at(&v, &ir, &m, &inner_map) != 0)
+            continue;
+        for (uint32_t j = 0; j < m; j++)
+            if (mpread_pair(&ir, &ik, &iv) != 0 || !is_scalar(&iv))
+                return false;
     }
     return true;
+}
+
+/* The column of the key k (a string), added when new; -1 when the table
+ * has no room for it. */
+static int
+table_column(const mpread_t *k, column_t *cols, int *n_cols)
+{
+    size_t len;
+    const char *name = str_at(k, &len);
+    int c;
+    for (c = 0; c < *n_cols; c++)
+        if (cols[c].len == len && memcmp(cols[c].name, name, len) == 0)
+            return c;
+    if (*n_cols == TABLE_MAX_COLS)
+        return -1;
+    cols[c] = (column_t){name, len, false, heading_len(name, len)};
+    (*n_cols)++;
+    return c;
 }
 
 /* Collects the union of keys; false when the list is not a table. */
 static bool
-table_columns(const msgpack_object *arr, column_t *cols, int *n_cols)
+table_columns(const mpread_t *arr, column_t *cols, int *n_cols)
 {
+    mpread_t rows, row, r, k, v;
+    uint32_t n, m = 0;
+    bool map;
     *n_cols = 0;
-    for (uint32_t r = 0; r < arr->via.array.size; r++) {
-        const msgpack_object *row = &arr->via.array.ptr[r];
-        if (!flat_map(row))
+    if (items_at(arr, &rows, &n, &map) != 0)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (next_item(&rows, false, NULL, &row) != 0 || !flat_map(&row))
             return false;
-        for (uint32_t i = 0; i < row->via.map.size; i++) {
-            const msgpack_object *k = &row->via.map.ptr[i].key;
-            int c;
-            for (c = 0; c < *n_cols; c++)
-                if (cols[c].len == k->via.str.size &&
-                    memcmp(cols[c].name, k->via.str.ptr, cols[c].len) == 0)
-                    break;
-            if (c == *n_cols) {
-                if (*n_cols == TABLE_MAX_COLS)
-                    return false;
-                cols[c] = (column_t){k->via.str.ptr, k->via.str.size, false,
-                                     heading_len(k->via.str.ptr, k->via.str.size)};
-                (*n_cols)++;
-            }
-            cols[c].nested |= row->via.map.ptr[i].val.type == MSGPACK_OBJECT_MAP;
+        items_at(&row, &r, &m, &map);
+        for (uint32_t j = 0; j < m; j++) {
+            mpread_pair(&r, &k, &v);
+            int c = table_column(&k, cols, n_cols);
+            if (c < 0)
+                return false;
+            cols[c].nested |= mpread_peek(&v) == MP_MAP;
         }
     }
     /* Stable partition: nested columns last (they are the wide ones). */
     column_t tmp[TABLE_MAX_COLS];
-    int k = 0;
+    int k2 = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int c = 0; c < *n_cols; c++)
             if (cols[c].nested == (pass == 1))
-                tmp[k++] = cols[c];
-    memcpy(cols, tmp, (size_t)k * sizeof *cols);
+                tmp[k2++] = cols[c];
+    memcpy(cols, tmp, (size_t)k2 * sizeof *cols);
     return true;
 }
 
-static const msgpack_object *
-row_get(const msgpack_object *row, const column_t *col)
+/* Points v at the row's value of col.  0, or -1 when the row lacks it. */
+static int
+row_get(const mpread_t *row, const column_t *col, mpread_t *v)
 {
-    for (uint32_t i = 0; i < row->via.map.size; i++) {
-        const msgpack_object *k = &row->via.map.ptr[i].key;
-        if (k->via.str.size == col->len && memcmp(k->via.str.ptr, col->name, col->len) == 0)
-            return &row->via.map.ptr[i].val;
+    mpread_t r, k;
+    uint32_t n;
+    bool map;
+    if (items_at(row, &r, &n, &map) != 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        if (mpread_pair(&r, &k, v) != 0)
+            return -1;
+        const char *name = str_at(&k, &len);
+        if (name && len == col->len && memcmp(name, col->name, len) == 0)
+            return 0;
     }
-    return NULL;
+    return -1;
 }
 
 static void
-print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int indent)
+print_table(FILE *f, const mpread_t *arr, column_t *cols, int n_cols, int indent)
 {
-    uint32_t rows = arr->via.array.size;
+    mpread_t items, row, v;
+    uint32_t rows;
+    bool map;
+    if (items_at(arr, &items, &rows, &map) != 0)
+        return;
     char(*cells)[CELL_MAX] = calloc((size_t)rows * (size_t)n_cols, CELL_MAX);
     if (!cells)
         return;
     for (uint32_t r = 0; r < rows; r++) {
+        next_item(&items, false, NULL, &row);
         for (int c = 0; c < n_cols; c++) {
-            const msgpack_object *v = row_get(&arr->via.array.ptr[r], &cols[c]);
             char *cell = cells[(size_t)r * (size_t)n_cols + (size_t)c];
-            if (!v)
+            if (row_get(&row, &cols[c], &v) != 0)
                 snprintf(cell, CELL_MAX, "-");
             else
-                pretty_scalar(v, cols[c].name, cols[c].len, true, cell, CELL_MAX);
+                pretty_scalar(&v, cols[c].name, cols[c].len, true, cell, CELL_MAX);
             if (c < n_cols - 1)
                 cut(cell, CELL_WIDTH_MAX);
             int w = text_width(cell);
@@ -308,21 +394,57 @@ print_table(FILE *f, const msgpack_object *arr, column_t *cols, int n_cols, int 
 
 /* ---- blocks -------------------------------------------------------------- */
 
-static void print_map(FILE *f, const msgpack_object *map, int indent, bool top);
+static void print_map(FILE *f, const mpread_t *map, int indent, bool top);
+
+/* True when every element of the array at arr is a scalar. */
+static bool
+all_scalars(const mpread_t *arr)
+{
+    mpread_t r, el;
+    uint32_t n;
+    bool map;
+    if (items_at(arr, &r, &n, &map) != 0)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (next_item(&r, false, NULL, &el) != 0 || !is_scalar(&el))
+            return false;
+    return true;
+}
+
+/* The elements of a list that is not a table, one block each. */
+static void
+print_elements(FILE *f, const mpread_t *arr, int indent)
+{
+    mpread_t r, el;
+    uint32_t n = 0;
+    bool map;
+    items_at(arr, &r, &n, &map);
+    for (uint32_t i = 0; i < n && next_item(&r, false, NULL, &el) == 0; i++) {
+        pad(f, indent);
+        if (mpread_peek(&el) == MP_MAP) {
+            fprintf(f, "#%" PRIu32 "\n", i + 1);
+            print_map(f, &el, indent + 2, false);
+        } else {
+            char line[4096];
+            pretty_inline(&el, line, sizeof line);
+            fprintf(f, "#%" PRIu32 " %s\n", i + 1, line);
+        }
+    }
+}
 
 static void
-print_array(FILE *f, const char *key, size_t klen, const msgpack_object *arr, int indent)
+print_array(FILE *f, const char *key, size_t klen, const mpread_t *arr, int indent)
 {
-    uint32_t n = arr->via.array.size;
-    bool scalars = true;
-    for (uint32_t i = 0; i < n; i++)
-        scalars &= is_scalar(&arr->via.array.ptr[i]);
+    mpread_t r;
+    uint32_t n = 0;
+    bool map;
+    items_at(arr, &r, &n, &map);
     pad(f, indent);
     if (n == 0) {
         fprintf(f, "%.*s: (none)\n", (int)klen, key);
         return;
     }
-    if (scalars) {
+    if (all_scalars(arr)) {
         char line[4096];
         pretty_inline(arr, line, sizeof line);
         fprintf(f, "%.*s: %s\n", (int)klen, key, line);
@@ -335,60 +457,78 @@ print_array(FILE *f, const char *key, size_t klen, const msgpack_object *arr, in
         print_table(f, arr, cols, n_cols, indent + 2);
         return;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *el = &arr->via.array.ptr[i];
-        pad(f, indent + 2);
-        if (el->type == MSGPACK_OBJECT_MAP) {
-            fprintf(f, "#%" PRIu32 "\n", i + 1);
-            print_map(f, el, indent + 4, false);
-        } else {
-            char line[4096];
-            pretty_inline(el, line, sizeof line);
-            fprintf(f, "#%" PRIu32 " %s\n", i + 1, line);
-        }
+    print_elements(f, arr, indent + 2);
+}
+
+/* The widest string key of a scalar value in the map (for alignment). */
+static int
+key_width(const mpread_t *map)
+{
+    mpread_t r, k, v;
+    uint32_t n;
+    bool is_map;
+    int kw = 0;
+    if (items_at(map, &r, &n, &is_map) != 0)
+        return 0;
+    for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
+        size_t len;
+        if (is_scalar(&v) && str_at(&k, &len) && (int)len > kw)
+            kw = (int)len;
+    }
+    return kw;
+}
+
+/* One entry of print_map. */
+static void
+print_entry(FILE *f, const mpread_t *k, const mpread_t *v, int indent, int kw)
+{
+    char kbuf[128], val[4096];
+    size_t kl;
+    pretty_scalar(k, NULL, 0, true, kbuf, sizeof kbuf);
+    const char *ks = str_at(k, &kl);
+    mpread_t items;
+    uint32_t n = 0;
+    bool map;
+    if (mpread_peek(v) == MP_ARRAY) {
+        print_array(f, kbuf, strlen(kbuf), v, indent);
+    } else if (mpread_peek(v) == MP_MAP) {
+        items_at(v, &items, &n, &map);
+        pad(f, indent);
+        fprintf(f, "%s:%s\n", kbuf, n ? "" : " (empty)");
+        print_map(f, v, indent + 2, false);
+    } else {
+        pretty_scalar(v, ks, kl, false, val, sizeof val);
+        pad(f, indent);
+        fprintf(f, "%s:", kbuf);
+        pad(f, kw - text_width(kbuf) + 1);
+        fprintf(f, "%s\n", val);
     }
 }
 
 static void
-print_map(FILE *f, const msgpack_object *map, int indent, bool top)
+print_map(FILE *f, const mpread_t *map, int indent, bool top)
 {
-    int kw = 0;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (is_scalar(&map->via.map.ptr[i].val) && k->type == MSGPACK_OBJECT_STR &&
-            (int)k->via.str.size > kw)
-            kw = (int)k->via.str.size;
-    }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
-        char kbuf[128], val[4096];
-        pretty_scalar(k, NULL, 0, true, kbuf, sizeof kbuf);
-        const char *ks = k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : NULL;
-        size_t kl = ks ? k->via.str.size : 0;
+    int kw = key_width(map);
+    mpread_t r, k, v;
+    uint32_t n;
+    bool is_map;
+    if (items_at(map, &r, &n, &is_map) != 0)
+        return;
+    for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
+        size_t kl;
+        const char *ks = str_at(&k, &kl);
         if (top && ks && kl == 2 && memcmp(ks, "ok", 2) == 0)
             continue;
-        if (v->type == MSGPACK_OBJECT_ARRAY) {
-            print_array(f, kbuf, strlen(kbuf), v, indent);
-        } else if (v->type == MSGPACK_OBJECT_MAP) {
-            pad(f, indent);
-            fprintf(f, "%s:%s\n", kbuf, v->via.map.size ? "" : " (empty)");
-            print_map(f, v, indent + 2, false);
-        } else {
-            pretty_scalar(v, ks, kl, false, val, sizeof val);
-            pad(f, indent);
-            fprintf(f, "%s:", kbuf);
-            pad(f, kw - text_width(kbuf) + 1);
-            fprintf(f, "%s\n", val);
-        }
+        print_entry(f, &k, &v, indent, kw);
     }
 }
 
 void
-pretty_print(FILE *f, const msgpack_object *o)
+pretty_print(FILE *f, const mpread_t *o)
 {
-    if (o->type == MSGPACK_OBJECT_MAP) {
+    if (mpread_peek(o) == MP_MAP) {
         print_map(f, o, 0, true);
-    } else if (o->type == MSGPACK_OBJECT_ARRAY) {
+    } else if (mpread_peek(o) == MP_ARRAY) {
         print_array(f, "items", 5, o, 0);
     } else {
         char buf[4096];

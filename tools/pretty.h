@@ -8,26 +8,29 @@
  *  - anything else: indented blocks;
  *  - control characters in strings are shown as '?' (never sent to the
  *    terminal); nil as "-".
- * Knows no reply shape: new fields show up without a code change. */
+ * Knows no reply shape: new fields show up without a code change.
+ * Values are given as cursors (mpread_t) at them, over bytes checked by
+ * codec_reader_check; the cursors do not move. */
 #ifndef INV_PRETTY_H
 #define INV_PRETTY_H
 
-#include <msgpack.h>
+#include "mpread.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
 /* Prints a reply map (its "ok" is left out: the caller reports failures). */
-void pretty_print(FILE *f, const msgpack_object *o);
+void pretty_print(FILE *f, const mpread_t *o);
 
 /* One scalar as text into buf, as a table cell (cell=true) or a value.
  * key (may be NULL) selects money and time forms. */
-void pretty_scalar(const msgpack_object *o, const char *key, size_t key_len, bool cell, char *buf,
+void pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell, char *buf,
                    size_t cap);
 
 /* Formats cents as "19.99" / "-0.05". */
 void pretty_money(int64_t cents, char *buf, size_t cap);
 
 /* A flat one-line rendering of a map: "k=v k=v" (nested maps in {}). */
-void pretty_inline(const msgpack_object *o, char *buf, size_t cap);
+void pretty_inline(const mpread_t *o, char *buf, size_t cap);
 
 #endif

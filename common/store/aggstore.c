@@ -7,19 +7,20 @@
 #include <string.h>
 
 static void
-snap_pack(msgpack_packer *pk, const void *base, const aggregate_ops_t *o)
+snap_pack(codec_writer_t *w, const void *base, const aggregate_ops_t *o)
 {
     const aggregate_field_t *f = o->fields;
-    msgpack_pack_map(pk, o->n_fields);
+    codec_map_open(w);
     for (size_t i = 0; i < o->n_fields; i++) {
         const char *p = (const char *)base + f[i].offset;
         if (f[i].kind == AGG_FIELD_STR)
-            codec_pack_kv_str(pk, f[i].key, p);
+            codec_map_str(w, f[i].key, p);
         else if (f[i].kind == AGG_FIELD_INT)
-            codec_pack_kv_int(pk, f[i].key, *(const int64_t *)p);
+            codec_map_int(w, f[i].key, *(const int64_t *)p);
         else
-            codec_pack_kv_bool(pk, f[i].key, *(const bool *)p);
+            codec_map_bool(w, f[i].key, *(const bool *)p);
     }
+    codec_map_close(w);
 }
 
 static int
@@ -41,15 +42,15 @@ snap_unpack(const msgpack_object *o, void *base, const aggregate_ops_t *ops)
 }
 
 void
-aggstore_pack_product(msgpack_packer *pk, const product_t *p)
+aggstore_pack_product(codec_writer_t *w, const product_t *p)
 {
-    snap_pack(pk, p, aggregate_ops(AGG_PRODUCT));
+    snap_pack(w, p, aggregate_ops(AGG_PRODUCT));
 }
 
 void
-aggstore_pack(msgpack_packer *pk, const aggregate_t *a)
+aggstore_pack(codec_writer_t *w, const aggregate_t *a)
 {
-    snap_pack(pk, &a->u, aggregate_ops(a->kind));
+    snap_pack(w, &a->u, aggregate_ops(a->kind));
 }
 
 int
@@ -122,7 +123,7 @@ aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t every)
         return ERR_OK;
     codec_writer_t w;
     codec_writer_init(&w);
-    aggstore_pack(&w.pk, a);
+    aggstore_pack(&w, a);
     int rc = eventstore_snapshot_save(es, a->stream, v, AGGSTORE_SNAPSHOT_SCHEMA, w.buf.data,
                                       w.buf.size);
     codec_writer_fini(&w);

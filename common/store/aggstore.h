@@ -22,8 +22,8 @@ int aggstore_maybe_snapshot(eventstore_t *es, const aggregate_t *a, int64_t ever
 
 /* The snapshot encoding of an aggregate's state; of a product's, also
  * used to show it (ProductAsOf). */
-void aggstore_pack(msgpack_packer *pk, const aggregate_t *a);
-void aggstore_pack_product(msgpack_packer *pk, const product_t *p);
+void aggstore_pack(codec_writer_t *w, const aggregate_t *a);
+void aggstore_pack_product(codec_writer_t *w, const product_t *p);
 /* 0, or -1 when the bytes are not a snapshot of this encoding. */
 int aggstore_unpack(aggregate_t *a, const void *bytes, size_t len);
 

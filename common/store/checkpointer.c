@@ -137,7 +137,7 @@ checkpointer_new(const char *db_path, int period_ms, int restart_frames)
     if (pthread_create(&c->thread, NULL, cp_main, c) != 0) {
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mu);
-        eventstore_destroy(&c->es);
+        eventstore_close(&c->es);
         free(c);
         return NULL;
     }
@@ -155,7 +155,7 @@ checkpointer_destroy(checkpointer_t **cp)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
-    eventstore_destroy(&c->es);
+    eventstore_close(&c->es);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
     free(c);

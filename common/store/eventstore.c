@@ -504,7 +504,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
                                                   .capacity = ES_STREAM_SETS * ES_STREAM_WAYS,
                                                   .ways = ES_STREAM_WAYS});
     if (!es->streams) {
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         return ERR_IO;
     }
     int rc = sqlitedb_open(path, &es->db);
@@ -517,7 +517,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {
         int err = es_err(rc);
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         return err == ERR_OK ? ERR_IO : err;
     }
     *out = es;
@@ -525,7 +525,7 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
 }
 
 void
-eventstore_destroy(eventstore_t **esp)
+eventstore_close(eventstore_t **esp)
 {
     if (!esp || !*esp)
         return;
@@ -822,7 +822,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
     if (rc != ERR_OK || (rc = es_clamp_time(es, &e->recorded_at)) != ERR_OK)
         return rc;
     codec_writer_reset(&es->w);
-    codec_pack_event_data(&es->w.pk, e->type, &ev->data);
+    codec_pack_event_data(&es->w, e->type, &ev->data);
     if ((rc = es_chain_link(es, e)) != ERR_OK)
         return rc;
     sqlite3_stmt *st = es->st[ST_APPEND];

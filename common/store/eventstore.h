@@ -51,7 +51,7 @@ int eventstore_schema_of(const char *path);
  * needed no migration: the daemon logs it. */
 int eventstore_migrated_from(const eventstore_t *es);
 /* NULL-safe, idempotent; nulls *es. */
-void eventstore_destroy(eventstore_t **es);
+void eventstore_close(eventstore_t **es);
 const char *eventstore_errmsg(const eventstore_t *es);
 /* The path of the store's write-ahead log (walsync.h), valid while open. */
 const char *eventstore_wal_path(const eventstore_t *es);

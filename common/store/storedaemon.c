@@ -34,5 +34,5 @@ storedaemon_close(storedaemon_t *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     d->zctx = NULL;
-    eventstore_destroy(&d->es);
+    eventstore_close(&d->es);
 }

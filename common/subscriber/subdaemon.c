@@ -24,27 +24,28 @@ static size_t
 subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemon_spec_t *spec)
 {
     size_t n = 0;
-    opts[n++] = (config_option_t){"--db", spec->db.env, CONFIG_STR, &cfg->db, spec->db.help};
-    opts[n++] = (config_option_t){"--events", "INV_EVENTS_EP", CONFIG_STR, &cfg->events_ep,
-                                  subdaemon_help(spec->events_help, "relay event PUB endpoint")};
-    opts[n++] = (config_option_t){"--catchup", "INV_CATCHUP_EP", CONFIG_STR, &cfg->catchup_ep,
-                                  "relay catch-up endpoint"};
+    opts[n++] = (config_option_t)CONFIG_STR_OPT("--db", spec->db.env, &cfg->db, spec->db.help);
+    opts[n++] = (config_option_t)CONFIG_STR_OPT(
+        "--events", "INV_EVENTS_EP", &cfg->events_ep,
+        subdaemon_help(spec->events_help, "relay event PUB endpoint"));
+    opts[n++] = (config_option_t)CONFIG_STR_OPT("--catchup", "INV_CATCHUP_EP", &cfg->catchup_ep,
+                                                "relay catch-up endpoint");
     for (size_t i = 0; i < spec->n_extra; i++)
         opts[n++] = spec->extra[i];
     opts[n++] =
-        (config_option_t){"--bind", spec->bind.env, CONFIG_STR, &cfg->bind, spec->bind.help};
-    opts[n++] = (config_option_t){"--log-level", "INV_LOG_LEVEL", CONFIG_STR, &cfg->log_level,
-                                  "debug|info|warn|error"};
-    opts[n++] = (config_option_t){
-        "--mode", "INV_MODE", CONFIG_STR, &cfg->mode,
+        (config_option_t)CONFIG_STR_OPT("--bind", spec->bind.env, &cfg->bind, spec->bind.help);
+    opts[n++] = (config_option_t)CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level,
+                                                "debug|info|warn|error");
+    opts[n++] = (config_option_t)CONFIG_STR_OPT(
+        "--mode", "INV_MODE", &cfg->mode,
         subdaemon_help(spec->mode_help, "run | once (catch up silently, exit) | dump (print the "
-                                        "canonical dump of --db)")};
-    opts[n++] = (config_option_t){
-        "--commit-linger-ms", spec->linger_env, CONFIG_INT, &cfg->linger_ms,
+                                        "canonical dump of --db)"));
+    opts[n++] = (config_option_t)CONFIG_INT_OPT(
+        "--commit-linger-ms", spec->linger_env, &cfg->linger_ms,
         subdaemon_help(spec->linger_help, "a live batch waits this long for more events before "
-                                          "it commits and prints")};
+                                          "it commits and prints"));
     opts[n++] =
-        (config_option_t){"--sync", "INV_MODEL_SYNC", CONFIG_STR, &cfg->sync, MODELDB_SYNC_HELP};
+        (config_option_t)CONFIG_STR_OPT("--sync", "INV_MODEL_SYNC", &cfg->sync, MODELDB_SYNC_HELP);
     return n;
 }
 

@@ -757,7 +757,7 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
 {
     const char *problem = sub_rebuild_open(s);
     if (problem) {
-        codec_pack_error(&w->pk, &(codec_error_t){.code = "unavailable", .message = problem});
+        codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
     msgpack_pack_map(&w->pk, 3);
@@ -1073,6 +1073,8 @@ subscriber_run(subscriber_t *s)
     if (rebuild_model(s->rebuild))
         rebuild_abandon(s->rebuild, "stopping");
     sub_commit_batch(s);
+    sqlite3_finalize(s->hash_st); /* the daemon closes (or finishes) the model next */
+    s->hash_st = NULL;
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return s->failed ? -1 : 0;
 }

@@ -4,8 +4,9 @@
 #include "mpread.h"
 #include "strcopy.h"
 
-#include <stdio.h>
+#include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* True when every map key in o (at any depth) is a string, as codec.h
@@ -154,12 +155,14 @@ codec_writer_init(codec_writer_t *w)
 {
     msgpack_sbuffer_init(&w->buf);
     msgpack_packer_init(&w->pk, &w->buf, msgpack_sbuffer_write);
+    w->depth = 0;
 }
 
 void
 codec_writer_reset(codec_writer_t *w)
 {
     w->buf.size = 0;
+    w->depth = 0;
 }
 
 void
@@ -168,26 +171,123 @@ codec_writer_fini(codec_writer_t *w)
     msgpack_sbuffer_destroy(&w->buf);
 }
 
-/* ---- fields -------------------------------------------------------------- */
+/* ---- maps that count their entries ---------------------------------------- */
 
-static int
-popcount32(uint32_t v)
+void
+codec_map_open(codec_writer_t *w)
 {
-    return __builtin_popcount(v);
+    assert(w->depth < CODEC_MAP_DEPTH);
+    w->map_at[w->depth] = w->buf.size;
+    w->map_n[w->depth] = 0;
+    w->depth++;
+    msgpack_pack_map(&w->pk, 0); /* one byte, patched at close */
 }
 
+/* Replaces the one-byte header at `at` by the map16/map32 header of n
+ * entries, moving the entries after it up. */
 static void
-codec_pack_fields(msgpack_packer *pk, const fields_t *fs, uint32_t which)
+codec_map_widen(codec_writer_t *w, size_t at, uint32_t n)
 {
-    msgpack_pack_map(pk, (size_t)popcount32(which & fs->present));
+    unsigned char head[5];
+    size_t len = n < 65536 ? 3 : 5;
+    head[0] = n < 65536 ? 0xde : 0xdf;
+    for (size_t i = 1; i < len; i++)
+        head[i] = (unsigned char)(n >> (8 * (len - 1 - i)));
+    size_t body = w->buf.size - at - 1;
+    if (msgpack_sbuffer_write(&w->buf, (const char *)head, len - 1) != 0)
+        return; /* out of memory: the message is broken, as a failed pack leaves it */
+    memmove(w->buf.data + at + len, w->buf.data + at + 1, body);
+    memcpy(w->buf.data + at, head, len);
+}
+
+void
+codec_map_close(codec_writer_t *w)
+{
+    assert(w->depth > 0);
+    w->depth--;
+    size_t at = w->map_at[w->depth];
+    uint32_t n = w->map_n[w->depth];
+    if (at >= w->buf.size)
+        return; /* the header itself could not be written */
+    if (n < 16)
+        w->buf.data[at] = (char)(0x80 | n);
+    else
+        codec_map_widen(w, at, n);
+}
+
+void
+codec_map_key(codec_writer_t *w, const char *key)
+{
+    assert(w->depth > 0);
+    w->map_n[w->depth - 1]++;
+    codec_pack_cstr(&w->pk, key);
+}
+
+void
+codec_map_str(codec_writer_t *w, const char *key, const char *value)
+{
+    codec_map_key(w, key);
+    codec_pack_cstr(&w->pk, value);
+}
+
+void
+codec_map_str_n(codec_writer_t *w, const char *key, const char *value, size_t len)
+{
+    codec_map_key(w, key);
+    msgpack_pack_str(&w->pk, len);
+    msgpack_pack_str_body(&w->pk, value, len);
+}
+
+void
+codec_map_int(codec_writer_t *w, const char *key, int64_t value)
+{
+    codec_map_key(w, key);
+    msgpack_pack_int64(&w->pk, value);
+}
+
+void
+codec_map_bool(codec_writer_t *w, const char *key, bool value)
+{
+    codec_map_key(w, key);
+    if (value)
+        msgpack_pack_true(&w->pk);
+    else
+        msgpack_pack_false(&w->pk);
+}
+
+void
+codec_map_nil(codec_writer_t *w, const char *key)
+{
+    codec_map_key(w, key);
+    msgpack_pack_nil(&w->pk);
+}
+
+void
+codec_map_merge(codec_writer_t *w, const codec_writer_t *from)
+{
+    assert(w->depth > 0 && from->depth == 1);
+    size_t at = from->map_at[0] + 1;
+    if (at > from->buf.size)
+        return;
+    codec_pack_raw(&w->pk, from->buf.data + at, from->buf.size - at);
+    w->map_n[w->depth - 1] += from->map_n[0];
+}
+
+/* ---- fields -------------------------------------------------------------- */
+
+static void
+codec_pack_fields(codec_writer_t *w, const fields_t *fs, uint32_t which)
+{
+    codec_map_open(w);
     for (int f = 0; f < F__COUNT; f++) {
         if (!(which & fs->present & FIELD_BIT(f)))
             continue;
         if (fields_spec(f)->kind == FK_INT)
-            codec_pack_kv_int(pk, fields_spec(f)->name, fs->num[f]);
+            codec_map_int(w, fields_spec(f)->name, fs->num[f]);
         else
-            codec_pack_kv_str(pk, fields_spec(f)->name, fields_cstr(fs, f));
+            codec_map_str(w, fields_spec(f)->name, fields_cstr(fs, f));
     }
+    codec_map_close(w);
 }
 
 /* ---- cursor decoding (mpread.h) ------------------------------------------ */
@@ -204,6 +304,19 @@ codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why)
         return -1;
     }
     mpread_init(r, buf, len);
+    return 0;
+}
+
+int
+codec_reader_check(mpread_t *r, const void *buf, size_t len, const char **why)
+{
+    if (codec_reader_init(r, buf, len, why) != 0)
+        return -1;
+    mpread_t all = *r;
+    if (mpread_skip(&all) != 0) {
+        *why = "map keys must be strings, nesting at most 32 deep";
+        return -1;
+    }
     return 0;
 }
 
@@ -479,26 +592,26 @@ malformed:
 }
 
 void
-codec_pack_command(msgpack_packer *pk, const command_t *cmd)
+codec_pack_command(codec_writer_t *w, const command_t *cmd)
 {
-    size_t n = 3 + (cmd->correlation_id[0] != '\0') + cmd->has_expected_version;
-    msgpack_pack_map(pk, n);
-    codec_pack_kv_str(pk, "type", command_spec(cmd->type)->name);
-    codec_pack_kv_str(pk, "command_id", cmd->command_id);
+    codec_map_open(w);
+    codec_map_str(w, "type", command_spec(cmd->type)->name);
+    codec_map_str(w, "command_id", cmd->command_id);
     if (cmd->correlation_id[0])
-        codec_pack_kv_str(pk, "correlation_id", cmd->correlation_id);
+        codec_map_str(w, "correlation_id", cmd->correlation_id);
     if (cmd->has_expected_version)
-        codec_pack_kv_int(pk, "expected_version", cmd->expected_version);
-    codec_pack_cstr(pk, "data");
-    codec_pack_fields(pk, &cmd->data, UINT32_MAX);
+        codec_map_int(w, "expected_version", cmd->expected_version);
+    codec_map_key(w, "data");
+    codec_pack_fields(w, &cmd->data, UINT32_MAX);
+    codec_map_close(w);
 }
 
 /* ---- events -------------------------------------------------------------- */
 
 void
-codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *data)
+codec_pack_event_data(codec_writer_t *w, event_type_t type, const fields_t *data)
 {
-    codec_pack_fields(pk, data, event_spec(type)->fields);
+    codec_pack_fields(w, data, event_spec(type)->fields);
 }
 
 /* Reads an event's data map at r, upcasting old schemas.  0 or -1 with why. */
@@ -533,37 +646,40 @@ codec_decode_event_data(event_type_t type, int32_t schema, const void *buf, size
     return codec_read_event_data(type, schema, &r, out, why);
 }
 
+/* Opens the event's map and writes the envelope, up to the key "data". */
 static void
-codec_pack_envelope(msgpack_packer *pk, const envelope_t *env)
+codec_pack_envelope(codec_writer_t *w, const envelope_t *env)
 {
-    msgpack_pack_map(pk, 11);
-    codec_pack_kv_int(pk, "position", env->position);
-    codec_pack_kv_str(pk, "stream", env->stream);
-    codec_pack_kv_int(pk, "version", env->version);
-    codec_pack_kv_str(pk, "type", event_spec(env->type)->name);
-    codec_pack_kv_int(pk, "schema", env->schema);
-    codec_pack_kv_str(pk, "event_id", env->event_id);
-    codec_pack_kv_str(pk, "command_id", env->command_id);
-    codec_pack_kv_str(pk, "correlation_id", env->correlation_id);
-    codec_pack_kv_int(pk, "recorded_at", env->recorded_at);
-    codec_pack_cstr(pk, "hash");
-    msgpack_pack_bin(pk, sizeof env->hash);
-    msgpack_pack_bin_body(pk, env->hash, sizeof env->hash);
-    codec_pack_cstr(pk, "data");
+    codec_map_open(w);
+    codec_map_int(w, "position", env->position);
+    codec_map_str(w, "stream", env->stream);
+    codec_map_int(w, "version", env->version);
+    codec_map_str(w, "type", event_spec(env->type)->name);
+    codec_map_int(w, "schema", env->schema);
+    codec_map_str(w, "event_id", env->event_id);
+    codec_map_str(w, "command_id", env->command_id);
+    codec_map_str(w, "correlation_id", env->correlation_id);
+    codec_map_int(w, "recorded_at", env->recorded_at);
+    codec_map_key(w, "hash");
+    msgpack_pack_bin(&w->pk, sizeof env->hash);
+    msgpack_pack_bin_body(&w->pk, env->hash, sizeof env->hash);
+    codec_map_key(w, "data");
 }
 
 void
-codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void *data, size_t data_len)
+codec_pack_event_raw(codec_writer_t *w, const envelope_t *env, const void *data, size_t data_len)
 {
-    codec_pack_envelope(pk, env);
-    codec_pack_raw(pk, data, data_len);
+    codec_pack_envelope(w, env);
+    codec_pack_raw(&w->pk, data, data_len);
+    codec_map_close(w);
 }
 
 void
-codec_pack_event(msgpack_packer *pk, const event_t *ev)
+codec_pack_event(codec_writer_t *w, const event_t *ev)
 {
-    codec_pack_envelope(pk, &ev->env);
-    codec_pack_event_data(pk, ev->env.type, &ev->data);
+    codec_pack_envelope(w, &ev->env);
+    codec_pack_event_data(w, ev->env.type, &ev->data);
+    codec_map_close(w);
 }
 
 enum {
@@ -726,44 +842,52 @@ codec_decode_event(const void *buf, size_t len, event_t *ev, const char **why)
 /* ---- replies ------------------------------------------------------------- */
 
 void
-codec_pack_command_reply(msgpack_packer *pk, const command_reply_t *r)
+codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs)
 {
-    if (r->accepted) {
-        msgpack_pack_map(pk, 6);
-        codec_pack_kv_bool(pk, "ok", true);
-        codec_pack_kv_str(pk, "command_id", r->command_id);
-        codec_pack_kv_str(pk, "stream", r->stream);
-        codec_pack_kv_int(pk, "version", r->version);
-        codec_pack_kv_int(pk, "position", r->position);
-        codec_pack_kv_bool(pk, "duplicate", r->duplicate);
-        return;
-    }
-    codec_error_t e = {.code = reject_code_name(r->error),
-                       .message = r->message,
-                       .command_id = r->command_id,
-                       .current_version = r->error == REJ_CONFLICT ? &r->version : NULL,
-                       .fields = &r->fields};
-    codec_pack_error(pk, &e);
+    codec_map_open(w);
+    for (int i = 0; i < errs->count; i++)
+        codec_map_str(w, errs->items[i].field, errs->items[i].message);
+    codec_map_close(w);
 }
 
 void
-codec_pack_error(msgpack_packer *pk, const codec_error_t *e)
+codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
 {
-    size_t n = 3 + (e->command_id != NULL) + (e->current_version != NULL) + (e->fields != NULL);
-    msgpack_pack_map(pk, n);
-    codec_pack_kv_bool(pk, "ok", false);
-    if (e->command_id)
-        codec_pack_kv_str(pk, "command_id", e->command_id);
-    codec_pack_kv_str(pk, "error", e->code);
-    codec_pack_kv_str(pk, "message", e->message);
-    if (e->current_version)
-        codec_pack_kv_int(pk, "current_version", *e->current_version);
-    if (!e->fields)
+    if (!r->accepted) {
+        codec_error_t e = {.code = reject_code_name(r->error),
+                           .message = r->message,
+                           .command_id = r->command_id,
+                           .current_version = r->error == REJ_CONFLICT ? &r->version : NULL,
+                           .fields = &r->fields};
+        codec_pack_error(w, &e);
         return;
-    codec_pack_cstr(pk, "fields");
-    msgpack_pack_map(pk, (size_t)e->fields->count);
-    for (int i = 0; i < e->fields->count; i++)
-        codec_pack_kv_str(pk, e->fields->items[i].field, e->fields->items[i].message);
+    }
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "command_id", r->command_id);
+    codec_map_str(w, "stream", r->stream);
+    codec_map_int(w, "version", r->version);
+    codec_map_int(w, "position", r->position);
+    codec_map_bool(w, "duplicate", r->duplicate);
+    codec_map_close(w);
+}
+
+void
+codec_pack_error(codec_writer_t *w, const codec_error_t *e)
+{
+    codec_map_open(w);
+    codec_map_bool(w, "ok", false);
+    if (e->command_id)
+        codec_map_str(w, "command_id", e->command_id);
+    codec_map_str(w, "error", e->code);
+    codec_map_str(w, "message", e->message);
+    if (e->current_version)
+        codec_map_int(w, "current_version", *e->current_version);
+    if (e->fields) {
+        codec_map_key(w, "fields");
+        codec_pack_field_errors(w, e->fields);
+    }
+    codec_map_close(w);
 }
 
 static reject_code_t

@@ -5,7 +5,13 @@
  * us allocate gigabytes), keys are strings, every field has its declared
  * type.  Wrong shapes are `malformed`; values that break a field's rules are
  * `validation` errors naming the field.  Every encoder here has a decoder and
- * a round-trip test (tests/unit/test_codec.c). */
+ * a round-trip test (tests/unit/test_codec.c).
+ *
+ * Encoding goes through codec_writer_t: a map's header is written by the
+ * writer from the entries it counted (codec_map_*), never by hand, and the
+ * bytes are those msgpack-c's own header would give (byte-equality tests).
+ * Reading goes through the mpread cursor (mpread.h); msgpack-c's object
+ * tree (codec_parse) is left to the request handlers listed below. */
 #ifndef INV_CODEC_H
 #define INV_CODEC_H
 
@@ -36,15 +42,76 @@ typedef struct {
  * command-service clears one per command). */
 void command_reply_clear(command_reply_t *r);
 
+/* ---- writing --------------------------------------------------------------
+ *
+ * A packer over a growable buffer, reused across messages, that writes maps
+ * counting their own entries: codec_map_open() writes a one-byte fixmap
+ * header, every codec_map_* call below adds one entry to the innermost open
+ * map, and codec_map_close() patches the header with the count.  The bytes
+ * are exactly msgpack_pack_map(n)'s (fixmap below 16 entries; map16/map32
+ * above, when close moves the entries up by 2 or 4 bytes: rare, and no
+ * allocation beyond the buffer's own growth).  Maps nest up to
+ * CODEC_MAP_DEPTH deep in one writer; opening deeper, closing with no map
+ * open or writing an entry with no map open is a bug (assert). */
+#define CODEC_MAP_DEPTH 8
+
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;               /* writes into buf; values go through it */
+    int depth;                       /* maps open: 0..CODEC_MAP_DEPTH */
+    size_t map_at[CODEC_MAP_DEPTH];  /* offset in buf of each open map's header byte */
+    uint32_t map_n[CODEC_MAP_DEPTH]; /* entries written into each so far */
+} codec_writer_t;
+void codec_writer_init(codec_writer_t *w);
+/* Empties the buffer (keeping its memory) and forgets open maps. */
+void codec_writer_reset(codec_writer_t *w);
+void codec_writer_fini(codec_writer_t *w);
+
+/* Starts a map: as a whole message, as an array element, or as the value
+ * after codec_map_key. */
+void codec_map_open(codec_writer_t *w);
+/* Ends the innermost open map, writing its header with the entries counted. */
+void codec_map_close(codec_writer_t *w);
+/* One entry of the innermost open map whose value the caller writes next
+ * (through w->pk, codec_map_open, codec_pack_raw...): exactly one value. */
+void codec_map_key(codec_writer_t *w, const char *key);
+/* One whole entry of the innermost open map. */
+void codec_map_str(codec_writer_t *w, const char *key, const char *value);
+void codec_map_str_n(codec_writer_t *w, const char *key, const char *value, size_t len);
+void codec_map_int(codec_writer_t *w, const char *key, int64_t value);
+void codec_map_bool(codec_writer_t *w, const char *key, bool value);
+void codec_map_nil(codec_writer_t *w, const char *key);
+/* Appends the entries written so far into from's one open map (from->depth
+ * is 1) to w's innermost open map, counting them: a reply whose entries were
+ * packed before its first entries were known. */
+void codec_map_merge(codec_writer_t *w, const codec_writer_t *from);
+
+/* A string value. */
+void codec_pack_cstr(msgpack_packer *pk, const char *s);
+/* Appends already-encoded msgpack bytes (one object) to the packer's buffer. */
+void codec_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
+/* Entries of a map whose header the caller wrote with msgpack_pack_map(n),
+ * for the files not yet moved to the counting codec_map_* calls. */
+void codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
+void codec_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value);
+void codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);
+
+/* ---- reading and the messages ---------------------------------------- */
+
 /* Parses buf into `out` (which the caller has msgpack_unpacked_init'ed and
  * later msgpack_unpacked_destroy's).  Returns 0, or -1 with *why set to a
  * static reason. */
 int codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why);
 
-/* Starts a cursor over buf after checking it as codec_parse does (one
- * complete object, no trailing bytes, keys are strings), without building
- * a tree.  The decoders below read with it.  0, or -1 with *why. */
+/* Starts a cursor over buf after checking its structure as codec_parse
+ * does (one complete object, no trailing bytes, container counts that fit),
+ * without building a tree.  The decoders below read with it and check map
+ * keys and nesting as they go.  0, or -1 with *why. */
 int codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why);
+/* The same, and also every map key (at any depth) is a string and nesting
+ * is at most MPREAD_MAX_DEPTH deep: buf is accepted exactly when
+ * codec_parse accepts it.  For readers that walk any shape (invctl). */
+int codec_reader_check(mpread_t *r, const void *buf, size_t len, const char **why);
 
 /* A map key known to a decoder. */
 typedef struct {
@@ -64,7 +131,11 @@ typedef struct {
 int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
                     uint32_t *found, int *unknown);
 
-/* Map access on a parsed object; NULL when `map` is not a map or lacks key. */
+/* The object tree (codec_parse, then the calls below): still read by the
+ * subscribers' request dispatch and params, the query, catch-up, audit and
+ * command-service Status requests, alert messages and aggregate snapshots;
+ * everything else reads with the cursor.  Map access on a parsed object; NULL when `map` is not a
+ * map or lacks key. */
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
 /* Typed reads: 0 on success, -1 on a wrong type (or out of int64 range). */
 int codec_get_int(const msgpack_object *o, int64_t *out);
@@ -90,10 +161,10 @@ reject_code_t codec_decode_command_at(command_type_t type, mpread_t *vals, uint3
                                       int unknown, command_t *cmd, field_errors_t *errs, char *why,
                                       size_t why_cap);
 /* Encodes a command request (clients and tests). */
-void codec_pack_command(msgpack_packer *pk, const command_t *cmd);
+void codec_pack_command(codec_writer_t *w, const command_t *cmd);
 
 /* The `data` map of an event, as stored in the payload column. */
-void codec_pack_event_data(msgpack_packer *pk, event_type_t type, const fields_t *data);
+void codec_pack_event_data(codec_writer_t *w, event_type_t type, const fields_t *data);
 /* Decodes a stored payload (buf, len) of the given schema, upcasting old
  * schemas to the current one (ProductCreated v1 has no
  * low_stock_threshold: it reads as PRODUCT_V1_DEFAULT_THRESHOLD).  0 or -1
@@ -104,16 +175,18 @@ int codec_decode_event_data(event_type_t type, int32_t schema, const void *buf, 
 
 /* A whole event on the wire: the envelope plus an already-encoded data map
  * (raw bytes as stored), so relays never re-encode payloads. */
-void codec_pack_event_raw(msgpack_packer *pk, const envelope_t *env, const void *data,
+void codec_pack_event_raw(codec_writer_t *w, const envelope_t *env, const void *data,
                           size_t data_len);
-void codec_pack_event(msgpack_packer *pk, const event_t *ev);
+void codec_pack_event(codec_writer_t *w, const event_t *ev);
 /* Decodes a whole wire event, upcasting its data.  0 or -1 with why. */
 int codec_decode_event(const void *buf, size_t len, event_t *ev, const char **why);
 /* Decodes the event at the cursor (an element of a batch or of a page) and
  * moves past it.  0 or -1 with why. */
 int codec_read_event(mpread_t *r, event_t *ev, const char **why);
 
-void codec_pack_command_reply(msgpack_packer *pk, const command_reply_t *r);
+void codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r);
+/* A map of field -> message (validation replies). */
+void codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs);
 
 /* One error reply (docs/protocol.md, section 2, Reply shape).  Every
  * endpoint packs its error replies with codec_pack_error, as
@@ -126,24 +199,7 @@ typedef struct {
     const int64_t *current_version; /* conflict: the stream's version; else NULL */
     const field_errors_t *fields;   /* field -> message; command replies always carry it */
 } codec_error_t;
-void codec_pack_error(msgpack_packer *pk, const codec_error_t *e);
+void codec_pack_error(codec_writer_t *w, const codec_error_t *e);
 int codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r);
-
-/* Small packing helpers for replies built by hand. */
-void codec_pack_cstr(msgpack_packer *pk, const char *s);
-void codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
-void codec_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value);
-void codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);
-/* Appends already-encoded msgpack bytes (one object) to the packer's buffer. */
-void codec_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
-
-/* A packer over a growable buffer, reused across messages. */
-typedef struct {
-    msgpack_sbuffer buf;
-    msgpack_packer pk;
-} codec_writer_t;
-void codec_writer_init(codec_writer_t *w);
-void codec_writer_reset(codec_writer_t *w);
-void codec_writer_fini(codec_writer_t *w);
 
 #endif

@@ -335,3 +335,109 @@ mpread_skip(mpread_t *r)
     *r = at;
     return 0;
 }
+
+/* ---- generic reading ------------------------------------------------------ */
+
+static uint32_t
+be32(const uint8_t *p)
+{
+    return (uint32_t)be_read(p, 4);
+}
+
+/* The float of `bytes` (4 or 8) bytes after the type byte at p. */
+static void
+mp_float(const uint8_t *p, size_t bytes, mpval_t *v)
+{
+    v->f32 = bytes == 4;
+    if (v->f32) {
+        uint32_t bits = be32(p + 1);
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        v->f = x;
+    } else {
+        uint64_t bits = be_read(p + 1, 8);
+        memcpy(&v->f, &bits, sizeof v->f);
+    }
+}
+
+int
+mpread_value(mpread_t *r, mpval_t *v)
+{
+    mphead_t h;
+    memset(v, 0, sizeof *v);
+    if (mp_head(r, &h) != 0)
+        return -1;
+    uint64_t items = h.type == MP_MAP ? 2 * h.len : h.type == MP_ARRAY ? h.len : 0;
+    uint64_t payload =
+        h.type == MP_STR || h.type == MP_BIN || h.type == MP_EXT || h.type == MP_FLOAT ? h.len : 0;
+    if (items > mp_rest(r, &h) || payload > mp_rest(r, &h) || h.len > UINT32_MAX)
+        return -1;
+    v->type = h.type;
+    v->b = h.b;
+    v->len = (uint32_t)h.len;
+    if (h.type == MP_INT) {
+        v->neg = h.i < 0; /* only signed encodings give one */
+        v->i = h.i;
+        v->u = v->neg ? 0 : h.big ? be_read(r->p + 1, 8) : (uint64_t)h.i;
+    } else if (h.type == MP_FLOAT) {
+        mp_float(r->p, (size_t)h.len, v);
+        v->len = 0;
+    } else if (h.type == MP_EXT) {
+        v->ext = (int8_t)r->p[h.head];
+        v->s = (const char *)r->p + h.head + 1;
+        v->len = (uint32_t)h.len - 1;
+    } else if (h.type == MP_STR || h.type == MP_BIN) {
+        v->s = (const char *)r->p + h.head;
+    }
+    r->p += h.head + payload;
+    return 0;
+}
+
+int
+mpread_item(mpread_t *r, mpread_t *el)
+{
+    mpread_t at = *r;
+    if (mpread_skip(r) != 0)
+        return -1;
+    *el = at;
+    return 0;
+}
+
+int
+mpread_pair(mpread_t *r, mpread_t *key, mpread_t *val)
+{
+    mpread_t at = *r, k, v;
+    k = at;
+    if (mpread_skip(&at) != 0)
+        return -1;
+    v = at;
+    if (mpread_skip(&at) != 0)
+        return -1;
+    if (key)
+        *key = k;
+    if (val)
+        *val = v;
+    *r = at;
+    return 0;
+}
+
+int
+mpread_find(const mpread_t *map, const char *key, mpread_t *val)
+{
+    mpread_t r = *map, k, v;
+    uint32_t n;
+    size_t klen = strlen(key);
+    if (mpread_map(&r, &n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        size_t len;
+        if (mpread_pair(&r, &k, &v) != 0)
+            return -1;
+        if (mpread_str(&k, &s, &len) == 0 && len == klen && memcmp(s, key, klen) == 0) {
+            *val = v;
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -10,6 +10,11 @@
  * Skipped values are checked as codec_parse checks a whole message: map
  * keys are strings, nesting is at most MPREAD_MAX_DEPTH deep.
  *
+ * Readers that know no shape (invctl's JSON and human printers, invbench's
+ * reply checks) walk with the generic calls at the end (mpread_value,
+ * mpread_item, mpread_pair, mpread_find) over bytes that
+ * codec_reader_check accepted.
+ *
  * Ownership: a cursor points into the caller's buffer and owns nothing;
  * strings it returns point into that buffer (not NUL-terminated). */
 #ifndef INV_MPREAD_H
@@ -68,5 +73,35 @@ int mpread_map(mpread_t *r, uint32_t *n);
 bool mpread_nil(mpread_t *r);
 /* Skips one whole value, containers included. */
 int mpread_skip(mpread_t *r);
+
+/* ---- generic reading: for code that knows no shape (invctl's printers) ---- */
+
+/* One value as read by mpread_value. */
+typedef struct {
+    mptype_t type;
+    bool b;        /* MP_BOOL */
+    bool neg;      /* MP_INT: below zero, in i; else in u (and in i when <= INT64_MAX) */
+    int64_t i;     /* MP_INT */
+    uint64_t u;    /* MP_INT */
+    double f;      /* MP_FLOAT */
+    bool f32;      /* MP_FLOAT: written as a 32-bit float */
+    int8_t ext;    /* MP_EXT: its type */
+    const char *s; /* MP_STR, MP_BIN, MP_EXT: the payload (ext: after its type byte) */
+    uint32_t len;  /* MP_STR, MP_BIN, MP_EXT: payload bytes; MP_ARRAY: elements; MP_MAP: pairs */
+} mpval_t;
+
+/* Reads a scalar whole, or only the header of an array or map (its
+ * elements, or key/value pairs, follow at the cursor).  0, or -1 (truncated,
+ * 0xc1, a count that cannot fit in the bytes left) with the cursor unmoved. */
+int mpread_value(mpread_t *r, mpval_t *v);
+/* Moves past one element of an array being walked, pointing el at it.
+ * 0 or -1. */
+int mpread_item(mpread_t *r, mpread_t *el);
+/* Moves past one key/value pair of a map being walked, pointing key and val
+ * (either may be NULL) at them.  0 or -1. */
+int mpread_pair(mpread_t *r, mpread_t *key, mpread_t *val);
+/* Points val at the value of key in the map at `map` (its first
+ * occurrence).  0, or -1 when map holds no map or the key is absent. */
+int mpread_find(const mpread_t *map, const char *key, mpread_t *val);
 
 #endif

@@ -94,7 +94,7 @@ void
 params_reply_error(codec_writer_t *w, const char *code, const char *message,
                    const field_errors_t *errs)
 {
-    codec_pack_error(&w->pk, &(codec_error_t){.code = code, .message = message, .fields = errs});
+    codec_pack_error(w, &(codec_error_t){.code = code, .message = message, .fields = errs});
 }
 
 void
@@ -126,18 +126,18 @@ params_reply_page(codec_writer_t *w, bool ok, int64_t position, const params_pag
         params_reply_error(w, "unavailable", unavailable, NULL);
         return;
     }
-    msgpack_pack_map(&w->pk, 4);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_int(&w->pk, "position", position);
-    codec_pack_cstr(&w->pk, "items");
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_int(w, "position", position);
+    codec_map_key(w, "items");
     msgpack_pack_array(&w->pk, (size_t)pg->count);
     codec_pack_raw(&w->pk, pg->items.buf.data, pg->items.buf.size);
-    codec_pack_cstr(&w->pk, "next_cursor");
     if (more) {
         char cursor[24];
         snprintf(cursor, sizeof cursor, "%" PRId64, pg->last);
-        codec_pack_cstr(&w->pk, cursor);
+        codec_map_str(w, "next_cursor", cursor);
     } else {
-        msgpack_pack_nil(&w->pk);
+        codec_map_nil(w, "next_cursor");
     }
+    codec_map_close(w);
 }

@@ -19,7 +19,7 @@ rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
         e.command_id = "";
         e.fields = &no_fields;
     }
-    codec_pack_error(&w->pk, &e);
+    codec_pack_error(w, &e);
 }
 
 /* The type from the tree: "type" must be a string (of at most type_max

@@ -372,7 +372,7 @@ harness_command(harness_t *h, const command_t *cmd, int timeout_ms, command_repl
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, cmd);
+    codec_pack_command(&w, cmd);
     harness_reply_t r;
     int rc = harness_request(h, "command", w.buf.data, w.buf.size, timeout_ms, &r);
     if (rc == 0)

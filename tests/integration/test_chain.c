@@ -124,7 +124,7 @@ send_together(command_t *cmds, int n, command_reply_t *replies)
     codec_writer_init(&w);
     for (int i = 0; i < n; i++) {
         codec_writer_reset(&w);
-        codec_pack_command(&w.pk, &cmds[i]);
+        codec_pack_command(&w, &cmds[i]);
         cr_assert_eq(zmq_send(d, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     }
     codec_writer_fini(&w);

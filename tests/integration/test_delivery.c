@@ -222,8 +222,8 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
     snprintf(env.command_id, sizeof env.command_id, "c");
     snprintf(env.correlation_id, sizeof env.correlation_id, "c");
     msgpack_pack_array(&w.pk, 2);
-    codec_pack_event_raw(&w.pk, &env, "\x81\xaaproduct_id\xa1x", 14);
-    codec_pack_event_raw(&w.pk, &env, "\x81\xaaproduct_id\xa1x", 14);
+    codec_pack_event_raw(&w, &env, "\x81\xaaproduct_id\xa1x", 14);
+    codec_pack_event_raw(&w, &env, "\x81\xaaproduct_id\xa1x", 14);
     struct {
         const char *topic;
         const char *body;

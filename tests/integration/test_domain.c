@@ -717,7 +717,7 @@ Test(domain, every_rule_and_error_code)
     before = head();
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, &c);
+    codec_pack_command(&w, &c);
     cr_assert_eq(harness_request(h, "command", w.buf.data, w.buf.size, ITEST_TIMEOUT_MS, &rr), 0);
     codec_writer_fini(&w);
     char err[64];
@@ -783,7 +783,7 @@ same_command_pipelined_appends_once(void)
     sell_cmd(&c, "sell-burst", "p1", "o-burst", 1);
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, &c);
+    codec_pack_command(&w, &c);
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;

@@ -162,7 +162,7 @@ rig_stop(rig_t *r)
     zmq_close(r->sub);
     zmq_close(r->push);
     zmq_ctx_term(r->ctx);
-    eventstore_destroy(&r->es);
+    eventstore_close(&r->es);
     cr_assert_eq(harness_destroy(&r->h), 0);
 }
 

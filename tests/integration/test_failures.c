@@ -192,7 +192,7 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     }
     cr_assert_eq(eventstore_commit(other), ERR_OK);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 
     supplier_cmd(&c, "reg-s2", "s2", "Bolt Brothers");
     command_reply_t first, again;

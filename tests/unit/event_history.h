@@ -173,7 +173,7 @@ hist_chain(hist_t *h, int last)
     for (int i = 0; i <= last && i < h->n; i++) {
         event_t *e = &h->ev[i];
         codec_writer_reset(&w);
-        codec_pack_event_data(&w.pk, e->env.type, &e->data);
+        codec_pack_event_data(&w, e->env.type, &e->data);
         const char *type = event_spec(e->env.type)->name;
         chain_event_t cev = {e->env.stream, strlen(e->env.stream), e->env.version, type,
                              strlen(type),  w.buf.data,            w.buf.size,      e->env.recorded_at};

@@ -27,7 +27,7 @@ setup(void)
 static void
 teardown(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     scratch_remove(dir);
 }
 
@@ -113,7 +113,7 @@ Test(aggstore, snapshot_plus_tail_equals_full_replay)
         char stream[32];
         memset(live, 0, sizeof *live);
         live->kind = AGG_PRODUCT;
-        eventstore_destroy(&es);
+        eventstore_close(&es);
         snprintf(path, sizeof path, "%s/events-%u.db", dir, seed);
         cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
         snprintf(stream, sizeof stream, "product-p1");

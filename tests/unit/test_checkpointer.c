@@ -94,7 +94,7 @@ Test(checkpointer, copies_the_wal_into_the_database_file, .init = make_dir, .fin
     int64_t head = 0;
     cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
     cr_assert_eq(head, 1000);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
 }
 
 Test(checkpointer, stops_at_once_whatever_its_period, .init = make_dir, .fini = remove_dir)
@@ -108,7 +108,7 @@ Test(checkpointer, stops_at_once_whatever_its_period, .init = make_dir, .fini = 
     /* a bound on a hang, not a speed: the thread waits on a condition
      * variable that the stop signals */
     cr_assert_lt(mono_ms() - t0, 2000, "stopping took %lld ms", (long long)(mono_ms() - t0));
-    eventstore_destroy(&es);
+    eventstore_close(&es);
 }
 
 Test(checkpointer, a_store_it_cannot_open_is_an_error, .init = make_dir, .fini = remove_dir)

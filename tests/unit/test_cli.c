@@ -252,7 +252,7 @@ Test(cli, built_command_round_trips_through_the_codec)
                  0, "%s", err);
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command(&w.pk, &c);
+    codec_pack_command(&w, &c);
     field_errors_t errs = {0};
     char why[128];
     cr_assert_eq(codec_decode_command(w.buf.data, w.buf.size, &back, &errs, why, sizeof why),
@@ -334,26 +334,26 @@ Test(cli, status_columns_from_a_reply)
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_bool(&w.pk, "ok", true);
-    codec_pack_kv_int(&w.pk, "checkpoint", 7);
-    codec_pack_cstr(&w.pk, "subscriber");
-    msgpack_pack_map(&w.pk, 2);
-    codec_pack_kv_int(&w.pk, "head", 10);
-    codec_pack_kv_int(&w.pk, "heartbeat_age_ms", 300);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    codec_map_open(&w);
+    codec_map_bool(&w, "ok", true);
+    codec_map_int(&w, "checkpoint", 7);
+    codec_map_key(&w, "subscriber");
+    codec_map_open(&w);
+    codec_map_int(&w, "head", 10);
+    codec_map_int(&w, "heartbeat_age_ms", 300);
+    codec_map_close(&w);
+    codec_map_close(&w);
+    mpread_t r;
     const char *why;
-    cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
+    cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
     status_row_t row;
-    cli_status_extract(&u.data, &row);
+    cli_status_extract(&r, &row);
     cr_expect(row.has[ST_CHECKPOINT] && row.val[ST_CHECKPOINT] == 7);
     cr_expect(row.has[ST_HEAD] && row.val[ST_HEAD] == 10);
     cr_expect(row.has[ST_LAG_EVENTS] && row.val[ST_LAG_EVENTS] == 3);
     cr_expect(row.has[ST_HEARTBEAT_AGE] && row.val[ST_HEARTBEAT_AGE] == 300);
     cr_expect_not(row.has[ST_LAG_MS]);
     cr_expect_not(row.has[ST_BACKLOG]);
-    msgpack_unpacked_destroy(&u);
     codec_writer_fini(&w);
 }
 
@@ -361,12 +361,10 @@ Test(cli, status_columns_from_a_reply)
 static void
 expect_note(codec_writer_t *w, const char *note)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
-    cr_assert_eq(codec_parse(w->buf.data, w->buf.size, &u, &why), 0);
-    cr_expect_str_eq(cli_status_note(&u.data), note);
-    msgpack_unpacked_destroy(&u);
+    cr_assert_eq(codec_reader_check(&r, w->buf.data, w->buf.size, &why), 0);
+    cr_expect_str_eq(cli_status_note(&r), note);
     codec_writer_fini(w);
 }
 
@@ -377,9 +375,10 @@ Test(cli, status_notes_a_model_being_replaced)
     for (int i = 0; i < 3; i++) {
         codec_writer_t w;
         codec_writer_init(&w);
-        msgpack_pack_map(&w.pk, 2);
-        codec_pack_kv_bool(&w.pk, "model_unusable", flags[i][0]);
-        codec_pack_kv_bool(&w.pk, "rebuilding", flags[i][1]);
+        codec_map_open(&w);
+        codec_map_bool(&w, "model_unusable", flags[i][0]);
+        codec_map_bool(&w, "rebuilding", flags[i][1]);
+        codec_map_close(&w);
         expect_note(&w, notes[i]);
     }
 }
@@ -392,9 +391,10 @@ Test(cli, status_notes_a_wal_held_back)
     for (int i = 0; i < 3; i++) {
         codec_writer_t w;
         codec_writer_init(&w);
-        msgpack_pack_map(&w.pk, 2);
-        codec_pack_kv_int(&w.pk, "wal_frames", wal[i][0]);
-        codec_pack_kv_int(&w.pk, "wal_backfilled", wal[i][1]);
+        codec_map_open(&w);
+        codec_map_int(&w, "wal_frames", wal[i][0]);
+        codec_map_int(&w, "wal_backfilled", wal[i][1]);
+        codec_map_close(&w);
         expect_note(&w, notes[i]);
     }
 }
@@ -437,7 +437,7 @@ fake_command_service(void *arg)
         }
         codec_writer_t w;
         codec_writer_init(&w);
-        codec_pack_command_reply(&w.pk, &r);
+        codec_pack_command_reply(&w, &r);
         bus_reply(router, &m, w.buf.data, w.buf.size);
         codec_writer_fini(&w);
         bus_msg_close(&m);
@@ -499,27 +499,26 @@ Test(cli, command_ids_sort_by_time_and_differ)
 
 Test(cli, money_columns_are_headed_in_units)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_array(&w.pk, 2);
     for (int i = 0; i < 2; i++) {
-        msgpack_pack_map(&pk, 2);
-        codec_pack_kv_str(&pk, "product_id", i ? "p2" : "p1");
-        codec_pack_kv_int(&pk, "price_cents", i ? 1999 : 903);
+        codec_map_open(&w);
+        codec_map_str(&w, "product_id", i ? "p2" : "p1");
+        codec_map_int(&w, "price_cents", i ? 1999 : 903);
+        codec_map_close(&w);
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    mpread_t r;
+    const char *why;
+    cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
-    pretty_print(f, &u.data);
+    pretty_print(f, &r);
     fclose(f);
-    cr_assert_str_eq(out, "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
+    cr_assert_str_eq(out,
+                     "items (2):\n  product_id  price\n  p1          9.03\n  p2          19.99\n",
                      "got:\n%s", out);
     free(out);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
+    codec_writer_fini(&w);
 }

@@ -79,7 +79,7 @@ Test(codec, command_round_trip_every_type)
         for (int t = 0; t < CMD__COUNT; t++) {
             sample_command(in, (command_type_t)t, seed);
             codec_writer_reset(&w);
-            codec_pack_command(&w.pk, in);
+            codec_pack_command(&w, in);
             reject_code_t rc = decode(w.buf.data, w.buf.size, out, &errs);
             cr_assert_eq(rc, REJ_NONE, "%s seed %d: rc %d (%s: %s)", command_spec(t)->name, seed,
                          rc, errs.count ? errs.items[0].field : "",
@@ -107,7 +107,7 @@ Test(codec, command_optional_fields_get_defaults)
     codec_writer_init(&w);
     sample_command(in, CMD_CREATE_PRODUCT, 1);
     in->data.present &= ~FIELD_BIT(F_DESCRIPTION);
-    codec_pack_command(&w.pk, in);
+    codec_pack_command(&w, in);
     cr_assert_eq(decode(w.buf.data, w.buf.size, out, &errs), REJ_NONE);
     cr_assert(fields_has(&out->data, F_DESCRIPTION));
     cr_assert_str_eq(out->data.description, "");
@@ -143,7 +143,7 @@ Test(codec, event_round_trip_every_type)
         sample_event(in, (event_type_t)t, "product-p1", t + 1, t);
         in->env.position = 100 + t;
         codec_writer_reset(&w);
-        codec_pack_event(&w.pk, in);
+        codec_pack_event(&w, in);
         const char *why = NULL;
         cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, out, &why), 0, "%s: %s",
                      event_spec(t)->name, why);
@@ -168,9 +168,9 @@ Test(codec, event_raw_equals_event_and_round_trips)
         codec_writer_reset(&data);
         codec_writer_reset(&raw);
         codec_writer_reset(&whole);
-        codec_pack_event_data(&data.pk, in->env.type, &in->data);
-        codec_pack_event_raw(&raw.pk, &in->env, data.buf.data, data.buf.size);
-        codec_pack_event(&whole.pk, in);
+        codec_pack_event_data(&data, in->env.type, &in->data);
+        codec_pack_event_raw(&raw, &in->env, data.buf.data, data.buf.size);
+        codec_pack_event(&whole, in);
         cr_assert_eq(raw.buf.size, whole.buf.size);
         cr_assert(memcmp(raw.buf.data, whole.buf.data, raw.buf.size) == 0,
                   "raw and re-encoded events are byte-identical");
@@ -201,7 +201,7 @@ Test(codec, event_truncated_and_trailing_rejected)
     codec_writer_init(&w);
     sample_event(in, EV_PRODUCT_CREATED, "product-p1", 1, 3);
     in->env.position = 1;
-    codec_pack_event(&w.pk, in);
+    codec_pack_event(&w, in);
     const char *why;
     for (size_t n = 0; n < w.buf.size; n++)
         cr_assert_eq(codec_decode_event(w.buf.data, n, out, &why), -1, "prefix %zu", n);
@@ -225,9 +225,9 @@ pack_product_created(codec_writer_t *w, event_t *ev, int32_t schema, bool thresh
         ev->data.present &= ~FIELD_BIT(F_LOW_STOCK_THRESHOLD);
     codec_writer_t data;
     codec_writer_init(&data);
-    codec_pack_event_data(&data.pk, EV_PRODUCT_CREATED, &ev->data);
+    codec_pack_event_data(&data, EV_PRODUCT_CREATED, &ev->data);
     codec_writer_reset(w);
-    codec_pack_event_raw(&w->pk, &ev->env, data.buf.data, data.buf.size);
+    codec_pack_event_raw(w, &ev->env, data.buf.data, data.buf.size);
     codec_writer_fini(&data);
 }
 
@@ -282,7 +282,7 @@ Test(codec, future_and_zero_schema_rejected)
     sample_event(in, EV_PRODUCT_SOLD, "product-p1", 2, 1);
     in->env.schema = 2;
     codec_writer_reset(&w);
-    codec_pack_event(&w.pk, in);
+    codec_pack_event(&w, in);
     cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, out, &why), -1);
     codec_writer_fini(&w);
     free(in);
@@ -363,7 +363,7 @@ Test(codec, reply_accepted_round_trip)
     in.duplicate = true;
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command_reply(&w.pk, &in);
+    codec_pack_command_reply(&w, &in);
     cr_assert_eq(codec_decode_command_reply(w.buf.data, w.buf.size, &out), 0);
     cr_assert(out.accepted);
     cr_assert_eq(out.error, REJ_NONE);
@@ -386,7 +386,7 @@ Test(codec, reply_rejected_with_fields_round_trip)
     field_errors_add(&in.fields, "name", "must be valid UTF-8 without NUL");
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command_reply(&w.pk, &in);
+    codec_pack_command_reply(&w, &in);
     cr_assert_eq(codec_decode_command_reply(w.buf.data, w.buf.size, &out), 0);
     cr_assert_not(out.accepted);
     cr_assert_eq(out.error, REJ_VALIDATION);
@@ -402,7 +402,7 @@ Test(codec, reply_rejected_with_fields_round_trip)
         memset(&in, 0, sizeof in);
         in.error = (reject_code_t)code;
         codec_writer_reset(&w);
-        codec_pack_command_reply(&w.pk, &in);
+        codec_pack_command_reply(&w, &in);
         cr_assert_eq(codec_decode_command_reply(w.buf.data, w.buf.size, &out), 0);
         cr_assert_eq(out.error, code, "%s", reject_code_name(code));
         cr_assert_eq(out.fields.count, 0);
@@ -420,7 +420,7 @@ Test(codec, reply_conflict_carries_current_version)
     snprintf(in.message, sizeof in.message, "stream is at version 12");
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_command_reply(&w.pk, &in);
+    codec_pack_command_reply(&w, &in);
     cr_assert_eq(codec_decode_command_reply(w.buf.data, w.buf.size, &out), 0);
     cr_assert_eq(out.error, REJ_CONFLICT);
     cr_assert_eq(out.version, 12);
@@ -457,7 +457,7 @@ Test(codec, every_prefix_of_every_command_is_malformed)
     for (int t = 0; t < CMD__COUNT; t++) {
         sample_command(in, (command_type_t)t, 6);
         codec_writer_reset(&w);
-        codec_pack_command(&w.pk, in);
+        codec_pack_command(&w, in);
         for (size_t n = 0; n < w.buf.size; n++)
             cr_assert_eq(decode_code(w.buf.data, n), REJ_MALFORMED, "%s prefix %zu of %zu",
                          command_spec(t)->name, n, w.buf.size);
@@ -499,7 +499,7 @@ Test(codec, mutated_commands_never_crash)
     for (int i = 0; i < 3000; i++) {
         sample_command(in, (command_type_t)(i % CMD__COUNT), i);
         codec_writer_reset(&w);
-        codec_pack_command(&w.pk, in);
+        codec_pack_command(&w, in);
         cr_assert(w.buf.size <= 4096);
         memcpy(buf, w.buf.data, w.buf.size);
         int flips = 1 + (int)(rng_next(&s) % 4);
@@ -1082,4 +1082,240 @@ Test(codec, parse_requires_string_keys_at_any_depth)
     cr_assert_eq(codec_parse(w.buf.data, w.buf.size, &u, &why), 0);
     msgpack_unpacked_destroy(&u);
     codec_writer_fini(&w);
+}
+
+/* ---- the map writer: counts its own entries, bytes as msgpack-c's -------- */
+
+/* n entries "k<i>": i, written by the writer (counted) and by hand. */
+static void
+map_of_n(codec_writer_t *counted, codec_writer_t *by_hand, uint32_t n)
+{
+    codec_map_open(counted);
+    msgpack_pack_map(&by_hand->pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%u", i);
+        codec_map_int(counted, key, i);
+        codec_pack_kv_int(&by_hand->pk, key, i);
+    }
+    codec_map_close(counted);
+}
+
+static void
+assert_same_bytes(const codec_writer_t *a, const codec_writer_t *b)
+{
+    cr_assert_eq(a->buf.size, b->buf.size);
+    cr_assert_eq(memcmp(a->buf.data, b->buf.data, a->buf.size), 0);
+    cr_assert_eq(a->depth, 0);
+}
+
+Test(codec, map_writer_header_sizes_match_msgpack_c)
+{
+    static const uint32_t sizes[] = {0, 1, 15, 16, 17, 255, 256, 65535, 65536, 70000};
+    codec_writer_t a, b;
+    codec_writer_init(&a);
+    codec_writer_init(&b);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        codec_writer_reset(&a);
+        codec_writer_reset(&b);
+        msgpack_pack_str(&a.pk, 3); /* bytes before the map stay put */
+        msgpack_pack_str_body(&a.pk, "pre", 3);
+        msgpack_pack_str(&b.pk, 3);
+        msgpack_pack_str_body(&b.pk, "pre", 3);
+        map_of_n(&a, &b, sizes[k]);
+        assert_same_bytes(&a, &b);
+    }
+    codec_writer_fini(&a);
+    codec_writer_fini(&b);
+}
+
+Test(codec, map_writer_nests_and_widens_inner_and_outer_maps)
+{
+    codec_writer_t a, b;
+    codec_writer_init(&a);
+    codec_writer_init(&b);
+    /* {first: 1, inner: {17 entries}, small: {2 entries}, k0.. k15 (16)} */
+    codec_map_open(&a);
+    msgpack_pack_map(&b.pk, 19);
+    codec_map_int(&a, "first", 1);
+    codec_pack_kv_int(&b.pk, "first", 1);
+    codec_map_key(&a, "inner");
+    codec_pack_cstr(&b.pk, "inner");
+    map_of_n(&a, &b, 17);
+    codec_map_key(&a, "small");
+    codec_pack_cstr(&b.pk, "small");
+    map_of_n(&a, &b, 2);
+    for (int i = 0; i < 16; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "x%d", i);
+        codec_map_str(&a, key, "v");
+        codec_pack_kv_str(&b.pk, key, "v");
+    }
+    codec_map_close(&a);
+    assert_same_bytes(&a, &b);
+    cr_assert(mpread_well_formed(a.buf.data, a.buf.size));
+    codec_writer_fini(&a);
+    codec_writer_fini(&b);
+}
+
+Test(codec, map_writer_every_entry_kind_and_merge)
+{
+    codec_writer_t a, b, part;
+    codec_writer_init(&a);
+    codec_writer_init(&b);
+    codec_writer_init(&part);
+    codec_map_open(&part); /* entries packed before the reply's first ones are known */
+    for (int i = 0; i < 14; i++)
+        codec_map_int(&part, "p", i);
+    codec_map_open(&a);
+    codec_map_str(&a, "s", "text");
+    codec_map_str_n(&a, "n", "abc", 2);
+    codec_map_int(&a, "i", -5);
+    codec_map_bool(&a, "t", true);
+    codec_map_bool(&a, "f", false);
+    codec_map_nil(&a, "z");
+    codec_map_merge(&a, &part);
+    codec_map_close(&a);
+    msgpack_pack_map(&b.pk, 20);
+    codec_pack_kv_str(&b.pk, "s", "text");
+    codec_pack_kv_str(&b.pk, "n", "ab");
+    codec_pack_kv_int(&b.pk, "i", -5);
+    codec_pack_kv_bool(&b.pk, "t", true);
+    codec_pack_kv_bool(&b.pk, "f", false);
+    codec_pack_cstr(&b.pk, "z");
+    msgpack_pack_nil(&b.pk);
+    for (int i = 0; i < 14; i++)
+        codec_pack_kv_int(&b.pk, "p", i);
+    assert_same_bytes(&a, &b);
+    codec_writer_fini(&a);
+    codec_writer_fini(&b);
+    codec_writer_fini(&part);
+}
+
+/* The encoders as they were written with hand-counted headers: the
+ * counting writer must give the same bytes. */
+static void
+old_pack_fields(msgpack_packer *pk, const fields_t *fs, uint32_t which)
+{
+    msgpack_pack_map(pk, (size_t)__builtin_popcount(which & fs->present));
+    for (int f = 0; f < F__COUNT; f++) {
+        if (!(which & fs->present & FIELD_BIT(f)))
+            continue;
+        if (fields_spec(f)->kind == FK_INT)
+            codec_pack_kv_int(pk, fields_spec(f)->name, fs->num[f]);
+        else
+            codec_pack_kv_str(pk, fields_spec(f)->name, fields_cstr(fs, f));
+    }
+}
+
+static void
+old_pack_command(msgpack_packer *pk, const command_t *cmd)
+{
+    msgpack_pack_map(pk, 3 + (cmd->correlation_id[0] != '\0') + cmd->has_expected_version);
+    codec_pack_kv_str(pk, "type", command_spec(cmd->type)->name);
+    codec_pack_kv_str(pk, "command_id", cmd->command_id);
+    if (cmd->correlation_id[0])
+        codec_pack_kv_str(pk, "correlation_id", cmd->correlation_id);
+    if (cmd->has_expected_version)
+        codec_pack_kv_int(pk, "expected_version", cmd->expected_version);
+    codec_pack_cstr(pk, "data");
+    old_pack_fields(pk, &cmd->data, UINT32_MAX);
+}
+
+static void
+old_pack_event(msgpack_packer *pk, const event_t *ev)
+{
+    const envelope_t *env = &ev->env;
+    msgpack_pack_map(pk, 10);
+    codec_pack_kv_int(pk, "position", env->position);
+    codec_pack_kv_str(pk, "stream", env->stream);
+    codec_pack_kv_int(pk, "version", env->version);
+    codec_pack_kv_str(pk, "type", event_spec(env->type)->name);
+    codec_pack_kv_int(pk, "schema", env->schema);
+    codec_pack_kv_str(pk, "event_id", env->event_id);
+    codec_pack_kv_str(pk, "command_id", env->command_id);
+    codec_pack_kv_str(pk, "correlation_id", env->correlation_id);
+    codec_pack_kv_int(pk, "recorded_at", env->recorded_at);
+    codec_pack_cstr(pk, "data");
+    old_pack_fields(pk, &ev->data, event_spec(env->type)->fields);
+}
+
+static void
+old_pack_command_reply(msgpack_packer *pk, const command_reply_t *r)
+{
+    if (r->accepted) {
+        msgpack_pack_map(pk, 6);
+        codec_pack_kv_bool(pk, "ok", true);
+        codec_pack_kv_str(pk, "command_id", r->command_id);
+        codec_pack_kv_str(pk, "stream", r->stream);
+        codec_pack_kv_int(pk, "version", r->version);
+        codec_pack_kv_int(pk, "position", r->position);
+        codec_pack_kv_bool(pk, "duplicate", r->duplicate);
+        return;
+    }
+    bool conflict = r->error == REJ_CONFLICT;
+    msgpack_pack_map(pk, 5 + conflict);
+    codec_pack_kv_bool(pk, "ok", false);
+    codec_pack_kv_str(pk, "command_id", r->command_id);
+    codec_pack_kv_str(pk, "error", reject_code_name(r->error));
+    codec_pack_kv_str(pk, "message", r->message);
+    if (conflict)
+        codec_pack_kv_int(pk, "current_version", r->version);
+    codec_pack_cstr(pk, "fields");
+    msgpack_pack_map(pk, (size_t)r->fields.count);
+    for (int i = 0; i < r->fields.count; i++)
+        codec_pack_kv_str(pk, r->fields.items[i].field, r->fields.items[i].message);
+}
+
+Test(codec, encoders_bytes_unchanged_by_the_counting_writer)
+{
+    command_t *cmd = malloc(sizeof *cmd);
+    event_t *ev = malloc(sizeof *ev);
+    cr_assert(cmd && ev);
+    codec_writer_t a, b;
+    codec_writer_init(&a);
+    codec_writer_init(&b);
+    for (int seed = 0; seed < 6; seed++) {
+        for (int t = 0; t < CMD__COUNT; t++) {
+            sample_command(cmd, (command_type_t)t, seed);
+            cmd->has_expected_version = seed & 1;
+            cmd->expected_version = seed;
+            if (seed & 2)
+                cmd->correlation_id[0] = '\0';
+            codec_writer_reset(&a);
+            codec_writer_reset(&b);
+            codec_pack_command(&a, cmd);
+            old_pack_command(&b.pk, cmd);
+            assert_same_bytes(&a, &b);
+        }
+        for (int t = 0; t < EV__COUNT; t++) {
+            sample_event(ev, (event_type_t)t, "product-p1", seed + 1, seed);
+            codec_writer_reset(&a);
+            codec_writer_reset(&b);
+            codec_pack_event(&a, ev);
+            old_pack_event(&b.pk, ev);
+            assert_same_bytes(&a, &b);
+        }
+    }
+    command_reply_t r;
+    for (int code = REJ_NONE; code < REJ__COUNT; code++) {
+        for (int nf = 0; nf <= 17; nf += 17) {
+            memset(&r, 0, sizeof r);
+            r.accepted = code == REJ_NONE;
+            r.error = (reject_code_t)code;
+            r.version = 12;
+            snprintf(r.command_id, sizeof r.command_id, "c-%d", code);
+            for (int i = 0; i < nf && i < FIELD_ERRORS_MAX; i++)
+                field_errors_add(&r.fields, "f", "is wrong");
+            codec_writer_reset(&a);
+            codec_writer_reset(&b);
+            codec_pack_command_reply(&a, &r);
+            old_pack_command_reply(&b.pk, &r);
+            assert_same_bytes(&a, &b);
+        }
+    }
+    codec_writer_fini(&a);
+    codec_writer_fini(&b);
+    free(cmd);
+    free(ev);
 }

@@ -35,7 +35,7 @@ setup(void)
 static void
 teardown(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     scratch_remove(dir);
 }
 
@@ -286,7 +286,7 @@ Test(eventstore, two_connections_cannot_fork_a_stream)
     }
     cr_assert_eq(s.types[1], EV_PRODUCT_SOLD);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 }
 
 /* More streams than the connection caches (16,384 rows and names): every
@@ -559,7 +559,7 @@ republish_raw(const envelope_t *env, const void *data, size_t len, void *arg)
     seen_t *s = arg;
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_event_raw(&w.pk, env, data, len);
+    codec_pack_event_raw(&w, env, data, len);
     event_t *ev = malloc(sizeof *ev);
     const char *why = NULL;
     cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), 0, "%s", why);
@@ -790,7 +790,7 @@ Test(eventstore, recorded_at_never_goes_back)
     cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(rec, 300);
     /* also across a reopen, and for an append outside a transaction */
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     event_t *ev = malloc(sizeof *ev);
@@ -915,9 +915,9 @@ Test(eventstore, reopen_keeps_everything)
     cr_assert_eq(eventstore_command_save(es, &rep), ERR_OK);
     cr_assert_eq(eventstore_commit(es), ERR_OK);
     cr_assert_eq(eventstore_outbox_delete_through(es, 2), ERR_OK);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     cr_assert_null(es);
-    eventstore_destroy(&es); /* idempotent */
+    eventstore_close(&es); /* idempotent */
 
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     int64_t head, v, n;
@@ -945,7 +945,7 @@ Test(eventstore, reopen_keeps_everything)
 static void
 downgrade_to_schema_2(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     const char *sql =
@@ -1025,7 +1025,7 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
                  1, "only events_recorded_at is left");
     cr_assert_eq(count_rows("PRAGMA user_version"), 4);
 
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     cr_assert_eq(eventstore_migrated_from(es), 0, "migrated once");
 }
@@ -1083,7 +1083,7 @@ Test(eventstore, open_waits_while_another_process_may_be_migrating)
 
 Test(eventstore, unknown_schema_version_is_refused)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
@@ -1108,8 +1108,8 @@ Test(eventstore, open_fails_cleanly)
     fclose(f);
     cr_assert_neq(eventstore_open(p, NULL, &bad), ERR_OK);
     cr_assert_null(bad);
-    eventstore_destroy(&bad);
-    eventstore_destroy(NULL);
+    eventstore_close(&bad);
+    eventstore_close(NULL);
 }
 
 Test(eventstore, second_connection_sees_commits_only)
@@ -1127,7 +1127,7 @@ Test(eventstore, second_connection_sees_commits_only)
     cr_assert_eq(eventstore_head(other, &head, NULL), ERR_OK);
     cr_assert_eq(head, 1);
     free(ev);
-    eventstore_destroy(&other);
+    eventstore_close(&other);
 }
 
 static int64_t
@@ -1171,5 +1171,5 @@ Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
     sqlite3_close(reader);
     cr_assert_eq(eventstore_checkpoint(relay, 1, NULL), ERR_OK);
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 102, 102, NULL), ERR_OK);
-    eventstore_destroy(&relay);
+    eventstore_close(&relay);
 }

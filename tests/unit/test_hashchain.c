@@ -65,7 +65,7 @@ setup(void)
 static void
 teardown(void)
 {
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     scratch_remove(dir);
 }
 
@@ -164,7 +164,7 @@ Test(chainstore, a_payload_byte_changed_with_sql_is_found_and_named)
 {
     append_n(8);
     flip_payload_byte(5);
-    eventstore_destroy(&es); /* a fresh connection: nothing cached */
+    eventstore_close(&es); /* a fresh connection: nothing cached */
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     seen_t s = {0};
     cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, see_raw, &s), ERR_CORRUPT);
@@ -248,7 +248,7 @@ Test(chainstore, a_schema_3_store_gets_the_chain_at_open)
     append_n(10);
     seen_t before = {0};
     cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, see_raw, &before), ERR_OK);
-    eventstore_destroy(&es);
+    eventstore_close(&es);
     shell("ALTER TABLE events DROP COLUMN hash; PRAGMA user_version = 3;");
     char err[128] = "";
     es_chain_state_t c;

@@ -18,15 +18,13 @@ expect_json(fill_fn fill, const char *want)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     fill(&pk);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
-    char *got = jsonout_string(&u.data);
+    cr_assert(mpread_well_formed(sb.data, sb.size));
+    mpread_t r;
+    mpread_init(&r, sb.data, sb.size);
+    char *got = jsonout_string(&r);
     cr_assert_not_null(got);
     cr_expect_str_eq(got, want);
     free(got);
-    msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -212,4 +210,30 @@ Test(jsonout, print_rejects_trailing_bytes)
     cr_expect_eq(jsonout_print_msgpack(f, buf, 2), -1);
     cr_expect_eq(jsonout_print_msgpack(f, buf, 1), 0);
     fclose(f);
+}
+
+Test(jsonout, print_refuses_what_codec_parse_refuses)
+{
+    /* {1: 2}: a key that is not a string; 33 nested arrays */
+    char intkey[] = {(char)0x81, 0x01, 0x02};
+    char deep[34];
+    memset(deep, 0x91, 33);
+    deep[33] = (char)0xc0;
+    FILE *f = fopen("/dev/null", "w");
+    cr_assert_not_null(f);
+    cr_expect_eq(jsonout_print_msgpack(f, intkey, sizeof intkey), -1);
+    cr_expect_eq(jsonout_print_msgpack(f, deep, sizeof deep), -1);
+    cr_expect_eq(jsonout_print_msgpack(f, deep + 1, sizeof deep - 1), 0);
+    fclose(f);
+}
+
+Test(jsonout, broken_bytes_end_in_null_without_reading_past_them)
+{
+    char trunc[] = {(char)0x92, 0x01}; /* an array of 2 with 1 element */
+    mpread_t r;
+    mpread_init(&r, trunc, sizeof trunc);
+    char *got = jsonout_string(&r);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, "null");
+    free(got);
 }

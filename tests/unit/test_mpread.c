@@ -257,7 +257,88 @@ Test(mpread, accepts_exactly_the_messages_codec_parse_accepts)
         bool cursor = mpread_skip(&r) == 0 && mpread_at_end(&r);
         cr_assert_eq(cursor, tree, "message %d (%zu bytes): cursor %d, codec_parse %d", i, len,
                      cursor, tree);
+        cr_assert_eq(codec_reader_check(&r, msg, len, &why) == 0, tree,
+                     "message %d: codec_reader_check and codec_parse disagree", i);
         accepted += tree;
     }
     cr_assert_gt(accepted, 1000, "the draw makes valid messages too (%d)", accepted);
+}
+
+Test(mpread, codec_reader_check_and_codec_parse_agree_on_nesting)
+{
+    for (int depth = MPREAD_MAX_DEPTH - 2; depth <= MPREAD_MAX_DEPTH + 2; depth++) {
+        for (int map = 0; map < 2; map++) {
+            msgpack_sbuffer_clear(&buf);
+            for (int i = 0; i < depth; i++) {
+                if (map) {
+                    msgpack_pack_map(&pk, 1);
+                    msgpack_pack_str(&pk, 1);
+                    msgpack_pack_str_body(&pk, "k", 1);
+                } else {
+                    msgpack_pack_array(&pk, 1);
+                }
+            }
+            msgpack_pack_nil(&pk);
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            const char *why;
+            bool tree = codec_parse(buf.data, buf.size, &u, &why) == 0;
+            msgpack_unpacked_destroy(&u);
+            mpread_t r;
+            cr_assert_eq(codec_reader_check(&r, buf.data, buf.size, &why) == 0, tree,
+                         "depth %d (%s)", depth, map ? "maps" : "arrays");
+        }
+    }
+}
+
+Test(mpread, value_reads_every_kind_as_msgpack_c_unpacks_it)
+{
+    msgpack_pack_array(&pk, 12);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_true(&pk);
+    msgpack_pack_int64(&pk, -5);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_pack_int8(&pk, 7); /* a signed encoding of a positive value */
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, -0.1);
+    msgpack_pack_str(&pk, 2);
+    msgpack_pack_str_body(&pk, "hi", 2);
+    msgpack_pack_bin(&pk, 3);
+    msgpack_pack_bin_body(&pk, "\x00\x01\x02", 3);
+    msgpack_pack_ext(&pk, 2, 9);
+    msgpack_pack_ext_body(&pk, "ab", 2);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "k", 1);
+    msgpack_pack_array(&pk, 0);
+    mpread_t r;
+    mpval_t v;
+    mpread_init(&r, buf.data, buf.size);
+    cr_assert_eq(mpread_value(&r, &v), 0);
+    cr_assert(v.type == MP_ARRAY && v.len == 12);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_NIL);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_BOOL && v.b);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_INT && v.neg && v.i == -5);
+    cr_assert(mpread_value(&r, &v) == 0 && v.neg && v.i == INT64_MIN);
+    cr_assert(mpread_value(&r, &v) == 0 && !v.neg && v.u == UINT64_MAX);
+    cr_assert(mpread_value(&r, &v) == 0 && !v.neg && v.u == 7 && v.i == 7);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_FLOAT && v.f32 && v.f == 1.5);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_FLOAT && !v.f32 && v.f == -0.1);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_STR && v.len == 2);
+    cr_assert_eq(memcmp(v.s, "hi", 2), 0);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_BIN && v.len == 3 && v.s[2] == 2);
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_EXT && v.ext == 9 && v.len == 2);
+    cr_assert_eq(memcmp(v.s, "ab", 2), 0);
+    mpread_t map = r, val;
+    cr_assert(mpread_value(&r, &v) == 0 && v.type == MP_MAP && v.len == 1);
+    cr_assert_eq(mpread_find(&map, "k", &val), 0);
+    cr_assert_eq(mpread_peek(&val), MP_ARRAY);
+    cr_assert_eq(mpread_find(&map, "x", &val), -1);
+    mpread_t key;
+    cr_assert_eq(mpread_pair(&r, &key, &val), 0);
+    cr_assert(mpread_at_end(&r));
+    /* truncated: refused, the cursor stays */
+    mpread_init(&r, buf.data, 2);
+    cr_assert(mpread_value(&r, &v) == -1 && r.p == (const uint8_t *)buf.data);
 }

@@ -81,7 +81,7 @@ setup(void)
     hist = hist_new();
     history_shop(hist);
     const char *why = NULL;
-    model = readmodel_new(path, &why);
+    model = readmodel_open(path, &why);
     cr_assert_not_null(model, "%s", why);
     apply_range(model, hist, 0, hist->n);
     qe = queries_new(path);
@@ -92,7 +92,7 @@ static void
 teardown(void)
 {
     queries_destroy(&qe);
-    readmodel_destroy(&model);
+    readmodel_close(&model);
     free(hist);
     scratch_remove(dir);
 }
@@ -120,9 +120,9 @@ ask_raw(const void *buf, size_t len)
     codec_writer_fini(&rep_w);
     codec_writer_init(&rep_w);
     if (request_parse(buf, len, &req, &err) != 0)
-        request_pack_error(&rep_w.pk, &err);
+        request_pack_error(&rep_w, &err);
     else
-        queries_execute(qe, &req, &rep_w.pk);
+        queries_execute(qe, &req, &rep_w);
     if (reply_live)
         msgpack_unpacked_destroy(&reply);
     msgpack_unpacked_init(&reply);
@@ -138,20 +138,20 @@ ask(const char *type, const kv_t *kvs, int n)
 {
     codec_writer_fini(&req_w);
     codec_writer_init(&req_w);
-    msgpack_packer *pk = &req_w.pk;
-    msgpack_pack_map(pk, (size_t)n + 1);
-    codec_pack_kv_str(pk, "type", type);
+    codec_writer_t *w = &req_w;
+    codec_map_open(w);
+    codec_map_str(w, "type", type);
     for (int i = 0; i < n; i++) {
-        codec_pack_cstr(pk, kvs[i].key);
         if (kvs[i].kind == 's')
-            codec_pack_cstr(pk, kvs[i].s);
+            codec_map_str(w, kvs[i].key, kvs[i].s);
         else if (kvs[i].kind == 'i')
-            msgpack_pack_int64(pk, kvs[i].i);
+            codec_map_int(w, kvs[i].key, kvs[i].i);
         else if (kvs[i].kind == 'b')
-            kvs[i].i ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+            codec_map_bool(w, kvs[i].key, kvs[i].i);
         else
-            msgpack_pack_nil(pk);
+            codec_map_nil(w, kvs[i].key);
     }
+    codec_map_close(w);
     return ask_raw(req_w.buf.data, req_w.buf.size);
 }
 
@@ -642,12 +642,12 @@ Test(queries, nil_params_are_absent_and_wait_is_capped)
     request_error_t err;
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 4);
-    codec_pack_kv_str(&w.pk, "type", "ListProducts");
-    codec_pack_cstr(&w.pk, "cursor");
-    msgpack_pack_nil(&w.pk);
-    codec_pack_kv_int(&w.pk, "wait_ms", 999999);
-    codec_pack_kv_str(&w.pk, "correlation_id", "corr-1");
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "ListProducts");
+    codec_map_nil(&w, "cursor");
+    codec_map_int(&w, "wait_ms", 999999);
+    codec_map_str(&w, "correlation_id", "corr-1");
+    codec_map_close(&w);
     cr_assert_eq(request_parse(w.buf.data, w.buf.size, &req, &err), 0, "%s", err.message);
     cr_assert_eq(req.wait_ms, REQUEST_WAIT_MAX_MS);
     cr_assert_eq(req.present & RP_CURSOR, 0);
@@ -666,13 +666,13 @@ Test(queries, unavailable_until_the_file_exists)
     qe = queries_new(later);
     assert_error(ASK0("Status"), "unavailable");
     assert_error(ASK("GetProductDetail", {"product_id", 's', "p01", 0}), "unavailable");
-    readmodel_t *m = readmodel_new(later, NULL);
+    readmodel_t *m = readmodel_open(later, NULL);
     cr_assert_not_null(m);
     apply_range(m, hist, 0, 3);
     const msgpack_object *r = ASK0("Status");
     assert_ok(r);
     cr_assert_eq(get_int(r, "position"), 3);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -685,7 +685,7 @@ Test(queries, reopens_when_the_file_is_swapped)
     snprintf(gen2, sizeof gen2, "%s/live.db.2", dir);
     snprintf(link_path, sizeof link_path, "%s/live.db", dir);
     snprintf(tmp, sizeof tmp, "%s.link", link_path);
-    readmodel_t *a = readmodel_new(gen1, NULL), *b = readmodel_new(gen2, NULL);
+    readmodel_t *a = readmodel_open(gen1, NULL), *b = readmodel_open(gen2, NULL);
     cr_assert(a && b);
     apply_range(a, hist, 0, 5);
     apply_range(b, hist, 0, 9);
@@ -696,10 +696,10 @@ Test(queries, reopens_when_the_file_is_swapped)
     cr_assert_eq(symlink("live.db.2", tmp), 0);
     cr_assert_eq(rename(tmp, link_path), 0);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 9);
-    readmodel_destroy(&a);
+    readmodel_close(&a);
     unlink(gen1);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 9);
-    readmodel_destroy(&b);
+    readmodel_close(&b);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -709,7 +709,7 @@ static readmodel_t *
 model_at_5(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", dir, name);
-    readmodel_t *m = readmodel_new(out, NULL);
+    readmodel_t *m = readmodel_open(out, NULL);
     cr_assert_not_null(m);
     apply_range(m, hist, 0, 5);
     return m;
@@ -735,7 +735,7 @@ Test(queries, a_batch_reads_one_snapshot)
     cr_assert_eq(queries_position(qe, &pos), 0);
     cr_assert_eq(pos, 9);
     cr_assert(sqlite3_get_autocommit(queries_db(qe)), "no read transaction left open");
-    readmodel_destroy(&a);
+    readmodel_close(&a);
     queries_destroy(&qe);
     qe = saved;
 }
@@ -757,10 +757,11 @@ send_status(void *ctx, int64_t min_position, int64_t wait_ms)
     cr_assert_not_null(d);
     codec_writer_t w;
     codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 3);
-    codec_pack_kv_str(&w.pk, "type", "Status");
-    codec_pack_kv_int(&w.pk, "min_position", min_position);
-    codec_pack_kv_int(&w.pk, "wait_ms", wait_ms);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_int(&w, "min_position", min_position);
+    codec_map_int(&w, "wait_ms", wait_ms);
+    codec_map_close(&w);
     cr_assert_eq(zmq_send(d, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
     return d;
@@ -831,5 +832,5 @@ Test(queries, waiting_requests_do_not_block_others)
     bus_close(&router);
     zmq_ctx_term(ctx);
     queries_destroy(&q);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }

@@ -54,8 +54,8 @@ static readmodel_t *
 open_model(const char *p)
 {
     const char *why = NULL;
-    readmodel_t *m = readmodel_new(p, &why);
-    cr_assert_not_null(m, "readmodel_new: %s", why);
+    readmodel_t *m = readmodel_open(p, &why);
+    cr_assert_not_null(m, "readmodel_open: %s", why);
     return m;
 }
 
@@ -135,9 +135,9 @@ Test(readmodel, fresh_model_has_checkpoint_zero_and_schema_version)
     cr_assert_eq(readmodel_checkpoint(m, &pos), 0);
     cr_assert_eq(pos, 0);
     cr_assert_eq(sql_int("PRAGMA user_version"), READMODEL_SCHEMA_VERSION);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     cr_assert_null(m);
-    readmodel_destroy(&m); /* idempotent */
+    readmodel_close(&m); /* idempotent */
 }
 
 Test(readmodel, product_created_fills_card_detail_and_supplier_counts)
@@ -157,7 +157,7 @@ Test(readmodel, product_created_fills_card_detail_and_supplier_counts)
     cr_assert_eq(sql_int("SELECT margin_cents FROM admin_products"), 400);
     cr_assert_eq(sql_int("SELECT product_count FROM suppliers WHERE supplier_id='s1'"), 1);
     cr_assert_eq(sql_int("SELECT position FROM checkpoint"), 2);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -176,7 +176,7 @@ Test(readmodel, public_views_have_no_cost_columns)
     cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('admin_products')"
                          " WHERE name = 'cost_price_cents'"),
                  1);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
 
 Test(readmodel, price_change_keeps_previous_price_and_history)
@@ -193,7 +193,7 @@ Test(readmodel, price_change_keeps_previous_price_and_history)
     cr_assert_eq(sql_int("SELECT count(*) FROM price_history WHERE product_id='p1'"), 1);
     cr_assert_eq(sql_int("SELECT old_price_cents FROM price_history"), 1000);
     cr_assert_eq(sql_int("SELECT recorded_at FROM price_history"), h->ev[2].env.recorded_at);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -206,7 +206,7 @@ Test(readmodel, price_rise_is_not_a_drop)
     readmodel_t *m = open_model(path);
     apply_all(m, h);
     cr_assert_eq(sql_int("SELECT price_dropped FROM product_details"), 0);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -230,7 +230,7 @@ Test(readmodel, sales_move_stock_and_today_figures)
     cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), 600);
     cr_assert_str_eq(sql_text("SELECT product_id FROM best_sellers"), "p1");
     cr_assert_eq(sql_int("SELECT units_sold FROM best_sellers_today"), 3);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -252,7 +252,7 @@ Test(readmodel, reviews_average_and_keep_the_newest)
     cr_assert_eq(sql_int("SELECT count(*) FROM reviews WHERE product_id='p1'"), 7);
     cr_assert_str_eq(sql_text("SELECT review_id FROM reviews ORDER BY position DESC LIMIT 1"),
                      "r6");
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -278,7 +278,7 @@ Test(readmodel, supplier_rename_rewrites_cards_detail_and_search)
     cr_assert_eq(sql_int("SELECT count(*) FROM product_search WHERE product_search MATCH"
                          " 'acme'"),
                  0);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -298,7 +298,7 @@ Test(readmodel, discontinue_updates_active_counts)
                               " WHERE product_id='p2'"),
                      "old");
     cr_assert_eq(sql_int("SELECT product_count FROM dashboard"), 1);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -316,7 +316,7 @@ Test(readmodel, reapplying_every_event_changes_nothing)
     cr_assert_str_eq(once, twice);
     free(once);
     free(twice);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -334,7 +334,7 @@ Test(readmodel, rollback_leaves_model_and_checkpoint)
     cr_assert_eq(readmodel_checkpoint(m, &pos), 0);
     cr_assert_eq(pos, 1);
     cr_assert_eq(sql_int("SELECT count(*) FROM products"), 0);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -364,7 +364,7 @@ Test(readmodel, rollback_forgets_the_rows_it_created)
     cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p0'"), 7);
     cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p1'"), 18);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p1'"), 2);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(g);
     free(h);
 }
@@ -376,13 +376,13 @@ Test(readmodel, reopen_keeps_rows)
     readmodel_t *m = open_model(path);
     apply_all(m, h);
     char *before = dump_of(m);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     m = open_model(path);
     char *after = dump_of(m);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -393,7 +393,7 @@ Test(readmodel, refuses_another_schema_version)
     cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     const char *why = NULL;
-    readmodel_t *m = readmodel_new(path, &why);
+    readmodel_t *m = readmodel_open(path, &why);
     cr_assert_null(m);
     cr_assert_not_null(why);
 }
@@ -415,7 +415,7 @@ Test(readmodel, another_schema_version_is_discarded)
 {
     cr_assert_eq(readmodel_discard_other_schema(path), 0, "no file");
     readmodel_t *m = open_model(path);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     cr_assert_eq(readmodel_discard_other_schema(path), 0, "the current version stays");
     cr_assert_eq(access(path, F_OK), 0);
 
@@ -430,14 +430,14 @@ Test(readmodel, another_schema_version_is_discarded)
     cr_assert_eq(access(wal, F_OK), -1, "side files go too");
     m = open_model(path);
     cr_assert_eq(sql_int("PRAGMA user_version"), READMODEL_SCHEMA_VERSION);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 
     /* the rebuild layout: live path -> generation file */
     char gen[200], link_path[200];
     snprintf(gen, sizeof gen, "%s/live.db.1", dir);
     snprintf(link_path, sizeof link_path, "%s/live.db", dir);
     m = open_model(gen);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     stamp_version(gen, 1);
     cr_assert_eq(symlink("live.db.1", link_path), 0);
     cr_assert_eq(readmodel_discard_other_schema(link_path), 1);
@@ -463,8 +463,8 @@ Test(readmodel, differential_two_fresh_models_dump_equal)
     cr_assert_str_eq(da, db);
     free(da);
     free(db);
-    readmodel_destroy(&a);
-    readmodel_destroy(&b);
+    readmodel_close(&a);
+    readmodel_close(&b);
     free(h);
 }
 
@@ -482,8 +482,8 @@ Test(readmodel, dump_differs_when_models_differ)
     cr_assert_str_neq(da, db);
     free(da);
     free(db);
-    readmodel_destroy(&a);
-    readmodel_destroy(&b);
+    readmodel_close(&a);
+    readmodel_close(&b);
     free(h);
 }
 
@@ -497,7 +497,7 @@ Test(readmodel, events_for_unknown_products_are_skipped)
     cr_assert_eq(sql_int("SELECT count(*) FROM products"), 0);
     cr_assert_eq(sql_int("SELECT count(*) FROM sales_daily"), 0);
     cr_assert_eq(sql_int("SELECT position FROM checkpoint"), 2);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -514,7 +514,7 @@ Test(readmodel, factory_tracks_the_live_model)
     cr_assert_null(live);
     f.activate(f.arg, fresh);
     cr_assert_eq(live, fresh);
-    readmodel_destroy(&live);
+    readmodel_close(&live);
 }
 
 /* Sales are folded per product within a batch and written at commit
@@ -579,8 +579,8 @@ Test(readmodel, sales_folded_in_one_batch_equal_one_event_per_batch)
     free(da);
     free(db);
     free(again);
-    readmodel_destroy(&a);
-    readmodel_destroy(&b);
+    readmodel_close(&a);
+    readmodel_close(&b);
     free(h);
 }
 
@@ -628,7 +628,7 @@ Test(readmodel, folded_views_stock_and_sales_are_written_at_commit)
     apply_range(m, h, 4, h->n);
     cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p1'"), 3);
     cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p1'"), 60);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -652,7 +652,7 @@ Test(readmodel, rollback_forgets_folded_sales)
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products"), 5);
     cr_assert_eq(sql_int("SELECT stock FROM product_details"), 15);
     cr_assert_eq(sql_int("SELECT units FROM sales_daily"), 5);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
     free(h);
 }
 
@@ -707,7 +707,7 @@ Test(readmodel, more_products_sold_than_the_fold_holds, .timeout = 120)
     cr_assert_eq(sql_int("SELECT sum(units) FROM sales_daily"), 3 * N);
     cr_assert_eq(sql_int("SELECT sum(revenue_cents) FROM sales_daily"), 300 * N);
     free(ev);
-    readmodel_destroy(&m);
+    readmodel_close(&m);
 }
 
 /* A bulk build (the fresh `--mode once` path) equals a normal model: the
@@ -724,8 +724,8 @@ Test(readmodel, bulk_build_dumps_equal_to_a_normal_model)
     readmodel_t *a = open_model(path);
     apply_all(a, h);
     const char *why = NULL;
-    readmodel_t *b = readmodel_new_bulk(building, &why);
-    cr_assert_not_null(b, "readmodel_new_bulk: %s", why);
+    readmodel_t *b = readmodel_open_bulk(building, &why);
+    cr_assert_not_null(b, "readmodel_open_bulk: %s", why);
     apply_range(b, h, 0, 5);
     cr_assert_eq(readmodel_begin(b), 0); /* a failed batch: rolled back */
     for (int i = 5; i < h->n; i++)
@@ -749,8 +749,8 @@ Test(readmodel, bulk_build_dumps_equal_to_a_normal_model)
     cr_assert_str_eq(da, db);
     free(da);
     free(db);
-    readmodel_destroy(&a);
-    readmodel_destroy(&b);
+    readmodel_close(&a);
+    readmodel_close(&b);
     snprintf(path, sizeof path, "%s", built); /* sql_* read `path` */
     cr_assert_str_eq(sql_text("PRAGMA journal_mode"), "wal");
     cr_assert_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name IN ("
@@ -774,10 +774,10 @@ Test(readmodel, unfinished_bulk_build_is_never_adopted)
     cr_assert_not_null(f);
     fputs("not a database", f);
     fclose(f);
-    readmodel_t *b = readmodel_new_bulk(building, NULL);
+    readmodel_t *b = readmodel_open_bulk(building, NULL);
     cr_assert_not_null(b);
     apply_all(b, h);
-    readmodel_destroy(&b);
+    readmodel_close(&b);
     cr_assert_eq(access(building, F_OK), -1);
     free(h);
 }

@@ -170,7 +170,7 @@ expect_refusal(const char *message)
 {
     codec_writer_t want;
     codec_writer_init(&want);
-    codec_pack_error(&want.pk, &(codec_error_t){.code = "malformed", .message = message});
+    codec_pack_error(&want, &(codec_error_t){.code = "malformed", .message = message});
     cr_assert_eq(reply.buf.size, want.buf.size, "refusal size (wanted \"%s\")", message);
     cr_assert_eq(memcmp(reply.buf.data, want.buf.data, want.buf.size), 0, "refusal \"%s\"",
                  message);
@@ -338,7 +338,7 @@ Test(rpc, cursor_refusals_are_shaped_as_command_replies)
 
 Test(rpc, error_packer_bytes)
 {
-    codec_pack_error(&reply.pk, &(codec_error_t){.code = "unavailable", .message = "m"});
+    codec_pack_error(&reply, &(codec_error_t){.code = "unavailable", .message = "m"});
     EXPECT_BYTES(&reply, "\x83\xa2ok\xc2\xa5"
                          "error\xab"
                          "unavailable\xa7message\xa1m");
@@ -346,7 +346,7 @@ Test(rpc, error_packer_bytes)
     codec_writer_reset(&reply);
     field_errors_t errs = {.count = 0};
     field_errors_add(&errs, "limit", "must be 1..100");
-    codec_pack_error(&reply.pk,
+    codec_pack_error(&reply,
                      &(codec_error_t){.code = "validation", .message = "bad", .fields = &errs});
     EXPECT_BYTES(&reply, "\x84\xa2ok\xc2\xa5"
                          "error\xaavalidation\xa7message\xa3"
@@ -357,11 +357,11 @@ Test(rpc, error_packer_bytes)
     codec_writer_reset(&reply);
     int64_t version = 4;
     field_errors_t none = {.count = 0};
-    codec_pack_error(&reply.pk, &(codec_error_t){.code = "conflict",
-                                                 .message = "v",
-                                                 .command_id = "y1",
-                                                 .current_version = &version,
-                                                 .fields = &none});
+    codec_pack_error(&reply, &(codec_error_t){.code = "conflict",
+                                              .message = "v",
+                                              .command_id = "y1",
+                                              .current_version = &version,
+                                              .fields = &none});
     EXPECT_BYTES(&reply, "\x86\xa2ok\xc2\xaa"
                          "command_id\xa2y1\xa5"
                          "error\xa8"
@@ -378,7 +378,7 @@ Test(rpc, command_rejections_pack_through_the_error_packer)
     r.version = 4;
     snprintf(r.command_id, sizeof r.command_id, "y1");
     snprintf(r.message, sizeof r.message, "v");
-    codec_pack_command_reply(&reply.pk, &r);
+    codec_pack_command_reply(&reply, &r);
     EXPECT_BYTES(&reply, "\x86\xa2ok\xc2\xaa"
                          "command_id\xa2y1\xa5"
                          "error\xa8"

@@ -226,7 +226,7 @@ make_page(codec_writer_t *w, hist_t *h, int from, int n, mpread_t *events, uint3
     codec_writer_reset(w);
     msgpack_pack_array(&w->pk, n);
     for (int i = 0; i < n; i++)
-        codec_pack_event(&w->pk, (hist_chain(h, from - 1 + i), &h->ev[from - 1 + i]));
+        codec_pack_event(w, (hist_chain(h, from - 1 + i), &h->ev[from - 1 + i]));
     const char *why;
     cr_assert_eq(codec_reader_init(events, w->buf.data, w->buf.size, &why), 0);
     cr_assert_eq(mpread_array(events, count), 0);
@@ -479,17 +479,17 @@ typedef struct {
 /* Packs the event at index i as the relay sends it: with its chain hash,
  * and at tamper_at with its data changed after the hash was taken. */
 static void
-relay_pack(relay_t *r, msgpack_packer *pk, int i)
+relay_pack(relay_t *r, codec_writer_t *w, int i)
 {
     hist_chain(r->h, i);
     if (i + 1 != atomic_load(&r->tamper_at)) {
-        codec_pack_event(pk, &r->h->ev[i]);
+        codec_pack_event(w, &r->h->ev[i]);
         return;
     }
     event_t *ev = malloc(sizeof *ev);
     *ev = r->h->ev[i];
     fields_set_str(&ev->data, F_NAME, "Acne");
-    codec_pack_event(pk, ev);
+    codec_pack_event(w, ev);
     free(ev);
 }
 
@@ -519,7 +519,7 @@ relay_answer(relay_t *r, bus_msg_t *m)
     codec_pack_cstr(&r->w.pk, "events");
     msgpack_pack_array(&r->w.pk, n);
     for (int i = 0; i < n; i++)
-        relay_pack(r, &r->w.pk, after + i);
+        relay_pack(r, &r->w, after + i);
     /* a subscriber that dropped a prefetched page reconnected: its old
      * socket is gone, and the reply with it, as with the real relay */
     bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size);
@@ -550,7 +550,7 @@ relay_publish(relay_t *r, int pos)
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    relay_pack(r, &w.pk, pos - 1);
+    relay_pack(r, &w, pos - 1);
     cr_assert_eq(bus_send(r->pub, TOPIC_EVENT, w.buf.data, w.buf.size, 0), 0);
     codec_writer_fini(&w);
 }
