@@ -1073,6 +1073,8 @@ subscriber_run(subscriber_t *s)
     if (rebuild_model(s->rebuild))
         rebuild_abandon(s->rebuild, "stopping");
     sub_commit_batch(s);
+    sqlite3_finalize(s->hash_st); /* the daemon closes (or finishes) the model next */
+    s->hash_st = NULL;
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return s->failed ? -1 : 0;
 }
