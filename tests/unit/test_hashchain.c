@@ -345,3 +345,41 @@ Test(chainstore, a_forged_tail_is_caught_by_a_chain_kept_in_memory)
     cr_assert_eq(f.followed, 0);
     cr_assert_eq(c.bad_position, 7, "the first event after the forged head is named");
 }
+
+/* ---- the wire ------------------------------------------------------------- */
+
+Test(chain, the_hash_and_the_data_bytes_round_trip_on_the_wire)
+{
+    event_t *ev = malloc(sizeof *ev), *back = malloc(sizeof *back);
+    sample_event(ev, EV_PRODUCT_SOLD, "product-p1", 3, 7);
+    codec_writer_t data, w;
+    codec_writer_init(&data);
+    codec_writer_init(&w);
+    codec_pack_event_data(&data, ev->env.type, &ev->data);
+    chain_event_t cev = {"product-p1", 10, 3, "ProductSold", 11, data.buf.data, data.buf.size,
+                         ev->env.recorded_at};
+    chain_hash(chain_genesis, &cev, ev->env.hash);
+    codec_pack_event_raw(&w, &ev->env, data.buf.data, data.buf.size);
+    const char *why = NULL;
+    cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, back, &why), 0, "%s", why);
+    cr_assert_eq(memcmp(back->env.hash, ev->env.hash, CHAIN_HASH_LEN), 0);
+    cr_assert_eq(back->raw_len, data.buf.size, "the data map's bytes as they came");
+    cr_assert_eq(memcmp(back->raw_data, data.buf.data, data.buf.size), 0);
+    cr_assert(chain_check(chain_genesis,
+                          &(chain_event_t){back->env.stream, strlen(back->env.stream),
+                                           back->env.version, "ProductSold", 11, back->raw_data,
+                                           back->raw_len, back->env.recorded_at},
+                          back->env.hash));
+    /* A hash of another length is refused; none at all decodes (all zero). */
+    uint8_t *bad = malloc(w.buf.size);
+    memcpy(bad, w.buf.data, w.buf.size);
+    uint8_t *at = memmem(bad, w.buf.size, "\xa4hash\xc4\x20", 7);
+    cr_assert_not_null(at);
+    at[6] = 31;
+    cr_assert_neq(codec_decode_event(bad, w.buf.size, back, &why), 0);
+    free(bad);
+    codec_writer_fini(&data);
+    codec_writer_fini(&w);
+    free(ev);
+    free(back);
+}
