@@ -89,6 +89,7 @@ struct relay {
     int64_t batch_last;   /* position of its last event */
     int64_t batch_last_recorded;
     es_chain_state_t chain; /* the last verified (position, hash) */
+    bool chain_walked;      /* the walk from the start reached what was published */
 };
 
 static void
@@ -222,15 +223,16 @@ relay_verify(relay_t *r)
     int64_t through = r->stats.published_through; /* what publishing will not check */
     if (r->chain.bad_position || r->chain.through >= through)
         return;
-    int64_t before = r->chain.through;
     if (eventstore_chain_verify(r->es, &r->chain, through, VERIFY_PAGE) != ERR_OK) {
         if (r->failures++ % 20 == 0)
             LOG_W(NULL, "chain: store error (%s); will retry", eventstore_errmsg(r->es));
         return;
     }
-    if (before == 0 && r->chain.through >= through && !r->chain.bad_position)
-        LOG_I(NULL, "hash chain verified through position %lld (%lld events)",
+    if (!r->chain_walked && r->chain.through >= through && !r->chain.bad_position) {
+        r->chain_walked = true;
+        LOG_I(NULL, "hash chain verified from position 1 through %lld (%lld events)",
               (long long)r->chain.through, (long long)r->chain.checked);
+    }
     relay_note_damage(r);
 }
 

@@ -45,9 +45,9 @@ typedef struct {
 int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
 /* The schema version of the store at path without opening it for writing:
  * 0 when there is no such file (or it is empty), -1 when it cannot be read.
- * A daemon that finds 2 says that open() is about to migrate it. */
+ * A daemon that finds 2 or 3 says that open() is about to migrate it. */
 int eventstore_schema_of(const char *path);
-/* The schema version open() migrated the file from (2), or 0 when the file
+/* The schema version open() migrated the file from (2 or 3), or 0 when the file
  * needed no migration: the daemon logs it. */
 int eventstore_migrated_from(const eventstore_t *es);
 /* NULL-safe, idempotent; nulls *es. */
