@@ -4,6 +4,8 @@
 #ifndef INV_TEST_EVENT_HISTORY_H
 #define INV_TEST_EVENT_HISTORY_H
 
+#include "chain.h"
+#include "codec.h"
 #include "message.h"
 
 #include <criterion/criterion.h>
@@ -163,6 +165,28 @@ ev_discontinue(hist_t *h, const char *pid, const char *reason)
     event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
     fields_set_str(&e->data, F_REASON, reason);
     return e;
+}
+
+/* Fills env.hash of events 0..last (indexes) as the store would: the
+ * chain over the position order (common/store/chain.h), each event's data
+ * packed as the store packs it. */
+static inline void
+hist_chain(hist_t *h, int last)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    const uint8_t *prev = chain_genesis;
+    for (int i = 0; i <= last && i < h->n; i++) {
+        event_t *e = &h->ev[i];
+        codec_writer_reset(&w);
+        codec_pack_event_data(&w, e->env.type, &e->data);
+        const char *type = event_spec(e->env.type)->name;
+        chain_event_t cev = {e->env.stream, strlen(e->env.stream), e->env.version, type,
+                             strlen(type),  w.buf.data,            w.buf.size,      e->env.recorded_at};
+        chain_hash(prev, &cev, e->env.hash);
+        prev = e->env.hash;
+    }
+    codec_writer_fini(&w);
 }
 
 #endif

@@ -746,3 +746,29 @@ Test(auditlog, rebuild_factory_is_silent_until_activated)
                  "the activated model prints");
     model = fresh; /* closed by teardown */
 }
+
+Test(auditlog, keeps_the_chain_links_it_verified_and_its_head)
+{
+    for (int p = 1; p <= N_EVENTS; p++) {
+        memset(evs[p].env.hash, 0xa0 + p, sizeof evs[p].env.hash);
+        evs[p].env.hash[0] = (uint8_t)p;
+    }
+    int64_t at = -1;
+    uint8_t head[32];
+    cr_assert_eq(auditlog_chain_head(model, &at, head, sizeof head), 0);
+    cr_assert_eq(at, 0, "nothing verified yet");
+    modeltest_apply(&mt, model, 1, 4);
+    modeltest_apply(&mt, model, 5, N_EVENTS);
+    cr_assert_eq(auditlog_chain_head(model, &at, head, sizeof head), 0);
+    cr_assert_eq(at, N_EVENTS);
+    cr_assert_eq(memcmp(head, evs[N_EVENTS].env.hash, sizeof head), 0);
+    sqlite3 *db = modeltest_db(&mt, "audit.db");
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE position = 4", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_bytes(st, 0), 32);
+    cr_assert_eq(memcmp(sqlite3_column_blob(st, 0), evs[4].env.hash, 32), 0, "every row keeps its link");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
