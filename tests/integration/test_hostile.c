@@ -288,3 +288,73 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
     zmq_ctx_term(ctx);
     cr_assert_eq(harness_destroy(&h), 0);
 }
+
+/* ---- the domain's bounds (issue 23, item 3) --------------------------------- */
+
+static void
+big_product(command_t *c, const char *pid, int64_t cost, int64_t stock)
+{
+    char cid[64];
+    snprintf(cid, sizeof cid, "create-%s", pid);
+    itest_cmd(c, CMD_CREATE_PRODUCT, cid);
+    fields_set_str(&c->data, F_PRODUCT_ID, pid);
+    fields_set_str(&c->data, F_SKU, pid);
+    fields_set_str(&c->data, F_NAME, "Ingot");
+    fields_set_str(&c->data, F_SUPPLIER_ID, "s1");
+    fields_set_int(&c->data, F_PRICE_CENTS, FIELDS_MONEY_MAX);
+    fields_set_int(&c->data, F_COST_PRICE_CENTS, cost);
+    fields_set_int(&c->data, F_STOCK, stock);
+    fields_set_int(&c->data, F_LOW_STOCK_THRESHOLD, 1);
+}
+
+/* Ten products at the bounds hold 10^19 cents of stock, past 2^63 - 1: the
+ * Dashboard keeps answering, saturated (it answered unavailable for good);
+ * values above the bounds are refused as validation. */
+Test(hostile, the_dashboard_keeps_answering_at_the_bounds, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_QUERY};
+    h = harness_start(&o);
+    cr_assert_not_null(h);
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme");
+    itest_accept(h, &c);
+
+    command_reply_t r;
+    big_product(&c, "over", INT64_C(1) << 31, INT64_C(1) << 31);
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &r), 0);
+    cr_assert_not(r.accepted);
+    cr_assert_eq(r.error, REJ_VALIDATION, "%s", reject_code_name(r.error));
+    cr_assert_geq(r.fields.count, 1, "%s", r.message);
+    cr_assert(strstr(r.message, "must be at most"), "%s", r.message);
+
+    int64_t last = 0;
+    for (int i = 0; i < 11; i++) { /* 10 left in stock once ingot0 is sold */
+        char pid[16];
+        snprintf(pid, sizeof pid, "ingot%d", i);
+        big_product(&c, pid, FIELDS_MONEY_MAX, FIELDS_COUNT_MAX);
+        last = itest_accept(h, &c);
+    }
+    itest_cmd(&c, CMD_SELL_PRODUCT, "sell-all");
+    fields_set_str(&c.data, F_PRODUCT_ID, "ingot0");
+    fields_set_str(&c.data, F_ORDER_ID, "o1");
+    fields_set_int(&c.data, F_QUANTITY, FIELDS_COUNT_MAX);
+    last = itest_accept(h, &c);
+    cr_assert_eq(harness_wait_position(h, "projector", last, ITEST_WAIT_MS), 0);
+
+    for (int i = 0; i < 3; i++) { /* for every client, every time */
+        harness_reply_t q;
+        const char dash[] = "\x81\xa4type\xa9" "Dashboard";
+        cr_assert_eq(harness_request(h, "query", dash, sizeof dash - 1, ITEST_TIMEOUT_MS, &q), 0);
+        char err[64];
+        cr_assert(harness_reply_ok(&q), "Dashboard: %s", itest_error(&q, err, sizeof err));
+        int64_t value, revenue;
+        cr_assert_eq(harness_reply_int(&q, "inventory_value_cents", &value), 0);
+        cr_assert_eq(value, INT64_MAX);
+        cr_assert_eq(harness_reply_int(&q, "revenue_today_cents", &revenue), 0);
+        cr_assert_eq(revenue, FIELDS_COUNT_MAX * FIELDS_MONEY_MAX);
+        harness_reply_fini(&q);
+    }
+    cr_assert_eq(harness_destroy(&h), 0);
+}
