@@ -215,11 +215,10 @@ fields_check_bound(field_id_t f, int64_t v)
     const field_spec_t *sp = &specs[f];
     if (sp->kind != FK_INT || v <= sp->max_value)
         return NULL;
-    if (sp->max_value == FIELDS_MONEY_MAX)
-        return "must be at most 10000000000 (100,000,000.00)";
-    if (sp->max_value == FIELDS_COUNT_MAX)
-        return "must be at most 100000000";
-    return f == F_RATING ? "must be 1..5" : "is too large";
+    if (f == F_RATING)
+        return "must be 1..5";
+    bool money = sp->name_len > 6 && memcmp(sp->name + sp->name_len - 6, "_cents", 6) == 0;
+    return money ? "must be at most 1000000000 (10,000,000.00)" : "must be at most 1000000000";
 }
 
 void

@@ -51,9 +51,9 @@ typedef enum { FK_ID, FK_TEXT, FK_INT } field_kind_t;
 /* The domain's bounds (issue 23, item 3), chosen so that every value the
  * domain derives from one event fits in an int64 with room to spare:
  *  - money (price_cents, cost_price_cents and the prices in events): at most
- *    FIELDS_MONEY_MAX = 10^10 cents (100,000,000.00 per unit);
+ *    FIELDS_MONEY_MAX = 10^9 cents (10,000,000.00 per unit);
  *  - counts (stock, new_stock, low_stock_threshold, quantity): at most
- *    FIELDS_COUNT_MAX = 10^8 units;
+ *    FIELDS_COUNT_MAX = 10^9 units;
  *  - so a sale's revenue (quantity * unit price) and a product's stock value
  *    (stock * cost) are at most 10^18, below 2^63 - 1 (~9.22 * 10^18).
  * What sums such values over an unbounded history or over every product
@@ -63,8 +63,8 @@ typedef enum { FK_ID, FK_TEXT, FK_INT } field_kind_t;
  * counterparts in the read model) and stays at FIELDS_SAT_MAX instead of
  * wrapping.  Events stored before these bounds may hold any int64 >= 0:
  * they still decode (max_stored) and are summed the same way. */
-#define FIELDS_MONEY_MAX 10000000000LL
-#define FIELDS_COUNT_MAX 100000000LL
+#define FIELDS_MONEY_MAX 1000000000LL
+#define FIELDS_COUNT_MAX 1000000000LL
 #define FIELDS_SAT_MAX INT64_MAX
 
 typedef struct {

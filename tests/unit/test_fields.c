@@ -172,7 +172,7 @@ Test(fields, bounds_fit_every_derived_value)
     for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
         cr_assert_null(fields_check_bound(money[i], FIELDS_MONEY_MAX));
         cr_assert_str_eq(fields_check_bound(money[i], FIELDS_MONEY_MAX + 1),
-                         "must be at most 10000000000 (100,000,000.00)");
+                         "must be at most 1000000000 (10,000,000.00)");
         cr_assert_not_null(fields_check_bound(money[i], INT64_MAX));
         /* what was stored before the bounds still decodes */
         cr_assert_null(fields_check_int(money[i], INT64_MAX));
@@ -180,7 +180,7 @@ Test(fields, bounds_fit_every_derived_value)
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         cr_assert_null(fields_check_bound(counts[i], FIELDS_COUNT_MAX));
         cr_assert_str_eq(fields_check_bound(counts[i], FIELDS_COUNT_MAX + 1),
-                         "must be at most 100000000");
+                         "must be at most 1000000000");
         cr_assert_null(fields_check_int(counts[i], INT64_MAX));
     }
     cr_assert_not_null(fields_check_bound(F_RATING, 6));
@@ -198,7 +198,7 @@ Test(fields, commands_above_the_bounds_are_validation_errors)
     fields_set_str(&c.data, F_NAME, "Widget");
     fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
     fields_set_int(&c.data, F_PRICE_CENTS, FIELDS_MONEY_MAX);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, INT64_C(1) << 31);
+    fields_set_int(&c.data, F_COST_PRICE_CENTS, INT64_C(1) << 29);
     fields_set_int(&c.data, F_STOCK, FIELDS_COUNT_MAX);
     fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 0);
     field_errors_t errs = {0};
@@ -209,7 +209,7 @@ Test(fields, commands_above_the_bounds_are_validation_errors)
     cr_assert_eq(command_check_fields(&c, &errs), 2);
     cr_assert_str_eq(errs.items[0].field, "price_cents");
     cr_assert_str_eq(errs.items[1].field, "stock");
-    cr_assert_str_eq(errs.items[1].message, "must be at most 100000000");
+    cr_assert_str_eq(errs.items[1].message, "must be at most 1000000000");
 
     memset(&c, 0, sizeof c);
     c.type = CMD_SELL_PRODUCT;
