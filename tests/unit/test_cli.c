@@ -624,7 +624,7 @@ Test(cli, headings_keys_and_values_never_reach_the_terminal_raw)
     msgpack_pack_array(&w.pk, 1);
     msgpack_pack_map(&w.pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        size_t len = i == n - 1 ? 17 : strlen(hostile[i]);
+        size_t len = i == n - 1 ? 15 : strlen(hostile[i]); /* with its NUL */
         msgpack_pack_str(&w.pk, len);
         msgpack_pack_str_body(&w.pk, hostile[i], len);
         msgpack_pack_str(&w.pk, len);
