@@ -104,22 +104,28 @@ ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const 
     return e;
 }
 
+/* A product event that moves one value from old to new (price, stock). */
+static inline event_t *
+hist_change(hist_t *h, event_type_t type, const char *pid, field_id_t old_field, int64_t old_value,
+            field_id_t new_field, int64_t new_value)
+{
+    event_t *e = hist_add(h, type, "product", pid);
+    fields_set_int(&e->data, old_field, old_value);
+    fields_set_int(&e->data, new_field, new_value);
+    return e;
+}
+
 static inline event_t *
 ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price)
 {
-    event_t *e = hist_add(h, EV_PRICE_CHANGED, "product", pid);
-    fields_set_int(&e->data, F_OLD_PRICE_CENTS, old_price);
-    fields_set_int(&e->data, F_NEW_PRICE_CENTS, new_price);
-    return e;
+    return hist_change(h, EV_PRICE_CHANGED, pid, F_OLD_PRICE_CENTS, old_price, F_NEW_PRICE_CENTS,
+                       new_price);
 }
 
 static inline event_t *
 ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock)
 {
-    event_t *e = hist_add(h, EV_STOCK_UPDATED, "product", pid);
-    fields_set_int(&e->data, F_OLD_STOCK, old_stock);
-    fields_set_int(&e->data, F_NEW_STOCK, new_stock);
-    return e;
+    return hist_change(h, EV_STOCK_UPDATED, pid, F_OLD_STOCK, old_stock, F_NEW_STOCK, new_stock);
 }
 
 static inline event_t *

@@ -19,8 +19,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "aggstore");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "aggstore", "events.db", path, sizeof path);
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
 }
 

@@ -254,8 +254,8 @@ static void
 fixture_init(fixture_t *x, bool with_finish)
 {
     memset(x, 0, sizeof *x);
-    scratch_make(x->dir, sizeof x->dir, "subscriber");
-    snprintf(x->live_path, sizeof x->live_path, "%s/model.db", x->dir);
+    scratch_make_file(x->dir, sizeof x->dir, "subscriber", "model.db", x->live_path,
+                      sizeof x->live_path);
     x->f.live = fake_open(&x->f, x->live_path); /* the first generation: a plain file */
     x->factory = (subscriber_factory_t){fake_open, with_finish ? fake_finish : NULL, fake_activate,
                                         fake_close, &x->f};
@@ -597,8 +597,7 @@ static void
 world_init(world_t *x, int events, int stored, int64_t checkpoint, const char *id, bool once)
 {
     memset(x, 0, sizeof *x);
-    scratch_make(x->dir, sizeof x->dir, "subscriber");
-    snprintf(x->path, sizeof x->path, "%s/model.db", x->dir);
+    scratch_make_file(x->dir, sizeof x->dir, "subscriber", "model.db", x->path, sizeof x->path);
     x->live = dbmodel_open(x->path);
     if (checkpoint > 0) {
         cr_assert_eq(modeldb_begin(x->live->db), SQLITE_OK);
