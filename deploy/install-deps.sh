@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the daemons and the tests need,
 # if they are missing.  Idempotent; uses sudo when not root.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev
+packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev libsodium-dev
           libcriterion-dev sqlite3 procps)
 missing=()
 for p in "${packages[@]}"; do

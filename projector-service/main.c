@@ -35,7 +35,7 @@ static const subdaemon_spec_t projector_spec = {
 
 /* Control requests other than Status and Rebuild: none. */
 static int
-on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+on_control(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
 {
     (void)arg, (void)req, (void)w;
     LOG_W(NULL, "control request %.40s is not supported", type);
@@ -92,14 +92,9 @@ int
 main(int argc, char **argv)
 {
     subdaemon_config_t cfg;
-    int rc = subdaemon_settings(&cfg, &projector_spec, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    proc_install_signals();
-
-    int lock = -1; /* held until exit: one writer per model (modellock.h) */
-    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
-        return 1;
+    int lock, rc; /* lock held until exit: one writer per model (modellock.h) */
+    if (subdaemon_begin(&cfg, &projector_spec, argc, argv, &lock, &rc) != 0)
+        return rc;
     const char *why = NULL;
     char bulk_path[PATH_MAX];
     discard_other_schema(&cfg);

@@ -44,6 +44,7 @@
  * pages. */
 #include "subscriber.h"
 
+#include "chain.h"
 #include "log.h"
 #include "modeldb.h"
 #include "proc.h"
@@ -84,6 +85,7 @@ struct subscriber {
     void *sub;              /* SUB on the relay */
     void *catchup;          /* DEALER on the catch-up endpoint, recreated after a time-out */
     int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
+    int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
@@ -109,6 +111,14 @@ struct subscriber {
     bool failed;                        /* stopping because the model cannot go on */
     event_t ev;                         /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
+    /* The hash chain (common/store/chain.h): every event applied must link
+     * to the hash of the one before it, kept with the checkpoint. */
+    bool chain_loaded;                   /* cp_hash was read from the live model */
+    bool cp_hash_known;                  /* false: a model without it; the next is taken */
+    uint8_t cp_hash[CHAIN_HASH_LEN];     /* the checkpoint event's hash */
+    bool tx_hash_known;
+    uint8_t tx_hash[CHAIN_HASH_LEN];     /* the last applied event's hash, in the batch */
+    sqlite3_stmt *hash_st;               /* modeldb_checkpoint_hash_set's, on the live model */
 };
 
 subscriber_t *
@@ -145,6 +155,7 @@ subscriber_destroy(subscriber_t **sp)
     if (!sp || !*sp)
         return;
     subscriber_t *s = *sp;
+    sqlite3_finalize(s->hash_st);
     bus_close(&s->monitor);
     bus_close(&s->sub);
     bus_close(&s->catchup);
@@ -182,7 +193,7 @@ subscriber_status(const subscriber_t *s, subscriber_status_t *out)
 }
 
 void
-subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
+subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
 {
     const subscriber_status_t *st = &s->st;
     int64_t now = proc_now_us();
@@ -192,23 +203,25 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
         lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
     else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 15);
-    codec_pack_kv_bool(pk, "ok", true);
-    codec_pack_kv_str(pk, "service", s->cfg.name);
-    codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
-    codec_pack_kv_int(pk, "head", st->head);
-    codec_pack_kv_int(pk, "lag_events", lag_events);
-    codec_pack_kv_int(pk, "lag_ms", lag_ms);
-    codec_pack_kv_int(pk, "heartbeat_age_ms",
-                      st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
-    codec_pack_kv_int(pk, "applied", st->applied);
-    codec_pack_kv_int(pk, "duplicates", st->duplicates);
-    codec_pack_kv_int(pk, "gaps", st->gaps);
-    codec_pack_kv_bool(pk, "rebuilding", rebuild_model(s->rebuild) != NULL);
-    codec_pack_kv_int(pk, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
-    codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
-    codec_pack_kv_int(pk, "commits", st->commits);
-    codec_pack_kv_bool(pk, "model_unusable", st->unusable);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "service", s->cfg.name);
+    codec_map_int(w, "checkpoint", st->checkpoint);
+    codec_map_int(w, "head", st->head);
+    codec_map_int(w, "lag_events", lag_events);
+    codec_map_int(w, "lag_ms", lag_ms);
+    codec_map_int(w, "heartbeat_age_ms", st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
+    codec_map_int(w, "applied", st->applied);
+    codec_map_int(w, "duplicates", st->duplicates);
+    codec_map_int(w, "gaps", st->gaps);
+    codec_map_bool(w, "rebuilding", rebuild_model(s->rebuild) != NULL);
+    codec_map_int(w, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
+    codec_map_int(w, "rebuilds", st->rebuilds);
+    codec_map_int(w, "commits", st->commits);
+    codec_map_bool(w, "model_unusable", st->unusable);
+    codec_map_int(w, "chain_broken_at", st->chain_broken_at);
+    codec_map_int(w, "store_damaged_at", st->store_damaged_at);
+    codec_map_close(w);
 }
 
 void
@@ -272,10 +285,15 @@ sub_commit_batch(subscriber_t *s)
 {
     if (!s->in_tx)
         return 0;
-    if (s->ops->commit(s->model, s->tx_last, s->tx_event_id) != 0) {
+    if ((s->tx_hash_known &&
+         modeldb_checkpoint_hash_set(s->ops->db(s->model), &s->hash_st, s->tx_hash,
+                                     CHAIN_HASH_LEN) != SQLITE_OK) ||
+        s->ops->commit(s->model, s->tx_last, s->tx_event_id) != 0) {
         sub_abort_batch(s, "commit failed");
         return -1;
     }
+    memcpy(s->cp_hash, s->tx_hash, CHAIN_HASH_LEN);
+    s->cp_hash_known = s->tx_hash_known;
     s->in_tx = false;
     s->st.checkpoint = s->tx_last;
     s->st.applied_recorded_at = s->tx_recorded;
@@ -296,12 +314,62 @@ sub_next(const subscriber_t *s)
     return (s->in_tx ? s->tx_last : s->st.checkpoint) + 1;
 }
 
+/* The checkpoint event's hash, read from the live model once (again after
+ * a swap): the genesis at checkpoint 0; a model without one (written
+ * before the chain, or by a rebuild) takes the next event's as it comes. */
+static void
+sub_chain_load(subscriber_t *s)
+{
+    if (s->chain_loaded)
+        return;
+    bool known = s->st.checkpoint == 0;
+    memset(s->cp_hash, 0, CHAIN_HASH_LEN);
+    if (!known && modeldb_checkpoint_hash_get(s->ops->db(s->model), s->cp_hash, CHAIN_HASH_LEN,
+                                              &known) != SQLITE_OK)
+        return; /* tried again at the next event */
+    if (!known)
+        LOG_I(NULL, "the %s model has no chain hash at its checkpoint %lld: the next event's is "
+                    "taken as it comes, once",
+              s->cfg.name, (long long)s->st.checkpoint);
+    s->cp_hash_known = known;
+    s->chain_loaded = true;
+}
+
+/* Whether ev links to the hash of the event before it (the batch's last,
+ * or the checkpoint's): recomputed from its bytes as they came.  A
+ * mismatch (changed bytes on the way, or a damaged store served anyway) is
+ * not applied: logged once per position and put in Status. */
+static bool
+sub_chain_follows(subscriber_t *s, const event_t *ev)
+{
+    sub_chain_load(s);
+    if (!s->chain_loaded)
+        return false;
+    const uint8_t *prev = s->in_tx ? s->tx_hash : s->cp_hash;
+    bool known = s->in_tx ? s->tx_hash_known : s->cp_hash_known;
+    const char *type = event_spec(ev->env.type)->name;
+    chain_event_t cev = {ev->env.stream, strlen(ev->env.stream), ev->env.version, type,
+                         strlen(type),   ev->raw_data,           ev->raw_len,     ev->env.recorded_at};
+    if (ev->raw_data && (!known || chain_check(prev, &cev, ev->env.hash)))
+        return true;
+    if (s->st.chain_broken_at != ev->env.position)
+        LOG_E(ev->env.correlation_id,
+              "position %lld does not follow the hash chain (its bytes changed on the way or "
+              "the event store is damaged there): not applied; the %s model stays at %lld",
+              (long long)ev->env.position, s->cfg.name, (long long)s->st.checkpoint);
+    s->st.chain_broken_at = ev->env.position;
+    s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+    return false;
+}
+
 /* Applies ev, which must be sub_next(s), inside the batch. 0 or -1. */
 static int
 sub_apply(subscriber_t *s, const event_t *ev)
 {
     if (s->st.unusable)
         return -1; /* written no more: a rebuild replaces it */
+    if (!sub_chain_follows(s, ev))
+        return -1;
     if (!s->in_tx) {
         if (s->ops->begin(s->model) != 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
@@ -311,6 +379,8 @@ sub_apply(subscriber_t *s, const event_t *ev)
         s->in_tx = true;
         s->tx_count = 0;
         s->tx_started_ms = proc_mono_ms();
+        memcpy(s->tx_hash, s->cp_hash, CHAIN_HASH_LEN);
+        s->tx_hash_known = s->cp_hash_known;
     }
     if (s->ops->apply(s->model, ev) != 0) {
         LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed: %s",
@@ -320,6 +390,10 @@ sub_apply(subscriber_t *s, const event_t *ev)
         return -1;
     }
     s->tx_last = ev->env.position;
+    memcpy(s->tx_hash, ev->env.hash, CHAIN_HASH_LEN);
+    s->tx_hash_known = true;
+    if (s->st.chain_broken_at && ev->env.position >= s->st.chain_broken_at)
+        s->st.chain_broken_at = 0; /* the event came intact after all */
     s->tx_recorded = ev->env.recorded_at;
     strcopy(s->tx_event_id, sizeof s->tx_event_id, ev->env.event_id);
     s->tx_count++;
@@ -382,10 +456,11 @@ static int
 sub_request_page(subscriber_t *s, int64_t after)
 {
     codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 3);
-    codec_pack_kv_str(&s->w.pk, "type", "ReadEvents");
-    codec_pack_kv_int(&s->w.pk, "after", after);
-    codec_pack_kv_int(&s->w.pk, "limit", s->cfg.catchup_page);
+    codec_map_open(&s->w);
+    codec_map_str(&s->w, "type", "ReadEvents");
+    codec_map_int(&s->w, "after", after);
+    codec_map_int(&s->w, "limit", s->cfg.catchup_page);
+    codec_map_close(&s->w);
     if (!s->catchup || zmq_send(s->catchup, s->w.buf.data, s->w.buf.size, 0) < 0)
         return -1;
     s->prefetch_after = after;
@@ -425,15 +500,15 @@ sub_page_last(subscriber_t *s, const sub_page_t *page)
     return codec_read_event(&r, &s->ev, &why) == 0 ? s->ev.env.position : -1;
 }
 
-enum { PK_HEAD, PK_AFTER, PK_EVENTS, PK__COUNT };
+enum { PK_HEAD, PK_AFTER, PK_EVENTS, PK_DAMAGED, PK__COUNT };
 static const codec_key_t page_keys[PK__COUNT] = {CODEC_KEY("head"), CODEC_KEY("after"),
-                                                 CODEC_KEY("events")};
+                                                 CODEC_KEY("events"), CODEC_KEY("damaged_at")};
 
 /* Reads the ReadEvents reply to the request for the page after `after`:
  * its head and its page of events.  0, or -1 with why. */
 static int
 sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_page_t *page,
-              const char **why)
+              int64_t *damaged_at, const char **why)
 {
     mpread_t r, v[PK__COUNT];
     uint32_t found;
@@ -442,13 +517,18 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     if (codec_reader_init(&r, reply, len, why) != 0)
         return -1;
     if (codec_map_index(&r, page_keys, PK__COUNT, v, &found, &unknown) != 0 ||
-        found != (1u << PK__COUNT) - 1 || mpread_int(&v[PK_HEAD], head) != 0 ||
+        (found & ((1u << PK_DAMAGED) - 1)) != (1u << PK_DAMAGED) - 1 || mpread_int(&v[PK_HEAD], head) != 0 ||
         mpread_int(&v[PK_AFTER], &answered) != 0 || mpread_array(&v[PK_EVENTS], &page->n) != 0) {
         *why = "not a map of head, after and an events array";
         return -1;
     }
     if (answered != after) {
         *why = "an answer to another request";
+        return -1;
+    }
+    *damaged_at = 0;
+    if ((found & (1u << PK_DAMAGED)) && mpread_int(&v[PK_DAMAGED], damaged_at) != 0) {
+        *why = "damaged_at is not an integer";
         return -1;
     }
     page->events = v[PK_EVENTS];
@@ -497,7 +577,13 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
     int rc = -1;
     int64_t head = 0;
     sub_page_t page;
-    if (sub_read_page(reply, len, after, &head, &page, &why) == 0) {
+    int64_t damaged_at = 0;
+    if (sub_read_page(reply, len, after, &head, &page, &damaged_at, &why) == 0) {
+        if (damaged_at != s->st.store_damaged_at && damaged_at > 0)
+            LOG_E(NULL, "the relay reports the event store damaged at position %lld: nothing "
+                        "from it on is served; the %s model stays at %lld",
+                  (long long)damaged_at, s->cfg.name, (long long)s->st.checkpoint);
+        s->st.store_damaged_at = damaged_at;
         /* heads only rise, but for one case (substate.h) */
         s->st.head = substate_page_head(s->st.head, head, page.n, after);
         sub_head_below(s, head);
@@ -520,6 +606,8 @@ sub_verify_page(subscriber_t *s, sub_page_t *page)
 {
     const char *why;
     bool has_event = page->n > 0 && codec_read_event(&page->events, &s->ev, &why) == 0;
+    if (!has_event && s->st.store_damaged_at > 0 && s->st.store_damaged_at <= s->st.checkpoint)
+        return -1; /* not served past the damage: not settled, the model stays (no rebuild) */
     substate_history_t h = substate_history(s->st.checkpoint, s->fingerprint, has_event,
                                             s->ev.env.position, s->ev.env.event_id);
     if (h == SUBSTATE_NO_EVENT) {
@@ -618,8 +706,11 @@ sub_rebuild_swap(subscriber_t *s)
 {
     if (sub_commit_batch(s) != 0)
         return;
+    sqlite3_finalize(s->hash_st); /* of the model that goes */
+    s->hash_st = NULL;
     if (rebuild_swap(s->rebuild, &s->model) != 0)
         return;
+    s->chain_loaded = false;
     s->st.checkpoint = rebuild_checkpoint(s->rebuild);
     s->st.rebuilds++;
     s->st.unusable = false;
@@ -671,10 +762,11 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
         codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_str(&w->pk, "path", rebuild_path(s->rebuild));
-    codec_pack_kv_int(&w->pk, "target_position", s->st.head);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "path", rebuild_path(s->rebuild));
+    codec_map_int(w, "target_position", s->st.head);
+    codec_map_close(w);
 }
 
 /* ---- live messages ------------------------------------------------------- */
@@ -721,18 +813,31 @@ sub_monitor_drain(subscriber_t *s)
     }
 }
 
+/* A heartbeat's keys: read with the cursor, so that a large hostile one
+ * costs no more memory than its own frame (msgpack-c's zone took ~25x). */
+/* The relay sends one every 500 ms; the head of at most one per
+ * SUB_HEARTBEAT_MIN_MS is taken, so a flood announcing a head the catch-up
+ * does not have makes a catch-up that often, not on every loop turn. */
+#define SUB_HEARTBEAT_MIN_MS 200
+static const codec_key_t heartbeat_keys[] = {CODEC_KEY("head"), CODEC_KEY("head_recorded_at")};
+
 static void
 sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     const char *why;
     int64_t head = 0, rec = 0;
-    const msgpack_object *v;
-    if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
-        codec_get_int(v, &head) == 0) {
-        if ((v = codec_map_get(&u.data, "head_recorded_at")))
-            codec_get_int(v, &rec);
+    mpread_t r, v[2];
+    uint32_t found = 0;
+    int unknown;
+    if (codec_reader_init(&r, body, len, &why) == 0 &&
+        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) == 0 && (found & 1u) &&
+        mpread_int(&v[0], &head) == 0) {
+        int64_t now_ms = proc_mono_ms();
+        if (s->heartbeat_taken_ms && now_ms - s->heartbeat_taken_ms < SUB_HEARTBEAT_MIN_MS)
+            return; /* a flood: the head of one in SUB_HEARTBEAT_MIN_MS is enough */
+        s->heartbeat_taken_ms = now_ms;
+        if (found & 2u)
+            mpread_int(&v[1], &rec);
 
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
@@ -744,7 +849,6 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
     } else {
         LOG_W(NULL, "heartbeat does not decode; ignored");
     }
-    msgpack_unpacked_destroy(&u);
 }
 
 /* Handles one live event decoded into s->ev; returns true when a gap was
@@ -840,7 +944,7 @@ sub_drain_live(subscriber_t *s)
 static int
 sub_on_status(void *arg, rpc_request_t *req)
 {
-    subscriber_pack_status(arg, &req->w->pk);
+    subscriber_pack_status(arg, req->w);
     return RPC_REPLY;
 }
 
@@ -859,7 +963,7 @@ sub_on_other(void *arg, rpc_request_t *req)
     char type[SUB_TYPE_MAX + 1];
     memcpy(type, req->type, req->type_len); /* type_len <= SUB_TYPE_MAX */
     type[req->type_len] = '\0';
-    if (!s->control_fn || s->control_fn(s->control_arg, type, req->map, req->w) != 0)
+    if (!s->control_fn || s->control_fn(s->control_arg, type, &req->map, req->w) != 0)
         return RPC_UNKNOWN;
     return RPC_REPLY;
 }
@@ -984,6 +1088,8 @@ subscriber_run(subscriber_t *s)
     if (rebuild_model(s->rebuild))
         rebuild_abandon(s->rebuild, "stopping");
     sub_commit_batch(s);
+    sqlite3_finalize(s->hash_st); /* the daemon closes (or finishes) the model next */
+    s->hash_st = NULL;
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return s->failed ? -1 : 0;
 }

@@ -93,12 +93,15 @@ typedef struct {
     int64_t rebuild_checkpoint;  /* its position so far */
     int64_t rebuilds;            /* rebuilds swapped in since start */
     int64_t commits;             /* transactions committed since start */
+    int64_t chain_broken_at;     /* an event whose hash did not follow the checkpoint's was
+                                    refused at this position (not applied), 0: none */
+    int64_t store_damaged_at;    /* the relay reports the store damaged from here, 0: none */
 } subscriber_status_t;
 
 /* A request on the control socket other than Status.  `type` is the request
  * type; the handler packs one reply map into w and returns 0, or returns -1
  * to have the runtime reply malformed "unknown request type". */
-typedef int (*subscriber_control_fn)(void *arg, const char *type, const msgpack_object *req,
+typedef int (*subscriber_control_fn)(void *arg, const char *type, const mpread_t *req,
                                      codec_writer_t *w);
 /* Called when another registered socket is readable. */
 typedef void (*subscriber_socket_fn)(void *arg, void *socket);
@@ -135,6 +138,6 @@ void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
 /* Packs the Status reply map (ok, service, checkpoint, head, lag_events,
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
  * rebuild_checkpoint, rebuilds, commits, model_unusable). */
-void subscriber_pack_status(const subscriber_t *sub, msgpack_packer *pk);
+void subscriber_pack_status(const subscriber_t *sub, codec_writer_t *w);
 
 #endif
