@@ -4,6 +4,7 @@
 #define INV_ITEST_H
 
 #include "harness.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -132,6 +133,35 @@ itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", harness_dir(h), name);
 }
 
+/* Whether a line of the file at path contains needle (false when it cannot
+ * be read). */
+static inline bool
+itest_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Waits (bounded) for a daemon's printed output to contain needle. */
+static inline void
+itest_wait_log_line(harness_t *h, const char *daemon, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    while (!itest_file_has(path, needle)) {
+        cr_assert_lt(proc_mono_ms(), deadline, "%s never printed: %s", path, needle);
+        harness_sleep_ms(10);
+    }
+}
+
 /* True when o, or anything inside it, is a string containing `needle`. */
 static inline bool
 itest_has_text(const msgpack_object *o, const char *needle)
@@ -233,21 +263,29 @@ itest_pack_pairs(msgpack_packer *pk, const char *spec, va_list ap)
 /* Sends {type, <pairs>} to the named endpoint and asserts that a decodable
  * reply came back (ok or not: the caller looks). */
 static inline void
-itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
-              ...)
+itest_vrequest(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
+               va_list ap)
 {
     codec_writer_t w;
     codec_writer_init(&w);
     msgpack_pack_map(&w.pk, 1 + strlen(spec));
     codec_pack_kv_str(&w.pk, "type", type);
-    va_list ap;
-    va_start(ap, spec);
     itest_pack_pairs(&w.pk, spec, ap);
-    va_end(ap);
     int rc = harness_request(h, ep, w.buf.data, w.buf.size, 15000, r);
     codec_writer_fini(&w);
     cr_assert_eq(rc, 0, "%s: no reply to %s", ep, type);
     cr_assert(r->parsed, "%s: the reply to %s is not msgpack", ep, type);
+}
+
+/* itest_vrequest with the pairs as arguments. */
+static inline void
+itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
+              ...)
+{
+    va_list ap;
+    va_start(ap, spec);
+    itest_vrequest(h, ep, r, type, spec, ap);
+    va_end(ap);
 }
 
 /* Asserts that the reply says ok: true (naming the error otherwise). */

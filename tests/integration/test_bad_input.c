@@ -464,18 +464,11 @@ assert_canonical(const void *data, size_t len, const char *what)
 static void
 request_canonical(const char *ep, const char *what, const char *type, const char *spec, ...)
 {
-    codec_writer_t w;
-    codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 1 + strlen(spec));
-    codec_pack_kv_str(&w.pk, "type", type);
+    harness_reply_t r;
     va_list ap;
     va_start(ap, spec);
-    itest_pack_pairs(&w.pk, spec, ap);
+    itest_vrequest(h, ep, &r, type, spec, ap);
     va_end(ap);
-    harness_reply_t r;
-    cr_assert_eq(harness_request(h, ep, w.buf.data, w.buf.size, ITEST_TIMEOUT_MS, &r), 0,
-                 "%s: no reply", what);
-    codec_writer_fini(&w);
     cr_assert(harness_reply_ok(&r), "%s is not ok", what);
     assert_canonical(r.data, r.len, what);
     harness_reply_fini(&r);
@@ -486,19 +479,9 @@ Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
     h = harness_start(NULL);
     cr_assert_not_null(h, "the daemons did not start (see stderr)");
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "canon-1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme");
+    itest_supplier_cmd(&c, "canon-1", "s1", "Acme");
     itest_accept(h, &c);
-    itest_cmd(&c, CMD_CREATE_PRODUCT, "canon-2");
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_SKU, "SKU-1");
-    fields_set_str(&c.data, F_NAME, "Hammer");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_int(&c.data, F_PRICE_CENTS, 1200);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, 500);
-    fields_set_int(&c.data, F_STOCK, 1);
-    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 5);
+    itest_product_cmd(&c, "canon-2", "p1", "s1", "SKU-1", "Hammer", "", 1200, 500, 1, 5);
     int64_t p = itest_accept(h, &c);
     cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_wait_position(h, "audit", p, ITEST_WAIT_MS), 0);
