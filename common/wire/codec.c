@@ -605,30 +605,18 @@ codec_read_hash(mpread_t *r, uint8_t *hash, size_t len)
 /* Copies the string at r into buf (cap bytes with the NUL): -1 when it is
  * not a string, does not fit or holds a NUL (which would cut the C string
  * short).  The envelope's strings are then held to the id alphabet or an
- * exact name, which says more than UTF-8 validity and costs one pass. */
-/* An envelope id into buf: "" or 1..64 bytes of the id alphabet, as a
- * command's ids (checked on the bytes before the copy: one pass).  0 or -1. */
+ * exact name, which says more than UTF-8 validity and costs one pass.  An
+ * envelope id (is_id) is "" or 1..64 bytes of the id alphabet, as a
+ * command's ids (checked on the bytes before the copy: one pass). */
 static int
-codec_envelope_id(mpread_t *r, char *buf, size_t cap)
+codec_envelope_str(mpread_t *r, char *buf, size_t cap, bool is_id)
 {
     mpread_t at = *r;
     const char *s;
     size_t n;
-    if (mpread_str(&at, &s, &n) != 0 || n >= cap || (n > 0 && !message_id_valid(s, n)))
+    if (mpread_str(&at, &s, &n) != 0 || n >= cap)
         return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *r = at;
-    return 0;
-}
-
-static int
-codec_envelope_str(mpread_t *r, char *buf, size_t cap)
-{
-    mpread_t at = *r;
-    const char *s;
-    size_t n;
-    if (mpread_str(&at, &s, &n) != 0 || n >= cap || memchr(s, '\0', n))
+    if (is_id ? n > 0 && !message_id_valid(s, n) : memchr(s, '\0', n) != NULL)
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -645,19 +633,19 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
     case EK_POSITION:
         return mpread_int(r, &e->position);
     case EK_STREAM:
-        return codec_envelope_str(r, e->stream, sizeof e->stream);
+        return codec_envelope_str(r, e->stream, sizeof e->stream, false);
     case EK_VERSION:
         return mpread_int(r, &e->version);
     case EK_TYPE:
-        return codec_envelope_str(r, type, type_cap);
+        return codec_envelope_str(r, type, type_cap, false);
     case EK_SCHEMA:
         return mpread_int(r, schema);
     case EK_EVENT_ID:
-        return codec_envelope_id(r, e->event_id, sizeof e->event_id);
+        return codec_envelope_str(r, e->event_id, sizeof e->event_id, true);
     case EK_COMMAND_ID:
-        return codec_envelope_id(r, e->command_id, sizeof e->command_id);
+        return codec_envelope_str(r, e->command_id, sizeof e->command_id, true);
     case EK_CORRELATION_ID:
-        return codec_envelope_id(r, e->correlation_id, sizeof e->correlation_id);
+        return codec_envelope_str(r, e->correlation_id, sizeof e->correlation_id, true);
     case EK_RECORDED_AT:
         return mpread_int(r, &e->recorded_at);
     case EK_HASH:
@@ -669,7 +657,7 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
 
 /* Sets e's type and schema from what the envelope held, once its stream is
  * known to be of a known kind with an id of the id alphabet (the ids were
- * checked as they were read: codec_envelope_id), as a command's strings
+ * checked as they were read: codec_envelope_str), as a command's strings
  * are: no control or bidi character reaches a log line or a read model
  * from the bus.  0 or -1. */
 static int
