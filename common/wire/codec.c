@@ -134,6 +134,26 @@ codec_map_bool(codec_writer_t *w, const char *key, bool value)
 }
 
 void
+codec_map_fields(codec_writer_t *w, const codec_field_t *fields, size_t n, const void *obj)
+{
+    const char *base = obj;
+    for (size_t i = 0; i < n; i++) {
+        const void *m = base + fields[i].offset;
+        switch (fields[i].kind) {
+        case CODEC_FIELD_TEXT:
+            codec_map_str(w, fields[i].key, m);
+            break;
+        case CODEC_FIELD_INT:
+            codec_map_int(w, fields[i].key, *(const int64_t *)m);
+            break;
+        case CODEC_FIELD_BOOL:
+            codec_map_bool(w, fields[i].key, *(const bool *)m);
+            break;
+        }
+    }
+}
+
+void
 codec_map_nil(codec_writer_t *w, const char *key)
 {
     codec_map_key(w, key);
@@ -768,6 +788,12 @@ codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs)
     codec_map_close(w);
 }
 
+/* An accepted reply's entries after "ok". */
+static const codec_field_t reply_fields[] = {
+    CODEC_FIELD(TEXT, command_reply_t, command_id), CODEC_FIELD(TEXT, command_reply_t, stream),
+    CODEC_FIELD(INT, command_reply_t, version),     CODEC_FIELD(INT, command_reply_t, position),
+    CODEC_FIELD(BOOL, command_reply_t, duplicate)};
+
 void
 codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
 {
@@ -782,11 +808,7 @@ codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
     }
     codec_map_open(w);
     codec_map_bool(w, "ok", true);
-    codec_map_str(w, "command_id", r->command_id);
-    codec_map_str(w, "stream", r->stream);
-    codec_map_int(w, "version", r->version);
-    codec_map_int(w, "position", r->position);
-    codec_map_bool(w, "duplicate", r->duplicate);
+    codec_map_fields(w, reply_fields, sizeof reply_fields / sizeof reply_fields[0], r);
     codec_map_close(w);
 }
 
