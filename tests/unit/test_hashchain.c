@@ -192,38 +192,13 @@ Test(chainstore, a_payload_byte_changed_with_sql_is_found_and_named)
     cr_assert_eq(c.checked, 3);
 }
 
+static void forge_tail(int64_t from, int64_t to);
+
 Test(chainstore, a_row_rewritten_with_its_own_hash_breaks_the_next_link)
 {
     append_n(6);
     /* A forger who recomputes position 3's hash from its new bytes. */
-    flip_payload_byte(3);
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT s.name, e.version, e.type, e.payload, e.recorded_at,"
-                                    " (SELECT hash FROM events WHERE position = 2)"
-                                    " FROM events e JOIN streams s USING (stream_id)"
-                                    " WHERE position = 3",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    const char *type = (const char *)sqlite3_column_text(st, 2);
-    uint8_t h[CHAIN_HASH_LEN];
-    chain_hash(sqlite3_column_blob(st, 5),
-               &(chain_event_t){name, strlen(name), sqlite3_column_int64(st, 1), type,
-                                strlen(type), sqlite3_column_blob(st, 3),
-                                (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 4)},
-               h);
-    sqlite3_finalize(st);
-    cr_assert_eq(sqlite3_prepare_v2(db, "UPDATE events SET hash = ? WHERE position = 3", -1, &st,
-                                    NULL),
-                 SQLITE_OK);
-    sqlite3_bind_blob(st, 1, h, CHAIN_HASH_LEN, SQLITE_STATIC);
-    cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    forge_tail(3, 3);
     es_chain_state_t c;
     char err[128] = "";
     cr_assert_eq(eventstore_verify_file(path, 0, &c, err, sizeof err), ERR_OK, "%s", err);
