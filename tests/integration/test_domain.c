@@ -1475,8 +1475,9 @@ Test(domain, audit_search)
     harness_reply_fini(&r);
 
     /* the printed line */
-    itest_wait_log_line(h, "audit", "product-p1@2 ProductSold [corr=order-flow-1] sold 35 (order o1) "
-                           "stock 40 -> 5");
+    itest_wait_log_line(h, "audit",
+                        "product-p1@2 ProductSold [corr=order-flow-1] sold 35 (order o1) "
+                        "stock 40 -> 5");
     finish();
 }
 

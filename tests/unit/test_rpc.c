@@ -165,6 +165,16 @@ expect_bytes(const codec_writer_t *w, const char *bytes, size_t n)
 }
 #define EXPECT_BYTES(w, lit) expect_bytes((w), (lit), sizeof(lit) - 1)
 
+/* {ok: false, command_id: y1, error: conflict, message: v, current_version:
+ * 4, fields: {}}: the error packer's and the command reply's bytes. */
+#define CONFLICT_Y1_V4                                                                             \
+    "\x86\xa2ok\xc2\xaa"                                                                           \
+    "command_id\xa2y1\xa5"                                                                         \
+    "error\xa8"                                                                                    \
+    "conflict\xa7message\xa1v\xaf"                                                                 \
+    "current_version\x04\xa6"                                                                      \
+    "fields\x80"
+
 /* Asserts the reply is the plain refusal {ok: false, error: malformed, message}. */
 static void
 expect_refusal(const char *message)
@@ -378,12 +388,7 @@ Test(rpc, error_packer_bytes)
                                               .command_id = "y1",
                                               .current_version = &version,
                                               .fields = &none});
-    EXPECT_BYTES(&reply, "\x86\xa2ok\xc2\xaa"
-                         "command_id\xa2y1\xa5"
-                         "error\xa8"
-                         "conflict\xa7message\xa1v\xaf"
-                         "current_version\x04\xa6"
-                         "fields\x80");
+    EXPECT_BYTES(&reply, CONFLICT_Y1_V4);
 }
 
 Test(rpc, command_rejections_pack_through_the_error_packer)
@@ -395,12 +400,7 @@ Test(rpc, command_rejections_pack_through_the_error_packer)
     snprintf(r.command_id, sizeof r.command_id, "y1");
     snprintf(r.message, sizeof r.message, "v");
     codec_pack_command_reply(&reply, &r);
-    EXPECT_BYTES(&reply, "\x86\xa2ok\xc2\xaa"
-                         "command_id\xa2y1\xa5"
-                         "error\xa8"
-                         "conflict\xa7message\xa1v\xaf"
-                         "current_version\x04\xa6"
-                         "fields\x80");
+    EXPECT_BYTES(&reply, CONFLICT_Y1_V4);
 }
 
 /* ---- rpc_serve over sockets ---------------------------------------------- */
