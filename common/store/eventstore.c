@@ -7,6 +7,7 @@
 #include "sqlitedb.h"
 #include "strcopy.h"
 #include "strtable.h"
+#include "timeslew.h"
 
 #include <assert.h>
 #include <sqlite3.h>
@@ -265,6 +266,7 @@ struct eventstore {
     uint8_t chain_head[CHAIN_HASH_LEN];   /* hash of the last event appended (or the head) */
     int64_t damaged_at;                   /* first position a read found damaged, 0: none */
     uint8_t row_prev[CHAIN_HASH_LEN];     /* the stored hash the row being handed over follows */
+    timeslew_t slew;                      /* es_clamp_time's, while the clock is behind the head */
     codec_writer_t w;           /* reused for payloads and stored replies */
     sqlite3_stmt *scan;         /* eventstore_chain_verify's, prepared on first use */
 };
@@ -754,8 +756,10 @@ es_outbox_mark(eventstore_t *es, int64_t position)
     return rc;
 }
 
-/* Keeps recorded_at non-decreasing in position order: a clock that stepped
- * back gives the event the time of the one before it.  The floor is the
+/* Keeps recorded_at non-decreasing in position order: while the clock is
+ * behind the head's time (it stepped back), times move on from the head at
+ * half the real rate until the clock catches up (timeslew.h; the monotonic
+ * clock is read only then).  The floor is the
  * head's time, read once per transaction (under the write lock, so another
  * writer's events count) and once per append outside one.  What it buys:
  * no index on the time (eventstore_position_at searches the positions). */
@@ -769,8 +773,10 @@ es_clamp_time(eventstore_t *es, int64_t *recorded_at)
             return rc;
         es->time_floor_read = true;
     }
-    if (*recorded_at < es->time_floor)
-        *recorded_at = es->time_floor;
+    if (*recorded_at < es->time_floor) /* the clock is behind the head: slew (timeslew.h) */
+        *recorded_at = timeslew_next(&es->slew, es->time_floor, *recorded_at, proc_mono_us());
+    else
+        es->slew.active = false;
     es->time_floor = *recorded_at;
     return ERR_OK;
 }
