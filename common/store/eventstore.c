@@ -10,6 +10,7 @@
 #include "timeslew.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,7 +458,35 @@ es_migrate(sqlite3 *db, int *migrated_from)
     return rc;
 }
 
-/* Journal mode, durability, migration and schema.  Two processes opening a
+/* Whether db's journal is a WAL already (a read: the header says so). */
+static bool
+es_is_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
+}
+
+/* The steps of es_setup that write: the journal switch, a migration, the
+ * schema.  A store of the current schema already in WAL mode needs none of
+ * them, so that a restart on a full disk (where any write fails) opens it:
+ * nothing is written then (issue 23, item 9). */
+static int
+es_setup_writes(sqlite3 *db, int version, int *migrated_from)
+{
+    int rc = es_is_wal(db) ? SQLITE_OK : es_exec(db, "PRAGMA journal_mode=WAL");
+    if (rc == SQLITE_OK && (version == 2 || version == 3))
+        rc = es_migrate(db, migrated_from);
+    if (rc == SQLITE_OK && version != ES_SCHEMA_VERSION)
+        rc = es_exec(db, schema_sql);
+    return rc;
+}
+
+/* Journal mode, durability, migration and schema, read first and written
+ * only when needed (es_setup_writes).  Two processes opening a
  * new file at once can see SQLITE_BUSY from the journal-mode switch, which
  * does not go through the busy handler: retry for up to the busy timeout.
  * While the file is of schema 2, another process may be migrating it (the
@@ -471,14 +500,10 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
     for (;;) {
         rc = es_check_version(db, &version);
         if (rc == SQLITE_OK)
-            rc = es_exec(db, "PRAGMA journal_mode=WAL");
+            rc = es_setup_writes(db, version, migrated_from);
         if (rc == SQLITE_OK)
             rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
-        if (rc == SQLITE_OK && (version == 2 || version == 3))
-            rc = es_migrate(db, migrated_from);
-        if (rc == SQLITE_OK)
-            rc = es_exec(db, schema_sql);
         if (rc == SQLITE_OK)
             rc = es_tune(db, opts);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
@@ -491,13 +516,39 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
     return rc;
 }
 
+/* Why an open failed, into why: SQLite's message and the system's errno
+ * text behind it, if any. */
+static void
+es_open_why(sqlite3 *db, int rc, char *why, size_t cap)
+{
+    if (!why || cap == 0)
+        return;
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (rc == SQLITE_MISMATCH)
+        msg = "written by another schema version of this store";
+    if (sys)
+        snprintf(why, cap, "%s (%s)", msg, strerror(sys));
+    else
+        snprintf(why, cap, "%s", msg);
+}
+
 int
 eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out)
+{
+    return eventstore_open_why(path, opts, out, NULL, 0);
+}
+
+int
+eventstore_open_why(const char *path, const eventstore_options_t *opts, eventstore_t **out,
+                    char *why, size_t cap)
 {
     eventstore_options_t defaults = {true, 5000, 0, 0};
     if (!opts)
         opts = &defaults;
     *out = NULL;
+    if (why && cap)
+        why[0] = '\0';
     eventstore_t *es = calloc(1, sizeof *es);
     if (!es)
         return ERR_IO;
@@ -507,6 +558,8 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
                                                   .ways = ES_STREAM_WAYS});
     if (!es->streams) {
         eventstore_close(&es);
+        if (why && cap)
+            snprintf(why, cap, "out of memory");
         return ERR_IO;
     }
     int rc = sqlitedb_open(path, &es->db);
@@ -519,6 +572,10 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {
         int err = es_err(rc);
+        if (!es->db && why && cap) /* sqlitedb_open left no handle: errno is its */
+            snprintf(why, cap, "%s (%s)", sqlite3_errstr(rc), strerror(errno));
+        else
+            es_open_why(es->db, rc, why, cap);
         eventstore_close(&es);
         return err == ERR_OK ? ERR_IO : err;
     }
