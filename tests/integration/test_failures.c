@@ -868,3 +868,64 @@ Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 1
                  wal.backfilled, wal.frames);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
+
+/* ---- issue 23: files that fill up, vanish or rot ------------------------- */
+
+/* Mounts an 8 MiB tmpfs at full_mnt and starts every daemon on it; false
+ * (test skipped) when this is not root. */
+static void
+start_on_small_disk(void)
+{
+    snprintf(full_mnt, sizeof full_mnt, "/tmp/inv-full-XXXXXX");
+    cr_assert_not_null(mkdtemp(full_mnt));
+    if (mount("tmpfs", full_mnt, "tmpfs", 0, "size=8m") != 0) {
+        int err = errno;
+        rmdir(full_mnt);
+        full_mnt[0] = '\0';
+        cr_skip_test("cannot mount a tmpfs here (%s): this test needs root", strerror(err));
+    }
+    h = harness_start(&(harness_opts_t){.parent = full_mnt});
+    cr_assert(h);
+}
+
+Test(failures, a_restart_on_a_full_disk_opens_the_store_and_the_models, .timeout = 120)
+{
+    start_on_small_disk();
+    command_t c;
+    char cid[64], sid[64];
+    int64_t pos = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(cid, sizeof cid, "rfull-%d", i);
+        snprintf(sid, sizeof sid, "rfull-s%d", i);
+        supplier_cmd(&c, cid, sid, "Restart Supplies");
+        pos = itest_accept(h, &c);
+    }
+    const char *subs[] = {"projector", "audit", "alert"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+    /* every daemon that writes a file dies, the disk fills, they restart */
+    const char *writers[] = {"command", "relay", "projector", "audit", "alert"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(harness_daemon_kill(h, writers[i]), 0, "%s", writers[i]);
+    char filler[128];
+    snprintf(filler, sizeof filler, "%s/filler", full_mnt);
+    fill_disk(filler);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(harness_daemon_start(h, writers[i]), 0, "%s did not start on a full disk",
+                     writers[i]);
+    cr_assert_eq(head(), pos, "the relay serves the store");
+    /* a command now is accepted (the WAL has room) or unavailable */
+    supplier_cmd(&c, "rfull-during", "rfull-during", "Restart Supplies");
+    command_reply_t r;
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &r), 0, "no reply on a full disk");
+    cr_assert(r.accepted || r.error == REJ_UNAVAILABLE, "%s %s", reject_code_name(r.error),
+              r.message);
+    /* room again: everything goes on */
+    cr_assert_eq(unlink(filler), 0);
+    itest_accept(h, &c);
+    supplier_cmd(&c, "rfull-after", "rfull-after", "Restart Supplies");
+    pos = itest_accept(h, &c);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
