@@ -26,7 +26,7 @@
 #define BUILDING SUBSCRIBER_BUILDING_SUFFIX
 static const char *const generation_suffixes[] = {
     "",       "-wal",          "-shm",          "-journal",         "-unsynced",
-    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal"};
+    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal", MODELDB_DAMAGED_SUFFIX};
 #undef BUILDING
 
 /* A rebuild is abandoned at every FAILED_PAGES_MAX-th page that failed. */
@@ -111,7 +111,8 @@ rebuild_is_generation(const char *name, const char *base)
 static void
 rebuild_remove_swap_leftovers(const char *live_path)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link"};
+    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link",
+                              MODELDB_DAMAGED_SUFFIX};
     char path[PATH_MAX + 16];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
         if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
@@ -339,9 +340,9 @@ rebuild_swap_files(rebuild_t *r, char *old_target, size_t cap)
 static void
 rebuild_remove_generation(const char *path, bool main_file)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-unsynced", ""};
+    const char *suffixes[] = {"-wal", "-shm", "-unsynced", MODELDB_DAMAGED_SUFFIX, ""};
     char f[PATH_MAX + 16];
-    for (int i = 0; i < (main_file ? 4 : 3); i++)
+    for (int i = 0; i < (main_file ? 5 : 4); i++)
         if (snprintf(f, sizeof f, "%s%s", path, suffixes[i]) < (int)sizeof f)
             unlink(f);
 }
