@@ -1064,9 +1064,9 @@ sub_check_at_start(subscriber_t *s)
     int damaged = modeldb_quick_check(db, why, sizeof why);
     int64_t took_ms = (proc_mono_us() - t0) / 1000;
     if (damaged == 1) {
-        char problem[160];
-        snprintf(problem, sizeof problem, "failed its check at start (%.100s)", why);
-        sub_replace_live(s, problem);
+        LOG_E(NULL, "the %s model failed PRAGMA quick_check at start (%lld ms): %s", s->cfg.name,
+              (long long)took_ms, why);
+        sub_replace_live(s, "has a damaged file");
     } else if (damaged < 0) {
         LOG_W(NULL, "cannot check the %s model at start (%s)", s->cfg.name, why);
     } else if (took_ms >= 100) {
