@@ -1109,3 +1109,44 @@ Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 18
     itest_assert_equals_fresh(h, "audit", live);
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }
+
+Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_rebuilt,
+     .timeout = 180)
+{
+    /* The root page of the audit table and of the alerts table overwritten
+     * under their running daemons, with no event coming (so no write of
+     * theirs meets the damage): SearchAudit and ListAlerts get
+     * SQLITE_CORRUPT, answer unavailable "damaged" and report it; each
+     * daemon replaces its model by a rebuild. */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    const char *control[] = {"audit", "alert-api"};
+    const char *subs[] = {"audit", "alert"};
+    const char *models[] = {"audit.db", "alerts.db"};
+    const char *tables[] = {"audit", "alerts"};
+    const char *searches[] = {"SearchAudit", "ListAlerts"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+        checkpoint_model(models[i]);
+        damage(models[i], (root_page(models[i], tables[i]) - 1) * 4096, 4096);
+        harness_reply_t r;
+        itest_request(h, control[i], &r, searches[i], "");
+        char msg[256];
+        harness_reply_str(&r, "message", msg, sizeof msg);
+        cr_assert_not(harness_reply_ok(&r), "%s served a damaged page", searches[i]);
+        harness_reply_fini(&r);
+        cr_assert(strstr(msg, "damaged"), "%s: %s", searches[i], msg);
+        cr_assert_geq(wait_rebuilds(control[i], 1), 1, "%s did not rebuild", subs[i]);
+        cr_assert(log_has(subs[i], "was reported damaged by a reader"), "%s", subs[i]);
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+        itest_request(h, control[i], &r, searches[i], "");
+        itest_assert_ok(&r, searches[i]);
+        harness_reply_fini(&r);
+        char live[512];
+        in_dir(models[i], live, sizeof live);
+        itest_assert_equals_fresh(h, subs[i], live);
+    }
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
