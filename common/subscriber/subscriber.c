@@ -750,6 +750,8 @@ sub_rebuild_swap(subscriber_t *s)
         return;
     sqlite3_finalize(s->hash_st); /* of the model that goes */
     s->hash_st = NULL;
+    s->file_db = NULL; /* the next sub_check_file takes the new file's identity (a new
+                          connection may even have the old one's address) */
     if (rebuild_swap(s->rebuild, &s->model) != 0)
         return;
     s->chain_loaded = false;
