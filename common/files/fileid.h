@@ -16,10 +16,10 @@
 #include <sys/types.h>
 
 typedef struct {
-    char path[4096];  /* the database file, as it was opened (symlinks resolved) */
-    dev_t dev;        /* its device and inode at fileid_take */
+    char path[4096]; /* the database file, as it was opened (symlinks resolved) */
+    dev_t dev;       /* its device and inode at fileid_take */
     ino_t ino;
-    bool wal_known;   /* the WAL's identity was taken (it existed then) */
+    bool wal_known; /* the WAL's identity was taken (it existed then) */
     dev_t wal_dev;
     ino_t wal_ino;
 } fileid_t;

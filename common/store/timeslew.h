@@ -31,10 +31,10 @@
 #define TIMESLEW_DEN 2
 
 typedef struct {
-    bool active;          /* a slew is under way */
-    int64_t anchor;       /* the time it started from, microseconds since the epoch */
-    int64_t anchor_mono;  /* the monotonic clock then, microseconds */
-    int64_t last;         /* the last time it handed out */
+    bool active;         /* a slew is under way */
+    int64_t anchor;      /* the time it started from, microseconds since the epoch */
+    int64_t anchor_mono; /* the monotonic clock then, microseconds */
+    int64_t last;        /* the last time it handed out */
 } timeslew_t;
 
 /* The time of the next event: floor is the head's time (or the previous

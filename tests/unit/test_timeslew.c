@@ -5,9 +5,9 @@
 
 #include <criterion/criterion.h>
 
-#define S 1000000LL            /* one second in microseconds */
+#define S 1000000LL /* one second in microseconds */
 #define DAY (86400LL * S)
-#define T0 1765000000000000LL  /* some wall-clock time */
+#define T0 1765000000000000LL /* some wall-clock time */
 
 Test(timeslew, the_wall_clock_is_used_while_it_is_ahead_of_the_head)
 {
