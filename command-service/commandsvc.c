@@ -63,10 +63,10 @@ struct commandsvc {
     int64_t accepted, rejected, batches, unavailable;
     int64_t damaged_commands; /* commands failed on a damaged stream (svc_damaged) */
     int64_t loads; /* aggregates loaded from the store: cache misses */
-    fileid_t store_id;       /* events.db and its WAL as opened */
-    bool store_id_taken;     /* store_id holds them (it could be taken at start) */
-    const char *store_lost;  /* why the store is written no more (fileid_check), NULL: fine */
-    int64_t store_check_ms;  /* monotonic time of the next check */
+    fileid_t store_id;      /* events.db and its WAL as opened */
+    bool store_id_taken;    /* store_id holds them (it could be taken at start) */
+    const char *store_lost; /* why the store is written no more (fileid_check), NULL: fine */
+    int64_t store_check_ms; /* monotonic time of the next check */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -633,8 +633,9 @@ svc_check_store(commandsvc_t *s)
     s->store_lost = fileid_check(&s->store_id);
     if (!s->store_lost)
         return;
-    LOG_E(NULL, "event store %s: %s under the running command service: refusing every command"
-                " (unavailable) from now on; restore the store and restart",
+    LOG_E(NULL,
+          "event store %s: %s under the running command service: refusing every command"
+          " (unavailable) from now on; restore the store and restart",
           s->store_id.path, s->store_lost);
     es_wal_state_t wal = {0};
     int rc = ERR_BUSY;
@@ -645,12 +646,14 @@ svc_check_store(commandsvc_t *s)
         usleep(20000);
     }
     if (rc == ERR_OK && wal.backfilled >= wal.frames)
-        LOG_E(NULL, "event store %s: everything committed (head %lld) was checkpointed from the"
-                    " open WAL into the database file",
+        LOG_E(NULL,
+              "event store %s: everything committed (head %lld) was checkpointed from the"
+              " open WAL into the database file",
               s->store_id.path, (long long)s->through);
     else
-        LOG_E(NULL, "event store %s: could not checkpoint the open WAL into the database file"
-                    " (%s, %d of %d frames): events after the file's last checkpoint may be lost",
+        LOG_E(NULL,
+              "event store %s: could not checkpoint the open WAL into the database file"
+              " (%s, %d of %d frames): events after the file's last checkpoint may be lost",
               s->store_id.path, err_strerror(rc), wal.backfilled, wal.frames);
 }
 

@@ -25,7 +25,7 @@
 #define GENERATION_DIGITS 16
 #define BUILDING SUBSCRIBER_BUILDING_SUFFIX
 static const char *const generation_suffixes[] = {
-    "",       "-wal",          "-shm",          "-journal",         "-unsynced",
+    "",       "-wal",          "-shm",          "-journal",          "-unsynced",
     BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal", MODELDB_DAMAGED_SUFFIX};
 #undef BUILDING
 
@@ -111,8 +111,8 @@ rebuild_is_generation(const char *name, const char *base)
 static void
 rebuild_remove_swap_leftovers(const char *live_path)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link",
-                              MODELDB_DAMAGED_SUFFIX};
+    const char *suffixes[] = {"-wal",      "-shm",  "-journal",
+                              "-unsynced", ".link", MODELDB_DAMAGED_SUFFIX};
     char path[PATH_MAX + 16];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
         if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
