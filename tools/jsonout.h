@@ -2,7 +2,8 @@
  *  - strings: quotes, backslashes and control characters escaped (\n, \t,
  *    \u001f, ...); invalid UTF-8 (overlongs, surrogates, truncated or stray
  *    bytes, code points past U+10FFFF) becomes \ufffd, one per maximal
- *    invalid subsequence as Unicode recommends; DEL and U+2028/9 escaped;
+ *    invalid subsequence as Unicode recommends; DEL, C1 controls, U+2028/9
+ *    and the bidirectional controls escaped (\u009b, \u202e);
  *  - integers: printed exactly (all of uint64 and int64), never via double;
  *  - floats: shortest round-trip form; NaN and infinities become null;
  *  - bin: base64 string; ext: {"ext": type, "base64": "..."};
