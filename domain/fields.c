@@ -162,11 +162,15 @@ fields_set_str(fields_t *fs, field_id_t f, const char *s)
     fs->present |= FIELD_BIT(f);
 }
 
+/* [A-Za-z0-9_.:-] as two bitmaps of the ASCII range (bytes 0..63 and
+ * 64..127): one shift and test per byte, since every event's envelope ids
+ * are checked with it on the subscribers' apply path. */
+#define ID_CHARS_LO 0x07ff600000000000ULL /* - . 0-9 : */
+#define ID_CHARS_HI 0x07fffffe87fffffeULL /* A-Z _ a-z */
 static bool
 id_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == ':' || c == '-';
+    return c < 64 ? (ID_CHARS_LO >> c) & 1 : c < 128 && ((ID_CHARS_HI >> (c - 64)) & 1);
 }
 
 const char *

@@ -26,7 +26,7 @@ void jsonout_write_str(FILE *f, const char *s, size_t len);
 /* The value at v as a malloc'ed NUL-terminated JSON string (caller frees);
  * NULL on ENOMEM. */
 char *jsonout_string(const mpread_t *v);
-/* Checks buf as codec_parse would and writes its value as JSON plus a
+/* Checks buf as codec_reader_check does and writes its value as JSON plus a
  * newline.  Returns 0, or -1 (nothing written) when buf is not exactly one
  * msgpack value with string keys. */
 int jsonout_print_msgpack(FILE *f, const void *buf, size_t len);

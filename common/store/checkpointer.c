@@ -22,7 +22,7 @@ struct checkpointer {
     int64_t failures;   /* checkpoints failed in a row */
     int64_t held_since; /* ms (monotonic) since the WAL has not been restarted; 0: it was */
     bool held_logged;
-    fileid_t store_id;  /* events.db and its WAL as opened (G21) */
+    fileid_t store_id;  /* events.db and its WAL as opened (G22) */
     bool store_id_taken;
     bool store_lost;    /* one of them was deleted or replaced: no more checkpoints */
 };
@@ -76,7 +76,7 @@ cp_watch_held(checkpointer_t *c, es_wal_state_t wal)
 /* One checkpoint; logs the first failure of a run of them and the
  * recovery, not every one (a full disk fails them five times a second). */
 /* Whether events.db or its WAL was deleted or replaced since the open
- * (G21, issue 23 item 12): a checkpoint would then copy frames of a WAL
+ * (G22, issue 23 item 12): a checkpoint would then copy frames of a WAL
  * that is no longer the store's into the database file, over what a
  * restarted command-service writes.  The process is asked to stop (the
  * relay: a new one opens the files the path names).  One stat or two. */

@@ -147,7 +147,9 @@ bus_frame_is(const bus_msg_t *m, int i, const char *s)
 int
 bus_split(const bus_msg_t *m, int *n_envelope, const void **body, size_t *len)
 {
-    bool delimited = m->count >= 2 && zmq_msg_size((zmq_msg_t *)&m->frames[1]) == 0;
+    /* An empty frame after the identity is REQ's delimiter only when a body
+     * follows it: from a DEALER, [identity, ""] is an empty request. */
+    bool delimited = m->count >= 3 && zmq_msg_size((zmq_msg_t *)&m->frames[1]) == 0;
     *n_envelope = delimited ? 2 : 1;
     if (m->overflow || m->count != *n_envelope + 1) {
         *body = "";

@@ -1,5 +1,6 @@
 /* jsonout: msgpack -> JSON, exactly (escaping, UTF-8 repair, big ints). */
 #include "jsonout.h"
+#include "msgtree.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>

@@ -6,6 +6,7 @@
  * `unavailable` until the file exists, reopening after a swap, one
  * snapshot per batch. */
 #include "bus.h"
+#include "msgtree.h"
 #include "proc.h"
 #include "queries.h"
 #include "readmodel.h"
@@ -171,7 +172,7 @@ get(const msgpack_object *o, const char *key)
 static int64_t
 get_int(const msgpack_object *o, const char *key)
 {
-    int64_t v;
+    int64_t v = 0;
     cr_assert_eq(codec_get_int(get(o, key), &v), 0, "%s is not an int", key);
     return v;
 }
@@ -179,7 +180,7 @@ get_int(const msgpack_object *o, const char *key)
 static bool
 get_bool(const msgpack_object *o, const char *key)
 {
-    bool v;
+    bool v = false;
     cr_assert_eq(codec_get_bool(get(o, key), &v), 0, "%s is not a bool", key);
     return v;
 }
