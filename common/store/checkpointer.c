@@ -25,6 +25,7 @@ struct checkpointer {
     fileid_t store_id;  /* events.db and its WAL as opened (G22) */
     bool store_id_taken;
     bool store_lost;    /* one of them was deleted or replaced: no more checkpoints */
+    bool lost_seen;     /* under mu: store_lost, for checkpointer_store_lost */
 };
 
 /* The monotonic time period_ms from now, for pthread_cond_timedwait. */
@@ -89,6 +90,9 @@ cp_store_lost(checkpointer_t *c)
     if (!what)
         return false;
     c->store_lost = true;
+    pthread_mutex_lock(&c->w.mu);
+    c->lost_seen = true;
+    pthread_mutex_unlock(&c->w.mu);
     LOG_E(NULL, "event store %s: %s under the running relay: no more checkpoints, stopping (start"
                 " it again once the store is restored)",
           c->store_id.path, what);
@@ -179,6 +183,15 @@ checkpointer_destroy(checkpointer_t **cp)
     eventstore_close(&c->es);
     free(c);
     *cp = NULL;
+}
+
+bool
+checkpointer_store_lost(checkpointer_t *c)
+{
+    pthread_mutex_lock(&c->w.mu);
+    bool lost = c->lost_seen;
+    pthread_mutex_unlock(&c->w.mu);
+    return lost;
 }
 
 es_wal_state_t
