@@ -255,12 +255,6 @@ q_note_damage(queries_t *q)
     LOG_E(NULL, "%s", q->why);
 }
 
-bool
-queries_damaged(const queries_t *q)
-{
-    return q->damaged;
-}
-
 int
 queries_position(queries_t *q, int64_t *position)
 {

@@ -1,7 +1,7 @@
 /* subscriber: see subscriber.h.
  *
- * State machine in one loop: poll the SUB socket, the control socket and any
- * extra sockets; drain up to batch_max live messages into one transaction;
+ * State machine in one loop: poll the SUB socket and the control socket;
+ * drain up to batch_max live messages into one transaction;
  * whenever the next expected position is not what arrives (or a heartbeat
  * shows a head beyond the checkpoint), commit what we have and catch up
  * synchronously through the catch-up endpoint, page by page.
@@ -62,7 +62,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXTRA_MAX 4
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
@@ -93,12 +92,6 @@ struct subscriber {
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
-    struct {
-        void *socket;
-        subscriber_socket_fn fn;
-        void *arg;
-    } extra[EXTRA_MAX];
-    int n_extra;
     subscriber_status_t st;
     bool in_tx;          /* a batch transaction is open */
     int64_t tx_last;     /* position of the last event applied in the open batch */
@@ -179,18 +172,6 @@ subscriber_set_control(subscriber_t *s, void *router, subscriber_control_fn fn, 
     s->control = router;
     s->control_fn = fn;
     s->control_arg = arg;
-}
-
-int
-subscriber_add_socket(subscriber_t *s, void *socket, subscriber_socket_fn fn, void *arg)
-{
-    if (s->n_extra >= EXTRA_MAX)
-        return -1;
-    s->extra[s->n_extra].socket = socket;
-    s->extra[s->n_extra].fn = fn;
-    s->extra[s->n_extra].arg = arg;
-    s->n_extra++;
-    return 0;
 }
 
 void
@@ -1125,14 +1106,11 @@ subscriber_run(subscriber_t *s)
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
-        zmq_pollitem_t items[2 + EXTRA_MAX];
+        zmq_pollitem_t items[2];
         int n = 0;
         items[n++] = (zmq_pollitem_t){s->sub, 0, sub_lingering(s) ? 0 : ZMQ_POLLIN, 0};
         if (s->control)
             items[n++] = (zmq_pollitem_t){s->control, 0, ZMQ_POLLIN, 0};
-        int first_extra = n;
-        for (int i = 0; i < s->n_extra; i++)
-            items[n++] = (zmq_pollitem_t){s->extra[i].socket, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
@@ -1152,9 +1130,6 @@ subscriber_run(subscriber_t *s)
             sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);
-        for (int i = 0; i < s->n_extra; i++)
-            if (items[first_extra + i].revents & ZMQ_POLLIN)
-                s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
         if (rebuild_model(s->rebuild) && s->model)
             sub_rebuild_step(s);
         else if (s->st.unusable && !rebuild_model(s->rebuild) && proc_mono_ms() >= s->retry_at_ms)
