@@ -25,8 +25,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "es");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "es", "events.db", path, sizeof path);
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     cr_assert_not_null(es);

@@ -82,8 +82,7 @@ Test(generations, the_rule_moves_above_the_last_whatever_the_clock)
 Test(generations, two_rebuilds_at_the_same_clock_value_keep_the_live_model)
 {
     char dir[64], live_path[PATH_MAX];
-    scratch_make(dir, sizeof dir, "generations");
-    snprintf(live_path, sizeof live_path, "%s/model.db", dir);
+    scratch_make_file(dir, sizeof dir, "generations", "model.db", live_path, sizeof live_path);
     void *live = gen_open(NULL, live_path);
     subscriber_factory_t factory = {.open = gen_open, .close = gen_close};
     rebuild_t *r = rebuild_new(&gen_ops, MODELDB_SYNC_NORMAL);

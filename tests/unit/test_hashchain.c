@@ -55,8 +55,7 @@ static int64_t v1, v2; /* the two streams' versions */
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "chain");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "chain", "events.db", path, sizeof path);
     v1 = v2 = 0;
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);

@@ -69,8 +69,7 @@ history_shop(hist_t *h)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "queries");
-    snprintf(path, sizeof path, "%s/read.db", dir);
+    scratch_make_file(dir, sizeof dir, "queries", "read.db", path, sizeof path);
     hist = hist_new();
     history_shop(hist);
     const char *why = NULL;

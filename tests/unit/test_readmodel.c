@@ -25,8 +25,7 @@ static char path[128];
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "readmodel");
-    snprintf(path, sizeof path, "%s/read.db", dir);
+    scratch_make_file(dir, sizeof dir, "readmodel", "read.db", path, sizeof path);
 }
 
 static void

@@ -23,8 +23,7 @@ static char path[128];
 static void
 setup(void)
 {
-    scratch_make(mnt, sizeof mnt, "storeopen");
-    snprintf(path, sizeof path, "%s/events.db", mnt);
+    scratch_make_file(mnt, sizeof mnt, "storeopen", "events.db", path, sizeof path);
 }
 
 static void
