@@ -141,15 +141,23 @@ flip_payload_byte(int64_t position)
     shell(sql);
 }
 
+/* The chain verified over the whole store in one call. */
+static es_chain_state_t
+verify_all(void)
+{
+    es_chain_state_t c;
+    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
+    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    return c;
+}
+
 Test(chainstore, appends_link_every_event_to_the_previous_position)
 {
     append_n(6);
     seen_t s = {0};
     cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, see_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 6);
-    es_chain_state_t c;
-    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
-    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    es_chain_state_t c = verify_all();
     cr_assert_eq(c.bad_position, 0);
     cr_assert_eq(c.checked, 6);
     cr_assert_eq(c.through, 6);
@@ -178,9 +186,7 @@ Test(chainstore, a_payload_byte_changed_with_sql_is_found_and_named)
     memset(&s, 0, sizeof s);
     cr_assert_eq(eventstore_load_stream(es, "product-p2", 0, 0, see_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
-    es_chain_state_t c;
-    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
-    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    es_chain_state_t c = verify_all();
     cr_assert_eq(c.bad_position, 5);
     cr_assert_eq(c.through, 4);
     char err[128] = "";
