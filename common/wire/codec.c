@@ -788,6 +788,16 @@ codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs)
     codec_map_close(w);
 }
 
+void
+codec_pack_status_wait(codec_writer_t *w, int64_t min_position, int64_t wait_ms)
+{
+    codec_map_open(w);
+    codec_map_str(w, "type", "Status");
+    codec_map_int(w, "min_position", min_position);
+    codec_map_int(w, "wait_ms", wait_ms);
+    codec_map_close(w);
+}
+
 /* An accepted reply's entries after "ok". */
 static const codec_field_t reply_fields[] = {
     CODEC_FIELD(TEXT, command_reply_t, command_id), CODEC_FIELD(TEXT, command_reply_t, stream),

@@ -177,6 +177,10 @@ int codec_read_event(mpread_t *r, event_t *ev, const char **why);
 void codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r);
 /* A map of field -> message (validation replies). */
 void codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs);
+/* The request {type: Status, min_position, wait_ms}: the query service's
+ * status once it has applied min_position, or after wait_ms
+ * (docs/protocol.md, the query params). */
+void codec_pack_status_wait(codec_writer_t *w, int64_t min_position, int64_t wait_ms);
 
 /* One error reply (docs/protocol.md, section 2, Reply shape).  Every
  * endpoint packs its error replies with codec_pack_error, as

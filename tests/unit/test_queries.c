@@ -749,11 +749,7 @@ send_status(void *ctx, int64_t min_position, int64_t wait_ms)
     cr_assert_not_null(d);
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "Status");
-    codec_map_int(&w, "min_position", min_position);
-    codec_map_int(&w, "wait_ms", wait_ms);
-    codec_map_close(&w);
+    codec_pack_status_wait(&w, min_position, wait_ms);
     cr_assert_eq(zmq_send(d, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
     return d;
