@@ -26,13 +26,20 @@ cleanup(void)
 
 TestSuite(bad_input, .fini = cleanup, .timeout = 240);
 
+/* A bad request: {type: T, key: value} with value a string where it must
+ * not be one (or not valid UTF-8), or, where that cannot say it, a packer. */
+typedef struct {
+    void (*pack)(msgpack_packer *pk); /* NULL: {type, key: value} */
+    const char *type, *key, *value;
+} bad_request_t;
+
 /* One ROUTER under test: its endpoint, its daemon, and a request with a
  * wrong-typed field and one with invalid UTF-8 in a text field. */
 typedef struct {
     const char *ep;
     const char *daemon;
-    void (*wrong_type)(msgpack_packer *pk);
-    void (*bad_utf8)(msgpack_packer *pk);
+    bad_request_t wrong_type;
+    bad_request_t bad_utf8;
     bool utf8_is_validation; /* true: must be "validation"; else either code */
 } target_t;
 
@@ -85,42 +92,6 @@ pack_type_and_string(msgpack_packer *pk, const char *type, const char *key, cons
 }
 
 static void
-query_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListProducts", "limit", "12");
-}
-
-static void
-query_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchProducts", "q", "ham\xc3\x28mer");
-}
-
-static void
-audit_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchAudit", "from_us", "12");
-}
-
-static void
-audit_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchAudit", "stream", "product-\xed\xa0\x80");
-}
-
-static void
-alert_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListAlerts", "limit", "12");
-}
-
-static void
-alert_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListAlerts", "product_id", "p\xff");
-}
-
-static void
 projector_wrong_type(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 1);
@@ -143,20 +114,27 @@ catchup_wrong_type(msgpack_packer *pk)
     codec_pack_kv_int(pk, "limit", 10);
 }
 
-static void
-catchup_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ReadStream", "stream", "product-\xc0\x80");
-}
-
 static const target_t targets[] = {
-    {"command", "command", command_wrong_type, command_bad_utf8, true},
-    {"query", "query", query_wrong_type, query_bad_utf8, false},
-    {"audit", "audit", audit_wrong_type, audit_bad_utf8, false},
-    {"alert-api", "alert", alert_wrong_type, alert_bad_utf8, false},
-    {"projector", "projector", projector_wrong_type, projector_bad_utf8, false},
-    {"catchup", "relay", catchup_wrong_type, catchup_bad_utf8, false},
+    {"command", "command", {.pack = command_wrong_type}, {.pack = command_bad_utf8}, true},
+    {"query", "query", {NULL, "ListProducts", "limit", "12"},
+     {NULL, "SearchProducts", "q", "ham\xc3\x28mer"}, false},
+    {"audit", "audit", {NULL, "SearchAudit", "from_us", "12"},
+     {NULL, "SearchAudit", "stream", "product-\xed\xa0\x80"}, false},
+    {"alert-api", "alert", {NULL, "ListAlerts", "limit", "12"},
+     {NULL, "ListAlerts", "product_id", "p\xff"}, false},
+    {"projector", "projector", {.pack = projector_wrong_type}, {.pack = projector_bad_utf8}, false},
+    {"catchup", "relay", {.pack = catchup_wrong_type},
+     {NULL, "ReadStream", "stream", "product-\xc0\x80"}, false},
 };
+
+static void
+pack_bad_request(msgpack_packer *pk, const bad_request_t *b)
+{
+    if (b->pack)
+        b->pack(pk);
+    else
+        pack_type_and_string(pk, b->type, b->key, b->value);
+}
 
 /* The daemon still answers a valid request and its process is alive. */
 static void
@@ -257,7 +235,7 @@ run_target(const target_t *t)
 
     /* wrong-typed field, type as int, unknown type */
     codec_writer_reset(&w);
-    t->wrong_type(&w.pk);
+    pack_bad_request(&w.pk, &t->wrong_type);
     expect_body(t, "a wrong-typed field", w.buf.data, w.buf.size, "malformed", NULL);
     codec_writer_reset(&w);
     msgpack_pack_map(&w.pk, 1);
@@ -284,7 +262,7 @@ run_target(const target_t *t)
 
     /* invalid UTF-8 in a text field */
     codec_writer_reset(&w);
-    t->bad_utf8(&w.pk);
+    pack_bad_request(&w.pk, &t->bad_utf8);
     if (t->utf8_is_validation)
         expect_body(t, "invalid UTF-8", w.buf.data, w.buf.size, "validation", NULL);
     else
