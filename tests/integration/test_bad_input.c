@@ -351,6 +351,27 @@ empty_request_reply_frames(const target_t *t)
     return frames;
 }
 
+/* A RegisterSupplier into w (reset) whose command_id is cid and again
+ * cid2, and whose data's name is Acme and again name2 (NULL: once). */
+static void
+pack_supplier_twice(codec_writer_t *w, const char *cid, const char *cid2, const char *name2)
+{
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_str(w, "type", "RegisterSupplier");
+    codec_map_str(w, "command_id", cid);
+    if (cid2)
+        codec_map_str(w, "command_id", cid2);
+    codec_map_key(w, "data");
+    codec_map_open(w);
+    codec_map_str(w, "supplier_id", "s1");
+    codec_map_str(w, "name", "Acme");
+    if (name2)
+        codec_map_str(w, "name", name2);
+    codec_map_close(w);
+    codec_map_close(w);
+}
+
 Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
 {
     h = harness_start(NULL);
@@ -386,29 +407,9 @@ Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
     pack_type_n(&w, "ProductAsOf", 11, "product_id", "p1\0\xff junk", 9);
     expect_body(relay, "a product_id with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
     /* item 4: the first command_id counted, and the last quantity */
-    codec_writer_reset(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "RegisterSupplier");
-    codec_map_str(&w, "command_id", "dup-1");
-    codec_map_str(&w, "command_id", "dup-2");
-    codec_map_key(&w, "data");
-    codec_map_open(&w);
-    codec_map_str(&w, "supplier_id", "s1");
-    codec_map_str(&w, "name", "Acme");
-    codec_map_close(&w);
-    codec_map_close(&w);
+    pack_supplier_twice(&w, "dup-1", "dup-2", NULL);
     expect_body(command, "command_id twice", w.buf.data, w.buf.size, "malformed", NULL);
-    codec_writer_reset(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "RegisterSupplier");
-    codec_map_str(&w, "command_id", "dup-3");
-    codec_map_key(&w, "data");
-    codec_map_open(&w);
-    codec_map_str(&w, "supplier_id", "s1");
-    codec_map_str(&w, "name", "Acme");
-    codec_map_str(&w, "name", "Other");
-    codec_map_close(&w);
-    codec_map_close(&w);
+    pack_supplier_twice(&w, "dup-3", NULL, "Other");
     expect_body(command, "a data key twice", w.buf.data, w.buf.size, "malformed", NULL);
     codec_writer_fini(&w);
     /* nothing above was appended, and no rebuild was started */
