@@ -43,14 +43,21 @@ typedef struct {
     bool utf8_is_validation; /* true: must be "validation"; else either code */
 } target_t;
 
+/* {type, command_id, data: <a map of n entries the caller packs next>}. */
+static void
+pack_command_head(msgpack_packer *pk, const char *type, const char *command_id, size_t n)
+{
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", type);
+    codec_pack_kv_str(pk, "command_id", command_id);
+    codec_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, n);
+}
+
 static void
 pack_create_product(msgpack_packer *pk, bool price_as_string)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_kv_str(pk, "type", "CreateProduct");
-    codec_pack_kv_str(pk, "command_id", "bad-1");
-    codec_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 8);
+    pack_command_head(pk, "CreateProduct", "bad-1", 8);
     codec_pack_kv_str(pk, "product_id", "p1");
     codec_pack_kv_str(pk, "sku", "SKU-1");
     codec_pack_kv_str(pk, "name", "Hammer");
@@ -73,11 +80,7 @@ command_wrong_type(msgpack_packer *pk)
 static void
 command_bad_utf8(msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_kv_str(pk, "type", "RegisterSupplier");
-    codec_pack_kv_str(pk, "command_id", "bad-2");
-    codec_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 2);
+    pack_command_head(pk, "RegisterSupplier", "bad-2", 2);
     codec_pack_kv_str(pk, "supplier_id", "s1");
     codec_pack_kv_str(pk, "name", "Acme \xff\xfe Tools");
 }
