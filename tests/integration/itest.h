@@ -162,6 +162,26 @@ itest_wait_log_line(harness_t *h, const char *daemon, const char *needle)
     }
 }
 
+/* A "<key>: N kB" line of /proc/<pid>/status (VmRSS, VmHWM...): N, or -1
+ * when unreadable. */
+static inline long
+itest_proc_kib(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = strlen(key);
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, " %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 /* True when o, or anything inside it, is a string containing `needle`. */
 static inline bool
 itest_has_text(const msgpack_object *o, const char *needle)

@@ -500,23 +500,6 @@ Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
 
 /* ---- a hostile relay's heartbeat ----------------------------------------- */
 
-/* The peak resident memory of pid (VmHWM), in KiB; -1 when unreadable. */
-static long
-vm_hwm_kb(pid_t pid)
-{
-    char path[64], line[128];
-    long kb = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 /* Sends heartbeats {head: 0} until the projector has seen one (its SUB
  * reconnected to the stand-in), up to 10 s. */
 static void
@@ -560,7 +543,7 @@ Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
     for (size_t i = 0; i < nils; i++)
         msgpack_pack_nil(&w.pk);
     codec_map_close(&w);
-    long before = vm_hwm_kb(pid);
+    long before = itest_proc_kib(pid, "VmHWM");
     cr_assert_gt(before, 0);
     /* sent until taken: one within 200 ms of the last small one is dropped */
     int64_t until = proc_mono_ms() + 20000, seen = 0;
@@ -571,7 +554,7 @@ Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
     }
     codec_writer_fini(&w);
     cr_assert_eq(seen, 1, "the projector did not take the heartbeat");
-    long after = vm_hwm_kb(pid);
+    long after = itest_proc_kib(pid, "VmHWM");
     bus_close(&pub);
     zmq_ctx_term(ctx);
     cr_log_info("projector VmHWM %ld KiB -> %ld KiB", before, after);

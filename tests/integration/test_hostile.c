@@ -35,23 +35,6 @@ cleanup(void)
 
 TestSuite(hostile, .fini = cleanup, .timeout = 240);
 
-/* VmRSS of a process in KiB, -1 when unreadable. */
-static long
-rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 /* Connects to an ipc:// endpoint as a ZMTP 3.0 peer of type SUB (NULL
  * mechanism) and sends one subscription message of `size` bytes ("\x01"
  * then 'x's), as a hostile client would, without libzmq (whose own XSUB
@@ -176,7 +159,8 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     cr_assert(wait_topic(alerts, TOPIC_ALERT, ITEST_WAIT_MS), "no alert before the attack");
 
     pid_t relay = harness_daemon_pid(h, "relay"), alert = harness_daemon_pid(h, "alert");
-    long relay_before = rss_kib(relay), alert_before = rss_kib(alert);
+    long relay_before = itest_proc_kib(relay, "VmRSS");
+    long alert_before = itest_proc_kib(alert, "VmRSS");
     cr_assert(relay_before > 0 && alert_before > 0);
 
     /* three attackers on each PUB */
@@ -196,9 +180,11 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     int64_t t0 = proc_mono_ms();
     create_low_product("p1", 2);
     cr_assert(wait_topic(alerts, TOPIC_ALERT, 5000), "no alert after the attack");
-    cr_assert_lt(proc_mono_ms() - t0, 3000, "the alert took %lld ms", (long long)(proc_mono_ms() - t0));
+    cr_assert_lt(proc_mono_ms() - t0, 3000, "the alert took %lld ms",
+                 (long long)(proc_mono_ms() - t0));
 
-    long relay_after = rss_kib(relay), alert_after = rss_kib(alert);
+    long relay_after = itest_proc_kib(relay, "VmRSS");
+    long alert_after = itest_proc_kib(alert, "VmRSS");
     cr_log_info("VmRSS relay %ld -> %ld KiB, alert %ld -> %ld KiB", relay_before, relay_after,
                 alert_before, alert_after);
     cr_assert_lt(relay_after - relay_before, RSS_GROWTH_MAX_KIB, "relay grew %ld -> %ld KiB",
