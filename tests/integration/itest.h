@@ -133,20 +133,38 @@ itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", harness_dir(h), name);
 }
 
+/* Lines of the file at path containing needle; -1 when it cannot be read. */
+static inline int
+itest_file_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
 /* Whether a line of the file at path contains needle (false when it cannot
  * be read). */
 static inline bool
 itest_file_has(const char *path, const char *needle)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
+    return itest_file_count(path, needle) > 0;
+}
+
+/* Lines of a daemon's log containing needle (the log must exist). */
+static inline int
+itest_log_count(harness_t *h, const char *daemon, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
+    int n = itest_file_count(path, needle);
+    cr_assert_geq(n, 0, "%s cannot be read", path);
+    return n;
 }
 
 /* Waits (bounded) for a daemon's printed output to contain needle. */

@@ -200,21 +200,6 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     cr_assert_eq(harness_destroy(&h), 0);
 }
 
-/* Lines of a daemon's log containing needle. */
-static int
-log_lines(const char *daemon, const char *needle)
-{
-    char path[512], line[4096];
-    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 #define FLOOD 20000
 
 Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
@@ -245,7 +230,7 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
         }
     }
     int64_t seconds = (proc_mono_ms() - start) / 1000 + 1;
-    int warned = log_lines("query", "bad request (malformed)");
+    int warned = itest_log_count(h, "query", "bad request (malformed)");
     cr_log_info("%d undecodable requests in %lld s: %d log lines", FLOOD, (long long)seconds,
                 warned);
     cr_assert_leq(warned, LOG_BURST * (seconds + 1), "%d lines for %d requests in %lld s", warned,
@@ -253,13 +238,13 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
     cr_assert_geq(warned, 1, "the first refusals are logged");
 
     /* a refusal after the window reports what was left out */
-    int notes = log_lines("query", "similar suppressed)");
+    int notes = itest_log_count(h, "query", "similar suppressed)");
     struct timespec pause = {.tv_sec = 1, .tv_nsec = 100 * 1000 * 1000};
     nanosleep(&pause, NULL);
     harness_reply_t r;
     cr_assert_eq(harness_request(h, "query", "\xc1", 1, ITEST_TIMEOUT_MS, &r), 0);
     harness_reply_fini(&r);
-    cr_assert_eq(log_lines("query", "similar suppressed)"), notes + 1);
+    cr_assert_eq(itest_log_count(h, "query", "similar suppressed)"), notes + 1);
     cr_assert_eq(harness_status(h, "query", ITEST_TIMEOUT_MS, &r), 0);
     harness_reply_fini(&r);
     bus_close(&dealer);
