@@ -455,6 +455,18 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     return 0;
 }
 
+int
+subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head,
+                     mpread_t *events, uint32_t *n, const char **why)
+{
+    sub_page_t page;
+    if (sub_read_page(reply, len, after, head, &page, why) != 0)
+        return -1;
+    *events = page.events;
+    *n = page.n;
+    return 0;
+}
+
 /* A store's head never goes down: one below the checkpoint says the store
  * behind the endpoints may not be the one the model was built from (a
  * restore from an older backup): the next catch-up checks first.  A
@@ -721,19 +733,31 @@ sub_monitor_drain(subscriber_t *s)
     }
 }
 
-static void
-sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+int
+subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     const char *why;
-    int64_t head = 0, rec = 0;
     const msgpack_object *v;
+    int rc = -1;
+    *head = 0;
+    *recorded_at = 0;
     if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
-        codec_get_int(v, &head) == 0) {
+        codec_get_int(v, head) == 0) {
         if ((v = codec_map_get(&u.data, "head_recorded_at")))
-            codec_get_int(v, &rec);
+            codec_get_int(v, recorded_at);
+        rc = 0;
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
 
+static void
+sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+{
+    int64_t head = 0, rec = 0;
+    if (subscriber_read_heartbeat(body, len, &head, &rec) == 0) {
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
             s->st.head = head;
@@ -744,7 +768,6 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
     } else {
         LOG_W(NULL, "heartbeat does not decode; ignored");
     }
-    msgpack_unpacked_destroy(&u);
 }
 
 /* Handles one live event decoded into s->ev; returns true when a gap was
@@ -886,6 +909,12 @@ static void
 sub_on_control(subscriber_t *s)
 {
     rpc_serve(&sub_control_endpoint, s->control, s, &s->w);
+}
+
+int
+subscriber_handle_control(subscriber_t *s, rpc_request_t *req)
+{
+    return rpc_handle(&sub_control_endpoint, s, req);
 }
 
 /* ---- loop ---------------------------------------------------------------- */
