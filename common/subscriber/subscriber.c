@@ -456,8 +456,8 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
 }
 
 int
-subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head,
-                     mpread_t *events, uint32_t *n, const char **why)
+subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head, mpread_t *events,
+                     uint32_t *n, const char **why)
 {
     sub_page_t page;
     if (sub_read_page(reply, len, after, head, &page, why) != 0)

@@ -37,8 +37,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (auditlog_ops.commit(model, n, evs[n - 1].env.event_id) != 0)
         abort();
     void *zctx = zmq_ctx_new();
-    subscriber_config_t cfg = {.name = "audit", .events_ep = "inproc://none",
-                               .catchup_ep = "inproc://none"};
+    subscriber_config_t cfg = {
+        .name = "audit", .events_ep = "inproc://none", .catchup_ep = "inproc://none"};
     if (!zctx || !(sub = subscriber_new(zctx, &cfg, &auditlog_ops, model)))
         abort();
     subscriber_set_control(sub, NULL, auditapi_handle, &model);

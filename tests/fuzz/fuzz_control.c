@@ -23,8 +23,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *why;
     readmodel_t *m = readmodel_open(fuzz_path("read.db", path, sizeof path), &why);
     void *zctx = zmq_ctx_new();
-    subscriber_config_t cfg = {.name = "projector", .events_ep = "inproc://none",
-                               .catchup_ep = "inproc://none"};
+    subscriber_config_t cfg = {
+        .name = "projector", .events_ep = "inproc://none", .catchup_ep = "inproc://none"};
     if (!m || !zctx || !(sub = subscriber_new(zctx, &cfg, &readmodel_ops, m)))
         abort();
     codec_writer_init(&w);

@@ -38,9 +38,23 @@
 #define P62 ((int64_t)1 << 62)
 
 static const int64_t extremes[] = {
-    0,          1,        2,        -1,       10,        1000,          INT32_MAX,
-    (int64_t)1 << 31,   (int64_t)1 << 32,   (int64_t)1 << 53,   P62,        -P62,
-    INT64_MAX / 2,      INT64_MAX - 1,      INT64_MAX,          INT64_MIN,  INT64_MIN + 1,
+    0,
+    1,
+    2,
+    -1,
+    10,
+    1000,
+    INT32_MAX,
+    (int64_t)1 << 31,
+    (int64_t)1 << 32,
+    (int64_t)1 << 53,
+    P62,
+    -P62,
+    INT64_MAX / 2,
+    INT64_MAX - 1,
+    INT64_MAX,
+    INT64_MIN,
+    INT64_MIN + 1,
 };
 #define N_EXTREMES ((int)(sizeof extremes / sizeof extremes[0]))
 
@@ -107,8 +121,7 @@ run(event_t *out)
     char why[256];
     codec_writer_reset(&w);
     codec_pack_command(&w, &cmd);
-    if (codec_decode_command(w.buf.data, w.buf.size, &decoded, &errs, why, sizeof why) !=
-        REJ_NONE)
+    if (codec_decode_command(w.buf.data, w.buf.size, &decoded, &errs, why, sizeof why) != REJ_NONE)
         return 0; /* refused by validation: what the bounds are for */
     if (!fuzz_world_run(&world, &decoded, out))
         return 0;
@@ -169,8 +182,8 @@ ask(const char *type, const char *product_id)
         codec_get_str(codec_map_get(&u.data, "error"), &code, &code_len);
         codec_get_str(codec_map_get(&u.data, "message"), &msg, &msg_len);
         FUZZ_CHECK(product_id && code_len == 9 && memcmp(code, "not_found", 9) == 0,
-                   "%s %s answers %.*s: %.*s", type, product_id ? product_id : "",
-                   (int)code_len, code, (int)msg_len, msg);
+                   "%s %s answers %.*s: %.*s", type, product_id ? product_id : "", (int)code_len,
+                   code, (int)msg_len, msg);
     }
     check_numbers(&u.data, "", 0, type);
     msgpack_unpacked_destroy(&u);

@@ -204,12 +204,11 @@ seed_queries(codec_writer_t *w, codec_writer_t *reply, void *zctx)
     queries_destroy(&q);
 
     /* the projector's control ROUTER */
-    subscriber_config_t cfg = {.name = "projector", .events_ep = "inproc://x",
-                               .catchup_ep = "inproc://x"};
+    subscriber_config_t cfg = {
+        .name = "projector", .events_ep = "inproc://x", .catchup_ep = "inproc://x"};
     subscriber_t *sub = subscriber_new(zctx, &cfg, &readmodel_ops, m);
-    static const seed_spec_t ctl[] = {{"status", "type=Status"},
-                                      {"rebuild", "type=Rebuild"},
-                                      {"unknown", "type=Flush"}};
+    static const seed_spec_t ctl[] = {
+        {"status", "type=Status"}, {"rebuild", "type=Rebuild"}, {"unknown", "type=Flush"}};
     for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++) {
         seed_request(w, "control", ctl[i].name, ctl[i].spec);
         rpc_request_t req = {.body = w->buf.data, .len = w->buf.size, .w = reply};
@@ -233,8 +232,8 @@ seed_api(codec_writer_t *w, codec_writer_t *reply, void *zctx, const char *harne
             abort();
     if (ops->commit(model, n_evs, evs[n_evs - 1].env.event_id) != 0)
         abort();
-    subscriber_config_t cfg = {.name = harness, .events_ep = "inproc://x",
-                               .catchup_ep = "inproc://x"};
+    subscriber_config_t cfg = {
+        .name = harness, .events_ep = "inproc://x", .catchup_ep = "inproc://x"};
     subscriber_t *sub = subscriber_new(zctx, &cfg, ops, model);
     subscriber_set_control(sub, NULL, fn, slot);
     for (size_t i = 0; i < n; i++) {
@@ -279,7 +278,10 @@ seed_audit_alert(codec_writer_t *w, codec_writer_t *reply, void *zctx)
              sizeof alert / sizeof alert[0]);
     alerts_close(&al);
 
-    alertmsg_t a = {.kind = STOCKWATCH_LOW_STOCK, .stock = 5, .threshold = 10, .position = 9,
+    alertmsg_t a = {.kind = STOCKWATCH_LOW_STOCK,
+                    .stock = 5,
+                    .threshold = 10,
+                    .position = 9,
                     .recorded_at = 1767225608000000LL};
     snprintf(a.product_id, sizeof a.product_id, "p0");
     snprintf(a.name, sizeof a.name, "Blue \"Widget\"\n\xe2\x80\xa8");
@@ -314,8 +316,7 @@ seed_bus(codec_writer_t *w)
         seed_writer("command", name, w);
     }
     seed_request(w, "command", "status", "type=Status");
-    seed_request(w, "command", "dup-key",
-                 "type=ChangePrice command_id=c1 command_id=c2 data~");
+    seed_request(w, "command", "dup-key", "type=ChangePrice command_id=c1 command_id=c2 data~");
 
     /* the command-service's replies */
     command_reply_t r;
@@ -376,7 +377,9 @@ seed_bus(codec_writer_t *w)
     codec_map_key(w, "items");
     msgpack_pack_array(&w->pk, 1);
     codec_map_open(w);
-    codec_map_str(w, "\x1b]0;title\x07name", "\x1b[2J\xc2\x9b" "31m");
+    codec_map_str(w, "\x1b]0;title\x07name",
+                  "\x1b[2J\xc2\x9b"
+                  "31m");
     codec_map_key(w, "x");
     msgpack_pack_ext(&w->pk, 2, 1);
     msgpack_pack_ext_body(&w->pk, "\x01\x02", 2);
