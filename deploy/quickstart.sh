@@ -15,12 +15,13 @@ deploy/inventory-local stop data >/dev/null 2>&1 || true
 deploy/inventory-local start data
 deploy/demo.sh
 printf '\n== What the audit daemon printed (data/audit.log, stdout lines)\n'
-grep -v ' INFO \| WARN \| ERROR \| DEBUG ' data/audit.log | tail -n 12 || true
+grep -v ' INFO \| WARN \| ERROR \| DEBUG \|^=== ' data/audit.log | tail -n 12 || true
 printf '\n== What the alert daemon printed (data/alert.log)\n'
 grep -E 'LOW STOCK|OUT OF STOCK|CLEARED' data/alert.log | tail -n 6 || true
 cat <<'MSG'
 
-The system is running (deploy/inventory-local status).  Try:
+The system is running (deploy/inventory-local status).  invctl is
+build/tools/invctl (export PATH="$PWD/build/tools:$PATH" puts it on your PATH).  Try:
   build/tools/invctl products
   build/tools/invctl watch events        # in another terminal, live
   build/tools/invctl watch alerts

@@ -177,7 +177,7 @@ cli_format_time(int64_t us, char *buf, size_t cap)
 
 /* ---- global options ------------------------------------------------------ */
 
-typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_HELP } gopt_t;
+typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_HELP, G_VERSION } gopt_t;
 
 /* Splits "--flag=value" into the flag's length and the value. */
 static size_t
@@ -210,6 +210,7 @@ global_lookup(const char *arg, size_t len, int *ep_index)
         {"--wait", G_WAIT},
         {"--help", G_HELP},
         {"-h", G_HELP},
+        {"--version", G_VERSION},
     };
     for (int i = 0; i < CLI_EP__COUNT; i++) {
         if (flag_is(arg, len, endpoints[i].flag)) {
@@ -290,7 +291,7 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
             o->argv[k++] = argv[i];
             continue;
         }
-        bool boolean = opt == G_JSON || opt == G_WAIT || opt == G_HELP;
+        bool boolean = opt == G_JSON || opt == G_WAIT || opt == G_HELP || opt == G_VERSION;
         if (boolean) {
             if (v) {
                 snprintf(err, cap, "%.*s takes no value", (int)len, arg);
@@ -299,6 +300,7 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
             o->json |= opt == G_JSON;
             o->wait |= opt == G_WAIT;
             o->help |= opt == G_HELP;
+            o->version |= opt == G_VERSION;
             continue;
         }
         if (!v) {

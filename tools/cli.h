@@ -40,6 +40,7 @@ typedef struct {
     int64_t expected_version; /* --expected-version, >= 0 */
     bool wait;                /* --wait: wait for the query service after a command */
     bool help;                /* --help / -h seen */
+    bool version;             /* --version seen */
     int argc;                 /* subcommand words left after the global options */
     char **argv;              /* points into the caller's argv (compacted in place) */
 } cli_opts_t;

@@ -205,7 +205,9 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
 int
 cli_status_run(void *zctx, const cli_opts_t *opts)
 {
-    static const arg_spec_t specs[] = {{"--daemon", ARG_STR}};
+    static const arg_spec_t specs[] = {
+        {.flag = "--daemon", .kind = ARG_STR},
+    };
     arg_val_t val;
     const char *pos[1];
     int n_pos;

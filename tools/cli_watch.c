@@ -160,7 +160,10 @@ int
 cli_watch_run(void *zctx, const cli_opts_t *opts)
 {
     static const arg_spec_t specs[] = {
-        {"--count", ARG_INT}, {"--for-ms", ARG_INT}, {"--heartbeats", ARG_BOOL}};
+        {.flag = "--count", .kind = ARG_INT},
+        {.flag = "--for-ms", .kind = ARG_INT},
+        {.flag = "--heartbeats", .kind = ARG_BOOL},
+    };
     arg_val_t vals[3];
     const char *pos[1];
     int n_pos;

@@ -9,6 +9,7 @@
 #include "cli_status.h"
 #include "cli_watch.h"
 #include "proc.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,7 @@ usage(FILE *f)
     cli_status_usage(f);
     cli_backup_usage(f);
     fprintf(f, "  %-18s %s\n", "help", "this text");
+    fprintf(f, "  %-18s %s\n", "version", "invctl's version (also --version)");
     fputs("\nGlobal options (before or after the subcommand):\n", f);
     for (int i = 0; i < CLI_EP__COUNT; i++)
         fprintf(f, "  %-16s EP   %s (env %s)\n", cli_ep_flag((cli_ep_t)i),
@@ -83,6 +85,10 @@ main(int argc, char **argv)
     if (cli_parse(argc, argv, &opts, err, sizeof err) != 0) {
         fprintf(stderr, "invctl: %s\n", err);
         return 1;
+    }
+    if (opts.version || (opts.argc > 0 && strcmp(opts.argv[0], "version") == 0)) {
+        printf("invctl %s\n", INV_VERSION);
+        return 0;
     }
     if (opts.help || (opts.argc > 0 && strcmp(opts.argv[0], "help") == 0)) {
         usage(stdout);

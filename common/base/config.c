@@ -1,5 +1,6 @@
 /* config: see config.h. */
 #include "config.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@ config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, 
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             config_usage(prog, opts, n);
+            return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("%s %s\n", prog, INV_VERSION);
             return 1;
         }
         const char *eq = strchr(arg, '=');

@@ -33,7 +33,7 @@ typedef struct {
     }
 
 /* Applies environment then argv to the targets.  Returns 0 on success, 1 when
- * --help was printed, -1 after printing the bad key/value to stderr.
+ * --help or --version was printed, -1 after printing the bad key/value to stderr.
  * String targets point into argv or the environment (never freed). */
 int config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, char **argv);
 

@@ -47,3 +47,14 @@ inv_integration_test(test_domain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_do
 inv_integration_test(test_rebuild ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rebuild.c)
 inv_integration_test(test_failures ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_failures.c)
 target_link_libraries(test_failures PRIVATE PkgConfig::SQLITE)
+
+# The local launcher (deploy/inventory-local) on the real daemons.
+add_test(NAME test_launcher
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_launcher.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_launcher PROPERTIES TIMEOUT 300 LABELS integration)
+# A second configure rebuilds nothing.
+add_test(NAME test_reconfigure COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_reconfigure.sh)
+set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
+# --version of every daemon and invctl.
+add_test(NAME test_version COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_version.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_version PROPERTIES TIMEOUT 60 LABELS integration)
