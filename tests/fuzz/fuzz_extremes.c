@@ -6,13 +6,14 @@
  * command type and a product (p0..p3), then one byte per integer field of
  * that command choosing its value among extremes[] (0, 1, -1, 2^31, 2^62,
  * 2^63 - 1, INT64_MIN, ...; odd multiples of the table's size add one, or
- * take one from the top values).  Each command is built with every field it
- * takes, encoded and decoded by the codec (the command-service's
- * validation), decided and folded by the pure domain (product_decide,
- * product_apply) over a world with suppliers s0 and s1 registered, and
- * every event accepted is delivered, as the relay would, to a fresh
- * projector read model (readmodel_apply, one transaction), which the query
- * service then answers from.
+ * take one from the top values).  A step byte >= 252 instead sets the clock
+ * (the next events' recorded_at, as a damaged store or a hostile relay
+ * could deliver them) to the extreme the next byte chooses.  Each command is built with every field
+ * it takes, encoded and decoded by the codec (the command-service's validation), decided and folded
+ * by the pure domain (product_decide, product_apply) over a world with suppliers s0 and s1
+ * registered, and every event accepted is delivered, as the relay would, to the audit and alert
+ * models (rolled back after each input) and to a fresh projector read model (readmodel_apply, one
+ * transaction), which the query service then answers from.
  *
  * What fails here: UBSan on any signed overflow in C (the domain, the
  * projector's folds); and two checks on the read side, since SQLite does
@@ -24,6 +25,8 @@
  * queries out (only the C folds are judged, by UBSan; one model whose
  * transaction is rolled back after each input, ten times faster), so that a
  * long run is not stopped by the read side's first finding every time. */
+#include "alerts.h"
+#include "auditlog.h"
 #include "codec.h"
 #include "fuzz.h"
 #include "queries.h"
@@ -66,6 +69,19 @@ static codec_writer_t w, reply;
 static queries_t *queries;
 static char tmpl_path[128], model_path[128];
 static readmodel_t *rolled; /* INV_FUZZ_NO_QUERIES: the one model, rolled back */
+static auditlog_t *audit;   /* rolled back after each input */
+static alerts_t *alerts;    /* rolled back after each input */
+
+/* Applies the events to a model whose ops roll back what they did. */
+static void
+apply_rolled_back(const char *name, const subscriber_ops_t *ops, void *model, int n)
+{
+    FUZZ_CHECK(ops->begin(model) == 0, "%s: begin", name);
+    for (int i = 0; i < n; i++)
+        FUZZ_CHECK(ops->apply(model, &evs[i]) == 0, "%s: apply of %s at %lld", name,
+                   event_spec(evs[i].env.type)->name, (long long)evs[i].env.position);
+    ops->rollback(model);
+}
 
 /* The value a byte chooses. */
 static int64_t
@@ -221,6 +237,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     readmodel_close(&m);
     if (getenv("INV_FUZZ_NO_QUERIES") && !(rolled = readmodel_open(model_path, &why)))
         abort();
+    char path[128];
+    audit = auditlog_open(fuzz_path("audit.db", path, sizeof path), NULL, &why);
+    alerts = alerts_open(fuzz_path("alerts.db", path, sizeof path), NULL, &why);
+    if (!audit || !alerts)
+        abort();
     queries = queries_new(model_path);
     codec_writer_init(&w);
     codec_writer_init(&reply);
@@ -241,11 +262,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int step = 0; step < STEPS_MAX && size > 0; step++) {
         uint8_t op = *data++;
         size--;
+        if (op >= 252) { /* the clock */
+            if (size > 0) {
+                world.now = extreme(*data++);
+                size--;
+            }
+            continue;
+        }
         command_type_t t = (command_type_t)(op % CMD__COUNT);
         build(t, (op / CMD__COUNT) % FUZZ_PRODUCTS, step, &data, &size);
         n += run(&evs[n]);
     }
 
+    apply_rolled_back("audit", &auditlog_ops, audit, n);
+    apply_rolled_back("alerts", &alerts_ops, alerts, n);
     if (rolled) { /* the projector's folds only */
         FUZZ_CHECK(readmodel_begin(rolled) == 0, "begin: %s", readmodel_errmsg(rolled));
         for (int i = 0; i < n; i++)
