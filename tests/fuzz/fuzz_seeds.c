@@ -343,6 +343,7 @@ seed_bus(codec_writer_t *w)
         codec_pack_event(w, &evs[i]);
         snprintf(name, sizeof name, "%02d-%s", i, event_spec(evs[i].env.type)->name);
         seed_writer("event", name, w);
+        seed_writer("apply", name, w);
         if (i == 8)
             seed_writer("invctl_reply", "event", w);
     }
