@@ -8,7 +8,6 @@
 
 #include "log.h"
 #include "modellock.h"
-#include "proc.h"
 #include "subdaemon.h"
 #include "topology.h"
 
@@ -38,14 +37,9 @@ main(int argc, char **argv)
         .n_extra = 1,
     };
     subdaemon_config_t cfg;
-    int rc = subdaemon_settings(&cfg, &spec, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    proc_install_signals();
-
-    int lock = -1; /* held until exit: one writer per model (modellock.h) */
-    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
-        return 1;
+    int lock, rc; /* lock held until exit: one writer per model (modellock.h) */
+    if (subdaemon_begin(&cfg, &spec, argc, argv, &lock, &rc) != 0)
+        return rc;
     const char *why = NULL;
     FILE *out = subdaemon_output(&cfg);
     alerts_live_t live = {subdaemon_open_model(&cfg, open_model, out, &why), out,

@@ -88,7 +88,8 @@ static const char schema_sql[] =
     " correlation_id TEXT NOT NULL,"
     " command_id TEXT NOT NULL,"
     " change TEXT NOT NULL,"
-    " prev INTEGER NOT NULL DEFAULT 0);" /* the stream's previous row (auditchain.h) */
+    " prev INTEGER NOT NULL DEFAULT 0," /* the stream's previous row (auditchain.h) */
+    " hash BLOB);" /* the event's link of the store's hash chain, as verified when applied */
     AUDITCHAIN_SCHEMA_SQL
     "CREATE TABLE IF NOT EXISTS audit_keys(" /* the search keys of audit up to keys_upto */
     " position INTEGER PRIMARY KEY,"
@@ -103,7 +104,7 @@ static const char schema_sql[] =
 
 static const char insert_sql[] =
     "INSERT OR IGNORE INTO audit(position, recorded_at, stream, version, type,"
-    " correlation_id, command_id, change, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " correlation_id, command_id, change, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char columns_sql[] =
     "SELECT position, recorded_at, stream, version, type, correlation_id, command_id, change"
@@ -186,6 +187,40 @@ keys_open(auditlog_t *a)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* Gives a file written before the hash chain its hash column (the rows
+ * already there keep NULL).  0 or -1. */
+static int
+audit_add_hash(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT hash FROM audit LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    return sqlite3_exec(db, "ALTER TABLE audit ADD COLUMN hash BLOB", NULL, NULL, NULL) ==
+                   SQLITE_OK
+               ? 0
+               : -1;
+}
+
+int
+auditlog_chain_head(auditlog_t *a, int64_t *position, uint8_t *hash, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    *position = 0;
+    int rc = sqlite3_prepare_v2(a->db,
+                                "SELECT position, hash FROM audit WHERE hash IS NOT NULL"
+                                " ORDER BY position DESC LIMIT 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_bytes(st, 1) == (int)len) {
+        *position = sqlite3_column_int64(st, 0);
+        memcpy(hash, sqlite3_column_blob(st, 1), len);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 auditlog_t *
 auditlog_open(const char *path, FILE *out, const char **why)
 {
@@ -200,7 +235,8 @@ auditlog_open(const char *path, FILE *out, const char **why)
         free(a);
         return NULL;
     }
-    if (auditchain_migrate(a->db) != 0 || !(a->chain = auditchain_new(a->db))) {
+    if (audit_add_hash(a->db) != 0 || auditchain_migrate(a->db) != 0 ||
+        !(a->chain = auditchain_new(a->db))) {
         *why = "cannot link the audit database's streams";
         auditlog_close(&a);
         return NULL;
@@ -446,6 +482,11 @@ auditlog_apply(void *m, const event_t *ev)
     sqlite3_bind_text(st, 7, ev->env.command_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, a->change, (int)change_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, prev);
+    static const uint8_t none[sizeof ev->env.hash];
+    if (memcmp(ev->env.hash, none, sizeof none) != 0) /* the subscriber checked it (G17) */
+        sqlite3_bind_blob(st, 10, ev->env.hash, sizeof ev->env.hash, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

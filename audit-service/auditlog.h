@@ -88,6 +88,13 @@ subscriber_factory_t auditlog_factory(auditlog_live_t *live);
 
 /* The last applied position.  0 or -1. */
 int auditlog_checkpoint(auditlog_t *model, int64_t *position);
+/* The chain head the audit has verified: every audit row keeps its event's
+ * link of the store's hash chain (common/store/chain.h), checked by the
+ * subscriber runtime before it was applied; this is the last one (position
+ * 0 when none), `len` bytes into hash.  Compared with the store's hash at
+ * that position it shows a store rewritten after the audit saw it, even
+ * consistently.  0 or -1. */
+int auditlog_chain_head(auditlog_t *model, int64_t *position, uint8_t *hash, size_t len);
 
 /* Runs a search: calls fn for up to q->limit rows in position order and
  * sets *more when further rows match after the last one given.  Returns

@@ -56,6 +56,7 @@ struct commandsvc {
     decision_t decision; /* scratch */
     codec_writer_t w;
     int64_t accepted, rejected, batches, unavailable;
+    int64_t damaged_commands; /* commands failed on a damaged stream (svc_damaged) */
     int64_t loads; /* aggregates loaded from the store: cache misses */
 };
 
@@ -221,6 +222,29 @@ svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
                                   : eventstore_command_move(s->es, p->cmd.command_id, r->position);
 }
 
+/* A stream whose events fail the hash chain or do not decode (ERR_CORRUPT
+ * from the load) fails its own command only: `unavailable`, naming the
+ * position, and the batch goes on (the load wrote nothing).  Other errors
+ * stay errors of the batch. */
+static int
+svc_damaged(commandsvc_t *s, pending_t *p, const char *stream, int err)
+{
+    if (err != ERR_CORRUPT)
+        return err;
+    char msg[sizeof p->reply.message];
+    int64_t at = eventstore_damaged_at(s->es);
+    snprintf(msg, sizeof msg,
+             "%s cannot be loaded: the event store is damaged at position %lld (its hash chain"
+             " breaks there or the event does not decode); restore it from a backup",
+             stream, (long long)at);
+    if (s->damaged_commands++ % 100 == 0)
+        LOG_E(NULL, "command %s failed: %s (%lld commands so far)", p->cmd.command_id, msg,
+              (long long)s->damaged_commands);
+    svc_reject(&p->reply, REJ_UNAVAILABLE, msg);
+    s->unavailable++;
+    return ERR_OK;
+}
+
 /* Decides a new command and appends what it accepts.  Returns ERR_OK (the
  * reply is set, accepted or rejected) or a store error. */
 static int
@@ -237,12 +261,12 @@ svc_handle_new(commandsvc_t *s, pending_t *p)
         aggregate_stream(AGG_SUPPLIER, p->cmd.data.supplier_id, sstream);
         aggregate_t *sa = svc_load(s, sstream, AGG_SUPPLIER, &err);
         if (!sa)
-            return err;
+            return svc_damaged(s, p, sstream, err);
         supplier = sa->u.supplier;
     }
     aggregate_t *a = svc_load(s, stream, kind, &err);
     if (!a)
-        return err;
+        return svc_damaged(s, p, stream, err);
     command_reply_t *r = &p->reply;
     if (p->cmd.has_expected_version && p->cmd.expected_version != aggcache_version(a)) {
         char msg[128];
@@ -416,9 +440,10 @@ svc_on_status(void *arg, rpc_request_t *req)
     int rc = eventstore_head(s->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(s->es, &backlog);
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 12);
     codec_pack_kv_bool(pk, "ok", rc == ERR_OK);
     codec_pack_kv_str(pk, "service", "command");
+    codec_pack_kv_int(pk, "store_damaged_at", eventstore_damaged_at(s->es));
     codec_pack_kv_int(pk, "head", head);
     codec_pack_kv_int(pk, "outbox_backlog", backlog);
     codec_pack_kv_int(pk, "accepted", s->accepted);

@@ -1,6 +1,7 @@
 /* syncer: see syncer.h. */
 #include "syncer.h"
 
+#include "proc.h"
 #include "walsync.h"
 
 #include <errno.h>
@@ -12,14 +13,11 @@
 
 struct syncer {
     walsync_t wal;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
+    proc_worker_t w;    /* w.mu guards what follows */
     int efd;            /* eventfd: the main thread polls it */
     uint64_t requested; /* under mu */
     uint64_t done;      /* under mu */
     int error;          /* under mu: errno of the first failed fdatasync */
-    bool stop;          /* under mu */
     int64_t count;      /* under mu */
 };
 
@@ -39,17 +37,17 @@ static void *
 syncer_main(void *arg)
 {
     syncer_t *s = arg;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     for (;;) {
-        while (!s->stop && s->requested == s->done)
-            pthread_cond_wait(&s->wake, &s->mu);
+        while (!s->w.stop && s->requested == s->done)
+            pthread_cond_wait(&s->w.wake, &s->w.mu);
         if (s->requested == s->done)
             break;
         uint64_t target = s->requested;
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->w.mu);
         int rc = walsync_sync(&s->wal);
         int err = errno;
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->w.mu);
         s->count++;
         if (rc != 0)
             s->error = err ? err : EIO;
@@ -59,7 +57,7 @@ syncer_main(void *arg)
         if (rc != 0)
             break;
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     return NULL;
 }
 
@@ -75,14 +73,10 @@ syncer_new(const char *wal_path)
         return NULL;
     }
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->wake, NULL);
-    int rc = s->efd < 0 ? errno : pthread_create(&s->thread, NULL, syncer_main, s);
+    int rc = s->efd < 0 ? errno : proc_worker_start(&s->w, syncer_main, s);
     if (rc != 0) {
         if (s->efd >= 0)
             close(s->efd);
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->mu);
         free(s);
         errno = rc;
         return NULL;
@@ -96,15 +90,9 @@ syncer_destroy(syncer_t **sp)
     if (!sp || !*sp)
         return;
     syncer_t *s = *sp;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+    proc_worker_stop(&s->w);
     close(s->efd);
     walsync_fini(&s->wal);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->mu);
     free(s);
     *sp = NULL;
 }
@@ -112,12 +100,12 @@ syncer_destroy(syncer_t **sp)
 void
 syncer_request(syncer_t *s, uint64_t seq)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     if (seq > s->requested) {
         s->requested = seq;
-        pthread_cond_signal(&s->wake);
+        pthread_cond_signal(&s->w.wake);
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
 }
 
 int
@@ -132,10 +120,10 @@ syncer_done(syncer_t *s, uint64_t *done)
     uint64_t n;
     while (read(s->efd, &n, sizeof n) < 0 && errno == EINTR)
         ;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     *done = s->done;
     int err = s->error;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     if (err) {
         errno = err;
         return -1;
@@ -146,8 +134,8 @@ syncer_done(syncer_t *s, uint64_t *done)
 int64_t
 syncer_count(syncer_t *s)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     int64_t n = s->count;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     return n;
 }

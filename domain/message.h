@@ -87,11 +87,16 @@ typedef struct {
     char command_id[ID_MAX + 1];
     char correlation_id[ID_MAX + 1];
     int64_t recorded_at; /* microseconds since the Unix epoch, UTC */
+    uint8_t hash[32];    /* the event's link of the log's hash chain (common/store/chain.h);
+                            all zero when not known */
 } envelope_t;
 
 typedef struct {
     envelope_t env;
     fields_t data;
+    const void *raw_data; /* the data map's bytes as read (in the caller's buffer, valid
+                             while it is), for the chain check; NULL when not read from bytes */
+    size_t raw_len;
 } event_t;
 
 const command_spec_t *command_spec(command_type_t t);

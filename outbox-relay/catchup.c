@@ -36,6 +36,31 @@ catchup_ctx(void *arg, rpc_request_t *req)
     return c;
 }
 
+int64_t
+catchup_servable(const catchup_relay_stats_t *stats)
+{
+    int64_t through = stats->durable_through;
+    if (stats->damaged_at > 0 && through >= stats->damaged_at)
+        through = stats->damaged_at - 1;
+    return through;
+}
+
+/* The error of a read that failed: a damaged event names its position. */
+static void
+reply_read_error(codec_writer_t *w, eventstore_t *es, int rc)
+{
+    char msg[160];
+    if (rc == ERR_CORRUPT && eventstore_damaged_at(es) > 0) {
+        snprintf(msg, sizeof msg,
+                 "the event store is damaged at position %lld (its hash chain breaks there);"
+                 " nothing from it on is served",
+                 (long long)eventstore_damaged_at(es));
+        reply_error(w, "unavailable", msg);
+    } else {
+        reply_error(w, "unavailable", "the event store could not be read");
+    }
+}
+
 /* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
 static int
 opt_int(const msgpack_object *req, const char *key, int64_t *out)
@@ -75,19 +100,26 @@ read_events(void *arg, rpc_request_t *req)
         limit = CATCHUP_PAGE_MAX;
     raw_list_t l = {.count = 0};
     codec_writer_init(&l.items);
-    int64_t through = c->stats->durable_through; /* nothing above it is served */
+    int64_t through = catchup_servable(c->stats); /* nothing above it is served */
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_read_raw(c->es, after, through, (int)limit, collect_raw, &l);
+    if (rc == ERR_CORRUPT && eventstore_damaged_at(c->es) > after) {
+        through = eventstore_damaged_at(c->es) - 1; /* what came before it is served */
+        rc = ERR_OK;
+    }
     if (head > through)
         head = through;
     if (rc != ERR_OK) {
-        reply_error(c->w, "unavailable", "the event store could not be read");
+        reply_read_error(c->w, c->es, rc);
     } else {
-        msgpack_pack_map(&c->w->pk, 4);
+        int64_t damaged = c->stats->damaged_at ? c->stats->damaged_at : eventstore_damaged_at(c->es);
+        msgpack_pack_map(&c->w->pk, damaged > 0 ? 5 : 4);
         codec_pack_kv_bool(&c->w->pk, "ok", true);
         codec_pack_kv_int(&c->w->pk, "after", after);
         codec_pack_kv_int(&c->w->pk, "head", head);
+        if (damaged > 0) /* nothing from it on is served (docs/protocol.md) */
+            codec_pack_kv_int(&c->w->pk, "damaged_at", damaged);
         codec_pack_cstr(&c->w->pk, "events");
         msgpack_pack_array(&c->w->pk, l.count);
         codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
@@ -141,11 +173,11 @@ read_stream(void *arg, rpc_request_t *req)
         limit = CATCHUP_PAGE_MAX;
     stream_list_t l = {.list.count = 0, .limit = limit};
     codec_writer_init(&l.list.items);
-    int64_t through = c->stats->durable_through; /* 0 would mean no bound */
+    int64_t through = catchup_servable(c->stats); /* 0 would mean no bound */
     int rc = through > 0 ? eventstore_load_stream(c->es, stream, after, through, collect_event, &l)
                          : ERR_OK;
     if (rc < 0) {
-        reply_error(c->w, "unavailable", "the event store could not be read");
+        reply_read_error(c->w, c->es, rc);
     } else {
         msgpack_pack_map(&c->w->pk, 3);
         codec_pack_kv_bool(&c->w->pk, "ok", true);
@@ -187,8 +219,8 @@ product_as_of(void *arg, rpc_request_t *req)
             return RPC_REPLY;
         }
     }
-    if (position <= 0 || position > c->stats->durable_through)
-        position = c->stats->durable_through;
+    if (position <= 0 || position > catchup_servable(c->stats))
+        position = catchup_servable(c->stats);
     if (rc == ERR_OK && position <= 0) { /* 0 would mean no bound */
         reply_error(c->w, "not_found", "nothing durable was recorded yet");
         return RPC_REPLY;
@@ -198,7 +230,7 @@ product_as_of(void *arg, rpc_request_t *req)
     if (rc == ERR_OK && p)
         rc = eventstore_load_stream(c->es, stream, 0, position, fold_product, p);
     if (rc != ERR_OK || !p)
-        reply_error(c->w, "unavailable", "the event store could not be read");
+        reply_read_error(c->w, c->es, p ? rc : ERR_IO);
     else if (!p->exists)
         reply_error(c->w, "not_found", "the product did not exist at that point");
     else {
@@ -222,7 +254,7 @@ status(void *arg, rpc_request_t *req)
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
-    msgpack_pack_map(&c->w->pk, 12);
+    msgpack_pack_map(&c->w->pk, 14);
     codec_pack_kv_bool(&c->w->pk, "ok", rc == ERR_OK);
     codec_pack_kv_str(&c->w->pk, "service", "relay");
     codec_pack_kv_int(&c->w->pk, "head", head);
@@ -235,6 +267,8 @@ status(void *arg, rpc_request_t *req)
     codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
     codec_pack_kv_int(&c->w->pk, "wal_frames", c->stats->wal.frames);
     codec_pack_kv_int(&c->w->pk, "wal_backfilled", c->stats->wal.backfilled);
+    codec_pack_kv_int(&c->w->pk, "chain_verified_through", c->stats->chain_through);
+    codec_pack_kv_int(&c->w->pk, "store_damaged_at", c->stats->damaged_at);
     return RPC_REPLY;
 }
 

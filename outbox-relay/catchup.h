@@ -2,7 +2,9 @@
  * relay's ROUTER: ReadEvents (catch-up for subscribers), ReadStream
  * (history), ProductAsOf (state at a past position or time, rebuilt by
  * folding the stream with the pure aggregate) and Status.  Nothing here
- * writes. */
+ * writes.  Every event read is checked against the hash chain by the store
+ * (eventstore.h); a damaged one ends what is served before it, and the
+ * relay (relay.c) stops serving from it on. */
 #ifndef INV_CATCHUP_H
 #define INV_CATCHUP_H
 
@@ -20,7 +22,14 @@ typedef struct {
     int64_t published;         /* events published since start */
     int64_t heartbeats;        /* heartbeats sent since start */
     es_wal_state_t wal;        /* the WAL as the last checkpoint left it */
+    int64_t chain_through;     /* the hash chain is verified through this position */
+    int64_t damaged_at;        /* first position whose hash does not follow, 0: none;
+                                  nothing from it on is published or served */
 } catchup_relay_stats_t;
+
+/* The highest position that may be served: the durable one, held below
+ * the first damaged position. */
+int64_t catchup_servable(const catchup_relay_stats_t *stats);
 
 /* Answers one request waiting on the relay's ROUTER through the dispatcher
  * (common/wire/rpc.h), w the reply scratch: exactly one reply map.

@@ -10,7 +10,16 @@
  * loss could take back and a later command could reuse the position of.
  * When rows wait above it (the committed head is higher) and no nudge has
  * moved it for self_sync_ms (the command-service died between a commit and
- * its fsync), and at start, the relay fsyncs the WAL itself. */
+ * its fsync), and at start, the relay fsyncs the WAL itself.
+ * The hash chain (common/store/chain.h) is checked before anything is
+ * published or served: the store checks every row it reads against the
+ * stored hash of the event before it, and the relay keeps the last
+ * verified (position, hash) in memory (`chain`), walks it from the start of
+ * the log in pages (relay_verify) and moves it over each event it publishes
+ * (relay_publish_one), which also catches a rewritten tail.  The first
+ * position that does not follow is `damaged_at`: it is logged and put in
+ * Status, and nothing from it on is published or served, for as long as
+ * the relay runs (a restart finds it again). */
 #include "relay.h"
 
 #include "bus.h"
@@ -53,6 +62,9 @@
 /* The batch buffer starts with room for an array16 header (0xdc and the
  * count, big-endian), written when the batch is sent. */
 #define BATCH_HEADER 3
+/* Events of the chain checked per loop turn while the in-memory chain is
+ * behind (at start): ~10 ms of work, so heartbeats and catch-up go on. */
+#define VERIFY_PAGE 8192
 
 struct relay {
     eventstore_t *es;
@@ -76,6 +88,8 @@ struct relay {
     int batch_n;          /* events in batch */
     int64_t batch_last;   /* position of its last event */
     int64_t batch_last_recorded;
+    es_chain_state_t chain; /* the last verified (position, hash) */
+    bool chain_walked;      /* the walk from the start reached what was published */
 };
 
 static void
@@ -151,6 +165,8 @@ static int
 relay_publish_one(const envelope_t *env, const void *data, size_t len, void *arg)
 {
     relay_t *r = arg;
+    if (!eventstore_chain_follow(r->es, &r->chain, env, data, len))
+        return 1; /* damaged: nothing from it on goes out (relay_note_damage) */
     codec_pack_event_raw(&r->batch, env, data, len);
     r->batch_n++;
     r->batch_last = env->position;
@@ -179,6 +195,47 @@ relay_delete_published(relay_t *r, bool force)
         LOG_W(NULL, "outbox: delete failed (%s); will retry", eventstore_errmsg(r->es));
 }
 
+/* Takes the first damaged position the chain walk or any read found:
+ * logged once, in Status, and the bound of what is published and served. */
+static void
+relay_note_damage(relay_t *r)
+{
+    r->stats.chain_through = r->chain.through;
+    int64_t at = r->chain.bad_position, read_at = eventstore_damaged_at(r->es);
+    if (read_at > 0 && (at == 0 || read_at < at))
+        at = read_at;
+    if (at == 0 || (r->stats.damaged_at > 0 && r->stats.damaged_at <= at))
+        return;
+    r->stats.damaged_at = at;
+    LOG_E(NULL,
+          "event store damaged at position %lld: its hash chain breaks there (a changed, "
+          "removed or reordered event); publishing and serving stop before it (published "
+          "through %lld); restore events.db from a backup",
+          (long long)at, (long long)r->stats.published_through);
+}
+
+/* Moves the in-memory chain on by up to VERIFY_PAGE published events: at
+ * start it walks the log published before; events published afterwards
+ * move it themselves (relay_publish_one) once it has caught up. */
+static void
+relay_verify(relay_t *r)
+{
+    int64_t through = r->stats.published_through; /* what publishing will not check */
+    if (r->chain.bad_position || r->chain.through >= through)
+        return;
+    if (eventstore_chain_verify(r->es, &r->chain, through, VERIFY_PAGE) != ERR_OK) {
+        if (r->failures++ % 20 == 0)
+            LOG_W(NULL, "chain: store error (%s); will retry", eventstore_errmsg(r->es));
+        return;
+    }
+    if (!r->chain_walked && r->chain.through >= through && !r->chain.bad_position) {
+        r->chain_walked = true;
+        LOG_I(NULL, "hash chain verified from position 1 through %lld (%lld events)",
+              (long long)r->chain.through, (long long)r->chain.checked);
+    }
+    relay_note_damage(r);
+}
+
 /* Publishes pages of the outbox after published_through until none is left.
  * Reading needs no lock (WAL): the command-service keeps committing. */
 static void
@@ -187,12 +244,16 @@ relay_drain_pages(relay_t *r)
     for (;;) {
         r->page_last = 0;
         int64_t before = r->stats.published;
-        int rc = eventstore_outbox_read(r->es, r->stats.published_through, r->stats.durable_through,
-                                        OUTBOX_PAGE, relay_publish_one, r);
+        int rc = eventstore_outbox_read(r->es, r->stats.published_through,
+                                        catchup_servable(&r->stats), OUTBOX_PAGE,
+                                        relay_publish_one, r);
         if (relay_batch_send(r) != 0 && rc == ERR_OK)
             rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
             r->stats.published_through = r->page_last;
+        relay_note_damage(r);
+        if (rc != ERR_OK && r->stats.damaged_at > 0)
+            return; /* published up to the damage; nothing more */
         if (rc != ERR_OK) {
             if (r->failures++ % 20 == 0)
                 LOG_W(NULL, "outbox: store error (%s); will retry", eventstore_errmsg(r->es));
@@ -327,7 +388,9 @@ relay_serve(relay_t *r)
     for (int i = 0; i < 64; i++) {
         if (r->ckpt)
             r->stats.wal = checkpointer_wal(r->ckpt);
-        if (catchup_serve(r->router, r->es, &r->stats, &r->w) == RPC_IDLE)
+        int rc = catchup_serve(r->router, r->es, &r->stats, &r->w);
+        relay_note_damage(r);
+        if (rc == RPC_IDLE)
             return;
     }
 }
@@ -344,8 +407,8 @@ relay_start_position(relay_t *r)
         r->stats.published_through = head;
         r->head_recorded_at = rec;
     }
-    LOG_I(NULL, "relay starting: head %lld, outbox backlog %lld", (long long)head,
-          (long long)backlog);
+    LOG_I(NULL, "relay starting: head %lld, outbox backlog %lld; verifying the hash chain",
+          (long long)head, (long long)backlog);
 }
 
 int
@@ -370,6 +433,7 @@ relay_run(relay_t *r)
             relay_read_nudges(r); /* the durable position before the drain */
         if (proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
             relay_self_sync(r, false);
+        relay_verify(r);
         if (drain)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)

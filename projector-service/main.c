@@ -92,14 +92,9 @@ int
 main(int argc, char **argv)
 {
     subdaemon_config_t cfg;
-    int rc = subdaemon_settings(&cfg, &projector_spec, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    proc_install_signals();
-
-    int lock = -1; /* held until exit: one writer per model (modellock.h) */
-    if (!cfg.dump && (lock = modellock_take(cfg.db)) < 0)
-        return 1;
+    int lock, rc; /* lock held until exit: one writer per model (modellock.h) */
+    if (subdaemon_begin(&cfg, &projector_spec, argc, argv, &lock, &rc) != 0)
+        return rc;
     const char *why = NULL;
     char bulk_path[PATH_MAX];
     discard_other_schema(&cfg);

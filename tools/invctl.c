@@ -7,6 +7,7 @@
 #include "cli_commands.h"
 #include "cli_queries.h"
 #include "cli_status.h"
+#include "cli_verify.h"
 #include "cli_watch.h"
 #include "proc.h"
 #include "version.h"
@@ -28,6 +29,7 @@ usage(FILE *f)
     cli_watch_usage(f);
     cli_status_usage(f);
     cli_backup_usage(f);
+    cli_verify_usage(f);
     fprintf(f, "  %-18s %s\n", "help", "this text");
     fprintf(f, "  %-18s %s\n", "version", "invctl's version (also --version)");
     fputs("\nGlobal options (before or after the subcommand):\n", f);
@@ -58,6 +60,7 @@ static const struct {
     {"status", cli_status_run},
     {"rebuild", cli_rebuild_run},
     {"backup", cli_backup_run},
+    {"verify", cli_verify_run},
 };
 
 static int

@@ -104,3 +104,33 @@ proc_ordered_id(char *out)
     out[14] = '-';
     proc_random_hex(out + 15, 8);
 }
+
+int
+proc_worker_start(proc_worker_t *w, void *(*fn)(void *), void *arg)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->mu, NULL);
+    w->stop = false;
+    int rc = pthread_create(&w->thread, NULL, fn, arg);
+    if (rc != 0) {
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->mu);
+    }
+    return rc;
+}
+
+void
+proc_worker_stop(proc_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+}

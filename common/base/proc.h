@@ -1,9 +1,11 @@
 /* proc: process-level helpers every daemon shares: clean shutdown on
- * SIGTERM/SIGINT, the wall clock, random ids. */
+ * SIGTERM/SIGINT, the wall clock, random ids, a stoppable worker thread. */
 #ifndef INV_PROC_H
 #define INV_PROC_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +30,24 @@ void proc_random_hex(char *out, size_t n_bytes);
  * of rewriting a random page of it per command (docs/decisions.md, item 11). */
 #define PROC_ORDERED_ID_LEN 31
 void proc_ordered_id(char *out);
+
+/* A worker thread, the lock and condition variable it sleeps on, and the
+ * flag that asks it to return (the WAL checkpointer, the command-service's
+ * syncer).  The condition variable runs on CLOCK_MONOTONIC, for
+ * pthread_cond_timedwait deadlines.  An embedded value. */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    bool stop;           /* under mu: the thread returns when it sees it */
+} proc_worker_t;
+
+/* Initialises w's lock and condition variable and runs fn(arg) on a new
+ * thread.  0, or the error number of pthread_create with nothing left to
+ * undo. */
+int proc_worker_start(proc_worker_t *w, void *(*fn)(void *), void *arg);
+/* Sets stop under the lock, wakes the thread, joins it, then destroys the
+ * lock and condition variable.  Pairs with a successful proc_worker_start. */
+void proc_worker_stop(proc_worker_t *w);
 
 #endif

@@ -53,7 +53,8 @@ static const char checkpoint_sql[] =
     "CREATE TABLE IF NOT EXISTS checkpoint("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " position INTEGER NOT NULL,"
-    " event_id TEXT NOT NULL DEFAULT '');"
+    " event_id TEXT NOT NULL DEFAULT '',"
+    " hash BLOB);" /* the chain's hash of that event (chain.h); NULL until known */
     "INSERT OR IGNORE INTO checkpoint(id, position) VALUES (1, 0);";
 
 /* Adds checkpoint.event_id to a model written before it.  SQLITE_OK or an
@@ -70,6 +71,19 @@ mdb_add_event_id(sqlite3 *db)
                         NULL, NULL, NULL);
 }
 
+/* Adds checkpoint.hash to a model written before it (NULL: the subscriber
+ * takes the next event's link as it comes, once).  SQLITE_OK or an error. */
+static int
+mdb_add_hash(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT hash FROM checkpoint", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(db, "ALTER TABLE checkpoint ADD COLUMN hash BLOB", NULL, NULL, NULL);
+}
+
 static int
 mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 **db)
 {
@@ -82,6 +96,8 @@ mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 
         rc = sqlite3_exec(*db, checkpoint_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = mdb_add_event_id(*db);
+    if (rc == SQLITE_OK)
+        rc = mdb_add_hash(*db);
     if (rc == SQLITE_OK && schema_sql)
         rc = sqlite3_exec(*db, schema_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -374,4 +390,33 @@ modeldb_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
         return SQLITE_OK;
     }
     return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
+int
+modeldb_checkpoint_hash_set(sqlite3 *db, sqlite3_stmt **cache, const uint8_t *hash, size_t len)
+{
+    sqlite3_stmt *own = NULL, **st = cache ? cache : &own;
+    int rc = modeldb_prepare(db, st, "UPDATE checkpoint SET hash = ?1 WHERE id = 1");
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_blob(*st, 1, hash, (int)len, SQLITE_STATIC);
+        rc = sqlite3_step(*st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(*st);
+    }
+    sqlite3_finalize(own);
+    return rc;
+}
+
+int
+modeldb_checkpoint_hash_get(sqlite3 *db, uint8_t *hash, size_t len, bool *known)
+{
+    sqlite3_stmt *st = NULL;
+    *known = false;
+    int rc = sqlite3_prepare_v2(db, "SELECT hash FROM checkpoint WHERE id = 1", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_bytes(st, 0) == (int)len) {
+        memcpy(hash, sqlite3_column_blob(st, 0), len);
+        *known = true;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

@@ -92,6 +92,13 @@ int modeldb_checkpoint_set(sqlite3 *db, sqlite3_stmt **cache, int64_t position,
  * modeldb_checkpoint_set ("" when never written): what tells a model built
  * from another history (docs/guarantees.md, G15). */
 int modeldb_checkpoint_event_get(sqlite3 *db, char *event_id, size_t cap);
+/* The hash chain's link of the checkpoint's event (common/store/chain.h),
+ * `len` bytes: set inside the caller's transaction (*cache as for
+ * modeldb_checkpoint_set), read with *known false when the model has none
+ * (written before the column, or by a rebuild). */
+int modeldb_checkpoint_hash_set(sqlite3 *db, sqlite3_stmt **cache, const uint8_t *hash,
+                                size_t len);
+int modeldb_checkpoint_hash_get(sqlite3 *db, uint8_t *hash, size_t len, bool *known);
 
 int modeldb_begin(sqlite3 *db);     /* BEGIN IMMEDIATE */
 int modeldb_commit(sqlite3 *db);    /* COMMIT; rolls back on failure */

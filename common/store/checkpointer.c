@@ -14,10 +14,7 @@
 struct checkpointer {
     eventstore_t *es; /* the thread's own connection */
     int period_ms, restart_frames;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    bool stop;          /* under mu */
+    proc_worker_t w;    /* w.mu guards what follows */
     es_wal_state_t wal; /* under mu: as the last checkpoint left it */
     /* the thread's own: */
     int64_t failures;   /* checkpoints failed in a row */
@@ -88,9 +85,9 @@ cp_run(checkpointer_t *c)
         LOG_I(NULL, "WAL checkpoints work again");
     if (rc != ERR_OK)
         return;
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->w.mu);
     c->wal = wal;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->w.mu);
     cp_watch_held(c, wal);
 }
 
@@ -98,18 +95,18 @@ static void *
 cp_main(void *arg)
 {
     checkpointer_t *c = arg;
-    pthread_mutex_lock(&c->mu);
-    while (!c->stop) {
+    pthread_mutex_lock(&c->w.mu);
+    while (!c->w.stop) {
         struct timespec until = cp_deadline(c->period_ms);
-        while (!c->stop && pthread_cond_timedwait(&c->wake, &c->mu, &until) != ETIMEDOUT)
+        while (!c->w.stop && pthread_cond_timedwait(&c->w.wake, &c->w.mu, &until) != ETIMEDOUT)
             ;
-        if (c->stop)
+        if (c->w.stop)
             break;
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->w.mu);
         cp_run(c);
-        pthread_mutex_lock(&c->mu);
+        pthread_mutex_lock(&c->w.mu);
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->w.mu);
     return NULL;
 }
 
@@ -128,15 +125,7 @@ checkpointer_new(const char *db_path, int period_ms, int restart_frames)
         free(c);
         return NULL;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->wake, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&c->mu, NULL);
-    if (pthread_create(&c->thread, NULL, cp_main, c) != 0) {
-        pthread_cond_destroy(&c->wake);
-        pthread_mutex_destroy(&c->mu);
+    if (proc_worker_start(&c->w, cp_main, c) != 0) {
         eventstore_close(&c->es);
         free(c);
         return NULL;
@@ -150,14 +139,8 @@ checkpointer_destroy(checkpointer_t **cp)
     if (!cp || !*cp)
         return;
     checkpointer_t *c = *cp;
-    pthread_mutex_lock(&c->mu);
-    c->stop = true;
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
+    proc_worker_stop(&c->w);
     eventstore_close(&c->es);
-    pthread_cond_destroy(&c->wake);
-    pthread_mutex_destroy(&c->mu);
     free(c);
     *cp = NULL;
 }
@@ -165,8 +148,8 @@ checkpointer_destroy(checkpointer_t **cp)
 es_wal_state_t
 checkpointer_wal(checkpointer_t *c)
 {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->w.mu);
     es_wal_state_t wal = c->wal;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->w.mu);
     return wal;
 }

@@ -2,6 +2,7 @@
  * reset after each use. */
 #include "eventstore.h"
 
+#include "chain.h"
 #include "proc.h"
 #include "sqlitedb.h"
 #include "strcopy.h"
@@ -43,8 +44,20 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_CHAIN_HEAD,
+    ST_CHAIN_HASH,
     ST__COUNT
 };
+
+/* Columns 10 and 11 of ST_LOAD: the event's hash and the stored hash of
+ * the event before it in position order (NULL before position 1: the
+ * chain's genesis), so that each row read is checked (es_row_check).  The
+ * reads in position order select only the hash: each row's predecessor is
+ * the row before it, and the first one's is looked up once
+ * (es_ordered_prev), which saved a B-tree descent per event. */
+#define ES_PREV_HASH                                                                           \
+    " e.hash, (SELECT p.hash FROM events p WHERE p.position < e.position"                      \
+    " ORDER BY p.position DESC LIMIT 1)"
 
 static const char *const sql[ST__COUNT] = {
     [ST_STREAM_ID] = "SELECT stream_id, version, head FROM streams WHERE name = ?",
@@ -54,7 +67,8 @@ static const char *const sql[ST__COUNT] = {
     [ST_STREAM_ADVANCE] = "UPDATE streams SET version = ?2, head = ?3"
                           " WHERE stream_id = ?1 AND version = ?2 - 1",
     [ST_APPEND] = "INSERT INTO events(stream_id, version, type, schema, event_id, command_id,"
-                  " correlation_id, recorded_at, payload, prev) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                  " correlation_id, recorded_at, payload, prev, hash)"
+                  " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(position) VALUES(?)",
     [ST_MARK_ADD] = "INSERT INTO stream_marks(stream_id, version, position) VALUES(?1, ?2, ?3)",
     [ST_MARK_NEXT] = "SELECT version, position FROM stream_marks"
@@ -67,20 +81,20 @@ static const char *const sql[ST__COUNT] = {
                 " UNION ALL SELECT e.prev FROM chain c JOIN events e ON e.position = c.pos"
                 "  WHERE e.version > ?2 + 1)"
                 " SELECT e.position, ?3, e.version, e.type, e.schema, e.event_id,"
-                " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                " e.command_id, e.correlation_id, e.recorded_at, e.payload," ES_PREV_HASH
                 " FROM chain c JOIN events e ON e.position = c.pos"
                 " WHERE e.version > ?2 AND e.position <= ?4 ORDER BY e.version",
     /* These two return the stream's id, named from es->names: joining
      * streams read a page of stream rows per event, in the relay re-read
      * from the WAL after every commit of the command-service. */
     [ST_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
-                " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                " e.command_id, e.correlation_id, e.recorded_at, e.payload, e.hash"
                 " FROM events e WHERE e.position > ?1 AND e.position <= ?2"
                 " ORDER BY e.position LIMIT ?3",
     /* The outbox (one row per transaction, keyed by its first position)
      * says what is not yet published: every event from its first row on. */
     [ST_OUTBOX_READ] = "SELECT e.position, e.stream_id, e.version, e.type, e.schema, e.event_id,"
-                       " e.command_id, e.correlation_id, e.recorded_at, e.payload"
+                       " e.command_id, e.correlation_id, e.recorded_at, e.payload, e.hash"
                        " FROM events e WHERE e.position > max(?1, (SELECT coalesce(min(position),"
                        "  9223372036854775807) FROM outbox) - 1) AND e.position <= ?2"
                        " ORDER BY e.position LIMIT ?3",
@@ -117,6 +131,10 @@ static const char *const sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    /* The chain's head: the hash the next append links to. */
+    [ST_CHAIN_HEAD] = "SELECT hash FROM events ORDER BY position DESC LIMIT 1",
+    /* The stored hash of the last event at or before a position. */
+    [ST_CHAIN_HASH] = "SELECT hash FROM events WHERE position <= ? ORDER BY position DESC LIMIT 1",
 };
 
 /* Schema 3.  Streams have compact integer keys (schema 2, issue 5's S2)
@@ -137,8 +155,11 @@ static const char *const sql[ST__COUNT] = {
  * bisecting the positions; a store created before that keeps its
  * events_recorded_at index, which then answers instead (an older version
  * opening a newer store creates the index: the schema text is the same
- * version; docs/decisions.md, item 52). */
-#define ES_SCHEMA_VERSION 3
+ * version; docs/decisions.md, item 52).  Schema 4 adds the hash chain:
+ * every event's `hash` links it to the event before it in position order
+ * (chain.h), written by the append (es_chain_link) and checked by every
+ * read (es_row_check); a schema-3 store gets it at open (es_migrate_chain). */
+#define ES_SCHEMA_VERSION 4
 #define ES_MARK_EVERY 64
 #define ES_STR_(x) #x
 #define ES_STR(x) ES_STR_(x)
@@ -158,7 +179,8 @@ static const char *const sql[ST__COUNT] = {
     " correlation_id TEXT NOT NULL,"                                                           \
     " recorded_at INTEGER NOT NULL,"                                                           \
     " payload BLOB NOT NULL,"                                                                  \
-    " prev INTEGER NOT NULL);" /* position of the stream's previous event, 0: none */
+    " prev INTEGER NOT NULL," /* position of the stream's previous event, 0: none */        \
+    " hash BLOB);"            /* the chain (chain.h), 32 bytes; NULL only mid-migration */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS streams("
     " stream_id INTEGER PRIMARY KEY,"
@@ -171,7 +193,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS snapshots("
     " stream TEXT PRIMARY KEY, version INTEGER NOT NULL, schema INTEGER NOT NULL,"
     " state BLOB NOT NULL) WITHOUT ROWID;"
-    "PRAGMA user_version = 3;";
+    "PRAGMA user_version = 4;";
 
 /* Schema 2 -> 3, in one transaction: the streams get their version and
  * head, the events table is copied with each event's predecessor (the old
@@ -239,7 +261,12 @@ struct eventstore {
     bool outbox_written;                  /* the open transaction has its outbox row */
     bool time_floor_read;                 /* time_floor is the open transaction's */
     int64_t time_floor;                   /* recorded_at of the last event appended */
+    bool chain_read;                      /* chain_head is the open transaction's */
+    uint8_t chain_head[CHAIN_HASH_LEN];   /* hash of the last event appended (or the head) */
+    int64_t damaged_at;                   /* first position a read found damaged, 0: none */
+    uint8_t row_prev[CHAIN_HASH_LEN];     /* the stored hash the row being handed over follows */
     codec_writer_t w;           /* reused for payloads and stored replies */
+    sqlite3_stmt *scan;         /* eventstore_chain_verify's, prepared on first use */
 };
 
 static int
@@ -320,8 +347,82 @@ es_check_version(sqlite3 *db, int *version)
     int rc = sqlitedb_user_version(db, version);
     if (rc != SQLITE_OK)
         return rc;
-    return (*version == 0 || *version == 2 || *version == ES_SCHEMA_VERSION) ? SQLITE_OK
-                                                                             : SQLITE_MISMATCH;
+    return (*version == 0 || *version == 2 || *version == 3 || *version == ES_SCHEMA_VERSION)
+               ? SQLITE_OK
+               : SQLITE_MISMATCH;
+}
+
+/* Schema 3 -> 4 (inside es_migrate's transaction): the hash column, then
+ * every event's hash in position order, in pages (a statement does not
+ * update the table it is still reading). */
+#define ES_MIGRATE_PAGE 4096
+static const char chain_migrate_read_sql[] =
+    "SELECT e.position, s.name, e.version, e.type, e.payload, e.recorded_at"
+    " FROM events e LEFT JOIN streams s ON s.stream_id = e.stream_id"
+    " WHERE e.position > ? ORDER BY e.position LIMIT " ES_STR(ES_MIGRATE_PAGE);
+
+typedef struct {
+    int64_t position;
+    uint8_t hash[CHAIN_HASH_LEN];
+} es_link_t;
+
+/* Hashes one page of rows after *after, linked to *prev; *n rows. */
+static int
+es_migrate_page(sqlite3_stmt *rd, int64_t *after, uint8_t prev[CHAIN_HASH_LEN], es_link_t *out,
+                int *n)
+{
+    *n = 0;
+    sqlite3_bind_int64(rd, 1, *after);
+    int rc;
+    while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        const char *stream = (const char *)sqlite3_column_text(rd, 1);
+        const char *type = (const char *)sqlite3_column_text(rd, 3);
+        chain_event_t ev = {stream ? stream : "", stream ? strlen(stream) : 0,
+                            sqlite3_column_int64(rd, 2), type ? type : "",
+                            type ? strlen(type) : 0, sqlite3_column_blob(rd, 4),
+                            (size_t)sqlite3_column_bytes(rd, 4), sqlite3_column_int64(rd, 5)};
+        out[*n].position = sqlite3_column_int64(rd, 0);
+        chain_hash(prev, &ev, out[*n].hash);
+        memcpy(prev, out[*n].hash, CHAIN_HASH_LEN);
+        *after = out[(*n)++].position;
+    }
+    sqlite3_reset(rd);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+es_migrate_chain(sqlite3 *db)
+{
+    sqlite3_stmt *has = NULL, *rd = NULL, *wr = NULL;
+    int rc = sqlite3_prepare_v2(
+        db, "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'hash'", -1, &has, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(has) == SQLITE_ROW && sqlite3_column_int(has, 0) == 0)
+        rc = es_exec(db, "ALTER TABLE events ADD COLUMN hash BLOB");
+    sqlite3_finalize(has);
+    es_link_t *page = malloc(ES_MIGRATE_PAGE * sizeof *page);
+    if (rc == SQLITE_OK && !page)
+        rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, chain_migrate_read_sql, -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE events SET hash = ?2 WHERE position = ?1", -1, &wr,
+                                NULL);
+    uint8_t prev[CHAIN_HASH_LEN] = {0};
+    int64_t after = 0;
+    int n = ES_MIGRATE_PAGE;
+    while (rc == SQLITE_OK && n == ES_MIGRATE_PAGE) {
+        rc = es_migrate_page(rd, &after, prev, page, &n);
+        for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+            sqlite3_bind_int64(wr, 1, page[i].position);
+            sqlite3_bind_blob(wr, 2, page[i].hash, CHAIN_HASH_LEN, SQLITE_STATIC);
+            rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+            sqlite3_reset(wr);
+        }
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    free(page);
+    return rc == SQLITE_OK ? es_exec(db, "PRAGMA user_version = 4") : rc;
 }
 
 /* Migrates a schema-2 store under the write lock; another process that
@@ -339,6 +440,11 @@ es_migrate(sqlite3 *db, int *migrated_from)
         rc = es_exec(db, migrate_2_to_3_sql);
         if (rc == SQLITE_OK)
             *migrated_from = 2;
+    }
+    if (rc == SQLITE_OK && (version == 2 || version == 3)) {
+        rc = es_migrate_chain(db);
+        if (rc == SQLITE_OK && *migrated_from == 0)
+            *migrated_from = 3;
     }
     if (rc == SQLITE_OK)
         rc = es_exec(db, "COMMIT");
@@ -367,7 +473,7 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
         if (rc == SQLITE_OK)
             rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
-        if (rc == SQLITE_OK && version == 2)
+        if (rc == SQLITE_OK && (version == 2 || version == 3))
             rc = es_migrate(db, migrated_from);
         if (rc == SQLITE_OK)
             rc = es_exec(db, schema_sql);
@@ -375,7 +481,7 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
             rc = es_tune(db, opts);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
             break;
-        int64_t limit = version == 2 ? ES_MIGRATION_WAIT_MS : opts->busy_timeout_ms;
+        int64_t limit = version == 2 || version == 3 ? ES_MIGRATION_WAIT_MS : opts->busy_timeout_ms;
         if (proc_mono_ms() - start > limit)
             break;
         sqlite3_sleep(20);
@@ -426,6 +532,7 @@ eventstore_close(eventstore_t **esp)
     eventstore_t *es = *esp;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(es->st[i]);
+    sqlite3_finalize(es->scan);
     sqlite3_close(es->db);
     codec_writer_fini(&es->w);
     free(es->names);
@@ -479,6 +586,7 @@ eventstore_begin(eventstore_t *es)
 {
     es->outbox_written = false;
     es->time_floor_read = false;
+    es->chain_read = false;
     return es_step_done(es->st[ST_BEGIN]);
 }
 
@@ -497,6 +605,7 @@ eventstore_rollback(eventstore_t *es)
     if (!sqlite3_get_autocommit(es->db))
         es_step_done(es->st[ST_ROLLBACK]);
     es->time_floor_read = false;
+    es->chain_read = false;
     strtable_clear(es->streams); /* ids of streams created in the rolled-back transaction */
     if (es->names)
         memset(es->names, 0, ES_NAME_CACHE * sizeof *es->names);
@@ -666,6 +775,44 @@ es_clamp_time(eventstore_t *es, int64_t *recorded_at)
     return ERR_OK;
 }
 
+/* The hash the next append links to: the head's, read once per
+ * transaction under the write lock (and once per append outside one), then
+ * carried from append to append.  ERR_CORRUPT when the head has no valid
+ * hash: the chain cannot go on from a damaged head. */
+static int
+es_chain_prev(eventstore_t *es)
+{
+    if (es->chain_read && !sqlite3_get_autocommit(es->db))
+        return ERR_OK;
+    sqlite3_stmt *st = es->st[ST_CHAIN_HEAD];
+    int rc = sqlite3_step(st), out = ERR_OK;
+    if (rc == SQLITE_DONE)
+        memcpy(es->chain_head, chain_genesis, CHAIN_HASH_LEN);
+    else if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CHAIN_HASH_LEN)
+        memcpy(es->chain_head, sqlite3_column_blob(st, 0), CHAIN_HASH_LEN);
+    else
+        out = rc == SQLITE_ROW ? ERR_CORRUPT : es_err(rc);
+    sqlite3_reset(st);
+    es->chain_read = out == ERR_OK;
+    return out;
+}
+
+/* e->hash for the event about to be appended with payload es->w, linked
+ * to the head; the head moves to it once the row is in. */
+static int
+es_chain_link(eventstore_t *es, envelope_t *e)
+{
+    int rc = es_chain_prev(es);
+    if (rc != ERR_OK)
+        return rc;
+    const char *type = event_spec(e->type)->name;
+    chain_event_t cev = {e->stream,         strlen(e->stream), e->version,
+                         type,              strlen(type),      es->w.buf.data,
+                         es->w.buf.size,    e->recorded_at};
+    chain_hash(es->chain_head, &cev, e->hash);
+    return ERR_OK;
+}
+
 int
 eventstore_append(eventstore_t *es, event_t *ev)
 {
@@ -676,6 +823,8 @@ eventstore_append(eventstore_t *es, event_t *ev)
         return rc;
     codec_writer_reset(&es->w);
     codec_pack_event_data(&es->w, e->type, &ev->data);
+    if ((rc = es_chain_link(es, e)) != ERR_OK)
+        return rc;
     sqlite3_stmt *st = es->st[ST_APPEND];
     sqlite3_bind_int64(st, 1, s->id);
     sqlite3_bind_int64(st, 2, e->version);
@@ -687,8 +836,12 @@ eventstore_append(eventstore_t *es, event_t *ev)
     sqlite3_bind_int64(st, 8, e->recorded_at);
     sqlite3_bind_blob(st, 9, es->w.buf.data, (int)es->w.buf.size, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, s->head);
-    if ((rc = es_step_done(st)) != ERR_OK)
+    sqlite3_bind_blob(st, 11, e->hash, CHAIN_HASH_LEN, SQLITE_STATIC);
+    if ((rc = es_step_done(st)) != ERR_OK) {
+        es->chain_read = false;
         return rc;
+    }
+    memcpy(es->chain_head, e->hash, CHAIN_HASH_LEN);
     e->position = sqlite3_last_insert_rowid(es->db);
     if ((rc = es_stream_advance(es, s, e->version, e->position)) != ERR_OK)
         return rc;
@@ -752,19 +905,77 @@ es_row_envelope(eventstore_t *es, sqlite3_stmt *st, envelope_t *e)
     return ERR_OK;
 }
 
-/* Runs a bound event SELECT and hands each row to fn as raw bytes. */
+/* es->row_prev for the first row of a read in position order: the stored
+ * hash of the event before `position` (the genesis when none). */
 static int
-es_each_raw(eventstore_t *es, sqlite3_stmt *st, eventstore_raw_fn fn, void *arg)
+es_ordered_prev(eventstore_t *es, int64_t position)
+{
+    sqlite3_stmt *st = es->st[ST_CHAIN_HASH];
+    sqlite3_bind_int64(st, 1, position - 1);
+    int rc = sqlite3_step(st), out = ERR_OK;
+    if (rc == SQLITE_DONE)
+        memcpy(es->row_prev, chain_genesis, CHAIN_HASH_LEN);
+    else if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CHAIN_HASH_LEN)
+        memcpy(es->row_prev, sqlite3_column_blob(st, 0), CHAIN_HASH_LEN);
+    else
+        out = rc == SQLITE_ROW ? ERR_CORRUPT : es_err(rc);
+    sqlite3_reset(st);
+    return out;
+}
+
+/* Checks a row of the event SELECTs against the chain: its hash (column
+ * 10) must be the one of its bytes linked to the stored hash of the event
+ * before it: es->row_prev in a read in position order (`ordered`), column
+ * 11 otherwise (NULL before the first), copied into es->row_prev.  Fills
+ * e->hash. */
+static int
+es_row_check(eventstore_t *es, sqlite3_stmt *st, bool ordered, envelope_t *e, const void *data,
+             size_t len)
+{
+    if (sqlite3_column_bytes(st, 10) != CHAIN_HASH_LEN)
+        return ERR_CORRUPT;
+    memcpy(e->hash, sqlite3_column_blob(st, 10), CHAIN_HASH_LEN);
+    if (!ordered && sqlite3_column_type(st, 11) == SQLITE_NULL) {
+        memcpy(es->row_prev, chain_genesis, CHAIN_HASH_LEN);
+    } else if (!ordered) {
+        if (sqlite3_column_bytes(st, 11) != CHAIN_HASH_LEN)
+            return ERR_CORRUPT;
+        memcpy(es->row_prev, sqlite3_column_blob(st, 11), CHAIN_HASH_LEN);
+    }
+    const char *type = event_spec(e->type)->name;
+    chain_event_t cev = {e->stream, strlen(e->stream), e->version, type, strlen(type),
+                         data,      len,               e->recorded_at};
+    return chain_check(es->row_prev, &cev, e->hash) ? ERR_OK : ERR_CORRUPT;
+}
+
+/* Runs a bound event SELECT and hands each row to fn as raw bytes, each
+ * checked against the chain first: the rows before a damaged one are
+ * handed over, then ERR_CORRUPT with es->damaged_at set.  `ordered`: the
+ * SELECT returns positions in order and no column 11. */
+static int
+es_each_raw(eventstore_t *es, sqlite3_stmt *st, bool ordered, eventstore_raw_fn fn, void *arg)
 {
     int rc, out = ERR_OK;
     envelope_t env;
+    bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((out = es_row_envelope(es, st, &env)) != ERR_OK)
-            break;
         const void *data = sqlite3_column_blob(st, 9);
         size_t len = (size_t)sqlite3_column_bytes(st, 9);
+        if (ordered && first)
+            out = es_ordered_prev(es, sqlite3_column_int64(st, 0));
+        first = false;
+        if (out == ERR_OK && (out = es_row_envelope(es, st, &env)) == ERR_OK)
+            out = es_row_check(es, st, ordered, &env, data, len);
+        if (out != ERR_OK) {
+            int64_t at = sqlite3_column_int64(st, 0);
+            if (es->damaged_at == 0 || at < es->damaged_at)
+                es->damaged_at = at;
+            break;
+        }
         if ((out = fn(&env, data, len, arg)) != 0)
             break;
+        if (ordered)
+            memcpy(es->row_prev, env.hash, CHAIN_HASH_LEN); /* the next row's predecessor */
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = es_err(rc);
@@ -786,6 +997,8 @@ es_decode_row(const envelope_t *env, const void *data, size_t len, void *arg)
     if (!ev)
         return ERR_IO;
     ev->env = *env;
+    ev->raw_data = data;
+    ev->raw_len = len;
     const char *why;
     int rc = ERR_CORRUPT;
     if (codec_decode_event_data(env->type, env->schema, data, len, &ev->data, &why) == 0)
@@ -843,7 +1056,7 @@ eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_versi
         sqlite3_bind_int64(st, 2, from);
         bind_text(st, 3, stream);
         sqlite3_bind_int64(st, 4, max_position);
-        rc = es_each_raw(es, st, es_decode_row, &ctx);
+        rc = es_each_raw(es, st, false, es_decode_row, &ctx);
         if (end_position > max_position)
             break; /* the rest of the stream is after the bound */
         from = end_version;
@@ -859,7 +1072,7 @@ es_read_range(eventstore_t *es, sqlite3_stmt *st, int64_t after, int64_t through
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int64(st, 2, through);
     sqlite3_bind_int(st, 3, limit);
-    return es_each_raw(es, st, fn, arg);
+    return es_each_raw(es, st, true, fn, arg);
 }
 
 int
@@ -1038,4 +1251,149 @@ eventstore_snapshot_save(eventstore_t *es, const char *stream, int64_t version, 
     sqlite3_bind_int(st, 3, schema);
     sqlite3_bind_blob(st, 4, state, (int)len, SQLITE_STATIC);
     return es_step_done(st);
+}
+
+/* The state before position `from` (>= 1): the stored hash of the event
+ * before it, taken as verified. */
+static int
+es_chain_start(sqlite3 *db, sqlite3_stmt *st, int64_t from, es_chain_state_t *c)
+{
+    (void)db;
+    memset(c, 0, sizeof *c);
+    if (from <= 1)
+        return ERR_OK;
+    sqlite3_bind_int64(st, 1, from - 1);
+    int rc = sqlite3_step(st), out = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        c->through = from - 1;
+        if (sqlite3_column_bytes(st, 0) == CHAIN_HASH_LEN)
+            memcpy(c->hash, sqlite3_column_blob(st, 0), CHAIN_HASH_LEN);
+        else
+            c->bad_position = from - 1;
+    } else if (rc != SQLITE_DONE) {
+        out = es_err(rc);
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+int64_t
+eventstore_damaged_at(const eventstore_t *es)
+{
+    return es->damaged_at;
+}
+
+/* ---- the chain, checked in order ------------------------------------------ */
+
+static const char chain_scan_sql[] =
+    "SELECT e.position, s.name, e.version, e.type, e.payload, e.recorded_at, e.hash"
+    " FROM events e LEFT JOIN streams s ON s.stream_id = e.stream_id"
+    " WHERE e.position > ?1 AND e.position <= ?3 ORDER BY e.position LIMIT ?2";
+
+/* Checks up to `limit` rows after c->through against c->hash. */
+static int
+es_chain_scan(sqlite3 *db, sqlite3_stmt **stp, es_chain_state_t *c, int64_t through, int limit)
+{
+    if (!*stp && sqlite3_prepare_v2(db, chain_scan_sql, -1, stp, NULL) != SQLITE_OK)
+        return ERR_IO;
+    sqlite3_stmt *st = *stp;
+    sqlite3_bind_int64(st, 1, c->through);
+    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, through);
+    int rc = SQLITE_DONE;
+    while (c->bad_position == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *stream = (const char *)sqlite3_column_text(st, 1);
+        const char *type = (const char *)sqlite3_column_text(st, 3);
+        int64_t position = sqlite3_column_int64(st, 0);
+        chain_event_t ev = {stream ? stream : "", stream ? strlen(stream) : 0,
+                            sqlite3_column_int64(st, 2), type ? type : "",
+                            type ? strlen(type) : 0, sqlite3_column_blob(st, 4),
+                            (size_t)sqlite3_column_bytes(st, 4), sqlite3_column_int64(st, 5)};
+        if (!stream || sqlite3_column_bytes(st, 6) != CHAIN_HASH_LEN ||
+            !chain_check(c->hash, &ev, sqlite3_column_blob(st, 6))) {
+            c->bad_position = position;
+            break;
+        }
+        memcpy(c->hash, sqlite3_column_blob(st, 6), CHAIN_HASH_LEN);
+        c->through = position;
+        c->checked++;
+    }
+    int out = c->bad_position || rc == SQLITE_DONE ? ERR_OK : es_err(rc);
+    sqlite3_reset(st);
+    return out;
+}
+
+int
+eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t through, int limit)
+{
+    if (c->bad_position)
+        return ERR_OK;
+    return es_chain_scan(es->db, &es->scan, c, through, limit);
+}
+
+bool
+eventstore_chain_follow(const eventstore_t *es, es_chain_state_t *c, const envelope_t *env,
+                        const void *data, size_t len)
+{
+    if (c->bad_position || env->position != c->through + 1)
+        return c->bad_position == 0;
+    if (es && memcmp(es->row_prev, c->hash, CHAIN_HASH_LEN) == 0) {
+        /* the read just checked env->hash from these bytes and row_prev */
+        memcpy(c->hash, env->hash, CHAIN_HASH_LEN);
+        c->through = env->position;
+        c->checked++;
+        return true;
+    }
+    const char *type = event_spec(env->type)->name;
+    chain_event_t cev = {env->stream, strlen(env->stream), env->version, type, strlen(type),
+                         data,        len,                 env->recorded_at};
+    if (!chain_check(c->hash, &cev, env->hash)) {
+        c->bad_position = env->position;
+        return false;
+    }
+    memcpy(c->hash, env->hash, CHAIN_HASH_LEN);
+    c->through = env->position;
+    c->checked++;
+    return true;
+}
+
+int
+eventstore_chain_start(eventstore_t *es, int64_t from, es_chain_state_t *c)
+{
+    return es_chain_start(es->db, es->st[ST_CHAIN_HASH], from, c);
+}
+
+int
+eventstore_verify_file(const char *path, int64_t from, es_chain_state_t *c, char *err,
+                       size_t err_cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *at = NULL, *scan = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), out = ERR_IO;
+    int version = -1;
+    if (rc == SQLITE_OK)
+        rc = sqlitedb_user_version(db, &version);
+    if (rc == SQLITE_OK && version != ES_SCHEMA_VERSION) {
+        snprintf(err, err_cap, "the store is of schema %d, not %d: %s", version,
+                 ES_SCHEMA_VERSION,
+                 version == 2 || version == 3 ? "a daemon's open adds the chain" : "unknown");
+        goto done;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, sql[ST_CHAIN_HASH], -1, &at, NULL);
+    if (rc == SQLITE_OK && (out = es_chain_start(db, at, from, c)) == ERR_OK) {
+        do {
+            int64_t before = c->checked;
+            if ((out = es_chain_scan(db, &scan, c, INT64_MAX, 65536)) != ERR_OK ||
+                c->checked == before)
+                break;
+        } while (c->bad_position == 0);
+    }
+    if (rc != SQLITE_OK || out != ERR_OK)
+        snprintf(err, err_cap, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+done:
+    sqlite3_finalize(at);
+    sqlite3_finalize(scan);
+    sqlite3_close(db);
+    return rc != SQLITE_OK ? ERR_IO : out;
 }

@@ -12,11 +12,14 @@
  *    transaction;
  *  - a stream moves from version v - 1 to v only (compare-and-set on its
  *    row), so a lost race is an error, never a fork.
- * A store of schema 2 (before the chain) is migrated when it is opened.
+ *  - every event carries a hash chained over the event before it in position
+ *    order (chain.h); every read checks the rows it returns against it.
+ * A store of schema 2 or 3 (before the chain) is migrated when it is opened.
  * One eventstore_t is one connection: use it from one thread. */
 #ifndef INV_EVENTSTORE_H
 #define INV_EVENTSTORE_H
 
+#include "chain.h"
 #include "codec.h"
 #include "err.h"
 #include "message.h"
@@ -42,9 +45,9 @@ typedef struct {
 int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
 /* The schema version of the store at path without opening it for writing:
  * 0 when there is no such file (or it is empty), -1 when it cannot be read.
- * A daemon that finds 2 says that open() is about to migrate it. */
+ * A daemon that finds 2 or 3 says that open() is about to migrate it. */
 int eventstore_schema_of(const char *path);
-/* The schema version open() migrated the file from (2), or 0 when the file
+/* The schema version open() migrated the file from (2 or 3), or 0 when the file
  * needed no migration: the daemon logs it. */
 int eventstore_migrated_from(const eventstore_t *es);
 /* NULL-safe, idempotent; nulls *es. */
@@ -71,7 +74,11 @@ typedef int (*eventstore_event_fn)(const event_t *ev, void *arg);
 int eventstore_load_stream(eventstore_t *es, const char *stream, int64_t after_version,
                            int64_t max_position, eventstore_event_fn fn, void *arg);
 
-/* Raw rows: the envelope and the stored data map bytes (valid during fn). */
+/* Raw rows: the envelope (with its hash) and the stored data map bytes
+ * (valid during fn).  Every read (these two, eventstore_load_stream) checks
+ * each row against the chain before handing it over: the rows before a
+ * damaged one are handed over, then ERR_CORRUPT, and
+ * eventstore_damaged_at() names the position. */
 typedef int (*eventstore_raw_fn)(const envelope_t *env, const void *data, size_t len, void *arg);
 /* Events with after < position <= through (INT64_MAX: no bound), in
  * order, at most `limit`. */
@@ -87,6 +94,41 @@ int eventstore_outbox_delete_through(eventstore_t *es, int64_t through);
 /* Events from the first outbox row's position to the head: published or
  * not, their rows are still there (0: the outbox is empty). */
 int eventstore_outbox_backlog(eventstore_t *es, int64_t *count);
+
+/* The lowest position a read of this connection found damaged (its hash
+ * is not the one of its bytes linked to the event before it, or the row
+ * does not decode); 0 when none. */
+int64_t eventstore_damaged_at(const eventstore_t *es);
+
+/* The chain checked in position order, from a hash kept in memory: what
+ * the relay verifies as it goes and `invctl verify` offline. */
+typedef struct {
+    int64_t through;              /* the last position checked and intact (0: none yet) */
+    uint8_t hash[CHAIN_HASH_LEN]; /* its hash (the genesis' zeros before position 1) */
+    int64_t checked;              /* events checked */
+    int64_t bad_position;         /* the first position whose hash does not follow, 0: none */
+} es_chain_state_t;
+
+/* *c before position `from` (<= 1: the start of the log; otherwise the
+ * stored hash of the event before it is taken as verified). */
+int eventstore_chain_start(eventstore_t *es, int64_t from, es_chain_state_t *c);
+/* Checks up to `limit` events with c->through < position <= through,
+ * moving c; stops at the first bad one (c->bad_position).  ERR_OK, or the
+ * store's error. */
+int eventstore_chain_verify(eventstore_t *es, es_chain_state_t *c, int64_t through, int limit);
+/* Moves c over the event just read (env with its hash, data its stored
+ * bytes) when it is the next position: false, with c->bad_position set,
+ * when its hash does not follow from c->hash (or c is broken already);
+ * true otherwise (an event at another position leaves c as it is).  Called
+ * from a raw read's fn with es (else NULL), no hash is computed when the
+ * read checked the row against a stored predecessor equal to c->hash. */
+bool eventstore_chain_follow(const eventstore_t *es, es_chain_state_t *c, const envelope_t *env,
+                             const void *data, size_t len);
+/* The whole chain of the store at path from `from` on, opened read-only
+ * (nothing is written or migrated).  ERR_OK with *c (bad_position 0: the
+ * chain is intact through c->through), or an error with a message in err. */
+int eventstore_verify_file(const char *path, int64_t from, es_chain_state_t *c, char *err,
+                           size_t err_cap);
 
 /* Highest committed position (0 when empty) and its recorded_at. */
 int eventstore_head(eventstore_t *es, int64_t *position, int64_t *recorded_at);

@@ -4,6 +4,8 @@
 #include "bus.h"
 #include "log.h"
 #include "modeldb.h"
+#include "modellock.h"
+#include "proc.h"
 #include "topology.h"
 
 #include <assert.h>
@@ -81,6 +83,24 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         log_init(spec->name, level);
     }
     return rc;
+}
+
+int
+subdaemon_begin(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int argc, char **argv,
+                int *lock, int *status)
+{
+    *lock = -1;
+    int rc = subdaemon_settings(cfg, spec, argc, argv);
+    if (rc != 0) {
+        *status = rc > 0 ? 0 : 2;
+        return -1;
+    }
+    proc_install_signals();
+    if (!cfg->dump && (*lock = modellock_take(cfg->db)) < 0) {
+        *status = 1;
+        return -1;
+    }
+    return 0;
 }
 
 FILE *

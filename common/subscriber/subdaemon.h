@@ -81,6 +81,15 @@ typedef struct {
 int subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int argc,
                        char **argv);
 
+/* The start of a subscriber daemon's main: subdaemon_settings, the signal
+ * handlers (proc.h), then outside dump mode the model's lock (one writer
+ * per model, modellock.h), left in *lock (-1 when none) for the caller to
+ * release at exit.  Returns 0 to go on; otherwise -1 with *status the exit
+ * status of main: 0 after --help, 2 after a bad setting, 1 when the lock is
+ * held. */
+int subdaemon_begin(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int argc, char **argv,
+                    int *lock, int *status);
+
 /* Where the live model prints: stdout when running; NULL for once (a
  * catch-up replays history, it does not re-announce it) and dump (stdout
  * carries the dump). */

@@ -44,6 +44,7 @@
  * pages. */
 #include "subscriber.h"
 
+#include "chain.h"
 #include "log.h"
 #include "modeldb.h"
 #include "proc.h"
@@ -109,6 +110,14 @@ struct subscriber {
     bool failed;                        /* stopping because the model cannot go on */
     event_t ev;                         /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
+    /* The hash chain (common/store/chain.h): every event applied must link
+     * to the hash of the one before it, kept with the checkpoint. */
+    bool chain_loaded;                   /* cp_hash was read from the live model */
+    bool cp_hash_known;                  /* false: a model without it; the next is taken */
+    uint8_t cp_hash[CHAIN_HASH_LEN];     /* the checkpoint event's hash */
+    bool tx_hash_known;
+    uint8_t tx_hash[CHAIN_HASH_LEN];     /* the last applied event's hash, in the batch */
+    sqlite3_stmt *hash_st;               /* modeldb_checkpoint_hash_set's, on the live model */
 };
 
 subscriber_t *
@@ -145,6 +154,7 @@ subscriber_destroy(subscriber_t **sp)
     if (!sp || !*sp)
         return;
     subscriber_t *s = *sp;
+    sqlite3_finalize(s->hash_st);
     bus_close(&s->monitor);
     bus_close(&s->sub);
     bus_close(&s->catchup);
@@ -192,7 +202,7 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
         lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
     else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, 17);
     codec_pack_kv_bool(pk, "ok", true);
     codec_pack_kv_str(pk, "service", s->cfg.name);
     codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
@@ -209,6 +219,8 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
     codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
     codec_pack_kv_int(pk, "commits", st->commits);
     codec_pack_kv_bool(pk, "model_unusable", st->unusable);
+    codec_pack_kv_int(pk, "chain_broken_at", st->chain_broken_at);
+    codec_pack_kv_int(pk, "store_damaged_at", st->store_damaged_at);
 }
 
 void
@@ -272,10 +284,15 @@ sub_commit_batch(subscriber_t *s)
 {
     if (!s->in_tx)
         return 0;
-    if (s->ops->commit(s->model, s->tx_last, s->tx_event_id) != 0) {
+    if ((s->tx_hash_known &&
+         modeldb_checkpoint_hash_set(s->ops->db(s->model), &s->hash_st, s->tx_hash,
+                                     CHAIN_HASH_LEN) != SQLITE_OK) ||
+        s->ops->commit(s->model, s->tx_last, s->tx_event_id) != 0) {
         sub_abort_batch(s, "commit failed");
         return -1;
     }
+    memcpy(s->cp_hash, s->tx_hash, CHAIN_HASH_LEN);
+    s->cp_hash_known = s->tx_hash_known;
     s->in_tx = false;
     s->st.checkpoint = s->tx_last;
     s->st.applied_recorded_at = s->tx_recorded;
@@ -296,12 +313,62 @@ sub_next(const subscriber_t *s)
     return (s->in_tx ? s->tx_last : s->st.checkpoint) + 1;
 }
 
+/* The checkpoint event's hash, read from the live model once (again after
+ * a swap): the genesis at checkpoint 0; a model without one (written
+ * before the chain, or by a rebuild) takes the next event's as it comes. */
+static void
+sub_chain_load(subscriber_t *s)
+{
+    if (s->chain_loaded)
+        return;
+    bool known = s->st.checkpoint == 0;
+    memset(s->cp_hash, 0, CHAIN_HASH_LEN);
+    if (!known && modeldb_checkpoint_hash_get(s->ops->db(s->model), s->cp_hash, CHAIN_HASH_LEN,
+                                              &known) != SQLITE_OK)
+        return; /* tried again at the next event */
+    if (!known)
+        LOG_I(NULL, "the %s model has no chain hash at its checkpoint %lld: the next event's is "
+                    "taken as it comes, once",
+              s->cfg.name, (long long)s->st.checkpoint);
+    s->cp_hash_known = known;
+    s->chain_loaded = true;
+}
+
+/* Whether ev links to the hash of the event before it (the batch's last,
+ * or the checkpoint's): recomputed from its bytes as they came.  A
+ * mismatch (changed bytes on the way, or a damaged store served anyway) is
+ * not applied: logged once per position and put in Status. */
+static bool
+sub_chain_follows(subscriber_t *s, const event_t *ev)
+{
+    sub_chain_load(s);
+    if (!s->chain_loaded)
+        return false;
+    const uint8_t *prev = s->in_tx ? s->tx_hash : s->cp_hash;
+    bool known = s->in_tx ? s->tx_hash_known : s->cp_hash_known;
+    const char *type = event_spec(ev->env.type)->name;
+    chain_event_t cev = {ev->env.stream, strlen(ev->env.stream), ev->env.version, type,
+                         strlen(type),   ev->raw_data,           ev->raw_len,     ev->env.recorded_at};
+    if (ev->raw_data && (!known || chain_check(prev, &cev, ev->env.hash)))
+        return true;
+    if (s->st.chain_broken_at != ev->env.position)
+        LOG_E(ev->env.correlation_id,
+              "position %lld does not follow the hash chain (its bytes changed on the way or "
+              "the event store is damaged there): not applied; the %s model stays at %lld",
+              (long long)ev->env.position, s->cfg.name, (long long)s->st.checkpoint);
+    s->st.chain_broken_at = ev->env.position;
+    s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
+    return false;
+}
+
 /* Applies ev, which must be sub_next(s), inside the batch. 0 or -1. */
 static int
 sub_apply(subscriber_t *s, const event_t *ev)
 {
     if (s->st.unusable)
         return -1; /* written no more: a rebuild replaces it */
+    if (!sub_chain_follows(s, ev))
+        return -1;
     if (!s->in_tx) {
         if (s->ops->begin(s->model) != 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
@@ -311,6 +378,8 @@ sub_apply(subscriber_t *s, const event_t *ev)
         s->in_tx = true;
         s->tx_count = 0;
         s->tx_started_ms = proc_mono_ms();
+        memcpy(s->tx_hash, s->cp_hash, CHAIN_HASH_LEN);
+        s->tx_hash_known = s->cp_hash_known;
     }
     if (s->ops->apply(s->model, ev) != 0) {
         LOG_E(ev->env.correlation_id, "applying position %lld (%s) failed: %s",
@@ -320,6 +389,10 @@ sub_apply(subscriber_t *s, const event_t *ev)
         return -1;
     }
     s->tx_last = ev->env.position;
+    memcpy(s->tx_hash, ev->env.hash, CHAIN_HASH_LEN);
+    s->tx_hash_known = true;
+    if (s->st.chain_broken_at && ev->env.position >= s->st.chain_broken_at)
+        s->st.chain_broken_at = 0; /* the event came intact after all */
     s->tx_recorded = ev->env.recorded_at;
     strcopy(s->tx_event_id, sizeof s->tx_event_id, ev->env.event_id);
     s->tx_count++;
@@ -425,15 +498,15 @@ sub_page_last(subscriber_t *s, const sub_page_t *page)
     return codec_read_event(&r, &s->ev, &why) == 0 ? s->ev.env.position : -1;
 }
 
-enum { PK_HEAD, PK_AFTER, PK_EVENTS, PK__COUNT };
+enum { PK_HEAD, PK_AFTER, PK_EVENTS, PK_DAMAGED, PK__COUNT };
 static const codec_key_t page_keys[PK__COUNT] = {CODEC_KEY("head"), CODEC_KEY("after"),
-                                                 CODEC_KEY("events")};
+                                                 CODEC_KEY("events"), CODEC_KEY("damaged_at")};
 
 /* Reads the ReadEvents reply to the request for the page after `after`:
  * its head and its page of events.  0, or -1 with why. */
 static int
 sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_page_t *page,
-              const char **why)
+              int64_t *damaged_at, const char **why)
 {
     mpread_t r, v[PK__COUNT];
     uint32_t found;
@@ -442,13 +515,18 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     if (codec_reader_init(&r, reply, len, why) != 0)
         return -1;
     if (codec_map_index(&r, page_keys, PK__COUNT, v, &found, &unknown) != 0 ||
-        found != (1u << PK__COUNT) - 1 || mpread_int(&v[PK_HEAD], head) != 0 ||
+        (found & ((1u << PK_DAMAGED) - 1)) != (1u << PK_DAMAGED) - 1 || mpread_int(&v[PK_HEAD], head) != 0 ||
         mpread_int(&v[PK_AFTER], &answered) != 0 || mpread_array(&v[PK_EVENTS], &page->n) != 0) {
         *why = "not a map of head, after and an events array";
         return -1;
     }
     if (answered != after) {
         *why = "an answer to another request";
+        return -1;
+    }
+    *damaged_at = 0;
+    if ((found & (1u << PK_DAMAGED)) && mpread_int(&v[PK_DAMAGED], damaged_at) != 0) {
+        *why = "damaged_at is not an integer";
         return -1;
     }
     page->events = v[PK_EVENTS];
@@ -509,7 +587,13 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
     int rc = -1;
     int64_t head = 0;
     sub_page_t page;
-    if (sub_read_page(reply, len, after, &head, &page, &why) == 0) {
+    int64_t damaged_at = 0;
+    if (sub_read_page(reply, len, after, &head, &page, &damaged_at, &why) == 0) {
+        if (damaged_at != s->st.store_damaged_at && damaged_at > 0)
+            LOG_E(NULL, "the relay reports the event store damaged at position %lld: nothing "
+                        "from it on is served; the %s model stays at %lld",
+                  (long long)damaged_at, s->cfg.name, (long long)s->st.checkpoint);
+        s->st.store_damaged_at = damaged_at;
         /* heads only rise, but for one case (substate.h) */
         s->st.head = substate_page_head(s->st.head, head, page.n, after);
         sub_head_below(s, head);
@@ -532,6 +616,8 @@ sub_verify_page(subscriber_t *s, sub_page_t *page)
 {
     const char *why;
     bool has_event = page->n > 0 && codec_read_event(&page->events, &s->ev, &why) == 0;
+    if (!has_event && s->st.store_damaged_at > 0 && s->st.store_damaged_at <= s->st.checkpoint)
+        return -1; /* not served past the damage: not settled, the model stays (no rebuild) */
     substate_history_t h = substate_history(s->st.checkpoint, s->fingerprint, has_event,
                                             s->ev.env.position, s->ev.env.event_id);
     if (h == SUBSTATE_NO_EVENT) {
@@ -630,8 +716,11 @@ sub_rebuild_swap(subscriber_t *s)
 {
     if (sub_commit_batch(s) != 0)
         return;
+    sqlite3_finalize(s->hash_st); /* of the model that goes */
+    s->hash_st = NULL;
     if (rebuild_swap(s->rebuild, &s->model) != 0)
         return;
+    s->chain_loaded = false;
     s->st.checkpoint = rebuild_checkpoint(s->rebuild);
     s->st.rebuilds++;
     s->st.unusable = false;
@@ -1013,6 +1102,8 @@ subscriber_run(subscriber_t *s)
     if (rebuild_model(s->rebuild))
         rebuild_abandon(s->rebuild, "stopping");
     sub_commit_batch(s);
+    sqlite3_finalize(s->hash_st); /* the daemon closes (or finishes) the model next */
+    s->hash_st = NULL;
     LOG_I(NULL, "%s stopping at checkpoint %lld", s->cfg.name, (long long)s->st.checkpoint);
     return s->failed ? -1 : 0;
 }

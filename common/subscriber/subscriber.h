@@ -94,6 +94,9 @@ typedef struct {
     int64_t rebuild_checkpoint;  /* its position so far */
     int64_t rebuilds;            /* rebuilds swapped in since start */
     int64_t commits;             /* transactions committed since start */
+    int64_t chain_broken_at;     /* an event whose hash did not follow the checkpoint's was
+                                    refused at this position (not applied), 0: none */
+    int64_t store_damaged_at;    /* the relay reports the store damaged from here, 0: none */
 } subscriber_status_t;
 
 /* A request on the control socket other than Status.  `type` is the request

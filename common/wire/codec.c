@@ -660,6 +660,9 @@ codec_pack_envelope(codec_writer_t *w, const envelope_t *env)
     codec_map_str(w, "command_id", env->command_id);
     codec_map_str(w, "correlation_id", env->correlation_id);
     codec_map_int(w, "recorded_at", env->recorded_at);
+    codec_map_key(w, "hash");
+    msgpack_pack_bin(&w->pk, sizeof env->hash);
+    msgpack_pack_bin_body(&w->pk, env->hash, sizeof env->hash);
     codec_map_key(w, "data");
 }
 
@@ -689,6 +692,7 @@ enum {
     EK_COMMAND_ID,
     EK_CORRELATION_ID,
     EK_RECORDED_AT,
+    EK_HASH, /* optional here; the subscribers' chain check requires it */
     EK_DATA,
     EK__COUNT
 };
@@ -697,7 +701,20 @@ static const codec_key_t event_keys[EK__COUNT] = {
     CODEC_KEY("position"),   CODEC_KEY("stream"),         CODEC_KEY("version"),
     CODEC_KEY("type"),       CODEC_KEY("schema"),         CODEC_KEY("event_id"),
     CODEC_KEY("command_id"), CODEC_KEY("correlation_id"), CODEC_KEY("recorded_at"),
-    CODEC_KEY("data")};
+    CODEC_KEY("hash"),       CODEC_KEY("data")};
+
+/* The event's hash: a bin of exactly 32 bytes.  0 or -1. */
+static int
+codec_read_hash(mpread_t *r, uint8_t *hash, size_t len)
+{
+    mpread_t at = *r;
+    if (mpread_peek(r) != MP_BIN || mpread_skip(&at) != 0 || (size_t)(at.p - r->p) != len + 2 ||
+        r->p[0] != 0xc4 || r->p[1] != len)
+        return -1;
+    memcpy(hash, r->p + 2, len);
+    *r = at;
+    return 0;
+}
 
 /* Reads the value of envelope key k at r into e.  0 or -1. */
 static int
@@ -723,6 +740,8 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
         return mpread_str_copy(r, e->correlation_id, sizeof e->correlation_id);
     case EK_RECORDED_AT:
         return mpread_int(r, &e->recorded_at);
+    case EK_HASH:
+        return codec_read_hash(r, e->hash, sizeof e->hash);
     default:
         return -1;
     }
@@ -751,7 +770,9 @@ codec_read_event(mpread_t *r, event_t *ev, const char **why)
 {
     envelope_t *e = &ev->env;
     memset(e, 0, sizeof *e);
-    const uint32_t envelope = ((1u << EK__COUNT) - 1) & ~(1u << EK_DATA);
+    ev->raw_data = NULL;
+    ev->raw_len = 0;
+    const uint32_t envelope = ((1u << EK__COUNT) - 1) & ~(1u << EK_DATA) & ~(1u << EK_HASH);
     uint32_t n, found = 0;
     int64_t schema = 0;
     char type[40] = "";
@@ -773,9 +794,11 @@ codec_read_event(mpread_t *r, event_t *ev, const char **why)
         if (k >= 0)
             found |= 1u << k;
         if (k == EK_DATA && (found & envelope) == envelope) {
+            ev->raw_data = r->p;
             if (codec_event_kind(e, type, schema, why) != 0 ||
                 codec_read_event_data(e->type, e->schema, r, &ev->data, why) != 0)
                 return -1;
+            ev->raw_len = (size_t)(r->p - (const uint8_t *)ev->raw_data);
             data_read = true;
             continue;
         }
@@ -800,7 +823,11 @@ codec_read_event(mpread_t *r, event_t *ev, const char **why)
     }
     if (codec_event_kind(e, type, schema, why) != 0)
         return -1;
-    return codec_read_event_data(e->type, e->schema, &data, &ev->data, why);
+    ev->raw_data = data.p;
+    if (codec_read_event_data(e->type, e->schema, &data, &ev->data, why) != 0)
+        return -1;
+    ev->raw_len = (size_t)(data.p - (const uint8_t *)ev->raw_data);
+    return 0;
 }
 
 int

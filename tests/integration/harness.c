@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include "bus.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,16 +105,8 @@ struct harness {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
+void
+harness_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -216,11 +209,11 @@ still_running(harness_t *h, int i)
 static bool
 wait_exit(harness_t *h, int i, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     while (still_running(h, i)) {
-        if (now_ms() >= deadline)
+        if (proc_mono_ms() >= deadline)
             return false;
-        sleep_ms(5);
+        harness_sleep_ms(5);
     }
     return true;
 }
@@ -300,10 +293,10 @@ harness_request_frames(harness_t *h, const char *endpoint, const void *const *fr
         if (zmq_send(s, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
             goto out;
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     int p;
     do {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - proc_mono_ms());
         p = zmq_poll(&item, 1, left > 0 ? left : 0);
     } while (p < 0 && errno == EINTR);
     if (p <= 0)
@@ -427,10 +420,10 @@ harness_checkpoint(harness_t *h, const char *daemon, int64_t *position)
 int
 harness_wait_position(harness_t *h, const char *daemon, int64_t position, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     int64_t seen = -1;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - proc_mono_ms();
         int wait = left > 1000 ? 1000 : (left > 0 ? (int)left : 0);
         int64_t pos;
         if (checkpoint_once(h, daemon, position, wait, &pos) == 0) {
@@ -438,9 +431,9 @@ harness_wait_position(harness_t *h, const char *daemon, int64_t position, int ti
             if (pos >= position)
                 return 0;
         }
-        if (now_ms() >= deadline)
+        if (proc_mono_ms() >= deadline)
             break;
-        sleep_ms(POLL_MS);
+        harness_sleep_ms(POLL_MS);
     }
     fprintf(stderr, "harness: %s did not reach position %lld in %d ms (last seen %lld)\n", daemon,
             (long long)position, timeout_ms, (long long)seen);
@@ -536,20 +529,20 @@ static int
 wait_ready(harness_t *h, int i)
 {
     int timeout = h->opts.ready_timeout_ms > 0 ? h->opts.ready_timeout_ms : 15000;
-    int64_t deadline = now_ms() + timeout;
-    while (now_ms() < deadline) {
+    int64_t deadline = proc_mono_ms() + timeout;
+    while (proc_mono_ms() < deadline) {
         if (!still_running(h, i)) {
             fprintf(stderr, "harness: %s exited during start-up\n", defs[i].name);
             return -1;
         }
         harness_reply_t r;
-        int64_t t0 = now_ms();
+        int64_t t0 = proc_mono_ms();
         int rc = harness_status(h, defs[i].status_ep, STATUS_TIMEOUT_MS, &r);
         harness_reply_fini(&r);
         if (rc == 0)
             return 0;
-        if (now_ms() - t0 < POLL_MS)
-            sleep_ms(POLL_MS);
+        if (proc_mono_ms() - t0 < POLL_MS)
+            harness_sleep_ms(POLL_MS);
     }
     fprintf(stderr, "harness: %s did not answer Status on %s within %d ms\n", defs[i].name,
             harness_endpoint(h, defs[i].status_ep), timeout);

@@ -124,6 +124,10 @@ int harness_wait_position(harness_t *h, const char *daemon, int64_t position, in
 /* The checkpoint a daemon reports now (Status: "checkpoint", or "position"). */
 int harness_checkpoint(harness_t *h, const char *daemon, int64_t *position);
 
+/* Sleeps ms milliseconds, resuming after a signal: the poll interval of the
+ * tests' bounded waits (their clock is proc_mono_ms, proc.h). */
+void harness_sleep_ms(int ms);
+
 /* Path of a daemon's binary (from the build tree). */
 const char *harness_binary(const char *daemon);
 

@@ -47,6 +47,8 @@ inv_integration_test(test_domain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_do
 inv_integration_test(test_rebuild ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rebuild.c)
 inv_integration_test(test_failures ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_failures.c)
 target_link_libraries(test_failures PRIVATE PkgConfig::SQLITE)
+inv_integration_test(test_chain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_chain.c)
+target_link_libraries(test_chain PRIVATE PkgConfig::SQLITE)
 
 # The local launcher (deploy/inventory-local) on the real daemons.
 add_test(NAME test_launcher

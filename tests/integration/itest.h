@@ -17,11 +17,11 @@
 #define ITEST_TIMEOUT_MS 5000
 #define ITEST_WAIT_MS 20000
 
-/* Runs argv to completion with its stdout to out_path (NULL: the test's
- * stderr), and its stderr there too when with_stderr; the exit status, or
- * -1. */
-static inline int
-itest_run(char *const argv[], const char *out_path, bool with_stderr)
+/* Starts argv in the background with its stdout to out_path (NULL: the
+ * test's stderr), and its stderr there too when with_stderr; the child's
+ * pid, or -1.  The caller waits for it. */
+static inline pid_t
+itest_start(char *const argv[], const char *out_path, bool with_stderr)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -32,6 +32,14 @@ itest_run(char *const argv[], const char *out_path, bool with_stderr)
         execv(argv[0], argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Runs argv to completion (itest_start); the exit status, or -1. */
+static inline int
+itest_run(char *const argv[], const char *out_path, bool with_stderr)
+{
+    pid_t pid = itest_start(argv, out_path, with_stderr);
     int status;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;
@@ -47,6 +55,43 @@ itest_cmd(command_t *c, command_type_t type, const char *command_id)
     snprintf(c->correlation_id, sizeof c->correlation_id, "corr-%.*s", ID_MAX - 5, command_id);
 }
 
+/* RegisterSupplier sid named name. */
+static inline void
+itest_supplier_cmd(command_t *c, const char *cid, const char *sid, const char *name)
+{
+    itest_cmd(c, CMD_REGISTER_SUPPLIER, cid);
+    fields_set_str(&c->data, F_SUPPLIER_ID, sid);
+    fields_set_str(&c->data, F_NAME, name);
+}
+
+/* CreateProduct with every field of DOMAIN.md. */
+static inline void
+itest_product_cmd(command_t *c, const char *cid, const char *pid, const char *sid, const char *sku,
+                  const char *name, const char *desc, int64_t price, int64_t cost, int64_t stock,
+                  int64_t threshold)
+{
+    itest_cmd(c, CMD_CREATE_PRODUCT, cid);
+    fields_set_str(&c->data, F_PRODUCT_ID, pid);
+    fields_set_str(&c->data, F_SKU, sku);
+    fields_set_str(&c->data, F_NAME, name);
+    fields_set_str(&c->data, F_DESCRIPTION, desc);
+    fields_set_str(&c->data, F_SUPPLIER_ID, sid);
+    fields_set_int(&c->data, F_PRICE_CENTS, price);
+    fields_set_int(&c->data, F_COST_PRICE_CENTS, cost);
+    fields_set_int(&c->data, F_STOCK, stock);
+    fields_set_int(&c->data, F_LOW_STOCK_THRESHOLD, threshold);
+}
+
+/* SellProduct of qty of pid under order. */
+static inline void
+itest_sell_cmd(command_t *c, const char *cid, const char *pid, const char *order, int64_t qty)
+{
+    itest_cmd(c, CMD_SELL_PRODUCT, cid);
+    fields_set_str(&c->data, F_PRODUCT_ID, pid);
+    fields_set_str(&c->data, F_ORDER_ID, order);
+    fields_set_int(&c->data, F_QUANTITY, qty);
+}
+
 /* Sends cmd and asserts it was accepted; returns the position of its last
  * event. */
 static inline int64_t
@@ -59,6 +104,32 @@ itest_accept(harness_t *h, const command_t *c)
               r.fields.count ? r.fields.items[0].message : "");
     cr_assert_gt(r.position, 0);
     return r.position;
+}
+
+/* Fills argv (room for cap entries) with invbench against the harness's
+ * command-service, not waiting on a projector (--projector-ep ""), then
+ * the NULL-terminated args, then NULL. */
+static inline void
+itest_invbench_argv(harness_t *h, char **argv, size_t cap, const char *const *args)
+{
+    size_t n = 0;
+    argv[n++] = (char *)harness_binary("invbench");
+    argv[n++] = "--command-ep";
+    argv[n++] = (char *)harness_endpoint(h, "command");
+    argv[n++] = "--projector-ep";
+    argv[n++] = "";
+    for (size_t i = 0; args[i]; i++) {
+        cr_assert_lt(n + 1, cap, "too many invbench arguments");
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+}
+
+/* <the harness's temporary folder>/name into out. */
+static inline void
+itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", harness_dir(h), name);
 }
 
 /* True when o, or anything inside it, is a string containing `needle`. */
@@ -246,6 +317,27 @@ itest_keys_are(const msgpack_object *o, const char *const *keys)
     return o->via.map.size == n;
 }
 
+/* The head of the store (relay Status). */
+static inline int64_t
+itest_head(harness_t *h)
+{
+    harness_reply_t r;
+    cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
+    int64_t v = itest_int(r.root, "head");
+    harness_reply_fini(&r);
+    return v;
+}
+
+/* Waits until every read model (projector, query, audit, alert) covers
+ * position; asserts it does within timeout_ms each. */
+static inline void
+itest_wait_all(harness_t *h, int64_t position, int timeout_ms)
+{
+    static const char *const readers[] = {"projector", "query", "audit", "alert"};
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+        cr_assert_eq(harness_wait_position(h, readers[i], position, timeout_ms), 0,
+                     "%s did not reach position %lld", readers[i], (long long)position);
+}
 
 /* ---- comparing a live model with a fresh build ---------------------------- */
 

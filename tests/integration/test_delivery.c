@@ -22,27 +22,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Starts argv in the background (stdout/stderr to log_path). */
-static pid_t
-spawn(char *const argv[], const char *log_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void
-path_in(const harness_t *h, const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", harness_dir(h), name);
-}
-
 /* invbench against the harness: count commands (0: duration_ms) over
  * `products` products, extra arguments appended. */
 static int
@@ -52,29 +31,19 @@ bench(harness_t *h, int64_t count, int64_t duration_ms, const char *extra1, cons
     char c[32], d[32], logp[512];
     snprintf(c, sizeof c, "%lld", (long long)count);
     snprintf(d, sizeof d, "%lld", (long long)duration_ms);
-    path_in(h, "invbench.out", logp, sizeof logp);
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)harness_binary("invbench");
-    argv[n++] = "--command-ep";
-    argv[n++] = (char *)harness_endpoint(h, "command");
-    argv[n++] = "--projector-ep";
-    argv[n++] = "";
-    argv[n++] = "--count";
-    argv[n++] = c;
-    argv[n++] = "--duration-ms";
-    argv[n++] = d;
-    argv[n++] = "--products";
-    argv[n++] = "200";
+    itest_path_in(h, "invbench.out", logp, sizeof logp);
+    const char *args[12] = {"--count", c, "--duration-ms", d, "--products", "200"};
+    int n = 6;
     if (ack_log) {
-        argv[n++] = "--ack-log";
-        argv[n++] = (char *)ack_log;
+        args[n++] = "--ack-log";
+        args[n++] = ack_log;
     }
     if (extra1)
-        argv[n++] = (char *)extra1;
+        args[n++] = extra1;
     if (extra2)
-        argv[n++] = (char *)extra2;
-    argv[n] = NULL;
+        args[n++] = extra2;
+    char *argv[24];
+    itest_invbench_argv(h, argv, 24, args);
     return itest_run(argv, logp, false);
 }
 
@@ -82,13 +51,6 @@ static int64_t
 status_int(harness_t *h, const char *endpoint, const char *key)
 {
     return harness_status_int(h, endpoint, key, ITEST_TIMEOUT_MS);
-}
-
-/* The relay's published head. */
-static int64_t
-head(harness_t *h)
-{
-    return status_int(h, "catchup", "head");
 }
 
 static void
@@ -103,7 +65,7 @@ wait_all(harness_t *h, int64_t pos)
 static void
 db_path(harness_t *h, const char *name, char *out, size_t cap)
 {
-    path_in(h, name, out, cap);
+    itest_path_in(h, name, out, cap);
 }
 
 /* Waits up to timeout_ms for one message on sub (close it with
@@ -146,7 +108,7 @@ Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
     cr_assert_eq(harness_wait_position(h, "projector", 0, ITEST_WAIT_MS), 0);
     int64_t gaps = status_int(h, "projector", "gaps");
     cr_assert_eq(bench(h, 3000, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t top = head(h), next = 1, batches = 0, largest = 0;
+    int64_t top = itest_head(h), next = 1, batches = 0, largest = 0;
     cr_assert_geq(top, 3000);
     while (next <= top && sub_wait(sub, ITEST_WAIT_MS, &m) == 0) {
         size_t len;
@@ -203,7 +165,7 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
     harness_t *h = harness_start(&o);
     cr_assert_not_null(h);
     cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t before = head(h);
+    int64_t before = itest_head(h);
     cr_assert_eq(harness_wait_position(h, "projector", before, ITEST_WAIT_MS), 0);
     int64_t gaps = status_int(h, "projector", "gaps");
     cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
@@ -253,7 +215,7 @@ Test(delivery, malformed_batches_on_the_bus_change_nothing, .timeout = 120)
 
     cr_assert_eq(harness_daemon_start(h, "relay"), 0);
     cr_assert_eq(bench(h, 300, 0, NULL, NULL, NULL), 0, "invbench failed");
-    int64_t after = head(h);
+    int64_t after = itest_head(h);
     cr_assert_gt(after, before);
     cr_assert_eq(harness_wait_position(h, "projector", after, ITEST_WAIT_MS), 0,
                  "the projector did not reach the relay's head after the noise");
@@ -274,7 +236,7 @@ Test(delivery, late_subscriber_converges_to_the_same_read_model, .timeout = 240)
     cr_assert_not_null(h);
     cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
     cr_assert_eq(bench(h, 10000, 0, "--window", "32", NULL), 0, "invbench failed");
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     cr_assert_geq(pos, 10000);
     cr_assert_eq(harness_daemon_start(h, "audit"), 0);
     wait_all(h, pos);
@@ -293,7 +255,7 @@ Test(delivery, frozen_subscriber_converges_after_sigcont, .timeout = 280)
     cr_assert_eq(harness_daemon_sigstop(h, "projector"), 0);
     cr_assert_eq(bench(h, 50000, 0, "--mix", "sell:50,view:30,stock:10,price:5,review:5", NULL), 0);
     cr_assert_eq(harness_daemon_sigcont(h, "projector"), 0);
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     cr_assert_geq(pos, 50000);
     wait_all(h, pos);
     char db[512];
@@ -379,33 +341,30 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     harness_t *h = harness_start(NULL);
     cr_assert_not_null(h);
     char ack_log[512], blog[512];
-    path_in(h, "acks.log", ack_log, sizeof ack_log);
-    path_in(h, "chaos-bench.log", blog, sizeof blog);
-    char *argv[] = {(char *)harness_binary("invbench"),
-                    "--command-ep",
-                    (char *)harness_endpoint(h, "command"),
-                    "--projector-ep",
-                    "",
-                    "--duration-ms",
-                    "15000",
-                    "--products",
-                    "50",
-                    "--connections",
-                    "4",
-                    "--window",
-                    "16",
-                    "--retry-ms",
-                    "1500",
-                    "--initial-stock",
-                    "30",
-                    "--restock",
-                    "25",
-                    "--mix",
-                    "sell:70,view:5,stock:10,price:10,review:5",
-                    "--ack-log",
-                    ack_log,
-                    NULL};
-    pid_t load = spawn(argv, blog);
+    itest_path_in(h, "acks.log", ack_log, sizeof ack_log);
+    itest_path_in(h, "chaos-bench.log", blog, sizeof blog);
+    const char *args[] = {"--duration-ms",
+                          "15000",
+                          "--products",
+                          "50",
+                          "--connections",
+                          "4",
+                          "--window",
+                          "16",
+                          "--retry-ms",
+                          "1500",
+                          "--initial-stock",
+                          "30",
+                          "--restock",
+                          "25",
+                          "--mix",
+                          "sell:70,view:5,stock:10,price:10,review:5",
+                          "--ack-log",
+                          ack_log,
+                          NULL};
+    char *argv[40];
+    itest_invbench_argv(h, argv, 40, args);
+    pid_t load = itest_start(argv, blog, true);
     cr_assert_gt(load, 0);
     const char *victims[] = {"command", "relay", "projector", "audit", "alert", "query"};
     unsigned seed = (unsigned)time(NULL);
@@ -424,7 +383,7 @@ Test(delivery, chaos_kill_every_daemon_under_load, .timeout = 290)
     int status;
     cr_assert_eq(waitpid(load, &status, 0), load);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invbench failed, see %s", blog);
-    int64_t pos = head(h);
+    int64_t pos = itest_head(h);
     wait_all(h, pos);
     int64_t accepted = 0, rejected = 0;
     check_ack_log(h, ack_log, &accepted, &rejected);

@@ -10,6 +10,7 @@
  * waited for with bounded polls. */
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -46,22 +47,6 @@ finish(void)
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- commands -------------------------------------------------------------- */
 
 static void
@@ -70,32 +55,42 @@ send_cmd(const command_t *c, command_reply_t *r)
     cr_assert_eq(harness_command(h, c, ITEST_TIMEOUT_MS, r), 0, "%s: no reply", c->command_id);
 }
 
+/* A command naming one entity (key_field: id) and setting one string field. */
+static int64_t
+accept_str(command_type_t type, const char *cid, field_id_t key_field, const char *id,
+           field_id_t field, const char *value)
+{
+    command_t c;
+    itest_cmd(&c, type, cid);
+    fields_set_str(&c.data, key_field, id);
+    fields_set_str(&c.data, field, value);
+    return itest_accept(h, &c);
+}
+
+/* A command on product pid setting one integer field. */
+static int64_t
+accept_int(command_type_t type, const char *cid, const char *pid, field_id_t field, int64_t value)
+{
+    command_t c;
+    itest_cmd(&c, type, cid);
+    fields_set_str(&c.data, F_PRODUCT_ID, pid);
+    fields_set_int(&c.data, field, value);
+    return itest_accept(h, &c);
+}
+
 static int64_t
 register_supplier(const char *cid, const char *sid, const char *name)
 {
-    command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, cid);
-    fields_set_str(&c.data, F_SUPPLIER_ID, sid);
-    fields_set_str(&c.data, F_NAME, name);
-    return itest_accept(h, &c);
+    return accept_str(CMD_REGISTER_SUPPLIER, cid, F_SUPPLIER_ID, sid, F_NAME, name);
 }
 
 static void
 product_cmd(command_t *c, const char *cid, const char *pid, const char *sid, const char *name,
             const char *desc, int64_t price, int64_t cost, int64_t stock, int64_t threshold)
 {
-    itest_cmd(c, CMD_CREATE_PRODUCT, cid);
-    fields_set_str(&c->data, F_PRODUCT_ID, pid);
     char sku[64];
     snprintf(sku, sizeof sku, "SKU-%s", pid);
-    fields_set_str(&c->data, F_SKU, sku);
-    fields_set_str(&c->data, F_NAME, name);
-    fields_set_str(&c->data, F_DESCRIPTION, desc);
-    fields_set_str(&c->data, F_SUPPLIER_ID, sid);
-    fields_set_int(&c->data, F_PRICE_CENTS, price);
-    fields_set_int(&c->data, F_COST_PRICE_CENTS, cost);
-    fields_set_int(&c->data, F_STOCK, stock);
-    fields_set_int(&c->data, F_LOW_STOCK_THRESHOLD, threshold);
+    itest_product_cmd(c, cid, pid, sid, sku, name, desc, price, cost, stock, threshold);
 }
 
 static int64_t
@@ -107,41 +102,24 @@ create_product(const char *cid, const char *pid, const char *sid, const char *na
     return itest_accept(h, &c);
 }
 
-static void
-sell_cmd(command_t *c, const char *cid, const char *pid, const char *order, int64_t qty)
-{
-    itest_cmd(c, CMD_SELL_PRODUCT, cid);
-    fields_set_str(&c->data, F_PRODUCT_ID, pid);
-    fields_set_str(&c->data, F_ORDER_ID, order);
-    fields_set_int(&c->data, F_QUANTITY, qty);
-}
-
 static int64_t
 sell(const char *cid, const char *pid, const char *order, int64_t qty)
 {
     command_t c;
-    sell_cmd(&c, cid, pid, order, qty);
+    itest_sell_cmd(&c, cid, pid, order, qty);
     return itest_accept(h, &c);
 }
 
 static int64_t
 change_price(const char *cid, const char *pid, int64_t price)
 {
-    command_t c;
-    itest_cmd(&c, CMD_CHANGE_PRICE, cid);
-    fields_set_str(&c.data, F_PRODUCT_ID, pid);
-    fields_set_int(&c.data, F_PRICE_CENTS, price);
-    return itest_accept(h, &c);
+    return accept_int(CMD_CHANGE_PRICE, cid, pid, F_PRICE_CENTS, price);
 }
 
 static int64_t
 update_stock(const char *cid, const char *pid, int64_t stock)
 {
-    command_t c;
-    itest_cmd(&c, CMD_UPDATE_STOCK, cid);
-    fields_set_str(&c.data, F_PRODUCT_ID, pid);
-    fields_set_int(&c.data, F_NEW_STOCK, stock);
-    return itest_accept(h, &c);
+    return accept_int(CMD_UPDATE_STOCK, cid, pid, F_NEW_STOCK, stock);
 }
 
 static int64_t
@@ -169,21 +147,13 @@ review(const char *cid, const char *pid, const char *rid, int64_t rating, const 
 static int64_t
 discontinue(const char *cid, const char *pid, const char *reason)
 {
-    command_t c;
-    itest_cmd(&c, CMD_DISCONTINUE_PRODUCT, cid);
-    fields_set_str(&c.data, F_PRODUCT_ID, pid);
-    fields_set_str(&c.data, F_REASON, reason);
-    return itest_accept(h, &c);
+    return accept_str(CMD_DISCONTINUE_PRODUCT, cid, F_PRODUCT_ID, pid, F_REASON, reason);
 }
 
 static int64_t
 rename_supplier(const char *cid, const char *sid, const char *name)
 {
-    command_t c;
-    itest_cmd(&c, CMD_RENAME_SUPPLIER, cid);
-    fields_set_str(&c.data, F_SUPPLIER_ID, sid);
-    fields_set_str(&c.data, F_NAME, name);
-    return itest_accept(h, &c);
+    return accept_str(CMD_RENAME_SUPPLIER, cid, F_SUPPLIER_ID, sid, F_NAME, name);
 }
 
 /* A command packed by hand: {type, command_id, data: {<pairs>}}, so that
@@ -208,17 +178,6 @@ raw_command(harness_reply_t *r, const char *type, const char *cid, const char *s
     cr_assert(r->parsed);
 }
 
-/* The head of the store (relay Status). */
-static int64_t
-head(void)
-{
-    harness_reply_t r;
-    cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
-    int64_t v = itest_int(r.root, "head");
-    harness_reply_fini(&r);
-    return v;
-}
-
 /* One counter of the command-service's Status. */
 static int64_t
 command_status(const char *key)
@@ -235,7 +194,7 @@ command_status(const char *key)
 static void
 expect_reject(const command_t *c, reject_code_t code, const char *field)
 {
-    int64_t before = head();
+    int64_t before = itest_head(h);
     command_reply_t r;
     send_cmd(c, &r);
     cr_assert_not(r.accepted, "%s was accepted", c->command_id);
@@ -249,7 +208,7 @@ expect_reject(const command_t *c, reject_code_t code, const char *field)
             named = named || strcmp(r.fields.items[i].field, field) == 0;
         cr_assert(named, "%s: fields do not name %s", c->command_id, field);
     }
-    cr_assert_eq(head(), before, "%s: a rejected command appended something", c->command_id);
+    cr_assert_eq(itest_head(h), before, "%s: a rejected command appended something", c->command_id);
 }
 
 /* The fields map of a raw rejection. */
@@ -334,45 +293,31 @@ wait_log_line(const char *daemon, const char *needle)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    int64_t deadline = now_ms() + ITEST_WAIT_MS;
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
     while (!file_has(path, needle)) {
-        cr_assert_lt(now_ms(), deadline, "%s never printed: %s", path, needle);
-        pause_ms(10);
+        cr_assert_lt(proc_mono_ms(), deadline, "%s never printed: %s", path, needle);
+        harness_sleep_ms(10);
     }
 }
 
 /* ---- invctl ----------------------------------------------------------------- */
 
-static pid_t
-spawn_tool(char *const argv[], const char *out_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Waits up to timeout_ms for pid; the exit status, or -1 (then killed). */
 static int
 wait_tool(pid_t pid, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (now_ms() >= deadline) {
+        if (proc_mono_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
         }
-        pause_ms(5);
+        harness_sleep_ms(5);
     }
 }
 
@@ -397,8 +342,8 @@ invctl(const char *out_name, const char *const *args)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
     char out[512];
-    snprintf(out, sizeof out, "%s/%s", harness_dir(h), out_name);
-    return wait_tool(spawn_tool(argv, out), 20000);
+    itest_path_in(h, out_name, out, sizeof out);
+    return wait_tool(itest_start(argv, out, true), 20000);
 }
 
 static void
@@ -478,7 +423,7 @@ Test(domain, every_command_produces_its_event)
     send_cmd(&c, &r);
     check_reply(&r, "product-p1", 3, 4);
 
-    sell_cmd(&c, "sell-p1", "p1", "o-1", 5);
+    itest_sell_cmd(&c, "sell-p1", "p1", "o-1", 5);
     send_cmd(&c, &r);
     check_reply(&r, "product-p1", 4, 5);
 
@@ -628,7 +573,7 @@ Test(domain, every_rule_and_error_code)
     expect_reject(&c, REJ_ALREADY_EXISTS, NULL);
     product_cmd(&c, "create-p3-s9", "p3", "s9", "X", "", 1, 1, 1, 1);
     expect_reject(&c, REJ_NOT_FOUND, NULL);
-    sell_cmd(&c, "sell-p9", "p9", "o-9", 1);
+    itest_sell_cmd(&c, "sell-p9", "p9", "o-9", 1);
     expect_reject(&c, REJ_NOT_FOUND, NULL);
 
     /* discontinued */
@@ -636,16 +581,16 @@ Test(domain, every_rule_and_error_code)
     fields_set_str(&c.data, F_PRODUCT_ID, "p2");
     fields_set_int(&c.data, F_PRICE_CENTS, 1);
     expect_reject(&c, REJ_DISCONTINUED, NULL);
-    sell_cmd(&c, "sell-p2", "p2", "o-2", 1);
+    itest_sell_cmd(&c, "sell-p2", "p2", "o-2", 1);
     expect_reject(&c, REJ_DISCONTINUED, NULL);
     itest_cmd(&c, CMD_DISCONTINUE_PRODUCT, "disc-p2-again");
     fields_set_str(&c.data, F_PRODUCT_ID, "p2");
     expect_reject(&c, REJ_DISCONTINUED, NULL);
 
     /* stock and values */
-    sell_cmd(&c, "sell-11", "p1", "o-1", 11);
+    itest_sell_cmd(&c, "sell-11", "p1", "o-1", 11);
     expect_reject(&c, REJ_INSUFFICIENT_STOCK, NULL);
-    sell_cmd(&c, "sell-0", "p1", "o-1", 0);
+    itest_sell_cmd(&c, "sell-0", "p1", "o-1", 0);
     expect_reject(&c, REJ_VALIDATION, "quantity");
     itest_cmd(&c, CMD_SUBMIT_REVIEW, "review-6");
     fields_set_str(&c.data, F_PRODUCT_ID, "p1");
@@ -675,21 +620,21 @@ Test(domain, every_rule_and_error_code)
     /* names of 200 bytes pass, 201 do not (sent raw: the struct holds 200) */
     char name[202];
     memset(name, 'n', sizeof name);
-    int64_t before = head();
+    int64_t before = itest_head(h);
     harness_reply_t rr;
     raw_command(&rr, "RegisterSupplier", "reg-201", "sS", "supplier_id", "s2", "name", name,
                 (size_t)201);
     cr_assert_not_null(codec_map_get(reject_fields(&rr, "validation"), "name"));
     harness_reply_fini(&rr);
-    cr_assert_eq(head(), before);
+    cr_assert_eq(itest_head(h), before);
     raw_command(&rr, "RegisterSupplier", "reg-200", "sS", "supplier_id", "s2", "name", name,
                 (size_t)200);
     itest_assert_ok(&rr, "a 200-byte name");
     harness_reply_fini(&rr);
-    cr_assert_eq(head(), before + 1);
+    cr_assert_eq(itest_head(h), before + 1);
 
     /* several bad fields: every one is named */
-    before = head();
+    before = itest_head(h);
     raw_command(&rr, "CreateProduct", "create-bad2", "ssSSsiiii", "product_id", "bad id!", "sku",
                 "SKU-1", "name", name, (size_t)201, "description", "\xe2\x28\xa1", (size_t)3,
                 "supplier_id", "s/1", "price_cents", -5, "cost_price_cents", 1, "stock", -1,
@@ -706,7 +651,7 @@ Test(domain, every_rule_and_error_code)
     cr_assert_eq(f->via.map.size, sizeof bad / sizeof bad[0], "only the bad fields are named: %s",
                  named);
     harness_reply_fini(&rr);
-    cr_assert_eq(head(), before);
+    cr_assert_eq(itest_head(h), before);
 
     /* optimistic concurrency */
     itest_cmd(&c, CMD_CHANGE_PRICE, "price-stale");
@@ -714,7 +659,7 @@ Test(domain, every_rule_and_error_code)
     fields_set_int(&c.data, F_PRICE_CENTS, 1100);
     c.has_expected_version = true;
     c.expected_version = 5;
-    before = head();
+    before = itest_head(h);
     codec_writer_t w;
     codec_writer_init(&w);
     codec_pack_command(&w, &c);
@@ -725,7 +670,7 @@ Test(domain, every_rule_and_error_code)
     cr_assert_str_eq(itest_error(&rr, err, sizeof err), "conflict");
     cr_assert_eq(itest_int(rr.root, "current_version"), 1, "p1 is at version 1");
     harness_reply_fini(&rr);
-    cr_assert_eq(head(), before);
+    cr_assert_eq(itest_head(h), before);
 
     itest_cmd(&c, CMD_CHANGE_PRICE, "price-fresh");
     fields_set_str(&c.data, F_PRODUCT_ID, "p1");
@@ -736,7 +681,7 @@ Test(domain, every_rule_and_error_code)
     send_cmd(&c, &r);
     cr_assert(r.accepted, "a matching expected_version is accepted: %s", r.message);
     cr_assert_eq(r.version, 2);
-    cr_assert_eq(head(), before + 1);
+    cr_assert_eq(itest_head(h), before + 1);
 
     /* a new stream expects version 0 */
     product_cmd(&c, "create-p4", "p4", "s1", "New", "", 1, 1, 1, 1);
@@ -778,9 +723,9 @@ static void
 same_command_pipelined_appends_once(void)
 {
     enum { COPIES = 32 };
-    int64_t before = head();
+    int64_t before = itest_head(h);
     command_t c;
-    sell_cmd(&c, "sell-burst", "p1", "o-burst", 1);
+    itest_sell_cmd(&c, "sell-burst", "p1", "o-burst", 1);
     codec_writer_t w;
     codec_writer_init(&w);
     codec_pack_command(&w, &c);
@@ -812,7 +757,7 @@ same_command_pipelined_appends_once(void)
     zmq_close(s);
     zmq_ctx_term(ctx);
     cr_assert_eq(firsts, 1, "exactly one copy is not a duplicate");
-    cr_assert_eq(head(), before + 1, "one event for %d copies", COPIES);
+    cr_assert_eq(itest_head(h), before + 1, "one event for %d copies", COPIES);
 }
 
 Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
@@ -822,28 +767,28 @@ Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
     create_product("create-p1", "p1", "s1", "Claw hammer", "hammer", 1000, 600, 10, 3);
     command_t c;
     command_reply_t first, again;
-    sell_cmd(&c, "sell-once", "p1", "o-1", 3);
+    itest_sell_cmd(&c, "sell-once", "p1", "o-1", 3);
     send_cmd(&c, &first);
     cr_assert(first.accepted);
     cr_assert_not(first.duplicate);
-    int64_t h1 = head();
+    int64_t h1 = itest_head(h);
     cr_assert_eq(h1, first.position);
 
     send_cmd(&c, &again);
     expect_same_reply(&first, &again);
-    cr_assert_eq(head(), h1, "a retry appends nothing");
+    cr_assert_eq(itest_head(h), h1, "a retry appends nothing");
 
     /* a retry with other data still gets the first result */
-    sell_cmd(&c, "sell-once", "p1", "o-1", 7);
+    itest_sell_cmd(&c, "sell-once", "p1", "o-1", 7);
     send_cmd(&c, &again);
     expect_same_reply(&first, &again);
-    cr_assert_eq(head(), h1);
+    cr_assert_eq(itest_head(h), h1);
 
     cr_assert_eq(harness_daemon_restart(h, "command"), 0);
-    sell_cmd(&c, "sell-once", "p1", "o-1", 3);
+    itest_sell_cmd(&c, "sell-once", "p1", "o-1", 3);
     send_cmd(&c, &again);
     expect_same_reply(&first, &again);
-    cr_assert_eq(head(), h1, "a retry after a restart appends nothing");
+    cr_assert_eq(itest_head(h), h1, "a retry after a restart appends nothing");
     cr_assert_eq(command_status("loads"), 0, "a retry is answered without its aggregate");
 
     /* one sale in the stream, stock 10 -> 7 */
@@ -855,7 +800,7 @@ Test(domain, same_command_id_returns_the_first_reply_even_after_a_restart)
 
     /* a rejection is not stored: the retry is decided again */
     command_reply_t r;
-    sell_cmd(&c, "sell-big", "p1", "o-2", 20);
+    itest_sell_cmd(&c, "sell-big", "p1", "o-2", 20);
     send_cmd(&c, &r);
     cr_assert_eq(r.error, REJ_INSUFFICIENT_STOCK);
     cr_assert_eq(command_status("loads"), 1, "p1 is read from the store once after the restart");
@@ -1000,20 +945,20 @@ Test(domain, history_and_as_of)
                     "1",
                     NULL};
     tool_out("watch.out", path, sizeof path);
-    pid_t pid = spawn_tool(argv, path);
+    pid_t pid = itest_start(argv, path, true);
     cr_assert_gt(pid, 0);
     /* the subscription takes effect at some point after the connect: keep
      * producing events until the watcher has printed one and exited */
     int status = -1, views = 0;
-    int64_t deadline = now_ms() + ITEST_WAIT_MS;
-    while (now_ms() < deadline) {
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    while (proc_mono_ms() < deadline) {
         char cid[32];
         snprintf(cid, sizeof cid, "view-%d", views++);
         view(cid, "p1");
-        int64_t until = now_ms() + 200;
+        int64_t until = proc_mono_ms() + 200;
         pid_t done = 0;
-        while (now_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
-            pause_ms(5);
+        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
+            harness_sleep_ms(5);
         if (done == pid)
             break;
     }
@@ -1402,19 +1347,19 @@ Test(domain, read_your_own_writes)
     codec_pack_kv_str(&w.pk, "product_id", "p1");
     codec_pack_kv_int(&w.pk, "min_position", p + 1000000);
     codec_pack_kv_int(&w.pk, "wait_ms", 200);
-    int64_t t0 = now_ms();
+    int64_t t0 = proc_mono_ms();
     cr_assert_eq(zmq_send(s, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
 
     itest_request(h, "query", &r, "Dashboard", "");
-    int64_t t_other = now_ms();
+    int64_t t_other = proc_mono_ms();
     itest_assert_ok(&r, "Dashboard while another request is parked");
     cr_assert_eq(itest_int(r.root, "product_count"), 1);
     harness_reply_fini(&r);
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
     cr_assert_eq(zmq_poll(&item, 1, 0), 0, "the parked request was answered before its wait");
     cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "the parked request is answered within bounds");
-    int64_t t1 = now_ms();
+    int64_t t1 = proc_mono_ms();
     zmq_msg_t m;
     zmq_msg_init(&m);
     cr_assert_geq(zmq_msg_recv(&m, s, 0), 0);
@@ -1484,7 +1429,7 @@ Test(domain, audit_search)
     register_supplier("reg-s1", "s1", "Acme Tools");
     create_product("create-p1", "p1", "s1", "Widget", "w", 1999, 1000, 40, 10);
     command_t c;
-    sell_cmd(&c, "sell-1", "p1", "o1", 35);
+    itest_sell_cmd(&c, "sell-1", "p1", "o1", 35);
     snprintf(c.correlation_id, sizeof c.correlation_id, "order-flow-1");
     int64_t p_sell = itest_accept(h, &c);
     itest_cmd(&c, CMD_UPDATE_STOCK, "stock-1");
@@ -1610,9 +1555,9 @@ alert_msg_fini(alert_msg_t *a)
 static int
 recv_alert(void *sub, const char *pid, int timeout_ms, alert_msg_t *out)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = proc_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - proc_mono_ms();
         if (left <= 0)
             return -1;
         zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};

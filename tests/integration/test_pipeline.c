@@ -22,20 +22,14 @@ TestSuite(pipeline, .fini = cleanup, .timeout = 240);
 static void
 wait_all(int64_t position)
 {
-    static const char *const readers[] = {"projector", "query", "audit", "alert"};
-    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-        cr_assert_eq(harness_wait_position(h, readers[i], position, ITEST_WAIT_MS), 0,
-                     "%s did not reach position %lld", readers[i], (long long)position);
+    itest_wait_all(h, position, ITEST_WAIT_MS);
 }
 
 static int64_t
 sell(const char *command_id, const char *order_id, int64_t quantity)
 {
     command_t c;
-    itest_cmd(&c, CMD_SELL_PRODUCT, command_id);
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_ORDER_ID, order_id);
-    fields_set_int(&c.data, F_QUANTITY, quantity);
+    itest_sell_cmd(&c, command_id, "p1", order_id, quantity);
     return itest_accept(h, &c);
 }
 
@@ -98,21 +92,11 @@ Test(pipeline, sale_reaches_every_read_model)
     cr_assert_not_null(h, "the daemons did not start (see stderr)");
 
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    itest_supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
     itest_accept(h, &c);
 
-    itest_cmd(&c, CMD_CREATE_PRODUCT, "create-p1");
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_SKU, "HAM-001");
-    fields_set_str(&c.data, F_NAME, "Claw hammer");
-    fields_set_str(&c.data, F_DESCRIPTION, "16 oz, fibreglass handle");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_int(&c.data, F_PRICE_CENTS, 1999);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, 1200);
-    fields_set_int(&c.data, F_STOCK, 40);
-    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 10);
+    itest_product_cmd(&c, "create-p1", "p1", "s1", "HAM-001", "Claw hammer",
+                      "16 oz, fibreglass handle", 1999, 1200, 40, 10);
     itest_accept(h, &c);
 
     int64_t p = sell("sell-1", "o-1", 35);

@@ -6,6 +6,7 @@
  * up everywhere.  Also `invctl rebuild projector`. */
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,54 +29,13 @@ cleanup(void)
 
 TestSuite(rebuild, .fini = cleanup, .timeout = 180);
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void
-path_in(const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", harness_dir(h), name);
-}
-
-static int64_t
-head(void)
-{
-    harness_reply_t r;
-    cr_assert_eq(harness_status(h, "catchup", ITEST_TIMEOUT_MS, &r), 0);
-    int64_t v = itest_int(r.root, "head");
-    harness_reply_fini(&r);
-    return v;
-}
-
-static void
-wait_all(int64_t pos)
-{
-    static const char *const readers[] = {"projector", "query", "audit", "alert"};
-    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-        cr_assert_eq(harness_wait_position(h, readers[i], pos, 60000), 0, "%s did not reach %lld",
-                     readers[i], (long long)pos);
-}
-
 /* `<daemon> --mode dump --db <tmp>/<db>` into <tmp>/<out>. */
 static void
 dump(const char *daemon, const char *db, const char *out)
 {
     char dbp[512], outp[512];
-    path_in(db, dbp, sizeof dbp);
-    path_in(out, outp, sizeof outp);
+    itest_path_in(h, db, dbp, sizeof dbp);
+    itest_path_in(h, out, outp, sizeof outp);
     itest_dump(daemon, dbp, outp);
 }
 
@@ -83,8 +43,8 @@ static bool
 same_file(const char *a, const char *b)
 {
     char pa[512], pb[512];
-    path_in(a, pa, sizeof pa);
-    path_in(b, pb, sizeof pb);
+    itest_path_in(h, a, pa, sizeof pa);
+    itest_path_in(h, b, pb, sizeof pb);
     return itest_same_file(pa, pb);
 }
 
@@ -98,10 +58,7 @@ static int64_t
 sell(const char *cid, int64_t qty)
 {
     command_t c;
-    itest_cmd(&c, CMD_SELL_PRODUCT, cid);
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_ORDER_ID, cid);
-    fields_set_int(&c.data, F_QUANTITY, qty);
+    itest_sell_cmd(&c, cid, "p1", cid, qty);
     return itest_accept(h, &c);
 }
 
@@ -139,7 +96,7 @@ rebuild_and_wait(const char *ep, int64_t want, void (*during)(void))
     itest_assert_ok(&r, "Rebuild");
     harness_reply_fini(&r);
     int seen_running = 0;
-    int64_t deadline = now_ms() + 60000;
+    int64_t deadline = proc_mono_ms() + 60000;
     for (;;) {
         status(ep, &r);
         bool running = itest_bool(r.root, "rebuilding");
@@ -152,8 +109,8 @@ rebuild_and_wait(const char *ep, int64_t want, void (*during)(void))
         if (!running && rebuilds == want)
             break;
         cr_assert_leq(rebuilds, want);
-        cr_assert_lt(now_ms(), deadline, "%s: the rebuild did not finish", ep);
-        pause_ms(running ? 2 : 20);
+        cr_assert_lt(proc_mono_ms(), deadline, "%s: the rebuild did not finish", ep);
+        harness_sleep_ms(running ? 2 : 20);
     }
     return seen_running;
 }
@@ -188,7 +145,7 @@ static void
 touch(const char *name)
 {
     char path[512];
-    path_in(name, path, sizeof path);
+    itest_path_in(h, name, path, sizeof path);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "cannot create %s", path);
     fclose(f);
@@ -199,7 +156,7 @@ exists(const char *name)
 {
     char path[512];
     struct stat sb;
-    path_in(name, path, sizeof path);
+    itest_path_in(h, name, path, sizeof path);
     return lstat(path, &sb) == 0;
 }
 
@@ -219,19 +176,20 @@ stale_generations_go_at_restart(int64_t p1_stock_now)
         touch(kept[i]);
     }
     cr_assert_eq(harness_daemon_restart(h, "projector"), 0);
-    cr_assert_eq(harness_wait_position(h, "projector", head(), 30000), 0);
+    cr_assert_eq(harness_wait_position(h, "projector", itest_head(h), 30000), 0);
     for (int i = 0; i < N; i++) {
         cr_assert(!exists(stale[i]), "%s was not removed", stale[i]);
         cr_assert(exists(kept[i]), "%s was removed", kept[i]);
     }
     char target[256], live[512];
-    path_in("read.db", live, sizeof live);
+    itest_path_in(h, "read.db", live, sizeof live);
     ssize_t len = readlink(live, target, sizeof target - 1);
     cr_assert_gt(len, 0);
     target[len] = '\0';
     cr_assert(exists(target), "the live generation %s is gone", target);
     int64_t qpos = 0;
-    cr_assert_eq(p1_stock(head(), &qpos), p1_stock_now, "the projector serves the live generation");
+    cr_assert_eq(p1_stock(itest_head(h), &qpos), p1_stock_now,
+                 "the projector serves the live generation");
 }
 
 Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
@@ -240,43 +198,24 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     cr_assert_not_null(h);
 
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "reg-s1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme Tools");
+    itest_supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
     accept_cmd(&c);
-    itest_cmd(&c, CMD_CREATE_PRODUCT, "create-p1");
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_SKU, "HAM-001");
-    fields_set_str(&c.data, F_NAME, "Claw hammer");
-    fields_set_str(&c.data, F_DESCRIPTION, "16 oz");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_int(&c.data, F_PRICE_CENTS, 1999);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, 1200);
-    fields_set_int(&c.data, F_STOCK, 400);
-    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 10);
+    itest_product_cmd(&c, "create-p1", "p1", "s1", "HAM-001", "Claw hammer", "16 oz", 1999, 1200,
+                      400, 10);
     accept_cmd(&c);
     sell("sell-1", 5);
 
     /* bulk: the real load generator */
     char blog[512], n[16];
-    path_in("invbench.out", blog, sizeof blog);
+    itest_path_in(h, "invbench.out", blog, sizeof blog);
     snprintf(n, sizeof n, "%d", 20000);
-    char *argv[] = {(char *)harness_binary("invbench"),
-                    "--command-ep",
-                    (char *)harness_endpoint(h, "command"),
-                    "--projector-ep",
-                    "",
-                    "--count",
-                    n,
-                    "--products",
-                    "300",
-                    "--window",
-                    "32",
-                    NULL};
+    const char *args[] = {"--count", n, "--products", "300", "--window", "32", NULL};
+    char *argv[16];
+    itest_invbench_argv(h, argv, 16, args);
     cr_assert_eq(itest_run(argv, blog, true), 0, "invbench failed (%s)", blog);
-    int64_t h1 = head();
+    int64_t h1 = itest_head(h);
     cr_assert_geq(h1, 20000);
-    wait_all(h1);
+    itest_wait_all(h, h1, 60000);
     expected_stock = 395;
     cr_assert_eq(p1_stock(h1, NULL), 395);
 
@@ -298,22 +237,22 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     /* read.db is now the new generation (a symlink to it) */
     char live[512];
     struct stat sb;
-    path_in("read.db", live, sizeof live);
+    itest_path_in(h, "read.db", live, sizeof live);
     cr_assert_eq(lstat(live, &sb), 0);
     cr_assert(S_ISLNK(sb.st_mode), "read.db points at the rebuilt generation");
     /* the first generation's WAL files went with it; the build's file was renamed */
     const char *gone[] = {"read.db-wal", "read.db-shm"};
     for (int i = 0; i < 2; i++) {
-        path_in(gone[i], live, sizeof live);
+        itest_path_in(h, gone[i], live, sizeof live);
         cr_assert_neq(lstat(live, &sb), 0, "%s is left behind", gone[i]);
     }
     char target[256], building[300];
-    path_in("read.db", live, sizeof live);
+    itest_path_in(h, "read.db", live, sizeof live);
     ssize_t len = readlink(live, target, sizeof target - 1);
     cr_assert_gt(len, 0);
     target[len] = '\0';
     snprintf(building, sizeof building, "%s.building", target);
-    path_in(building, live, sizeof live);
+    itest_path_in(h, building, live, sizeof live);
     cr_assert_neq(lstat(live, &sb), 0, "the bulk build's file %s is left behind", building);
     /* the query service answers from the new file: data intact, at the head */
     int64_t qpos = 0;
@@ -340,7 +279,7 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
     cr_assert_eq(p, h1 + 1);
     int64_t pos = 0;
     cr_assert_eq(p1_stock(p, &pos), 5, "the query service sees a command after the rebuild");
-    wait_all(p);
+    itest_wait_all(h, p, 60000);
     itest_request(h, "audit", &r, "SearchAudit", "s", "correlation_id", "corr-sell-after");
     itest_assert_ok(&r, "SearchAudit after the rebuild");
     const msgpack_object *items = itest_items(&r);
@@ -359,7 +298,7 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
 
     /* invctl rebuild projector */
     char out[512];
-    path_in("invctl-rebuild.out", out, sizeof out);
+    itest_path_in(h, "invctl-rebuild.out", out, sizeof out);
     char *ictl[] = {(char *)harness_binary("invctl"),
                     "--projector-ep",
                     (char *)harness_endpoint(h, "projector"),
@@ -367,40 +306,26 @@ Test(rebuild, rebuilt_models_equal_the_live_ones_and_keep_serving)
                     "projector",
                     NULL};
     cr_assert_eq(itest_run(ictl, out, true), 0, "invctl rebuild projector (%s)", out);
-    int64_t deadline = now_ms() + 60000;
+    int64_t deadline = proc_mono_ms() + 60000;
     for (;;) {
         status("projector", &r);
         bool done = !itest_bool(r.root, "rebuilding") && itest_int(r.root, "rebuilds") == 2;
         harness_reply_fini(&r);
         if (done)
             break;
-        cr_assert_lt(now_ms(), deadline, "the second rebuild did not finish");
-        pause_ms(10);
+        cr_assert_lt(proc_mono_ms(), deadline, "the second rebuild did not finish");
+        harness_sleep_ms(10);
     }
     cr_assert_eq(p1_stock(p, NULL), 5);
     p = sell("sell-last", 1);
     cr_assert_eq(p1_stock(p, NULL), 4);
-    wait_all(p);
+    itest_wait_all(h, p, 60000);
     dump("projector", "read.db", "read.final");
     /* a fresh `--mode once` build from the log equals the twice-rebuilt live
      * model */
-    char fresh[512], bind[512], log[512];
-    path_in("fresh-read.db", fresh, sizeof fresh);
-    snprintf(bind, sizeof bind, "ipc://%s/fresh-projector.sock", harness_dir(h));
-    path_in("fresh-projector.log", log, sizeof log);
-    char *once[] = {(char *)harness_binary("projector"),
-                    "--db",
-                    fresh,
-                    "--events",
-                    (char *)harness_endpoint(h, "events"),
-                    "--catchup",
-                    (char *)harness_endpoint(h, "catchup"),
-                    "--bind",
-                    bind,
-                    "--mode",
-                    "once",
-                    NULL};
-    cr_assert_eq(itest_run(once, log, true), 0, "projector --mode once (%s)", log);
+    char fresh[512];
+    itest_path_in(h, "fresh-read.db", fresh, sizeof fresh);
+    itest_fresh_build(h, "projector", fresh);
     dump("projector", "fresh-read.db", "read.fresh");
     cr_assert(same_file("read.final", "read.fresh"), "the live model differs from a fresh build");
     stale_generations_go_at_restart(4);

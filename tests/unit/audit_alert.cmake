@@ -1,14 +1,10 @@
 # Unit tests of audit-service/ (change text, audit model, head cache and SearchAudit) and
 # alert-service/ (stock rule, alert model, alert message and ListAlerts).
-# Included by tests/CMakeLists.txt, which defines inv_unit_test(); the
-# fallback below lets a scratch project include this file on its own.
+# Included by tests/CMakeLists.txt, which defines inv_unit_test()
+# (tests/inv_unit_test.cmake); a scratch project that includes this file on
+# its own gets it from there.
 if(NOT COMMAND inv_unit_test)
-  function(inv_unit_test name source)
-    add_executable(${name} ${source})
-    target_link_libraries(${name} PRIVATE ${ARGN} invcommon PkgConfig::CRITERION)
-    add_test(NAME ${name} COMMAND ${name} --jobs 1)
-    set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS unit)
-  endfunction()
+  include(${CMAKE_CURRENT_LIST_DIR}/../inv_unit_test.cmake)
 endif()
 
 inv_unit_test(test_change ${CMAKE_CURRENT_LIST_DIR}/test_change.c audit_lib)

@@ -4,6 +4,8 @@
 #ifndef INV_TEST_EVENT_HISTORY_H
 #define INV_TEST_EVENT_HISTORY_H
 
+#include "chain.h"
+#include "codec.h"
 #include "message.h"
 
 #include <criterion/criterion.h>
@@ -104,22 +106,28 @@ ev_product(hist_t *h, const char *pid, const char *name, const char *sid, const 
     return e;
 }
 
+/* A product event that moves one value from old to new (price, stock). */
+static inline event_t *
+hist_change(hist_t *h, event_type_t type, const char *pid, field_id_t old_field, int64_t old_value,
+            field_id_t new_field, int64_t new_value)
+{
+    event_t *e = hist_add(h, type, "product", pid);
+    fields_set_int(&e->data, old_field, old_value);
+    fields_set_int(&e->data, new_field, new_value);
+    return e;
+}
+
 static inline event_t *
 ev_price(hist_t *h, const char *pid, int64_t old_price, int64_t new_price)
 {
-    event_t *e = hist_add(h, EV_PRICE_CHANGED, "product", pid);
-    fields_set_int(&e->data, F_OLD_PRICE_CENTS, old_price);
-    fields_set_int(&e->data, F_NEW_PRICE_CENTS, new_price);
-    return e;
+    return hist_change(h, EV_PRICE_CHANGED, pid, F_OLD_PRICE_CENTS, old_price, F_NEW_PRICE_CENTS,
+                       new_price);
 }
 
 static inline event_t *
 ev_stock(hist_t *h, const char *pid, int64_t old_stock, int64_t new_stock)
 {
-    event_t *e = hist_add(h, EV_STOCK_UPDATED, "product", pid);
-    fields_set_int(&e->data, F_OLD_STOCK, old_stock);
-    fields_set_int(&e->data, F_NEW_STOCK, new_stock);
-    return e;
+    return hist_change(h, EV_STOCK_UPDATED, pid, F_OLD_STOCK, old_stock, F_NEW_STOCK, new_stock);
 }
 
 static inline event_t *
@@ -157,6 +165,28 @@ ev_discontinue(hist_t *h, const char *pid, const char *reason)
     event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
     fields_set_str(&e->data, F_REASON, reason);
     return e;
+}
+
+/* Fills env.hash of events 0..last (indexes) as the store would: the
+ * chain over the position order (common/store/chain.h), each event's data
+ * packed as the store packs it. */
+static inline void
+hist_chain(hist_t *h, int last)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    const uint8_t *prev = chain_genesis;
+    for (int i = 0; i <= last && i < h->n; i++) {
+        event_t *e = &h->ev[i];
+        codec_writer_reset(&w);
+        codec_pack_event_data(&w, e->env.type, &e->data);
+        const char *type = event_spec(e->env.type)->name;
+        chain_event_t cev = {e->env.stream, strlen(e->env.stream), e->env.version, type,
+                             strlen(type),  w.buf.data,            w.buf.size,      e->env.recorded_at};
+        chain_hash(prev, &cev, e->env.hash);
+        prev = e->env.hash;
+    }
+    codec_writer_fini(&w);
 }
 
 #endif

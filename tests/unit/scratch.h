@@ -19,6 +19,16 @@ scratch_make(char *dir, size_t size, const char *name)
     cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
 }
 
+/* scratch_make, then the path of file inside the folder into path (psize
+ * bytes): a test's one database file. */
+static inline void
+scratch_make_file(char *dir, size_t size, const char *name, const char *file, char *path,
+                  size_t psize)
+{
+    scratch_make(dir, size, name);
+    snprintf(path, psize, "%s/%s", dir, file);
+}
+
 static inline int
 scratch_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

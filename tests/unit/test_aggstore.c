@@ -19,8 +19,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "aggstore");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "aggstore", "events.db", path, sizeof path);
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
 }
 
@@ -173,11 +172,16 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "INSERT INTO events(stream_id, version, type, schema,"
                                     " event_id, command_id, correlation_id, recorded_at, payload,"
-                                    " prev) SELECT stream_id, 1, 'ProductCreated', 1, 'e', 'c',"
-                                    " 'c', 1, ?, 0 FROM streams WHERE name = 'product-old'",
+                                    " prev, hash) SELECT stream_id, 1, 'ProductCreated', 1, 'e',"
+                                    " 'c', 'c', 1, ?, 0, ? FROM streams WHERE name = 'product-old'",
                                     -1, &st, NULL),
                  SQLITE_OK);
     sqlite3_bind_blob(st, 1, w.buf.data, (int)w.buf.size, SQLITE_STATIC);
+    uint8_t hash[CHAIN_HASH_LEN]; /* its link of the chain, as the store would write it */
+    chain_hash(chain_genesis,
+               &(chain_event_t){"product-old", 11, 1, "ProductCreated", 14, w.buf.data, w.buf.size, 1},
+               hash);
+    sqlite3_bind_blob(st, 2, hash, CHAIN_HASH_LEN, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     cr_assert_eq(sqlite3_exec(db,

@@ -7,6 +7,7 @@
 #include "alerts.h"
 
 #include "bus.h"
+#include "modeltest.h"
 #include "scratch.h"
 #include "topology.h"
 
@@ -20,11 +21,16 @@
 #define N_EVENTS 13
 
 static event_t evs[N_EVENTS + 1]; /* evs[p] has position p */
-static char dir[64];
+
+/* modeltest's dump: the model's, typed for it. */
+static int
+dump_to(void *m, FILE *f)
+{
+    return alerts_dump(m, f);
+}
+
+static modeltest_t mt = {.ops = &alerts_ops, .dump = dump_to, .evs = evs};
 static alerts_t *model;
-static char *out_buf;
-static size_t out_len;
-static FILE *out;
 static void *zctx, *pub, *sub;
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -95,7 +101,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    modeltest_path(&mt, name, path, sizeof path);
     alerts_t *m = alerts_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -147,9 +153,8 @@ pubsub_next(alertmsg_t *a, int wait_ms)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "alerts");
-    out = open_memstream(&out_buf, &out_len);
-    model = open_model("alerts.db", out);
+    modeltest_init(&mt, "alerts");
+    model = open_model("alerts.db", mt.out);
     pubsub_open();
     alerts_set_publisher(model, pub);
     history();
@@ -162,50 +167,20 @@ teardown(void)
     bus_close(&sub);
     bus_close(&pub);
     zmq_ctx_term(zctx);
-    fclose(out);
-    free(out_buf);
-    scratch_remove(dir);
+    modeltest_fini(&mt);
 }
 
 TestSuite(alerts, .init = setup, .fini = teardown);
 
-static void
-apply_batch(alerts_t *m, int from, int to)
-{
-    cr_assert_eq(alerts_ops.begin(m), 0);
-    for (int p = from; p <= to; p++)
-        cr_assert_eq(alerts_ops.apply(m, &evs[p]), 0, "position %d", p);
-    int64_t cp = 0; /* a replay never moves the checkpoint back */
-    cr_assert_eq(alerts_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(alerts_ops.commit(m, cp > to ? cp : to, ""), 0);
-    alerts_ops.committed(m);
-}
-
-static const char *
-printed(void)
-{
-    fflush(out);
-    return out_buf ? out_buf : "";
-}
-
-static int
-count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
+/* The dump of a fresh model that applied the whole history in one batch. */
 static char *
-dump(alerts_t *m)
+fresh_dump(void)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(alerts_dump(m, f), 0);
-    fclose(f);
-    return buf;
+    alerts_t *fresh = open_model("fresh.db", NULL);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *want = modeltest_dump(&mt, fresh);
+    alerts_close(&fresh);
+    return want;
 }
 
 /* ---- model --------------------------------------------------------------- */
@@ -216,12 +191,12 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0, "position %d", p);
     cr_assert_eq(alerts_ops.commit(model, N_EVENTS, ""), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the committed hook");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the committed hook");
     alertmsg_t a;
     cr_assert_eq(pubsub_next(&a, 50), -1, "nothing published before the committed hook");
     alerts_ops.committed(model);
-    const char *s = printed();
-    cr_assert_eq(count_lines(s), N_ALERTS, "%s", s);
+    const char *s = modeltest_printed(&mt);
+    cr_assert_eq(modeltest_count_lines(s), N_ALERTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:22.000Z LOW STOCK p1 \"Widget\" stock 9 < "
                                  "threshold 10 (position 2, corr c-sale)\n"),
                        "%s", s);
@@ -246,7 +221,7 @@ Test(alerts, alerts_follow_the_rule_and_print_after_commit)
 
 Test(alerts, product_state_and_discontinued)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     stockwatch_state_t st;
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
     cr_assert_eq(st.stock, 20);
@@ -256,7 +231,8 @@ Test(alerts, product_state_and_discontinued)
     cr_assert_eq(st.stock, 0, "stock still tracked after discontinuing");
     cr_assert_eq(st.level, STOCKWATCH_OUT);
     cr_assert_eq(alerts_product(model, "ghost", &st), 0, "unknown products are skipped");
-    cr_assert_null(strstr(printed(), "position 11"), "no alert for a discontinued product");
+    cr_assert_null(strstr(modeltest_printed(&mt), "position 11"),
+                   "no alert for a discontinued product");
 }
 
 Test(alerts, rollback_prints_and_publishes_nothing)
@@ -266,12 +242,12 @@ Test(alerts, rollback_prints_and_publishes_nothing)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
     alerts_ops.rollback(model);
     alertmsg_t a;
-    cr_assert_str_eq(printed(), "");
+    cr_assert_str_eq(modeltest_printed(&mt), "");
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    apply_batch(model, 1, 1); /* a later good batch must not carry the dropped alerts */
-    cr_assert_str_eq(printed(), "");
+    modeltest_apply(&mt, model, 1, 1); /* a later good batch must not carry the dropped alerts */
+    cr_assert_str_eq(modeltest_printed(&mt), "");
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    char *d = dump(model);
+    char *d = modeltest_dump(&mt, model);
     cr_assert_null(strstr(d, "alert\t"), "%s", d);
     cr_assert_eq(strncmp(d, "checkpoint 1\n", 13), 0, "%s", d);
     free(d);
@@ -279,17 +255,17 @@ Test(alerts, rollback_prints_and_publishes_nothing)
 
 Test(alerts, reapplying_is_harmless_and_silent)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
         cr_assert_eq(pubsub_next(&a, 2000), 0);
-    char *before = dump(model);
-    size_t len = strlen(printed());
-    apply_batch(model, 1, N_EVENTS);
-    apply_batch(model, 5, 7);
-    cr_assert_eq(strlen(printed()), len);
+    char *before = modeltest_dump(&mt, model);
+    size_t len = strlen(modeltest_printed(&mt));
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 5, 7);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len);
     cr_assert_eq(pubsub_next(&a, 50), -1);
-    char *after = dump(model);
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -298,12 +274,12 @@ Test(alerts, reapplying_is_harmless_and_silent)
 Test(alerts, rebuild_dumps_identically)
 {
     for (int p = 1; p <= N_EVENTS; p++)
-        apply_batch(model, p, p);
+        modeltest_apply(&mt, model, p, p);
     alerts_t *fresh = open_model("rebuild.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *live = dump(model), *rebuilt = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *live = modeltest_dump(&mt, model), *rebuilt = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(live, rebuilt);
-    cr_assert_eq(count_lines(live), 1 + 3 + N_ALERTS, "%s", live);
+    cr_assert_eq(modeltest_count_lines(live), 1 + 3 + N_ALERTS, "%s", live);
     alerts_close(&fresh);
     alerts_close(&fresh);
     free(live);
@@ -315,12 +291,9 @@ Test(alerts, rebuild_dumps_identically)
  * batch, must equal those of one batch on a fresh model. */
 Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
 {
-    alerts_t *fresh = open_model("fresh.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *want = dump(fresh);
-    alerts_close(&fresh);
+    char *want = fresh_dump();
 
-    apply_batch(model, 1, 3);
+    modeltest_apply(&mt, model, 1, 3);
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 4; p <= N_EVENTS; p++)
         cr_assert_eq(alerts_ops.apply(model, &evs[p]), 0);
@@ -328,11 +301,11 @@ Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
     stockwatch_state_t st;
     cr_assert_eq(alerts_product(model, "p1", &st), 1);
     cr_assert_eq(st.stock, 5, "the committed stock, not the rolled-back one");
-    char *mid = dump(model);
+    char *mid = modeltest_dump(&mt, model);
     cr_assert_eq(strncmp(mid, "checkpoint 3\n", 13), 0, "%s", mid);
-    apply_batch(model, 4, 6);
-    apply_batch(model, 7, N_EVENTS);
-    char *got = dump(model);
+    modeltest_apply(&mt, model, 4, 6);
+    modeltest_apply(&mt, model, 7, N_EVENTS);
+    char *got = modeltest_dump(&mt, model);
     cr_assert_str_eq(got, want);
     free(mid);
     free(got);
@@ -344,36 +317,21 @@ Test(alerts, batch_sizes_and_rollbacks_store_the_same_rows)
  * another row that took the old rowid is left alone. */
 Test(alerts, a_renumbered_product_row_is_found_again)
 {
-    alerts_t *fresh = open_model("fresh.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *want = dump(fresh);
-    alerts_close(&fresh);
+    char *want = fresh_dump();
 
-    apply_batch(model, 1, 3); /* p1 is cached, with its rowid */
-    char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db", dir);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db,
-                              "UPDATE products SET rowid = rowid + 100;"
-                              "INSERT INTO products(rowid, product_id, name, stock, threshold,"
-                              " level, discontinued, position)"
-                              " VALUES (1, 'zz', 'Other', 7, 1, 'ok', 0, 0);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
-    apply_batch(model, 4, N_EVENTS);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT stock, position FROM products WHERE rowid = 1", -1,
-                                    &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int64(st, 0), 7, "the row that took p1's old rowid changed");
-    cr_assert_eq(sqlite3_column_int64(st, 1), 0);
-    sqlite3_finalize(st);
-    cr_assert_eq(sqlite3_exec(db, "DELETE FROM products WHERE product_id = 'zz'", NULL, NULL, NULL),
-                 SQLITE_OK);
+    modeltest_apply(&mt, model, 1, 3); /* p1 is cached, with its rowid */
+    sqlite3 *db = modeltest_db(&mt, "alerts.db");
+    modeltest_exec(db, "UPDATE products SET rowid = rowid + 100;"
+                       "INSERT INTO products(rowid, product_id, name, stock, threshold,"
+                       " level, discontinued, position)"
+                       " VALUES (1, 'zz', 'Other', 7, 1, 'ok', 0, 0);");
+    modeltest_apply(&mt, model, 4, N_EVENTS);
+    cr_assert_eq(modeltest_query_int(db, "SELECT stock FROM products WHERE rowid = 1"), 7,
+                 "the row that took p1's old rowid changed");
+    cr_assert_eq(modeltest_query_int(db, "SELECT position FROM products WHERE rowid = 1"), 0);
+    modeltest_exec(db, "DELETE FROM products WHERE product_id = 'zz'");
     sqlite3_close(db);
-    char *got = dump(model);
+    char *got = modeltest_dump(&mt, model);
     cr_assert_str_eq(got, want);
     free(got);
     free(want);
@@ -381,7 +339,7 @@ Test(alerts, a_renumbered_product_row_is_found_again)
 
 Test(alerts, product_state_includes_the_open_batch)
 {
-    apply_batch(model, 1, 1);
+    modeltest_apply(&mt, model, 1, 1);
     stockwatch_state_t st;
     cr_assert_eq(alerts_ops.begin(model), 0);
     for (int p = 2; p <= 5; p++)
@@ -425,7 +383,7 @@ Test(alerts, dirty_products_are_written_across_the_caches_growth)
     alerts_ops.committed(model);
     free(e);
     alerts_close(&model);
-    model = open_model("alerts.db", out);
+    model = open_model("alerts.db", mt.out);
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "g%d", i);
         stockwatch_state_t st;
@@ -450,7 +408,7 @@ collect(void *arg, const alertmsg_t *a)
 
 Test(alerts, list_filters_and_pages)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     found_t f = {0};
     alerts_query_t q = {.product_id = "p1", .limit = 20};
@@ -474,68 +432,38 @@ Test(alerts, list_filters_and_pages)
 
 /* ---- ListAlerts ---------------------------------------------------------- */
 
-static codec_writer_t req_w, rep_w;
-static msgpack_unpacked req_u, rep_u;
+static modeltest_api_t api;
 
+/* Sends the request packed in api.req; returns the reply map. */
 static const msgpack_object *
 call(void)
 {
-    const char *why = NULL;
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(req_w.buf.data, req_w.buf.size, &req_u, &why), 0, "%s", why);
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req_u.data, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    codec_writer_reset(&req_w);
-    return &rep_u.data;
+    return modeltest_api_call(&api, alertapi_handle, &model, "ListAlerts");
 }
 
 static void
 api_setup(void)
 {
     setup();
-    codec_writer_init(&req_w);
-    codec_writer_init(&rep_w);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_api_init(&api);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
 }
 
 static void
 api_teardown(void)
 {
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    codec_writer_fini(&req_w);
-    codec_writer_fini(&rep_w);
+    modeltest_api_fini(&api);
     teardown();
 }
 
 TestSuite(alertapi, .init = api_setup, .fini = api_teardown);
 
-static void
-expect_error(const msgpack_object *rep, const char *code, const char *field)
-{
-    bool ok = true;
-    const char *s;
-    size_t n;
-    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
-    cr_assert(!ok);
-    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
-    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
-    if (field)
-        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
-}
-
 Test(alertapi, list_reply_shape_and_pages)
 {
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
-    codec_pack_kv_str(&req_w.pk, "product_id", "p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 3);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
+    codec_pack_kv_str(&api.req.pk, "product_id", "p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 3);
     const msgpack_object *rep = call();
     bool ok = false;
     int64_t position = 0;
@@ -554,30 +482,30 @@ Test(alertapi, list_reply_shape_and_pages)
     cr_assert_eq(codec_copy_str(codec_map_get(rep, "next_cursor"), cursor, sizeof cursor), 0);
     cr_assert_str_eq(cursor, "6");
 
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
-    codec_pack_kv_str(&req_w.pk, "product_id", "p1");
-    codec_pack_kv_str(&req_w.pk, "cursor", cursor);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
+    codec_pack_kv_str(&api.req.pk, "product_id", "p1");
+    codec_pack_kv_str(&api.req.pk, "cursor", cursor);
     rep = call();
     cr_assert_eq(codec_map_get(rep, "items")->via.array.size, 1);
     cr_assert_eq(codec_map_get(rep, "next_cursor")->type, MSGPACK_OBJECT_NIL);
 
-    msgpack_pack_map(&req_w.pk, 1);
-    codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");
+    msgpack_pack_map(&api.req.pk, 1);
+    codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");
     cr_assert_eq(codec_map_get(call(), "items")->via.array.size, N_ALERTS);
 }
 
 #define BAD_REQUEST(packing, code, field)                                                          \
     do {                                                                                           \
-        msgpack_pack_map(&req_w.pk, 2);                                                            \
-        codec_pack_kv_str(&req_w.pk, "type", "ListAlerts");                                        \
+        msgpack_pack_map(&api.req.pk, 2);                                                          \
+        codec_pack_kv_str(&api.req.pk, "type", "ListAlerts");                                      \
         packing;                                                                                   \
-        expect_error(call(), code, field);                                                         \
+        modeltest_expect_error(call(), code, field);                                               \
     } while (0)
 
 Test(alertapi, bad_parameters_get_clear_errors)
 {
-    msgpack_packer *pk = &req_w.pk;
+    msgpack_packer *pk = &api.req.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "product_id", 1), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_bool(pk, "limit", false), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_int(pk, "cursor", 2), "malformed", NULL);
@@ -595,9 +523,9 @@ Test(alertapi, bad_parameters_get_clear_errors)
 Test(alertapi, unknown_type_is_left_to_the_runtime)
 {
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
-    cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &rep_w), -1);
+    cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &api.rep), -1);
     msgpack_object not_map = {.type = MSGPACK_OBJECT_STR};
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &not_map, &rep_w), 0);
+    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &not_map, &api.rep), 0);
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
@@ -611,30 +539,30 @@ Test(alertapi, non_string_keys_are_malformed)
     };
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
     const char *why = NULL;
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req, &rep_w), 0);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "malformed", NULL);
+    codec_writer_reset(&api.rep);
+    cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req, &api.rep), 0);
+    msgpack_unpacked_destroy(&api.rep_u);
+    msgpack_unpacked_init(&api.rep_u);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "malformed", NULL);
 }
 
 /* The Rebuild factory: a silent model, printing and publishing once live. */
 Test(alerts, rebuild_factory_is_silent_until_activated)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     alertmsg_t a;
     for (int i = 0; i < N_ALERTS; i++)
         cr_assert_eq(pubsub_next(&a, 2000), 0);
-    size_t len = strlen(printed());
-    alerts_live_t live = {model, out, pub};
+    size_t len = strlen(modeltest_printed(&mt));
+    alerts_live_t live = {model, mt.out, pub};
     subscriber_factory_t f = alerts_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/alerts.db.2", dir);
+    modeltest_path(&mt, "alerts.db.2", path, sizeof path);
     alerts_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
-    apply_batch(fresh, 1, N_EVENTS);
-    cr_assert_eq(strlen(printed()), len, "a rebuild does not re-print history");
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len, "a rebuild does not re-print history");
     cr_assert_eq(pubsub_next(&a, 50), -1, "nor re-publish it");
     f.close(f.arg, model);
     cr_assert_null(live.model);
@@ -643,8 +571,9 @@ Test(alerts, rebuild_factory_is_silent_until_activated)
     cr_assert_eq(live.model, fresh);
     stock(1, "p1", EV_PRODUCT_SOLD, 20, 1); /* slot 1 reused for position N_EVENTS + 1 */
     evs[1].env.position = N_EVENTS + 1;
-    apply_batch(fresh, 1, 1);
-    cr_assert_eq(count_lines(printed() + len), 1, "the activated model prints");
+    modeltest_apply(&mt, fresh, 1, 1);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt) + len), 1,
+                 "the activated model prints");
     cr_assert_eq(pubsub_next(&a, 2000), 0, "and publishes");
     cr_assert_eq(a.position, N_EVENTS + 1);
     model = fresh;
@@ -655,7 +584,7 @@ Test(alertapi, a_model_mid_swap_answers_unavailable)
     alerts_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;
-    cr_assert_eq(alertapi_handle(&none, "ListAlerts", &req, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "unavailable", NULL);
+    cr_assert_eq(alertapi_handle(&none, "ListAlerts", &req, &api.rep), 0);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "unavailable", NULL);
 }

@@ -4,6 +4,7 @@
  * filters and pagination, and hostile requests. */
 #include "auditapi.h"
 #include "auditlog.h"
+#include "modeltest.h"
 #include "scratch.h"
 
 #include <criterion/criterion.h>
@@ -17,11 +18,16 @@
 #define N_EVENTS 10
 
 static event_t evs[N_EVENTS + 1]; /* evs[p] has position p */
-static char dir[64];
+
+/* modeltest's dump: the model's, typed for it. */
+static int
+dump_to(void *m, FILE *f)
+{
+    return auditlog_dump(m, f);
+}
+
+static modeltest_t mt = {.ops = &auditlog_ops, .dump = dump_to, .evs = evs};
 static auditlog_t *model;
-static char *out_buf;
-static size_t out_len;
-static FILE *out;
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -82,7 +88,7 @@ open_model(const char *name, FILE *where)
 {
     char path[128];
     const char *why = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    modeltest_path(&mt, name, path, sizeof path);
     auditlog_t *m = auditlog_open(path, where, &why);
     cr_assert_not_null(m, "%s", why);
     return m;
@@ -91,9 +97,8 @@ open_model(const char *name, FILE *where)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "auditlog");
-    out = open_memstream(&out_buf, &out_len);
-    model = open_model("audit.db", out);
+    modeltest_init(&mt, "auditlog");
+    model = open_model("audit.db", mt.out);
     history();
 }
 
@@ -101,52 +106,10 @@ static void
 teardown(void)
 {
     auditlog_close(&model);
-    fclose(out);
-    free(out_buf);
-    scratch_remove(dir);
+    modeltest_fini(&mt);
 }
 
 TestSuite(auditlog, .init = setup, .fini = teardown);
-
-/* Applies positions [from, to] in one batch, as the subscriber runtime does. */
-static void
-apply_batch(auditlog_t *m, int from, int to)
-{
-    cr_assert_eq(auditlog_ops.begin(m), 0);
-    for (int p = from; p <= to; p++)
-        cr_assert_eq(auditlog_ops.apply(m, &evs[p]), 0, "position %d", p);
-    int64_t cp = 0; /* a replay never moves the checkpoint back */
-    cr_assert_eq(auditlog_ops.checkpoint(m, &cp), 0);
-    cr_assert_eq(auditlog_ops.commit(m, cp > to ? cp : to, ""), 0);
-    auditlog_ops.committed(m);
-}
-
-static const char *
-printed(void)
-{
-    fflush(out);
-    return out_buf ? out_buf : "";
-}
-
-static int
-count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-static char *
-dump(auditlog_t *m)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(auditlog_dump(m, f), 0);
-    fclose(f);
-    return buf;
-}
 
 /* ---- model --------------------------------------------------------------- */
 
@@ -155,12 +118,12 @@ Test(auditlog, one_line_per_event_after_commit_only)
     cr_assert_eq(auditlog_ops.begin(model), 0);
     for (int p = 1; p <= N_EVENTS; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the commit");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the commit");
     cr_assert_eq(auditlog_ops.commit(model, N_EVENTS, ""), 0);
-    cr_assert_str_eq(printed(), "", "nothing before the committed hook");
+    cr_assert_str_eq(modeltest_printed(&mt), "", "nothing before the committed hook");
     auditlog_ops.committed(model);
-    const char *s = printed();
-    cr_assert_eq(count_lines(s), N_EVENTS, "%s", s);
+    const char *s = modeltest_printed(&mt);
+    cr_assert_eq(modeltest_count_lines(s), N_EVENTS, "%s", s);
     cr_assert_not_null(strstr(s, "2026-11-23T15:11:23.000Z #3 product-p1@2 StockUpdated "
                                  "[corr=c3] stock 40 -> 12\n"),
                        "%s", s);
@@ -201,7 +164,7 @@ Test(auditlog, printed_line_equals_the_reference_format)
     fclose(w);
     cr_assert_eq(auditlog_ops.commit(model, 7, ""), 0);
     auditlog_ops.committed(model);
-    cr_assert_str_eq(printed(), want);
+    cr_assert_str_eq(modeltest_printed(&mt), want);
     free(want);
 }
 
@@ -211,24 +174,24 @@ Test(auditlog, rollback_prints_nothing_and_stores_nothing)
     for (int p = 1; p <= 3; p++)
         cr_assert_eq(auditlog_ops.apply(model, &evs[p]), 0);
     auditlog_ops.rollback(model);
-    apply_batch(model, 1, 2);
-    cr_assert_eq(count_lines(printed()), 2, "%s", printed());
-    cr_assert_null(strstr(printed(), "#3 "));
-    char *d = dump(model);
+    modeltest_apply(&mt, model, 1, 2);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt)), 2, "%s", modeltest_printed(&mt));
+    cr_assert_null(strstr(modeltest_printed(&mt), "#3 "));
+    char *d = modeltest_dump(&mt, model);
     cr_assert_eq(strncmp(d, "checkpoint 2\n", 13), 0, "%s", d);
-    cr_assert_eq(count_lines(d), 3);
+    cr_assert_eq(modeltest_count_lines(d), 3);
     free(d);
 }
 
 Test(auditlog, reapplying_is_harmless_and_silent)
 {
-    apply_batch(model, 1, N_EVENTS);
-    char *before = dump(model);
-    size_t printed_len = strlen(printed());
-    apply_batch(model, 1, N_EVENTS);
-    apply_batch(model, 4, 6);
-    cr_assert_eq(strlen(printed()), printed_len, "no second line for the same event");
-    char *after = dump(model);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    char *before = modeltest_dump(&mt, model);
+    size_t printed_len = strlen(modeltest_printed(&mt));
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 4, 6);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), printed_len, "no second line for the same event");
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -237,17 +200,17 @@ Test(auditlog, reapplying_is_harmless_and_silent)
 Test(auditlog, rebuild_dumps_identically)
 {
     for (int p = 1; p <= N_EVENTS; p++)
-        apply_batch(model, p, p);
+        modeltest_apply(&mt, model, p, p);
     auditlog_t *fresh = open_model("rebuild.db", NULL);
-    apply_batch(fresh, 1, N_EVENTS);
-    char *live = dump(model), *rebuilt = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    char *live = modeltest_dump(&mt, model), *rebuilt = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(live, rebuilt);
     auditlog_close(&fresh);
     cr_assert_null(fresh);
     auditlog_close(&fresh); /* idempotent */
     auditlog_close(&model);
-    model = open_model("audit.db", out);
-    char *reopened = dump(model);
+    model = open_model("audit.db", mt.out);
+    char *reopened = modeltest_dump(&mt, model);
     cr_assert_str_eq(live, reopened);
     free(live);
     free(rebuilt);
@@ -288,7 +251,7 @@ expect(found_t f, const int64_t *want, int n)
 
 Test(auditlog, search_filters)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     expect(search((auditlog_query_t){.stream = "product-p1"}, &more), (int64_t[]){2, 3, 4, 6, 8, 9},
            6);
@@ -429,15 +392,15 @@ Test(auditlog, bulk_indexed_search_equals_a_walk)
 {
     big_apply(model);
     big_check_all();
-    char *before = dump(model);
+    char *before = modeltest_dump(&mt, model);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
-    char *after = dump(model);
+    char *after = modeltest_dump(&mt, model);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
-    cr_assert_eq(count_lines(printed()), BIG);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt)), BIG);
 }
 
 /* Rows applied below their stream's head (a caller that skipped
@@ -470,13 +433,13 @@ Test(auditlog, holes_filled_below_a_streams_head_are_found)
     }
     big_apply_list(model, later, n_later, 500);
     big_check_all();
-    char *spliced = dump(model);
+    char *spliced = modeltest_dump(&mt, model);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
     auditlog_t *in_order = open_model("in_order.db", NULL);
     big_apply(in_order);
-    char *want = dump(in_order);
+    char *want = modeltest_dump(&mt, in_order);
     auditlog_close(&in_order);
     cr_assert_str_eq(spliced, want);
     free(spliced);
@@ -490,37 +453,21 @@ Test(auditlog, a_file_from_before_the_chain_is_linked_at_open)
 {
     big_apply(model);
     auditlog_close(&model);
-    char path[128];
-    snprintf(path, sizeof path, "%s/audit.db", dir);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db,
-                              "ALTER TABLE audit DROP COLUMN prev; DROP TABLE audit_streams;"
-                              " DROP TABLE audit_marks;"
-                              " CREATE INDEX audit_keys_by_stream ON audit_keys(stream);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3 *db = modeltest_db(&mt, "audit.db");
+    modeltest_exec(db, "ALTER TABLE audit DROP COLUMN prev; DROP TABLE audit_streams;"
+                       " DROP TABLE audit_marks;"
+                       " CREATE INDEX audit_keys_by_stream ON audit_keys(stream);");
     sqlite3_close(db);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     big_check_all();
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT count(*) FROM sqlite_schema"
-                                    " WHERE name = 'audit_keys_by_stream'",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 0);
-    sqlite3_finalize(st);
+    db = modeltest_db(&mt, "audit.db");
+    cr_assert_eq(modeltest_query_int(db, "SELECT count(*) FROM sqlite_schema"
+                                         " WHERE name = 'audit_keys_by_stream'"),
+                 0);
     int want_marks = 0; /* every 64th row of each stream */
     for (int s = 0; s < 37; s++)
         want_marks += (BIG / 37 + (s >= 1 && s <= BIG % 37)) / 64;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_marks", -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), want_marks);
-    sqlite3_finalize(st);
+    cr_assert_eq(modeltest_query_int(db, "SELECT count(*) FROM audit_marks"), want_marks);
     sqlite3_close(db);
     static event_t ev;
     big_event(5, &ev);
@@ -581,13 +528,13 @@ Test(auditlog, more_streams_in_a_batch_than_the_head_cache_holds)
     wide_apply(1);
     wide_check(2);
     auditlog_close(&model);
-    model = open_model("audit.db", out);
+    model = open_model("audit.db", mt.out);
     wide_check(2);
 }
 
 Test(auditlog, search_pages_with_a_cursor)
 {
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
     bool more;
     int64_t after = 0, seen = 0;
     for (int page = 0; page < 10; page++) {
@@ -606,70 +553,38 @@ Test(auditlog, search_pages_with_a_cursor)
 
 /* ---- SearchAudit --------------------------------------------------------- */
 
-static codec_writer_t req_w, rep_w;
-static msgpack_unpacked req_u, rep_u;
+static modeltest_api_t api;
 
-/* Sends the request packed in req_w; returns the reply map. */
+/* Sends the request packed in api.req; returns the reply map. */
 static const msgpack_object *
 call(void)
 {
-    const char *why = NULL;
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(req_w.buf.data, req_w.buf.size, &req_u, &why), 0, "%s", why);
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req_u.data, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    codec_writer_reset(&req_w);
-    return &rep_u.data;
+    return modeltest_api_call(&api, auditapi_handle, &model, "SearchAudit");
 }
 
 static void
 api_setup(void)
 {
     setup();
-    codec_writer_init(&req_w);
-    codec_writer_init(&rep_w);
-    msgpack_unpacked_init(&req_u);
-    msgpack_unpacked_init(&rep_u);
-    apply_batch(model, 1, N_EVENTS);
+    modeltest_api_init(&api);
+    modeltest_apply(&mt, model, 1, N_EVENTS);
 }
 
 static void
 api_teardown(void)
 {
-    msgpack_unpacked_destroy(&req_u);
-    msgpack_unpacked_destroy(&rep_u);
-    codec_writer_fini(&req_w);
-    codec_writer_fini(&rep_w);
+    modeltest_api_fini(&api);
     teardown();
 }
 
 TestSuite(auditapi, .init = api_setup, .fini = api_teardown);
 
-static void
-expect_error(const msgpack_object *rep, const char *code, const char *field)
-{
-    bool ok = true;
-    const char *s;
-    size_t n;
-    cr_assert_eq(codec_get_bool(codec_map_get(rep, "ok"), &ok), 0);
-    cr_assert(!ok);
-    cr_assert_eq(codec_get_str(codec_map_get(rep, "error"), &s, &n), 0);
-    cr_assert(n == strlen(code) && memcmp(s, code, n) == 0, "got %.*s, want %s", (int)n, s, code);
-    cr_assert_not_null(codec_map_get(rep, "message"));
-    if (field)
-        cr_assert_not_null(codec_map_get(codec_map_get(rep, "fields"), field), "field %s", field);
-}
-
 Test(auditapi, search_reply_shape_and_pages)
 {
-    msgpack_pack_map(&req_w.pk, 3);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 4);
+    msgpack_pack_map(&api.req.pk, 3);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&api.req.pk, "stream", "product-p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 4);
     const msgpack_object *rep = call();
     bool ok = false;
     int64_t position = 0, v = 0;
@@ -693,11 +608,11 @@ Test(auditapi, search_reply_shape_and_pages)
     cr_assert_eq(codec_copy_str(codec_map_get(rep, "next_cursor"), buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "6");
 
-    msgpack_pack_map(&req_w.pk, 4);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_kv_str(&req_w.pk, "stream", "product-p1");
-    codec_pack_kv_int(&req_w.pk, "limit", 4);
-    codec_pack_kv_str(&req_w.pk, "cursor", buf);
+    msgpack_pack_map(&api.req.pk, 4);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_kv_str(&api.req.pk, "stream", "product-p1");
+    codec_pack_kv_int(&api.req.pk, "limit", 4);
+    codec_pack_kv_str(&api.req.pk, "cursor", buf);
     rep = call();
     items = codec_map_get(rep, "items");
     cr_assert_eq(items->via.array.size, 2);
@@ -706,13 +621,13 @@ Test(auditapi, search_reply_shape_and_pages)
 
 Test(auditapi, nil_means_absent_and_defaults_apply)
 {
-    msgpack_pack_map(&req_w.pk, 4);
-    codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");
-    codec_pack_cstr(&req_w.pk, "stream");
-    msgpack_pack_nil(&req_w.pk);
-    codec_pack_cstr(&req_w.pk, "cursor");
-    msgpack_pack_nil(&req_w.pk);
-    codec_pack_kv_int(&req_w.pk, "from_us", 0);
+    msgpack_pack_map(&api.req.pk, 4);
+    codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");
+    codec_pack_cstr(&api.req.pk, "stream");
+    msgpack_pack_nil(&api.req.pk);
+    codec_pack_cstr(&api.req.pk, "cursor");
+    msgpack_pack_nil(&api.req.pk);
+    codec_pack_kv_int(&api.req.pk, "from_us", 0);
     const msgpack_object *rep = call();
     cr_assert_eq(codec_map_get(rep, "items")->via.array.size, N_EVENTS);
 }
@@ -720,15 +635,15 @@ Test(auditapi, nil_means_absent_and_defaults_apply)
 /* One bad request: a single key after "type". */
 #define BAD_REQUEST(packing, code, field)                                                          \
     do {                                                                                           \
-        msgpack_pack_map(&req_w.pk, 2);                                                            \
-        codec_pack_kv_str(&req_w.pk, "type", "SearchAudit");                                       \
+        msgpack_pack_map(&api.req.pk, 2);                                                          \
+        codec_pack_kv_str(&api.req.pk, "type", "SearchAudit");                                     \
         packing;                                                                                   \
-        expect_error(call(), code, field);                                                         \
+        modeltest_expect_error(call(), code, field);                                               \
     } while (0)
 
 Test(auditapi, bad_parameters_get_clear_errors)
 {
-    msgpack_packer *pk = &req_w.pk;
+    msgpack_packer *pk = &api.req.pk;
     BAD_REQUEST(codec_pack_kv_int(pk, "stream", 5), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_str(pk, "limit", "10"), "malformed", NULL);
     BAD_REQUEST(codec_pack_kv_bool(pk, "from_us", true), "malformed", NULL);
@@ -756,22 +671,22 @@ Test(auditapi, bad_parameters_get_clear_errors)
     codec_pack_kv_str(pk, "type", "SearchAudit");
     codec_pack_kv_int(pk, "limit", 5);
     codec_pack_kv_int(pk, "limit", 6);
-    expect_error(call(), "malformed", NULL);
+    modeltest_expect_error(call(), "malformed", NULL);
 
     msgpack_pack_map(pk, 3);
     codec_pack_kv_str(pk, "type", "SearchAudit");
     codec_pack_kv_int(pk, "from_us", T0 + 5);
     codec_pack_kv_int(pk, "to_us", T0);
-    expect_error(call(), "validation", "to_us");
+    modeltest_expect_error(call(), "validation", "to_us");
 }
 
 Test(auditapi, unknown_type_is_left_to_the_runtime)
 {
     msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
-    cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &rep_w), -1);
-    cr_assert_eq(rep_w.buf.size, 0);
+    cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &api.rep), -1);
+    cr_assert_eq(api.rep.buf.size, 0);
     msgpack_object not_map = {.type = MSGPACK_OBJECT_NIL};
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &rep_w), 0);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &api.rep), 0);
 }
 
 /* codec_parse already refuses such maps; the handler must not rely on it. */
@@ -785,12 +700,12 @@ Test(auditapi, non_string_keys_are_malformed)
     };
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
     const char *why = NULL;
-    codec_writer_reset(&rep_w);
-    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &rep_w), 0);
-    msgpack_unpacked_destroy(&rep_u);
-    msgpack_unpacked_init(&rep_u);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "malformed", NULL);
+    codec_writer_reset(&api.rep);
+    cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &api.rep), 0);
+    msgpack_unpacked_destroy(&api.rep_u);
+    msgpack_unpacked_init(&api.rep_u);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "malformed", NULL);
 }
 
 Test(auditapi, a_model_mid_swap_answers_unavailable)
@@ -798,25 +713,25 @@ Test(auditapi, a_model_mid_swap_answers_unavailable)
     auditlog_t *none = NULL;
     msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
     const char *why = NULL;
-    cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &rep_w), 0);
-    cr_assert_eq(codec_parse(rep_w.buf.data, rep_w.buf.size, &rep_u, &why), 0, "%s", why);
-    expect_error(&rep_u.data, "unavailable", NULL);
+    cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &api.rep), 0);
+    cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);
+    modeltest_expect_error(&api.rep_u.data, "unavailable", NULL);
 }
 
 /* The Rebuild factory: a silent model, made live (and printing) on activate. */
 Test(auditlog, rebuild_factory_is_silent_until_activated)
 {
-    apply_batch(model, 1, N_EVENTS);
-    size_t len = strlen(printed());
-    auditlog_live_t live = {model, out};
+    modeltest_apply(&mt, model, 1, N_EVENTS);
+    size_t len = strlen(modeltest_printed(&mt));
+    auditlog_live_t live = {model, mt.out};
     subscriber_factory_t f = auditlog_factory(&live);
     char path[128];
-    snprintf(path, sizeof path, "%s/audit.db.2", dir);
+    modeltest_path(&mt, "audit.db.2", path, sizeof path);
     auditlog_t *fresh = f.open(f.arg, path);
     cr_assert_not_null(fresh);
-    apply_batch(fresh, 1, N_EVENTS);
-    cr_assert_eq(strlen(printed()), len, "a rebuild does not re-print history");
-    char *a = dump(model), *b = dump(fresh);
+    modeltest_apply(&mt, fresh, 1, N_EVENTS);
+    cr_assert_eq(strlen(modeltest_printed(&mt)), len, "a rebuild does not re-print history");
+    char *a = modeltest_dump(&mt, model), *b = modeltest_dump(&mt, fresh);
     cr_assert_str_eq(a, b);
     free(a);
     free(b);
@@ -826,7 +741,34 @@ Test(auditlog, rebuild_factory_is_silent_until_activated)
     f.activate(f.arg, fresh);
     cr_assert_eq(live.model, fresh);
     evs[1].env.position = N_EVENTS + 1;
-    apply_batch(fresh, 1, 1);
-    cr_assert_eq(count_lines(printed() + len), 1, "the activated model prints");
+    modeltest_apply(&mt, fresh, 1, 1);
+    cr_assert_eq(modeltest_count_lines(modeltest_printed(&mt) + len), 1,
+                 "the activated model prints");
     model = fresh; /* closed by teardown */
+}
+
+Test(auditlog, keeps_the_chain_links_it_verified_and_its_head)
+{
+    for (int p = 1; p <= N_EVENTS; p++) {
+        memset(evs[p].env.hash, 0xa0 + p, sizeof evs[p].env.hash);
+        evs[p].env.hash[0] = (uint8_t)p;
+    }
+    int64_t at = -1;
+    uint8_t head[32];
+    cr_assert_eq(auditlog_chain_head(model, &at, head, sizeof head), 0);
+    cr_assert_eq(at, 0, "nothing verified yet");
+    modeltest_apply(&mt, model, 1, 4);
+    modeltest_apply(&mt, model, 5, N_EVENTS);
+    cr_assert_eq(auditlog_chain_head(model, &at, head, sizeof head), 0);
+    cr_assert_eq(at, N_EVENTS);
+    cr_assert_eq(memcmp(head, evs[N_EVENTS].env.hash, sizeof head), 0);
+    sqlite3 *db = modeltest_db(&mt, "audit.db");
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE position = 4", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_bytes(st, 0), 32);
+    cr_assert_eq(memcmp(sqlite3_column_blob(st, 0), evs[4].env.hash, 32), 0, "every row keeps its link");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }

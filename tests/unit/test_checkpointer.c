@@ -4,6 +4,7 @@
  * however long its period, and a store it cannot open is an error. */
 #include "checkpointer.h"
 #include "eventstore.h"
+#include "proc.h"
 #include "sample.h"
 #include "scratch.h"
 
@@ -20,8 +21,7 @@ static char path[128];
 static void
 make_dir(void)
 {
-    scratch_make(dir, sizeof dir, "ckpt");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "ckpt", "events.db", path, sizeof path);
 }
 
 static void
@@ -35,14 +35,6 @@ file_size(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Appends n events to stream in transactions of ten. */
@@ -76,16 +68,16 @@ Test(checkpointer, copies_the_wal_into_the_database_file, .init = make_dir, .fin
 
     checkpointer_t *c = checkpointer_new(path, 20, 0);
     cr_assert_not_null(c);
-    int64_t deadline = mono_ms() + 5000;
-    while (file_size(path) == before && mono_ms() < deadline)
+    int64_t deadline = proc_mono_ms() + 5000;
+    while (file_size(path) == before && proc_mono_ms() < deadline)
         usleep(10000);
     cr_assert_gt(file_size(path), before, "no checkpoint in 5 s with a period of 20 ms");
 
     /* more events while it runs reach the file as well */
     int64_t first = file_size(path);
     append_events(es, "product-p2", 500);
-    deadline = mono_ms() + 5000;
-    while (file_size(path) == first && mono_ms() < deadline)
+    deadline = proc_mono_ms() + 5000;
+    while (file_size(path) == first && proc_mono_ms() < deadline)
         usleep(10000);
     cr_assert_gt(file_size(path), first, "the second batch of events was not checkpointed");
     checkpointer_destroy(&c);
@@ -103,11 +95,12 @@ Test(checkpointer, stops_at_once_whatever_its_period, .init = make_dir, .fini = 
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);
     checkpointer_t *c = checkpointer_new(path, 3600 * 1000, 0);
     cr_assert_not_null(c);
-    int64_t t0 = mono_ms();
+    int64_t t0 = proc_mono_ms();
     checkpointer_destroy(&c);
     /* a bound on a hang, not a speed: the thread waits on a condition
      * variable that the stop signals */
-    cr_assert_lt(mono_ms() - t0, 2000, "stopping took %lld ms", (long long)(mono_ms() - t0));
+    cr_assert_lt(proc_mono_ms() - t0, 2000, "stopping took %lld ms",
+                 (long long)(proc_mono_ms() - t0));
     eventstore_close(&es);
 }
 

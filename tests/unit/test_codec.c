@@ -1226,7 +1226,7 @@ static void
 old_pack_event(msgpack_packer *pk, const event_t *ev)
 {
     const envelope_t *env = &ev->env;
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, 11);
     codec_pack_kv_int(pk, "position", env->position);
     codec_pack_kv_str(pk, "stream", env->stream);
     codec_pack_kv_int(pk, "version", env->version);
@@ -1236,6 +1236,9 @@ old_pack_event(msgpack_packer *pk, const event_t *ev)
     codec_pack_kv_str(pk, "command_id", env->command_id);
     codec_pack_kv_str(pk, "correlation_id", env->correlation_id);
     codec_pack_kv_int(pk, "recorded_at", env->recorded_at);
+    codec_pack_cstr(pk, "hash"); /* the hash chain's key (issue 23) */
+    msgpack_pack_bin(pk, sizeof env->hash);
+    msgpack_pack_bin_body(pk, env->hash, sizeof env->hash);
     codec_pack_cstr(pk, "data");
     old_pack_fields(pk, &ev->data, event_spec(env->type)->fields);
 }

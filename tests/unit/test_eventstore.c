@@ -1023,7 +1023,7 @@ Test(eventstore, schema_2_store_is_migrated_on_open)
     cr_assert_eq(count_rows("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'events'"
                             " AND type = 'index'"),
                  1, "only events_recorded_at is left");
-    cr_assert_eq(count_rows("PRAGMA user_version"), 3);
+    cr_assert_eq(count_rows("PRAGMA user_version"), 4);
 
     eventstore_close(&es);
     cr_assert_eq(eventstore_open(path, NULL, &es), ERR_OK);

@@ -11,9 +11,8 @@
 Test(sqlitedb, open_creates_a_writable_file)
 {
     char dir[64];
-    scratch_make(dir, sizeof dir, "sqlitedb");
     char path[128];
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    scratch_make_file(dir, sizeof dir, "sqlitedb", "t.db", path, sizeof path);
     sqlite3 *db = NULL;
     cr_assert_eq(sqlitedb_open(path, &db), SQLITE_OK);
     cr_assert_not_null(db);

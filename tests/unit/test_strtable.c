@@ -16,20 +16,13 @@ typedef struct {
     char key[16];
 } item_t;
 
+/* A table of item_t: a cache of `ways`-way sets (ways > 0), or a map that
+ * grows or not. */
 static strtable_t *
-cache_new(size_t capacity, unsigned ways)
+table_new(size_t capacity, unsigned ways, bool grow)
 {
-    strtable_t *t = strtable_new(
-        &(strtable_opts_t){STRTABLE_ENTRY(item_t, key), .capacity = capacity, .ways = ways});
-    cr_assert_not_null(t);
-    return t;
-}
-
-static strtable_t *
-map_new(size_t capacity, bool grow)
-{
-    strtable_t *t = strtable_new(
-        &(strtable_opts_t){STRTABLE_ENTRY(item_t, key), .capacity = capacity, .grow = grow});
+    strtable_t *t = strtable_new(&(strtable_opts_t){
+        STRTABLE_ENTRY(item_t, key), .capacity = capacity, .ways = ways, .grow = grow});
     cr_assert_not_null(t);
     return t;
 }
@@ -49,7 +42,7 @@ put(strtable_t *t, const char *key, int value)
 
 Test(strtable, a_put_entry_is_found_again)
 {
-    strtable_t *tables[] = {cache_new(64, 4), map_new(8, false)};
+    strtable_t *tables[] = {table_new(64, 4, false), table_new(8, 0, false)};
     for (int k = 0; k < 2; k++) {
         strtable_t *t = tables[k];
         cr_assert_null(strtable_get(t, "a"));
@@ -69,7 +62,7 @@ Test(strtable, a_put_entry_is_found_again)
 
 Test(strtable, a_key_too_long_for_the_entry_is_refused)
 {
-    strtable_t *t = map_new(8, false);
+    strtable_t *t = table_new(8, 0, false);
     bool added;
     cr_assert_null(strtable_put(t, "0123456789abcdef", &added)); /* 16 bytes: no room for NUL */
     cr_assert_not_null(strtable_put(t, "0123456789abcde", &added));
@@ -78,7 +71,7 @@ Test(strtable, a_key_too_long_for_the_entry_is_refused)
 
 Test(strtable, a_full_set_evicts_its_least_recently_used_entry)
 {
-    strtable_t *t = cache_new(4, 4); /* one set of four */
+    strtable_t *t = table_new(4, 4, false); /* one set of four */
     cr_assert_eq(strtable_capacity(t), 4);
     put(t, "a", 1);
     put(t, "b", 2);
@@ -98,7 +91,7 @@ Test(strtable, a_full_set_evicts_its_least_recently_used_entry)
 
 Test(strtable, a_removed_entry_frees_its_slot_first)
 {
-    strtable_t *t = cache_new(4, 4);
+    strtable_t *t = table_new(4, 4, false);
     put(t, "a", 1);
     item_t *b = put(t, "b", 2);
     put(t, "c", 3);
@@ -113,7 +106,7 @@ Test(strtable, a_removed_entry_frees_its_slot_first)
 
 Test(strtable, a_pinned_entry_is_never_evicted)
 {
-    strtable_t *t = cache_new(2, 2);
+    strtable_t *t = table_new(2, 2, false);
     item_t *a = put(t, "a", 1), *b = put(t, "b", 2);
     strtable_pin(t, a, true);
     strtable_pin(t, b, true);
@@ -128,7 +121,7 @@ Test(strtable, a_pinned_entry_is_never_evicted)
 
 Test(strtable, a_cache_never_holds_more_than_its_capacity_nor_a_wrong_entry)
 {
-    strtable_t *t = cache_new(64, 16);
+    strtable_t *t = table_new(64, 16, false);
     char key[16];
     for (int i = 0; i < 1000; i++) {
         snprintf(key, sizeof key, "p%d", i);
@@ -167,7 +160,8 @@ Test(strtable, colliding_keys_are_told_apart)
 {
     char a[16], b[16];
     colliding_keys(63, a, b);
-    strtable_t *cache = cache_new(64 * 2, 2), *map = map_new(32, false); /* both: 64 sets/slots */
+    strtable_t *cache = table_new(64 * 2, 2, false),
+               *map = table_new(32, 0, false); /* both: 64 sets/slots */
     strtable_t *tables[] = {cache, map};
     for (int k = 0; k < 2; k++) {
         put(tables[k], a, 1);
@@ -181,7 +175,7 @@ Test(strtable, colliding_keys_are_told_apart)
 
 Test(strtable, a_map_keeps_insertion_order_and_is_full_at_its_capacity)
 {
-    strtable_t *t = map_new(100, false);
+    strtable_t *t = table_new(100, 0, false);
     char key[16];
     for (int i = 0; i < 100; i++) {
         snprintf(key, sizeof key, "p%d", 99 - i);
@@ -206,7 +200,7 @@ Test(strtable, a_map_keeps_insertion_order_and_is_full_at_its_capacity)
 
 Test(strtable, a_growing_map_keeps_every_entry_and_its_index)
 {
-    strtable_t *t = map_new(4, true);
+    strtable_t *t = table_new(4, 0, true);
     char key[16];
     for (int i = 0; i < 5000; i++) {
         snprintf(key, sizeof key, "p%d", i);

@@ -175,8 +175,7 @@ failing_open(void *calls, const subdaemon_config_t *cfg, const char **why)
 Test(subdaemon, a_damaged_model_is_removed_and_opened_anew)
 {
     char dir[64], db[128];
-    scratch_make(dir, sizeof dir, "subdaemon");
-    snprintf(db, sizeof db, "%s/model.db", dir);
+    scratch_make_file(dir, sizeof dir, "subdaemon", "model.db", db, sizeof db);
     char *argv[] = {"test-service", "--db", db, NULL};
     subdaemon_config_t cfg;
     cr_assert_eq(parse(&cfg, 3, argv), 0);

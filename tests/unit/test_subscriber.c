@@ -226,7 +226,7 @@ make_page(codec_writer_t *w, hist_t *h, int from, int n, mpread_t *events, uint3
     codec_writer_reset(w);
     msgpack_pack_array(&w->pk, n);
     for (int i = 0; i < n; i++)
-        codec_pack_event(w, &h->ev[from - 1 + i]);
+        codec_pack_event(w, (hist_chain(h, from - 1 + i), &h->ev[from - 1 + i]));
     const char *why;
     cr_assert_eq(codec_reader_init(events, w->buf.data, w->buf.size, &why), 0);
     cr_assert_eq(mpread_array(events, count), 0);
@@ -254,8 +254,8 @@ static void
 fixture_init(fixture_t *x, bool with_finish)
 {
     memset(x, 0, sizeof *x);
-    scratch_make(x->dir, sizeof x->dir, "subscriber");
-    snprintf(x->live_path, sizeof x->live_path, "%s/model.db", x->dir);
+    scratch_make_file(x->dir, sizeof x->dir, "subscriber", "model.db", x->live_path,
+                      sizeof x->live_path);
     x->f.live = fake_open(&x->f, x->live_path); /* the first generation: a plain file */
     x->factory = (subscriber_factory_t){fake_open, with_finish ? fake_finish : NULL, fake_activate,
                                         fake_close, &x->f};
@@ -473,7 +473,25 @@ typedef struct {
     atomic_bool stop;
     pthread_t thread;
     codec_writer_t w;
+    atomic_int tamper_at; /* > 0: the event at this position goes out with a changed name */
 } relay_t;
+
+/* Packs the event at index i as the relay sends it: with its chain hash,
+ * and at tamper_at with its data changed after the hash was taken. */
+static void
+relay_pack(relay_t *r, codec_writer_t *w, int i)
+{
+    hist_chain(r->h, i);
+    if (i + 1 != atomic_load(&r->tamper_at)) {
+        codec_pack_event(w, &r->h->ev[i]);
+        return;
+    }
+    event_t *ev = malloc(sizeof *ev);
+    *ev = r->h->ev[i];
+    fields_set_str(&ev->data, F_NAME, "Acne");
+    codec_pack_event(w, ev);
+    free(ev);
+}
 
 static void
 relay_answer(relay_t *r, bus_msg_t *m)
@@ -501,7 +519,7 @@ relay_answer(relay_t *r, bus_msg_t *m)
     codec_pack_cstr(&r->w.pk, "events");
     msgpack_pack_array(&r->w.pk, n);
     for (int i = 0; i < n; i++)
-        codec_pack_event(&r->w, &r->h->ev[after + i]);
+        relay_pack(r, &r->w, after + i);
     /* a subscriber that dropped a prefetched page reconnected: its old
      * socket is gone, and the reply with it, as with the real relay */
     bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size);
@@ -532,7 +550,7 @@ relay_publish(relay_t *r, int pos)
 {
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_pack_event(&w, &r->h->ev[pos - 1]);
+    relay_pack(r, &w, pos - 1);
     cr_assert_eq(bus_send(r->pub, TOPIC_EVENT, w.buf.data, w.buf.size, 0), 0);
     codec_writer_fini(&w);
 }
@@ -597,8 +615,7 @@ static void
 world_init(world_t *x, int events, int stored, int64_t checkpoint, const char *id, bool once)
 {
     memset(x, 0, sizeof *x);
-    scratch_make(x->dir, sizeof x->dir, "subscriber");
-    snprintf(x->path, sizeof x->path, "%s/model.db", x->dir);
+    scratch_make_file(x->dir, sizeof x->dir, "subscriber", "model.db", x->path, sizeof x->path);
     x->live = dbmodel_open(x->path);
     if (checkpoint > 0) {
         cr_assert_eq(modeldb_begin(x->live->db), SQLITE_OK);
@@ -754,6 +771,25 @@ stop_later(void *arg)
     usleep((useconds_t)(intptr_t)arg * 1000);
     proc_request_stop();
     return NULL;
+}
+
+Test(subscriber, an_event_that_does_not_follow_the_chain_is_not_applied, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 0, "", false);
+    atomic_store(&x.relay.tamper_at, 6);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, stop_later, (void *)(intptr_t)1500), 0);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    pthread_join(t, NULL);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert_eq(st.checkpoint, 5, "applied up to the event before the changed one");
+    cr_assert_eq(model_checkpoint(&x), 5);
+    cr_assert_eq(st.chain_broken_at, 6);
+    cr_assert_eq(x.live->n_seen, 5);
+    cr_assert_not(st.unusable, "the model is intact: it just waits");
+    world_fini(&x);
 }
 
 Test(subscriber, a_model_of_another_history_is_rebuilt_and_swapped_in, .timeout = 30)
