@@ -535,10 +535,10 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
 
 int
 subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head, mpread_t *events,
-                     uint32_t *n, const char **why)
+                     uint32_t *n, int64_t *damaged_at, const char **why)
 {
     sub_page_t page;
-    if (sub_read_page(reply, len, after, head, &page, why) != 0)
+    if (sub_read_page(reply, len, after, head, &page, damaged_at, why) != 0)
         return -1;
     *events = page.events;
     *n = page.n;

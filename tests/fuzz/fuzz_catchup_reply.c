@@ -16,11 +16,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int64_t after = data[0], head;
+    int64_t after = data[0], head, damaged_at;
     mpread_t events;
     uint32_t n;
     const char *why;
-    if (subscriber_read_page(data + 1, size - 1, after, &head, &events, &n, &why) != 0)
+    if (subscriber_read_page(data + 1, size - 1, after, &head, &events, &n, &damaged_at, &why) != 0)
         return 0;
     for (uint32_t i = 0; i < n; i++)
         if (codec_read_event(&events, &ev, &why) != 0)
