@@ -19,25 +19,28 @@ typedef struct {
 /* ---- parameter setters --------------------------------------------------- */
 
 static const char *
-set_product(void *target, const msgpack_object *v)
+set_product(void *target, mpread_t *v)
 {
     list_req_t *r = target;
-    if (!message_id_valid(v->via.str.ptr, v->via.str.size))
+    const char *s;
+    size_t n;
+    params_str(v, &s, &n);
+    if (!message_id_valid(s, n))
         return "must be 1..64 bytes of [A-Za-z0-9_.:-]";
-    memcpy(r->product_id, v->via.str.ptr, v->via.str.size);
-    r->product_id[v->via.str.size] = '\0';
+    memcpy(r->product_id, s, n);
+    r->product_id[n] = '\0';
     r->q.product_id = r->product_id;
     return NULL;
 }
 
 static const char *
-set_limit(void *target, const msgpack_object *v)
+set_limit(void *target, mpread_t *v)
 {
     return params_limit(v, ALERTS_LIMIT_MAX, &((list_req_t *)target)->q.limit);
 }
 
 static const char *
-set_cursor(void *target, const msgpack_object *v)
+set_cursor(void *target, mpread_t *v)
 {
     return params_cursor(v, &((list_req_t *)target)->q.after);
 }
@@ -56,7 +59,7 @@ static void
 pack_alert(void *arg, const alertmsg_t *a)
 {
     params_page_t *pg = arg;
-    alertmsg_pack(&pg->items.pk, a);
+    alertmsg_pack(&pg->items, a);
     params_page_added(pg, a->position);
 }
 
@@ -78,7 +81,7 @@ static int
 list_alerts(void *arg, rpc_request_t *rq)
 {
     alerts_t *model = arg;
-    const msgpack_object *req = rq->map;
+    const mpread_t *req = &rq->map;
     codec_writer_t *w = rq->w;
     list_req_t r;
     memset(&r, 0, sizeof r);
@@ -103,7 +106,7 @@ static const rpc_route_t routes[] = {
 };
 
 int
-alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+alertapi_handle(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
 {
     alerts_t *model = *(alerts_t **)arg;
     size_t len = strlen(type);
@@ -114,6 +117,6 @@ alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_wr
         params_reply_error(w, "unavailable", "the alerts model is being swapped", NULL);
         return 0;
     }
-    rpc_request_t rq = {.type = type, .type_len = len, .map = req, .w = w};
+    rpc_request_t rq = {.type = type, .type_len = len, .map = *req, .w = w};
     return r->handle(model, &rq) == RPC_REPLY ? 0 : -1;
 }

@@ -15,6 +15,6 @@
  * `unavailable` reply).
  * Packs exactly one reply map into w and returns 0, or returns -1 for an
  * unknown request type (the runtime then replies malformed). */
-int alertapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w);
+int alertapi_handle(void *arg, const char *type, const mpread_t *req, codec_writer_t *w);
 
 #endif

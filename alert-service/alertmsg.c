@@ -115,45 +115,53 @@ alertmsg_line(const alertmsg_t *a, char *out, size_t cap)
 /* ---- the published body -------------------------------------------------- */
 
 void
-alertmsg_pack(msgpack_packer *pk, const alertmsg_t *a)
+alertmsg_pack(codec_writer_t *w, const alertmsg_t *a)
 {
-    msgpack_pack_map(pk, 8);
-    codec_pack_kv_str(pk, "kind", stockwatch_kind_name(a->kind));
-    codec_pack_kv_str(pk, "product_id", a->product_id);
-    codec_pack_kv_str(pk, "name", a->name);
-    codec_pack_kv_int(pk, "stock", a->stock);
-    codec_pack_kv_int(pk, "threshold", a->threshold);
-    codec_pack_kv_int(pk, "position", a->position);
-    codec_pack_kv_int(pk, "recorded_at", a->recorded_at);
-    codec_pack_kv_str(pk, "correlation_id", a->correlation_id);
+    codec_map_open(w);
+    codec_map_str(w, "kind", stockwatch_kind_name(a->kind));
+    codec_map_str(w, "product_id", a->product_id);
+    codec_map_str(w, "name", a->name);
+    codec_map_int(w, "stock", a->stock);
+    codec_map_int(w, "threshold", a->threshold);
+    codec_map_int(w, "position", a->position);
+    codec_map_int(w, "recorded_at", a->recorded_at);
+    codec_map_str(w, "correlation_id", a->correlation_id);
+    codec_map_close(w);
 }
 
-static int
-get_int(const msgpack_object *o, const char *key, int64_t *out)
-{
-    const msgpack_object *v = codec_map_get(o, key);
-    return v ? codec_get_int(v, out) : -1;
-}
-
-static int
-get_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
-{
-    const msgpack_object *v = codec_map_get(o, key);
-    return v ? codec_copy_str(v, buf, cap) : -1;
-}
+/* The body's keys, in the order alertmsg_pack writes them. */
+enum {
+    AK_KIND,
+    AK_PRODUCT_ID,
+    AK_NAME,
+    AK_STOCK,
+    AK_THRESHOLD,
+    AK_POSITION,
+    AK_RECORDED_AT,
+    AK_CORRELATION_ID,
+    AK__COUNT
+};
+static const codec_key_t alert_keys[AK__COUNT] = {
+    CODEC_KEY("kind"),        CODEC_KEY("product_id"),    CODEC_KEY("name"),
+    CODEC_KEY("stock"),       CODEC_KEY("threshold"),     CODEC_KEY("position"),
+    CODEC_KEY("recorded_at"), CODEC_KEY("correlation_id")};
 
 int
-alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why)
+alertmsg_read(mpread_t *r, alertmsg_t *a, const char **why)
 {
     char kind[16];
+    mpread_t v[AK__COUNT];
+    uint32_t found;
+    int unknown;
     memset(a, 0, sizeof *a);
-    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 8 ||
-        get_str(o, "kind", kind, sizeof kind) ||
-        get_str(o, "product_id", a->product_id, sizeof a->product_id) ||
-        get_str(o, "name", a->name, sizeof a->name) || get_int(o, "stock", &a->stock) ||
-        get_int(o, "threshold", &a->threshold) || get_int(o, "position", &a->position) ||
-        get_int(o, "recorded_at", &a->recorded_at) ||
-        get_str(o, "correlation_id", a->correlation_id, sizeof a->correlation_id)) {
+    if (codec_map_index(r, alert_keys, AK__COUNT, v, &found, &unknown) != 0 || unknown != 0 ||
+        found != (1u << AK__COUNT) - 1 || mpread_str_copy(&v[AK_KIND], kind, sizeof kind) ||
+        mpread_str_copy(&v[AK_PRODUCT_ID], a->product_id, sizeof a->product_id) ||
+        mpread_str_copy(&v[AK_NAME], a->name, sizeof a->name) ||
+        mpread_int(&v[AK_STOCK], &a->stock) || mpread_int(&v[AK_THRESHOLD], &a->threshold) ||
+        mpread_int(&v[AK_POSITION], &a->position) ||
+        mpread_int(&v[AK_RECORDED_AT], &a->recorded_at) ||
+        mpread_str_copy(&v[AK_CORRELATION_ID], a->correlation_id, sizeof a->correlation_id)) {
         *why = "alert must be a map of exactly its 8 fields with their types";
         return -1;
     }
@@ -169,11 +177,8 @@ alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why)
 int
 alertmsg_decode(const void *buf, size_t len, alertmsg_t *a, const char **why)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    int rc = codec_parse(buf, len, &u, why);
-    if (rc == 0)
-        rc = alertmsg_decode_obj(&u.data, a, why);
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    mpread_t r;
+    if (codec_reader_init(&r, buf, len, why) != 0)
+        return -1;
+    return alertmsg_read(&r, a, why);
 }

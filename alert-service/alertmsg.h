@@ -37,11 +37,14 @@ size_t alertmsg_line(const alertmsg_t *a, char *out, size_t cap);
 
 /* Packs the published body {kind, product_id, name, stock, threshold,
  * position, recorded_at, correlation_id}. */
-void alertmsg_pack(msgpack_packer *pk, const alertmsg_t *a);
-/* Strict decoder of that body: one map, every key present with its type,
- * no other key, a known kind.  0, or -1 with a static reason in *why. */
+void alertmsg_pack(codec_writer_t *w, const alertmsg_t *a);
+/* Strict decoder of that body: one map, every key present once with its
+ * type (strings UTF-8 without NUL), no other key, a known kind.  0, or -1
+ * with a static reason in *why. */
 int alertmsg_decode(const void *buf, size_t len, alertmsg_t *a, const char **why);
-int alertmsg_decode_obj(const msgpack_object *o, alertmsg_t *a, const char **why);
+/* The same for the map at the cursor (an item of a ListAlerts reply), which
+ * it moves past on success. */
+int alertmsg_read(mpread_t *r, alertmsg_t *a, const char **why);
 
 /* Escapes s[0..len) for one printed line (as audit-service's
  * change_escape): \" \\ \n \r \t \xHH for other control and invalid bytes,

@@ -615,7 +615,7 @@ static void
 alerts_publish(alerts_t *m, const alertmsg_t *a)
 {
     codec_writer_reset(&m->w);
-    alertmsg_pack(&m->w.pk, a);
+    alertmsg_pack(&m->w, a);
     if (bus_send(m->pub, TOPIC_ALERT, m->w.buf.data, m->w.buf.size, ZMQ_DONTWAIT) != 0)
         m->publish_errors++;
 }

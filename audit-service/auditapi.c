@@ -20,10 +20,11 @@ typedef struct {
 /* ---- parameter setters --------------------------------------------------- */
 
 static const char *
-set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule)
+set_text(mpread_t *v, char *buf, size_t cap, const char *size_rule)
 {
-    const char *s = v->via.str.ptr;
-    size_t n = v->via.str.size;
+    const char *s;
+    size_t n;
+    params_str(v, &s, &n);
     if (n == 0 || n >= cap)
         return size_rule;
     if (!utf8_valid(s, n))
@@ -34,7 +35,7 @@ set_text(const msgpack_object *v, char *buf, size_t cap, const char *size_rule)
 }
 
 static const char *
-set_stream(void *target, const msgpack_object *v)
+set_stream(void *target, mpread_t *v)
 {
     search_req_t *r = target;
     const char *msg = set_text(v, r->stream, sizeof r->stream, "must be 1..73 bytes");
@@ -43,7 +44,7 @@ set_stream(void *target, const msgpack_object *v)
 }
 
 static const char *
-set_corr(void *target, const msgpack_object *v)
+set_corr(void *target, mpread_t *v)
 {
     search_req_t *r = target;
     const char *msg =
@@ -53,15 +54,15 @@ set_corr(void *target, const msgpack_object *v)
 }
 
 static const char *
-get_time(const msgpack_object *v, int64_t *out)
+get_time(mpread_t *v, int64_t *out)
 {
-    if (codec_get_int(v, out) != 0 || *out < 0)
+    if (mpread_int(v, out) != 0 || *out < 0)
         return "must be microseconds since the epoch, 0..2^63-1";
     return NULL;
 }
 
 static const char *
-set_from(void *target, const msgpack_object *v)
+set_from(void *target, mpread_t *v)
 {
     search_req_t *r = target;
     r->q.has_from = true;
@@ -69,7 +70,7 @@ set_from(void *target, const msgpack_object *v)
 }
 
 static const char *
-set_to(void *target, const msgpack_object *v)
+set_to(void *target, mpread_t *v)
 {
     search_req_t *r = target;
     r->q.has_to = true;
@@ -77,13 +78,13 @@ set_to(void *target, const msgpack_object *v)
 }
 
 static const char *
-set_limit(void *target, const msgpack_object *v)
+set_limit(void *target, mpread_t *v)
 {
     return params_limit(v, AUDITLOG_LIMIT_MAX, &((search_req_t *)target)->q.limit);
 }
 
 static const char *
-set_cursor(void *target, const msgpack_object *v)
+set_cursor(void *target, mpread_t *v)
 {
     return params_cursor(v, &((search_req_t *)target)->q.after);
 }
@@ -103,7 +104,7 @@ static const param_t search_params[] = {
 
 /* Decodes req into r (params_parse), then checks the time range. */
 static int
-search_parse(const msgpack_object *req, search_req_t *r, field_errors_t *errs, const char **why,
+search_parse(const mpread_t *req, search_req_t *r, field_errors_t *errs, const char **why,
              char *why_buf, size_t why_cap)
 {
     if (params_parse(req, search_params, N_SEARCH_PARAMS, r, errs, why, why_buf, why_cap) != 0)
@@ -119,16 +120,17 @@ static void
 pack_row(void *arg, const auditlog_row_t *row)
 {
     params_page_t *pg = arg;
-    msgpack_packer *pk = &pg->items.pk;
-    msgpack_pack_map(pk, 8);
-    codec_pack_kv_int(pk, "position", row->position);
-    codec_pack_kv_int(pk, "recorded_at", row->recorded_at);
-    codec_pack_kv_str(pk, "stream", row->stream);
-    codec_pack_kv_int(pk, "version", row->version);
-    codec_pack_kv_str(pk, "type", row->type);
-    codec_pack_kv_str(pk, "correlation_id", row->correlation_id);
-    codec_pack_kv_str(pk, "command_id", row->command_id);
-    codec_pack_kv_str(pk, "change", row->change);
+    codec_writer_t *w = &pg->items;
+    codec_map_open(w);
+    codec_map_int(w, "position", row->position);
+    codec_map_int(w, "recorded_at", row->recorded_at);
+    codec_map_str(w, "stream", row->stream);
+    codec_map_int(w, "version", row->version);
+    codec_map_str(w, "type", row->type);
+    codec_map_str(w, "correlation_id", row->correlation_id);
+    codec_map_str(w, "command_id", row->command_id);
+    codec_map_str(w, "change", row->change);
+    codec_map_close(w);
     params_page_added(pg, row->position);
 }
 
@@ -150,7 +152,7 @@ static int
 search_audit(void *arg, rpc_request_t *rq)
 {
     auditlog_t *log = arg;
-    const msgpack_object *req = rq->map;
+    const mpread_t *req = &rq->map;
     codec_writer_t *w = rq->w;
     search_req_t r;
     memset(&r, 0, sizeof r);
@@ -174,7 +176,7 @@ static const rpc_route_t routes[] = {
 };
 
 int
-auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+auditapi_handle(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
 {
     auditlog_t *log = *(auditlog_t **)arg;
     size_t len = strlen(type);
@@ -185,6 +187,6 @@ auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_wr
         params_reply_error(w, "unavailable", "the audit model is being swapped", NULL);
         return 0;
     }
-    rpc_request_t rq = {.type = type, .type_len = len, .map = req, .w = w};
+    rpc_request_t rq = {.type = type, .type_len = len, .map = *req, .w = w};
     return r->handle(log, &rq) == RPC_REPLY ? 0 : -1;
 }

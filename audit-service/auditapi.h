@@ -16,6 +16,6 @@
  * `unavailable` reply).
  * Packs exactly one reply map into w and returns 0, or returns -1 for a
  * request type it does not know (the runtime then replies malformed). */
-int auditapi_handle(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w);
+int auditapi_handle(void *arg, const char *type, const mpread_t *req, codec_writer_t *w);
 
 #endif

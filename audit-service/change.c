@@ -81,6 +81,16 @@ plain_ascii(unsigned char c)
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* Unicode's Bidi_Control characters: the embeddings and overrides
+ * (U+202A..U+202E), the isolates (U+2066..U+2069) and the marks (U+061C,
+ * U+200E, U+200F), which would reorder what a terminal shows of the line. */
+static bool
+bidi_control(uint32_t cp)
+{
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061c ||
+           cp == 0x200e || cp == 0x200f;
+}
+
 static void
 sb_escape(sb_t *b, const char *s, size_t len)
 {
@@ -101,7 +111,7 @@ sb_escape(sb_t *b, const char *s, size_t len)
             sb_escape_ascii(b, p[i]);
         else if (n < 0)
             sb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", p[i]));
-        else if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
+        else if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || bidi_control(cp))
             sb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04" PRIx32, cp));
         else
             sb_put(b, s + i, (size_t)n);

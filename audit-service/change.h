@@ -31,8 +31,9 @@ size_t change_describe(const event_t *ev, char *out, size_t cap);
 
 /* Escapes s[0..len) for a single printed line into out (cap >= 4): quotes
  * and backslashes are backslashed, control bytes become \n \r \t or \xHH,
- * invalid UTF-8 bytes \xHH, C1 controls and U+2028/U+2029 \uHHHH; valid
- * UTF-8 otherwise passes through.  Returns the length written. */
+ * invalid UTF-8 bytes \xHH, C1 controls, U+2028/U+2029 and the bidi
+ * controls (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069) \uHHHH;
+ * valid UTF-8 otherwise passes through.  Returns the length written. */
 size_t change_escape(const char *s, size_t len, char *out, size_t cap);
 
 /* Writes v in decimal ("%" PRId64) into out; returns the length. */

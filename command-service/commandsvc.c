@@ -435,24 +435,25 @@ static int
 svc_on_status(void *arg, rpc_request_t *req)
 {
     commandsvc_t *s = arg;
-    msgpack_packer *pk = &req->w->pk;
+    codec_writer_t *w = req->w;
     int64_t head = 0, backlog = 0;
     int rc = eventstore_head(s->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(s->es, &backlog);
-    msgpack_pack_map(pk, 12);
-    codec_pack_kv_bool(pk, "ok", rc == ERR_OK);
-    codec_pack_kv_str(pk, "service", "command");
-    codec_pack_kv_int(pk, "store_damaged_at", eventstore_damaged_at(s->es));
-    codec_pack_kv_int(pk, "head", head);
-    codec_pack_kv_int(pk, "outbox_backlog", backlog);
-    codec_pack_kv_int(pk, "accepted", s->accepted);
-    codec_pack_kv_int(pk, "rejected", s->rejected);
-    codec_pack_kv_int(pk, "unavailable", s->unavailable);
-    codec_pack_kv_int(pk, "batches", s->batches);
-    codec_pack_kv_int(pk, "loads", s->loads);
-    codec_pack_kv_int(pk, "durable", s->durable);
-    codec_pack_kv_int(pk, "syncs", s->opts.syncer ? syncer_count(s->opts.syncer) : 0);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", rc == ERR_OK);
+    codec_map_str(w, "service", "command");
+    codec_map_int(w, "store_damaged_at", eventstore_damaged_at(s->es));
+    codec_map_int(w, "head", head);
+    codec_map_int(w, "outbox_backlog", backlog);
+    codec_map_int(w, "accepted", s->accepted);
+    codec_map_int(w, "rejected", s->rejected);
+    codec_map_int(w, "unavailable", s->unavailable);
+    codec_map_int(w, "batches", s->batches);
+    codec_map_int(w, "loads", s->loads);
+    codec_map_int(w, "durable", s->durable);
+    codec_map_int(w, "syncs", s->opts.syncer ? syncer_count(s->opts.syncer) : 0);
+    codec_map_close(w);
     return RPC_REPLY;
 }
 

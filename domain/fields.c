@@ -8,11 +8,18 @@
 
 #define BIG INT64_MAX
 
-#define SPEC(name_, kind_, min_len_, max_len_, min_, max_)                                         \
+#define MONEY FIELDS_MONEY_MAX
+#define COUNT FIELDS_COUNT_MAX
+
+/* max_ is the domain's bound; ints stored before it may reach stored_. */
+#define SPEC_STORED(name_, kind_, min_len_, max_len_, min_, max_, stored_)                         \
     {                                                                                              \
         .name = name_, .kind = kind_, .min_len = min_len_, .max_len = max_len_, .min_value = min_, \
-        .max_value = max_, .name_len = sizeof name_ - 1                                            \
+        .max_value = max_, .max_stored = stored_, .name_len = sizeof name_ - 1                     \
     }
+#define SPEC(name_, kind_, min_len_, max_len_, min_, max_)                                         \
+    SPEC_STORED(name_, kind_, min_len_, max_len_, min_, max_, max_)
+#define SPEC_INT(name_, min_, max_) SPEC_STORED(name_, FK_INT, 0, 0, min_, max_, BIG)
 static const field_spec_t specs[F__COUNT] = {
     [F_PRODUCT_ID] = SPEC("product_id", FK_ID, 1, ID_MAX, 0, 0),
     [F_SUPPLIER_ID] = SPEC("supplier_id", FK_ID, 1, ID_MAX, 0, 0),
@@ -27,16 +34,16 @@ static const field_spec_t specs[F__COUNT] = {
     [F_DESCRIPTION] = SPEC("description", FK_TEXT, 0, DESCRIPTION_MAX, 0, 0),
     [F_COMMENT] = SPEC("comment", FK_TEXT, 0, COMMENT_MAX, 0, 0),
     [F_REASON] = SPEC("reason", FK_TEXT, 0, REASON_MAX, 0, 0),
-    [F_PRICE_CENTS] = SPEC("price_cents", FK_INT, 0, 0, 0, BIG),
-    [F_COST_PRICE_CENTS] = SPEC("cost_price_cents", FK_INT, 0, 0, 0, BIG),
-    [F_STOCK] = SPEC("stock", FK_INT, 0, 0, 0, BIG),
-    [F_LOW_STOCK_THRESHOLD] = SPEC("low_stock_threshold", FK_INT, 0, 0, 0, BIG),
-    [F_OLD_PRICE_CENTS] = SPEC("old_price_cents", FK_INT, 0, 0, 0, BIG),
-    [F_NEW_PRICE_CENTS] = SPEC("new_price_cents", FK_INT, 0, 0, 0, BIG),
-    [F_OLD_STOCK] = SPEC("old_stock", FK_INT, 0, 0, 0, BIG),
-    [F_NEW_STOCK] = SPEC("new_stock", FK_INT, 0, 0, 0, BIG),
-    [F_QUANTITY] = SPEC("quantity", FK_INT, 0, 0, 1, BIG),
-    [F_UNIT_PRICE_CENTS] = SPEC("unit_price_cents", FK_INT, 0, 0, 0, BIG),
+    [F_PRICE_CENTS] = SPEC_INT("price_cents", 0, MONEY),
+    [F_COST_PRICE_CENTS] = SPEC_INT("cost_price_cents", 0, MONEY),
+    [F_STOCK] = SPEC_INT("stock", 0, COUNT),
+    [F_LOW_STOCK_THRESHOLD] = SPEC_INT("low_stock_threshold", 0, COUNT),
+    [F_OLD_PRICE_CENTS] = SPEC_INT("old_price_cents", 0, MONEY),
+    [F_NEW_PRICE_CENTS] = SPEC_INT("new_price_cents", 0, MONEY),
+    [F_OLD_STOCK] = SPEC_INT("old_stock", 0, COUNT),
+    [F_NEW_STOCK] = SPEC_INT("new_stock", 0, COUNT),
+    [F_QUANTITY] = SPEC_INT("quantity", 1, COUNT),
+    [F_UNIT_PRICE_CENTS] = SPEC_INT("unit_price_cents", 0, MONEY),
     [F_RATING] = SPEC("rating", FK_INT, 0, 0, 1, 5),
 };
 
@@ -155,11 +162,15 @@ fields_set_str(fields_t *fs, field_id_t f, const char *s)
     fs->present |= FIELD_BIT(f);
 }
 
+/* [A-Za-z0-9_.:-] as two bitmaps of the ASCII range (bytes 0..63 and
+ * 64..127): one shift and test per byte, since every event's envelope ids
+ * are checked with it on the subscribers' apply path. */
+#define ID_CHARS_LO 0x07ff600000000000ULL /* - . 0-9 : */
+#define ID_CHARS_HI 0x07fffffe87fffffeULL /* A-Z _ a-z */
 static bool
 id_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == ':' || c == '-';
+    return c < 64 ? (ID_CHARS_LO >> c) & 1 : c < 128 && ((ID_CHARS_HI >> (c - 64)) & 1);
 }
 
 const char *
@@ -197,9 +208,21 @@ fields_check_int(field_id_t f, int64_t v)
             return "must be 1..5";
         return sp->min_value == 1 ? "must be >= 1" : "must be >= 0";
     }
-    if (v > sp->max_value)
+    if (v > sp->max_stored)
         return f == F_RATING ? "must be 1..5" : "is too large";
     return NULL;
+}
+
+const char *
+fields_check_bound(field_id_t f, int64_t v)
+{
+    const field_spec_t *sp = &specs[f];
+    if (sp->kind != FK_INT || v <= sp->max_value)
+        return NULL;
+    if (f == F_RATING)
+        return "must be 1..5";
+    bool money = sp->name_len > 6 && memcmp(sp->name + sp->name_len - 6, "_cents", 6) == 0;
+    return money ? "must be at most 1000000000 (10,000,000.00)" : "must be at most 1000000000";
 }
 
 void

@@ -48,14 +48,35 @@ typedef enum {
 
 typedef enum { FK_ID, FK_TEXT, FK_INT } field_kind_t;
 
+/* The domain's bounds (issue 23, item 3), chosen so that every value the
+ * domain derives from one event fits in an int64 with room to spare:
+ *  - money (price_cents, cost_price_cents and the prices in events): at most
+ *    FIELDS_MONEY_MAX = 10^9 cents (10,000,000.00 per unit);
+ *  - counts (stock, new_stock, low_stock_threshold, quantity): at most
+ *    FIELDS_COUNT_MAX = 10^9 units;
+ *  - so a sale's revenue (quantity * unit price) and a product's stock value
+ *    (stock * cost) are at most 10^18, below 2^63 - 1 (~9.22 * 10^18).
+ * What sums such values over an unbounded history or over every product
+ * (units_sold, revenue_cents, the dashboard's inventory value and today's
+ * sums) can still pass 2^63 - 1 in theory (ten products at both maxima):
+ * it is computed with fields_add_sat / fields_mul_sat (and their SQL
+ * counterparts in the read model) and stays at FIELDS_SAT_MAX instead of
+ * wrapping.  Events stored before these bounds may hold any int64 >= 0:
+ * they still decode (max_stored) and are summed the same way. */
+#define FIELDS_MONEY_MAX 1000000000LL
+#define FIELDS_COUNT_MAX 1000000000LL
+#define FIELDS_SAT_MAX INT64_MAX
+
 typedef struct {
     const char *name; /* wire name */
     field_kind_t kind;
-    size_t min_len;    /* bytes, text and ids */
-    size_t max_len;    /* bytes, text and ids */
-    int64_t min_value; /* ints */
-    int64_t max_value; /* ints */
-    size_t name_len;   /* strlen(name) */
+    size_t min_len;     /* bytes, text and ids */
+    size_t max_len;     /* bytes, text and ids */
+    int64_t min_value;  /* ints */
+    int64_t max_value;  /* ints: the domain's bound on what a command carries */
+    int64_t max_stored; /* ints: the largest a stored event may hold and still
+                           decode (history written before the bounds) */
+    size_t name_len;    /* strlen(name) */
 } field_spec_t;
 
 typedef struct {
@@ -114,7 +135,33 @@ void fields_set_str(fields_t *fs, field_id_t f, const char *s);
  * returns NULL when valid or a static message ("must be 1..64 bytes of
  * [A-Za-z0-9_.:-]", "invalid UTF-8", ...). */
 const char *fields_check_str(field_id_t f, const char *s, size_t len);
+/* An int as it may be stored: min_value..max_stored (what a command or a
+ * stored event must hold to decode at all). */
 const char *fields_check_int(field_id_t f, int64_t v);
+/* An int a new command carries: also at most the domain's bound, max_value
+ * ("must be at most 10000000000"); NULL when within. */
+const char *fields_check_bound(field_id_t f, int64_t v);
+
+/* Sums and products of the domain's non-negative quantities that stay at
+ * FIELDS_SAT_MAX instead of overflowing (a or b negative: plain arithmetic
+ * rules do not apply; the result is clamped the same way). */
+static inline int64_t
+fields_add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return a > 0 ? FIELDS_SAT_MAX : INT64_MIN;
+    return r;
+}
+
+static inline int64_t
+fields_mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) == (b < 0) ? FIELDS_SAT_MAX : INT64_MIN;
+    return r;
+}
 
 void field_errors_add(field_errors_t *errs, const char *field, const char *message);
 

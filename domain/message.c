@@ -151,9 +151,14 @@ command_check_fields(command_t *cmd, field_errors_t *errs)
                 named = strcmp(errs->items[i].field, fields_spec(f)->name) == 0;
             if (!named)
                 field_errors_add(errs, fields_spec(f)->name, "is required");
-        } else if (has && !((spec->required | spec->optional) & bit))
+        } else if (has && !((spec->required | spec->optional) & bit)) {
             field_errors_add(errs, fields_spec(f)->name, "is not a field of this command");
-        else if (!has && (spec->optional & bit)) {
+        } else if (has && fields_spec(f)->kind == FK_INT &&
+                   fields_check_bound(f, cmd->data.num[f])) {
+            /* the domain's bounds hold for new commands only: stored events
+             * above them still decode */
+            field_errors_add(errs, fields_spec(f)->name, fields_check_bound(f, cmd->data.num[f]));
+        } else if (!has && (spec->optional & bit)) {
             if (fields_spec(f)->kind == FK_INT)
                 fields_set_int(&cmd->data, f, 0);
             else

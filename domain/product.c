@@ -51,21 +51,23 @@ static void
 apply_sold(product_t *p, const fields_t *d)
 {
     p->stock = fields_int(d, F_NEW_STOCK);
-    p->units_sold += fields_int(d, F_QUANTITY);
+    /* events stored before the domain's bounds may hold any quantity: the
+     * count stays at FIELDS_SAT_MAX rather than wrap */
+    p->units_sold = fields_add_sat(p->units_sold, fields_int(d, F_QUANTITY));
 }
 
 static void
 apply_viewed(product_t *p, const fields_t *d)
 {
     (void)d;
-    p->view_count++;
+    p->view_count = fields_add_sat(p->view_count, 1);
 }
 
 static void
 apply_review(product_t *p, const fields_t *d)
 {
-    p->review_count++;
-    p->rating_sum += fields_int(d, F_RATING);
+    p->review_count = fields_add_sat(p->review_count, 1);
+    p->rating_sum = fields_add_sat(p->rating_sum, fields_int(d, F_RATING));
 }
 
 static void

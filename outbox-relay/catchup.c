@@ -14,8 +14,8 @@
 typedef struct {
     eventstore_t *es;
     const catchup_relay_stats_t *stats;
-    const msgpack_object *req; /* the request map */
-    codec_writer_t *w;         /* the reply */
+    const rpc_request_t *req; /* the request, its keys indexed (catchup_keys) */
+    codec_writer_t *w;        /* the reply */
 } catchup_ctx_t;
 
 /* Errors have no fields here (docs/protocol.md, section 7). */
@@ -31,10 +31,29 @@ static catchup_ctx_t *
 catchup_ctx(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = arg;
-    c->req = req->map;
+    c->req = req;
     c->w = req->w;
     return c;
 }
+
+/* The request keys of every type, indexed once by the dispatcher; unknown
+ * keys are ignored, a key given twice is malformed. */
+enum {
+    CQ_TYPE,
+    CQ_AFTER,
+    CQ_LIMIT,
+    CQ_STREAM,
+    CQ_AFTER_VERSION,
+    CQ_PRODUCT_ID,
+    CQ_POSITION,
+    CQ_TIME_US,
+    CQ__COUNT
+};
+_Static_assert(CQ__COUNT <= RPC_KEYS_MAX, "the dispatcher indexes at most RPC_KEYS_MAX keys");
+static const codec_key_t catchup_keys[CQ__COUNT] = {
+    CODEC_KEY("type"),     CODEC_KEY("after"),         CODEC_KEY("limit"),
+    CODEC_KEY("stream"),   CODEC_KEY("after_version"), CODEC_KEY("product_id"),
+    CODEC_KEY("position"), CODEC_KEY("time_us")};
 
 int64_t
 catchup_servable(const catchup_relay_stats_t *stats)
@@ -63,12 +82,20 @@ reply_read_error(codec_writer_t *w, eventstore_t *es, int rc)
 
 /* Reads an optional int parameter: 0 ok (absent leaves *out), -1 wrong type. */
 static int
-opt_int(const msgpack_object *req, const char *key, int64_t *out)
+opt_int(const rpc_request_t *req, int k, int64_t *out)
 {
-    const msgpack_object *v = codec_map_get(req, key);
-    if (!v || v->type == MSGPACK_OBJECT_NIL)
+    mpread_t v = req->vals[k];
+    if (!(req->found & (1u << k)) || mpread_nil(&v))
         return 0;
-    return codec_get_int(v, out);
+    return mpread_int(&v, out);
+}
+
+/* Copies a required string parameter (no NUL, UTF-8: mpread_str_copy).  0 or -1. */
+static int
+req_str(const rpc_request_t *req, int k, char *buf, size_t cap)
+{
+    mpread_t v = req->vals[k];
+    return (req->found & (1u << k)) ? mpread_str_copy(&v, buf, cap) : -1;
 }
 
 /* ---- ReadEvents ----------------------------------------------------------- */
@@ -92,7 +119,7 @@ read_events(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t after = 0, limit = CATCHUP_PAGE_MAX, head = 0;
-    if (opt_int(c->req, "after", &after) || opt_int(c->req, "limit", &limit) || after < 0) {
+    if (opt_int(c->req, CQ_AFTER, &after) || opt_int(c->req, CQ_LIMIT, &limit) || after < 0) {
         reply_error(c->w, "malformed", "after and limit must be integers, after >= 0");
         return RPC_REPLY;
     }
@@ -114,15 +141,16 @@ read_events(void *arg, rpc_request_t *req)
         reply_read_error(c->w, c->es, rc);
     } else {
         int64_t damaged = c->stats->damaged_at ? c->stats->damaged_at : eventstore_damaged_at(c->es);
-        msgpack_pack_map(&c->w->pk, damaged > 0 ? 5 : 4);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_int(&c->w->pk, "after", after);
-        codec_pack_kv_int(&c->w->pk, "head", head);
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_int(c->w, "after", after);
+        codec_map_int(c->w, "head", head);
         if (damaged > 0) /* nothing from it on is served (docs/protocol.md) */
-            codec_pack_kv_int(&c->w->pk, "damaged_at", damaged);
-        codec_pack_cstr(&c->w->pk, "events");
+            codec_map_int(c->w, "damaged_at", damaged);
+        codec_map_key(c->w, "events");
         msgpack_pack_array(&c->w->pk, l.count);
         codec_pack_raw(&c->w->pk, l.items.buf.data, l.items.buf.size);
+        codec_map_close(c->w);
     }
     codec_writer_fini(&l.items);
     return RPC_REPLY;
@@ -159,9 +187,8 @@ read_stream(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     char stream[STREAM_MAX + 1];
     int64_t after = 0, limit = CATCHUP_PAGE_MAX;
-    const msgpack_object *v = codec_map_get(c->req, "stream");
-    if (!v || codec_copy_str(v, stream, sizeof stream) != 0 ||
-        opt_int(c->req, "after_version", &after) || opt_int(c->req, "limit", &limit)) {
+    if (req_str(c->req, CQ_STREAM, stream, sizeof stream) != 0 ||
+        opt_int(c->req, CQ_AFTER_VERSION, &after) || opt_int(c->req, CQ_LIMIT, &limit)) {
         reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
         return RPC_REPLY;
     }
@@ -179,12 +206,13 @@ read_stream(void *arg, rpc_request_t *req)
     if (rc < 0) {
         reply_read_error(c->w, c->es, rc);
     } else {
-        msgpack_pack_map(&c->w->pk, 3);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_str(&c->w->pk, "stream", stream);
-        codec_pack_cstr(&c->w->pk, "events");
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_str(c->w, "stream", stream);
+        codec_map_key(c->w, "events");
         msgpack_pack_array(&c->w->pk, l.list.count);
         codec_pack_raw(&c->w->pk, l.list.items.buf.data, l.list.items.buf.size);
+        codec_map_close(c->w);
     }
     codec_writer_fini(&l.list.items);
     return RPC_REPLY;
@@ -205,9 +233,8 @@ product_as_of(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     char id[ID_MAX + 1], stream[STREAM_MAX + 1];
     int64_t position = 0, time_us = 0;
-    const msgpack_object *v = codec_map_get(c->req, "product_id");
-    if (!v || codec_copy_str(v, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
-        opt_int(c->req, "position", &position) || opt_int(c->req, "time_us", &time_us)) {
+    if (req_str(c->req, CQ_PRODUCT_ID, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
+        opt_int(c->req, CQ_POSITION, &position) || opt_int(c->req, CQ_TIME_US, &time_us)) {
         reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
         return RPC_REPLY;
     }
@@ -234,11 +261,12 @@ product_as_of(void *arg, rpc_request_t *req)
     else if (!p->exists)
         reply_error(c->w, "not_found", "the product did not exist at that point");
     else {
-        msgpack_pack_map(&c->w->pk, 3);
-        codec_pack_kv_bool(&c->w->pk, "ok", true);
-        codec_pack_kv_int(&c->w->pk, "position", position);
-        codec_pack_cstr(&c->w->pk, "product");
+        codec_map_open(c->w);
+        codec_map_bool(c->w, "ok", true);
+        codec_map_int(c->w, "position", position);
+        codec_map_key(c->w, "product");
         aggstore_pack_product(c->w, p);
+        codec_map_close(c->w);
     }
     free(p);
     return RPC_REPLY;
@@ -254,21 +282,22 @@ status(void *arg, rpc_request_t *req)
     int rc = eventstore_head(c->es, &head, NULL);
     if (rc == ERR_OK)
         rc = eventstore_outbox_backlog(c->es, &backlog);
-    msgpack_pack_map(&c->w->pk, 14);
-    codec_pack_kv_bool(&c->w->pk, "ok", rc == ERR_OK);
-    codec_pack_kv_str(&c->w->pk, "service", "relay");
-    codec_pack_kv_int(&c->w->pk, "head", head);
-    codec_pack_kv_int(&c->w->pk, "checkpoint", c->stats->published_through);
-    codec_pack_kv_int(&c->w->pk, "lag_events", head - c->stats->published_through);
-    codec_pack_kv_int(&c->w->pk, "outbox_backlog", backlog);
-    codec_pack_kv_int(&c->w->pk, "published", c->stats->published);
-    codec_pack_kv_int(&c->w->pk, "heartbeats", c->stats->heartbeats);
-    codec_pack_kv_int(&c->w->pk, "durable", c->stats->durable_through);
-    codec_pack_kv_int(&c->w->pk, "self_syncs", c->stats->self_syncs);
-    codec_pack_kv_int(&c->w->pk, "wal_frames", c->stats->wal.frames);
-    codec_pack_kv_int(&c->w->pk, "wal_backfilled", c->stats->wal.backfilled);
-    codec_pack_kv_int(&c->w->pk, "chain_verified_through", c->stats->chain_through);
-    codec_pack_kv_int(&c->w->pk, "store_damaged_at", c->stats->damaged_at);
+    codec_map_open(c->w);
+    codec_map_bool(c->w, "ok", rc == ERR_OK);
+    codec_map_str(c->w, "service", "relay");
+    codec_map_int(c->w, "head", head);
+    codec_map_int(c->w, "checkpoint", c->stats->published_through);
+    codec_map_int(c->w, "lag_events", head - c->stats->published_through);
+    codec_map_int(c->w, "outbox_backlog", backlog);
+    codec_map_int(c->w, "published", c->stats->published);
+    codec_map_int(c->w, "heartbeats", c->stats->heartbeats);
+    codec_map_int(c->w, "durable", c->stats->durable_through);
+    codec_map_int(c->w, "self_syncs", c->stats->self_syncs);
+    codec_map_int(c->w, "wal_frames", c->stats->wal.frames);
+    codec_map_int(c->w, "wal_backfilled", c->stats->wal.backfilled);
+    codec_map_int(c->w, "chain_verified_through", c->stats->chain_through);
+    codec_map_int(c->w, "store_damaged_at", c->stats->damaged_at);
+    codec_map_close(c->w);
     return RPC_REPLY;
 }
 
@@ -276,6 +305,8 @@ status(void *arg, rpc_request_t *req)
 
 /* Flat maps with unknown keys ignored; errors without fields (section 7). */
 static const rpc_proto_t catchup_proto = {
+    .keys = catchup_keys,
+    .nkeys = CQ__COUNT,
     .type_max = 31,
     .bad_frames = "empty message", /* what decoding the missing body says */
     .too_large = "message exceeds 64 KiB",

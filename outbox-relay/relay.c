@@ -282,10 +282,11 @@ static void
 relay_heartbeat(relay_t *r)
 {
     codec_writer_reset(&r->w);
-    msgpack_pack_map(&r->w.pk, 3);
-    codec_pack_kv_int(&r->w.pk, "head", r->stats.published_through);
-    codec_pack_kv_int(&r->w.pk, "head_recorded_at", r->head_recorded_at);
-    codec_pack_kv_int(&r->w.pk, "ts", proc_now_us());
+    codec_map_open(&r->w);
+    codec_map_int(&r->w, "head", r->stats.published_through);
+    codec_map_int(&r->w, "head_recorded_at", r->head_recorded_at);
+    codec_map_int(&r->w, "ts", proc_now_us());
+    codec_map_close(&r->w);
     bus_send(r->pub, TOPIC_HEARTBEAT, r->w.buf.data, r->w.buf.size, 0);
     r->stats.heartbeats++;
     r->next_heartbeat_ms = proc_mono_ms() + HEARTBEAT_MS;

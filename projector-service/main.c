@@ -35,7 +35,7 @@ static const subdaemon_spec_t projector_spec = {
 
 /* Control requests other than Status and Rebuild: none. */
 static int
-on_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+on_control(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
 {
     (void)arg, (void)req, (void)w;
     LOG_W(NULL, "control request %.40s is not supported", type);

@@ -71,6 +71,25 @@
                  " c.version AS version, p.created_at AS created_at, c.updated_at AS updated_at"
 #define PRODUCT_ROWS " FROM products p JOIN product_counters c ON c.pid = p.pid"
 
+/* Saturating arithmetic in SQL, for the sums of domain/fields.h: a value
+ * that would pass 2^63 - 1 stays there.  SQLite itself turns an integer
+ * + or * that overflows into a REAL (stock_value_cents came back as a
+ * float) and makes sum() fail with "integer overflow" (Dashboard answered
+ * unavailable for good).  Every operand is >= 0 (the field rules).
+ * SQL_SUM_SAT sums a column in two halves, bits 32..62 and 0..31, each of
+ * which cannot overflow below 2^31 rows, and joins them only when the
+ * total fits. */
+#define SQL_INT_MAX "9223372036854775807"
+#define SQL_ADD_SAT(a, b) \
+    "(CASE WHEN " a " > " SQL_INT_MAX " - " b " THEN " SQL_INT_MAX " ELSE " a " + " b " END)"
+#define SQL_MUL_SAT(a, b)                                                                          \
+    "(CASE WHEN " b " > 0 AND " a " > " SQL_INT_MAX " / " b " THEN " SQL_INT_MAX " ELSE " a      \
+    " * " b " END)"
+#define SQL_SUM_SAT(v, from)                                                                       \
+    "(SELECT CASE WHEN hi + (lo >> 32) >= 2147483648 THEN " SQL_INT_MAX                          \
+    " ELSE ((hi + (lo >> 32)) << 32) + (lo & 4294967295) END FROM (SELECT"                          \
+    " coalesce(sum((" v ") >> 32), 0) AS hi, coalesce(sum((" v ") & 4294967295), 0) AS lo " from "))"
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS model_meta("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -145,7 +164,7 @@ static const char schema_sql[] =
     "CREATE VIEW IF NOT EXISTS product_details AS SELECT " DETAIL_COLUMNS PRODUCT_ROWS ";"
     "CREATE VIEW IF NOT EXISTS admin_products AS SELECT " DETAIL_COLUMNS ","
     " p.cost_price_cents AS cost_price_cents,"
-    " c.stock * p.cost_price_cents AS stock_value_cents,"
+    " " SQL_MUL_SAT("c.stock", "p.cost_price_cents") " AS stock_value_cents,"
     " p.price_cents - p.cost_price_cents AS margin_cents,"
     " CASE WHEN p.price_cents > 0 THEN round((p.price_cents - p.cost_price_cents) * 100.0"
     "  / p.price_cents, 2) ELSE 0.0 END AS margin_percent,"
@@ -160,18 +179,21 @@ static const char schema_sql[] =
     " (SELECT count(*) FROM products WHERE discontinued = 0) AS product_count,"
     " (SELECT count(*) FROM products WHERE discontinued = 1) AS discontinued_count,"
     " (SELECT count(*) FROM suppliers) AS supplier_count,"
-    " (SELECT coalesce(sum(c.stock * p.cost_price_cents), 0)"
-    "  FROM products p JOIN product_counters c ON c.pid = p.pid) AS inventory_value_cents,"
+    " " SQL_SUM_SAT(SQL_MUL_SAT("c.stock", "p.cost_price_cents"),
+                    "FROM products p JOIN product_counters c ON c.pid = p.pid")
+    " AS inventory_value_cents,"
     " (SELECT count(*) FROM product_counters c JOIN products p ON p.pid = c.pid"
     "  WHERE c.stock < c.low_stock_threshold AND p.discontinued = 0) AS low_stock_count,"
     " (SELECT count(*) FROM product_counters c JOIN products p ON p.pid = c.pid"
     "  WHERE c.stock = 0 AND p.discontinued = 0) AS out_of_stock_count,"
     " (SELECT CASE WHEN last_recorded_at > 0 THEN"
     "  date(last_recorded_at / 1000000, 'unixepoch') END FROM model_meta) AS today,"
-    " (SELECT coalesce(sum(units), 0) FROM sales_daily WHERE day ="
-    "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS units_sold_today,"
-    " (SELECT coalesce(sum(revenue_cents), 0) FROM sales_daily WHERE day ="
-    "  (SELECT last_recorded_at / 86400000000 FROM model_meta)) AS revenue_today_cents;"
+    " " SQL_SUM_SAT("units", "FROM sales_daily WHERE day ="
+                               " (SELECT last_recorded_at / 86400000000 FROM model_meta)")
+    " AS units_sold_today,"
+    " " SQL_SUM_SAT("revenue_cents", "FROM sales_daily WHERE day ="
+                                       " (SELECT last_recorded_at / 86400000000 FROM model_meta)")
+    " AS revenue_today_cents;"
     "CREATE VIEW IF NOT EXISTS best_sellers AS SELECT p.product_id AS product_id,"
     " p.name AS name, c.units_sold AS units_sold, c.revenue_cents AS revenue_cents"
     " FROM product_counters c JOIN products p ON p.pid = c.pid WHERE c.units_sold > 0"
@@ -271,8 +293,10 @@ static const char *const stmt_sql[ST__COUNT] = {
      * row's pid, which the fold knows: no walk of the product_id index per
      * product written. */
     [ST_PRODUCT_FOLD] =
-        "UPDATE product_counters SET stock = coalesce(?2, stock), units_sold = units_sold + ?3,"
-        " revenue_cents = revenue_cents + ?4, view_count = view_count + ?7, version = ?5,"
+        "UPDATE product_counters SET stock = coalesce(?2, stock),"
+        " units_sold = " SQL_ADD_SAT("units_sold", "?3") ","
+        " revenue_cents = " SQL_ADD_SAT("revenue_cents", "?4") ","
+        " view_count = " SQL_ADD_SAT("view_count", "?7") ", version = ?5,"
         " updated_at = ?6 WHERE pid = ?1 AND version < ?5",
     [ST_PRODUCT_DISCONTINUE] =
         "UPDATE products SET discontinued = 1, discontinued_reason = ?2 WHERE product_id = ?1",
@@ -289,8 +313,9 @@ static const char *const stmt_sql[ST__COUNT] = {
         " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(position) DO NOTHING",
     [ST_SALE_DAILY_ADD] =
         "INSERT INTO sales_daily(day, product_id, units, revenue_cents) VALUES (?1, ?2, ?3, ?4)"
-        " ON CONFLICT(day, product_id) DO UPDATE SET units = units + excluded.units,"
-        " revenue_cents = revenue_cents + excluded.revenue_cents",
+        " ON CONFLICT(day, product_id) DO UPDATE SET"
+        " units = " SQL_ADD_SAT("units", "excluded.units") ","
+        " revenue_cents = " SQL_ADD_SAT("revenue_cents", "excluded.revenue_cents"),
     [ST_REVIEW_UPSERT] =
         "INSERT INTO reviews(product_id, review_id, customer_id, rating, comment, position,"
         " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -597,8 +622,9 @@ apply_product_sold(readmodel_t *m, const event_t *ev)
     rm_fold_event(e, ev);
     e->stock = fields_int(d, F_NEW_STOCK);
     e->stock_set = true;
-    e->units += qty;
-    e->revenue_cents += qty * unit;
+    /* events stored before the domain's bounds may hold any int64 >= 0 */
+    e->units = fields_add_sat(e->units, qty);
+    e->revenue_cents = fields_add_sat(e->revenue_cents, fields_mul_sat(qty, unit));
     e->sold_at = ev->env.recorded_at;
     return 0;
 }

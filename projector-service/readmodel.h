@@ -29,9 +29,10 @@
 
 /* PRAGMA user_version of read.db.  2: sales_daily replaced the
  * sales_by_day index; 3: a product's stock, counters and version moved to
- * product_counters.  A file of another version is discarded and rebuilt
- * from the log (readmodel_discard_other_schema). */
-#define READMODEL_SCHEMA_VERSION 3
+ * product_counters; 4: the views and the counters' updates saturate at
+ * 2^63 - 1 instead of overflowing (issue 23).  A file of another version is
+ * discarded and rebuilt from the log (readmodel_discard_other_schema). */
+#define READMODEL_SCHEMA_VERSION 4
 
 typedef struct readmodel readmodel_t;
 

@@ -253,6 +253,13 @@ q_is_bool(const char *column)
     return false;
 }
 
+/* The only columns of a reply that are floats (docs/protocol.md, 8.5). */
+static bool
+q_is_float(const char *column)
+{
+    return strcmp(column, "avg_rating") == 0 || strcmp(column, "margin_percent") == 0;
+}
+
 static void
 q_pack_column(codec_writer_t *w, sqlite3_stmt *st, int i)
 {
@@ -267,10 +274,13 @@ q_pack_column(codec_writer_t *w, sqlite3_stmt *st, int i)
             msgpack_pack_true(pk);
         else
             msgpack_pack_false(pk);
-    } else if (type == SQLITE_INTEGER) {
-        msgpack_pack_int64(pk, sqlite3_column_int64(st, i));
-    } else if (type == SQLITE_FLOAT) {
+    } else if (type == SQLITE_FLOAT && q_is_float(name)) {
         msgpack_pack_double(pk, sqlite3_column_double(st, i));
+    } else if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+        /* a REAL in an integer column is an integer that overflowed in SQL
+         * (a model written before the views saturated): SQLite clamps it
+         * to the int64 range, and the reply keeps the column's type */
+        msgpack_pack_int64(pk, sqlite3_column_int64(st, i));
     } else {
         const void *s = sqlite3_column_text(st, i);
         size_t n = (size_t)sqlite3_column_bytes(st, i);

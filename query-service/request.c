@@ -67,11 +67,11 @@ req_param(const char *key, size_t len)
 
 /* Stores a string parameter after checking its rules. */
 static int
-req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, request_error_t *err)
+req_set_str(request_t *req, const param_spec_t *p, mpread_t *v, request_error_t *err)
 {
     const char *s;
     size_t n;
-    if (codec_get_str(v, &s, &n) != 0)
+    if (mpread_str(v, &s, &n) != 0)
         return req_fail(err, "malformed", NULL, "%s must be a string", p->name);
     if (p->kind == PK_ID && !message_id_valid(s, n))
         return req_fail(err, "validation", p->name, "must be 1..64 bytes of [A-Za-z0-9_.:-]");
@@ -88,15 +88,15 @@ req_set_str(request_t *req, const param_spec_t *p, const msgpack_object *v, requ
 
 /* Stores an int or bool parameter after checking its rules. */
 static int
-req_set_value(request_t *req, const param_spec_t *p, const msgpack_object *v, request_error_t *err)
+req_set_value(request_t *req, const param_spec_t *p, mpread_t *v, request_error_t *err)
 {
     if (p->kind == PK_BOOL) {
-        if (codec_get_bool(v, (bool *)((char *)req + p->offset)) != 0)
+        if (mpread_bool(v, (bool *)((char *)req + p->offset)) != 0)
             return req_fail(err, "malformed", NULL, "%s must be a boolean", p->name);
         return 0;
     }
     int64_t x;
-    if (codec_get_int(v, &x) != 0)
+    if (mpread_int(v, &x) != 0)
         return req_fail(err, "malformed", NULL, "%s must be an integer", p->name);
     if (p->bit == RP_LIMIT && (x < 1 || x > REQUEST_LIMIT_MAX))
         return req_fail(err, "validation", p->name, "must be 1..%d", REQUEST_LIMIT_MAX);
@@ -120,14 +120,18 @@ req_type(const char *s, size_t n, request_t *req, uint32_t *allowed, uint32_t *r
     return 0;
 }
 
-/* Applies one key/value pair of the request map. */
+/* Applies the next key/value pair of the request map at m. */
 static int
-req_field(request_t *req, const msgpack_object_kv *kv, uint32_t allowed, request_error_t *err)
+req_field(request_t *req, mpread_t *m, uint32_t allowed, request_error_t *err)
 {
-    if (kv->key.type != MSGPACK_OBJECT_STR)
+    const char *k;
+    size_t klen;
+    mpread_t v;
+    if (mpread_str(m, &k, &klen) != 0)
         return req_fail(err, "malformed", NULL, "keys must be strings");
-    const char *k = kv->key.via.str.ptr;
-    size_t klen = kv->key.via.str.size;
+    v = *m;
+    if (mpread_skip(m) != 0)
+        return req_fail(err, "malformed", NULL, "keys must be strings");
     if (klen == 4 && memcmp(k, "type", 4) == 0)
         return 0;
     const param_spec_t *p = req_param(k, klen);
@@ -140,10 +144,10 @@ req_field(request_t *req, const msgpack_object_kv *kv, uint32_t allowed, request
     }
     if (req->present & p->bit)
         return req_fail(err, "malformed", NULL, "duplicate key %s", p->name);
-    if (kv->val.type == MSGPACK_OBJECT_NIL)
+    if (mpread_nil(&v))
         return 0; /* nil means absent */
-    int rc = (p->kind == PK_ID || p->kind == PK_TEXT) ? req_set_str(req, p, &kv->val, err)
-                                                      : req_set_value(req, p, &kv->val, err);
+    int rc = (p->kind == PK_ID || p->kind == PK_TEXT) ? req_set_str(req, p, &v, err)
+                                                      : req_set_value(req, p, &v, err);
     if (rc == 0)
         req->present |= p->bit;
     return rc;
@@ -179,12 +183,15 @@ req_clear(request_t *req)
 static int
 req_decode(const rpc_request_t *rq, request_t *req, request_error_t *err)
 {
-    uint32_t allowed = 0, required = 0;
+    uint32_t allowed = 0, required = 0, n = 0;
     if (req_type(rq->type, rq->type_len, req, &allowed, &required, err) != 0)
         return -1;
+    mpread_t m = rq->map;
+    if (mpread_map(&m, &n) != 0)
+        return req_fail(err, "malformed", NULL, "request must be a map");
     int rc = 0;
-    for (uint32_t i = 0; rc == 0 && i < rq->map->via.map.size; i++)
-        rc = req_field(req, &rq->map->via.map.ptr[i], allowed, err);
+    for (uint32_t i = 0; rc == 0 && i < n; i++)
+        rc = req_field(req, &m, allowed, err);
     return rc == 0 ? req_required(req, required, err) : rc;
 }
 
@@ -200,14 +207,10 @@ request_parse(const void *buf, size_t len, request_t *req, request_error_t *err)
 {
     req_clear(req);
     rpc_request_t rq = {.body = buf, .len = len};
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     char why[sizeof err->message];
-    int rc = rpc_decode(&request_proto, &rq, &u, why, sizeof why) == 0
-                 ? req_decode(&rq, req, err)
-                 : req_fail(err, "malformed", NULL, "%s", why);
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    return rpc_decode(&request_proto, &rq, why, sizeof why) == 0
+               ? req_decode(&rq, req, err)
+               : req_fail(err, "malformed", NULL, "%s", why);
 }
 
 void

@@ -67,7 +67,7 @@ typedef struct {
     char message[128]; /* a human sentence */
 } request_error_t;
 
-/* The query ROUTER's envelope: a flat map parsed into a tree, its type a
+/* The query ROUTER's envelope: a flat map read with the cursor, its type a
  * string (common/wire/rpc.h). */
 extern const rpc_proto_t request_proto;
 

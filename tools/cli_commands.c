@@ -4,6 +4,7 @@
 #include "client.h"
 #include "codec.h"
 #include "jsonout.h"
+#include "pretty.h"
 #include "proc.h"
 
 #include <stdlib.h>
@@ -210,19 +211,27 @@ cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int arg
 static void
 print_outcome(const command_reply_t *r)
 {
+    /* every string of the reply reaches the terminal through pretty_text */
+    char text[2][sizeof r->message];
     if (r->accepted) {
-        printf("accepted %s@%lld (position %lld%s)\n", r->stream, (long long)r->version,
+        pretty_text(r->stream, strlen(r->stream), text[0], sizeof text[0]);
+        printf("accepted %s@%lld (position %lld%s)\n", text[0], (long long)r->version,
                (long long)r->position, r->duplicate ? ", duplicate: first result replayed" : "");
         fflush(stdout);
         return;
     }
+    pretty_text(r->message, strlen(r->message), text[0], sizeof text[0]);
     fprintf(stderr, "rejected: %s%s%s", reject_code_name(r->error), r->message[0] ? ": " : "",
-            r->message);
+            text[0]);
     if (r->error == REJ_CONFLICT && r->version > 0 && !r->message[0])
         fprintf(stderr, " (current version %lld)", (long long)r->version);
     fputc('\n', stderr);
-    for (int i = 0; i < r->fields.count; i++)
-        fprintf(stderr, "  %s: %s\n", r->fields.items[i].field, r->fields.items[i].message);
+    for (int i = 0; i < r->fields.count; i++) {
+        const char *field = r->fields.items[i].field, *message = r->fields.items[i].message;
+        pretty_text(field, strlen(field), text[0], sizeof text[0]);
+        pretty_text(message, strlen(message), text[1], sizeof text[1]);
+        fprintf(stderr, "  %s: %s\n", text[0], text[1]);
+    }
 }
 
 /* Asks the query service to wait until it has applied `position`.

@@ -325,9 +325,11 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
         (print ? print : pretty_print)(stdout, &reply.body);
     }
     if (!ok) {
-        char code[64], msg[512];
-        client_reply_str(&reply, "error", code, sizeof code);
-        client_reply_str(&reply, "message", msg, sizeof msg);
+        char raw[512], code[64], msg[512];
+        pretty_text(raw, strlen(client_reply_str(&reply, "error", raw, sizeof raw)), code,
+                    sizeof code);
+        pretty_text(raw, strlen(client_reply_str(&reply, "message", raw, sizeof raw)), msg,
+                    sizeof msg);
         fprintf(stderr, "error: %s%s%s\n", code[0] ? code : "failed", msg[0] ? ": " : "", msg);
     }
     client_reply_fini(&reply);

@@ -60,10 +60,11 @@ cli_status_extract(const mpread_t *reply, status_row_t *row)
     memset(row, 0, sizeof *row);
     for (int c = 0; c < ST__COUNT; c++)
         row->has[c] = find_int(reply, col_keys[c], 1, &row->val[c]);
-    if (!row->has[ST_LAG_EVENTS] && row->has[ST_HEAD] && row->has[ST_CHECKPOINT]) {
-        row->has[ST_LAG_EVENTS] = true;
-        row->val[ST_LAG_EVENTS] = row->val[ST_HEAD] - row->val[ST_CHECKPOINT];
-    }
+    /* a hostile reply's head and checkpoint can be any int64: a difference
+     * that does not fit is left out, not wrapped */
+    if (!row->has[ST_LAG_EVENTS] && row->has[ST_HEAD] && row->has[ST_CHECKPOINT])
+        row->has[ST_LAG_EVENTS] = !__builtin_sub_overflow(row->val[ST_HEAD], row->val[ST_CHECKPOINT],
+                                                          &row->val[ST_LAG_EVENTS]);
 }
 
 /* Sends Status to every selected daemon at once and collects the replies
@@ -167,7 +168,8 @@ cli_status_note(const mpread_t *reply)
         mpread_int(&v, &frames);
     if (mpread_find(reply, "wal_backfilled", &v) == 0)
         mpread_int(&v, &backfilled);
-    if (frames - backfilled >= WAL_BEHIND_NOTE_FRAMES)
+    int64_t behind;
+    if (!__builtin_sub_overflow(frames, backfilled, &behind) && behind >= WAL_BEHIND_NOTE_FRAMES)
         return "WAL 64+ MiB not checkpointed (a reader holds an old snapshot?)";
     return unusable ? "MODEL UNUSABLE, rebuilding" : rebuilding ? "rebuilding" : "";
 }

@@ -20,7 +20,7 @@ typedef enum {
 typedef struct {
     void *data; /* malloc'ed reply body */
     size_t len;
-    mpread_t body; /* a cursor at the reply's value in data, checked as codec_parse checks */
+    mpread_t body; /* a cursor at the reply's value in data, checked by codec_reader_check */
 } client_reply_t;
 
 /* Sends body to endpoint and waits up to timeout_ms.  On CLIENT_OK, reply is

@@ -2,6 +2,7 @@
 #include "jsonout.h"
 
 #include "codec.h"
+#include "pretty.h"
 #include "utf8.h"
 
 #include <inttypes.h>
@@ -53,8 +54,9 @@ jsonout_write_str(FILE *f, const char *str, size_t len)
                 else
                     fputc(c, f);
             }
-        } else if (cp == 0x2028 || cp == 0x2029) {
-            /* valid JSON, but they break JavaScript consumers */
+        } else if (pretty_unsafe_cp(cp)) {
+            /* valid JSON, but C1 controls act on terminals, U+2028/9 break
+             * JavaScript consumers and bidi controls reorder what is shown */
             fprintf(f, "\\u%04x", (unsigned)cp);
         } else {
             fwrite(s + i, 1, (size_t)n, f);

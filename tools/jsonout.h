@@ -2,7 +2,8 @@
  *  - strings: quotes, backslashes and control characters escaped (\n, \t,
  *    \u001f, ...); invalid UTF-8 (overlongs, surrogates, truncated or stray
  *    bytes, code points past U+10FFFF) becomes \ufffd, one per maximal
- *    invalid subsequence as Unicode recommends; DEL and U+2028/9 escaped;
+ *    invalid subsequence as Unicode recommends; DEL, C1 controls, U+2028/9
+ *    and the bidirectional controls escaped (\u009b, \u202e);
  *  - integers: printed exactly (all of uint64 and int64), never via double;
  *  - floats: shortest round-trip form; NaN and infinities become null;
  *  - bin: base64 string; ext: {"ext": type, "base64": "..."};
@@ -25,7 +26,7 @@ void jsonout_write_str(FILE *f, const char *s, size_t len);
 /* The value at v as a malloc'ed NUL-terminated JSON string (caller frees);
  * NULL on ENOMEM. */
 char *jsonout_string(const mpread_t *v);
-/* Checks buf as codec_parse would and writes its value as JSON plus a
+/* Checks buf as codec_reader_check does and writes its value as JSON plus a
  * newline.  Returns 0, or -1 (nothing written) when buf is not exactly one
  * msgpack value with string keys. */
 int jsonout_print_msgpack(FILE *f, const void *buf, size_t len);

@@ -80,16 +80,38 @@ pretty_money(int64_t cents, char *buf, size_t cap)
     snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", mag / 100, mag % 100);
 }
 
-/* Copies a string with control characters replaced by '?'. */
-static void
-safe_copy(const char *s, size_t n, char *buf, size_t cap)
+bool
+pretty_unsafe_cp(uint32_t cp)
 {
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+           cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t
+pretty_text(const char *str, size_t n, char *buf, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)str;
     size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[k++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        int len = utf8_decode(s + i, n - i, &cp);
+        if (len < 0 || pretty_unsafe_cp(cp)) {
+            if (k + 1 >= cap)
+                break;
+            buf[k++] = '?';
+            i += len < 0 ? (size_t)-len : (size_t)len;
+            continue;
+        }
+        if (k + (size_t)len >= cap)
+            break;
+        memcpy(buf + k, s + i, (size_t)len);
+        k += (size_t)len;
+        i += (size_t)len;
     }
     buf[k] = '\0';
+    return k;
 }
 
 static void
@@ -143,7 +165,7 @@ pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell, cha
         snprintf(buf, cap, "%.2f", v.f);
         return;
     case MP_STR:
-        safe_copy(v.s, v.len, buf, cap);
+        pretty_text(v.s, v.len, buf, cap);
         return;
     case MP_BIN:
         snprintf(buf, cap, "<%" PRIu32 " bytes>", v.len);
@@ -373,10 +395,12 @@ print_table(FILE *f, const mpread_t *arr, column_t *cols, int n_cols, int indent
     }
     pad(f, indent);
     for (int c = 0; c < n_cols; c++) {
-        int heading = heading_len(cols[c].name, cols[c].len);
-        fprintf(f, "%.*s", heading, cols[c].name);
+        char heading[CELL_MAX];
+        pretty_text(cols[c].name, (size_t)heading_len(cols[c].name, cols[c].len), heading,
+                    sizeof heading);
+        fputs(heading, f);
         if (c < n_cols - 1)
-            pad(f, cols[c].width - heading + 2);
+            pad(f, cols[c].width - text_width(heading) + 2);
     }
     fputc('\n', f);
     for (uint32_t r = 0; r < rows; r++) {

@@ -6,8 +6,11 @@
  *    one aligned row each under a header; in cells money shows as 19.99 and
  *    times as ISO-8601, a nested map as "k=v k=v";
  *  - anything else: indented blocks;
- *  - control characters in strings are shown as '?' (never sent to the
- *    terminal); nil as "-".
+ *  - nothing from a reply reaches the terminal raw: in every string printed
+ *    (values, keys, column headings) C0 and C1 control characters, DEL,
+ *    invalid UTF-8, U+2028/U+2029 and the bidirectional controls are shown
+ *    as '?' (pretty_text); ext and bin values as "<ext T, N bytes>" and
+ *    "<N bytes>"; nil as "-".
  * Knows no reply shape: new fields show up without a code change.
  * Values are given as cursors (mpread_t) at them, over bytes checked by
  * codec_reader_check; the cursors do not move. */
@@ -17,6 +20,8 @@
 #include "mpread.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Prints a reply map (its "ok" is left out: the caller reports failures). */
@@ -26,6 +31,15 @@ void pretty_print(FILE *f, const mpread_t *o);
  * key (may be NULL) selects money and time forms. */
 void pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell, char *buf,
                    size_t cap);
+
+/* Copies the n bytes of str into buf (NUL-terminated, cut to cap) with
+ * every character a terminal could act on (pretty_unsafe_cp) and every
+ * invalid UTF-8 subsequence replaced by '?'.  Returns the length written.
+ * Every string invctl prints from a reply goes through it. */
+size_t pretty_text(const char *str, size_t n, char *buf, size_t cap);
+/* C0 and C1 controls, DEL, U+2028/U+2029 and the bidirectional controls
+ * (U+061C, U+200E/F, U+202A..E, U+2066..9). */
+bool pretty_unsafe_cp(uint32_t cp);
 
 /* Formats cents as "19.99" / "-0.05". */
 void pretty_money(int64_t cents, char *buf, size_t cap);

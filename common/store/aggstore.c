@@ -2,6 +2,7 @@
  * aggregate's fields, described once by its kind's table (aggregate.c). */
 #include "aggstore.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +24,28 @@ snap_pack(codec_writer_t *w, const void *base, const aggregate_ops_t *o)
     codec_map_close(w);
 }
 
+/* Reads the snapshot map at r: every field of the kind's table once, with
+ * its type (unknown keys are skipped).  0 or -1. */
 static int
-snap_unpack(const msgpack_object *o, void *base, const aggregate_ops_t *ops)
+snap_unpack(mpread_t *r, void *base, const aggregate_ops_t *ops)
 {
     const aggregate_field_t *f = ops->fields;
+    codec_key_t keys[32];
+    mpread_t v[32];
+    uint32_t found;
+    int unknown;
+    assert(ops->n_fields <= 32);
+    for (size_t i = 0; i < ops->n_fields; i++)
+        keys[i] = (codec_key_t){f[i].key, strlen(f[i].key)};
+    if (codec_map_index(r, keys, (int)ops->n_fields, v, &found, &unknown) != 0)
+        return -1;
     for (size_t i = 0; i < ops->n_fields; i++) {
         char *p = (char *)base + f[i].offset;
-        const msgpack_object *v = codec_map_get(o, f[i].key);
-        if (!v)
+        if (!(found & (1u << i)))
             return -1;
-        int rc = f[i].kind == AGG_FIELD_STR   ? codec_copy_str(v, p, f[i].size)
-                 : f[i].kind == AGG_FIELD_INT ? codec_get_int(v, (int64_t *)p)
-                                              : codec_get_bool(v, (bool *)p);
+        int rc = f[i].kind == AGG_FIELD_STR   ? mpread_str_copy(&v[i], p, f[i].size)
+                 : f[i].kind == AGG_FIELD_INT ? mpread_int(&v[i], (int64_t *)p)
+                                              : mpread_bool(&v[i], (bool *)p);
         if (rc != 0)
             return -1;
     }
@@ -56,14 +67,11 @@ aggstore_pack(codec_writer_t *w, const aggregate_t *a)
 int
 aggstore_unpack(aggregate_t *a, const void *bytes, size_t len)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r;
     const char *why;
-    int rc = codec_parse(bytes, len, &u, &why);
-    if (rc == 0)
-        rc = snap_unpack(&u.data, &a->u, aggregate_ops(a->kind));
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    if (codec_reader_init(&r, bytes, len, &why) != 0)
+        return -1;
+    return snap_unpack(&r, &a->u, aggregate_ops(a->kind));
 }
 
 void

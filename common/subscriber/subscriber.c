@@ -85,6 +85,7 @@ struct subscriber {
     void *sub;              /* SUB on the relay */
     void *catchup;          /* DEALER on the catch-up endpoint, recreated after a time-out */
     int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
+    int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
@@ -192,7 +193,7 @@ subscriber_status(const subscriber_t *s, subscriber_status_t *out)
 }
 
 void
-subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
+subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
 {
     const subscriber_status_t *st = &s->st;
     int64_t now = proc_now_us();
@@ -202,25 +203,25 @@ subscriber_pack_status(const subscriber_t *s, msgpack_packer *pk)
         lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
     else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
         lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
-    msgpack_pack_map(pk, 17);
-    codec_pack_kv_bool(pk, "ok", true);
-    codec_pack_kv_str(pk, "service", s->cfg.name);
-    codec_pack_kv_int(pk, "checkpoint", st->checkpoint);
-    codec_pack_kv_int(pk, "head", st->head);
-    codec_pack_kv_int(pk, "lag_events", lag_events);
-    codec_pack_kv_int(pk, "lag_ms", lag_ms);
-    codec_pack_kv_int(pk, "heartbeat_age_ms",
-                      st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
-    codec_pack_kv_int(pk, "applied", st->applied);
-    codec_pack_kv_int(pk, "duplicates", st->duplicates);
-    codec_pack_kv_int(pk, "gaps", st->gaps);
-    codec_pack_kv_bool(pk, "rebuilding", rebuild_model(s->rebuild) != NULL);
-    codec_pack_kv_int(pk, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
-    codec_pack_kv_int(pk, "rebuilds", st->rebuilds);
-    codec_pack_kv_int(pk, "commits", st->commits);
-    codec_pack_kv_bool(pk, "model_unusable", st->unusable);
-    codec_pack_kv_int(pk, "chain_broken_at", st->chain_broken_at);
-    codec_pack_kv_int(pk, "store_damaged_at", st->store_damaged_at);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "service", s->cfg.name);
+    codec_map_int(w, "checkpoint", st->checkpoint);
+    codec_map_int(w, "head", st->head);
+    codec_map_int(w, "lag_events", lag_events);
+    codec_map_int(w, "lag_ms", lag_ms);
+    codec_map_int(w, "heartbeat_age_ms", st->heartbeat_at ? (now - st->heartbeat_at) / 1000 : -1);
+    codec_map_int(w, "applied", st->applied);
+    codec_map_int(w, "duplicates", st->duplicates);
+    codec_map_int(w, "gaps", st->gaps);
+    codec_map_bool(w, "rebuilding", rebuild_model(s->rebuild) != NULL);
+    codec_map_int(w, "rebuild_checkpoint", rebuild_checkpoint(s->rebuild));
+    codec_map_int(w, "rebuilds", st->rebuilds);
+    codec_map_int(w, "commits", st->commits);
+    codec_map_bool(w, "model_unusable", st->unusable);
+    codec_map_int(w, "chain_broken_at", st->chain_broken_at);
+    codec_map_int(w, "store_damaged_at", st->store_damaged_at);
+    codec_map_close(w);
 }
 
 void
@@ -455,10 +456,11 @@ static int
 sub_request_page(subscriber_t *s, int64_t after)
 {
     codec_writer_reset(&s->w);
-    msgpack_pack_map(&s->w.pk, 3);
-    codec_pack_kv_str(&s->w.pk, "type", "ReadEvents");
-    codec_pack_kv_int(&s->w.pk, "after", after);
-    codec_pack_kv_int(&s->w.pk, "limit", s->cfg.catchup_page);
+    codec_map_open(&s->w);
+    codec_map_str(&s->w, "type", "ReadEvents");
+    codec_map_int(&s->w, "after", after);
+    codec_map_int(&s->w, "limit", s->cfg.catchup_page);
+    codec_map_close(&s->w);
     if (!s->catchup || zmq_send(s->catchup, s->w.buf.data, s->w.buf.size, 0) < 0)
         return -1;
     s->prefetch_after = after;
@@ -772,10 +774,11 @@ sub_rebuild_start(subscriber_t *s, codec_writer_t *w)
         codec_pack_error(w, &(codec_error_t){.code = "unavailable", .message = problem});
         return;
     }
-    msgpack_pack_map(&w->pk, 3);
-    codec_pack_kv_bool(&w->pk, "ok", true);
-    codec_pack_kv_str(&w->pk, "path", rebuild_path(s->rebuild));
-    codec_pack_kv_int(&w->pk, "target_position", s->st.head);
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "path", rebuild_path(s->rebuild));
+    codec_map_int(w, "target_position", s->st.head);
+    codec_map_close(w);
 }
 
 /* ---- live messages ------------------------------------------------------- */
@@ -822,24 +825,30 @@ sub_monitor_drain(subscriber_t *s)
     }
 }
 
+/* A heartbeat's keys: read with the cursor, so that a large hostile one
+ * costs no more memory than its own frame (msgpack-c's zone took ~25x). */
+/* The relay sends one every 500 ms; the head of at most one per
+ * SUB_HEARTBEAT_MIN_MS is taken, so a flood announcing a head the catch-up
+ * does not have makes a catch-up that often, not on every loop turn. */
+#define SUB_HEARTBEAT_MIN_MS 200
+static const codec_key_t heartbeat_keys[] = {CODEC_KEY("head"), CODEC_KEY("head_recorded_at")};
+
 int
 subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     const char *why;
-    const msgpack_object *v;
-    int rc = -1;
+    mpread_t r, v[2];
+    uint32_t found = 0;
+    int unknown;
     *head = 0;
     *recorded_at = 0;
-    if (codec_parse(body, len, &u, &why) == 0 && (v = codec_map_get(&u.data, "head")) &&
-        codec_get_int(v, head) == 0) {
-        if ((v = codec_map_get(&u.data, "head_recorded_at")))
-            codec_get_int(v, recorded_at);
-        rc = 0;
-    }
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    if (codec_reader_init(&r, body, len, &why) != 0 ||
+        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) != 0 || !(found & 1u) ||
+        mpread_int(&v[0], head) != 0)
+        return -1;
+    if (found & 2u)
+        mpread_int(&v[1], recorded_at);
+    return 0;
 }
 
 static void
@@ -847,6 +856,10 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
 {
     int64_t head = 0, rec = 0;
     if (subscriber_read_heartbeat(body, len, &head, &rec) == 0) {
+        int64_t now_ms = proc_mono_ms();
+        if (s->heartbeat_taken_ms && now_ms - s->heartbeat_taken_ms < SUB_HEARTBEAT_MIN_MS)
+            return; /* a flood: the head of one in SUB_HEARTBEAT_MIN_MS is enough */
+        s->heartbeat_taken_ms = now_ms;
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
             s->st.head = head;
@@ -952,7 +965,7 @@ sub_drain_live(subscriber_t *s)
 static int
 sub_on_status(void *arg, rpc_request_t *req)
 {
-    subscriber_pack_status(arg, &req->w->pk);
+    subscriber_pack_status(arg, req->w);
     return RPC_REPLY;
 }
 
@@ -971,7 +984,7 @@ sub_on_other(void *arg, rpc_request_t *req)
     char type[SUB_TYPE_MAX + 1];
     memcpy(type, req->type, req->type_len); /* type_len <= SUB_TYPE_MAX */
     type[req->type_len] = '\0';
-    if (!s->control_fn || s->control_fn(s->control_arg, type, req->map, req->w) != 0)
+    if (!s->control_fn || s->control_fn(s->control_arg, type, &req->map, req->w) != 0)
         return RPC_UNKNOWN;
     return RPC_REPLY;
 }

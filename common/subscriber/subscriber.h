@@ -102,7 +102,7 @@ typedef struct {
 /* A request on the control socket other than Status.  `type` is the request
  * type; the handler packs one reply map into w and returns 0, or returns -1
  * to have the runtime reply malformed "unknown request type". */
-typedef int (*subscriber_control_fn)(void *arg, const char *type, const msgpack_object *req,
+typedef int (*subscriber_control_fn)(void *arg, const char *type, const mpread_t *req,
                                      codec_writer_t *w);
 /* Called when another registered socket is readable. */
 typedef void (*subscriber_socket_fn)(void *arg, void *socket);
@@ -139,7 +139,7 @@ void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
 /* Packs the Status reply map (ok, service, checkpoint, head, lag_events,
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
  * rebuild_checkpoint, rebuilds, commits, model_unusable). */
-void subscriber_pack_status(const subscriber_t *sub, msgpack_packer *pk);
+void subscriber_pack_status(const subscriber_t *sub, codec_writer_t *w);
 
 /* The decoders of what the runtime receives, for tests/fuzz:
  *  - a ReadEvents reply to the request for the page after `after`: its

@@ -12,6 +12,26 @@ bus_set(void *s, int opt, int value)
     zmq_setsockopt(s, opt, &value, sizeof value);
 }
 
+int64_t
+bus_max_msg(int type)
+{
+    switch (type) {
+    case ZMQ_ROUTER:
+        return BUS_MAX_MSG;
+    case ZMQ_DEALER:
+    case ZMQ_REQ:
+        return BUS_MAX_REPLY;
+    case ZMQ_SUB:
+    case ZMQ_XSUB:
+        return BUS_MAX_PUBLISHED;
+    case ZMQ_PUB:
+    case ZMQ_XPUB:
+        return BUS_MAX_SUBSCRIPTION;
+    default: /* PULL (nudges), PUSH and anything else */
+        return BUS_MAX_NUDGE;
+    }
+}
+
 static void *
 bus_socket(void *ctx, int type)
 {
@@ -22,11 +42,10 @@ bus_socket(void *ctx, int type)
     int hwm = (type == ZMQ_PUB || type == ZMQ_SUB) ? BUS_PUBSUB_HWM : BUS_HWM;
     bus_set(s, ZMQ_SNDHWM, hwm);
     bus_set(s, ZMQ_RCVHWM, hwm);
-    if (type == ZMQ_ROUTER) {
+    int64_t max = bus_max_msg(type);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (type == ZMQ_ROUTER)
         bus_set(s, ZMQ_ROUTER_MANDATORY, 1);
-        int64_t max = BUS_MAX_MSG;
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    }
     if (type == ZMQ_SUB)
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
     return s;
@@ -128,7 +147,9 @@ bus_frame_is(const bus_msg_t *m, int i, const char *s)
 int
 bus_split(const bus_msg_t *m, int *n_envelope, const void **body, size_t *len)
 {
-    bool delimited = m->count >= 2 && zmq_msg_size((zmq_msg_t *)&m->frames[1]) == 0;
+    /* An empty frame after the identity is REQ's delimiter only when a body
+     * follows it: from a DEALER, [identity, ""] is an empty request. */
+    bool delimited = m->count >= 3 && zmq_msg_size((zmq_msg_t *)&m->frames[1]) == 0;
     *n_envelope = delimited ? 2 : 1;
     if (m->overflow || m->count != *n_envelope + 1) {
         *body = "";

@@ -8,18 +8,45 @@
  *    both processes (issue 5, S7).  The relay's messages are batches of up
  *    to 16 KiB, so 500 of them hold at most ~8 MiB per subscriber, what
  *    20,000 single events held before (docs/decisions.md, item 31);
+ *  - every socket that receives: a ZMQ_MAXMSGSIZE above the largest message
+ *    it legitimately receives (bus_max_msg; docs/protocol.md, section 2).  A
+ *    bigger one makes ZeroMQ drop the connection before it buffers a byte
+ *    of it: a 16 MiB subscription sent to a PUB grew the relay to 1.6 GB
+ *    (libzmq keeps a trie node per byte of a subscription) and stalled it
+ *    for seconds (issue 23, item 1);
  *  - every socket: LINGER of 200 ms so shutdown never hangs. */
 #ifndef INV_BUS_H
 #define INV_BUS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <zmq.h>
 
 #define BUS_MAX_FRAMES 8
 #define BUS_HWM 100000
 #define BUS_PUBSUB_HWM 500
+/* Maximum message sizes per socket type (what one peer can make us hold in
+ * one message); each is well above the largest legitimate message:
+ *  - ROUTER, requests: bodies are at most 64 KiB (CODEC_MAX_MESSAGE); those
+ *    up to BUS_MAX_MSG are read and answered `malformed`;
+ *  - DEALER, replies: the largest are ReadEvents/ReadStream pages, 1000
+ *    events of at most ~5.3 KiB each (every text field at its limit), so
+ *    about 5.3 MiB;
+ *  - SUB, published messages: an `events` batch is at most ~16 KiB plus one
+ *    event (relay.c, BATCH_BYTES), heartbeats and alerts under 1 KiB;
+ *  - PUB/XPUB, subscriptions: one byte plus a topic prefix; our topics are
+ *    at most 9 bytes and subscribers subscribe to "" (everything);
+ *  - PULL, nudges: one msgpack integer, at most 9 bytes;
+ *  - PUSH never receives; it gets the smallest limit. */
 #define BUS_MAX_MSG (1024 * 1024)
+#define BUS_MAX_REPLY (16 * 1024 * 1024)
+#define BUS_MAX_PUBLISHED (1024 * 1024)
+#define BUS_MAX_SUBSCRIPTION 256
+#define BUS_MAX_NUDGE 256
+
+/* The ZMQ_MAXMSGSIZE every socket of `type` gets (above). */
+int64_t bus_max_msg(int type);
 
 /* One received multipart message.  Frames beyond BUS_MAX_FRAMES are read and
  * dropped (overflow is set). */

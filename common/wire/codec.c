@@ -1,114 +1,16 @@
 /* codec: see codec.h. */
 #include "codec.h"
 
+#include "aggregate.h"
+
 #include "mpread.h"
 #include "strcopy.h"
+#include "utf8.h"
 
 #include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-/* True when every map key in o (at any depth) is a string, as codec.h
- * promises.  Depth is bounded by msgpack-c's own nesting limit. */
-static bool
-codec_keys_ok(const msgpack_object *o)
-{
-    if (o->type == MSGPACK_OBJECT_ARRAY) {
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            if (!codec_keys_ok(&o->via.array.ptr[i]))
-                return false;
-    } else if (o->type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t i = 0; i < o->via.map.size; i++)
-            if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR ||
-                !codec_keys_ok(&o->via.map.ptr[i].val))
-                return false;
-    }
-    return true;
-}
-
-int
-codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why)
-{
-    mpread_t shape; /* the cursor decoders' checks first: they bound the allocations below */
-    if (codec_reader_init(&shape, buf, len, why) != 0)
-        return -1;
-    size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
-    if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
-        *why = "not decodable as msgpack";
-        return -1;
-    }
-    if (!codec_keys_ok(&out->data)) {
-        *why = "map keys must be strings";
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- typed access -------------------------------------------------------- */
-
-const msgpack_object *
-codec_map_get(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t klen = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            memcmp(k->via.str.ptr, key, klen) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-int
-codec_get_int(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > (uint64_t)INT64_MAX)
-            return -1;
-        *out = (int64_t)o->via.u64;
-        return 0;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return 0;
-    }
-    return -1;
-}
-
-int
-codec_get_str(const msgpack_object *o, const char **s, size_t *len)
-{
-    if (o->type != MSGPACK_OBJECT_STR)
-        return -1;
-    *s = o->via.str.ptr;
-    *len = o->via.str.size;
-    return 0;
-}
-
-int
-codec_get_bool(const msgpack_object *o, bool *out)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
-    *out = o->via.boolean;
-    return 0;
-}
-
-int
-codec_copy_str(const msgpack_object *o, char *buf, size_t cap)
-{
-    const char *s;
-    size_t n;
-    if (codec_get_str(o, &s, &n) != 0 || n >= cap)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return 0;
-}
 
 /* ---- packing helpers ----------------------------------------------------- */
 
@@ -118,30 +20,6 @@ codec_pack_cstr(msgpack_packer *pk, const char *s)
     size_t n = strlen(s);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
-}
-
-void
-codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value)
-{
-    codec_pack_cstr(pk, key);
-    codec_pack_cstr(pk, value);
-}
-
-void
-codec_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value)
-{
-    codec_pack_cstr(pk, key);
-    msgpack_pack_int64(pk, value);
-}
-
-void
-codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value)
-{
-    codec_pack_cstr(pk, key);
-    if (value)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
 }
 
 void
@@ -333,10 +211,10 @@ codec_key_find(const codec_key_t *keys, int nkeys, const char *s, size_t n, uint
     return -1;
 }
 
-/* Reads the map at r, noting in vals[k] where the value of keys[k] begins
- * (its first occurrence, as codec_map_get finds it); bit k of *found says
- * that keys[k] was there, and *unknown counts the other keys.  -1 when r
- * holds no map, -2 when a key (at any depth) is not a string. */
+/* Reads the map at r, noting in vals[k] where the value of keys[k] begins;
+ * bit k of *found says that keys[k] was there, and *unknown counts the
+ * other keys.  -1 when r holds no map, -2 when a key (at any depth) is not
+ * a string, -3 when a key of keys[] is given twice. */
 int
 codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals, uint32_t *found,
                 int *unknown)
@@ -352,9 +230,11 @@ codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
         if (mpread_str(r, &s, &len) != 0)
             return -2;
         int k = codec_key_find(keys, nkeys, s, len, i);
-        if (k < 0)
+        if (k < 0) {
             (*unknown)++;
-        else if (!(*found & (1u << k))) {
+        } else {
+            if (*found & (1u << k))
+                return -3; /* a key given twice: which one counts is for no reader to guess */
             vals[k] = *r;
             *found |= 1u << k;
         }
@@ -438,6 +318,10 @@ codec_read_fields(mpread_t *r, fields_t *fs, field_errors_t *errs, const char **
                 return -1;
             }
             continue;
+        }
+        if (fs->present & FIELD_BIT(f)) {
+            *why = CODEC_DUPLICATE_KEY;
+            return -1;
         }
         if (codec_read_field(r, f, fs, &msg, why) != 0)
             return -1;
@@ -580,7 +464,9 @@ codec_decode_command(const void *buf, size_t len, command_t *cmd, field_errors_t
         goto malformed;
     int indexed = codec_map_index(&r, codec_command_keys, CK__COUNT, v, &found, &unknown);
     if (indexed != 0) {
-        reason = indexed == -1 ? "a command must be a map" : "map keys must be strings";
+        reason = indexed == -1   ? "a command must be a map"
+                 : indexed == -3 ? CODEC_DUPLICATE_KEY
+                                 : "map keys must be strings";
         goto malformed;
     }
     if ((reason = codec_command_type(v, found, cmd)) != NULL)
@@ -716,6 +602,40 @@ codec_read_hash(mpread_t *r, uint8_t *hash, size_t len)
     return 0;
 }
 
+/* Copies the string at r into buf (cap bytes with the NUL): -1 when it is
+ * not a string, does not fit or holds a NUL (which would cut the C string
+ * short).  The envelope's strings are then held to the id alphabet or an
+ * exact name, which says more than UTF-8 validity and costs one pass. */
+/* An envelope id into buf: "" or 1..64 bytes of the id alphabet, as a
+ * command's ids (checked on the bytes before the copy: one pass).  0 or -1. */
+static int
+codec_envelope_id(mpread_t *r, char *buf, size_t cap)
+{
+    mpread_t at = *r;
+    const char *s;
+    size_t n;
+    if (mpread_str(&at, &s, &n) != 0 || n >= cap || (n > 0 && !message_id_valid(s, n)))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *r = at;
+    return 0;
+}
+
+static int
+codec_envelope_str(mpread_t *r, char *buf, size_t cap)
+{
+    mpread_t at = *r;
+    const char *s;
+    size_t n;
+    if (mpread_str(&at, &s, &n) != 0 || n >= cap || memchr(s, '\0', n))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *r = at;
+    return 0;
+}
+
 /* Reads the value of envelope key k at r into e.  0 or -1. */
 static int
 codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char *type,
@@ -725,19 +645,19 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
     case EK_POSITION:
         return mpread_int(r, &e->position);
     case EK_STREAM:
-        return mpread_str_copy(r, e->stream, sizeof e->stream);
+        return codec_envelope_str(r, e->stream, sizeof e->stream);
     case EK_VERSION:
         return mpread_int(r, &e->version);
     case EK_TYPE:
-        return mpread_str_copy(r, type, type_cap);
+        return codec_envelope_str(r, type, type_cap);
     case EK_SCHEMA:
         return mpread_int(r, schema);
     case EK_EVENT_ID:
-        return mpread_str_copy(r, e->event_id, sizeof e->event_id);
+        return codec_envelope_id(r, e->event_id, sizeof e->event_id);
     case EK_COMMAND_ID:
-        return mpread_str_copy(r, e->command_id, sizeof e->command_id);
+        return codec_envelope_id(r, e->command_id, sizeof e->command_id);
     case EK_CORRELATION_ID:
-        return mpread_str_copy(r, e->correlation_id, sizeof e->correlation_id);
+        return codec_envelope_id(r, e->correlation_id, sizeof e->correlation_id);
     case EK_RECORDED_AT:
         return mpread_int(r, &e->recorded_at);
     case EK_HASH:
@@ -747,10 +667,19 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
     }
 }
 
-/* Sets e's type and schema from what the envelope held.  0 or -1. */
+/* Sets e's type and schema from what the envelope held, once its stream is
+ * known to be of a known kind with an id of the id alphabet (the ids were
+ * checked as they were read: codec_envelope_id), as a command's strings
+ * are: no control or bidi character reaches a log line or a read model
+ * from the bus.  0 or -1. */
 static int
 codec_event_kind(envelope_t *e, const char *type, int64_t schema, const char **why)
 {
+    agg_kind_t kind;
+    if (!aggregate_stream_kind(e->stream, &kind)) {
+        *why = "event envelope holds a stream or id that breaks the command rules";
+        return -1;
+    }
     int t = event_type_lookup(type, strlen(type));
     if (t < 0 || schema < 1 || schema > INT32_MAX) {
         *why = "unknown event type or schema";
@@ -763,8 +692,7 @@ codec_event_kind(envelope_t *e, const char *type, int64_t schema, const char **w
 
 /* One pass over the event's map: envelope values as they come, the data
  * map as soon as the envelope is complete (our encoder writes it last), or
- * from where it was when it came earlier.  The first of repeated keys
- * counts, as codec_map_get finds it. */
+ * from where it was when it came earlier.  A repeated key is an error. */
 int
 codec_read_event(mpread_t *r, event_t *ev, const char **why)
 {
@@ -789,8 +717,10 @@ codec_read_event(mpread_t *r, event_t *ev, const char **why)
             return -1;
         }
         int k = codec_key_find(event_keys, EK__COUNT, key, klen, i);
-        if (k >= 0 && (found & (1u << k)))
-            k = -1; /* a repeated key: the first counts */
+        if (k >= 0 && (found & (1u << k))) {
+            *why = CODEC_DUPLICATE_KEY;
+            return -1;
+        }
         if (k >= 0)
             found |= 1u << k;
         if (k == EK_DATA && (found & envelope) == envelope) {

@@ -10,8 +10,9 @@
  * Encoding goes through codec_writer_t: a map's header is written by the
  * writer from the entries it counted (codec_map_*), never by hand, and the
  * bytes are those msgpack-c's own header would give (byte-equality tests).
- * Reading goes through the mpread cursor (mpread.h); msgpack-c's object
- * tree (codec_parse) is left to the request handlers listed below. */
+ * Reading goes through the mpread cursor (mpread.h) everywhere: msgpack-c
+ * is used for writing only (its object tree is left to the tests, which
+ * build and inspect messages with it: tests/msgtree.h). */
 #ifndef INV_CODEC_H
 #define INV_CODEC_H
 
@@ -90,27 +91,17 @@ void codec_map_merge(codec_writer_t *w, const codec_writer_t *from);
 void codec_pack_cstr(msgpack_packer *pk, const char *s);
 /* Appends already-encoded msgpack bytes (one object) to the packer's buffer. */
 void codec_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
-/* Entries of a map whose header the caller wrote with msgpack_pack_map(n),
- * for the files not yet moved to the counting codec_map_* calls. */
-void codec_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
-void codec_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value);
-void codec_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);
 
 /* ---- reading and the messages ---------------------------------------- */
 
-/* Parses buf into `out` (which the caller has msgpack_unpacked_init'ed and
- * later msgpack_unpacked_destroy's).  Returns 0, or -1 with *why set to a
- * static reason. */
-int codec_parse(const void *buf, size_t len, msgpack_unpacked *out, const char **why);
-
-/* Starts a cursor over buf after checking its structure as codec_parse
- * does (one complete object, no trailing bytes, container counts that fit),
- * without building a tree.  The decoders below read with it and check map
- * keys and nesting as they go.  0, or -1 with *why. */
+/* Starts a cursor over buf after checking its structure (one complete
+ * object, no trailing bytes, container counts that fit), without building
+ * a tree.  The decoders below read with it and check map keys and
+ * nesting as they go.  0, or -1 with *why. */
 int codec_reader_init(mpread_t *r, const void *buf, size_t len, const char **why);
 /* The same, and also every map key (at any depth) is a string and nesting
- * is at most MPREAD_MAX_DEPTH deep: buf is accepted exactly when
- * codec_parse accepts it.  For readers that walk any shape (invctl). */
+ * is at most MPREAD_MAX_DEPTH deep (as msgpack-c's unpacker would accept
+ * it: tests/msgtree.h).  For readers that walk any shape (invctl). */
 int codec_reader_check(mpread_t *r, const void *buf, size_t len, const char **why);
 
 /* A map key known to a decoder. */
@@ -124,26 +115,14 @@ typedef struct {
     }
 
 /* Reads the map at the cursor, noting in vals[k] where the value of keys[k]
- * begins (its first occurrence, as codec_map_get finds it; nkeys <= 32);
- * bit k of *found says that keys[k] was there, and *unknown counts the
- * other keys.  0, -1 when the cursor holds no map, -2 when a key (at any
- * depth) is not a string. */
+ * begins (nkeys <= 32); bit k of *found says that keys[k] was there, and
+ * *unknown counts the other keys.  0, -1 when the cursor holds no map, -2
+ * when a key (at any depth) is not a string, -3 when a key of keys[] is
+ * given twice (CODEC_DUPLICATE_KEY: a map with a key twice is malformed in
+ * every decoder: commands, their data, events, requests). */
+#define CODEC_DUPLICATE_KEY "a key is given twice"
 int codec_map_index(mpread_t *r, const codec_key_t *keys, int nkeys, mpread_t *vals,
                     uint32_t *found, int *unknown);
-
-/* The object tree (codec_parse, then the calls below): still read by the
- * subscribers' request dispatch and params, the query, catch-up, audit and
- * command-service Status requests, alert messages and aggregate snapshots;
- * everything else reads with the cursor.  Map access on a parsed object; NULL when `map` is not a
- * map or lacks key. */
-const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
-/* Typed reads: 0 on success, -1 on a wrong type (or out of int64 range). */
-int codec_get_int(const msgpack_object *o, int64_t *out);
-int codec_get_str(const msgpack_object *o, const char **s, size_t *len);
-int codec_get_bool(const msgpack_object *o, bool *out);
-/* Copies a string object into buf (NUL-terminated); -1 on wrong type or when
- * it does not fit. */
-int codec_copy_str(const msgpack_object *o, char *buf, size_t cap);
 
 /* Decodes a command request.  Returns REJ_NONE, REJ_MALFORMED (reason in
  * why) or REJ_VALIDATION (errs filled).  command_id is copied into

@@ -1,6 +1,8 @@
 /* mpread: see mpread.h. */
 #include "mpread.h"
 
+#include "utf8.h"
+
 #include <string.h>
 
 /* One value's header, as read from its first bytes. */
@@ -245,8 +247,8 @@ mpread_str_copy(mpread_t *r, char *buf, size_t cap)
     mpread_t at = *r;
     const char *s;
     size_t n;
-    if (mpread_str(&at, &s, &n) != 0 || n >= cap)
-        return -1;
+    if (mpread_str(&at, &s, &n) != 0 || n >= cap || !utf8_valid(s, n))
+        return -1; /* a NUL would cut the copy short: "id\0junk" is not "id" */
     memcpy(buf, s, n);
     buf[n] = '\0';
     *r = at;

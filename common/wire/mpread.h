@@ -1,14 +1,14 @@
 /* mpread: a bounds-checked cursor that reads msgpack values straight from
  * the bytes, in order, without building msgpack-c's object tree.
  *
- * The hot decoders (events on the bus and in catch-up pages, stored
- * payloads, command requests and replies; common/wire/codec.c) read with it:
- * no allocation per message, one walk over the bytes instead of three
- * (the shape check, the unpack into a zone, the key check) plus the walk
- * of the tree.  Every read checks the bytes that remain; a wrong type or
- * a truncated value is an error that leaves the cursor where it was.
- * Skipped values are checked as codec_parse checks a whole message: map
- * keys are strings, nesting is at most MPREAD_MAX_DEPTH deep.
+ * Every decoder of the daemons reads with it (events on the bus and in
+ * catch-up pages, stored payloads and snapshots, every request through
+ * common/wire/rpc.c, heartbeats, alerts): no allocation per message, one
+ * walk over the bytes instead of three (the shape check, the unpack into
+ * a zone, the key check) plus the walk of the tree.  Every read checks the bytes that remain; a
+ * wrong type or a truncated value is an error that leaves the cursor where it was. Skipped values
+ * are checked as codec_reader_check checks a whole message: map keys are strings, nesting is at
+ * most MPREAD_MAX_DEPTH deep.
  *
  * Readers that know no shape (invctl's JSON and human printers, invbench's
  * reply checks) walk with the generic calls at the end (mpread_value,
@@ -49,7 +49,7 @@ typedef enum {
 /* True when buf holds exactly one well-formed msgpack value whose
  * container counts fit in its bytes: the structural pre-check of every
  * decoder (one pass, no recursion; it also bounds msgpack-c's allocations
- * by the message size in codec_parse).  Map keys are not checked here. */
+ * by the message size).  Map keys are not checked here. */
 bool mpread_well_formed(const void *buf, size_t len);
 
 void mpread_init(mpread_t *r, const void *buf, size_t len);
@@ -63,7 +63,8 @@ int mpread_int(mpread_t *r, int64_t *out);
 int mpread_bool(mpread_t *r, bool *out);
 int mpread_str(mpread_t *r, const char **s, size_t *len);
 /* A string copied into buf (NUL-terminated); -1 also when it does not fit
- * in cap - 1 bytes. */
+ * in cap - 1 bytes, holds a NUL (the C string would be cut short) or is
+ * not well-formed UTF-8 (utf8_valid). */
 int mpread_str_copy(mpread_t *r, char *buf, size_t cap);
 /* Container headers: the number of elements (of pairs, for a map) that
  * follow; -1 also when that many cannot fit in the bytes that remain. */

@@ -6,38 +6,45 @@
 #include <string.h>
 
 static int
-params_find(const param_t *table, size_t n, const msgpack_object *k)
+params_find(const param_t *table, size_t n, const char *k, size_t len)
 {
-    if (k->type != MSGPACK_OBJECT_STR)
-        return -1;
     for (size_t i = 0; i < n; i++)
-        if (strlen(table[i].name) == k->via.str.size &&
-            memcmp(table[i].name, k->via.str.ptr, k->via.str.size) == 0)
+        if (strlen(table[i].name) == len && memcmp(table[i].name, k, len) == 0)
             return (int)i;
     return -1;
 }
 
 static bool
-params_type_ok(param_kind_t kind, const msgpack_object *v)
+params_type_ok(param_kind_t kind, const mpread_t *v)
 {
-    if (kind == PARAM_STR)
-        return v->type == MSGPACK_OBJECT_STR;
-    return v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    return mpread_peek(v) == (kind == PARAM_STR ? MP_STR : MP_INT);
+}
+
+void
+params_str(mpread_t *v, const char **s, size_t *len)
+{
+    if (mpread_str(v, s, len) != 0) {
+        *s = "";
+        *len = 0;
+    }
 }
 
 int
-params_parse(const msgpack_object *req, const param_t *table, size_t n, void *target,
+params_parse(const mpread_t *req, const param_t *table, size_t n, void *target,
              field_errors_t *errs, const char **why, char *why_buf, size_t why_cap)
 {
-    uint32_t seen = 0;
-    if (req->type != MSGPACK_OBJECT_MAP) {
+    uint32_t seen = 0, pairs;
+    mpread_t m = *req;
+    if (mpread_map(&m, &pairs) != 0) {
         *why = "a request must be a map";
         return -1;
     }
-    for (uint32_t i = 0; i < req->via.map.size; i++) {
-        const msgpack_object *v = &req->via.map.ptr[i].val;
-        int p = params_find(table, n, &req->via.map.ptr[i].key);
-        if (p < 0) {
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        size_t klen;
+        int p = mpread_str(&m, &k, &klen) == 0 ? params_find(table, n, k, klen) : -1;
+        mpread_t v = m;
+        if (p < 0 || mpread_skip(&m) != 0) {
             *why = "keys must be strings naming known parameters (see the protocol)";
             return -1;
         }
@@ -48,15 +55,15 @@ params_parse(const msgpack_object *req, const param_t *table, size_t n, void *ta
             return -1;
         }
         seen |= 1u << p;
-        if (v->type == MSGPACK_OBJECT_NIL || !pm->set)
+        if (mpread_nil(&v) || !pm->set)
             continue; /* nil means absent */
-        if (!params_type_ok(pm->kind, v)) {
+        if (!params_type_ok(pm->kind, &v)) {
             snprintf(why_buf, why_cap, "%s must be %s", pm->name,
                      pm->kind == PARAM_STR ? "a string" : "an integer");
             *why = why_buf;
             return -1;
         }
-        const char *msg = pm->set(target, v);
+        const char *msg = pm->set(target, &v);
         if (msg)
             field_errors_add(errs, pm->name, msg);
     }
@@ -64,11 +71,12 @@ params_parse(const msgpack_object *req, const param_t *table, size_t n, void *ta
 }
 
 const char *
-params_cursor(const msgpack_object *v, int64_t *after)
+params_cursor(mpread_t *v, int64_t *after)
 {
-    const char *s = v->via.str.ptr;
-    size_t n = v->via.str.size;
+    const char *s;
+    size_t n;
     int64_t x = 0;
+    params_str(v, &s, &n);
     if (n == 0 || n > 18)
         return "must be a next_cursor from an earlier reply";
     for (size_t i = 0; i < n; i++) {
@@ -81,10 +89,10 @@ params_cursor(const msgpack_object *v, int64_t *after)
 }
 
 const char *
-params_limit(const msgpack_object *v, int max, int *limit)
+params_limit(mpread_t *v, int max, int *limit)
 {
     int64_t n;
-    if (codec_get_int(v, &n) != 0 || n < 1 || n > max)
+    if (mpread_int(v, &n) != 0 || n < 1 || n > max)
         return "must be 1..100";
     *limit = (int)n;
     return NULL;

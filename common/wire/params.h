@@ -12,9 +12,10 @@
 
 typedef enum { PARAM_STR, PARAM_INT } param_kind_t;
 
-/* Checks and stores one value of the right type into target; NULL, or a
- * message for the field. */
-typedef const char *(*param_set_fn)(void *target, const msgpack_object *v);
+/* Checks and stores one value of the right type (a cursor at it: a
+ * string for PARAM_STR, an integer for PARAM_INT, possibly above int64)
+ * into target; NULL, or a message for the field. */
+typedef const char *(*param_set_fn)(void *target, mpread_t *v);
 
 typedef struct {
     const char *name;
@@ -22,16 +23,19 @@ typedef struct {
     param_set_fn set; /* NULL: accepted and ignored (the request type) */
 } param_t;
 
-/* Decodes req against table[0..n) (n <= 32) into target.  Returns 0 (errs
- * may hold validation messages), or -1 with a malformed reason in *why
- * (static, or formatted into why_buf). */
-int params_parse(const msgpack_object *req, const param_t *table, size_t n, void *target,
+/* Decodes the map at req (a cursor over bytes the dispatcher checked)
+ * against table[0..n) (n <= 32) into target.  Returns 0 (errs may hold
+ * validation messages), or -1 with a malformed reason in *why (static, or
+ * formatted into why_buf). */
+int params_parse(const mpread_t *req, const param_t *table, size_t n, void *target,
                  field_errors_t *errs, const char **why, char *why_buf, size_t why_cap);
+/* A string parameter's bytes (its type was checked). */
+void params_str(mpread_t *v, const char **s, size_t *len);
 
 /* A list cursor as the replies give it (`next_cursor`: a decimal position). */
-const char *params_cursor(const msgpack_object *v, int64_t *after);
+const char *params_cursor(mpread_t *v, int64_t *after);
 /* A page size in 1..max. */
-const char *params_limit(const msgpack_object *v, int max, int *limit);
+const char *params_limit(mpread_t *v, int max, int *limit);
 
 /* The items of a list reply while a query packs them, one map each. */
 typedef struct {

@@ -2,6 +2,7 @@
 #include "rpc.h"
 
 #include "log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,29 +23,8 @@ rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
     codec_pack_error(w, &e);
 }
 
-/* The type from the tree: "type" must be a string (of at most type_max
- * bytes when the protocol says so).  0 or -1. */
-static int
-rpc_tree_type(const rpc_proto_t *p, rpc_request_t *req)
-{
-    const msgpack_object *t = codec_map_get(req->map, "type");
-    if (!t || codec_get_str(t, &req->type, &req->type_len) != 0)
-        return -1;
-    return p->type_max > 0 && req->type_len > p->type_max ? -1 : 0;
-}
-
-/* The envelope as a tree (codec_parse).  NULL or the refusal's reason. */
-static const char *
-rpc_decode_tree(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u)
-{
-    const char *why = NULL;
-    if (codec_parse(req->body, req->len, u, &why) != 0)
-        return why;
-    if (p->not_map && u->data.type != MSGPACK_OBJECT_MAP)
-        return p->not_map;
-    req->map = &u->data;
-    return rpc_tree_type(p, req) == 0 ? NULL : "type must be a string";
-}
+/* The type alone, for protocols that index no keys. */
+static const codec_key_t rpc_type_key[1] = {CODEC_KEY("type")};
 
 /* The envelope indexed with the cursor.  NULL or the refusal's reason. */
 static const char *
@@ -54,29 +34,36 @@ rpc_decode_cursor(const rpc_proto_t *p, rpc_request_t *req)
     mpread_t r;
     if (codec_reader_init(&r, req->body, req->len, &why) != 0)
         return why;
-    int indexed = codec_map_index(&r, p->keys, p->nkeys, req->vals, &req->found, &req->unknown);
+    req->map = r;
+    const codec_key_t *keys = p->keys ? p->keys : rpc_type_key;
+    int nkeys = p->keys ? p->nkeys : 1;
+    int indexed = codec_map_index(&r, keys, nkeys, req->vals, &req->found, &req->unknown);
     if (indexed != 0)
-        return indexed == -2 ? "map keys must be strings"
-                             : (p->not_map ? p->not_map : "type must be a string");
+        return indexed == -2   ? "map keys must be strings"
+               : indexed == -3 ? CODEC_DUPLICATE_KEY
+                               : (p->not_map ? p->not_map : "type must be a string");
     mpread_t type = req->vals[0];
-    if (!(req->found & 1u) || mpread_str(&type, &req->type, &req->type_len) != 0)
+    if (!(req->found & 1u) || mpread_str(&type, &req->type, &req->type_len) != 0 ||
+        (p->type_max > 0 && req->type_len > p->type_max))
         return "type must be a string";
     return NULL;
 }
 
 int
-rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why, size_t why_cap)
+rpc_decode(const rpc_proto_t *p, rpc_request_t *req, char *why, size_t why_cap)
 {
     req->type = NULL;
     req->type_len = 0;
-    req->map = NULL;
+    mpread_init(&req->map, "", 0);
     req->found = 0;
     req->unknown = 0;
     if (req->len > CODEC_MAX_MESSAGE) {
         snprintf(why, why_cap, p->too_large, CODEC_MAX_MESSAGE, req->len);
         return -1;
     }
-    const char *reason = p->keys ? rpc_decode_cursor(p, req) : rpc_decode_tree(p, req, u);
+    const char *reason = rpc_decode_cursor(p, req);
+    if (!reason && !utf8_valid(req->type, req->type_len))
+        reason = "type must be UTF-8 without NUL";
     if (!reason)
         return 0;
     snprintf(why, why_cap, "%s", reason);
@@ -93,9 +80,8 @@ rpc_route_find(const rpc_route_t *routes, size_t n, const char *type, size_t len
             any = any ? any : &routes[i];
             continue;
         }
-        size_t n = strlen(t);
-        if (n <= len && memcmp(t, type, n) == 0 && (n == len || type[n] == '\0'))
-            return &routes[i]; /* the name, or the name then a NUL: compared as C strings */
+        if (strlen(t) == len && memcmp(t, type, len) == 0)
+            return &routes[i]; /* with its length: "Status\0zz" is not Status */
     }
     return any;
 }
@@ -114,12 +100,10 @@ int
 rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req)
 {
     const rpc_proto_t *p = ep->proto;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
     char why[160];
     int rc = RPC_UNKNOWN;
     codec_writer_reset(req->w);
-    if (rpc_decode(p, req, &u, why, sizeof why) != 0) {
+    if (rpc_decode(p, req, why, sizeof why) != 0) {
         rc = rpc_refused(p, req->w, why);
     } else {
         const rpc_route_t *r = rpc_route_find(ep->routes, ep->n_routes, req->type, req->type_len);
@@ -128,7 +112,6 @@ rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req)
         if (rc == RPC_UNKNOWN)
             rc = rpc_refused(p, req->w, p->unknown);
     }
-    msgpack_unpacked_destroy(&u);
     return rc;
 }
 

@@ -7,8 +7,10 @@
  * defines it (rpc_proto_t), looks its type up in the endpoint's const route
  * table (rpc_route_t) and runs the handler, which answers into the reply
  * writer.  What is refused on the way (a wrong frame count; a body over
- * 64 KiB, not one msgpack map, with non-string keys; a type missing, not a
- * string or that no route takes) gets one `malformed` reply in the
+ * 64 KiB, not one msgpack map, with non-string keys or a key of the
+ * endpoint's given twice; a type missing, not a
+ * string, holds a NUL or invalid UTF-8, or that no route takes) gets one
+ * `malformed` reply in the
  * endpoint's shape and wording, packed by codec_pack_error like every
  * error reply.
  *
@@ -18,9 +20,10 @@
  *
  * Invariants: every message received gets exactly one reply, unless its
  * handler keeps it (RPC_KEPT) to answer later (the command batch, parked
- * queries); the envelope is decoded once and handlers read what was decoded
- * (the tree, or the cursor's indexed values); a cursor protocol (the
- * commands) builds no tree and allocates nothing per message. */
+ * queries); the envelope is decoded once with the cursor (mpread.h) and
+ * handlers read what was decoded (the indexed values, or the body map
+ * walked pair by pair); no tree is built and nothing is allocated per
+ * message. */
 #ifndef INV_RPC_H
 #define INV_RPC_H
 
@@ -35,10 +38,10 @@
 
 /* How an endpoint's protocol frames, decodes and refuses a request. */
 typedef struct {
-    /* NULL: the body is parsed into a tree (codec_parse) that handlers read
-     * as req->map.  Otherwise the body's map is indexed once with the
-     * cursor against keys[0..nkeys) (keys[0] is "type", nkeys <=
-     * RPC_KEYS_MAX) and handlers read req->vals; no tree is built. */
+    /* The body's map is indexed once with the cursor against
+     * keys[0..nkeys) (keys[0] is "type", nkeys <= RPC_KEYS_MAX; NULL: the
+     * type alone) and handlers read req->vals, or walk req->map; a key of
+     * keys[] given twice is refused (CODEC_DUPLICATE_KEY). */
     const codec_key_t *keys;
     int nkeys;
     /* > 0: a type of more than type_max bytes is "type must be a string"
@@ -66,10 +69,10 @@ typedef struct {
     size_t len;                  /* its bytes */
     const char *type;            /* the request type, not NUL-terminated; valid during the call */
     size_t type_len;             /* its bytes */
-    const msgpack_object *map;   /* tree protocols: the body, a map (NULL for cursor ones) */
-    mpread_t vals[RPC_KEYS_MAX]; /* cursor protocols: where the value of keys[k] begins */
-    uint32_t found;              /* cursor protocols: bit k says keys[k] was there */
-    int unknown;                 /* cursor protocols: keys not in the table */
+    mpread_t map;                /* the body, a map (mpread_map then its pairs) */
+    mpread_t vals[RPC_KEYS_MAX]; /* where the value of keys[k] begins */
+    uint32_t found;              /* bit k says keys[k] was there */
+    int unknown;                 /* keys not in the table */
     codec_writer_t *w;           /* the reply, reset: RPC_REPLY sends what is packed here */
     const char *corr;            /* set by a handler: warnings about this request name it */
 } rpc_request_t;
@@ -85,10 +88,10 @@ enum {
 
 typedef int (*rpc_handle_fn)(void *arg, rpc_request_t *req);
 
-/* One request type.  A named route takes its name, also when a NUL and
- * more follow it in the request (the daemons compared types as C strings,
- * and still do); a route of type RPC_ANY takes every type no named route
- * takes (its handler may return RPC_UNKNOWN). */
+/* One request type.  A named route takes exactly its name, compared with
+ * the request type's length (a type holding a NUL or invalid UTF-8 was
+ * refused by rpc_decode); a route of type RPC_ANY takes every type no
+ * named route takes (its handler may return RPC_UNKNOWN). */
 #define RPC_ANY NULL
 typedef struct {
     const char *type;
@@ -103,12 +106,9 @@ typedef struct {
 } rpc_endpoint_t;
 
 /* Decodes req->body (req->len bytes) as p defines the envelope: sets
- * req->type and req->map (tree: u holds it; the caller has
- * msgpack_unpacked_init'ed u and destroys it after the request) or
- * req->vals, found and unknown.  0, or -1 with the refusal's message in
- * why. */
-int rpc_decode(const rpc_proto_t *p, rpc_request_t *req, msgpack_unpacked *u, char *why,
-               size_t why_cap);
+ * req->type, req->map, req->vals, found and unknown.  0, or -1 with the
+ * refusal's message in why. */
+int rpc_decode(const rpc_proto_t *p, rpc_request_t *req, char *why, size_t why_cap);
 
 /* The route of type (len bytes): the first named so (see rpc_route_t),
  * else the first RPC_ANY, else NULL. */

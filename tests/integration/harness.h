@@ -20,6 +20,7 @@
 #define INV_HARNESS_H
 
 #include "codec.h"
+#include "msgtree.h"
 #include "message.h"
 
 #include <msgpack.h>

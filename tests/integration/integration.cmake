@@ -49,6 +49,7 @@ inv_integration_test(test_failures ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_
 target_link_libraries(test_failures PRIVATE PkgConfig::SQLITE)
 inv_integration_test(test_chain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_chain.c)
 target_link_libraries(test_chain PRIVATE PkgConfig::SQLITE)
+inv_integration_test(test_hostile ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_hostile.c)
 
 # The local launcher (deploy/inventory-local) on the real daemons.
 add_test(NAME test_launcher

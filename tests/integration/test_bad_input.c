@@ -3,10 +3,15 @@
  * invalid UTF-8 and extra frames each get {ok: false, error: "malformed"}
  * (or "validation" for bad UTF-8 in a text field), and the daemon keeps
  * serving: it still answers Status and its process is alive. */
+#include "bus.h"
 #include "harness.h"
 #include "itest.h"
+#include "proc.h"
+#include "topology.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,5 +322,340 @@ Test(bad_input, every_endpoint_refuses_and_keeps_serving)
     cr_assert_eq(p, 1, "nothing was appended by the bad input");
     cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
 
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* ---- issue 23: strings with a NUL, keys given twice, empty requests ----- */
+
+/* {type: T} with T of len bytes, and the pairs key: value (len bytes) when
+ * key is not NULL. */
+static void
+pack_type_n(codec_writer_t *w, const char *type, size_t tlen, const char *key, const char *value,
+            size_t vlen)
+{
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_str_n(w, "type", type, tlen);
+    if (key)
+        codec_map_str_n(w, key, value, vlen);
+    codec_map_close(w);
+}
+
+/* Sends one empty frame from a DEALER and counts the frames of the reply:
+ * every reply is one frame (item 8: this one came as ["", reply]). */
+static int
+empty_request_reply_frames(const target_t *t)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = bus_connect(ctx, ZMQ_DEALER, harness_endpoint(h, t->ep));
+    cr_assert_not_null(s);
+    int frames = -1;
+    int timeout = ITEST_TIMEOUT_MS;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (zmq_send(s, "", 0, 0) == 0) {
+        frames = 0;
+        int more = 1;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, s, 0) < 0) {
+                zmq_msg_close(&m);
+                frames = -1;
+                break;
+            }
+            frames++;
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+    bus_close(&s);
+    zmq_ctx_term(ctx);
+    return frames;
+}
+
+Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    codec_writer_t w;
+    codec_writer_init(&w);
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        const target_t *t = &targets[i];
+        /* item 2: "Status\0zz" was Status */
+        pack_type_n(&w, "Status\0zz", 9, NULL, NULL, 0);
+        expect_body(t, "Status\\0zz", w.buf.data, w.buf.size, "malformed", NULL);
+        pack_type_n(&w, "Stat\xc3", 5, NULL, NULL, 0);
+        expect_body(t, "a type cut in a UTF-8 sequence", w.buf.data, w.buf.size, "malformed", NULL);
+        /* item 4: a key given twice */
+        codec_writer_reset(&w);
+        codec_map_open(&w);
+        codec_map_str(&w, "type", "Status");
+        codec_map_str(&w, "type", "Status");
+        codec_map_close(&w);
+        expect_body(t, "type twice", w.buf.data, w.buf.size, "malformed", NULL);
+        /* item 8 */
+        cr_expect_eq(empty_request_reply_frames(t), 1, "%s: an empty request's reply frames",
+                     t->ep);
+        assert_still_serving(t, "an empty request");
+    }
+    const target_t *command = &targets[0], *projector = &targets[4], *relay = &targets[5];
+    /* item 2: a rebuild started for "Rebuild\0zz" */
+    pack_type_n(&w, "Rebuild\0zz", 10, NULL, NULL, 0);
+    expect_body(projector, "Rebuild\\0zz", w.buf.data, w.buf.size, "malformed", NULL);
+    /* item 2: the relay served "<id>\0\xff junk" as <id> */
+    pack_type_n(&w, "ReadStream", 10, "stream", "product-p1\0\xff junk", 17);
+    expect_body(relay, "a stream with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
+    pack_type_n(&w, "ProductAsOf", 11, "product_id", "p1\0\xff junk", 9);
+    expect_body(relay, "a product_id with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
+    /* item 4: the first command_id counted, and the last quantity */
+    codec_writer_reset(&w);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "RegisterSupplier");
+    codec_map_str(&w, "command_id", "dup-1");
+    codec_map_str(&w, "command_id", "dup-2");
+    codec_map_key(&w, "data");
+    codec_map_open(&w);
+    codec_map_str(&w, "supplier_id", "s1");
+    codec_map_str(&w, "name", "Acme");
+    codec_map_close(&w);
+    codec_map_close(&w);
+    expect_body(command, "command_id twice", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_reset(&w);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "RegisterSupplier");
+    codec_map_str(&w, "command_id", "dup-3");
+    codec_map_key(&w, "data");
+    codec_map_open(&w);
+    codec_map_str(&w, "supplier_id", "s1");
+    codec_map_str(&w, "name", "Acme");
+    codec_map_str(&w, "name", "Other");
+    codec_map_close(&w);
+    codec_map_close(&w);
+    expect_body(command, "a data key twice", w.buf.data, w.buf.size, "malformed", NULL);
+    codec_writer_fini(&w);
+    /* nothing above was appended, and no rebuild was started */
+    cr_assert_eq(harness_status_int(h, "command", "head", ITEST_TIMEOUT_MS), 0);
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* ---- the counting map writer: replies byte for byte as before ----------- */
+
+/* Asserts that r's bytes are what msgpack-c writes for the same value (its
+ * own map headers, counted by hand before the map writer): the replies
+ * moved to codec_map_* are byte-identical to the hand-counted ones. */
+static void
+assert_canonical(const void *data, size_t len, const char *what)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const char *why = NULL;
+    cr_assert_eq(codec_parse(data, len, &u, &why), 0, "%s: %s", what, why);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, u.data);
+    cr_expect_eq(sb.size, len, "%s: %zu bytes, msgpack-c writes %zu", what, len, sb.size);
+    cr_expect(sb.size == len && memcmp(sb.data, data, len) == 0, "%s: bytes differ", what);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_unpacked_destroy(&u);
+}
+
+static void
+request_canonical(const char *ep, const char *what, const char *type, const char *spec, ...)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 1 + strlen(spec));
+    codec_pack_kv_str(&w.pk, "type", type);
+    va_list ap;
+    va_start(ap, spec);
+    itest_pack_pairs(&w.pk, spec, ap);
+    va_end(ap);
+    harness_reply_t r;
+    cr_assert_eq(harness_request(h, ep, w.buf.data, w.buf.size, ITEST_TIMEOUT_MS, &r), 0,
+                 "%s: no reply", what);
+    codec_writer_fini(&w);
+    cr_assert(harness_reply_ok(&r), "%s is not ok", what);
+    assert_canonical(r.data, r.len, what);
+    harness_reply_fini(&r);
+}
+
+Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    command_t c;
+    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "canon-1");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_str(&c.data, F_NAME, "Acme");
+    itest_accept(h, &c);
+    itest_cmd(&c, CMD_CREATE_PRODUCT, "canon-2");
+    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
+    fields_set_str(&c.data, F_SKU, "SKU-1");
+    fields_set_str(&c.data, F_NAME, "Hammer");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_int(&c.data, F_PRICE_CENTS, 1200);
+    fields_set_int(&c.data, F_COST_PRICE_CENTS, 500);
+    fields_set_int(&c.data, F_STOCK, 1);
+    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 5);
+    int64_t p = itest_accept(h, &c);
+    cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
+    cr_assert_eq(harness_wait_position(h, "audit", p, ITEST_WAIT_MS), 0);
+    cr_assert_eq(harness_wait_position(h, "alert", p, ITEST_WAIT_MS), 0);
+
+    /* Status of every daemon: command (11 entries), relay (12), the
+     * subscribers' runtime (15) */
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        request_canonical(targets[i].ep, targets[i].ep, "Status", "");
+    /* the relay's catch-up replies and the audit rows; an alert row */
+    request_canonical("catchup", "ReadEvents", "ReadEvents", "i", "after", 0);
+    request_canonical("catchup", "ReadStream", "ReadStream", "s", "stream", "product-p1");
+    request_canonical("catchup", "ProductAsOf", "ProductAsOf", "s", "product_id", "p1");
+    request_canonical("audit", "SearchAudit", "SearchAudit", "");
+    request_canonical("alert-api", "ListAlerts", "ListAlerts", "");
+
+    /* a heartbeat from the relay's PUB */
+    void *ctx = zmq_ctx_new();
+    void *sub = bus_connect(ctx, ZMQ_SUB, harness_endpoint(h, "events"));
+    cr_assert_not_null(sub);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, TOPIC_HEARTBEAT, strlen(TOPIC_HEARTBEAT));
+    int timeout = ITEST_WAIT_MS;
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    bus_msg_t m;
+    cr_assert_eq(bus_recv(sub, &m, 0), 0, "no heartbeat");
+    size_t len;
+    const void *body = bus_body(&m, &len);
+    assert_canonical(body, len, "heartbeat");
+    bus_msg_close(&m);
+    bus_close(&sub);
+    zmq_ctx_term(ctx);
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* ---- a hostile relay's heartbeat ----------------------------------------- */
+
+/* The peak resident memory of pid (VmHWM), in KiB; -1 when unreadable. */
+static long
+vm_hwm_kb(pid_t pid)
+{
+    char path[64], line[128];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Sends heartbeats {head: 0} until the projector has seen one (its SUB
+ * reconnected to the stand-in), up to 10 s. */
+static void
+heartbeat_until_seen(void *pub)
+{
+    static const char small[] = "\x81\xa4head\x00";
+    int64_t until = proc_mono_ms() + 10000;
+    while (proc_mono_ms() < until) {
+        bus_send(pub, TOPIC_HEARTBEAT, small, sizeof small - 1, 0);
+        usleep(100 * 1000);
+        if (harness_status_int(h, "projector", "heartbeat_age_ms", ITEST_TIMEOUT_MS) >= 0)
+            return;
+    }
+    cr_assert_fail("the projector saw no heartbeat of the stand-in");
+}
+
+/* Issue 23, item 6: an 8 MiB heartbeat (a map whose padding is an array of
+ * nils) took each subscriber from ~8 MB to ~213 MB, msgpack-c's zone for
+ * its tree (~25x the message).  The SUB socket now refuses messages over
+ * BUS_MAX_PUBLISHED (item 1), so a stand-in PUB on the relay's endpoint
+ * sends the largest heartbeat it takes; the projector's peak memory grows
+ * by its frame, far less than one tree (~24 MiB), and it keeps answering. */
+Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR};
+    h = harness_start(&o);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
+    pid_t pid = harness_daemon_pid(h, "projector");
+    void *ctx = zmq_ctx_new();
+    void *pub = bus_bind(ctx, ZMQ_PUB, harness_endpoint(h, "events"));
+    cr_assert_not_null(pub);
+    heartbeat_until_seen(pub);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    size_t nils = BUS_MAX_PUBLISHED - 1024;
+    codec_map_open(&w);
+    codec_map_int(&w, "head", 1); /* the projector's Status shows it was taken */
+    codec_map_key(&w, "pad");
+    msgpack_pack_array(&w.pk, nils);
+    for (size_t i = 0; i < nils; i++)
+        msgpack_pack_nil(&w.pk);
+    codec_map_close(&w);
+    long before = vm_hwm_kb(pid);
+    cr_assert_gt(before, 0);
+    /* sent until taken: one within 200 ms of the last small one is dropped */
+    int64_t until = proc_mono_ms() + 20000, seen = 0;
+    while (seen != 1 && proc_mono_ms() < until) {
+        bus_send(pub, TOPIC_HEARTBEAT, w.buf.data, w.buf.size, 0);
+        usleep(300 * 1000);
+        seen = harness_status_int(h, "projector", "head", ITEST_TIMEOUT_MS);
+    }
+    codec_writer_fini(&w);
+    cr_assert_eq(seen, 1, "the projector did not take the heartbeat");
+    long after = vm_hwm_kb(pid);
+    bus_close(&pub);
+    zmq_ctx_term(ctx);
+    cr_log_info("projector VmHWM %ld KiB -> %ld KiB", before, after);
+    cr_assert_lt(after - before, 8 * 1024, "the projector's peak grew from %ld KiB to %ld KiB",
+                 before, after);
+    cr_assert_eq(harness_status_int(h, "projector", "checkpoint", ITEST_TIMEOUT_MS), 0);
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
+    cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
+}
+
+/* Issue 23, item 6: heartbeats announcing a head the catch-up does not have
+ * made a subscriber catch up on every loop turn.  A stand-in relay (PUB and
+ * catch-up ROUTER) floods heartbeats of head 10^6 for 2 s and answers every
+ * ReadEvents with an empty page at head 0; the projector asks at most once
+ * per flood-guard interval (200 ms), not once per heartbeat. */
+Test(bad_input, a_heartbeat_flood_does_not_drive_catch_up, .timeout = 120)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR};
+    h = harness_start(&o);
+    cr_assert_not_null(h, "the daemons did not start (see stderr)");
+    cr_assert_eq(harness_daemon_stop(h, "relay"), 0);
+    void *ctx = zmq_ctx_new();
+    void *pub = bus_bind(ctx, ZMQ_PUB, harness_endpoint(h, "events"));
+    void *router = bus_bind(ctx, ZMQ_ROUTER, harness_endpoint(h, "catchup"));
+    cr_assert(pub && router);
+    static const char beat[] = "\x81\xa4head\xce\x00\x0f\x42\x40"; /* {head: 1000000} */
+    static const char page[] = "\x84\xa2ok\xc3\xa5"
+                               "after\x00\xa4head\x00\xa6"
+                               "events\x90"; /* {ok, after: 0, head: 0, events: []} */
+    int requests = 0;
+    int64_t start = proc_mono_ms(), counting = start + 1000, until = counting + 2000;
+    while (proc_mono_ms() < until) {
+        bus_send(pub, TOPIC_HEARTBEAT, beat, sizeof beat - 1, 0);
+        bus_msg_t m;
+        while (bus_recv(router, &m, ZMQ_DONTWAIT) == 0) {
+            if (proc_mono_ms() >= counting)
+                requests++; /* the first second: the SUB finds the stand-in */
+            bus_reply(router, &m, page, sizeof page - 1);
+            bus_msg_close(&m);
+        }
+        usleep(1000);
+    }
+    cr_log_info("%d catch-up requests in 2 s of heartbeats", requests);
+    cr_assert_gt(requests, 0, "the heartbeats made no catch-up at all");
+    cr_assert_leq(requests, 2000 / 200 + 4, "%d catch-up requests in 2 s", requests);
+    cr_assert_eq(harness_status_int(h, "projector", "checkpoint", ITEST_TIMEOUT_MS), 0);
+    bus_close(&pub);
+    bus_close(&router);
+    zmq_ctx_term(ctx);
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }

@@ -3,6 +3,7 @@
  * v1 ProductCreated rows written the way an old version wrote them are
  * upcast on load. */
 #include "aggstore.h"
+#include "msgtree.h"
 #include "scratch.h"
 
 #include <criterion/criterion.h>

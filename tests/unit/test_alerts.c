@@ -4,6 +4,7 @@
  * idempotence, rebuild equality, discontinued products, list filters,
  * pagination and hostile requests. */
 #include "alertapi.h"
+#include "msgtree.h"
 #include "alerts.h"
 
 #include "bus.h"
@@ -475,7 +476,13 @@ Test(alertapi, list_reply_shape_and_pages)
     cr_assert_eq(items->via.array.size, 3);
     alertmsg_t a;
     const char *why = NULL;
-    cr_assert_eq(alertmsg_decode_obj(&items->via.array.ptr[1], &a, &why), 0, "%s", why);
+    mpread_t r, it;
+    uint32_t n;
+    mpread_init(&r, api.rep.buf.data, api.rep.buf.size);
+    cr_assert_eq(mpread_find(&r, "items", &it), 0);
+    cr_assert_eq(mpread_array(&it, &n), 0);
+    cr_assert_eq(mpread_skip(&it), 0);
+    cr_assert_eq(alertmsg_read(&it, &a, &why), 0, "%s", why);
     cr_assert_eq(a.kind, STOCKWATCH_OUT_OF_STOCK);
     cr_assert_eq(a.position, 5);
     char cursor[32];
@@ -522,22 +529,20 @@ Test(alertapi, bad_parameters_get_clear_errors)
 
 Test(alertapi, unknown_type_is_left_to_the_runtime)
 {
-    msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
+    mpread_t none;
+    mpread_init(&none, "\x80", 1);
     cr_assert_eq(alertapi_handle(&model, "SearchAudit", &none, &api.rep), -1);
-    msgpack_object not_map = {.type = MSGPACK_OBJECT_STR};
+    mpread_t not_map;
+    mpread_init(&not_map, "\xc0", 1);
     cr_assert_eq(alertapi_handle(&model, "ListAlerts", &not_map, &api.rep), 0);
 }
 
-/* codec_parse already refuses such maps; the handler must not rely on it. */
+/* The dispatcher already refuses such maps; the handler must not rely on it. */
 Test(alertapi, non_string_keys_are_malformed)
 {
-    msgpack_object_kv kv[2] = {
-        {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "type"}},
-         .val = {.type = MSGPACK_OBJECT_STR, .via.str = {10, "ListAlerts"}}},
-        {.key = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 7},
-         .val = {.type = MSGPACK_OBJECT_NIL}},
-    };
-    msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
+    static const char bytes[] = "\x82\xa4type\xaaListAlerts\x07\xc0";
+    mpread_t req;
+    mpread_init(&req, bytes, sizeof bytes - 1);
     const char *why = NULL;
     codec_writer_reset(&api.rep);
     cr_assert_eq(alertapi_handle(&model, "ListAlerts", &req, &api.rep), 0);
@@ -582,7 +587,8 @@ Test(alerts, rebuild_factory_is_silent_until_activated)
 Test(alertapi, a_model_mid_swap_answers_unavailable)
 {
     alerts_t *none = NULL;
-    msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
+    mpread_t req;
+    mpread_init(&req, "\x80", 1);
     const char *why = NULL;
     cr_assert_eq(alertapi_handle(&none, "ListAlerts", &req, &api.rep), 0);
     cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);

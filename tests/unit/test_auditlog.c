@@ -3,6 +3,7 @@
  * printed lines only after commit, idempotence, rebuild equality, search
  * filters and pagination, and hostile requests. */
 #include "auditapi.h"
+#include "msgtree.h"
 #include "auditlog.h"
 #include "modeltest.h"
 #include "scratch.h"
@@ -682,23 +683,21 @@ Test(auditapi, bad_parameters_get_clear_errors)
 
 Test(auditapi, unknown_type_is_left_to_the_runtime)
 {
-    msgpack_object none = {.type = MSGPACK_OBJECT_MAP};
+    mpread_t none;
+    mpread_init(&none, "\x80", 1);
     cr_assert_eq(auditapi_handle(&model, "Rebuild", &none, &api.rep), -1);
     cr_assert_eq(api.rep.buf.size, 0);
-    msgpack_object not_map = {.type = MSGPACK_OBJECT_NIL};
+    mpread_t not_map;
+    mpread_init(&not_map, "\xc0", 1);
     cr_assert_eq(auditapi_handle(&model, "SearchAudit", &not_map, &api.rep), 0);
 }
 
-/* codec_parse already refuses such maps; the handler must not rely on it. */
+/* The dispatcher already refuses such maps; the handler must not rely on it. */
 Test(auditapi, non_string_keys_are_malformed)
 {
-    msgpack_object_kv kv[2] = {
-        {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "type"}},
-         .val = {.type = MSGPACK_OBJECT_STR, .via.str = {11, "SearchAudit"}}},
-        {.key = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 7},
-         .val = {.type = MSGPACK_OBJECT_NIL}},
-    };
-    msgpack_object req = {.type = MSGPACK_OBJECT_MAP, .via.map = {2, kv}};
+    static const char bytes[] = "\x82\xa4type\xabSearchAudit\x07\xc0";
+    mpread_t req;
+    mpread_init(&req, bytes, sizeof bytes - 1);
     const char *why = NULL;
     codec_writer_reset(&api.rep);
     cr_assert_eq(auditapi_handle(&model, "SearchAudit", &req, &api.rep), 0);
@@ -711,7 +710,8 @@ Test(auditapi, non_string_keys_are_malformed)
 Test(auditapi, a_model_mid_swap_answers_unavailable)
 {
     auditlog_t *none = NULL;
-    msgpack_object req = {.type = MSGPACK_OBJECT_MAP};
+    mpread_t req;
+    mpread_init(&req, "\x80", 1);
     const char *why = NULL;
     cr_assert_eq(auditapi_handle(&none, "SearchAudit", &req, &api.rep), 0);
     cr_assert_eq(codec_parse(api.rep.buf.data, api.rep.buf.size, &api.rep_u, &why), 0, "%s", why);

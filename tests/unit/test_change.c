@@ -110,6 +110,26 @@ Test(change, escape_invalid_utf8_and_nul_safe)
     cr_assert_str_eq(out, "a\\x00b");
 }
 
+/* Issue 23, item 6: bidi overrides passed the escaping, and could make a
+ * terminal show the audit line in another order than it is written. */
+Test(change, escape_bidi_controls)
+{
+    char out[128];
+    const char raw[] = "a\xe2\x80\xae"
+                       "b\xe2\x80\xaa"
+                       "c\xe2\x81\xa6"
+                       "d\xe2\x81\xa9"
+                       "e\xe2\x80\x8f"
+                       "f\xd8\x9c"
+                       "g\xe2\x80\x8e"
+                       "h\xe2\x80\xad";
+    change_escape(raw, sizeof raw - 1, out, sizeof out);
+    cr_assert_str_eq(out, "a\\u202eb\\u202ac\\u2066d\\u2069e\\u200ff\\u061cg\\u200eh\\u202d");
+    /* their neighbours pass through */
+    change_escape("\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa", 9, out, sizeof out);
+    cr_assert_str_eq(out, "\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa");
+}
+
 Test(change, worst_case_reason_fits)
 {
     char reason[REASON_MAX + 1];

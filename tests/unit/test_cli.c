@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "pretty.h"
 #include "proc.h"
+#include "utf8.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -521,4 +522,173 @@ Test(cli, money_columns_are_headed_in_units)
                      "got:\n%s", out);
     free(out);
     codec_writer_fini(&w);
+}
+
+/* ---- hostile replies (issue 23, item 5): invctl trusts no server ---------- */
+
+/* Renders the msgpack in w with pretty_print; the text is malloc'ed. */
+static char *
+pretty_of(codec_writer_t *w)
+{
+    mpread_t r;
+    const char *why;
+    cr_assert_eq(codec_reader_check(&r, w->buf.data, w->buf.size, &why), 0, "%s", why);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    pretty_print(f, &r);
+    fclose(f);
+    return out;
+}
+
+/* Nothing a terminal acts on: no C0 control but newline, no DEL, no C1
+ * control (raw byte or UTF-8), no bidi override, no invalid UTF-8. */
+static void
+expect_terminal_safe(const char *out)
+{
+    const unsigned char *s = (const unsigned char *)out;
+    size_t n = strlen(out);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        int len = utf8_decode(s + i, n - i, &cp);
+        cr_assert_gt(len, 0, "invalid UTF-8 at byte %zu of:\n%s", i, out);
+        cr_assert(cp == '\n' || !pretty_unsafe_cp(cp), "U+%04X at byte %zu of:\n%s", (unsigned)cp,
+                  i, out);
+        i += (size_t)len;
+    }
+}
+
+static void
+pack_ext(codec_writer_t *w, int8_t type, const char *data, size_t n)
+{
+    msgpack_pack_ext(&w->pk, n, type);
+    msgpack_pack_ext_body(&w->pk, data, n);
+}
+
+Test(cli, ext_values_anywhere_print_as_ext, .timeout = 10)
+{
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 5);
+    codec_pack_cstr(&w.pk, "ok");
+    msgpack_pack_true(&w.pk);
+    codec_pack_cstr(&w.pk, "value");
+    pack_ext(&w, 5, "abc", 3);
+    codec_pack_cstr(&w.pk, "list");
+    msgpack_pack_array(&w.pk, 2);
+    pack_ext(&w, -1, "\0\0\0\0", 4);
+    pack_ext(&w, 1, "x", 1);
+    codec_pack_cstr(&w.pk, "items");
+    msgpack_pack_array(&w.pk, 2);
+    for (int i = 0; i < 2; i++) {
+        msgpack_pack_map(&w.pk, 2);
+        codec_pack_cstr(&w.pk, "price_cents");
+        pack_ext(&w, 7, "12345678", 8);
+        codec_pack_cstr(&w.pk, "nested");
+        msgpack_pack_map(&w.pk, 1);
+        codec_pack_cstr(&w.pk, "e");
+        pack_ext(&w, 2, "zz", 2);
+    }
+    codec_pack_cstr(&w.pk, "deep");
+    msgpack_pack_array(&w.pk, 1);
+    msgpack_pack_array(&w.pk, 1);
+    msgpack_pack_map(&w.pk, 1);
+    codec_pack_cstr(&w.pk, "k");
+    pack_ext(&w, 4, "v", 1);
+    char *out = pretty_of(&w);
+    cr_expect_not_null(strstr(out, "value: <ext 5, 3 bytes>"), "got:\n%s", out);
+    cr_expect_not_null(strstr(out, "list: [<ext -1, 4 bytes>, <ext 1, 1 bytes>]"), "got:\n%s",
+                       out);
+    cr_expect_not_null(strstr(out, "<ext 7, 8 bytes>  e=<ext 2, 2 bytes>"), "got:\n%s", out);
+    cr_expect_not_null(strstr(out, "#1 [k=<ext 4, 1 bytes>]"), "got:\n%s", out);
+    free(out);
+    codec_writer_fini(&w);
+}
+
+Test(cli, headings_keys_and_values_never_reach_the_terminal_raw)
+{
+    static const char *const hostile[] = {
+        "\x1b]0;owned\x07",        /* OSC: sets the window title */
+        "\x1b[2J\x1b[31mred",      /* CSI: clears the screen */
+        "c1 \xc2\x9b" "31m",       /* U+009B: CSI as one character */
+        "raw \x9b" "31m \xff\xfe", /* the C1 byte alone, invalid UTF-8 */
+        "bidi \xe2\x80\xae" "txt.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        "ls \xe2\x80\xa8 ps",      /* U+2028 */
+        "del \x7f nul \0 end",
+    };
+    size_t n = sizeof hostile / sizeof hostile[0];
+    codec_writer_t w;
+    codec_writer_init(&w);
+    msgpack_pack_map(&w.pk, 3);
+    codec_pack_cstr(&w.pk, "items"); /* a table: hostile headings and cells */
+    msgpack_pack_array(&w.pk, 1);
+    msgpack_pack_map(&w.pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = i == n - 1 ? 15 : strlen(hostile[i]); /* with its NUL */
+        msgpack_pack_str(&w.pk, len);
+        msgpack_pack_str_body(&w.pk, hostile[i], len);
+        msgpack_pack_str(&w.pk, len);
+        msgpack_pack_str_body(&w.pk, hostile[i], len);
+    }
+    codec_pack_cstr(&w.pk, "block"); /* keys and values of a plain map */
+    msgpack_pack_map(&w.pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_str(&w.pk, strlen(hostile[i]));
+        msgpack_pack_str_body(&w.pk, hostile[i], strlen(hostile[i]));
+        msgpack_pack_array(&w.pk, 1);
+        msgpack_pack_str(&w.pk, strlen(hostile[i]));
+        msgpack_pack_str_body(&w.pk, hostile[i], strlen(hostile[i]));
+    }
+    msgpack_pack_str(&w.pk, 4);
+    msgpack_pack_str_body(&w.pk, "\x1b[0m", 4);
+    codec_pack_cstr(&w.pk, "\x1b]52;c;Zm9v\x07");
+    char *out = pretty_of(&w);
+    expect_terminal_safe(out);
+    cr_expect_not_null(strstr(out, "?]0;owned?"), "got:\n%s", out);
+    cr_expect_not_null(strstr(out, "bidi ?txt.exe"), "got:\n%s", out);
+    cr_expect_not_null(strstr(out, "raw ?31m ??"), "got:\n%s", out);
+    free(out);
+    codec_writer_fini(&w);
+}
+
+Test(cli, pretty_text_replaces_what_a_terminal_acts_on)
+{
+    char buf[64];
+    cr_expect_eq(pretty_text("a\x1b[1mb", 6, buf, sizeof buf), 6);
+    cr_expect_str_eq(buf, "a?[1mb");
+    pretty_text("\xc2\x9b\xc2\xa0\xe2\x81\xa6x", 8, buf, sizeof buf); /* C1, NBSP, LRI */
+    cr_expect_str_eq(buf, "?\xc2\xa0?x");
+    pretty_text("caf\xc3\xa9 \xe2\x82\xac", 9, buf, sizeof buf); /* valid text passes */
+    cr_expect_str_eq(buf, "caf\xc3\xa9 \xe2\x82\xac");
+    cr_expect_eq(pretty_text("\xe2\x82\xac\xe2\x82\xac", 6, buf, 5), 3); /* never half a character */
+    cr_expect_str_eq(buf, "\xe2\x82\xac");
+}
+
+/* A Status reply whose head and checkpoint are any int64s: the lag is left
+ * out when it does not fit (it printed lag_ev -9223372036854775808). */
+Test(cli, a_hostile_status_reply_cannot_overflow_the_lag)
+{
+    const int64_t pairs[4][2] = {
+        {0, INT64_MIN}, {INT64_MAX, -1}, {INT64_MIN, 1}, {INT64_MAX, INT64_MIN}};
+    for (int i = 0; i < 4; i++) {
+        codec_writer_t w;
+        codec_writer_init(&w);
+        codec_map_open(&w);
+        codec_map_int(&w, "head", pairs[i][0]);
+        codec_map_int(&w, "checkpoint", pairs[i][1]);
+        codec_map_int(&w, "wal_frames", pairs[i][0]);
+        codec_map_int(&w, "wal_backfilled", pairs[i][1]);
+        codec_map_close(&w);
+        mpread_t r;
+        const char *why;
+        cr_assert_eq(codec_reader_check(&r, w.buf.data, w.buf.size, &why), 0);
+        status_row_t row;
+        cli_status_extract(&r, &row);
+        cr_expect_not(row.has[ST_LAG_EVENTS], "head %lld checkpoint %lld: lag %lld",
+                      (long long)pairs[i][0], (long long)pairs[i][1],
+                      (long long)row.val[ST_LAG_EVENTS]);
+        cr_expect_str_eq(cli_status_note(&r), "", "wal %lld / %lld", (long long)pairs[i][0],
+                         (long long)pairs[i][1]);
+        codec_writer_fini(&w);
+    }
 }

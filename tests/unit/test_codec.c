@@ -1,6 +1,7 @@
 /* Unit tests of common/wire/codec: round trips of every encoder, and a strict,
  * crash-free decoder for truncated, random, hostile and mistyped input. */
 #include "codec.h"
+#include "msgtree.h"
 #include "sample.h"
 
 #include <criterion/criterion.h>
@@ -1320,5 +1321,123 @@ Test(codec, encoders_bytes_unchanged_by_the_counting_writer)
     codec_writer_fini(&a);
     codec_writer_fini(&b);
     free(cmd);
+    free(ev);
+}
+
+/* ---- issue 23: duplicate keys, and envelope strings on the bus ---------- */
+
+/* A SellProduct with `dup` written twice: "type", "command_id" (top level)
+ * or "quantity" (inside data). */
+static void
+pack_sell_dup(codec_writer_t *w, const char *dup)
+{
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_str(w, "type", "SellProduct");
+    codec_map_str(w, "command_id", "c-1");
+    if (strcmp(dup, "type") == 0)
+        codec_map_str(w, "type", "SellProduct");
+    if (strcmp(dup, "command_id") == 0)
+        codec_map_str(w, "command_id", "c-2");
+    codec_map_key(w, "data");
+    codec_map_open(w);
+    codec_map_str(w, "product_id", "p1");
+    codec_map_int(w, "quantity", 2);
+    codec_map_str(w, "order_id", "o-1");
+    if (strcmp(dup, "quantity") == 0)
+        codec_map_int(w, "quantity", 3);
+    codec_map_close(w);
+    codec_map_close(w);
+}
+
+/* Issue 23, item 4: the first value counted at the top level, the last
+ * inside data. */
+Test(codec, duplicate_keys_in_a_command_are_malformed)
+{
+    static const char *dups[] = {"type", "command_id", "quantity"};
+    codec_writer_t w;
+    codec_writer_init(&w);
+    command_t *cmd = malloc(sizeof *cmd);
+    field_errors_t *errs = malloc(sizeof *errs);
+    pack_sell_dup(&w, "");
+    cr_assert_eq(decode(w.buf.data, w.buf.size, cmd, errs), REJ_NONE);
+    for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+        pack_sell_dup(&w, dups[i]);
+        char why[128] = "";
+        cr_assert_eq(codec_decode_command(w.buf.data, w.buf.size, cmd, errs, why, sizeof why),
+                     REJ_MALFORMED, "%s twice", dups[i]);
+        cr_assert_str_eq(why, CODEC_DUPLICATE_KEY);
+    }
+    free(cmd);
+    free(errs);
+    codec_writer_fini(&w);
+}
+
+/* An event on the bus whose envelope key `key` holds value (len bytes),
+ * or, when twice, holds its usual value and comes again. */
+static void
+pack_event_with(codec_writer_t *w, const char *key, const char *value, size_t len, bool twice)
+{
+    static const char *keys[] = {"stream", "type", "event_id", "command_id", "correlation_id"};
+    static const char *usual[] = {"product-p1", "ProductViewed", "e1", "c1", "k1"};
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_int(w, "position", 1);
+    codec_map_int(w, "version", 1);
+    codec_map_int(w, "schema", 1);
+    codec_map_int(w, "recorded_at", 1);
+    for (int k = 0; k < 5; k++) {
+        bool this = strcmp(keys[k], key) == 0;
+        if (this && !twice)
+            codec_map_str_n(w, keys[k], value, len);
+        else
+            codec_map_str(w, keys[k], usual[k]);
+        if (this && twice)
+            codec_map_str(w, keys[k], usual[k]);
+    }
+    codec_map_key(w, "data");
+    codec_map_open(w);
+    codec_map_str(w, "product_id", "p1");
+    codec_map_close(w);
+    codec_map_close(w);
+}
+
+/* Issue 23, item 6: envelope strings are checked like command strings (a
+ * newline or a bidi control reached the logs), and a key twice is an error. */
+Test(codec, envelope_strings_follow_the_command_rules)
+{
+    static const struct {
+        const char *key, *value;
+        size_t len;
+    } bad[] = {
+        {"stream", "product-p1\0zz", 13},
+        {"stream", "product-p1\nX", 12},
+        {"stream", "nowhere-p1", 10},
+        {"type", "ProductViewed\0zz", 16},
+        {"event_id", "e1\n", 3},
+        {"command_id",
+         "c\xe2\x80\xae"
+         "1",
+         5},
+        {"correlation_id", "k\xff", 2},
+        {"correlation_id", "k 1", 3},
+    };
+    event_t *ev = malloc(sizeof *ev);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    const char *why;
+    pack_event_with(&w, "", "", 0, false);
+    cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), 0, "%s", why);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pack_event_with(&w, bad[i].key, bad[i].value, bad[i].len, false);
+        cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), -1, "case %zu", i);
+    }
+    static const char *keys[] = {"stream", "type", "event_id", "command_id", "correlation_id"};
+    for (size_t k = 0; k < 5; k++) {
+        pack_event_with(&w, keys[k], NULL, 0, true);
+        cr_assert_eq(codec_decode_event(w.buf.data, w.buf.size, ev, &why), -1, "%s twice", keys[k]);
+        cr_assert_str_eq(why, CODEC_DUPLICATE_KEY);
+    }
+    codec_writer_fini(&w);
     free(ev);
 }

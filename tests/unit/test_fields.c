@@ -156,3 +156,78 @@ Test(fields, copy_equals_a_struct_copy)
                              "%s", fields_spec((field_id_t)f)->name);
     }
 }
+
+/* ---- the domain's bounds (issue 23, item 3) ------------------------------- */
+
+Test(fields, bounds_fit_every_derived_value)
+{
+    int64_t r;
+    /* one sale's revenue and one product's stock value fit with room */
+    cr_assert_not(__builtin_mul_overflow(FIELDS_COUNT_MAX, FIELDS_MONEY_MAX, &r));
+    cr_assert_leq(r, INT64_MAX / 9);
+    static const field_id_t money[] = {F_PRICE_CENTS, F_COST_PRICE_CENTS, F_OLD_PRICE_CENTS,
+                                       F_NEW_PRICE_CENTS, F_UNIT_PRICE_CENTS};
+    static const field_id_t counts[] = {F_STOCK, F_LOW_STOCK_THRESHOLD, F_OLD_STOCK, F_NEW_STOCK,
+                                        F_QUANTITY};
+    for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
+        cr_assert_null(fields_check_bound(money[i], FIELDS_MONEY_MAX));
+        cr_assert_str_eq(fields_check_bound(money[i], FIELDS_MONEY_MAX + 1),
+                         "must be at most 1000000000 (10,000,000.00)");
+        cr_assert_not_null(fields_check_bound(money[i], INT64_MAX));
+        /* what was stored before the bounds still decodes */
+        cr_assert_null(fields_check_int(money[i], INT64_MAX));
+    }
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        cr_assert_null(fields_check_bound(counts[i], FIELDS_COUNT_MAX));
+        cr_assert_str_eq(fields_check_bound(counts[i], FIELDS_COUNT_MAX + 1),
+                         "must be at most 1000000000");
+        cr_assert_null(fields_check_int(counts[i], INT64_MAX));
+    }
+    cr_assert_not_null(fields_check_bound(F_RATING, 6));
+    cr_assert_not_null(fields_check_int(F_RATING, 6));
+}
+
+/* A command above the bounds is a validation error naming each field. */
+Test(fields, commands_above_the_bounds_are_validation_errors)
+{
+    command_t c;
+    memset(&c, 0, sizeof c);
+    c.type = CMD_CREATE_PRODUCT;
+    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
+    fields_set_str(&c.data, F_SKU, "K1");
+    fields_set_str(&c.data, F_NAME, "Widget");
+    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
+    fields_set_int(&c.data, F_PRICE_CENTS, FIELDS_MONEY_MAX);
+    fields_set_int(&c.data, F_COST_PRICE_CENTS, INT64_C(1) << 29);
+    fields_set_int(&c.data, F_STOCK, FIELDS_COUNT_MAX);
+    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 0);
+    field_errors_t errs = {0};
+    cr_assert_eq(command_check_fields(&c, &errs), 0, "at the bounds: %s",
+                 errs.count ? errs.items[0].field : "");
+    fields_set_int(&c.data, F_PRICE_CENTS, FIELDS_MONEY_MAX + 1);
+    fields_set_int(&c.data, F_STOCK, INT64_C(1) << 31);
+    cr_assert_eq(command_check_fields(&c, &errs), 2);
+    cr_assert_str_eq(errs.items[0].field, "price_cents");
+    cr_assert_str_eq(errs.items[1].field, "stock");
+    cr_assert_str_eq(errs.items[1].message, "must be at most 1000000000");
+
+    memset(&c, 0, sizeof c);
+    c.type = CMD_SELL_PRODUCT;
+    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
+    fields_set_str(&c.data, F_ORDER_ID, "o1");
+    fields_set_int(&c.data, F_QUANTITY, INT64_MAX);
+    memset(&errs, 0, sizeof errs);
+    cr_assert_eq(command_check_fields(&c, &errs), 1);
+    cr_assert_str_eq(errs.items[0].field, "quantity");
+}
+
+Test(fields, saturating_arithmetic)
+{
+    cr_assert_eq(fields_add_sat(INT64_MAX - 1, 1), INT64_MAX);
+    cr_assert_eq(fields_add_sat(INT64_MAX, INT64_MAX), INT64_MAX);
+    cr_assert_eq(fields_add_sat(3, 4), 7);
+    cr_assert_eq(fields_mul_sat(4, INT64_C(1) << 62), INT64_MAX);
+    cr_assert_eq(fields_mul_sat(2, INT64_MAX), INT64_MAX);
+    cr_assert_eq(fields_mul_sat(INT64_C(1) << 31, INT64_C(1) << 31), INT64_C(1) << 62);
+    cr_assert_eq(fields_mul_sat(0, INT64_MAX), 0);
+}

@@ -1,5 +1,6 @@
 /* jsonout: msgpack -> JSON, exactly (escaping, UTF-8 repair, big ints). */
 #include "jsonout.h"
+#include "msgtree.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>
@@ -236,4 +237,34 @@ Test(jsonout, broken_bytes_end_in_null_without_reading_past_them)
     cr_assert_not_null(got);
     cr_expect_str_eq(got, "null");
     free(got);
+}
+
+/* Valid JSON either way, but raw they act on a terminal (C1 CSI) or reorder
+ * what it shows (bidi controls): escaped like the C0 controls. */
+static void
+fill_c1_and_bidi(msgpack_packer *pk)
+{
+    STR(pk, "a\xc2\x9b" "31m\xc2\x85z\xe2\x80\xae" "exe\xe2\x81\xa6\xd8\x9c\xc2\xa0");
+}
+Test(jsonout, c1_controls_and_bidi_controls_are_escaped)
+{
+    expect_json(fill_c1_and_bidi, "\"a\\u009b31m\\u0085z\\u202eexe\\u2066\\u061c\xc2\xa0\"");
+}
+
+static void
+fill_ext_everywhere(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    STR(pk, "x");
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_ext(pk, 2, -3);
+    msgpack_pack_ext_body(pk, "\x1b]", 2);
+    msgpack_pack_map(pk, 1);
+    STR(pk, "\x1b[31m");
+    msgpack_pack_ext(pk, 0, 9);
+}
+Test(jsonout, ext_values_and_escaped_keys)
+{
+    expect_json(fill_ext_everywhere,
+                "{\"x\":[{\"ext\":-3,\"base64\":\"G10=\"},{\"\\u001b[31m\":{\"ext\":9,\"base64\":\"\"}}]}");
 }

@@ -1,6 +1,7 @@
 /* test_mpread: the msgpack cursor reads what msgpack-c writes, refuses
  * what does not fit, and accepts exactly the messages codec_parse accepts. */
 #include "codec.h"
+#include "msgtree.h"
 #include "mpread.h"
 
 #include <criterion/criterion.h>
@@ -341,4 +342,22 @@ Test(mpread, value_reads_every_kind_as_msgpack_c_unpacks_it)
     /* truncated: refused, the cursor stays */
     mpread_init(&r, buf.data, 2);
     cr_assert(mpread_value(&r, &v) == -1 && r.p == (const uint8_t *)buf.data);
+}
+
+/* Issue 23, item 2: a copy into a C string cut "p1\0junk" to "p1". */
+Test(mpread, str_copy_refuses_a_nul_and_invalid_utf8)
+{
+    msgpack_pack_str_with_body(&pk, "p1\0\xff junk", 9);
+    msgpack_pack_str_with_body(&pk, "p\xc0\xaf", 3);
+    msgpack_pack_str_with_body(&pk, "caf\xc3\xa9", 5);
+    mpread_t r;
+    mpread_init(&r, buf.data, buf.size);
+    char out[16];
+    cr_assert_eq(mpread_str_copy(&r, out, sizeof out), -1);
+    cr_assert_eq(mpread_skip(&r), 0, "the cursor stays on the refused string");
+    cr_assert_eq(mpread_str_copy(&r, out, sizeof out), -1);
+    cr_assert_eq(mpread_skip(&r), 0);
+    cr_assert_eq(mpread_str_copy(&r, out, sizeof out), 0);
+    cr_assert_str_eq(out, "caf\xc3\xa9");
+    cr_assert(mpread_at_end(&r));
 }

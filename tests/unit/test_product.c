@@ -310,3 +310,73 @@ Test(product, decide_does_not_touch_state)
     product_decide(&p, NULL, &cmd, &d);
     cr_assert(memcmp(&p, &before, sizeof p) == 0);
 }
+
+/* ---- 64-bit extremes (issue 23, item 3) ------------------------------------- */
+
+static void
+apply_event(product_t *p, event_type_t type, const fields_t *data)
+{
+    event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.env.type = type;
+    ev.env.version = p->version + 1;
+    ev.data = *data;
+    product_apply(p, &ev);
+}
+
+/* Events stored before the domain's bounds may hold any int64 >= 0: the
+ * aggregate's counters stay at 2^63 - 1 instead of wrapping (units_sold
+ * read -2^63 after 2^63 units). */
+Test(product, counters_saturate_instead_of_wrapping)
+{
+    product_t p;
+    product_init(&p);
+    fields_t f;
+    memset(&f, 0, sizeof f);
+    fields_set_str(&f, F_PRODUCT_ID, "p1");
+    fields_set_int(&f, F_STOCK, INT64_MAX);
+    fields_set_int(&f, F_PRICE_CENTS, INT64_MAX);
+    apply_event(&p, EV_PRODUCT_CREATED, &f);
+    memset(&f, 0, sizeof f);
+    fields_set_int(&f, F_QUANTITY, INT64_C(1) << 62);
+    fields_set_int(&f, F_NEW_STOCK, 7);
+    apply_event(&p, EV_PRODUCT_SOLD, &f);
+    apply_event(&p, EV_PRODUCT_SOLD, &f);
+    cr_assert_eq(p.units_sold, INT64_MAX);
+    apply_event(&p, EV_PRODUCT_SOLD, &f);
+    cr_assert_eq(p.units_sold, INT64_MAX);
+    p.rating_sum = INT64_MAX - 2;
+    p.review_count = INT64_MAX;
+    p.view_count = INT64_MAX;
+    memset(&f, 0, sizeof f);
+    fields_set_int(&f, F_RATING, 5);
+    apply_event(&p, EV_REVIEW_SUBMITTED, &f);
+    apply_event(&p, EV_PRODUCT_VIEWED, &f);
+    cr_assert_eq(p.rating_sum, INT64_MAX);
+    cr_assert_eq(p.review_count, INT64_MAX);
+    cr_assert_eq(p.view_count, INT64_MAX);
+}
+
+/* A sale of everything in stock at the domain's bounds: every value fits. */
+Test(product, a_sale_at_the_bounds_fits)
+{
+    supplier_t s;
+    supplier_acme(&s);
+    product_t p;
+    create_widget(&p, &s, FIELDS_COUNT_MAX, 1);
+    cmd_start(CMD_CHANGE_PRICE, "p1");
+    fields_set_int(&cmd.data, F_PRICE_CENTS, FIELDS_MONEY_MAX);
+    product_decide(&p, &s, &cmd, &d);
+    fold_product(&p);
+    cmd_start(CMD_SELL_PRODUCT, "p1");
+    fields_set_str(&cmd.data, F_ORDER_ID, "o1");
+    fields_set_int(&cmd.data, F_QUANTITY, FIELDS_COUNT_MAX);
+    product_decide(&p, &s, &cmd, &d);
+    cr_assert_eq(fields_int(&d.data, F_NEW_STOCK), 0);
+    int64_t revenue;
+    cr_assert_not(__builtin_mul_overflow(fields_int(&d.data, F_QUANTITY),
+                                         fields_int(&d.data, F_UNIT_PRICE_CENTS), &revenue));
+    cr_assert_eq(revenue, FIELDS_COUNT_MAX * FIELDS_MONEY_MAX);
+    fold_product(&p);
+    cr_assert_eq(p.units_sold, FIELDS_COUNT_MAX);
+}

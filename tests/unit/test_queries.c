@@ -6,6 +6,7 @@
  * `unavailable` until the file exists, reopening after a swap, one
  * snapshot per batch. */
 #include "bus.h"
+#include "msgtree.h"
 #include "proc.h"
 #include "queries.h"
 #include "readmodel.h"
@@ -171,7 +172,7 @@ get(const msgpack_object *o, const char *key)
 static int64_t
 get_int(const msgpack_object *o, const char *key)
 {
-    int64_t v;
+    int64_t v = 0;
     cr_assert_eq(codec_get_int(get(o, key), &v), 0, "%s is not an int", key);
     return v;
 }
@@ -179,7 +180,7 @@ get_int(const msgpack_object *o, const char *key)
 static bool
 get_bool(const msgpack_object *o, const char *key)
 {
-    bool v;
+    bool v = false;
     cr_assert_eq(codec_get_bool(get(o, key), &v), 0, "%s is not a bool", key);
     return v;
 }
@@ -833,4 +834,55 @@ Test(queries, waiting_requests_do_not_block_others)
     zmq_ctx_term(ctx);
     queries_destroy(&q);
     readmodel_close(&m);
+}
+
+/* ---- 64-bit extremes (issue 23, item 3) ------------------------------------- */
+
+/* History written before the domain's bounds: two products of stock 2^31
+ * at cost 2^31 made every Dashboard answer unavailable ("integer
+ * overflow" in sum()), and stock_value_cents came back as a float. */
+Test(queries, dashboard_keeps_answering_past_int64)
+{
+    int from = hist->n;
+    ev_product(hist, "big1", "Big One", "s1", "Acme", 10, INT64_C(1) << 31, INT64_C(1) << 31, 0);
+    ev_product(hist, "big2", "Big Two", "s1", "Acme", 10, INT64_C(1) << 31, INT64_C(1) << 31, 0);
+    ev_product(hist, "big3", "Big Three", "s1", "Acme", INT64_C(1) << 62, 0, 10, 0);
+    ev_sold(hist, "big3", 4, INT64_C(1) << 62, 10);
+    apply_range(model, hist, from, hist->n);
+    const msgpack_object *r = ASK0("Dashboard");
+    assert_ok(r);
+    cr_assert_eq(get(r, "inventory_value_cents")->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    cr_assert_eq(get_int(r, "inventory_value_cents"), INT64_MAX);
+    cr_assert_eq(get_int(r, "revenue_today_cents"), INT64_MAX);
+    cr_assert_eq(get_int(r, "units_sold_today"), 3 + 4);
+    r = ASK("GetAdminProduct", {"product_id", 's', "big1", 0});
+    assert_ok(r);
+    const msgpack_object *p = get(r, "product");
+    cr_assert_eq(get(p, "stock_value_cents")->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    cr_assert_eq(get_int(p, "stock_value_cents"), INT64_C(1) << 62);
+    r = ASK("GetAdminProduct", {"product_id", 's', "big3", 0});
+    assert_ok(r);
+    cr_assert_eq(get_int(get(r, "product"), "revenue_cents"), INT64_MAX);
+}
+
+/* An integer column that holds a REAL (SQL arithmetic that overflowed in a
+ * model written before the views saturated) is still sent as an integer,
+ * clamped; avg_rating and margin_percent stay floats. */
+Test(queries, a_real_in_an_integer_column_is_sent_as_an_integer)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "UPDATE product_counters SET units_sold = 1e19, revenue_cents = -1e19"
+                              " WHERE pid = (SELECT pid FROM products WHERE product_id = 'p01')",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    const msgpack_object *r = ASK("GetAdminProduct", {"product_id", 's', "p01", 0});
+    assert_ok(r);
+    const msgpack_object *p = get(r, "product");
+    cr_assert_eq(get_int(p, "units_sold"), INT64_MAX);
+    cr_assert_eq(get_int(p, "revenue_cents"), INT64_MIN);
+    cr_assert_eq(get(p, "margin_percent")->type, MSGPACK_OBJECT_FLOAT64);
+    cr_assert_eq(get(p, "avg_rating")->type, MSGPACK_OBJECT_FLOAT64);
 }

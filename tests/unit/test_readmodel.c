@@ -781,3 +781,104 @@ Test(readmodel, unfinished_bulk_build_is_never_adopted)
     cr_assert_eq(access(building, F_OK), -1);
     free(h);
 }
+
+/* ---- 64-bit extremes (issue 23, item 3) ------------------------------------- */
+
+/* The type of a one-value SQL query's result (SQLITE_INTEGER, ...), or -1
+ * when it fails (sum() overflowing said "integer overflow"). */
+static int
+sql_type(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+    int type = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_type(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return type;
+}
+
+#define P62 (INT64_C(1) << 62)
+
+/* History written before the domain's bounds can hold any int64 >= 0: the
+ * model's sums stay at 2^63 - 1 (and integers) instead of wrapping, turning
+ * into floats or failing the dashboard for good. */
+Test(readmodel, sums_past_int64_saturate_and_stay_integers)
+{
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    /* two products of stock 2^31 at cost 2^31: 2^62 each, 2^63 together */
+    ev_product(h, "p1", "One", "s1", "Acme", 10, INT64_C(1) << 31, INT64_C(1) << 31, 0);
+    ev_product(h, "p2", "Two", "s1", "Acme", 10, INT64_C(1) << 31, INT64_C(1) << 31, 0);
+    /* 4 units at 2^62 cents (2^64: read 0), and 2 at 2^63 - 1 (read -2) */
+    ev_product(h, "p3", "Three", "s1", "Acme", P62, 0, 100, 0);
+    ev_sold(h, "p3", 4, P62, 100);
+    ev_product(h, "p4", "Four", "s1", "Acme", INT64_MAX, 0, 100, 0);
+    ev_sold(h, "p4", 2, INT64_MAX, 100);
+    /* 2^62 units three times, in two batches (the fold and then SQL) */
+    ev_product(h, "p5", "Five", "s1", "Acme", 1, 0, INT64_MAX, 0);
+    ev_sold(h, "p5", P62, 1, INT64_MAX);
+    ev_sold(h, "p5", P62, 1, INT64_MAX - P62);
+    int split = h->n;
+    ev_stock(h, "p5", 0, INT64_MAX);
+    ev_sold(h, "p5", P62, 1, INT64_MAX);
+    ev_sold(h, "p5", P62, 1, INT64_MAX - P62);
+    readmodel_t *m = open_model(path);
+    apply_range(m, h, 0, split);
+    apply_range(m, h, split, h->n);
+
+    cr_assert_eq(sql_type("SELECT inventory_value_cents FROM dashboard"), SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), INT64_MAX);
+    cr_assert_eq(sql_type("SELECT stock_value_cents FROM admin_products WHERE product_id = 'p1'"),
+                 SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT stock_value_cents FROM admin_products WHERE product_id = 'p1'"),
+                 P62);
+    cr_assert_eq(sql_type("SELECT stock_value_cents FROM admin_products WHERE product_id = 'p5'"),
+                 SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT revenue_cents FROM admin_products WHERE product_id = 'p3'"),
+                 INT64_MAX);
+    cr_assert_eq(sql_int("SELECT revenue_cents FROM admin_products WHERE product_id = 'p4'"),
+                 INT64_MAX);
+    cr_assert_eq(sql_type("SELECT units_sold FROM admin_products WHERE product_id = 'p5'"),
+                 SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p5'"),
+                 INT64_MAX);
+    cr_assert_eq(sql_type("SELECT units_sold_today FROM dashboard"), SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT units_sold_today FROM dashboard"), INT64_MAX);
+    cr_assert_eq(sql_type("SELECT revenue_today_cents FROM dashboard"), SQLITE_INTEGER);
+    cr_assert_eq(sql_int("SELECT revenue_today_cents FROM dashboard"), INT64_MAX);
+    cr_assert_eq(sql_int("SELECT count(*) FROM best_sellers"), 3);
+    readmodel_close(&m);
+    free(h);
+}
+
+/* The saturating sum is exact below the limit: every bit counts, low and
+ * high halves alike. */
+Test(readmodel, inventory_value_is_exact_below_the_limit)
+{
+    hist_t *h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "One", "s1", "Acme", 10, 1, INT64_MAX / 2, 0);
+    ev_product(h, "p2", "Two", "s1", "Acme", 10, 1, INT64_MAX / 2, 0);
+    ev_product(h, "p3", "Three", "s1", "Acme", 10, 1, 0xffffffffLL, 0);
+    ev_product(h, "p4", "Four", "s1", "Acme", 10, 3, 7, 0);
+    readmodel_t *m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), INT64_MAX);
+    free(h);
+    readmodel_close(&m);
+    scratch_remove(dir);
+    setup();
+    h = hist_new();
+    ev_supplier(h, "s1", "Acme");
+    ev_product(h, "p1", "One", "s1", "Acme", 10, 1, INT64_MAX / 2 - 0xffffffffLL, 0);
+    ev_product(h, "p2", "Two", "s1", "Acme", 10, 1, INT64_MAX / 2, 0);
+    ev_product(h, "p3", "Three", "s1", "Acme", 10, 1, 0xffffffffLL, 0);
+    m = open_model(path);
+    apply_all(m, h);
+    cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), INT64_MAX - 1);
+    cr_assert_eq(sql_type("SELECT inventory_value_cents FROM dashboard"), SQLITE_INTEGER);
+    readmodel_close(&m);
+    free(h);
+}

@@ -4,6 +4,7 @@
  * endpoint's wording), the exact bytes of error replies, and rpc_serve over
  * inproc sockets (frames, keeping a message, idle). */
 #include "bus.h"
+#include "msgtree.h"
 #include "codec.h"
 #include "rpc.h"
 
@@ -16,7 +17,7 @@
 typedef struct {
     int calls;      /* handler calls */
     char last[32];  /* the type the last handler saw */
-    bool saw_map;   /* tree: req->map was the parsed body */
+    bool saw_map;   /* req->map is the body's map */
     int64_t value;  /* cursor: the "value" key read from req->vals */
     bus_msg_t kept; /* what the Keep handler took */
     bool have_kept;
@@ -34,7 +35,7 @@ on_echo(void *arg, rpc_request_t *req)
 {
     probe_t *pr = arg;
     probe_note(pr, req);
-    pr->saw_map = req->map && req->map->type == MSGPACK_OBJECT_MAP;
+    pr->saw_map = mpread_peek(&req->map) == MP_MAP && req->map.p == req->body;
     msgpack_pack_map(&req->w->pk, 1);
     codec_pack_kv_bool(&req->w->pk, "ok", true);
     return RPC_REPLY;
@@ -94,7 +95,7 @@ on_value(void *arg, rpc_request_t *req)
 {
     probe_t *pr = arg;
     probe_note(pr, req);
-    cr_assert_null(req->map, "a cursor protocol builds no tree");
+    cr_assert_eq(mpread_peek(&req->map), MP_MAP);
     if (req->found & 2u)
         cr_assert_eq(mpread_int(&req->vals[1], &pr->value), 0);
     msgpack_pack_map(&req->w->pk, 1);
@@ -196,10 +197,10 @@ Test(rpc, route_find_prefers_the_exact_name_then_any)
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee", 3), &tree_routes[2]);
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Echoes", 6), &tree_routes[2]);
     cr_assert_null(rpc_route_find(strict_routes, 1, "Status", 6));
-    /* compared as C strings: a NUL ends the name */
-    cr_assert_eq(rpc_route_find(tree_routes, 3, "Keep\0x", 6), &tree_routes[1]);
+    /* compared with their length: a NUL does not end the name */
+    cr_assert_eq(rpc_route_find(tree_routes, 3, "Keep\0x", 6), &tree_routes[2]);
     cr_assert_eq(rpc_route_find(tree_routes, 3, "Kee\0p", 5), &tree_routes[2]);
-    cr_assert_eq(rpc_route_find(strict_routes, 1, "Echo\0", 5), &strict_routes[0]);
+    cr_assert_null(rpc_route_find(strict_routes, 1, "Echo\0", 5));
 }
 
 Test(rpc, the_any_route_takes_the_rest)
@@ -278,15 +279,26 @@ Test(rpc, a_type_longer_than_type_max_is_not_a_string)
     cr_assert_eq(pr.calls, 0);
 }
 
-Test(rpc, a_copied_type_ends_at_a_nul)
+/* Issue 23, item 2: "Status\0zz" was Status. */
+Test(rpc, a_type_with_a_nul_or_bad_utf8_is_malformed)
 {
-    probe_t pr = {0};
-    codec_writer_reset(&body);
-    msgpack_pack_map(&body.pk, 1);
-    codec_pack_cstr(&body.pk, "type");
-    msgpack_pack_str_with_body(&body.pk, "Echo\0x", 6);
-    cr_assert_eq(handle(&tree_ep, &pr), RPC_REPLY);
-    cr_assert_str_eq(pr.last, "Echo");
+    static const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {{"Echo\0x", 6}, {"Echo\0", 5}, {"Ech\xff", 4}, {"Ech\xc0\x80", 5}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        probe_t pr = {0};
+        codec_writer_reset(&body);
+        codec_map_open(&body);
+        codec_map_str_n(&body, "type", bad[i].s, bad[i].n);
+        codec_map_close(&body);
+        cr_assert_eq(handle(&tree_ep, &pr), RPC_REFUSED, "case %zu", i);
+        expect_refusal("type must be UTF-8 without NUL");
+        cr_assert_eq(pr.calls, 0);
+        cr_assert_eq(handle(&strict_ep, &pr), RPC_REFUSED, "case %zu", i);
+        expect_refusal("type must be UTF-8 without NUL");
+        cr_assert_eq(pr.calls, 0);
+    }
 }
 
 Test(rpc, an_oversized_body_is_refused_with_its_size)

@@ -1,6 +1,7 @@
 /* Unit tests of alert-service/stockwatch (the pure alert rule) and
  * alertmsg (printed line, published body and its decoder). */
 #include "alertmsg.h"
+#include "msgtree.h"
 #include "stockwatch.h"
 
 #include <criterion/criterion.h>
@@ -206,7 +207,7 @@ Test(alertmsg, pack_decode_round_trip)
         alertmsg_t a = sample_alert((stockwatch_kind_t)k, 3), b;
         codec_writer_t w;
         codec_writer_init(&w);
-        alertmsg_pack(&w.pk, &a);
+        alertmsg_pack(&w, &a);
         const char *why = NULL;
         cr_assert_eq(alertmsg_decode(w.buf.data, w.buf.size, &b, &why), 0, "%s", why);
         cr_assert_eq(memcmp(&a, &b, sizeof a), 0);
@@ -223,7 +224,7 @@ Test(alertmsg, decode_rejects_bad_bodies)
     cr_assert_eq(alertmsg_decode("\x80", 1, &b, &why), -1); /* empty map */
     cr_assert_eq(alertmsg_decode("\xc1", 1, &b, &why), -1); /* not msgpack */
     alertmsg_t a = sample_alert(STOCKWATCH_LOW_STOCK, 3);
-    alertmsg_pack(&w.pk, &a);
+    alertmsg_pack(&w, &a);
     cr_assert_eq(alertmsg_decode(w.buf.data, w.buf.size - 1, &b, &why), -1); /* cut short */
     codec_writer_reset(&w);
     msgpack_pack_map(&w.pk, 8);

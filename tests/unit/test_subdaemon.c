@@ -95,7 +95,7 @@ Test(subdaemon, bad_settings_and_help_stop_start_up)
 }
 
 static int
-no_control(void *arg, const char *type, const msgpack_object *req, codec_writer_t *w)
+no_control(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
 {
     (void)arg;
     (void)type;

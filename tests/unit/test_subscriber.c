@@ -6,6 +6,7 @@
  * over a real modeldb, against a fake relay on inproc:// endpoints served
  * by a thread. */
 #include "bus.h"
+#include "msgtree.h"
 #include "codec.h"
 #include "event_history.h"
 #include "proc.h"
