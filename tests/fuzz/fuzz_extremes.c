@@ -149,24 +149,43 @@ run(event_t *out)
     return 1;
 }
 
-/* No float in o but the two documented ones; key names the value. */
+/* No float in the value at r but the two documented ones; key names it.
+ * Moves r past the value. */
 static void
-check_numbers(const msgpack_object *o, const char *key, size_t key_len, const char *query)
+check_numbers(mpread_t *r, const char *key, size_t key_len, const char *query)
 {
-    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
+    mpval_t v;
+    FUZZ_CHECK(mpread_value(r, &v) == 0, "%s: a reply that does not read", query);
+    if (v.type == MP_FLOAT) {
         FUZZ_CHECK((key_len == 10 && memcmp(key, "avg_rating", 10) == 0) ||
                        (key_len == 14 && memcmp(key, "margin_percent", 14) == 0),
                    "%s answers %.*s as the float %g (an integer overflowed in SQL)", query,
-                   (int)key_len, key, o->via.f64);
-    } else if (o->type == MSGPACK_OBJECT_ARRAY) {
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            check_numbers(&o->via.array.ptr[i], key, key_len, query);
-    } else if (o->type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            check_numbers(&kv->val, kv->key.via.str.ptr, kv->key.via.str.size, query);
+                   (int)key_len, key, v.f);
+    } else if (v.type == MP_ARRAY) {
+        for (uint32_t i = 0; i < v.len; i++)
+            check_numbers(r, key, key_len, query);
+    } else if (v.type == MP_MAP) {
+        for (uint32_t i = 0; i < v.len; i++) {
+            const char *k = "";
+            size_t k_len = 0;
+            FUZZ_CHECK(mpread_str(r, &k, &k_len) == 0, "%s: a key that is not a string", query);
+            check_numbers(r, k, k_len, query);
         }
     }
+}
+
+/* The string at key in the map at r, or "?". */
+static const char *
+str_at(const mpread_t *r, const char *key, size_t *len)
+{
+    mpread_t v;
+    const char *s = "?";
+    *len = 1;
+    if (mpread_find(r, key, &v) != 0 || mpread_str(&v, &s, len) != 0) {
+        s = "?";
+        *len = 1;
+    }
+    return s;
 }
 
 /* Asks one query and checks its reply. */
@@ -184,25 +203,21 @@ ask(const char *type, const char *product_id)
     FUZZ_CHECK(request_parse(w.buf.data, w.buf.size, &rq, &err) == 0, "%s: %s", type, err.message);
     codec_writer_reset(&reply);
     queries_execute(queries, &rq, &reply);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    mpread_t r, v;
     const char *why;
-    FUZZ_CHECK(codec_parse(reply.buf.data, reply.buf.size, &u, &why) == 0, "%s reply: %s", type,
-               why);
+    FUZZ_CHECK(codec_reader_check(&r, reply.buf.data, reply.buf.size, &why) == 0, "%s reply: %s",
+               type, why);
     bool ok = false;
-    const msgpack_object *v = codec_map_get(&u.data, "ok");
-    codec_get_bool(v, &ok);
+    if (mpread_find(&r, "ok", &v) == 0)
+        mpread_bool(&v, &ok);
     if (!ok) {
-        const char *code = "?", *msg = "?";
-        size_t code_len = 1, msg_len = 1;
-        codec_get_str(codec_map_get(&u.data, "error"), &code, &code_len);
-        codec_get_str(codec_map_get(&u.data, "message"), &msg, &msg_len);
+        size_t code_len, msg_len;
+        const char *code = str_at(&r, "error", &code_len), *msg = str_at(&r, "message", &msg_len);
         FUZZ_CHECK(product_id && code_len == 9 && memcmp(code, "not_found", 9) == 0,
                    "%s %s answers %.*s: %.*s", type, product_id ? product_id : "", (int)code_len,
                    code, (int)msg_len, msg);
     }
-    check_numbers(&u.data, "", 0, type);
-    msgpack_unpacked_destroy(&u);
+    check_numbers(&r, "", 0, type);
 }
 
 /* A copy of the empty model made once, so each input starts from a fresh
