@@ -19,13 +19,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = alertmsg_line(&a, line, sizeof line);
     FUZZ_CHECK(n < sizeof line && !memchr(line, '\n', n) && !memchr(line, '\r', n),
                "an alert line of %zu bytes is not one line", n);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    alertmsg_pack(&pk, &a);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    alertmsg_pack(&w, &a);
     alertmsg_t b;
-    FUZZ_CHECK(alertmsg_decode(sb.data, sb.size, &b, &why) == 0, "re-packed alert: %s", why);
-    msgpack_sbuffer_destroy(&sb);
+    FUZZ_CHECK(alertmsg_decode(w.buf.data, w.buf.size, &b, &why) == 0, "re-packed alert: %s", why);
+    codec_writer_fini(&w);
     return 0;
 }

@@ -287,13 +287,13 @@ seed_audit_alert(codec_writer_t *w, codec_writer_t *reply, void *zctx)
     snprintf(a.name, sizeof a.name, "Blue \"Widget\"\n\xe2\x80\xa8");
     snprintf(a.correlation_id, sizeof a.correlation_id, "c9");
     codec_writer_reset(w);
-    alertmsg_pack(&w->pk, &a);
+    alertmsg_pack(w, &a);
     seed_writer("alertmsg", "low", w);
     seed_writer("invctl_reply", "alert-low", w);
     a.kind = STOCKWATCH_OUT_OF_STOCK;
     a.stock = 0;
     codec_writer_reset(w);
-    alertmsg_pack(&w->pk, &a);
+    alertmsg_pack(w, &a);
     seed_writer("alertmsg", "out", w);
 }
 
