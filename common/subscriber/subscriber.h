@@ -104,8 +104,6 @@ typedef struct {
  * to have the runtime reply malformed "unknown request type". */
 typedef int (*subscriber_control_fn)(void *arg, const char *type, const mpread_t *req,
                                      codec_writer_t *w);
-/* Called when another registered socket is readable. */
-typedef void (*subscriber_socket_fn)(void *arg, void *socket);
 
 typedef struct subscriber subscriber_t;
 
@@ -127,9 +125,6 @@ void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_
  * live_path must outlive the runtime. */
 void subscriber_set_factory(subscriber_t *sub, const subscriber_factory_t *factory,
                             const char *live_path);
-
-/* Another socket to poll (at most 4). */
-int subscriber_add_socket(subscriber_t *sub, void *socket, subscriber_socket_fn fn, void *arg);
 
 /* Runs until proc_stopping() (or, with cfg.once, until caught up).  Returns 0 on a clean stop, -1
  * when the model could not even report its checkpoint. */
