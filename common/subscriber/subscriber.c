@@ -560,6 +560,18 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     return 0;
 }
 
+int
+subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head, mpread_t *events,
+                     uint32_t *n, int64_t *damaged_at, const char **why)
+{
+    sub_page_t page;
+    if (sub_read_page(reply, len, after, head, &page, damaged_at, why) != 0)
+        return -1;
+    *events = page.events;
+    *n = page.n;
+    return 0;
+}
+
 /* A store's head never goes down: one below the checkpoint says the store
  * behind the endpoints may not be the one the model was built from (a
  * restore from an older backup): the next catch-up checks first.  A
@@ -848,24 +860,33 @@ sub_monitor_drain(subscriber_t *s)
 #define SUB_HEARTBEAT_MIN_MS 200
 static const codec_key_t heartbeat_keys[] = {CODEC_KEY("head"), CODEC_KEY("head_recorded_at")};
 
-static void
-sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+int
+subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at)
 {
     const char *why;
-    int64_t head = 0, rec = 0;
     mpread_t r, v[2];
     uint32_t found = 0;
     int unknown;
-    if (codec_reader_init(&r, body, len, &why) == 0 &&
-        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) == 0 && (found & 1u) &&
-        mpread_int(&v[0], &head) == 0) {
+    *head = 0;
+    *recorded_at = 0;
+    if (codec_reader_init(&r, body, len, &why) != 0 ||
+        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) != 0 || !(found & 1u) ||
+        mpread_int(&v[0], head) != 0)
+        return -1;
+    if (found & 2u)
+        mpread_int(&v[1], recorded_at);
+    return 0;
+}
+
+static void
+sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+{
+    int64_t head = 0, rec = 0;
+    if (subscriber_read_heartbeat(body, len, &head, &rec) == 0) {
         int64_t now_ms = proc_mono_ms();
         if (s->heartbeat_taken_ms && now_ms - s->heartbeat_taken_ms < SUB_HEARTBEAT_MIN_MS)
             return; /* a flood: the head of one in SUB_HEARTBEAT_MIN_MS is enough */
         s->heartbeat_taken_ms = now_ms;
-        if (found & 2u)
-            mpread_int(&v[1], &rec);
-
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
             s->st.head = head;
@@ -1017,6 +1038,12 @@ static void
 sub_on_control(subscriber_t *s)
 {
     rpc_serve(&sub_control_endpoint, s->control, s, &s->w);
+}
+
+int
+subscriber_handle_control(subscriber_t *s, rpc_request_t *req)
+{
+    return rpc_handle(&sub_control_endpoint, s, req);
 }
 
 /* ---- loop ---------------------------------------------------------------- */

@@ -30,6 +30,7 @@
 #include "codec.h"
 #include "message.h"
 #include "modeldb.h"
+#include "rpc.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
@@ -134,5 +135,19 @@ void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
  * rebuild_checkpoint, rebuilds, commits, model_unusable). */
 void subscriber_pack_status(const subscriber_t *sub, codec_writer_t *w);
+
+/* The decoders of what the runtime receives, for tests/fuzz:
+ *  - a ReadEvents reply to the request for the page after `after`: its
+ *    head, a cursor at its n events (read each with codec_read_event) and
+ *    the damaged position it reports (0: none); 0, or -1 with why;
+ *  - a heartbeat body: its head and head_recorded_at (0 when absent); 0,
+ *    or -1 when it does not decode;
+ *  - one control request split from its frames (req as rpc_handle takes
+ *    it), answered as the control ROUTER answers it; what rpc_handle
+ *    returns. */
+int subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head,
+                         mpread_t *events, uint32_t *n, int64_t *damaged_at, const char **why);
+int subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at);
+int subscriber_handle_control(subscriber_t *sub, rpc_request_t *req);
 
 #endif
