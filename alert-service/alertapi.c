@@ -3,7 +3,9 @@
 #include "alertapi.h"
 
 #include "alerts.h"
+#include "modeldb.h"
 #include "params.h"
+#include "sqlitedb.h"
 #include "rpc.h"
 
 #include <inttypes.h>
@@ -63,6 +65,19 @@ pack_alert(void *arg, const alertmsg_t *a)
     params_page_added(pg, a->position);
 }
 
+/* Why a read failed, for the reply: a damaged file (SQLITE_CORRUPT,
+ * SQLITE_NOTADB) is reported to the subscriber runtime of this daemon
+ * (modeldb_report_damage), which replaces the model by a rebuild within a
+ * second (issue 23 item 10). */
+static const char *
+read_failure(sqlite3 *db)
+{
+    if (!sqlitedb_damage_code(sqlite3_extended_errcode(db)))
+        return "the alerts database could not be read";
+    modeldb_report_damage(db);
+    return "the alerts database is damaged: it is being rebuilt from the event log";
+}
+
 /* Runs the query and packs {ok, position, items, next_cursor}. */
 static void
 list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w)
@@ -73,7 +88,7 @@ list_reply(alerts_t *model, const alerts_query_t *q, codec_writer_t *w)
     bool more = false;
     bool ok = alerts_checkpoint(model, &checkpoint) == 0 &&
               alerts_list(model, q, pack_alert, &pg, &more) >= 0;
-    params_reply_page(w, ok, checkpoint, &pg, more, "the alerts database could not be read");
+    params_reply_page(w, ok, checkpoint, &pg, more, ok ? NULL : read_failure(alerts_ops.db(model)));
     params_page_fini(&pg);
 }
 

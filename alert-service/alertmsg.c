@@ -114,18 +114,19 @@ alertmsg_line(const alertmsg_t *a, char *out, size_t cap)
 
 /* ---- the published body -------------------------------------------------- */
 
+/* The body's entries after "kind". */
+static const codec_field_t alert_fields[] = {
+    CODEC_FIELD(TEXT, alertmsg_t, product_id), CODEC_FIELD(TEXT, alertmsg_t, name),
+    CODEC_FIELD(INT, alertmsg_t, stock),       CODEC_FIELD(INT, alertmsg_t, threshold),
+    CODEC_FIELD(INT, alertmsg_t, position),    CODEC_FIELD(INT, alertmsg_t, recorded_at),
+    CODEC_FIELD(TEXT, alertmsg_t, correlation_id)};
+
 void
 alertmsg_pack(codec_writer_t *w, const alertmsg_t *a)
 {
     codec_map_open(w);
     codec_map_str(w, "kind", stockwatch_kind_name(a->kind));
-    codec_map_str(w, "product_id", a->product_id);
-    codec_map_str(w, "name", a->name);
-    codec_map_int(w, "stock", a->stock);
-    codec_map_int(w, "threshold", a->threshold);
-    codec_map_int(w, "position", a->position);
-    codec_map_int(w, "recorded_at", a->recorded_at);
-    codec_map_str(w, "correlation_id", a->correlation_id);
+    codec_map_fields(w, alert_fields, sizeof alert_fields / sizeof alert_fields[0], a);
     codec_map_close(w);
 }
 

@@ -3,7 +3,9 @@
 #include "auditapi.h"
 
 #include "auditlog.h"
+#include "modeldb.h"
 #include "params.h"
+#include "sqlitedb.h"
 #include "rpc.h"
 
 #include <inttypes.h>
@@ -134,6 +136,19 @@ pack_row(void *arg, const auditlog_row_t *row)
     params_page_added(pg, row->position);
 }
 
+/* Why a read failed, for the reply: a damaged file (SQLITE_CORRUPT,
+ * SQLITE_NOTADB) is reported to the subscriber runtime of this daemon
+ * (modeldb_report_damage), which replaces the model by a rebuild within a
+ * second (issue 23 item 10). */
+static const char *
+read_failure(sqlite3 *db)
+{
+    if (!sqlitedb_damage_code(sqlite3_extended_errcode(db)))
+        return "the audit database could not be read";
+    modeldb_report_damage(db);
+    return "the audit database is damaged: it is being rebuilt from the event log";
+}
+
 /* Runs the search and packs {ok, position, items, next_cursor}. */
 static void
 search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
@@ -144,7 +159,7 @@ search_reply(auditlog_t *log, const auditlog_query_t *q, codec_writer_t *w)
     bool more = false;
     bool ok = auditlog_checkpoint(log, &checkpoint) == 0 &&
               auditlog_search(log, q, pack_row, &pg, &more) >= 0;
-    params_reply_page(w, ok, checkpoint, &pg, more, "the audit database could not be read");
+    params_reply_page(w, ok, checkpoint, &pg, more, ok ? NULL : read_failure(auditlog_ops.db(log)));
     params_page_fini(&pg);
 }
 

@@ -31,8 +31,8 @@ static const char *const chain_sql[ST_COUNT] = {
     [ST_ADD] = "INSERT INTO audit_streams(stream, head, rows) VALUES (?1, 0, 0)",
     [ST_UPDATE] = "UPDATE audit_streams SET head = ?2, rows = ?3 WHERE sid = ?1",
     [ST_MARK] = "INSERT OR IGNORE INTO audit_marks(sid, position) VALUES (?1, ?2)",
-    [ST_NEXT_MARK] = "SELECT position FROM audit_marks WHERE sid = ?1 AND position > ?2"
-                     " ORDER BY position LIMIT 1",
+    [ST_NEXT_MARK] = ("SELECT position FROM audit_marks WHERE sid = ?1 AND position > ?2"
+                      " ORDER BY position LIMIT 1"),
     [ST_PREV] = "SELECT prev FROM audit WHERE position = ?1",
     [ST_SET_PREV] = "UPDATE audit SET prev = ?2 WHERE position = ?1",
 };

@@ -167,7 +167,9 @@ keys_flush(auditlog_t *a)
 }
 
 /* Reads max_pos and keys_upto; indexes a tail left by an older file layout
- * or a stop (own transaction).  0 or -1. */
+ * or a stop (own transaction).  0 or -1 (the reads failed).  Indexing the
+ * tail is best effort: on a full disk it stays a tail (queries scan it) and
+ * a later commit indexes it, so a restart on a full disk still opens. */
 static int
 keys_open(auditlog_t *a)
 {
@@ -176,13 +178,14 @@ keys_open(auditlog_t *a)
         return -1;
     if (a->max_pos <= a->keys_upto)
         return 0;
+    int64_t upto = a->keys_upto;
     if (modeldb_begin(a->db) != SQLITE_OK)
-        return -1;
-    if (keys_flush(a) != 0) {
+        return 0;
+    if (keys_flush(a) != 0 || modeldb_commit(a->db) != SQLITE_OK) {
         modeldb_rollback(a->db);
-        return -1;
+        a->keys_upto = upto;
     }
-    return modeldb_commit(a->db) == SQLITE_OK ? 0 : -1;
+    return 0;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include "aggcache.h"
 #include "aggstore.h"
 #include "bus.h"
+#include "fileid.h"
 #include "log.h"
 #include "proc.h"
 #include "rpc.h"
@@ -13,12 +14,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A batch that takes this long (begin to commit) is logged: on a virtual
  * disk an fsync sometimes stalls for 100 ms (docs/decisions.md, item 13). */
 #define SLOW_BATCH_US 100000
 /* At a stop, how long the last batches may wait for their fsync. */
 #define DRAIN_MS 10000
+/* How often the store's file and WAL are checked for having been deleted
+ * or replaced under the service (svc_check_store): two stat()s a second. */
+#define STORE_CHECK_MS 1000
 
 typedef struct {
     bus_msg_t msg; /* the request, kept for its routing frames */
@@ -58,7 +63,28 @@ struct commandsvc {
     int64_t accepted, rejected, batches, unavailable;
     int64_t damaged_commands; /* commands failed on a damaged stream (svc_damaged) */
     int64_t loads; /* aggregates loaded from the store: cache misses */
+    fileid_t store_id;      /* events.db and its WAL as opened */
+    bool store_id_taken;    /* store_id holds them (it could be taken at start) */
+    const char *store_lost; /* why the store is written no more (fileid_check), NULL: fine */
+    int64_t store_check_ms; /* monotonic time of the next check */
 };
+
+/* The identity of events.db (the WAL's path less "-wal") and its WAL. */
+static void
+svc_take_store_id(commandsvc_t *s)
+{
+    const char *wal = eventstore_wal_path(s->es);
+    char path[sizeof s->store_id.path];
+    size_t n = wal ? strlen(wal) : 0;
+    if (n > 4 && n - 4 < sizeof path) {
+        memcpy(path, wal, n - 4);
+        path[n - 4] = '\0';
+        s->store_id_taken = fileid_take(&s->store_id, path) == 0;
+    }
+    if (!s->store_id_taken)
+        LOG_W(NULL, "cannot take the event store's file identity: a deleted or replaced store"
+                    " file will not be noticed");
+}
 
 commandsvc_t *
 commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opts_t *opts)
@@ -87,6 +113,8 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
         LOG_E(NULL, "cannot read the event store's head: %s", eventstore_errmsg(es));
     if (rc != ERR_OK)
         commandsvc_destroy(&s);
+    else
+        svc_take_store_id(s);
     return s;
 }
 
@@ -322,10 +350,34 @@ svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
     s->unavailable += b->n;
 }
 
+/* Answers every command of the batch unavailable without a write: the
+ * store's file or WAL was deleted or replaced (svc_check_store). */
+static void
+svc_refuse_batch(commandsvc_t *s, batch_t *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        command_reply_t *r = &b->items[i].reply;
+        command_reply_clear(r);
+        strcopy(r->command_id, sizeof r->command_id, b->items[i].cmd.command_id);
+        svc_reject(r, REJ_UNAVAILABLE,
+                   "the event store's file or WAL was deleted or replaced under the command "
+                   "service; nothing was appended (an operator must restore the store and "
+                   "restart it)");
+    }
+    s->unavailable += b->n;
+    b->committed = false;
+    b->through = s->through;
+    s->batches++;
+}
+
 /* Runs the batch in one transaction.  Its replies are set, not sent. */
 static void
 svc_run_batch(commandsvc_t *s, batch_t *b)
 {
+    if (s->store_lost) {
+        svc_refuse_batch(s, b);
+        return;
+    }
     int64_t started = proc_mono_us();
     s->appended = s->through;
     int err = eventstore_begin(s->es);
@@ -444,6 +496,7 @@ svc_on_status(void *arg, rpc_request_t *req)
     codec_map_bool(w, "ok", rc == ERR_OK);
     codec_map_str(w, "service", "command");
     codec_map_int(w, "store_damaged_at", eventstore_damaged_at(s->es));
+    codec_map_bool(w, "store_unusable", s->store_lost != NULL);
     codec_map_int(w, "head", head);
     codec_map_int(w, "outbox_backlog", backlog);
     codec_map_int(w, "accepted", s->accepted);
@@ -564,10 +617,52 @@ svc_drain(commandsvc_t *s)
     }
 }
 
+/* Once a second: is events.db (or its WAL) still the file this service
+ * writes?  One deleted or replaced under it is written no more: every
+ * command is answered unavailable from then on (svc_refuse_batch), and
+ * what was committed into a deleted WAL is checkpointed into events.db
+ * (the WAL is still open here), so that it is not lost at the next crash
+ * and a restart does not read the old WAL index over a new WAL (which
+ * made "file is not a database" of the store).  Never recreated. */
+static void
+svc_check_store(commandsvc_t *s)
+{
+    int64_t now = proc_mono_ms();
+    if (!s->store_id_taken || s->store_lost || now < s->store_check_ms)
+        return;
+    s->store_check_ms = now + STORE_CHECK_MS;
+    s->store_lost = fileid_check(&s->store_id);
+    if (!s->store_lost)
+        return;
+    LOG_E(NULL,
+          "event store %s: %s under the running command service: refusing every command"
+          " (unavailable) from now on; restore the store and restart",
+          s->store_id.path, s->store_lost);
+    es_wal_state_t wal = {0};
+    int rc = ERR_BUSY;
+    for (int i = 0; i < 50; i++) { /* up to ~1 s for readers to move on */
+        rc = eventstore_checkpoint(s->es, 1, &wal);
+        if (rc == ERR_OK && wal.backfilled >= wal.frames)
+            break;
+        usleep(20000);
+    }
+    if (rc == ERR_OK && wal.backfilled >= wal.frames)
+        LOG_E(NULL,
+              "event store %s: everything committed (head %lld) was checkpointed from the"
+              " open WAL into the database file",
+              s->store_id.path, (long long)s->through);
+    else
+        LOG_E(NULL,
+              "event store %s: could not checkpoint the open WAL into the database file"
+              " (%s, %d of %d frames): events after the file's last checkpoint may be lost",
+              s->store_id.path, err_strerror(rc), wal.backfilled, wal.frames);
+}
+
 int
 commandsvc_run(commandsvc_t *s)
 {
     while (!proc_stopping()) {
+        svc_check_store(s);
         bool room = s->waiting < BATCHES;
         zmq_pollitem_t items[2] = {
             {s->router, 0, room ? ZMQ_POLLIN : 0, 0},

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the daemons and the tests need,
 # if they are missing.  Idempotent; uses sudo when not root.
+#   deploy/install-deps.sh [--fuzz]
 set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev libsodium-dev
           libcriterion-dev sqlite3 procps)
+# --fuzz: also clang and its runtimes (libFuzzer, the sanitizers), for tests/fuzz/run
+[ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -328,3 +328,10 @@ catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats
     catchup_ctx_t c = {es, stats, NULL, NULL};
     return rpc_serve(&catchup_endpoint, router, &c, w);
 }
+
+int
+catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, rpc_request_t *req)
+{
+    catchup_ctx_t c = {es, stats, NULL, NULL};
+    return rpc_handle(&catchup_endpoint, &c, req);
+}

@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "eventstore.h"
+#include "rpc.h"
 
 #define CATCHUP_PAGE_MAX 1000
 
@@ -35,5 +36,10 @@ int64_t catchup_servable(const catchup_relay_stats_t *stats);
  * Returns RPC_IDLE when nothing was waiting. */
 int catchup_serve(void *router, eventstore_t *es, const catchup_relay_stats_t *stats,
                   codec_writer_t *w);
+
+/* Answers one request already split from its frames (req as rpc_handle
+ * takes it: body, len and w set; msg may be NULL), as catchup_serve does
+ * (tests/fuzz).  Returns what rpc_handle returns. */
+int catchup_handle(eventstore_t *es, const catchup_relay_stats_t *stats, rpc_request_t *req);
 
 #endif

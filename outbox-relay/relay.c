@@ -323,17 +323,23 @@ relay_self_sync(relay_t *r, bool force)
 
 /* A nudge's body is the position the command-service has made durable (a
  * msgpack integer); anything else only wakes the relay.  0 when none. */
-static int64_t
-relay_nudge_position(const bus_msg_t *m)
+int64_t
+relay_nudge_decode(const void *body, size_t len)
 {
-    size_t len = 0;
-    const void *body = bus_body(m, &len);
     mpread_t r;
     const char *why;
     int64_t position = 0;
     if (!body || codec_reader_init(&r, body, len, &why) != 0 || mpread_int(&r, &position) != 0)
         return 0;
     return position > 0 ? position : 0;
+}
+
+static int64_t
+relay_nudge_position(const bus_msg_t *m)
+{
+    size_t len = 0;
+    const void *body = bus_body(m, &len);
+    return relay_nudge_decode(body, len);
 }
 
 /* Takes every queued nudge.  A position above the committed head cannot

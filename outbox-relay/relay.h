@@ -20,6 +20,10 @@ typedef struct relay relay_t;
 relay_t *relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t *ckpt,
                    int64_t self_sync_ms);
 void relay_destroy(relay_t **r);
+/* A nudge's body (docs/protocol.md, section 1): the position it announces,
+ * or 0 when it is not one msgpack positive integer (it only wakes the
+ * relay).  body may be NULL. */
+int64_t relay_nudge_decode(const void *body, size_t len);
 /* Serves until proc_stopping(); returns 0. */
 int relay_run(relay_t *r);
 

@@ -13,6 +13,7 @@
  * lists (search, top rated, low stock). */
 #include "queries.h"
 
+#include "log.h"
 #include "modeldb.h"
 #include "sqlitedb.h"
 
@@ -95,6 +96,10 @@ struct queries {
     bool batch;                  /* queries_begin_batch: keep the read transaction */
     bool in_txn;                 /* a read transaction is open */
     int64_t txn_position;        /* the checkpoint it sees */
+    int last_rc;                 /* SQLite's code of the last failed query, 0: none */
+    bool damaged;                /* the file at damaged_dev/ino failed with SQLITE_CORRUPT */
+    dev_t damaged_dev;
+    ino_t damaged_ino;
 };
 
 typedef qresult_t (*query_fn)(queries_t *q, const request_t *req);
@@ -159,6 +164,11 @@ queries_refresh(queries_t *q)
         snprintf(q->why, sizeof q->why, "read model %s does not exist yet", q->path);
         return -1;
     }
+    if (q->damaged && sb.st_dev == q->damaged_dev && sb.st_ino == q->damaged_ino) {
+        q_close(q); /* still the damaged file: not served (q->why says so) */
+        return -1;
+    }
+    q->damaged = false; /* a new file (the rebuild swapped in) */
     if (q->db && (sb.st_dev != q->dev || sb.st_ino != q->ino))
         q_close(q); /* replaced (rebuild swapped it in): read the new file */
     if (!q->db && q_open(q, &sb) != 0)
@@ -225,6 +235,26 @@ q_checkpoint(queries_t *q, int64_t *position)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* After a failed read (q->last_rc): a damaged file (SQLITE_CORRUPT,
+ * SQLITE_NOTADB) is served no more until another file takes its name, and
+ * the projector is told (modeldb_report_damage: it rebuilds the model);
+ * q->why says so to every client and to Status (issue 23, item 10). */
+static void
+q_note_damage(queries_t *q)
+{
+    if (!q->db || !sqlitedb_damage_code(q->last_rc))
+        return;
+    bool reported = modeldb_report_damage(q->db) == 0;
+    q->damaged = true;
+    q->damaged_dev = q->dev;
+    q->damaged_ino = q->ino;
+    snprintf(q->why, sizeof q->why,
+             "read model %.60s is damaged (%s): not served until the projector has rebuilt it%s",
+             q->path, sqlite3_errstr(q->last_rc),
+             reported ? "" : " (cannot tell the projector: rebuild it by hand)");
+    LOG_E(NULL, "%s", q->why);
+}
+
 int
 queries_position(queries_t *q, int64_t *position)
 {
@@ -235,7 +265,9 @@ queries_position(queries_t *q, int64_t *position)
     if (queries_refresh(q) != 0)
         return -1;
     if (q_checkpoint(q, position) != 0) {
+        q->last_rc = sqlite3_extended_errcode(q->db);
         snprintf(q->why, sizeof q->why, "read model unreadable: %s", sqlite3_errmsg(q->db));
+        q_note_damage(q);
         q_close(q);
         return -1;
     }
@@ -743,9 +775,13 @@ q_run(queries_t *q, const query_def_t *def, const request_t *req, int64_t *posit
 {
     codec_writer_reset(&q->body);
     codec_map_open(&q->body);
-    if (q_txn_begin(q, position) != 0)
+    if (q_txn_begin(q, position) != 0) {
+        q->last_rc = sqlite3_extended_errcode(q->db);
         return Q_DB_ERROR;
+    }
     qresult_t r = def->fn(q, req);
+    if (r == Q_DB_ERROR)
+        q->last_rc = sqlite3_extended_errcode(q->db); /* before the commit clears it */
     q_txn_end(q, false);
     return r;
 }
@@ -801,7 +837,9 @@ queries_execute(queries_t *q, const request_t *req, codec_writer_t *w)
     int64_t position = 0;
     qresult_t r = q_run(q, def, req, &position);
     if (r == Q_DB_ERROR) {
-        snprintf(q->why, sizeof q->why, "read model error: %s", sqlite3_errmsg(q->db));
+        snprintf(q->why, sizeof q->why, "read model error: %s",
+                 q->last_rc ? sqlite3_errstr(q->last_rc) : sqlite3_errmsg(q->db));
+        q_note_damage(q);
         q_close(q); /* reopen on the next request */
         q_pack_unavailable(w, q->why);
         return;

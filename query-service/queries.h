@@ -40,6 +40,11 @@ int queries_params_n(const char *name, size_t len, uint32_t *allowed, uint32_t *
  * no longer the one open.  0 when available, -1 when not (the reason is in
  * queries_unavailable_reason). */
 int queries_refresh(queries_t *q);
+/* Why the database is unavailable.  While the file at the path is one a
+ * query found damaged (SQLITE_CORRUPT or SQLITE_NOTADB), every query,
+ * Status included, is answered unavailable saying so, and the projector
+ * has been told (modeldb_report_damage) until its rebuild puts another
+ * file there. */
 const char *queries_unavailable_reason(const queries_t *q);
 
 /* Refreshes, then reads the committed checkpoint.  0, or -1 when the

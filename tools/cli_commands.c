@@ -242,11 +242,7 @@ wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
     int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "Status");
-    codec_map_int(&w, "min_position", position);
-    codec_map_int(&w, "wait_ms", wait_ms);
-    codec_map_close(&w);
+    codec_pack_status_wait(&w, position, wait_ms);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_QUERY];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + 2000, &reply);

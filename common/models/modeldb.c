@@ -18,11 +18,13 @@
 #include "syncmark.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The WAL is checkpointed every 256 pages (1 MiB) instead of SQLite's 1000
@@ -92,6 +94,7 @@ mdb_open(const char *path, const char *pragmas, const char *schema_sql, sqlite3 
         sqlite3_busy_timeout(*db, 5000);
         rc = sqlite3_exec(*db, pragmas, NULL, NULL, NULL);
     }
+
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(*db, checkpoint_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -241,9 +244,9 @@ modeldb_bulk_adopt(sqlite3 **db, const char *path, const char *final_path)
 void
 modeldb_remove(const char *path)
 {
-    const char *suffixes[] = {"", "-journal", "-wal", "-shm"};
+    const char *suffixes[] = {"", "-journal", "-wal", "-shm", MODELDB_DAMAGED_SUFFIX};
     char side[PATH_MAX + 16];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
         unlink(side);
     }
@@ -419,4 +422,54 @@ modeldb_checkpoint_hash_get(sqlite3 *db, uint8_t *hash, size_t len, bool *known)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* "<db's file>-damaged" into out; false when there is no name. */
+static bool
+mdb_damage_marker(const char *file, char *out, size_t cap)
+{
+    if (!file || !file[0])
+        return false;
+    int n = snprintf(out, cap, "%s%s", file, MODELDB_DAMAGED_SUFFIX);
+    return n > 0 && (size_t)n < cap;
+}
+
+int
+modeldb_report_damage(sqlite3 *db)
+{
+    char marker[PATH_MAX + 16];
+    if (!db || !mdb_damage_marker(sqlite3_db_filename(db, "main"), marker, sizeof marker))
+        return -1;
+    int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+bool
+modeldb_damage_reported(const char *file)
+{
+    char marker[PATH_MAX + 16];
+    struct stat sb;
+    return mdb_damage_marker(file, marker, sizeof marker) && stat(marker, &sb) == 0;
+}
+
+int
+modeldb_quick_check(sqlite3 *db, char *why, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        snprintf(why, cap, "%s", text ? (const char *)text : "?");
+        rc = text && strcmp((const char *)text, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+    } else {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    for (char *p = why; *p; p++) /* one log line */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return rc == SQLITE_OK ? 0 : sqlitedb_damage_code(rc) ? 1 : -1;
 }

@@ -2,6 +2,7 @@
 #include "checkpointer.h"
 
 #include "eventstore.h"
+#include "fileid.h"
 #include "log.h"
 #include "proc.h"
 
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct checkpointer {
@@ -20,6 +22,10 @@ struct checkpointer {
     int64_t failures;   /* checkpoints failed in a row */
     int64_t held_since; /* ms (monotonic) since the WAL has not been restarted; 0: it was */
     bool held_logged;
+    fileid_t store_id;  /* events.db and its WAL as opened (G22) */
+    bool store_id_taken;
+    bool store_lost;    /* one of them was deleted or replaced: no more checkpoints */
+    bool lost_seen;     /* under mu: store_lost, for checkpointer_store_lost */
 };
 
 /* The monotonic time period_ms from now, for pthread_cond_timedwait. */
@@ -70,9 +76,35 @@ cp_watch_held(checkpointer_t *c, es_wal_state_t wal)
 
 /* One checkpoint; logs the first failure of a run of them and the
  * recovery, not every one (a full disk fails them five times a second). */
+/* Whether events.db or its WAL was deleted or replaced since the open
+ * (G22, issue 23 item 12): a checkpoint would then copy frames of a WAL
+ * that is no longer the store's into the database file, over what a
+ * restarted command-service writes.  The process is asked to stop (the
+ * relay: a new one opens the files the path names).  One stat or two. */
+static bool
+cp_store_lost(checkpointer_t *c)
+{
+    if (c->store_lost || !c->store_id_taken)
+        return c->store_lost;
+    const char *what = fileid_check(&c->store_id);
+    if (!what)
+        return false;
+    c->store_lost = true;
+    pthread_mutex_lock(&c->w.mu);
+    c->lost_seen = true;
+    pthread_mutex_unlock(&c->w.mu);
+    LOG_E(NULL, "event store %s: %s under the running relay: no more checkpoints, stopping (start"
+                " it again once the store is restored)",
+          c->store_id.path, what);
+    proc_request_stop();
+    return true;
+}
+
 static void
 cp_run(checkpointer_t *c)
 {
+    if (cp_store_lost(c))
+        return;
     es_wal_state_t wal;
     int rc = eventstore_checkpoint(c->es, c->restart_frames, &wal);
     bool first_failure = rc != ERR_OK && c->failures == 0;
@@ -125,6 +157,14 @@ checkpointer_new(const char *db_path, int period_ms, int restart_frames)
         free(c);
         return NULL;
     }
+    const char *wal = eventstore_wal_path(c->es); /* "<the store's real path>-wal" */
+    size_t n = wal ? strlen(wal) : 0;
+    if (n > 4 && n - 4 < sizeof c->store_id.path) {
+        char path[sizeof c->store_id.path];
+        memcpy(path, wal, n - 4);
+        path[n - 4] = '\0';
+        c->store_id_taken = fileid_take(&c->store_id, path) == 0;
+    }
     if (proc_worker_start(&c->w, cp_main, c) != 0) {
         eventstore_close(&c->es);
         free(c);
@@ -143,6 +183,15 @@ checkpointer_destroy(checkpointer_t **cp)
     eventstore_close(&c->es);
     free(c);
     *cp = NULL;
+}
+
+bool
+checkpointer_store_lost(checkpointer_t *c)
+{
+    pthread_mutex_lock(&c->w.mu);
+    bool lost = c->lost_seen;
+    pthread_mutex_unlock(&c->w.mu);
+    return lost;
 }
 
 es_wal_state_t

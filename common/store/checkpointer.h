@@ -14,6 +14,8 @@
 
 #include "eventstore.h"
 
+#include <stdbool.h>
+
 typedef struct checkpointer checkpointer_t;
 
 /* What the relay runs: a passive checkpoint every 200 ms, a RESTART past
@@ -35,6 +37,10 @@ void checkpointer_destroy(checkpointer_t **c);
  * transaction, a long backup); the thread logs it once after
  * CHECKPOINT_HELD_WARN_MS and again when the WAL is restarted. */
 es_wal_state_t checkpointer_wal(checkpointer_t *c);
+/* Whether the thread found events.db or its WAL deleted or replaced and
+ * asked the process to stop (G22): the daemon then exits with a failure,
+ * so that a supervisor restarts it on the files the path names. */
+bool checkpointer_store_lost(checkpointer_t *c);
 
 #define CHECKPOINT_HELD_WARN_MS 30000
 

@@ -7,8 +7,10 @@
 #include "sqlitedb.h"
 #include "strcopy.h"
 #include "strtable.h"
+#include "timeslew.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +267,7 @@ struct eventstore {
     uint8_t chain_head[CHAIN_HASH_LEN];   /* hash of the last event appended (or the head) */
     int64_t damaged_at;                   /* first position a read found damaged, 0: none */
     uint8_t row_prev[CHAIN_HASH_LEN];     /* the stored hash the row being handed over follows */
+    timeslew_t slew;                      /* es_clamp_time's, while the clock is behind the head */
     codec_writer_t w;           /* reused for payloads and stored replies */
     sqlite3_stmt *scan;         /* eventstore_chain_verify's, prepared on first use */
 };
@@ -455,7 +458,35 @@ es_migrate(sqlite3 *db, int *migrated_from)
     return rc;
 }
 
-/* Journal mode, durability, migration and schema.  Two processes opening a
+/* Whether db's journal is a WAL already (a read: the header says so). */
+static bool
+es_is_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
+}
+
+/* The steps of es_setup that write: the journal switch, a migration, the
+ * schema.  A store of the current schema already in WAL mode needs none of
+ * them, so that a restart on a full disk (where any write fails) opens it:
+ * nothing is written then (issue 23, item 9). */
+static int
+es_setup_writes(sqlite3 *db, int version, int *migrated_from)
+{
+    int rc = es_is_wal(db) ? SQLITE_OK : es_exec(db, "PRAGMA journal_mode=WAL");
+    if (rc == SQLITE_OK && (version == 2 || version == 3))
+        rc = es_migrate(db, migrated_from);
+    if (rc == SQLITE_OK && version != ES_SCHEMA_VERSION)
+        rc = es_exec(db, schema_sql);
+    return rc;
+}
+
+/* Journal mode, durability, migration and schema, read first and written
+ * only when needed (es_setup_writes).  Two processes opening a
  * new file at once can see SQLITE_BUSY from the journal-mode switch, which
  * does not go through the busy handler: retry for up to the busy timeout.
  * While the file is of schema 2, another process may be migrating it (the
@@ -469,14 +500,10 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
     for (;;) {
         rc = es_check_version(db, &version);
         if (rc == SQLITE_OK)
-            rc = es_exec(db, "PRAGMA journal_mode=WAL");
+            rc = es_setup_writes(db, version, migrated_from);
         if (rc == SQLITE_OK)
             rc = es_exec(db, opts->synchronous_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
-        if (rc == SQLITE_OK && (version == 2 || version == 3))
-            rc = es_migrate(db, migrated_from);
-        if (rc == SQLITE_OK)
-            rc = es_exec(db, schema_sql);
         if (rc == SQLITE_OK)
             rc = es_tune(db, opts);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
@@ -489,13 +516,39 @@ es_setup(sqlite3 *db, const eventstore_options_t *opts, int *migrated_from)
     return rc;
 }
 
+/* Why an open failed, into why: SQLite's message and the system's errno
+ * text behind it, if any. */
+static void
+es_open_why(sqlite3 *db, int rc, char *why, size_t cap)
+{
+    if (!why || cap == 0)
+        return;
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (rc == SQLITE_MISMATCH)
+        msg = "written by another schema version of this store";
+    if (sys)
+        snprintf(why, cap, "%s (%s)", msg, strerror(sys));
+    else
+        snprintf(why, cap, "%s", msg);
+}
+
 int
 eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out)
+{
+    return eventstore_open_why(path, opts, out, NULL, 0);
+}
+
+int
+eventstore_open_why(const char *path, const eventstore_options_t *opts, eventstore_t **out,
+                    char *why, size_t cap)
 {
     eventstore_options_t defaults = {true, 5000, 0, 0};
     if (!opts)
         opts = &defaults;
     *out = NULL;
+    if (why && cap)
+        why[0] = '\0';
     eventstore_t *es = calloc(1, sizeof *es);
     if (!es)
         return ERR_IO;
@@ -505,6 +558,8 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
                                                   .ways = ES_STREAM_WAYS});
     if (!es->streams) {
         eventstore_close(&es);
+        if (why && cap)
+            snprintf(why, cap, "out of memory");
         return ERR_IO;
     }
     int rc = sqlitedb_open(path, &es->db);
@@ -517,6 +572,10 @@ eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t
         rc = es_prepare_all(es);
     if (rc != SQLITE_OK) {
         int err = es_err(rc);
+        if (!es->db && why && cap) /* sqlitedb_open left no handle: errno is its */
+            snprintf(why, cap, "%s (%s)", sqlite3_errstr(rc), strerror(errno));
+        else
+            es_open_why(es->db, rc, why, cap);
         eventstore_close(&es);
         return err == ERR_OK ? ERR_IO : err;
     }
@@ -754,8 +813,10 @@ es_outbox_mark(eventstore_t *es, int64_t position)
     return rc;
 }
 
-/* Keeps recorded_at non-decreasing in position order: a clock that stepped
- * back gives the event the time of the one before it.  The floor is the
+/* Keeps recorded_at non-decreasing in position order: while the clock is
+ * behind the head's time (it stepped back), times move on from the head at
+ * half the real rate until the clock catches up (timeslew.h; the monotonic
+ * clock is read only then).  The floor is the
  * head's time, read once per transaction (under the write lock, so another
  * writer's events count) and once per append outside one.  What it buys:
  * no index on the time (eventstore_position_at searches the positions). */
@@ -769,8 +830,10 @@ es_clamp_time(eventstore_t *es, int64_t *recorded_at)
             return rc;
         es->time_floor_read = true;
     }
-    if (*recorded_at < es->time_floor)
-        *recorded_at = es->time_floor;
+    if (*recorded_at < es->time_floor) /* the clock is behind the head: slew (timeslew.h) */
+        *recorded_at = timeslew_next(&es->slew, es->time_floor, *recorded_at, proc_mono_us());
+    else
+        es->slew.active = false;
     es->time_floor = *recorded_at;
     return ERR_OK;
 }

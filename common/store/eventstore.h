@@ -43,6 +43,13 @@ typedef struct {
 /* Opens (creating the schema if needed).  Returns ERR_OK and *out, or an error
  * with *out NULL.  `opts` may be NULL for the defaults (FULL, 5000 ms). */
 int eventstore_open(const char *path, const eventstore_options_t *opts, eventstore_t **out);
+/* eventstore_open that says why it failed: SQLite's message and the errno
+ * behind it ("database or disk is full (No space left on device)") into
+ * why (cap bytes; "" on success; why may be NULL).  An open of a store of
+ * the current schema, already in WAL mode, writes nothing (a restart on a
+ * full disk works); creation and migration write. */
+int eventstore_open_why(const char *path, const eventstore_options_t *opts, eventstore_t **out,
+                        char *why, size_t cap);
 /* The schema version of the store at path without opening it for writing:
  * 0 when there is no such file (or it is empty), -1 when it cannot be read.
  * A daemon that finds 2 or 3 says that open() is about to migrate it. */

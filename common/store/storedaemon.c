@@ -17,8 +17,9 @@ storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *o
                     " chain: about 7 s per million events)",
               db, schema, schema == 2 ? "the per-stream chain, about 15 s per million events, and " : "");
     int64_t started = proc_mono_ms();
-    if (eventstore_open(db, opts, &d->es) != ERR_OK) {
-        LOG_E(NULL, "cannot open event store %s", db);
+    char why[256];
+    if (eventstore_open_why(db, opts, &d->es, why, sizeof why) != ERR_OK) {
+        LOG_E(NULL, "cannot open event store %s: %s", db, why);
         return -1;
     }
     if (eventstore_migrated_from(d->es))

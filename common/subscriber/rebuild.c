@@ -15,16 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A generation file is "<live_path>.<GENERATION_DIGITS digits>" (the time
- * of its rebuild's start in microseconds, zero-padded); these are the side
- * files SQLite and the bulk build put beside it. */
+ * of its rebuild's start in microseconds, zero-padded, or above the last
+ * generation when the clock says otherwise: rebuild_generation_next); these
+ * are the side files SQLite and the bulk build put beside it. */
 #define GENERATION_DIGITS 16
 #define BUILDING SUBSCRIBER_BUILDING_SUFFIX
 static const char *const generation_suffixes[] = {
-    "",       "-wal",          "-shm",          "-journal",         "-unsynced",
-    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal"};
+    "",       "-wal",          "-shm",          "-journal",          "-unsynced",
+    BUILDING, BUILDING "-wal", BUILDING "-shm", BUILDING "-journal", MODELDB_DAMAGED_SUFFIX};
 #undef BUILDING
 
 /* A rebuild is abandoned at every FAILED_PAGES_MAX-th page that failed. */
@@ -38,6 +40,7 @@ struct rebuild {
     void *model;                  /* the model being rebuilt, NULL when none */
     int64_t checkpoint;           /* its last applied position */
     int64_t failures;             /* pages that failed during this rebuild */
+    int64_t generation;           /* number of the last generation this process opened, 0: none */
     char path[PATH_MAX];          /* its generation file */
 };
 
@@ -108,7 +111,8 @@ rebuild_is_generation(const char *name, const char *base)
 static void
 rebuild_remove_swap_leftovers(const char *live_path)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-journal", "-unsynced", ".link"};
+    const char *suffixes[] = {"-wal",      "-shm",  "-journal",
+                              "-unsynced", ".link", MODELDB_DAMAGED_SUFFIX};
     char path[PATH_MAX + 16];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
         if (snprintf(path, sizeof path, "%s%s", live_path, suffixes[i]) < (int)sizeof path &&
@@ -192,15 +196,70 @@ rebuild_synced(rebuild_t *r, void *model)
     return model;
 }
 
+int64_t
+rebuild_generation_next(int64_t now_us, int64_t last)
+{
+    if (now_us < 1)
+        now_us = 1;
+    return now_us > last ? now_us : last + 1;
+}
+
+/* The number of the generation live_path points at, 0 when it is a plain
+ * file (or its target is not a generation). */
+static int64_t
+rebuild_live_generation(const char *live_path)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlink(live_path, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    const char *dot = strrchr(target, '.');
+    if (!dot || strlen(dot + 1) != GENERATION_DIGITS)
+        return 0;
+    char *end = NULL;
+    long long g = strtoll(dot + 1, &end, 10);
+    return end && *end == '\0' && g > 0 ? (int64_t)g : 0;
+}
+
+/* Whether path or its bulk build's file exists (a name taken). */
+static bool
+rebuild_name_taken(const char *path)
+{
+    char building[PATH_MAX + 16];
+    struct stat sb;
+    snprintf(building, sizeof building, "%s%s", path, SUBSCRIBER_BUILDING_SUFFIX);
+    return lstat(path, &sb) == 0 || lstat(building, &sb) == 0;
+}
+
+/* A generation name no file has, above the live one and the last one this
+ * process opened, whatever the clock says (issue 23, item 14: a stopped
+ * clock gave a second rebuild the first one's name, and the swap then
+ * deleted the live model). */
+static void
+rebuild_name_generation(rebuild_t *r, int64_t now_us)
+{
+    int64_t last = rebuild_live_generation(r->live_path);
+    if (r->generation > last)
+        last = r->generation;
+    int64_t g = rebuild_generation_next(now_us, last);
+    for (;; g++) {
+        snprintf(r->path, sizeof r->path, "%s.%0*lld", r->live_path, GENERATION_DIGITS,
+                 (long long)g);
+        if (!rebuild_name_taken(r->path))
+            break;
+    }
+    r->generation = g;
+}
+
 const char *
-rebuild_open(rebuild_t *r, int64_t head)
+rebuild_open_at(rebuild_t *r, int64_t head, int64_t now_us)
 {
     if (!r->factory.open)
         return "this daemon cannot rebuild";
     if (r->model)
         return "a rebuild is already running";
-    snprintf(r->path, sizeof r->path, "%s.%0*lld", r->live_path, GENERATION_DIGITS,
-             (long long)proc_now_us());
+    rebuild_name_generation(r, now_us);
     r->model = rebuild_synced(r, r->factory.open(r->factory.arg, r->path));
     if (!r->model)
         return "cannot create the rebuild file";
@@ -208,6 +267,12 @@ rebuild_open(rebuild_t *r, int64_t head)
     r->failures = 0;
     LOG_I(NULL, "rebuild started into %s (head %lld)", r->path, (long long)head);
     return NULL;
+}
+
+const char *
+rebuild_open(rebuild_t *r, int64_t head)
+{
+    return rebuild_open_at(r, head, proc_now_us());
 }
 
 int
@@ -275,9 +340,9 @@ rebuild_swap_files(rebuild_t *r, char *old_target, size_t cap)
 static void
 rebuild_remove_generation(const char *path, bool main_file)
 {
-    const char *suffixes[] = {"-wal", "-shm", "-unsynced", ""};
+    const char *suffixes[] = {"-wal", "-shm", "-unsynced", MODELDB_DAMAGED_SUFFIX, ""};
     char f[PATH_MAX + 16];
-    for (int i = 0; i < (main_file ? 4 : 3); i++)
+    for (int i = 0; i < (main_file ? 5 : 4); i++)
         if (snprintf(f, sizeof f, "%s%s", path, suffixes[i]) < (int)sizeof f)
             unlink(f);
 }
@@ -290,6 +355,10 @@ rebuild_remove_previous(const rebuild_t *r, const char *old_target)
     if (!old_target[0]) { /* the first generation was live_path itself */
         rebuild_remove_generation(r->live_path, false);
         return;
+    }
+    if (strcmp(rebuild_base_of(old_target), rebuild_base_of(r->path)) == 0) {
+        LOG_E(NULL, "the previous generation has the new one's name (%s): kept it", r->path);
+        return; /* never the file just made live */
     }
     /* the previous generation, relative to live_path's folder */
     char dir[PATH_MAX], old[2 * PATH_MAX];

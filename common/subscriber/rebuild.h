@@ -5,7 +5,8 @@
  * Files: the live model is reached through live_path, at first a plain
  * file, after the first swap a symlink to the current generation,
  * "<live_path>.<16 digits>" (the rebuild's start time in microseconds,
- * zero-padded), each generation with its own WAL files.
+ * zero-padded, or one above the previous generation when the clock is not
+ * past it: names never repeat), each generation with its own WAL files.
  *
  * Invariants:
  *  - at most one rebuild runs; its model is written by rebuild_apply_page
@@ -48,6 +49,15 @@ const char *rebuild_path(const rebuild_t *r);   /* its generation file */
 /* Opens a new generation and starts building it from position 0 (head is
  * for the log line).  NULL, or why not (nothing started). */
 const char *rebuild_open(rebuild_t *r, int64_t head);
+/* rebuild_open with the wall clock's value now_us passed in (tests): the
+ * generation's number is rebuild_generation_next(now_us, the highest of
+ * the live generation's and the last one this r opened), moved up past
+ * any file that has it already. */
+const char *rebuild_open_at(rebuild_t *r, int64_t head, int64_t now_us);
+/* The rule for a generation's number, pure: now_us (at least 1) unless a
+ * clock that stopped or stepped back puts it at or below last, then
+ * last + 1.  Names stay unique without the clock and keep sorting by age. */
+int64_t rebuild_generation_next(int64_t now_us, int64_t last);
 
 /* Applies n events read from events (positions rebuild_checkpoint + 1
  * onwards; ev is scratch) in one transaction of the model being built,

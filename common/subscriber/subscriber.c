@@ -1,7 +1,7 @@
 /* subscriber: see subscriber.h.
  *
- * State machine in one loop: poll the SUB socket, the control socket and any
- * extra sockets; drain up to batch_max live messages into one transaction;
+ * State machine in one loop: poll the SUB socket and the control socket;
+ * drain up to batch_max live messages into one transaction;
  * whenever the next expected position is not what arrives (or a heartbeat
  * shows a head beyond the checkpoint), commit what we have and catch up
  * synchronously through the catch-up endpoint, page by page.
@@ -45,6 +45,7 @@
 #include "subscriber.h"
 
 #include "chain.h"
+#include "fileid.h"
 #include "log.h"
 #include "modeldb.h"
 #include "proc.h"
@@ -61,7 +62,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXTRA_MAX 4
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
@@ -76,6 +76,9 @@
  * commit (fewer index pages rewritten to the WAL), at low rates it adds at
  * most this much lag. */
 #define COMMIT_LINGER_MS 3
+/* How often the live model's file is checked (sub_check_file): deleted or
+ * replaced under the daemon, or reported damaged by a reader. */
+#define FILE_CHECK_MS 1000
 
 struct subscriber {
     void *zctx;
@@ -89,12 +92,6 @@ struct subscriber {
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
-    struct {
-        void *socket;
-        subscriber_socket_fn fn;
-        void *arg;
-    } extra[EXTRA_MAX];
-    int n_extra;
     subscriber_status_t st;
     bool in_tx;          /* a batch transaction is open */
     int64_t tx_last;     /* position of the last event applied in the open batch */
@@ -119,6 +116,10 @@ struct subscriber {
     bool tx_hash_known;
     uint8_t tx_hash[CHAIN_HASH_LEN];     /* the last applied event's hash, in the batch */
     sqlite3_stmt *hash_st;               /* modeldb_checkpoint_hash_set's, on the live model */
+    fileid_t file_id;                   /* the live model's file and WAL, as opened */
+    sqlite3 *file_db;                   /* the connection file_id was taken for, NULL: none */
+    int64_t file_check_ms;              /* monotonic time of the next sub_check_file */
+    char problem[160];                  /* why the live model was replaced, "" while fine */
 };
 
 subscriber_t *
@@ -173,18 +174,6 @@ subscriber_set_control(subscriber_t *s, void *router, subscriber_control_fn fn, 
     s->control_arg = arg;
 }
 
-int
-subscriber_add_socket(subscriber_t *s, void *socket, subscriber_socket_fn fn, void *arg)
-{
-    if (s->n_extra >= EXTRA_MAX)
-        return -1;
-    s->extra[s->n_extra].socket = socket;
-    s->extra[s->n_extra].fn = fn;
-    s->extra[s->n_extra].arg = arg;
-    s->n_extra++;
-    return 0;
-}
-
 void
 subscriber_status(const subscriber_t *s, subscriber_status_t *out)
 {
@@ -221,6 +210,7 @@ subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
     codec_map_bool(w, "model_unusable", st->unusable);
     codec_map_int(w, "chain_broken_at", st->chain_broken_at);
     codec_map_int(w, "store_damaged_at", st->store_damaged_at);
+    codec_map_str(w, "model_problem", st->unusable ? s->problem : "");
     codec_map_close(w);
 }
 
@@ -244,6 +234,7 @@ sub_replace_live(subscriber_t *s, const char *why)
     if (s->st.unusable)
         return;
     s->st.unusable = true;
+    snprintf(s->problem, sizeof s->problem, "%s", why);
     if (!rebuild_can(s->rebuild)) {
         LOG_E(NULL, "the %s model %s, and this run cannot rebuild it: stopping", s->cfg.name, why);
         s->failed = true;
@@ -263,6 +254,40 @@ sub_check_damage(subscriber_t *s)
 {
     if (modeldb_damaged(s->ops->db(s->model)))
         sub_replace_live(s, "has a damaged file");
+}
+
+static void sub_abort_batch(subscriber_t *s, const char *why);
+
+/* Once a second: is the live model's file still the one the daemon
+ * writes, and has no reader reported it damaged (modeldb_report_damage)?
+ * A file deleted or replaced under the daemon (its writes would go to a
+ * file nobody reads), or a damaged one, is replaced by a rebuild into a new
+ * generation (G14): models are disposable.  Two or three stat()s. */
+static void
+sub_check_file(subscriber_t *s)
+{
+    int64_t now = proc_mono_ms();
+    if (!s->model || s->st.unusable || now < s->file_check_ms)
+        return;
+    s->file_check_ms = now + FILE_CHECK_MS;
+    sqlite3 *db = s->ops->db(s->model);
+    if (!db)
+        return;
+    if (db != s->file_db) { /* first check, or a new generation swapped in */
+        const char *name = sqlite3_db_filename(db, "main");
+        s->file_db = name && name[0] && fileid_take(&s->file_id, name) == 0 ? db : NULL;
+        if (!s->file_db)
+            return;
+    }
+    const char *what = fileid_check(&s->file_id);
+    if (!what && modeldb_damage_reported(s->file_id.path))
+        what = "was reported damaged by a reader (SQLITE_CORRUPT)";
+    if (!what)
+        return;
+    char why[160];
+    snprintf(why, sizeof why, "file %.80s: %s", s->file_id.path, what);
+    sub_abort_batch(s, why);
+    sub_replace_live(s, why);
 }
 
 static void
@@ -535,6 +560,18 @@ sub_read_page(const void *reply, size_t len, int64_t after, int64_t *head, sub_p
     return 0;
 }
 
+int
+subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head, mpread_t *events,
+                     uint32_t *n, int64_t *damaged_at, const char **why)
+{
+    sub_page_t page;
+    if (sub_read_page(reply, len, after, head, &page, damaged_at, why) != 0)
+        return -1;
+    *events = page.events;
+    *n = page.n;
+    return 0;
+}
+
 /* A store's head never goes down: one below the checkpoint says the store
  * behind the endpoints may not be the one the model was built from (a
  * restore from an older backup): the next catch-up checks first.  A
@@ -708,6 +745,8 @@ sub_rebuild_swap(subscriber_t *s)
         return;
     sqlite3_finalize(s->hash_st); /* of the model that goes */
     s->hash_st = NULL;
+    s->file_db = NULL; /* the next sub_check_file takes the new file's identity (a new
+                          connection may even have the old one's address) */
     if (rebuild_swap(s->rebuild, &s->model) != 0)
         return;
     s->chain_loaded = false;
@@ -821,24 +860,33 @@ sub_monitor_drain(subscriber_t *s)
 #define SUB_HEARTBEAT_MIN_MS 200
 static const codec_key_t heartbeat_keys[] = {CODEC_KEY("head"), CODEC_KEY("head_recorded_at")};
 
-static void
-sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+int
+subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at)
 {
     const char *why;
-    int64_t head = 0, rec = 0;
     mpread_t r, v[2];
     uint32_t found = 0;
     int unknown;
-    if (codec_reader_init(&r, body, len, &why) == 0 &&
-        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) == 0 && (found & 1u) &&
-        mpread_int(&v[0], &head) == 0) {
+    *head = 0;
+    *recorded_at = 0;
+    if (codec_reader_init(&r, body, len, &why) != 0 ||
+        codec_map_index(&r, heartbeat_keys, 2, v, &found, &unknown) != 0 || !(found & 1u) ||
+        mpread_int(&v[0], head) != 0)
+        return -1;
+    if (found & 2u)
+        mpread_int(&v[1], recorded_at);
+    return 0;
+}
+
+static void
+sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
+{
+    int64_t head = 0, rec = 0;
+    if (subscriber_read_heartbeat(body, len, &head, &rec) == 0) {
         int64_t now_ms = proc_mono_ms();
         if (s->heartbeat_taken_ms && now_ms - s->heartbeat_taken_ms < SUB_HEARTBEAT_MIN_MS)
             return; /* a flood: the head of one in SUB_HEARTBEAT_MIN_MS is enough */
         s->heartbeat_taken_ms = now_ms;
-        if (found & 2u)
-            mpread_int(&v[1], &rec);
-
         s->st.heartbeat_at = proc_now_us();
         if (head >= s->st.head) {
             s->st.head = head;
@@ -992,6 +1040,12 @@ sub_on_control(subscriber_t *s)
     rpc_serve(&sub_control_endpoint, s->control, s, &s->w);
 }
 
+int
+subscriber_handle_control(subscriber_t *s, rpc_request_t *req)
+{
+    return rpc_handle(&sub_control_endpoint, s, req);
+}
+
 /* ---- loop ---------------------------------------------------------------- */
 
 /* While a live batch lingers the event socket is not polled: events wait in
@@ -1021,6 +1075,31 @@ sub_poll_timeout(const subscriber_t *s)
     return left > 0 ? (long)left : 0;
 }
 
+/* At start: PRAGMA quick_check of the live model (damage inside its
+ * pages that its own writes may never touch, but queries read: issue 23
+ * item 10).  A damaged one is replaced by a rebuild, as in G14. */
+static void
+sub_check_at_start(subscriber_t *s)
+{
+    sqlite3 *db = s->ops->db(s->model);
+    if (!db || s->st.unusable)
+        return;
+    char why[192];
+    int64_t t0 = proc_mono_us();
+    int damaged = modeldb_quick_check(db, why, sizeof why);
+    int64_t took_ms = (proc_mono_us() - t0) / 1000;
+    if (damaged == 1) {
+        LOG_E(NULL, "the %s model failed PRAGMA quick_check at start (%lld ms): %s", s->cfg.name,
+              (long long)took_ms, why);
+        sub_replace_live(s, "has a damaged file");
+    } else if (damaged < 0) {
+        LOG_W(NULL, "cannot check the %s model at start (%s)", s->cfg.name, why);
+    } else if (took_ms >= 100) {
+        LOG_I(NULL, "the %s model passed its check at start (%lld ms)", s->cfg.name,
+              (long long)took_ms);
+    }
+}
+
 int
 subscriber_run(subscriber_t *s)
 {
@@ -1037,6 +1116,9 @@ subscriber_run(subscriber_t *s)
         if (s->failed)
             return -1;
     }
+    sub_check_at_start(s);
+    if (s->failed)
+        return -1;
     s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
     sub_reconnect_catchup(s);
     if (s->sub && sub_monitor_open(s) != 0)
@@ -1051,17 +1133,15 @@ subscriber_run(subscriber_t *s)
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
-        zmq_pollitem_t items[2 + EXTRA_MAX];
+        zmq_pollitem_t items[2];
         int n = 0;
         items[n++] = (zmq_pollitem_t){s->sub, 0, sub_lingering(s) ? 0 : ZMQ_POLLIN, 0};
         if (s->control)
             items[n++] = (zmq_pollitem_t){s->control, 0, ZMQ_POLLIN, 0};
-        int first_extra = n;
-        for (int i = 0; i < s->n_extra; i++)
-            items[n++] = (zmq_pollitem_t){s->extra[i].socket, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
+        sub_check_file(s);
         sub_monitor_drain(s);
         bool due = s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms;
         bool live =
@@ -1077,9 +1157,6 @@ subscriber_run(subscriber_t *s)
             sub_commit_batch(s);
         if (s->control && (items[1].revents & ZMQ_POLLIN))
             sub_on_control(s);
-        for (int i = 0; i < s->n_extra; i++)
-            if (items[first_extra + i].revents & ZMQ_POLLIN)
-                s->extra[i].fn(s->extra[i].arg, s->extra[i].socket);
         if (rebuild_model(s->rebuild) && s->model)
             sub_rebuild_step(s);
         else if (s->st.unusable && !rebuild_model(s->rebuild) && proc_mono_ms() >= s->retry_at_ms)

@@ -30,6 +30,7 @@
 #include "codec.h"
 #include "message.h"
 #include "modeldb.h"
+#include "rpc.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
@@ -103,8 +104,6 @@ typedef struct {
  * to have the runtime reply malformed "unknown request type". */
 typedef int (*subscriber_control_fn)(void *arg, const char *type, const mpread_t *req,
                                      codec_writer_t *w);
-/* Called when another registered socket is readable. */
-typedef void (*subscriber_socket_fn)(void *arg, void *socket);
 
 typedef struct subscriber subscriber_t;
 
@@ -127,9 +126,6 @@ void subscriber_set_control(subscriber_t *sub, void *router, subscriber_control_
 void subscriber_set_factory(subscriber_t *sub, const subscriber_factory_t *factory,
                             const char *live_path);
 
-/* Another socket to poll (at most 4). */
-int subscriber_add_socket(subscriber_t *sub, void *socket, subscriber_socket_fn fn, void *arg);
-
 /* Runs until proc_stopping() (or, with cfg.once, until caught up).  Returns 0 on a clean stop, -1
  * when the model could not even report its checkpoint. */
 int subscriber_run(subscriber_t *sub);
@@ -139,5 +135,19 @@ void subscriber_status(const subscriber_t *sub, subscriber_status_t *out);
  * lag_ms, heartbeat_age_ms, applied, duplicates, gaps, rebuilding,
  * rebuild_checkpoint, rebuilds, commits, model_unusable). */
 void subscriber_pack_status(const subscriber_t *sub, codec_writer_t *w);
+
+/* The decoders of what the runtime receives, for tests/fuzz:
+ *  - a ReadEvents reply to the request for the page after `after`: its
+ *    head, a cursor at its n events (read each with codec_read_event) and
+ *    the damaged position it reports (0: none); 0, or -1 with why;
+ *  - a heartbeat body: its head and head_recorded_at (0 when absent); 0,
+ *    or -1 when it does not decode;
+ *  - one control request split from its frames (req as rpc_handle takes
+ *    it), answered as the control ROUTER answers it; what rpc_handle
+ *    returns. */
+int subscriber_read_page(const void *reply, size_t len, int64_t after, int64_t *head,
+                         mpread_t *events, uint32_t *n, int64_t *damaged_at, const char **why);
+int subscriber_read_heartbeat(const void *body, size_t len, int64_t *head, int64_t *recorded_at);
+int subscriber_handle_control(subscriber_t *sub, rpc_request_t *req);
 
 #endif

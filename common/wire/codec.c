@@ -134,6 +134,26 @@ codec_map_bool(codec_writer_t *w, const char *key, bool value)
 }
 
 void
+codec_map_fields(codec_writer_t *w, const codec_field_t *fields, size_t n, const void *obj)
+{
+    const char *base = obj;
+    for (size_t i = 0; i < n; i++) {
+        const void *m = base + fields[i].offset;
+        switch (fields[i].kind) {
+        case CODEC_FIELD_TEXT:
+            codec_map_str(w, fields[i].key, m);
+            break;
+        case CODEC_FIELD_INT:
+            codec_map_int(w, fields[i].key, *(const int64_t *)m);
+            break;
+        case CODEC_FIELD_BOOL:
+            codec_map_bool(w, fields[i].key, *(const bool *)m);
+            break;
+        }
+    }
+}
+
+void
 codec_map_nil(codec_writer_t *w, const char *key)
 {
     codec_map_key(w, key);
@@ -605,30 +625,18 @@ codec_read_hash(mpread_t *r, uint8_t *hash, size_t len)
 /* Copies the string at r into buf (cap bytes with the NUL): -1 when it is
  * not a string, does not fit or holds a NUL (which would cut the C string
  * short).  The envelope's strings are then held to the id alphabet or an
- * exact name, which says more than UTF-8 validity and costs one pass. */
-/* An envelope id into buf: "" or 1..64 bytes of the id alphabet, as a
- * command's ids (checked on the bytes before the copy: one pass).  0 or -1. */
+ * exact name, which says more than UTF-8 validity and costs one pass.  An
+ * envelope id (is_id) is "" or 1..64 bytes of the id alphabet, as a
+ * command's ids (checked on the bytes before the copy: one pass). */
 static int
-codec_envelope_id(mpread_t *r, char *buf, size_t cap)
+codec_envelope_str(mpread_t *r, char *buf, size_t cap, bool is_id)
 {
     mpread_t at = *r;
     const char *s;
     size_t n;
-    if (mpread_str(&at, &s, &n) != 0 || n >= cap || (n > 0 && !message_id_valid(s, n)))
+    if (mpread_str(&at, &s, &n) != 0 || n >= cap)
         return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *r = at;
-    return 0;
-}
-
-static int
-codec_envelope_str(mpread_t *r, char *buf, size_t cap)
-{
-    mpread_t at = *r;
-    const char *s;
-    size_t n;
-    if (mpread_str(&at, &s, &n) != 0 || n >= cap || memchr(s, '\0', n))
+    if (is_id ? n > 0 && !message_id_valid(s, n) : memchr(s, '\0', n) != NULL)
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -645,19 +653,19 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
     case EK_POSITION:
         return mpread_int(r, &e->position);
     case EK_STREAM:
-        return codec_envelope_str(r, e->stream, sizeof e->stream);
+        return codec_envelope_str(r, e->stream, sizeof e->stream, false);
     case EK_VERSION:
         return mpread_int(r, &e->version);
     case EK_TYPE:
-        return codec_envelope_str(r, type, type_cap);
+        return codec_envelope_str(r, type, type_cap, false);
     case EK_SCHEMA:
         return mpread_int(r, schema);
     case EK_EVENT_ID:
-        return codec_envelope_id(r, e->event_id, sizeof e->event_id);
+        return codec_envelope_str(r, e->event_id, sizeof e->event_id, true);
     case EK_COMMAND_ID:
-        return codec_envelope_id(r, e->command_id, sizeof e->command_id);
+        return codec_envelope_str(r, e->command_id, sizeof e->command_id, true);
     case EK_CORRELATION_ID:
-        return codec_envelope_id(r, e->correlation_id, sizeof e->correlation_id);
+        return codec_envelope_str(r, e->correlation_id, sizeof e->correlation_id, true);
     case EK_RECORDED_AT:
         return mpread_int(r, &e->recorded_at);
     case EK_HASH:
@@ -669,7 +677,7 @@ codec_read_envelope_key(mpread_t *r, int k, envelope_t *e, int64_t *schema, char
 
 /* Sets e's type and schema from what the envelope held, once its stream is
  * known to be of a known kind with an id of the id alphabet (the ids were
- * checked as they were read: codec_envelope_id), as a command's strings
+ * checked as they were read: codec_envelope_str), as a command's strings
  * are: no control or bidi character reaches a log line or a read model
  * from the bus.  0 or -1. */
 static int
@@ -781,6 +789,22 @@ codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs)
 }
 
 void
+codec_pack_status_wait(codec_writer_t *w, int64_t min_position, int64_t wait_ms)
+{
+    codec_map_open(w);
+    codec_map_str(w, "type", "Status");
+    codec_map_int(w, "min_position", min_position);
+    codec_map_int(w, "wait_ms", wait_ms);
+    codec_map_close(w);
+}
+
+/* An accepted reply's entries after "ok". */
+static const codec_field_t reply_fields[] = {
+    CODEC_FIELD(TEXT, command_reply_t, command_id), CODEC_FIELD(TEXT, command_reply_t, stream),
+    CODEC_FIELD(INT, command_reply_t, version),     CODEC_FIELD(INT, command_reply_t, position),
+    CODEC_FIELD(BOOL, command_reply_t, duplicate)};
+
+void
 codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
 {
     if (!r->accepted) {
@@ -794,11 +818,7 @@ codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
     }
     codec_map_open(w);
     codec_map_bool(w, "ok", true);
-    codec_map_str(w, "command_id", r->command_id);
-    codec_map_str(w, "stream", r->stream);
-    codec_map_int(w, "version", r->version);
-    codec_map_int(w, "position", r->position);
-    codec_map_bool(w, "duplicate", r->duplicate);
+    codec_map_fields(w, reply_fields, sizeof reply_fields / sizeof reply_fields[0], r);
     codec_map_close(w);
 }
 

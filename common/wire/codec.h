@@ -82,6 +82,17 @@ void codec_map_str_n(codec_writer_t *w, const char *key, const char *value, size
 void codec_map_int(codec_writer_t *w, const char *key, int64_t value);
 void codec_map_bool(codec_writer_t *w, const char *key, bool value);
 void codec_map_nil(codec_writer_t *w, const char *key);
+/* A struct's members as map entries: one table of {key, kind, offsetof}
+ * names them once and codec_map_fields writes them, in table order, into
+ * the innermost open map (the caller opens, adds computed entries, closes). */
+typedef enum { CODEC_FIELD_TEXT, CODEC_FIELD_INT, CODEC_FIELD_BOOL } codec_field_kind_t;
+typedef struct {
+    const char *key;
+    codec_field_kind_t kind; /* TEXT: char[] (NUL-terminated); INT: int64_t; BOOL: bool */
+    size_t offset;           /* offsetof the member in the struct */
+} codec_field_t;
+#define CODEC_FIELD(kind_, type_, member_) {#member_, CODEC_FIELD_##kind_, offsetof(type_, member_)}
+void codec_map_fields(codec_writer_t *w, const codec_field_t *fields, size_t n, const void *obj);
 /* Appends the entries written so far into from's one open map (from->depth
  * is 1) to w's innermost open map, counting them: a reply whose entries were
  * packed before its first entries were known. */
@@ -166,6 +177,10 @@ int codec_read_event(mpread_t *r, event_t *ev, const char **why);
 void codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r);
 /* A map of field -> message (validation replies). */
 void codec_pack_field_errors(codec_writer_t *w, const field_errors_t *errs);
+/* The request {type: Status, min_position, wait_ms}: the query service's
+ * status once it has applied min_position, or after wait_ms
+ * (docs/protocol.md, the query params). */
+void codec_pack_status_wait(codec_writer_t *w, int64_t min_position, int64_t wait_ms);
 
 /* One error reply (docs/protocol.md, section 2, Reply shape).  Every
  * endpoint packs its error replies with codec_pack_error, as

@@ -4,6 +4,7 @@
 #define INV_ITEST_H
 
 #include "harness.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -132,6 +133,73 @@ itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", harness_dir(h), name);
 }
 
+/* Lines of the file at path containing needle; -1 when it cannot be read. */
+static inline int
+itest_file_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* Whether a line of the file at path contains needle (false when it cannot
+ * be read). */
+static inline bool
+itest_file_has(const char *path, const char *needle)
+{
+    return itest_file_count(path, needle) > 0;
+}
+
+/* Lines of a daemon's log containing needle (the log must exist). */
+static inline int
+itest_log_count(harness_t *h, const char *daemon, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
+    int n = itest_file_count(path, needle);
+    cr_assert_geq(n, 0, "%s cannot be read", path);
+    return n;
+}
+
+/* Waits (bounded) for a daemon's printed output to contain needle. */
+static inline void
+itest_wait_log_line(harness_t *h, const char *daemon, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    while (!itest_file_has(path, needle)) {
+        cr_assert_lt(proc_mono_ms(), deadline, "%s never printed: %s", path, needle);
+        harness_sleep_ms(10);
+    }
+}
+
+/* A "<key>: N kB" line of /proc/<pid>/status (VmRSS, VmHWM...): N, or -1
+ * when unreadable. */
+static inline long
+itest_proc_kib(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = strlen(key);
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, " %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 /* True when o, or anything inside it, is a string containing `needle`. */
 static inline bool
 itest_has_text(const msgpack_object *o, const char *needle)
@@ -233,21 +301,29 @@ itest_pack_pairs(msgpack_packer *pk, const char *spec, va_list ap)
 /* Sends {type, <pairs>} to the named endpoint and asserts that a decodable
  * reply came back (ok or not: the caller looks). */
 static inline void
-itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
-              ...)
+itest_vrequest(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
+               va_list ap)
 {
     codec_writer_t w;
     codec_writer_init(&w);
     msgpack_pack_map(&w.pk, 1 + strlen(spec));
     codec_pack_kv_str(&w.pk, "type", type);
-    va_list ap;
-    va_start(ap, spec);
     itest_pack_pairs(&w.pk, spec, ap);
-    va_end(ap);
     int rc = harness_request(h, ep, w.buf.data, w.buf.size, 15000, r);
     codec_writer_fini(&w);
     cr_assert_eq(rc, 0, "%s: no reply to %s", ep, type);
     cr_assert(r->parsed, "%s: the reply to %s is not msgpack", ep, type);
+}
+
+/* itest_vrequest with the pairs as arguments. */
+static inline void
+itest_request(harness_t *h, const char *ep, harness_reply_t *r, const char *type, const char *spec,
+              ...)
+{
+    va_list ap;
+    va_start(ap, spec);
+    itest_vrequest(h, ep, r, type, spec, ap);
+    va_end(ap);
 }
 
 /* Asserts that the reply says ok: true (naming the error otherwise). */
@@ -400,19 +476,28 @@ itest_same_file(const char *a, const char *b)
     return same && n > 0;
 }
 
-/* The daemon's live database equals a fresh build from the log. */
+/* The daemon's dumps of the live database and of fresh (a build from the
+ * log) are the same bytes. */
 static inline void
-itest_assert_equals_fresh(harness_t *h, const char *daemon, const char *live_db)
+itest_assert_same_dump(harness_t *h, const char *daemon, const char *live_db, const char *fresh)
 {
-    char fresh[512], a[512], b[512];
-    snprintf(fresh, sizeof fresh, "%s/fresh-%s.db", harness_dir(h), daemon);
+    char a[512], b[512];
     snprintf(a, sizeof a, "%s/%s.live.dump", harness_dir(h), daemon);
     snprintf(b, sizeof b, "%s/%s.fresh.dump", harness_dir(h), daemon);
-    itest_fresh_build(h, daemon, fresh);
     itest_dump(daemon, live_db, a);
     itest_dump(daemon, fresh, b);
     cr_assert(itest_same_file(a, b), "%s: live %s differs from a fresh build (diff %s %s)", daemon,
               live_db, a, b);
+}
+
+/* The daemon's live database equals a fresh build from the log. */
+static inline void
+itest_assert_equals_fresh(harness_t *h, const char *daemon, const char *live_db)
+{
+    char fresh[512];
+    snprintf(fresh, sizeof fresh, "%s/fresh-%s.db", harness_dir(h), daemon);
+    itest_fresh_build(h, daemon, fresh);
+    itest_assert_same_dump(h, daemon, live_db, fresh);
 }
 
 #endif

@@ -26,24 +26,38 @@ cleanup(void)
 
 TestSuite(bad_input, .fini = cleanup, .timeout = 240);
 
+/* A bad request: {type: T, key: value} with value a string where it must
+ * not be one (or not valid UTF-8), or, where that cannot say it, a packer. */
+typedef struct {
+    void (*pack)(msgpack_packer *pk); /* NULL: {type, key: value} */
+    const char *type, *key, *value;
+} bad_request_t;
+
 /* One ROUTER under test: its endpoint, its daemon, and a request with a
  * wrong-typed field and one with invalid UTF-8 in a text field. */
 typedef struct {
     const char *ep;
     const char *daemon;
-    void (*wrong_type)(msgpack_packer *pk);
-    void (*bad_utf8)(msgpack_packer *pk);
+    bad_request_t wrong_type;
+    bad_request_t bad_utf8;
     bool utf8_is_validation; /* true: must be "validation"; else either code */
 } target_t;
+
+/* {type, command_id, data: <a map of n entries the caller packs next>}. */
+static void
+pack_command_head(msgpack_packer *pk, const char *type, const char *command_id, size_t n)
+{
+    msgpack_pack_map(pk, 3);
+    codec_pack_kv_str(pk, "type", type);
+    codec_pack_kv_str(pk, "command_id", command_id);
+    codec_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, n);
+}
 
 static void
 pack_create_product(msgpack_packer *pk, bool price_as_string)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_kv_str(pk, "type", "CreateProduct");
-    codec_pack_kv_str(pk, "command_id", "bad-1");
-    codec_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 8);
+    pack_command_head(pk, "CreateProduct", "bad-1", 8);
     codec_pack_kv_str(pk, "product_id", "p1");
     codec_pack_kv_str(pk, "sku", "SKU-1");
     codec_pack_kv_str(pk, "name", "Hammer");
@@ -66,11 +80,7 @@ command_wrong_type(msgpack_packer *pk)
 static void
 command_bad_utf8(msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_kv_str(pk, "type", "RegisterSupplier");
-    codec_pack_kv_str(pk, "command_id", "bad-2");
-    codec_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 2);
+    pack_command_head(pk, "RegisterSupplier", "bad-2", 2);
     codec_pack_kv_str(pk, "supplier_id", "s1");
     codec_pack_kv_str(pk, "name", "Acme \xff\xfe Tools");
 }
@@ -82,42 +92,6 @@ pack_type_and_string(msgpack_packer *pk, const char *type, const char *key, cons
     msgpack_pack_map(pk, 2);
     codec_pack_kv_str(pk, "type", type);
     codec_pack_kv_str(pk, key, value);
-}
-
-static void
-query_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListProducts", "limit", "12");
-}
-
-static void
-query_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchProducts", "q", "ham\xc3\x28mer");
-}
-
-static void
-audit_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchAudit", "from_us", "12");
-}
-
-static void
-audit_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "SearchAudit", "stream", "product-\xed\xa0\x80");
-}
-
-static void
-alert_wrong_type(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListAlerts", "limit", "12");
-}
-
-static void
-alert_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ListAlerts", "product_id", "p\xff");
 }
 
 static void
@@ -143,20 +117,27 @@ catchup_wrong_type(msgpack_packer *pk)
     codec_pack_kv_int(pk, "limit", 10);
 }
 
-static void
-catchup_bad_utf8(msgpack_packer *pk)
-{
-    pack_type_and_string(pk, "ReadStream", "stream", "product-\xc0\x80");
-}
-
 static const target_t targets[] = {
-    {"command", "command", command_wrong_type, command_bad_utf8, true},
-    {"query", "query", query_wrong_type, query_bad_utf8, false},
-    {"audit", "audit", audit_wrong_type, audit_bad_utf8, false},
-    {"alert-api", "alert", alert_wrong_type, alert_bad_utf8, false},
-    {"projector", "projector", projector_wrong_type, projector_bad_utf8, false},
-    {"catchup", "relay", catchup_wrong_type, catchup_bad_utf8, false},
+    {"command", "command", {.pack = command_wrong_type}, {.pack = command_bad_utf8}, true},
+    {"query", "query", {NULL, "ListProducts", "limit", "12"},
+     {NULL, "SearchProducts", "q", "ham\xc3\x28mer"}, false},
+    {"audit", "audit", {NULL, "SearchAudit", "from_us", "12"},
+     {NULL, "SearchAudit", "stream", "product-\xed\xa0\x80"}, false},
+    {"alert-api", "alert", {NULL, "ListAlerts", "limit", "12"},
+     {NULL, "ListAlerts", "product_id", "p\xff"}, false},
+    {"projector", "projector", {.pack = projector_wrong_type}, {.pack = projector_bad_utf8}, false},
+    {"catchup", "relay", {.pack = catchup_wrong_type},
+     {NULL, "ReadStream", "stream", "product-\xc0\x80"}, false},
 };
+
+static void
+pack_bad_request(msgpack_packer *pk, const bad_request_t *b)
+{
+    if (b->pack)
+        b->pack(pk);
+    else
+        pack_type_and_string(pk, b->type, b->key, b->value);
+}
 
 /* The daemon still answers a valid request and its process is alive. */
 static void
@@ -257,7 +238,7 @@ run_target(const target_t *t)
 
     /* wrong-typed field, type as int, unknown type */
     codec_writer_reset(&w);
-    t->wrong_type(&w.pk);
+    pack_bad_request(&w.pk, &t->wrong_type);
     expect_body(t, "a wrong-typed field", w.buf.data, w.buf.size, "malformed", NULL);
     codec_writer_reset(&w);
     msgpack_pack_map(&w.pk, 1);
@@ -284,7 +265,7 @@ run_target(const target_t *t)
 
     /* invalid UTF-8 in a text field */
     codec_writer_reset(&w);
-    t->bad_utf8(&w.pk);
+    pack_bad_request(&w.pk, &t->bad_utf8);
     if (t->utf8_is_validation)
         expect_body(t, "invalid UTF-8", w.buf.data, w.buf.size, "validation", NULL);
     else
@@ -373,6 +354,27 @@ empty_request_reply_frames(const target_t *t)
     return frames;
 }
 
+/* A RegisterSupplier into w (reset) whose command_id is cid and again
+ * cid2, and whose data's name is Acme and again name2 (NULL: once). */
+static void
+pack_supplier_twice(codec_writer_t *w, const char *cid, const char *cid2, const char *name2)
+{
+    codec_writer_reset(w);
+    codec_map_open(w);
+    codec_map_str(w, "type", "RegisterSupplier");
+    codec_map_str(w, "command_id", cid);
+    if (cid2)
+        codec_map_str(w, "command_id", cid2);
+    codec_map_key(w, "data");
+    codec_map_open(w);
+    codec_map_str(w, "supplier_id", "s1");
+    codec_map_str(w, "name", "Acme");
+    if (name2)
+        codec_map_str(w, "name", name2);
+    codec_map_close(w);
+    codec_map_close(w);
+}
+
 Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
 {
     h = harness_start(NULL);
@@ -408,29 +410,9 @@ Test(bad_input, strings_are_compared_with_their_length_and_keys_come_once)
     pack_type_n(&w, "ProductAsOf", 11, "product_id", "p1\0\xff junk", 9);
     expect_body(relay, "a product_id with a NUL", w.buf.data, w.buf.size, "malformed", NULL);
     /* item 4: the first command_id counted, and the last quantity */
-    codec_writer_reset(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "RegisterSupplier");
-    codec_map_str(&w, "command_id", "dup-1");
-    codec_map_str(&w, "command_id", "dup-2");
-    codec_map_key(&w, "data");
-    codec_map_open(&w);
-    codec_map_str(&w, "supplier_id", "s1");
-    codec_map_str(&w, "name", "Acme");
-    codec_map_close(&w);
-    codec_map_close(&w);
+    pack_supplier_twice(&w, "dup-1", "dup-2", NULL);
     expect_body(command, "command_id twice", w.buf.data, w.buf.size, "malformed", NULL);
-    codec_writer_reset(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "RegisterSupplier");
-    codec_map_str(&w, "command_id", "dup-3");
-    codec_map_key(&w, "data");
-    codec_map_open(&w);
-    codec_map_str(&w, "supplier_id", "s1");
-    codec_map_str(&w, "name", "Acme");
-    codec_map_str(&w, "name", "Other");
-    codec_map_close(&w);
-    codec_map_close(&w);
+    pack_supplier_twice(&w, "dup-3", NULL, "Other");
     expect_body(command, "a data key twice", w.buf.data, w.buf.size, "malformed", NULL);
     codec_writer_fini(&w);
     /* nothing above was appended, and no rebuild was started */
@@ -464,18 +446,11 @@ assert_canonical(const void *data, size_t len, const char *what)
 static void
 request_canonical(const char *ep, const char *what, const char *type, const char *spec, ...)
 {
-    codec_writer_t w;
-    codec_writer_init(&w);
-    msgpack_pack_map(&w.pk, 1 + strlen(spec));
-    codec_pack_kv_str(&w.pk, "type", type);
+    harness_reply_t r;
     va_list ap;
     va_start(ap, spec);
-    itest_pack_pairs(&w.pk, spec, ap);
+    itest_vrequest(h, ep, &r, type, spec, ap);
     va_end(ap);
-    harness_reply_t r;
-    cr_assert_eq(harness_request(h, ep, w.buf.data, w.buf.size, ITEST_TIMEOUT_MS, &r), 0,
-                 "%s: no reply", what);
-    codec_writer_fini(&w);
     cr_assert(harness_reply_ok(&r), "%s is not ok", what);
     assert_canonical(r.data, r.len, what);
     harness_reply_fini(&r);
@@ -486,19 +461,9 @@ Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
     h = harness_start(NULL);
     cr_assert_not_null(h, "the daemons did not start (see stderr)");
     command_t c;
-    itest_cmd(&c, CMD_REGISTER_SUPPLIER, "canon-1");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_str(&c.data, F_NAME, "Acme");
+    itest_supplier_cmd(&c, "canon-1", "s1", "Acme");
     itest_accept(h, &c);
-    itest_cmd(&c, CMD_CREATE_PRODUCT, "canon-2");
-    fields_set_str(&c.data, F_PRODUCT_ID, "p1");
-    fields_set_str(&c.data, F_SKU, "SKU-1");
-    fields_set_str(&c.data, F_NAME, "Hammer");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_int(&c.data, F_PRICE_CENTS, 1200);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, 500);
-    fields_set_int(&c.data, F_STOCK, 1);
-    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 5);
+    itest_product_cmd(&c, "canon-2", "p1", "s1", "SKU-1", "Hammer", "", 1200, 500, 1, 5);
     int64_t p = itest_accept(h, &c);
     cr_assert_eq(harness_wait_position(h, "projector", p, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_wait_position(h, "audit", p, ITEST_WAIT_MS), 0);
@@ -534,23 +499,6 @@ Test(bad_input, replies_written_by_the_map_writer_are_msgpack_cs_bytes)
 }
 
 /* ---- a hostile relay's heartbeat ----------------------------------------- */
-
-/* The peak resident memory of pid (VmHWM), in KiB; -1 when unreadable. */
-static long
-vm_hwm_kb(pid_t pid)
-{
-    char path[64], line[128];
-    long kb = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
 
 /* Sends heartbeats {head: 0} until the projector has seen one (its SUB
  * reconnected to the stand-in), up to 10 s. */
@@ -595,7 +543,7 @@ Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
     for (size_t i = 0; i < nils; i++)
         msgpack_pack_nil(&w.pk);
     codec_map_close(&w);
-    long before = vm_hwm_kb(pid);
+    long before = itest_proc_kib(pid, "VmHWM");
     cr_assert_gt(before, 0);
     /* sent until taken: one within 200 ms of the last small one is dropped */
     int64_t until = proc_mono_ms() + 20000, seen = 0;
@@ -606,7 +554,7 @@ Test(bad_input, a_huge_heartbeat_costs_no_tree, .timeout = 120)
     }
     codec_writer_fini(&w);
     cr_assert_eq(seen, 1, "the projector did not take the heartbeat");
-    long after = vm_hwm_kb(pid);
+    long after = itest_proc_kib(pid, "VmHWM");
     bus_close(&pub);
     zmq_ctx_term(ctx);
     cr_log_info("projector VmHWM %ld KiB -> %ld KiB", before, after);

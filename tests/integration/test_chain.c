@@ -34,62 +34,11 @@ teardown(void)
 
 TestSuite(chain, .init = setup, .fini = teardown, .timeout = 120);
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static bool
-file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-static void
-wait_log_line(const char *daemon, const char *needle)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    int64_t deadline = now_ms() + ITEST_WAIT_MS;
-    while (!file_has(path, needle)) {
-        cr_assert_lt(now_ms(), deadline, "%s never printed: %s", path, needle);
-        pause_ms(10);
-    }
-}
-
 static void
 create_product(const char *cid, const char *pid)
 {
     command_t c;
-    itest_cmd(&c, CMD_CREATE_PRODUCT, cid);
-    fields_set_str(&c.data, F_PRODUCT_ID, pid);
-    fields_set_str(&c.data, F_SKU, pid);
-    fields_set_str(&c.data, F_NAME, "Chained widget");
-    fields_set_str(&c.data, F_DESCRIPTION, "");
-    fields_set_str(&c.data, F_SUPPLIER_ID, "s1");
-    fields_set_int(&c.data, F_PRICE_CENTS, 500);
-    fields_set_int(&c.data, F_COST_PRICE_CENTS, 200);
-    fields_set_int(&c.data, F_STOCK, 1000);
-    fields_set_int(&c.data, F_LOW_STOCK_THRESHOLD, 1);
+    itest_product_cmd(&c, cid, pid, "s1", pid, "Chained widget", "", 500, 200, 1000, 1);
     itest_accept(h, &c);
 }
 
@@ -119,7 +68,7 @@ send_together(command_t *cmds, int n, command_reply_t *replies)
     void *zctx = zmq_ctx_new();
     void *d = zmq_socket(zctx, ZMQ_DEALER);
     cr_assert_eq(zmq_connect(d, harness_endpoint(h, "command")), 0);
-    pause_ms(100); /* connected before the burst */
+    harness_sleep_ms(100); /* connected before the burst */
     codec_writer_t w;
     codec_writer_init(&w);
     for (int i = 0; i < n; i++) {
@@ -225,7 +174,7 @@ Test(chain, a_changed_event_is_named_everywhere_and_fails_only_its_streams_comma
     cr_assert_eq(harness_daemon_start(h, "command"), 0);
 
     snprintf(needle, sizeof needle, "event store damaged at position %lld", (long long)bad);
-    wait_log_line("relay", needle);
+    itest_wait_log_line(h, "relay", needle);
     cr_assert_eq(harness_status_int(h, "catchup", "store_damaged_at", ITEST_TIMEOUT_MS), bad);
 
     /* p1's commands fail, naming the position; p2's, in the same burst, go in. */
@@ -254,7 +203,7 @@ Test(chain, a_changed_event_is_named_everywhere_and_fails_only_its_streams_comma
 
     /* Nothing from the damaged position on is published or served: the new
      * events stay where they are, and the subscribers say why. */
-    pause_ms(1500);
+    harness_sleep_ms(1500);
     int64_t cp = 0;
     cr_assert_eq(harness_checkpoint(h, "projector", &cp), 0);
     cr_assert_eq(cp, last, "the projector moved past the damage to %lld", (long long)cp);

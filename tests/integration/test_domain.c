@@ -273,33 +273,6 @@ ids_of(const msgpack_object *items, const char *key, char *out, size_t cap)
     }
 }
 
-static bool
-file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-/* Waits (bounded) for a daemon's printed output to contain needle. */
-static void
-wait_log_line(const char *daemon, const char *needle)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
-    while (!file_has(path, needle)) {
-        cr_assert_lt(proc_mono_ms(), deadline, "%s never printed: %s", path, needle);
-        harness_sleep_ms(10);
-    }
-}
-
 /* ---- invctl ----------------------------------------------------------------- */
 
 /* Waits up to timeout_ms for pid; the exit status, or -1 (then killed). */
@@ -918,22 +891,22 @@ Test(domain, history_and_as_of)
     char path[512], pos[32];
     cr_assert_eq(invctl("history.out", (const char *const[]){"history", "p1", NULL}), 0);
     tool_out("history.out", path, sizeof path);
-    cr_assert(file_has(path, "ProductCreated") && file_has(path, "ProductSold") &&
-                  file_has(path, "PriceChanged"),
+    cr_assert(itest_file_has(path, "ProductCreated") && itest_file_has(path, "ProductSold") &&
+                  itest_file_has(path, "PriceChanged"),
               "invctl history lists the events (%s)", path);
     snprintf(pos, sizeof pos, "%lld", (long long)p_create);
     cr_assert_eq(
         invctl("asof.out", (const char *const[]){"--json", "product", "p1", "--as-of", pos, NULL}),
         0);
     tool_out("asof.out", path, sizeof path);
-    cr_assert(file_has(path, "\"stock\": 40") || file_has(path, "\"stock\":40"),
+    cr_assert(itest_file_has(path, "\"stock\": 40") || itest_file_has(path, "\"stock\":40"),
               "invctl product --as-of shows the old stock (%s)", path);
     /* an ISO time, well after everything: the current state */
     cr_assert_eq(invctl("asof-time.out", (const char *const[]){"--json", "product", "p1", "--as-of",
                                                                "2999-01-01T00:00:00Z", NULL}),
                  0);
     tool_out("asof-time.out", path, sizeof path);
-    cr_assert(file_has(path, "1499"), "invctl product --as-of TIME (%s)", path);
+    cr_assert(itest_file_has(path, "1499"), "invctl product --as-of TIME (%s)", path);
 
     /* invctl watch events --count 1 prints the next event */
     char *argv[] = {(char *)harness_binary("invctl"),
@@ -965,7 +938,7 @@ Test(domain, history_and_as_of)
     if (!(WIFEXITED(status)))
         kill(pid, SIGKILL), waitpid(pid, &status, 0);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invctl watch did not finish");
-    cr_assert(file_has(path, "ProductViewed") && file_has(path, "product-p1"),
+    cr_assert(itest_file_has(path, "ProductViewed") && itest_file_has(path, "product-p1"),
               "invctl watch printed the event (%s)", path);
     finish();
 }
@@ -1502,8 +1475,9 @@ Test(domain, audit_search)
     harness_reply_fini(&r);
 
     /* the printed line */
-    wait_log_line("audit", "product-p1@2 ProductSold [corr=order-flow-1] sold 35 (order o1) "
-                           "stock 40 -> 5");
+    itest_wait_log_line(h, "audit",
+                        "product-p1@2 ProductSold [corr=order-flow-1] sold 35 (order o1) "
+                        "stock 40 -> 5");
     finish();
 }
 
@@ -1641,7 +1615,7 @@ Test(domain, low_stock_alerts_stored_and_live)
     alert_msg_fini(&a);
     cr_assert_eq(alert_kinds(p, kinds, sizeof kinds), 1);
     cr_assert_str_eq(kinds, "low_stock:5");
-    wait_log_line("alert", "LOW STOCK p1 \"Widget\" stock 5 < threshold 10");
+    itest_wait_log_line(h, "alert", "LOW STOCK p1 \"Widget\" stock 5 < threshold 10");
 
     p = sell("sell-2", "p1", "o-2", 1); /* 5 -> 4: still low, no new alert */
     cr_assert_eq(alert_kinds(p, kinds, sizeof kinds), 1, "once per crossing: %s", kinds);
@@ -1652,7 +1626,7 @@ Test(domain, low_stock_alerts_stored_and_live)
     alert_msg_fini(&a);
     cr_assert_eq(alert_kinds(p, kinds, sizeof kinds), 2);
     cr_assert_str_eq(kinds, "low_stock:5,out_of_stock:0");
-    wait_log_line("alert", "OUT OF STOCK p1 \"Widget\" stock 0, threshold 10");
+    itest_wait_log_line(h, "alert", "OUT OF STOCK p1 \"Widget\" stock 0, threshold 10");
 
     p = update_stock("restock-1", "p1", 10); /* back to the threshold: cleared */
     cr_assert_eq(recv_alert(sub, "p1", ITEST_WAIT_MS, &a), 0, "the live cleared alert");
@@ -1660,7 +1634,7 @@ Test(domain, low_stock_alerts_stored_and_live)
     alert_msg_fini(&a);
     cr_assert_eq(alert_kinds(p, kinds, sizeof kinds), 3);
     cr_assert_str_eq(kinds, "low_stock:5,out_of_stock:0,cleared:10");
-    wait_log_line("alert", "CLEARED p1 \"Widget\" stock 10 >= threshold 10");
+    itest_wait_log_line(h, "alert", "CLEARED p1 \"Widget\" stock 10 >= threshold 10");
 
     p = update_stock("restock-2", "p1", 50); /* ok -> ok: nothing */
     cr_assert_eq(alert_kinds(p, kinds, sizeof kinds), 3, "%s", kinds);

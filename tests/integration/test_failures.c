@@ -868,3 +868,293 @@ Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 1
                  wal.backfilled, wal.frames);
     cr_assert_eq(harness_destroy(&h), 0, "every daemon exits 0 on SIGTERM");
 }
+
+/* ---- issue 23: files that fill up, vanish or rot ------------------------- */
+
+/* Mounts an 8 MiB tmpfs at full_mnt and starts every daemon on it; false
+ * (test skipped) when this is not root. */
+static void
+start_on_small_disk(void)
+{
+    snprintf(full_mnt, sizeof full_mnt, "/tmp/inv-full-XXXXXX");
+    cr_assert_not_null(mkdtemp(full_mnt));
+    if (mount("tmpfs", full_mnt, "tmpfs", 0, "size=8m") != 0) {
+        int err = errno;
+        rmdir(full_mnt);
+        full_mnt[0] = '\0';
+        cr_skip_test("cannot mount a tmpfs here (%s): this test needs root", strerror(err));
+    }
+    h = harness_start(&(harness_opts_t){.parent = full_mnt});
+    cr_assert(h);
+}
+
+Test(failures, a_restart_on_a_full_disk_opens_the_store_and_the_models, .timeout = 120)
+{
+    start_on_small_disk();
+    command_t c;
+    char cid[64], sid[64];
+    int64_t pos = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(cid, sizeof cid, "rfull-%d", i);
+        snprintf(sid, sizeof sid, "rfull-s%d", i);
+        supplier_cmd(&c, cid, sid, "Restart Supplies");
+        pos = itest_accept(h, &c);
+    }
+    const char *subs[] = {"projector", "audit", "alert"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+    /* every daemon that writes a file dies, the disk fills, they restart */
+    const char *writers[] = {"command", "relay", "projector", "audit", "alert"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(harness_daemon_kill(h, writers[i]), 0, "%s", writers[i]);
+    char filler[128];
+    snprintf(filler, sizeof filler, "%s/filler", full_mnt);
+    fill_disk(filler);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(harness_daemon_start(h, writers[i]), 0, "%s did not start on a full disk",
+                     writers[i]);
+    cr_assert_eq(head(), pos, "the relay serves the store");
+    /* a command now is accepted (the WAL has room) or unavailable */
+    supplier_cmd(&c, "rfull-during", "rfull-during", "Restart Supplies");
+    command_reply_t r;
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &r), 0, "no reply on a full disk");
+    cr_assert(r.accepted || r.error == REJ_UNAVAILABLE, "%s %s", reject_code_name(r.error),
+              r.message);
+    /* room again: everything goes on */
+    cr_assert_eq(unlink(filler), 0);
+    itest_accept(h, &c);
+    supplier_cmd(&c, "rfull-after", "rfull-after", "Restart Supplies");
+    pos = itest_accept(h, &c);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
+
+/* Polls the query service's Status until it answers ok with a position at
+ * or past `pos`, up to ITEST_WAIT_MS.  True when it did. */
+static bool
+query_serves(int64_t pos)
+{
+    int64_t until = now_ms() + ITEST_WAIT_MS;
+    while (now_ms() < until) {
+        harness_reply_t r;
+        harness_reply_t *rp = &r;
+        itest_request(h, "query", rp, "Status", "");
+        int64_t at = -1;
+        bool ok = harness_reply_ok(rp) && harness_reply_int(rp, "position", &at) == 0 && at >= pos;
+        harness_reply_fini(rp);
+        if (ok)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+/* Polls a subscriber's Status (control endpoint) until "rebuilds" is at
+ * least n, up to ITEST_WAIT_MS.  The last value seen. */
+static int64_t
+wait_rebuilds(const char *control, int64_t n)
+{
+    int64_t until = now_ms() + ITEST_WAIT_MS, seen = -1;
+    while (now_ms() < until && seen < n) {
+        seen = harness_status_int(h, control, "rebuilds", ITEST_TIMEOUT_MS);
+        if (seen < n)
+            usleep(100 * 1000);
+    }
+    return seen;
+}
+
+Test(failures, a_read_model_deleted_under_the_projector_is_rebuilt, .timeout = 180)
+{
+    /* read.db unlinked under the running projector and query service: the
+     * projector notices within a second, rebuilds the model into a new
+     * file from the log and swaps it in; queries answer again, from a
+     * model equal to a fresh build.  (Before: every query answered "does
+     * not exist yet" for good while the projector wrote to the deleted
+     * file and reported healthy.) */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    cr_assert_eq(harness_wait_position(h, "projector", pos, ITEST_WAIT_MS), 0);
+    char live[512];
+    in_dir("read.db", live, sizeof live);
+    cr_assert_eq(unlink(live), 0);
+    damage_load(100, false);
+    pos = head();
+    cr_assert_geq(wait_rebuilds("projector", 1), 1, "the projector did not rebuild");
+    cr_assert_eq(harness_wait_position(h, "projector", pos, ITEST_WAIT_MS), 0);
+    cr_assert(query_serves(pos), "the query service does not serve the rebuilt model");
+    cr_assert(log_has("projector", "the database file was deleted"));
+    itest_assert_equals_fresh(h, "projector", live);
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
+
+Test(failures, a_store_wal_deleted_under_the_command_service_stops_the_writes, .timeout = 180)
+{
+    /* events.db-wal unlinked under the running command-service: within a
+     * second every command is answered unavailable (nothing is written to
+     * a file nobody will read), Status says store_unusable, the log says
+     * why, and the relay stops; what was committed is checkpointed into
+     * events.db, so a restart
+     * of the command-service and the relay finds every acknowledged
+     * command after a crash and goes on.  (Before: the deletion went unnoticed, a crash
+     * then lost 75 acknowledged commands and a restart made "file is not a
+     * database" of the store.) */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    char wal[512];
+    in_dir("events.db-wal", wal, sizeof wal);
+    cr_assert_eq(unlink(wal), 0);
+    usleep(1500 * 1000); /* one check period and some */
+    command_t c;
+    supplier_cmd(&c, "wal-gone-1", "wal-gone-1", "After The WAL");
+    command_reply_t r;
+    cr_assert_eq(harness_command(h, &c, ITEST_TIMEOUT_MS, &r), 0);
+    cr_assert_not(r.accepted, "a command was accepted into a deleted WAL");
+    cr_assert_eq(r.error, REJ_UNAVAILABLE, "%s", reject_code_name(r.error));
+    cr_assert(strstr(r.message, "deleted or replaced"), "%s", r.message);
+    harness_reply_t st;
+    cr_assert_eq(harness_status(h, "command", ITEST_TIMEOUT_MS, &st), 0);
+    cr_assert(itest_bool(st.root, "store_unusable"));
+    harness_reply_fini(&st);
+    cr_assert(log_has("command", "its WAL was deleted under the running command service"));
+    cr_assert(log_has("command", "was checkpointed from the open WAL into the database file"));
+    /* the relay stops by itself (its checkpoints would copy the old WAL's
+     * frames over what a restarted command-service writes) */
+    int64_t until = now_ms() + ITEST_WAIT_MS;
+    while (harness_daemon_alive(h, "relay") && now_ms() < until)
+        usleep(50 * 1000);
+    cr_assert_not(harness_daemon_alive(h, "relay"), "the relay kept running on a deleted WAL");
+    cr_assert(log_has("relay", "its WAL was deleted under the running relay"));
+    /* a crash of the command-service, then a restart: nothing acknowledged
+     * is lost */
+    cr_assert_eq(harness_daemon_kill(h, "command"), 0);
+    cr_assert_eq(harness_daemon_start(h, "command"), 0);
+    cr_assert_eq(harness_daemon_start(h, "relay"), 0);
+    cr_assert_eq(head(), pos, "acknowledged commands were lost");
+    itest_accept(h, &c);
+    pos = head();
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
+    harness_destroy(&h); /* counts the relay that stopped on purpose */
+}
+
+/* Copies every page of the projector's WAL into read.db (a connection of
+ * the test's own): the damage that follows is in the file readers read. */
+static void
+checkpoint_model(const char *model)
+{
+    char path[512];
+    in_dir(model, path, sizeof path);
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_close(db);
+    db = NULL;
+}
+
+Test(failures, a_damaged_page_a_query_reads_is_reported_and_rebuilt, .timeout = 180)
+{
+    /* A page of the suppliers table overwritten under the running
+     * projector (which does not write that table under this load): a
+     * query that reads it gets SQLITE_CORRUPT; the query service answers
+     * unavailable "damaged" instead of serving it (Status too) and tells
+     * the projector, which rebuilds the model; queries then answer from a
+     * model equal to a fresh build. */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    cr_assert_eq(harness_wait_position(h, "query", pos, ITEST_WAIT_MS), 0);
+    cr_assert_eq(harness_daemon_stop(h, "query"), 0); /* no page of it cached */
+    checkpoint_model("read.db");
+    damage("read.db", (root_page("read.db", "suppliers") - 1) * 4096, 4096);
+    cr_assert_eq(harness_daemon_start(h, "query"), 0);
+    harness_reply_t r;
+    itest_request(h, "query", &r, "ListSuppliers", "");
+    cr_assert_not(harness_reply_ok(&r), "a damaged page was served");
+    char msg[256];
+    harness_reply_str(&r, "message", msg, sizeof msg);
+    harness_reply_fini(&r);
+    cr_assert(strstr(msg, "damaged"), "%s", msg);
+    damage_load(50, false);
+    pos = head();
+    cr_assert_geq(wait_rebuilds("projector", 1), 1, "the projector did not rebuild");
+    cr_assert(query_serves(pos));
+    itest_request(h, "query", &r, "ListSuppliers", "");
+    itest_assert_ok(&r, "ListSuppliers after the rebuild");
+    harness_reply_fini(&r);
+    cr_assert(log_has("projector", "was reported damaged by a reader"));
+    cr_assert(log_has("query", "is damaged (database disk image is malformed)"));
+    char live[512];
+    in_dir("read.db", live, sizeof live);
+    itest_assert_equals_fresh(h, "projector", live);
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
+
+Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 180)
+{
+    /* A page that the audit daemon's start never reads (an index root),
+     * damaged while it is down: PRAGMA quick_check at start finds it and
+     * the model is rebuilt (before: it was used until a search hit it). */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
+    cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
+    damage("audit.db", (root_page("audit.db", "audit_keys_by_corr") - 1) * 4096, 4096);
+    cr_assert_eq(harness_daemon_start(h, "audit"), 0);
+    cr_assert_geq(wait_rebuilds("audit", 1), 1, "the audit daemon did not rebuild");
+    cr_assert(log_has("audit", "model failed PRAGMA quick_check at start"));
+    cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
+    char live[512];
+    in_dir("audit.db", live, sizeof live);
+    itest_assert_equals_fresh(h, "audit", live);
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
+
+Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_rebuilt,
+     .timeout = 180)
+{
+    /* The root page of the audit table and of the alerts table overwritten
+     * under their running daemons, with no event coming (so no write of
+     * theirs meets the damage): SearchAudit and ListAlerts get
+     * SQLITE_CORRUPT, answer unavailable "damaged" and report it; each
+     * daemon replaces its model by a rebuild. */
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    int64_t pos = head();
+    const char *control[] = {"audit", "alert-api"};
+    const char *subs[] = {"audit", "alert"};
+    const char *models[] = {"audit.db", "alerts.db"};
+    const char *tables[] = {"audit", "alerts"};
+    const char *searches[] = {"SearchAudit", "ListAlerts"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+        checkpoint_model(models[i]);
+        damage(models[i], (root_page(models[i], tables[i]) - 1) * 4096, 4096);
+        harness_reply_t r;
+        itest_request(h, control[i], &r, searches[i], "");
+        char msg[256];
+        harness_reply_str(&r, "message", msg, sizeof msg);
+        cr_assert_not(harness_reply_ok(&r), "%s served a damaged page", searches[i]);
+        harness_reply_fini(&r);
+        cr_assert(strstr(msg, "damaged"), "%s: %s", searches[i], msg);
+        cr_assert_geq(wait_rebuilds(control[i], 1), 1, "%s did not rebuild", subs[i]);
+        cr_assert(log_has(subs[i], "was reported damaged by a reader"), "%s", subs[i]);
+        cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
+        itest_request(h, control[i], &r, searches[i], "");
+        itest_assert_ok(&r, searches[i]);
+        harness_reply_fini(&r);
+        char live[512];
+        in_dir(models[i], live, sizeof live);
+        itest_assert_equals_fresh(h, subs[i], live);
+    }
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}

@@ -35,31 +35,6 @@ cleanup(void)
 
 TestSuite(hostile, .fini = cleanup, .timeout = 240);
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* VmRSS of a process in KiB, -1 when unreadable. */
-static long
-rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 /* Connects to an ipc:// endpoint as a ZMTP 3.0 peer of type SUB (NULL
  * mechanism) and sends one subscription message of `size` bytes ("\x01"
  * then 'x's), as a hostile client would, without libzmq (whose own XSUB
@@ -106,10 +81,10 @@ zmtp_subscribe(const char *endpoint, size_t size)
 static bool
 wait_topic(void *sub, const char *topic, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
-    while (now_ms() < end) {
+    int64_t end = proc_mono_ms() + timeout_ms;
+    while (proc_mono_ms() < end) {
         zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, (long)(end - now_ms())) <= 0)
+        if (zmq_poll(&it, 1, (long)(end - proc_mono_ms())) <= 0)
             continue;
         bus_msg_t m;
         if (bus_recv(sub, &m, 0) != 0)
@@ -126,20 +101,20 @@ wait_topic(void *sub, const char *topic, int timeout_ms)
 static int
 count_heartbeats(void *sub, int ms, int64_t *longest)
 {
-    int64_t start = now_ms(), last = start;
+    int64_t start = proc_mono_ms(), last = start;
     int n = 0;
     *longest = 0;
-    while (now_ms() - start < ms) {
-        if (!wait_topic(sub, TOPIC_HEARTBEAT, (int)(ms - (now_ms() - start))))
+    while (proc_mono_ms() - start < ms) {
+        if (!wait_topic(sub, TOPIC_HEARTBEAT, (int)(ms - (proc_mono_ms() - start))))
             break;
-        int64_t t = now_ms();
+        int64_t t = proc_mono_ms();
         if (t - last > *longest)
             *longest = t - last;
         last = t;
         n++;
     }
-    if (now_ms() - last > *longest)
-        *longest = now_ms() - last;
+    if (proc_mono_ms() - last > *longest)
+        *longest = proc_mono_ms() - last;
     return n;
 }
 
@@ -184,7 +159,8 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     cr_assert(wait_topic(alerts, TOPIC_ALERT, ITEST_WAIT_MS), "no alert before the attack");
 
     pid_t relay = harness_daemon_pid(h, "relay"), alert = harness_daemon_pid(h, "alert");
-    long relay_before = rss_kib(relay), alert_before = rss_kib(alert);
+    long relay_before = itest_proc_kib(relay, "VmRSS");
+    long alert_before = itest_proc_kib(alert, "VmRSS");
     cr_assert(relay_before > 0 && alert_before > 0);
 
     /* three attackers on each PUB */
@@ -201,12 +177,14 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     cr_assert_lt(longest, 1500, "no heartbeat for %lld ms", (long long)longest);
 
     /* the alert daemon raises and publishes its next alert at once */
-    int64_t t0 = now_ms();
+    int64_t t0 = proc_mono_ms();
     create_low_product("p1", 2);
     cr_assert(wait_topic(alerts, TOPIC_ALERT, 5000), "no alert after the attack");
-    cr_assert_lt(now_ms() - t0, 3000, "the alert took %lld ms", (long long)(now_ms() - t0));
+    cr_assert_lt(proc_mono_ms() - t0, 3000, "the alert took %lld ms",
+                 (long long)(proc_mono_ms() - t0));
 
-    long relay_after = rss_kib(relay), alert_after = rss_kib(alert);
+    long relay_after = itest_proc_kib(relay, "VmRSS");
+    long alert_after = itest_proc_kib(alert, "VmRSS");
     cr_log_info("VmRSS relay %ld -> %ld KiB, alert %ld -> %ld KiB", relay_before, relay_after,
                 alert_before, alert_after);
     cr_assert_lt(relay_after - relay_before, RSS_GROWTH_MAX_KIB, "relay grew %ld -> %ld KiB",
@@ -222,21 +200,6 @@ Test(hostile, a_16_mib_subscription_leaves_the_publishers_bounded_and_live, .tim
     cr_assert_eq(harness_destroy(&h), 0);
 }
 
-/* Lines of a daemon's log containing needle. */
-static int
-log_lines(const char *daemon, const char *needle)
-{
-    char path[512], line[4096];
-    snprintf(path, sizeof path, "%s/%s.log", harness_dir(h), daemon);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 #define FLOOD 20000
 
 Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
@@ -247,7 +210,7 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
     void *ctx = zmq_ctx_new();
     void *dealer = bus_connect(ctx, ZMQ_DEALER, harness_endpoint(h, "query"));
     cr_assert_not_null(dealer);
-    int64_t start = now_ms();
+    int64_t start = proc_mono_ms();
     int answered = 0;
     for (int i = 0; i < FLOOD; i++) {
         cr_assert_eq(zmq_send(dealer, "\xc1", 1, 0), 1);
@@ -266,8 +229,8 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
             bus_msg_close(&m);
         }
     }
-    int64_t seconds = (now_ms() - start) / 1000 + 1;
-    int warned = log_lines("query", "bad request (malformed)");
+    int64_t seconds = (proc_mono_ms() - start) / 1000 + 1;
+    int warned = itest_log_count(h, "query", "bad request (malformed)");
     cr_log_info("%d undecodable requests in %lld s: %d log lines", FLOOD, (long long)seconds,
                 warned);
     cr_assert_leq(warned, LOG_BURST * (seconds + 1), "%d lines for %d requests in %lld s", warned,
@@ -275,13 +238,13 @@ Test(hostile, a_flood_of_garbage_writes_a_bounded_log, .timeout = 180)
     cr_assert_geq(warned, 1, "the first refusals are logged");
 
     /* a refusal after the window reports what was left out */
-    int notes = log_lines("query", "similar suppressed)");
+    int notes = itest_log_count(h, "query", "similar suppressed)");
     struct timespec pause = {.tv_sec = 1, .tv_nsec = 100 * 1000 * 1000};
     nanosleep(&pause, NULL);
     harness_reply_t r;
     cr_assert_eq(harness_request(h, "query", "\xc1", 1, ITEST_TIMEOUT_MS, &r), 0);
     harness_reply_fini(&r);
-    cr_assert_eq(log_lines("query", "similar suppressed)"), notes + 1);
+    cr_assert_eq(itest_log_count(h, "query", "similar suppressed)"), notes + 1);
     cr_assert_eq(harness_status(h, "query", ITEST_TIMEOUT_MS, &r), 0);
     harness_reply_fini(&r);
     bus_close(&dealer);

@@ -69,12 +69,20 @@ hist_add(hist_t *h, event_type_t type, const char *kind, const char *id)
     return e;
 }
 
+/* An event of the stream <kind>-<id> with one text field besides the id. */
+static inline event_t *
+hist_add_text(hist_t *h, event_type_t type, const char *kind, const char *id, field_id_t field,
+              const char *text)
+{
+    event_t *e = hist_add(h, type, kind, id);
+    fields_set_str(&e->data, field, text);
+    return e;
+}
+
 static inline event_t *
 ev_supplier(hist_t *h, const char *sid, const char *name)
 {
-    event_t *e = hist_add(h, EV_SUPPLIER_REGISTERED, "supplier", sid);
-    fields_set_str(&e->data, F_NAME, name);
-    return e;
+    return hist_add_text(h, EV_SUPPLIER_REGISTERED, "supplier", sid, F_NAME, name);
 }
 
 static inline event_t *
@@ -162,9 +170,7 @@ ev_review(hist_t *h, const char *pid, const char *rid, int64_t rating)
 static inline event_t *
 ev_discontinue(hist_t *h, const char *pid, const char *reason)
 {
-    event_t *e = hist_add(h, EV_PRODUCT_DISCONTINUED, "product", pid);
-    fields_set_str(&e->data, F_REASON, reason);
-    return e;
+    return hist_add_text(h, EV_PRODUCT_DISCONTINUED, "product", pid, F_REASON, reason);
 }
 
 /* Fills env.hash of events 0..last (indexes) as the store would: the

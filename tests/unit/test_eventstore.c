@@ -25,8 +25,7 @@ static eventstore_t *es;
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "es");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "es", "events.db", path, sizeof path);
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
     cr_assert_not_null(es);
@@ -783,9 +782,14 @@ Test(eventstore, recorded_at_never_goes_back)
     const int64_t times[] = {100, 90, 90, 200, 150, 300};
     int64_t stored[6];
     append_at_times(times, 6, stored);
+    /* behind the head, times move on from it at half the real rate
+     * (timeslew.h): at least the head's, well under a second more here */
     const int64_t expect[] = {100, 100, 100, 200, 200, 300};
-    for (int i = 0; i < 6; i++)
-        cr_assert_eq(stored[i], expect[i], "event %d", i + 1);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_geq(stored[i], expect[i], "event %d", i + 1);
+        cr_assert_lt(stored[i], expect[i] + 1000000, "event %d", i + 1);
+        cr_assert(i == 0 || stored[i] >= stored[i - 1], "event %d", i + 1);
+    }
     int64_t head, rec;
     cr_assert_eq(eventstore_head(es, &head, &rec), ERR_OK);
     cr_assert_eq(rec, 300);

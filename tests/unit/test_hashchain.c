@@ -55,8 +55,7 @@ static int64_t v1, v2; /* the two streams' versions */
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "chain");
-    snprintf(path, sizeof path, "%s/events.db", dir);
+    scratch_make_file(dir, sizeof dir, "chain", "events.db", path, sizeof path);
     v1 = v2 = 0;
     eventstore_options_t opts = {false, 1000, 0, 0};
     cr_assert_eq(eventstore_open(path, &opts, &es), ERR_OK);
@@ -142,15 +141,23 @@ flip_payload_byte(int64_t position)
     shell(sql);
 }
 
+/* The chain verified over the whole store in one call. */
+static es_chain_state_t
+verify_all(void)
+{
+    es_chain_state_t c;
+    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
+    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    return c;
+}
+
 Test(chainstore, appends_link_every_event_to_the_previous_position)
 {
     append_n(6);
     seen_t s = {0};
     cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 100, see_raw, &s), ERR_OK);
     cr_assert_eq(s.n, 6);
-    es_chain_state_t c;
-    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
-    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    es_chain_state_t c = verify_all();
     cr_assert_eq(c.bad_position, 0);
     cr_assert_eq(c.checked, 6);
     cr_assert_eq(c.through, 6);
@@ -179,9 +186,7 @@ Test(chainstore, a_payload_byte_changed_with_sql_is_found_and_named)
     memset(&s, 0, sizeof s);
     cr_assert_eq(eventstore_load_stream(es, "product-p2", 0, 0, see_event, &s), ERR_OK);
     cr_assert_eq(s.n, 4);
-    es_chain_state_t c;
-    cr_assert_eq(eventstore_chain_start(es, 0, &c), ERR_OK);
-    cr_assert_eq(eventstore_chain_verify(es, &c, INT64_MAX, 1000), ERR_OK);
+    es_chain_state_t c = verify_all();
     cr_assert_eq(c.bad_position, 5);
     cr_assert_eq(c.through, 4);
     char err[128] = "";
@@ -192,38 +197,13 @@ Test(chainstore, a_payload_byte_changed_with_sql_is_found_and_named)
     cr_assert_eq(c.checked, 3);
 }
 
+static void forge_tail(int64_t from, int64_t to);
+
 Test(chainstore, a_row_rewritten_with_its_own_hash_breaks_the_next_link)
 {
     append_n(6);
     /* A forger who recomputes position 3's hash from its new bytes. */
-    flip_payload_byte(3);
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT s.name, e.version, e.type, e.payload, e.recorded_at,"
-                                    " (SELECT hash FROM events WHERE position = 2)"
-                                    " FROM events e JOIN streams s USING (stream_id)"
-                                    " WHERE position = 3",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    const char *type = (const char *)sqlite3_column_text(st, 2);
-    uint8_t h[CHAIN_HASH_LEN];
-    chain_hash(sqlite3_column_blob(st, 5),
-               &(chain_event_t){name, strlen(name), sqlite3_column_int64(st, 1), type,
-                                strlen(type), sqlite3_column_blob(st, 3),
-                                (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 4)},
-               h);
-    sqlite3_finalize(st);
-    cr_assert_eq(sqlite3_prepare_v2(db, "UPDATE events SET hash = ? WHERE position = 3", -1, &st,
-                                    NULL),
-                 SQLITE_OK);
-    sqlite3_bind_blob(st, 1, h, CHAIN_HASH_LEN, SQLITE_STATIC);
-    cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    forge_tail(3, 3);
     es_chain_state_t c;
     char err[128] = "";
     cr_assert_eq(eventstore_verify_file(path, 0, &c, err, sizeof err), ERR_OK, "%s", err);

@@ -20,10 +20,8 @@ file_size(const char *path)
 
 Test(modeldb, checkpoints_keep_the_wal_small)
 {
-    char dir[64];
-    scratch_make(dir, sizeof dir, "modeldb");
-    char path[128], wal[136];
-    snprintf(path, sizeof path, "%s/m.db", dir);
+    char dir[64], path[128], wal[136];
+    scratch_make_file(dir, sizeof dir, "modeldb", "m.db", path, sizeof path);
     snprintf(wal, sizeof wal, "%s-wal", path);
     sqlite3 *db = NULL;
     cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x BLOB);", &db), SQLITE_OK);
@@ -75,10 +73,8 @@ marked(const char *path)
  * leaves it; the owner's clean close removes it. */
 Test(modeldb, only_the_unsynced_writer_removes_the_marker)
 {
-    char dir[64];
-    scratch_make(dir, sizeof dir, "modeldb");
-    char path[128];
-    snprintf(path, sizeof path, "%s/m.db", dir);
+    char dir[64], path[128];
+    scratch_make_file(dir, sizeof dir, "modeldb", "m.db", path, sizeof path);
     sqlite3 *writer = NULL, *other = NULL;
     cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x);", &writer), SQLITE_OK);
     cr_assert(!marked(path), "a model opens with its fsyncs");
@@ -100,10 +96,8 @@ Test(modeldb, only_the_unsynced_writer_removes_the_marker)
 
 Test(modeldb, the_checkpoint_event_is_kept_and_added_to_older_models)
 {
-    char dir[64];
-    scratch_make(dir, sizeof dir, "modeldb");
-    char path[128];
-    snprintf(path, sizeof path, "%s/m.db", dir);
+    char dir[64], path[128];
+    scratch_make_file(dir, sizeof dir, "modeldb", "m.db", path, sizeof path);
     /* a model written before the column: the checkpoint row without it */
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
@@ -158,10 +152,8 @@ Test(modeldb, the_sync_setting_is_off_or_normal)
  * alone, so no marker is left beside its temporary name. */
 Test(modeldb, a_bulk_build_keeps_no_marker)
 {
-    char dir[64];
-    scratch_make(dir, sizeof dir, "modeldb");
-    char path[128];
-    snprintf(path, sizeof path, "%s/m.db.building", dir);
+    char dir[64], path[128];
+    scratch_make_file(dir, sizeof dir, "modeldb", "m.db.building", path, sizeof path);
     sqlite3 *db = NULL;
     cr_assert_eq(modeldb_open_bulk(path, "CREATE TABLE t(x);", &db), SQLITE_OK);
     cr_assert_eq(modeldb_set_sync(db, MODELDB_SYNC_OFF), SQLITE_OK);
@@ -188,10 +180,8 @@ damage_page_3(const char *path)
  * still says so, and only that connection. */
 Test(modeldb, a_damage_report_outlives_the_rollback_on_its_connection_only)
 {
-    char dir[64];
-    scratch_make(dir, sizeof dir, "modeldb");
-    char path[128];
-    snprintf(path, sizeof path, "%s/m.db", dir);
+    char dir[64], path[128];
+    scratch_make_file(dir, sizeof dir, "modeldb", "m.db", path, sizeof path);
     sqlite3 *db = NULL, *other = NULL;
     cr_assert_eq(modeldb_open(path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", &db),
                  SQLITE_OK);

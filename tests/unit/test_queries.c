@@ -14,6 +14,7 @@
 #include "server.h"
 
 #include "event_history.h"
+#include "readmodeltest.h"
 #include "scratch.h"
 
 #include <criterion/criterion.h>
@@ -31,15 +32,6 @@ static char path[128];
 static hist_t *hist;
 static readmodel_t *model;
 static queries_t *qe;
-
-static void
-apply_range(readmodel_t *m, const hist_t *h, int from, int to)
-{
-    cr_assert_eq(readmodel_begin(m), 0);
-    for (int i = from; i < to; i++)
-        cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
-    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position, h->ev[to - 1].env.event_id), 0);
-}
 
 /* 25 products p00..p24 over two suppliers, with prices, sales, reviews,
  * a rename and a discontinued product. */
@@ -77,14 +69,13 @@ history_shop(hist_t *h)
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "queries");
-    snprintf(path, sizeof path, "%s/read.db", dir);
+    scratch_make_file(dir, sizeof dir, "queries", "read.db", path, sizeof path);
     hist = hist_new();
     history_shop(hist);
     const char *why = NULL;
     model = readmodel_open(path, &why);
     cr_assert_not_null(model, "%s", why);
-    apply_range(model, hist, 0, hist->n);
+    readmodeltest_apply(model, hist, 0, hist->n);
     qe = queries_new(path);
     cr_assert_not_null(qe);
 }
@@ -669,7 +660,7 @@ Test(queries, unavailable_until_the_file_exists)
     assert_error(ASK("GetProductDetail", {"product_id", 's', "p01", 0}), "unavailable");
     readmodel_t *m = readmodel_open(later, NULL);
     cr_assert_not_null(m);
-    apply_range(m, hist, 0, 3);
+    readmodeltest_apply(m, hist, 0, 3);
     const msgpack_object *r = ASK0("Status");
     assert_ok(r);
     cr_assert_eq(get_int(r, "position"), 3);
@@ -688,8 +679,8 @@ Test(queries, reopens_when_the_file_is_swapped)
     snprintf(tmp, sizeof tmp, "%s.link", link_path);
     readmodel_t *a = readmodel_open(gen1, NULL), *b = readmodel_open(gen2, NULL);
     cr_assert(a && b);
-    apply_range(a, hist, 0, 5);
-    apply_range(b, hist, 0, 9);
+    readmodeltest_apply(a, hist, 0, 5);
+    readmodeltest_apply(b, hist, 0, 9);
     cr_assert_eq(symlink("live.db.1", link_path), 0);
     queries_t *saved = qe;
     qe = queries_new(link_path);
@@ -712,7 +703,7 @@ model_at_5(const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", dir, name);
     readmodel_t *m = readmodel_open(out, NULL);
     cr_assert_not_null(m);
-    apply_range(m, hist, 0, 5);
+    readmodeltest_apply(m, hist, 0, 5);
     return m;
 }
 
@@ -726,7 +717,7 @@ Test(queries, a_batch_reads_one_snapshot)
     qe = queries_new(live);
     queries_begin_batch(qe);
     cr_assert_eq(get_int(ASK0("Status"), "position"), 5);
-    apply_range(a, hist, 5, 9); /* the projector commits meanwhile (WAL: not blocked) */
+    readmodeltest_apply(a, hist, 5, 9); /* the projector commits meanwhile (WAL: not blocked) */
     cr_assert_eq(get_int(ASK0("Status"), "position"), 5, "same snapshot within the batch");
     int64_t pos = -1;
     cr_assert_eq(queries_position(qe, &pos), 0);
@@ -758,11 +749,7 @@ send_status(void *ctx, int64_t min_position, int64_t wait_ms)
     cr_assert_not_null(d);
     codec_writer_t w;
     codec_writer_init(&w);
-    codec_map_open(&w);
-    codec_map_str(&w, "type", "Status");
-    codec_map_int(&w, "min_position", min_position);
-    codec_map_int(&w, "wait_ms", wait_ms);
-    codec_map_close(&w);
+    codec_pack_status_wait(&w, min_position, wait_ms);
     cr_assert_eq(zmq_send(d, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
     return d;
@@ -810,7 +797,7 @@ Test(queries, waiting_requests_do_not_block_others)
     cr_assert(reached);
 
     int64_t t0 = proc_mono_ms();
-    apply_range(m, hist, 5, 8);
+    readmodeltest_apply(m, hist, 5, 8);
     cr_assert_eq(recv_status(waiter, 2000, &reached), 8);
     cr_assert(reached);
     cr_assert_lt(proc_mono_ms() - t0, 500, "the wait took too long");
@@ -848,7 +835,7 @@ Test(queries, dashboard_keeps_answering_past_int64)
     ev_product(hist, "big2", "Big Two", "s1", "Acme", 10, INT64_C(1) << 31, INT64_C(1) << 31, 0);
     ev_product(hist, "big3", "Big Three", "s1", "Acme", INT64_C(1) << 62, 0, 10, 0);
     ev_sold(hist, "big3", 4, INT64_C(1) << 62, 10);
-    apply_range(model, hist, from, hist->n);
+    readmodeltest_apply(model, hist, from, hist->n);
     const msgpack_object *r = ASK0("Dashboard");
     assert_ok(r);
     cr_assert_eq(get(r, "inventory_value_cents")->type, MSGPACK_OBJECT_POSITIVE_INTEGER);

@@ -6,6 +6,7 @@
 #include "readmodel.h"
 
 #include "event_history.h"
+#include "readmodeltest.h"
 #include "scratch.h"
 
 #include <criterion/criterion.h>
@@ -24,8 +25,7 @@ static char path[128];
 static void
 setup(void)
 {
-    scratch_make(dir, sizeof dir, "readmodel");
-    snprintf(path, sizeof path, "%s/read.db", dir);
+    scratch_make_file(dir, sizeof dir, "readmodel", "read.db", path, sizeof path);
 }
 
 static void
@@ -34,20 +34,10 @@ teardown(void)
     scratch_remove(dir);
 }
 
-/* Applies events [from, to) of h as one batch ending at position to. */
-static void
-apply_range(readmodel_t *m, const hist_t *h, int from, int to)
-{
-    cr_assert_eq(readmodel_begin(m), 0);
-    for (int i = from; i < to; i++)
-        cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d: %s", i, readmodel_errmsg(m));
-    cr_assert_eq(readmodel_commit(m, h->ev[to - 1].env.position, h->ev[to - 1].env.event_id), 0);
-}
-
 static void
 apply_all(readmodel_t *m, const hist_t *h)
 {
-    apply_range(m, h, 0, h->n);
+    readmodeltest_apply(m, h, 0, h->n);
 }
 
 static readmodel_t *
@@ -310,8 +300,8 @@ Test(readmodel, reapplying_every_event_changes_nothing)
     apply_all(m, h);
     char *once = dump_of(m);
     for (int i = 0; i < h->n; i++) /* every event again, one batch each */
-        apply_range(m, h, i, i + 1);
-    apply_range(m, h, h->n - 1, h->n); /* restore the checkpoint */
+        readmodeltest_apply(m, h, i, i + 1);
+    readmodeltest_apply(m, h, h->n - 1, h->n); /* restore the checkpoint */
     char *twice = dump_of(m);
     cr_assert_str_eq(once, twice);
     free(once);
@@ -326,7 +316,7 @@ Test(readmodel, rollback_leaves_model_and_checkpoint)
     ev_supplier(h, "s1", "Acme");
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
     readmodel_t *m = open_model(path);
-    apply_range(m, h, 0, 1);
+    readmodeltest_apply(m, h, 0, 1);
     cr_assert_eq(readmodel_begin(m), 0);
     cr_assert_eq(readmodel_apply(m, &h->ev[1]), 0);
     readmodel_rollback(m);
@@ -349,7 +339,7 @@ Test(readmodel, rollback_forgets_the_rows_it_created)
     ev_product(h, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5); /* [1] */
     ev_sold(h, "p1", 2, 1000, 20);                                      /* [2] */
     readmodel_t *m = open_model(path);
-    apply_range(m, h, 0, 1);
+    readmodeltest_apply(m, h, 0, 1);
     cr_assert_eq(readmodel_begin(m), 0); /* p1 created and sold, then rolled back */
     cr_assert_eq(readmodel_apply(m, &h->ev[1]), 0);
     cr_assert_eq(readmodel_apply(m, &h->ev[2]), 0);
@@ -360,7 +350,7 @@ Test(readmodel, rollback_forgets_the_rows_it_created)
     ev_product(g, "p0", "Red Widget", "s1", "Acme", 500, 300, 7, 5);
     ev_product(g, "p1", "Blue Widget", "s1", "Acme", 1000, 600, 20, 5);
     ev_sold(g, "p1", 2, 1000, 20);
-    apply_range(m, g, 1, g->n);
+    readmodeltest_apply(m, g, 1, g->n);
     cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p0'"), 7);
     cr_assert_eq(sql_int("SELECT stock FROM admin_products WHERE product_id = 'p1'"), 18);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products WHERE product_id = 'p1'"), 2);
@@ -456,7 +446,7 @@ Test(readmodel, differential_two_fresh_models_dump_equal)
     readmodel_t *b = open_model(path_b);
     apply_all(a, h);                  /* one batch */
     for (int i = 0; i < h->n; i += 3) /* small batches */
-        apply_range(b, h, i, i + 3 < h->n ? i + 3 : h->n);
+        readmodeltest_apply(b, h, i, i + 3 < h->n ? i + 3 : h->n);
     char *da = dump_of(a), *db = dump_of(b);
     cr_assert_gt(strlen(da), 500);
     cr_assert(strstr(da, "product_search product_id=\"p1\" term=\"widget\""), "%s", da);
@@ -477,7 +467,7 @@ Test(readmodel, dump_differs_when_models_differ)
     readmodel_t *a = open_model(path);
     readmodel_t *b = open_model(path_b);
     apply_all(a, h);
-    apply_range(b, h, 0, h->n - 1);
+    readmodeltest_apply(b, h, 0, h->n - 1);
     char *da = dump_of(a), *db = dump_of(b);
     cr_assert_str_neq(da, db);
     free(da);
@@ -568,7 +558,7 @@ Test(readmodel, sales_folded_in_one_batch_equal_one_event_per_batch)
     cr_assert_eq(readmodel_commit(a, h->ev[h->n - 1].env.position, h->ev[h->n - 1].env.event_id),
                  0);
     for (int i = 0; i < h->n; i++)
-        apply_range(b, h, i, i + 1);
+        readmodeltest_apply(b, h, i, i + 1);
     char *da = dump_of(a), *db = dump_of(b);
     cr_assert(strstr(da, "sales_daily"), "%s", da);
     cr_assert_str_eq(da, db);
@@ -606,7 +596,7 @@ Test(readmodel, folded_views_stock_and_sales_are_written_at_commit)
     ev_stock(h, "p1", 48, 60);
     ev_viewed(h, "p1");
     readmodel_t *m = open_model(path);
-    apply_range(m, h, 0, 4);
+    readmodeltest_apply(m, h, 0, 4);
     cr_assert_eq(readmodel_begin(m), 0);
     for (int i = 4; i < h->n; i++)
         cr_assert_eq(readmodel_apply(m, &h->ev[i]), 0, "apply %d", i);
@@ -625,7 +615,7 @@ Test(readmodel, folded_views_stock_and_sales_are_written_at_commit)
     cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p3'"), 4);
     cr_assert_eq(sql_int("SELECT units_sold_today FROM dashboard"), 2);
     /* the same events again change nothing */
-    apply_range(m, h, 4, h->n);
+    readmodeltest_apply(m, h, 4, h->n);
     cr_assert_eq(sql_int("SELECT view_count FROM product_details WHERE product_id = 'p1'"), 3);
     cr_assert_eq(sql_int("SELECT stock FROM product_details WHERE product_id = 'p1'"), 60);
     readmodel_close(&m);
@@ -643,12 +633,12 @@ Test(readmodel, rollback_forgets_folded_sales)
     ev_sold(h, "p1", 2, 1000, 20);
     ev_sold(h, "p1", 3, 1000, 18);
     readmodel_t *m = open_model(path);
-    apply_range(m, h, 0, 3); /* the fold now knows p1 at version 2 */
+    readmodeltest_apply(m, h, 0, 3); /* the fold now knows p1 at version 2 */
     cr_assert_eq(readmodel_begin(m), 0);
     cr_assert_eq(readmodel_apply(m, &h->ev[3]), 0);
     readmodel_rollback(m);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products"), 2);
-    apply_range(m, h, 3, 4);
+    readmodeltest_apply(m, h, 3, 4);
     cr_assert_eq(sql_int("SELECT units_sold FROM admin_products"), 5);
     cr_assert_eq(sql_int("SELECT stock FROM product_details"), 15);
     cr_assert_eq(sql_int("SELECT units FROM sales_daily"), 5);
@@ -726,13 +716,13 @@ Test(readmodel, bulk_build_dumps_equal_to_a_normal_model)
     const char *why = NULL;
     readmodel_t *b = readmodel_open_bulk(building, &why);
     cr_assert_not_null(b, "readmodel_open_bulk: %s", why);
-    apply_range(b, h, 0, 5);
+    readmodeltest_apply(b, h, 0, 5);
     cr_assert_eq(readmodel_begin(b), 0); /* a failed batch: rolled back */
     for (int i = 5; i < h->n; i++)
         cr_assert_eq(readmodel_apply(b, &h->ev[i]), 0);
     readmodel_rollback(b);
     for (int i = 5; i < h->n; i += 4)
-        apply_range(b, h, i, i + 4 < h->n ? i + 4 : h->n);
+        readmodeltest_apply(b, h, i, i + 4 < h->n ? i + 4 : h->n);
     cr_assert_eq(access(built, F_OK), -1, "nothing adopted before the end");
     cr_assert_eq(readmodel_bulk_finish(&b, built), 0);
     cr_assert_null(b);
@@ -742,8 +732,8 @@ Test(readmodel, bulk_build_dumps_equal_to_a_normal_model)
     int n = h->n;
     ev_rename(h, "s1", "Acme Corp", "Initech");
     ev_product(h, "p4", "Yellow Widget", "s1", "Initech", 700, 300, 9, 2);
-    apply_range(a, h, n, h->n);
-    apply_range(b, h, n, h->n);
+    readmodeltest_apply(a, h, n, h->n);
+    readmodeltest_apply(b, h, n, h->n);
     char *da = dump_of(a), *db = dump_of(b);
     cr_assert(strstr(da, "product_search product_id=\"p4\" term=\"initech\""), "%s", da);
     cr_assert_str_eq(da, db);
@@ -825,8 +815,8 @@ Test(readmodel, sums_past_int64_saturate_and_stay_integers)
     ev_sold(h, "p5", P62, 1, INT64_MAX);
     ev_sold(h, "p5", P62, 1, INT64_MAX - P62);
     readmodel_t *m = open_model(path);
-    apply_range(m, h, 0, split);
-    apply_range(m, h, split, h->n);
+    readmodeltest_apply(m, h, 0, split);
+    readmodeltest_apply(m, h, split, h->n);
 
     cr_assert_eq(sql_type("SELECT inventory_value_cents FROM dashboard"), SQLITE_INTEGER);
     cr_assert_eq(sql_int("SELECT inventory_value_cents FROM dashboard"), INT64_MAX);

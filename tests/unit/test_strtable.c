@@ -40,6 +40,17 @@ put(strtable_t *t, const char *key, int value)
     return e;
 }
 
+/* Puts p0..p<n-1>, pi with the value i + base. */
+static void
+put_keys(strtable_t *t, int n, int base)
+{
+    char key[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "p%d", i);
+        put(t, key, i + base);
+    }
+}
+
 Test(strtable, a_put_entry_is_found_again)
 {
     strtable_t *tables[] = {table_new(64, 4, false), table_new(8, 0, false)};
@@ -122,11 +133,8 @@ Test(strtable, a_pinned_entry_is_never_evicted)
 Test(strtable, a_cache_never_holds_more_than_its_capacity_nor_a_wrong_entry)
 {
     strtable_t *t = table_new(64, 16, false);
+    put_keys(t, 1000, 1);
     char key[16];
-    for (int i = 0; i < 1000; i++) {
-        snprintf(key, sizeof key, "p%d", i);
-        put(t, key, i + 1);
-    }
     int held = 0;
     for (int i = 0; i < 1000; i++) {
         snprintf(key, sizeof key, "p%d", i);
@@ -201,11 +209,8 @@ Test(strtable, a_map_keeps_insertion_order_and_is_full_at_its_capacity)
 Test(strtable, a_growing_map_keeps_every_entry_and_its_index)
 {
     strtable_t *t = table_new(4, 0, true);
+    put_keys(t, 5000, 0);
     char key[16];
-    for (int i = 0; i < 5000; i++) {
-        snprintf(key, sizeof key, "p%d", i);
-        put(t, key, i);
-    }
     cr_assert_eq(strtable_count(t), 5000);
     cr_assert_geq(strtable_capacity(t), 5000);
     for (int i = 0; i < 5000; i++) {

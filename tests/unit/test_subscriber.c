@@ -29,41 +29,46 @@
 
 /* ---- decisions ----------------------------------------------------------- */
 
-Test(subscriber, the_next_position_is_applied)
+/* What a live event at `pos` does, with `next` the position the model
+ * wants, by whether the model is verified and whether it is unusable. */
+Test(subscriber, a_live_event_is_applied_dropped_or_starts_a_catch_up)
 {
-    cr_assert_eq(substate_on_event(8, 8, true, false), SUBSTATE_APPLY);
-    cr_assert_eq(substate_on_event(1, 1, true, false), SUBSTATE_APPLY);
+    static const struct {
+        int64_t pos, next;
+        bool verified, unusable;
+        substate_event_t want;
+        const char *why;
+    } cases[] = {
+        {8, 8, true, false, SUBSTATE_APPLY, "the next position"},
+        {1, 1, true, false, SUBSTATE_APPLY, "the first position"},
+        {9, 8, true, false, SUBSTATE_CATCH_UP, "a gap"},
+        {1000, 8, true, false, SUBSTATE_CATCH_UP, "a wide gap"},
+        {7, 8, true, false, SUBSTATE_DUPLICATE, "a duplicate"},
+        {1, 8, true, false, SUBSTATE_DUPLICATE, "an old duplicate"},
+        {8, 8, false, false, SUBSTATE_CATCH_UP, "nothing is applied before verifying"},
+        {7, 8, false, false, SUBSTATE_CATCH_UP, "nor dropped before verifying"},
+        {8, 8, true, true, SUBSTATE_IGNORE, "an unusable model takes no live event"},
+        {9, 8, true, true, SUBSTATE_IGNORE, "an unusable model takes no gap"},
+        {8, 8, false, true, SUBSTATE_IGNORE, "unusable and unverified"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_eq(substate_on_event(cases[i].pos, cases[i].next, cases[i].verified,
+                                       cases[i].unusable),
+                     cases[i].want, "%s", cases[i].why);
 }
 
-Test(subscriber, a_gap_starts_a_catch_up)
+Test(subscriber, a_head_above_the_checkpoint_is_a_gap)
 {
-    cr_assert_eq(substate_on_event(9, 8, true, false), SUBSTATE_CATCH_UP);
-    cr_assert_eq(substate_on_event(1000, 8, true, false), SUBSTATE_CATCH_UP);
     cr_assert(substate_behind(8, 8), "a head above the checkpoint (next - 1) is a gap");
     cr_assert_not(substate_behind(7, 8));
     cr_assert_not(substate_behind(3, 8), "a head below is not a gap");
 }
 
-Test(subscriber, a_duplicate_is_dropped)
+Test(subscriber, a_page_event_is_applied_only_in_order)
 {
-    cr_assert_eq(substate_on_event(7, 8, true, false), SUBSTATE_DUPLICATE);
-    cr_assert_eq(substate_on_event(1, 8, true, false), SUBSTATE_DUPLICATE);
     cr_assert_eq(substate_on_page_event(7, 8), SUBSTATE_PAGE_SKIP);
     cr_assert_eq(substate_on_page_event(8, 8), SUBSTATE_PAGE_APPLY);
     cr_assert_eq(substate_on_page_event(9, 8), SUBSTATE_PAGE_OUT_OF_ORDER);
-}
-
-Test(subscriber, nothing_is_applied_before_the_model_is_verified)
-{
-    cr_assert_eq(substate_on_event(8, 8, false, false), SUBSTATE_CATCH_UP);
-    cr_assert_eq(substate_on_event(7, 8, false, false), SUBSTATE_CATCH_UP);
-}
-
-Test(subscriber, an_unusable_model_takes_no_live_event)
-{
-    cr_assert_eq(substate_on_event(8, 8, true, true), SUBSTATE_IGNORE);
-    cr_assert_eq(substate_on_event(9, 8, true, true), SUBSTATE_IGNORE);
-    cr_assert_eq(substate_on_event(8, 8, false, true), SUBSTATE_IGNORE);
 }
 
 Test(subscriber, a_head_below_the_checkpoint_makes_the_model_verify)
