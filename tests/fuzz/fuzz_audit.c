@@ -4,14 +4,12 @@
  * (subscriber_handle_control) hands SearchAudit to auditapi_handle, whose
  * parameters are decoded by params against an audit model in a scratch
  * folder that holds the story (fuzz.h). */
+#include "fuzzsub.h"
 #include "auditapi.h"
 #include "auditlog.h"
-#include "fuzz.h"
-#include "subscriber.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zmq.h>
 
 static subscriber_t *sub;
 static auditlog_t *model;
@@ -22,26 +20,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    static event_t evs[FUZZ_STORY_MAX];
     char path[128];
     const char *why;
     model = auditlog_open(fuzz_path("audit.db", path, sizeof path), NULL, &why);
-    if (!model)
-        abort();
-    int n = fuzz_story_events(evs, FUZZ_STORY_MAX);
-    if (auditlog_ops.begin(model) != 0)
-        abort();
-    for (int i = 0; i < n; i++)
-        if (auditlog_ops.apply(model, &evs[i]) != 0)
-            abort();
-    if (auditlog_ops.commit(model, n, evs[n - 1].env.event_id) != 0)
-        abort();
-    void *zctx = zmq_ctx_new();
-    subscriber_config_t cfg = {
-        .name = "audit", .events_ep = "inproc://none", .catchup_ep = "inproc://none"};
-    if (!zctx || !(sub = subscriber_new(zctx, &cfg, &auditlog_ops, model)))
-        abort();
-    subscriber_set_control(sub, NULL, auditapi_handle, &model);
+    fuzz_seed_model(&auditlog_ops, model, FUZZ_STORY_MAX);
+    sub = fuzz_control_runtime("audit", &auditlog_ops, model, auditapi_handle, &model);
     codec_writer_init(&w);
     return 0;
 }
@@ -49,7 +32,5 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rpc_request_t req = {.body = data, .len = size, .w = &w};
-    subscriber_handle_control(sub, &req);
-    return 0;
+    return fuzz_feed_control(sub, &w, data, size);
 }
