@@ -62,11 +62,11 @@ struct commandsvc {
     codec_writer_t w;
     int64_t accepted, rejected, batches, unavailable;
     int64_t damaged_commands; /* commands failed on a damaged stream (svc_damaged) */
-    int64_t loads; /* aggregates loaded from the store: cache misses */
-    fileid_t store_id;      /* events.db and its WAL as opened */
-    bool store_id_taken;    /* store_id holds them (it could be taken at start) */
-    const char *store_lost; /* why the store is written no more (fileid_check), NULL: fine */
-    int64_t store_check_ms; /* monotonic time of the next check */
+    int64_t loads;            /* aggregates loaded from the store: cache misses */
+    fileid_t store_id;        /* events.db and its WAL as opened */
+    bool store_id_taken;      /* store_id holds them (it could be taken at start) */
+    const char *store_lost;   /* why the store is written no more (fileid_check), NULL: fine */
+    int64_t store_check_ms;   /* monotonic time of the next check */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -559,24 +559,12 @@ svc_on_command(void *arg, rpc_request_t *req)
     return RPC_KEPT;
 }
 
-/* The command ROUTER (docs/protocol.md, sections 4 and 11): Status is a
- * type like any other; refusals are shaped as command replies. */
-static const rpc_proto_t svc_proto = {
-    .keys = codec_command_keys,
-    .nkeys = CODEC_COMMAND_NKEYS,
-    .command_shape = true,
-    .bad_frames = "expected one body frame after the routing envelope",
-    .too_large = "message of %2$zu bytes exceeds the limit of %1$d",
-    .not_map = "a command must be a map",
-    .unknown = "unknown command type",
-    .log_refused = "malformed request: %s",
-    .log_dropped = "reply dropped: %s",
-};
+/* The command ROUTER (rpc_command_proto): Status is a type like any other. */
 static const rpc_route_t svc_routes[] = {
     {.type = "Status", .handle = svc_on_status},
     {.type = RPC_ANY, .handle = svc_on_command},
 };
-static const rpc_endpoint_t svc_endpoint = {&svc_proto, svc_routes,
+static const rpc_endpoint_t svc_endpoint = {&rpc_command_proto, svc_routes,
                                             sizeof svc_routes / sizeof svc_routes[0]};
 
 /* Takes what the ROUTER holds, up to a batch, and runs it. */

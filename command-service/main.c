@@ -58,19 +58,17 @@ settings_load(settings_t *s, int argc, char **argv)
                        "wait this long for the write lock before answering unavailable"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
-    int rc = config_parse("command-service", opts, sizeof opts / sizeof opts[0], argc, argv);
+    int rc = config_load("command-service", "command", opts, sizeof opts / sizeof opts[0], argc,
+                         argv, &s->log_level);
     if (rc != 0)
         return rc;
-    log_level_t level;
-    if (log_level_parse(s->log_level, &level) != 0 ||
-        (strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) || s->batch_max < 1 ||
+    if ((strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) || s->batch_max < 1 ||
         s->batch_max > 4096 || s->cache_slots < 1 || s->snapshot_every < 0 || s->cache_mb < 1 ||
         s->busy_timeout_ms < 0) {
-        fprintf(stderr, "bad setting: log level %s, sync %s, batch-max %lld, cache-slots %lld\n",
-                s->log_level, s->sync, (long long)s->batch_max, (long long)s->cache_slots);
+        fprintf(stderr, "bad setting: sync %s, batch-max %lld, cache-slots %lld\n", s->sync,
+                (long long)s->batch_max, (long long)s->cache_slots);
         return -1;
     }
-    log_init("command", level);
     return 0;
 }
 

@@ -42,16 +42,14 @@ settings_load(settings_t *s, int argc, char **argv)
             "fsync the WAL itself when committed rows wait this long for a durable nudge"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
-    int rc = config_parse("outbox-relay", opts, sizeof opts / sizeof opts[0], argc, argv);
+    int rc = config_load("outbox-relay", "relay", opts, sizeof opts / sizeof opts[0], argc, argv,
+                         &s->log_level);
     if (rc != 0)
         return rc;
-    log_level_t level;
-    if (log_level_parse(s->log_level, &level) != 0 || s->self_sync_ms < 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s or INV_RELAY_SELF_SYNC_MS=%lld\n",
-                s->log_level, (long long)s->self_sync_ms);
+    if (s->self_sync_ms < 0) {
+        fprintf(stderr, "bad setting INV_RELAY_SELF_SYNC_MS=%lld\n", (long long)s->self_sync_ms);
         return -1;
     }
-    log_init("relay", level);
     return 0;
 }
 

@@ -23,32 +23,24 @@ typedef struct {
 } query_config_t;
 
 static int
-load_config(query_config_t *cfg, int argc, char **argv, log_level_t *level)
+load_config(query_config_t *cfg, int argc, char **argv)
 {
     const config_option_t opts[] = {
         CONFIG_STR_OPT("--db", "INV_READ_DB", &cfg->db, "read model database (read-only)"),
         CONFIG_STR_OPT("--bind", "INV_QUERY_BIND", &cfg->bind, "query ROUTER endpoint"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level, "debug|info|warn|error"),
     };
-    int rc = config_parse("query-service", opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != 0)
-        return rc;
-    if (log_level_parse(cfg->log_level, level) != 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL/--log-level=%s\n", cfg->log_level);
-        return -1;
-    }
-    return 0;
+    return config_load("query-service", "query", opts, sizeof opts / sizeof opts[0], argc, argv,
+                       &cfg->log_level);
 }
 
 int
 main(int argc, char **argv)
 {
     query_config_t cfg = {"read.db", EP_QUERY, "info"};
-    log_level_t level;
-    int rc = load_config(&cfg, argc, argv, &level);
+    int rc = load_config(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    log_init("query", level);
     proc_install_signals();
 
     queries_t *queries = queries_new(cfg.db);

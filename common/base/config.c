@@ -1,5 +1,6 @@
 /* config: see config.h. */
 #include "config.h"
+#include "log.h"
 #include "version.h"
 
 #include <errno.h>
@@ -78,5 +79,21 @@ config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, 
         if (config_set(o, o->flag, value) != 0)
             return -1;
     }
+    return 0;
+}
+
+int
+config_load(const char *prog, const char *log_name, const config_option_t *opts, size_t n, int argc,
+            char **argv, const char *const *log_level)
+{
+    int rc = config_parse(prog, opts, n, argc, argv);
+    if (rc != 0)
+        return rc;
+    log_level_t level;
+    if (log_level_parse(*log_level, &level) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", *log_level);
+        return -1;
+    }
+    log_init(log_name, level);
     return 0;
 }

@@ -37,4 +37,11 @@ typedef struct {
  * String targets point into argv or the environment (never freed). */
 int config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, char **argv);
 
+/* config_parse, then the log level that the table's --log-level row left
+ * in *log_level, and log_init(log_name, it): every daemon's start.  0, 1
+ * when --help or --version was printed, -1 after saying on stderr what
+ * was bad. */
+int config_load(const char *prog, const char *log_name, const config_option_t *opts, size_t n,
+                int argc, char **argv, const char *const *log_level);
+
 #endif

@@ -65,12 +65,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
                                 .sync = "off"};
     config_option_t opts[SUBDAEMON_OPTS_MAX];
     size_t n = subdaemon_options(opts, cfg, spec);
-    int rc = config_parse(spec->prog, opts, n, argc, argv);
-    log_level_t level = LOG_INFO;
-    if (rc == 0 && log_level_parse(cfg->log_level, &level) != 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", cfg->log_level);
-        rc = -1;
-    }
+    int rc = config_load(spec->prog, spec->name, opts, n, argc, argv, &cfg->log_level);
     if (rc == 0 && modeldb_parse_sync(cfg->sync, &cfg->sync_policy) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
@@ -80,7 +75,6 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         cfg->once = strcmp(cfg->mode, "once") == 0;
         cfg->dump = strcmp(cfg->mode, "dump") == 0;
         cfg->batch_max = cfg->once && spec->once_batch_max > 0 ? spec->once_batch_max : 5000;
-        log_init(spec->name, level);
     }
     return rc;
 }

@@ -135,3 +135,15 @@ rpc_serve(const rpc_endpoint_t *ep, void *router, void *arg, codec_writer_t *w)
     bus_msg_close(&m);
     return rc;
 }
+
+const rpc_proto_t rpc_command_proto = {
+    .keys = codec_command_keys,
+    .nkeys = CODEC_COMMAND_NKEYS,
+    .command_shape = true,
+    .bad_frames = "expected one body frame after the routing envelope",
+    .too_large = "message of %2$zu bytes exceeds the limit of %1$d",
+    .not_map = "a command must be a map",
+    .unknown = "unknown command type",
+    .log_refused = "malformed request: %s",
+    .log_dropped = "reply dropped: %s",
+};

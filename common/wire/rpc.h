@@ -61,6 +61,12 @@ typedef struct {
     const char *log_dropped;
 } rpc_proto_t;
 
+/* The command ROUTER's protocol (docs/protocol.md, sections 4 and 11):
+ * the command keys indexed by the cursor, refusals shaped as command
+ * replies.  The command-service serves it; the fuzz harness of commands
+ * feeds it. */
+extern const rpc_proto_t rpc_command_proto;
+
 /* One request while it is handled. */
 typedef struct {
     bus_msg_t *msg;              /* the received message, routing frames first (NULL in tests) */

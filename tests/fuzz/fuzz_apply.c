@@ -10,7 +10,7 @@
 #include "alerts.h"
 #include "auditlog.h"
 #include "codec.h"
-#include "fuzz.h"
+#include "fuzzsub.h"
 #include "readmodel.h"
 
 #include <stddef.h>
@@ -31,16 +31,7 @@ static event_t ev;
 static void
 seed_model(model_t *m, const char *name, const subscriber_ops_t *ops, void *model)
 {
-    static event_t evs[FUZZ_STORY_MAX];
-    int n = fuzz_story_events(evs, FUZZ_STORY_MAX);
-    n = n < FUZZ_APPLY_BASE ? n : FUZZ_APPLY_BASE;
-    if (!model || ops->begin(model) != 0)
-        abort();
-    for (int i = 0; i < n; i++)
-        if (ops->apply(model, &evs[i]) != 0)
-            abort();
-    if (ops->commit(model, n, evs[n - 1].env.event_id) != 0)
-        abort();
+    fuzz_seed_model(ops, model, FUZZ_APPLY_BASE);
     *m = (model_t){name, ops, model};
 }
 

@@ -40,21 +40,11 @@ on_command(void *arg, rpc_request_t *req)
     return RPC_REPLY;
 }
 
-/* As the command-service's (command-service/commandsvc.c, svc_proto). */
-static const rpc_proto_t command_proto = {
-    .keys = codec_command_keys,
-    .nkeys = CODEC_COMMAND_NKEYS,
-    .command_shape = true,
-    .bad_frames = "expected one body frame after the routing envelope",
-    .too_large = "message of %2$zu bytes exceeds the limit of %1$d",
-    .not_map = "a command must be a map",
-    .unknown = "unknown command type",
-};
 static const rpc_route_t command_routes[] = {
     {.type = "Status", .handle = on_status},
     {.type = RPC_ANY, .handle = on_command},
 };
-static const rpc_endpoint_t command_endpoint = {&command_proto, command_routes, 2};
+static const rpc_endpoint_t command_endpoint = {&rpc_command_proto, command_routes, 2};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,13 +3,11 @@
  * whole control protocol), answered by the subscriber runtime's own
  * dispatcher (subscriber_handle_control) over a projector read model in a
  * scratch folder.  Rebuild is refused (no rebuild factory is set). */
-#include "fuzz.h"
+#include "fuzzsub.h"
 #include "readmodel.h"
-#include "subscriber.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zmq.h>
 
 static subscriber_t *sub;
 static codec_writer_t w;
@@ -21,12 +19,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     char path[128];
     const char *why;
-    readmodel_t *m = readmodel_open(fuzz_path("read.db", path, sizeof path), &why);
-    void *zctx = zmq_ctx_new();
-    subscriber_config_t cfg = {
-        .name = "projector", .events_ep = "inproc://none", .catchup_ep = "inproc://none"};
-    if (!m || !zctx || !(sub = subscriber_new(zctx, &cfg, &readmodel_ops, m)))
-        abort();
+    readmodel_t *model = readmodel_open(fuzz_path("read.db", path, sizeof path), &why);
+    sub = fuzz_control_runtime("projector", &readmodel_ops, model, NULL, NULL);
     codec_writer_init(&w);
     return 0;
 }
@@ -34,7 +28,5 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rpc_request_t req = {.body = data, .len = size, .w = &w};
-    subscriber_handle_control(sub, &req);
-    return 0;
+    return fuzz_feed_control(sub, &w, data, size);
 }
