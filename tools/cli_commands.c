@@ -234,24 +234,31 @@ print_outcome(const command_reply_t *r)
     }
 }
 
-/* Asks the query service to wait until it has applied `position`.
- * Returns 0 when reached, 3 when not, 1 on a connection error. */
+/* Asks the query service to wait until it has applied `position`, all
+ * within --timeout-ms: the service waits up to that less a margin for the
+ * round trip (CLI_MAX_WAIT_MS at most).  The command was accepted before
+ * this is called, so every way of not seeing it applied, an unreachable
+ * query service included, is 3 (accepted, not seen), never 1: a script
+ * that retries on 1 would send it again.  Returns 0 when reached, else 3. */
 static int
 wait_for_query(void *zctx, const cli_opts_t *opts, int64_t position)
 {
-    int wait_ms = opts->timeout_ms < CLI_MAX_WAIT_MS ? opts->timeout_ms : CLI_MAX_WAIT_MS;
+    int total_ms = opts->timeout_ms;
+    int margin_ms = total_ms > 1000 ? 500 : total_ms / 2;
+    int wait_ms = total_ms - margin_ms < CLI_MAX_WAIT_MS ? total_ms - margin_ms : CLI_MAX_WAIT_MS;
     codec_writer_t w;
     codec_writer_init(&w);
     codec_pack_status_wait(&w, position, wait_ms);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_QUERY];
-    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + 2000, &reply);
+    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, wait_ms + margin_ms, &reply);
     codec_writer_fini(&w);
     if (rc != CLIENT_OK) {
         char msg[512];
-        client_describe(rc, "query-service", ep, wait_ms + 2000, msg, sizeof msg);
-        fprintf(stderr, "invctl: --wait: %s\n", msg);
-        return 1;
+        client_describe(rc, "query-service", ep, wait_ms + margin_ms, msg, sizeof msg);
+        fprintf(stderr, "invctl: --wait: the command was accepted (position %lld), but %s\n",
+                (long long)position, msg);
+        return 3;
     }
     int64_t at = -1;
     bool reached = false;

@@ -46,7 +46,8 @@ usage(FILE *f)
           "\nMoney is in cents (--price 1999 is 19.99).  Times are ISO-8601 UTC\n"
           "(2026-11-23T15:11:24Z) or microseconds since the epoch.\n"
           "Exit codes: 0 ok, 1 usage/connection error, 2 rejected or error reply,\n"
-          "3 accepted but --wait timed out.\n",
+          "3 accepted but --wait did not see it applied (timed out or query service\n"
+          "unreachable): do not send it again under another id.\n",
           f);
 }
 

@@ -447,8 +447,11 @@ fake_command_service(void *arg)
     return NULL;
 }
 
+/* `invctl sell p1 --qty 2 --timeout-ms 300` against a fake command-service
+ * (present: it answers, accepting or rejecting); with `wait`, --wait too,
+ * the query service's endpoint a socket nobody serves. */
 static int
-run_against_fake(bool present, bool accept)
+run_against_fake_waiting(bool present, bool accept, bool wait)
 {
     fake_t f = {zmq_ctx_new(), "", accept, 0};
     snprintf(f.ep, sizeof f.ep, "ipc:///tmp/invctl-test-%d.sock", (int)getpid());
@@ -459,17 +462,38 @@ run_against_fake(bool present, bool accept)
             usleep(1000);
         cr_assert_eq(f.ready, 1);
     }
-    char **argv = ARGV("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep);
+    char query_ep[128];
+    snprintf(query_ep, sizeof query_ep, "ipc:///tmp/invctl-test-%d-nobody.sock", (int)getpid());
+    char **argv = ARGV("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep,
+                       "--query-ep", query_ep, "--wait");
+    int argc = ARGC("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep,
+                    "--query-ep", query_ep, "--wait") -
+               (wait ? 0 : 1);
+    argv[argc] = NULL;
     cli_opts_t o;
-    cr_assert_eq(
-        cli_parse(ARGC("sell", "p1", "--qty", "2", "--timeout-ms", "300", "--command-ep", f.ep),
-                  argv, &o, err, sizeof err),
-        0);
+    cr_assert_eq(cli_parse(argc, argv, &o, err, sizeof err), 0);
     int rc = cli_commands_run(f.zctx, &o, cli_commands_find("sell"));
     if (present)
         pthread_join(t, NULL);
     zmq_ctx_term(f.zctx);
     return rc;
+}
+
+static int
+run_against_fake(bool present, bool accept)
+{
+    return run_against_fake_waiting(present, accept, false);
+}
+
+/* Accepted, then --wait cannot reach the query service: the command is in,
+ * so the exit is 3 (accepted but not seen applied), not 1, which a script
+ * retries (and sells twice); and within --timeout-ms, not 2 s past it. */
+Test(cli, an_accepted_command_whose_wait_cannot_reach_the_query_side_exits_3_in_time)
+{
+    int64_t t0 = proc_mono_ms();
+    cr_expect_eq(run_against_fake_waiting(true, true, true), 3);
+    cr_expect_leq(proc_mono_ms() - t0, 1500, "took %lld ms with --timeout-ms 300",
+                  (long long)(proc_mono_ms() - t0));
 }
 
 Test(cli, accepted_command_exits_0)
@@ -597,8 +621,7 @@ Test(cli, ext_values_anywhere_print_as_ext, .timeout = 10)
     pack_ext(&w, 4, "v", 1);
     char *out = pretty_of(&w);
     cr_expect_not_null(strstr(out, "value: <ext 5, 3 bytes>"), "got:\n%s", out);
-    cr_expect_not_null(strstr(out, "list: [<ext -1, 4 bytes>, <ext 1, 1 bytes>]"), "got:\n%s",
-                       out);
+    cr_expect_not_null(strstr(out, "list: [<ext -1, 4 bytes>, <ext 1, 1 bytes>]"), "got:\n%s", out);
     cr_expect_not_null(strstr(out, "<ext 7, 8 bytes>  e=<ext 2, 2 bytes>"), "got:\n%s", out);
     cr_expect_not_null(strstr(out, "#1 [k=<ext 4, 1 bytes>]"), "got:\n%s", out);
     free(out);
@@ -608,12 +631,15 @@ Test(cli, ext_values_anywhere_print_as_ext, .timeout = 10)
 Test(cli, headings_keys_and_values_never_reach_the_terminal_raw)
 {
     static const char *const hostile[] = {
-        "\x1b]0;owned\x07",        /* OSC: sets the window title */
-        "\x1b[2J\x1b[31mred",      /* CSI: clears the screen */
-        "c1 \xc2\x9b" "31m",       /* U+009B: CSI as one character */
-        "raw \x9b" "31m \xff\xfe", /* the C1 byte alone, invalid UTF-8 */
-        "bidi \xe2\x80\xae" "txt.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
-        "ls \xe2\x80\xa8 ps",      /* U+2028 */
+        "\x1b]0;owned\x07",   /* OSC: sets the window title */
+        "\x1b[2J\x1b[31mred", /* CSI: clears the screen */
+        "c1 \xc2\x9b"
+        "31m", /* U+009B: CSI as one character */
+        "raw \x9b"
+        "31m \xff\xfe", /* the C1 byte alone, invalid UTF-8 */
+        "bidi \xe2\x80\xae"
+        "txt.exe",            /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        "ls \xe2\x80\xa8 ps", /* U+2028 */
         "del \x7f nul \0 end",
     };
     size_t n = sizeof hostile / sizeof hostile[0];
@@ -660,7 +686,8 @@ Test(cli, pretty_text_replaces_what_a_terminal_acts_on)
     cr_expect_str_eq(buf, "?\xc2\xa0?x");
     pretty_text("caf\xc3\xa9 \xe2\x82\xac", 9, buf, sizeof buf); /* valid text passes */
     cr_expect_str_eq(buf, "caf\xc3\xa9 \xe2\x82\xac");
-    cr_expect_eq(pretty_text("\xe2\x82\xac\xe2\x82\xac", 6, buf, 5), 3); /* never half a character */
+    cr_expect_eq(pretty_text("\xe2\x82\xac\xe2\x82\xac", 6, buf, 5),
+                 3); /* never half a character */
     cr_expect_str_eq(buf, "\xe2\x82\xac");
 }
 
