@@ -25,7 +25,7 @@ struct checkpointer {
     fileid_t store_id;  /* events.db and its WAL as opened (G22) */
     bool store_id_taken;
     bool store_lost;    /* one of them was deleted or replaced: no more checkpoints */
-    bool lost_seen;     /* under mu: store_lost, for checkpointer_store_lost */
+    bool lost_seen;     /* under mu: store_lost, for checkpointer_seen */
 };
 
 /* The monotonic time period_ms from now, for pthread_cond_timedwait. */
@@ -185,20 +185,11 @@ checkpointer_destroy(checkpointer_t **cp)
     *cp = NULL;
 }
 
-bool
-checkpointer_store_lost(checkpointer_t *c)
+checkpointer_seen_t
+checkpointer_seen(checkpointer_t *c)
 {
     pthread_mutex_lock(&c->w.mu);
-    bool lost = c->lost_seen;
+    checkpointer_seen_t seen = {.wal = c->wal, .store_lost = c->lost_seen};
     pthread_mutex_unlock(&c->w.mu);
-    return lost;
-}
-
-es_wal_state_t
-checkpointer_wal(checkpointer_t *c)
-{
-    pthread_mutex_lock(&c->w.mu);
-    es_wal_state_t wal = c->wal;
-    pthread_mutex_unlock(&c->w.mu);
-    return wal;
+    return seen;
 }

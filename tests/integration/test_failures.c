@@ -653,6 +653,27 @@ damage_load(int count, bool setup)
     cr_assert_eq(itest_run(argv, log, true), 0, "invbench failed (see %s)", log);
 }
 
+/* The system started, with 200 commands over 30 new products in it; the
+ * head position. */
+static int64_t
+start_loaded(void)
+{
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    return head();
+}
+
+/* daemon's model file (in the harness's folder) holds what a model built
+ * afresh from the store holds. */
+static void
+assert_model_fresh(const char *daemon, const char *model)
+{
+    char live[512];
+    in_dir(model, live, sizeof live);
+    itest_assert_equals_fresh(h, daemon, live);
+}
+
 Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
 {
     /* Where a damaged model file is found: the projector's when a batch
@@ -692,9 +713,7 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     cr_assert(log_has("audit", "audit.db is damaged (*** in database main *** Page "));
     cr_assert(log_has("alert", "is damaged (file is not a database): removed it"));
     for (int i = 0; i < 3; i++) {
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, daemons[i], live);
+        assert_model_fresh(daemons[i], models[i]);
     }
 }
 
@@ -750,9 +769,7 @@ assert_rebuilt_after_restore(int64_t now, const char *said)
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(harness_wait_position(h, sub_names[i], now, ITEST_WAIT_MS), 0, "%s",
                      sub_names[i]);
-        char live[512];
-        in_dir(sub_models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, sub_names[i], live);
+        assert_model_fresh(sub_names[i], sub_models[i]);
         cr_assert(log_has(sub_names[i], "was built from another history than the event store's"),
                   "%s", sub_names[i]);
         cr_assert(!said || log_has(sub_names[i], said), "%s: %s", sub_names[i], said);
@@ -972,10 +989,7 @@ Test(failures, a_read_model_deleted_under_the_projector_is_rebuilt, .timeout = 1
      * model equal to a fresh build.  (Before: every query answered "does
      * not exist yet" for good while the projector wrote to the deleted
      * file and reported healthy.) */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "projector", pos, ITEST_WAIT_MS), 0);
     char live[512];
     in_dir("read.db", live, sizeof live);
@@ -1001,10 +1015,7 @@ Test(failures, a_store_wal_deleted_under_the_command_service_stops_the_writes, .
      * command after a crash and goes on.  (Before: the deletion went unnoticed, a crash
      * then lost 75 acknowledged commands and a restart made "file is not a
      * database" of the store.) */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     char wal[512];
     in_dir("events.db-wal", wal, sizeof wal);
     cr_assert_eq(unlink(wal), 0);
@@ -1065,10 +1076,7 @@ Test(failures, a_damaged_page_a_query_reads_is_reported_and_rebuilt, .timeout = 
      * unavailable "damaged" instead of serving it (Status too) and tells
      * the projector, which rebuilds the model; queries then answer from a
      * model equal to a fresh build. */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "query", pos, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_daemon_stop(h, "query"), 0); /* no page of it cached */
     checkpoint_model("read.db");
@@ -1090,9 +1098,7 @@ Test(failures, a_damaged_page_a_query_reads_is_reported_and_rebuilt, .timeout = 
     harness_reply_fini(&r);
     cr_assert(log_has("projector", "was reported damaged by a reader"));
     cr_assert(log_has("query", "is damaged (database disk image is malformed)"));
-    char live[512];
-    in_dir("read.db", live, sizeof live);
-    itest_assert_equals_fresh(h, "projector", live);
+    assert_model_fresh("projector", "read.db");
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }
 
@@ -1101,10 +1107,7 @@ Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 18
     /* A page that the audit daemon's start never reads (an index root),
      * damaged while it is down: PRAGMA quick_check at start finds it and
      * the model is rebuilt (before: it was used until a search hit it). */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
     damage("audit.db", (root_page("audit.db", "audit_keys_by_corr") - 1) * 4096, 4096);
@@ -1112,9 +1115,7 @@ Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 18
     cr_assert_geq(wait_rebuilds("audit", 1), 1, "the audit daemon did not rebuild");
     cr_assert(log_has("audit", "model failed PRAGMA quick_check at start"));
     cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
-    char live[512];
-    in_dir("audit.db", live, sizeof live);
-    itest_assert_equals_fresh(h, "audit", live);
+    assert_model_fresh("audit", "audit.db");
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }
 
@@ -1126,10 +1127,7 @@ Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_reb
      * theirs meets the damage): SearchAudit and ListAlerts get
      * SQLITE_CORRUPT, answer unavailable "damaged" and report it; each
      * daemon replaces its model by a rebuild. */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     const char *control[] = {"audit", "alert-api"};
     const char *subs[] = {"audit", "alert"};
     const char *models[] = {"audit.db", "alerts.db"};
@@ -1152,9 +1150,7 @@ Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_reb
         itest_request(h, control[i], &r, searches[i], "");
         itest_assert_ok(&r, searches[i]);
         harness_reply_fini(&r);
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, subs[i], live);
+        assert_model_fresh(subs[i], models[i]);
     }
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }

@@ -41,15 +41,10 @@ run(aggregate_t *a, const supplier_t *sup, const command_t *cmd, int64_t k)
     if (d.code != REJ_NONE)
         return false;
     event_t ev;
-    memset(&ev, 0, sizeof ev);
-    strcpy(ev.env.stream, a->stream);
-    ev.env.version = aggcache_version(a) + 1;
-    ev.env.type = d.type;
-    ev.env.schema = event_spec(d.type)->schema;
+    decision_event(&d, a->stream, aggcache_version(a) + 1, &ev);
     strcpy(ev.env.event_id, "e");
     strcpy(ev.env.command_id, "c");
     ev.env.recorded_at = 1;
-    ev.data = d.data;
     cr_assert_eq(eventstore_append(es, &ev), ERR_OK);
     aggstore_fold(a, &ev);
     cr_assert_eq(aggstore_maybe_snapshot(es, a, k), ERR_OK);
