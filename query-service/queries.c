@@ -545,7 +545,8 @@ q_admin_product(queries_t *q, const request_t *req)
 }
 
 /* The list statement `which` with the cursor's key (tag) bound as its
- * parameter 1; NULL with *res set when there is none or the cursor is bad. */
+ * first parameter and the page's limit + 1 as its last; NULL with *res set
+ * when there is none or the cursor is bad. */
 static sqlite3_stmt *
 q_list_stmt(queries_t *q, int which, const request_t *req, char tag, qresult_t *res)
 {
@@ -555,6 +556,7 @@ q_list_stmt(queries_t *q, int which, const request_t *req, char tag, qresult_t *
     if (*res != Q_OK)
         return NULL;
     sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_count(st), req->limit + 1);
     return st;
 }
 
@@ -570,7 +572,6 @@ q_list_products(queries_t *q, const request_t *req)
     if (req->present & RP_IN_STOCK)
         sqlite3_bind_int(st, 3, req->in_stock);
     sqlite3_bind_int(st, 4, req->include_discontinued);
-    sqlite3_bind_int64(st, 5, req->limit + 1);
     return q_list(q, st, req, 'p', 0);
 }
 
@@ -579,10 +580,7 @@ q_list_suppliers(queries_t *q, const request_t *req)
 {
     qresult_t res;
     sqlite3_stmt *st = q_list_stmt(q, QS_LIST_SUPPLIERS, req, 's', &res);
-    if (!st)
-        return res;
-    sqlite3_bind_int64(st, 2, req->limit + 1);
-    return q_list(q, st, req, 's', 0);
+    return st ? q_list(q, st, req, 's', 0) : res;
 }
 
 /* Runs an offset-paginated statement whose last two parameters are
