@@ -41,12 +41,10 @@ static void
 fuzz_setup(void)
 {
     const char *why;
-    seed_model(&models[0], "projector", &readmodel_ops,
-               readmodel_open(fuzz_path("read.db"), &why));
+    seed_model(&models[0], "projector", &readmodel_ops, readmodel_open(fuzz_path("read.db"), &why));
     seed_model(&models[1], "audit", &auditlog_ops,
                auditlog_open(fuzz_path("audit.db"), NULL, &why));
-    seed_model(&models[2], "alerts", &alerts_ops,
-               alerts_open(fuzz_path("alerts.db"), NULL, &why));
+    seed_model(&models[2], "alerts", &alerts_ops, alerts_open(fuzz_path("alerts.db"), NULL, &why));
 }
 
 int

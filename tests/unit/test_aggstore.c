@@ -135,7 +135,8 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     random_product_history(a, 20, 10, 7);
     cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(
-        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ERR_OK);
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1),
+        ERR_OK);
     cr_assert_eq(eventstore_commit(es), ERR_OK);
     *b = *a;
     cr_assert_eq(aggstore_load(es, b, true), ERR_OK);
@@ -174,9 +175,10 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
                  SQLITE_OK);
     sqlite3_bind_blob(st, 1, w.buf.data, (int)w.buf.size, SQLITE_STATIC);
     uint8_t hash[CHAIN_HASH_LEN]; /* its link of the chain, as the store would write it */
-    chain_hash(chain_genesis,
-               &(chain_event_t){"product-old", 11, 1, "ProductCreated", 14, w.buf.data, w.buf.size, 1},
-               hash);
+    chain_hash(
+        chain_genesis,
+        &(chain_event_t){"product-old", 11, 1, "ProductCreated", 14, w.buf.data, w.buf.size, 1},
+        hash);
     sqlite3_bind_blob(st, 2, hash, CHAIN_HASH_LEN, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
