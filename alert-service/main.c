@@ -54,8 +54,8 @@ main(int argc, char **argv)
         return rc;
     }
     subdaemon_t d;
-    subdaemon_init(&d);
-    void *pub_sock = subdaemon_bind(&d, ZMQ_PUB, pub_ep);
+    security_require(pub_ep, ROLES_READ); /* who may watch alerts */
+    void *pub_sock = subdaemon_init(&d, &cfg) == 0 ? subdaemon_bind(&d, ZMQ_PUB, pub_ep) : NULL;
     const subscriber_factory_t factory = alerts_factory(&live);
     const subdaemon_model_t m = {&alerts_ops, live.model, alertapi_handle, &live.model, &factory};
     if (!pub_sock || subdaemon_start(&d, &cfg, &m) != 0) {

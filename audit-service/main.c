@@ -51,10 +51,11 @@ main(int argc, char **argv)
         return rc;
     }
     subdaemon_t d;
-    subdaemon_init(&d);
     const subscriber_factory_t factory = auditlog_factory(&live);
     const subdaemon_model_t m = {&auditlog_ops, live.model, auditapi_handle, &live.model, &factory};
-    if (subdaemon_start(&d, &cfg, &m) != 0) {
+    if (subdaemon_init(&d, &cfg) != 0) {
+        rc = 1; /* logged */
+    } else if (subdaemon_start(&d, &cfg, &m) != 0) {
         LOG_E(NULL, "cannot bind %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
     } else {

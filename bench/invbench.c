@@ -3,6 +3,7 @@
 #include "config.h"
 #include "fields.h"
 #include "proc.h"
+#include "security.h"
 #include "topology.h"
 
 #include <stdio.h>
@@ -13,6 +14,8 @@
 typedef struct {
     const char *mode, *mix, *prefix, *ack_log, *format;
     const char *command_ep, *query_ep, *projector_ep, *audit_ep, *alert_ep, *relay_ep;
+    const char *keys_dir, *key_file;
+    int64_t insecure;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup, retry_ms,
         seed, initial_stock, restock, random_ids, stall_ms;
 } settings_t;
@@ -101,6 +104,11 @@ settings_load(settings_t *s, int argc, char **argv)
                        "alert API endpoint (catch-up check)"),
         CONFIG_STR_OPT("--relay-ep", "INV_RELAY_EP", &s->relay_ep,
                        "relay catch-up endpoint (--mode wait)"),
+        CONFIG_STR_OPT("--keys", "INV_KEYS_DIR", &s->keys_dir,
+                       "keyring folder (default ~/.config/inventory/keys)"),
+        CONFIG_STR_OPT("--key", "INV_KEY", &s->key_file, "key pair (default <keys>/operator.key)"),
+        CONFIG_FLAG_OPT("--insecure", "INV_INSECURE", &s->insecure,
+                        "plain sockets, for a system started --insecure"),
     };
     return config_parse("invbench", opts, sizeof opts / sizeof opts[0], argc, argv);
 }
@@ -152,6 +160,23 @@ print_json(const bench_opts_t *o, const bench_result_t *r)
            (long long)r->catchup_ms);
 }
 
+/* CURVE keys for every endpoint invbench may use (security.h). */
+static int
+secure(const settings_t *s)
+{
+    const security_peer_t peers[] = {
+        {s->command_ep, "command"}, {s->query_ep, "query"}, {s->projector_ep, "projector"},
+        {s->audit_ep, "audit"},     {s->alert_ep, "alert"}, {s->relay_ep, "relay"},
+    };
+    char why[512];
+    if (s->insecure ||
+        security_client_setup(s->keys_dir, s->key_file, NULL, peers,
+                              sizeof peers / sizeof peers[0], why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "invbench: %s (or --insecure)\n", why);
+    return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,6 +184,8 @@ main(int argc, char **argv)
     int rc = settings_load(&s, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (secure(&s) != 0)
+        return 2;
     if (s.duration_ms == 0 && s.count == 0)
         s.duration_ms = 10000;
     if (s.prefix && (strlen(s.prefix) < 1 || strlen(s.prefix) > 20)) {

@@ -556,8 +556,9 @@ svc_on_command(void *arg, rpc_request_t *req)
 
 /* The command ROUTER (rpc_command_proto): Status is a type like any other. */
 static const rpc_route_t svc_routes[] = {
-    {.type = "Status", .handle = svc_on_status},
-    {.type = RPC_ANY, .handle = svc_on_command},
+    {.type = "Status", .handle = svc_on_status, .roles = ROLES_STATUS},
+    {.type = "ReloadKeys", .handle = rpc_on_reload_keys, .roles = ROLES_OPERATE},
+    {.type = RPC_ANY, .handle = svc_on_command, .roles = ROLES_WRITE},
 };
 static const rpc_endpoint_t svc_endpoint = {&rpc_command_proto, svc_routes,
                                             sizeof svc_routes / sizeof svc_routes[0]};

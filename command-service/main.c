@@ -27,6 +27,7 @@ typedef struct {
     int64_t snapshot_every;
     int64_t cache_mb;
     int64_t busy_timeout_ms;
+    security_settings_t sec;
 } settings_t;
 
 static int
@@ -57,6 +58,7 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_INT_OPT("--busy-timeout-ms", "INV_BUSY_TIMEOUT_MS", &s->busy_timeout_ms,
                        "wait this long for the write lock before answering unavailable"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
+        SECURITY_CONFIG_ROWS(&s->sec),
     };
     int rc = config_load("command-service", "command", opts, sizeof opts / sizeof opts[0], argc,
                          argv, &s->log_level);
@@ -90,7 +92,12 @@ main(int argc, char **argv)
     if (lock < 0)
         return 1;
     storedaemon_t d;
-    if (storedaemon_open(&d, cfg.db, &eo) != 0) {
+    char why[512];
+    if (storedaemon_open(&d, cfg.db, &eo, &cfg.sec, "command") != 0 ||
+        security_expect_server(cfg.nudge, "relay", NULL, why, sizeof why) != 0) {
+        if (d.zctx)
+            LOG_E(NULL, "%s", why);
+        storedaemon_close(&d);
         modellock_release(&lock);
         return 1;
     }

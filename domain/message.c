@@ -88,6 +88,7 @@ static const char *const reject_names[REJ__COUNT] = {
     [REJ_DISCONTINUED] = "discontinued",
     [REJ_MALFORMED] = "malformed",
     [REJ_UNAVAILABLE] = "unavailable",
+    [REJ_FORBIDDEN] = "forbidden",
 };
 
 const command_spec_t *

@@ -49,6 +49,7 @@ typedef enum {
     REJ_DISCONTINUED,
     REJ_MALFORMED,
     REJ_UNAVAILABLE,
+    REJ_FORBIDDEN, /* the caller's key or role may not do this (docs/protocol.md, 13) */
     REJ__COUNT
 } reject_code_t;
 

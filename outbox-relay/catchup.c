@@ -314,10 +314,11 @@ static const rpc_proto_t catchup_proto = {
     .log_dropped = "catch-up reply dropped: %s",
 };
 static const rpc_route_t catchup_routes[] = {
-    {.type = "ReadEvents", .handle = read_events},
-    {.type = "ReadStream", .handle = read_stream},
-    {.type = "ProductAsOf", .handle = product_as_of},
-    {.type = "Status", .handle = status},
+    {.type = "ReadEvents", .handle = read_events, .roles = ROLES_FEED},
+    {.type = "ReadStream", .handle = read_stream, .roles = ROLES_READ},
+    {.type = "ProductAsOf", .handle = product_as_of, .roles = ROLES_READ},
+    {.type = "Status", .handle = status, .roles = ROLES_STATUS},
+    {.type = "ReloadKeys", .handle = rpc_on_reload_keys, .roles = ROLES_OPERATE},
 };
 static const rpc_endpoint_t catchup_endpoint = {&catchup_proto, catchup_routes,
                                                 sizeof catchup_routes / sizeof catchup_routes[0]};

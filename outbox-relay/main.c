@@ -19,6 +19,7 @@ typedef struct {
     const char *nudge;
     const char *log_level;
     int64_t self_sync_ms;
+    security_settings_t sec;
 } settings_t;
 
 static int
@@ -41,6 +42,7 @@ settings_load(settings_t *s, int argc, char **argv)
             "--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", &s->self_sync_ms,
             "fsync the WAL itself when committed rows wait this long for a durable nudge"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
+        SECURITY_CONFIG_ROWS(&s->sec),
     };
     int rc = config_load("outbox-relay", "relay", opts, sizeof opts / sizeof opts[0], argc, argv,
                          &s->log_level);
@@ -68,7 +70,9 @@ main(int argc, char **argv)
      * automatic checkpoint after them: the checkpointer's thread does it. */
     eventstore_options_t eo = {false, 5000, 0, ES_NO_AUTOCHECKPOINT};
     storedaemon_t d;
-    if (storedaemon_open(&d, cfg.db, &eo) != 0)
+    security_require(cfg.nudge, ROLES_FEED);    /* the command-service's nudges */
+    security_require(cfg.pub, ROLES_SUBSCRIBE); /* the event feed */
+    if (storedaemon_open(&d, cfg.db, &eo, &cfg.sec, "relay") != 0)
         return 1;
     checkpointer_t *ckpt = checkpointer_new(cfg.db, CHECKPOINT_EVERY_MS, CHECKPOINT_RESTART_FRAMES);
     if (!ckpt) {

@@ -63,11 +63,12 @@ main(int argc, char **argv)
         return rc;
     }
     subdaemon_t d;
-    subdaemon_init(&d);
     const subscriber_factory_t factory = readmodel_factory(&live);
     const subdaemon_model_t m = {&readmodel_ops, live, on_control, NULL,
                                  bulk_path[0] ? NULL : &factory};
-    if (subdaemon_start(&d, &cfg, &m) != 0) {
+    if (subdaemon_init(&d, &cfg) != 0) {
+        rc = 1; /* logged */
+    } else if (subdaemon_start(&d, &cfg, &m) != 0) {
         LOG_E(NULL, "cannot bind %s: %s", cfg.bind, zmq_strerror(errno));
         rc = 1;
     } else {

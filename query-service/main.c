@@ -10,6 +10,7 @@
 #include "log.h"
 #include "proc.h"
 #include "queries.h"
+#include "security.h"
 #include "server.h"
 #include "topology.h"
 
@@ -20,6 +21,7 @@ typedef struct {
     const char *db;        /* read database path (the projector's) */
     const char *bind;      /* our ROUTER endpoint (bind) */
     const char *log_level; /* debug, info, warn, error */
+    security_settings_t sec;
 } query_config_t;
 
 static int
@@ -29,6 +31,7 @@ load_config(query_config_t *cfg, int argc, char **argv)
         CONFIG_STR_OPT("--db", "INV_READ_DB", &cfg->db, "read model database (read-only)"),
         CONFIG_STR_OPT("--bind", "INV_QUERY_BIND", &cfg->bind, "query ROUTER endpoint"),
         CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level, "debug|info|warn|error"),
+        SECURITY_CONFIG_ROWS(&cfg->sec),
     };
     return config_load("query-service", "query", opts, sizeof opts / sizeof opts[0], argc, argv,
                        &cfg->log_level);
@@ -37,7 +40,7 @@ load_config(query_config_t *cfg, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    query_config_t cfg = {"read.db", EP_QUERY, "info"};
+    query_config_t cfg = {.db = "read.db", .bind = EP_QUERY, .log_level = "info"};
     int rc = load_config(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -45,11 +48,12 @@ main(int argc, char **argv)
 
     queries_t *queries = queries_new(cfg.db);
     void *zctx = zmq_ctx_new();
-    void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
+    bool secured = zctx && security_start_daemon(zctx, &cfg.sec, "query", cfg.db) == 0;
+    void *router = secured ? bus_bind(zctx, ZMQ_ROUTER, cfg.bind) : NULL;
     server_t *server = router && queries ? server_new(router, queries) : NULL;
     if (!server) {
         LOG_E(NULL, "cannot start on %s: %s", cfg.bind,
-              router ? "out of memory" : zmq_strerror(errno));
+              !secured ? "no keys (above)" : router ? "out of memory" : zmq_strerror(errno));
         rc = 1;
     } else {
         if (queries_refresh(queries) != 0)
@@ -62,6 +66,7 @@ main(int argc, char **argv)
     server_destroy(&server);
     bus_close(&router);
     zmq_ctx_term(zctx);
+    security_stop();
     queries_destroy(&queries);
     LOG_I(NULL, "query service stopped");
     return rc;

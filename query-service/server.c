@@ -160,7 +160,8 @@ server_on_request(void *arg, rpc_request_t *rq)
 }
 
 static const rpc_route_t server_routes[] = {
-    {.type = RPC_ANY, .handle = server_on_request},
+    {.type = "ReloadKeys", .handle = rpc_on_reload_keys, .roles = ROLES_OPERATE},
+    {.type = RPC_ANY, .handle = server_on_request, .roles = ROLES_READ},
 };
 static const rpc_endpoint_t server_endpoint = {&request_proto, server_routes,
                                                sizeof server_routes / sizeof server_routes[0]};

@@ -177,7 +177,21 @@ cli_format_time(int64_t us, char *buf, size_t cap)
 
 /* ---- global options ------------------------------------------------------ */
 
-typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_HELP, G_VERSION } gopt_t;
+typedef enum {
+    G_EP,
+    G_JSON,
+    G_TIMEOUT,
+    G_CORR,
+    G_CMDID,
+    G_EXPECTED,
+    G_WAIT,
+    G_HELP,
+    G_VERSION,
+    G_KEYS,
+    G_KEY,
+    G_SERVER_KEY,
+    G_INSECURE
+} gopt_t;
 
 /* Splits "--flag=value" into the flag's length and the value. */
 static size_t
@@ -211,6 +225,10 @@ global_lookup(const char *arg, size_t len, int *ep_index)
         {"--help", G_HELP},
         {"-h", G_HELP},
         {"--version", G_VERSION},
+        {"--keys", G_KEYS},
+        {"--key", G_KEY},
+        {"--server-key", G_SERVER_KEY},
+        {"--insecure", G_INSECURE},
     };
     for (int i = 0; i < CLI_EP__COUNT; i++) {
         if (flag_is(arg, len, endpoints[i].flag)) {
@@ -256,6 +274,15 @@ global_apply(cli_opts_t *o, gopt_t opt, int ep, const char *flag, const char *v,
     case G_CMDID:
         o->command_id = v;
         return 0;
+    case G_KEYS:
+        o->keys_dir = v;
+        return 0;
+    case G_KEY:
+        o->key_file = v;
+        return 0;
+    case G_SERVER_KEY:
+        o->server_key = v;
+        return 0;
     default:
         return 0;
     }
@@ -271,6 +298,12 @@ opts_defaults(cli_opts_t *o, char **argv)
     }
     o->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
     o->argv = argv + 1;
+    const char *keys = getenv("INV_KEYS_DIR"), *key = getenv("INV_KEY");
+    const char *server = getenv("INV_SERVER_KEY"), *insecure = getenv("INV_INSECURE");
+    o->keys_dir = keys && *keys ? keys : NULL;
+    o->key_file = key && *key ? key : NULL;
+    o->server_key = server && *server ? server : NULL;
+    o->insecure = insecure && *insecure && strcmp(insecure, "0") != 0;
 }
 
 int
@@ -291,7 +324,8 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
             o->argv[k++] = argv[i];
             continue;
         }
-        bool boolean = opt == G_JSON || opt == G_WAIT || opt == G_HELP || opt == G_VERSION;
+        bool boolean = opt == G_JSON || opt == G_WAIT || opt == G_HELP || opt == G_VERSION ||
+                       opt == G_INSECURE;
         if (boolean) {
             if (v) {
                 snprintf(err, cap, "%.*s takes no value", (int)len, arg);
@@ -301,6 +335,7 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
             o->wait |= opt == G_WAIT;
             o->help |= opt == G_HELP;
             o->version |= opt == G_VERSION;
+            o->insecure |= opt == G_INSECURE;
             continue;
         }
         if (!v) {

@@ -41,6 +41,10 @@ typedef struct {
     bool wait;                /* --wait: wait for the query service after a command */
     bool help;                /* --help / -h seen */
     bool version;             /* --version seen */
+    const char *keys_dir;     /* --keys, INV_KEYS_DIR, or NULL (the config folder's) */
+    const char *key_file;     /* --key, INV_KEY, or NULL (<keys>/operator.key) */
+    const char *server_key;   /* --server-key, INV_SERVER_KEY: every server's Z85 key */
+    bool insecure;            /* --insecure, INV_INSECURE=1: plain sockets */
     int argc;                 /* subcommand words left after the global options */
     char **argv;              /* points into the caller's argv (compacted in place) */
 } cli_opts_t;

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_backup.h"
 #include "cli_commands.h"
+#include "cli_keys.h"
 #include "cli_queries.h"
 #include "cli_status.h"
 #include "cli_verify.h"
@@ -30,6 +31,7 @@ usage(FILE *f)
     cli_status_usage(f);
     cli_backup_usage(f);
     cli_verify_usage(f);
+    cli_keys_usage(f);
     fprintf(f, "  %-18s %s\n", "help", "this text");
     fprintf(f, "  %-18s %s\n", "version", "invctl's version (also --version)");
     fputs("\nGlobal options (before or after the subcommand):\n", f);
@@ -43,6 +45,12 @@ usage(FILE *f)
           "  --expected-version N    optimistic concurrency check\n"
           "  --wait                  after an accepted command, wait until the query\n"
           "                          service has applied it\n"
+          "  --keys DIR              keyring folder: operator.key and the daemons' .pub\n"
+          "                          (env INV_KEYS_DIR; default ~/.config/inventory/keys)\n"
+          "  --key FILE              this client's key pair (env INV_KEY; default\n"
+          "                          <keys>/operator.key)\n"
+          "  --server-key Z85        the server's public key (env INV_SERVER_KEY)\n"
+          "  --insecure              plain sockets, for a system started --insecure\n"
           "\nMoney is in cents (--price 1999 is 19.99).  Times are ISO-8601 UTC\n"
           "(2026-11-23T15:11:24Z) or microseconds since the epoch.\n"
           "Exit codes: 0 ok, 1 usage/connection error, 2 rejected or error reply,\n"
@@ -62,6 +70,7 @@ static const struct {
     {"rebuild", cli_rebuild_run},
     {"backup", cli_backup_run},
     {"verify", cli_verify_run},
+    {"keygen", cli_keygen_run},
 };
 
 static int
@@ -108,7 +117,10 @@ main(int argc, char **argv)
         fprintf(stderr, "invctl: cannot create a ZeroMQ context\n");
         return 1;
     }
-    int rc = dispatch(zctx, &opts);
+    bool keygen = strcmp(opts.argv[0], "keygen") == 0;
+    int rc = keygen ? 0 : cli_keys_setup(&opts);
+    if (rc == 0)
+        rc = dispatch(zctx, &opts);
     zmq_ctx_term(zctx);
     return rc;
 }

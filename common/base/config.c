@@ -71,7 +71,9 @@ config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, 
             fprintf(stderr, "unknown option %s (try --help)\n", arg);
             return -1;
         }
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *value = eq                         ? eq + 1
+                            : o->kind == CONFIG_FLAG ? "1"
+                            : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
             fprintf(stderr, "option %s needs a value\n", arg);
             return -1;

@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CONFIG_STR, CONFIG_INT } config_kind_t;
+typedef enum { CONFIG_STR, CONFIG_INT, CONFIG_FLAG } config_kind_t;
 
 typedef struct {
     const char *flag; /* "--db" */
     const char *env;  /* "INV_EVENTS_DB", or NULL */
     config_kind_t kind;
-    void *target;     /* const char ** for CONFIG_STR, int64_t * for CONFIG_INT */
+    void *target;     /* const char ** for CONFIG_STR, int64_t * for CONFIG_INT and FLAG */
     const char *help; /* one line for --help */
 } config_option_t;
 
@@ -29,6 +29,13 @@ typedef struct {
 #define CONFIG_INT_OPT(flag_, env_, target_, help_)                                                \
     {                                                                                              \
         .flag = (flag_), .env = (env_), .kind = CONFIG_INT,                                        \
+        .target = (1 ? (target_) : (int64_t *)0), .help = (help_)                                  \
+    }
+/* A switch: the flag alone sets 1 (--flag=0 sets 0), the environment
+ * variable takes an integer. */
+#define CONFIG_FLAG_OPT(flag_, env_, target_, help_)                                               \
+    {                                                                                              \
+        .flag = (flag_), .env = (env_), .kind = CONFIG_FLAG,                                       \
         .target = (1 ? (target_) : (int64_t *)0), .help = (help_)                                  \
     }
 

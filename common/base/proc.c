@@ -9,12 +9,15 @@
 #include <time.h>
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
 
 static void
 on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        reload_flag = 1;
+    else
+        stop_flag = 1;
 }
 
 void
@@ -26,6 +29,7 @@ proc_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -39,6 +43,15 @@ void
 proc_request_stop(void)
 {
     stop_flag = 1;
+}
+
+bool
+proc_take_reload(void)
+{
+    if (!reload_flag)
+        return false;
+    reload_flag = 0;
+    return true;
 }
 
 int64_t

@@ -10,12 +10,16 @@
 #include <stdint.h>
 
 /* Installs SIGTERM/SIGINT handlers (without SA_RESTART, so blocking calls
- * return EINTR) and ignores SIGPIPE. */
+ * return EINTR), a SIGHUP handler that asks for a reload (of the
+ * allow-list, security.h) instead of ending the process, and ignores
+ * SIGPIPE. */
 void proc_install_signals(void);
 /* True once SIGTERM or SIGINT has arrived. */
 int proc_stopping(void);
 /* Asks the loops to stop, as a signal would (tests, fatal errors). */
 void proc_request_stop(void);
+/* True once per SIGHUP received since the last call. */
+bool proc_take_reload(void);
 
 /* Microseconds since the Unix epoch (wall clock) and a monotonic clock. */
 int64_t proc_now_us(void);

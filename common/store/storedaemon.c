@@ -7,7 +7,8 @@
 #include <zmq.h>
 
 int
-storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts)
+storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts,
+                 const security_settings_t *sec, const char *name)
 {
     d->es = NULL;
     d->zctx = NULL;
@@ -26,7 +27,10 @@ storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *o
         LOG_I(NULL, "event store %s migrated from schema %d to 4 (hash chain) in %lld ms", db,
               eventstore_migrated_from(d->es), (long long)(proc_mono_ms() - started));
     d->zctx = zmq_ctx_new();
-    return 0;
+    if (d->zctx && security_start_daemon(d->zctx, sec, name, db) == 0)
+        return 0;
+    storedaemon_close(d);
+    return -1;
 }
 
 void
@@ -35,5 +39,6 @@ storedaemon_close(storedaemon_t *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     d->zctx = NULL;
+    security_stop();
     eventstore_close(&d->es);
 }

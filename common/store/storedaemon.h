@@ -8,6 +8,7 @@
 #define INV_STOREDAEMON_H
 
 #include "eventstore.h"
+#include "security.h"
 
 typedef struct {
     eventstore_t *es; /* owned; NULL when closed */
@@ -15,10 +16,13 @@ typedef struct {
 } storedaemon_t;
 
 /* Opens the event store at db (opts NULL: eventstore_open's defaults), then
- * creates the ZeroMQ context.  Returns 0, or -1 after logging "cannot open
- * event store <db>", with nothing to close. */
-int storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts);
-/* Terminates the context, then closes the store.  Idempotent. */
+ * creates the ZeroMQ context and starts security in it as daemon `name`
+ * (security_start_daemon).  Returns 0, or -1 after logging why ("cannot
+ * open event store <db>"), with nothing to close. */
+int storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts,
+                     const security_settings_t *sec, const char *name);
+/* Terminates the context, stops security, then closes the store.
+ * Idempotent. */
 void storedaemon_close(storedaemon_t *d);
 
 #endif

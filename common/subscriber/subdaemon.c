@@ -18,8 +18,8 @@ subdaemon_help(const char *own, const char *shared)
     return own ? own : shared;
 }
 
-/* The eight shared options, three before the daemon's extras, five after. */
-#define SUBDAEMON_OPTS_MAX (8 + SUBDAEMON_EXTRA_MAX)
+/* The ten shared options, three before the daemon's extras, seven after. */
+#define SUBDAEMON_OPTS_MAX (10 + SUBDAEMON_EXTRA_MAX)
 
 /* Fills opts in --help order; returns how many. */
 static size_t
@@ -48,6 +48,9 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
                                           "it commits and prints"));
     opts[n++] =
         (config_option_t)CONFIG_STR_OPT("--sync", "INV_MODEL_SYNC", &cfg->sync, MODELDB_SYNC_HELP);
+    const config_option_t sec[] = {SECURITY_CONFIG_ROWS(&cfg->sec)};
+    opts[n++] = sec[0];
+    opts[n++] = sec[1];
     return n;
 }
 
@@ -115,11 +118,20 @@ subdaemon_open_model(const subdaemon_config_t *cfg, subdaemon_open_fn open, void
     return model;
 }
 
-void
-subdaemon_init(subdaemon_t *d)
+int
+subdaemon_init(subdaemon_t *d, const subdaemon_config_t *cfg)
 {
     memset(d, 0, sizeof *d);
     d->zctx = zmq_ctx_new();
+    char why[512];
+    if (!d->zctx || security_start_daemon(d->zctx, &cfg->sec, cfg->name, cfg->db) != 0)
+        return -1;
+    if (security_expect_server(cfg->events_ep, "relay", NULL, why, sizeof why) != 0 ||
+        security_expect_server(cfg->catchup_ep, "relay", NULL, why, sizeof why) != 0) {
+        LOG_E(NULL, "%s", why);
+        return -1;
+    }
+    return 0;
 }
 
 void *
@@ -176,4 +188,5 @@ subdaemon_fini(subdaemon_t *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     d->zctx = NULL;
+    security_stop();
 }

@@ -18,6 +18,7 @@
 #define INV_SUBDAEMON_H
 
 #include "config.h"
+#include "security.h"
 #include "subscriber.h"
 
 #include <stdbool.h>
@@ -39,6 +40,7 @@ typedef struct {
     const char *sync;           /* the model's fsyncs: "off" or "normal" (modeldb.h) */
     modeldb_sync_t sync_policy; /* set from sync */
     int64_t linger_ms;          /* a live batch waits this long for more events */
+    security_settings_t sec;    /* --keys, --insecure */
     const char *name;           /* set from the spec: log tag and runtime name */
     int batch_max;              /* set from the spec and mode: events per transaction */
     bool once;                  /* set from mode: catch up silently, then exit */
@@ -127,8 +129,11 @@ typedef struct {
     subscriber_t *sub; /* owned; NULL until subdaemon_start succeeds */
 } subdaemon_t;
 
-/* Creates the ZeroMQ context.  Pair with subdaemon_fini. */
-void subdaemon_init(subdaemon_t *d);
+/* Creates the ZeroMQ context and starts security in it (security.h: the
+ * daemon's key pair `cfg->name`, the relay's key for cfg's events and
+ * catch-up endpoints), unless cfg->sec says --insecure.  0, or -1 after
+ * logging why; pair with subdaemon_fini either way. */
+int subdaemon_init(subdaemon_t *d, const subdaemon_config_t *cfg);
 /* Binds a socket that d owns from now on.  NULL (errno set) on failure. */
 void *subdaemon_bind(subdaemon_t *d, int type, const char *endpoint);
 /* Binds the control ROUTER at cfg->bind and creates the runtime over
@@ -142,8 +147,9 @@ int subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaem
 int subdaemon_run(subdaemon_t *d);
 /* The runtime's counters (subscriber_status); d must have started. */
 void subdaemon_status(const subdaemon_t *d, subscriber_status_t *out);
-/* Destroys the runtime, closes the sockets in reverse order of binding and
- * terminates the context.  The model is the caller's to close after. */
+/* Destroys the runtime, closes the sockets in reverse order of binding,
+ * terminates the context and stops security.  The model is the caller's
+ * to close after. */
 void subdaemon_fini(subdaemon_t *d);
 
 #endif

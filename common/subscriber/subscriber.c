@@ -1025,9 +1025,10 @@ static const rpc_proto_t sub_control_proto = {
     .log_dropped = "control reply dropped: %s",
 };
 static const rpc_route_t sub_control_routes[] = {
-    {.type = "Status", .handle = sub_on_status},
-    {.type = "Rebuild", .handle = sub_on_rebuild},
-    {.type = RPC_ANY, .handle = sub_on_other},
+    {.type = "Status", .handle = sub_on_status, .roles = ROLES_STATUS},
+    {.type = "Rebuild", .handle = sub_on_rebuild, .roles = ROLES_OPERATE},
+    {.type = "ReloadKeys", .handle = rpc_on_reload_keys, .roles = ROLES_OPERATE},
+    {.type = RPC_ANY, .handle = sub_on_other, .roles = ROLES_READ},
 };
 static const rpc_endpoint_t sub_control_endpoint = {
     &sub_control_proto, sub_control_routes,

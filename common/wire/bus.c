@@ -1,6 +1,8 @@
 /* bus: see bus.h. */
 #include "bus.h"
 
+#include "security.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,12 +57,14 @@ void *
 bus_bind(void *ctx, int type, const char *endpoint)
 {
     void *s = bus_socket(ctx, type);
-    if (s && zmq_bind(s, endpoint) != 0) {
+    if (s && (security_apply_bind(s, endpoint) != 0 || zmq_bind(s, endpoint) != 0)) {
         int e = errno;
         zmq_close(s);
         errno = e;
         return NULL;
     }
+    if (s)
+        security_restrict_ipc(endpoint);
     return s;
 }
 
@@ -68,7 +72,7 @@ void *
 bus_connect(void *ctx, int type, const char *endpoint)
 {
     void *s = bus_socket(ctx, type);
-    if (s && zmq_connect(s, endpoint) != 0) {
+    if (s && (security_apply_connect(s, endpoint) != 0 || zmq_connect(s, endpoint) != 0)) {
         int e = errno;
         zmq_close(s);
         errno = e;

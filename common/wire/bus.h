@@ -38,12 +38,17 @@
  *  - PUB/XPUB, subscriptions: one byte plus a topic prefix; our topics are
  *    at most 9 bytes and subscribers subscribe to "" (everything);
  *  - PULL, nudges: one msgpack integer, at most 9 bytes;
- *  - PUSH never receives; it gets the smallest limit. */
+ *  - PUSH never receives; it gets the smallest limit;
+ *  - and never below BUS_MIN_MSG: the limit applies to the CURVE handshake's
+ *    commands too (its INITIATE, with the client's vouch and metadata, is
+ *    about 300 bytes); at 256 bytes every CURVE subscriber of a PUB and the
+ *    nudging PUSH were dropped in the handshake. */
 #define BUS_MAX_MSG (1024 * 1024)
 #define BUS_MAX_REPLY (16 * 1024 * 1024)
 #define BUS_MAX_PUBLISHED (1024 * 1024)
-#define BUS_MAX_SUBSCRIPTION 256
-#define BUS_MAX_NUDGE 256
+#define BUS_MIN_MSG 1024
+#define BUS_MAX_SUBSCRIPTION BUS_MIN_MSG
+#define BUS_MAX_NUDGE BUS_MIN_MSG
 
 /* The ZMQ_MAXMSGSIZE every socket of `type` gets (above). */
 int64_t bus_max_msg(int type);

@@ -2,6 +2,7 @@
 #include "rpc.h"
 
 #include "log.h"
+#include "security.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -11,16 +12,48 @@
 /* Command replies carry fields always: empty on a refusal. */
 static const field_errors_t no_fields = {.count = 0};
 
-void
-rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
+/* Resets w and packs an error reply of code in p's shape. */
+static void
+rpc_pack_refusal(const rpc_proto_t *p, codec_writer_t *w, const char *code, const char *message)
 {
     codec_writer_reset(w);
-    codec_error_t e = {.code = "malformed", .message = message};
+    codec_error_t e = {.code = code, .message = message};
     if (p->command_shape) {
         e.command_id = "";
         e.fields = &no_fields;
     }
     codec_pack_error(w, &e);
+}
+
+void
+rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
+{
+    rpc_pack_refusal(p, w, "malformed", message);
+}
+
+/* Whether the request's key may use route r; else packs `forbidden`. */
+static bool
+rpc_allowed(const rpc_proto_t *p, rpc_request_t *req, const rpc_route_t *r)
+{
+    if (!r->roles || !security_on())
+        return true;
+    const char *user =
+        req->msg && req->msg->count > 0
+            ? zmq_msg_gets(&req->msg->frames[req->msg->count - 1], "User-Id")
+            : NULL;
+    role_t role = security_role_of(user);
+    if (role & r->roles)
+        return true;
+    char fp[16], why[200];
+    key_fingerprint(user, fp, sizeof fp);
+    if (role == ROLE_NONE)
+        snprintf(why, sizeof why, "refused: key %s... is not on the allow-list", fp);
+    else
+        snprintf(why, sizeof why, "forbidden: role %s cannot %.*s", role_name(role),
+                 (int)(req->type_len > 64 ? 64 : req->type_len), req->type);
+    LOG_W(NULL, "%s (key %s...)", why, fp);
+    rpc_pack_refusal(p, req->w, "forbidden", why);
+    return false;
 }
 
 /* The type alone, for protocols that index no keys. */
@@ -108,7 +141,7 @@ rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req)
     } else {
         const rpc_route_t *r = rpc_route_find(ep->routes, ep->n_routes, req->type, req->type_len);
         if (r)
-            rc = r->handle(arg, req);
+            rc = rpc_allowed(p, req, r) ? r->handle(arg, req) : RPC_REFUSED;
         if (rc == RPC_UNKNOWN)
             rc = rpc_refused(p, req->w, p->unknown);
     }
@@ -134,6 +167,21 @@ rpc_serve(const rpc_endpoint_t *ep, void *router, void *arg, codec_writer_t *w)
         LOG_W(req.corr, ep->proto->log_dropped, zmq_strerror(errno));
     bus_msg_close(&m);
     return rc;
+}
+
+int
+rpc_on_reload_keys(void *arg, rpc_request_t *req)
+{
+    (void)arg;
+    char why[256];
+    if (security_reload(why, sizeof why) != 0) {
+        codec_pack_error(req->w, &(codec_error_t){.code = "unavailable", .message = why});
+        return RPC_REPLY;
+    }
+    codec_map_open(req->w);
+    codec_map_bool(req->w, "ok", true);
+    codec_map_close(req->w);
+    return RPC_REPLY;
 }
 
 const rpc_proto_t rpc_command_proto = {

@@ -29,6 +29,7 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "keyring.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,10 @@ typedef int (*rpc_handle_fn)(void *arg, rpc_request_t *req);
 typedef struct {
     const char *type;
     rpc_handle_fn handle;
+    /* The roles that may send it (keyring.h, ROLES_*; 0: everyone).  With
+     * security on (security.h), a request whose key has none of them is
+     * answered `forbidden` before the handler runs. */
+    unsigned roles;
 } rpc_route_t;
 
 /* An endpoint: its protocol and its route table. */
@@ -128,6 +133,10 @@ void rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message);
  * len and w set) and runs its route, or packs the refusal into req->w.
  * Returns what the handler returned (RPC_REPLY, RPC_KEPT) or RPC_REFUSED. */
 int rpc_handle(const rpc_endpoint_t *ep, void *arg, rpc_request_t *req);
+
+/* The route handler of ReloadKeys on every daemon (operators): re-reads
+ * the allow-list (security_reload) and answers {ok, keys} or an error. */
+int rpc_on_reload_keys(void *arg, rpc_request_t *req);
 
 /* Receives one message on router without waiting, handles it (arg goes to
  * the handler, w is the reply scratch) and sends the reply unless the

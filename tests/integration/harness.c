@@ -9,6 +9,8 @@
  *    checkpoint, waitpid); the short sleeps inside are poll intervals. */
 #include "harness.h"
 
+#include "security.h"
+
 #include "bus.h"
 #include "proc.h"
 
@@ -38,6 +40,9 @@
 
 static const char *const endpoint_names[] = {"command", "events",    "catchup",   "query", "audit",
                                              "alerts",  "projector", "alert-api", "nudge"};
+/* The daemon whose key pair serves each endpoint (keyring.h). */
+static const char *const endpoint_servers[] = {"command", "relay",     "relay", "query", "audit",
+                                               "alert",   "projector", "alert", "relay"};
 #define N_ENDPOINTS (sizeof endpoint_names / sizeof endpoint_names[0])
 
 /* Arguments: "@name" is the endpoint `name`, "%file" is <tmp>/file, anything
@@ -680,6 +685,42 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/* The system is secure by default (docs/protocol.md, section 13): a
+ * keyring in <tmp>/keys, which the daemons find beside their databases and
+ * invctl through INV_KEYS_DIR; the test process is a client with the
+ * operator's key, and a stand-in it binds at a daemon's endpoint has that
+ * daemon's key pair.  INV_INSECURE=1 in the environment runs plain (the daemons inherit it). */
+static int
+harness_secure(harness_t *h)
+{
+    const char *off = getenv("INV_INSECURE");
+    if (off && strcmp(off, "0") != 0)
+        return 0;
+    char keys[sizeof h->dir + 8], key[sizeof keys + 16], why[512];
+    snprintf(keys, sizeof keys, "%s/keys", h->dir);
+    snprintf(key, sizeof key, "%s/operator.key", keys);
+    if (keyring_init(keys, why, sizeof why) < 0 ||
+        security_client(keys, key, why, sizeof why) != 0) {
+        fprintf(stderr, "harness: %s\n", why);
+        return -1;
+    }
+    for (size_t i = 0; i < N_ENDPOINTS; i++)
+        if (security_expect_server(h->endpoints[i], endpoint_servers[i], NULL, why, sizeof why) !=
+                0 ||
+            security_bind_as(h->endpoints[i], endpoint_servers[i], why, sizeof why) != 0) {
+            fprintf(stderr, "harness: %s\n", why);
+            return -1;
+        }
+    setenv("INV_KEYS_DIR", keys, 1);
+    return 0;
+}
+
+int
+harness_connect(void *s, const char *endpoint)
+{
+    return security_apply_connect(s, endpoint) == 0 ? zmq_connect(s, endpoint) : -1;
+}
+
 harness_t *
 harness_start(const harness_opts_t *opts)
 {
@@ -705,7 +746,7 @@ harness_start(const harness_opts_t *opts)
         snprintf(h->endpoints[i], sizeof h->endpoints[i], "ipc://%s/%s.sock", dir,
                  endpoint_names[i]);
     h->zctx = zmq_ctx_new();
-    if (!h->zctx) {
+    if (!h->zctx || harness_secure(h) != 0) {
         harness_destroy(&h);
         return NULL;
     }
@@ -737,6 +778,7 @@ harness_destroy(harness_t **hp)
                 h->dir);
     if (h->zctx)
         zmq_ctx_term(h->zctx);
+    security_stop();
     const char *keep = getenv("INV_KEEP_TMP");
     if (keep && *keep)
         fprintf(stderr, "harness: keeping %s (INV_KEEP_TMP)\n", h->dir);

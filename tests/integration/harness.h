@@ -67,6 +67,9 @@ int harness_destroy(harness_t **h);
  * NULL for an unknown name. */
 const char *harness_dir(const harness_t *h);
 const char *harness_endpoint(const harness_t *h, const char *name);
+/* zmq_connect for a socket the test made itself, with the test process's
+ * CURVE keys for endpoint (as bus_connect would apply them). */
+int harness_connect(void *s, const char *endpoint);
 
 /* Process control of one daemon by name.  Each returns 0 or -1 (unknown
  * name, not running, ...).  start waits until it answers Status; stop is

@@ -95,7 +95,7 @@ Test(delivery, bursts_go_out_in_batches_in_position_order, .timeout = 120)
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-    cr_assert_eq(zmq_connect(sub, harness_endpoint(h, "events")), 0);
+    cr_assert_eq(harness_connect(sub, harness_endpoint(h, "events")), 0);
     bus_msg_t m;
     bool subscribed = false; /* once a heartbeat (every 500 ms) arrives */
     for (int i = 0; i < 20 && !subscribed; i++) {

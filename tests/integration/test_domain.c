@@ -706,7 +706,7 @@ same_command_pipelined_appends_once(void)
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    cr_assert_eq(zmq_connect(s, harness_endpoint(h, "command")), 0);
+    cr_assert_eq(harness_connect(s, harness_endpoint(h, "command")), 0);
     for (int i = 0; i < COPIES; i++)
         cr_assert_eq(zmq_send(s, w.buf.data, w.buf.size, 0), (int)w.buf.size);
     codec_writer_fini(&w);
@@ -1312,7 +1312,7 @@ Test(domain, read_your_own_writes)
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    cr_assert_eq(zmq_connect(s, harness_endpoint(h, "query")), 0);
+    cr_assert_eq(harness_connect(s, harness_endpoint(h, "query")), 0);
     codec_writer_t w;
     codec_writer_init(&w);
     msgpack_pack_map(&w.pk, 4);
@@ -1592,7 +1592,7 @@ Test(domain, low_stock_alerts_stored_and_live)
     int zero = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "alert", 5);
-    cr_assert_eq(zmq_connect(sub, harness_endpoint(h, "alerts")), 0);
+    cr_assert_eq(harness_connect(sub, harness_endpoint(h, "alerts")), 0);
     alert_msg_t a;
     bool live = false;
     for (int i = 0; i < 50 && !live; i++) {

@@ -142,8 +142,8 @@ rig_start(rig_t *r, const char *self_sync_ms)
     zmq_setsockopt(r->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(r->push, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(r->sub, ZMQ_SUBSCRIBE, "", 0);
-    cr_assert_eq(zmq_connect(r->sub, harness_endpoint(r->h, "events")), 0);
-    cr_assert_eq(zmq_connect(r->push, harness_endpoint(r->h, "nudge")), 0);
+    cr_assert_eq(harness_connect(r->sub, harness_endpoint(r->h, "events")), 0);
+    cr_assert_eq(harness_connect(r->push, harness_endpoint(r->h, "nudge")), 0);
     bool subscribed = false; /* a heartbeat comes every 500 ms */
     for (int i = 0; i < 20 && !subscribed; i++) {
         zmq_pollitem_t item = {r->sub, 0, ZMQ_POLLIN, 0};

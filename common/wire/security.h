@@ -1,0 +1,113 @@
+/* security: CURVE on every socket a process binds or connects, and ZeroMQ's
+ * authentication protocol (ZAP, RFC 27) against the keyring's allow-list
+ * (keyring.h; docs/protocol.md, section 13).
+ *
+ * A process sets it up once at start, before it creates a socket, and
+ * bus_bind / bus_connect apply it to every tcp:// and ipc:// endpoint
+ * (inproc:// stays plain):
+ *  - a daemon (security_serve): its key pair from <keys>/<name>.key; a ZAP
+ *    handler thread in its ZeroMQ context answers every handshake: a key
+ *    not on the allow-list is refused (logged, rate-limited, with the
+ *    peer's address); a socket bound with a role requirement
+ *    (security_require: the nudge, the event feed) refuses keys outside
+ *    it; the client's key becomes the connection's User-Id, and each
+ *    request is checked against its route's roles with the allow-list as it
+ *    is now (security_role_of), so a key removed by a reload loses its
+ *    rights at its next request;
+ *  - a client (security_client): its key pair and, per endpoint, the
+ *    server's public key (security_expect_server).
+ * Without set-up (unit tests, --insecure) sockets are plain and every
+ * request is allowed.
+ *
+ * Globals: the settings are written once at start, before any socket and
+ * any other thread exist, and only read afterwards; the allow-list and the
+ * counters are behind one mutex (the ZAP thread and the daemon's threads). */
+#ifndef INV_SECURITY_H
+#define INV_SECURITY_H
+
+#include "config.h"
+#include "keyring.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SECURITY_MAX_ENDPOINTS 16
+
+/* A daemon's two security settings, rows of its settings table. */
+typedef struct {
+    const char *keys_dir; /* NULL: "keys" beside the daemon's database */
+    int64_t insecure;     /* 1: plain sockets, every request allowed */
+} security_settings_t;
+#define SECURITY_CONFIG_ROWS(s)                                                                    \
+    CONFIG_STR_OPT("--keys", "INV_KEYS_DIR", &(s)->keys_dir,                                       \
+                   "CURVE keyring folder (default: keys beside --db)"),                            \
+        CONFIG_FLAG_OPT("--insecure", "INV_INSECURE", &(s)->insecure,                              \
+                        "no CURVE, no keys, every request allowed: development only")
+
+/* A daemon's start: with s->insecure a loud warning and plain sockets;
+ * else security_serve in zctx with the keyring s->keys_dir (or "keys"
+ * beside db) and the key pair `name`.  0, or -1 after logging why. */
+int security_start_daemon(void *zctx, const security_settings_t *s, const char *name,
+                          const char *db);
+
+/* Server side: loads <keys_dir>/<name>.key and <keys_dir>/allow, starts
+ * the ZAP handler in zctx.  0, or -1 with the reason in why. */
+int security_serve(void *zctx, const char *keys_dir, const char *name, char *why, size_t cap);
+/* Client side: the key pair in key_path, public keys of servers read from
+ * keys_dir as needed.  0, or -1 with the reason in why. */
+int security_client(const char *keys_dir, const char *key_path, char *why, size_t cap);
+/* A client's keyring folder: dir when given, else
+ * $XDG_CONFIG_HOME/inventory/keys, else ~/.config/inventory/keys. */
+void security_keys_dir(const char *dir, char *out, size_t cap);
+/* One server a client talks to: its endpoint and the daemon serving it. */
+typedef struct {
+    const char *endpoint;
+    const char *server; /* "relay", ... (keyring.h) */
+} security_peer_t;
+/* A client's whole set-up (invctl, invbench): security_client with the key
+ * pair key_file (NULL: <keys>/operator.key) in the folder keys_dir (NULL:
+ * security_keys_dir), then each peer's server key: server_key for all when
+ * given, else <keys>/<server>.pub; a peer whose key file is missing is
+ * skipped (refused only if used).  0, or -1 with why. */
+int security_client_setup(const char *keys_dir, const char *key_file, const char *server_key,
+                          const security_peer_t *peers, size_t n, char *why, size_t cap);
+/* Stops the ZAP handler (before the context is terminated) and forgets
+ * everything; NULL-safe, idempotent.  The daemon calls it after closing its
+ * sockets. */
+void security_stop(void);
+/* Whether CURVE is on in this process. */
+bool security_on(void);
+
+/* The server at endpoint is daemon `name` (its key from <keys>/<name>.pub),
+ * or has the given Z85 public key when key is not NULL.  0 or -1 (why). */
+int security_expect_server(const char *endpoint, const char *name, const char *key, char *why,
+                           size_t cap);
+/* A process that stands in for daemon `name` (a test's stand-in relay)
+ * binds endpoint (already expected) with that daemon's key pair from the
+ * keyring.  0 or -1 (why). */
+int security_bind_as(const char *endpoint, const char *name, char *why, size_t cap);
+/* The socket bound at endpoint admits only keys of these roles at the
+ * handshake (0: any key on the list). */
+void security_require(const char *endpoint, unsigned roles);
+
+/* Applies CURVE to socket s before it binds / connects to endpoint: 0, or
+ * -1 with errno (EACCES: no server key known for endpoint). */
+int security_apply_bind(void *s, const char *endpoint);
+int security_apply_connect(void *s, const char *endpoint);
+/* ipc:// endpoints: the socket file of a bound endpoint made 0660. */
+void security_restrict_ipc(const char *endpoint);
+
+/* The role the allow-list gives the key (Z85) now; ROLE_OPERATOR when
+ * security is off, ROLE_NONE for a NULL or unknown key. */
+role_t security_role_of(const char *user_id);
+/* Re-reads the allow-list (SIGHUP, ReloadKeys).  0, or -1 (why) keeping
+ * the list in force. */
+int security_reload(char *why, size_t cap);
+/* How many times the allow-list lost a key since start: a socket that
+ * cannot check per message (a PUB) rebinds when this moves, to drop the
+ * connections of removed keys. */
+uint64_t security_removals(void);
+/* Handshakes refused since start. */
+uint64_t security_refused(void);
+
+#endif
