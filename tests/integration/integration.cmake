@@ -61,3 +61,7 @@ set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
 # --version of every daemon and invctl.
 add_test(NAME test_version COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_version.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_version PROPERTIES TIMEOUT 60 LABELS integration)
+# /metrics, /healthz and JSON logs of the real daemons (curl).
+add_test(NAME test_scrape
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_scrape.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_scrape PROPERTIES TIMEOUT 300 LABELS integration)
