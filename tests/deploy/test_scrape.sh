@@ -25,12 +25,8 @@ cleanup() {
   rm -rf "$TMP" /tmp/inventory-"$PORT_BASE"-*.sock
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+# shellcheck source=tests/deploy/checks.sh
+. "$SRC/tests/deploy/checks.sh"
 
 # Seven free TCP ports in a row on 127.0.0.1: six daemons and one more.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -183,5 +179,4 @@ check "relay.log is JSON lines" json_lines "$DATA_DIR/relay.log"
 check "command.log is JSON lines" json_lines "$DATA_DIR/command.log"
 check "the correlation id is a field of its own" grep -q '"correlation_id":"metrics-corr-1","message":"SellProduct ' "$DATA_DIR/command.log"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_done
