@@ -117,19 +117,18 @@ static const cli_qflag_t common_flags[] = {
 #define N_COMMON (sizeof common_flags / sizeof common_flags[0])
 
 const cli_query_def_t *
+cli_queries_at(size_t i)
+{
+    return i < N_DEFS ? &defs[i] : NULL;
+}
+
+const cli_query_def_t *
 cli_queries_find(const char *name)
 {
     for (size_t i = 0; i < N_DEFS; i++)
         if (strcmp(defs[i].name, name) == 0)
             return &defs[i];
     return NULL;
-}
-
-void
-cli_queries_usage(FILE *f)
-{
-    for (size_t i = 0; i < N_DEFS; i++)
-        fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
 }
 
 void

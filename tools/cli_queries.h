@@ -78,6 +78,7 @@ int cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req
 /* Runs opts->argv (a query subcommand).  Returns the exit code. */
 int cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def);
 
-void cli_queries_usage(FILE *f);
+/* The rows in table order; NULL past the end (for help and its tests). */
+const cli_query_def_t *cli_queries_at(size_t i);
 
 #endif

@@ -12,13 +12,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-void
-cli_watch_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "watch events", "[--heartbeats] [--count N] [--for-ms N]");
-    fprintf(f, "  %-18s %s\n", "watch alerts", "[--count N] [--for-ms N]");
-}
-
 /* Text of a field for a line: string as is, scalar via pretty, "-" if absent. */
 static void
 field_text(const mpread_t *map, const char *key, char *buf, size_t cap)

@@ -23,6 +23,4 @@ int cli_watch_run(void *zctx, const cli_opts_t *opts);
 void cli_watch_format_event(const mpread_t *ev, char *buf, size_t cap);
 void cli_watch_format_alert(const mpread_t *al, char *buf, size_t cap);
 
-void cli_watch_usage(FILE *f);
-
 #endif
