@@ -1,6 +1,7 @@
 /* cli_queries: see cli_queries.h. */
 #include "cli_queries.h"
 
+#include "cli_color.h"
 #include "cli_watch.h"
 #include "client.h"
 #include "codec.h"
@@ -21,6 +22,7 @@ static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_v
 static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                         const char *const *, int, cli_request_t *, char *, size_t);
 static void print_events(FILE *f, const mpread_t *reply);
+static void print_alerts(FILE *f, const mpread_t *reply);
 static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                       const char *const *, int, cli_request_t *, char *, size_t);
 
@@ -104,7 +106,8 @@ static const cli_query_def_t defs[] = {
      .ep = CLI_EP_ALERT_API,
      .type = "ListAlerts",
      .flags = {{.flag = "--product", .key = "product_id", .kind = ARG_STR}, PAGE},
-     .usage = "[--product P] [--limit N] [--cursor C]"},
+     .usage = "[--product P] [--limit N] [--cursor C]",
+     .print = print_alerts},
 };
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
@@ -268,34 +271,56 @@ key_is(const mpread_t *k, const char *name)
     return mpread_str(&r, &s, &n) == 0 && n == strlen(name) && memcmp(s, name, n) == 0;
 }
 
-/* ReadStream replies: the stream, then one line per event as in `watch`. */
+/* A reply whose list under `key` is printed one line per item by `line`
+ * (as `watch` prints them), after its other scalars and the count. */
 static void
-print_events(FILE *f, const mpread_t *reply)
+print_lines(FILE *f, const mpread_t *reply, const char *key,
+            void (*line)(const mpread_t *item, char *buf, size_t cap))
 {
     mpread_t events, r, k, v;
     uint32_t n, count;
-    if (mpread_find(reply, "events", &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
+    if (mpread_find(reply, key, &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
         pretty_print(f, reply);
         return;
     }
     r = *reply;
     mpread_map(&r, &n);
     for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
-        if (key_is(&k, "events") || key_is(&k, "ok")) /* everything but the events */
+        if (key_is(&k, key) || key_is(&k, "ok")) /* everything but the list */
             continue;
-        char key[128], val[512];
-        pretty_scalar(&k, NULL, 0, true, key, sizeof key);
-        pretty_scalar(&v, key, strlen(key), false, val, sizeof val);
-        fprintf(f, "%s: %s\n", key, val);
+        char kb[128], val[512];
+        pretty_scalar(&k, NULL, 0, true, kb, sizeof kb);
+        pretty_scalar(&v, kb, strlen(kb), false, val, sizeof val);
+        fprintf(f, "%s: %s\n", kb, val);
     }
     mpread_array(&events, &count);
-    fprintf(f, "events: %" PRIu32 "\n", count);
+    fprintf(f, "%s: %" PRIu32 "\n", key, count);
     for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
-        char line[2048];
-        cli_watch_format_event(&v, line, sizeof line);
-        fprintf(f, "%s\n", line);
+        char buf[2048];
+        line(&v, buf, sizeof buf);
+        fprintf(f, "%s\n", buf);
     }
     fflush(f);
+}
+
+/* ReadStream replies: the stream, then one line per event as in `watch`. */
+static void
+print_events(FILE *f, const mpread_t *reply)
+{
+    print_lines(f, reply, "events", cli_watch_format_event);
+}
+
+static void
+alert_line(const mpread_t *al, char *buf, size_t cap)
+{
+    cli_watch_format_alert(al, cli_color_stdout(), buf, cap);
+}
+
+/* ListAlerts replies: one line per alert as in `watch alerts`, coloured. */
+static void
+print_alerts(FILE *f, const mpread_t *reply)
+{
+    print_lines(f, reply, "items", alert_line);
 }
 
 int

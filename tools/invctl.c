@@ -5,6 +5,7 @@
  * 2 rejected / ok=false, 3 accepted but --wait did not see it applied. */
 #include "cli.h"
 #include "cli_backup.h"
+#include "cli_color.h"
 #include "cli_commands.h"
 #include "cli_completion.h"
 #include "cli_help.h"
@@ -105,6 +106,7 @@ main(int argc, char **argv)
         cli_help_overview(stderr);
         return 1;
     }
+    cli_color_setup(opts.color);
     proc_install_signals();
     void *zctx = zmq_ctx_new();
     if (!zctx) {
