@@ -195,21 +195,19 @@ static const cli_help_t rows[] = {
      "a stream's events, from the event store (relay)",
      {{"--stream", "STREAM", "the stream name (supplier-S, product-P)", NULL},
       {"--after-version", "N", "events after version N", NULL},
-      {"--limit", "N", "at most N events", NULL},
-      MIN_WAIT},
+      {"--limit", "N", "at most N events", NULL}},
      NULL,
      NULL,
      "invctl history p1"},
     {"audit",
      HELP_QUERY,
      NULL,
-     "the audit trail (one line per event), oldest first",
+     "the audit trail (one line per event), oldest first; --correlation-id C filters",
      {{"--stream", "S", "only this stream", NULL},
       {"--from", "ISO", "recorded at or after", NULL},
       {"--to", "ISO", "recorded before", NULL},
       {"--tail", "N", "the last N matching lines (1..1000), oldest first", NULL},
-      PAGE_OPTS,
-      MIN_WAIT},
+      PAGE_OPTS},
      NULL,
      NULL,
      "invctl audit --tail 20 --stream product-p1"},
@@ -217,7 +215,7 @@ static const cli_help_t rows[] = {
      HELP_QUERY,
      NULL,
      "stock alerts raised so far",
-     {{"--product", "P", "only this product's", NULL}, PAGE_OPTS, MIN_WAIT},
+     {{"--product", "P", "only this product's", NULL}, PAGE_OPTS},
      NULL,
      NULL,
      "invctl alerts --product p1"},
@@ -228,7 +226,8 @@ static const cli_help_t rows[] = {
      "[--exit-at-head] [--heartbeats] [--count N] [--for-ms N] | alerts [--count N] [--for-ms N]",
      "follow the event bus or the alerts, one line each",
      {{"--from", "POSITION|beginning",
-       "start at this position (inclusive; beginning is 1): read the store through the relay, "
+       "start at this position (inclusive; beginning and 0 are 1): read the store through the "
+       "relay, "
        "then follow live without gap or duplicate",
        "beginning"},
       {"--stream", "S", "only events of this stream", NULL},
@@ -332,7 +331,7 @@ static const char *const group_exit[] = {
 
 static const char *const group_title[] = {
     [HELP_COMMAND] = "Commands (write side; exit 2 when rejected)",
-    [HELP_QUERY] = "Queries (all take --min-position N --wait-ms N)",
+    [HELP_QUERY] = "Queries (of the query-service: --min-position N --wait-ms N too)",
     [HELP_OPERATION] = "Operations",
 };
 

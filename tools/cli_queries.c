@@ -1,6 +1,7 @@
 /* cli_queries: see cli_queries.h. */
 #include "cli_queries.h"
 
+#include "cli_audit.h"
 #include "cli_color.h"
 #include "cli_watch.h"
 #include "client.h"
@@ -99,7 +100,8 @@ static const cli_query_def_t defs[] = {
      .flags = {{.flag = "--stream", .key = "stream", .kind = ARG_STR},
                {.flag = "--from", .key = "from_us", .kind = ARG_TIME},
                {.flag = "--to", .key = "to_us", .kind = ARG_TIME},
-               PAGE},
+               PAGE,
+               {.flag = "--tail", .kind = ARG_INT}},
      .hook = audit_hook,
      .usage = "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C]"},
     {.name = "alerts",
@@ -220,9 +222,18 @@ static int
 audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
            const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
 {
-    (void)def, (void)vals, (void)pos, (void)n_pos, (void)err, (void)cap;
+    (void)pos, (void)n_pos;
     if (opts->correlation_id)
         cli_request_add(req, "correlation_id", ARG_STR, opts->correlation_id, 0);
+    const arg_val_t *tail = &vals[5]; /* --tail, after --limit and --cursor */
+    if (!tail->set)
+        return 0;
+    if (tail->num < 1 || tail->num > CLI_AUDIT_TAIL_MAX || vals[3].set || vals[4].set) {
+        snprintf(err, cap, "%s: --tail takes 1..%d and no --limit or --cursor", def->name,
+                 CLI_AUDIT_TAIL_MAX);
+        return -1;
+    }
+    req->tail = tail->num;
     return 0;
 }
 
@@ -378,5 +389,7 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
         if (wait + 1000 > timeout)
             timeout = (int)wait + 1000;
     }
+    if (req.tail)
+        return cli_audit_tail(zctx, opts, &req, req.tail, timeout, def->print);
     return cli_request_run(zctx, opts, &req, timeout, def->print);
 }

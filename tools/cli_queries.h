@@ -37,6 +37,7 @@ typedef struct {
     int n;
     cli_kv_t kv[CLI_REQUEST_MAX_KV];
     char stream[STREAM_MAX + 1]; /* storage for a built stream name */
+    int64_t tail;                /* audit --tail: the last N items (cli_audit), 0: a page */
 } cli_request_t;
 
 struct cli_query_def;

@@ -48,6 +48,32 @@ timeout 20 "$I" watch events --from beginning --exit-at-head >"$TMP/all" 2>&1
 check "watch --from beginning --exit-at-head exits 0" test $? -eq 0
 same "it prints positions 1..12 once each, in order" <(awk '{print $1}' "$TMP/all") "$(seq 1 12)"
 
+# 1b. audit --tail N: the last N lines, oldest first, filters too.
+positions() { grep -o '"position": *[0-9]*' "$1" | sed 's/.*: *//' | tail -n +2 | paste -sd' '; }
+for i in $(seq 1 100); do # the audit has applied the 12 events
+  run --json audit --tail 1 >"$TMP/t" 2>&1; grep -q '"position": *12' "$TMP/t" && break; sleep 0.1
+done
+run --json audit --tail 3 >"$TMP/t" 2>&1
+same "audit --tail 3: 10 11 12" <(positions "$TMP/t") "10 11 12"
+run --json audit --tail 2 --stream product-p2 >"$TMP/t" 2>&1
+same "audit --tail 2 --stream product-p2: 10 11" <(positions "$TMP/t") "10 11"
+run --json --correlation-id setup audit --tail 2 >"$TMP/t" 2>&1
+same "audit --tail 2 --correlation-id setup: 2 3" <(positions "$TMP/t") "2 3"
+run --json audit --tail 50 --stream supplier-s1 >"$TMP/t" 2>&1
+same "audit --tail 50 of a 1-line stream: 1" <(positions "$TMP/t") "1"
+run --json audit --tail 200 >"$TMP/t" 2>&1
+same "audit --tail 200 of 12 lines: all" <(positions "$TMP/t") "$(seq -s' ' 1 12)"
+run audit --tail 2 >"$TMP/t" 2>&1
+check "audit --tail 2 prints the table" bash -c "grep -q 'items (2)' '$TMP/t' && grep -q 'ProductViewed' '$TMP/t'"
+for bad in "--tail 0" "--tail 1001" "--tail 3 --limit 2" "--tail 3 --cursor 4"; do
+  # shellcheck disable=SC2086
+  run audit $bad >"$TMP/bad" 2>&1; rc=$?
+  check "audit $bad: exit 1 with a reason" bash -c "[ $rc -eq 1 ] && grep -q -- '--tail' '$TMP/bad'"
+done
+run audit --tail 3 --stream "" >"$TMP/bad" 2>&1
+check "audit --tail with a bad filter: the server's error, exit 2" bash -c \
+  "[ $? -eq 2 ] && grep -q 'validation' '$TMP/bad'"
+
 # 2. Filters.
 timeout 20 "$I" watch events --from beginning --exit-at-head --stream product-p2 >"$TMP/f" 2>&1
 same "--stream product-p2" <(awk '{print $1}' "$TMP/f") "$(printf '%s\n' 3 8 9 10 11)"
@@ -114,7 +140,17 @@ wait $w
 check "watch alerts --color=always: exit 0" test $? -eq 0
 check "watch alerts --color=always: coloured kinds" grep -q "${ESC}\[3[23]m\(LOW STOCK\|CLEARED\)${ESC}\[0m" "$TMP/wal"
 
-# 6. Bad input: a clear error, exit 1.
+# 6. audit --tail over more than one page (100 lines a page).
+for i in $(seq 1 130); do run view p2 >/dev/null; done
+head=$(run --json history p2 | grep -o '"position": *[0-9]*' | tail -1 | sed 's/.*: *//')
+for i in $(seq 1 100); do
+  run --json audit --tail 1 >"$TMP/t" 2>&1; grep -q "\"position\": *$head\b" "$TMP/t" && break; sleep 0.1
+done
+run --json audit --tail 120 >"$TMP/t" 2>&1
+same "audit --tail 120: the last 120 lines over two pages" <(positions "$TMP/t") \
+  "$(seq -s' ' $((head - 119)) "$head")"
+
+# 7. Bad input: a clear error, exit 1.
 for bad in "--from -3" "--from x" "--exit-at-head" "alerts --from 1"; do
   # shellcheck disable=SC2086
   "$I" watch events $bad >"$TMP/bad" 2>&1 </dev/null; rc=$?
