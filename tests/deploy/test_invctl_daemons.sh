@@ -14,12 +14,8 @@ L="$SRC/deploy/inventory-local"
 I="$BUILD_DIR/tools/invctl"
 cleanup() { "$L" stop >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 same() { # name file want-text
   local got; got="$(cat "$2")"
   if [ "$got" = "$3" ]; then passed=$((passed + 1)); echo "ok   $1"
@@ -158,5 +154,4 @@ for bad in "--from -3" "--from x" "--exit-at-head" "alerts --from 1"; do
   check "watch $bad: exit 1 with a reason" bash -c "[ $rc -eq 1 ] && grep -q 'invctl: watch' '$TMP/bad'"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

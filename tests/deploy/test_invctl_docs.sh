@@ -10,12 +10,8 @@ B="$(cd "${1:?usage: test_invctl_docs.sh BUILD_DIR}" && pwd)"
 I="$B/tools/invctl"
 TMP="$(mktemp -d /tmp/invdocs-XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failed=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 
 # 1. help: the overview, a command's help three ways, an unknown command.
 "$I" help >"$TMP/help" 2>&1
@@ -82,5 +78,4 @@ check "installed share/man/man1/invctl.1" cmp -s "$TMP/invctl.1" "$TMP/prefix/sh
 check "installed share/bash-completion/completions/invctl" \
   cmp -s "$TMP/invctl.bash" "$TMP/prefix/share/bash-completion/completions/invctl"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
