@@ -391,12 +391,43 @@ cli_help_global_at(size_t i)
     return i < N_GLOBALS ? &globals[i] : NULL;
 }
 
+#define HELP_WIDTH 79  /* columns of the printed help */
+#define HELP_INDENT 27 /* where an option's text starts */
+
+/* Prints text from column `col` (the cursor is there), wrapped at spaces
+ * within HELP_WIDTH, later lines indented by `indent`; ends the line. */
+static void
+print_wrapped(FILE *f, const char *text, int col, int indent)
+{
+    while (*text) {
+        int room = HELP_WIDTH - col, n = (int)strlen(text), cut = n;
+        if (n > room) {
+            for (cut = room; cut > 0 && text[cut] != ' '; cut--)
+                ;
+            if (cut == 0) /* one word longer than the room: as it is */
+                for (cut = room; cut < n && text[cut] != ' '; cut++)
+                    ;
+        }
+        fprintf(f, "%.*s\n", cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+        if (*text)
+            fprintf(f, "%*s", indent, "");
+        col = indent;
+    }
+}
+
 static void
 print_opt(FILE *f, const cli_help_opt_t *o)
 {
     char head[64];
     snprintf(head, sizeof head, "%s%s%s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
-    fprintf(f, "  %-24s %s\n", head, o->text);
+    if (strlen(head) > HELP_INDENT - 3) /* the text on the next line */
+        fprintf(f, "  %s\n%*s", head, HELP_INDENT, "");
+    else
+        fprintf(f, "  %-*s", HELP_INDENT - 2, head);
+    print_wrapped(f, o->text, HELP_INDENT, HELP_INDENT);
 }
 
 void
@@ -424,13 +455,19 @@ cli_help_command(FILE *f, const char *name)
     if (!h)
         return -1;
     const char *args = cli_help_args(h);
-    fprintf(f, "usage: invctl %s%s%s\n\n%s.\n", h->name, args[0] ? " " : "", args, h->summary);
+    char text[512];
+    snprintf(text, sizeof text, "usage: invctl %s%s%s", h->name, args[0] ? " " : "", args);
+    print_wrapped(f, text, 0, 7);
+    fprintf(f, "\n%s.\n", h->summary);
     if (h->opts[0].flag) {
         fputs("\nOptions:\n", f);
         for (int i = 0; i < CLI_HELP_MAX_OPTS && h->opts[i].flag; i++)
             print_opt(f, &h->opts[i]);
     }
-    fprintf(f, "\nExit codes: %s.\n\nExample:\n  %s\n", cli_help_exit(h), h->example);
+    snprintf(text, sizeof text, "Exit codes: %s.", cli_help_exit(h));
+    fputc('\n', f);
+    print_wrapped(f, text, 0, 2);
+    fprintf(f, "\nExample:\n  %s\n", h->example);
     fputs("\nGlobal options: see invctl help.\n", f);
     return 0;
 }

@@ -81,6 +81,25 @@ Test(cli_help, every_query_flag_is_documented)
     }
 }
 
+/* Options beside the synopsis: the bare word's --id, and the waits. */
+static bool
+synopsis_may_omit(const char *flag)
+{
+    return strcmp(flag, "--id") == 0 || strcmp(flag, "--min-position") == 0 ||
+           strcmp(flag, "--wait-ms") == 0;
+}
+
+Test(cli_help, the_synopsis_names_every_option)
+{
+    for (size_t i = 0; cli_help_at(i); i++) {
+        const cli_help_t *h = cli_help_at(i);
+        for (int k = 0; k < CLI_HELP_MAX_OPTS && h->opts[k].flag; k++)
+            if (!synopsis_may_omit(h->opts[k].flag))
+                cr_assert_not_null(strstr(cli_help_args(h), h->opts[k].flag), "invctl %s %s: %s",
+                                   h->name, cli_help_args(h), h->opts[k].flag);
+    }
+}
+
 Test(cli_help, every_row_is_complete)
 {
     for (size_t i = 0; cli_help_at(i); i++) {
