@@ -98,6 +98,17 @@ wait $w
 check "catch-up then live: exit 0" test $? -eq 0
 same "catch-up then live: 11..16 once each" <(awk '{print $1}' "$TMP/live") "$(seq 11 16)"
 
+# 4b. The filters on a live watch (no --from): only product-p2's events.
+timeout 30 "$I" watch events --stream product-p2 --count 2 >"$TMP/lf" 2>&1 &
+w=$!
+for i in $(seq 1 60); do
+  kill -0 $w 2>/dev/null || break
+  run view p1 >/dev/null; run view p2 >/dev/null; sleep 0.05
+done
+wait $w
+check "live watch --stream: exit 0 after 2 lines" bash -c "[ $? -eq 0 ] && [ \$(wc -l <'$TMP/lf') -eq 2 ]"
+check "live watch --stream: only product-p2" bash -c "! grep -v 'product-p2@' '$TMP/lf'"
+
 # 5. Alert kinds in colour: LOW STOCK yellow, OUT OF STOCK red, CLEARED green,
 # with --color=always or on a terminal; not with NO_COLOR, nor into a pipe.
 ESC=$'\033'
