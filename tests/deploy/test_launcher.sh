@@ -17,8 +17,8 @@ cp "$SRC/deploy/inventory-local" "$TMP/repo/deploy/"
 L="$TMP/repo/deploy/inventory-local"
 cleanup() { "$L" stop >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
-# shellcheck source=tests/deploy/checks.sh
-. "$SRC/tests/deploy/checks.sh"
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 
 # 1. Started from the fake repository's root, seen and stopped from elsewhere.
 (cd "$TMP/repo" && "$L" start >"$TMP/start.out" 2>&1)
@@ -45,4 +45,4 @@ for i in 1 2 3 4 5 6; do
   "$L" stop >/dev/null 2>&1
 done
 
-checks_done
+finish

@@ -25,8 +25,8 @@ cleanup() {
   rm -rf "$TMP" /tmp/inventory-"$PORT_BASE"-*.sock
 }
 trap cleanup EXIT
-# shellcheck source=tests/deploy/checks.sh
-. "$SRC/tests/deploy/checks.sh"
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 
 # Seven free TCP ports in a row on 127.0.0.1: six daemons and one more.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -179,4 +179,4 @@ check "relay.log is JSON lines" json_lines "$DATA_DIR/relay.log"
 check "command.log is JSON lines" json_lines "$DATA_DIR/command.log"
 check "the correlation id is a field of its own" grep -q '"correlation_id":"metrics-corr-1","message":"SellProduct ' "$DATA_DIR/command.log"
 
-checks_done
+finish
