@@ -7,6 +7,7 @@
  * clients (server.h).  This file only wires the pieces together. */
 #include "bus.h"
 #include "config.h"
+#include "httpserv.h"
 #include "log.h"
 #include "proc.h"
 #include "queries.h"
@@ -18,10 +19,9 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *db;        /* read database path (the projector's) */
-    const char *bind;      /* our ROUTER endpoint (bind) */
-    const char *log_level; /* debug, info, warn, error */
-    security_settings_t sec;
+    const char *db;         /* read database path (the projector's) */
+    const char *bind;       /* our ROUTER endpoint (bind) */
+    config_daemon_t daemon; /* log level and format, --http */
 } query_config_t;
 
 static int
@@ -30,28 +30,30 @@ load_config(query_config_t *cfg, int argc, char **argv)
     const config_option_t opts[] = {
         CONFIG_STR_OPT("--db", "INV_READ_DB", &cfg->db, "read model database (read-only)"),
         CONFIG_STR_OPT("--bind", "INV_QUERY_BIND", &cfg->bind, "query ROUTER endpoint"),
-        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level, "debug|info|warn|error"),
-        SECURITY_CONFIG_ROWS(&cfg->sec),
     };
     return config_load("query-service", "query", opts, sizeof opts / sizeof opts[0], argc, argv,
-                       &cfg->log_level);
+                       &cfg->daemon);
 }
 
 int
 main(int argc, char **argv)
 {
-    query_config_t cfg = {.db = "read.db", .bind = EP_QUERY, .log_level = "info"};
+    query_config_t cfg = {.db = "read.db", .bind = EP_QUERY, .daemon = CONFIG_DAEMON_DEFAULTS};
     int rc = load_config(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
 
     queries_t *queries = queries_new(cfg.db);
+    metrics_t *metrics = metrics_new("query");
+    httpserv_t *http = NULL;
     void *zctx = zmq_ctx_new();
-    bool secured = zctx && security_start_daemon(zctx, &cfg.sec, "query", cfg.db) == 0;
+    bool secured = zctx && security_start_daemon(zctx, &cfg.daemon, "query", cfg.db) == 0;
     void *router = secured ? bus_bind(zctx, ZMQ_ROUTER, cfg.bind) : NULL;
-    server_t *server = router && queries ? server_new(router, queries) : NULL;
-    if (!server) {
+    server_t *server = router && queries ? server_new(router, queries, metrics) : NULL;
+    if (server && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
+        rc = 2;
+    } else if (!server) {
         LOG_E(NULL, "cannot start on %s: %s", cfg.bind,
               !secured ? "no keys (above)" : router ? "out of memory" : zmq_strerror(errno));
         rc = 1;
@@ -63,11 +65,13 @@ main(int argc, char **argv)
         rc = server_run(server) == 0 ? 0 : 1;
     }
 
+    httpserv_stop(&http);
     server_destroy(&server);
     bus_close(&router);
     zmq_ctx_term(zctx);
     security_stop();
     queries_destroy(&queries);
+    metrics_destroy(&metrics);
     LOG_I(NULL, "query service stopped");
     return rc;
 }

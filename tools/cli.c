@@ -187,6 +187,7 @@ typedef enum {
     G_WAIT,
     G_HELP,
     G_VERSION,
+    G_COLOR,
     G_KEYS,
     G_KEY,
     G_SERVER_KEY,
@@ -225,6 +226,7 @@ global_lookup(const char *arg, size_t len, int *ep_index)
         {"--help", G_HELP},
         {"-h", G_HELP},
         {"--version", G_VERSION},
+        {"--color", G_COLOR},
         {"--keys", G_KEYS},
         {"--key", G_KEY},
         {"--server-key", G_SERVER_KEY},
@@ -274,6 +276,13 @@ global_apply(cli_opts_t *o, gopt_t opt, int ep, const char *flag, const char *v,
     case G_CMDID:
         o->command_id = v;
         return 0;
+    case G_COLOR:
+        if (strcmp(v, "auto") != 0 && strcmp(v, "always") != 0 && strcmp(v, "never") != 0) {
+            snprintf(err, cap, "%s: expected auto, always or never, got '%s'", flag, v);
+            return -1;
+        }
+        o->color = v;
+        return 0;
     case G_KEYS:
         o->keys_dir = v;
         return 0;
@@ -297,6 +306,7 @@ opts_defaults(cli_opts_t *o, char **argv)
         o->ep[i] = env && *env ? env : endpoints[i].fallback;
     }
     o->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    o->color = "auto";
     o->argv = argv + 1;
     const char *keys = getenv("INV_KEYS_DIR"), *key = getenv("INV_KEY");
     const char *server = getenv("INV_SERVER_KEY"), *insecure = getenv("INV_INSECURE");

@@ -34,15 +34,6 @@ cli_keys_setup(const cli_opts_t *opts)
     return 1;
 }
 
-void
-cli_keys_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "keygen",
-            "--role reader|writer|operator|daemon [--name N] [--out FILE]: a new client key\n"
-            "                     pair (FILE, 0600), and the allow-list line to add for it;\n"
-            "                     --init [DIR]: create what is missing of a keyring");
-}
-
 /* keygen --init [DIR]: the keyring (the given folder, else --keys...). */
 static int
 keygen_init(const cli_opts_t *opts, const char *dir_arg)

@@ -12,7 +12,6 @@
  * (security_client_setup: --keys, --key, --server-key), unless --insecure.
  * 0, or 1 after saying on stderr what is missing. */
 int cli_keys_setup(const cli_opts_t *opts);
-void cli_keys_usage(FILE *f);
 /* invctl keygen --role R [--name N] [--out FILE] | keygen --init [DIR] */
 int cli_keygen_run(void *zctx, const cli_opts_t *opts);
 

@@ -8,7 +8,7 @@
 
 int
 storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts,
-                 const security_settings_t *sec, const char *name)
+                 const config_daemon_t *sec, const char *name)
 {
     d->es = NULL;
     d->zctx = NULL;

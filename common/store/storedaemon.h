@@ -20,7 +20,7 @@ typedef struct {
  * (security_start_daemon).  Returns 0, or -1 after logging why ("cannot
  * open event store <db>"), with nothing to close. */
 int storedaemon_open(storedaemon_t *d, const char *db, const eventstore_options_t *opts,
-                     const security_settings_t *sec, const char *name);
+                     const config_daemon_t *sec, const char *name);
 /* Terminates the context, stops security, then closes the store.
  * Idempotent. */
 void storedaemon_close(storedaemon_t *d);

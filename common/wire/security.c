@@ -194,7 +194,7 @@ security_serve(void *zctx, const char *keys_dir, const char *name, char *why, si
 }
 
 int
-security_start_daemon(void *zctx, const security_settings_t *s, const char *name, const char *db)
+security_start_daemon(void *zctx, const config_daemon_t *s, const char *name, const char *db)
 {
     if (s->insecure) {
         LOG_W(NULL, "INSECURE: --insecure / INV_INSECURE=1: no CURVE, no keys: anyone who can "

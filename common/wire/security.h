@@ -33,21 +33,11 @@
 
 #define SECURITY_MAX_ENDPOINTS 16
 
-/* A daemon's two security settings, rows of its settings table. */
-typedef struct {
-    const char *keys_dir; /* NULL: "keys" beside the daemon's database */
-    int64_t insecure;     /* 1: plain sockets, every request allowed */
-} security_settings_t;
-#define SECURITY_CONFIG_ROWS(s)                                                                    \
-    CONFIG_STR_OPT("--keys", "INV_KEYS_DIR", &(s)->keys_dir,                                       \
-                   "CURVE keyring folder (default: keys beside --db)"),                            \
-        CONFIG_FLAG_OPT("--insecure", "INV_INSECURE", &(s)->insecure,                              \
-                        "no CURVE, no keys, every request allowed: development only")
-
-/* A daemon's start: with s->insecure a loud warning and plain sockets;
- * else security_serve in zctx with the keyring s->keys_dir (or "keys"
- * beside db) and the key pair `name`.  0, or -1 after logging why. */
-int security_start_daemon(void *zctx, const security_settings_t *s, const char *name,
+/* A daemon's start: with s->insecure (--insecure) a loud warning and
+ * plain sockets; else security_serve in zctx with the keyring s->keys_dir
+ * (--keys, or "keys" beside db) and the key pair `name`.  0, or -1 after
+ * logging why. */
+int security_start_daemon(void *zctx, const config_daemon_t *s, const char *name,
                           const char *db);
 
 /* Server side: loads <keys_dir>/<name>.key and <keys_dir>/allow, starts
