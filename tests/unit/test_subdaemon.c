@@ -114,7 +114,7 @@ Test(subdaemon, start_binds_and_fini_closes_in_any_state)
     char *argv[] = {"test-service", "--bind", bind, NULL};
     subdaemon_config_t cfg;
     cr_assert_eq(parse(&cfg, 3, argv), 0);
-    cfg.sec.insecure = 1; /* no keyring here: the runtime's sockets are the point */
+    cfg.daemon.insecure = 1; /* no keyring here: the runtime's sockets are the point */
 
     static const subscriber_ops_t ops; /* never called: the runtime does not run */
     const subscriber_factory_t factory = {0};
