@@ -163,6 +163,7 @@ server_on_request(void *arg, rpc_request_t *rq)
 }
 
 static const rpc_route_t server_routes[] = {
+    {.type = "Status", .handle = server_on_request, .roles = ROLES_STATUS},
     {.type = "ReloadKeys", .handle = rpc_on_reload_keys, .roles = ROLES_OPERATE},
     {.type = RPC_ANY, .handle = server_on_request, .roles = ROLES_READ},
 };

@@ -226,6 +226,12 @@ security_client(const char *keys_dir, const char *key_path, char *why, size_t ca
 }
 
 void
+security_use_key(const keypair_t *k)
+{
+    sec.self = *k;
+}
+
+void
 security_keys_dir(const char *dir, char *out, size_t cap)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");

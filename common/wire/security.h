@@ -46,6 +46,9 @@ int security_serve(void *zctx, const char *keys_dir, const char *name, char *why
 /* Client side: the key pair in key_path, public keys of servers read from
  * keys_dir as needed.  0, or -1 with the reason in why. */
 int security_client(const char *keys_dir, const char *key_path, char *why, size_t cap);
+/* The key pair this process connects with from now on (a test acting as
+ * several clients); security must be on. */
+void security_use_key(const keypair_t *k);
 /* A client's keyring folder: dir when given, else
  * $XDG_CONFIG_HOME/inventory/keys, else ~/.config/inventory/keys. */
 void security_keys_dir(const char *dir, char *out, size_t cap);

@@ -1,0 +1,312 @@
+/* Who may speak (docs/protocol.md, section 13), on the real daemons with
+ * security on, as it is by default: every endpoint refuses a client with no
+ * key, with a wrong server key and with a key not on the allow-list; each
+ * role is answered `forbidden` outside its rights; a key removed from the
+ * allow-list loses its rights after SIGHUP or ReloadKeys, on its open
+ * connection at its next request and at the next handshake. */
+#include "bus.h"
+#include "harness.h"
+#include "itest.h"
+#include "security.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+static harness_t *h;
+static keypair_t operator_key, reader, writer, daemon_key, stranger;
+
+/* The ROUTER endpoints, the daemon behind each, and its log's name. */
+static const struct {
+    const char *ep, *server, *log;
+} routers[] = {
+    {"command", "command", "command"},   {"catchup", "relay", "relay"},
+    {"query", "query", "query"},         {"audit", "audit", "audit"},
+    {"projector", "projector", "projector"}, {"alert-api", "alert", "alert"},
+};
+#define N_ROUTERS (sizeof routers / sizeof routers[0])
+
+static void
+keys_path(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/keys/%s", harness_dir(h), name);
+}
+
+/* Appends "ROLE key name" to the allow-list. */
+static void
+allow(const char *role, const keypair_t *k, const char *name)
+{
+    char path[512];
+    keys_path("allow", path, sizeof path);
+    FILE *f = fopen(path, "a");
+    cr_assert_not_null(f);
+    fprintf(f, "%s %s %s\n", role, k->public_z85, name);
+    fclose(f);
+}
+
+/* Rewrites the allow-list without the line naming `name`. */
+static void
+disallow(const char *name)
+{
+    char path[512], tmp[520], line[256], tail[80];
+    keys_path("allow", path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    snprintf(tail, sizeof tail, " %s\n", name);
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    cr_assert(in && out);
+    while (fgets(line, sizeof line, in)) {
+        size_t n = strlen(line), t = strlen(tail);
+        if (!(n >= t && strcmp(line + n - t, tail) == 0))
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    cr_assert_eq(rename(tmp, path), 0);
+}
+
+/* Every daemon re-reads the allow-list: SIGHUP to half, ReloadKeys (as the
+ * operator) to the others. */
+static void
+reload_everywhere(void)
+{
+    security_use_key(&operator_key);
+    const char *hup[] = {"command", "relay", "projector"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(kill(harness_daemon_pid(h, hup[i]), SIGHUP), 0);
+    const char *asked[] = {"query", "audit", "alert-api"};
+    for (int i = 0; i < 3; i++) {
+        harness_reply_t r;
+        itest_request(h, asked[i], &r, "ReloadKeys", "");
+        itest_assert_ok(&r, asked[i]);
+        harness_reply_fini(&r);
+    }
+    harness_sleep_ms(600); /* the ZAP thread looks at SIGHUP every 200 ms */
+}
+
+static void
+setup(void)
+{
+    h = harness_start(NULL);
+    cr_assert_not_null(h, "the daemons did not start");
+    char path[512], why[256];
+    keys_path("operator.key", path, sizeof path);
+    cr_assert_eq(keypair_read(path, &operator_key, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(keypair_generate(&reader), 0);
+    cr_assert_eq(keypair_generate(&writer), 0);
+    cr_assert_eq(keypair_generate(&daemon_key), 0);
+    cr_assert_eq(keypair_generate(&stranger), 0);
+    allow("reader", &reader, "test-reader");
+    allow("writer", &writer, "test-writer");
+    allow("daemon", &daemon_key, "test-daemon");
+    reload_everywhere();
+}
+
+static void
+teardown(void)
+{
+    cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
+}
+
+/* Sends {type: Status} on a socket the caller keyed (or not) and waits
+ * up to ms: whether any reply came. */
+static bool
+answers(void *s, const char *endpoint, int ms)
+{
+    cr_assert_eq(zmq_connect(s, endpoint), 0);
+    static const char status[] = "\x81\xa4type\xa6Status";
+    zmq_send(s, status, sizeof status - 1, ZMQ_DONTWAIT);
+    zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+    bool got = zmq_poll(&item, 1, ms) == 1;
+    zmq_close(s);
+    return got;
+}
+
+/* A DEALER with CURVE: client key k, server key server_z85. */
+static void *
+keyed_dealer(void *ctx, const keypair_t *k, const char *server_z85)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_z85, KEY_Z85_LEN);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->public_z85, KEY_Z85_LEN);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->secret_z85, KEY_Z85_LEN);
+    return s;
+}
+
+Test(security, every_router_refuses_no_key_a_wrong_server_key_and_an_unknown_key, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    void *ctx = zmq_ctx_new();
+    keypair_t impostor;
+    cr_assert_eq(keypair_generate(&impostor), 0);
+    for (size_t i = 0; i < N_ROUTERS; i++) {
+        const char *ep = harness_endpoint(h, routers[i].ep);
+        char path[512], server[KEY_Z85_LEN + 1], why[256];
+        snprintf(path, sizeof path, "%s/keys/%s.pub", harness_dir(h), routers[i].server);
+        cr_assert_eq(pubkey_read(path, server, why, sizeof why), 0, "%s", why);
+        void *plain = zmq_socket(ctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(plain, ZMQ_LINGER, &linger, sizeof linger);
+        cr_assert_not(answers(plain, ep, 700), "%s answered a client with no key", routers[i].ep);
+        cr_assert_not(answers(keyed_dealer(ctx, &operator_key, impostor.public_z85), ep, 700),
+                      "%s answered a client that expected another server key", routers[i].ep);
+        cr_assert_not(answers(keyed_dealer(ctx, &stranger, server), ep, 700),
+                      "%s answered a key that is not on the allow-list", routers[i].ep);
+        cr_assert(answers(keyed_dealer(ctx, &operator_key, server), ep, 3000),
+                  "%s did not answer the operator", routers[i].ep);
+        cr_assert_geq(itest_log_count(h, routers[i].log, "refused a connection to"), 1,
+                      "%s did not log the refusal", routers[i].log);
+    }
+    zmq_ctx_term(ctx);
+}
+
+/* Sends type on ep as key k: the reply's error code ("" when ok). */
+static void
+error_of(const keypair_t *k, const char *ep, const char *type, char *code, size_t cap,
+         char *message, size_t mcap)
+{
+    security_use_key(k);
+    harness_reply_t r;
+    itest_request(h, ep, &r, type, "");
+    code[0] = message[0] = '\0';
+    if (!harness_reply_ok(&r)) {
+        harness_reply_str(&r, "error", code, cap);
+        harness_reply_str(&r, "message", message, mcap);
+    }
+    harness_reply_fini(&r);
+}
+
+/* Whether role k may send type on ep, as the server answers it. */
+static bool
+allowed(const keypair_t *k, const char *ep, const char *type)
+{
+    char code[32], message[256];
+    error_of(k, ep, type, code, sizeof code, message, sizeof message);
+    return strcmp(code, "forbidden") != 0;
+}
+
+Test(security, each_role_is_forbidden_outside_its_rights, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+    /* every command type: writers and operators, not readers or daemons */
+    for (int t = 0; t < CMD__COUNT; t++) {
+        const char *type = command_spec((command_type_t)t)->name;
+        cr_assert_not(allowed(&reader, "command", type), "a reader may %s", type);
+        cr_assert_not(allowed(&daemon_key, "command", type), "a daemon key may %s", type);
+        cr_assert(allowed(&writer, "command", type), "a writer may not %s", type);
+        cr_assert(allowed(&operator_key, "command", type), "the operator may not %s", type);
+    }
+    char code[32], message[256];
+    error_of(&reader, "command", "SellProduct", code, sizeof code, message, sizeof message);
+    cr_assert_str_eq(code, "forbidden");
+    cr_assert_str_eq(message, "forbidden: role reader cannot SellProduct");
+    /* the catch-up feed: daemons and operators; history: readers too */
+    cr_assert_not(allowed(&reader, "catchup", "ReadEvents"), "a reader read the feed");
+    cr_assert_not(allowed(&writer, "catchup", "ReadEvents"), "a writer read the feed");
+    cr_assert(allowed(&daemon_key, "catchup", "ReadEvents"));
+    cr_assert(allowed(&operator_key, "catchup", "ReadEvents"));
+    cr_assert(allowed(&reader, "catchup", "ReadStream"));
+    cr_assert(allowed(&reader, "catchup", "ProductAsOf"));
+    cr_assert_not(allowed(&daemon_key, "catchup", "ReadStream"));
+    /* queries, audit search, alert list: readers; not daemons */
+    const char *queries[] = {"ListProducts", "ListSuppliers", "SearchProducts", "LowStock"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert(allowed(&reader, "query", queries[i]), "a reader may not %s", queries[i]);
+        cr_assert_not(allowed(&daemon_key, "query", queries[i]), "a daemon key may %s",
+                      queries[i]);
+    }
+    cr_assert(allowed(&reader, "audit", "SearchAudit"));
+    cr_assert(allowed(&reader, "alert-api", "ListAlerts"));
+    cr_assert_not(allowed(&daemon_key, "audit", "SearchAudit"));
+    /* Status: every role; Rebuild and ReloadKeys: operators only */
+    for (size_t i = 0; i < N_ROUTERS; i++) {
+        const char *ep = routers[i].ep;
+        cr_assert(allowed(&reader, ep, "Status"), "%s: a reader may not ask Status", ep);
+        cr_assert(allowed(&daemon_key, ep, "Status"), "%s: a daemon may not ask Status", ep);
+        cr_assert_not(allowed(&writer, ep, "ReloadKeys"), "%s: a writer reloaded keys", ep);
+    }
+    const char *rebuilt[] = {"projector", "audit", "alert-api"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_not(allowed(&reader, rebuilt[i], "Rebuild"), "%s: a reader rebuilt", rebuilt[i]);
+        cr_assert_not(allowed(&writer, rebuilt[i], "Rebuild"), "%s: a writer rebuilt", rebuilt[i]);
+    }
+    cr_assert_geq(itest_log_count(h, "command", "forbidden: role reader cannot"), 1);
+}
+
+Test(security, a_removed_key_loses_its_rights_after_sighup_or_reloadkeys, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    /* one connection held open across the reload */
+    security_use_key(&reader);
+    void *ctx = zmq_ctx_new();
+    char path[512], server[KEY_Z85_LEN + 1], why[256];
+    snprintf(path, sizeof path, "%s/keys/query.pub", harness_dir(h));
+    cr_assert_eq(pubkey_read(path, server, why, sizeof why), 0, "%s", why);
+    void *held = keyed_dealer(ctx, &reader, server);
+    cr_assert_eq(zmq_connect(held, harness_endpoint(h, "query")), 0);
+    static const char status[] = "\x81\xa4type\xa6Status";
+    zmq_pollitem_t item = {.socket = held, .events = ZMQ_POLLIN};
+    char buf[4096];
+    zmq_send(held, status, sizeof status - 1, 0);
+    cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "the reader was not answered before");
+    cr_assert_gt(zmq_recv(held, buf, sizeof buf, 0), 0);
+
+    disallow("test-reader");
+    reload_everywhere();
+    zmq_send(held, status, sizeof status - 1, 0);
+    cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "no answer on the held connection");
+    int n = zmq_recv(held, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(memmem(buf, (size_t)n, "forbidden", 9) && memmem(buf, (size_t)n, "allow-list", 10),
+              "a removed key was still served on its open connection");
+    zmq_close(held);
+    for (size_t i = 0; i < N_ROUTERS; i++) {
+        snprintf(path, sizeof path, "%s/keys/%s.pub", harness_dir(h), routers[i].server);
+        cr_assert_eq(pubkey_read(path, server, why, sizeof why), 0, "%s", why);
+        cr_assert_not(answers(keyed_dealer(ctx, &reader, server), harness_endpoint(h, routers[i].ep),
+                              700),
+                      "%s let a removed key connect again", routers[i].ep);
+    }
+    zmq_ctx_term(ctx);
+    security_use_key(&operator_key);
+    cr_assert_geq(itest_log_count(h, "query", "allow-list reloaded"), 2);
+    cr_assert_geq(itest_log_count(h, "command", "allow-list reloaded"), 2, "SIGHUP did not reload");
+}
+
+/* A SUB of the relay's event feed: whether a heartbeat arrives within ms. */
+static bool
+hears_heartbeat(const keypair_t *k, int ms)
+{
+    security_use_key(k);
+    void *ctx = zmq_ctx_new();
+    void *sub = bus_connect(ctx, ZMQ_SUB, harness_endpoint(h, "events"));
+    cr_assert_not_null(sub);
+    zmq_pollitem_t item = {.socket = sub, .events = ZMQ_POLLIN};
+    bool got = zmq_poll(&item, 1, ms) == 1;
+    bus_close(&sub);
+    zmq_ctx_term(ctx);
+    security_use_key(&operator_key);
+    return got;
+}
+
+Test(security, the_event_feed_and_the_nudge_admit_only_their_roles, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    cr_assert(hears_heartbeat(&reader, 3000), "a reader may watch events");
+    cr_assert(hears_heartbeat(&daemon_key, 3000), "a daemon may follow events");
+    cr_assert_not(hears_heartbeat(&stranger, 1500), "a stranger heard the feed");
+    /* the nudge channel: daemons only */
+    security_use_key(&reader);
+    void *ctx = zmq_ctx_new();
+    void *push = bus_connect(ctx, ZMQ_PUSH, harness_endpoint(h, "nudge"));
+    cr_assert_not_null(push);
+    harness_sleep_ms(500);
+    bus_close(&push);
+    zmq_ctx_term(ctx);
+    security_use_key(&operator_key);
+    itest_wait_log_line(h, "relay", "role not admitted on this endpoint");
+}
