@@ -2,6 +2,7 @@
 #include "cli_queries.h"
 
 #include "cli_watch.h"
+#include "cli_report.h"
 #include "client.h"
 #include "codec.h"
 #include "jsonout.h"
@@ -9,6 +10,8 @@
 
 #include <inttypes.h>
 #include <string.h>
+
+#define HISTORY_PAGE_MAX 1000 /* the relay's page, CATCHUP_PAGE_MAX */
 
 #define PAGE                                                                                       \
     {"--limit", "limit", ARG_INT},                                                                 \
@@ -87,9 +90,12 @@ static const cli_query_def_t defs[] = {
      .pos_max = 1,
      .flags = {{.flag = "--stream", .key = "stream", .kind = ARG_STR},
                {.flag = "--after-version", .key = "after_version", .kind = ARG_INT},
-               {.flag = "--limit", .key = "limit", .kind = ARG_INT}},
+               {.flag = "--limit", .key = "limit", .kind = ARG_INT},
+               {.flag = "--cursor", .key = "cursor", .kind = ARG_STR},
+               {.flag = "--backwards", .key = "backwards", .kind = ARG_BOOL}},
      .hook = history_hook,
-     .usage = "P | --stream STREAM [--after-version N] [--limit N]",
+     .usage = "P | --stream STREAM [--backwards] [--after-version N] [--limit 1..1000] "
+              "[--cursor C]",
      .print = print_events},
     {.name = "audit",
      .ep = CLI_EP_AUDIT,
@@ -195,6 +201,11 @@ history_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t
              const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
 {
     (void)opts;
+    if (vals[2].set && (vals[2].num < 1 || vals[2].num > HISTORY_PAGE_MAX)) {
+        snprintf(err, cap, "%s: --limit must be 1..%d (a page; --cursor gives the next one)",
+                 def->name, HISTORY_PAGE_MAX);
+        return -1;
+    }
     if (n_pos == 1 && vals[0].set) {
         snprintf(err, cap, "%s: give a product id or --stream, not both", def->name);
         return -1;
@@ -282,47 +293,66 @@ print_events(FILE *f, const mpread_t *reply)
     r = *reply;
     mpread_map(&r, &n);
     for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
-        if (key_is(&k, "events") || key_is(&k, "ok")) /* everything but the events */
-            continue;
+        if (key_is(&k, "events") || key_is(&k, "ok") || key_is(&k, "next_cursor") ||
+            key_is(&k, "version"))
+            continue; /* everything but the events, their count and the cursor */
         char key[128], val[512];
         pretty_scalar(&k, NULL, 0, true, key, sizeof key);
         pretty_scalar(&v, key, strlen(key), false, val, sizeof val);
         fprintf(f, "%s: %s\n", key, val);
     }
     mpread_array(&events, &count);
-    fprintf(f, "events: %" PRIu32 "\n", count);
+    int64_t version;
+    if (mpread_find(reply, "version", &v) == 0 && mpread_int(&v, &version) == 0)
+        fprintf(f, "events: %" PRIu32 " of %lld in the stream\n", count, (long long)version);
+    else
+        fprintf(f, "events: %" PRIu32 "\n", count);
     for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
         char line[2048];
         cli_watch_format_event(&v, line, sizeof line);
         fprintf(f, "%s\n", line);
     }
+    char cursor[64];
+    mpread_t c;
+    const char *cs;
+    size_t cn;
+    if (mpread_find(reply, "next_cursor", &c) == 0 && mpread_str(&c, &cs, &cn) == 0) {
+        pretty_text(cs, cn, cursor, sizeof cursor);
+        fprintf(f, "more: %" PRIu32 " shown; the next page: --cursor %s\n", count, cursor);
+    }
     fflush(f);
 }
 
-int
-cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-                void (*print)(FILE *f, const mpread_t *reply))
+/* Sends req and waits for its reply (*reply on 0); a failure is reported
+ * and its exit code returned. */
+static int
+request_send(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
+             client_reply_t *reply)
 {
     codec_writer_t w;
     codec_writer_init(&w);
     cli_request_pack(req, &w);
-    client_reply_t reply;
     const char *ep = opts->ep[req->ep];
-    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, &reply);
+    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, reply);
     codec_writer_fini(&w);
-    if (rc != CLIENT_OK) {
-        char msg[512];
-        client_describe(rc, cli_ep_daemon(req->ep), ep, timeout_ms, msg, sizeof msg);
-        fprintf(stderr, "invctl: %s\n", msg);
-        return 1;
-    }
+    if (rc != CLIENT_OK)
+        return cli_report_client(opts->json, 1, rc, cli_ep_daemon(req->ep), ep, timeout_ms);
+    return 0;
+}
+
+/* Prints a reply (JSON, print, or pretty_print) and, when ok is false,
+ * its error on stderr.  0, or 2 for ok=false. */
+static int
+reply_show(const cli_opts_t *opts, const mpread_t *body, void (*print)(FILE *f, const mpread_t *))
+{
+    client_reply_t reply = {.body = *body};
     bool ok = client_reply_ok(&reply);
     if (opts->json) {
-        jsonout_write(stdout, &reply.body);
+        jsonout_write(stdout, body);
         fputc('\n', stdout);
         fflush(stdout);
     } else if (ok) {
-        (print ? print : pretty_print)(stdout, &reply.body);
+        (print ? print : pretty_print)(stdout, body);
     }
     if (!ok) {
         char raw[512], code[64], msg[512];
@@ -332,8 +362,127 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
                     sizeof msg);
         fprintf(stderr, "error: %s%s%s\n", code[0] ? code : "failed", msg[0] ? ": " : "", msg);
     }
-    client_reply_fini(&reply);
     return ok ? 0 : 2;
+}
+
+int
+cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
+                void (*print)(FILE *f, const mpread_t *reply))
+{
+    client_reply_t reply;
+    int rc = request_send(zctx, opts, req, timeout_ms, &reply);
+    if (rc != 0)
+        return rc;
+    rc = reply_show(opts, &reply.body, print);
+    client_reply_fini(&reply);
+    return rc;
+}
+
+/* The value of key in req (kind ARG_INT/ARG_STR), NULL when not given. */
+static const cli_kv_t *
+request_get(const cli_request_t *req, const char *key)
+{
+    for (int i = 0; i < req->n; i++)
+        if (strcmp(req->kv[i].key, key) == 0)
+            return &req->kv[i];
+    return NULL;
+}
+
+static int64_t
+reply_int(const mpread_t *body, const char *key, int64_t fallback)
+{
+    mpread_t v;
+    int64_t n;
+    return mpread_find(body, key, &v) == 0 && mpread_int(&v, &n) == 0 ? n : fallback;
+}
+
+/* A first page of a stream that has no event: the stream does not exist. */
+static bool
+stream_missing(const cli_request_t *req, const mpread_t *body)
+{
+    mpread_t v;
+    uint32_t n = 1;
+    return request_get(req, "cursor") == NULL && request_get(req, "after_version") == NULL &&
+           client_reply_ok(&(client_reply_t){.body = *body}) &&
+           reply_int(body, "version", -1) == 0 && mpread_find(body, "events", &v) == 0 &&
+           mpread_array(&v, &n) == 0 && n == 0;
+}
+
+/* Keys of a ProductAsOf aggregate shown, as GetProductDetail names them;
+ * the cost price stays out (the admin view's: docs/domain.md). */
+static const char *const as_of_keys[] = {
+    "product_id", "name",  "price_cents",         "supplier_id",  "supplier_name", "discontinued",
+    "sku",        "stock", "low_stock_threshold", "review_count", "view_count",    "version",
+};
+
+/* The aggregate at p as the `product` map of GetProductDetail. */
+static void
+as_of_product(codec_writer_t *w, const mpread_t *p)
+{
+    mpread_t v, end;
+    int64_t stock = reply_int(p, "stock", 0), threshold = reply_int(p, "low_stock_threshold", 0);
+    int64_t reviews = reply_int(p, "review_count", 0), sum = reply_int(p, "rating_sum", 0);
+    codec_map_open(w);
+    for (size_t i = 0; i < sizeof as_of_keys / sizeof as_of_keys[0]; i++) {
+        if (mpread_find(p, as_of_keys[i], &v) != 0)
+            continue;
+        end = v;
+        if (mpread_skip(&end) != 0)
+            continue;
+        codec_map_key(w, as_of_keys[i]);
+        codec_pack_raw(&w->pk, v.p, (size_t)(end.p - v.p));
+    }
+    codec_map_bool(w, "in_stock", stock > 0);
+    codec_map_bool(w, "low_stock", stock < threshold);
+    codec_map_key(w, "avg_rating");
+    msgpack_pack_double(&w->pk, reviews > 0 ? (double)(sum * 100 / reviews) / 100.0 : 0.0);
+    codec_map_close(w);
+}
+
+/* product --as-of: the relay's reply in the shape of `product`:
+ * {ok, position, reached, as_of: true, product: {...}}. */
+static int
+as_of_show(const cli_opts_t *opts, const mpread_t *body)
+{
+    mpread_t p;
+    if (!client_reply_ok(&(client_reply_t){.body = *body}) ||
+        mpread_find(body, "product", &p) != 0 || mpread_peek(&p) != MP_MAP)
+        return reply_show(opts, body, NULL);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_map_open(&w);
+    codec_map_bool(&w, "ok", true);
+    codec_map_int(&w, "position", reply_int(body, "position", 0));
+    codec_map_bool(&w, "reached", true);
+    codec_map_bool(&w, "as_of", true);
+    codec_map_key(&w, "product");
+    as_of_product(&w, &p);
+    codec_map_close(&w);
+    mpread_t shaped;
+    const char *why;
+    int rc = codec_reader_check(&shaped, w.buf.data, w.buf.size, &why) == 0
+                 ? reply_show(opts, &shaped, NULL)
+                 : reply_show(opts, body, NULL);
+    codec_writer_fini(&w);
+    return rc;
+}
+
+/* A read that asked for --min-position and got an older state: 4. */
+static int
+stale_check(const cli_request_t *req, const mpread_t *body)
+{
+    const cli_kv_t *min = request_get(req, "min_position");
+    mpread_t v;
+    bool reached = true;
+    if (!min || mpread_find(body, "reached", &v) != 0 || mpread_bool(&v, &reached) != 0 || reached)
+        return 0;
+    const cli_kv_t *wait = request_get(req, "wait_ms");
+    fprintf(stderr,
+            "invctl: stale: %s is at position %lld, it did not reach --min-position %lld "
+            "within --wait-ms %lld (what is shown is as of %lld)\n",
+            cli_ep_daemon(req->ep), (long long)reply_int(body, "position", -1), (long long)min->num,
+            (long long)(wait ? wait->num : 0), (long long)reply_int(body, "position", -1));
+    return CLI_EXIT_STALE;
 }
 
 int
@@ -341,10 +490,8 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
 {
     cli_request_t req;
     char err[512];
-    if (cli_queries_build(opts, def, opts->argc - 1, opts->argv + 1, &req, err, sizeof err)) {
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
+    if (cli_queries_build(opts, def, opts->argc - 1, opts->argv + 1, &req, err, sizeof err))
+        return cli_report(opts->json, 1, "usage", "%s", err);
     /* A server-side wait must fit inside our deadline. */
     int timeout = opts->timeout_ms;
     for (int i = 0; i < req.n; i++) {
@@ -354,5 +501,22 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
         if (wait + 1000 > timeout)
             timeout = (int)wait + 1000;
     }
-    return cli_request_run(zctx, opts, &req, timeout, def->print);
+    client_reply_t reply;
+    int rc = request_send(zctx, opts, &req, timeout, &reply);
+    if (rc != 0)
+        return rc;
+    if (strcmp(req.type, "ReadStream") == 0 && stream_missing(&req, &reply.body)) {
+        char stream[STREAM_MAX + 1];
+        pretty_text(request_get(&req, "stream")->s, strlen(request_get(&req, "stream")->s), stream,
+                    sizeof stream);
+        rc = cli_report(opts->json, 2, "not_found", "no events in stream %s", stream);
+    } else if (strcmp(req.type, "ProductAsOf") == 0) {
+        rc = as_of_show(opts, &reply.body);
+    } else {
+        rc = reply_show(opts, &reply.body, def->print);
+    }
+    if (rc == 0)
+        rc = stale_check(&req, &reply.body);
+    client_reply_fini(&reply);
+    return rc;
 }

@@ -2,6 +2,7 @@
 #include "cli_watch.h"
 
 #include "bus.h"
+#include "cli_report.h"
 #include "codec.h"
 #include "jsonout.h"
 #include "pretty.h"
@@ -16,6 +17,10 @@ void
 cli_watch_usage(FILE *f)
 {
     fprintf(f, "  %-18s %s\n", "watch events", "[--heartbeats] [--count N] [--for-ms N]");
+    fprintf(f, "  %-18s %s\n", "",
+            "no message for 3 s (heartbeats come twice a second): says so on stderr");
+    fprintf(f, "  %-18s %s\n", "",
+            "and keeps waiting; exits 1 if the relay is still silent when it ends");
     fprintf(f, "  %-18s %s\n", "watch alerts", "[--count N] [--for-ms N]");
 }
 
@@ -63,6 +68,8 @@ cli_watch_format_alert(const mpread_t *al, char *buf, size_t cap)
     snprintf(buf, cap, "%s  %-12s %s (%s)  stock %s, threshold %s  position %s  corr=%s", at, kind,
              pid, name, stock, thr, pos, corr);
 }
+
+#define WATCH_SILENCE_MS 3000 /* six heartbeats missed */
 
 typedef struct {
     bool alerts;     /* watching the alert PUB, else events */
@@ -122,17 +129,42 @@ watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m, int64_
     return printed;
 }
 
+/* Says on stderr when the relay has sent nothing for WATCH_SILENCE_MS
+ * (again every WATCH_SILENCE_MS) and when it is heard again.  True while
+ * it is silent.  heard: the last message's time (the start at first). */
+static bool
+watch_silence(const cli_opts_t *opts, int64_t heard, int64_t *said)
+{
+    int64_t now = proc_mono_ms(), quiet = now - heard;
+    if (quiet < WATCH_SILENCE_MS) {
+        if (*said) {
+            fprintf(stderr, "invctl: the relay at %s is heard again\n", opts->ep[CLI_EP_EVENTS]);
+            *said = 0;
+        }
+        return false;
+    }
+    if (now - *said >= WATCH_SILENCE_MS) {
+        fprintf(stderr, "invctl: no heartbeat from the relay at %s for %lld s (is it running?)\n",
+                opts->ep[CLI_EP_EVENTS], (long long)(quiet / 1000));
+        *said = now;
+    }
+    return true;
+}
+
 static int
 watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
 {
     cli_ep_t ep = w->alerts ? CLI_EP_ALERTS : CLI_EP_EVENTS;
     void *sub = bus_connect(zctx, ZMQ_SUB, opts->ep[ep]);
-    if (!sub) {
-        fprintf(stderr, "invctl: cannot connect to %s: %s\n", opts->ep[ep], zmq_strerror(errno));
-        return 1;
-    }
+    if (!sub)
+        return cli_report(opts->json, 1, "connection", "cannot connect to %s: %s", opts->ep[ep],
+                          zmq_strerror(errno));
     int64_t printed = 0, end = w->for_ms > 0 ? proc_mono_ms() + w->for_ms : 0;
+    int64_t heard = proc_mono_ms(), said = 0;
+    bool silent = false;
     while (!proc_stopping() && (w->count == 0 || printed < w->count)) {
+        if (!w->alerts) /* the alert PUB sends no heartbeats */
+            silent = watch_silence(opts, heard, &said);
         int64_t wait = 200;
         if (end) {
             wait = end - proc_mono_ms();
@@ -146,6 +178,7 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
             continue; /* time-out or EINTR: the loop condition decides */
         bus_msg_t m;
         while (bus_recv(sub, &m, ZMQ_DONTWAIT) == 0) {
+            heard = proc_mono_ms();
             printed += watch_print(w, opts, &m, w->count ? w->count - printed : INT64_MAX);
             bus_msg_close(&m);
             if (w->count && printed >= w->count)
@@ -153,7 +186,11 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
         }
     }
     bus_close(&sub);
-    return 0;
+    if (silent && opts->json) /* the stderr lines said it; stdout gets its object */
+        return cli_report(true, 1, "timeout",
+                          "no heartbeat from the relay at %s when the watch ended",
+                          opts->ep[CLI_EP_EVENTS]);
+    return silent ? 1 : 0;
 }
 
 int
@@ -169,21 +206,15 @@ cli_watch_run(void *zctx, const cli_opts_t *opts)
     int n_pos;
     char err[256];
     if (cli_args_parse("watch", specs, 3, opts->argc - 1, opts->argv + 1, vals, pos, 1, &n_pos, err,
-                       sizeof err) != 0) {
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
+                       sizeof err) != 0)
+        return cli_report(opts->json, 1, "usage", "%s", err);
     watch_t w = {false, vals[2].set, vals[0].num, vals[1].num};
     if (n_pos == 1 && strcmp(pos[0], "alerts") == 0)
         w.alerts = true;
-    else if (n_pos != 1 || strcmp(pos[0], "events") != 0) {
-        fprintf(stderr, "invctl: watch: expected 'events' or 'alerts'\n");
-        return 1;
-    }
-    if (w.count < 0 || w.for_ms < 0 || (w.alerts && w.heartbeats)) {
-        fprintf(stderr, "invctl: watch: --count and --for-ms must be >= 0; "
-                        "--heartbeats is for events\n");
-        return 1;
-    }
+    else if (n_pos != 1 || strcmp(pos[0], "events") != 0)
+        return cli_report(opts->json, 1, "usage", "watch: expected 'events' or 'alerts'");
+    if (w.count < 0 || w.for_ms < 0 || (w.alerts && w.heartbeats))
+        return cli_report(opts->json, 1, "usage",
+                          "watch: --count and --for-ms must be >= 0; --heartbeats is for events");
     return watch_loop(zctx, opts, &w);
 }

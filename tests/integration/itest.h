@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +132,57 @@ static inline void
 itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", harness_dir(h), name);
+}
+
+/* Runs invctl with every endpoint of h and then args (NULL-terminated):
+ * stdout into <tmp>/out_name, stderr into <tmp>/err_name (NULL: into
+ * out_name too).  Its exit status; -1 when it ran over 20 s (killed).
+ * *ms (may be NULL): how long it ran. */
+static inline int
+itest_invctl(harness_t *h, const char *out_name, const char *err_name, const char *const *args,
+             int64_t *ms)
+{
+    static const char *const eps[][2] = {
+        {"--command-ep", "command"},     {"--query-ep", "query"},
+        {"--audit-ep", "audit"},         {"--alerts-ep", "alerts"},
+        {"--alert-api-ep", "alert-api"}, {"--projector-ep", "projector"},
+        {"--relay-ep", "catchup"},       {"--events-ep", "events"}};
+    char *argv[64], out[512], err[512];
+    int n = 0, status;
+    argv[n++] = (char *)harness_binary("invctl");
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        argv[n++] = (char *)eps[i][0];
+        argv[n++] = (char *)harness_endpoint(h, eps[i][1]);
+    }
+    for (int i = 0; args[i]; i++) {
+        cr_assert_lt(n, 63, "too many invctl arguments");
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    itest_path_in(h, out_name, out, sizeof out);
+    itest_path_in(h, err_name ? err_name : out_name, err, sizeof err);
+    int64_t start = proc_mono_ms(), deadline = start + 20000;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = err_name ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644) : fd;
+        dup2(fd, 1);
+        dup2(fe, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    cr_assert_gt(pid, 0, "fork");
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (proc_mono_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        harness_sleep_ms(5);
+    }
+    if (ms)
+        *ms = proc_mono_ms() - start;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Lines of the file at path containing needle; -1 when it cannot be read. */

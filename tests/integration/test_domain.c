@@ -275,48 +275,12 @@ ids_of(const msgpack_object *items, const char *key, char *out, size_t cap)
 
 /* ---- invctl ----------------------------------------------------------------- */
 
-/* Waits up to timeout_ms for pid; the exit status, or -1 (then killed). */
-static int
-wait_tool(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = proc_mono_ms() + timeout_ms;
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (proc_mono_ms() >= deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        harness_sleep_ms(5);
-    }
-}
-
 /* Runs invctl with the harness endpoints and the given arguments (NULL-
  * terminated); output into <tmp>/<out_name>. */
 static int
 invctl(const char *out_name, const char *const *args)
 {
-    static const char *const eps[][2] = {
-        {"--command-ep", "command"},     {"--query-ep", "query"},
-        {"--audit-ep", "audit"},         {"--alerts-ep", "alerts"},
-        {"--alert-api-ep", "alert-api"}, {"--projector-ep", "projector"},
-        {"--relay-ep", "catchup"},       {"--events-ep", "events"}};
-    char *argv[48];
-    int n = 0;
-    argv[n++] = (char *)harness_binary("invctl");
-    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
-        argv[n++] = (char *)eps[i][0];
-        argv[n++] = (char *)harness_endpoint(h, eps[i][1]);
-    }
-    for (int i = 0; args[i]; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    char out[512];
-    itest_path_in(h, out_name, out, sizeof out);
-    return wait_tool(itest_start(argv, out, true), 20000);
+    return itest_invctl(h, out_name, NULL, args, NULL);
 }
 
 static void
