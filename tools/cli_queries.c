@@ -24,6 +24,9 @@ static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_v
 static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                         const char *const *, int, cli_request_t *, char *, size_t);
 static void print_events(FILE *f, const mpread_t *reply);
+static int64_t reply_int(const mpread_t *body, const char *key, int64_t fallback);
+static int events_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
+                       const char *const *, int, cli_request_t *, char *, size_t);
 static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                       const char *const *, int, cli_request_t *, char *, size_t);
 
@@ -96,6 +99,14 @@ static const cli_query_def_t defs[] = {
      .hook = history_hook,
      .usage = "P | --stream STREAM [--backwards] [--after-version N] [--limit 1..1000] "
               "[--cursor C]",
+     .print = print_events},
+    {.name = "events",
+     .ep = CLI_EP_RELAY,
+     .type = "ReadEvents",
+     .flags = {{.flag = "--after", .key = "after", .kind = ARG_INT},
+               {.flag = "--limit", .key = "limit", .kind = ARG_INT}},
+     .hook = events_hook,
+     .usage = "[--after POSITION] [--limit 1..1000]   the log of every stream from a position",
      .print = print_events},
     {.name = "audit",
      .ep = CLI_EP_AUDIT,
@@ -226,6 +237,23 @@ history_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t
 }
 
 static int
+events_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
+            const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
+{
+    (void)opts, (void)pos, (void)n_pos, (void)req;
+    if (vals[0].set && vals[0].num < 0) {
+        snprintf(err, cap, "%s: --after must be a position >= 0", def->name);
+        return -1;
+    }
+    if (vals[1].set && (vals[1].num < 1 || vals[1].num > HISTORY_PAGE_MAX)) {
+        snprintf(err, cap, "%s: --limit must be 1..%d (a page; --after gives the next one)",
+                 def->name, HISTORY_PAGE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static int
 audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
            const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
 {
@@ -307,11 +335,16 @@ print_events(FILE *f, const mpread_t *reply)
         fprintf(f, "events: %" PRIu32 " of %lld in the stream\n", count, (long long)version);
     else
         fprintf(f, "events: %" PRIu32 "\n", count);
+    int64_t last = -1;
     for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
         char line[2048];
+        last = reply_int(&v, "position", -1);
         cli_watch_format_event(&v, line, sizeof line);
         fprintf(f, "%s\n", line);
     }
+    if (count > 0 && last >= 0 && last < reply_int(reply, "head", -1)) /* ReadEvents */
+        fprintf(f, "more: %" PRIu32 " shown; the next page: --after %lld\n", count,
+                (long long)last);
     char cursor[64];
     mpread_t c;
     const char *cs;

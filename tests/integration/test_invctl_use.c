@@ -187,6 +187,24 @@ Test(invctl_use, history_reads_a_whole_stream_page_by_page_both_ways)
     cr_assert_not(has("b2.out", "--cursor"), "the oldest event ends it");
 }
 
+/* `invctl events`: the log of every stream from a position, page by page. */
+Test(invctl_use, events_reads_the_log_from_a_position)
+{
+    start(); /* positions 1 (s1), 2 (p1) */
+    for (int i = 0; i < 3; i++)
+        view(i); /* 3..5 */
+    cr_assert_eq(itest_invctl(h, "e1.out", NULL, ARGS("events", "--limit", "2"), NULL), 0);
+    cr_assert(has("e1.out", "supplier-s1@1 ") && has("e1.out", "product-p1@1 "));
+    cr_assert_eq(count("e1.out", "corr="), 2);
+    cr_assert(has("e1.out", "the next page: --after 2"));
+    cr_assert_eq(itest_invctl(h, "e2.out", NULL, ARGS("events", "--after", "2"), NULL), 0);
+    cr_assert_eq(count("e2.out", "ProductViewed"), 3);
+    cr_assert(has("e2.out", "     3  ") && has("e2.out", "     5  "));
+    cr_assert_not(has("e2.out", "the next page"), "the head ends it");
+    cr_assert_eq(itest_invctl(h, "e3.out", NULL, ARGS("events", "--limit", "5000"), NULL), 1);
+    cr_assert(has("e3.out", "--limit must be 1..1000"));
+}
+
 /* The relay's ReadStream paging on the wire (docs/protocol.md, section 7). */
 Test(invctl_use, read_stream_pages_on_the_wire)
 {
