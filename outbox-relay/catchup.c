@@ -258,7 +258,7 @@ stream_page_reply(codec_writer_t *w, const stream_page_t *p, int64_t version, st
 {
     uint32_t n = l->list.count;
     int64_t edge = p->backwards ? l->first : l->last;
-    bool more = n > 0 && (p->backwards ? edge > p->after + 1 : edge < version);
+    bool more = n > 0 && (p->backwards ? edge - 1 > p->after : edge < version); /* edge >= 1 */
     l->at[n] = l->list.items.buf.size;
     codec_map_open(w);
     codec_map_bool(w, "ok", true);
