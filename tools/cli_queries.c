@@ -356,11 +356,9 @@ print_events(FILE *f, const mpread_t *reply)
     fflush(f);
 }
 
-/* Sends req and waits for its reply (*reply on 0); a failure is reported
- * and its exit code returned. */
-static int
-request_send(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
-             client_reply_t *reply)
+int
+cli_request_call(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
+                 client_reply_t *reply)
 {
     codec_writer_t w;
     codec_writer_init(&w);
@@ -403,7 +401,7 @@ cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req, in
                 void (*print)(FILE *f, const mpread_t *reply))
 {
     client_reply_t reply;
-    int rc = request_send(zctx, opts, req, timeout_ms, &reply);
+    int rc = cli_request_call(zctx, opts, req, timeout_ms, &reply);
     if (rc != 0)
         return rc;
     rc = reply_show(opts, &reply.body, print);
@@ -535,7 +533,7 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
             timeout = (int)wait + 1000;
     }
     client_reply_t reply;
-    int rc = request_send(zctx, opts, &req, timeout, &reply);
+    int rc = cli_request_call(zctx, opts, &req, timeout, &reply);
     if (rc != 0)
         return rc;
     if (strcmp(req.type, "ReadStream") == 0 && stream_missing(&req, &reply.body)) {

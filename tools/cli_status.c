@@ -306,16 +306,8 @@ rebuild_poll(void *zctx, const cli_opts_t *opts, cli_ep_t ep, rebuild_state_t *s
 {
     client_reply_t reply;
     cli_request_t req = {.ep = ep, .type = "Status"};
-    codec_writer_t w;
-    codec_writer_init(&w);
-    cli_request_pack(&req, &w);
-    client_rc_t rc =
-        client_call(zctx, opts->ep[ep], w.buf.data, w.buf.size, opts->timeout_ms, &reply);
-    codec_writer_fini(&w);
-    if (rc != CLIENT_OK) {
-        cli_report_client(opts->json, 1, rc, cli_ep_daemon(ep), opts->ep[ep], opts->timeout_ms);
+    if (cli_request_call(zctx, opts, &req, opts->timeout_ms, &reply) != 0)
         return false;
-    }
     mpread_t v;
     *st = (rebuild_state_t){0};
     if (mpread_find(&reply.body, "rebuilding", &v) == 0)

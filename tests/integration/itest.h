@@ -185,6 +185,39 @@ itest_invctl(harness_t *h, const char *out_name, const char *err_name, const cha
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Runs `invctl watch events --count 1` (stdout and stderr into out_path)
+ * while produce(i) makes an event every 200 ms (the subscription takes
+ * effect some time after the connect), until the watcher exits or
+ * ITEST_WAIT_MS passed.  Its exit status; -1 when it had to be killed. */
+static inline int
+itest_watch_one_event(harness_t *h, const char *out_path, void (*produce)(int i))
+{
+    char *argv[] = {(char *)harness_binary("invctl"),
+                    "--events-ep",
+                    (char *)harness_endpoint(h, "events"),
+                    "watch",
+                    "events",
+                    "--count",
+                    "1",
+                    NULL};
+    pid_t pid = itest_start(argv, out_path, true);
+    cr_assert_gt(pid, 0);
+    int status = -1;
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    for (int i = 0; proc_mono_ms() < deadline; i++) {
+        produce(i);
+        int64_t until = proc_mono_ms() + 200;
+        pid_t done = 0;
+        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
+            harness_sleep_ms(5);
+        if (done == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
 /* Lines of the file at path containing needle; -1 when it cannot be read. */
 static inline int
 itest_file_count(const char *path, const char *needle)

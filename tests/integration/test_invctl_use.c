@@ -67,6 +67,13 @@ change_price(int i, int64_t cents)
     return itest_accept(h, &c);
 }
 
+/* Changes p1's price to 1600, 1500, 1600, ... (each a change). */
+static void
+change_price_again(int i)
+{
+    change_price(i + 1, i % 2 ? 1500 : 1600);
+}
+
 static void
 path_of(const char *name, char *path, size_t cap)
 {
@@ -362,27 +369,7 @@ Test(invctl_use, money_in_units_everywhere_and_as_of_without_cost)
     /* watch events prints the same */
     char out[512];
     path_of("watch.out", out, sizeof out);
-    char *argv[] = {(char *)harness_binary("invctl"),
-                    "--events-ep",
-                    (char *)harness_endpoint(h, "events"),
-                    "watch",
-                    "events",
-                    "--count",
-                    "1",
-                    NULL};
-    pid_t pid = itest_start(argv, out, true);
-    int status = -1;
-    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
-    for (int i = 1; proc_mono_ms() < deadline; i++) {
-        change_price(i, i % 2 ? 1600 : 1500);
-        int64_t until = proc_mono_ms() + 200;
-        pid_t done = 0;
-        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
-            harness_sleep_ms(5);
-        if (done == pid)
-            break;
-    }
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "watch did not finish");
+    cr_assert_eq(itest_watch_one_event(h, out, change_price_again), 0, "watch did not finish");
     cr_assert(itest_file_has(out, "new_price=1"), "watch prints money in units");
     cr_assert_not(itest_file_has(out, "_cents="));
 
