@@ -54,8 +54,9 @@ void
 cli_status_usage(FILE *f)
 {
     fprintf(f, "  %-18s %s\n", "status", "[--daemon command|relay|projector|query|audit|alert]");
-    fprintf(f, "  %-18s %s\n", "", "in_outbox: events still in the outbox table, published or");
-    fprintf(f, "  %-18s %s\n", "", "not; unpublished: events the relay has not published yet");
+    fprintf(f, "  %-18s %s\n", "", "in_outbox: events whose outbox row is not deleted yet (most");
+    fprintf(f, "  %-18s %s\n", "", "already published); unpublished: not published yet; a model");
+    fprintf(f, "  %-18s %s\n", "", "being rebuilt shows its progress (rebuilding 61%)");
     fprintf(f, "  %-18s %s\n", "rebuild",
             "projector|audit|alert [--wait]   (names: singular or plural)");
     fprintf(f, "  %-18s %s\n", "", "--wait: until the new model is swapped in, with progress");
