@@ -362,7 +362,8 @@ rebuild_wait(void *zctx, const cli_opts_t *opts, int d, int64_t before)
         if (st.rebuilds > before) {
             if (tty)
                 fputs("\r\033[K", stderr);
-            printf(
+            fprintf(
+                opts->json ? stderr : stdout, /* --json: stdout holds the reply alone */
                 "%s rebuilt: the new model is in use (rebuilt through position %lld in %.1f s)\n",
                 daemons[d].name, (long long)st.at, (double)(proc_mono_ms() - start) / 1000.0);
             return 0;

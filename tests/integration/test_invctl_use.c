@@ -289,6 +289,14 @@ Test(invctl_use, rebuild_wait_follows_the_rebuild_and_names_are_singular_or_plur
     cr_assert_eq(itest_invctl(h, "w.out", "w.err", ARGS("rebuild", "projector", "--wait"), NULL),
                  0);
     cr_assert(has("w.out", "projector rebuilt: the new model is in use"));
+    /* with --json, stdout holds the reply alone */
+    cr_assert_eq(
+        itest_invctl(h, "j.out", "j.err", ARGS("--json", "rebuild", "audit", "--wait"), NULL), 0);
+    char buf[4096];
+    slurp("j.out", buf, sizeof buf);
+    cr_assert(strncmp(buf, "{\"ok\":true,", 11) == 0 && strchr(buf, '\n') == buf + strlen(buf) - 1,
+              "one object: %s", buf);
+    cr_assert(has("j.err", "audit rebuilt"));
     cr_assert_eq(itest_invctl(h, "a.out", NULL, ARGS("rebuild", "alert", "--wait"), NULL), 0);
     cr_assert(has("a.out", "alert rebuilt"));
     cr_assert_eq(itest_invctl(h, "s.out", NULL, ARGS("status", "--daemon", "alerts"), NULL), 0);
