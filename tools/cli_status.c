@@ -328,11 +328,10 @@ rebuild_poll(void *zctx, const cli_opts_t *opts, cli_ep_t ep, rebuild_state_t *s
  * line each REBUILD_LINE_MS.  In doubles: a hostile reply's int64s cannot
  * overflow anything. */
 static void
-rebuild_progress(const char *name, const rebuild_state_t *st, int64_t from, int64_t elapsed_ms,
-                 bool tty)
+rebuild_progress(const char *name, const rebuild_state_t *st, int64_t elapsed_ms, bool tty)
 {
-    double rate =
-        elapsed_ms > 0 ? ((double)st->at - (double)from) * 1000.0 / (double)elapsed_ms : 0;
+    /* a rebuild starts from position 0 */
+    double rate = elapsed_ms > 0 ? (double)st->at * 1000.0 / (double)elapsed_ms : 0;
     double left = (double)st->head - (double)st->at;
     char eta[48] = "?";
     if (rate >= 1 && left >= 0 && left / rate < 1e9)
@@ -354,7 +353,7 @@ static int
 rebuild_wait(void *zctx, const cli_opts_t *opts, int d, int64_t before)
 {
     bool tty = isatty(STDERR_FILENO);
-    int64_t start = proc_mono_ms(), last_line = -REBUILD_LINE_MS, from = -1;
+    int64_t start = proc_mono_ms(), last_line = -REBUILD_LINE_MS;
     rebuild_state_t st;
     while (!proc_stopping()) {
         if (!rebuild_poll(zctx, opts, daemons[d].ep, &st))
@@ -372,11 +371,9 @@ rebuild_wait(void *zctx, const cli_opts_t *opts, int d, int64_t before)
             return cli_report(opts->json, 2, "rebuild_failed",
                               "%s stopped rebuilding without swapping a new model in (see its log)",
                               daemons[d].name);
-        if (from < 0)
-            from = st.at;
         int64_t now = proc_mono_ms();
         if (tty || now - last_line >= REBUILD_LINE_MS) {
-            rebuild_progress(daemons[d].name, &st, from, now - start, tty);
+            rebuild_progress(daemons[d].name, &st, now - start, tty);
             last_line = now;
         }
         zmq_poll(NULL, 0, REBUILD_POLL_MS); /* a sleep that a signal ends */
