@@ -218,6 +218,19 @@ itest_watch_one_event(harness_t *h, const char *out_path, void (*produce)(int i)
     return -1;
 }
 
+/* The file at path into buf (NUL-terminated, cut at cap - 1 bytes); the
+ * test fails when it cannot be read.  Returns buf. */
+static inline char *
+itest_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s cannot be read", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 /* Lines of the file at path containing needle; -1 when it cannot be read. */
 static inline int
 itest_file_count(const char *path, const char *needle)

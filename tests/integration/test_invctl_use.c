@@ -86,12 +86,7 @@ slurp(const char *name, char *buf, size_t cap)
 {
     char path[512];
     path_of(name, path, sizeof path);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    return itest_read_file(path, buf, cap);
 }
 
 static bool
