@@ -50,18 +50,6 @@ static const char *const col_keys[ST__COUNT][5] = {
     [ST_UNPUBLISHED] = {"unpublished"},
 };
 
-void
-cli_status_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "status", "[--daemon command|relay|projector|query|audit|alert]");
-    fprintf(f, "  %-18s %s\n", "", "in_outbox: events whose outbox row is not deleted yet (most");
-    fprintf(f, "  %-18s %s\n", "", "already published); unpublished: not published yet; a model");
-    fprintf(f, "  %-18s %s\n", "", "being rebuilt shows its progress (rebuilding 61%)");
-    fprintf(f, "  %-18s %s\n", "rebuild",
-            "projector|audit|alert [--wait]   (names: singular or plural)");
-    fprintf(f, "  %-18s %s\n", "", "--wait: until the new model is swapped in, with progress");
-}
-
 /* An int under one of keys in map, or one map below it. */
 static bool
 find_int(const mpread_t *map, const char *const *keys, int depth, int64_t *out)
