@@ -29,6 +29,7 @@
 #include "bus.h"
 #include "codec.h"
 #include "message.h"
+#include "metrics.h"
 #include "modeldb.h"
 #include "rpc.h"
 
@@ -77,6 +78,8 @@ typedef struct {
     int commit_linger_ms;   /* a live batch waits this long for more events (0: 3) */
     bool once;              /* catch up to the head, then return from run */
     modeldb_sync_t sync;    /* applied to every model written (modeldb_set_sync) */
+    metrics_t *metrics;     /* may be NULL: inv_events_applied_total, the lag, rebuilds and
+                               the health (a problem while the live model is unusable) */
 } subscriber_config_t;
 
 typedef struct {
