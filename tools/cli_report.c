@@ -2,7 +2,7 @@
 #include "cli_report.h"
 
 #include "client.h"
-#include "jsonout.h"
+#include "jsonstr.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,9 +19,9 @@ cli_report(bool json, int exit_code, const char *code, const char *fmt, ...)
     fprintf(stderr, "invctl: %s\n", msg);
     if (json) {
         fputs("{\"ok\":false,\"error\":", stdout);
-        jsonout_write_str(stdout, code, strlen(code));
+        jsonstr_write(stdout, code, strlen(code));
         fputs(",\"message\":", stdout);
-        jsonout_write_str(stdout, msg, strlen(msg));
+        jsonstr_write(stdout, msg, strlen(msg));
         fputs("}\n", stdout);
         fflush(stdout);
     }
