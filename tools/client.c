@@ -1,6 +1,8 @@
 /* client: see client.h. */
 #include "client.h"
 
+#include "security.h"
+
 #include "bus.h"
 #include "proc.h"
 
@@ -33,13 +35,16 @@ client_dealer(void *zctx, const char *endpoint, int timeout_ms, void **mon)
     zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(dealer, ZMQ_CONNECT_TIMEOUT, &connect_ms, sizeof connect_ms);
     snprintf(name, sizeof name, "inproc://client-monitor-%p", dealer);
-    if (zmq_socket_monitor(dealer, name, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) == 0 &&
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(dealer, name, events) == 0 &&
         (*mon = zmq_socket(zctx, ZMQ_PAIR)) != NULL) {
         zmq_setsockopt(*mon, ZMQ_LINGER, &linger, sizeof linger);
         if (zmq_connect(*mon, name) != 0)
             bus_close(mon);
     }
-    if (zmq_connect(dealer, endpoint) != 0) {
+    if (security_apply_connect(dealer, endpoint) != 0 || zmq_connect(dealer, endpoint) != 0) {
         int e = errno;
         bus_close(mon);
         bus_close(&dealer);
@@ -82,7 +87,7 @@ static client_rc_t
 client_wait(void *dealer, void *mon, int timeout_ms, void **data, size_t *n)
 {
     int64_t end = proc_mono_ms() + timeout_ms;
-    bool connected = false;
+    bool connected = false, handshaken = false;
     for (;;) {
         zmq_pollitem_t items[2] = {{dealer, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
         int64_t left = end - proc_mono_ms();
@@ -98,8 +103,15 @@ client_wait(void *dealer, void *mon, int timeout_ms, void **data, size_t *n)
         int event = client_monitor_event(mon);
         if (event == ZMQ_EVENT_CONNECTED)
             connected = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            handshaken = true;
+        else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+            return CLIENT_REFUSED;
         else if (event == ZMQ_EVENT_CONNECT_RETRIED)
-            return connected ? CLIENT_LOST : CLIENT_UNREACHABLE;
+            return !connected                         ? CLIENT_UNREACHABLE
+                   : security_on() && !handshaken ? CLIENT_REFUSED
+                                                  : CLIENT_LOST;
     }
 }
 
@@ -175,6 +187,12 @@ client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int ti
     case CLIENT_INTERRUPTED:
         snprintf(buf, cap, "interrupted while waiting for %s", daemon);
         break;
+    case CLIENT_REFUSED:
+        snprintf(buf, cap,
+                 "refused: your key is not allowed on %s at %s, or it is not the server whose "
+                 "key invctl has (--key, --keys, --server-key; docs/protocol.md, section 13)",
+                 daemon, endpoint);
+        break;
     default:
         snprintf(buf, cap, "ok");
     }
@@ -195,6 +213,8 @@ client_code(client_rc_t rc)
         return "bad_reply";
     case CLIENT_INTERRUPTED:
         return "interrupted";
+    case CLIENT_REFUSED:
+        return "refused";
     default:
         return "connection";
     }

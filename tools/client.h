@@ -16,8 +16,11 @@
  *  - a host that does not answer SYNs: ZMQ_CONNECT_TIMEOUT ends the attempt
  *    after CLIENT_CONNECT_MS (or the deadline when shorter) and the retry
  *    is reported as above.
- * A daemon that accepts but does not answer (stopped with SIGSTOP, busy)
- * costs the whole deadline: CLIENT_TIMEOUT. */
+ * A daemon that refuses the CURVE handshake (security.h: the client's key
+ * is not on its allow-list, or the client has another server key for it)
+ * is reported from the monitor's handshake events at once:
+ * CLIENT_REFUSED.  A daemon that accepts but does not answer (stopped with
+ * SIGSTOP, busy) costs the whole deadline: CLIENT_TIMEOUT. */
 #ifndef INV_CLIENT_H
 #define INV_CLIENT_H
 
@@ -33,7 +36,8 @@ typedef enum {
     CLIENT_INTERRUPTED = -4, /* SIGINT/SIGTERM while waiting */
     CLIENT_NO_SOCKET = -5,   /* ipc endpoint without its socket file */
     CLIENT_UNREACHABLE = -6, /* a connect attempt was refused */
-    CLIENT_LOST = -7         /* connected, then the peer went away */
+    CLIENT_LOST = -7,        /* connected, then the peer went away */
+    CLIENT_REFUSED = -8      /* the CURVE handshake failed: key not allowed, wrong server key */
 } client_rc_t;
 
 #define CLIENT_CONNECT_MS 1000 /* one TCP connect attempt at most */
@@ -56,7 +60,7 @@ void client_describe(client_rc_t rc, const char *daemon, const char *endpoint, i
                      char *buf, size_t cap);
 
 /* The JSON error code of a failure: "timeout", "unreachable",
- * "connection_lost", "bad_reply", "interrupted", "connection". */
+ * "connection_lost", "bad_reply", "interrupted", "refused", "connection". */
 const char *client_code(client_rc_t rc);
 
 /* The reply's "ok" field; false when absent or not a bool. */

@@ -310,3 +310,35 @@ Test(security, the_event_feed_and_the_nudge_admit_only_their_roles, .init = setu
     security_use_key(&operator_key);
     itest_wait_log_line(h, "relay", "role not admitted on this endpoint");
 }
+
+/* invctl says why at once: a key not on the list is refused, a reader is
+ * forbidden to sell, a writer sells. */
+Test(security, invctl_names_a_refusal_and_a_forbidden_request, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    char path[512];
+    const char *names[] = {"stranger.key", "reader.key", "writer.key"};
+    const keypair_t *keys[] = {&stranger, &reader, &writer};
+    for (int i = 0; i < 3; i++) {
+        keys_path(names[i], path, sizeof path);
+        cr_assert_eq(keypair_write(path, keys[i]), 0);
+    }
+    char stranger_key[512], reader_key[512], writer_key[512], err[512];
+    keys_path("stranger.key", stranger_key, sizeof stranger_key);
+    keys_path("reader.key", reader_key, sizeof reader_key);
+    keys_path("writer.key", writer_key, sizeof writer_key);
+    int64_t ms = 0;
+    const char *refused[] = {"--key", stranger_key, "products", NULL};
+    cr_assert_eq(itest_invctl(h, "refused.out", NULL, refused, &ms), 1);
+    itest_path_in(h, "refused.out", err, sizeof err);
+    cr_assert(itest_file_has(err, "refused: your key is not allowed on query-service"), "%s", err);
+    cr_assert_lt(ms, 2000, "the refusal took %lld ms", (long long)ms);
+    const char *forbidden[] = {"--key", reader_key, "register-supplier", "s-sec", "--name",
+                               "Secure Supplies", NULL};
+    cr_assert_eq(itest_invctl(h, "forbidden.out", NULL, forbidden, NULL), 2);
+    itest_path_in(h, "forbidden.out", err, sizeof err);
+    cr_assert(itest_file_has(err, "forbidden: role reader cannot RegisterSupplier"), "%s", err);
+    const char *sold[] = {"--key", writer_key, "register-supplier", "s-sec", "--name",
+                          "Secure Supplies", NULL};
+    cr_assert_eq(itest_invctl(h, "writer.out", NULL, sold, NULL), 0, "a writer was refused");
+}
