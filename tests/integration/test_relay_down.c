@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static harness_t *h;
 
@@ -23,7 +24,7 @@ TestSuite(relay_down, .fini = cleanup, .timeout = 120);
 
 #define POLLS 30            /* Status requests per daemon */
 #define POLL_TIMEOUT_MS 250 /* each must be answered within this */
-#define POLL_GAP_MS 50      /* between rounds: the polls span a few seconds */
+#define POLL_GAP_MS 130 /* between rounds: the polls span ~4 s, past a catch-up deadline (3 s) */
 
 /* The control endpoints of the three subscribers. */
 static const char *const controls[] = {"projector", "audit", "alert-api"};
@@ -51,22 +52,46 @@ write_history(const char *tag)
     return itest_accept(h, &c);
 }
 
+/* The three subscriber daemons, in the order of controls[]. */
+static const char *const daemons[] = {"projector", "audit", "alert"};
+
 static void
 wait_subscribers(int64_t position)
 {
-    static const char *const daemons[] = {"projector", "audit", "alert"};
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < N_CONTROLS; i++)
         cr_assert_eq(harness_wait_position(h, daemons[i], position, ITEST_WAIT_MS), 0,
                      "%s did not reach %lld", daemons[i], (long long)position);
 }
 
+/* The CPU time (user + system) a process used so far, ms; -1 when unknown. */
+static int64_t
+cpu_ms(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned long utime = 0, stime = 0;
+    /* pid (comm) state, ten fields, then utime and stime (comm holds no
+     * space here) */
+    int n =
+        fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+    fclose(f);
+    return n == 2 ? (int64_t)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK) : -1;
+}
+
 /* Polls every subscriber's Status POLLS times with a POLL_TIMEOUT_MS
- * deadline and asserts that each poll was answered. */
+ * deadline and asserts that each poll was answered, and that no subscriber
+ * spun meanwhile (a loop that never sleeps would answer too, on a core of
+ * its own). */
 static void
 assert_every_poll_answered(const char *while_what)
 {
     int answered[N_CONTROLS] = {0};
-    int64_t slowest_ms = 0;
+    int64_t slowest_ms = 0, cpu0[N_CONTROLS], start = proc_mono_ms();
+    for (size_t i = 0; i < N_CONTROLS; i++)
+        cpu0[i] = cpu_ms(harness_daemon_pid(h, daemons[i]));
     for (int round = 0; round < POLLS; round++) {
         for (size_t i = 0; i < N_CONTROLS; i++) {
             harness_reply_t r;
@@ -79,12 +104,19 @@ assert_every_poll_answered(const char *while_what)
         }
         harness_sleep_ms(POLL_GAP_MS);
     }
+    int64_t elapsed = proc_mono_ms() - start;
     fprintf(stderr, "relay %s: answered projector %d, audit %d, alert %d of %d; slowest %lld ms\n",
             while_what, answered[0], answered[1], answered[2], POLLS, (long long)slowest_ms);
-    for (size_t i = 0; i < N_CONTROLS; i++)
+    for (size_t i = 0; i < N_CONTROLS; i++) {
         cr_assert_eq(answered[i], POLLS,
                      "%s answered %d of %d polls within %d ms while the relay %s", controls[i],
                      answered[i], POLLS, POLL_TIMEOUT_MS, while_what);
+        int64_t used = cpu_ms(harness_daemon_pid(h, daemons[i])) - cpu0[i];
+        fprintf(stderr, "  %s: %lld ms of CPU in %lld ms\n", daemons[i], (long long)used,
+                (long long)elapsed);
+        cr_assert_lt(used, elapsed / 4, "%s used %lld ms of CPU in %lld ms while the relay %s",
+                     daemons[i], (long long)used, (long long)elapsed, while_what);
+    }
 }
 
 /* Starting subscribers while the relay hangs: each verifies its model
@@ -95,8 +127,7 @@ Test(relay_down, subscribers_answer_while_the_relay_is_stopped)
     cr_assert(h);
     wait_subscribers(write_history("a"));
     cr_assert_eq(harness_daemon_sigstop(h, "relay"), 0);
-    static const char *const daemons[] = {"projector", "audit", "alert"};
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < N_CONTROLS; i++)
         cr_assert_eq(harness_daemon_restart(h, daemons[i]), 0, "%s", daemons[i]);
     assert_every_poll_answered("is stopped");
     cr_assert_eq(harness_daemon_sigcont(h, "relay"), 0);
