@@ -170,20 +170,28 @@ chain_update(auditchain_t *c, int64_t sid, int64_t head, int64_t rows)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Steps statement `id` with stream bound as ?1: SQLite's code, and in *st
+ * the statement to reset (NULL, a no-op for sqlite3_reset, when it could
+ * not be prepared). */
+static int
+chain_step_stream(auditchain_t *c, int id, const char *stream, sqlite3_stmt **st)
+{
+    if (!(*st = chain_stmt(c, id)))
+        return SQLITE_ERROR;
+    sqlite3_bind_text(*st, 1, stream, -1, SQLITE_STATIC);
+    return sqlite3_step(*st);
+}
+
 /* A stream's row from the table: 1, 0 when it has none, -1. */
 static int
 chain_load(auditchain_t *c, const char *stream, chain_head_t *h)
 {
-    sqlite3_stmt *st = chain_stmt(c, ST_LOAD);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        h->sid = sqlite3_column_int64(st, 0);
-        h->head = sqlite3_column_int64(st, 1);
-        h->rows = sqlite3_column_int64(st, 2);
-    }
+    sqlite3_stmt *st;
+    int rc = chain_step_stream(c, ST_LOAD, stream, &st);
+    if (rc == SQLITE_ROW)
+        *h = (chain_head_t){.sid = sqlite3_column_int64(st, 0),
+                            .head = sqlite3_column_int64(st, 1),
+                            .rows = sqlite3_column_int64(st, 2)};
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -192,11 +200,8 @@ chain_load(auditchain_t *c, const char *stream, chain_head_t *h)
 static int
 chain_add(auditchain_t *c, const char *stream, chain_head_t *h)
 {
-    sqlite3_stmt *st = chain_stmt(c, ST_ADD);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st;
+    int rc = chain_step_stream(c, ST_ADD, stream, &st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;

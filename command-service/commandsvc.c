@@ -222,17 +222,12 @@ static int
 svc_append(commandsvc_t *s, pending_t *p, aggregate_t *a)
 {
     event_t *ev = &s->ev;
-    memset(&ev->env, 0, sizeof ev->env);
-    strcopy(ev->env.stream, sizeof ev->env.stream, a->stream);
-    ev->env.version = aggcache_version(a) + 1;
-    ev->env.type = s->decision.type;
-    ev->env.schema = event_spec(s->decision.type)->schema;
+    decision_event(&s->decision, a->stream, aggcache_version(a) + 1, ev);
     proc_random_hex(ev->env.event_id, EVENT_ID_MAX / 2);
     strcopy(ev->env.command_id, sizeof ev->env.command_id, p->cmd.command_id);
     strcopy(ev->env.correlation_id, sizeof ev->env.correlation_id,
             p->cmd.correlation_id[0] ? p->cmd.correlation_id : p->cmd.command_id);
     ev->env.recorded_at = proc_now_us();
-    fields_copy(&ev->data, &s->decision.data);
     int rc = eventstore_append(s->es, ev);
     if (rc != ERR_OK)
         return rc;

@@ -1,5 +1,6 @@
 /* decision: see decision.h. */
 #include "decision.h"
+#include "strcopy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,4 +37,15 @@ decision_invalid(decision_t *d, const char *field, const char *message)
 {
     decision_reject(d, REJ_VALIDATION, "%s %s", field, message);
     field_errors_add(&d->fields, field, message);
+}
+
+void
+decision_event(const decision_t *d, const char *stream, int64_t version, event_t *ev)
+{
+    memset(&ev->env, 0, sizeof ev->env);
+    strcopy(ev->env.stream, sizeof ev->env.stream, stream);
+    ev->env.version = version;
+    ev->env.type = d->type;
+    ev->env.schema = event_spec(d->type)->schema;
+    fields_copy(&ev->data, &d->data);
 }

@@ -27,5 +27,9 @@ void decision_reject(decision_t *d, reject_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A validation rejection naming one field. */
 void decision_invalid(decision_t *d, const char *field, const char *message);
+/* Makes ev the event the accepted d appends to `stream` as its `version`:
+ * the envelope's stream, version, type and schema, and the data; the rest
+ * of the envelope (ids, time, position) zero for the caller to fill. */
+void decision_event(const decision_t *d, const char *stream, int64_t version, event_t *ev);
 
 #endif

@@ -90,7 +90,7 @@ main(int argc, char **argv)
         LOG_I(NULL, "relay publishing on %s, catch-up on %s, nudge on %s", cfg.pub, cfg.catchup,
               cfg.nudge);
         rc = relay_run(relay);
-        if (rc == 0 && checkpointer_store_lost(ckpt))
+        if (rc == 0 && checkpointer_seen(ckpt).store_lost)
             rc = 1; /* stopped because the store's files changed under it */
     }
     relay_destroy(&relay);

@@ -388,7 +388,7 @@ relay_serve(relay_t *r)
         relay_read_nudges(r);
     for (int i = 0; i < 64; i++) {
         if (r->ckpt)
-            r->stats.wal = checkpointer_wal(r->ckpt);
+            r->stats.wal = checkpointer_seen(r->ckpt).wal;
         int rc = catchup_serve(r->router, r->es, &r->stats, &r->w);
         relay_note_damage(r);
         if (rc == RPC_IDLE)

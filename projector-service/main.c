@@ -5,6 +5,7 @@
  * skeleton shared with audit and alert is common/subscriber/subdaemon.h.
  * A rebuild swaps `live` (readmodel_factory). */
 #include "log.h"
+#include "modelfile.h"
 #include "modellock.h"
 #include "proc.h"
 #include "readmodel.h"
@@ -14,8 +15,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 
 /* What the projector names differently from the shared settings. */
 static const subdaemon_spec_t projector_spec = {
@@ -42,52 +41,6 @@ on_control(void *arg, const char *type, const mpread_t *req, codec_writer_t *w)
     return -1;
 }
 
-/* subdaemon_open_fn: cfg->db (read-only for a dump), or for a once run
- * into a file that does not exist a bulk build (no journal on disk, no
- * fsync) into bulk_path (arg, PATH_MAX): <db>.building, renamed over db by
- * finish_bulk only once it reached the head and was fsynced as a WAL
- * database; a crash leaves at most a .building file, deleted next time. */
-static void *
-open_model(void *bulk_path, const subdaemon_config_t *cfg, const char **why)
-{
-    struct stat sb;
-    char *bulk = bulk_path;
-    bulk[0] = '\0';
-    if (cfg->dump)
-        return readmodel_open_dump(cfg->db, why);
-    if (!cfg->once || lstat(cfg->db, &sb) == 0 || errno != ENOENT)
-        return readmodel_open(cfg->db, why);
-    snprintf(bulk, PATH_MAX, "%s" SUBSCRIBER_BUILDING_SUFFIX, cfg->db);
-    return readmodel_open_bulk(bulk, why);
-}
-
-/* A model of another schema is rebuilt from the log (run mode only). */
-static void
-discard_other_schema(const subdaemon_config_t *cfg)
-{
-    int old = strcmp(cfg->mode, "run") == 0 ? readmodel_discard_other_schema(cfg->db) : 0;
-    if (old > 0)
-        LOG_W(NULL,
-              "read model %s had schema %d, this build writes %d: removed it, rebuilding"
-              " from the log",
-              cfg->db, old, READMODEL_SCHEMA_VERSION);
-}
-
-/* Adopts a bulk build that reached the head; 0, or 1 (nothing adopted). */
-static int
-finish_bulk(readmodel_t **live, const subdaemon_t *d, const char *db)
-{
-    subscriber_status_t st;
-    subdaemon_status(d, &st);
-    if (!proc_stopping() && st.checkpoint >= st.head && readmodel_bulk_finish(live, db) == 0) {
-        LOG_I(NULL, "built %s up to position %lld", db, (long long)st.checkpoint);
-        return 0;
-    }
-    LOG_E(NULL, "build stopped at position %lld of %lld; %s not created", (long long)st.checkpoint,
-          (long long)st.head, db);
-    return 1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -97,9 +50,9 @@ main(int argc, char **argv)
         return rc;
     const char *why = NULL;
     char bulk_path[PATH_MAX];
-    discard_other_schema(&cfg);
+    modelfile_discard_other_schema(&cfg);
     readmodel_t *live =
-        subdaemon_open_model(&cfg, open_model, bulk_path, &why); /* Rebuild swaps it */
+        subdaemon_open_model(&cfg, modelfile_open, bulk_path, &why); /* Rebuild swaps it */
     if (!live) {
         LOG_E(NULL, "cannot open read model %s: %s", cfg.db, why);
         return 1;
@@ -122,7 +75,7 @@ main(int argc, char **argv)
               bulk_path[0] ? bulk_path : cfg.db);
         rc = subdaemon_run(&d);
         if (rc == 0 && bulk_path[0])
-            rc = finish_bulk(&live, &d, cfg.db);
+            rc = modelfile_finish_bulk(&live, &d, cfg.db);
     }
 
     subdaemon_fini(&d);

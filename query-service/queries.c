@@ -544,37 +544,43 @@ q_admin_product(queries_t *q, const request_t *req)
     return rc == SQLITE_ROW ? Q_OK : Q_DB_ERROR;
 }
 
+/* The list statement `which` with the cursor's key (tag) bound as its
+ * first parameter and the page's limit + 1 as its last; NULL with *res set
+ * when there is none or the cursor is bad. */
+static sqlite3_stmt *
+q_list_stmt(queries_t *q, int which, const request_t *req, char tag, qresult_t *res)
+{
+    char after[ID_MAX + 1];
+    sqlite3_stmt *st = q_stmt(q, which);
+    *res = !st ? Q_DB_ERROR : cursor_key(req, tag, after, sizeof after) != 0 ? Q_BAD_CURSOR : Q_OK;
+    if (*res != Q_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_count(st), req->limit + 1);
+    return st;
+}
+
 static qresult_t
 q_list_products(queries_t *q, const request_t *req)
 {
-    char after[ID_MAX + 1];
-    sqlite3_stmt *st = q_stmt(q, QS_LIST_PRODUCTS);
+    qresult_t res;
+    sqlite3_stmt *st = q_list_stmt(q, QS_LIST_PRODUCTS, req, 'p', &res);
     if (!st)
-        return Q_DB_ERROR;
-    if (cursor_key(req, 'p', after, sizeof after) != 0)
-        return Q_BAD_CURSOR;
-    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+        return res;
     if (req->present & RP_SUPPLIER_ID)
         sqlite3_bind_text(st, 2, req->supplier_id, -1, SQLITE_STATIC);
     if (req->present & RP_IN_STOCK)
         sqlite3_bind_int(st, 3, req->in_stock);
     sqlite3_bind_int(st, 4, req->include_discontinued);
-    sqlite3_bind_int64(st, 5, req->limit + 1);
     return q_list(q, st, req, 'p', 0);
 }
 
 static qresult_t
 q_list_suppliers(queries_t *q, const request_t *req)
 {
-    char after[ID_MAX + 1];
-    sqlite3_stmt *st = q_stmt(q, QS_LIST_SUPPLIERS);
-    if (!st)
-        return Q_DB_ERROR;
-    if (cursor_key(req, 's', after, sizeof after) != 0)
-        return Q_BAD_CURSOR;
-    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, req->limit + 1);
-    return q_list(q, st, req, 's', 0);
+    qresult_t res;
+    sqlite3_stmt *st = q_list_stmt(q, QS_LIST_SUPPLIERS, req, 's', &res);
+    return st ? q_list(q, st, req, 's', 0) : res;
 }
 
 /* Runs an offset-paginated statement whose last two parameters are

@@ -22,10 +22,10 @@ struct checkpointer {
     int64_t failures;   /* checkpoints failed in a row */
     int64_t held_since; /* ms (monotonic) since the WAL has not been restarted; 0: it was */
     bool held_logged;
-    fileid_t store_id;  /* events.db and its WAL as opened (G22) */
+    fileid_t store_id; /* events.db and its WAL as opened (G22) */
     bool store_id_taken;
-    bool store_lost;    /* one of them was deleted or replaced: no more checkpoints */
-    bool lost_seen;     /* under mu: store_lost, for checkpointer_store_lost */
+    bool store_lost; /* one of them was deleted or replaced: no more checkpoints */
+    bool lost_seen;  /* under mu: store_lost, for checkpointer_seen */
 };
 
 /* The monotonic time period_ms from now, for pthread_cond_timedwait. */
@@ -93,8 +93,9 @@ cp_store_lost(checkpointer_t *c)
     pthread_mutex_lock(&c->w.mu);
     c->lost_seen = true;
     pthread_mutex_unlock(&c->w.mu);
-    LOG_E(NULL, "event store %s: %s under the running relay: no more checkpoints, stopping (start"
-                " it again once the store is restored)",
+    LOG_E(NULL,
+          "event store %s: %s under the running relay: no more checkpoints, stopping (start"
+          " it again once the store is restored)",
           c->store_id.path, what);
     proc_request_stop();
     return true;
@@ -185,20 +186,11 @@ checkpointer_destroy(checkpointer_t **cp)
     *cp = NULL;
 }
 
-bool
-checkpointer_store_lost(checkpointer_t *c)
+checkpointer_seen_t
+checkpointer_seen(checkpointer_t *c)
 {
     pthread_mutex_lock(&c->w.mu);
-    bool lost = c->lost_seen;
+    checkpointer_seen_t seen = {.wal = c->wal, .store_lost = c->lost_seen};
     pthread_mutex_unlock(&c->w.mu);
-    return lost;
-}
-
-es_wal_state_t
-checkpointer_wal(checkpointer_t *c)
-{
-    pthread_mutex_lock(&c->w.mu);
-    es_wal_state_t wal = c->wal;
-    pthread_mutex_unlock(&c->w.mu);
-    return wal;
+    return seen;
 }

@@ -31,16 +31,22 @@ checkpointer_t *checkpointer_new(const char *db_path, int period_ms, int restart
 /* Stops the thread (after the checkpoint it may be running), closes its
  * connection and frees.  NULL-safe. */
 void checkpointer_destroy(checkpointer_t **c);
-/* The WAL as the last successful checkpoint left it ({0, 0} before the
- * first).  A WAL that stays at restart_frames or more, not all copied,
- * cannot be restarted: a reader holds a snapshot in it (an operator's sqlite3 shell left in a
- * transaction, a long backup); the thread logs it once after
- * CHECKPOINT_HELD_WARN_MS and again when the WAL is restarted. */
-es_wal_state_t checkpointer_wal(checkpointer_t *c);
-/* Whether the thread found events.db or its WAL deleted or replaced and
- * asked the process to stop (G22): the daemon then exits with a failure,
- * so that a supervisor restarts it on the files the path names. */
-bool checkpointer_store_lost(checkpointer_t *c);
+/* What the thread last saw, read under its lock:
+ * - wal: the WAL as the last successful checkpoint left it ({0, 0} before
+ *   the first).  A WAL that stays at restart_frames or more, not all
+ *   copied, cannot be restarted: a reader holds a snapshot in it (an
+ *   operator's sqlite3 shell left in a transaction, a long backup); the
+ *   thread logs it once after CHECKPOINT_HELD_WARN_MS and again when the
+ *   WAL is restarted.
+ * - store_lost: whether the thread found events.db or its WAL deleted or
+ *   replaced and asked the process to stop (G22): the daemon then exits
+ *   with a failure, so that a supervisor restarts it on the files the path
+ *   names. */
+typedef struct {
+    es_wal_state_t wal;
+    bool store_lost;
+} checkpointer_seen_t;
+checkpointer_seen_t checkpointer_seen(checkpointer_t *c);
 
 #define CHECKPOINT_HELD_WARN_MS 30000
 

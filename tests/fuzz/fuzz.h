@@ -1,7 +1,7 @@
 /* fuzz: what the libFuzzer harnesses of tests/fuzz share (header-only).
  *
  *  - a scratch folder under /tmp for the models and stores a harness opens
- *    once (in LLVMFuzzerInitialize), removed at exit;
+ *    once (in fuzz_setup, see FUZZ_SETUP), removed at exit;
  *  - a small world of aggregates (two suppliers, four products) that turns
  *    commands into events through the pure domain (product_decide,
  *    supplier_decide), as the command-service does: the seed generator, the
@@ -56,11 +56,15 @@ fuzz_rm_dir(void)
         nftw(fuzz_dir, fuzz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* The harness's scratch folder, made on the first call; path of `name` in
- * it written into buf. */
+/* The path of `name` in the harness's scratch folder (made on the first
+ * call), in one of FUZZ_PATHS static buffers used in turn: a harness opens
+ * its files once, each path used before the next FUZZ_PATHS calls. */
+#define FUZZ_PATHS 8
 static inline const char *
-fuzz_path(const char *name, char *buf, size_t cap)
+fuzz_path(const char *name)
 {
+    static char bufs[FUZZ_PATHS][128];
+    static unsigned next;
     if (!fuzz_dir[0]) {
         snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/inv-fuzz-XXXXXX");
         if (!mkdtemp(fuzz_dir)) {
@@ -69,9 +73,22 @@ fuzz_path(const char *name, char *buf, size_t cap)
         }
         atexit(fuzz_rm_dir);
     }
-    snprintf(buf, cap, "%s/%s", fuzz_dir, name);
+    char *buf = bufs[next++ % FUZZ_PATHS];
+    snprintf(buf, sizeof bufs[0], "%s/%s", fuzz_dir, name);
     return buf;
 }
+
+/* libFuzzer's one-time set-up hook (LLVMFuzzerInitialize), for a harness
+ * that writes FUZZ_SETUP and then defines `static void fuzz_setup(void)`. */
+#define FUZZ_SETUP                                                                                 \
+    static void fuzz_setup(void);                                                                  \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                              \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        fuzz_setup();                                                                              \
+        return 0;                                                                                  \
+    }
 
 /* A FILE that swallows what printers write. */
 static inline FILE *

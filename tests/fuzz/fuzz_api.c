@@ -38,18 +38,16 @@ static subscriber_t *sub;
 static api_model_t *model;
 static codec_writer_t w;
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_SETUP
+
+static void
+fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char path[128];
     const char *why;
-    model = API_OPEN(fuzz_path(API_FILE, path, sizeof path), NULL, &why);
+    model = API_OPEN(fuzz_path(API_FILE), NULL, &why);
     fuzz_seed_model(&API_OPS, model, FUZZ_STORY_MAX);
     sub = fuzz_control_runtime(API_NAME, &API_OPS, model, API_HANDLE, &model);
     codec_writer_init(&w);
-    return 0;
 }
 
 int

@@ -35,20 +35,16 @@ seed_model(model_t *m, const char *name, const subscriber_ops_t *ops, void *mode
     *m = (model_t){name, ops, model};
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_SETUP
+
+static void
+fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char path[128];
     const char *why;
-    seed_model(&models[0], "projector", &readmodel_ops,
-               readmodel_open(fuzz_path("read.db", path, sizeof path), &why));
+    seed_model(&models[0], "projector", &readmodel_ops, readmodel_open(fuzz_path("read.db"), &why));
     seed_model(&models[1], "audit", &auditlog_ops,
-               auditlog_open(fuzz_path("audit.db", path, sizeof path), NULL, &why));
-    seed_model(&models[2], "alerts", &alerts_ops,
-               alerts_open(fuzz_path("alerts.db", path, sizeof path), NULL, &why));
-    return 0;
+               auditlog_open(fuzz_path("audit.db"), NULL, &why));
+    seed_model(&models[2], "alerts", &alerts_ops, alerts_open(fuzz_path("alerts.db"), NULL, &why));
 }
 
 int

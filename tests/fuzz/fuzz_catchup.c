@@ -13,15 +13,14 @@ static eventstore_t *es;
 static catchup_relay_stats_t stats;
 static codec_writer_t w;
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_SETUP
+
+static void
+fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
     static event_t evs[FUZZ_STORY_MAX];
-    char path[128];
     eventstore_options_t opts = {.synchronous_full = false, .busy_timeout_ms = 1000};
-    if (eventstore_open(fuzz_path("events.db", path, sizeof path), &opts, &es) != ERR_OK)
+    if (eventstore_open(fuzz_path("events.db"), &opts, &es) != ERR_OK)
         abort();
     int n = fuzz_story_events(evs, FUZZ_STORY_MAX);
     if (eventstore_begin(es) != ERR_OK)
@@ -33,7 +32,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     stats.durable_through = stats.published_through = n;
     codec_writer_init(&w);
-    return 0;
 }
 
 int

@@ -12,17 +12,15 @@
 static subscriber_t *sub;
 static codec_writer_t w;
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_SETUP
+
+static void
+fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char path[128];
     const char *why;
-    readmodel_t *model = readmodel_open(fuzz_path("read.db", path, sizeof path), &why);
+    readmodel_t *model = readmodel_open(fuzz_path("read.db"), &why);
     sub = fuzz_control_runtime("projector", &readmodel_ops, model, NULL, NULL);
     codec_writer_init(&w);
-    return 0;
 }
 
 int

@@ -238,29 +238,27 @@ copy_file(const char *from, const char *to)
         abort();
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_SETUP
+
+static void
+fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
     const char *why;
-    fuzz_path("template.db", tmpl_path, sizeof tmpl_path);
-    fuzz_path("read.db", model_path, sizeof model_path);
+    snprintf(tmpl_path, sizeof tmpl_path, "%s", fuzz_path("template.db"));
+    snprintf(model_path, sizeof model_path, "%s", fuzz_path("read.db"));
     readmodel_t *m = readmodel_open(tmpl_path, &why);
     if (!m)
         abort();
     readmodel_close(&m);
     if (getenv("INV_FUZZ_NO_QUERIES") && !(rolled = readmodel_open(model_path, &why)))
         abort();
-    char path[128];
-    audit = auditlog_open(fuzz_path("audit.db", path, sizeof path), NULL, &why);
-    alerts = alerts_open(fuzz_path("alerts.db", path, sizeof path), NULL, &why);
+    audit = auditlog_open(fuzz_path("audit.db"), NULL, &why);
+    alerts = alerts_open(fuzz_path("alerts.db"), NULL, &why);
     if (!audit || !alerts)
         abort();
     queries = queries_new(model_path);
     codec_writer_init(&w);
     codec_writer_init(&reply);
-    return 0;
 }
 
 int

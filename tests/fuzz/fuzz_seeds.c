@@ -113,10 +113,9 @@ typedef struct {
 static void
 seed_catchup(codec_writer_t *w, codec_writer_t *reply)
 {
-    char path[128];
     eventstore_t *es;
     eventstore_options_t opts = {.synchronous_full = false, .busy_timeout_ms = 1000};
-    if (eventstore_open(fuzz_path("events.db", path, sizeof path), &opts, &es) != ERR_OK ||
+    if (eventstore_open(fuzz_path("events.db"), &opts, &es) != ERR_OK ||
         eventstore_begin(es) != ERR_OK)
         abort();
     for (int i = 0; i < n_evs; i++)
@@ -165,9 +164,8 @@ seed_catchup(codec_writer_t *w, codec_writer_t *reply)
 static void
 seed_queries(codec_writer_t *w, codec_writer_t *reply, void *zctx)
 {
-    char path[128];
-    const char *why;
-    readmodel_t *m = readmodel_open(fuzz_path("read.db", path, sizeof path), &why);
+    const char *why, *path = fuzz_path("read.db");
+    readmodel_t *m = readmodel_open(path, &why);
     if (!m || readmodel_begin(m) != 0)
         abort();
     for (int i = 0; i < n_evs; i++)
@@ -248,9 +246,8 @@ seed_api(codec_writer_t *w, codec_writer_t *reply, void *zctx, const char *harne
 static void
 seed_audit_alert(codec_writer_t *w, codec_writer_t *reply, void *zctx)
 {
-    char path[128];
     const char *why;
-    auditlog_t *log = auditlog_open(fuzz_path("audit.db", path, sizeof path), NULL, &why);
+    auditlog_t *log = auditlog_open(fuzz_path("audit.db"), NULL, &why);
     if (!log)
         abort();
     static const seed_spec_t audit[] = {
@@ -265,7 +262,7 @@ seed_audit_alert(codec_writer_t *w, codec_writer_t *reply, void *zctx)
              sizeof audit / sizeof audit[0]);
     auditlog_close(&log);
 
-    alerts_t *al = alerts_open(fuzz_path("alerts.db", path, sizeof path), NULL, &why);
+    alerts_t *al = alerts_open(fuzz_path("alerts.db"), NULL, &why);
     if (!al)
         abort();
     static const seed_spec_t alert[] = {

@@ -56,6 +56,19 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The subscribers and their models. */
+static const char *const sub_names[] = {"projector", "audit", "alert"};
+static const char *const sub_models[] = {"read.db", "audit.db", "alerts.db"};
+
+/* The system without the query service. */
+static void
+start_without_queries(void)
+{
+    h = harness_start(
+        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
+    cr_assert(h);
+}
+
 static int64_t
 head(void)
 {
@@ -93,6 +106,15 @@ supplier_cmd(command_t *c, const char *command_id, const char *supplier_id, cons
     fields_set_str(&c->data, F_NAME, name);
 }
 
+/* Registers supplier supplier_id (command command_id); its position. */
+static int64_t
+accept_supplier(const char *command_id, const char *supplier_id, const char *name)
+{
+    command_t c;
+    supplier_cmd(&c, command_id, supplier_id, name);
+    return itest_accept(h, &c);
+}
+
 Test(failures, busy_store_answers_unavailable_and_appends_nothing)
 {
     char ms[16];
@@ -102,8 +124,7 @@ Test(failures, busy_store_answers_unavailable_and_appends_nothing)
     cr_assert_not_null(h);
 
     command_t c;
-    supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
-    int64_t p1 = itest_accept(h, &c);
+    int64_t p1 = accept_supplier("reg-s1", "s1", "Acme Tools");
     cr_assert_eq(harness_wait_position(h, "projector", p1, ITEST_WAIT_MS), 0);
     int64_t h0 = head();
     cr_assert_eq(h0, p1);
@@ -176,8 +197,7 @@ Test(failures, a_claim_follows_the_event_when_another_writer_appended)
     h = harness_start(NULL);
     cr_assert_not_null(h);
     command_t c;
-    supplier_cmd(&c, "reg-s1", "s1", "Acme Tools");
-    int64_t p1 = itest_accept(h, &c);
+    int64_t p1 = accept_supplier("reg-s1", "s1", "Acme Tools");
 
     char path[512];
     snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
@@ -307,38 +327,34 @@ dump_model(const char *daemon, const char *model)
 
 Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .timeout = 120)
 {
-    h = harness_start(
-        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
-    cr_assert(h);
-    command_t c;
+    start_without_queries();
     int64_t pos = 0;
     char id[64], sid[64];
     for (int i = 0; i < 20; i++) {
         snprintf(id, sizeof id, "unsynced-%d", i);
         snprintf(sid, sizeof sid, "SUP-U%d", i);
-        supplier_cmd(&c, id, sid, "Unsynced Supplies");
-        pos = itest_accept(h, &c);
+        pos = accept_supplier(id, sid, "Unsynced Supplies");
     }
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
     char boot[64], mark[512], line[128];
     FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "r");
     cr_assert(bf && fgets(boot, sizeof boot, bf));
     fclose(bf);
     boot[strcspn(boot, "\n")] = '\0';
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
-        snprintf(line, sizeof line, "%s-unsynced", models[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
+        snprintf(line, sizeof line, "%s-unsynced", sub_models[i]);
         in_dir(line, mark, sizeof mark);
         read_line(mark, line, sizeof line);
-        cr_assert_str_eq(line, boot, "%s's marker holds the running system's boot id", models[i]);
-        cr_assert_eq(harness_daemon_kill(h, daemons[i]), 0);
-        plant_witness(models[i]);
+        cr_assert_str_eq(line, boot, "%s's marker holds the running system's boot id",
+                         sub_models[i]);
+        cr_assert_eq(harness_daemon_kill(h, sub_names[i]), 0);
+        plant_witness(sub_models[i]);
     }
     /* The projector and the audit "come back after a system crash": their
      * markers name another boot.  The alert daemon only crashed. */
     for (int i = 0; i < 2; i++) {
-        snprintf(line, sizeof line, "%s-unsynced", models[i]);
+        snprintf(line, sizeof line, "%s-unsynced", sub_models[i]);
         in_dir(line, mark, sizeof mark);
         write_line(mark, "00000000-0000-0000-0000-000000000000");
     }
@@ -350,8 +366,9 @@ Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .tim
     read_line(mark, line, sizeof line);
     cr_assert_str_eq(line, "00000000-0000-0000-0000-000000000000", "a dump changed the marker");
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_daemon_start(h, daemons[i]), 0, "%s", daemons[i]);
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_daemon_start(h, sub_names[i]), 0, "%s", sub_names[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
     }
     cr_assert_not(has_witness("read.db"), "the projector kept a file that may be torn");
     cr_assert_not(has_witness("audit.db"), "the audit kept a file that may be torn");
@@ -377,22 +394,17 @@ Test(failures, a_model_written_unsynced_before_a_system_restart_is_rebuilt, .tim
  * lock catches up, exits 0 and removes the marker. */
 Test(failures, a_second_writer_of_a_model_is_refused, .timeout = 120)
 {
-    h = harness_start(
-        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
-    cr_assert(h);
-    command_t c;
-    supplier_cmd(&c, "second-writer-1", "SUP-W1", "Writer Supplies");
-    int64_t pos = itest_accept(h, &c);
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    start_without_queries();
+    int64_t pos = accept_supplier("second-writer-1", "SUP-W1", "Writer Supplies");
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
         char db_path[512], bind[512], log[512], name[64], mark[64];
-        in_dir(models[i], db_path, sizeof db_path);
-        snprintf(bind, sizeof bind, "ipc://%s/second-%s.sock", harness_dir(h), daemons[i]);
-        snprintf(name, sizeof name, "second-%s", daemons[i]);
+        in_dir(sub_models[i], db_path, sizeof db_path);
+        snprintf(bind, sizeof bind, "ipc://%s/second-%s.sock", harness_dir(h), sub_names[i]);
+        snprintf(name, sizeof name, "second-%s", sub_names[i]);
         snprintf(log, sizeof log, "%s/%s.log", harness_dir(h), name);
-        char *argv[] = {(char *)harness_binary(daemons[i]),
+        char *argv[] = {(char *)harness_binary(sub_names[i]),
                         "--mode",
                         "once",
                         "--db",
@@ -404,16 +416,18 @@ Test(failures, a_second_writer_of_a_model_is_refused, .timeout = 120)
                         "--catchup",
                         (char *)harness_endpoint(h, "catchup"),
                         NULL};
-        cr_assert_eq(itest_run(argv, log, true), 1, "a second %s ran on %s", daemons[i], models[i]);
-        cr_assert(log_has(name, "is written by another process"), "%s", daemons[i]);
-        snprintf(mark, sizeof mark, "%s-unsynced", models[i]);
-        cr_assert(file_exists(mark), "the refused %s removed the running one's marker", daemons[i]);
+        cr_assert_eq(itest_run(argv, log, true), 1, "a second %s ran on %s", sub_names[i],
+                     sub_models[i]);
+        cr_assert(log_has(name, "is written by another process"), "%s", sub_names[i]);
+        snprintf(mark, sizeof mark, "%s-unsynced", sub_models[i]);
+        cr_assert(file_exists(mark), "the refused %s removed the running one's marker",
+                  sub_names[i]);
     }
     /* The running daemons go on. */
-    supplier_cmd(&c, "second-writer-2", "SUP-W2", "Writer Supplies");
-    pos = itest_accept(h, &c);
+    pos = accept_supplier("second-writer-2", "SUP-W2", "Writer Supplies");
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
 }
 
 /* Two command-services on one store answered a quarter of the commands
@@ -423,9 +437,7 @@ Test(failures, a_second_command_service_on_a_store_is_refused, .timeout = 120)
 {
     h = harness_start(&(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY});
     cr_assert(h);
-    command_t c;
-    supplier_cmd(&c, "second-command-1", "SUP-C1", "Command Supplies");
-    itest_accept(h, &c);
+    accept_supplier("second-command-1", "SUP-C1", "Command Supplies");
     char db_path[512], bind[512], log[512], holder[64];
     in_dir("events.db", db_path, sizeof db_path);
     snprintf(bind, sizeof bind, "ipc://%s/second-command.sock", harness_dir(h));
@@ -437,8 +449,7 @@ Test(failures, a_second_command_service_on_a_store_is_refused, .timeout = 120)
     snprintf(holder, sizeof holder, "pid %ld holds", (long)harness_daemon_pid(h, "command"));
     cr_assert(log_has("second-command", "is written by another process"));
     cr_assert(log_has("second-command", holder), "the refusal names the first one's pid");
-    supplier_cmd(&c, "second-command-2", "SUP-C2", "Command Supplies");
-    itest_accept(h, &c);
+    accept_supplier("second-command-2", "SUP-C2", "Command Supplies");
 }
 
 /* FNV-1a of a file in the harness folder (0: unreadable). */
@@ -462,25 +473,21 @@ file_hash(const char *name)
  * new empty model, and a stopped model's file is left byte for byte. */
 Test(failures, a_dump_opens_the_model_read_only, .timeout = 120)
 {
-    h = harness_start(
-        &(harness_opts_t){.daemons = HD_COMMAND | HD_RELAY | HD_PROJECTOR | HD_AUDIT | HD_ALERT});
-    cr_assert(h);
-    command_t c;
-    supplier_cmd(&c, "dump-read-only-1", "SUP-D1", "Dump Supplies");
-    int64_t pos = itest_accept(h, &c);
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
+    start_without_queries();
+    int64_t pos = accept_supplier("dump-read-only-1", "SUP-D1", "Dump Supplies");
     for (int i = 0; i < 3; i++) {
         char missing[64];
-        snprintf(missing, sizeof missing, "missing-%s", models[i]);
-        cr_assert_neq(dump_model(daemons[i], missing), 0, "%s dumped a missing file", daemons[i]);
-        cr_assert_not(file_exists(missing), "%s's dump created %s", daemons[i], missing);
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
-        cr_assert_eq(harness_daemon_stop(h, daemons[i]), 0, "%s", daemons[i]);
-        uint64_t before = file_hash(models[i]);
+        snprintf(missing, sizeof missing, "missing-%s", sub_models[i]);
+        cr_assert_neq(dump_model(sub_names[i], missing), 0, "%s dumped a missing file",
+                      sub_names[i]);
+        cr_assert_not(file_exists(missing), "%s's dump created %s", sub_names[i], missing);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
+        cr_assert_eq(harness_daemon_stop(h, sub_names[i]), 0, "%s", sub_names[i]);
+        uint64_t before = file_hash(sub_models[i]);
         cr_assert_neq(before, 0);
-        cr_assert_eq(dump_model(daemons[i], models[i]), 0, "%s", daemons[i]);
-        cr_assert_eq(file_hash(models[i]), before, "the dump of %s wrote to it", models[i]);
+        cr_assert_eq(dump_model(sub_names[i], sub_models[i]), 0, "%s", sub_names[i]);
+        cr_assert_eq(file_hash(sub_models[i]), before, "the dump of %s wrote to it", sub_models[i]);
     }
 }
 
@@ -528,10 +535,11 @@ fill_disk(const char *path)
     return n;
 }
 
-Test(failures, a_full_disk_answers_unavailable_loses_nothing_and_recovers, .timeout = 120)
+/* Mounts an 8 MiB tmpfs at full_mnt and starts every daemon on it; skips
+ * the test when this is not root. */
+static void
+start_on_small_disk(void)
 {
-    /* Every file of the system on an 8 MiB tmpfs (root only: skipped
-     * elsewhere), then the disk filled to the last byte. */
     snprintf(full_mnt, sizeof full_mnt, "/tmp/inv-full-XXXXXX");
     cr_assert_not_null(mkdtemp(full_mnt));
     if (mount("tmpfs", full_mnt, "tmpfs", 0, "size=8m") != 0) {
@@ -542,10 +550,16 @@ Test(failures, a_full_disk_answers_unavailable_loses_nothing_and_recovers, .time
     }
     h = harness_start(&(harness_opts_t){.parent = full_mnt});
     cr_assert(h);
+}
+
+Test(failures, a_full_disk_answers_unavailable_loses_nothing_and_recovers, .timeout = 120)
+{
+    /* Every file of the system on an 8 MiB tmpfs (root only: skipped
+     * elsewhere), then the disk filled to the last byte. */
+    start_on_small_disk();
     command_t c;
     char cid[64], sid[64];
-    supplier_cmd(&c, "full-first", "full-first", "Before The Flood");
-    int64_t first = itest_accept(h, &c);
+    int64_t first = accept_supplier("full-first", "full-first", "Before The Flood");
     char filler[128];
     snprintf(filler, sizeof filler, "%s/filler", full_mnt);
     fill_disk(filler);
@@ -578,14 +592,13 @@ Test(failures, a_full_disk_answers_unavailable_loses_nothing_and_recovers, .time
     for (int i = 0; i < refused; i++) {
         snprintf(cid, sizeof cid, "full-%d", unavailable[i]);
         snprintf(sid, sizeof sid, "full-s%d", unavailable[i]);
-        supplier_cmd(&c, cid, sid, "Full Disk Supplies");
-        itest_accept(h, &c);
+        accept_supplier(cid, sid, "Full Disk Supplies");
     }
     int64_t pos = head();
     cr_assert_eq(pos, first + accepted + refused);
-    const char *daemons[] = {"projector", "audit", "alert"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
     char path[512];
     in_dir("read.db", path, sizeof path);
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -653,6 +666,27 @@ damage_load(int count, bool setup)
     cr_assert_eq(itest_run(argv, log, true), 0, "invbench failed (see %s)", log);
 }
 
+/* The system started, with 200 commands over 30 new products in it; the
+ * head position. */
+static int64_t
+start_loaded(void)
+{
+    h = harness_start(NULL);
+    cr_assert(h);
+    damage_load(200, true);
+    return head();
+}
+
+/* daemon's model file (in the harness's folder) holds what a model built
+ * afresh from the store holds. */
+static void
+assert_model_fresh(const char *daemon, const char *model)
+{
+    char live[512];
+    in_dir(model, live, sizeof live);
+    itest_assert_equals_fresh(h, daemon, live);
+}
+
 Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
 {
     /* Where a damaged model file is found: the projector's when a batch
@@ -665,11 +699,10 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     cr_assert(h);
     damage_load(600, true);
     int64_t pos = head();
-    const char *daemons[] = {"projector", "audit", "alert"};
-    const char *models[] = {"read.db", "audit.db", "alerts.db"};
     const char *control[] = {"projector", "audit", "alert-api"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
     const char *stopped[] = {"query", "projector", "audit", "alert"};
     for (int i = 0; i < 4; i++) /* the last connection folds the WAL into the file */
         cr_assert_eq(harness_daemon_stop(h, stopped[i]), 0, "stop %s", stopped[i]);
@@ -681,26 +714,20 @@ Test(failures, a_damaged_model_is_rebuilt_from_the_log, .timeout = 180)
     damage_load(300, false);
     pos = head();
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(harness_wait_position(h, daemons[i], pos, ITEST_WAIT_MS), 0, "%s", daemons[i]);
+        cr_assert_eq(harness_wait_position(h, sub_names[i], pos, ITEST_WAIT_MS), 0, "%s",
+                     sub_names[i]);
         harness_reply_t r;
         cr_assert_eq(harness_status(h, control[i], ITEST_TIMEOUT_MS, &r), 0);
-        cr_assert_not(itest_bool(r.root, "model_unusable"), "%s", daemons[i]);
-        cr_assert_eq(itest_int(r.root, "rebuilds"), i == 0 ? 1 : 0, "%s", daemons[i]);
+        cr_assert_not(itest_bool(r.root, "model_unusable"), "%s", sub_names[i]);
+        cr_assert_eq(itest_int(r.root, "rebuilds"), i == 0 ? 1 : 0, "%s", sub_names[i]);
         harness_reply_fini(&r);
     }
     cr_assert(log_has("projector", "model has a damaged file: it is written no more"));
     cr_assert(log_has("audit", "audit.db is damaged (*** in database main *** Page "));
     cr_assert(log_has("alert", "is damaged (file is not a database): removed it"));
-    for (int i = 0; i < 3; i++) {
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, daemons[i], live);
-    }
+    for (int i = 0; i < 3; i++)
+        assert_model_fresh(sub_names[i], sub_models[i]);
 }
-
-/* The subscribers, their models and what restore tests say of them. */
-static const char *const sub_names[] = {"projector", "audit", "alert"};
-static const char *const sub_models[] = {"read.db", "audit.db", "alerts.db"};
 
 /* A system with history: 300 commands, a backup of the store with
  * `invctl backup` (its head through *backed_up), 200 more commands that
@@ -750,9 +777,7 @@ assert_rebuilt_after_restore(int64_t now, const char *said)
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(harness_wait_position(h, sub_names[i], now, ITEST_WAIT_MS), 0, "%s",
                      sub_names[i]);
-        char live[512];
-        in_dir(sub_models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, sub_names[i], live);
+        assert_model_fresh(sub_names[i], sub_models[i]);
         cr_assert(log_has(sub_names[i], "was built from another history than the event store's"),
                   "%s", sub_names[i]);
         cr_assert(!said || log_has(sub_names[i], said), "%s: %s", sub_names[i], said);
@@ -835,9 +860,7 @@ Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 1
 {
     h = harness_start(NULL);
     cr_assert_not_null(h);
-    command_t c;
-    supplier_cmd(&c, "hold-s0", "h0", "Before the reader");
-    itest_accept(h, &c);
+    accept_supplier("hold-s0", "h0", "Before the reader");
 
     char path[512];
     snprintf(path, sizeof path, "%s/events.db", harness_dir(h));
@@ -849,8 +872,7 @@ Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 1
         char id[32], sid[16];
         snprintf(id, sizeof id, "hold-s%d", i);
         snprintf(sid, sizeof sid, "h%d", i);
-        supplier_cmd(&c, id, sid, "Behind the reader");
-        itest_accept(h, &c);
+        accept_supplier(id, sid, "Behind the reader");
     }
     es_wal_state_t wal = wait_wal(true);
     cr_assert_lt(wal.backfilled, wal.frames, "the checkpoints copied past a reader's snapshot");
@@ -871,23 +893,6 @@ Test(failures, a_reader_holding_the_wal_shows_in_the_relays_status, .timeout = 1
 
 /* ---- issue 23: files that fill up, vanish or rot ------------------------- */
 
-/* Mounts an 8 MiB tmpfs at full_mnt and starts every daemon on it; false
- * (test skipped) when this is not root. */
-static void
-start_on_small_disk(void)
-{
-    snprintf(full_mnt, sizeof full_mnt, "/tmp/inv-full-XXXXXX");
-    cr_assert_not_null(mkdtemp(full_mnt));
-    if (mount("tmpfs", full_mnt, "tmpfs", 0, "size=8m") != 0) {
-        int err = errno;
-        rmdir(full_mnt);
-        full_mnt[0] = '\0';
-        cr_skip_test("cannot mount a tmpfs here (%s): this test needs root", strerror(err));
-    }
-    h = harness_start(&(harness_opts_t){.parent = full_mnt});
-    cr_assert(h);
-}
-
 Test(failures, a_restart_on_a_full_disk_opens_the_store_and_the_models, .timeout = 120)
 {
     start_on_small_disk();
@@ -897,8 +902,7 @@ Test(failures, a_restart_on_a_full_disk_opens_the_store_and_the_models, .timeout
     for (int i = 0; i < 20; i++) {
         snprintf(cid, sizeof cid, "rfull-%d", i);
         snprintf(sid, sizeof sid, "rfull-s%d", i);
-        supplier_cmd(&c, cid, sid, "Restart Supplies");
-        pos = itest_accept(h, &c);
+        pos = accept_supplier(cid, sid, "Restart Supplies");
     }
     const char *subs[] = {"projector", "audit", "alert"};
     for (int i = 0; i < 3; i++)
@@ -923,8 +927,7 @@ Test(failures, a_restart_on_a_full_disk_opens_the_store_and_the_models, .timeout
     /* room again: everything goes on */
     cr_assert_eq(unlink(filler), 0);
     itest_accept(h, &c);
-    supplier_cmd(&c, "rfull-after", "rfull-after", "Restart Supplies");
-    pos = itest_accept(h, &c);
+    pos = accept_supplier("rfull-after", "rfull-after", "Restart Supplies");
     for (int i = 0; i < 3; i++)
         cr_assert_eq(harness_wait_position(h, subs[i], pos, ITEST_WAIT_MS), 0, "%s", subs[i]);
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
@@ -972,10 +975,7 @@ Test(failures, a_read_model_deleted_under_the_projector_is_rebuilt, .timeout = 1
      * model equal to a fresh build.  (Before: every query answered "does
      * not exist yet" for good while the projector wrote to the deleted
      * file and reported healthy.) */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "projector", pos, ITEST_WAIT_MS), 0);
     char live[512];
     in_dir("read.db", live, sizeof live);
@@ -1001,10 +1001,7 @@ Test(failures, a_store_wal_deleted_under_the_command_service_stops_the_writes, .
      * command after a crash and goes on.  (Before: the deletion went unnoticed, a crash
      * then lost 75 acknowledged commands and a restart made "file is not a
      * database" of the store.) */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     char wal[512];
     in_dir("events.db-wal", wal, sizeof wal);
     cr_assert_eq(unlink(wal), 0);
@@ -1065,10 +1062,7 @@ Test(failures, a_damaged_page_a_query_reads_is_reported_and_rebuilt, .timeout = 
      * unavailable "damaged" instead of serving it (Status too) and tells
      * the projector, which rebuilds the model; queries then answer from a
      * model equal to a fresh build. */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "query", pos, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_daemon_stop(h, "query"), 0); /* no page of it cached */
     checkpoint_model("read.db");
@@ -1090,9 +1084,7 @@ Test(failures, a_damaged_page_a_query_reads_is_reported_and_rebuilt, .timeout = 
     harness_reply_fini(&r);
     cr_assert(log_has("projector", "was reported damaged by a reader"));
     cr_assert(log_has("query", "is damaged (database disk image is malformed)"));
-    char live[512];
-    in_dir("read.db", live, sizeof live);
-    itest_assert_equals_fresh(h, "projector", live);
+    assert_model_fresh("projector", "read.db");
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }
 
@@ -1101,10 +1093,7 @@ Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 18
     /* A page that the audit daemon's start never reads (an index root),
      * damaged while it is down: PRAGMA quick_check at start finds it and
      * the model is rebuilt (before: it was used until a search hit it). */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
     cr_assert_eq(harness_daemon_stop(h, "audit"), 0);
     damage("audit.db", (root_page("audit.db", "audit_keys_by_corr") - 1) * 4096, 4096);
@@ -1112,9 +1101,7 @@ Test(failures, a_damaged_index_page_is_found_at_start_and_rebuilt, .timeout = 18
     cr_assert_geq(wait_rebuilds("audit", 1), 1, "the audit daemon did not rebuild");
     cr_assert(log_has("audit", "model failed PRAGMA quick_check at start"));
     cr_assert_eq(harness_wait_position(h, "audit", pos, ITEST_WAIT_MS), 0);
-    char live[512];
-    in_dir("audit.db", live, sizeof live);
-    itest_assert_equals_fresh(h, "audit", live);
+    assert_model_fresh("audit", "audit.db");
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }
 
@@ -1126,10 +1113,7 @@ Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_reb
      * theirs meets the damage): SearchAudit and ListAlerts get
      * SQLITE_CORRUPT, answer unavailable "damaged" and report it; each
      * daemon replaces its model by a rebuild. */
-    h = harness_start(NULL);
-    cr_assert(h);
-    damage_load(200, true);
-    int64_t pos = head();
+    int64_t pos = start_loaded();
     const char *control[] = {"audit", "alert-api"};
     const char *subs[] = {"audit", "alert"};
     const char *models[] = {"audit.db", "alerts.db"};
@@ -1152,9 +1136,7 @@ Test(failures, a_damaged_page_an_audit_or_alert_search_reads_is_reported_and_reb
         itest_request(h, control[i], &r, searches[i], "");
         itest_assert_ok(&r, searches[i]);
         harness_reply_fini(&r);
-        char live[512];
-        in_dir(models[i], live, sizeof live);
-        itest_assert_equals_fresh(h, subs[i], live);
+        assert_model_fresh(subs[i], models[i]);
     }
     cr_assert_eq(harness_destroy(&h), 0, "a daemon did not stop cleanly");
 }

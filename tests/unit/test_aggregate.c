@@ -68,10 +68,7 @@ Test(aggregate, the_ops_fold_and_decide_like_the_kinds_own_functions)
     o->decide(&s, NULL, &cmd, &d);
     cr_assert_eq(d.code, REJ_NONE);
     event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.env.type = d.type;
-    ev.env.version = 1;
-    ev.data = d.data;
+    decision_event(&d, "supplier-s1", 1, &ev);
     o->apply(&s, &ev);
     cr_assert(s.supplier.exists);
     cr_assert_eq(o->version(&s), 1);

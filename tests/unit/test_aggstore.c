@@ -41,15 +41,10 @@ run(aggregate_t *a, const supplier_t *sup, const command_t *cmd, int64_t k)
     if (d.code != REJ_NONE)
         return false;
     event_t ev;
-    memset(&ev, 0, sizeof ev);
-    strcpy(ev.env.stream, a->stream);
-    ev.env.version = aggcache_version(a) + 1;
-    ev.env.type = d.type;
-    ev.env.schema = event_spec(d.type)->schema;
+    decision_event(&d, a->stream, aggcache_version(a) + 1, &ev);
     strcpy(ev.env.event_id, "e");
     strcpy(ev.env.command_id, "c");
     ev.env.recorded_at = 1;
-    ev.data = d.data;
     cr_assert_eq(eventstore_append(es, &ev), ERR_OK);
     aggstore_fold(a, &ev);
     cr_assert_eq(aggstore_maybe_snapshot(es, a, k), ERR_OK);
@@ -140,7 +135,8 @@ Test(aggstore, damaged_snapshot_falls_back_to_full_replay)
     random_product_history(a, 20, 10, 7);
     cr_assert_eq(eventstore_begin(es), ERR_OK);
     cr_assert_eq(
-        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1), ERR_OK);
+        eventstore_snapshot_save(es, "product-p1", 30, AGGSTORE_SNAPSHOT_SCHEMA, "\x81", 1),
+        ERR_OK);
     cr_assert_eq(eventstore_commit(es), ERR_OK);
     *b = *a;
     cr_assert_eq(aggstore_load(es, b, true), ERR_OK);
@@ -179,9 +175,10 @@ Test(aggstore, v1_product_created_is_upcast_with_the_default_threshold)
                  SQLITE_OK);
     sqlite3_bind_blob(st, 1, w.buf.data, (int)w.buf.size, SQLITE_STATIC);
     uint8_t hash[CHAIN_HASH_LEN]; /* its link of the chain, as the store would write it */
-    chain_hash(chain_genesis,
-               &(chain_event_t){"product-old", 11, 1, "ProductCreated", 14, w.buf.data, w.buf.size, 1},
-               hash);
+    chain_hash(
+        chain_genesis,
+        &(chain_event_t){"product-old", 11, 1, "ProductCreated", 14, w.buf.data, w.buf.size, 1},
+        hash);
     sqlite3_bind_blob(st, 2, hash, CHAIN_HASH_LEN, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);

@@ -28,10 +28,7 @@ fold_product(product_t *p)
     cr_assert_eq(d.code, REJ_NONE, "expected acceptance, got %s: %s", reject_code_name(d.code),
                  d.message);
     event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.env.type = d.type;
-    ev.env.version = p->version + 1;
-    ev.data = d.data;
+    decision_event(&d, "product-p1", p->version + 1, &ev);
     product_apply(p, &ev);
 }
 
@@ -46,10 +43,7 @@ supplier_acme(supplier_t *s)
     supplier_decide(s, &cmd, &d);
     cr_assert_eq(d.code, REJ_NONE);
     event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.env.type = d.type;
-    ev.env.version = 1;
-    ev.data = d.data;
+    decision_event(&d, "supplier-s1", 1, &ev);
     supplier_apply(s, &ev);
 }
 
