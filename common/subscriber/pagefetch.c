@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef enum { PF_IDLE, PF_IN_FLIGHT, PF_READY, PF_TIMED_OUT } pf_state_t;
 
@@ -109,21 +108,14 @@ pagefetch_ask(pagefetch_t *f, int64_t after, int64_t now_ms)
 static int
 pf_receive(pagefetch_t *f)
 {
-    bus_msg_t m;
-    if (bus_recv(f->dealer, &m, ZMQ_DONTWAIT) != 0)
-        return -1;
-    size_t len;
-    const void *body = bus_body(&m, &len);
-    f->reply = malloc(len ? len : 1);
-    if (f->reply) {
-        memcpy(f->reply, body, len);
-        f->len = len;
+    if (bus_recv_body(f->dealer, ZMQ_DONTWAIT, &f->reply, &f->len) == 0) {
         f->state = PF_READY;
-    } else {
-        pagefetch_reset(f); /* no memory: as if it never came */
-        f->state = PF_TIMED_OUT;
+        return 0;
     }
-    bus_msg_close(&m);
+    if (errno != ENOMEM)
+        return -1;
+    pagefetch_reset(f); /* no memory for it: as if it never came */
+    f->state = PF_TIMED_OUT;
     return 0;
 }
 

@@ -67,6 +67,16 @@ router_next(rig_t *x, bus_msg_t *m)
     return after;
 }
 
+/* Asserts that the next request on the ROUTER is for `after`, and drops it
+ * unanswered. */
+static void
+router_expect(rig_t *x, int64_t after)
+{
+    bus_msg_t m;
+    cr_assert_eq(router_next(x, &m), after);
+    bus_msg_close(&m);
+}
+
 /* Whether a request is waiting on the ROUTER now. */
 static bool
 router_has_request(rig_t *x)
@@ -111,6 +121,18 @@ take_reply(rig_t *x, int64_t after, const char *want)
     free(reply);
 }
 
+/* The relay answers the next request, for `after`, with body; the loop
+ * turns; the take hands body out. */
+static void
+answer_and_take(rig_t *x, int64_t after, const char *body)
+{
+    bus_msg_t m;
+    cr_assert_eq(router_next(x, &m), after);
+    router_answer(x, &m, body);
+    loop_turn(x);
+    take_reply(x, after, body);
+}
+
 static pagefetch_result_t
 take(rig_t *x, int64_t after)
 {
@@ -139,8 +161,7 @@ Test(pagefetch, a_reply_is_handed_out_once_to_its_page)
     cr_assert_null(pagefetch_socket(x.f), "a reply is in: the socket is not polled again");
     take_reply(&x, 5, "page after 5");
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "taken once: a new request");
-    cr_assert_eq(router_next(&x, &m), 5);
-    bus_msg_close(&m);
+    router_expect(&x, 5);
     rig_fini(&x);
 }
 
@@ -150,13 +171,8 @@ Test(pagefetch, a_prefetched_page_is_taken_without_a_second_request)
     rig_init(&x);
     cr_assert_eq(pagefetch_ask(x.f, 3, proc_mono_ms()), 0);
     cr_assert_eq(pagefetch_ask(x.f, 3, proc_mono_ms()), 0);
-    bus_msg_t m;
-    cr_assert_eq(router_next(&x, &m), 3);
-    cr_assert_not(router_has_request(&x));
-    router_answer(&x, &m, "three");
-    loop_turn(&x);
-    take_reply(&x, 3, "three");
-    cr_assert_not(router_has_request(&x));
+    answer_and_take(&x, 3, "three");
+    cr_assert_not(router_has_request(&x), "asked once, taken without another request");
     rig_fini(&x);
 }
 
@@ -167,9 +183,7 @@ Test(pagefetch, a_silent_relay_fails_the_request_at_its_deadline)
     int64_t t0 = proc_mono_ms();
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING);
     cr_assert_lt(proc_mono_ms() - t0, 50, "a take never waits");
-    bus_msg_t m;
-    cr_assert_eq(router_next(&x, &m), 5); /* read, never answered */
-    bus_msg_close(&m);
+    router_expect(&x, 5); /* read, never answered */
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "before the deadline it waits");
     usleep((TIMEOUT_MS + 20) * 1000);
     pagefetch_update(x.f, proc_mono_ms());
@@ -177,8 +191,7 @@ Test(pagefetch, a_silent_relay_fails_the_request_at_its_deadline)
     cr_assert_eq(pagefetch_wait_ms(x.f, proc_mono_ms()), -1);
     cr_assert_eq(take(&x, 5), PAGEFETCH_FAILED, "the caller backs off");
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "asked again after the failure");
-    cr_assert_eq(router_next(&x, &m), 5);
-    bus_msg_close(&m);
+    router_expect(&x, 5);
     rig_fini(&x);
 }
 
@@ -216,8 +229,7 @@ Test(pagefetch, asking_for_another_page_drops_the_one_in_flight)
     loop_turn(&x);
     take_reply(&x, 9, "page after 9");
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "the stale reply was never received");
-    cr_assert_eq(router_next(&x, &a), 5);
-    bus_msg_close(&a);
+    router_expect(&x, 5);
     rig_fini(&x);
 }
 
@@ -233,10 +245,7 @@ Test(pagefetch, a_reply_held_past_its_deadline_is_asked_for_again)
     usleep((TIMEOUT_MS + 20) * 1000);
     pagefetch_update(x.f, proc_mono_ms());
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "dropped: it may name an old head");
-    cr_assert_eq(router_next(&x, &m), 5);
-    router_answer(&x, &m, "new head");
-    loop_turn(&x);
-    take_reply(&x, 5, "new head");
+    answer_and_take(&x, 5, "new head");
     rig_fini(&x);
 }
 
@@ -251,9 +260,6 @@ Test(pagefetch, a_reset_drops_what_is_held_and_in_flight)
     cr_assert_null(pagefetch_socket(x.f));
     router_answer(&x, &m, "after the reset");
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "asked again on the new socket");
-    cr_assert_eq(router_next(&x, &m), 5);
-    router_answer(&x, &m, "again");
-    loop_turn(&x);
-    take_reply(&x, 5, "again");
+    answer_and_take(&x, 5, "again");
     rig_fini(&x);
 }
