@@ -121,6 +121,7 @@ struct subscriber {
     int64_t tx_last;     /* position of the last event applied in the open batch */
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
+    int tx_pages;        /* catch-up pages applied into the open batch */
     char tx_event_id[EVENT_ID_MAX + 1]; /* event_id of the last event applied in the batch */
     bool verified;                      /* the model's checkpoint event is the store's (G15) */
     char fingerprint[EVENT_ID_MAX + 1]; /* the model's checkpoint event_id, while verifying */
@@ -430,6 +431,7 @@ sub_apply(subscriber_t *s, const event_t *ev)
         }
         s->in_tx = true;
         s->tx_count = 0;
+        s->tx_pages = 0;
         s->tx_started_ms = proc_mono_ms();
         memcpy(s->tx_hash, s->cp_hash, CHAIN_HASH_LEN);
         s->tx_hash_known = s->cp_hash_known;
@@ -678,24 +680,24 @@ sub_verify(subscriber_t *s)
 }
 
 /* Commits the open batch, then pages until the checkpoint reaches the head
- * known at the time, or until a page's reply is not in yet (the next turn
- * goes on from there).  Leaves the retry timer set on failure. */
+ * known at the time, or until a page's reply is not in yet: the next call
+ * goes on from there, into the same batch (held open while its catch-up
+ * waits, unless the model must be verified first).  The batch commits
+ * every `turn` pages, at the head and on failure (then with the retry timer
+ * set), and a call applies at most `turn` pages: the loop keeps answering
+ * control requests while a long catch-up is under way. */
 static void
 sub_catch_up(subscriber_t *s, const char *reason)
 {
-    s->catching_up = false;
+    bool held = s->catching_up && s->verified;
+    s->catching_up = false; /* from here on its batch commits as a live one would */
     if (proc_mono_ms() < s->retry_at_ms || s->st.unusable)
         return;
-    if (sub_commit_batch(s) != 0 || sub_verify(s) != 0)
+    if ((!held && sub_commit_batch(s) != 0) || sub_verify(s) != 0)
         return;
     int64_t from = s->st.checkpoint;
-    int64_t total = 0;
-    /* A bounded number of pages per call: the loop keeps answering Status
-     * and control requests while a long catch-up is under way. */
     int turn = s->cfg.once ? CATCHUP_PAGES_PER_TURN_ONCE : CATCHUP_PAGES_PER_TURN;
-    for (int pages = 0; pages < turn; pages++) {
-        if (proc_stopping())
-            break;
+    for (int pages = 0; pages < turn && !proc_stopping(); pages++) {
         int n = sub_fetch_page(s, s->fetch, sub_next(s) - 1, sub_apply_page);
         if (n == SUB_WAIT) {
             s->catching_up = true; /* the loop polls for the reply, then calls again */
@@ -705,17 +707,20 @@ sub_catch_up(subscriber_t *s, const char *reason)
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             break;
         }
-        total += n;
+        if (s->in_tx && ++s->tx_pages >= turn && sub_commit_batch(s) != 0) {
+            s->synced = false;
+            break;
+        }
         if (n == 0 || sub_next(s) - 1 >= s->st.head) {
             s->synced = true;
             break;
         }
     }
-    if (sub_commit_batch(s) != 0)
+    if (!s->catching_up && sub_commit_batch(s) != 0)
         s->synced = false;
-    if (total > 0 || s->st.checkpoint != from)
+    if (s->st.checkpoint != from)
         LOG_I(NULL, "caught up (%s): %lld events, checkpoint %lld -> %lld, head %lld", reason,
-              (long long)total, (long long)from, (long long)s->st.checkpoint,
+              (long long)(s->st.checkpoint - from), (long long)from, (long long)s->st.checkpoint,
               (long long)s->st.head);
 }
 
@@ -1050,7 +1055,7 @@ subscriber_handle_control(subscriber_t *s, rpc_request_t *req)
 static bool
 sub_lingering(const subscriber_t *s)
 {
-    return s->in_tx && !rebuild_model(s->rebuild) && !s->cfg.once;
+    return s->in_tx && !s->catching_up && !rebuild_model(s->rebuild) && !s->cfg.once;
 }
 
 /* Whether the loop waits for something: a catch-up reply in flight, or the
@@ -1077,7 +1082,7 @@ sub_poll_timeout(const subscriber_t *s)
 {
     int64_t now = proc_mono_ms();
     int64_t t = 200;
-    if (s->in_tx) {
+    if (s->in_tx && !s->catching_up) { /* a catch-up's batch waits for its page */
         t = s->tx_started_ms + s->cfg.commit_linger_ms - now;
         if (t > LINGER_DRAIN_MS && sub_lingering(s))
             t = LINGER_DRAIN_MS;
@@ -1113,7 +1118,7 @@ sub_turn(subscriber_t *s, int rc, bool events_in)
     pagefetch_update(s->rebuild_fetch, now);
     sub_check_file(s);
     sub_monitor_drain(s);
-    bool due = s->in_tx && now - s->tx_started_ms >= s->cfg.commit_linger_ms;
+    bool due = s->in_tx && !s->catching_up && now - s->tx_started_ms >= s->cfg.commit_linger_ms;
     bool live = due || events_in || (rc == 0 && sub_lingering(s));
     if (live && sub_drain_live(s)) {
         if (!s->catching_up)

@@ -482,7 +482,7 @@ typedef struct {
     atomic_int tamper_at; /* > 0: the event at this position goes out with a changed name */
     atomic_int received;  /* ReadEvents read, answered or not */
     atomic_bool silent;   /* requests are read and never answered (a relay that hangs) */
-    atomic_int late_nth;  /* > 0: the request with this number (1: the first) is... */
+    atomic_int late_nth;  /* > 0: the request with this number (1: the first), -1: each, is... */
     atomic_int late_ms;   /* ...answered this late */
     atomic_int copies;    /* replies sent per request (0: 1) */
 } relay_t;
@@ -550,7 +550,8 @@ relay_main(void *arg)
         bus_msg_t m;
         if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
             continue;
-        if (atomic_fetch_add(&r->received, 1) + 1 == atomic_load(&r->late_nth))
+        int nth = atomic_fetch_add(&r->received, 1) + 1, late_nth = atomic_load(&r->late_nth);
+        if (nth == late_nth || late_nth < 0)
             usleep((useconds_t)atomic_load(&r->late_ms) * 1000);
         if (!atomic_load(&r->silent))
             relay_answer(r, &m);
@@ -837,15 +838,22 @@ Test(subscriber, a_model_of_another_history_is_rebuilt_and_swapped_in, .timeout 
 
 /* ---- a catch-up request outstanding -------------------------------------- */
 
-/* Gives the world's runtime a catch-up deadline of ms and a control ROUTER
- * (the runtime is made again with them; nothing ran yet). */
+/* Makes the world's runtime again from x->cfg (nothing ran yet). */
+static void
+world_remake(world_t *x)
+{
+    subscriber_destroy(&x->sub);
+    x->sub = subscriber_new(x->relay.zctx, &x->cfg, &db_ops, x->live);
+    cr_assert_not_null(x->sub);
+}
+
+/* Gives the world's runtime a catch-up deadline of ms and a control
+ * ROUTER. */
 static void
 world_control(world_t *x, int catchup_timeout_ms)
 {
-    subscriber_destroy(&x->sub);
     x->cfg.catchup_timeout_ms = catchup_timeout_ms;
-    x->sub = subscriber_new(x->relay.zctx, &x->cfg, &db_ops, x->live);
-    cr_assert_not_null(x->sub);
+    world_remake(x);
     snprintf(x->control_ep, sizeof x->control_ep, "inproc://control-%p", (void *)x);
     x->control = bus_bind(x->relay.zctx, ZMQ_ROUTER, x->control_ep);
     cr_assert_not_null(x->control);
@@ -968,6 +976,23 @@ Test(subscriber, a_reply_to_an_older_request_is_not_applied, .timeout = 30)
     world_init(&x, 10, 10, 0, "", true);
     atomic_store(&x.relay.copies, 2); /* a page's second copy answers the next request */
     cr_assert_eq(subscriber_run(x.sub), 0);
+    assert_applied_once_in_order(&x, 1);
+    world_fini(&x);
+}
+
+Test(subscriber, a_catch_up_batch_stays_open_while_its_next_page_is_awaited, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 0, "", true);
+    x.cfg.batch_max = 100; /* only the catch-up decides when to commit */
+    world_remake(&x);
+    atomic_store(&x.relay.late_nth, -1);
+    atomic_store(&x.relay.late_ms, 30); /* every page is awaited, well within its deadline */
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert_eq(st.commits, 1, "4 pages, one commit at the head (not one per wait): %lld",
+                 (long long)st.commits);
     assert_applied_once_in_order(&x, 1);
     world_fini(&x);
 }
