@@ -177,7 +177,7 @@ cli_format_time(int64_t us, char *buf, size_t cap)
 
 /* ---- global options ------------------------------------------------------ */
 
-typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_HELP, G_VERSION } gopt_t;
+typedef enum { G_EP, G_JSON, G_TIMEOUT, G_CORR, G_CMDID, G_EXPECTED, G_WAIT, G_HELP, G_VERSION, G_COLOR } gopt_t;
 
 /* Splits "--flag=value" into the flag's length and the value. */
 static size_t
@@ -211,6 +211,7 @@ global_lookup(const char *arg, size_t len, int *ep_index)
         {"--help", G_HELP},
         {"-h", G_HELP},
         {"--version", G_VERSION},
+        {"--color", G_COLOR},
     };
     for (int i = 0; i < CLI_EP__COUNT; i++) {
         if (flag_is(arg, len, endpoints[i].flag)) {
@@ -256,6 +257,13 @@ global_apply(cli_opts_t *o, gopt_t opt, int ep, const char *flag, const char *v,
     case G_CMDID:
         o->command_id = v;
         return 0;
+    case G_COLOR:
+        if (strcmp(v, "auto") != 0 && strcmp(v, "always") != 0 && strcmp(v, "never") != 0) {
+            snprintf(err, cap, "%s: expected auto, always or never, got '%s'", flag, v);
+            return -1;
+        }
+        o->color = v;
+        return 0;
     default:
         return 0;
     }
@@ -270,6 +278,7 @@ opts_defaults(cli_opts_t *o, char **argv)
         o->ep[i] = env && *env ? env : endpoints[i].fallback;
     }
     o->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    o->color = "auto";
     o->argv = argv + 1;
 }
 

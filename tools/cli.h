@@ -39,6 +39,7 @@ typedef struct {
     bool has_expected_version;
     int64_t expected_version; /* --expected-version, >= 0 */
     bool wait;                /* --wait: wait for the query service after a command */
+    const char *color;        /* --color: "auto" (default), "always" or "never" */
     bool help;                /* --help / -h seen */
     bool version;             /* --version seen */
     int argc;                 /* subcommand words left after the global options */

@@ -12,12 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void
-cli_backup_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "backup", "DB FILE   online copy of events.db (or a model) into FILE");
-}
-
 /* Copies src into the new file tmp in one step (one read transaction on
  * src).  SQLITE_OK, or the error with *why set. */
 static int

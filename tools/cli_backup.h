@@ -14,7 +14,6 @@
 
 #include <stdio.h>
 
-void cli_backup_usage(FILE *f);
 /* 0 ok, 1 usage or I/O error (nothing left under FILE). */
 int cli_backup_run(void *zctx, const cli_opts_t *opts);
 

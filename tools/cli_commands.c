@@ -77,19 +77,18 @@ static const cli_command_def_t defs[] = {
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
 const cli_command_def_t *
+cli_commands_at(size_t i)
+{
+    return i < N_DEFS ? &defs[i] : NULL;
+}
+
+const cli_command_def_t *
 cli_commands_find(const char *name)
 {
     for (size_t i = 0; i < N_DEFS; i++)
         if (strcmp(defs[i].name, name) == 0)
             return &defs[i];
     return NULL;
-}
-
-void
-cli_commands_usage(FILE *f)
-{
-    for (size_t i = 0; i < N_DEFS; i++)
-        fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
 }
 
 static int

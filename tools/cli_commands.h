@@ -44,7 +44,7 @@ int cli_commands_build(const cli_opts_t *opts, const cli_command_def_t *def, int
  * Returns the process exit code. */
 int cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *def);
 
-/* Usage lines of every command subcommand. */
-void cli_commands_usage(FILE *f);
+/* The rows in table order; NULL past the end (for help and its tests). */
+const cli_command_def_t *cli_commands_at(size_t i);
 
 #endif

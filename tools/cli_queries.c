@@ -1,6 +1,8 @@
 /* cli_queries: see cli_queries.h. */
 #include "cli_queries.h"
 
+#include "cli_audit.h"
+#include "cli_color.h"
 #include "cli_watch.h"
 #include "client.h"
 #include "codec.h"
@@ -21,6 +23,7 @@ static int product_hook(const cli_opts_t *, const cli_query_def_t *, const arg_v
 static int history_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                         const char *const *, int, cli_request_t *, char *, size_t);
 static void print_events(FILE *f, const mpread_t *reply);
+static void print_alerts(FILE *f, const mpread_t *reply);
 static int audit_hook(const cli_opts_t *, const cli_query_def_t *, const arg_val_t *,
                       const char *const *, int, cli_request_t *, char *, size_t);
 
@@ -66,12 +69,12 @@ static const cli_query_def_t defs[] = {
      .ep = CLI_EP_QUERY,
      .type = "TopRated",
      .flags = {PAGE},
-     .usage = "[--limit N]"},
+     .usage = "[--limit N] [--cursor C]"},
     {.name = "low-stock",
      .ep = CLI_EP_QUERY,
      .type = "LowStock",
      .flags = {PAGE},
-     .usage = "[--limit N]"},
+     .usage = "[--limit N] [--cursor C]"},
     {.name = "dashboard", .ep = CLI_EP_QUERY, .type = "Dashboard", .usage = ""},
     {.name = "price-history",
      .ep = CLI_EP_QUERY,
@@ -80,7 +83,7 @@ static const cli_query_def_t defs[] = {
      .pos_max = 1,
      .pos_required = true,
      .flags = {PAGE},
-     .usage = "P"},
+     .usage = "P [--limit N] [--cursor C]"},
     {.name = "history",
      .ep = CLI_EP_RELAY,
      .type = "ReadStream",
@@ -97,14 +100,17 @@ static const cli_query_def_t defs[] = {
      .flags = {{.flag = "--stream", .key = "stream", .kind = ARG_STR},
                {.flag = "--from", .key = "from_us", .kind = ARG_TIME},
                {.flag = "--to", .key = "to_us", .kind = ARG_TIME},
-               PAGE},
+               PAGE,
+               {.flag = "--tail", .kind = ARG_INT}},
      .hook = audit_hook,
-     .usage = "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C]"},
+     .usage = "[--stream S] [--correlation-id C] [--from ISO] [--to ISO] [--limit N] [--cursor C] "
+              "| --tail N [filters]"},
     {.name = "alerts",
      .ep = CLI_EP_ALERT_API,
      .type = "ListAlerts",
      .flags = {{.flag = "--product", .key = "product_id", .kind = ARG_STR}, PAGE},
-     .usage = "[--product P] [--limit N] [--cursor C]"},
+     .usage = "[--product P] [--limit N] [--cursor C]",
+     .print = print_alerts},
 };
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
@@ -117,19 +123,18 @@ static const cli_qflag_t common_flags[] = {
 #define N_COMMON (sizeof common_flags / sizeof common_flags[0])
 
 const cli_query_def_t *
+cli_queries_at(size_t i)
+{
+    return i < N_DEFS ? &defs[i] : NULL;
+}
+
+const cli_query_def_t *
 cli_queries_find(const char *name)
 {
     for (size_t i = 0; i < N_DEFS; i++)
         if (strcmp(defs[i].name, name) == 0)
             return &defs[i];
     return NULL;
-}
-
-void
-cli_queries_usage(FILE *f)
-{
-    for (size_t i = 0; i < N_DEFS; i++)
-        fprintf(f, "  %-18s %s\n", defs[i].name, defs[i].usage);
 }
 
 void
@@ -218,9 +223,18 @@ static int
 audit_hook(const cli_opts_t *opts, const cli_query_def_t *def, const arg_val_t *vals,
            const char *const *pos, int n_pos, cli_request_t *req, char *err, size_t cap)
 {
-    (void)def, (void)vals, (void)pos, (void)n_pos, (void)err, (void)cap;
+    (void)pos, (void)n_pos;
     if (opts->correlation_id)
         cli_request_add(req, "correlation_id", ARG_STR, opts->correlation_id, 0);
+    const arg_val_t *tail = &vals[5]; /* --tail, after --limit and --cursor */
+    if (!tail->set)
+        return 0;
+    if (tail->num < 1 || tail->num > CLI_AUDIT_TAIL_MAX || vals[3].set || vals[4].set) {
+        snprintf(err, cap, "%s: --tail takes 1..%d and no --limit or --cursor", def->name,
+                 CLI_AUDIT_TAIL_MAX);
+        return -1;
+    }
+    req->tail = tail->num;
     return 0;
 }
 
@@ -269,34 +283,56 @@ key_is(const mpread_t *k, const char *name)
     return mpread_str(&r, &s, &n) == 0 && n == strlen(name) && memcmp(s, name, n) == 0;
 }
 
-/* ReadStream replies: the stream, then one line per event as in `watch`. */
+/* A reply whose list under `key` is printed one line per item by `line`
+ * (as `watch` prints them), after its other scalars and the count. */
 static void
-print_events(FILE *f, const mpread_t *reply)
+print_lines(FILE *f, const mpread_t *reply, const char *key,
+            void (*line)(const mpread_t *item, char *buf, size_t cap))
 {
     mpread_t events, r, k, v;
     uint32_t n, count;
-    if (mpread_find(reply, "events", &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
+    if (mpread_find(reply, key, &events) != 0 || mpread_peek(&events) != MP_ARRAY) {
         pretty_print(f, reply);
         return;
     }
     r = *reply;
     mpread_map(&r, &n);
     for (uint32_t i = 0; i < n && mpread_pair(&r, &k, &v) == 0; i++) {
-        if (key_is(&k, "events") || key_is(&k, "ok")) /* everything but the events */
+        if (key_is(&k, key) || key_is(&k, "ok")) /* everything but the list */
             continue;
-        char key[128], val[512];
-        pretty_scalar(&k, NULL, 0, true, key, sizeof key);
-        pretty_scalar(&v, key, strlen(key), false, val, sizeof val);
-        fprintf(f, "%s: %s\n", key, val);
+        char kb[128], val[512];
+        pretty_scalar(&k, NULL, 0, true, kb, sizeof kb);
+        pretty_scalar(&v, kb, strlen(kb), false, val, sizeof val);
+        fprintf(f, "%s: %s\n", kb, val);
     }
     mpread_array(&events, &count);
-    fprintf(f, "events: %" PRIu32 "\n", count);
+    fprintf(f, "%s: %" PRIu32 "\n", key, count);
     for (uint32_t i = 0; i < count && mpread_item(&events, &v) == 0; i++) {
-        char line[2048];
-        cli_watch_format_event(&v, line, sizeof line);
-        fprintf(f, "%s\n", line);
+        char buf[2048];
+        line(&v, buf, sizeof buf);
+        fprintf(f, "%s\n", buf);
     }
     fflush(f);
+}
+
+/* ReadStream replies: the stream, then one line per event as in `watch`. */
+static void
+print_events(FILE *f, const mpread_t *reply)
+{
+    print_lines(f, reply, "events", cli_watch_format_event);
+}
+
+static void
+alert_line(const mpread_t *al, char *buf, size_t cap)
+{
+    cli_watch_format_alert(al, cli_color_stdout(), buf, cap);
+}
+
+/* ListAlerts replies: one line per alert as in `watch alerts`, coloured. */
+static void
+print_alerts(FILE *f, const mpread_t *reply)
+{
+    print_lines(f, reply, "items", alert_line);
 }
 
 int
@@ -354,5 +390,7 @@ cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def)
         if (wait + 1000 > timeout)
             timeout = (int)wait + 1000;
     }
+    if (req.tail)
+        return cli_audit_tail(zctx, opts, &req, req.tail, timeout, def->print);
     return cli_request_run(zctx, opts, &req, timeout, def->print);
 }

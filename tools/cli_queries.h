@@ -37,6 +37,7 @@ typedef struct {
     int n;
     cli_kv_t kv[CLI_REQUEST_MAX_KV];
     char stream[STREAM_MAX + 1]; /* storage for a built stream name */
+    int64_t tail;                /* audit --tail: the last N items (cli_audit), 0: a page */
 } cli_request_t;
 
 struct cli_query_def;
@@ -78,6 +79,7 @@ int cli_request_run(void *zctx, const cli_opts_t *opts, const cli_request_t *req
 /* Runs opts->argv (a query subcommand).  Returns the exit code. */
 int cli_queries_run(void *zctx, const cli_opts_t *opts, const cli_query_def_t *def);
 
-void cli_queries_usage(FILE *f);
+/* The rows in table order; NULL past the end (for help and its tests). */
+const cli_query_def_t *cli_queries_at(size_t i);
 
 #endif

@@ -29,13 +29,6 @@ static const char *const col_keys[ST__COUNT][5] = {
     [ST_BACKLOG] = {"outbox_backlog", "backlog", "outbox_pending", "outbox"},
 };
 
-void
-cli_status_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "status", "[--daemon command|relay|projector|query|audit|alert]");
-    fprintf(f, "  %-18s %s\n", "rebuild", "projector|audit|alerts");
-}
-
 /* An int under one of keys in map, or one map below it. */
 static bool
 find_int(const mpread_t *map, const char *const *keys, int depth, int64_t *out)

@@ -48,6 +48,4 @@ const char *cli_status_note(const mpread_t *reply);
 int cli_status_run(void *zctx, const cli_opts_t *opts);
 int cli_rebuild_run(void *zctx, const cli_opts_t *opts);
 
-void cli_status_usage(FILE *f);
-
 #endif

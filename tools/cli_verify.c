@@ -9,13 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void
-cli_verify_usage(FILE *f)
-{
-    fprintf(f, "  %-18s %s\n", "verify",
-            "DB [--from P]   check events.db's hash chain offline (read-only)");
-}
-
 /* A position >= 1 from text; -1 when it is not one. */
 static int64_t
 verify_position(const char *s)

@@ -14,7 +14,6 @@
 
 #include <stdio.h>
 
-void cli_verify_usage(FILE *f);
 int cli_verify_run(void *zctx, const cli_opts_t *opts);
 
 #endif

@@ -1,10 +1,17 @@
-/* cli_watch: live tails of the two PUB sockets.
+/* cli_watch: tails of the two PUB sockets.
  *   watch events [--heartbeats]   one line per event (and heartbeat)
- *   watch alerts                  one line per alert
- * Both stop on SIGINT/SIGTERM, after --count N printed messages or after
- * --for-ms N.  A SUB socket sees only what is published after it joined
- * (plus a few hundred ms of connection set-up): this is a live view, the
- * history is `invctl history` / `invctl audit`. */
+ *   watch events --from POSITION|beginning [--exit-at-head]
+ *                                 the store from POSITION (inclusive) through
+ *                                 the relay, then live, each event once, in
+ *                                 order (evfeed); --exit-at-head stops at the
+ *                                 head the relay reported at the start
+ *   watch alerts                  one line per alert, its kind as LOW STOCK
+ *                                 (yellow), OUT OF STOCK (red) or CLEARED
+ *                                 (green) when colour is on (cli_color)
+ * Events can be filtered by --stream, --type and --correlation (exact).
+ * All stop on SIGINT/SIGTERM, after --count N printed lines or after
+ * --for-ms N.  Without --from a SUB socket sees only what is published
+ * after it joined (plus a few hundred ms of connection set-up): a live view. */
 #ifndef INV_CLI_WATCH_H
 #define INV_CLI_WATCH_H
 
@@ -12,6 +19,7 @@
 
 #include "mpread.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Runs opts->argv ("watch", "events"|"alerts", flags...).  Exit code. */
@@ -19,10 +27,9 @@ int cli_watch_run(void *zctx, const cli_opts_t *opts);
 
 /* One human line for an event / alert body (no newline):
  *   "    17  2026-11-23T15:11:24.123456Z  product-p1@3  ProductSold  corr=c1  quantity=2 ..."
- *   "2026-11-23T15:11:24.123456Z  low_stock    p1 (Widget)  stock 5, threshold 10 ..." */
+ *   "2026-11-23T15:11:24.123456Z  LOW STOCK    p1 (Widget)  stock 5, threshold 10 ..."
+ * color: the kind in its colour (ANSI), for a terminal. */
 void cli_watch_format_event(const mpread_t *ev, char *buf, size_t cap);
-void cli_watch_format_alert(const mpread_t *al, char *buf, size_t cap);
-
-void cli_watch_usage(FILE *f);
+void cli_watch_format_alert(const mpread_t *al, bool color, char *buf, size_t cap);
 
 #endif

@@ -1,10 +1,15 @@
 /* invctl: the command-line client.  This file only wires: global options,
  * then one of the subcommand families (cli_commands, cli_queries,
- * cli_watch, cli_status, cli_backup).  Exit codes: 0 ok, 1 usage or connection error,
+ * cli_watch, cli_status, cli_backup); help, the man page and the completion
+ * script come from cli_help.  Exit codes: 0 ok, 1 usage or connection error,
  * 2 rejected / ok=false, 3 accepted but --wait did not see it applied. */
 #include "cli.h"
 #include "cli_backup.h"
+#include "cli_color.h"
 #include "cli_commands.h"
+#include "cli_completion.h"
+#include "cli_help.h"
+#include "cli_manpage.h"
 #include "cli_queries.h"
 #include "cli_status.h"
 #include "cli_verify.h"
@@ -16,39 +21,38 @@
 #include <string.h>
 #include <zmq.h>
 
-static void
-usage(FILE *f)
+/* `invctl help [COMMAND | --man]`, `invctl COMMAND --help` and `invctl
+ * completion bash`: the texts of cli_help, no daemon involved. */
+static int
+help_run(const cli_opts_t *opts)
 {
-    fputs("usage: invctl [global options] SUBCOMMAND [arguments]\n\n"
-          "Commands (write side; exit 2 when rejected):\n",
-          f);
-    cli_commands_usage(f);
-    fputs("\nQueries (all take --min-position N --wait-ms N):\n", f);
-    cli_queries_usage(f);
-    fputs("\nOperations:\n", f);
-    cli_watch_usage(f);
-    cli_status_usage(f);
-    cli_backup_usage(f);
-    cli_verify_usage(f);
-    fprintf(f, "  %-18s %s\n", "help", "this text");
-    fprintf(f, "  %-18s %s\n", "version", "invctl's version (also --version)");
-    fputs("\nGlobal options (before or after the subcommand):\n", f);
-    for (int i = 0; i < CLI_EP__COUNT; i++)
-        fprintf(f, "  %-16s EP   %s (env %s)\n", cli_ep_flag((cli_ep_t)i),
-                cli_ep_daemon((cli_ep_t)i), cli_ep_env((cli_ep_t)i));
-    fputs("  --json                  replies as JSON on stdout\n"
-          "  --timeout-ms N          reply deadline (default 5000)\n"
-          "  --correlation-id C      sent with commands; a filter for `audit`\n"
-          "  --command-id ID         idempotency key (default: random)\n"
-          "  --expected-version N    optimistic concurrency check\n"
-          "  --wait                  after an accepted command, wait until the query\n"
-          "                          service has applied it\n"
-          "\nMoney is in cents (--price 1999 is 19.99).  Times are ISO-8601 UTC\n"
-          "(2026-11-23T15:11:24Z) or microseconds since the epoch.\n"
-          "Exit codes: 0 ok, 1 usage/connection error, 2 rejected or error reply,\n"
-          "3 accepted but --wait did not see it applied (timed out or query service\n"
-          "unreachable): do not send it again under another id.\n",
-          f);
+    bool is_help = opts->argc > 0 && strcmp(opts->argv[0], "help") == 0;
+    const char *topic = is_help ? (opts->argc > 1 ? opts->argv[1] : NULL)
+                                : (opts->argc > 0 ? opts->argv[0] : NULL);
+    if (is_help && opts->argc > 2) {
+        fprintf(stderr, "invctl: help takes one command (try: invctl help)\n");
+        return 1;
+    }
+    if (!topic) {
+        cli_help_overview(stdout);
+    } else if (is_help && strcmp(topic, "--man") == 0) {
+        cli_manpage_write(stdout, INV_VERSION);
+    } else if (cli_help_command(stdout, topic) != 0) {
+        fprintf(stderr, "invctl: no command '%s' (try: invctl help)\n", topic);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+completion_run(const cli_opts_t *opts)
+{
+    if (opts->argc != 2 || strcmp(opts->argv[1], "bash") != 0) {
+        fprintf(stderr, "invctl: completion: only 'bash' is known (invctl completion bash)\n");
+        return 1;
+    }
+    cli_completion_bash(stdout);
+    return 0;
 }
 
 typedef int (*runner_t)(void *zctx, const cli_opts_t *opts);
@@ -94,14 +98,15 @@ main(int argc, char **argv)
         printf("invctl %s\n", INV_VERSION);
         return 0;
     }
-    if (opts.help || (opts.argc > 0 && strcmp(opts.argv[0], "help") == 0)) {
-        usage(stdout);
-        return 0;
-    }
+    if (opts.help || (opts.argc > 0 && strcmp(opts.argv[0], "help") == 0))
+        return help_run(&opts);
+    if (opts.argc > 0 && strcmp(opts.argv[0], "completion") == 0)
+        return completion_run(&opts);
     if (opts.argc == 0) {
-        usage(stderr);
+        cli_help_overview(stderr);
         return 1;
     }
+    cli_color_setup(opts.color);
     proc_install_signals();
     void *zctx = zmq_ctx_new();
     if (!zctx) {

@@ -17,12 +17,8 @@ cp "$SRC/deploy/inventory-local" "$TMP/repo/deploy/"
 L="$TMP/repo/deploy/inventory-local"
 cleanup() { "$L" stop >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 
 # 1. Started from the fake repository's root, seen and stopped from elsewhere.
 (cd "$TMP/repo" && "$L" start >"$TMP/start.out" 2>&1)
@@ -49,5 +45,4 @@ for i in 1 2 3 4 5 6; do
   "$L" stop >/dev/null 2>&1
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -78,7 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char line[2048];
     cli_watch_format_event(&reply.body, line, sizeof line);
     check_text("watch events", line, strlen(line), "");
-    cli_watch_format_alert(&reply.body, line, sizeof line);
+    cli_watch_format_alert(&reply.body, false, line, sizeof line);
     check_text("watch alerts", line, strlen(line), "");
     return 0;
 }

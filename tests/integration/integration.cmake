@@ -62,3 +62,10 @@ set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
 # --version of every daemon and invctl.
 add_test(NAME test_version COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_version.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_version PROPERTIES TIMEOUT 60 LABELS integration)
+# invctl's help, man page and bash completion (tools/cli_help.c).
+add_test(NAME test_invctl_docs COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_invctl_docs.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_invctl_docs PROPERTIES TIMEOUT 60 LABELS integration)
+# invctl against the real daemons: watch events --from, audit --tail, colour.
+add_test(NAME test_invctl_daemons
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_invctl_daemons.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_invctl_daemons PROPERTIES TIMEOUT 300 LABELS integration)
