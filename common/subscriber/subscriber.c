@@ -1146,10 +1146,9 @@ sub_connect(subscriber_t *s)
     const subscriber_config_t *c = &s->cfg;
     s->sub = bus_connect(s->zctx, ZMQ_SUB, c->events_ep);
     s->fetch = pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
-    if (rebuild_can(s->rebuild))
-        s->rebuild_fetch =
-            pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
-    if (!s->sub || !s->fetch || (rebuild_can(s->rebuild) && !s->rebuild_fetch)) {
+    s->rebuild_fetch =
+        pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
+    if (!s->sub || !s->fetch || !s->rebuild_fetch) {
         LOG_E(NULL, "cannot connect to %s / %s", c->events_ep, c->catchup_ep);
         return -1;
     }
