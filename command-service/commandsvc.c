@@ -67,6 +67,11 @@ struct commandsvc {
     bool store_id_taken;      /* store_id holds them (it could be taken at start) */
     const char *store_lost;   /* why the store is written no more (fileid_check), NULL: fine */
     int64_t store_check_ms;   /* monotonic time of the next check */
+    /* metrics (opts.metrics; NULL when none): a reply counts once */
+    metrics_counter_t *m_accepted, *m_duplicate;
+    metrics_counter_t *m_rejected[REJ__COUNT]; /* by code; [REJ_NONE] unused */
+    metrics_histogram_t *m_batch;              /* commands per batch */
+    int64_t health_state; /* told to the health: 0 fine, -1 store lost, else damaged at */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -84,6 +89,36 @@ svc_take_store_id(commandsvc_t *s)
     if (!s->store_id_taken)
         LOG_W(NULL, "cannot take the event store's file identity: a deleted or replaced store"
                     " file will not be noticed");
+}
+
+/* The series of the command path, registered once at start. */
+static void
+svc_metrics_init(commandsvc_t *s, metrics_t *m)
+{
+    static const char help[] = "Commands answered: accepted, duplicate (answered from the first "
+                               "result) or rejected with a code.";
+    static const int64_t sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+    s->m_accepted = metrics_counter(m, "inv_commands", "result=\"accepted\",code=\"none\"", help);
+    s->m_duplicate = metrics_counter(m, "inv_commands", "result=\"duplicate\",code=\"none\"", help);
+    for (int c = REJ_NONE + 1; c < REJ__COUNT; c++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "result=\"rejected\",code=\"%s\"",
+                 reject_code_name((reject_code_t)c));
+        s->m_rejected[c] = metrics_counter(m, "inv_commands", labels, help);
+    }
+    s->m_batch = metrics_histogram(m, "inv_command_batch_size", "",
+                                   "Commands per transaction (group commit).", sizes,
+                                   (int)(sizeof sizes / sizeof sizes[0]), 1);
+}
+
+/* Counts one answer in the metrics. */
+static void
+svc_count(commandsvc_t *s, const command_reply_t *r)
+{
+    if (r->accepted)
+        metrics_add(r->duplicate ? s->m_duplicate : s->m_accepted, 1);
+    else if (r->error > REJ_NONE && r->error < REJ__COUNT)
+        metrics_add(s->m_rejected[r->error], 1);
 }
 
 commandsvc_t *
@@ -115,6 +150,8 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
         commandsvc_destroy(&s);
     else
         svc_take_store_id(s);
+    if (s)
+        svc_metrics_init(s, s->opts.metrics);
     return s;
 }
 
@@ -151,6 +188,7 @@ svc_reply(commandsvc_t *s, pending_t *p)
     codec_writer_reset(&s->w);
     codec_pack_command_reply(&s->w, &p->reply);
     svc_send(s, &p->msg, p->n_env, p->cmd.correlation_id);
+    svc_count(s, &p->reply);
     if (p->reply.accepted)
         s->accepted++;
     else
@@ -521,6 +559,7 @@ svc_refuse(commandsvc_t *s, pending_t *p, reject_code_t rc, const field_errors_t
         memset(&p->reply.fields, 0, sizeof p->reply.fields);
     }
     codec_pack_command_reply(w, &p->reply);
+    svc_count(s, &p->reply);
     s->rejected++;
 }
 
@@ -571,10 +610,13 @@ svc_take_batch(commandsvc_t *s)
         int rc = rpc_serve(&svc_endpoint, s->router, s, &s->w);
         if (rc == RPC_IDLE)
             break;
-        if (rc == RPC_REFUSED)
+        if (rc == RPC_REFUSED) {
+            metrics_add(s->m_rejected[REJ_MALFORMED], 1);
             s->rejected++;
+        }
     }
     if (b->n > 0) {
+        metrics_observe(s->m_batch, b->n);
         svc_run_batch(s, b);
         svc_finish_batch(s, b);
     }
@@ -641,11 +683,32 @@ svc_check_store(commandsvc_t *s)
               s->store_id.path, err_strerror(rc), wal.backfilled, wal.frames);
 }
 
+/* The health (metrics.h): a turn of the loop, and a store written no more
+ * or found damaged, told when that changes. */
+static void
+svc_health(commandsvc_t *s)
+{
+    metrics_beat(s->opts.metrics);
+    int64_t state = s->store_lost ? -1 : eventstore_damaged_at(s->es); /* 0: fine */
+    if (state == s->health_state)
+        return;
+    s->health_state = state;
+    char why[256];
+    if (state < 0)
+        snprintf(why, sizeof why, "event store %.100s: %.80s; restore it and restart",
+                 s->store_id.path, s->store_lost);
+    else
+        snprintf(why, sizeof why, "event store damaged at position %lld; restore it from a backup",
+                 (long long)state);
+    metrics_set_problem(s->opts.metrics, state != 0 ? why : NULL);
+}
+
 int
 commandsvc_run(commandsvc_t *s)
 {
     while (!proc_stopping()) {
         svc_check_store(s);
+        svc_health(s);
         bool room = s->waiting < BATCHES;
         zmq_pollitem_t items[2] = {
             {s->router, 0, room ? ZMQ_POLLIN : 0, 0},

@@ -15,6 +15,7 @@
 #define INV_COMMANDSVC_H
 
 #include "eventstore.h"
+#include "metrics.h"
 #include "syncer.h"
 
 typedef struct {
@@ -23,6 +24,8 @@ typedef struct {
     int64_t snapshot_every; /* snapshot a stream every N events; 0 = never */
     syncer_t *syncer;       /* borrowed; NULL: a commit is as durable as the
                              * connection's synchronous setting makes it */
+    metrics_t *metrics;     /* borrowed, may be NULL: inv_commands_total by result
+                               and code, inv_command_batch_size, the health */
 } commandsvc_opts_t;
 
 typedef struct commandsvc commandsvc_t;

@@ -4,6 +4,7 @@
 #include "bus.h"
 #include "commandsvc.h"
 #include "config.h"
+#include "httpserv.h"
 #include "log.h"
 #include "modellock.h"
 #include "proc.h"
@@ -21,7 +22,7 @@ typedef struct {
     const char *bind;
     const char *nudge;
     const char *sync;
-    const char *log_level;
+    config_daemon_t daemon; /* log level and format, --http */
     int64_t batch_max;
     int64_t cache_slots;
     int64_t snapshot_every;
@@ -37,7 +38,7 @@ settings_load(settings_t *s, int argc, char **argv)
         .bind = EP_COMMAND,
         .nudge = EP_NUDGE,
         .sync = "full",
-        .log_level = "info",
+        .daemon = CONFIG_DAEMON_DEFAULTS,
         .batch_max = 256,
         .cache_slots = 16384,
         .snapshot_every = 100,
@@ -56,10 +57,9 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_INT_OPT("--cache-mb", "INV_CACHE_MB", &s->cache_mb, "SQLite page cache, MiB"),
         CONFIG_INT_OPT("--busy-timeout-ms", "INV_BUSY_TIMEOUT_MS", &s->busy_timeout_ms,
                        "wait this long for the write lock before answering unavailable"),
-        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
     int rc = config_load("command-service", "command", opts, sizeof opts / sizeof opts[0], argc,
-                         argv, &s->log_level);
+                         argv, &s->daemon);
     if (rc != 0)
         return rc;
     if ((strcmp(s->sync, "full") != 0 && strcmp(s->sync, "normal") != 0) || s->batch_max < 1 ||
@@ -94,13 +94,23 @@ main(int argc, char **argv)
         modellock_release(&lock);
         return 1;
     }
-    syncer_t *syncer = full ? syncer_new(eventstore_wal_path(d.es)) : NULL;
+    metrics_t *metrics = metrics_new("command");
+    metrics_sampled(metrics, "inv_wal_bytes", "", "Size of the event store's WAL.", 1,
+                    metrics_wal_bytes, (void *)cfg.db);
+    syncer_t *syncer = full ? syncer_new(eventstore_wal_path(d.es),
+                                         metrics_latency(metrics, "inv_fsync_seconds", "",
+                                                         "Time of each fdatasync of the WAL."))
+                            : NULL;
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
-    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer};
+    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer,
+                            metrics};
     commandsvc_t *svc =
         router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
-    if (full && !syncer) {
+    httpserv_t *http = NULL;
+    if (svc && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
+        rc = 2;
+    } else if (full && !syncer) {
         LOG_E(NULL, "cannot start the WAL syncer thread: %s", strerror(errno));
         rc = 1;
     } else if (!router) {
@@ -113,8 +123,10 @@ main(int argc, char **argv)
         rc = commandsvc_run(svc);
         LOG_I(NULL, "command-service stopping");
     }
+    httpserv_stop(&http);
     commandsvc_destroy(&svc);
     syncer_destroy(&syncer);
+    metrics_destroy(&metrics);
     bus_close(&nudge);
     bus_close(&router);
     storedaemon_close(&d);

@@ -13,12 +13,13 @@
 
 struct syncer {
     walsync_t wal;
-    proc_worker_t w;    /* w.mu guards what follows */
-    int efd;            /* eventfd: the main thread polls it */
-    uint64_t requested; /* under mu */
-    uint64_t done;      /* under mu */
-    int error;          /* under mu: errno of the first failed fdatasync */
-    int64_t count;      /* under mu */
+    proc_worker_t w;               /* w.mu guards what follows */
+    int efd;                       /* eventfd: the main thread polls it */
+    uint64_t requested;            /* under mu */
+    uint64_t done;                 /* under mu */
+    int error;                     /* under mu: errno of the first failed fdatasync */
+    int64_t count;                 /* under mu */
+    metrics_histogram_t *fsync_us; /* borrowed, may be NULL: each fdatasync's time */
 };
 
 static void
@@ -45,8 +46,10 @@ syncer_main(void *arg)
             break;
         uint64_t target = s->requested;
         pthread_mutex_unlock(&s->w.mu);
+        int64_t started = proc_mono_us();
         int rc = walsync_sync(&s->wal);
         int err = errno;
+        metrics_observe(s->fsync_us, proc_mono_us() - started);
         pthread_mutex_lock(&s->w.mu);
         s->count++;
         if (rc != 0)
@@ -62,11 +65,12 @@ syncer_main(void *arg)
 }
 
 syncer_t *
-syncer_new(const char *wal_path)
+syncer_new(const char *wal_path, metrics_histogram_t *fsync_us)
 {
     syncer_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->fsync_us = fsync_us;
     if (walsync_init(&s->wal, wal_path) != 0) {
         free(s);
         errno = ENAMETOOLONG;

@@ -10,12 +10,16 @@
 #ifndef INV_SYNCER_H
 #define INV_SYNCER_H
 
+#include "metrics.h"
+
 #include <stdint.h>
 
 typedef struct syncer syncer_t;
 
-/* Starts the thread for the WAL at wal_path.  NULL with errno on failure. */
-syncer_t *syncer_new(const char *wal_path);
+/* Starts the thread for the WAL at wal_path; each fdatasync's time goes
+ * into fsync_us (microseconds; NULL: not measured), which must outlive the
+ * syncer.  NULL with errno on failure. */
+syncer_t *syncer_new(const char *wal_path, metrics_histogram_t *fsync_us);
 /* Syncs what is still requested, stops the thread and frees.  NULL-safe. */
 void syncer_destroy(syncer_t **s);
 /* Everything written to the WAL before this call is to be made durable;

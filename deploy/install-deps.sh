@@ -4,7 +4,7 @@
 #   deploy/install-deps.sh [--fuzz]
 set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev libsodium-dev
-          libcriterion-dev sqlite3 procps)
+          libmicrohttpd-dev libcriterion-dev sqlite3 procps curl)
 # --fuzz: also clang and its runtimes (libFuzzer, the sanitizers), for tests/fuzz/run
 [ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-dev)
 missing=()

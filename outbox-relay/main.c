@@ -3,6 +3,7 @@
 #include "bus.h"
 #include "checkpointer.h"
 #include "config.h"
+#include "httpserv.h"
 #include "log.h"
 #include "proc.h"
 #include "relay.h"
@@ -17,7 +18,7 @@ typedef struct {
     const char *pub;
     const char *catchup;
     const char *nudge;
-    const char *log_level;
+    config_daemon_t daemon; /* log level and format, --http */
     int64_t self_sync_ms;
 } settings_t;
 
@@ -29,7 +30,7 @@ settings_load(settings_t *s, int argc, char **argv)
         .pub = EP_EVENTS,
         .catchup = EP_CATCHUP,
         .nudge = EP_NUDGE,
-        .log_level = "info",
+        .daemon = CONFIG_DAEMON_DEFAULTS,
         .self_sync_ms = 200,
     };
     const config_option_t opts[] = {
@@ -40,10 +41,9 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_INT_OPT(
             "--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", &s->self_sync_ms,
             "fsync the WAL itself when committed rows wait this long for a durable nudge"),
-        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &s->log_level, "debug|info|warn|error"),
     };
     int rc = config_load("outbox-relay", "relay", opts, sizeof opts / sizeof opts[0], argc, argv,
-                         &s->log_level);
+                         &s->daemon);
     if (rc != 0)
         return rc;
     if (s->self_sync_ms < 0) {
@@ -76,13 +76,19 @@ main(int argc, char **argv)
         storedaemon_close(&d);
         return 1;
     }
+    metrics_t *metrics = metrics_new("relay");
+    metrics_sampled(metrics, "inv_wal_bytes", "", "Size of the event store's WAL.", 1,
+                    metrics_wal_bytes, (void *)cfg.db);
+    httpserv_t *http = NULL;
     void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
     void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
     relay_t *relay = (pub && router && nudge)
-                         ? relay_new(d.es, pub, router, nudge, ckpt, cfg.self_sync_ms)
+                         ? relay_new(d.es, pub, router, nudge, ckpt, cfg.self_sync_ms, metrics)
                          : NULL;
-    if (!relay) {
+    if (relay && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
+        rc = 2;
+    } else if (!relay) {
         LOG_E(NULL, "cannot bind %s / %s / %s: %s", cfg.pub, cfg.catchup, cfg.nudge,
               zmq_strerror(errno));
         rc = 1;
@@ -93,11 +99,13 @@ main(int argc, char **argv)
         if (rc == 0 && checkpointer_seen(ckpt).store_lost)
             rc = 1; /* stopped because the store's files changed under it */
     }
+    httpserv_stop(&http);
     relay_destroy(&relay);
     bus_close(&nudge);
     bus_close(&router);
     bus_close(&pub);
     checkpointer_destroy(&ckpt);
     storedaemon_close(&d);
+    metrics_destroy(&metrics);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include "rpc.h"
 #include "topology.h"
 #include "walsync.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -90,6 +91,12 @@ struct relay {
     int64_t batch_last_recorded;
     es_chain_state_t chain; /* the last verified (position, hash) */
     bool chain_walked;      /* the walk from the start reached what was published */
+    metrics_t *metrics;     /* borrowed, may be NULL */
+    metrics_counter_t *m_published;   /* events sent on the PUB socket */
+    metrics_histogram_t *m_batch;     /* events per message sent */
+    metrics_histogram_t *m_fsync;     /* the relay's own fsyncs, us */
+    metrics_gauge_t *m_published_through;
+    int64_t health_damaged_at;        /* stats.damaged_at as told to the health */
 };
 
 static void
@@ -100,9 +107,26 @@ relay_batch_reset(relay_t *r)
     r->batch_n = 0;
 }
 
+/* The relay's series, registered once at start. */
+static void
+relay_metrics_init(relay_t *r, metrics_t *m)
+{
+    static const int64_t sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+    r->metrics = m;
+    r->m_published = metrics_counter(m, "inv_events_published", "",
+                                     "Events sent on the event PUB socket (again after a restart).");
+    r->m_batch = metrics_histogram(m, "inv_publish_batch_size", "", "Events per message published.",
+                                   sizes, (int)(sizeof sizes / sizeof sizes[0]), 1);
+    r->m_fsync = metrics_latency(m, "inv_fsync_seconds", "",
+                                 "Time of each fdatasync of the WAL the relay made itself.");
+    r->m_published_through =
+        metrics_gauge(m, "inv_published_position", "",
+                      "Every event at or below this position has been published.", 1);
+}
+
 relay_t *
 relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t *ckpt,
-          int64_t self_sync_ms)
+          int64_t self_sync_ms, metrics_t *metrics)
 {
     relay_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -120,6 +144,7 @@ relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t
     codec_writer_init(&r->w);
     codec_writer_init(&r->batch);
     relay_batch_reset(r);
+    relay_metrics_init(r, metrics);
     return r;
 }
 
@@ -156,6 +181,8 @@ relay_batch_send(relay_t *r)
         r->page_last = r->batch_last;
         r->head_recorded_at = r->batch_last_recorded;
         r->stats.published += r->batch_n;
+        metrics_add(r->m_published, r->batch_n);
+        metrics_observe(r->m_batch, r->batch_n);
     }
     relay_batch_reset(r);
     return rc;
@@ -306,7 +333,10 @@ relay_self_sync(relay_t *r, bool force)
     }
     if (!force && head <= r->stats.durable_through)
         return;
-    if (walsync_sync(&r->wal) != 0) {
+    int64_t started = proc_mono_us();
+    int rc = walsync_sync(&r->wal);
+    metrics_observe(r->m_fsync, proc_mono_us() - started);
+    if (rc != 0) {
         LOG_E(NULL, "fsync of the event store's WAL failed: %s; publishing waits", strerror(errno));
         return;
     }
@@ -412,6 +442,24 @@ relay_start_position(relay_t *r)
           (long long)head, (long long)backlog);
 }
 
+/* The health (metrics.h): a turn of the loop, and a damaged store, told
+ * when found. */
+static void
+relay_health(relay_t *r)
+{
+    metrics_beat(r->metrics);
+    metrics_set(r->m_published_through, r->stats.published_through);
+    if (r->stats.damaged_at == r->health_damaged_at)
+        return;
+    r->health_damaged_at = r->stats.damaged_at;
+    char why[160];
+    snprintf(why, sizeof why,
+             "event store damaged at position %lld: publishing stops before it; restore it from "
+             "a backup",
+             (long long)r->stats.damaged_at);
+    metrics_set_problem(r->metrics, r->stats.damaged_at > 0 ? why : NULL);
+}
+
 int
 relay_run(relay_t *r)
 {
@@ -441,6 +489,7 @@ relay_run(relay_t *r)
             relay_serve(r);
         if (proc_mono_ms() >= r->next_heartbeat_ms)
             relay_heartbeat(r);
+        relay_health(r);
     }
     relay_delete_published(r, true);
     LOG_I(NULL, "relay stopping: published through %lld", (long long)r->stats.published_through);

@@ -8,6 +8,7 @@
 
 #include "checkpointer.h"
 #include "eventstore.h"
+#include "metrics.h"
 
 typedef struct relay relay_t;
 
@@ -16,9 +17,11 @@ typedef struct relay relay_t;
  * WAL numbers go into the Status reply; may be NULL).  Publishes only what
  * is durable: up to the position the nudges announce, or, when rows have
  * waited above it for self_sync_ms without a nudge moving it, up to what
- * the relay's own fsync of the WAL covers.  NULL on allocation failure. */
+ * the relay's own fsync of the WAL covers.  metrics (borrowed, may be
+ * NULL) counts what is published and holds the health.  NULL on
+ * allocation failure. */
 relay_t *relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t *ckpt,
-                   int64_t self_sync_ms);
+                   int64_t self_sync_ms, metrics_t *metrics);
 void relay_destroy(relay_t **r);
 /* A nudge's body (docs/protocol.md, section 1): the position it announces,
  * or 0 when it is not one msgpack positive integer (it only wakes the

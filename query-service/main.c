@@ -7,6 +7,7 @@
  * clients (server.h).  This file only wires the pieces together. */
 #include "bus.h"
 #include "config.h"
+#include "httpserv.h"
 #include "log.h"
 #include "proc.h"
 #include "queries.h"
@@ -17,9 +18,9 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *db;        /* read database path (the projector's) */
-    const char *bind;      /* our ROUTER endpoint (bind) */
-    const char *log_level; /* debug, info, warn, error */
+    const char *db;         /* read database path (the projector's) */
+    const char *bind;       /* our ROUTER endpoint (bind) */
+    config_daemon_t daemon; /* log level and format, --http */
 } query_config_t;
 
 static int
@@ -28,26 +29,29 @@ load_config(query_config_t *cfg, int argc, char **argv)
     const config_option_t opts[] = {
         CONFIG_STR_OPT("--db", "INV_READ_DB", &cfg->db, "read model database (read-only)"),
         CONFIG_STR_OPT("--bind", "INV_QUERY_BIND", &cfg->bind, "query ROUTER endpoint"),
-        CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level, "debug|info|warn|error"),
     };
     return config_load("query-service", "query", opts, sizeof opts / sizeof opts[0], argc, argv,
-                       &cfg->log_level);
+                       &cfg->daemon);
 }
 
 int
 main(int argc, char **argv)
 {
-    query_config_t cfg = {"read.db", EP_QUERY, "info"};
+    query_config_t cfg = {"read.db", EP_QUERY, CONFIG_DAEMON_DEFAULTS};
     int rc = load_config(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals();
 
     queries_t *queries = queries_new(cfg.db);
+    metrics_t *metrics = metrics_new("query");
+    httpserv_t *http = NULL;
     void *zctx = zmq_ctx_new();
     void *router = bus_bind(zctx, ZMQ_ROUTER, cfg.bind);
-    server_t *server = router && queries ? server_new(router, queries) : NULL;
-    if (!server) {
+    server_t *server = router && queries ? server_new(router, queries, metrics) : NULL;
+    if (server && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
+        rc = 2;
+    } else if (!server) {
         LOG_E(NULL, "cannot start on %s: %s", cfg.bind,
               router ? "out of memory" : zmq_strerror(errno));
         rc = 1;
@@ -59,10 +63,12 @@ main(int argc, char **argv)
         rc = server_run(server) == 0 ? 0 : 1;
     }
 
+    httpserv_stop(&http);
     server_destroy(&server);
     bus_close(&router);
     zmq_ctx_term(zctx);
     queries_destroy(&queries);
+    metrics_destroy(&metrics);
     LOG_I(NULL, "query service stopped");
     return rc;
 }

@@ -28,14 +28,17 @@ struct server {
     int n_pending;
     int cap_pending;
     int64_t checked_ms; /* last pending re-check (mono ms) */
+    metrics_t *metrics; /* borrowed, may be NULL */
+    int64_t health_ms;  /* mono ms of the next health check */
 };
 
 server_t *
-server_new(void *router, queries_t *queries)
+server_new(void *router, queries_t *queries, metrics_t *metrics)
 {
     server_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->metrics = metrics;
     s->router = router;
     s->queries = queries;
     codec_writer_init(&s->w);
@@ -200,6 +203,23 @@ server_check_pending(server_t *s, bool all)
     }
 }
 
+/* The health (metrics.h): a turn of the loop, and once a second whether
+ * the read model can be read (a stat; it reopens a swapped file). */
+static void
+server_health(server_t *s)
+{
+    metrics_beat(s->metrics);
+    int64_t now = proc_mono_ms();
+    if (!s->metrics || now < s->health_ms)
+        return;
+    s->health_ms = now + 1000;
+    bool unavailable = queries_refresh(s->queries) != 0;
+    char why[200];
+    snprintf(why, sizeof why, "read model unavailable: %s",
+             unavailable ? queries_unavailable_reason(s->queries) : "");
+    metrics_set_problem(s->metrics, unavailable ? why : NULL);
+}
+
 int
 server_run(server_t *s)
 {
@@ -217,6 +237,7 @@ server_run(server_t *s)
             server_drain(s);
         if (s->n_pending)
             server_check_pending(s, false);
+        server_health(s);
     }
     server_check_pending(s, true);
     return rc;

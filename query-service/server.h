@@ -15,6 +15,7 @@
 #ifndef INV_SERVER_H
 #define INV_SERVER_H
 
+#include "metrics.h"
 #include "queries.h"
 
 #define SERVER_PENDING_TICK_MS 2 /* re-check interval while requests wait */
@@ -25,8 +26,10 @@
 typedef struct server server_t;
 
 /* Creates the loop over a bound ROUTER (bus_bind) and a query engine; it
- * owns neither.  NULL on allocation failure. */
-server_t *server_new(void *router, queries_t *queries);
+ * owns neither.  metrics (borrowed, may be NULL) gets the health: a
+ * problem while the read model is unavailable (checked once a second).
+ * NULL on allocation failure. */
+server_t *server_new(void *router, queries_t *queries, metrics_t *metrics);
 /* Frees the server and any parked requests (unanswered); NULL-safe. */
 void server_destroy(server_t **s);
 

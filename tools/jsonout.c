@@ -2,6 +2,7 @@
 #include "jsonout.h"
 
 #include "codec.h"
+#include "jsonstr.h"
 #include "pretty.h"
 #include "utf8.h"
 
@@ -10,61 +11,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-void
-jsonout_write_str(FILE *f, const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    fputc('"', f);
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        uint32_t cp = 0;
-        int n = utf8_decode(s + i, len - i, &cp);
-        if (n < 0) {
-            fputs("\\ufffd", f);
-            i += (size_t)-n;
-            continue;
-        }
-        if (n == 1) {
-            switch (c) {
-            case '"':
-                fputs("\\\"", f);
-                break;
-            case '\\':
-                fputs("\\\\", f);
-                break;
-            case '\n':
-                fputs("\\n", f);
-                break;
-            case '\r':
-                fputs("\\r", f);
-                break;
-            case '\t':
-                fputs("\\t", f);
-                break;
-            case '\b':
-                fputs("\\b", f);
-                break;
-            case '\f':
-                fputs("\\f", f);
-                break;
-            default:
-                if (c < 0x20 || c == 0x7f)
-                    fprintf(f, "\\u%04x", c);
-                else
-                    fputc(c, f);
-            }
-        } else if (pretty_unsafe_cp(cp)) {
-            /* valid JSON, but C1 controls act on terminals, U+2028/9 break
-             * JavaScript consumers and bidi controls reorder what is shown */
-            fprintf(f, "\\u%04x", (unsigned)cp);
-        } else {
-            fwrite(s + i, 1, (size_t)n, f);
-        }
-        i += (size_t)n;
-    }
-    fputc('"', f);
-}
 
 static void
 write_base64(FILE *f, const unsigned char *p, size_t n)
@@ -113,7 +59,7 @@ write_key(FILE *f, mpread_t *r, int depth)
     const char *s;
     size_t n;
     if (mpread_str(r, &s, &n) == 0) {
-        jsonout_write_str(f, s, n);
+        jsonstr_write(f, s, n);
         return 0;
     }
     char *text = NULL;
@@ -129,7 +75,7 @@ write_key(FILE *f, mpread_t *r, int depth)
         free(text);
         return rc;
     }
-    jsonout_write_str(f, text, len);
+    jsonstr_write(f, text, len);
     free(text);
     return 0;
 }
@@ -177,7 +123,7 @@ json_value(FILE *f, mpread_t *r, int depth)
         write_double(f, v.f, v.f32);
         return 0;
     case MP_STR:
-        jsonout_write_str(f, v.s, v.len);
+        jsonstr_write(f, v.s, v.len);
         return 0;
     case MP_BIN:
         write_base64(f, (const unsigned char *)v.s, v.len);

@@ -1,5 +1,5 @@
 /* jsonout: msgpack values as JSON text, exactly.
- *  - strings: quotes, backslashes and control characters escaped (\n, \t,
+ *  - strings (jsonstr.h): quotes, backslashes and control characters escaped (\n, \t,
  *    \u001f, ...); invalid UTF-8 (overlongs, surrogates, truncated or stray
  *    bytes, code points past U+10FFFF) becomes \ufffd, one per maximal
  *    invalid subsequence as Unicode recommends; DEL, C1 controls, U+2028/9
@@ -21,8 +21,6 @@
 /* Writes the value at v as JSON to f (v does not move; bytes that end or
  * break early end in null). */
 void jsonout_write(FILE *f, const mpread_t *v);
-/* Writes s[0..len) as one JSON string literal. */
-void jsonout_write_str(FILE *f, const char *s, size_t len);
 /* The value at v as a malloc'ed NUL-terminated JSON string (caller frees);
  * NULL on ENOMEM. */
 char *jsonout_string(const mpread_t *v);

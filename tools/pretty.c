@@ -80,13 +80,6 @@ pretty_money(int64_t cents, char *buf, size_t cap)
     snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", mag / 100, mag % 100);
 }
 
-bool
-pretty_unsafe_cp(uint32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-           cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 size_t
 pretty_text(const char *str, size_t n, char *buf, size_t cap)
 {
@@ -97,7 +90,7 @@ pretty_text(const char *str, size_t n, char *buf, size_t cap)
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
         int len = utf8_decode(s + i, n - i, &cp);
-        if (len < 0 || pretty_unsafe_cp(cp)) {
+        if (len < 0 || utf8_unsafe_cp(cp)) {
             if (k + 1 >= cap)
                 break;
             buf[k++] = '?';

@@ -33,13 +33,10 @@ void pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell
                    size_t cap);
 
 /* Copies the n bytes of str into buf (NUL-terminated, cut to cap) with
- * every character a terminal could act on (pretty_unsafe_cp) and every
+ * every character a terminal could act on (utf8_unsafe_cp, utf8.h) and every
  * invalid UTF-8 subsequence replaced by '?'.  Returns the length written.
  * Every string invctl prints from a reply goes through it. */
 size_t pretty_text(const char *str, size_t n, char *buf, size_t cap);
-/* C0 and C1 controls, DEL, U+2028/U+2029 and the bidirectional controls
- * (U+061C, U+200E/F, U+202A..E, U+2066..9). */
-bool pretty_unsafe_cp(uint32_t cp);
 
 /* Formats cents as "19.99" / "-0.05". */
 void pretty_money(int64_t cents, char *buf, size_t cap);

@@ -84,16 +84,33 @@ config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, 
 
 int
 config_load(const char *prog, const char *log_name, const config_option_t *opts, size_t n, int argc,
-            char **argv, const char *const *log_level)
+            char **argv, config_daemon_t *daemon)
 {
-    int rc = config_parse(prog, opts, n, argc, argv);
+    config_option_t all[CONFIG_OPTS_MAX + CONFIG_DAEMON_OPTS];
+    if (n > CONFIG_OPTS_MAX)
+        return -1;
+    memcpy(all, opts, n * sizeof opts[0]);
+    all[n++] = (config_option_t)CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &daemon->log_level,
+                                               "debug|info|warn|error");
+    all[n++] = (config_option_t)CONFIG_STR_OPT("--log-format", "INV_LOG_FORMAT",
+                                               &daemon->log_format, "text|json");
+    all[n++] =
+        (config_option_t)CONFIG_STR_OPT("--http", "INV_HTTP_BIND", &daemon->http,
+                                        "IPV4:PORT serving /metrics and /healthz (\"\": none)");
+    int rc = config_parse(prog, all, n, argc, argv);
     if (rc != 0)
         return rc;
     log_level_t level;
-    if (log_level_parse(*log_level, &level) != 0) {
-        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", *log_level);
+    log_format_t format;
+    if (log_level_parse(daemon->log_level, &level) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_LEVEL=%s: not a log level\n", daemon->log_level);
+        return -1;
+    }
+    if (log_format_parse(daemon->log_format, &format) != 0) {
+        fprintf(stderr, "bad setting INV_LOG_FORMAT=%s: text or json\n", daemon->log_format);
         return -1;
     }
     log_init(log_name, level);
+    log_set_format(format);
     return 0;
 }

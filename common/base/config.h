@@ -37,11 +37,23 @@ typedef struct {
  * String targets point into argv or the environment (never freed). */
 int config_parse(const char *prog, const config_option_t *opts, size_t n, int argc, char **argv);
 
-/* config_parse, then the log level that the table's --log-level row left
- * in *log_level, and log_init(log_name, it): every daemon's start.  0, 1
- * when --help or --version was printed, -1 after saying on stderr what
- * was bad. */
+/* The settings every daemon has, after its own in --help. */
+typedef struct {
+    const char *log_level;  /* --log-level, INV_LOG_LEVEL: debug|info|warn|error */
+    const char *log_format; /* --log-format, INV_LOG_FORMAT: text|json */
+    const char *http;       /* --http, INV_HTTP_BIND: IPV4:PORT of /metrics and /healthz, "" off */
+} config_daemon_t;
+
+#define CONFIG_DAEMON_DEFAULTS {.log_level = "info", .log_format = "text", .http = ""}
+#define CONFIG_DAEMON_OPTS 3 /* rows config_load adds to a daemon's table */
+#define CONFIG_OPTS_MAX 32   /* a daemon's own rows, at most */
+
+/* config_parse over the daemon's table (n <= CONFIG_OPTS_MAX) followed by
+ * the rows of *daemon (filled with its defaults by the caller), then
+ * log_init(log_name, the level) and the log format: every daemon's start.
+ * 0, 1 when --help or --version was printed, -1 after saying on stderr
+ * what was bad. */
 int config_load(const char *prog, const char *log_name, const config_option_t *opts, size_t n,
-                int argc, char **argv, const char *const *log_level);
+                int argc, char **argv, config_daemon_t *daemon);
 
 #endif

@@ -1,6 +1,11 @@
 /* log: one line per notable action, to stderr, tagged with the daemon name
- * and the correlation id.  Format:
- *   2026-11-23T15:11:24.123456Z projector INFO [corr=abc] applied 12 events
+ * and the correlation id.  Two formats (--log-format, INV_LOG_FORMAT):
+ *   text: 2026-11-23T15:11:24.123456Z projector INFO [corr=abc] applied 12 events
+ *   json: {"time":"2026-11-23T15:11:24.123456Z","level":"info","daemon":"projector",
+ *          "correlation_id":"abc","message":"applied 12 events"}
+ *         one object a line; correlation_id only when the line has one;
+ *         strings escaped by jsonstr.h (control characters, quotes,
+ *         invalid UTF-8 as \ufffd).
  * Library code returns errors; only daemons log.
  *
  * Warnings and errors are rate-limited per call site, so that a flood of bad
@@ -13,12 +18,15 @@
 #ifndef INV_LOG_H
 #define INV_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
+typedef enum { LOG_TEXT = 0, LOG_JSON = 1 } log_format_t;
 
 #define LOG_BURST 10              /* lines per call site per window */
 #define LOG_WINDOW_US 1000000LL   /* one second */
+#define LOG_JSON_MIN 2048         /* the least room log_json_line needs */
 
 /* The limiter's state of one call site (a static in each LOG_W / LOG_E). */
 typedef struct {
@@ -33,6 +41,19 @@ void log_init(const char *name, log_level_t level);
 
 /* Parses "debug", "info", "warn", "error"; returns -1 for anything else. */
 int log_level_parse(const char *text, log_level_t *out);
+
+/* Parses "text", "json"; returns -1 for anything else. */
+int log_format_parse(const char *text, log_format_t *out);
+/* The format of every line from now on (LOG_TEXT until called). */
+void log_set_format(log_format_t format);
+
+/* One JSON line (with its newline) into out (cap >= LOG_JSON_MIN), from the time
+ * stamp, daemon name, level, correlation id (NULL or "": left out) and
+ * message; a message too long for cap is cut at a character, the line
+ * stays one valid object.  Returns its length.  Pure: log_line's JSON
+ * format, for tests. */
+size_t log_json_line(char *out, size_t cap, const char *stamp, const char *daemon,
+                     log_level_t level, const char *corr, const char *msg);
 
 /* Writes one line; `corr` may be NULL or empty (printed as "-"). */
 void log_line(log_level_t level, const char *corr, const char *fmt, ...)

@@ -49,3 +49,10 @@ utf8_valid(const char *str, size_t len)
     }
     return true;
 }
+
+bool
+utf8_unsafe_cp(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+           cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}

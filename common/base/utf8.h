@@ -18,6 +18,11 @@ int utf8_decode(const unsigned char *s, size_t avail, uint32_t *cp);
 /* True when s[0..len) is well-formed UTF-8 and holds no NUL. */
 bool utf8_valid(const char *s, size_t len);
 
+/* C0 and C1 controls, DEL, U+2028/U+2029 and the bidirectional controls
+ * (U+061C, U+200E/F, U+202A..E, U+2066..9): what a terminal could act on,
+ * escaped in JSON (jsonstr.h) and replaced in invctl's tables. */
+bool utf8_unsafe_cp(uint32_t cp);
+
 /* True for a continuation byte (10xxxxxx), one that starts no character. */
 static inline bool
 utf8_continuation(unsigned char c)

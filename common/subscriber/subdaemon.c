@@ -18,8 +18,9 @@ subdaemon_help(const char *own, const char *shared)
     return own ? own : shared;
 }
 
-/* The eight shared options, three before the daemon's extras, five after. */
-#define SUBDAEMON_OPTS_MAX (8 + SUBDAEMON_EXTRA_MAX)
+/* The seven shared options, three before the daemon's extras, four after
+ * (config_load adds the log's and --http). */
+#define SUBDAEMON_OPTS_MAX (7 + SUBDAEMON_EXTRA_MAX)
 
 /* Fills opts in --help order; returns how many. */
 static size_t
@@ -36,8 +37,6 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
         opts[n++] = spec->extra[i];
     opts[n++] =
         (config_option_t)CONFIG_STR_OPT("--bind", spec->bind.env, &cfg->bind, spec->bind.help);
-    opts[n++] = (config_option_t)CONFIG_STR_OPT("--log-level", "INV_LOG_LEVEL", &cfg->log_level,
-                                                "debug|info|warn|error");
     opts[n++] = (config_option_t)CONFIG_STR_OPT(
         "--mode", "INV_MODE", &cfg->mode,
         subdaemon_help(spec->mode_help, "run | once (catch up silently, exit) | dump (print the "
@@ -59,13 +58,13 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
                                 .events_ep = EP_EVENTS,
                                 .catchup_ep = EP_CATCHUP,
                                 .bind = spec->bind.dflt,
-                                .log_level = "info",
+                                .daemon = CONFIG_DAEMON_DEFAULTS,
                                 .mode = "run",
                                 .linger_ms = spec->linger_ms > 0 ? spec->linger_ms : 50,
                                 .sync = "off"};
     config_option_t opts[SUBDAEMON_OPTS_MAX];
     size_t n = subdaemon_options(opts, cfg, spec);
-    int rc = config_load(spec->prog, spec->name, opts, n, argc, argv, &cfg->log_level);
+    int rc = config_load(spec->prog, spec->name, opts, n, argc, argv, &cfg->daemon);
     if (rc == 0 && modeldb_parse_sync(cfg->sync, &cfg->sync_policy) != 0) {
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
@@ -138,6 +137,9 @@ subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_m
     void *control = subdaemon_bind(d, ZMQ_ROUTER, cfg->bind);
     if (!control)
         return -1;
+    d->metrics = metrics_new(cfg->name);
+    metrics_sampled(d->metrics, "inv_wal_bytes", "", "Size of the model's WAL.", 1,
+                    metrics_wal_bytes, (void *)cfg->db);
     const subscriber_config_t sc = {.name = cfg->name,
                                     .events_ep = cfg->events_ep,
                                     .catchup_ep = cfg->catchup_ep,
@@ -145,9 +147,10 @@ subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_m
                                     .catchup_page = 1000,
                                     .commit_linger_ms = (int)cfg->linger_ms,
                                     .once = cfg->once,
-                                    .sync = cfg->sync_policy};
+                                    .sync = cfg->sync_policy,
+                                    .metrics = d->metrics};
     d->sub = subscriber_new(d->zctx, &sc, m->ops, m->model);
-    if (!d->sub)
+    if (!d->sub || httpserv_open(cfg->once ? "" : cfg->daemon.http, d->metrics, &d->http) != 0)
         return -1;
     subscriber_set_control(d->sub, control, m->control, m->control_arg);
     if (m->factory)
@@ -170,7 +173,9 @@ subdaemon_status(const subdaemon_t *d, subscriber_status_t *out)
 void
 subdaemon_fini(subdaemon_t *d)
 {
+    httpserv_stop(&d->http);
     subscriber_destroy(&d->sub);
+    metrics_destroy(&d->metrics);
     while (d->n_sockets > 0)
         bus_close(&d->sockets[--d->n_sockets]);
     if (d->zctx)

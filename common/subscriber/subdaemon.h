@@ -18,6 +18,7 @@
 #define INV_SUBDAEMON_H
 
 #include "config.h"
+#include "httpserv.h"
 #include "subscriber.h"
 
 #include <stdbool.h>
@@ -34,7 +35,7 @@ typedef struct {
     const char *events_ep;      /* relay PUB, connected */
     const char *catchup_ep;     /* relay catch-up ROUTER, connected */
     const char *bind;           /* our control ROUTER, bound */
-    const char *log_level;      /* debug|info|warn|error */
+    config_daemon_t daemon;     /* log level and format, --http */
     const char *mode;           /* "run", "once" (catch up, exit) or "dump" */
     const char *sync;           /* the model's fsyncs: "off" or "normal" (modeldb.h) */
     modeldb_sync_t sync_policy; /* set from sync */
@@ -125,6 +126,8 @@ typedef struct {
     void *sockets[SUBDAEMON_SOCKETS_MAX]; /* bound here, owned */
     int n_sockets;
     subscriber_t *sub; /* owned; NULL until subdaemon_start succeeds */
+    metrics_t *metrics; /* owned: the runtime's series, the model's WAL size */
+    httpserv_t *http;   /* owned; NULL without --http */
 } subdaemon_t;
 
 /* Creates the ZeroMQ context.  Pair with subdaemon_fini. */
@@ -134,8 +137,9 @@ void *subdaemon_bind(subdaemon_t *d, int type, const char *endpoint);
 /* Binds the control ROUTER at cfg->bind and creates the runtime over
  * m->model, following cfg's relay endpoints (cfg->batch_max events per
  * transaction, catch-up pages of 1000, cfg->sync_policy for every model
- * written).  cfg and m must outlive d.  Returns 0, or -1
- * (errno from the bind) with nothing started; the caller logs. */
+ * written), with its metrics served on cfg->daemon.http when set.  cfg
+ * and m must outlive d.  Returns 0, or -1 (errno from the bind, or the
+ * bad --http printed) with nothing started; the caller logs. */
 int subdaemon_start(subdaemon_t *d, const subdaemon_config_t *cfg, const subdaemon_model_t *m);
 /* Runs the runtime until stopped (or caught up, with once).  0 on a clean
  * stop, 1 when the model could not even report its checkpoint. */

@@ -146,7 +146,62 @@ struct subscriber {
     sqlite3 *file_db;                   /* the connection file_id was taken for, NULL: none */
     int64_t file_check_ms;              /* monotonic time of the next sub_check_file */
     char problem[160];                  /* why the live model was replaced, "" while fine */
+    /* metrics (cfg.metrics; NULL when none), set from st once a loop turn
+     * (sub_publish) and read by the HTTP thread */
+    metrics_counter_t *m_applied, *m_rebuilds;
+    metrics_gauge_t *m_checkpoint, *m_head, *m_applied_at; /* applied_at: recorded_at, us */
+    metrics_gauge_t head_at;                               /* not exposed: head_recorded_at */
 };
+
+static int64_t
+sub_sample_lag_events(void *arg)
+{
+    subscriber_t *s = arg;
+    return substate_lag_events(metrics_get(s->m_head), metrics_get(s->m_checkpoint));
+}
+
+static int64_t
+sub_sample_lag_ms(void *arg)
+{
+    subscriber_t *s = arg;
+    int64_t ms = substate_lag_ms(sub_sample_lag_events(s), metrics_get(&s->head_at),
+                                 metrics_get(s->m_applied_at));
+    return ms < 0 ? METRICS_UNKNOWN : ms;
+}
+
+/* The runtime's series, labelled with its name, registered once. */
+static void
+sub_metrics_init(subscriber_t *s, metrics_t *m)
+{
+    char l[64];
+    snprintf(l, sizeof l, "subscriber=\"%s\"", s->cfg.name);
+    s->m_applied = metrics_counter(m, "inv_events_applied", l, "Events applied to the live model.");
+    s->m_rebuilds = metrics_counter(m, "inv_rebuilds", l, "Rebuilds swapped in since start.");
+    s->m_checkpoint =
+        metrics_gauge(m, "inv_subscriber_checkpoint", l, "Position of the last applied event.", 1);
+    s->m_head = metrics_gauge(m, "inv_subscriber_head", l,
+                              "Newest position of the store seen (heartbeat or event).", 1);
+    s->m_applied_at = metrics_gauge(m, "inv_subscriber_last_applied_timestamp_seconds", l,
+                                    "recorded_at of the last applied event (0: none since start).",
+                                    1000000);
+    metrics_sampled(m, "inv_subscriber_lag_events", l, "Head seen minus checkpoint.", 1,
+                    sub_sample_lag_events, s);
+    metrics_sampled(m, "inv_subscriber_lag_seconds", l,
+                    "recorded_at of the head seen minus that of the last applied event "
+                    "(NaN: behind, with nothing applied since start).",
+                    1000, sub_sample_lag_ms, s);
+}
+
+/* What the HTTP thread reads: the positions, once a loop turn. */
+static void
+sub_publish(subscriber_t *s)
+{
+    metrics_beat(s->cfg.metrics);
+    metrics_set(s->m_checkpoint, s->st.checkpoint);
+    metrics_set(s->m_head, s->st.head);
+    metrics_set(s->m_applied_at, s->st.applied_recorded_at);
+    metrics_set(&s->head_at, s->st.head_recorded_at);
+}
 
 subscriber_t *
 subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_t *ops, void *model)
@@ -174,6 +229,7 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
         return NULL;
     }
     codec_writer_init(&s->w);
+    sub_metrics_init(s, s->cfg.metrics);
     return s;
 }
 
@@ -214,12 +270,8 @@ subscriber_pack_status(const subscriber_t *s, codec_writer_t *w)
 {
     const subscriber_status_t *st = &s->st;
     int64_t now = proc_now_us();
-    int64_t lag_events = st->head > st->checkpoint ? st->head - st->checkpoint : 0;
-    int64_t lag_ms = 0;
-    if (lag_events > 0 && st->applied_recorded_at == 0)
-        lag_ms = -1; /* nothing applied since start: the checkpoint's time is unknown */
-    else if (lag_events > 0 && st->head_recorded_at > st->applied_recorded_at)
-        lag_ms = (st->head_recorded_at - st->applied_recorded_at) / 1000;
+    int64_t lag_events = substate_lag_events(st->head, st->checkpoint);
+    int64_t lag_ms = substate_lag_ms(lag_events, st->head_recorded_at, st->applied_recorded_at);
     codec_map_open(w);
     codec_map_bool(w, "ok", true);
     codec_map_str(w, "service", s->cfg.name);
@@ -263,6 +315,9 @@ sub_replace_live(subscriber_t *s, const char *why)
         return;
     s->st.unusable = true;
     snprintf(s->problem, sizeof s->problem, "%s", why);
+    char health[200];
+    snprintf(health, sizeof health, "the %s model %s; a rebuild replaces it", s->cfg.name, why);
+    metrics_set_problem(s->cfg.metrics, health);
     if (!rebuild_can(s->rebuild)) {
         LOG_E(NULL, "the %s model %s, and this run cannot rebuild it: stopping", s->cfg.name, why);
         s->failed = true;
@@ -352,6 +407,7 @@ sub_commit_batch(subscriber_t *s)
     s->st.applied_recorded_at = s->tx_recorded;
     s->st.applied += s->tx_count;
     s->st.commits++;
+    metrics_add(s->m_applied, s->tx_count);
     s->tx_count = 0;
     if (s->st.head < s->st.checkpoint)
         s->st.head = s->st.checkpoint;
@@ -748,6 +804,9 @@ sub_rebuild_swap(subscriber_t *s)
     s->chain_loaded = false;
     s->st.checkpoint = rebuild_checkpoint(s->rebuild);
     s->st.rebuilds++;
+    metrics_add(s->m_rebuilds, 1);
+    if (s->st.unusable)
+        metrics_set_problem(s->cfg.metrics, NULL);
     s->st.unusable = false;
     s->verified = true; /* built from this store */
 }
@@ -1223,6 +1282,7 @@ subscriber_run(subscriber_t *s)
         if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
             sub_on_control(s); /* first: a request waits for nothing else */
         sub_turn(s, rc, rc > 0 && (items[0].revents & ZMQ_POLLIN));
+        sub_publish(s);
     }
     if (rebuild_model(s->rebuild))
         rebuild_abandon(s->rebuild, "stopping");

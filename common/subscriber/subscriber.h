@@ -29,6 +29,7 @@
 #include "bus.h"
 #include "codec.h"
 #include "message.h"
+#include "metrics.h"
 #include "modeldb.h"
 #include "rpc.h"
 
@@ -79,6 +80,8 @@ typedef struct {
                                control and event sockets are served meanwhile */
     bool once;              /* catch up to the head, then return from run */
     modeldb_sync_t sync;    /* applied to every model written (modeldb_set_sync) */
+    metrics_t *metrics;     /* may be NULL: inv_events_applied_total, the lag, rebuilds and
+                               the health (a problem while the live model is unusable) */
 } subscriber_config_t;
 
 typedef struct {

@@ -118,4 +118,24 @@ substate_swap_due(int64_t rebuilt, int64_t checkpoint, int64_t head, bool unusab
     return rebuilt >= checkpoint && rebuilt >= head && live_done;
 }
 
+/* The lag a subscriber reports (Status, /metrics): events between the
+ * head seen and the checkpoint, and the time between their recorded_at
+ * (us; 0: unknown): in ms, 0 when caught up, -1 when behind with nothing
+ * applied since start (the checkpoint's time is not known). */
+static inline int64_t
+substate_lag_events(int64_t head, int64_t checkpoint)
+{
+    return head > checkpoint ? head - checkpoint : 0;
+}
+
+static inline int64_t
+substate_lag_ms(int64_t lag_events, int64_t head_recorded_at, int64_t applied_recorded_at)
+{
+    if (lag_events > 0 && applied_recorded_at == 0)
+        return -1;
+    if (lag_events > 0 && head_recorded_at > applied_recorded_at)
+        return (head_recorded_at - applied_recorded_at) / 1000;
+    return 0;
+}
+
 #endif

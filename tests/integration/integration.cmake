@@ -69,3 +69,7 @@ set_tests_properties(test_invctl_docs PROPERTIES TIMEOUT 60 LABELS integration)
 add_test(NAME test_invctl_daemons
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_invctl_daemons.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_invctl_daemons PROPERTIES TIMEOUT 300 LABELS integration)
+# /metrics, /healthz and JSON logs of the real daemons (curl).
+add_test(NAME test_scrape
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_scrape.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_scrape PROPERTIES TIMEOUT 300 LABELS integration)

@@ -576,7 +576,7 @@ expect_terminal_safe(const char *out)
         uint32_t cp = 0;
         int len = utf8_decode(s + i, n - i, &cp);
         cr_assert_gt(len, 0, "invalid UTF-8 at byte %zu of:\n%s", i, out);
-        cr_assert(cp == '\n' || !pretty_unsafe_cp(cp), "U+%04X at byte %zu of:\n%s", (unsigned)cp,
+        cr_assert(cp == '\n' || !utf8_unsafe_cp(cp), "U+%04X at byte %zu of:\n%s", (unsigned)cp,
                   i, out);
         i += (size_t)len;
     }

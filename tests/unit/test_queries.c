@@ -784,7 +784,7 @@ Test(queries, waiting_requests_do_not_block_others)
     void *ctx = zmq_ctx_new();
     void *router = bus_bind(ctx, ZMQ_ROUTER, "inproc://queries-test");
     cr_assert_not_null(router);
-    server_t *srv = server_new(router, q);
+    server_t *srv = server_new(router, q, NULL);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, server_thread, srv), 0);
 

@@ -40,7 +40,7 @@ Test(subdaemon, defaults_come_from_the_spec_and_topology)
     cr_assert_str_eq(cfg.events_ep, EP_EVENTS);
     cr_assert_str_eq(cfg.catchup_ep, EP_CATCHUP);
     cr_assert_str_eq(cfg.bind, "tcp://127.0.0.1:2");
-    cr_assert_str_eq(cfg.log_level, "info");
+    cr_assert_str_eq(cfg.daemon.log_level, "info");
     cr_assert_str_eq(cfg.mode, "run");
     cr_assert_eq(cfg.linger_ms, 50);
     cr_assert_str_eq(cfg.name, "test");

@@ -39,7 +39,7 @@ Test(syncer, requests_are_done_after_an_fdatasync_of_the_file)
     snprintf(path, sizeof path, "%s/events.db-wal", dir);
     int fd = open(path, O_WRONLY | O_CREAT, 0644);
     cr_assert_geq(fd, 0);
-    syncer_t *s = syncer_new(path);
+    syncer_t *s = syncer_new(path, NULL);
     cr_assert_not_null(s);
     uint64_t done = 0;
     for (uint64_t seq = 1; seq <= 50; seq++) {
@@ -66,7 +66,7 @@ Test(syncer, requests_are_done_after_an_fdatasync_of_the_file)
  * later request is never reported done. */
 Test(syncer, a_failed_fdatasync_is_reported_and_nothing_after_it_is_done)
 {
-    syncer_t *s = syncer_new("/dev/null");
+    syncer_t *s = syncer_new("/dev/null", NULL);
     cr_assert_not_null(s);
     syncer_request(s, 1);
     uint64_t done = 0;
@@ -84,7 +84,7 @@ Test(syncer, a_failed_fdatasync_is_reported_and_nothing_after_it_is_done)
 /* Before a store is first written its WAL may not exist: nothing to sync. */
 Test(syncer, a_missing_wal_has_nothing_to_sync)
 {
-    syncer_t *s = syncer_new("/tmp/inv-no-such-dir-for-syncer/events.db-wal");
+    syncer_t *s = syncer_new("/tmp/inv-no-such-dir-for-syncer/events.db-wal", NULL);
     cr_assert_not_null(s);
     syncer_request(s, 7);
     uint64_t done = 0;
