@@ -47,13 +47,16 @@ enum {
     CQ_PRODUCT_ID,
     CQ_POSITION,
     CQ_TIME_US,
+    CQ_BACKWARDS,
+    CQ_CURSOR,
     CQ__COUNT
 };
 _Static_assert(CQ__COUNT <= RPC_KEYS_MAX, "the dispatcher indexes at most RPC_KEYS_MAX keys");
 static const codec_key_t catchup_keys[CQ__COUNT] = {
     CODEC_KEY("type"),     CODEC_KEY("after"),         CODEC_KEY("limit"),
     CODEC_KEY("stream"),   CODEC_KEY("after_version"), CODEC_KEY("product_id"),
-    CODEC_KEY("position"), CODEC_KEY("time_us")};
+    CODEC_KEY("position"), CODEC_KEY("time_us"),       CODEC_KEY("backwards"),
+    CODEC_KEY("cursor")};
 
 int64_t
 catchup_servable(const catchup_relay_stats_t *stats)
@@ -158,19 +161,27 @@ read_events(void *arg, rpc_request_t *req)
 
 /* ---- ReadStream ----------------------------------------------------------- */
 
+/* One page of a stream: the events packed one after another, where each
+ * begins (to send them newest first), the versions wanted (lo, hi]. */
 typedef struct {
     raw_list_t list;
-    int64_t limit;
+    int64_t limit;                   /* at most this many, 1..CATCHUP_PAGE_MAX */
+    int64_t hi;                      /* versions above are not collected */
+    size_t at[CATCHUP_PAGE_MAX + 1]; /* offset of each event in list.items */
+    int64_t first, last;             /* versions of the first and last collected */
 } stream_list_t;
 
 static int
 collect_event(const event_t *ev, void *arg)
 {
     stream_list_t *l = arg;
-    if ((int64_t)l->list.count >= l->limit)
+    if (ev->env.version > l->hi || (int64_t)l->list.count >= l->limit)
         return 1;
+    l->at[l->list.count] = l->list.items.buf.size;
     codec_pack_event(&l->list.items, ev);
-    l->list.count++;
+    if (l->list.count++ == 0)
+        l->first = ev->env.version;
+    l->last = ev->env.version;
     return 0;
 }
 
@@ -181,40 +192,123 @@ stream_name_valid(const char *stream)
     return aggregate_stream_kind(stream, &kind);
 }
 
+/* A page's parameters: the cursor ("v<version>", the last version a page
+ * held) wins over after_version; backwards pages read below it. */
+typedef struct {
+    char stream[STREAM_MAX + 1];
+    int64_t after, limit;
+    bool backwards, has_cursor;
+    int64_t cursor;
+} stream_page_t;
+
+static int
+stream_page_parse(const rpc_request_t *req, stream_page_t *p, const char **why)
+{
+    char cursor[32];
+    mpread_t v = req->vals[CQ_BACKWARDS];
+    *p = (stream_page_t){.limit = CATCHUP_PAGE_MAX};
+    *why = "stream must be a string of at most 73 bytes";
+    if (req_str(req, CQ_STREAM, p->stream, sizeof p->stream) != 0 ||
+        opt_int(req, CQ_AFTER_VERSION, &p->after) || opt_int(req, CQ_LIMIT, &p->limit))
+        return -1;
+    *why = "backwards must be a boolean, cursor a next_cursor of ReadStream";
+    if ((req->found & (1u << CQ_BACKWARDS)) && !mpread_nil(&v) && mpread_bool(&v, &p->backwards))
+        return -1;
+    v = req->vals[CQ_CURSOR];
+    if ((req->found & (1u << CQ_CURSOR)) && !mpread_nil(&v)) {
+        char *end;
+        if (mpread_str_copy(&v, cursor, sizeof cursor) != 0 || cursor[0] != 'v' ||
+            cursor[1] < '0' || cursor[1] > '9')
+            return -1;
+        p->cursor = strtoll(cursor + 1, &end, 10);
+        if (*end || p->cursor < 0 || p->cursor == INT64_MAX)
+            return -1;
+        p->has_cursor = true;
+    }
+    if (p->limit < 1 || p->limit > CATCHUP_PAGE_MAX)
+        p->limit = CATCHUP_PAGE_MAX;
+    return 0;
+}
+
+/* Reads the page into l: versions (after, after + limit], or backwards the
+ * limit versions below the cursor (below the stream's version + 1 at first). */
+static int
+stream_page_read(catchup_ctx_t *c, const stream_page_t *p, int64_t version, stream_list_t *l)
+{
+    int64_t after = p->has_cursor ? p->cursor : p->after;
+    l->hi = INT64_MAX;
+    l->limit = p->limit;
+    if (p->backwards) {
+        l->hi = (p->has_cursor ? p->cursor : version + 1) - 1;
+        after = l->hi - p->limit > p->after ? l->hi - p->limit : p->after;
+    }
+    int64_t through = catchup_servable(c->stats); /* 0 would mean no bound */
+    if (through <= 0 || after >= l->hi)
+        return ERR_OK;
+    int rc = eventstore_load_stream(c->es, p->stream, after, through, collect_event, l);
+    if (rc > 0) /* collect_event stopped it: the page is full */
+        rc = ERR_OK;
+    return rc;
+}
+
+/* {ok, stream, version, events, next_cursor}: events newest first when
+ * backwards; next_cursor nil once the page reached the stream's end. */
+static void
+stream_page_reply(codec_writer_t *w, const stream_page_t *p, int64_t version, stream_list_t *l)
+{
+    uint32_t n = l->list.count;
+    int64_t edge = p->backwards ? l->first : l->last;
+    bool more = n > 0 && (p->backwards ? edge - 1 > p->after : edge < version); /* edge >= 1 */
+    l->at[n] = l->list.items.buf.size;
+    codec_map_open(w);
+    codec_map_bool(w, "ok", true);
+    codec_map_str(w, "stream", p->stream);
+    codec_map_int(w, "version", version);
+    codec_map_key(w, "events");
+    msgpack_pack_array(&w->pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = p->backwards ? n - 1 - i : i;
+        codec_pack_raw(&w->pk, l->list.items.buf.data + l->at[k], l->at[k + 1] - l->at[k]);
+    }
+    codec_map_key(w, "next_cursor");
+    if (more) {
+        char cursor[32];
+        snprintf(cursor, sizeof cursor, "v%lld", (long long)edge);
+        msgpack_pack_str_with_body(&w->pk, cursor, strlen(cursor));
+    } else {
+        msgpack_pack_nil(&w->pk);
+    }
+    codec_map_close(w);
+}
+
 static int
 read_stream(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = catchup_ctx(arg, req);
-    char stream[STREAM_MAX + 1];
-    int64_t after = 0, limit = CATCHUP_PAGE_MAX;
-    if (req_str(c->req, CQ_STREAM, stream, sizeof stream) != 0 ||
-        opt_int(c->req, CQ_AFTER_VERSION, &after) || opt_int(c->req, CQ_LIMIT, &limit)) {
-        reply_error(c->w, "malformed", "stream must be a string of at most 73 bytes");
+    stream_page_t p;
+    const char *why;
+    if (stream_page_parse(c->req, &p, &why) != 0) {
+        reply_error(c->w, "malformed", why);
         return RPC_REPLY;
     }
-    if (!stream_name_valid(stream)) {
+    if (!stream_name_valid(p.stream)) {
         reply_error(c->w, "validation", "stream must be product-<id> or supplier-<id>");
         return RPC_REPLY;
     }
-    if (limit < 1 || limit > CATCHUP_PAGE_MAX)
-        limit = CATCHUP_PAGE_MAX;
-    stream_list_t l = {.list.count = 0, .limit = limit};
-    codec_writer_init(&l.list.items);
-    int64_t through = catchup_servable(c->stats); /* 0 would mean no bound */
-    int rc = through > 0 ? eventstore_load_stream(c->es, stream, after, through, collect_event, &l)
-                         : ERR_OK;
-    if (rc < 0) {
+    stream_list_t *l = calloc(1, sizeof *l);
+    int64_t version = 0;
+    int rc = l ? eventstore_stream_version(c->es, p.stream, &version) : ERR_IO;
+    if (l)
+        codec_writer_init(&l->list.items);
+    if (rc == ERR_OK)
+        rc = stream_page_read(c, &p, version, l);
+    if (rc < 0)
         reply_read_error(c->w, c->es, rc);
-    } else {
-        codec_map_open(c->w);
-        codec_map_bool(c->w, "ok", true);
-        codec_map_str(c->w, "stream", stream);
-        codec_map_key(c->w, "events");
-        msgpack_pack_array(&c->w->pk, l.list.count);
-        codec_pack_raw(&c->w->pk, l.list.items.buf.data, l.list.items.buf.size);
-        codec_map_close(c->w);
-    }
-    codec_writer_fini(&l.list.items);
+    else
+        stream_page_reply(c->w, &p, version, l);
+    if (l)
+        codec_writer_fini(&l->list.items);
+    free(l);
     return RPC_REPLY;
 }
 
@@ -289,6 +383,8 @@ status(void *arg, rpc_request_t *req)
     codec_map_int(c->w, "checkpoint", c->stats->published_through);
     codec_map_int(c->w, "lag_events", head - c->stats->published_through);
     codec_map_int(c->w, "outbox_backlog", backlog);
+    codec_map_int(c->w, "unpublished",
+                  head > c->stats->published_through ? head - c->stats->published_through : 0);
     codec_map_int(c->w, "published", c->stats->published);
     codec_map_int(c->w, "heartbeats", c->stats->heartbeats);
     codec_map_int(c->w, "durable", c->stats->durable_through);

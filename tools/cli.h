@@ -15,6 +15,9 @@
 
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 #define CLI_MAX_WAIT_MS 5000 /* the largest wait_ms the query service honours */
+/* Exit codes besides 0 ok, 1 usage or connection, 2 rejected or error reply
+ * (not_found included), 3 accepted but not seen applied (--wait). */
+#define CLI_EXIT_STALE 4 /* a read did not reach --min-position within --wait-ms */
 
 /* The daemons invctl talks to, one endpoint each. */
 typedef enum {

@@ -1,6 +1,7 @@
 /* cli_audit: see cli_audit.h. */
 #include "cli_audit.h"
 
+#include "cli_report.h"
 #include "client.h"
 #include "jsonout.h"
 #include "pretty.h"
@@ -196,16 +197,15 @@ cli_audit_tail(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int
     client_reply_fini(&first);
     tail_ring_t r = {calloc((size_t)n, sizeof(char *)), calloc((size_t)n, sizeof(size_t)), n, 0};
     int rc = !shaped ? TAIL_SHAPE : r.item && r.len ? 0 : TAIL_FAILED;
-    if (rc == TAIL_FAILED) {
-        fprintf(stderr, "invctl: audit: out of memory\n");
-        code = 1;
-    }
+    if (rc == TAIL_FAILED)
+        code = cli_report(opts->json, 1, "connection", "audit: out of memory");
     if (rc == 0)
         rc = tail_collect(zctx, opts, req, timeout_ms, &r, head, &code);
     if (rc == 0)
         tail_print(opts, &r, head, print);
     else if (rc == TAIL_SHAPE)
-        fprintf(stderr, "invctl: audit: a SearchAudit reply of another shape\n"), code = 2;
+        code =
+            cli_report(opts->json, 2, "bad_reply", "audit: a SearchAudit reply of another shape");
     if (r.item)
         ring_clear(&r);
     free(r.item);

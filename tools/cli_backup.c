@@ -1,5 +1,6 @@
 /* cli_backup: see cli_backup.h. */
 #include "cli_backup.h"
+#include "cli_report.h"
 
 #include "fsyncpath.h"
 #include "sqlitedb.h"
@@ -89,43 +90,39 @@ cli_backup_run(void *zctx, const cli_opts_t *opts)
 {
     (void)zctx;
     if (opts->argc != 3) {
-        fprintf(stderr, "invctl: usage: invctl backup DB FILE\n");
-        return 1;
+        return cli_report(opts->json, 1, "usage", "usage: invctl backup DB FILE");
     }
     const char *src = opts->argv[1], *dst = opts->argv[2];
     struct stat sb;
     if (stat(src, &sb) != 0) {
-        fprintf(stderr, "invctl: backup: %s: %s\n", src, strerror(errno));
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "backup: %s: %s", src, strerror(errno));
     }
     if (lstat(dst, &sb) == 0 || errno != ENOENT) {
-        fprintf(stderr, "invctl: backup: %s exists; choose a new name\n", dst);
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "backup: %s exists; choose a new name",
+                          dst);
     }
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.partial", dst) >= (int)sizeof tmp) {
-        fprintf(stderr, "invctl: backup: %s: name too long\n", dst);
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "backup: %s: name too long", dst);
     }
     backup_remove(tmp); /* what an interrupted backup left */
     const char *why = NULL;
     char check[256];
     int64_t head = -1;
     if (backup_copy(src, tmp, &why) != SQLITE_OK) {
-        fprintf(stderr, "invctl: backup of %s failed: %s\n", src, why);
         backup_remove(tmp);
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "backup of %s failed: %s", src, why);
     }
     if (backup_verify(tmp, &head, check, sizeof check) != 0) {
-        fprintf(stderr, "invctl: the copy of %s does not check out: %s\n", src, check);
         backup_remove(tmp);
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "the copy of %s does not check out: %s",
+                          src, check);
     }
     backup_tidy(tmp);
     if (fsync_file(tmp) != 0 || rename(tmp, dst) != 0 || fsync_folder_of(dst) != 0) {
-        fprintf(stderr, "invctl: backup: cannot put %s in place: %s\n", dst, strerror(errno));
         backup_remove(tmp);
-        return 1;
+        return cli_report(opts->json, 1, "backup_failed", "backup: cannot put %s in place: %s", dst,
+                          strerror(errno));
     }
     if (head >= 0)
         printf("backed up %s to %s: events 1..%lld\n", src, dst, (long long)head);

@@ -1,6 +1,7 @@
 /* cli_commands: see cli_commands.h. */
 #include "cli_commands.h"
 
+#include "cli_report.h"
 #include "client.h"
 #include "codec.h"
 #include "jsonout.h"
@@ -227,6 +228,8 @@ print_outcome(const command_reply_t *r)
     fputc('\n', stderr);
     for (int i = 0; i < r->fields.count; i++) {
         const char *field = r->fields.items[i].field, *message = r->fields.items[i].message;
+        if (message[0] && strstr(r->message, message)) /* the reason said it already */
+            continue;
         pretty_text(field, strlen(field), text[0], sizeof text[0]);
         pretty_text(message, strlen(message), text[1], sizeof text[1]);
         fprintf(stderr, "  %s: %s\n", text[0], text[1]);
@@ -285,11 +288,10 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     command_t *cmd = malloc(sizeof *cmd); /* ~8 KiB: keep it off the stack */
     char err[512];
     if (!cmd)
-        return 1;
+        return cli_report(opts->json, 1, "connection", "out of memory");
     if (cli_commands_build(opts, def, opts->argc - 1, opts->argv + 1, cmd, err, sizeof err)) {
-        fprintf(stderr, "invctl: %s\n", err);
         free(cmd);
-        return 1;
+        return cli_report(opts->json, 1, "usage", "%s", err);
     }
     codec_writer_t w;
     codec_writer_init(&w);
@@ -299,20 +301,15 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     const char *ep = opts->ep[CLI_EP_COMMAND];
     client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, opts->timeout_ms, &reply);
     codec_writer_fini(&w);
-    if (rc != CLIENT_OK) {
-        client_describe(rc, "command-service", ep, opts->timeout_ms, err, sizeof err);
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
+    if (rc != CLIENT_OK)
+        return cli_report_client(opts->json, 1, rc, "command-service", ep, opts->timeout_ms);
     command_reply_t r;
     int bad = codec_decode_command_reply(reply.data, reply.len, &r);
-    if (opts->json)
+    if (opts->json && !bad)
         jsonout_print_msgpack(stdout, reply.data, reply.len);
     client_reply_fini(&reply);
-    if (bad) {
-        fprintf(stderr, "invctl: command-service sent a reply without 'ok'\n");
-        return 1;
-    }
+    if (bad)
+        return cli_report(opts->json, 1, "bad_reply", "command-service sent a reply without 'ok'");
     if (!opts->json)
         print_outcome(&r);
     else if (!r.accepted)

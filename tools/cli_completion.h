@@ -3,7 +3,7 @@
  * `cmake --install` puts it in share/bash-completion/completions/invctl.
  * It completes the command names, each command's options and the global
  * ones, the words a command's first argument takes (watch events|alerts,
- * rebuild projector|audit|alerts, help COMMAND), option values that are
+ * rebuild projector|audit|alert, help COMMAND), option values that are
  * names (--daemon, --color, --from beginning), and file names elsewhere. */
 #ifndef INV_CLI_COMPLETION_H
 #define INV_CLI_COMPLETION_H

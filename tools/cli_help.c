@@ -192,13 +192,25 @@ static const cli_help_t rows[] = {
     {"history",
      HELP_QUERY,
      NULL,
-     "a stream's events, from the event store (relay)",
+     "a stream's events, from the event store (relay), a page at a time: says how many the "
+     "stream has and the --cursor of the next page",
      {{"--stream", "STREAM", "the stream name (supplier-S, product-P)", NULL},
       {"--after-version", "N", "events after version N", NULL},
-      {"--limit", "N", "at most N events", NULL}},
+      {"--limit", "N", "events per page (1..1000, default 1000)", NULL},
+      {"--cursor", "C", "the next page, as the previous page said", NULL},
+      {"--backwards", NULL, "newest first", NULL}},
      NULL,
+     "0 ok, 1 usage or connection error, 2 error reply or no such stream (not found)",
+     "invctl history p1 --backwards --limit 10"},
+    {"events",
+     HELP_QUERY,
      NULL,
-     "invctl history p1"},
+     "every stream's events from a position, from the event store (relay), a page at a time",
+     {{"--after", "POSITION", "events after this position (default 0)", NULL},
+      {"--limit", "N", "events per page (1..1000, default 1000)", NULL}},
+     NULL,
+     "0 ok, 1 usage or connection error, 2 error reply",
+     "invctl events --after 120 --limit 50"},
     {"audit",
      HELP_QUERY,
      NULL,
@@ -224,7 +236,8 @@ static const cli_help_t rows[] = {
      HELP_OPERATION,
      "events [--from POSITION|beginning] [--stream S] [--type T] [--correlation C] "
      "[--exit-at-head] [--heartbeats] [--count N] [--for-ms N] | alerts [--count N] [--for-ms N]",
-     "follow the event bus or the alerts, one line each",
+     "follow the event bus or the alerts, one line each; events: says on stderr when the relay "
+     "has sent nothing for 3 s (heartbeats come twice a second) and keeps waiting",
      {{"--from", "POSITION|beginning",
        "start at this position (inclusive; beginning and 0 are 1): read the store through the "
        "relay, "
@@ -238,24 +251,32 @@ static const cli_help_t rows[] = {
       {"--count", "N", "stop after N lines", NULL},
       {"--for-ms", "N", "stop after N milliseconds", NULL}},
      "events alerts",
-     "0 stopped (by --count, --for-ms, --exit-at-head or a signal), 1 usage or connection error",
+     "0 stopped (by --count, --for-ms, --exit-at-head or a signal), 1 usage or connection error, "
+     "or the relay still silent when a live watch of events ended",
      "invctl watch events --from beginning --stream product-p1 --exit-at-head"},
     {"status",
      HELP_OPERATION,
      "[--daemon NAME]",
-     "every daemon's health, positions and lag",
-     {{"--daemon", "NAME", "ask only this one", "command relay projector query audit alert"}},
+     "every daemon's health, positions and lag; in_outbox: events whose outbox row is not "
+     "deleted yet (most already published), unpublished: not published yet; a model being "
+     "rebuilt shows its progress (rebuilding 61%)",
+     {{"--daemon", "NAME", "ask only this one (singular or plural: alert, alerts)",
+       "command relay projector query audit alert"}},
      NULL,
      "0 every daemon answered, 1 usage error or a daemon did not answer",
      "invctl status --daemon projector"},
     {"rebuild",
      HELP_OPERATION,
-     "projector|audit|alerts",
-     "rebuild a read model from the event log (it keeps serving meanwhile)",
-     {{NULL}},
-     "projector audit alerts",
-     "0 rebuilt, 1 usage or connection error, 2 refused",
-     "invctl rebuild projector"},
+     "projector|audit|alert [--wait]",
+     "rebuild a read model from the event log (it keeps serving meanwhile); names singular or "
+     "plural",
+     {{"--wait", NULL,
+       "until the new model is swapped in, with its progress on stderr (position, events/s, ETA)",
+       NULL}},
+     "projector audit alert",
+     "0 rebuilt (started; with --wait: swapped in), 1 usage or connection error, 2 refused or "
+     "stopped without a swap",
+     "invctl rebuild projector --wait"},
     {"backup",
      HELP_OPERATION,
      "DB FILE",
@@ -300,7 +321,10 @@ static const cli_help_t rows[] = {
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
 static const cli_help_opt_t globals[] = {
-    {"--json", NULL, "replies as JSON on stdout (watch: one JSON object a line)", NULL},
+    {"--json", NULL,
+     "replies as JSON on stdout (watch: one JSON object a line); every failure as one "
+     "{\"ok\":false,\"error\":CODE,\"message\":TEXT}",
+     NULL},
     {"--timeout-ms", "N", "reply deadline (default 5000)", NULL},
     {"--correlation-id", "C", "sent with commands; a filter for audit", NULL},
     {"--command-id", "ID", "idempotency key (default: random)", NULL},
@@ -318,14 +342,18 @@ static const cli_help_opt_t globals[] = {
 const char cli_help_notes[] =
     "Money is in cents (--price 1999 is 19.99).  Times are ISO-8601 UTC\n"
     "(2026-11-23T15:11:24Z) or microseconds since the epoch.\n"
-    "Exit codes: 0 ok, 1 usage/connection error, 2 rejected or error reply,\n"
-    "3 accepted but --wait did not see it applied (timed out or query service\n"
-    "unreachable): do not send it again under another id.\n";
+    "Exit codes: 0 ok, 1 usage/connection error (a daemon that is not running\n"
+    "is reported at once, not at --timeout-ms), 2 rejected or error reply (not\n"
+    "found included: an unknown id exits 2 in every subcommand), 3 accepted but\n"
+    "--wait did not see it applied (timed out or query service unreachable): do\n"
+    "not send it again under another id, 4 stale read: a query did not reach\n"
+    "--min-position within --wait-ms (what it printed is older).\n";
 
 static const char *const group_exit[] = {
     [HELP_COMMAND] = "0 accepted, 1 usage or connection error, 2 rejected, 3 accepted but "
                      "--wait did not see it applied (do not send it again under another id)",
-    [HELP_QUERY] = "0 ok, 1 usage or connection error, 2 error reply",
+    [HELP_QUERY] = "0 ok, 1 usage or connection error, 2 error reply or not found, 4 stale: "
+                   "--min-position not reached within --wait-ms",
     [HELP_OPERATION] = "0 ok, 1 error",
 };
 

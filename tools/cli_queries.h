@@ -9,6 +9,7 @@
 #define INV_CLI_QUERIES_H
 
 #include "cli.h"
+#include "client.h"
 #include "codec.h"
 #include "message.h"
 
@@ -69,6 +70,12 @@ void cli_request_add(cli_request_t *req, const char *key, arg_kind_t kind, const
                      int64_t num);
 /* Packs {type, k: v, ...}. */
 void cli_request_pack(const cli_request_t *req, codec_writer_t *w);
+
+/* Sends a built request and waits up to timeout_ms for its reply: 0 with
+ * *reply filled (client_reply_fini it), or the failure reported
+ * (cli_report) and its exit code (1). */
+int cli_request_call(void *zctx, const cli_opts_t *opts, const cli_request_t *req, int timeout_ms,
+                     client_reply_t *reply);
 
 /* Sends a built request and prints the reply (JSON, or `print`, or
  * pretty_print when print is NULL); returns the exit code: 0 ok, 2 ok=false,

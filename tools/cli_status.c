@@ -5,20 +5,40 @@
 #include "client.h"
 #include "codec.h"
 #include "cli_queries.h"
+#include "cli_report.h"
 #include "jsonout.h"
 #include "proc.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* The daemons by name, once for status and rebuild: each is accepted
+ * singular or plural. */
 static const struct {
-    const char *name;
+    const char *name;  /* as the table prints it */
+    const char *other; /* the other spelling accepted */
     cli_ep_t ep;
+    bool rebuilds; /* answers Rebuild */
 } daemons[] = {
-    {"command", CLI_EP_COMMAND}, {"relay", CLI_EP_RELAY}, {"projector", CLI_EP_PROJECTOR},
-    {"query", CLI_EP_QUERY},     {"audit", CLI_EP_AUDIT}, {"alert", CLI_EP_ALERT_API},
+    {"command", "commands", CLI_EP_COMMAND, false},
+    {"relay", "relays", CLI_EP_RELAY, false},
+    {"projector", "projectors", CLI_EP_PROJECTOR, true},
+    {"query", "queries", CLI_EP_QUERY, false},
+    {"audit", "audits", CLI_EP_AUDIT, true},
+    {"alert", "alerts", CLI_EP_ALERT_API, true},
 };
 #define N_DAEMONS (sizeof daemons / sizeof daemons[0])
+
+/* The index of the daemon called name, or -1. */
+static int
+daemon_find(const char *name)
+{
+    for (size_t i = 0; i < N_DAEMONS; i++)
+        if (strcmp(name, daemons[i].name) == 0 || strcmp(name, daemons[i].other) == 0)
+            return (int)i;
+    return -1;
+}
 
 static const char *const col_keys[ST__COUNT][5] = {
     [ST_CHECKPOINT] = {"checkpoint", "position"},
@@ -27,6 +47,7 @@ static const char *const col_keys[ST__COUNT][5] = {
     [ST_LAG_MS] = {"lag_ms"},
     [ST_HEARTBEAT_AGE] = {"heartbeat_age_ms", "last_heartbeat_age_ms", "heartbeat_ms"},
     [ST_BACKLOG] = {"outbox_backlog", "backlog", "outbox_pending", "outbox"},
+    [ST_UNPUBLISHED] = {"unpublished"},
 };
 
 /* An int under one of keys in map, or one map below it. */
@@ -147,6 +168,26 @@ status_print_json(const client_reply_t *replies, const bool *answered, const boo
  * WAL at, which a busy system passes only for moments. */
 #define WAL_BEHIND_NOTE_FRAMES 16384
 
+/* at in percent of head, 0..100 (100 when there is no head). */
+static int
+percent_of(int64_t at, int64_t head)
+{
+    return head <= 0 || at >= head ? 100 : at <= 0 ? 0 : (int)((double)at * 100.0 / (double)head);
+}
+
+/* A rebuild's progress in percent of the head (rebuild_checkpoint, head),
+ * or -1 when the reply does not say. */
+static int
+rebuild_percent(const mpread_t *reply)
+{
+    int64_t at = -1, head = -1;
+    mpread_t v;
+    if (mpread_find(reply, "rebuild_checkpoint", &v) != 0 || mpread_int(&v, &at) != 0 ||
+        mpread_find(reply, "head", &v) != 0 || mpread_int(&v, &head) != 0 || at < 0 || head <= 0)
+        return -1;
+    return percent_of(at, head);
+}
+
 const char *
 cli_status_note(const mpread_t *reply)
 {
@@ -164,15 +205,23 @@ cli_status_note(const mpread_t *reply)
     int64_t behind;
     if (!__builtin_sub_overflow(frames, backfilled, &behind) && behind >= WAL_BEHIND_NOTE_FRAMES)
         return "WAL 64+ MiB not checkpointed (a reader holds an old snapshot?)";
-    return unusable ? "MODEL UNUSABLE, rebuilding" : rebuilding ? "rebuilding" : "";
+    if (!rebuilding && !unusable)
+        return "";
+    static char note[96];
+    int pct = rebuilding ? rebuild_percent(reply) : -1;
+    snprintf(note, sizeof note, "%s%s", unusable ? "MODEL UNUSABLE, rebuilding" : "rebuilding",
+             pct < 0 ? "" : " ");
+    if (pct >= 0)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "%d%%", pct);
+    return note;
 }
 
 static void
 status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const bool *answered,
                    const bool *selected)
 {
-    static const char *const heads[ST__COUNT] = {"checkpoint", "head",      "lag_ev",
-                                                 "lag_ms",     "hb_age_ms", "outbox"};
+    static const char *const heads[ST__COUNT] = {"checkpoint", "head",      "lag_ev",     "lag_ms",
+                                                 "hb_age_ms",  "in_outbox", "unpublished"};
     printf("%-10s %-7s", "daemon", "answers");
     for (int c = 0; c < ST__COUNT; c++)
         printf(" %10s", heads[c]);
@@ -208,17 +257,14 @@ cli_status_run(void *zctx, const cli_opts_t *opts)
     int n_pos;
     char err[256];
     if (cli_args_parse("status", specs, 1, opts->argc - 1, opts->argv + 1, &val, pos, 0, &n_pos,
-                       err, sizeof err) != 0) {
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
-    bool selected[N_DAEMONS], answered[N_DAEMONS], any = false;
+                       err, sizeof err) != 0)
+        return cli_report(opts->json, 1, "usage", "%s", err);
+    bool selected[N_DAEMONS], answered[N_DAEMONS];
+    int only = val.set ? daemon_find(val.str) : -1;
+    if (val.set && only < 0)
+        return cli_report(opts->json, 1, "usage", "status: unknown daemon '%s'", val.str);
     for (size_t i = 0; i < N_DAEMONS; i++)
-        any |= selected[i] = !val.set || strcmp(val.str, daemons[i].name) == 0;
-    if (!any) {
-        fprintf(stderr, "invctl: status: unknown daemon '%s'\n", val.str);
-        return 1;
-    }
+        selected[i] = only < 0 || (int)i == only;
     client_reply_t replies[N_DAEMONS];
     memset(replies, 0, sizeof replies);
     int timeout = opts->timeout_set ? opts->timeout_ms : CLI_STATUS_TIMEOUT_MS;
@@ -237,30 +283,115 @@ cli_status_run(void *zctx, const cli_opts_t *opts)
     return rc;
 }
 
+/* The numbers a --wait follows in the daemon's Status; false when it did
+ * not answer (reported). */
+typedef struct {
+    bool rebuilding;
+    int64_t at, head, rebuilds;
+} rebuild_state_t;
+
+static bool
+rebuild_poll(void *zctx, const cli_opts_t *opts, cli_ep_t ep, rebuild_state_t *st)
+{
+    client_reply_t reply;
+    cli_request_t req = {.ep = ep, .type = "Status"};
+    if (cli_request_call(zctx, opts, &req, opts->timeout_ms, &reply) != 0)
+        return false;
+    mpread_t v;
+    *st = (rebuild_state_t){0};
+    if (mpread_find(&reply.body, "rebuilding", &v) == 0)
+        mpread_bool(&v, &st->rebuilding);
+    if (mpread_find(&reply.body, "rebuild_checkpoint", &v) == 0)
+        mpread_int(&v, &st->at);
+    if (mpread_find(&reply.body, "head", &v) == 0)
+        mpread_int(&v, &st->head);
+    if (mpread_find(&reply.body, "rebuilds", &v) == 0)
+        mpread_int(&v, &st->rebuilds);
+    client_reply_fini(&reply);
+    return true;
+}
+
+/* One progress line: "rebuilding projector: position 12000 of 20000
+ * (60%), 5000 events/s, ETA 2 s"; on a terminal rewritten in place, else a
+ * line each REBUILD_LINE_MS.  In doubles: a hostile reply's int64s cannot
+ * overflow anything. */
+static void
+rebuild_progress(const char *name, const rebuild_state_t *st, int64_t elapsed_ms, bool tty)
+{
+    /* a rebuild starts from position 0 */
+    double rate = elapsed_ms > 0 ? (double)st->at * 1000.0 / (double)elapsed_ms : 0;
+    double left = (double)st->head - (double)st->at;
+    char eta[48] = "?";
+    if (rate >= 1 && left >= 0 && left / rate < 1e9)
+        snprintf(eta, sizeof eta, "%.0f s", left / rate);
+    fprintf(stderr, "%srebuilding %s: position %lld of %lld (%d%%), %.0f events/s, ETA %s%s",
+            tty ? "\r" : "", name, (long long)st->at, (long long)st->head,
+            percent_of(st->at, st->head), rate > 0 && rate < 1e12 ? rate : 0, eta,
+            tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+#define REBUILD_POLL_MS 200
+#define REBUILD_LINE_MS 2000
+
+/* Follows the rebuild until the daemon swapped a new model in (its
+ * `rebuilds` passed `before`).  0; 1 when the daemon stopped answering; 2
+ * when it stopped rebuilding without a swap. */
+static int
+rebuild_wait(void *zctx, const cli_opts_t *opts, int d, int64_t before)
+{
+    bool tty = isatty(STDERR_FILENO);
+    int64_t start = proc_mono_ms(), last_line = -REBUILD_LINE_MS;
+    rebuild_state_t st;
+    while (!proc_stopping()) {
+        if (!rebuild_poll(zctx, opts, daemons[d].ep, &st))
+            return 1;
+        if (st.rebuilds > before) {
+            if (tty)
+                fputs("\r\033[K", stderr);
+            fprintf(
+                opts->json ? stderr : stdout, /* --json: stdout holds the reply alone */
+                "%s rebuilt: the new model is in use (rebuilt through position %lld in %.1f s)\n",
+                daemons[d].name, (long long)st.at, (double)(proc_mono_ms() - start) / 1000.0);
+            return 0;
+        }
+        if (!st.rebuilding)
+            return cli_report(opts->json, 2, "rebuild_failed",
+                              "%s stopped rebuilding without swapping a new model in (see its log)",
+                              daemons[d].name);
+        int64_t now = proc_mono_ms();
+        if (tty || now - last_line >= REBUILD_LINE_MS) {
+            rebuild_progress(daemons[d].name, &st, now - start, tty);
+            last_line = now;
+        }
+        zmq_poll(NULL, 0, REBUILD_POLL_MS); /* a sleep that a signal ends */
+    }
+    return cli_report(opts->json, 1, "interrupted", "interrupted while waiting for the rebuild");
+}
+
 int
 cli_rebuild_run(void *zctx, const cli_opts_t *opts)
 {
-    static const struct {
-        const char *name;
-        cli_ep_t ep;
-    } targets[] = {
-        {"projector", CLI_EP_PROJECTOR}, {"audit", CLI_EP_AUDIT}, {"alerts", CLI_EP_ALERT_API}};
+    static const arg_spec_t specs[] = {{.flag = "--wait", .kind = ARG_BOOL}};
+    arg_val_t wait;
     const char *pos[1];
     int n_pos;
     char err[256];
-    if (cli_args_parse("rebuild", NULL, 0, opts->argc - 1, opts->argv + 1, NULL, pos, 1, &n_pos,
-                       err, sizeof err) != 0) {
-        fprintf(stderr, "invctl: %s\n", err);
+    if (cli_args_parse("rebuild", specs, 1, opts->argc - 1, opts->argv + 1, &wait, pos, 1, &n_pos,
+                       err, sizeof err) != 0)
+        return cli_report(opts->json, 1, "usage", "%s", err);
+    int d = n_pos == 1 ? daemon_find(pos[0]) : -1;
+    if (d < 0 || !daemons[d].rebuilds)
+        return cli_report(opts->json, 1, "usage",
+                          "rebuild: expected projector, audit or alert (or projectors, audits, "
+                          "alerts)");
+    rebuild_state_t st = {0};
+    bool follow = wait.set || opts->wait;
+    if (follow && !rebuild_poll(zctx, opts, daemons[d].ep, &st))
         return 1;
-    }
-    for (size_t i = 0; n_pos == 1 && i < sizeof targets / sizeof targets[0]; i++) {
-        if (strcmp(pos[0], targets[i].name) != 0)
-            continue;
-        cli_request_t req = {.ep = targets[i].ep, .type = "Rebuild"};
-        /* A rebuild replays the whole store: give it longer than a query. */
-        return cli_request_run(zctx, opts, &req, opts->timeout_set ? opts->timeout_ms : 120000,
-                               NULL);
-    }
-    fprintf(stderr, "invctl: rebuild: expected projector, audit or alerts\n");
-    return 1;
+    /* Rebuild answers at once (the model is built behind it): the usual
+     * deadline, so that a daemon that is down is reported as such. */
+    cli_request_t req = {.ep = daemons[d].ep, .type = "Rebuild"};
+    int rc = cli_request_run(zctx, opts, &req, opts->timeout_ms, NULL);
+    return rc == 0 && follow ? rebuild_wait(zctx, opts, d, st.rebuilds) : rc;
 }

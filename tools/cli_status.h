@@ -1,14 +1,19 @@
 /* cli_status: the operator's view of the whole system, and rebuilds.
  *   status [--daemon NAME]   asks every daemon for {type:"Status"} at once
  *                            (short deadline each), prints one table
- *   rebuild projector|audit|alerts   sends {type:"Rebuild"} to the daemon
+ *   rebuild projector|audit|alert    sends {type:"Rebuild"} to the daemon
  * The table reads well-known keys from each reply, at the top level or one
  * map down: checkpoint (checkpoint|position), head (head|head_position),
  * lag events (lag_events|lag, else head - checkpoint), lag ms (lag_ms),
  * heartbeat age (heartbeat_age_ms|last_heartbeat_age_ms|heartbeat_ms),
- * outbox backlog (outbox_backlog|backlog|outbox_pending|outbox).  Missing
- * values print as "-".  A subscriber that is replacing its model says so
- * after its endpoint. */
+ * in_outbox (outbox_backlog|backlog|outbox_pending|outbox: events still in
+ * the outbox table, already published ones included until the relay
+ * deletes them), unpublished (unpublished: the relay's head - published).
+ * Missing values print as "-".  A subscriber that is replacing its model
+ * says so after its endpoint, with its progress in percent of the head.
+ *   rebuild NAME --wait      then follows Status until the new model is
+ *                            swapped in, with a progress line on stderr
+ * Daemon names are accepted singular or plural (alert, alerts). */
 #ifndef INV_CLI_STATUS_H
 #define INV_CLI_STATUS_H
 
@@ -28,7 +33,8 @@ typedef enum {
     ST_LAG_EVENTS,
     ST_LAG_MS,
     ST_HEARTBEAT_AGE,
-    ST_BACKLOG,
+    ST_BACKLOG,     /* headed in_outbox: events in the outbox table, published or not */
+    ST_UNPUBLISHED, /* events not published yet (the relay's "unpublished") */
     ST__COUNT
 } status_col_t;
 
@@ -40,7 +46,9 @@ typedef struct {
 /* Extracts the columns from a reply map. */
 void cli_status_extract(const mpread_t *reply, status_row_t *row);
 /* What the table says after the endpoint: "MODEL UNUSABLE, rebuilding"
- * (model_unusable), "rebuilding" (rebuilding), a note when the relay
+ * (model_unusable), "rebuilding" (rebuilding), each followed by " 61%"
+ * when the reply has rebuild_checkpoint and head (the text is valid until
+ * the next call), a note when the relay
  * reports 64 MiB or more of WAL not checkpointed (wal_frames,
  * wal_backfilled), else "". */
 const char *cli_status_note(const mpread_t *reply);

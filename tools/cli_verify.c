@@ -1,5 +1,6 @@
 /* cli_verify: see cli_verify.h. */
 #include "cli_verify.h"
+#include "cli_report.h"
 
 #include "eventstore.h"
 
@@ -27,21 +28,22 @@ cli_verify_run(void *zctx, const cli_opts_t *opts)
     if (opts->argc == 4 && strcmp(opts->argv[2], "--from") == 0)
         from = verify_position(opts->argv[3]);
     if ((opts->argc != 2 && opts->argc != 4) || from < 1) {
-        fprintf(stderr, "invctl: usage: invctl verify DB [--from P]   (P >= 1)\n");
-        return 1;
+        return cli_report(opts->json, 1, "usage", "usage: invctl verify DB [--from P]   (P >= 1)");
     }
     const char *db = opts->argv[1];
     struct stat sb;
     if (stat(db, &sb) != 0) {
-        fprintf(stderr, "invctl: verify: %s: %s\n", db, strerror(errno));
-        return 1;
+        return cli_report(opts->json, 1, "verify_failed", "verify: %s: %s", db, strerror(errno));
     }
     es_chain_state_t c;
     char err[256] = "";
     if (eventstore_verify_file(db, from, &c, err, sizeof err) != ERR_OK) {
-        fprintf(stderr, "invctl: verify: %s: %s\n", db, err);
-        return 1;
+        return cli_report(opts->json, 1, "verify_failed", "verify: %s: %s", db, err);
     }
+    if (c.bad_position && opts->json)
+        return cli_report(true, 2, "chain_broken",
+                          "chain broken at position %lld (%lld events checked intact before it)",
+                          (long long)c.bad_position, (long long)c.checked);
     if (c.bad_position) {
         printf("chain broken at position %lld: its hash does not follow from its bytes and the"
                " event before it (%lld events checked intact before it)\n",

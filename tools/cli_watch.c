@@ -3,6 +3,7 @@
 
 #include "bus.h"
 #include "cli_color.h"
+#include "cli_report.h"
 #include "codec.h"
 #include "evfeed.h"
 #include "jsonout.h"
@@ -91,6 +92,8 @@ cli_watch_format_alert(const mpread_t *al, bool color, char *buf, size_t cap)
              on ? sgr : "", label, on ? CLI_COLOR_RESET : "", pad > 0 ? pad : 0, "", pid, name,
              stock, thr, pos, corr);
 }
+
+#define WATCH_SILENCE_MS 3000 /* six heartbeats missed */
 
 typedef struct {
     bool alerts;       /* watching the alert PUB, else events */
@@ -184,6 +187,28 @@ watch_print(const watch_t *w, const cli_opts_t *opts, const bus_msg_t *m, int64_
     return printed;
 }
 
+/* Says on stderr when the relay has sent nothing for WATCH_SILENCE_MS
+ * (again every WATCH_SILENCE_MS) and when it is heard again.  True while
+ * it is silent.  heard: the last message's time (the start at first). */
+static bool
+watch_silence(const cli_opts_t *opts, int64_t heard, int64_t *said)
+{
+    int64_t now = proc_mono_ms(), quiet = now - heard;
+    if (quiet < WATCH_SILENCE_MS) {
+        if (*said) {
+            fprintf(stderr, "invctl: the relay at %s is heard again\n", opts->ep[CLI_EP_EVENTS]);
+            *said = 0;
+        }
+        return false;
+    }
+    if (now - *said >= WATCH_SILENCE_MS) {
+        fprintf(stderr, "invctl: no heartbeat from the relay at %s for %lld s (is it running?)\n",
+                opts->ep[CLI_EP_EVENTS], (long long)(quiet / 1000));
+        *said = now;
+    }
+    return true;
+}
+
 /* How long the next wait may be: 200 ms, less before `end` (0: none), 0
  * when end has passed. */
 static int64_t
@@ -203,10 +228,8 @@ watch_from(void *zctx, const cli_opts_t *opts, const watch_t *w)
     char err[512];
     evfeed_t *f = evfeed_new(zctx, opts->ep[CLI_EP_EVENTS], opts->ep[CLI_EP_RELAY], w->after,
                              opts->timeout_ms, err, sizeof err);
-    if (!f) {
-        fprintf(stderr, "invctl: watch: %s\n", err);
-        return 1;
-    }
+    if (!f)
+        return cli_report(opts->json, 1, "connection", "watch: %s", err);
     int64_t head = evfeed_start_head(f), printed = 0;
     int64_t end = w->for_ms > 0 ? proc_mono_ms() + w->for_ms : 0;
     int rc = 0;
@@ -217,8 +240,7 @@ watch_from(void *zctx, const cli_opts_t *opts, const watch_t *w)
         mpread_t ev;
         int got = evfeed_next(f, (int)wait, &ev, err, sizeof err);
         if (got < 0) {
-            fprintf(stderr, "invctl: watch: %s\n", err);
-            rc = 1;
+            rc = cli_report(opts->json, 1, "connection", "watch: %s", err);
             break;
         }
         if (got == 1 && watch_wants(w, &ev)) {
@@ -236,12 +258,15 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
 {
     cli_ep_t ep = w->alerts ? CLI_EP_ALERTS : CLI_EP_EVENTS;
     void *sub = bus_connect(zctx, ZMQ_SUB, opts->ep[ep]);
-    if (!sub) {
-        fprintf(stderr, "invctl: cannot connect to %s: %s\n", opts->ep[ep], zmq_strerror(errno));
-        return 1;
-    }
+    if (!sub)
+        return cli_report(opts->json, 1, "connection", "cannot connect to %s: %s", opts->ep[ep],
+                          zmq_strerror(errno));
     int64_t printed = 0, end = w->for_ms > 0 ? proc_mono_ms() + w->for_ms : 0;
+    int64_t heard = proc_mono_ms(), said = 0;
+    bool silent = false;
     while (!proc_stopping() && (w->count == 0 || printed < w->count)) {
+        if (!w->alerts) /* the alert PUB sends no heartbeats */
+            silent = watch_silence(opts, heard, &said);
         int64_t wait = watch_wait(end);
         if (wait == 0)
             break;
@@ -250,6 +275,7 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
             continue; /* time-out or EINTR: the loop condition decides */
         bus_msg_t m;
         while (bus_recv(sub, &m, ZMQ_DONTWAIT) == 0) {
+            heard = proc_mono_ms();
             printed += watch_print(w, opts, &m, w->count ? w->count - printed : INT64_MAX);
             bus_msg_close(&m);
             if (w->count && printed >= w->count)
@@ -257,22 +283,24 @@ watch_loop(void *zctx, const cli_opts_t *opts, const watch_t *w)
         }
     }
     bus_close(&sub);
-    return 0;
+    if (silent && opts->json) /* the stderr lines said it; stdout gets its object */
+        return cli_report(true, 1, "timeout",
+                          "no heartbeat from the relay at %s when the watch ended",
+                          opts->ep[CLI_EP_EVENTS]);
+    return silent ? 1 : 0;
 }
 
 /* --from POSITION|beginning into w->after: the first position wanted is
  * POSITION (inclusive, as kcat -o), beginning and 0 are position 1. */
 static int
-watch_parse_from(const arg_val_t *v, watch_t *w)
+watch_parse_from(const cli_opts_t *opts, const arg_val_t *v, watch_t *w)
 {
     int64_t n = 0;
     if (!v->set)
         return 0;
-    if (strcmp(v->str, "beginning") != 0 && (cli_parse_int(v->str, &n) != 0 || n < 0)) {
-        fprintf(stderr, "invctl: watch: --from expects a position >= 0 or 'beginning', got '%s'\n",
-                v->str);
-        return -1;
-    }
+    if (strcmp(v->str, "beginning") != 0 && (cli_parse_int(v->str, &n) != 0 || n < 0))
+        return cli_report(opts->json, -1, "usage",
+                          "watch: --from expects a position >= 0 or 'beginning', got '%s'", v->str);
     w->from_set = true;
     w->after = n > 0 ? n - 1 : 0;
     return 0;
@@ -310,25 +338,19 @@ cli_watch_run(void *zctx, const cli_opts_t *opts)
     int n_pos;
     char err[256];
     if (cli_args_parse("watch", specs, N_SPECS, opts->argc - 1, opts->argv + 1, vals, pos, 1,
-                       &n_pos, err, sizeof err) != 0) {
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
+                       &n_pos, err, sizeof err) != 0)
+        return cli_report(opts->json, 1, "usage", "%s", err);
     watch_t w = {.heartbeats = vals[2].set, .count = vals[0].num, .for_ms = vals[1].num,
                  .stream = vals[4].str, .type = vals[5].str, .correlation = vals[6].str,
                  .exit_at_head = vals[7].set};
     if (n_pos == 1 && strcmp(pos[0], "alerts") == 0)
         w.alerts = true;
-    else if (n_pos != 1 || strcmp(pos[0], "events") != 0) {
-        fprintf(stderr, "invctl: watch: expected 'events' or 'alerts'\n");
-        return 1;
-    }
-    if (watch_parse_from(&vals[3], &w) != 0)
+    else if (n_pos != 1 || strcmp(pos[0], "events") != 0)
+        return cli_report(opts->json, 1, "usage", "watch: expected 'events' or 'alerts'");
+    if (watch_parse_from(opts, &vals[3], &w) != 0)
         return 1;
     const char *refusal = watch_refusal(&w);
-    if (refusal) {
-        fprintf(stderr, "invctl: watch: %s\n", refusal);
-        return 1;
-    }
+    if (refusal)
+        return cli_report(opts->json, 1, "usage", "watch: %s", refusal);
     return w.from_set ? watch_from(zctx, opts, &w) : watch_loop(zctx, opts, &w);
 }

@@ -2,33 +2,129 @@
 #include "client.h"
 
 #include "bus.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* An ipc endpoint whose socket file does not exist: no daemon bound it. */
+static bool
+client_ipc_missing(const char *endpoint)
+{
+    struct stat sb;
+    return strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
+           stat(endpoint + 6, &sb) != 0 && errno == ENOENT;
+}
+
+/* A DEALER with a monitor (a PAIR at *mon) reporting connects and failed
+ * connect attempts, connected to endpoint.  NULL with errno on failure. */
+static void *
+client_dealer(void *zctx, const char *endpoint, int timeout_ms, void **mon)
+{
+    char name[64];
+    void *dealer = bus_socket(zctx, ZMQ_DEALER);
+    int linger = 0, connect_ms = timeout_ms < CLIENT_CONNECT_MS ? timeout_ms : CLIENT_CONNECT_MS;
+    *mon = NULL;
+    if (!dealer)
+        return NULL;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(dealer, ZMQ_CONNECT_TIMEOUT, &connect_ms, sizeof connect_ms);
+    snprintf(name, sizeof name, "inproc://client-monitor-%p", dealer);
+    if (zmq_socket_monitor(dealer, name, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) == 0 &&
+        (*mon = zmq_socket(zctx, ZMQ_PAIR)) != NULL) {
+        zmq_setsockopt(*mon, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_connect(*mon, name) != 0)
+            bus_close(mon);
+    }
+    if (zmq_connect(dealer, endpoint) != 0) {
+        int e = errno;
+        bus_close(mon);
+        bus_close(&dealer);
+        errno = e;
+    }
+    return dealer;
+}
+
+/* Reads one monitor event: its number (ZMQ_EVENT_*), 0 when unreadable. */
+static int
+client_monitor_event(void *mon)
+{
+    bus_msg_t m;
+    uint16_t event = 0;
+    if (bus_recv(mon, &m, ZMQ_DONTWAIT) != 0)
+        return 0;
+    if (m.count >= 1 && zmq_msg_size(&m.frames[0]) >= sizeof event)
+        memcpy(&event, zmq_msg_data(&m.frames[0]), sizeof event);
+    bus_msg_close(&m);
+    return event;
+}
+
+/* Receives the waiting reply: its body into *data (malloc'ed). */
+static client_rc_t
+client_take(void *dealer, void **data, size_t *n)
+{
+    bus_msg_t m;
+    if (bus_recv(dealer, &m, ZMQ_DONTWAIT) != 0)
+        return CLIENT_CONNECT;
+    const void *body = bus_body(&m, n);
+    *data = malloc(*n ? *n : 1);
+    if (*data)
+        memcpy(*data, body, *n);
+    bus_msg_close(&m);
+    return *data ? CLIENT_OK : CLIENT_CONNECT;
+}
+
+/* Waits for the reply on dealer, or a failed connect attempt on mon. */
+static client_rc_t
+client_wait(void *dealer, void *mon, int timeout_ms, void **data, size_t *n)
+{
+    int64_t end = proc_mono_ms() + timeout_ms;
+    bool connected = false;
+    for (;;) {
+        zmq_pollitem_t items[2] = {{dealer, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+        int64_t left = end - proc_mono_ms();
+        if (left <= 0)
+            return CLIENT_TIMEOUT;
+        int rc = zmq_poll(items, mon ? 2 : 1, (long)left);
+        if (rc < 0)
+            return errno == EINTR ? CLIENT_INTERRUPTED : CLIENT_CONNECT;
+        if (items[0].revents & ZMQ_POLLIN)
+            return client_take(dealer, data, n);
+        if (!mon || !(items[1].revents & ZMQ_POLLIN))
+            continue;
+        int event = client_monitor_event(mon);
+        if (event == ZMQ_EVENT_CONNECTED)
+            connected = true;
+        else if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            return connected ? CLIENT_LOST : CLIENT_UNREACHABLE;
+    }
+}
 
 client_rc_t
 client_call(void *zctx, const char *endpoint, const void *body, size_t len, int timeout_ms,
             client_reply_t *reply)
 {
     memset(reply, 0, sizeof *reply);
-    void *dealer = bus_connect(zctx, ZMQ_DEALER, endpoint);
+    if (client_ipc_missing(endpoint))
+        return CLIENT_NO_SOCKET;
+    void *mon, *dealer = client_dealer(zctx, endpoint, timeout_ms, &mon);
     if (!dealer)
         return CLIENT_CONNECT;
-    /* Do not queue the request forever when the peer is absent: a send to a
-     * DEALER with no connection blocks, so make it fail at the deadline. */
-    zmq_setsockopt(dealer, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
     void *data = NULL;
     size_t n = 0;
-    int rc = bus_request(dealer, body, len, timeout_ms, &data, &n);
+    /* not connected yet, the DEALER queues the request (ZMQ_IMMEDIATE off) */
+    client_rc_t rc = zmq_send(dealer, body, len, ZMQ_DONTWAIT) < 0
+                         ? CLIENT_CONNECT
+                         : client_wait(dealer, mon, timeout_ms, &data, &n);
     int e = errno;
+    bus_close(&mon);
     bus_close(&dealer);
     errno = e;
-    if (rc != 0)
-        return e == EINTR ? CLIENT_INTERRUPTED : e == EAGAIN ? CLIENT_TIMEOUT : CLIENT_CONNECT;
+    if (rc != CLIENT_OK)
+        return rc;
     const char *why;
     if (codec_reader_check(&reply->body, data, n, &why) != 0) {
         free(data);
@@ -57,6 +153,19 @@ client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int ti
         snprintf(buf, cap, "no reply from %s at %s within %d ms (is it running?)", daemon, endpoint,
                  timeout_ms);
         break;
+    case CLIENT_NO_SOCKET:
+        snprintf(buf, cap, "%s is not running: no socket file at %s", daemon, endpoint);
+        break;
+    case CLIENT_UNREACHABLE:
+        snprintf(buf, cap, "%s is not running: nothing accepts connections at %s", daemon,
+                 endpoint);
+        break;
+    case CLIENT_LOST:
+        snprintf(buf, cap,
+                 "lost the connection to %s at %s before its reply (the request may have been "
+                 "handled)",
+                 daemon, endpoint);
+        break;
     case CLIENT_CONNECT:
         snprintf(buf, cap, "cannot talk to %s at %s: %s", daemon, endpoint, zmq_strerror(errno));
         break;
@@ -68,6 +177,26 @@ client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int ti
         break;
     default:
         snprintf(buf, cap, "ok");
+    }
+}
+
+const char *
+client_code(client_rc_t rc)
+{
+    switch (rc) {
+    case CLIENT_TIMEOUT:
+        return "timeout";
+    case CLIENT_NO_SOCKET:
+    case CLIENT_UNREACHABLE:
+        return "unreachable";
+    case CLIENT_LOST:
+        return "connection_lost";
+    case CLIENT_BAD_REPLY:
+        return "bad_reply";
+    case CLIENT_INTERRUPTED:
+        return "interrupted";
+    default:
+        return "connection";
     }
 }
 

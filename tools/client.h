@@ -1,7 +1,23 @@
 /* client: one request, one reply, with a deadline.  A fresh DEALER per call
  * (so a late reply to a timed-out request can never be mistaken for the
- * answer to the next one); an unreachable daemon costs exactly timeout_ms,
- * never a hang.  Errors are printed by the caller from client_strerror(). */
+ * answer to the next one), never a hang.  Errors are printed by the caller
+ * from client_describe().
+ *
+ * A daemon that is not running is reported at once, not at the deadline
+ * (ZeroMQ connects lazily and retries for ever, so a send alone says
+ * nothing):
+ *  - ipc://PATH whose file does not exist (stat): CLIENT_NO_SOCKET before
+ *    any socket is made (the daemon unlinks it when it stops);
+ *  - nothing accepts the connection (tcp port closed, a stale ipc file):
+ *    a socket monitor on the DEALER sees ZMQ_EVENT_CONNECT_RETRIED, which
+ *    libzmq emits after each refused attempt (ECONNREFUSED), within
+ *    milliseconds on loopback: CLIENT_UNREACHABLE, or CLIENT_LOST when it
+ *    had connected and the peer went away before replying;
+ *  - a host that does not answer SYNs: ZMQ_CONNECT_TIMEOUT ends the attempt
+ *    after CLIENT_CONNECT_MS (or the deadline when shorter) and the retry
+ *    is reported as above.
+ * A daemon that accepts but does not answer (stopped with SIGSTOP, busy)
+ * costs the whole deadline: CLIENT_TIMEOUT. */
 #ifndef INV_CLIENT_H
 #define INV_CLIENT_H
 
@@ -11,11 +27,16 @@
 
 typedef enum {
     CLIENT_OK = 0,
-    CLIENT_TIMEOUT = -1,    /* no reply within the deadline */
-    CLIENT_CONNECT = -2,    /* bad endpoint or socket error */
-    CLIENT_BAD_REPLY = -3,  /* the reply is not one msgpack object */
-    CLIENT_INTERRUPTED = -4 /* SIGINT/SIGTERM while waiting */
+    CLIENT_TIMEOUT = -1,     /* no reply within the deadline */
+    CLIENT_CONNECT = -2,     /* bad endpoint or socket error */
+    CLIENT_BAD_REPLY = -3,   /* the reply is not one msgpack object */
+    CLIENT_INTERRUPTED = -4, /* SIGINT/SIGTERM while waiting */
+    CLIENT_NO_SOCKET = -5,   /* ipc endpoint without its socket file */
+    CLIENT_UNREACHABLE = -6, /* a connect attempt was refused */
+    CLIENT_LOST = -7         /* connected, then the peer went away */
 } client_rc_t;
+
+#define CLIENT_CONNECT_MS 1000 /* one TCP connect attempt at most */
 
 typedef struct {
     void *data; /* malloc'ed reply body */
@@ -33,6 +54,10 @@ void client_reply_fini(client_reply_t *reply);
 /* "no reply from query-service at tcp://... within 5000 ms (is it running?)" */
 void client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int timeout_ms,
                      char *buf, size_t cap);
+
+/* The JSON error code of a failure: "timeout", "unreachable",
+ * "connection_lost", "bad_reply", "interrupted", "connection". */
+const char *client_code(client_rc_t rc);
 
 /* The reply's "ok" field; false when absent or not a bool. */
 bool client_reply_ok(const client_reply_t *reply);

@@ -2,7 +2,8 @@
  * then one of the subcommand families (cli_commands, cli_queries,
  * cli_watch, cli_status, cli_backup); help, the man page and the completion
  * script come from cli_help.  Exit codes: 0 ok, 1 usage or connection error,
- * 2 rejected / ok=false, 3 accepted but --wait did not see it applied. */
+ * 2 rejected / ok=false / not found, 3 accepted but --wait did not see it applied,
+ * 4 a read older than --min-position (CLI_EXIT_STALE). */
 #include "cli.h"
 #include "cli_backup.h"
 #include "cli_color.h"
@@ -11,6 +12,7 @@
 #include "cli_help.h"
 #include "cli_manpage.h"
 #include "cli_queries.h"
+#include "cli_report.h"
 #include "cli_status.h"
 #include "cli_verify.h"
 #include "cli_watch.h"
@@ -29,17 +31,14 @@ help_run(const cli_opts_t *opts)
     bool is_help = opts->argc > 0 && strcmp(opts->argv[0], "help") == 0;
     const char *topic = is_help ? (opts->argc > 1 ? opts->argv[1] : NULL)
                                 : (opts->argc > 0 ? opts->argv[0] : NULL);
-    if (is_help && opts->argc > 2) {
-        fprintf(stderr, "invctl: help takes one command (try: invctl help)\n");
-        return 1;
-    }
+    if (is_help && opts->argc > 2)
+        return cli_report(opts->json, 1, "usage", "help takes one command (try: invctl help)");
     if (!topic) {
         cli_help_overview(stdout);
     } else if (is_help && strcmp(topic, "--man") == 0) {
         cli_manpage_write(stdout, INV_VERSION);
     } else if (cli_help_command(stdout, topic) != 0) {
-        fprintf(stderr, "invctl: no command '%s' (try: invctl help)\n", topic);
-        return 1;
+        return cli_report(opts->json, 1, "usage", "no command '%s' (try: invctl help)", topic);
     }
     return 0;
 }
@@ -47,10 +46,9 @@ help_run(const cli_opts_t *opts)
 static int
 completion_run(const cli_opts_t *opts)
 {
-    if (opts->argc != 2 || strcmp(opts->argv[1], "bash") != 0) {
-        fprintf(stderr, "invctl: completion: only 'bash' is known (invctl completion bash)\n");
-        return 1;
-    }
+    if (opts->argc != 2 || strcmp(opts->argv[1], "bash") != 0)
+        return cli_report(opts->json, 1, "usage",
+                          "completion: only 'bash' is known (invctl completion bash)");
     cli_completion_bash(stdout);
     return 0;
 }
@@ -81,8 +79,19 @@ dispatch(void *zctx, const cli_opts_t *opts)
     for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++)
         if (strcmp(operations[i].name, sub) == 0)
             return operations[i].run(zctx, opts);
-    fprintf(stderr, "invctl: unknown subcommand '%s' (try: invctl help)\n", sub);
-    return 1;
+    if (sub[0] == '-')
+        return cli_report(opts->json, 1, "usage", "unknown option '%s' (try: invctl help)", sub);
+    return cli_report(opts->json, 1, "usage", "unknown subcommand '%s' (try: invctl help)", sub);
+}
+
+/* Whether --json is among the words (when they did not parse). */
+static bool
+json_asked(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
 }
 
 int
@@ -90,10 +99,8 @@ main(int argc, char **argv)
 {
     cli_opts_t opts;
     char err[512];
-    if (cli_parse(argc, argv, &opts, err, sizeof err) != 0) {
-        fprintf(stderr, "invctl: %s\n", err);
-        return 1;
-    }
+    if (cli_parse(argc, argv, &opts, err, sizeof err) != 0)
+        return cli_report(json_asked(argc, argv), 1, "usage", "%s", err);
     if (opts.version || (opts.argc > 0 && strcmp(opts.argv[0], "version") == 0)) {
         printf("invctl %s\n", INV_VERSION);
         return 0;
@@ -104,15 +111,13 @@ main(int argc, char **argv)
         return completion_run(&opts);
     if (opts.argc == 0) {
         cli_help_overview(stderr);
-        return 1;
+        return cli_report(opts.json, 1, "usage", "no subcommand given");
     }
     cli_color_setup(opts.color);
     proc_install_signals();
     void *zctx = zmq_ctx_new();
-    if (!zctx) {
-        fprintf(stderr, "invctl: cannot create a ZeroMQ context\n");
-        return 1;
-    }
+    if (!zctx)
+        return cli_report(opts.json, 1, "connection", "cannot create a ZeroMQ context");
     int rc = dispatch(zctx, &opts);
     zmq_ctx_term(zctx);
     return rc;

@@ -171,6 +171,14 @@ pretty_scalar(const mpread_t *o, const char *key, size_t key_len, bool cell, cha
     }
 }
 
+/* A key as a cell into buf; its length. */
+static size_t
+pretty_scalar_len(const mpread_t *key, char *buf, size_t cap)
+{
+    pretty_scalar(key, NULL, 0, true, buf, cap);
+    return strlen(buf);
+}
+
 /* One item of pretty_inline as text into val (key: its map key, or NULL). */
 static void
 inline_item(const mpread_t *key, const mpread_t *v, bool map, char *val, size_t cap)
@@ -206,7 +214,13 @@ pretty_inline(const mpread_t *o, char *buf, size_t cap)
         inline_item(map ? &key : NULL, &v, map, val, sizeof val);
         if (map) {
             char kt[64];
-            pretty_scalar(&key, NULL, 0, true, kt, sizeof kt);
+            size_t kn = pretty_scalar_len(&key, kt, sizeof kt);
+            mpval_t mv;
+            mpread_t mr = v;
+            /* money shows in units, and says so: price=19.99, not price_cents=19.99 */
+            if (is_money(kt, kn) && mpread_value(&mr, &mv) == 0 && mv.type == MP_INT &&
+                (mv.neg || mv.u <= INT64_MAX))
+                kt[kn - strlen("_cents")] = '\0';
             k += (size_t)snprintf(buf + k, cap - k, "%s%s=%s", i ? " " : "", kt, val);
         } else
             k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", val);

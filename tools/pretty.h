@@ -41,7 +41,8 @@ size_t pretty_text(const char *str, size_t n, char *buf, size_t cap);
 /* Formats cents as "19.99" / "-0.05". */
 void pretty_money(int64_t cents, char *buf, size_t cap);
 
-/* A flat one-line rendering of a map: "k=v k=v" (nested maps in {}). */
+/* A flat one-line rendering of a map: "k=v k=v" (nested maps in {});
+ * money in units under its key without "_cents" (price=19.99). */
 void pretty_inline(const mpread_t *o, char *buf, size_t cap);
 
 #endif

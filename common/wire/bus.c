@@ -32,7 +32,7 @@ bus_max_msg(int type)
     }
 }
 
-static void *
+void *
 bus_socket(void *ctx, int type)
 {
     void *s = zmq_socket(ctx, type);

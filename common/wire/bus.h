@@ -59,6 +59,9 @@ typedef struct {
 /* Creates a socket of `type` with the options above and binds or connects it
  * to `endpoint`.  Returns NULL (errno set) on failure. */
 void *bus_bind(void *ctx, int type, const char *endpoint);
+/* The same socket, neither bound nor connected (to set more options or a
+ * monitor first).  NULL (errno set) on failure. */
+void *bus_socket(void *ctx, int type);
 void *bus_connect(void *ctx, int type, const char *endpoint);
 /* Closes *sock if not NULL and nulls it. */
 void bus_close(void **sock);

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RPC_KEYS_MAX 8 /* keys a cursor protocol indexes */
+#define RPC_KEYS_MAX 10 /* keys a cursor protocol indexes */
 
 /* How an endpoint's protocol frames, decodes and refuses a request. */
 typedef struct {

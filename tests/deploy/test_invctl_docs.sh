@@ -65,7 +65,7 @@ expect "watch" invctl wa
 expect "events alerts" invctl watch ""
 expect "--exit-at-head --events-ep --expected-version" invctl watch events --e
 expect "command relay projector query audit alert" invctl status --daemon ""
-expect "projector audit alerts" invctl rebuild ""
+expect "projector audit alert" invctl rebuild ""
 expect "auto always never" invctl --color ""
 expect "--qty --query-ep" invctl --timeout-ms 500 sell p1 --q
 expect "sell" invctl --json sel

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +132,103 @@ static inline void
 itest_path_in(const harness_t *h, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", harness_dir(h), name);
+}
+
+/* Runs invctl with every endpoint of h and then args (NULL-terminated):
+ * stdout into <tmp>/out_name, stderr into <tmp>/err_name (NULL: into
+ * out_name too).  Its exit status; -1 when it ran over 20 s (killed).
+ * *ms (may be NULL): how long it ran. */
+static inline int
+itest_invctl(harness_t *h, const char *out_name, const char *err_name, const char *const *args,
+             int64_t *ms)
+{
+    static const char *const eps[][2] = {
+        {"--command-ep", "command"},     {"--query-ep", "query"},
+        {"--audit-ep", "audit"},         {"--alerts-ep", "alerts"},
+        {"--alert-api-ep", "alert-api"}, {"--projector-ep", "projector"},
+        {"--relay-ep", "catchup"},       {"--events-ep", "events"}};
+    char *argv[64], out[512], err[512];
+    int n = 0, status;
+    argv[n++] = (char *)harness_binary("invctl");
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        argv[n++] = (char *)eps[i][0];
+        argv[n++] = (char *)harness_endpoint(h, eps[i][1]);
+    }
+    for (int i = 0; args[i]; i++) {
+        cr_assert_lt(n, 63, "too many invctl arguments");
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    itest_path_in(h, out_name, out, sizeof out);
+    itest_path_in(h, err_name ? err_name : out_name, err, sizeof err);
+    int64_t start = proc_mono_ms(), deadline = start + 20000;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = err_name ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644) : fd;
+        dup2(fd, 1);
+        dup2(fe, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    cr_assert_gt(pid, 0, "fork");
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (proc_mono_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        harness_sleep_ms(5);
+    }
+    if (ms)
+        *ms = proc_mono_ms() - start;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Runs `invctl watch events --count 1` (stdout and stderr into out_path)
+ * while produce(i) makes an event every 200 ms (the subscription takes
+ * effect some time after the connect), until the watcher exits or
+ * ITEST_WAIT_MS passed.  Its exit status; -1 when it had to be killed. */
+static inline int
+itest_watch_one_event(harness_t *h, const char *out_path, void (*produce)(int i))
+{
+    char *argv[] = {(char *)harness_binary("invctl"),
+                    "--events-ep",
+                    (char *)harness_endpoint(h, "events"),
+                    "watch",
+                    "events",
+                    "--count",
+                    "1",
+                    NULL};
+    pid_t pid = itest_start(argv, out_path, true);
+    cr_assert_gt(pid, 0);
+    int status = -1;
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    for (int i = 0; proc_mono_ms() < deadline; i++) {
+        produce(i);
+        int64_t until = proc_mono_ms() + 200;
+        pid_t done = 0;
+        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
+            harness_sleep_ms(5);
+        if (done == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* The file at path into buf (NUL-terminated, cut at cap - 1 bytes); the
+ * test fails when it cannot be read.  Returns buf. */
+static inline char *
+itest_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s cannot be read", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
 }
 
 /* Lines of the file at path containing needle; -1 when it cannot be read. */

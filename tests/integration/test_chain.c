@@ -128,11 +128,7 @@ invctl_verify(char *out, size_t cap)
     snprintf(out_path, sizeof out_path, "%s/verify.out", harness_dir(h));
     char *argv[] = {(char *)harness_binary("invctl"), "verify", db, NULL};
     int rc = itest_run(argv, out_path, true);
-    FILE *f = fopen(out_path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    itest_read_file(out_path, out, cap);
     return rc;
 }
 

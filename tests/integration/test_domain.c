@@ -131,6 +131,15 @@ view(const char *cid, const char *pid)
     return itest_accept(h, &c);
 }
 
+/* One more view of p1 (itest_watch_one_event's producer). */
+static void
+view_p1(int i)
+{
+    char cid[32];
+    snprintf(cid, sizeof cid, "view-%d", i);
+    view(cid, "p1");
+}
+
 static int64_t
 review(const char *cid, const char *pid, const char *rid, int64_t rating, const char *comment)
 {
@@ -275,48 +284,12 @@ ids_of(const msgpack_object *items, const char *key, char *out, size_t cap)
 
 /* ---- invctl ----------------------------------------------------------------- */
 
-/* Waits up to timeout_ms for pid; the exit status, or -1 (then killed). */
-static int
-wait_tool(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = proc_mono_ms() + timeout_ms;
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (proc_mono_ms() >= deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        harness_sleep_ms(5);
-    }
-}
-
 /* Runs invctl with the harness endpoints and the given arguments (NULL-
  * terminated); output into <tmp>/<out_name>. */
 static int
 invctl(const char *out_name, const char *const *args)
 {
-    static const char *const eps[][2] = {
-        {"--command-ep", "command"},     {"--query-ep", "query"},
-        {"--audit-ep", "audit"},         {"--alerts-ep", "alerts"},
-        {"--alert-api-ep", "alert-api"}, {"--projector-ep", "projector"},
-        {"--relay-ep", "catchup"},       {"--events-ep", "events"}};
-    char *argv[48];
-    int n = 0;
-    argv[n++] = (char *)harness_binary("invctl");
-    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
-        argv[n++] = (char *)eps[i][0];
-        argv[n++] = (char *)harness_endpoint(h, eps[i][1]);
-    }
-    for (int i = 0; args[i]; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    char out[512];
-    itest_path_in(h, out_name, out, sizeof out);
-    return wait_tool(itest_start(argv, out, true), 20000);
+    return itest_invctl(h, out_name, NULL, args, NULL);
 }
 
 static void
@@ -909,35 +882,8 @@ Test(domain, history_and_as_of)
     cr_assert(itest_file_has(path, "1499"), "invctl product --as-of TIME (%s)", path);
 
     /* invctl watch events --count 1 prints the next event */
-    char *argv[] = {(char *)harness_binary("invctl"),
-                    "--events-ep",
-                    (char *)harness_endpoint(h, "events"),
-                    "watch",
-                    "events",
-                    "--count",
-                    "1",
-                    NULL};
     tool_out("watch.out", path, sizeof path);
-    pid_t pid = itest_start(argv, path, true);
-    cr_assert_gt(pid, 0);
-    /* the subscription takes effect at some point after the connect: keep
-     * producing events until the watcher has printed one and exited */
-    int status = -1, views = 0;
-    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
-    while (proc_mono_ms() < deadline) {
-        char cid[32];
-        snprintf(cid, sizeof cid, "view-%d", views++);
-        view(cid, "p1");
-        int64_t until = proc_mono_ms() + 200;
-        pid_t done = 0;
-        while (proc_mono_ms() < until && (done = waitpid(pid, &status, WNOHANG)) == 0)
-            harness_sleep_ms(5);
-        if (done == pid)
-            break;
-    }
-    if (!(WIFEXITED(status)))
-        kill(pid, SIGKILL), waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invctl watch did not finish");
+    cr_assert_eq(itest_watch_one_event(h, path, view_p1), 0, "invctl watch did not finish");
     cr_assert(itest_file_has(path, "ProductViewed") && itest_file_has(path, "product-p1"),
               "invctl watch printed the event (%s)", path);
     finish();

@@ -384,6 +384,23 @@ Test(cli, status_notes_a_model_being_replaced)
     }
 }
 
+Test(cli, status_shows_a_rebuilds_progress_in_percent)
+{
+    /* rebuild_checkpoint, head: hostile values too (no overflow, 0..100) */
+    const int64_t at[4][2] = {{50, 200}, {200, 200}, {INT64_MAX, 7}, {-5, INT64_MAX}};
+    const char *notes[4] = {"rebuilding 25%", "rebuilding 100%", "rebuilding 100%", "rebuilding"};
+    for (int i = 0; i < 4; i++) {
+        codec_writer_t w;
+        codec_writer_init(&w);
+        codec_map_open(&w);
+        codec_map_bool(&w, "rebuilding", true);
+        codec_map_int(&w, "rebuild_checkpoint", at[i][0]);
+        codec_map_int(&w, "head", at[i][1]);
+        codec_map_close(&w);
+        expect_note(&w, notes[i]);
+    }
+}
+
 Test(cli, status_notes_a_wal_held_back)
 {
     const int64_t wal[3][2] = {{20000, 19000}, {20000, 3616}, {16384, 0}};
