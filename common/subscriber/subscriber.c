@@ -1,10 +1,14 @@
 /* subscriber: see subscriber.h.
  *
- * State machine in one loop: poll the SUB socket and the control socket;
- * drain up to batch_max live messages into one transaction;
- * whenever the next expected position is not what arrives (or a heartbeat
- * shows a head beyond the checkpoint), commit what we have and catch up
- * synchronously through the catch-up endpoint, page by page.
+ * State machine in one loop: poll the SUB socket, the control socket and
+ * the catch-up sockets awaiting a reply; drain up to batch_max live
+ * messages into one transaction; whenever the next expected position is
+ * not what arrives (or a heartbeat shows a head beyond the checkpoint),
+ * commit what we have and catch up through the catch-up endpoint, page by
+ * page.  Nothing waits for the relay: a page requested and not answered yet
+ * is a state of its own (pagefetch.h), left at once and polled for by the
+ * loop, so control requests are answered within a loop turn whatever the
+ * relay does (issue 24).
  *
  * The states of the live model (the flags that hold them in brackets) and
  * the functions that move between them; the decisions themselves are pure
@@ -39,15 +43,33 @@
  * (sub_rebuild_start): the live model keeps being written while the new
  * generation is built beside it (rebuild.c), and the swap waits until both
  * reached the head.  UNUSABLE without rebuild support (a --mode once run)
- * stops the daemon instead (s->failed).  Every state answers control
- * requests between turns; a catch-up turn is at most CATCHUP_PAGES_PER_TURN
- * pages. */
+ * stops the daemon instead (s->failed).
+ *
+ * VERIFYING, CATCHING UP and REBUILDING read pages through sub_fetch_page,
+ * which never waits: a page not in yet returns SUB_WAIT and the state waits
+ * for it (the live model's requests on s->fetch, with s->catching_up set
+ * for the catch-up; the rebuild's on s->rebuild_fetch, so that neither
+ * drops the other's request):
+ *
+ *   VERIFYING, CATCHING UP, REBUILDING
+ *        |                       ^
+ *        | sub_fetch_page: the   | the reply came (the loop polls its socket,
+ *        | reply is not in yet   | pagefetch_update): the next turn applies it;
+ *        v                       | or none came by cfg.catchup_timeout_ms (3 s):
+ *   AWAITING A PAGE -------------+ the socket is replaced (a late reply is never
+ *   [s->catching_up; pagefetch     received), RETRY_BACKOFF_MS of back-off, and
+ *    IN FLIGHT]                    the page is asked for again
+ *
+ * Every state answers control requests at every turn, the first thing
+ * after the poll; a catch-up turn is at most CATCHUP_PAGES_PER_TURN pages,
+ * fewer when the next page's reply is not in. */
 #include "subscriber.h"
 
 #include "chain.h"
 #include "fileid.h"
 #include "log.h"
 #include "modeldb.h"
+#include "pagefetch.h"
 #include "proc.h"
 #include "rebuild.h"
 #include "rpc.h"
@@ -62,6 +84,8 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Default of cfg.catchup_timeout_ms: a catch-up reply is awaited this long;
+ * the loop serves the control socket and the event socket meanwhile. */
 #define CATCHUP_TIMEOUT_MS 3000
 #define RETRY_BACKOFF_MS 500
 #define CATCHUP_PAGES_PER_TURN 8
@@ -86,8 +110,8 @@ struct subscriber {
     const subscriber_ops_t *ops;
     void *model;
     void *sub;              /* SUB on the relay */
-    void *catchup;          /* DEALER on the catch-up endpoint, recreated after a time-out */
-    int64_t prefetch_after; /* `after` of the request in flight on catchup, -1 none */
+    pagefetch_t *fetch;     /* the live model's catch-up and verify requests */
+    pagefetch_t *rebuild_fetch; /* the rebuild's, on a socket of its own */
     int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
@@ -97,6 +121,7 @@ struct subscriber {
     int64_t tx_last;     /* position of the last event applied in the open batch */
     int64_t tx_recorded; /* its recorded_at */
     int64_t tx_count;
+    int tx_pages;        /* catch-up pages applied into the open batch */
     char tx_event_id[EVENT_ID_MAX + 1]; /* event_id of the last event applied in the batch */
     bool verified;                      /* the model's checkpoint event is the store's (G15) */
     char fingerprint[EVENT_ID_MAX + 1]; /* the model's checkpoint event_id, while verifying */
@@ -105,6 +130,7 @@ struct subscriber {
     int64_t retry_at_ms;                /* after a failure, no catch-up before this time */
     rebuild_t *rebuild;                 /* generations and rebuilds (rebuild.h), owned */
     bool synced;                        /* one catch-up reached the head */
+    bool catching_up;                   /* a catch-up waits for its page's reply (s->fetch) */
     bool failed;                        /* stopping because the model cannot go on */
     event_t ev;                         /* scratch: decoded event (large, so not on the stack) */
     codec_writer_t w;
@@ -193,9 +219,10 @@ subscriber_new(void *zctx, const subscriber_config_t *cfg, const subscriber_ops_
         s->cfg.commit_linger_ms = COMMIT_LINGER_MS;
     if (s->cfg.commit_linger_ms > 10000)
         s->cfg.commit_linger_ms = 10000;
+    if (s->cfg.catchup_timeout_ms <= 0)
+        s->cfg.catchup_timeout_ms = CATCHUP_TIMEOUT_MS;
     s->ops = ops;
     s->model = model;
-    s->prefetch_after = -1;
     s->rebuild = rebuild_new(ops, s->cfg.sync);
     if (!s->rebuild) {
         free(s);
@@ -215,7 +242,8 @@ subscriber_destroy(subscriber_t **sp)
     sqlite3_finalize(s->hash_st);
     bus_close(&s->monitor);
     bus_close(&s->sub);
-    bus_close(&s->catchup);
+    pagefetch_destroy(&s->fetch);
+    pagefetch_destroy(&s->rebuild_fetch);
     codec_writer_fini(&s->w);
     rebuild_destroy(&s->rebuild);
     free(s);
@@ -459,6 +487,7 @@ sub_apply(subscriber_t *s, const event_t *ev)
         }
         s->in_tx = true;
         s->tx_count = 0;
+        s->tx_pages = 0;
         s->tx_started_ms = proc_mono_ms();
         memcpy(s->tx_hash, s->cp_hash, CHAIN_HASH_LEN);
         s->tx_hash_known = s->cp_hash_known;
@@ -484,14 +513,6 @@ sub_apply(subscriber_t *s, const event_t *ev)
 }
 
 /* ---- catch-up ------------------------------------------------------------ */
-
-static void
-sub_reconnect_catchup(subscriber_t *s)
-{
-    s->prefetch_after = -1;
-    bus_close(&s->catchup);
-    s->catchup = bus_connect(s->zctx, ZMQ_DEALER, s->cfg.catchup_ep);
-}
 
 /* A catch-up page: its events at a cursor, and how many there are. */
 typedef struct {
@@ -530,42 +551,9 @@ sub_apply_page(subscriber_t *s, sub_page_t *page)
 
 typedef int (*page_fn)(subscriber_t *s, sub_page_t *page);
 
-/* Requests one page after `after` and hands its events to fn.  Returns what
- * fn returns (events applied, 0 at the head), or -1 on failure. */
-/* Sends a ReadEvents request for the page after `after`. */
-static int
-sub_request_page(subscriber_t *s, int64_t after)
-{
-    codec_writer_reset(&s->w);
-    codec_map_open(&s->w);
-    codec_map_str(&s->w, "type", "ReadEvents");
-    codec_map_int(&s->w, "after", after);
-    codec_map_int(&s->w, "limit", s->cfg.catchup_page);
-    codec_map_close(&s->w);
-    if (!s->catchup || zmq_send(s->catchup, s->w.buf.data, s->w.buf.size, 0) < 0)
-        return -1;
-    s->prefetch_after = after;
-    return 0;
-}
-
-/* Waits for the reply to the outstanding request; malloc'ed into *reply. */
-static int
-sub_await_page(subscriber_t *s, void **reply, size_t *len)
-{
-    zmq_pollitem_t item = {s->catchup, 0, ZMQ_POLLIN, 0};
-    s->prefetch_after = -1;
-    if (zmq_poll(&item, 1, CATCHUP_TIMEOUT_MS) <= 0)
-        return -1;
-    bus_msg_t m;
-    if (bus_recv(s->catchup, &m, 0) != 0)
-        return -1;
-    const void *body = bus_body(&m, len);
-    *reply = malloc(*len ? *len : 1);
-    if (*reply)
-        memcpy(*reply, body, *len);
-    bus_msg_close(&m);
-    return *reply ? 0 : -1;
-}
+/* What sub_fetch_page returns while the reply is not in yet: the request
+ * stays outstanding, and the loop polls for it (pagefetch.h). */
+#define SUB_WAIT (-2)
 
 /* Position of the last event in a page, or -1 (decoded into s->ev). */
 static int64_t
@@ -644,26 +632,22 @@ sub_head_below(subscriber_t *s, int64_t head)
     s->verified = false;
 }
 
-/* Gets the page after `after` (asked for already when it was prefetched) and
- * hands its events to fn; when the page is full, the next page is requested
- * before fn runs, so the relay reads while we apply.  Returns what fn returns
- * (events applied, 0 at the head), or -1 on failure. */
+/* Gets the page after `after` through f (asked for already when it was
+ * prefetched; another request outstanding there is dropped) and hands its
+ * events to fn; when the page is full, the next page is requested before
+ * fn runs, so the relay reads while we apply.  Never waits: returns
+ * SUB_WAIT while the reply is not in, what fn returns (events applied, 0 at
+ * the head), or -1 on failure (no reply by the deadline included). */
 static int
-sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
+sub_fetch_page(subscriber_t *s, pagefetch_t *f, int64_t after, page_fn fn)
 {
-    if (s->prefetch_after != after) {
-        if (s->prefetch_after >= 0)
-            sub_reconnect_catchup(s); /* a stale prefetch: drop its reply */
-        if (sub_request_page(s, after) != 0) {
-            sub_reconnect_catchup(s);
-            return -1;
-        }
-    }
     void *reply = NULL;
     size_t len = 0;
-    if (sub_await_page(s, &reply, &len) != 0) {
+    pagefetch_result_t got = pagefetch_take(f, after, proc_mono_ms(), &reply, &len);
+    if (got == PAGEFETCH_WAITING)
+        return SUB_WAIT;
+    if (got == PAGEFETCH_FAILED) {
         LOG_W(NULL, "catch-up endpoint %s did not answer; will retry", s->cfg.catchup_ep);
-        sub_reconnect_catchup(s);
         return -1;
     }
     const char *why;
@@ -682,11 +666,11 @@ sub_fetch_page(subscriber_t *s, int64_t after, page_fn fn)
         sub_head_below(s, head);
         int64_t last = sub_page_last(s, &page);
         if (page.n >= (uint32_t)s->cfg.catchup_page && last > after)
-            sub_request_page(s, last);
+            pagefetch_ask(f, last, proc_mono_ms()); /* a failure shows at its take */
         rc = fn(s, &page);
     } else {
         LOG_W(NULL, "catch-up reply unusable (%s)", why);
-        sub_reconnect_catchup(s); /* drops any stale reply still in flight */
+        pagefetch_reset(f); /* drops anything else the relay sent on that socket */
     }
     free(reply);
     return rc;
@@ -721,7 +705,8 @@ sub_verify_page(subscriber_t *s, sub_page_t *page)
  * an older backup, or another store behind the same endpoints, is caught
  * here before anything is applied).  A model that does not match is
  * replaced by a rebuild.  0 when the catch-up may go on, -1 when it was not
- * settled (retried later) or the model is being replaced. */
+ * settled (the reply is not in yet, or retried later) or the model is
+ * being replaced. */
 static int
 sub_verify(subscriber_t *s)
 {
@@ -732,8 +717,10 @@ sub_verify(subscriber_t *s)
                                          sizeof s->fingerprint) != SQLITE_OK)
             return -1;
         int rc = substate_needs_check(s->st.checkpoint, s->fingerprint)
-                     ? sub_fetch_page(s, s->st.checkpoint - 1, sub_verify_page)
+                     ? sub_fetch_page(s, s->fetch, s->st.checkpoint - 1, sub_verify_page)
                      : 0;
+        if (rc == SUB_WAIT)
+            return -1;
         if (rc < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             return -1;
@@ -749,38 +736,47 @@ sub_verify(subscriber_t *s)
 }
 
 /* Commits the open batch, then pages until the checkpoint reaches the head
- * known at the time.  Leaves the retry timer set on failure. */
+ * known at the time, or until a page's reply is not in yet: the next call
+ * goes on from there, into the same batch (held open while its catch-up
+ * waits, unless the model must be verified first).  The batch commits
+ * every `turn` pages, at the head and on failure (then with the retry timer
+ * set), and a call applies at most `turn` pages: the loop keeps answering
+ * control requests while a long catch-up is under way. */
 static void
 sub_catch_up(subscriber_t *s, const char *reason)
 {
+    bool held = s->catching_up && s->verified;
+    s->catching_up = false; /* from here on its batch commits as a live one would */
     if (proc_mono_ms() < s->retry_at_ms || s->st.unusable)
         return;
-    if (sub_commit_batch(s) != 0 || sub_verify(s) != 0)
+    if ((!held && sub_commit_batch(s) != 0) || sub_verify(s) != 0)
         return;
     int64_t from = s->st.checkpoint;
-    int64_t total = 0;
-    /* A bounded number of pages per call: the loop keeps answering Status
-     * and control requests while a long catch-up is under way. */
     int turn = s->cfg.once ? CATCHUP_PAGES_PER_TURN_ONCE : CATCHUP_PAGES_PER_TURN;
-    for (int pages = 0; pages < turn; pages++) {
-        if (proc_stopping())
+    for (int pages = 0; pages < turn && !proc_stopping(); pages++) {
+        int n = sub_fetch_page(s, s->fetch, sub_next(s) - 1, sub_apply_page);
+        if (n == SUB_WAIT) {
+            s->catching_up = true; /* the loop polls for the reply, then calls again */
             break;
-        int n = sub_fetch_page(s, sub_next(s) - 1, sub_apply_page);
+        }
         if (n < 0) {
             s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
             break;
         }
-        total += n;
+        if (s->in_tx && ++s->tx_pages >= turn && sub_commit_batch(s) != 0) {
+            s->synced = false;
+            break;
+        }
         if (n == 0 || sub_next(s) - 1 >= s->st.head) {
             s->synced = true;
             break;
         }
     }
-    if (sub_commit_batch(s) != 0)
+    if (!s->catching_up && sub_commit_batch(s) != 0)
         s->synced = false;
-    if (total > 0 || s->st.checkpoint != from)
+    if (s->st.checkpoint != from)
         LOG_I(NULL, "caught up (%s): %lld events, checkpoint %lld -> %lld, head %lld", reason,
-              (long long)total, (long long)from, (long long)s->st.checkpoint,
+              (long long)(s->st.checkpoint - from), (long long)from, (long long)s->st.checkpoint,
               (long long)s->st.head);
 }
 
@@ -827,7 +823,8 @@ sub_rebuild_step(subscriber_t *s)
     }
     if (proc_mono_ms() < s->retry_at_ms)
         return;
-    if (sub_fetch_page(s, at, sub_rebuild_page) < 0) {
+    int rc = sub_fetch_page(s, s->rebuild_fetch, at, sub_rebuild_page);
+    if (rc < 0 && rc != SUB_WAIT) {
         s->retry_at_ms = proc_mono_ms() + RETRY_BACKOFF_MS;
         rebuild_page_failed(s->rebuild);
     }
@@ -1118,21 +1115,108 @@ subscriber_handle_control(subscriber_t *s, rpc_request_t *req)
 static bool
 sub_lingering(const subscriber_t *s)
 {
-    return s->in_tx && !rebuild_model(s->rebuild) && !s->cfg.once;
+    return s->in_tx && !s->catching_up && !rebuild_model(s->rebuild) && !s->cfg.once;
 }
 
-/* How long the loop may sleep: not past an open batch's commit time. */
+/* Whether the loop waits for something: a catch-up reply in flight, or the
+ * end of a back-off. */
+static bool
+sub_awaiting(const subscriber_t *s, int64_t now)
+{
+    return pagefetch_socket(s->fetch) || pagefetch_socket(s->rebuild_fetch) ||
+           now < s->retry_at_ms;
+}
+
+/* The sooner of a wait t and `left` (ms, -1: nothing to wait for). */
+static int64_t
+sub_sooner(int64_t t, int64_t left)
+{
+    return left >= 0 && left < t ? left : t;
+}
+
+/* How long the loop may sleep: not past an open batch's commit time, a
+ * catch-up reply's deadline or the end of a back-off; not at all while a
+ * rebuild or a once run has work that waits for nothing. */
 static long
 sub_poll_timeout(const subscriber_t *s)
 {
-    if (rebuild_model(s->rebuild) || s->cfg.once)
-        return 0;
-    if (!s->in_tx)
-        return 200;
-    int64_t left = s->tx_started_ms + s->cfg.commit_linger_ms - proc_mono_ms();
-    if (left > LINGER_DRAIN_MS && sub_lingering(s))
-        left = LINGER_DRAIN_MS;
-    return left > 0 ? (long)left : 0;
+    int64_t now = proc_mono_ms();
+    int64_t t = 200;
+    if (s->in_tx && !s->catching_up) { /* a catch-up's batch waits for its page */
+        t = s->tx_started_ms + s->cfg.commit_linger_ms - now;
+        if (t > LINGER_DRAIN_MS && sub_lingering(s))
+            t = LINGER_DRAIN_MS;
+    }
+    if ((rebuild_model(s->rebuild) || s->cfg.once) && !sub_awaiting(s, now))
+        t = 0;
+    t = sub_sooner(t, pagefetch_wait_ms(s->fetch, now));
+    t = sub_sooner(t, pagefetch_wait_ms(s->rebuild_fetch, now));
+    t = sub_sooner(t, now < s->retry_at_ms ? s->retry_at_ms - now : -1);
+    return t > 0 ? (long)t : 0;
+}
+
+/* The catch-up sockets awaiting a reply, as poll items; how many (0..2). */
+static int
+sub_fetch_items(const subscriber_t *s, zmq_pollitem_t *items)
+{
+    int n = 0;
+    void *sock = pagefetch_socket(s->fetch);
+    if (sock)
+        items[n++] = (zmq_pollitem_t){sock, 0, ZMQ_POLLIN, 0};
+    if ((sock = pagefetch_socket(s->rebuild_fetch)))
+        items[n++] = (zmq_pollitem_t){sock, 0, ZMQ_POLLIN, 0};
+    return n;
+}
+
+/* One turn of the loop after its poll (rc; events_in: the event socket was
+ * readable): live events, catch-up, the batch's commit time, the rebuild. */
+static void
+sub_turn(subscriber_t *s, int rc, bool events_in)
+{
+    int64_t now = proc_mono_ms();
+    pagefetch_update(s->fetch, now);
+    pagefetch_update(s->rebuild_fetch, now);
+    sub_check_file(s);
+    sub_monitor_drain(s);
+    bool due = s->in_tx && !s->catching_up && now - s->tx_started_ms >= s->cfg.commit_linger_ms;
+    bool live = due || events_in || (rc == 0 && sub_lingering(s));
+    if (live && sub_drain_live(s)) {
+        if (!s->catching_up)
+            s->st.gaps++; /* a catch-up that waits for its page is not started again */
+        sub_catch_up(s, "gap");
+    } else if (substate_behind(s->st.head, sub_next(s)) || (s->cfg.once && !s->synced) ||
+               s->catching_up)
+        sub_catch_up(s, "behind head");
+    else if (!s->verified)
+        sub_catch_up(s, "check");
+    if (due)
+        sub_commit_batch(s);
+    if (rebuild_model(s->rebuild) && s->model)
+        sub_rebuild_step(s);
+    else if (s->st.unusable && !rebuild_model(s->rebuild) && proc_mono_ms() >= s->retry_at_ms)
+        sub_rebuild_begin(s); /* the last attempt failed or was abandoned */
+}
+
+/* The event socket and its monitor, and the catch-up requests (the
+ * rebuild's on a socket of its own, so that neither drops the other's
+ * request).  0 or -1 (logged). */
+static int
+sub_connect(subscriber_t *s)
+{
+    const subscriber_config_t *c = &s->cfg;
+    s->sub = bus_connect(s->zctx, ZMQ_SUB, c->events_ep);
+    s->fetch = pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
+    s->rebuild_fetch =
+        pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
+    if (!s->sub || !s->fetch || !s->rebuild_fetch) {
+        LOG_E(NULL, "cannot connect to %s / %s", c->events_ep, c->catchup_ep);
+        return -1;
+    }
+    if (sub_monitor_open(s) != 0)
+        LOG_W(NULL, "cannot watch the event socket (%s): a relay restarted on another store is "
+                    "noticed only by its head",
+              zmq_strerror(errno));
+    return 0;
 }
 
 /* At start: PRAGMA quick_check of the live model (damage inside its
@@ -1179,48 +1263,26 @@ subscriber_run(subscriber_t *s)
     sub_check_at_start(s);
     if (s->failed)
         return -1;
-    s->sub = bus_connect(s->zctx, ZMQ_SUB, s->cfg.events_ep);
-    sub_reconnect_catchup(s);
-    if (s->sub && sub_monitor_open(s) != 0)
-        LOG_W(NULL, "cannot watch the event socket (%s): a relay restarted on another store is "
-                    "noticed only by its head",
-              zmq_strerror(errno));
-    if (!s->sub || !s->catchup) {
-        LOG_E(NULL, "cannot connect to %s / %s", s->cfg.events_ep, s->cfg.catchup_ep);
+    if (sub_connect(s) != 0)
         return -1;
-    }
     LOG_I(NULL, "%s starting at checkpoint %lld; following %s, catch-up %s", s->cfg.name,
           (long long)s->st.checkpoint, s->cfg.events_ep, s->cfg.catchup_ep);
     sub_catch_up(s, "start");
     while (!proc_stopping() && !(s->cfg.once && s->synced && s->st.checkpoint >= s->st.head)) {
-        zmq_pollitem_t items[2];
-        int n = 0;
+        zmq_pollitem_t items[4];
+        int n = 0, ic = -1;
         items[n++] = (zmq_pollitem_t){s->sub, 0, sub_lingering(s) ? 0 : ZMQ_POLLIN, 0};
-        if (s->control)
+        if (s->control) {
+            ic = n;
             items[n++] = (zmq_pollitem_t){s->control, 0, ZMQ_POLLIN, 0};
+        }
+        n += sub_fetch_items(s, items + n);
         int rc = zmq_poll(items, n, sub_poll_timeout(s));
         if (rc < 0 && errno != EINTR)
             break;
-        sub_check_file(s);
-        sub_monitor_drain(s);
-        bool due = s->in_tx && proc_mono_ms() - s->tx_started_ms >= s->cfg.commit_linger_ms;
-        bool live =
-            due || (rc > 0 && (items[0].revents & ZMQ_POLLIN)) || (rc == 0 && sub_lingering(s));
-        if (live && sub_drain_live(s)) {
-            s->st.gaps++;
-            sub_catch_up(s, "gap");
-        } else if (substate_behind(s->st.head, sub_next(s)) || (s->cfg.once && !s->synced))
-            sub_catch_up(s, "behind head");
-        else if (!s->verified)
-            sub_catch_up(s, "check");
-        if (due)
-            sub_commit_batch(s);
-        if (s->control && (items[1].revents & ZMQ_POLLIN))
-            sub_on_control(s);
-        if (rebuild_model(s->rebuild) && s->model)
-            sub_rebuild_step(s);
-        else if (s->st.unusable && !rebuild_model(s->rebuild) && proc_mono_ms() >= s->retry_at_ms)
-            sub_rebuild_begin(s); /* the last attempt failed or was abandoned */
+        if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
+            sub_on_control(s); /* first: a request waits for nothing else */
+        sub_turn(s, rc, rc > 0 && (items[0].revents & ZMQ_POLLIN));
         sub_publish(s);
     }
     if (rebuild_model(s->rebuild))

@@ -76,6 +76,8 @@ typedef struct {
     int batch_max;          /* events per transaction, e.g. 1000 */
     int catchup_page;       /* events per catch-up request, e.g. 1000 */
     int commit_linger_ms;   /* a live batch waits this long for more events (0: 3) */
+    int catchup_timeout_ms; /* a catch-up reply is awaited this long (0: 3000); the
+                               control and event sockets are served meanwhile */
     bool once;              /* catch up to the head, then return from run */
     modeldb_sync_t sync;    /* applied to every model written (modeldb_set_sync) */
     metrics_t *metrics;     /* may be NULL: inv_events_applied_total, the lag, rebuilds and

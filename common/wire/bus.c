@@ -192,6 +192,27 @@ bus_send(void *sock, const char *topic, const void *body, size_t len, int flags)
 }
 
 int
+bus_recv_body(void *sock, int flags, void **body, size_t *len)
+{
+    bus_msg_t m;
+    if (bus_recv(sock, &m, flags) != 0)
+        return -1;
+    size_t n;
+    const void *b = bus_body(&m, &n);
+    *body = malloc(n ? n : 1);
+    if (*body) {
+        memcpy(*body, b, n);
+        *len = n;
+    }
+    bus_msg_close(&m);
+    if (!*body) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+int
 bus_request(void *dealer, const void *body, size_t len, int timeout_ms, void **reply,
             size_t *reply_len)
 {
@@ -204,19 +225,5 @@ bus_request(void *dealer, const void *body, size_t len, int timeout_ms, void **r
             errno = EAGAIN;
         return -1;
     }
-    bus_msg_t m;
-    if (bus_recv(dealer, &m, 0) != 0)
-        return -1;
-    size_t n;
-    const void *b = bus_body(&m, &n);
-    *reply = malloc(n ? n : 1);
-    if (!*reply) {
-        bus_msg_close(&m);
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(*reply, b, n);
-    *reply_len = n;
-    bus_msg_close(&m);
-    return 0;
+    return bus_recv_body(dealer, 0, reply, reply_len);
 }

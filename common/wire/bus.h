@@ -75,6 +75,11 @@ void bus_close(void **sock);
  * with errno (EAGAIN, EINTR, ETERM); on -1 nothing needs closing. */
 int bus_recv(void *sock, bus_msg_t *m, int flags);
 void bus_msg_close(bus_msg_t *m);
+/* Receives one whole message and hands out a copy of its body: *body
+ * malloc'ed (the caller frees it), *len its bytes.  flags as bus_recv.
+ * Returns 0, or -1 with errno (EAGAIN, EINTR, ETERM, ENOMEM); nothing is
+ * held then. */
+int bus_recv_body(void *sock, int flags, void **body, size_t *len);
 /* The last frame (the body) of a received message. */
 const void *bus_body(const bus_msg_t *m, size_t *len);
 /* The i-th frame as text compared to s (topic checks). */

@@ -51,6 +51,7 @@ inv_integration_test(test_chain ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cha
 target_link_libraries(test_chain PRIVATE PkgConfig::SQLITE)
 inv_integration_test(test_hostile ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_hostile.c)
 inv_integration_test(test_security ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_security.c)
+inv_integration_test(test_relay_down ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_relay_down.c)
 inv_integration_test(test_invctl_use ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_invctl_use.c)
 
 # The local launcher (deploy/inventory-local) on the real daemons.

@@ -480,6 +480,11 @@ typedef struct {
     pthread_t thread;
     codec_writer_t w;
     atomic_int tamper_at; /* > 0: the event at this position goes out with a changed name */
+    atomic_int received;  /* ReadEvents read, answered or not */
+    atomic_bool silent;   /* requests are read and never answered (a relay that hangs) */
+    atomic_int late_nth;  /* > 0: the request with this number (1: the first), -1: each, is... */
+    atomic_int late_ms;   /* ...answered this late */
+    atomic_int copies;    /* replies sent per request (0: 1) */
 } relay_t;
 
 /* Packs the event at index i as the relay sends it: with its chain hash,
@@ -528,7 +533,9 @@ relay_answer(relay_t *r, bus_msg_t *m)
         relay_pack(r, &r->w, after + i);
     /* a subscriber that dropped a prefetched page reconnected: its old
      * socket is gone, and the reply with it, as with the real relay */
-    bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size);
+    int copies = atomic_load(&r->copies);
+    for (int i = 0; i < (copies > 0 ? copies : 1); i++)
+        bus_reply_to(r->router, m, n_env, r->w.buf.data, r->w.buf.size);
     atomic_fetch_add(&r->requests, 1);
 }
 
@@ -541,10 +548,14 @@ relay_main(void *arg)
         if (zmq_poll(&item, 1, 20) <= 0)
             continue;
         bus_msg_t m;
-        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) == 0) {
+        if (bus_recv(r->router, &m, ZMQ_DONTWAIT) != 0)
+            continue;
+        int nth = atomic_fetch_add(&r->received, 1) + 1, late_nth = atomic_load(&r->late_nth);
+        if (nth == late_nth || late_nth < 0)
+            usleep((useconds_t)atomic_load(&r->late_ms) * 1000);
+        if (!atomic_load(&r->silent))
             relay_answer(r, &m);
-            bus_msg_close(&m);
-        }
+        bus_msg_close(&m);
     }
     return NULL;
 }
@@ -569,6 +580,8 @@ typedef struct {
     subscriber_config_t cfg;
     subscriber_t *sub;
     char events_ep[96], catchup_ep[96];
+    void *control; /* the runtime's control ROUTER (world_control), NULL: none */
+    char control_ep[96];
 } world_t;
 
 /* A model on a new modeldb at path. */
@@ -658,6 +671,7 @@ world_fini(world_t *x)
     atomic_store(&r->stop, true);
     pthread_join(r->thread, NULL);
     subscriber_destroy(&x->sub);
+    bus_close(&x->control);
     bus_close(&r->router);
     bus_close(&r->pub);
     zmq_ctx_term(r->zctx);
@@ -819,5 +833,166 @@ Test(subscriber, a_model_of_another_history_is_rebuilt_and_swapped_in, .timeout 
     cr_assert_eq(model_checkpoint(&x), 10);
     char target[PATH_MAX];
     cr_assert_gt(readlink(x.path, target, sizeof target), 0, "the live name is a symlink");
+    world_fini(&x);
+}
+
+/* ---- a catch-up request outstanding -------------------------------------- */
+
+/* Makes the world's runtime again from x->cfg (nothing ran yet). */
+static void
+world_remake(world_t *x)
+{
+    subscriber_destroy(&x->sub);
+    x->sub = subscriber_new(x->relay.zctx, &x->cfg, &db_ops, x->live);
+    cr_assert_not_null(x->sub);
+}
+
+/* Gives the world's runtime a catch-up deadline of ms and a control
+ * ROUTER. */
+static void
+world_control(world_t *x, int catchup_timeout_ms)
+{
+    x->cfg.catchup_timeout_ms = catchup_timeout_ms;
+    world_remake(x);
+    snprintf(x->control_ep, sizeof x->control_ep, "inproc://control-%p", (void *)x);
+    x->control = bus_bind(x->relay.zctx, ZMQ_ROUTER, x->control_ep);
+    cr_assert_not_null(x->control);
+    subscriber_set_control(x->sub, x->control, NULL, NULL);
+}
+
+/* Asks the runtime's control socket for Status on a DEALER of its own,
+ * waiting at most timeout_ms: the checkpoint it reports, or -1 when no
+ * answer came. */
+static int64_t
+control_checkpoint(world_t *x, int timeout_ms)
+{
+    void *d = bus_connect(x->relay.zctx, ZMQ_DEALER, x->control_ep);
+    cr_assert_not_null(d);
+    codec_writer_t w;
+    codec_writer_init(&w);
+    codec_map_open(&w);
+    codec_map_str(&w, "type", "Status");
+    codec_map_close(&w);
+    void *reply = NULL;
+    size_t len = 0;
+    int64_t checkpoint = -1;
+    if (bus_request(d, w.buf.data, w.buf.size, timeout_ms, &reply, &len) == 0) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        const char *why;
+        cr_assert_eq(codec_parse(reply, len, &u, &why), 0);
+        cr_assert_eq(codec_get_int(codec_map_get(&u.data, "checkpoint"), &checkpoint), 0);
+        msgpack_unpacked_destroy(&u);
+    }
+    free(reply);
+    bus_close(&d);
+    codec_writer_fini(&w);
+    return checkpoint;
+}
+
+#define POLLS 20
+#define POLL_TIMEOUT_MS 100
+
+/* The poller of the control test, on its own thread while the runtime
+ * runs: Status POLLS times while the relay is silent, then the relay
+ * answers again, and the runtime is stopped once it reports the head. */
+typedef struct {
+    world_t *x;
+    int answered;       /* polls answered within POLL_TIMEOUT_MS */
+    int64_t slowest_ms; /* the longest a poll took */
+    int64_t reached;    /* the checkpoint reported last */
+} poller_t;
+
+static void *
+poll_scenario(void *arg)
+{
+    poller_t *p = arg;
+    relay_t *r = &p->x->relay;
+    while (atomic_load(&r->received) < 1)
+        usleep(1000); /* the runtime's first request is out, unanswered */
+    for (int i = 0; i < POLLS; i++) {
+        int64_t t0 = proc_mono_ms();
+        p->answered += control_checkpoint(p->x, POLL_TIMEOUT_MS) >= 0;
+        int64_t took = proc_mono_ms() - t0;
+        p->slowest_ms = took > p->slowest_ms ? took : p->slowest_ms;
+        usleep(30000);
+    }
+    atomic_store(&r->silent, false);
+    int64_t deadline = proc_mono_ms() + 10000;
+    while ((p->reached = control_checkpoint(p->x, 1000)) < 10 && proc_mono_ms() < deadline)
+        usleep(10000);
+    proc_request_stop();
+    return NULL;
+}
+
+/* Every position of the world's store applied once, in order, from first. */
+static void
+assert_applied_once_in_order(world_t *x, int first)
+{
+    cr_assert_eq(model_checkpoint(x), 10);
+    cr_assert_eq(x->live->n_seen, 10 - first + 1);
+    for (int i = 0; i < x->live->n_seen; i++)
+        cr_assert_eq(x->live->seen[i], first + i, "in order, each once");
+}
+
+Test(subscriber, control_is_answered_while_a_catch_up_waits_for_its_reply, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 5, "e5", false); /* the model is checked first, through the relay */
+    world_control(&x, 300);                 /* deadlines and back-offs pass during the polls */
+    atomic_store(&x.relay.silent, true);
+    poller_t p = {.x = &x};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, poll_scenario, &p), 0);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(p.answered, POLLS, "%d of %d polls answered (slowest %lld ms)", p.answered,
+                 POLLS, (long long)p.slowest_ms);
+    cr_assert_geq(atomic_load(&x.relay.received), 2, "the request timed out and was asked again");
+    cr_assert_eq(p.reached, 10, "the catch-up went on once the relay answered");
+    assert_applied_once_in_order(&x, 6);
+    world_fini(&x);
+}
+
+Test(subscriber, a_reply_after_its_deadline_is_not_applied, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 5, "e5", false);
+    world_control(&x, 300);
+    atomic_store(&x.relay.late_nth, 2); /* the first page after the check... */
+    atomic_store(&x.relay.late_ms, 800); /* ...comes after its deadline, to a closed socket */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, stop_later, (void *)(intptr_t)2500), 0);
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    pthread_join(t, NULL);
+    cr_assert_geq(atomic_load(&x.relay.received), 4, "the late page was asked again");
+    assert_applied_once_in_order(&x, 6);
+    world_fini(&x);
+}
+
+Test(subscriber, a_reply_to_an_older_request_is_not_applied, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 0, "", true);
+    atomic_store(&x.relay.copies, 2); /* a page's second copy answers the next request */
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    assert_applied_once_in_order(&x, 1);
+    world_fini(&x);
+}
+
+Test(subscriber, a_catch_up_batch_stays_open_while_its_next_page_is_awaited, .timeout = 30)
+{
+    world_t x;
+    world_init(&x, 10, 10, 0, "", true);
+    x.cfg.batch_max = 100; /* only the catch-up decides when to commit */
+    world_remake(&x);
+    atomic_store(&x.relay.late_nth, -1);
+    atomic_store(&x.relay.late_ms, 30); /* every page is awaited, well within its deadline */
+    cr_assert_eq(subscriber_run(x.sub), 0);
+    subscriber_status_t st;
+    subscriber_status(x.sub, &st);
+    cr_assert_eq(st.commits, 1, "4 pages, one commit at the head (not one per wait): %lld",
+                 (long long)st.commits);
+    assert_applied_once_in_order(&x, 1);
     world_fini(&x);
 }
