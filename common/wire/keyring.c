@@ -262,7 +262,8 @@ allowlist_parse(const char *text, size_t len, allowlist_t *out, char *why, size_
             a.entries[a.n++] = e;
         at += n + (nl ? 1 : 0);
     }
-    qsort(a.entries, a.n, sizeof *a.entries, entry_cmp);
+    if (a.n > 1) /* qsort of NULL is undefined, even of 0 entries */
+        qsort(a.entries, a.n, sizeof *a.entries, entry_cmp);
     for (size_t i = 1; i < a.n; i++)
         if (strcmp(a.entries[i - 1].key, a.entries[i].key) == 0) {
             snprintf(why, cap, "allow-list names key %.8s... twice", a.entries[i].key);
@@ -334,8 +335,12 @@ keyring_pair(const char *dir, const char *name, bool pub, keypair_t *k, char *wh
     }
     if (keypair_read(path, k, why, cap) != 0)
         return -1;
-    if (!pub || keyring_path(path, sizeof path, dir, name, ".pub") != 0 || access(path, F_OK) == 0)
+    if (!pub || keyring_path(path, sizeof path, dir, name, ".pub") != 0)
         return created;
+    if (created)
+        unlink(path); /* the public key of a pair that is gone */
+    else if (access(path, F_OK) == 0)
+        return 0;
     char text[KEY_Z85_LEN + 2];
     snprintf(text, sizeof text, "%.40s\n", k->public_z85);
     if (write_new_file(path, text, 0644) != 0 && errno != EEXIST) {
@@ -359,6 +364,29 @@ keyring_allow_text(char *text, size_t cap, const keypair_t *keys, const char *co
                                i < n - 1 ? "daemon" : "operator", keys[i].public_z85, names[i]);
 }
 
+/* Appends to an existing allow-list the daemons' keys made anew (a lost
+ * key file replaced); the operator's is the operator's to add. */
+static int
+keyring_allow_fresh(const char *path, const keypair_t *keys, const char *const *names,
+                    const bool *fresh, char *why, size_t cap)
+{
+    FILE *f = NULL;
+    for (int i = 0; i < KEYRING_N_DAEMONS; i++) {
+        if (!fresh[i])
+            continue;
+        if (!f && !(f = fopen(path, "ae"))) {
+            snprintf(why, cap, "cannot add to %s: %s", path, strerror(errno));
+            return -1;
+        }
+        fprintf(f, "daemon %s %s\n", keys[i].public_z85, names[i]);
+    }
+    if (f && fclose(f) != 0) {
+        snprintf(why, cap, "cannot add to %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int
 keyring_init(const char *dir, char *why, size_t cap)
 {
@@ -369,16 +397,20 @@ keyring_init(const char *dir, char *why, size_t cap)
     const char *names[KEYRING_N_DAEMONS + 1] = KEYRING_DAEMONS;
     names[KEYRING_N_DAEMONS] = "operator";
     keypair_t keys[KEYRING_N_DAEMONS + 1];
+    bool fresh[KEYRING_N_DAEMONS + 1];
     int created = 0;
     for (int i = 0; i <= KEYRING_N_DAEMONS; i++) {
         int rc = keyring_pair(dir, names[i], i < KEYRING_N_DAEMONS, &keys[i], why, cap);
         if (rc < 0)
             return -1;
+        fresh[i] = rc > 0;
         created += rc;
     }
     char path[4096], text[4096];
-    if (keyring_path(path, sizeof path, dir, "allow", "") != 0 || access(path, F_OK) == 0)
+    if (keyring_path(path, sizeof path, dir, "allow", "") != 0)
         return created;
+    if (access(path, F_OK) == 0)
+        return keyring_allow_fresh(path, keys, names, fresh, why, cap) == 0 ? created : -1;
     keyring_allow_text(text, sizeof text, keys, names, KEYRING_N_DAEMONS + 1);
     if (write_new_file(path, text, 0600) != 0 && errno != EEXIST) {
         snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));

@@ -92,7 +92,8 @@ void allowlist_fini(allowlist_t *a);
 /* Creates what is missing in the keyring folder dir (the folder 0700, each
  * daemon's key pair and public key, operator.key, and an allow-list naming
  * the daemons' keys as daemon and the operator's as operator); leaves what
- * exists.  Safe to run from several processes at once (files are created
+ * exists, but a daemon's key pair made anew (its file was lost) gets a new
+ * .pub and a daemon line appended to an existing allow-list.  Safe to run from several processes at once (files are created
  * under temporary names and linked into place).  Returns the number of
  * files created (>= 0), or -1 with the reason in why. */
 int keyring_init(const char *dir, char *why, size_t cap);
