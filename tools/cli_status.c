@@ -370,6 +370,28 @@ rebuild_wait(void *zctx, const cli_opts_t *opts, int d, int64_t before)
 }
 
 int
+cli_reload_keys_run(void *zctx, const cli_opts_t *opts)
+{
+    const char *pos[1];
+    int n_pos, worst = 0;
+    char err[256];
+    if (cli_args_parse("reload-keys", NULL, 0, opts->argc - 1, opts->argv + 1, NULL, pos, 1, &n_pos,
+                       err, sizeof err) != 0)
+        return cli_report(opts->json, 1, "usage", "%s", err);
+    int only = n_pos == 1 ? daemon_find(pos[0]) : -1;
+    if (n_pos == 1 && only < 0)
+        return cli_report(opts->json, 1, "usage", "reload-keys: no daemon called %s", pos[0]);
+    for (size_t i = 0; i < N_DAEMONS; i++) {
+        if (only >= 0 && (int)i != only)
+            continue;
+        cli_request_t req = {.ep = daemons[i].ep, .type = "ReloadKeys"};
+        int rc = cli_request_run(zctx, opts, &req, opts->timeout_ms, NULL);
+        worst = rc > worst ? rc : worst;
+    }
+    return worst;
+}
+
+int
 cli_rebuild_run(void *zctx, const cli_opts_t *opts)
 {
     static const arg_spec_t specs[] = {{.flag = "--wait", .kind = ARG_BOOL}};

@@ -55,5 +55,9 @@ const char *cli_status_note(const mpread_t *reply);
 
 int cli_status_run(void *zctx, const cli_opts_t *opts);
 int cli_rebuild_run(void *zctx, const cli_opts_t *opts);
+/* reload-keys [DAEMON]: ReloadKeys to one daemon or every one (security.h:
+ * each re-reads its allow-list).  0, 1 when a daemon could not be asked, 2
+ * when one refused (its old list stays in force). */
+int cli_reload_keys_run(void *zctx, const cli_opts_t *opts);
 
 #endif

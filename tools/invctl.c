@@ -63,6 +63,7 @@ static const struct {
     {"watch", cli_watch_run},
     {"status", cli_status_run},
     {"rebuild", cli_rebuild_run},
+    {"reload-keys", cli_reload_keys_run},
     {"backup", cli_backup_run},
     {"verify", cli_verify_run},
     {"keygen", cli_keygen_run},

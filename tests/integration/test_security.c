@@ -341,4 +341,11 @@ Test(security, invctl_names_a_refusal_and_a_forbidden_request, .init = setup, .f
     const char *sold[] = {"--key", writer_key, "register-supplier", "s-sec", "--name",
                           "Secure Supplies", NULL};
     cr_assert_eq(itest_invctl(h, "writer.out", NULL, sold, NULL), 0, "a writer was refused");
+    /* reload-keys: operators only */
+    const char *reload[] = {"reload-keys", NULL};
+    cr_assert_eq(itest_invctl(h, "reload.out", NULL, reload, NULL), 0, "the operator's reload");
+    const char *reload_as_reader[] = {"--key", reader_key, "reload-keys", "query", NULL};
+    cr_assert_eq(itest_invctl(h, "reload-reader.out", NULL, reload_as_reader, NULL), 2);
+    itest_path_in(h, "reload-reader.out", err, sizeof err);
+    cr_assert(itest_file_has(err, "forbidden: role reader cannot ReloadKeys"), "%s", err);
 }
