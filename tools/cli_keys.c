@@ -9,9 +9,9 @@
 
 /* The daemon whose key pair serves each endpoint (keyring.h). */
 static const char *const ep_server[CLI_EP__COUNT] = {
-    [CLI_EP_COMMAND] = "command",     [CLI_EP_QUERY] = "query", [CLI_EP_AUDIT] = "audit",
-    [CLI_EP_ALERTS] = "alert",        [CLI_EP_ALERT_API] = "alert",
-    [CLI_EP_PROJECTOR] = "projector", [CLI_EP_RELAY] = "relay", [CLI_EP_EVENTS] = "relay",
+    [CLI_EP_COMMAND] = "command", [CLI_EP_QUERY] = "query",     [CLI_EP_AUDIT] = "audit",
+    [CLI_EP_ALERTS] = "alert",    [CLI_EP_ALERT_API] = "alert", [CLI_EP_PROJECTOR] = "projector",
+    [CLI_EP_RELAY] = "relay",     [CLI_EP_EVENTS] = "relay",
 };
 
 int

@@ -77,8 +77,8 @@ cli_status_extract(const mpread_t *reply, status_row_t *row)
     /* a hostile reply's head and checkpoint can be any int64: a difference
      * that does not fit is left out, not wrapped */
     if (!row->has[ST_LAG_EVENTS] && row->has[ST_HEAD] && row->has[ST_CHECKPOINT])
-        row->has[ST_LAG_EVENTS] = !__builtin_sub_overflow(row->val[ST_HEAD], row->val[ST_CHECKPOINT],
-                                                          &row->val[ST_LAG_EVENTS]);
+        row->has[ST_LAG_EVENTS] = !__builtin_sub_overflow(
+            row->val[ST_HEAD], row->val[ST_CHECKPOINT], &row->val[ST_LAG_EVENTS]);
 }
 
 /* Sends Status to every selected daemon at once and collects the replies

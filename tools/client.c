@@ -109,7 +109,7 @@ client_wait(void *dealer, void *mon, int timeout_ms, void **data, size_t *n)
                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
             return CLIENT_REFUSED;
         else if (event == ZMQ_EVENT_CONNECT_RETRIED)
-            return !connected                         ? CLIENT_UNREACHABLE
+            return !connected                     ? CLIENT_UNREACHABLE
                    : security_on() && !handshaken ? CLIENT_REFUSED
                                                   : CLIENT_LOST;
     }

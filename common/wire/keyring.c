@@ -112,7 +112,8 @@ read_small_file(const char *path, size_t *len, char *why, size_t cap)
     bool bad = !buf || ferror(f) || n > KEYRING_FILE_MAX;
     fclose(f);
     if (bad) {
-        snprintf(why, cap, "cannot read %s: %s", path, buf ? "over 1 MiB or unreadable" : "no memory");
+        snprintf(why, cap, "cannot read %s: %s", path,
+                 buf ? "over 1 MiB or unreadable" : "no memory");
         free(buf);
         return NULL;
     }
@@ -148,10 +149,10 @@ keypair_read(const char *path, keypair_t *k, char *why, size_t cap)
     if (!text)
         return -1;
     char derived[KEY_Z85_LEN + 1];
-    int rc = key_line(text, "public", k->public_z85) == 0 &&
-                     key_line(text, "secret", k->secret_z85) == 0
-                 ? 0
-                 : -1;
+    int rc =
+        key_line(text, "public", k->public_z85) == 0 && key_line(text, "secret", k->secret_z85) == 0
+            ? 0
+            : -1;
     free(text);
     if (rc != 0) {
         snprintf(why, cap, "%s is not a key pair file (public and secret Z85 lines)", path);
@@ -352,16 +353,15 @@ keyring_pair(const char *dir, const char *name, bool pub, keypair_t *k, char *wh
 
 /* The allow-list text naming every pair in keys (daemons, then operator). */
 static void
-keyring_allow_text(char *text, size_t cap, const keypair_t *keys, const char *const *names,
-                   int n)
+keyring_allow_text(char *text, size_t cap, const keypair_t *keys, const char *const *names, int n)
 {
     size_t at = (size_t)snprintf(text, cap,
                                  "# who may connect: ROLE <Z85 public key> [name]\n"
                                  "# roles: reader, writer, operator, daemon "
                                  "(docs/protocol.md, section 13)\n");
     for (int i = 0; i < n && at < cap; i++)
-        at += (size_t)snprintf(text + at, cap - at, "%s %s %s\n",
-                               i < n - 1 ? "daemon" : "operator", keys[i].public_z85, names[i]);
+        at += (size_t)snprintf(text + at, cap - at, "%s %s %s\n", i < n - 1 ? "daemon" : "operator",
+                               keys[i].public_z85, names[i]);
 }
 
 /* Appends to an existing allow-list the daemons' keys made anew (a lost

@@ -37,7 +37,10 @@ typedef enum {
 #define ROLES_SUBSCRIBE (ROLES_READ | ROLE_DAEMON)
 
 /* The daemons that own a key pair, by the name their files carry. */
-#define KEYRING_DAEMONS {"command", "relay", "projector", "audit", "alert", "query"}
+#define KEYRING_DAEMONS                                                                            \
+    {                                                                                              \
+        "command", "relay", "projector", "audit", "alert", "query"                                 \
+    }
 #define KEYRING_N_DAEMONS 6
 
 typedef struct {
@@ -93,8 +96,8 @@ void allowlist_fini(allowlist_t *a);
  * daemon's key pair and public key, operator.key, and an allow-list naming
  * the daemons' keys as daemon and the operator's as operator); leaves what
  * exists, but a daemon's key pair made anew (its file was lost) gets a new
- * .pub and a daemon line appended to an existing allow-list.  Safe to run from several processes at once (files are created
- * under temporary names and linked into place).  Returns the number of
+ * .pub and a daemon line appended to an existing allow-list.  Safe to run from several processes at
+ * once (files are created under temporary names and linked into place).  Returns the number of
  * files created (>= 0), or -1 with the reason in why. */
 int keyring_init(const char *dir, char *why, size_t cap);
 

@@ -210,8 +210,9 @@ security_start_daemon(void *zctx, const config_daemon_t *s, const char *name, co
     }
     if (security_serve(zctx, dir, name, why, sizeof why) == 0)
         return 0;
-    LOG_E(NULL, "cannot start with CURVE: %s (create the keyring with `invctl keygen --init %s`, "
-                "or start with --insecure for development)",
+    LOG_E(NULL,
+          "cannot start with CURVE: %s (create the keyring with `invctl keygen --init %s`, "
+          "or start with --insecure for development)",
           why, dir);
     return -1;
 }

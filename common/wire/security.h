@@ -37,8 +37,7 @@
  * plain sockets; else security_serve in zctx with the keyring s->keys_dir
  * (--keys, or "keys" beside db) and the key pair `name`.  0, or -1 after
  * logging why. */
-int security_start_daemon(void *zctx, const config_daemon_t *s, const char *name,
-                          const char *db);
+int security_start_daemon(void *zctx, const config_daemon_t *s, const char *name, const char *db);
 
 /* Server side: loads <keys_dir>/<name>.key and <keys_dir>/allow, starts
  * the ZAP handler in zctx.  0, or -1 with the reason in why. */

@@ -12,7 +12,12 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static harness_t *h;
@@ -22,9 +27,12 @@ static keypair_t operator_key, reader, writer, daemon_key, stranger;
 static const struct {
     const char *ep, *server, *log;
 } routers[] = {
-    {"command", "command", "command"},   {"catchup", "relay", "relay"},
-    {"query", "query", "query"},         {"audit", "audit", "audit"},
-    {"projector", "projector", "projector"}, {"alert-api", "alert", "alert"},
+    {"command", "command", "command"},
+    {"catchup", "relay", "relay"},
+    {"query", "query", "query"},
+    {"audit", "audit", "audit"},
+    {"projector", "projector", "projector"},
+    {"alert-api", "alert", "alert"},
 };
 #define N_ROUTERS (sizeof routers / sizeof routers[0])
 
@@ -215,8 +223,7 @@ Test(security, each_role_is_forbidden_outside_its_rights, .init = setup, .fini =
     const char *queries[] = {"ListProducts", "ListSuppliers", "SearchProducts", "LowStock"};
     for (int i = 0; i < 4; i++) {
         cr_assert(allowed(&reader, "query", queries[i]), "a reader may not %s", queries[i]);
-        cr_assert_not(allowed(&daemon_key, "query", queries[i]), "a daemon key may %s",
-                      queries[i]);
+        cr_assert_not(allowed(&daemon_key, "query", queries[i]), "a daemon key may %s", queries[i]);
     }
     cr_assert(allowed(&reader, "audit", "SearchAudit"));
     cr_assert(allowed(&reader, "alert-api", "ListAlerts"));
@@ -267,9 +274,9 @@ Test(security, a_removed_key_loses_its_rights_after_sighup_or_reloadkeys, .init 
     for (size_t i = 0; i < N_ROUTERS; i++) {
         snprintf(path, sizeof path, "%s/keys/%s.pub", harness_dir(h), routers[i].server);
         cr_assert_eq(pubkey_read(path, server, why, sizeof why), 0, "%s", why);
-        cr_assert_not(answers(keyed_dealer(ctx, &reader, server), harness_endpoint(h, routers[i].ep),
-                              700),
-                      "%s let a removed key connect again", routers[i].ep);
+        cr_assert_not(
+            answers(keyed_dealer(ctx, &reader, server), harness_endpoint(h, routers[i].ep), 700),
+            "%s let a removed key connect again", routers[i].ep);
     }
     zmq_ctx_term(ctx);
     security_use_key(&operator_key);
@@ -293,8 +300,8 @@ hears_heartbeat(const keypair_t *k, int ms)
     return got;
 }
 
-Test(security, the_event_feed_and_the_nudge_admit_only_their_roles, .init = setup,
-     .fini = teardown, .timeout = 120)
+Test(security, the_event_feed_and_the_nudge_admit_only_their_roles, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     cr_assert(hears_heartbeat(&reader, 3000), "a reader may watch events");
     cr_assert(hears_heartbeat(&daemon_key, 3000), "a daemon may follow events");
@@ -333,12 +340,12 @@ Test(security, invctl_names_a_refusal_and_a_forbidden_request, .init = setup, .f
     itest_path_in(h, "refused.out", err, sizeof err);
     cr_assert(itest_file_has(err, "refused: your key is not allowed on query-service"), "%s", err);
     cr_assert_lt(ms, 2000, "the refusal took %lld ms", (long long)ms);
-    const char *forbidden[] = {"--key", reader_key, "register-supplier", "s-sec", "--name",
-                               "Secure Supplies", NULL};
+    const char *forbidden[] = {
+        "--key", reader_key, "register-supplier", "s-sec", "--name", "Secure Supplies", NULL};
     cr_assert_eq(itest_invctl(h, "forbidden.out", NULL, forbidden, NULL), 2);
     itest_path_in(h, "forbidden.out", err, sizeof err);
     cr_assert(itest_file_has(err, "forbidden: role reader cannot RegisterSupplier"), "%s", err);
-    const char *sold[] = {"--key", writer_key, "register-supplier", "s-sec", "--name",
+    const char *sold[] = {"--key",           writer_key, "register-supplier", "s-sec", "--name",
                           "Secure Supplies", NULL};
     cr_assert_eq(itest_invctl(h, "writer.out", NULL, sold, NULL), 0, "a writer was refused");
     /* reload-keys: operators only */
@@ -348,4 +355,111 @@ Test(security, invctl_names_a_refusal_and_a_forbidden_request, .init = setup, .f
     cr_assert_eq(itest_invctl(h, "reload-reader.out", NULL, reload_as_reader, NULL), 2);
     itest_path_in(h, "reload-reader.out", err, sizeof err);
     cr_assert(itest_file_has(err, "forbidden: role reader cannot ReloadKeys"), "%s", err);
+}
+
+/* ---- a flood of strangers ------------------------------------------------ */
+
+#define FLOOD_MS 4000
+#define HALF_OPEN 200
+
+/* The child's flood: handshakes with an unknown key as fast as one process
+ * makes them, garbage where a greeting belongs, and HALF_OPEN connections
+ * that stop mid-greeting and stay open.  Exits with the handshakes tried,
+ * in thousands (an exit status holds 8 bits). */
+static void
+flood(const char *endpoint)
+{
+    void *ctx = zmq_ctx_new();
+    keypair_t k;
+    char path[512], server[KEY_Z85_LEN + 1], why[256];
+    snprintf(path, sizeof path, "%s/keys/query.pub", harness_dir(h));
+    if (keypair_generate(&k) != 0 || pubkey_read(path, server, why, sizeof why) != 0)
+        _exit(255);
+    const char *file = endpoint + strlen("ipc://");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", file);
+    int held[HALF_OPEN];
+    for (int i = 0; i < HALF_OPEN; i++) {
+        held[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(held[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+            (void)!write(held[i], "\xff\0\0\0\0\0\0\0\x01\x7f\x03", 11); /* a greeting's start */
+    }
+    long tried = 0;
+    int64_t end = proc_mono_ms() + FLOOD_MS;
+    while (proc_mono_ms() < end) {
+        void *s = keyed_dealer(ctx, &k, server);
+        zmq_connect(s, endpoint);
+        zmq_send(s, "x", 1, ZMQ_DONTWAIT);
+        zmq_close(s);
+        int g = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(g, (struct sockaddr *)&sa, sizeof sa) == 0)
+            (void)!write(g, "GET / HTTP/1.0\r\n\r\n garbage instead of a greeting", 49);
+        close(g);
+        tried++;
+    }
+    zmq_ctx_term(ctx);
+    for (int i = 0; i < HALF_OPEN; i++)
+        close(held[i]);
+    _exit((int)(tried / 1000 > 250 ? 250 : tried / 1000));
+}
+
+/* Status of the query service as the operator: the reply's latency in
+ * microseconds, or -1 without one within 5 s. */
+static int64_t
+status_us(void)
+{
+    harness_reply_t r;
+    int64_t t0 = proc_mono_us();
+    int rc = harness_status(h, "query", 5000, &r);
+    int64_t us = proc_mono_us() - t0;
+    if (rc == 0)
+        harness_reply_fini(&r);
+    return rc == 0 ? us : -1;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(security, a_flood_of_refused_handshakes_leaves_the_allowed_served_and_memory_bounded,
+     .init = setup, .fini = teardown, .timeout = 120)
+{
+    security_use_key(&operator_key);
+    pid_t query = harness_daemon_pid(h, "query");
+    long rss_before = itest_proc_kib(query, "VmRSS");
+    int64_t quiet[20], loud[40];
+    for (int i = 0; i < 20; i++)
+        cr_assert_geq(quiet[i] = status_us(), 0, "no Status before the flood");
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0)
+        flood(harness_endpoint(h, "query"));
+    harness_sleep_ms(300);
+    int n = 0;
+    for (int64_t end = proc_mono_ms() + FLOOD_MS - 800; proc_mono_ms() < end && n < 40;
+         harness_sleep_ms(50))
+        cr_assert_geq(loud[n++] = status_us(), 0, "the operator was not answered during the flood");
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 255, "the flood did not run");
+    long tried = 1000L * WEXITSTATUS(status);
+    long rss_after = itest_proc_kib(query, "VmRSS");
+    qsort(quiet, 20, sizeof quiet[0], cmp_i64);
+    qsort(loud, (size_t)n, sizeof loud[0], cmp_i64);
+    fprintf(stderr,
+            "flood: ~%ld connection attempts with an unknown key and as many garbage greetings in "
+            "%d ms, %d held "
+            "half-open; operator Status median %lld us before, %lld us during (max %lld); query "
+            "RSS %ld -> %ld KiB\n",
+            tried, FLOOD_MS, HALF_OPEN, (long long)quiet[10], (long long)loud[n / 2],
+            (long long)loud[n - 1], rss_before, rss_after);
+    cr_assert_geq(tried, 1000, "the flood made only %ld attempts", tried);
+    cr_assert_geq(n, 5, "only %d answers during the flood", n);
+    cr_assert_lt(rss_after - rss_before, 64 * 1024, "the query service grew by %ld KiB",
+                 rss_after - rss_before);
+    cr_assert(harness_daemon_alive(h, "query"));
+    cr_assert_geq(itest_log_count(h, "query", "refused a connection to"), 1);
 }
