@@ -458,8 +458,10 @@ Test(security, a_flood_of_refused_handshakes_leaves_the_allowed_served_and_memor
             (long long)loud[n - 1], rss_before, rss_after);
     cr_assert_geq(tried, 1000, "the flood made only %ld attempts", tried);
     cr_assert_geq(n, 5, "only %d answers during the flood", n);
+#ifndef __SANITIZE_ADDRESS__ /* ASan holds freed memory in its 256 MiB quarantine */
     cr_assert_lt(rss_after - rss_before, 64 * 1024, "the query service grew by %ld KiB",
                  rss_after - rss_before);
+#endif
     cr_assert(harness_daemon_alive(h, "query"));
     cr_assert_geq(itest_log_count(h, "query", "refused a connection to"), 1);
 }
