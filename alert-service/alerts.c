@@ -17,6 +17,7 @@
 
 #include "bus.h"
 #include "modeldb.h"
+#include "security.h"
 #include "strcopy.h"
 #include "strtable.h"
 #include "topology.h"
@@ -62,6 +63,7 @@ struct alerts {
     sqlite3 *db;
     FILE *out;                   /* committed alert lines; NULL: none */
     void *pub;                   /* PUB socket, not owned; NULL: none */
+    uint64_t removals_seen;      /* security_removals() when pub last dropped revoked keys */
     sqlite3_stmt *st[ST__COUNT]; /* cached statements */
     sqlite3_stmt *checkpoint_st; /* cached by modeldb_checkpoint_set */
     alertmsg_t *pend;            /* alerts of the open batch */
@@ -179,6 +181,7 @@ void
 alerts_set_publisher(alerts_t *m, void *pub)
 {
     m->pub = pub;
+    m->removals_seen = security_removals();
 }
 
 void
@@ -616,6 +619,7 @@ alerts_publish(alerts_t *m, const alertmsg_t *a)
 {
     codec_writer_reset(&m->w);
     alertmsg_pack(&m->w, a);
+    security_drop_revoked(m->pub, &m->removals_seen); /* before a removed key hears this */
     if (bus_send(m->pub, TOPIC_ALERT, m->w.buf.data, m->w.buf.size, ZMQ_DONTWAIT) != 0)
         m->publish_errors++;
 }

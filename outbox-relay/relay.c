@@ -27,6 +27,7 @@
 #include "log.h"
 #include "proc.h"
 #include "rpc.h"
+#include "security.h"
 #include "topology.h"
 #include "walsync.h"
 #include "metrics.h"
@@ -70,6 +71,7 @@
 struct relay {
     eventstore_t *es;
     void *pub, *router, *nudge;
+    uint64_t removals_seen; /* security_removals() when pub last dropped revoked keys */
     catchup_relay_stats_t stats;
     checkpointer_t *ckpt; /* borrowed, may be NULL */
     walsync_t wal;
@@ -89,14 +91,14 @@ struct relay {
     int batch_n;          /* events in batch */
     int64_t batch_last;   /* position of its last event */
     int64_t batch_last_recorded;
-    es_chain_state_t chain; /* the last verified (position, hash) */
-    bool chain_walked;      /* the walk from the start reached what was published */
-    metrics_t *metrics;     /* borrowed, may be NULL */
-    metrics_counter_t *m_published;   /* events sent on the PUB socket */
-    metrics_histogram_t *m_batch;     /* events per message sent */
-    metrics_histogram_t *m_fsync;     /* the relay's own fsyncs, us */
+    es_chain_state_t chain;         /* the last verified (position, hash) */
+    bool chain_walked;              /* the walk from the start reached what was published */
+    metrics_t *metrics;             /* borrowed, may be NULL */
+    metrics_counter_t *m_published; /* events sent on the PUB socket */
+    metrics_histogram_t *m_batch;   /* events per message sent */
+    metrics_histogram_t *m_fsync;   /* the relay's own fsyncs, us */
     metrics_gauge_t *m_published_through;
-    int64_t health_damaged_at;        /* stats.damaged_at as told to the health */
+    int64_t health_damaged_at; /* stats.damaged_at as told to the health */
 };
 
 static void
@@ -113,8 +115,9 @@ relay_metrics_init(relay_t *r, metrics_t *m)
 {
     static const int64_t sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
     r->metrics = m;
-    r->m_published = metrics_counter(m, "inv_events_published", "",
-                                     "Events sent on the event PUB socket (again after a restart).");
+    r->m_published =
+        metrics_counter(m, "inv_events_published", "",
+                        "Events sent on the event PUB socket (again after a restart).");
     r->m_batch = metrics_histogram(m, "inv_publish_batch_size", "", "Events per message published.",
                                    sizes, (int)(sizeof sizes / sizeof sizes[0]), 1);
     r->m_fsync = metrics_latency(m, "inv_fsync_seconds", "",
@@ -138,6 +141,7 @@ relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t
     r->self_sync_ms = self_sync_ms;
     r->es = es;
     r->pub = pub;
+    r->removals_seen = security_removals();
     r->router = router;
     r->nudge = nudge;
     r->ckpt = ckpt;
@@ -271,9 +275,9 @@ relay_drain_pages(relay_t *r)
     for (;;) {
         r->page_last = 0;
         int64_t before = r->stats.published;
-        int rc = eventstore_outbox_read(r->es, r->stats.published_through,
-                                        catchup_servable(&r->stats), OUTBOX_PAGE,
-                                        relay_publish_one, r);
+        int rc =
+            eventstore_outbox_read(r->es, r->stats.published_through, catchup_servable(&r->stats),
+                                   OUTBOX_PAGE, relay_publish_one, r);
         if (relay_batch_send(r) != 0 && rc == ERR_OK)
             rc = -1; /* as a refused send inside the read returns */
         if (r->page_last > r->stats.published_through)
@@ -487,8 +491,10 @@ relay_run(relay_t *r)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);
-        if (proc_mono_ms() >= r->next_heartbeat_ms)
+        if (proc_mono_ms() >= r->next_heartbeat_ms) {
+            security_drop_revoked(r->pub, &r->removals_seen); /* a removed key's subscription */
             relay_heartbeat(r);
+        }
         relay_health(r);
     }
     relay_delete_published(r, true);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <zmq.h>
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -446,6 +447,37 @@ security_removals(void)
     uint64_t n = sec.removals;
     pthread_mutex_unlock(&sec.mu);
     return n;
+}
+
+bool
+security_drop_revoked(void *sock, uint64_t *seen)
+{
+    if (!sec.on)
+        return false;
+    uint64_t now = security_removals();
+    if (now == *seen)
+        return false;
+    *seen = now;
+    char ep[EP_MAX];
+    size_t len = sizeof ep;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &len) != 0 || zmq_unbind(sock, ep) != 0) {
+        LOG_E(NULL, "cannot drop the subscriptions of removed keys: %s", zmq_strerror(errno));
+        return false;
+    }
+    int rc = -1;
+    for (int i = 0; i < 50 && (rc = zmq_bind(sock, ep)) != 0 && errno == EADDRINUSE; i++)
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL); /* the old listener
+                                                                        * closes in ZeroMQ's
+                                                                        * I/O thread */
+    if (rc != 0)
+        LOG_E(NULL, "cannot bind %s again after dropping its connections: %s", ep,
+              zmq_strerror(errno));
+    else
+        LOG_I(NULL,
+              "%s: every connection dropped and the endpoint bound again, so that a removed "
+              "key's subscription ends",
+              ep);
+    return rc == 0;
 }
 
 uint64_t

@@ -99,6 +99,13 @@ int security_reload(char *why, size_t cap);
  * cannot check per message (a PUB) rebinds when this moves, to drop the
  * connections of removed keys. */
 uint64_t security_removals(void);
+/* A socket that cannot check its peers per message (a PUB): when the
+ * allow-list lost a key since *seen (security_removals), unbinds and binds
+ * it again at its endpoint, which closes every connection made through it;
+ * the subscribers that are still allowed reconnect on their own (and
+ * repair the gap as after any drop), a removed key is refused at its new
+ * handshake.  Returns true when it rebound; *seen moves on. */
+bool security_drop_revoked(void *sock, uint64_t *seen);
 /* Handshakes refused since start. */
 uint64_t security_refused(void);
 

@@ -261,8 +261,23 @@ Test(security, a_removed_key_loses_its_rights_after_sighup_or_reloadkeys, .init 
     cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "the reader was not answered before");
     cr_assert_gt(zmq_recv(held, buf, sizeof buf, 0), 0);
 
+    /* and a subscription of the event feed held open too */
+    void *feed = bus_connect(ctx, ZMQ_SUB, harness_endpoint(h, "events"));
+    cr_assert_not_null(feed);
+    zmq_pollitem_t heard = {.socket = feed, .events = ZMQ_POLLIN};
+    cr_assert_eq(zmq_poll(&heard, 1, 3000), 1, "the reader heard no heartbeat before");
+
     disallow("test-reader");
     reload_everywhere();
+    /* the relay dropped the feed's connections at its next heartbeat; the
+     * held SUB reconnects and is refused: after what was queued, silence */
+    harness_sleep_ms(1200);
+    bus_msg_t m;
+    while (bus_recv(feed, &m, ZMQ_DONTWAIT) == 0)
+        bus_msg_close(&m);
+    cr_assert_eq(zmq_poll(&heard, 1, 1500), 0, "a removed key still hears the event feed");
+    bus_close(&feed);
+    cr_assert_geq(itest_log_count(h, "relay", "every connection dropped"), 1);
     zmq_send(held, status, sizeof status - 1, 0);
     cr_assert_eq(zmq_poll(&item, 1, 3000), 1, "no answer on the held connection");
     int n = zmq_recv(held, buf, sizeof buf - 1, 0);
