@@ -4,7 +4,8 @@
 #   deploy/install-deps.sh [--fuzz]
 set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev libsodium-dev
-          libmicrohttpd-dev libcriterion-dev sqlite3 procps curl)
+          libmicrohttpd-dev libcriterion-dev sqlite3 procps curl
+          python3-zmq python3-msgpack) # the last two: a client from docs/protocol.md in Python
 # --fuzz: also clang and its runtimes (libFuzzer, the sanitizers), for tests/fuzz/run
 [ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-dev)
 missing=()

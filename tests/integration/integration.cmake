@@ -75,3 +75,7 @@ set_tests_properties(test_invctl_daemons PROPERTIES TIMEOUT 300 LABELS integrati
 add_test(NAME test_scrape
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_scrape.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_scrape PROPERTIES TIMEOUT 300 LABELS integration)
+# A client in another language from docs/protocol.md alone (pyzmq, CURVE).
+add_test(NAME test_pyzmq_client
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_pyzmq_client.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_pyzmq_client PROPERTIES TIMEOUT 120 LABELS integration)
