@@ -45,7 +45,7 @@ static struct {
     /* under mu */
     pthread_mutex_t mu;
     allowlist_t allow;
-    uint64_t removals, refused;
+    uint64_t removals;
 } sec = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 bool
@@ -89,9 +89,6 @@ zap_decide(const uint8_t *key, size_t len, const char *domain, const char *addre
         key_fingerprint(user, fp, sizeof fp);
         LOG_W(NULL, "refused a connection to %s from %s: key %s...: %s", domain, address, fp,
               refusal);
-        pthread_mutex_lock(&sec.mu);
-        sec.refused++;
-        pthread_mutex_unlock(&sec.mu);
     }
     return refusal;
 }
@@ -275,7 +272,7 @@ security_stop(void)
     sec.zap_running = false;
     sec.n_servers = 0;
     sec.n_reqs = 0;
-    sec.removals = sec.refused = 0;
+    sec.removals = 0;
 }
 
 /* ---- endpoints ----------------------------------------------------------- */
@@ -478,13 +475,4 @@ security_drop_revoked(void *sock, uint64_t *seen)
               "key's subscription ends",
               ep);
     return rc == 0;
-}
-
-uint64_t
-security_refused(void)
-{
-    pthread_mutex_lock(&sec.mu);
-    uint64_t n = sec.refused;
-    pthread_mutex_unlock(&sec.mu);
-    return n;
 }

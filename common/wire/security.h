@@ -21,7 +21,7 @@
  *
  * Globals: the settings are written once at start, before any socket and
  * any other thread exist, and only read afterwards; the allow-list and the
- * counters are behind one mutex (the ZAP thread and the daemon's threads). */
+ * removal count are behind one mutex (the ZAP thread and the daemon's threads). */
 #ifndef INV_SECURITY_H
 #define INV_SECURITY_H
 
@@ -106,7 +106,5 @@ uint64_t security_removals(void);
  * repair the gap as after any drop), a removed key is refused at its new
  * handshake.  Returns true when it rebound; *seen moves on. */
 bool security_drop_revoked(void *sock, uint64_t *seen);
-/* Handshakes refused since start. */
-uint64_t security_refused(void);
 
 #endif
