@@ -321,6 +321,38 @@ Test(security, the_event_feed_and_the_nudge_admit_only_their_roles, .init = setu
     cr_assert(hears_heartbeat(&reader, 3000), "a reader may watch events");
     cr_assert(hears_heartbeat(&daemon_key, 3000), "a daemon may follow events");
     cr_assert_not(hears_heartbeat(&stranger, 1500), "a stranger heard the feed");
+    /* no key at all, and the right key with a wrong server key */
+    void *ctx0 = zmq_ctx_new();
+    const char *ep = harness_endpoint(h, "events");
+    void *plain = zmq_socket(ctx0, ZMQ_SUB);
+    keypair_t impostor;
+    cr_assert_eq(keypair_generate(&impostor), 0);
+    void *wrong = zmq_socket(ctx0, ZMQ_SUB);
+    zmq_setsockopt(wrong, ZMQ_CURVE_SERVERKEY, impostor.public_z85, KEY_Z85_LEN);
+    zmq_setsockopt(wrong, ZMQ_CURVE_PUBLICKEY, operator_key.public_z85, KEY_Z85_LEN);
+    zmq_setsockopt(wrong, ZMQ_CURVE_SECRETKEY, operator_key.secret_z85, KEY_Z85_LEN);
+    void *both[2] = {plain, wrong};
+    for (int i = 0; i < 2; i++) {
+        int linger = 0;
+        zmq_setsockopt(both[i], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(both[i], ZMQ_SUBSCRIBE, "", 0);
+        cr_assert_eq(zmq_connect(both[i], ep), 0);
+    }
+    zmq_pollitem_t items[2] = {{.socket = plain, .events = ZMQ_POLLIN},
+                               {.socket = wrong, .events = ZMQ_POLLIN}};
+    cr_assert_eq(zmq_poll(items, 2, 1500), 0, "a SUB without the keys heard the feed");
+    zmq_close(plain);
+    zmq_close(wrong);
+    zmq_ctx_term(ctx0);
+    /* the alert PUB: a stranger is refused at the handshake */
+    security_use_key(&stranger);
+    void *ctx1 = zmq_ctx_new();
+    void *alerts = bus_connect(ctx1, ZMQ_SUB, harness_endpoint(h, "alerts"));
+    cr_assert_not_null(alerts);
+    itest_wait_log_line(h, "alert", "refused a connection to");
+    bus_close(&alerts);
+    zmq_ctx_term(ctx1);
+    security_use_key(&operator_key);
     /* the nudge channel: daemons only */
     security_use_key(&reader);
     void *ctx = zmq_ctx_new();
