@@ -79,3 +79,9 @@ set_tests_properties(test_scrape PROPERTIES TIMEOUT 300 LABELS integration)
 add_test(NAME test_pyzmq_client
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_pyzmq_client.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_pyzmq_client PROPERTIES TIMEOUT 120 LABELS integration)
+
+# Three real dqlite nodes (store-node) and the store's dqlite client (issue 26).
+inv_integration_test(test_dqlite ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dqlite.c)
+target_include_directories(test_dqlite PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_compile_definitions(test_dqlite PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
+add_dependencies(test_dqlite store-node)

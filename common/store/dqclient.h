@@ -1,0 +1,93 @@
+/* dqclient: a blocking client of a dqlite cluster over TCP (the wire
+ * protocol of common/wire/dqproto.h), for the replicated event store
+ * (issue 26).  One connection, to the leader; one open database.
+ *
+ * States: disconnected --dqclient_connect--> on the leader --a request
+ * fails with DQ_EIO / DQ_ETIMEOUT, or a FAILURE says "not leader"--> the
+ * caller calls dqclient_connect again (which reopens the database).
+ * Every request has a deadline (the timeout given to dqclient_new); a
+ * request that fails on I/O or time leaves the connection closed, since
+ * its stream position is lost.  Not thread-safe: one user at a time. */
+#ifndef INV_DQCLIENT_H
+#define INV_DQCLIENT_H
+
+#include "dqproto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dqclient dqclient_t;
+
+enum { DQCLIENT_ADDR_MAX = 64, DQCLIENT_SEEDS_MAX = 16 };
+
+/* A node of the cluster as CLUSTER lists it. */
+typedef struct {
+    uint64_t id;
+    char address[DQCLIENT_ADDR_MAX]; /* HOST:PORT */
+    dq_role_t role;
+} dqnode_t;
+
+/* A client that will look for the leader among seeds[0..n) (HOST:PORT,
+ * copied; n <= DQCLIENT_SEEDS_MAX), with timeout_ms per request.  NULL on
+ * a bad argument or no memory.  Connects to nothing yet. */
+dqclient_t *dqclient_new(const char *const *seeds, size_t n, int timeout_ms);
+
+/* Closes and frees; NULL-safe; nulls *c. */
+void dqclient_destroy(dqclient_t **c);
+
+/* Finds the leader (asks each seed LEADER, then connects to the node
+ * named) and, when a database was opened before, opens it again.  Tries
+ * the seeds over and over for up to wait_ms.  DQ_OK, DQ_ENOLEADER, or the
+ * error of the reopening. */
+int dqclient_connect(dqclient_t *c, int wait_ms);
+
+/* The leader's address after dqclient_connect ("" before); never NULL. */
+const char *dqclient_leader(const dqclient_t *c);
+
+/* After DQ_EFAILURE: the server's code and message; otherwise a phrase
+ * naming what failed.  Never NULL; valid until the next call. */
+const char *dqclient_errmsg(const dqclient_t *c);
+uint64_t dqclient_failure_code(const dqclient_t *c);
+
+/* OPEN name (copied; reopened by dqclient_connect). */
+int dqclient_open(dqclient_t *c, const char *name);
+
+/* EXEC_SQL with params[0..n): *last_id and *changes may be NULL. */
+int dqclient_exec(dqclient_t *c, const char *sql, const dqvalue_t *params, size_t n,
+                  int64_t *last_id, uint64_t *changes);
+
+/* Called once per row; row[0..ncols) and its text and blobs are valid
+ * during the call only. */
+typedef void (*dqclient_row_fn)(void *arg, const dqvalue_t *row, size_t ncols);
+
+/* QUERY_SQL with params[0..n): every row of every page goes to fn. */
+int dqclient_query(dqclient_t *c, const char *sql, const dqvalue_t *params, size_t n,
+                   dqclient_row_fn fn, void *arg);
+
+/* The ROWS messages (pages) the last query read. */
+int dqclient_pages(const dqclient_t *c);
+
+/* A prepared statement: PREPARE, then EXEC or QUERY any number of times,
+ * then FINALIZE. */
+int dqclient_prepare(dqclient_t *c, const char *sql, uint32_t *stmt);
+int dqclient_exec_stmt(dqclient_t *c, uint32_t stmt, const dqvalue_t *params, size_t n,
+                       int64_t *last_id, uint64_t *changes);
+int dqclient_query_stmt(dqclient_t *c, uint32_t stmt, const dqvalue_t *params, size_t n,
+                        dqclient_row_fn fn, void *arg);
+int dqclient_finalize(dqclient_t *c, uint32_t stmt);
+
+/* CLUSTER: up to cap nodes into out, their number in *count
+ * (DQ_ETOOBIG when more). */
+int dqclient_cluster(dqclient_t *c, dqnode_t *out, size_t cap, size_t *count);
+
+/* Membership, sent to the leader: ADD a node (as a spare), ASSIGN it a
+ * role, REMOVE it, TRANSFER leadership to it. */
+int dqclient_add(dqclient_t *c, uint64_t id, const char *address);
+int dqclient_assign(dqclient_t *c, uint64_t id, dq_role_t role);
+int dqclient_remove(dqclient_t *c, uint64_t id);
+int dqclient_transfer(dqclient_t *c, uint64_t id);
+
+/* ADD then ASSIGN voter: how a new node joins. */
+int dqclient_join(dqclient_t *c, uint64_t id, const char *address);
+
+#endif

@@ -1,0 +1,126 @@
+/* store-node: one node of the dqlite cluster that will hold the replicated
+ * event store (issue 26).  Node 1 bootstraps a cluster of itself on its
+ * first start; any other node waits to be added by a client talking to
+ * the leader (ADD, then ASSIGN voter: dqclient_join), which it does itself
+ * when given --join.  Its data (the Raft log, snapshots) is in --dir.
+ * Clients reach it with dqlite's wire protocol on --address. */
+#include "config.h"
+#include "dqclient.h"
+#include "log.h"
+#include "proc.h"
+
+#include <dqlite.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef struct {
+    int64_t id;
+    const char *address;
+    const char *dir;
+    const char *join;
+    int64_t latency_ms;
+    config_daemon_t daemon;
+} settings_t;
+
+static int
+settings_load(settings_t *s, int argc, char **argv)
+{
+    *s = (settings_t){.id = 1,
+                      .address = "127.0.0.1:9001",
+                      .dir = "dqlite-data",
+                      .join = "",
+                      .latency_ms = 0,
+                      .daemon = CONFIG_DAEMON_DEFAULTS};
+    const config_option_t opts[] = {
+        CONFIG_INT_OPT("--id", "INV_NODE_ID", &s->id, "node id (1 bootstraps the cluster)"),
+        CONFIG_STR_OPT("--address", "INV_NODE_ADDRESS", &s->address, "HOST:PORT to serve on"),
+        CONFIG_STR_OPT("--dir", "INV_NODE_DIR", &s->dir, "data folder (Raft log, snapshots)"),
+        CONFIG_STR_OPT("--join", "INV_NODE_JOIN", &s->join,
+                       "HOST:PORT,... of members: join them as a voter"),
+        CONFIG_INT_OPT("--latency-ms", "INV_NODE_LATENCY_MS", &s->latency_ms,
+                       "one-way network latency (heartbeats, elections); 0: dqlite's"),
+    };
+    int rc = config_load("store-node", "store-node", opts, sizeof opts / sizeof opts[0], argc, argv,
+                         &s->daemon);
+    if (rc != 0)
+        return rc;
+    if (s->id < 1 || s->latency_ms < 0 || s->latency_ms > 3600000) {
+        fprintf(stderr, "bad setting: id %lld, latency-ms %lld\n", (long long)s->id,
+                (long long)s->latency_ms);
+        return -1;
+    }
+    return 0;
+}
+
+/* Joins the cluster of the members listed in join (comma-separated):
+ * retried for 30 s, since the leader may be starting too. */
+static int
+join_cluster(const settings_t *s)
+{
+    char list[1024];
+    const char *seeds[DQCLIENT_SEEDS_MAX];
+    size_t n = 0;
+    snprintf(list, sizeof list, "%s", s->join);
+    for (char *save, *t = strtok_r(list, ",", &save); t && n < DQCLIENT_SEEDS_MAX;
+         t = strtok_r(NULL, ",", &save))
+        seeds[n++] = t;
+    dqclient_t *c = dqclient_new(seeds, n, 5000);
+    int rc = c ? DQ_ENOLEADER : DQ_EINVAL;
+    int64_t until = proc_mono_ms() + 30000;
+    while (c && rc != DQ_OK && !proc_stopping() && proc_mono_ms() < until) {
+        rc = dqclient_connect(c, 1000);
+        if (rc == DQ_OK)
+            rc = dqclient_join(c, (uint64_t)s->id, s->address);
+    }
+    if (rc != DQ_OK)
+        LOG_E(NULL, "cannot join %s: %s", s->join, c ? dqclient_errmsg(c) : "bad --join");
+    dqclient_destroy(&c);
+    return rc;
+}
+
+static void
+wait_for_stop(void)
+{
+    struct timespec t = {.tv_nsec = 100 * 1000000};
+    while (!proc_stopping())
+        nanosleep(&t, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t cfg;
+    int rc = settings_load(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    proc_install_signals(); /* and SIGPIPE ignored: a peer's reset must not kill the node */
+    if (mkdir(cfg.dir, 0700) != 0 && errno != EEXIST) {
+        LOG_E(NULL, "cannot create %s: %s", cfg.dir, strerror(errno));
+        return 1;
+    }
+    dqlite_node *node = NULL;
+    rc = dqlite_node_create((dqlite_node_id)cfg.id, cfg.address, cfg.dir, &node);
+    if (rc == 0)
+        rc = dqlite_node_set_bind_address(node, cfg.address);
+    if (rc == 0 && cfg.latency_ms > 0)
+        rc = dqlite_node_set_network_latency_ms(node, (unsigned)cfg.latency_ms);
+    if (rc == 0)
+        rc = dqlite_node_start(node);
+    if (rc != 0) {
+        LOG_E(NULL, "cannot start node %lld on %s: %s (%d)", (long long)cfg.id, cfg.address,
+              node ? dqlite_node_errmsg(node) : "no memory", rc);
+        dqlite_node_destroy(node);
+        return 1;
+    }
+    LOG_I(NULL, "store-node %lld on %s, data in %s", (long long)cfg.id, cfg.address, cfg.dir);
+    rc = cfg.join[0] ? join_cluster(&cfg) : DQ_OK;
+    if (rc == DQ_OK)
+        wait_for_stop();
+    LOG_I(NULL, "store-node stopping");
+    dqlite_node_stop(node);
+    dqlite_node_destroy(node);
+    return rc == DQ_OK ? 0 : 1;
+}
