@@ -15,6 +15,7 @@
 #include "auditlog.h"
 #include "catchup.h"
 #include "codec.h"
+#include "dqproto.h"
 #include "err.h"
 #include "fuzz.h"
 #include "queries.h"
@@ -391,6 +392,38 @@ seed_bus(codec_writer_t *w)
                  "head#9223372036854775807 lag_ms#-1 wal_frames#9223372036854775807");
 }
 
+/* dqproto: each response a dqlite server sends, from the real encoders;
+ * a query's two pages as one input. */
+static void
+seed_dqproto(void)
+{
+    dqbuf_t b;
+    dqbuf_init(&b);
+    dqserver_t servers[] = {{.id = 1, .address = "127.0.0.1:9001", .role = DQ_VOTER},
+                            {.id = 2, .address = "127.0.0.1:9002", .role = DQ_SPARE}};
+    const char *names[] = {"id", "name", "note"};
+    dqvalue_t rows[] = {dq_int(1),  dq_text("item-1"), dq_null(),
+                        dq_int(-2), dq_text(""),       dq_blob("\0\1\2", 3)};
+    dqproto_put_failure(&b, 1, "no such table: items");
+    seed_write("dqproto", "failure", b.data, b.len);
+    dqbuf_reset(&b);
+    dqproto_put_server(&b, 1, "127.0.0.1:9001");
+    dqproto_put_welcome(&b, 15000);
+    dqproto_put_db(&b, 0);
+    dqproto_put_stmt(&b, 0, 1, 3);
+    dqproto_put_result(&b, 200, 1);
+    dqproto_put_empty(&b);
+    seed_write("dqproto", "small", b.data, b.len);
+    dqbuf_reset(&b);
+    dqproto_put_servers(&b, servers, 2);
+    seed_write("dqproto", "servers", b.data, b.len);
+    dqbuf_reset(&b);
+    dqproto_put_rows(&b, names, 3, rows, 2, 1);
+    dqproto_put_rows(&b, names, 3, rows, 1, 0);
+    seed_write("dqproto", "rows-pages", b.data, b.len);
+    dqbuf_fini(&b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -412,6 +445,7 @@ main(int argc, char **argv)
     seed_catchup(&w, &reply);
     seed_queries(&w, &reply, zctx);
     seed_audit_alert(&w, &reply, zctx);
+    seed_dqproto();
     codec_writer_fini(&w);
     codec_writer_fini(&reply);
     zmq_ctx_term(zctx);

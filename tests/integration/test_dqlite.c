@@ -24,7 +24,7 @@ static char addrs[NODES][32];
 static void
 start_node(int i)
 {
-    char id[8], sub[300];
+    char id[16], sub[sizeof dir + 32];
     snprintf(id, sizeof id, "%d", i + 1);
     snprintf(sub, sizeof sub, "%s/node%d", dir, i + 1);
     pid_t p = fork();
