@@ -244,6 +244,26 @@ msg_u64(dqbuf_t *b, uint8_t type, uint64_t v)
     return msg_end(b, at, type, DQ_OK);
 }
 
+/* A message whose body is a uint64 and a text. */
+static int
+msg_u64_text(dqbuf_t *b, uint8_t type, uint64_t v, const char *text)
+{
+    size_t at = msg_begin(b);
+    put_u64(b, v);
+    put_text(b, text);
+    return msg_end(b, at, type, DQ_OK);
+}
+
+/* A message whose body is two uint64. */
+static int
+msg_u64x2(dqbuf_t *b, uint8_t type, uint64_t v, uint64_t w)
+{
+    size_t at = msg_begin(b);
+    put_u64(b, v);
+    put_u64(b, w);
+    return msg_end(b, at, type, DQ_OK);
+}
+
 int
 dqproto_leader(dqbuf_t *b)
 {
@@ -269,10 +289,7 @@ dqproto_open(dqbuf_t *b, const char *name, uint64_t flags, const char *vfs)
 int
 dqproto_prepare(dqbuf_t *b, uint32_t db, const char *sql)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, db);
-    put_text(b, sql);
-    return msg_end(b, at, DQ_REQ_PREPARE, DQ_OK);
+    return msg_u64_text(b, DQ_REQ_PREPARE, db, sql);
 }
 
 static int
@@ -331,19 +348,13 @@ dqproto_cluster(dqbuf_t *b)
 int
 dqproto_add(dqbuf_t *b, uint64_t id, const char *address)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, id);
-    put_text(b, address);
-    return msg_end(b, at, DQ_REQ_ADD, DQ_OK);
+    return msg_u64_text(b, DQ_REQ_ADD, id, address);
 }
 
 int
 dqproto_assign(dqbuf_t *b, uint64_t id, dq_role_t role)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, id);
-    put_u64(b, (uint64_t)role);
-    return msg_end(b, at, DQ_REQ_ASSIGN, DQ_OK);
+    return msg_u64x2(b, DQ_REQ_ASSIGN, id, (uint64_t)role);
 }
 
 int
@@ -605,19 +616,13 @@ dqproto_rows_next(dqrows_t *r, dqvalue_t *row)
 int
 dqproto_put_failure(dqbuf_t *b, uint64_t code, const char *message)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, code);
-    put_text(b, message);
-    return msg_end(b, at, DQ_RES_FAILURE, DQ_OK);
+    return msg_u64_text(b, DQ_RES_FAILURE, code, message);
 }
 
 int
 dqproto_put_server(dqbuf_t *b, uint64_t id, const char *address)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, id);
-    put_text(b, address);
-    return msg_end(b, at, DQ_RES_SERVER, DQ_OK);
+    return msg_u64_text(b, DQ_RES_SERVER, id, address);
 }
 
 int
@@ -646,10 +651,7 @@ dqproto_put_stmt(dqbuf_t *b, uint32_t db, uint32_t stmt, uint64_t params)
 int
 dqproto_put_result(dqbuf_t *b, int64_t last_id, uint64_t changes)
 {
-    size_t at = msg_begin(b);
-    put_u64(b, (uint64_t)last_id);
-    put_u64(b, changes);
-    return msg_end(b, at, DQ_RES_RESULT, DQ_OK);
+    return msg_u64x2(b, DQ_RES_RESULT, (uint64_t)last_id, changes);
 }
 
 int
