@@ -7,7 +7,8 @@
  * caller calls dqclient_connect again (which reopens the database).
  * Every request has a deadline (the timeout given to dqclient_new); a
  * request that fails on I/O or time leaves the connection closed, since
- * its stream position is lost.  Not thread-safe: one user at a time. */
+ * its stream position is lost; prepared statements do not survive a
+ * reconnection (prepare them again).  Not thread-safe: one user at a time. */
 #ifndef INV_DQCLIENT_H
 #define INV_DQCLIENT_H
 

@@ -169,6 +169,15 @@ Test(dqlite, three_voters_rows_and_failover)
     tally_t t = read_all(c);
     cr_assert_eq(t.rows, acked);
     cr_assert_eq(t.sum, acked * (acked + 1) / 2);
+    /* a tuple of more than 8 parameters (two words of type bytes) */
+    tally_t w = {.rows = 0};
+    dqvalue_t nine[9];
+    for (int i = 0; i < 9; i++)
+        nine[i] = dq_int(i + 1);
+    cr_assert_eq(
+        dqclient_query(c, "SELECT ?1+?2+?3+?4+?5+?6+?7+?8+?9, 'x', NULL", nine, 9, tally_row, &w),
+        DQ_OK, "%s", dqclient_errmsg(c));
+    cr_assert(w.rows == 1 && w.sum == 45 && w.bad == 0);
     /* a server's refusal is a FAILURE with its message, and the connection stays */
     cr_assert_eq(dqclient_exec(c, "INSERT INTO nowhere VALUES (1)", NULL, 0, NULL, NULL),
                  DQ_EFAILURE);
