@@ -25,23 +25,17 @@ typedef struct {
     config_daemon_t daemon;
 } settings_t;
 
+/* Reads flags and environment over the defaults already in s, then checks
+ * them: 0, 1 after --help or --version, -1 after saying what is bad. */
 static int
-settings_load(settings_t *s, int argc, char **argv)
+settings_read(settings_t *s, int argc, char **argv)
 {
-    *s = (settings_t){.id = 1,
-                      .address = "127.0.0.1:9001",
-                      .dir = "dqlite-data",
-                      .join = "",
-                      .latency_ms = 0,
-                      .daemon = CONFIG_DAEMON_DEFAULTS};
     const config_option_t opts[] = {
         CONFIG_INT_OPT("--id", "INV_NODE_ID", &s->id, "node id (1 bootstraps the cluster)"),
         CONFIG_STR_OPT("--address", "INV_NODE_ADDRESS", &s->address, "HOST:PORT to serve on"),
         CONFIG_STR_OPT("--dir", "INV_NODE_DIR", &s->dir, "data folder (Raft log, snapshots)"),
-        CONFIG_STR_OPT("--join", "INV_NODE_JOIN", &s->join,
-                       "HOST:PORT,... of members: join them as a voter"),
-        CONFIG_INT_OPT("--latency-ms", "INV_NODE_LATENCY_MS", &s->latency_ms,
-                       "one-way network latency (heartbeats, elections); 0: dqlite's"),
+        CONFIG_STR_OPT("--join", "INV_NODE_JOIN", &s->join, "HOST:PORT,...: join as a voter"),
+        CONFIG_INT_OPT("--latency-ms", "INV_NODE_LATENCY_MS", &s->latency_ms, "one-way latency ms"),
     };
     int rc = config_load("store-node", "store-node", opts, sizeof opts / sizeof opts[0], argc, argv,
                          &s->daemon);
@@ -92,8 +86,12 @@ wait_for_stop(void)
 int
 main(int argc, char **argv)
 {
-    settings_t cfg;
-    int rc = settings_load(&cfg, argc, argv);
+    settings_t cfg = {.id = 1,
+                      .address = "127.0.0.1:9001",
+                      .dir = "dqlite-data",
+                      .join = "",
+                      .daemon = CONFIG_DAEMON_DEFAULTS};
+    int rc = settings_read(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     proc_install_signals(); /* and SIGPIPE ignored: a peer's reset must not kill the node */

@@ -187,37 +187,21 @@ sock_connect(const char *address, int64_t deadline)
     return fd;
 }
 
+/* Sends (in false) or receives (in true) exactly n bytes at p before the
+ * deadline; DQ_OK, DQ_EIO (an error, or closed by the peer), or
+ * wait_fd's time-out. */
 static int
-write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+transfer_all(int fd, uint8_t *p, size_t n, bool in, int64_t deadline)
 {
     while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            return DQ_EIO;
+        ssize_t k = in ? recv(fd, p, n, 0) : send(fd, p, n, MSG_NOSIGNAL);
+        if (k > 0) {
+            p += k;
+            n -= (size_t)k;
+        } else if (k < 0 ? errno != EAGAIN && errno != EINTR : in) {
+            return DQ_EIO; /* an error, or closed by the peer */
         } else {
-            int rc = wait_fd(fd, POLLOUT, deadline);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return DQ_OK;
-}
-
-static int
-read_all(int fd, uint8_t *p, size_t n, int64_t deadline)
-{
-    while (n > 0) {
-        ssize_t r = recv(fd, p, n, 0);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-            return DQ_EIO; /* closed by the peer, or an error */
-        } else {
-            int rc = wait_fd(fd, POLLIN, deadline);
+            int rc = wait_fd(fd, in ? POLLIN : POLLOUT, deadline);
             if (rc < 0)
                 return rc;
         }
@@ -235,7 +219,7 @@ send_out(dqclient_t *c)
         return fail(c, DQ_ENOMEM, "encoding a request");
     if (c->fd < 0)
         return fail(c, DQ_EIO, "not connected");
-    int rc = write_all(c->fd, c->out.data, c->out.len, c->deadline);
+    int rc = transfer_all(c->fd, c->out.data, c->out.len, false, c->deadline);
     if (rc != DQ_OK) {
         disconnect(c);
         return fail(c, rc, "sending a request");
@@ -248,7 +232,7 @@ static int
 read_msg(dqclient_t *c)
 {
     uint8_t hdr[8];
-    int rc = read_all(c->fd, hdr, 8, c->deadline);
+    int rc = transfer_all(c->fd, hdr, 8, true, c->deadline);
     if (rc == DQ_OK)
         rc = dqproto_header(hdr, &c->h);
     size_t n = (size_t)c->h.words * 8;
@@ -262,7 +246,7 @@ read_msg(dqclient_t *c)
         }
     }
     if (rc == DQ_OK)
-        rc = read_all(c->fd, c->in, n, c->deadline);
+        rc = transfer_all(c->fd, c->in, n, true, c->deadline);
     if (rc != DQ_OK) {
         disconnect(c);
         return fail(c, rc, "reading a response");

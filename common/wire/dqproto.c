@@ -475,24 +475,27 @@ end(const cur_t *c, int rc)
     return rc == DQ_OK && c->left == 0 ? DQ_OK : DQ_EMALFORMED;
 }
 
+/* A body of one uint64 and one text, and nothing after them. */
+static int
+u64_text(const uint8_t *body, size_t n, uint64_t *u, const char **text)
+{
+    cur_t c = {.p = body, .left = n};
+    int rc = get_u64(&c, u);
+    if (rc == DQ_OK)
+        rc = get_text(&c, text);
+    return end(&c, rc);
+}
+
 int
 dqproto_failure(const uint8_t *body, size_t n, uint64_t *code, const char **message)
 {
-    cur_t c = {.p = body, .left = n};
-    int rc = get_u64(&c, code);
-    if (rc == DQ_OK)
-        rc = get_text(&c, message);
-    return end(&c, rc);
+    return u64_text(body, n, code, message);
 }
 
 int
 dqproto_server(const uint8_t *body, size_t n, uint64_t *id, const char **address)
 {
-    cur_t c = {.p = body, .left = n};
-    int rc = get_u64(&c, id);
-    if (rc == DQ_OK)
-        rc = get_text(&c, address);
-    return end(&c, rc);
+    return u64_text(body, n, id, address);
 }
 
 int

@@ -144,20 +144,16 @@ key_line(const char *text, const char *label, char out[KEY_Z85_LEN + 1])
 int
 keypair_read(const char *path, keypair_t *k, char *why, size_t cap)
 {
+    char derived[KEY_Z85_LEN + 1];
     size_t len;
     char *text = read_small_file(path, &len, why, cap);
-    if (!text)
-        return -1;
-    char derived[KEY_Z85_LEN + 1];
-    int rc =
-        key_line(text, "public", k->public_z85) == 0 && key_line(text, "secret", k->secret_z85) == 0
-            ? 0
-            : -1;
-    free(text);
-    if (rc != 0) {
+    bool pair = text && key_line(text, "public", k->public_z85) == 0 &&
+                key_line(text, "secret", k->secret_z85) == 0;
+    if (text && !pair)
         snprintf(why, cap, "%s is not a key pair file (public and secret Z85 lines)", path);
+    free(text);
+    if (!pair)
         return -1;
-    }
     if (zmq_curve_public(derived, k->secret_z85) != 0 || strcmp(derived, k->public_z85) != 0) {
         snprintf(why, cap, "%s: the public key does not belong to the secret key", path);
         return -1;

@@ -24,30 +24,23 @@
 
 static char err[512];
 
-/* Parses argv fully into a command; 0 or -1 (err set). */
+/* Parses argv fully into a command (cmd) or else a query request (req);
+ * 0 or -1 (err set). */
 static int
-build(command_t *cmd, int argc, char **argv)
+build(command_t *cmd, cli_request_t *req, int argc, char **argv)
 {
     cli_opts_t o;
     if (cli_parse(argc, argv, &o, err, sizeof err) != 0)
         return -1;
-    const cli_command_def_t *def = cli_commands_find(o.argv[0]);
-    cr_assert_not_null(def, "no command %s", o.argv[0]);
-    return cli_commands_build(&o, def, o.argc - 1, o.argv + 1, cmd, err, sizeof err);
+    const char *sub = o.argv[0];
+    const cli_command_def_t *command = cmd ? cli_commands_find(sub) : NULL;
+    const cli_query_def_t *q = cmd ? NULL : cli_queries_find(sub);
+    cr_assert(command || q, "no %s %s", cmd ? "command" : "query", sub);
+    return command ? cli_commands_build(&o, command, o.argc - 1, o.argv + 1, cmd, err, sizeof err)
+                   : cli_queries_build(&o, q, o.argc - 1, o.argv + 1, req, err, sizeof err);
 }
-#define BUILD(cmd, ...) build((cmd), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-
-static int
-query(cli_request_t *req, int argc, char **argv)
-{
-    cli_opts_t o;
-    if (cli_parse(argc, argv, &o, err, sizeof err) != 0)
-        return -1;
-    const cli_query_def_t *def = cli_queries_find(o.argv[0]);
-    cr_assert_not_null(def, "no query %s", o.argv[0]);
-    return cli_queries_build(&o, def, o.argc - 1, o.argv + 1, req, err, sizeof err);
-}
-#define QUERY(req, ...) query((req), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define BUILD(cmd, ...) build((cmd), NULL, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define QUERY(req, ...) build(NULL, (req), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static const cli_kv_t *
 kv(const cli_request_t *req, const char *key)
@@ -593,8 +586,8 @@ expect_terminal_safe(const char *out)
         uint32_t cp = 0;
         int len = utf8_decode(s + i, n - i, &cp);
         cr_assert_gt(len, 0, "invalid UTF-8 at byte %zu of:\n%s", i, out);
-        cr_assert(cp == '\n' || !utf8_unsafe_cp(cp), "U+%04X at byte %zu of:\n%s", (unsigned)cp,
-                  i, out);
+        cr_assert(cp == '\n' || !utf8_unsafe_cp(cp), "U+%04X at byte %zu of:\n%s", (unsigned)cp, i,
+                  out);
         i += (size_t)len;
     }
 }

@@ -115,22 +115,29 @@ collect_raw(const envelope_t *env, const void *data, size_t len, void *arg)
 
 /* Appends the standard history: supplier s1 (2 events) interleaved with
  * product p1 (4 events): positions 1..6. */
+/* Six events over two streams, at positions 1..6. */
 static void
 append_history(void)
 {
-    int64_t pos;
-    cr_assert_eq(append_one(EV_SUPPLIER_REGISTERED, "supplier-s1", 1, 1, &pos), ERR_OK);
-    cr_assert_eq(pos, 1);
-    cr_assert_eq(append_one(EV_PRODUCT_CREATED, "product-p1", 1, 1, &pos), ERR_OK);
-    cr_assert_eq(pos, 2);
-    cr_assert_eq(append_one(EV_PRODUCT_SOLD, "product-p1", 2, 2, &pos), ERR_OK);
-    cr_assert_eq(pos, 3);
-    cr_assert_eq(append_one(EV_SUPPLIER_RENAMED, "supplier-s1", 2, 2, &pos), ERR_OK);
-    cr_assert_eq(pos, 4);
-    cr_assert_eq(append_one(EV_PRICE_CHANGED, "product-p1", 3, 3, &pos), ERR_OK);
-    cr_assert_eq(pos, 5);
-    cr_assert_eq(append_one(EV_REVIEW_SUBMITTED, "product-p1", 4, 4, &pos), ERR_OK);
-    cr_assert_eq(pos, 6);
+    static const struct {
+        event_type_t type;
+        const char *stream;
+        int64_t version;
+    } history[] = {
+        {.type = EV_SUPPLIER_REGISTERED, .stream = "supplier-s1", .version = 1},
+        {.type = EV_PRODUCT_CREATED, .stream = "product-p1", .version = 1},
+        {.type = EV_PRODUCT_SOLD, .stream = "product-p1", .version = 2},
+        {.type = EV_SUPPLIER_RENAMED, .stream = "supplier-s1", .version = 2},
+        {.type = EV_PRICE_CHANGED, .stream = "product-p1", .version = 3},
+        {.type = EV_REVIEW_SUBMITTED, .stream = "product-p1", .version = 4},
+    };
+    for (int i = 0; i < 6; i++) {
+        int64_t pos;
+        cr_assert_eq(append_one(history[i].type, history[i].stream, history[i].version,
+                                (int)history[i].version, &pos),
+                     ERR_OK);
+        cr_assert_eq(pos, i + 1);
+    }
 }
 
 /* ---- appends ------------------------------------------------------------- */
@@ -485,21 +492,26 @@ Test(eventstore, long_stream_reads_the_same_with_marks_missing)
     check_long_stream_reads();
 }
 
+/* product-p1's events at or below position max (0: all), loaded into *s. */
+static void
+load_p1_through(int64_t max, seen_t *s)
+{
+    *s = (seen_t){0};
+    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, max, collect_event, s), ERR_OK);
+}
+
 Test(eventstore, load_stream_max_position_bound)
 {
     append_history();
-    seen_t s = {0};
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 3, collect_event, &s), ERR_OK);
+    seen_t s;
+    load_p1_through(3, &s);
     cr_assert_eq(s.n, 2, "positions 2 and 3 only");
     cr_assert_eq(s.positions[1], 3);
-    memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 4, collect_event, &s), ERR_OK);
+    load_p1_through(4, &s);
     cr_assert_eq(s.n, 2, "position 4 belongs to another stream");
-    memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 1, collect_event, &s), ERR_OK);
+    load_p1_through(1, &s);
     cr_assert_eq(s.n, 0);
-    memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 6, collect_event, &s), ERR_OK);
+    load_p1_through(6, &s);
     cr_assert_eq(s.n, 4);
 }
 
@@ -510,8 +522,7 @@ Test(eventstore, load_stream_stops_early)
     cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), 7);
     cr_assert_eq(s.n, 2);
     /* the statement was reset: a second load works from the start */
-    memset(&s, 0, sizeof s);
-    cr_assert_eq(eventstore_load_stream(es, "product-p1", 0, 0, collect_event, &s), ERR_OK);
+    load_p1_through(0, &s);
     cr_assert_eq(s.n, 4);
 }
 

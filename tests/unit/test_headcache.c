@@ -23,9 +23,8 @@ Test(headcache, a_filled_entry_is_found_with_its_values)
 {
     headcache_t *c = headcache_new(64);
     cr_assert_null(headcache_find(c, "product-a"));
-    fill(c, "product-a", 7);
-    headcache_entry_t *e = headcache_find(c, "product-a");
-    cr_assert_not_null(e);
+    headcache_entry_t *e = fill(c, "product-a", 7);
+    cr_assert_eq(headcache_find(c, "product-a"), e, "the entry filled is the one found");
     cr_assert_str_eq(e->stream, "product-a");
     cr_assert_eq(e->head, 7);
     cr_assert_eq(e->rows, 14);

@@ -52,9 +52,9 @@ Test(subscriber, a_live_event_is_applied_dropped_or_starts_a_catch_up)
         {8, 8, false, true, SUBSTATE_IGNORE, "unusable and unverified"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        cr_assert_eq(substate_on_event(cases[i].pos, cases[i].next, cases[i].verified,
-                                       cases[i].unusable),
-                     cases[i].want, "%s", cases[i].why);
+        cr_assert_eq(
+            substate_on_event(cases[i].pos, cases[i].next, cases[i].verified, cases[i].unusable),
+            cases[i].want, "%s", cases[i].why);
 }
 
 Test(subscriber, a_head_above_the_checkpoint_is_a_gap)
@@ -689,12 +689,19 @@ model_checkpoint(world_t *x)
     return position;
 }
 
+/* Runs x's subscriber to its end and checks the model's checkpoint. */
+static void
+run_to_checkpoint(world_t *x, int64_t checkpoint)
+{
+    cr_assert_eq(subscriber_run(x->sub), 0);
+    cr_assert_eq(model_checkpoint(x), checkpoint);
+}
+
 Test(subscriber, an_empty_model_catches_up_in_order, .timeout = 30)
 {
     world_t x;
     world_init(&x, 10, 10, 0, "", true);
-    cr_assert_eq(subscriber_run(x.sub), 0);
-    cr_assert_eq(model_checkpoint(&x), 10);
+    run_to_checkpoint(&x, 10);
     cr_assert_eq(x.live->n_seen, 10);
     for (int i = 0; i < 10; i++)
         cr_assert_eq(x.live->seen[i], i + 1);
@@ -710,8 +717,7 @@ Test(subscriber, a_model_of_the_same_history_goes_on_from_its_checkpoint, .timeo
 {
     world_t x;
     world_init(&x, 10, 10, 5, "e5", true);
-    cr_assert_eq(subscriber_run(x.sub), 0);
-    cr_assert_eq(model_checkpoint(&x), 10);
+    run_to_checkpoint(&x, 10);
     cr_assert_eq(x.live->n_seen, 5);
     cr_assert_eq(x.live->seen[0], 6, "nothing at or below the checkpoint is applied again");
     world_fini(&x);
@@ -946,8 +952,8 @@ Test(subscriber, control_is_answered_while_a_catch_up_waits_for_its_reply, .time
     cr_assert_eq(pthread_create(&t, NULL, poll_scenario, &p), 0);
     cr_assert_eq(subscriber_run(x.sub), 0);
     pthread_join(t, NULL);
-    cr_assert_eq(p.answered, POLLS, "%d of %d polls answered (slowest %lld ms)", p.answered,
-                 POLLS, (long long)p.slowest_ms);
+    cr_assert_eq(p.answered, POLLS, "%d of %d polls answered (slowest %lld ms)", p.answered, POLLS,
+                 (long long)p.slowest_ms);
     cr_assert_geq(atomic_load(&x.relay.received), 2, "the request timed out and was asked again");
     cr_assert_eq(p.reached, 10, "the catch-up went on once the relay answered");
     assert_applied_once_in_order(&x, 6);
@@ -959,7 +965,7 @@ Test(subscriber, a_reply_after_its_deadline_is_not_applied, .timeout = 30)
     world_t x;
     world_init(&x, 10, 10, 5, "e5", false);
     world_control(&x, 300);
-    atomic_store(&x.relay.late_nth, 2); /* the first page after the check... */
+    atomic_store(&x.relay.late_nth, 2);  /* the first page after the check... */
     atomic_store(&x.relay.late_ms, 800); /* ...comes after its deadline, to a closed socket */
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, stop_later, (void *)(intptr_t)2500), 0);
