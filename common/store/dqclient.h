@@ -91,4 +91,11 @@ int dqclient_transfer(dqclient_t *c, uint64_t id);
 /* ADD then ASSIGN voter: how a new node joins. */
 int dqclient_join(dqclient_t *c, uint64_t id, const char *address);
 
+/* Asks the node at address (any node, a seed or not) which node it knows
+ * as the leader: that address into leader[cap], "" when it knows none.
+ * Within the client's timeout; leaves the client disconnected (call
+ * dqclient_connect before other requests).  DQ_OK when the node answered,
+ * else the error of connecting or of the request (invctl store status). */
+int dqclient_probe(dqclient_t *c, const char *address, char *leader, size_t cap);
+
 #endif
