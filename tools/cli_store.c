@@ -24,7 +24,6 @@ role_name(dq_role_t r)
 /* One request of the group: its words, parsed, and the client on the leader. */
 typedef struct {
     const cli_opts_t *opts;
-    const char *seeds;               /* the cluster as given, for messages */
     dqclient_t *c;                   /* connected to the leader */
     char leader[DQCLIENT_ADDR_MAX];  /* its address (the client forgets it on a failure) */
     const char *const *args;         /* the words after the action */
@@ -183,45 +182,51 @@ store_transfer(store_req_t *r)
     return changed(r, "transfer", text);
 }
 
+static void
+status_json(const store_req_t *r, const dqnode_t *lead, const bool *answers)
+{
+    printf("{\"ok\":true,\"leader\":{\"id\":%llu,\"address\":",
+           (unsigned long long)(lead ? lead->id : 0));
+    jsonstr_write(stdout, r->leader, strlen(r->leader));
+    fputs("},\"nodes\":[", stdout);
+    for (size_t i = 0; i < r->n; i++) {
+        printf("%s{\"id\":%llu,\"address\":", i ? "," : "", (unsigned long long)r->nodes[i].id);
+        jsonstr_write(stdout, r->nodes[i].address, strlen(r->nodes[i].address));
+        printf(",\"role\":\"%s\",\"leader\":%s,\"answers\":%s}", role_name(r->nodes[i].role),
+               &r->nodes[i] == lead ? "true" : "false", answers[i] ? "true" : "false");
+    }
+    fputs("]}\n", stdout);
+}
+
+static void
+status_text(const store_req_t *r, const dqnode_t *lead, const bool *answers)
+{
+    printf("leader: node %llu at %s\n", (unsigned long long)(lead ? lead->id : 0), r->leader);
+    printf("%-6s %-24s %-8s %s\n", "ID", "ADDRESS", "ROLE", "ANSWERS");
+    for (size_t i = 0; i < r->n; i++)
+        printf("%-6llu %-24s %-8s %s%s\n", (unsigned long long)r->nodes[i].id, r->nodes[i].address,
+               role_name(r->nodes[i].role), answers[i] ? "yes" : "no",
+               &r->nodes[i] == lead ? "  (leader)" : "");
+}
+
 /* status: the list from the leader, then each node asked who leads (the
- * client is left disconnected by the probes). */
+ * probes leave the client disconnected). */
 static int
 store_status(store_req_t *r)
 {
     char seen[DQCLIENT_ADDR_MAX];
-    const char *leader = r->leader;
+    bool answers[STORE_NODES_MAX], all = true;
+    const dqnode_t *lead = NULL;
     int rc = list_nodes(r, "status");
     if (rc != 0)
         return rc;
-    bool answers[STORE_NODES_MAX], all = true;
     for (size_t i = 0; i < r->n; i++) {
         answers[i] = dqclient_probe(r->c, r->nodes[i].address, seen, sizeof seen) == DQ_OK;
         all &= answers[i];
-    }
-    const dqnode_t *lead = NULL;
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->nodes[i].address, leader) == 0)
+        if (strcmp(r->nodes[i].address, r->leader) == 0)
             lead = &r->nodes[i];
-    if (r->opts->json) {
-        printf("{\"ok\":true,\"leader\":{\"id\":%llu,\"address\":",
-               (unsigned long long)(lead ? lead->id : 0));
-        jsonstr_write(stdout, leader, strlen(leader));
-        fputs("},\"nodes\":[", stdout);
-        for (size_t i = 0; i < r->n; i++) {
-            printf("%s{\"id\":%llu,\"address\":", i ? "," : "", (unsigned long long)r->nodes[i].id);
-            jsonstr_write(stdout, r->nodes[i].address, strlen(r->nodes[i].address));
-            printf(",\"role\":\"%s\",\"leader\":%s,\"answers\":%s}", role_name(r->nodes[i].role),
-                   &r->nodes[i] == lead ? "true" : "false", answers[i] ? "true" : "false");
-        }
-        fputs("]}\n", stdout);
-    } else {
-        printf("leader: node %llu at %s\n", (unsigned long long)(lead ? lead->id : 0), leader);
-        printf("%-6s %-24s %-8s %s\n", "ID", "ADDRESS", "ROLE", "ANSWERS");
-        for (size_t i = 0; i < r->n; i++)
-            printf("%-6llu %-24s %-8s %s%s\n", (unsigned long long)r->nodes[i].id,
-                   r->nodes[i].address, role_name(r->nodes[i].role), answers[i] ? "yes" : "no",
-                   &r->nodes[i] == lead ? "  (leader)" : "");
     }
+    (r->opts->json ? status_json : status_text)(r, lead, answers);
     return all ? 0 : 1;
 }
 
@@ -302,7 +307,6 @@ cli_store_run(void *zctx, const cli_opts_t *opts)
     int rc = cluster_of(opts, &store, &spec, &text);
     if (rc != 0)
         return rc;
-    r.seeds = text;
     r.c = dqclient_new(spec.seedv, spec.nseeds, opts->timeout_ms);
     if (!r.c)
         return cli_report(opts->json, 1, "connection", "store: no memory");
