@@ -4,6 +4,7 @@
 #include "codec.h"
 #include "dqclient.h"
 #include "log.h"
+#include "storespec.h"
 #include "strcopy.h"
 
 #include <stdio.h>
@@ -38,32 +39,26 @@ struct replica {
     codec_writer_t w; /* an event as published */
 };
 
+/* The one parser of INV_STORE is storespec_parse (strict members, shared
+ * with invctl store); this keeps replica's own shape of the result. */
+_Static_assert(DQCLIENT_ADDR_MAX == 64, "replica_parse_store's out[][64]");
+
 int
 replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
                     size_t why_cap)
 {
+    storespec_t spec;
     *n = 0;
-    if (!store || strncmp(store, "dqlite:", 7) != 0) {
-        snprintf(why, why_cap, "a replicated store is dqlite:HOST:PORT[,HOST:PORT...]");
+    if (storespec_parse(store, false, &spec, why, why_cap) != 0)
+        return -1;
+    if (spec.kind != STORESPEC_DQLITE || spec.nseeds > cap) {
+        snprintf(why, why_cap,
+                 "a replicated store is dqlite:HOST:PORT[,HOST:PORT...] (at most %zu)", cap);
         return -1;
     }
-    const char *p = store + 7;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        const char *colon = memchr(p, ':', len);
-        if (len == 0 || len >= 64 || !colon || colon == p || colon == p + len - 1 || *n >= cap) {
-            snprintf(why, why_cap, "bad node address in %.200s (HOST:PORT, at most %zu)", store,
-                     cap);
-            return -1;
-        }
-        memcpy(out[*n], p, len);
-        out[(*n)++][len] = '\0';
-        p += len + (p[len] == ',');
-    }
-    if (*n == 0) {
-        snprintf(why, why_cap, "no node address in %.200s", store);
-        return -1;
-    }
+    for (size_t i = 0; i < spec.nseeds; i++)
+        strcopy(out[i], 64, spec.seeds[i]);
+    *n = spec.nseeds;
     return 0;
 }
 
