@@ -39,10 +39,10 @@ start() { # id
   PID[$1]=$!
 }
 st() { "$I" --timeout-ms 3000 store "$@"; }
-# Retries `invctl store ARGS` (output in $TMP/out) until it exits 0, up to 15 s.
+# Retries `invctl store ARGS` (output in $TMP/out) until it exits 0, for 20 s.
 until_ok() {
-  local i
-  for ((i = 0; i < 75; i++)); do
+  local until=$((SECONDS + 20))
+  while [ "$SECONDS" -lt "$until" ]; do
     st "$@" >"$TMP/out" 2>"$TMP/err" && return 0
     sleep 0.2
   done
@@ -89,9 +89,9 @@ check "status shows node 2 leading" bash -c "for i in \$(seq 25); do
 
 # 4. kill -9 of the leader: another takes over; status says node 2 does not answer.
 kill -9 "${PID[2]}"; wait "${PID[2]}" 2>/dev/null; unset 'PID[2]'
-found=1
-for ((i = 0; i < 75; i++)); do
-  st --json status >"$TMP/out" 2>/dev/null
+found=1 until=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$until" ]; do
+  "$I" --timeout-ms 1000 --json store status >"$TMP/out" 2>/dev/null
   if grep -Eq '"leader":\{"id":(1|3),' "$TMP/out"; then found=0; break; fi
   sleep 0.2
 done
