@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # hosts.sh: several hosts on one machine, as network namespaces, for tests
 # and benchmarks of daemons on different hosts (sourced by bash; needs root).
 #
@@ -18,20 +19,27 @@
 #                           until host 1 reaches every other; sets an EXIT
 #                           trap (hosts_down) and INT/TERM traps that exit.
 #                           A script with its own EXIT trap sets it after
-#                           hosts_up and calls hosts_down in it.
+#                           hosts_up and calls hosts_down in it.  Removes
+#                           first what a killed run left (namespaces of
+#                           this harness whose shell is gone).
 #   hosts_down              stops every process started here (SIGTERM,
 #                           SIGKILL after 5 s), kills whatever else runs in
 #                           the namespaces, deletes them.  Idempotent.
 #   host_ns I / host_ip I   host I's namespace name / address
-#   host_run I CMD...       CMD in host I in the background; its pid in
+#   host_run I CMD...       CMD in host I in the background, under
+#                           `timeout HOSTS_MAX_SECONDS` (it passes SIGTERM
+#                           on and exits with CMD's status); its pid in
 #                           HOST_PID (and $!), remembered for hosts_down.
 #                           Redirections on the call apply to CMD.
 #   host_exec I CMD...      CMD in host I in the foreground; its status
 #   host_stop PID [SECS]    SIGTERM, SIGKILL after SECS (10); returns the
 #                           process's exit status (a child of this shell)
-#   host_delay I MICROS     host I holds every packet it sends to the
-#                           subnet MICROS us (netdelay); with every host at
-#                           D, a round trip takes 2 x D more.  0 removes.
+#   host_delay I MICROS [MAX_QUEUE]
+#                           host I holds every packet it sends to the
+#                           subnet MICROS us (netdelay), in order; with
+#                           every host at D, a round trip takes 2 x D more.
+#                           At most MAX_QUEUE (65536) packets wait, more
+#                           are dropped.  0 removes.  Its pid: HOST_DELAY_PID.
 #   host_loss I PERCENT     host I loses PERCENT % (0..100) of the packets
 #                           it receives from the others.  0 removes.
 #   host_partition I        nothing passes between host I and the others
@@ -41,8 +49,9 @@
 #
 # Settings (environment): HOSTS_SUBNET (10.213.0: the first three bytes of
 # the /24), NETDELAY (the netdelay binary; default
-# $BUILD_DIR/tests/netns/netdelay), HOSTS_MAX_SECONDS (600: every netdelay
-# exits by itself after this long).
+# $BUILD_DIR/tests/netns/netdelay), HOSTS_MAX_SECONDS (600: whatever
+# host_run and host_delay start ends by itself after this long, even when
+# the script was killed before its EXIT trap could run).
 #
 # Why iptables and netdelay rather than tc netem: this kernel has no netem
 # (CONFIG_NET_SCH_NETEM is not set).  Packets are dropped where they
@@ -58,6 +67,7 @@ _HOSTS_PIDS=()
 _HOSTS_DELAY_PID=()
 _HOSTS_TMP=""
 HOST_PID=""
+HOST_DELAY_PID=""
 
 hosts_require() {
   local why="" tool probe="${_HOSTS_PREFIX}probe"
@@ -106,6 +116,21 @@ _hosts_link() { # I: host I's veth pair, its peer on the bridge, its address
     ip -n "$ns" link set eth0 up
 }
 
+# The namespaces of runs whose shell is gone (killed before hosts_down):
+# their processes are killed, the namespaces deleted.
+_hosts_reap_stale() {
+  local ns owner pids
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ "$ns" =~ ^inv([0-9]+)(h[1-9]|hub|probe)$ ]] || continue
+    owner=${BASH_REMATCH[1]}
+    [ "$owner" != "$$" ] && ! kill -0 "$owner" 2>/dev/null || continue
+    pids="$(ip netns pids "$ns" 2>/dev/null)"
+    # shellcheck disable=SC2086 # one pid a word
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null && echo "hosts_up: removed $ns, left by a killed run" >&2
+  done
+}
+
 hosts_up() { # N
   local n=$1 i k
   [[ "$n" =~ ^[1-9]$ ]] || { echo "hosts_up: 1..9 hosts, not '$n'" >&2; return 1; }
@@ -114,6 +139,7 @@ hosts_up() { # N
   trap hosts_down EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  _hosts_reap_stale
   _HOSTS_TMP="$(mktemp -d /tmp/invhosts-XXXXXX)" || return 1
   _hosts_netns_add "$(_hosts_hub)" || return 1
   ip -n "$(_hosts_hub)" link add br0 type bridge && ip -n "$(_hosts_hub)" link set br0 up || return 1
@@ -168,13 +194,20 @@ hosts_down() {
   _HOSTS_N=0 _HOSTS_PIDS=() _HOSTS_DELAY_PID=() _HOSTS_TMP=""
 }
 
-host_run() { # I CMD...
+# CMD in host I in the background, remembered; its pid in HOST_PID.
+_hosts_spawn() { # I CMD...
   local i=$1
   shift
   _hosts_check "$i" || return 1
   ip netns exec "$(host_ns "$i")" "$@" &
   HOST_PID=$!
   _HOSTS_PIDS+=("$HOST_PID")
+}
+
+host_run() { # I CMD...
+  local i=$1
+  shift
+  _hosts_spawn "$i" timeout -k 5 "$HOSTS_MAX_SECONDS" "$@"
 }
 
 host_exec() { # I CMD...
@@ -205,21 +238,23 @@ _hosts_rules_del() { # I TAG
     done
 }
 
-host_delay() { # I MICROS
-  local i=$1 us=$2 log k
+host_delay() { # I MICROS [MAX_QUEUE]
+  local i=$1 us=$2 max=${3:-65536} log k
   _hosts_check "$i" || return 1
   [[ "$us" =~ ^[0-9]+$ ]] || { echo "host_delay: microseconds, not '$us'" >&2; return 1; }
   _hosts_rules_del "$i" inv-delay
   if [ -n "${_HOSTS_DELAY_PID[$i]:-}" ]; then
     host_stop "${_HOSTS_DELAY_PID[$i]}" 5
-    _HOSTS_DELAY_PID[$i]=""
+    _HOSTS_DELAY_PID[i]=""
   fi
   [ "$us" -gt 0 ] || return 0
   local bin="${NETDELAY:-${BUILD_DIR:-build}/tests/netns/netdelay}"
   [ -x "$bin" ] || { echo "host_delay: no netdelay at $bin (build it, or set NETDELAY)" >&2; return 1; }
   log="$_HOSTS_TMP/netdelay-h$i.log"
-  host_run "$i" "$bin" --queue "$i" --delay-us "$us" --max-seconds "$HOSTS_MAX_SECONDS" >"$log" 2>&1
-  _HOSTS_DELAY_PID[$i]=$HOST_PID
+  _hosts_spawn "$i" "$bin" --queue "$i" --delay-us "$us" --max-queue "$max" --max-seconds "$HOSTS_MAX_SECONDS" >"$log" 2>&1
+  _HOSTS_DELAY_PID[i]=$HOST_PID
+  # shellcheck disable=SC2034 # for the sourcing script
+  HOST_DELAY_PID=$HOST_PID
   for ((k = 0; k < 100; k++)); do
     grep -q "ready" "$log" && break
     _hosts_running "$HOST_PID" || break
@@ -233,7 +268,10 @@ host_delay() { # I MICROS
 host_loss() { # I PERCENT
   local i=$1 pct=$2
   _hosts_check "$i" || return 1
-  [[ "$pct" =~ ^[0-9]+$ ]] && [ "$pct" -le 100 ] || { echo "host_loss: 0..100, not '$pct'" >&2; return 1; }
+  if ! [[ "$pct" =~ ^[0-9]+$ ]] || [ "$pct" -gt 100 ]; then
+    echo "host_loss: 0..100, not '$pct'" >&2
+    return 1
+  fi
   _hosts_rules_del "$i" inv-loss
   [ "$pct" -gt 0 ] || return 0
   _hosts_ipt "$i" -I INPUT 1 -i eth0 -m statistic --mode random \

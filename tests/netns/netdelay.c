@@ -44,6 +44,7 @@
 #include <time.h>
 
 #define NETDELAY_RCVBUF (32u << 20) /* bytes: a full queue's notifications */
+#define NETDELAY_KERNEL_SPARE 4096  /* packets the kernel queues beyond ours, unread */
 #define NETDELAY_WAIT_MAX_US 100000 /* the longest sleep, so a signal is seen soon */
 
 typedef struct {
@@ -75,7 +76,8 @@ settings_load(settings_t *s, int argc, char **argv)
     const config_option_t opts[] = {
         CONFIG_INT_OPT("--queue", NULL, &s->queue, "NFQUEUE number (0..65535)"),
         CONFIG_INT_OPT("--delay-us", NULL, &s->delay_us, "how long each packet is held, us"),
-        CONFIG_INT_OPT("--max-queue", NULL, &s->max_queue, "packets held at most; more are dropped"),
+        CONFIG_INT_OPT("--max-queue", NULL, &s->max_queue,
+                       "packets held at most; more are dropped"),
         CONFIG_INT_OPT("--max-seconds", NULL, &s->max_seconds, "exit after this long"),
     };
     int rc = config_parse("netdelay", opts, sizeof opts / sizeof opts[0], argc, argv);
@@ -187,8 +189,9 @@ run(netdelay_t *d, int64_t end_us)
     return 0;
 }
 
-/* Binds the queue: metadata only, the kernel's queue as long as ours, GSO
- * packets whole, a receive buffer for a full queue.  0 or -1 (printed). */
+/* Binds the queue: metadata only, the kernel's queue longer than ours (so
+ * that we see, and count, what we drop), GSO packets whole, a receive
+ * buffer for a full queue.  0 or -1 (printed). */
 static int
 bind_queue(netdelay_t *d, uint16_t num)
 {
@@ -202,7 +205,7 @@ bind_queue(netdelay_t *d, uint16_t num)
     if (nfq_set_mode(d->queue, NFQNL_COPY_META, 0) < 0)
         goto fail;
     step = "nfq_set_queue_maxlen";
-    if (nfq_set_queue_maxlen(d->queue, (uint32_t)d->cap) < 0)
+    if (nfq_set_queue_maxlen(d->queue, (uint32_t)d->cap + NETDELAY_KERNEL_SPARE) < 0)
         goto fail;
     /* optional: without it the kernel segments GSO packets first */
     nfq_set_queue_flags(d->queue, NFQA_CFG_F_GSO, NFQA_CFG_F_GSO);
