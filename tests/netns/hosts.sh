@@ -45,6 +45,8 @@
 #   host_partition I        nothing passes between host I and the others
 #                           (established TCP connections see silence, no
 #                           reset, no error); host_heal I undoes it
+#   host_cut I J            nothing passes between hosts I and J alone (a
+#                           partial partition); host_mend I J undoes it
 #   host_reachable I J      one ping from host I to host J answered in 1 s
 #
 # Settings (environment): HOSTS_SUBNET (10.213.0: the first three bytes of
@@ -123,7 +125,7 @@ _hosts_reap_stale() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
     [[ "$ns" =~ ^inv([0-9]+)(h[1-9]|hub|probe)$ ]] || continue
     owner=${BASH_REMATCH[1]}
-    [ "$owner" != "$$" ] && ! kill -0 "$owner" 2>/dev/null || continue
+    if [ "$owner" = "$$" ] || kill -0 "$owner" 2>/dev/null; then continue; fi
     pids="$(ip netns pids "$ns" 2>/dev/null)"
     # shellcheck disable=SC2086 # one pid a word
     [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
@@ -295,4 +297,21 @@ host_heal() { # I
   local i=$1 j
   _hosts_check "$i" || return 1
   for ((j = 1; j <= _HOSTS_N; j++)); do _hosts_rules_del "$j" "inv-part-h$i"; done
+}
+
+# Each of the two drops what comes from the other.
+host_cut() { # I J
+  local i=$1 j=$2
+  _hosts_check "$i" && _hosts_check "$j" || return 1
+  [ "$i" != "$j" ] || { echo "host_cut: two different hosts" >&2; return 1; }
+  host_mend "$i" "$j"
+  _hosts_ipt "$i" -I INPUT 1 -i eth0 -s "$(host_ip "$j")" -m comment --comment "inv-cut-h$i-h$j" -j DROP &&
+    _hosts_ipt "$j" -I INPUT 1 -i eth0 -s "$(host_ip "$i")" -m comment --comment "inv-cut-h$i-h$j" -j DROP
+}
+
+host_mend() { # I J
+  local i=$1 j=$2
+  _hosts_check "$i" && _hosts_check "$j" || return 1
+  _hosts_rules_del "$i" "inv-cut-h$i-h$j"; _hosts_rules_del "$j" "inv-cut-h$i-h$j"
+  _hosts_rules_del "$i" "inv-cut-h$j-h$i"; _hosts_rules_del "$j" "inv-cut-h$j-h$i"
 }

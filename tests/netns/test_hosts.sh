@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # (the functions are called through check)
 # Hosts as network namespaces (tests/netns/hosts.sh), and the system over
 # them.  Four hosts on a bridge.
 #   The harness: every host reaches every other; host_delay on two hosts
@@ -19,7 +20,6 @@
 # by HOSTS_MAX_SECONDS, the daemons by the EXIT trap.
 #   tests/netns/test_hosts.sh BUILD_DIR
 set -uo pipefail
-# shellcheck disable=SC2317 # (the functions are called through check)
 BUILD_DIR="$(cd "${1:?usage: test_hosts.sh BUILD_DIR}" && pwd)"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 export HOSTS_MAX_SECONDS=240
@@ -181,6 +181,19 @@ partition_and_heal() {
   cat "$TMP/tcp-client.log"
 }
 check "host_partition: no ping, a TCP connection sees silence; host_heal: both come back" partition_and_heal
+
+cut_and_mend() {
+  host_cut 1 3 || return 1
+  host_reachable 1 3 && { echo "host 1 still reaches host 3"; return 1; }
+  host_reachable 3 1 && { echo "host 3 still reaches host 1"; return 1; }
+  if ! host_reachable 1 2 || ! host_reachable 2 3; then
+    echo "the cut took more than the link 1-3"
+    return 1
+  fi
+  host_mend 3 1 # either order
+  all_pairs_reach
+}
+check "host_cut 1 3: only hosts 1 and 3 lose each other; host_mend 3 1 brings them back" cut_and_mend
 
 no_way_out() {
   local i
