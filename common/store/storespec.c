@@ -51,7 +51,7 @@ storespec_parse(const char *text, bool bare, storespec_t *out, char *err, size_t
             return -1;
         out->seedv[out->nseeds] = out->seeds[out->nseeds];
         out->nseeds++;
-        if (!comma)
+        if (!comma || comma[1] == '\0') /* a trailing comma is harmless */
             return 0;
         p = comma + 1;
     }

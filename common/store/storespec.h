@@ -29,7 +29,8 @@ typedef struct {
 /* Parses text into *out.  With bare true the "dqlite:" prefix may be left
  * out (invctl's --store HOST:PORT,...), and text must then name a cluster.
  * Each member is HOST:PORT (the host non-empty, the port 1..65535, under
- * DQCLIENT_ADDR_MAX bytes); no empty member; at most DQCLIENT_SEEDS_MAX.
+ * DQCLIENT_ADDR_MAX bytes); no empty member (one trailing comma is
+ * ignored); at most DQCLIENT_SEEDS_MAX.
  * 0, or -1 with a one-line reason in err (text NULL or empty included). */
 int storespec_parse(const char *text, bool bare, storespec_t *out, char *err, size_t err_cap);
 

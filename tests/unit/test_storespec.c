@@ -34,6 +34,9 @@ Test(storespec, other_text_is_local_unless_bare)
     cr_assert_eq(storespec_parse("dqlite:127.0.0.1:9001", true, &s, err, sizeof err), 0);
     cr_assert_str_eq(s.seeds[0], "127.0.0.1:9001");
     cr_assert_neq(storespec_parse("data/events.db", true, &s, err, sizeof err), 0);
+    cr_assert_eq(storespec_parse("dqlite:h:1,", false, &s, err, sizeof err), 0,
+                 "a trailing comma is harmless");
+    cr_assert_eq(s.nseeds, 1);
 }
 
 Test(storespec, bad_members_rejected)
@@ -48,7 +51,7 @@ Test(storespec, bad_members_rejected)
         "dqlite:h:65536",
         "dqlite:h:90x1",
         "dqlite:a:1,,b:2",
-        "dqlite:a:1,",
+        "dqlite:a:1,,",
         "dqlite:a b:1",
         "dqlite:a-very-long-host-name-that-goes-on-and-on-past-sixty-four-bytes.example:1",
     };
@@ -86,7 +89,7 @@ Test(storespec, replica_parse_store_agrees)
     cr_assert(n == 2 && strcmp(out[0], "a:1") == 0 && strcmp(out[1], "b:2") == 0);
     cr_assert_neq(
         replica_parse_store("data/events.db", out, REPLICA_NODES_MAX, &n, why, sizeof why), 0);
-    cr_assert_neq(replica_parse_store("dqlite:a:1,", out, REPLICA_NODES_MAX, &n, why, sizeof why),
+    cr_assert_neq(replica_parse_store("dqlite:a:1,,", out, REPLICA_NODES_MAX, &n, why, sizeof why),
                   0);
     cr_assert_neq(replica_parse_store("dqlite:a:1,b:2", out, 1, &n, why, sizeof why), 0);
 }
