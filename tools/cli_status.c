@@ -95,7 +95,8 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     codec_map_close(&w);
     for (size_t i = 0; i < N_DAEMONS; i++) {
         answered[i] = false;
-        if (!selected[i] || !(socks[i] = bus_connect(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))
+        if (!selected[i] ||
+            !(socks[i] = bus_connect_list(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))
             continue;
         if (zmq_send(socks[i], w.buf.data, w.buf.size, ZMQ_DONTWAIT) < 0)
             bus_close(&socks[i]);
@@ -216,6 +217,21 @@ cli_status_note(const mpread_t *reply)
     return note;
 }
 
+const char *
+cli_status_role(const mpread_t *reply)
+{
+    static const char *const roles[] = {"active", "standby", "single"};
+    const char *s;
+    size_t n;
+    mpread_t v;
+    if (mpread_find(reply, "role", &v) != 0 || mpread_str(&v, &s, &n) != 0)
+        return "";
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strlen(roles[i]) == n && memcmp(roles[i], s, n) == 0)
+            return roles[i];
+    return "role?"; /* a server's word we do not print */
+}
+
 static void
 status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const bool *answered,
                    const bool *selected)
@@ -242,7 +258,9 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
                 printf(" %10s", "-");
         }
         const char *note = answered[i] ? cli_status_note(&replies[i].body) : "";
-        printf("  %s%s%s\n", opts->ep[daemons[i].ep], note[0] ? "  " : "", note);
+        const char *role = answered[i] ? cli_status_role(&replies[i].body) : "";
+        printf("  %s%s%s%s%s\n", opts->ep[daemons[i].ep], role[0] ? "  " : "", role,
+               note[0] ? "  " : "", note);
     }
 }
 
