@@ -311,6 +311,26 @@ make_events(const char *tag, int n)
     return pos;
 }
 
+/* Waits until the relay serves position `pos` through catch-up (what it
+ * serves may lag the store for a moment); its first page into page. */
+static void
+wait_served(int64_t pos, harness_reply_t *page)
+{
+    static const char read[] = "\x83\xa4type\xaaReadEvents\xa5"
+                               "after\x00\xa5limit\x64";
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS, served = 0;
+    for (;;) {
+        cr_assert_eq(harness_request(h, "catchup", read, sizeof read - 1, ITEST_TIMEOUT_MS, page),
+                     0);
+        harness_reply_int(page, "head", &served);
+        if (served >= pos || proc_mono_ms() > deadline)
+            break;
+        harness_reply_fini(page);
+        harness_sleep_ms(20);
+    }
+    cr_assert_geq(served, pos, "the relay serves %lld of %lld", (long long)served, (long long)pos);
+}
+
 /* projector --mode once with --catchup list into db; asserts it exits 0
  * and equals a fresh build. */
 static void
@@ -336,7 +356,9 @@ Test(leader, a_subscriber_catches_up_through_the_leader_of_its_list)
     harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY};
     h = harness_start(&o);
     cr_assert_not_null(h);
-    make_events("sub", 5);
+    harness_reply_t page;
+    wait_served(make_events("sub", 5), &page);
+    harness_reply_fini(&page);
     static const standby_mode_t modes[] = {SB_LEADER, SB_ELECTION, SB_SILENT};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         standby_t sb;
@@ -398,21 +420,7 @@ Test(leader, a_subscriber_on_two_pubs_ends_equal_to_a_fresh_build)
     int64_t first = make_events("two", 6);
     /* the stand-in's replay: the store's first page once the relay serves it */
     harness_reply_t page;
-    static const char read[] = "\x83\xa4type\xaaReadEvents\xa5"
-                               "after\x00\xa5limit\x64";
-    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS;
-    int64_t served = 0;
-    for (;;) {
-        cr_assert_eq(harness_request(h, "catchup", read, sizeof read - 1, ITEST_TIMEOUT_MS, &page),
-                     0);
-        harness_reply_int(&page, "head", &served);
-        if (served >= first || proc_mono_ms() > deadline)
-            break;
-        harness_reply_fini(&page);
-        harness_sleep_ms(20);
-    }
-    cr_assert_geq(served, first, "the relay serves %lld of %lld", (long long)served,
-                  (long long)first);
+    wait_served(first, &page);
     replay_t r = {.page = page.data, .page_len = page.len};
     char why[512];
     snprintf(r.ep, sizeof r.ep, "ipc://%s/standby-pub.sock", harness_dir(h));
@@ -441,8 +449,7 @@ Test(leader, a_subscriber_on_two_pubs_ends_equal_to_a_fresh_build)
     int64_t head = make_events("live", 10);
     /* until its checkpoint reaches the head, through its control socket */
     void *ctx = zmq_ctx_new();
-    int64_t at = -1, dups = 0;
-    deadline = proc_mono_ms() + ITEST_WAIT_MS;
+    int64_t at = -1, dups = 0, deadline = proc_mono_ms() + ITEST_WAIT_MS;
     static const char status[] = "\x81\xa4type\xa6Status";
     while ((at < head || dups == 0) && proc_mono_ms() < deadline) {
         void *s = bus_connect(ctx, ZMQ_DEALER, bind);
