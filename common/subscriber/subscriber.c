@@ -58,7 +58,9 @@
  *        v                       | or none came by cfg.catchup_timeout_ms (3 s):
  *   AWAITING A PAGE -------------+ the socket is replaced (a late reply is never
  *   [s->catching_up; pagefetch     received), RETRY_BACKOFF_MS of back-off, and
- *    IN FLIGHT]                    the page is asked for again
+ *    IN FLIGHT]                    the page is asked for again (of the next
+ *     |    ^                       catch-up endpoint when cfg.catchup_ep is a list)
+ *     +----+ a not_leader reply (pagefetch.h): asked again of the leader at once
  *
  * Every state answers control requests at every turn, the first thing
  * after the poll; a catch-up turn is at most CATCHUP_PAGES_PER_TURN pages,
