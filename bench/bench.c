@@ -64,10 +64,10 @@ typedef struct {
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
     /* the command services (o->command_ep a list; one endpoint: a list of one) */
     eplist_t cmd_list;
-    int cmd_at;                          /* the list's endpoint in use, or the last one */
-    char cmd_ep[EPLIST_EP_MAX + 1];      /* in use: cmd_list's or a leader named outside it */
-    int64_t move_at_us;                  /* an election: move to the next one then (0: none) */
-    int64_t last_ack_us;                 /* the load's last final answer (or its start) */
+    int cmd_at;                     /* the list's endpoint in use, or the last one */
+    char cmd_ep[EPLIST_EP_MAX + 1]; /* in use: cmd_list's or a leader named outside it */
+    int64_t move_at_us;             /* an election: move to the next one then (0: none) */
+    int64_t last_ack_us;            /* the load's last final answer (or its start) */
 } bench_t;
 
 /* ---- requests ------------------------------------------------------------ */

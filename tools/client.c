@@ -242,8 +242,8 @@ client_call_say(void *zctx, const char *daemon, const char *list, const void *bo
     char answered[EPLIST_EP_MAX + 1];
     const char *why;
     size_t first = strcspn(list, ",");
-    client_rc_t rc = client_call_list(zctx, list, body, len, timeout_ms, reply, answered,
-                                      sizeof answered, &why);
+    client_rc_t rc =
+        client_call_list(zctx, list, body, len, timeout_ms, reply, answered, sizeof answered, &why);
     if (rc == CLIENT_OK) {
         if (strlen(answered) != first || strncmp(answered, list, first) != 0)
             fprintf(stderr, "invctl: %s answered at %s (not at %.*s, the first of the list)\n",

@@ -14,9 +14,9 @@ typedef enum { PF_IDLE, PF_IN_FLIGHT, PF_READY, PF_TIMED_OUT } pf_state_t;
 
 struct pagefetch {
     void *zctx;
-    eplist_t list; /* the relays' catch-up endpoints; one when not a list */
-    int cur;       /* the one asked now */
-    int hops;      /* not_leader replies since the last page: at most list.n in a row */
+    eplist_t list;  /* the relays' catch-up endpoints; one when not a list */
+    int cur;        /* the one asked now */
+    int hops;       /* not_leader replies since the last page: at most list.n in a row */
     int limit;      /* events per page asked for */
     int timeout_ms; /* a reply is awaited this long */
     void *dealer;   /* NULL after a failed connect: made again at the next ask */

@@ -32,9 +32,11 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
     opts[n++] = (config_option_t)CONFIG_STR_OPT("--db", spec->db.env, &cfg->db, spec->db.help);
     opts[n++] = (config_option_t)CONFIG_STR_OPT(
         "--events", "INV_EVENTS_EP", &cfg->events_ep,
-        subdaemon_help(spec->events_help, "relay event PUB endpoint (a comma-separated list: every relay of a replicated store)"));
-    opts[n++] = (config_option_t)CONFIG_STR_OPT("--catchup", "INV_CATCHUP_EP", &cfg->catchup_ep,
-                                                "relay catch-up endpoint (a comma-separated list: the one that leads is followed)");
+        subdaemon_help(spec->events_help, "relay event PUB endpoint (a comma-separated list: every "
+                                          "relay of a replicated store)"));
+    opts[n++] = (config_option_t)CONFIG_STR_OPT(
+        "--catchup", "INV_CATCHUP_EP", &cfg->catchup_ep,
+        "relay catch-up endpoint (a comma-separated list: the one that leads is followed)");
     for (size_t i = 0; i < spec->n_extra; i++)
         opts[n++] = spec->extra[i];
     opts[n++] =

@@ -115,8 +115,8 @@ struct subscriber {
     pagefetch_t *fetch;     /* the live model's catch-up and verify requests */
     pagefetch_t *rebuild_fetch; /* the rebuild's, on a socket of its own */
     int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
-    bool many_pubs; /* events_ep is a list: a heartbeat's head below the checkpoint may be a
-                       standby's that lags, not another store (sub_on_heartbeat) */
+    bool many_pubs;         /* events_ep is a list: a heartbeat's head below the checkpoint may be a
+                               standby's that lags, not another store (sub_on_heartbeat) */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;

@@ -16,11 +16,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define EPLIST_MAX 8       /* endpoints in one list */
-#define EPLIST_EP_MAX 255  /* bytes of one endpoint (security.c keeps 256 with the NUL) */
+#define EPLIST_MAX 8      /* endpoints in one list */
+#define EPLIST_EP_MAX 255 /* bytes of one endpoint (security.c keeps 256 with the NUL) */
 
 typedef struct {
-    int n;                                /* 1..EPLIST_MAX after a successful parse */
+    int n;                                  /* 1..EPLIST_MAX after a successful parse */
     char ep[EPLIST_MAX][EPLIST_EP_MAX + 1]; /* each valid (eplist_valid) and NUL-terminated */
 } eplist_t;
 

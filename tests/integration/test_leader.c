@@ -47,9 +47,9 @@ typedef enum {
 typedef struct {
     void *zctx;
     void *router;
-    char ep[256];        /* where it is bound */
-    char leader[256];    /* SB_LEADER: the endpoint it names */
-    bool command_shape;  /* answers as the command ROUTER (command_id, fields) */
+    char ep[256];       /* where it is bound */
+    char leader[256];   /* SB_LEADER: the endpoint it names */
+    bool command_shape; /* answers as the command ROUTER (command_id, fields) */
     standby_mode_t mode;
     atomic_int requests; /* requests received */
     atomic_bool stop;
@@ -180,8 +180,9 @@ Test(leader, invctl_follows_not_leader_to_the_named_leader)
     /* the list holds only the stand-in: the leader it names is followed all
      * the same (a valid endpoint, the same kind of daemon) */
     standby_start(&sb, "standby-command", "command", SB_LEADER, harness_endpoint(h, "command"));
-    const char *args[] = {"--command-ep", sb.ep,       "--command-id", "c-nl-1", "register-supplier",
-                          "s1",           "--name",    "Leader Supplies",      NULL};
+    const char *args[] = {
+        "--command-ep", sb.ep,    "--command-id",    "c-nl-1", "register-supplier",
+        "s1",           "--name", "Leader Supplies", NULL};
     int rc = itest_invctl(h, "nl1.out", "nl1.err", args, NULL);
     char err[4096];
     tmp_file("nl1.err", err, sizeof err);
@@ -194,9 +195,11 @@ Test(leader, invctl_follows_not_leader_to_the_named_leader)
     /* history through a stand-in relay naming the real catch-up endpoint */
     standby_start(&rsb, "standby-relay", "relay", SB_LEADER, harness_endpoint(h, "catchup"));
     char relays[600];
-    const char *hargs[] = {"--relay-ep",
-                           list2(relays, sizeof relays, rsb.ep, harness_endpoint(h, "catchup")),
-                           "--json", "history", "--stream", "supplier-s1", NULL};
+    const char *hargs[] = {
+        "--relay-ep", list2(relays, sizeof relays, rsb.ep, harness_endpoint(h, "catchup")),
+        "--json",     "history",
+        "--stream",   "supplier-s1",
+        NULL};
     rc = itest_invctl(h, "nl1h.out", "nl1h.err", hargs, NULL);
     char out[8192];
     tmp_file("nl1h.out", out, sizeof out);
@@ -218,8 +221,13 @@ Test(leader, invctl_waits_out_an_election_then_tries_the_next)
     char list[600];
     const char *args[] = {"--command-ep",
                           list2(list, sizeof list, sb.ep, harness_endpoint(h, "command")),
-                          "--command-id", "c-nl-2", "register-supplier", "s2", "--name",
-                          "Leader Supplies", NULL};
+                          "--command-id",
+                          "c-nl-2",
+                          "register-supplier",
+                          "s2",
+                          "--name",
+                          "Leader Supplies",
+                          NULL};
     int64_t ms;
     int rc = itest_invctl(h, "nl2.out", "nl2.err", args, &ms);
     char err[4096];
@@ -240,8 +248,15 @@ Test(leader, invctl_leaves_a_silent_endpoint_within_its_deadline)
     char list[600];
     const char *args[] = {"--command-ep",
                           list2(list, sizeof list, sb.ep, harness_endpoint(h, "command")),
-                          "--timeout-ms", "3000", "--command-id", "c-nl-3", "register-supplier",
-                          "s3", "--name", "Leader Supplies", NULL};
+                          "--timeout-ms",
+                          "3000",
+                          "--command-id",
+                          "c-nl-3",
+                          "register-supplier",
+                          "s3",
+                          "--name",
+                          "Leader Supplies",
+                          NULL};
     int64_t ms;
     int rc = itest_invctl(h, "nl3.out", "nl3.err", args, &ms);
     char err[4096];
@@ -267,7 +282,13 @@ Test(leader, invctl_refuses_junk_leaders)
         snprintf(sid, sizeof sid, "sj%zu", i);
         const char *args[] = {"--command-ep",
                               list2(list, sizeof list, sb.ep, harness_endpoint(h, "command")),
-                              "--command-id", cid, "register-supplier", sid, "--name", "X", NULL};
+                              "--command-id",
+                              cid,
+                              "register-supplier",
+                              sid,
+                              "--name",
+                              "X",
+                              NULL};
         int rc = itest_invctl(h, "junk.out", "junk.err", args, NULL);
         char err[4096], out[4096];
         tmp_file("junk.err", err, sizeof err);
@@ -276,12 +297,13 @@ Test(leader, invctl_refuses_junk_leaders)
         cr_assert_null(strstr(err, "evil"), "the server's junk reached the terminal: %s", err);
         cr_assert_lt(strlen(err), 1024, "the 10 KB leader was printed");
         /* the same for a catch-up read, in JSON */
-        const char *hargs[] = {"--relay-ep", rsb.ep, "--json", "history", "--stream", "supplier-s1",
-                               NULL};
+        const char *hargs[] = {"--relay-ep", rsb.ep,        "--json", "history",
+                               "--stream",   "supplier-s1", NULL};
         rc = itest_invctl(h, "junkh.out", "junkh.err", hargs, NULL);
         tmp_file("junkh.out", out, sizeof out);
         cr_assert_eq(rc, 1, "history, mode %zu: exit %d", i, rc);
-        cr_assert(strstr(out, "\"error\": \"not_leader\"") || strstr(out, "\"error\":\"not_leader\""),
+        cr_assert(strstr(out, "\"error\": \"not_leader\"") ||
+                      strstr(out, "\"error\":\"not_leader\""),
                   "mode %zu: %s", i, out);
         standby_stop(&rsb);
         standby_stop(&sb);
@@ -341,11 +363,16 @@ once_through(const char *list, const char *db_name)
     snprintf(bind, sizeof bind, "ipc://%s/%s.sock", harness_dir(h), db_name);
     snprintf(log, sizeof log, "%s/%s.log", harness_dir(h), db_name);
     char *argv[] = {(char *)harness_binary("projector"),
-                    "--db", db,
-                    "--events", (char *)harness_endpoint(h, "events"),
-                    "--catchup", (char *)list,
-                    "--bind", bind,
-                    "--mode", "once",
+                    "--db",
+                    db,
+                    "--events",
+                    (char *)harness_endpoint(h, "events"),
+                    "--catchup",
+                    (char *)list,
+                    "--bind",
+                    bind,
+                    "--mode",
+                    "once",
                     NULL};
     cr_assert_eq(itest_run(argv, log, false), 0, "projector --mode once failed (see %s)", log);
     itest_assert_equals_fresh(h, "projector", db);
@@ -386,7 +413,7 @@ static void *
 replay_main(void *arg)
 {
     replay_t *r = arg;
-    static const char old_beat[] = "\x81\xa4head\x01";                     /* {head: 1} */
+    static const char old_beat[] = "\x81\xa4head\x01";                 /* {head: 1} */
     static const char far_beat[] = "\x81\xa4head\xce\x00\x0f\x42\x40"; /* {head: 10^6} */
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -437,10 +464,14 @@ Test(leader, a_subscriber_on_two_pubs_ends_equal_to_a_fresh_build)
     snprintf(bind, sizeof bind, "ipc://%s/two.sock", harness_dir(h));
     snprintf(log, sizeof log, "%s/two.log", harness_dir(h));
     char *argv[] = {(char *)harness_binary("projector"),
-                    "--db", db,
-                    "--events", (char *)list2(pubs, sizeof pubs, harness_endpoint(h, "events"), r.ep),
-                    "--catchup", (char *)harness_endpoint(h, "catchup"),
-                    "--bind", bind,
+                    "--db",
+                    db,
+                    "--events",
+                    (char *)list2(pubs, sizeof pubs, harness_endpoint(h, "events"), r.ep),
+                    "--catchup",
+                    (char *)harness_endpoint(h, "catchup"),
+                    "--bind",
+                    bind,
                     NULL};
     pid_t pid = itest_start(argv, log, true);
     cr_assert_gt(pid, 0);
@@ -499,8 +530,9 @@ Test(leader, invbench_follows_not_leader_and_each_command_is_accepted_once)
     char list[600], acks[512], out[512];
     itest_path_in(h, "acks.log", acks, sizeof acks);
     itest_path_in(h, "bench.out", out, sizeof out);
-    const char *args[] = {"--count", "300", "--products", "5", "--connections", "2",
-                          "--window", "8", "--ack-log", acks, "--format", "json", NULL};
+    const char *args[] = {"--count",  "300",      "--products", "5",         "--connections",
+                          "2",        "--window", "8",          "--ack-log", acks,
+                          "--format", "json",     NULL};
     char *argv[40];
     itest_invbench_argv(h, argv, 40, args);
     argv[2] = (char *)list2(list, sizeof list, sb.ep, harness_endpoint(h, "command"));

@@ -74,9 +74,9 @@ Test(eplist, list_in_order)
 {
     eplist_t l;
     char why[200];
-    cr_assert_eq(eplist_parse(&l, "tcp://10.1.0.1:5550,ipc:///tmp/c.sock,tcp://h3:5550", why,
-                              sizeof why),
-                 0, "%s", why);
+    cr_assert_eq(
+        eplist_parse(&l, "tcp://10.1.0.1:5550,ipc:///tmp/c.sock,tcp://h3:5550", why, sizeof why), 0,
+        "%s", why);
     cr_assert_eq(l.n, 3);
     cr_assert_str_eq(l.ep[1], "ipc:///tmp/c.sock");
     cr_assert_eq(eplist_find(&l, "tcp://h3:5550"), 2);

@@ -373,7 +373,9 @@ Test(pagefetch, a_hostile_leader_is_not_followed)
     bus_msg_t m;
     cr_assert_eq(router_next(&a, &m), 3);
     /* {ok: false, error: not_leader, leader: 42} */
-    router_answer(&a, &m, "\x83\xa2ok\xc2\xa5""error\xaanot_leader\xa6leader\x2a");
+    router_answer(&a, &m,
+                  "\x83\xa2ok\xc2\xa5"
+                  "error\xaanot_leader\xa6leader\x2a");
     loop_turn(&a);
     cr_assert_eq(take(&a, 3), PAGEFETCH_FAILED);
     cr_assert_str_eq(pagefetch_endpoint(a.f), b.ep);
