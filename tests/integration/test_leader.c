@@ -171,6 +171,27 @@ assert_accepted_once(const char *command_id, const char *sid)
 
 /* ---- invctl ----------------------------------------------------------------- */
 
+/* Waits until the relay serves position `pos` through catch-up (what it
+ * serves may lag the store for a moment); its first page into page. */
+static void
+wait_served(int64_t pos, harness_reply_t *page)
+{
+    static const char read[] = "\x83\xa4type\xaaReadEvents\xa5"
+                               "after\x00\xa5limit\x64";
+    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS, served = 0;
+    for (;;) {
+        cr_assert_eq(harness_request(h, "catchup", read, sizeof read - 1, ITEST_TIMEOUT_MS, page),
+                     0);
+        harness_reply_int(page, "head", &served);
+        if (served >= pos || proc_mono_ms() > deadline)
+            break;
+        harness_reply_fini(page);
+        harness_sleep_ms(20);
+    }
+    cr_assert_geq(served, pos, "the relay serves %lld of %lld", (long long)served, (long long)pos);
+}
+
+
 Test(leader, invctl_follows_not_leader_to_the_named_leader)
 {
     harness_opts_t o = {.daemons = HD_COMMAND | HD_RELAY};
@@ -193,6 +214,9 @@ Test(leader, invctl_follows_not_leader_to_the_named_leader)
     assert_accepted_once("c-nl-1", "s1");
 
     /* history through a stand-in relay naming the real catch-up endpoint */
+    harness_reply_t page;
+    wait_served(1, &page);
+    harness_reply_fini(&page);
     standby_start(&rsb, "standby-relay", "relay", SB_LEADER, harness_endpoint(h, "catchup"));
     char relays[600];
     const char *hargs[] = {
@@ -331,26 +355,6 @@ make_events(const char *tag, int n)
         pos = itest_accept(h, &c);
     }
     return pos;
-}
-
-/* Waits until the relay serves position `pos` through catch-up (what it
- * serves may lag the store for a moment); its first page into page. */
-static void
-wait_served(int64_t pos, harness_reply_t *page)
-{
-    static const char read[] = "\x83\xa4type\xaaReadEvents\xa5"
-                               "after\x00\xa5limit\x64";
-    int64_t deadline = proc_mono_ms() + ITEST_WAIT_MS, served = 0;
-    for (;;) {
-        cr_assert_eq(harness_request(h, "catchup", read, sizeof read - 1, ITEST_TIMEOUT_MS, page),
-                     0);
-        harness_reply_int(page, "head", &served);
-        if (served >= pos || proc_mono_ms() > deadline)
-            break;
-        harness_reply_fini(page);
-        harness_sleep_ms(20);
-    }
-    cr_assert_geq(served, pos, "the relay serves %lld of %lld", (long long)served, (long long)pos);
 }
 
 /* projector --mode once with --catchup list into db; asserts it exits 0
