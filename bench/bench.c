@@ -68,6 +68,7 @@ typedef struct {
     char cmd_ep[EPLIST_EP_MAX + 1]; /* in use: cmd_list's or a leader named outside it */
     int64_t move_at_us;             /* an election: move to the next one then (0: none) */
     int64_t last_ack_us;            /* the load's last final answer (or its start) */
+    int64_t moved_us;               /* the last move to another command endpoint (0: none) */
 } bench_t;
 
 /* ---- requests ------------------------------------------------------------ */
@@ -298,7 +299,8 @@ bench_move(bench_t *b, const char *ep)
     snprintf(b->cmd_ep, sizeof b->cmd_ep, "%s", ep);
     b->move_at_us = 0;
     b->r->failovers++;
-    b->last_reply_us = proc_mono_us(); /* the new one gets failover_ms to answer */
+    b->moved_us = proc_mono_us(); /* the new one gets failover_ms to answer (the stall
+                                     check still counts from the last reply) */
     for (int i = 0; i < b->o->connections; i++) {
         conn_t *c = &b->conns[i];
         bus_close(&c->sock);
@@ -341,7 +343,8 @@ bench_failover_step(bench_t *b, int64_t t)
     if (b->move_at_us && t >= b->move_at_us)
         bench_move(b, bench_next_ep(b));
     else if (b->cmd_list.n > 1 && b->o->failover_ms > 0 && inflight_total_of(b) > 0 &&
-             t - b->last_reply_us > b->o->failover_ms * 1000)
+             t - (b->moved_us > b->last_reply_us ? b->moved_us : b->last_reply_us) >
+                 b->o->failover_ms * 1000)
         bench_move(b, bench_next_ep(b));
 }
 
