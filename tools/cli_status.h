@@ -10,7 +10,11 @@
  * the outbox table, already published ones included until the relay
  * deletes them), unpublished (unpublished: the relay's head - published).
  * Missing values print as "-".  The role of a command-service or relay
- * (active, standby, single) follows its endpoint.  A subscriber that is replacing its model
+ * (active, standby, single) follows its endpoint.  A daemon given a list of
+ * endpoints (eplist.h: the command-services or relays of a replicated
+ * store) has one row per endpoint, each asked on its own, and in --json a
+ * list [{"endpoint", "status"}] instead of one reply; every endpoint that
+ * does not answer makes the exit status 1.  A subscriber that is replacing its model
  * says so after its endpoint, with its progress in percent of the head.
  *   rebuild NAME --wait      then follows Status until the new model is
  *                            swapped in, with a progress line on stderr

@@ -94,6 +94,14 @@ standby_main(void *arg)
         if (bus_recv(s->router, &m, ZMQ_DONTWAIT) != 0)
             continue;
         atomic_fetch_add(&s->requests, 1);
+        size_t len;
+        const void *body = bus_body(&m, &len);
+        if (memmem(body, len, "\xa6Status", 7)) { /* a standby answers Status, with its role */
+            static const char standby_status[] = "\x82\xa2ok\xc3\xa4role\xa7standby";
+            bus_reply(s->router, &m, standby_status, sizeof standby_status - 1);
+            bus_msg_close(&m);
+            continue;
+        }
         const rpc_proto_t *p = s->command_shape ? &rpc_command_proto : &plain;
         const char *what = s->command_shape ? "command service" : "outbox relay";
         if (s->mode == SB_LEADER)
@@ -334,6 +342,32 @@ Test(leader, invctl_refuses_junk_leaders)
     }
     /* nothing was sent on to the real command service */
     cr_assert_eq(harness_status_int(h, "catchup", "head", ITEST_TIMEOUT_MS), 0);
+}
+
+Test(leader, invctl_status_shows_every_endpoint_of_a_list_with_its_role)
+{
+    harness_opts_t o = {.daemons = HD_COMMAND};
+    h = harness_start(&o);
+    cr_assert_not_null(h);
+    standby_t sb;
+    standby_start(&sb, "standby-command", "command", SB_LEADER, harness_endpoint(h, "command"));
+    char list[600], out[4096], err[2048];
+    list2(list, sizeof list, sb.ep, harness_endpoint(h, "command"));
+    const char *args[] = {"--command-ep", list, "status", "--daemon", "command", NULL};
+    int rc = itest_invctl(h, "st.out", "st.err", args, NULL);
+    tmp_file("st.out", out, sizeof out);
+    cr_assert_eq(rc, 0, "status: %d %s %s", rc, out, tmp_file("st.err", err, sizeof err));
+    char want[400];
+    snprintf(want, sizeof want, "%s  standby", sb.ep);
+    cr_assert(strstr(out, want), "no standby row: %s", out);
+    cr_assert(strstr(out, harness_endpoint(h, "command")), "no row of the real one: %s", out);
+    const char *jargs[] = {"--command-ep", list, "--json", "status", "--daemon", "command", NULL};
+    rc = itest_invctl(h, "stj.out", "stj.err", jargs, NULL);
+    tmp_file("stj.out", out, sizeof out);
+    cr_assert_eq(rc, 0);
+    cr_assert(strstr(out, "{\"command\":[{\"endpoint\":") && strstr(out, "\"role\":\"standby\""),
+              "%s", out);
+    standby_stop(&sb);
 }
 
 /* ---- subscribers -------------------------------------------------------------- */
