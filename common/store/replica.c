@@ -180,7 +180,10 @@ replica_exec(replica_t *r, const char *sql, const dqvalue_t *params, size_t n)
     return rc;
 }
 
-/* A new connection to the leader: the schema, our endpoint. */
+/* A new connection to the leader: its SQLite connection must not spill
+ * a transaction's pages before the commit (dqlite 1.11's VFS then fails
+ * the statement with SQLITE_IOERR_SHORT_READ, and corrupted an index once
+ * here: docs/decisions.md, item 59); the schema; our endpoint. */
 static int
 replica_connect(replica_t *r)
 {
@@ -189,7 +192,8 @@ replica_connect(replica_t *r)
         return replica_fail(r, "connecting to the store cluster");
     r->db_named = true;
     dqvalue_t p[3] = {dq_text(r->node), dq_text(r->kind), dq_text(r->endpoint)};
-    if (replica_exec(r, schema_sql, NULL, 0) != DQ_OK ||
+    if (replica_exec(r, "PRAGMA cache_spill = OFF", NULL, 0) != DQ_OK ||
+        replica_exec(r, schema_sql, NULL, 0) != DQ_OK ||
         replica_exec(r, "INSERT OR REPLACE INTO endpoints(node, kind, endpoint) VALUES(?,?,?)", p,
                      3) != DQ_OK)
         return replica_fail(r, "registering this daemon in the store cluster");
