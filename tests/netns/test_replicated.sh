@@ -51,7 +51,7 @@ cluster_subscribers_up
 INVCTL="$BUILD_DIR/tools/invctl"
 inv() { host_exec 5 "$INVCTL" --timeout-ms 5000 "$@"; }
 check "a command through the list is accepted" inv --command-id repl-first register-supplier \
-  repl-s1 "Supplier one"
+  --id repl-s1 --name "Supplier one"
 
 # ---- the load and the failures --------------------------------------------
 ACKS="$CLUSTER_DIR/acks.log"
