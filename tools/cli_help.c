@@ -452,9 +452,13 @@ const cli_help_opt_t *
 cli_help_global_at(size_t i)
 {
     static cli_help_opt_t eps[CLI_EP__COUNT];
-    static char text[CLI_EP__COUNT][96];
+    static char text[CLI_EP__COUNT][160];
     if (i < CLI_EP__COUNT) {
-        snprintf(text[i], sizeof text[i], "the %s endpoint (env %s)", cli_ep_daemon((cli_ep_t)i),
+        bool list = i == CLI_EP_COMMAND || i == CLI_EP_RELAY || i == CLI_EP_EVENTS;
+        snprintf(text[i], sizeof text[i], "the %s endpoint%s (env %s)", cli_ep_daemon((cli_ep_t)i),
+                 list ? ", or a comma-separated list of them (a replicated store: the leader is "
+                        "followed)"
+                      : "",
                  cli_ep_env((cli_ep_t)i));
         eps[i] = (cli_help_opt_t){cli_ep_flag((cli_ep_t)i), "EP", text[i], NULL};
         return &eps[i];

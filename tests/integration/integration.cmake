@@ -53,6 +53,8 @@ inv_integration_test(test_hostile ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_h
 inv_integration_test(test_security ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_security.c)
 inv_integration_test(test_relay_down ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_relay_down.c)
 inv_integration_test(test_invctl_use ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_invctl_use.c)
+inv_integration_test(test_leader ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_leader.c)
+target_link_libraries(test_leader PRIVATE Threads::Threads)
 
 # The local launcher (deploy/inventory-local) on the real daemons.
 add_test(NAME test_launcher
