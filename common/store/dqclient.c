@@ -91,6 +91,13 @@ dqclient_new(const char *const *seeds, size_t n, int timeout_ms)
 }
 
 void
+dqclient_set_timeout(dqclient_t *c, int timeout_ms)
+{
+    if (timeout_ms > 0)
+        c->timeout_ms = timeout_ms;
+}
+
+void
 dqclient_destroy(dqclient_t **c)
 {
     if (!c || !*c)

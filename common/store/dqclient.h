@@ -33,6 +33,11 @@ typedef struct {
  * a bad argument or no memory.  Connects to nothing yet. */
 dqclient_t *dqclient_new(const char *const *seeds, size_t n, int timeout_ms);
 
+/* The deadline of each request from now on (ms > 0; others are ignored):
+ * a short one for "who leads?" so that a leader gone silent (a partition:
+ * no reset comes) is noticed quickly, a longer one for a large write. */
+void dqclient_set_timeout(dqclient_t *c, int timeout_ms);
+
 /* Closes and frees; NULL-safe; nulls *c. */
 void dqclient_destroy(dqclient_t **c);
 

@@ -15,6 +15,9 @@
 #define DBNAME "inventory"
 #define PAGE_MAX 1000
 #define SEED_PAGE 500
+/* The deadline of each request while asking who leads: a node that went
+ * silent (a partition sends no reset) costs this, not the write deadline. */
+#define REFRESH_TIMEOUT_MS 300
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS events(position INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
@@ -34,6 +37,7 @@ struct replica {
     char leader_endpoint[REPLICA_ENDPOINT_MAX];     /* its daemon of our kind */
     replica_role_t role;
     char err[300];
+    int timeout_ms; /* of the other requests */
     char *sql; /* the statement being built (push, seed) */
     size_t sql_len, sql_cap;
     codec_writer_t w; /* an event as published */
@@ -86,6 +90,7 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
         return NULL;
     }
     r->role = (replica_role_t)-1; /* the first refresh logs what it finds */
+    r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
     strcopy(r->node, sizeof r->node, o->node);
     strcopy(r->kind, sizeof r->kind, o->kind);
     strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);
@@ -201,6 +206,7 @@ replica_role_t
 replica_refresh(replica_t *r)
 {
     char now[DQCLIENT_ADDR_MAX] = "";
+    dqclient_set_timeout(r->dq, REFRESH_TIMEOUT_MS);
     if (r->connected && dqclient_ask_leader(r->dq, now, sizeof now) != DQ_OK)
         replica_fail(r, "asking who leads");
     if (r->connected && strcmp(now, r->leader) != 0)
@@ -223,6 +229,7 @@ replica_refresh(replica_t *r)
     r->role = role;
     if (role == REPLICA_DOWN)
         r->leader_endpoint[0] = '\0';
+    dqclient_set_timeout(r->dq, r->timeout_ms);
     return role;
 }
 
@@ -482,7 +489,10 @@ replica_push(replica_t *r, eventstore_t *es, int64_t after, int64_t through)
     replica_fail(r, "writing to the log");
     /* In doubt: ask whoever leads now. */
     log_row_t at;
-    if (dqclient_connect(r->dq, 2000) != DQ_OK || replica_log_at(r, after + 1, &at) != 0)
+    dqclient_set_timeout(r->dq, REFRESH_TIMEOUT_MS);
+    int rc = dqclient_connect(r->dq, 2000);
+    dqclient_set_timeout(r->dq, r->timeout_ms);
+    if (rc != DQ_OK || replica_log_at(r, after + 1, &at) != 0)
         return REPLICA_UNKNOWN;
     if (at.found && memcmp(at.hash, first, CHAIN_HASH_LEN) == 0)
         return REPLICA_COMMITTED;

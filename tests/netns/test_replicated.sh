@@ -39,7 +39,7 @@ CLUSTER_BUILD="$BUILD_DIR"
 CLUSTER_DIR="$(mktemp -d /tmp/invrepl-test-XXXXXX)"
 cleanup() {
   hosts_down
-  rm -rf "$CLUSTER_DIR"
+  [ "${INV_TEST_KEEP:-0}" = 1 ] && echo "kept $CLUSTER_DIR" || rm -rf "$CLUSTER_DIR"
 }
 trap cleanup EXIT
 for i in 1 2 3 4 5; do host_delay "$i" 250 || echo "FAIL host_delay $i 250"; done
@@ -57,7 +57,7 @@ check "a command through the list is accepted" inv --command-id repl-first regis
 ACKS="$CLUSTER_DIR/acks.log"
 host_run 5 "$BUILD_DIR/bench/invbench" --format json --rate "$LOAD_RATE" --duration-ms 60000 \
   --products 200 --connections 4 --window 64 --prefix repl --setup 1 --initial-stock 1000000000 \
-  --retry-ms 1500 --stall-ms 30000 --projector-ep '' --ack-log "$ACKS" \
+  --retry-ms 1500 --failover-ms "${CLIENT_FAILOVER_MS:-500}" --stall-ms 30000 --projector-ep '' --ack-log "$ACKS" \
   >"$CLUSTER_DIR/invbench.json" 2>"$CLUSTER_DIR/invbench.err"
 BENCH=$HOST_PID
 LOAD_T0=$(date +%s%N)
@@ -77,9 +77,11 @@ sleep 8
 a="$(cluster_active)"
 check "host $a is active under load" test "$a" != 0
 FAILED_AT+=("$(since_ms)")
+t=$(date +%s%N)
 cluster_kill "$a"
 echo "kill -9 of host $a's store node, command-service and relay at $(since_ms) ms"
 b="$(cluster_wait_active 20)"
+echo "host $b active $((($(date +%s%N) - t) / 1000000)) ms after the kill"
 check "after the active host's death another is active" bash -c "[ $b != 0 ] && [ $b != $a ]"
 sleep 3
 cluster_store_up "$a"
@@ -98,10 +100,17 @@ sleep 8
 
 p="$(cluster_active)"
 FAILED_AT+=("$(since_ms)")
+t=$(date +%s%N)
 host_partition "$p"
 echo "host $p (active) partitioned at $(since_ms) ms"
-sleep 6
-n="$(cluster_active)"
+n=0
+for ((k = 0; k < 100; k++)); do
+  n="$(cluster_active)"
+  [ "$n" != 0 ] && [ "$n" != "$p" ] && break
+  sleep 0.1
+done
+echo "host $n active $((($(date +%s%N) - t) / 1000000)) ms after the partition"
+sleep 4
 check "behind a partition of the active host, another is active" bash -c "[ $n != 0 ] && [ $n != $p ]"
 host_heal "$p"
 echo "host $p healed at $(since_ms) ms"
@@ -113,20 +122,17 @@ acked=$(awk '$2 == "accepted" || $2 == "duplicate"' "$ACKS" | wc -l)
 check "commands were acknowledged throughout ($acked)" test "$acked" -ge $((LOAD_RATE * 20))
 
 # ---- writes resumed -------------------------------------------------------
-# The longest stretch without an acknowledgement after each failure (ack
-# time = intended send time + latency, relative to the load's start).
-awk '$2 == "accepted" {print int(($4 + $5) / 1000)}' "$ACKS" | sort -n >"$CLUSTER_DIR/ack_ms"
-gap_after() { # ms: the longest gap between acks in [ms - 500, ms + 15000]
-  awk -v t="$1" 'BEGIN {best = 0; prev = -1}
-    $1 >= t - 500 && $1 <= t + 15000 {if (prev >= 0 && $1 - prev > best) best = $1 - prev; prev = $1}
-    END {print best}' "$CLUSTER_DIR/ack_ms"
-}
-names=("the active host killed" "a follower killed" "the active host partitioned")
-for k in 0 1 2; do
-  g="$(gap_after "${FAILED_AT[$k]}")"
-  echo "writes resumed: ${names[$k]}: longest gap without an acknowledgement ${g} ms"
-  check "writes resumed within ${FAILOVER_MAX_MS} ms after ${names[$k]}" test "$g" -le "$FAILOVER_MAX_MS"
-done
+# At 500 commands/s an acknowledgement comes every 2 ms; the three longest
+# stretches without one are the three failures' (ack time = intended send
+# time + latency, from invbench's load start, which the failure times
+# above are not aligned with: they are printed for reading).
+awk '$2 == "accepted" {print int(($4 + $5) / 1000)}' "$ACKS" | sort -n |
+  awk 'NR > 1 {print $1 - p, p} {p = $1}' | sort -rn | head -3 >"$CLUSTER_DIR/gaps"
+echo "failures at ${FAILED_AT[*]} ms of the run; the three longest gaps (ms, from ms of the load):"
+sed 's/^/  /' "$CLUSTER_DIR/gaps"
+while read -r g _; do
+  check "writes resumed within ${FAILOVER_MAX_MS} ms (a gap of $g ms)" test "$g" -le "$FAILOVER_MAX_MS"
+done <"$CLUSTER_DIR/gaps"
 
 # ---- convergence and the log ----------------------------------------------
 converged() {
@@ -156,8 +162,9 @@ check "no command id is in the log twice ($twice)" test "$twice" = 0
 forked=$(sqlite3 "$DB" "SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id HAVING count(*) != max(version) OR min(version) != 1)")
 check "no stream forked: each stream's versions are 1..n ($forked)" test "$forked" = 0
 
-caught() {
-  host_exec 5 "$BUILD_DIR/bench/invbench" --format json --mode wait --duration-ms 60000 |
+caught() { # against the active relay (a standby's Status says nothing of what is published)
+  host_exec 5 "$BUILD_DIR/bench/invbench" --format json --mode wait --duration-ms 60000 \
+    --relay-ep "tcp://$(host_ip "$(cluster_active)"):5552" |
     grep -q '"caught_up_ms":[0-9]'
 }
 check "every subscriber reached the head" caught
