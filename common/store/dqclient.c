@@ -36,6 +36,8 @@ struct dqclient {
     uint64_t fcode;                 /* the last FAILURE's code */
     char err[256];                  /* what failed last */
     int pages;                      /* ROWS messages of the last query */
+    dqclient_dial_fn dial;          /* how nodes are reached, NULL: plain TCP */
+    void *dial_arg;                 /* its argument */
 };
 
 static int64_t
@@ -100,6 +102,13 @@ dqclient_destroy(dqclient_t **c)
     free((*c)->in);
     free(*c);
     *c = NULL;
+}
+
+void
+dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg)
+{
+    c->dial = fn;
+    c->dial_arg = arg;
 }
 
 const char *
@@ -314,7 +323,12 @@ static int
 connect_node(dqclient_t *c, const char *address)
 {
     disconnect(c);
-    c->fd = sock_connect(address, now_ms() + c->timeout_ms);
+    if (!c->dial)
+        c->fd = sock_connect(address, now_ms() + c->timeout_ms);
+    else if (c->dial(c->dial_arg, address, &c->fd) != 0)
+        c->fd = -1;
+    else
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     if (c->fd < 0)
         return fail(c, DQ_EIO, "connecting");
     int rc = dqproto_handshake(begin(c));

@@ -1,6 +1,8 @@
 /* dqclient: a blocking client of a dqlite cluster over TCP (the wire
  * protocol of common/wire/dqproto.h), for the replicated event store
- * (issue 26).  One connection, to the leader; one open database.
+ * (issue 26).  One connection, to the leader; one open database.  The
+ * connection is plain TCP unless a dialer is set (dqclient_set_dialer):
+ * with CURVE on, the store nodes are reached through the tunnel.
  *
  * States: disconnected --dqclient_connect--> on the leader --a request
  * fails with DQ_EIO / DQ_ETIMEOUT, or a FAILURE says "not leader"--> the
@@ -32,6 +34,16 @@ typedef struct {
  * copied; n <= DQCLIENT_SEEDS_MAX), with timeout_ms per request.  NULL on
  * a bad argument or no memory.  Connects to nothing yet. */
 dqclient_t *dqclient_new(const char *const *seeds, size_t n, int timeout_ms);
+
+/* How the client reaches a node: a connected stream socket to address
+ * (HOST:PORT) into *fd, returning 0 (non-zero on failure): dqlite's
+ * connect-function signature, so tunnel_connect_func (tunnel.h) fits. */
+typedef int (*dqclient_dial_fn)(void *arg, const char *address, int *fd);
+
+/* From now on, nodes are reached through fn(arg, ...) instead of plain TCP
+ * (fn NULL: plain TCP again); the connection open now is kept.  The fd
+ * returned is owned by the client, made non-blocking, closed by it. */
+void dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg);
 
 /* Closes and frees; NULL-safe; nulls *c. */
 void dqclient_destroy(dqclient_t **c);

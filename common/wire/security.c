@@ -380,6 +380,30 @@ security_apply_connect(void *s, const char *endpoint)
     return -1;
 }
 
+int
+security_apply_connect_key(void *s, const char *server_key)
+{
+    if (!sec.on) {
+        errno = EACCES;
+        return -1;
+    }
+    if (!server_key || !key_z85_valid(server_key)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return sec_set(s, ZMQ_CURVE_SERVERKEY, server_key, KEY_Z85_LEN) == 0 &&
+                   sec_set(s, ZMQ_CURVE_PUBLICKEY, sec.self.public_z85, KEY_Z85_LEN) == 0 &&
+                   sec_set(s, ZMQ_CURVE_SECRETKEY, sec.self.secret_z85, KEY_Z85_LEN) == 0
+               ? 0
+               : -1;
+}
+
+const char *
+security_public_key(void)
+{
+    return sec.on ? sec.self.public_z85 : "";
+}
+
 void
 security_restrict_ipc(const char *endpoint)
 {
