@@ -103,8 +103,10 @@ open_tunnel(void *zctx, const settings_t *s, tunnel_t **tunnel, char *bind, size
     char endpoint[TUNNEL_ADDR_MAX + 8];
     snprintf(endpoint, sizeof endpoint, "tcp://%s", s->address);
     snprintf(bind, cap, "@inv-store-node-%lld-%ld", (long long)s->id, (long)getpid());
-    security_require(endpoint, ROLES_STORE);
-    tunnel_config_t tc = {.bind = endpoint, .target = bind, .server_key = security_public_key()};
+    tunnel_config_t tc = {.bind = endpoint,
+                          .target = bind,
+                          .server_key = security_public_key(),
+                          .roles = ROLES_STORE};
     *tunnel = tunnel_new(zctx, &tc);
     if (!*tunnel)
         LOG_E(NULL, "cannot serve the tunnel at %s: %s", endpoint, zmq_strerror(errno));

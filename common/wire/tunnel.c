@@ -46,19 +46,20 @@ typedef enum { FREE = 0, DIALING, OPEN } sstate_t;
 
 typedef struct {
     sstate_t state;
-    int fd;              /* the local end (non-blocking), -1 when FREE */
-    void *dealer;        /* client: this stream's DEALER; server: NULL (the ROUTER) */
-    void *mon;           /* client: the DEALER's monitor (PAIR) */
-    uint8_t id[ID_MAX];  /* server: the peer's routing id */
-    size_t id_len;       /* its bytes */
-    dial_t *dial;        /* client, DIALING: the dialer to answer */
-    uint8_t *buf;        /* bytes from the peer not yet written to fd (TUNNEL_WINDOW) */
-    size_t off, len;     /* the pending bytes: buf[off..off+len) */
-    size_t unacked;      /* DATA bytes sent, not credited yet (<= TUNNEL_WINDOW) */
-    size_t consumed;     /* bytes written to fd, not credited to the peer yet */
-    int64_t heard_ms;    /* the last frame from the peer (CLOCK_MONOTONIC) */
-    int64_t sent_ms;     /* the last frame to the peer */
-    int64_t deadline_ms; /* DIALING: when the dial fails */
+    int fd;                     /* the local end (non-blocking), -1 when FREE */
+    void *dealer;               /* client: this stream's DEALER; server: NULL (the ROUTER) */
+    void *mon;                  /* client: the DEALER's monitor (PAIR) */
+    uint8_t id[ID_MAX];         /* server: the peer's routing id */
+    size_t id_len;              /* its bytes */
+    char user[KEY_Z85_LEN + 1]; /* server: the peer's CURVE key (Z85), \"\" when plain */
+    dial_t *dial;               /* client, DIALING: the dialer to answer */
+    uint8_t *buf;               /* bytes from the peer not yet written to fd (TUNNEL_WINDOW) */
+    size_t off, len;            /* the pending bytes: buf[off..off+len) */
+    size_t unacked;             /* DATA bytes sent, not credited yet (<= TUNNEL_WINDOW) */
+    size_t consumed;            /* bytes written to fd, not credited to the peer yet */
+    int64_t heard_ms;           /* the last frame from the peer (CLOCK_MONOTONIC) */
+    int64_t sent_ms;            /* the last frame to the peer */
+    int64_t deadline_ms;        /* DIALING: when the dial fails */
 } stream_t;
 
 struct tunnel {
@@ -67,6 +68,8 @@ struct tunnel {
     char bind[TUNNEL_ADDR_MAX + 8];
     char target[TUNNEL_ADDR_MAX];
     char server_key[KEY_Z85_LEN + 1]; /* "" : plain */
+    unsigned roles;                   /* server: the roles admitted, 0: any key listed */
+    uint64_t removals;                /* server: security_removals() when last checked */
     int max_streams;
     int dial_ms;
     stream_t *streams; /* [max_streams] */
@@ -430,9 +433,10 @@ target_connect(const char *target)
     return fd;
 }
 
-/* A peer's OPEN: a stream to the target, ACCEPT; or CLOSE. */
+/* A peer's OPEN (the message open): a stream to the target, ACCEPT; or
+ * CLOSE. */
 static void
-router_open(tunnel_t *t, const void *id, size_t id_len)
+router_open(tunnel_t *t, const void *id, size_t id_len, zmq_msg_t *open)
 {
     int fd = target_connect(t->target);
     stream_t *s = fd >= 0 && id_len <= ID_MAX ? stream_take(t, fd) : NULL;
@@ -448,6 +452,8 @@ router_open(tunnel_t *t, const void *id, size_t id_len)
     s->state = OPEN;
     memcpy(s->id, id, id_len);
     s->id_len = id_len;
+    const char *user = zmq_msg_gets(open, "User-Id");
+    strcopy(s->user, sizeof s->user, user ? user : "");
     if (peer_control(t, s, TUNNEL_ACCEPT, 0) != 0)
         stream_close(t, s, false, 0);
 }
@@ -472,7 +478,7 @@ router_frames(tunnel_t *t)
             if (stream_frame(t, s, p, n, &why) != 0)
                 close_for(t, s, why);
         } else if (n == 1 && p[0] == TUNNEL_OPEN) {
-            router_open(t, id, id_len);
+            router_open(t, id, id_len, &m.frames[1]);
         } else if (!(n == 1 && p[0] == TUNNEL_CLOSE)) {
             /* an unknown stream (closed here, or never opened): it ends */
             zmq_send(t->router, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -548,10 +554,28 @@ poll_handle(tunnel_t *t, pollset_t *ps)
     }
 }
 
-/* Pings, silent peers, dial deadlines. */
+/* After a reload that removed keys: the server's streams whose key has
+ * lost its right to be here are closed (the handshake admitted them). */
+static void
+drop_revoked(tunnel_t *t)
+{
+    uint64_t now = security_removals();
+    if (!t->router || now == t->removals)
+        return;
+    t->removals = now;
+    for (int i = 0; i < t->max_streams; i++) {
+        stream_t *s = &t->streams[i];
+        role_t role = s->state == OPEN && s->user[0] ? security_role_of(s->user) : ROLE_OPERATOR;
+        if (role == ROLE_NONE || (t->roles && !(role & t->roles)))
+            close_for(t, s, "its key is no longer allowed");
+    }
+}
+
+/* Pings, silent peers, dial deadlines, revoked keys. */
 static void
 timers(tunnel_t *t)
 {
+    drop_revoked(t);
     int64_t now = proc_mono_ms();
     for (int i = 0; i < t->max_streams; i++) {
         stream_t *s = &t->streams[i];
@@ -636,6 +660,8 @@ tunnel_bind(tunnel_t *t)
     if (!t->router)
         return -1;
     tunnel_socket_options(t->router);
+    if (t->roles)
+        security_require(t->bind, t->roles);
     if (security_apply_bind(t->router, t->bind) != 0 || zmq_bind(t->router, t->bind) != 0) {
         int e = errno;
         bus_close(&t->router);
@@ -664,6 +690,8 @@ tunnel_new(void *zctx, const tunnel_config_t *cfg)
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     t->max_streams = cfg->max_streams ? cfg->max_streams : TUNNEL_MAX_STREAMS;
+    t->roles = cfg->roles;
+    t->removals = security_removals();
     t->dial_ms = cfg->dial_ms ? cfg->dial_ms : TUNNEL_DIAL_MS;
     strcopy(t->bind, sizeof t->bind, cfg->bind ? cfg->bind : "");
     strcopy(t->target, sizeof t->target, cfg->target ? cfg->target : "");

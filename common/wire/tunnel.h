@@ -28,6 +28,8 @@
  *    DATA the peer has not credited, and stops reading its local fd until
  *    it has; so each stream buffers at most TUNNEL_WINDOW bytes per
  *    direction, and a peer that sends beyond it is closed;
+ *  - a server stream whose peer's key left the allow-list (or its role) at
+ *    a reload is closed at the next tick;
  *  - a stream whose peer is silent for TUNNEL_DEAD_MS, whose ZeroMQ
  *    connection drops (client: the socket monitor), or whose local fd
  *    reaches EOF or an error is closed at both ends: the local fd is
@@ -63,14 +65,18 @@ typedef struct {
     const char *bind;       /* server: tcp://HOST:PORT to serve, NULL: a client only */
     const char *target;     /* server: "@name" (abstract unix socket) or a socket path */
     const char *server_key; /* client: the servers' CURVE public key (Z85), NULL: plain */
+    unsigned roles;         /* server: the roles admitted (keyring.h ROLES_*), 0: any key listed */
     int max_streams;        /* 0: TUNNEL_MAX_STREAMS */
     int dial_ms;            /* 0: TUNNEL_DIAL_MS */
 } tunnel_config_t;
 
 /* A tunnel in the ZeroMQ context zctx (the one whose ZAP handler answers
  * the bind's handshakes, security.h), its thread started; binds cfg->bind
- * when given (with CURVE when security is on).  The strings are copied.
- * NULL with errno (EINVAL: a bad argument; a bind's error). */
+ * when given (with CURVE when security is on, admitting cfg->roles: call
+ * it at start, before other threads, as security_require).  When the
+ * allow-list loses keys (a reload), the server closes the streams whose
+ * key no longer has one of the roles.  The strings are copied.  NULL with
+ * errno (EINVAL: a bad argument; a bind's error). */
 tunnel_t *tunnel_new(void *zctx, const tunnel_config_t *cfg);
 
 /* Stops the thread, closes every stream and socket (a CLOSE to each

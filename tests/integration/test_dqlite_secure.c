@@ -5,7 +5,8 @@
  * operator key through its own tunnel: nodes 2 and 3 join, rows replicate
  * and read back, kill -9 of the leader fails over, the killed node
  * restarts and rejoins (leadership is moved to it, and it has every row);
- * a key not on the allow-list is refused and the node logs it; a hostile
+ * a key not on the allow-list is refused and the node logs it; a key
+ * removed from the list (then SIGHUP) loses its open stream; a hostile
  * client with an allowed key sending garbage frames gets its streams
  * closed, and the node keeps serving. */
 #include "dqclient.h"
@@ -271,6 +272,60 @@ Test(dqlite_secure, a_key_not_on_the_allow_list_is_refused)
     c = client_of(seeds, 1, 15000, &rc);
     cr_assert_eq(rc, DQ_OK, "%s", dqclient_errmsg(c));
     dqclient_destroy(&c);
+}
+
+/* Appends line to the allow-list (or, line NULL, restores the saved
+ * text), then SIGHUP to node 1 and a pause for its reload. */
+static void
+allow_edit(const char *line)
+{
+    static char saved[65536];
+    static size_t saved_len;
+    char path[400];
+    snprintf(path, sizeof path, "%s/allow", keys);
+    FILE *f = fopen(path, line ? "r" : "w");
+    cr_assert_not_null(f);
+    if (line)
+        saved_len = fread(saved, 1, sizeof saved, f);
+    else
+        fwrite(saved, 1, saved_len, f);
+    fclose(f);
+    if (line) {
+        f = fopen(path, "a");
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    }
+    kill(pids[0], SIGHUP);
+    nanosleep(&(struct timespec){.tv_nsec = 600 * 1000000L}, NULL); /* the ZAP thread's tick */
+}
+
+Test(dqlite_secure, a_key_removed_from_the_list_loses_its_open_stream)
+{
+    keypair_t temp, operator;
+    char path[400], why[256], line[128];
+    snprintf(path, sizeof path, "%s/operator.key", keys);
+    cr_assert_eq(keypair_read(path, &operator, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(keypair_generate(&temp), 0);
+    snprintf(line, sizeof line, "daemon %s temporary", temp.public_z85);
+    allow_edit(line);
+    security_use_key(&temp);
+    const char *seeds[] = {addrs[0]};
+    int rc;
+    dqclient_t *c = client_of(seeds, 1, 15000, &rc);
+    cr_assert_eq(rc, DQ_OK, "%s", dqclient_errmsg(c));
+    cr_assert_eq(dqclient_open(c, "r"), DQ_OK, "%s", dqclient_errmsg(c));
+    allow_edit(NULL);
+    int64_t sum = 0;
+    rc = DQ_OK;
+    for (int i = 0; i < 30 && rc == DQ_OK; i++) {
+        rc = dqclient_query(c, "SELECT 1", NULL, 0, count_row, &sum);
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+    }
+    cr_assert_eq(rc, DQ_EIO, "the removed key's stream stayed open: %s", dqclient_errmsg(c));
+    cr_assert(log_has(0, "its key is no longer allowed"));
+    cr_assert_neq(dqclient_connect(c, 300), DQ_OK, "the removed key got in again");
+    dqclient_destroy(&c);
+    security_use_key(&operator);
 }
 
 /* A raw DEALER with the operator key on node 1's tunnel. */
