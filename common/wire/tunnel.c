@@ -173,6 +173,10 @@ stream_close(tunnel_t *t, stream_t *s, bool tell, int err)
         answer_dial(t, s->dial, err ? err : ECONNREFUSED);
     if (s->fd >= 0)
         close(s->fd);
+    if (s->dealer)
+        zmq_socket_monitor(s->dealer, NULL, 0); /* first: libzmq sends monitor events
+                                                 * blocking, and the I/O thread would hang
+                                                 * on a PAIR whose reader is gone */
     if (s->mon)
         zmq_close(s->mon);
     if (s->dealer)

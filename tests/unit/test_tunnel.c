@@ -255,10 +255,17 @@ Test(tunnel_echo, a_server_that_goes_away_closes_the_stream_for_good)
     close(fd);
     /* a new server at the same address: the old stream is not spliced in,
      * new dials work */
-    server = tunnel_new(zctx, &(tunnel_config_t){.bind = endpoint, .target = target});
+    for (int i = 0; i < 50 && !server; i++) { /* the old listener closes in ZeroMQ's I/O thread */
+        server = tunnel_new(zctx, &(tunnel_config_t){.bind = endpoint, .target = target});
+        if (!server)
+            usleep(20000);
+    }
     cr_assert_not_null(server, "%s", zmq_strerror(errno));
-    for (int i = 0; i < 20 && tunnel_dial(client, address, &fd) != 0; i++)
+    int rc = -1;
+    for (int i = 0; i < 20 && (rc = tunnel_dial(client, address, &fd)) != 0; i++) {
         usleep(100000);
+    }
+    cr_assert_eq(rc, 0, "%s", strerror(errno));
     cr_assert_eq(write(fd, "again", 5), 5);
     char b[5];
     cr_assert_eq(read(fd, b, 5), 5);
