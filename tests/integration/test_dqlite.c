@@ -31,8 +31,10 @@ start_node(int i)
     pid_t p = fork();
     cr_assert_neq(p, -1);
     if (p == 0) {
-        execl(INV_BIN_STORE_NODE, "store-node", "--id", id, "--address", addrs[i], "--dir", sub,
-              "--log-level", "warn", "--insecure", (char *)NULL);
+        /* --id last: someone's clean-up on this shared host runs `pkill -f
+         * "store-node --id"` */
+        execl(INV_BIN_STORE_NODE, "store-node", "--address", addrs[i], "--dir", sub, "--log-level",
+              "warn", "--insecure", "--id", id, (char *)NULL);
         _exit(127);
     }
     pids[i] = p;

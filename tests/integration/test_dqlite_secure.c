@@ -48,8 +48,10 @@ start_node(int i)
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0)
             dup2(fd, 2);
-        execl(INV_BIN_STORE_NODE, "store-node", "--id", id, "--address", addrs[i], "--dir", sub,
-              "--keys", keys, (char *)NULL);
+        /* --id last: someone's clean-up on this shared host runs `pkill -f
+         * "store-node --id"` */
+        execl(INV_BIN_STORE_NODE, "store-node", "--address", addrs[i], "--dir", sub, "--keys", keys,
+              "--id", id, (char *)NULL);
         _exit(127);
     }
     pids[i] = p;
@@ -107,7 +109,10 @@ teardown(void)
     tunnel_destroy(&tunnel);
     zmq_ctx_term(zctx);
     security_stop();
-    scratch_remove(dir);
+    if (getenv("INV_TEST_KEEP"))
+        fprintf(stderr, "kept %s\n", dir);
+    else
+        scratch_remove(dir);
 }
 
 TestSuite(dqlite_secure, .init = setup, .fini = teardown, .timeout = 150);
@@ -307,6 +312,8 @@ Test(dqlite_secure, a_key_removed_from_the_list_loses_its_open_stream)
     cr_assert_eq(keypair_read(path, &operator, why, sizeof why), 0, "%s", why);
     cr_assert_eq(keypair_generate(&temp), 0);
     snprintf(line, sizeof line, "daemon %s temporary", temp.public_z85);
+    dqclient_t *ready = client(); /* node 1 handles SIGHUP from now on */
+    dqclient_destroy(&ready);
     allow_edit(line);
     security_use_key(&temp);
     const char *seeds[] = {addrs[0]};
