@@ -24,6 +24,13 @@
 /* How often the store's file and WAL are checked for having been deleted
  * or replaced under the service (svc_check_store): two stat()s a second. */
 #define STORE_CHECK_MS 1000
+/* With a replicated log: how often the service asks who leads and, on a
+ * standby, copies the log into events.db (at most REPLICA_PULL_MAX events
+ * a tick, so that it keeps answering). */
+#define REPLICA_TICK_MS 100
+#define REPLICA_PULL_MAX 20000
+/* svc_push's "the batch is answered already" (not an err_t). */
+#define SVC_ANSWERED 1
 
 typedef struct {
     bus_msg_t msg; /* the request, kept for its routing frames */
@@ -72,6 +79,9 @@ struct commandsvc {
     metrics_counter_t *m_rejected[REJ__COUNT]; /* by code; [REJ_NONE] unused */
     metrics_histogram_t *m_batch;              /* commands per batch */
     int64_t health_state; /* told to the health: 0 fine, -1 store lost, else damaged at */
+    bool active;             /* may write: no replica, or its node leads and events.db is
+                                at the log's head */
+    int64_t replica_tick_ms; /* monotonic time of the next replica_tick */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -150,6 +160,8 @@ commandsvc_new(eventstore_t *es, void *router, void *nudge, const commandsvc_opt
         commandsvc_destroy(&s);
     else
         svc_take_store_id(s);
+    if (s)
+        s->active = s->opts.replica == NULL;
     if (s)
         svc_metrics_init(s, s->opts.metrics);
     return s;
@@ -383,24 +395,71 @@ svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
     s->unavailable += b->n;
 }
 
-/* Answers every command of the batch unavailable without a write: the
- * store's file or WAL was deleted or replaced (svc_check_store). */
+/* Answers every command of the batch with `message` (code) without a
+ * write: a standby's batch, or a replicated batch whose outcome is not
+ * known (the transaction is rolled back first). */
 static void
-svc_refuse_batch(commandsvc_t *s, batch_t *b)
+svc_answer_all(commandsvc_t *s, batch_t *b, reject_code_t code, const char *message)
 {
     for (int i = 0; i < b->n; i++) {
         command_reply_t *r = &b->items[i].reply;
         command_reply_clear(r);
         strcopy(r->command_id, sizeof r->command_id, b->items[i].cmd.command_id);
-        svc_reject(r, REJ_UNAVAILABLE,
-                   "the event store's file or WAL was deleted or replaced under the command "
-                   "service; nothing was appended (an operator must restore the store and "
-                   "restart it)");
+        svc_reject(r, code, message);
     }
     s->unavailable += b->n;
     b->committed = false;
     b->through = s->through;
     s->batches++;
+}
+
+/* Answers every command of the batch unavailable without a write: the
+ * store's file or WAL was deleted or replaced (svc_check_store). */
+static void
+svc_refuse_batch(commandsvc_t *s, batch_t *b)
+{
+    svc_answer_all(s, b, REJ_UNAVAILABLE,
+                   "the event store's file or WAL was deleted or replaced under the command "
+                   "service; nothing was appended (an operator must restore the store and "
+                   "restart it)");
+}
+
+/* A standby's batch: every command goes to the active service. */
+static void
+svc_redirect_batch(commandsvc_t *s, batch_t *b)
+{
+    char msg[sizeof b->items[0].reply.message];
+    const char *at = replica_leader_endpoint(s->opts.replica);
+    snprintf(msg, sizeof msg, "not leader: %s%s", at[0] ? "the active command service is at " : "",
+             at[0] ? at : "no store node leads now (an election is under way); retry shortly");
+    svc_answer_all(s, b, REJ_UNAVAILABLE, msg);
+}
+
+/* Writes the batch's events to the replicated log, inside the open
+ * transaction.  ERR_OK when the log has them (commit events.db now);
+ * otherwise the batch is answered here and SVC_ANSWERED returned.  Either
+ * failure ends this activation: a pull decides what events.db must hold. */
+static int
+svc_push(commandsvc_t *s, batch_t *b)
+{
+    replica_outcome_t o = replica_push(s->opts.replica, s->es, s->through, s->appended);
+    if (o == REPLICA_COMMITTED)
+        return ERR_OK;
+    eventstore_rollback(s->es);
+    aggcache_clear(s->cache);
+    s->active = false;
+    s->replica_tick_ms = 0;
+    LOG_W(NULL, "batch of %d commands %s the replicated log (%s): standby until its node leads again",
+          b->n, o == REPLICA_UNKNOWN ? "may or may not be in" : "was not written to",
+          replica_errmsg(s->opts.replica));
+    if (o == REPLICA_UNKNOWN)
+        svc_answer_all(s, b, REJ_UNAVAILABLE,
+                       "the store's leader was lost during the commit and its outcome is not known"
+                       " yet: retry with the same command_id (a committed command is answered as a"
+                       " duplicate)");
+    else
+        svc_redirect_batch(s, b);
+    return SVC_ANSWERED;
 }
 
 /* Runs the batch in one transaction.  Its replies are set, not sent. */
@@ -411,17 +470,25 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
         svc_refuse_batch(s, b);
         return;
     }
+    if (!s->active) {
+        svc_redirect_batch(s, b);
+        return;
+    }
     int64_t started = proc_mono_us();
     s->appended = s->through;
     int err = eventstore_begin(s->es);
     for (int i = 0; i < b->n && err == ERR_OK; i++)
         err = svc_handle(s, &b->items[i]);
+    if (err == ERR_OK && s->opts.replica)
+        err = svc_push(s, b);
     if (err == ERR_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
     if (took_us >= SLOW_BATCH_US)
         LOG_W(NULL, "slow batch: %d commands took %lld ms (lock wait, fsync or a disk stall)", b->n,
               (long long)(took_us / 1000));
+    if (err == SVC_ANSWERED)
+        return; /* svc_push answered it */
     b->committed = err == ERR_OK;
     if (b->committed)
         s->through = s->appended;
@@ -704,17 +771,66 @@ svc_health(commandsvc_t *s)
     metrics_set_problem(s->opts.metrics, state != 0 ? why : NULL);
 }
 
+/* Its node leads: events.db is brought to the log's head (seeding an
+ * empty log from it first), the aggregates are read again, and the
+ * service writes.  False when events.db cannot follow the log. */
+static bool
+svc_activate(commandsvc_t *s)
+{
+    replica_t *r = s->opts.replica;
+    int64_t n = 0, copied = 0;
+    int rc = replica_seed(r, s->es, &n);
+    do
+        rc = rc == ERR_OK ? replica_pull(r, s->es, 1000000, &n) : rc;
+    while (rc == ERR_OK && n > 0 && (copied += n) > 0 && !proc_stopping());
+    if (rc == ERR_OK)
+        rc = eventstore_head(s->es, &s->through, NULL);
+    if (rc != ERR_OK) {
+        LOG_E(NULL, "cannot become active: %s (%s)", err_strerror(rc), replica_errmsg(r));
+        return false;
+    }
+    aggcache_clear(s->cache);
+    s->durable = s->through;
+    svc_nudge(s);
+    LOG_I(NULL, "active: the log's head is %lld (%lld events copied first)", (long long)s->through,
+          (long long)copied);
+    return true;
+}
+
+/* With a replicated log, every REPLICA_TICK_MS: who leads; a standby
+ * copies what the active service wrote. */
+static void
+svc_replica_tick(commandsvc_t *s)
+{
+    int64_t now = proc_mono_ms();
+    if (!s->opts.replica || now < s->replica_tick_ms)
+        return;
+    s->replica_tick_ms = now + REPLICA_TICK_MS;
+    replica_role_t role = replica_refresh(s->opts.replica);
+    if (role == REPLICA_LEADER && !s->active)
+        s->active = svc_activate(s);
+    else if (role != REPLICA_LEADER && s->active) {
+        s->active = false;
+        LOG_W(NULL, "standby: this host's store node no longer leads");
+    }
+    int64_t copied = 0;
+    if (role == REPLICA_STANDBY &&
+        replica_pull(s->opts.replica, s->es, REPLICA_PULL_MAX, &copied) == ERR_OK && copied > 0)
+        eventstore_head(s->es, &s->through, NULL);
+}
+
 int
 commandsvc_run(commandsvc_t *s)
 {
     while (!proc_stopping()) {
+        svc_replica_tick(s);
         svc_check_store(s);
         svc_health(s);
         bool room = s->waiting < BATCHES;
         zmq_pollitem_t items[2] = {
             {s->router, 0, room ? ZMQ_POLLIN : 0, 0},
             {NULL, s->opts.syncer ? syncer_fd(s->opts.syncer) : -1, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, s->opts.syncer ? 2 : 1, 200);
+        int rc = zmq_poll(items, s->opts.syncer ? 2 : 1, s->opts.replica ? REPLICA_TICK_MS : 200);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc <= 0)

@@ -10,12 +10,20 @@
  * rejection or a duplicate: it may rest on state not yet on disk); a
  * rejected command writes nothing; when a batch fails to commit, every
  * command in it is answered `unavailable` and nothing of it remains.  It
- * never touches a read database. */
+ * never touches a read database.
+ * With a replicated log (opts.replica): standby --its node leads, events.db
+ * caught up with the log--> active --a push not committed or in doubt, or
+ * another node leads--> standby.  A standby answers every command
+ * `not_leader` with the active service's endpoint and copies the log into
+ * events.db every tick; an active one writes each batch to the log inside
+ * its events.db transaction and commits events.db once the log has it
+ * (docs/design.md, "the replicated store"). */
 #ifndef INV_COMMANDSVC_H
 #define INV_COMMANDSVC_H
 
 #include "eventstore.h"
 #include "metrics.h"
+#include "replica.h"
 #include "syncer.h"
 
 typedef struct {
@@ -26,6 +34,10 @@ typedef struct {
                              * connection's synchronous setting makes it */
     metrics_t *metrics;     /* borrowed, may be NULL: inv_commands_total by result
                                and code, inv_command_batch_size, the health */
+    replica_t *replica;     /* borrowed, may be NULL: the event log is replicated
+                               (replica.h); the service is active only while its
+                               host's store node leads, and a batch is committed to
+                               the log before events.db (the durable point) */
 } commandsvc_opts_t;
 
 typedef struct commandsvc commandsvc_t;

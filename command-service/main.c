@@ -22,6 +22,9 @@ typedef struct {
     const char *bind;
     const char *nudge;
     const char *sync;
+    const char *store;     /* "": events.db alone; dqlite:...: the replicated log */
+    const char *store_node; /* this host's store node */
+    const char *advertise; /* the endpoint clients are sent to when this one is active */
     config_daemon_t daemon; /* log level and format, --http */
     int64_t batch_max;
     int64_t cache_slots;
@@ -38,6 +41,9 @@ settings_load(settings_t *s, int argc, char **argv)
         .bind = EP_COMMAND,
         .nudge = EP_NUDGE,
         .sync = "full",
+        .store = "",
+        .store_node = "",
+        .advertise = "",
         .daemon = CONFIG_DAEMON_DEFAULTS,
         .batch_max = 256,
         .cache_slots = 16384,
@@ -50,6 +56,13 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_STR_OPT("--bind", "INV_COMMAND_BIND", &s->bind, "command ROUTER endpoint"),
         CONFIG_STR_OPT("--nudge", "INV_NUDGE_EP", &s->nudge, "relay nudge endpoint (PUSH)"),
         CONFIG_STR_OPT("--sync", "INV_SYNC", &s->sync, "full (durable on power loss) or normal"),
+        CONFIG_STR_OPT("--store", "INV_STORE", &s->store,
+                       "dqlite:HOST:PORT,...: replicate the log on that cluster (default: events.db"
+                       " alone)"),
+        CONFIG_STR_OPT("--store-node", "INV_STORE_NODE", &s->store_node,
+                       "this host's store node HOST:PORT (with --store)"),
+        CONFIG_STR_OPT("--advertise", "INV_COMMAND_ADVERTISE", &s->advertise,
+                       "the endpoint clients use to reach this service (default: --bind)"),
         CONFIG_INT_OPT("--batch-max", "INV_BATCH_MAX", &s->batch_max, "commands per transaction"),
         CONFIG_INT_OPT("--cache-slots", "INV_CACHE_SLOTS", &s->cache_slots, "aggregate cache size"),
         CONFIG_INT_OPT("--snapshot-every", "INV_SNAPSHOT_EVERY", &s->snapshot_every,
@@ -84,7 +97,11 @@ main(int argc, char **argv)
      * 20000 pages (the relay is down).  With --sync full the connection
      * commits with synchronous=NORMAL and the syncer's fsync, off the
      * write lock, makes each batch durable before it is answered. */
-    bool full = strcmp(cfg.sync, "full") == 0;
+    /* With a replicated log, a batch is durable once the log has it on a
+     * majority of the store nodes: events.db is a copy and needs no fsync
+     * of its own (a lost tail is copied from the log again). */
+    bool replicated = cfg.store[0] != '\0';
+    bool full = strcmp(cfg.sync, "full") == 0 && !replicated;
     eventstore_options_t eo = {false, (int)cfg.busy_timeout_ms, (int)cfg.cache_mb, 20000};
     int lock = modellock_take(cfg.db); /* one command-service per store */
     if (lock < 0)
@@ -106,14 +123,25 @@ main(int argc, char **argv)
                                          metrics_latency(metrics, "inv_fsync_seconds", "",
                                                          "Time of each fdatasync of the WAL."))
                             : NULL;
-    void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind);
+    replica_t *replica = NULL;
+    if (replicated) {
+        replica_opts_t ro = {cfg.store, cfg.store_node, "command",
+                             cfg.advertise[0] ? cfg.advertise : cfg.bind, 0};
+        if (!(replica = replica_new(&ro, why, sizeof why))) {
+            LOG_E(NULL, "%s", why);
+            rc = 2;
+        }
+    }
+    void *router = rc == 0 ? bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind) : NULL;
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
     commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer,
-                            metrics};
+                            metrics, replica};
     commandsvc_t *svc =
         router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
     httpserv_t *http = NULL;
-    if (svc && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
+    if (rc != 0) {
+        /* a bad --store or --store-node: said above */
+    } else if (svc && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
         rc = 2;
     } else if (full && !syncer) {
         LOG_E(NULL, "cannot start the WAL syncer thread: %s", strerror(errno));
@@ -124,13 +152,15 @@ main(int argc, char **argv)
     } else if (!svc) {
         rc = 1; /* commandsvc_new said why */
     } else {
-        LOG_I(NULL, "command-service on %s, store %s (synchronous=%s)", cfg.bind, cfg.db, cfg.sync);
+        LOG_I(NULL, "command-service on %s, store %s (%s)", cfg.bind, cfg.db,
+              replicated ? cfg.store : full ? "synchronous=full" : "synchronous=normal");
         rc = commandsvc_run(svc);
         LOG_I(NULL, "command-service stopping");
     }
     httpserv_stop(&http);
     commandsvc_destroy(&svc);
     syncer_destroy(&syncer);
+    replica_destroy(&replica);
     metrics_destroy(&metrics);
     bus_close(&nudge);
     bus_close(&router);

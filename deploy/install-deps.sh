@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libsqlite3-dev libmsgpack-dev libsodium-dev
           libmicrohttpd-dev libcriterion-dev sqlite3 procps curl
           python3-zmq python3-msgpack # these two: a client from docs/protocol.md in Python
-          libdqlite-dev) # the store-node daemon and its wire-protocol client (issue 26)
+          libdqlite-dev # the store-node daemon and its wire-protocol client (issue 26)
+          iproute2 iptables iputils-ping libnetfilter-queue-dev) # tests/netns: hosts as namespaces, netdelay
 # --fuzz: also clang and its runtimes (libFuzzer, the sanitizers), for tests/fuzz/run
 [ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-dev)
 missing=()

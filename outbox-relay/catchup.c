@@ -27,6 +27,21 @@ reply_error(codec_writer_t *w, const char *code, const char *message)
 }
 
 /* The context of catchup_serve (arg) with the request being answered. */
+/* A standby sends the catch-up requests to the active relay: true when
+ * this one was answered so. */
+static bool
+catchup_redirected(catchup_ctx_t *c)
+{
+    const char *at = c->stats->leader;
+    if (!at)
+        return false;
+    char msg[320];
+    snprintf(msg, sizeof msg, "not leader: %s%s", at[0] ? "the active relay's catch-up is at " : "",
+             at[0] ? at : "no store node leads now (an election is under way); retry shortly");
+    reply_error(c->w, "unavailable", msg);
+    return true;
+}
+
 static catchup_ctx_t *
 catchup_ctx(void *arg, rpc_request_t *req)
 {
@@ -122,6 +137,8 @@ read_events(void *arg, rpc_request_t *req)
 {
     catchup_ctx_t *c = catchup_ctx(arg, req);
     int64_t after = 0, limit = CATCHUP_PAGE_MAX, head = 0;
+    if (catchup_redirected(c))
+        return RPC_REPLY;
     if (opt_int(c->req, CQ_AFTER, &after) || opt_int(c->req, CQ_LIMIT, &limit) || after < 0) {
         reply_error(c->w, "malformed", "after and limit must be integers, after >= 0");
         return RPC_REPLY;
@@ -287,6 +304,8 @@ read_stream(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     stream_page_t p;
     const char *why;
+    if (catchup_redirected(c))
+        return RPC_REPLY;
     if (stream_page_parse(c->req, &p, &why) != 0) {
         reply_error(c->w, "malformed", why);
         return RPC_REPLY;
@@ -327,6 +346,8 @@ product_as_of(void *arg, rpc_request_t *req)
     catchup_ctx_t *c = catchup_ctx(arg, req);
     char id[ID_MAX + 1], stream[STREAM_MAX + 1];
     int64_t position = 0, time_us = 0;
+    if (catchup_redirected(c))
+        return RPC_REPLY;
     if (req_str(c->req, CQ_PRODUCT_ID, id, sizeof id) != 0 || !message_id_valid(id, strlen(id)) ||
         opt_int(c->req, CQ_POSITION, &position) || opt_int(c->req, CQ_TIME_US, &time_us)) {
         reply_error(c->w, "malformed", "product_id must be an id; position and time_us integers");
@@ -379,6 +400,7 @@ status(void *arg, rpc_request_t *req)
     codec_map_open(c->w);
     codec_map_bool(c->w, "ok", rc == ERR_OK);
     codec_map_str(c->w, "service", "relay");
+    codec_map_str(c->w, "role", c->stats->role ? c->stats->role : "single");
     codec_map_int(c->w, "head", head);
     codec_map_int(c->w, "checkpoint", c->stats->published_through);
     codec_map_int(c->w, "lag_events", head - c->stats->published_through);

@@ -25,6 +25,10 @@ typedef struct {
     int64_t chain_through;     /* the hash chain is verified through this position */
     int64_t damaged_at;        /* first position whose hash does not follow, 0: none;
                                   nothing from it on is published or served */
+    const char *role;          /* "single", "active" or "standby" (replicated log) */
+    const char *leader;        /* NULL, or on a standby the active relay's catch-up endpoint
+                                  ("" unknown): ReadEvents, ReadStream and ProductAsOf
+                                  are answered not_leader, naming it */
 } catchup_relay_stats_t;
 
 /* The highest position that may be served: the durable one, held below

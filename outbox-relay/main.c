@@ -18,6 +18,9 @@ typedef struct {
     const char *pub;
     const char *catchup;
     const char *nudge;
+    const char *store;      /* "": events.db alone; dqlite:...: the replicated log */
+    const char *store_node; /* this host's store node */
+    const char *advertise;  /* the catch-up endpoint subscribers are sent to */
     config_daemon_t daemon; /* log level and format, --http */
     int64_t self_sync_ms;
 } settings_t;
@@ -30,6 +33,9 @@ settings_load(settings_t *s, int argc, char **argv)
         .pub = EP_EVENTS,
         .catchup = EP_CATCHUP,
         .nudge = EP_NUDGE,
+        .store = "",
+        .store_node = "",
+        .advertise = "",
         .daemon = CONFIG_DAEMON_DEFAULTS,
         .self_sync_ms = 200,
     };
@@ -38,6 +44,14 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_STR_OPT("--pub", "INV_EVENTS_BIND", &s->pub, "event PUB endpoint"),
         CONFIG_STR_OPT("--catchup", "INV_CATCHUP_BIND", &s->catchup, "catch-up ROUTER endpoint"),
         CONFIG_STR_OPT("--nudge", "INV_NUDGE_BIND", &s->nudge, "nudge PULL endpoint"),
+        CONFIG_STR_OPT("--store", "INV_STORE", &s->store,
+                       "dqlite:HOST:PORT,...: the log is replicated on that cluster; publish only"
+                       " where this host's node leads"),
+        CONFIG_STR_OPT("--store-node", "INV_STORE_NODE", &s->store_node,
+                       "this host's store node HOST:PORT (with --store)"),
+        CONFIG_STR_OPT("--advertise", "INV_CATCHUP_ADVERTISE", &s->advertise,
+                       "the catch-up endpoint subscribers use to reach this relay (default:"
+                       " --catchup)"),
         CONFIG_INT_OPT(
             "--self-sync-ms", "INV_RELAY_SELF_SYNC_MS", &s->self_sync_ms,
             "fsync the WAL itself when committed rows wait this long for a durable nudge"),
@@ -82,12 +96,27 @@ main(int argc, char **argv)
     metrics_sampled(metrics, "inv_wal_bytes", "", "Size of the event store's WAL.", 1,
                     metrics_wal_bytes, (void *)cfg.db);
     httpserv_t *http = NULL;
+    replica_t *replica = NULL;
+    char why[300];
+    if (cfg.store[0]) {
+        replica_opts_t ro = {cfg.store, cfg.store_node, "relay",
+                             cfg.advertise[0] ? cfg.advertise : cfg.catchup, 0};
+        if (!(replica = replica_new(&ro, why, sizeof why))) {
+            LOG_E(NULL, "%s", why);
+            checkpointer_destroy(&ckpt);
+            storedaemon_close(&d);
+            metrics_destroy(&metrics);
+            return 2;
+        }
+    }
     void *pub = bus_bind(d.zctx, ZMQ_PUB, cfg.pub);
     void *router = bus_bind(d.zctx, ZMQ_ROUTER, cfg.catchup);
     void *nudge = bus_bind(d.zctx, ZMQ_PULL, cfg.nudge);
     relay_t *relay = (pub && router && nudge)
                          ? relay_new(d.es, pub, router, nudge, ckpt, cfg.self_sync_ms, metrics)
                          : NULL;
+    if (relay)
+        relay_set_replica(relay, replica);
     if (relay && httpserv_open(cfg.daemon.http, metrics, &http) != 0) {
         rc = 2;
     } else if (!relay) {
@@ -103,6 +132,7 @@ main(int argc, char **argv)
     }
     httpserv_stop(&http);
     relay_destroy(&relay);
+    replica_destroy(&replica);
     bus_close(&nudge);
     bus_close(&router);
     bus_close(&pub);

@@ -40,6 +40,8 @@
 #define OUTBOX_PAGE 1000
 #define HEARTBEAT_MS 500
 #define POLL_MS 50
+/* With a replicated log: how often the relay asks who leads. */
+#define REPLICA_TICK_MS 100
 #define DELETE_EVERY_MS 200
 /* After a drain that published only a few events (commits of one or two
  * commands at a moderate rate), nudges are left unread for COALESCE_US and
@@ -99,6 +101,9 @@ struct relay {
     metrics_histogram_t *m_fsync;   /* the relay's own fsyncs, us */
     metrics_gauge_t *m_published_through;
     int64_t health_damaged_at; /* stats.damaged_at as told to the health */
+    replica_t *replica;        /* borrowed, NULL: events.db alone */
+    bool active;               /* publishes and serves: no replica, or its node leads */
+    int64_t replica_tick_ms;   /* monotonic time of the next relay_replica_tick */
 };
 
 static void
@@ -149,6 +154,7 @@ relay_new(eventstore_t *es, void *pub, void *router, void *nudge, checkpointer_t
     codec_writer_init(&r->batch);
     relay_batch_reset(r);
     relay_metrics_init(r, metrics);
+    relay_set_replica(r, NULL);
     return r;
 }
 
@@ -464,13 +470,49 @@ relay_health(relay_t *r)
     metrics_set_problem(r->metrics, r->stats.damaged_at > 0 ? why : NULL);
 }
 
+void
+relay_set_replica(relay_t *r, replica_t *replica)
+{
+    r->replica = replica;
+    r->active = replica == NULL;
+    r->stats.role = replica ? "standby" : "single";
+    r->stats.leader = replica ? "" : NULL;
+}
+
+/* With a replicated log, every REPLICA_TICK_MS: who leads.  Becoming
+ * active, the relay starts as at a start: what the outbox no longer holds
+ * was published by the relay active before (or a subscriber's catch-up
+ * repairs it). */
+static void
+relay_replica_tick(relay_t *r)
+{
+    int64_t now = proc_mono_ms();
+    if (!r->replica || now < r->replica_tick_ms)
+        return;
+    r->replica_tick_ms = now + REPLICA_TICK_MS;
+    bool leads = replica_refresh(r->replica) == REPLICA_LEADER;
+    r->stats.leader = leads ? NULL : replica_leader_endpoint(r->replica);
+    if (leads == r->active)
+        return;
+    r->active = leads;
+    r->stats.role = leads ? "active" : "standby";
+    LOG_I(NULL, "relay %s", leads ? "active: this host's store node leads" : "standby");
+    if (leads) {
+        relay_start_position(r);
+        relay_heartbeat(r);
+    }
+}
+
 int
 relay_run(relay_t *r)
 {
-    relay_start_position(r);
-    relay_drain(r);
-    relay_heartbeat(r);
+    if (!r->replica) { /* with one, relay_replica_tick starts it */
+        relay_start_position(r);
+        relay_drain(r);
+        relay_heartbeat(r);
+    }
     while (!proc_stopping()) {
+        relay_replica_tick(r);
         int64_t quiet_us = r->quiet_until_us - proc_mono_us();
         zmq_pollitem_t items[2] = {{r->router, 0, ZMQ_POLLIN, 0},
                                    {r->nudge, 0, quiet_us > 0 ? 0 : ZMQ_POLLIN, 0}};
@@ -487,11 +529,11 @@ relay_run(relay_t *r)
         if (proc_mono_ms() - r->durable_ms >= r->self_sync_ms)
             relay_self_sync(r, false);
         relay_verify(r);
-        if (drain)
+        if (drain && r->active)
             relay_drain(r);
         if (items[0].revents & ZMQ_POLLIN)
             relay_serve(r);
-        if (proc_mono_ms() >= r->next_heartbeat_ms) {
+        if (r->active && proc_mono_ms() >= r->next_heartbeat_ms) {
             security_drop_revoked(r->pub, &r->removals_seen); /* a removed key's subscription */
             relay_heartbeat(r);
         }

@@ -9,6 +9,7 @@
 #include "checkpointer.h"
 #include "eventstore.h"
 #include "metrics.h"
+#include "replica.h"
 
 typedef struct relay relay_t;
 
@@ -27,6 +28,10 @@ void relay_destroy(relay_t **r);
  * or 0 when it is not one msgpack positive integer (it only wakes the
  * relay).  body may be NULL. */
 int64_t relay_nudge_decode(const void *body, size_t len);
+/* With a replicated log (replica.h, borrowed): the relay publishes and
+ * serves catch-up only while its host's store node leads; otherwise it
+ * stays silent and sends catch-up requests to the active relay. */
+void relay_set_replica(relay_t *r, replica_t *replica);
 /* Serves until proc_stopping(); returns 0. */
 int relay_run(relay_t *r);
 

@@ -396,6 +396,17 @@ dqclient_connect(dqclient_t *c, int wait_ms)
     return fail(c, DQ_ENOLEADER, "looking for the leader");
 }
 
+int
+dqclient_ask_leader(dqclient_t *c, char *leader, size_t cap)
+{
+    if (c->fd < 0)
+        return fail(c, DQ_EIO, "asking who leads: not connected");
+    int rc = ask_leader(c, leader, cap);
+    if (rc != DQ_OK)
+        disconnect(c);
+    return rc;
+}
+
 /* ---- SQL ---- */
 
 int

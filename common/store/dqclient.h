@@ -57,6 +57,12 @@ int dqclient_connect(dqclient_t *c, int wait_ms);
 /* The leader's address after dqclient_connect ("" before); never NULL. */
 const char *dqclient_leader(const dqclient_t *c);
 
+/* Asks the node this client is connected to who leads now (LEADER): its
+ * address into leader[cap], "" when it knows none.  A leader that lost
+ * its place names the new one: the caller connects again.  An error
+ * leaves the client disconnected. */
+int dqclient_ask_leader(dqclient_t *c, char *leader, size_t cap);
+
 /* After DQ_EFAILURE: the server's code and message; otherwise a phrase
  * naming what failed.  Never NULL; valid until the next call. */
 const char *dqclient_errmsg(const dqclient_t *c);

@@ -876,8 +876,8 @@ es_chain_link(eventstore_t *es, envelope_t *e)
     return ERR_OK;
 }
 
-int
-eventstore_append(eventstore_t *es, event_t *ev)
+static int
+es_append(eventstore_t *es, event_t *ev, bool outbox)
 {
     envelope_t *e = &ev->env;
     es_stream_t *s;
@@ -916,7 +916,25 @@ eventstore_append(eventstore_t *es, event_t *ev)
         if ((rc = es_step_done(mk)) != ERR_OK)
             return rc;
     }
-    return es_outbox_mark(es, e->position);
+    return outbox ? es_outbox_mark(es, e->position) : ERR_OK;
+}
+
+int
+eventstore_append(eventstore_t *es, event_t *ev)
+{
+    return es_append(es, ev, true);
+}
+
+int
+eventstore_append_copy(eventstore_t *es, event_t *ev, const uint8_t hash[CHAIN_HASH_LEN])
+{
+    int64_t position;
+    int rc = eventstore_head(es, &position, NULL);
+    if (rc != ERR_OK || (rc = es_append(es, ev, false)) != ERR_OK)
+        return rc;
+    if (ev->env.position != position + 1 || memcmp(ev->env.hash, hash, CHAIN_HASH_LEN) != 0)
+        return ERR_CORRUPT;
+    return ERR_OK;
 }
 
 /* The name of the stream with this id, cached; NULL when it has none (or

@@ -74,6 +74,14 @@ void eventstore_rollback(eventstore_t *es);
  * when the stream is not at env.version - 1: roll the transaction back. */
 int eventstore_append(eventstore_t *es, event_t *ev);
 
+/* Appends an event copied from the replicated log (replica.h) inside the
+ * open transaction: as eventstore_append, but without an outbox row (the
+ * relay active when it was decided published it; a subscriber that missed
+ * it catches up), and it must land at the position after the head with
+ * the hash the log has for it (computed here from its bytes and the chain
+ * before it): ERR_CORRUPT when not, and the caller rolls back. */
+int eventstore_append_copy(eventstore_t *es, event_t *ev, const uint8_t hash[CHAIN_HASH_LEN]);
+
 /* Calls fn for each event of `stream` with version > after_version and, when
  * max_position > 0, position <= max_position, in version order, with data
  * upcast.  fn returns non-zero to stop early (that value is returned). */

@@ -1,0 +1,521 @@
+/* replica: see replica.h. */
+#include "replica.h"
+
+#include "codec.h"
+#include "dqclient.h"
+#include "log.h"
+#include "strcopy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DBNAME "inventory"
+#define PAGE_MAX 1000
+#define SEED_PAGE 500
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS events(position INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
+    " version INTEGER NOT NULL, command_id TEXT NOT NULL, msg BLOB NOT NULL,"
+    " UNIQUE(stream, version));"
+    "CREATE TABLE IF NOT EXISTS endpoints(node TEXT NOT NULL, kind TEXT NOT NULL,"
+    " endpoint TEXT NOT NULL, PRIMARY KEY(node, kind))";
+
+struct replica {
+    dqclient_t *dq;
+    bool connected; /* schema made, endpoint registered on this connection */
+    bool db_named;  /* the database was opened once: dqclient_connect reopens it */
+    char node[64];
+    char kind[16];
+    char endpoint[REPLICA_ENDPOINT_MAX];
+    char leader[DQCLIENT_ADDR_MAX];                 /* the node that leads, "" none */
+    char leader_endpoint[REPLICA_ENDPOINT_MAX];     /* its daemon of our kind */
+    replica_role_t role;
+    char err[300];
+    char *sql; /* the statement being built (push, seed) */
+    size_t sql_len, sql_cap;
+    codec_writer_t w; /* an event as published */
+};
+
+int
+replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
+                    size_t why_cap)
+{
+    *n = 0;
+    if (!store || strncmp(store, "dqlite:", 7) != 0) {
+        snprintf(why, why_cap, "a replicated store is dqlite:HOST:PORT[,HOST:PORT...]");
+        return -1;
+    }
+    const char *p = store + 7;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memchr(p, ':', len);
+        if (len == 0 || len >= 64 || !colon || colon == p || colon == p + len - 1 || *n >= cap) {
+            snprintf(why, why_cap, "bad node address in %.200s (HOST:PORT, at most %zu)", store,
+                     cap);
+            return -1;
+        }
+        memcpy(out[*n], p, len);
+        out[(*n)++][len] = '\0';
+        p += len + (p[len] == ',');
+    }
+    if (*n == 0) {
+        snprintf(why, why_cap, "no node address in %.200s", store);
+        return -1;
+    }
+    return 0;
+}
+
+replica_t *
+replica_new(const replica_opts_t *o, char *why, size_t why_cap)
+{
+    char nodes[REPLICA_NODES_MAX][64];
+    size_t n;
+    if (replica_parse_store(o->store, nodes, REPLICA_NODES_MAX, &n, why, why_cap) != 0)
+        return NULL;
+    if (!o->node || strlen(o->node) >= 64 || !strchr(o->node, ':') || !o->endpoint ||
+        strlen(o->endpoint) >= REPLICA_ENDPOINT_MAX || strlen(o->kind) >= 16) {
+        snprintf(why, why_cap, "the store node (HOST:PORT) and this daemon's endpoint are needed");
+        return NULL;
+    }
+    replica_t *r = calloc(1, sizeof *r);
+    const char *seeds[REPLICA_NODES_MAX];
+    for (size_t i = 0; i < n; i++)
+        seeds[i] = nodes[i];
+    if (r)
+        r->dq = dqclient_new(seeds, n, o->timeout_ms > 0 ? o->timeout_ms : 2000);
+    if (!r || !r->dq) {
+        snprintf(why, why_cap, "out of memory");
+        free(r);
+        return NULL;
+    }
+    r->role = (replica_role_t)-1; /* the first refresh logs what it finds */
+    strcopy(r->node, sizeof r->node, o->node);
+    strcopy(r->kind, sizeof r->kind, o->kind);
+    strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);
+    codec_writer_init(&r->w);
+    return r;
+}
+
+void
+replica_destroy(replica_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    replica_t *r = *rp;
+    dqclient_destroy(&r->dq);
+    codec_writer_fini(&r->w);
+    free(r->sql);
+    free(r);
+    *rp = NULL;
+}
+
+replica_role_t
+replica_role(const replica_t *r)
+{
+    return r->role;
+}
+
+const char *
+replica_leader_endpoint(const replica_t *r)
+{
+    return r->leader_endpoint;
+}
+
+const char *
+replica_errmsg(const replica_t *r)
+{
+    return r->err[0] ? r->err : "no error";
+}
+
+/* Records what the cluster said and drops the connection: 0 from here
+ * means "not connected" to replica_refresh. */
+static int
+replica_fail(replica_t *r, const char *what)
+{
+    snprintf(r->err, sizeof r->err, "%s: %s", what, dqclient_errmsg(r->dq));
+    r->connected = false;
+    return -1;
+}
+
+/* ---- who leads ---- */
+
+static void
+row_text(void *arg, const dqvalue_t *row, size_t ncols)
+{
+    char *out = arg;
+    if (ncols >= 1 && row[0].type == DQ_TEXT)
+        strcopy(out, REPLICA_ENDPOINT_MAX, row[0].text);
+}
+
+/* The endpoint of the leader's daemon of our kind ("" when it has none). */
+static int
+replica_read_leader_endpoint(replica_t *r)
+{
+    dqvalue_t p[2] = {dq_text(r->leader), dq_text(r->kind)};
+    r->leader_endpoint[0] = '\0';
+    if (!r->leader[0])
+        return 0;
+    if (dqclient_query(r->dq, "SELECT endpoint FROM endpoints WHERE node = ? AND kind = ?", p, 2,
+                       row_text, r->leader_endpoint) != DQ_OK)
+        return replica_fail(r, "reading the leader's endpoint");
+    return 0;
+}
+
+/* EXEC_SQL, again while the database is busy with another connection's
+ * write (dqlite answers SQLITE_BUSY at once: the statement did nothing),
+ * for up to about a second. */
+static int
+replica_exec(replica_t *r, const char *sql, const dqvalue_t *params, size_t n)
+{
+    int rc = DQ_OK;
+    for (int i = 0; i < 50; i++) {
+        rc = dqclient_exec(r->dq, sql, params, n, NULL, NULL);
+        if (rc != DQ_EFAILURE || (dqclient_failure_code(r->dq) & 0xff) != 5 /* SQLITE_BUSY */)
+            break;
+        struct timespec pause = {.tv_nsec = (long)(i < 10 ? 2 : 20) * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    return rc;
+}
+
+/* A new connection to the leader: its SQLite connection must not spill
+ * a transaction's pages before the commit (dqlite 1.11's VFS then fails
+ * the statement with SQLITE_IOERR_SHORT_READ, and corrupted an index once
+ * here: docs/decisions.md, item 59); the schema; our endpoint. */
+static int
+replica_connect(replica_t *r)
+{
+    /* dqclient_connect opens the database again once it was opened */
+    if (dqclient_connect(r->dq, 0) != DQ_OK || (!r->db_named && dqclient_open(r->dq, DBNAME) != DQ_OK))
+        return replica_fail(r, "connecting to the store cluster");
+    r->db_named = true;
+    dqvalue_t p[3] = {dq_text(r->node), dq_text(r->kind), dq_text(r->endpoint)};
+    if (replica_exec(r, "PRAGMA cache_spill = OFF", NULL, 0) != DQ_OK ||
+        replica_exec(r, schema_sql, NULL, 0) != DQ_OK ||
+        replica_exec(r, "INSERT OR REPLACE INTO endpoints(node, kind, endpoint) VALUES(?,?,?)", p,
+                     3) != DQ_OK)
+        return replica_fail(r, "registering this daemon in the store cluster");
+    strcopy(r->leader, sizeof r->leader, dqclient_leader(r->dq));
+    r->connected = true;
+    return replica_read_leader_endpoint(r);
+}
+
+replica_role_t
+replica_refresh(replica_t *r)
+{
+    char now[DQCLIENT_ADDR_MAX] = "";
+    if (r->connected && dqclient_ask_leader(r->dq, now, sizeof now) != DQ_OK)
+        replica_fail(r, "asking who leads");
+    if (r->connected && strcmp(now, r->leader) != 0)
+        r->connected = false; /* leadership moved: connect to the new leader */
+    if (!r->connected)
+        replica_connect(r);
+    else if (!r->leader_endpoint[0])
+        replica_read_leader_endpoint(r); /* it had not registered yet */
+    replica_role_t role = !r->connected         ? REPLICA_DOWN
+                          : strcmp(r->leader, r->node) == 0 ? REPLICA_LEADER
+                                                            : REPLICA_STANDBY;
+    if (role != r->role)
+        LOG_I(NULL, "store cluster: %s (leader %s, its %s at %s)%s%s",
+              role == REPLICA_LEADER    ? "this host's node leads: active"
+              : role == REPLICA_STANDBY ? "another node leads: standby"
+                                        : "no leader reachable",
+              r->leader[0] ? r->leader : "none", r->kind,
+              r->leader_endpoint[0] ? r->leader_endpoint : "unknown",
+              role == REPLICA_DOWN ? ": " : "", role == REPLICA_DOWN ? r->err : "");
+    r->role = role;
+    if (role == REPLICA_DOWN)
+        r->leader_endpoint[0] = '\0';
+    return role;
+}
+
+/* ---- the log's rows ---- */
+
+typedef struct {
+    int64_t position;
+    uint8_t hash[CHAIN_HASH_LEN];
+    bool found;
+} log_row_t;
+
+static void
+row_head(void *arg, const dqvalue_t *row, size_t ncols)
+{
+    int64_t *out = arg;
+    if (ncols >= 1 && row[0].type == DQ_INTEGER)
+        *out = row[0].i;
+}
+
+static int
+replica_log_head(replica_t *r, int64_t *head)
+{
+    *head = 0;
+    if (dqclient_query(r->dq, "SELECT coalesce(max(position), 0) FROM events", NULL, 0, row_head,
+                       head) != DQ_OK)
+        return replica_fail(r, "reading the log's head");
+    return 0;
+}
+
+static void
+row_hash(void *arg, const dqvalue_t *row, size_t ncols)
+{
+    log_row_t *out = arg;
+    event_t ev;
+    const char *why;
+    if (ncols >= 1 && row[0].type == DQ_BLOB &&
+        codec_decode_event(row[0].blob.p, row[0].blob.n, &ev, &why) == 0) {
+        out->found = true;
+        out->position = ev.env.position;
+        memcpy(out->hash, ev.env.hash, CHAIN_HASH_LEN);
+    }
+}
+
+/* The log's event at position: found false when it has none. */
+static int
+replica_log_at(replica_t *r, int64_t position, log_row_t *out)
+{
+    memset(out, 0, sizeof *out);
+    dqvalue_t p = dq_int(position);
+    if (dqclient_query(r->dq, "SELECT msg FROM events WHERE position = ?", &p, 1, row_hash, out) !=
+        DQ_OK)
+        return replica_fail(r, "reading the log");
+    return 0;
+}
+
+static int
+raw_hash(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    memcpy(arg, env->hash, CHAIN_HASH_LEN);
+    return 0;
+}
+
+/* ---- pull ---- */
+
+typedef struct {
+    eventstore_t *es;
+    int rc;
+    int64_t copied;
+} pull_ctx_t;
+
+static void
+row_copy(void *arg, const dqvalue_t *row, size_t ncols)
+{
+    pull_ctx_t *x = arg;
+    event_t ev;
+    const char *why;
+    if (x->rc != ERR_OK)
+        return;
+    if (ncols < 1 || row[0].type != DQ_BLOB ||
+        codec_decode_event(row[0].blob.p, row[0].blob.n, &ev, &why) != 0) {
+        x->rc = ERR_CORRUPT;
+        return;
+    }
+    uint8_t hash[CHAIN_HASH_LEN];
+    memcpy(hash, ev.env.hash, sizeof hash);
+    command_reply_t reply = {0};
+    if ((x->rc = eventstore_append_copy(x->es, &ev, hash)) != ERR_OK)
+        return;
+    strcopy(reply.command_id, sizeof reply.command_id, ev.env.command_id);
+    reply.position = ev.env.position;
+    if ((x->rc = eventstore_command_save(x->es, &reply)) == ERR_OK)
+        x->copied++;
+}
+
+/* events.db is a prefix of the log: its head's event is the log's. */
+static int
+replica_check_prefix(replica_t *r, eventstore_t *es, int64_t local)
+{
+    log_row_t at;
+    uint8_t mine[CHAIN_HASH_LEN];
+    if (local == 0)
+        return ERR_OK;
+    if (replica_log_at(r, local, &at) != 0)
+        return ERR_IO;
+    if (eventstore_read_raw(es, local - 1, local, 1, raw_hash, mine) != ERR_OK)
+        return ERR_IO;
+    if (!at.found || memcmp(at.hash, mine, CHAIN_HASH_LEN) != 0) {
+        snprintf(r->err, sizeof r->err,
+                 "events.db is not a prefix of the replicated log: its event at position %lld %s",
+                 (long long)local, at.found ? "differs from the log's" : "is not in the log");
+        return ERR_CORRUPT;
+    }
+    return ERR_OK;
+}
+
+int
+replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
+{
+    *copied = 0;
+    int64_t local;
+    if (!r->connected && replica_connect(r) != 0)
+        return ERR_IO;
+    int rc = eventstore_head(es, &local, NULL);
+    if (rc == ERR_OK)
+        rc = replica_check_prefix(r, es, local);
+    while (rc == ERR_OK && *copied < limit) {
+        pull_ctx_t x = {es, ERR_OK, 0};
+        dqvalue_t p[2] = {dq_int(local), dq_int(limit - *copied < PAGE_MAX ? limit - *copied
+                                                                             : PAGE_MAX)};
+        if ((rc = eventstore_begin(es)) != ERR_OK)
+            break;
+        if (dqclient_query(r->dq, "SELECT msg FROM events WHERE position > ? ORDER BY position"
+                                  " LIMIT ?",
+                           p, 2, row_copy, &x) != DQ_OK) {
+            replica_fail(r, "reading the log");
+            x.rc = ERR_IO;
+        }
+        rc = x.rc == ERR_OK ? eventstore_commit(es) : x.rc;
+        if (rc != ERR_OK) {
+            eventstore_rollback(es);
+            if (rc == ERR_CORRUPT)
+                snprintf(r->err, sizeof r->err,
+                         "the log's event at position %lld does not follow events.db's chain",
+                         (long long)local + x.copied + 1);
+            break;
+        }
+        *copied += x.copied;
+        local += x.copied;
+        if (x.copied == 0)
+            break;
+    }
+    return rc;
+}
+
+/* ---- push and seed ---- */
+
+static bool
+sql_put(replica_t *r, const char *s, size_t n)
+{
+    if (r->sql_len + n + 1 > r->sql_cap) {
+        size_t cap = r->sql_cap ? r->sql_cap : 65536;
+        while (cap < r->sql_len + n + 1)
+            cap *= 2;
+        char *p = realloc(r->sql, cap);
+        if (!p)
+            return false;
+        r->sql = p;
+        r->sql_cap = cap;
+    }
+    memcpy(r->sql + r->sql_len, s, n);
+    r->sql_len += n;
+    r->sql[r->sql_len] = '\0';
+    return true;
+}
+
+/* A text literal: '...' with quotes doubled (streams and ids are of a
+ * narrow alphabet already; this keeps it SQL whatever they hold). */
+static bool
+sql_put_text(replica_t *r, const char *s)
+{
+    bool ok = sql_put(r, "'", 1);
+    for (const char *q; ok && (q = strchr(s, '\'')); s = q + 1)
+        ok = sql_put(r, s, (size_t)(q - s) + 1) && sql_put(r, "'", 1);
+    return ok && sql_put(r, s, strlen(s)) && sql_put(r, "'", 1);
+}
+
+static bool
+sql_put_blob(replica_t *r, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!sql_put(r, "X'", 2))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char two[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
+        if (!sql_put(r, two, 2))
+            return false;
+    }
+    return sql_put(r, "'", 1);
+}
+
+typedef struct {
+    replica_t *r;
+    int rows;
+    bool ok;
+} build_ctx_t;
+
+/* One row of the INSERT: (position, stream, version, command_id, msg). */
+static int
+build_row(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    build_ctx_t *b = arg;
+    replica_t *r = b->r;
+    char num[64];
+    codec_writer_reset(&r->w);
+    codec_pack_event_raw(&r->w, env, data, len);
+    int n = snprintf(num, sizeof num, "%s(%lld,", b->rows ? "," : "", (long long)env->position);
+    b->ok = b->ok && sql_put(r, num, (size_t)n) && sql_put_text(r, env->stream);
+    n = snprintf(num, sizeof num, ",%lld,", (long long)env->version);
+    b->ok = b->ok && sql_put(r, num, (size_t)n) && sql_put_text(r, env->command_id) &&
+            sql_put(r, ",", 1) &&
+            sql_put_blob(r, (const uint8_t *)r->w.buf.data, r->w.buf.size) && sql_put(r, ")", 1);
+    b->rows++;
+    return b->ok ? 0 : 1;
+}
+
+/* The INSERT of events.db's events after < position <= through. */
+static int
+replica_build_insert(replica_t *r, eventstore_t *es, int64_t after, int64_t through, int limit)
+{
+    static const char head[] =
+        "INSERT INTO events(position, stream, version, command_id, msg) VALUES";
+    build_ctx_t b = {r, 0, true};
+    r->sql_len = 0;
+    if (!sql_put(r, head, sizeof head - 1))
+        return ERR_IO;
+    int rc = eventstore_read_raw(es, after, through, limit, build_row, &b);
+    if (rc == ERR_OK && !b.ok)
+        rc = ERR_IO;
+    return rc != ERR_OK ? rc : b.rows;
+}
+
+replica_outcome_t
+replica_push(replica_t *r, eventstore_t *es, int64_t after, int64_t through)
+{
+    if (through <= after)
+        return REPLICA_COMMITTED;
+    uint8_t first[CHAIN_HASH_LEN];
+    int rows = replica_build_insert(r, es, after, through, (int)(through - after));
+    if (rows < 0 || eventstore_read_raw(es, after, after + 1, 1, raw_hash, first) != ERR_OK) {
+        snprintf(r->err, sizeof r->err, "reading the batch back from events.db");
+        return REPLICA_NOT_COMMITTED;
+    }
+    if (r->connected && replica_exec(r, r->sql, NULL, 0) == DQ_OK)
+        return REPLICA_COMMITTED;
+    replica_fail(r, "writing to the log");
+    /* In doubt: ask whoever leads now. */
+    log_row_t at;
+    if (dqclient_connect(r->dq, 2000) != DQ_OK || replica_log_at(r, after + 1, &at) != 0)
+        return REPLICA_UNKNOWN;
+    if (at.found && memcmp(at.hash, first, CHAIN_HASH_LEN) == 0)
+        return REPLICA_COMMITTED;
+    return REPLICA_NOT_COMMITTED;
+}
+
+int
+replica_seed(replica_t *r, eventstore_t *es, int64_t *seeded)
+{
+    int64_t head, local, done = 0;
+    *seeded = 0;
+    if (!r->connected && replica_connect(r) != 0)
+        return ERR_IO;
+    if (replica_log_head(r, &head) != 0)
+        return ERR_IO;
+    int rc = eventstore_head(es, &local, NULL);
+    if (rc != ERR_OK || head != 0 || local == 0)
+        return rc;
+    LOG_I(NULL, "the replicated log is empty: writing events.db's %lld events into it",
+          (long long)local);
+    while (rc == ERR_OK && done < local) {
+        int rows = replica_build_insert(r, es, done, local, SEED_PAGE);
+        if (rows <= 0)
+            return rows < 0 ? rows : ERR_CORRUPT;
+        if (replica_exec(r, r->sql, NULL, 0) != DQ_OK)
+            return replica_fail(r, "seeding the log"), ERR_IO;
+        done += rows;
+    }
+    *seeded = done;
+    return ERR_OK;
+}
