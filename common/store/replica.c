@@ -4,8 +4,11 @@
 #include "codec.h"
 #include "dqclient.h"
 #include "log.h"
+#include "security.h"
 #include "strcopy.h"
+#include "tunnel.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@ static const char schema_sql[] =
 
 struct replica {
     dqclient_t *dq;
+    tunnel_t *tunnel; /* to the nodes with CURVE on, or NULL (plain TCP) */
     bool connected; /* schema made, endpoint registered on this connection */
     bool db_named;  /* the database was opened once: dqclient_connect reopens it */
     char node[64];
@@ -67,6 +71,25 @@ replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, ch
     return 0;
 }
 
+/* With CURVE on, the nodes through a tunnel of r's own (tunnel.h) that
+ * expects the store's key: 0, or -1 with why after freeing r. */
+static int
+replica_secure(replica_t *r, void *zctx, char *why, size_t why_cap)
+{
+    char key[KEY_Z85_LEN + 1];
+    if (!zctx || !security_on())
+        return 0;
+    if (security_server_key("store", key, why, why_cap) == 0 &&
+        !(r->tunnel = tunnel_new(zctx, &(tunnel_config_t){.server_key = key})))
+        snprintf(why, why_cap, "cannot start the tunnel to the store nodes: %s", strerror(errno));
+    if (!r->tunnel) {
+        replica_destroy(&r);
+        return -1;
+    }
+    dqclient_set_dialer(r->dq, tunnel_connect_func, r->tunnel);
+    return 0;
+}
+
 replica_t *
 replica_new(const replica_opts_t *o, char *why, size_t why_cap)
 {
@@ -95,7 +118,7 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     strcopy(r->kind, sizeof r->kind, o->kind);
     strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);
     codec_writer_init(&r->w);
-    return r;
+    return replica_secure(r, o->zctx, why, why_cap) == 0 ? r : NULL;
 }
 
 void
@@ -105,6 +128,7 @@ replica_destroy(replica_t **rp)
         return;
     replica_t *r = *rp;
     dqclient_destroy(&r->dq);
+    tunnel_destroy(&r->tunnel);
     codec_writer_fini(&r->w);
     free(r->sql);
     free(r);

@@ -398,6 +398,18 @@ security_apply_connect_key(void *s, const char *server_key)
                : -1;
 }
 
+int
+security_server_key(const char *name, char out[KEY_Z85_LEN + 1], char *why, size_t cap)
+{
+    if (!sec.on) {
+        snprintf(why, cap, "security is off in this process");
+        return -1;
+    }
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s.pub", sec.keys_dir, name);
+    return pubkey_read(path, out, why, cap);
+}
+
 const char *
 security_public_key(void)
 {
