@@ -582,6 +582,13 @@ svc_finish_batch(commandsvc_t *s, batch_t *b)
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* "single" (events.db alone), "active" or "standby" (a replicated log). */
+static const char *
+svc_role(const commandsvc_t *s)
+{
+    return !s->opts.replica ? "single" : s->active ? "active" : "standby";
+}
+
 /* {"type":"Status"}: answered at once. */
 static int
 svc_on_status(void *arg, rpc_request_t *req)
@@ -595,6 +602,7 @@ svc_on_status(void *arg, rpc_request_t *req)
     codec_map_open(w);
     codec_map_bool(w, "ok", rc == ERR_OK);
     codec_map_str(w, "service", "command");
+    codec_map_str(w, "role", svc_role(s));
     codec_map_int(w, "store_damaged_at", eventstore_damaged_at(s->es));
     codec_map_bool(w, "store_unusable", s->store_lost != NULL);
     codec_map_int(w, "head", head);

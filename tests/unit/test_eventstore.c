@@ -1188,3 +1188,71 @@ Test(eventstore, wal_restart_does_not_wait_for_a_long_reader)
     cr_assert_eq(append_one(EV_PRODUCT_VIEWED, "product-p1", 102, 102, NULL), ERR_OK);
     eventstore_close(&relay);
 }
+
+/* The copy of an event from the replicated log (replica.c): read back raw
+ * from one store, decoded and appended to another. */
+typedef struct {
+    eventstore_t *to;
+    int copied;
+    bool tamper; /* hand over a hash that is not the event's */
+    int rc;
+} copy_t;
+
+static int
+copy_raw(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    copy_t *c = arg;
+    event_t *ev = malloc(sizeof *ev);
+    const char *why;
+    memset(ev, 0, sizeof *ev);
+    ev->env = *env;
+    cr_assert_eq(codec_decode_event_data(env->type, env->schema, data, len, &ev->data, &why), 0);
+    uint8_t hash[CHAIN_HASH_LEN];
+    memcpy(hash, env->hash, sizeof hash);
+    hash[0] ^= c->tamper ? 1 : 0;
+    c->rc = eventstore_append_copy(c->to, ev, hash);
+    c->copied += c->rc == ERR_OK;
+    free(ev);
+    return c->rc == ERR_OK ? 0 : 1;
+}
+
+Test(eventstore, a_copy_lands_at_the_next_position_with_the_logs_hash_and_no_outbox_row)
+{
+    append_history();
+    int64_t head;
+    cr_assert_eq(eventstore_head(es, &head, NULL), ERR_OK);
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s/copy.db", dir);
+    eventstore_t *to = NULL;
+    cr_assert_eq(eventstore_open(path2, NULL, &to), ERR_OK);
+    /* a hash that is not the event's is refused and nothing stays */
+    copy_t bad = {to, 0, true, ERR_OK};
+    cr_assert_eq(eventstore_begin(to), ERR_OK);
+    eventstore_read_raw(es, 0, 1, 1, copy_raw, &bad);
+    cr_assert_eq(bad.rc, ERR_CORRUPT);
+    eventstore_rollback(to);
+    copy_t c = {to, 0, false, ERR_OK};
+    cr_assert_eq(eventstore_begin(to), ERR_OK);
+    cr_assert_eq(eventstore_read_raw(es, 0, INT64_MAX, 1000, copy_raw, &c), ERR_OK);
+    cr_assert_eq(eventstore_commit(to), ERR_OK);
+    cr_assert_eq(c.copied, head);
+    int64_t head2, backlog = -1;
+    cr_assert_eq(eventstore_head(to, &head2, NULL), ERR_OK);
+    cr_assert_eq(head2, head);
+    cr_assert_eq(eventstore_outbox_backlog(to, &backlog), ERR_OK);
+    cr_assert_eq(backlog, 0, "a copied event has no outbox row");
+    es_chain_state_t a, b;
+    cr_assert_eq(eventstore_chain_start(es, 1, &a), ERR_OK);
+    cr_assert_eq(eventstore_chain_verify(es, &a, head, 1000), ERR_OK);
+    cr_assert_eq(eventstore_chain_start(to, 1, &b), ERR_OK);
+    cr_assert_eq(eventstore_chain_verify(to, &b, head, 1000), ERR_OK);
+    cr_assert_eq(b.bad_position, 0);
+    cr_assert_arr_eq(a.hash, b.hash, CHAIN_HASH_LEN, "the copy's chain ends where the log's does");
+    /* the same event again does not follow the head */
+    copy_t again = {to, 0, false, ERR_OK};
+    cr_assert_eq(eventstore_begin(to), ERR_OK);
+    eventstore_read_raw(es, head - 1, head, 1, copy_raw, &again);
+    cr_assert_neq(again.rc, ERR_OK);
+    eventstore_rollback(to);
+    eventstore_close(&to);
+}
