@@ -3,7 +3,9 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "eplist.h"
 #include "proc.h"
+#include "security.h"
 #include "zipf.h"
 
 #include <errno.h>
@@ -60,6 +62,13 @@ typedef struct {
     int64_t last_reply_us; /* when the last reply arrived (or the load began) */
     int64_t load_start_us; /* when the load began (ack log times are from here) */
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
+    /* the command services (o->command_ep a list; one endpoint: a list of one) */
+    eplist_t cmd_list;
+    int cmd_at;                     /* the list's endpoint in use, or the last one */
+    char cmd_ep[EPLIST_EP_MAX + 1]; /* in use: cmd_list's or a leader named outside it */
+    int64_t move_at_us;             /* an election: move to the next one then (0: none) */
+    int64_t last_ack_us;            /* the load's last final answer (or its start) */
+    int64_t moved_us;               /* the last move to another command endpoint (0: none) */
 } bench_t;
 
 /* ---- requests ------------------------------------------------------------ */
@@ -263,6 +272,82 @@ finish_slot(bench_t *b, conn_t *c, int si)
     }
 }
 
+/* ---- following the leader ------------------------------------------------ */
+
+static int
+inflight_total_of(const bench_t *b)
+{
+    int n = 0;
+    for (int i = 0; i < b->o->connections; i++)
+        n += b->conns[i].inflight;
+    return n;
+}
+
+/* Moves every connection to ep (a leader named by not_leader, or the next
+ * endpoint of the list) and sends what was outstanding again, with the same
+ * command ids: the old sockets go, with any late reply on them. */
+static void
+bench_move(bench_t *b, const char *ep)
+{
+    int at = eplist_find(&b->cmd_list, ep);
+    if (at < 0 && security_expect_like(ep, b->cmd_ep) != 0) {
+        fprintf(stderr, "invbench: no CURVE key for %s: staying at %s\n", ep, b->cmd_ep);
+        return;
+    }
+    if (at >= 0)
+        b->cmd_at = at;
+    snprintf(b->cmd_ep, sizeof b->cmd_ep, "%s", ep);
+    b->move_at_us = 0;
+    b->r->failovers++;
+    b->moved_us = proc_mono_us(); /* the new one gets failover_ms to answer (the stall
+                                     check still counts from the last reply) */
+    for (int i = 0; i < b->o->connections; i++) {
+        conn_t *c = &b->conns[i];
+        bus_close(&c->sock);
+        c->sock = bus_connect(b->zctx, ZMQ_DEALER, b->cmd_ep);
+        for (int k = 0; c->sock && k < b->o->window; k++) {
+            if (!c->slots[k].used)
+                continue;
+            b->r->retries++;
+            send_slot(b, c, &c->slots[k]);
+        }
+    }
+}
+
+/* The next endpoint of the list after the one in use. */
+static const char *
+bench_next_ep(const bench_t *b)
+{
+    return b->cmd_list.ep[(b->cmd_at + 1) % b->cmd_list.n];
+}
+
+/* A not_leader reply: to the leader it names (a valid endpoint: the decoder
+ * checked it), or, naming none (an election), to the next endpoint 100 ms
+ * from now. */
+static void
+bench_not_leader(bench_t *b, const char *leader)
+{
+    if (leader[0] && strcmp(leader, b->cmd_ep) != 0)
+        bench_move(b, leader);
+    else if (!b->move_at_us)
+        b->move_at_us = proc_mono_us() + 100000;
+}
+
+/* A pending election's move, or silence for failover_ms with requests out:
+ * the next endpoint of the list. */
+static void
+bench_failover_step(bench_t *b, int64_t t)
+{
+    if (b->o->mode != BENCH_COMMANDS)
+        return;
+    if (b->move_at_us && t >= b->move_at_us)
+        bench_move(b, bench_next_ep(b));
+    else if (b->cmd_list.n > 1 && b->o->failover_ms > 0 && inflight_total_of(b) > 0 &&
+             t - (b->moved_us > b->last_reply_us ? b->moved_us : b->last_reply_us) >
+                 b->o->failover_ms * 1000)
+        bench_move(b, bench_next_ep(b));
+}
+
 /* Reads ".seq.conn.slot" at the end of a command id.  0 or -1. */
 static int
 parse_id_tail(const char *p, long long *seq, int *conn, int *slot)
@@ -294,8 +379,12 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     long long seq;
     const char *dot = NULL;
     if (codec_decode_command_reply(body, len, &r) != 0) {
-        b->r->errors++;
+        b->r->errors++; /* a not_leader with a leader that is not an endpoint included */
         return;
+    }
+    if (!r.accepted && r.error == REJ_NOT_LEADER) {
+        bench_not_leader(b, r.leader);
+        return; /* the request stays outstanding: sent again where the leader is */
     }
     size_t plen = strlen(b->o->prefix);
     if (strncmp(r.command_id, b->o->prefix, plen) == 0)
@@ -306,6 +395,9 @@ on_command_reply(bench_t *b, conn_t *c, const void *body, size_t len)
     int64_t t = proc_mono_us();
     int64_t latency = t - c->slots[slot].intended_us;
     histogram_record(&b->r->latency, latency);
+    if (t - b->last_ack_us > b->r->max_ack_gap_us)
+        b->r->max_ack_gap_us = t - b->last_ack_us;
+    b->last_ack_us = t;
     if (r.accepted) {
         b->r->acked++;
         remember_ack(b, t, r.position);
@@ -446,10 +538,7 @@ compute_visibility(bench_t *b)
 static int
 inflight_total(const bench_t *b)
 {
-    int n = 0;
-    for (int i = 0; i < b->o->connections; i++)
-        n += b->conns[i].inflight;
-    return n;
+    return inflight_total_of(b);
 }
 
 /* Sets b->stalled when requests wait and nothing was answered for
@@ -520,6 +609,7 @@ run_load(bench_t *b)
     int64_t start = proc_mono_us();
     b->last_reply_us = start;
     b->load_start_us = start;
+    b->last_ack_us = start;
     double interval = b->o->rate > 0 ? 1e6 * b->o->connections / b->o->rate : 0;
     if (interval > 0)
         b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -540,6 +630,7 @@ run_load(bench_t *b)
             }
             retry_stale(b, c, t);
         }
+        bench_failover_step(b, t);
         proj_poll(b, t);
         arm_next_send(b);
         poll_all(b, interval > 0 || b->proj ? 1 : 100);
@@ -556,6 +647,7 @@ run_load(bench_t *b)
             break;
         for (int i = 0; i < b->o->connections; i++)
             retry_stale(b, &b->conns[i], t);
+        bench_failover_step(b, t);
         proj_poll(b, t);
         poll_all(b, 1);
     }
@@ -568,7 +660,7 @@ static int64_t
 status_int(void *zctx, const char *ep, const char *key)
 {
     static const char status[] = "\x81\xa4type\xa6Status";
-    void *s = bus_connect(zctx, ZMQ_DEALER, ep);
+    void *s = bus_connect_list(zctx, ZMQ_DEALER, ep);
     void *reply = NULL;
     size_t len = 0;
     int64_t v = -1;
@@ -620,10 +712,43 @@ run_wait(bench_t *b)
     return 0;
 }
 
+/* One setup command (w) on the first connection, following not_leader and,
+ * with a list, moving on after a second of silence, for 10 s at most.  0
+ * with its reply in r, or -1. */
+static int
+setup_request(bench_t *b, codec_writer_t *w, command_reply_t *r)
+{
+    int64_t end = proc_mono_us() + 10000000;
+    while (proc_mono_us() < end && !proc_stopping()) {
+        void *reply = NULL;
+        size_t len;
+        int wait_ms = b->cmd_list.n > 1 ? 1000 : 10000;
+        int rc = bus_request(b->conns[0].sock, w->buf.data, w->buf.size, wait_ms, &reply, &len);
+        int bad = rc == 0 ? codec_decode_command_reply(reply, len, r) : 0;
+        free(reply);
+        if (rc == 0 && bad)
+            return -1;
+        if (rc == 0 && (r->accepted || r->error != REJ_NOT_LEADER))
+            return 0;
+        if (rc == 0 && r->leader[0] && strcmp(r->leader, b->cmd_ep) != 0) {
+            bench_move(b, r->leader);
+            continue;
+        }
+        if (rc == 0) { /* an election */
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+        if (rc == 0 || b->cmd_list.n > 1)
+            bench_move(b, bench_next_ep(b)); /* a new socket: a late reply cannot be taken */
+        else
+            return -1;
+    }
+    return -1;
+}
+
 static int
 run_setup(bench_t *b)
 {
-    conn_t *c = &b->conns[0];
     codec_writer_t w;
     codec_writer_init(&w);
     int rc = 0;
@@ -653,16 +778,11 @@ run_setup(bench_t *b)
         }
         codec_writer_reset(&w);
         codec_pack_command(&w, cmd);
-        void *reply = NULL;
-        size_t len;
         command_reply_t r;
-        if (bus_request(c->sock, w.buf.data, w.buf.size, 10000, &reply, &len) != 0 ||
-            codec_decode_command_reply(reply, len, &r) != 0 ||
-            (!r.accepted && r.error != REJ_ALREADY_EXISTS)) {
+        if (setup_request(b, &w, &r) != 0 || (!r.accepted && r.error != REJ_ALREADY_EXISTS)) {
             fprintf(stderr, "invbench: setup command %s failed\n", cmd->command_id);
             rc = -1;
         }
-        free(reply);
     }
     codec_writer_fini(&w);
     return rc;
@@ -678,6 +798,15 @@ bench_open(bench_t *b)
     if (!b->zipf || !b->conns)
         return -1;
     const char *ep = o->mode == BENCH_COMMANDS ? o->command_ep : o->query_ep;
+    char why[200];
+    if (o->mode == BENCH_COMMANDS) {
+        if (eplist_parse(&b->cmd_list, o->command_ep, why, sizeof why) != 0) {
+            fprintf(stderr, "invbench: --command-ep: %s\n", why);
+            return -1;
+        }
+        snprintf(b->cmd_ep, sizeof b->cmd_ep, "%s", b->cmd_list.ep[0]);
+        ep = b->cmd_ep;
+    }
     for (int i = 0; i < o->connections; i++) {
         conn_t *c = &b->conns[i];
         c->sock = bus_connect(b->zctx, ZMQ_DEALER, ep);

@@ -4,7 +4,14 @@
  * from the intended send time so that a stall is not hidden (no coordinated
  * omission).  Commands go over a Zipf-skewed choice of products; every
  * acknowledged position is kept so that the visibility lag (ack until the
- * projector's checkpoint covers it) can be computed after the run. */
+ * projector's checkpoint covers it) can be computed after the run.
+ *
+ * A replicated store (issue 26): command_ep may list every command service;
+ * a `not_leader` reply moves every connection to the leader it names (or,
+ * naming none, to the next endpoint 100 ms later), silence for failover_ms
+ * to the next one; what was outstanding is sent again with the same command
+ * ids (counted in retries), so each command is accepted once, and
+ * max_ack_gap_us says how long the failover left commands unanswered. */
 #ifndef INV_BENCH_H
 #define INV_BENCH_H
 
@@ -18,7 +25,7 @@ typedef enum { BENCH_COMMANDS, BENCH_QUERIES, BENCH_WAIT } bench_mode_t;
 
 typedef struct {
     bench_mode_t mode;
-    const char *command_ep;
+    const char *command_ep; /* one endpoint or a list (eplist.h): not_leader is followed */
     const char *query_ep;
     const char *projector_ep; /* for visibility lag; NULL or "" to skip */
     const char *audit_ep;     /* checked for catch-up after the load; may be "" */
@@ -38,6 +45,8 @@ typedef struct {
     int64_t restock;       /* new_stock of UpdateStock commands */
     int64_t retry_ms;      /* resend a request unanswered this long (same command_id) */
     int64_t stall_ms;      /* fail when nothing is answered this long with requests out */
+    int64_t failover_ms;   /* command_ep a list: silence this long with requests out moves
+                              every connection to the next endpoint (0: never) */
     FILE *ack_log;         /* "command_id accepted position" / "... rejected code" */
     uint64_t seed;
     bool random_ids; /* random command ids instead of ordered ones (what it costs) */
@@ -52,6 +61,9 @@ typedef struct {
     int64_t catchup_ms; /* load end -> every subscriber at the head; -1 if not within 10 s */
     int64_t max_position;
     int64_t rejected_by_code[16];
+    int64_t failovers;      /* moves to another command endpoint (not_leader, silence) */
+    int64_t max_ack_gap_us; /* the longest time no command was answered (accepted or
+                               rejected, not_leader aside) during the load: a failover's */
 } bench_result_t;
 
 /* BENCH_WAIT: reads the head from the relay, then waits (up to duration_ms)

@@ -17,7 +17,7 @@ typedef struct {
     const char *keys_dir, *key_file;
     int64_t insecure;
     int64_t connections, window, duration_ms, count, rate, products, zipf_milli, setup, retry_ms,
-        seed, initial_stock, restock, random_ids, stall_ms;
+        seed, initial_stock, restock, random_ids, stall_ms, failover_ms;
 } settings_t;
 
 /* "sell:70,view:15,stock:10,price:5,review:0" -> weights. */
@@ -65,6 +65,7 @@ settings_load(settings_t *s, int argc, char **argv)
         .initial_stock = 1000000000,
         .restock = 1000000000,
         .stall_ms = 10000,
+        .failover_ms = 1000,
     };
     const config_option_t opts[] = {
         CONFIG_STR_OPT("--mode", NULL, &s->mode,
@@ -84,6 +85,9 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_INT_OPT("--initial-stock", NULL, &s->initial_stock, "stock of each created product"),
         CONFIG_INT_OPT("--restock", NULL, &s->restock, "new_stock of UpdateStock commands"),
         CONFIG_INT_OPT("--retry-ms", NULL, &s->retry_ms, "resend unanswered commands (0: never)"),
+        CONFIG_INT_OPT("--failover-ms", NULL, &s->failover_ms,
+                       "--command-ep a list: no reply this long with commands out moves to the "
+                       "next command service (0: never; not_leader replies are always followed)"),
         CONFIG_INT_OPT("--stall-ms", NULL, &s->stall_ms,
                        "fail when nothing is answered this long with requests in flight"),
         CONFIG_STR_OPT(
@@ -94,7 +98,9 @@ settings_load(settings_t *s, int argc, char **argv)
         CONFIG_INT_OPT("--random-ids", NULL, &s->random_ids,
                        "1: random command ids (default: ordered by time, like invctl's)"),
         CONFIG_STR_OPT("--format", NULL, &s->format, "human | json"),
-        CONFIG_STR_OPT("--command-ep", "INV_COMMAND_EP", &s->command_ep, "command endpoint"),
+        CONFIG_STR_OPT("--command-ep", "INV_COMMAND_EP", &s->command_ep,
+                       "command endpoint, or a comma-separated list of them (a replicated "
+                       "store: the leader is followed)"),
         CONFIG_STR_OPT("--query-ep", "INV_QUERY_EP", &s->query_ep, "query endpoint"),
         CONFIG_STR_OPT("--projector-ep", "INV_PROJECTOR_EP", &s->projector_ep,
                        "projector control endpoint (visibility lag; '' to skip)"),
@@ -124,6 +130,9 @@ print_human(const bench_opts_t *o, const bench_result_t *r)
     printf("sent %lld  acked %lld  rejected %lld  timeouts %lld  retries %lld  in %.2f s\n",
            (long long)r->sent, (long long)r->acked, (long long)r->rejected, (long long)r->timeouts,
            (long long)r->retries, secs);
+    if (o->mode == BENCH_COMMANDS)
+        printf("longest gap between acks %lld ms  (command endpoint moves %lld)\n",
+               (long long)(r->max_ack_gap_us / 1000), (long long)r->failovers);
     printf("throughput        %10.0f acked/s  %8.0f rejected/s\n", (double)r->acked / secs,
            (double)r->rejected / secs);
     printf("ack latency us    p50 %lld  p99 %lld  p99.9 %lld  max %lld\n",
@@ -148,7 +157,8 @@ print_json(const bench_opts_t *o, const bench_result_t *r)
     printf("{\"mode\":\"%s\",\"open_loop\":%s,\"rate\":%.0f,\"sent\":%lld,\"acked\":%lld,"
            "\"rejected\":%lld,\"timeouts\":%lld,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
            "\"p50_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,\"max_us\":%lld,"
-           "\"vis_p50_us\":%lld,\"vis_p99_us\":%lld,\"vis_max_us\":%lld,\"catchup_ms\":%lld}\n",
+           "\"vis_p50_us\":%lld,\"vis_p99_us\":%lld,\"vis_max_us\":%lld,\"catchup_ms\":%lld,"
+           "\"retries\":%lld,\"failovers\":%lld,\"max_ack_gap_ms\":%lld}\n",
            o->mode == BENCH_COMMANDS ? "commands" : "queries", o->rate > 0 ? "true" : "false",
            o->rate, (long long)r->sent, (long long)r->acked, (long long)r->rejected,
            (long long)r->timeouts, secs, (double)r->acked / secs,
@@ -157,7 +167,8 @@ print_json(const bench_opts_t *o, const bench_result_t *r)
            (long long)histogram_quantile(&r->latency, 0.999), (long long)r->latency.max,
            (long long)histogram_quantile(&r->visibility, 0.5),
            (long long)histogram_quantile(&r->visibility, 0.99), (long long)r->visibility.max,
-           (long long)r->catchup_ms);
+           (long long)r->catchup_ms, (long long)r->retries, (long long)r->failovers,
+           (long long)(r->max_ack_gap_us / 1000));
 }
 
 /* CURVE keys for every endpoint invbench may use (security.h). */
@@ -220,11 +231,12 @@ main(int argc, char **argv)
         .setup = s.setup != 0,
         .retry_ms = s.retry_ms,
         .stall_ms = s.stall_ms,
+        .failover_ms = s.failover_ms,
         .seed = (uint64_t)s.seed,
         .random_ids = s.random_ids != 0,
     };
     if (parse_mix(s.mix, o.mix) != 0 || o.connections < 1 || o.connections > 64 || o.window < 1 ||
-        o.window > 100000 || o.products < 1 || o.stall_ms < 1 ||
+        o.window > 100000 || o.products < 1 || o.stall_ms < 1 || o.failover_ms < 0 ||
         (o.duration_ms <= 0 && o.count <= 0)) {
         fprintf(stderr, "invbench: bad settings (see --help)\n");
         return 2;

@@ -428,11 +428,12 @@ svc_refuse_batch(commandsvc_t *s, batch_t *b)
 static void
 svc_redirect_batch(commandsvc_t *s, batch_t *b)
 {
-    char msg[sizeof b->items[0].reply.message];
     const char *at = replica_leader_endpoint(s->opts.replica);
-    snprintf(msg, sizeof msg, "not leader: %s%s", at[0] ? "the active command service is at " : "",
-             at[0] ? at : "no store node leads now (an election is under way); retry shortly");
-    svc_answer_all(s, b, REJ_UNAVAILABLE, msg);
+    for (int i = 0; i < b->n; i++)
+        command_reply_not_leader(&b->items[i].reply, b->items[i].cmd.command_id, at);
+    b->committed = false;
+    b->through = s->through;
+    s->batches++;
 }
 
 /* Writes the batch's events to the replicated log, inside the open

@@ -89,6 +89,7 @@ static const char *const reject_names[REJ__COUNT] = {
     [REJ_MALFORMED] = "malformed",
     [REJ_UNAVAILABLE] = "unavailable",
     [REJ_FORBIDDEN] = "forbidden",
+    [REJ_NOT_LEADER] = "not_leader",
 };
 
 const command_spec_t *

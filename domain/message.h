@@ -49,7 +49,9 @@ typedef enum {
     REJ_DISCONTINUED,
     REJ_MALFORMED,
     REJ_UNAVAILABLE,
-    REJ_FORBIDDEN, /* the caller's key or role may not do this (docs/protocol.md, 13) */
+    REJ_FORBIDDEN,  /* the caller's key or role may not do this (docs/protocol.md, 13) */
+    REJ_NOT_LEADER, /* this daemon is a standby: the reply's `leader` names the active one
+                       (docs/protocol.md, section 2); retrying there is safe */
     REJ__COUNT
 } reject_code_t;
 

@@ -32,13 +32,14 @@ reply_error(codec_writer_t *w, const char *code, const char *message)
 static bool
 catchup_redirected(catchup_ctx_t *c)
 {
-    const char *at = c->stats->leader;
-    if (!at)
+    if (!c->stats->leader)
         return false;
     char msg[320];
-    snprintf(msg, sizeof msg, "not leader: %s%s", at[0] ? "the active relay's catch-up is at " : "",
-             at[0] ? at : "no store node leads now (an election is under way); retry shortly");
-    reply_error(c->w, "unavailable", msg);
+    codec_not_leader_message(msg, sizeof msg, "outbox relay", c->stats->leader);
+    codec_writer_reset(c->w);
+    codec_pack_error(c->w, &(codec_error_t){.code = reject_code_name(REJ_NOT_LEADER),
+                                            .message = msg,
+                                            .leader = c->stats->leader});
     return true;
 }
 

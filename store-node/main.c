@@ -2,7 +2,8 @@
  * event store (issue 26).  Node 1 bootstraps a cluster of itself on its
  * first start; any other node waits to be added by a client talking to
  * the leader (ADD, then ASSIGN voter: dqclient_join), which it does itself
- * when given --join.  Its data (the Raft log, snapshots) is in --dir.
+ * when given --join, or an operator does with `invctl store join ID
+ * ADDRESS`.  Its data (the Raft log, snapshots) is in --dir.
  *
  * Clients and the other nodes reach it with dqlite's wire protocol at
  * --address.  Secure (the default): the node listens only on an abstract

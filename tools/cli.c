@@ -1,6 +1,7 @@
 /* cli: see cli.h. */
 #include "cli.h"
 
+#include "eplist.h"
 #include "topology.h"
 
 #include <ctype.h>
@@ -316,6 +317,25 @@ opts_defaults(cli_opts_t *o, char **argv)
     o->insecure = insecure && *insecure && strcmp(insecure, "0") != 0;
 }
 
+/* The endpoints that may be lists of a replicated store's daemons
+ * (client.h, client_call_list): each element must be an endpoint. */
+static int
+cli_check_lists(const cli_opts_t *o, char *err, size_t cap)
+{
+    static const cli_ep_t lists[] = {CLI_EP_COMMAND, CLI_EP_RELAY, CLI_EP_EVENTS};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        eplist_t l;
+        char why[200];
+        const char *v = o->ep[lists[i]];
+        if (strchr(v, ',') && eplist_parse(&l, v, why, sizeof why) != 0) {
+            snprintf(err, cap, "%s (or %s): %s", endpoints[lists[i]].flag, endpoints[lists[i]].env,
+                     why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
 {
@@ -361,7 +381,7 @@ cli_parse(int argc, char **argv, cli_opts_t *o, char *err, size_t cap)
             return -1;
     }
     o->argc = k;
-    return 0;
+    return cli_check_lists(o, err, cap);
 }
 
 /* ---- subcommand flags ---------------------------------------------------- */

@@ -4,7 +4,9 @@
  * Global options may appear before or after the subcommand: cli_parse()
  * takes them out of argv and leaves the subcommand's own words, in order, in
  * opts->argv[0..argc).  Endpoints come from the flag, then the INV_*_EP
- * environment variable, then common/base/topology.h.  Pure code apart from
+ * environment variable, then common/base/topology.h.  The command, relay
+ * and events endpoints may be comma-separated lists (the daemons of a
+ * replicated store, eplist.h): every element is checked here.  Pure code apart from
  * getenv(): no sockets, no printing (errors go into a caller's buffer). */
 #ifndef INV_CLI_H
 #define INV_CLI_H

@@ -299,10 +299,12 @@ cli_commands_run(void *zctx, const cli_opts_t *opts, const cli_command_def_t *de
     free(cmd);
     client_reply_t reply;
     const char *ep = opts->ep[CLI_EP_COMMAND];
-    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, opts->timeout_ms, &reply);
+    char msg[768];
+    client_rc_t rc = client_call_say(zctx, "command-service", ep, w.buf.data, w.buf.size,
+                                     opts->timeout_ms, &reply, msg, sizeof msg);
     codec_writer_fini(&w);
     if (rc != CLIENT_OK)
-        return cli_report_client(opts->json, 1, rc, "command-service", ep, opts->timeout_ms);
+        return cli_report(opts->json, 1, client_code(rc), "%s", msg);
     command_reply_t r;
     int bad = codec_decode_command_reply(reply.data, reply.len, &r);
     if (opts->json && !bad)

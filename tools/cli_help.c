@@ -312,6 +312,23 @@ static const cli_help_t rows[] = {
      "DIR",
      "0, 1 usage or I/O error",
      "invctl keygen --role reader --name alice --out alice.key"},
+    {"store",
+     HELP_OPERATION,
+     "status | join ID ADDRESS | assign ID voter|standby|spare | remove ID | transfer ID "
+     "[--store HOST:PORT,...]",
+     "the replicated store's dqlite cluster (store-node): the leader and every node with its "
+     "role and whether it answers; add a node as a voter, change a role, remove a node, hand "
+     "the leadership over",
+     {{"--store", "HOST:PORT,...",
+       "members of the cluster, any of them (env INV_STORE=dqlite:HOST:PORT,...); the leader is "
+       "found through them within --timeout-ms",
+       NULL}},
+     "status join assign remove transfer",
+     "0 done (status: a leader, and every node answered), 1 usage error, no leader reachable "
+     "within --timeout-ms, the connection lost, or (status) a node that does not answer, 2 no "
+     "node of that id (not_found), already a member (exists), or refused by the leader "
+     "(store_refused)",
+     "invctl store join 4 10.0.0.4:9001 --store 10.0.0.1:9001,10.0.0.2:9001"},
     {"completion",
      HELP_OPERATION,
      "bash",
@@ -435,9 +452,13 @@ const cli_help_opt_t *
 cli_help_global_at(size_t i)
 {
     static cli_help_opt_t eps[CLI_EP__COUNT];
-    static char text[CLI_EP__COUNT][96];
+    static char text[CLI_EP__COUNT][160];
     if (i < CLI_EP__COUNT) {
-        snprintf(text[i], sizeof text[i], "the %s endpoint (env %s)", cli_ep_daemon((cli_ep_t)i),
+        bool list = i == CLI_EP_COMMAND || i == CLI_EP_RELAY || i == CLI_EP_EVENTS;
+        snprintf(text[i], sizeof text[i], "the %s endpoint%s (env %s)", cli_ep_daemon((cli_ep_t)i),
+                 list ? ", or a comma-separated list of them (a replicated store: the leader is "
+                        "followed)"
+                      : "",
                  cli_ep_env((cli_ep_t)i));
         eps[i] = (cli_help_opt_t){cli_ep_flag((cli_ep_t)i), "EP", text[i], NULL};
         return &eps[i];

@@ -417,10 +417,12 @@ cli_request_call(void *zctx, const cli_opts_t *opts, const cli_request_t *req, i
     codec_writer_init(&w);
     cli_request_pack(req, &w);
     const char *ep = opts->ep[req->ep];
-    client_rc_t rc = client_call(zctx, ep, w.buf.data, w.buf.size, timeout_ms, reply);
+    char msg[768];
+    client_rc_t rc = client_call_say(zctx, cli_ep_daemon(req->ep), ep, w.buf.data, w.buf.size,
+                                     timeout_ms, reply, msg, sizeof msg);
     codec_writer_fini(&w);
     if (rc != CLIENT_OK)
-        return cli_report_client(opts->json, 1, rc, cli_ep_daemon(req->ep), ep, timeout_ms);
+        return cli_report(opts->json, 1, client_code(rc), "%s", msg);
     return 0;
 }
 

@@ -5,7 +5,7 @@
  * same shape as an error reply of a daemon).  Codes of invctl's own
  * failures: usage, unreachable, timeout, connection_lost, connection,
  * bad_reply, interrupted, not_found, stale, backup_failed, verify_failed,
- * chain_broken. */
+ * chain_broken, exists and store_refused (invctl store). */
 #ifndef INV_CLI_REPORT_H
 #define INV_CLI_REPORT_H
 

@@ -6,7 +6,9 @@
 #include "codec.h"
 #include "cli_queries.h"
 #include "cli_report.h"
+#include "eplist.h"
 #include "jsonout.h"
+#include "jsonstr.h"
 #include "proc.h"
 
 #include <stdlib.h>
@@ -29,6 +31,39 @@ static const struct {
     {"alert", "alerts", CLI_EP_ALERT_API, true},
 };
 #define N_DAEMONS (sizeof daemons / sizeof daemons[0])
+
+/* One line of the table: a daemon at one endpoint (a daemon given a list
+ * of endpoints, eplist.h, has one row per endpoint). */
+typedef struct {
+    size_t d;                  /* index in daemons[] */
+    char ep[EPLIST_EP_MAX + 1]; /* the endpoint (the setting as given when it is not a list) */
+    int of;                    /* endpoints of this daemon: > 1 for a list */
+} status_target_t;
+#define STATUS_ROWS_MAX (N_DAEMONS * EPLIST_MAX)
+
+/* The rows of the selected daemons into t; how many. */
+static size_t
+status_targets(const cli_opts_t *opts, const bool *selected, status_target_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_DAEMONS; i++) {
+        if (!selected[i])
+            continue;
+        const char *v = opts->ep[daemons[i].ep];
+        eplist_t l;
+        char why[200];
+        if (!strchr(v, ',') || eplist_parse(&l, v, why, sizeof why) != 0) {
+            t[n] = (status_target_t){.d = i, .of = 1};
+            snprintf(t[n++].ep, sizeof t[0].ep, "%s", v);
+            continue;
+        }
+        for (int k = 0; k < l.n; k++) {
+            t[n] = (status_target_t){.d = i, .of = l.n};
+            snprintf(t[n++].ep, sizeof t[0].ep, "%s", l.ep[k]);
+        }
+    }
+    return n;
+}
 
 /* The index of the daemon called name, or -1. */
 static int
@@ -81,21 +116,21 @@ cli_status_extract(const mpread_t *reply, status_row_t *row)
             row->val[ST_HEAD], row->val[ST_CHECKPOINT], &row->val[ST_LAG_EVENTS]);
 }
 
-/* Sends Status to every selected daemon at once and collects the replies
+/* Sends Status to every row's endpoint at once and collects the replies
  * until all answered or the deadline passed. */
 static void
-status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *selected,
+status_collect(void *zctx, int timeout_ms, const status_target_t *t, size_t n_rows,
                client_reply_t *replies, bool *answered)
 {
-    void *socks[N_DAEMONS] = {0};
+    void *socks[STATUS_ROWS_MAX] = {0};
     codec_writer_t w;
     codec_writer_init(&w);
     codec_map_open(&w);
     codec_map_str(&w, "type", "Status");
     codec_map_close(&w);
-    for (size_t i = 0; i < N_DAEMONS; i++) {
+    for (size_t i = 0; i < n_rows; i++) {
         answered[i] = false;
-        if (!selected[i] || !(socks[i] = bus_connect(zctx, ZMQ_DEALER, opts->ep[daemons[i].ep])))
+        if (!(socks[i] = bus_connect(zctx, ZMQ_DEALER, t[i].ep)))
             continue;
         if (zmq_send(socks[i], w.buf.data, w.buf.size, ZMQ_DONTWAIT) < 0)
             bus_close(&socks[i]);
@@ -103,9 +138,9 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     codec_writer_fini(&w);
     int64_t end = proc_mono_ms() + timeout_ms;
     for (;;) {
-        zmq_pollitem_t items[N_DAEMONS];
-        size_t idx[N_DAEMONS], n = 0;
-        for (size_t i = 0; i < N_DAEMONS; i++)
+        zmq_pollitem_t items[STATUS_ROWS_MAX];
+        size_t idx[STATUS_ROWS_MAX], n = 0;
+        for (size_t i = 0; i < n_rows; i++)
             if (socks[i] && !answered[i]) {
                 items[n] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
                 idx[n++] = i;
@@ -137,7 +172,7 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
             bus_msg_close(&m);
         }
     }
-    for (size_t i = 0; i < N_DAEMONS; i++) {
+    for (size_t i = 0; i < n_rows; i++) {
         int zero = 0;
         if (socks[i])
             zmq_setsockopt(socks[i], ZMQ_LINGER, &zero, sizeof zero);
@@ -145,20 +180,28 @@ status_collect(void *zctx, const cli_opts_t *opts, int timeout_ms, const bool *s
     }
 }
 
+/* {"command": <reply or null>, ...}; a daemon given a list of endpoints:
+ * [{"endpoint": EP, "status": <reply or null>}, ...] in list order. */
 static void
-status_print_json(const client_reply_t *replies, const bool *answered, const bool *selected)
+status_print_json(const client_reply_t *replies, const bool *answered, const status_target_t *t,
+                  size_t n_rows)
 {
-    bool first = true;
     fputc('{', stdout);
-    for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (!selected[i])
-            continue;
-        printf("%s\"%s\":", first ? "" : ",", daemons[i].name);
-        first = false;
+    for (size_t i = 0; i < n_rows; i++) {
+        bool list = t[i].of > 1, first_of = i == 0 || t[i - 1].d != t[i].d;
+        if (first_of)
+            printf("%s\"%s\":%s", i ? "," : "", daemons[t[i].d].name, list ? "[" : "");
+        if (list) {
+            printf("%s{\"endpoint\":", first_of ? "" : ",");
+            jsonstr_write(stdout, t[i].ep, strlen(t[i].ep));
+            fputs(",\"status\":", stdout);
+        }
         if (answered[i])
             jsonout_write(stdout, &replies[i].body);
         else
             fputs("null", stdout);
+        if (list)
+            fputs(i + 1 == n_rows || t[i + 1].d != t[i].d ? "}]" : "}", stdout);
     }
     fputs("}\n", stdout);
 }
@@ -216,9 +259,24 @@ cli_status_note(const mpread_t *reply)
     return note;
 }
 
+const char *
+cli_status_role(const mpread_t *reply)
+{
+    static const char *const roles[] = {"active", "standby", "single"};
+    const char *s;
+    size_t n;
+    mpread_t v;
+    if (mpread_find(reply, "role", &v) != 0 || mpread_str(&v, &s, &n) != 0)
+        return "";
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strlen(roles[i]) == n && memcmp(roles[i], s, n) == 0)
+            return roles[i];
+    return "role?"; /* a server's word we do not print */
+}
+
 static void
-status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const bool *answered,
-                   const bool *selected)
+status_print_table(const client_reply_t *replies, const bool *answered, const status_target_t *t,
+                   size_t n_rows)
 {
     static const char *const heads[ST__COUNT] = {"checkpoint", "head",      "lag_ev",     "lag_ms",
                                                  "hb_age_ms",  "in_outbox", "unpublished"};
@@ -226,13 +284,11 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
     for (int c = 0; c < ST__COUNT; c++)
         printf(" %10s", heads[c]);
     printf("  %s\n", "endpoint");
-    for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (!selected[i])
-            continue;
+    for (size_t i = 0; i < n_rows; i++) {
         status_row_t row = {0};
         if (answered[i])
             cli_status_extract(&replies[i].body, &row);
-        printf("%-10s %-7s", daemons[i].name, answered[i] ? "yes" : "NO");
+        printf("%-10s %-7s", daemons[t[i].d].name, answered[i] ? "yes" : "NO");
         for (int c = 0; c < ST__COUNT; c++) {
             if (row.has[c] && c == ST_HEARTBEAT_AGE && row.val[c] < 0)
                 printf(" %10s", "never");
@@ -242,7 +298,9 @@ status_print_table(const cli_opts_t *opts, const client_reply_t *replies, const 
                 printf(" %10s", "-");
         }
         const char *note = answered[i] ? cli_status_note(&replies[i].body) : "";
-        printf("  %s%s%s\n", opts->ep[daemons[i].ep], note[0] ? "  " : "", note);
+        const char *role = answered[i] ? cli_status_role(&replies[i].body) : "";
+        printf("  %s%s%s%s%s\n", t[i].ep, role[0] ? "  " : "", role,
+               note[0] ? "  " : "", note);
     }
 }
 
@@ -259,24 +317,26 @@ cli_status_run(void *zctx, const cli_opts_t *opts)
     if (cli_args_parse("status", specs, 1, opts->argc - 1, opts->argv + 1, &val, pos, 0, &n_pos,
                        err, sizeof err) != 0)
         return cli_report(opts->json, 1, "usage", "%s", err);
-    bool selected[N_DAEMONS], answered[N_DAEMONS];
+    bool selected[N_DAEMONS], answered[STATUS_ROWS_MAX];
     int only = val.set ? daemon_find(val.str) : -1;
     if (val.set && only < 0)
         return cli_report(opts->json, 1, "usage", "status: unknown daemon '%s'", val.str);
     for (size_t i = 0; i < N_DAEMONS; i++)
         selected[i] = only < 0 || (int)i == only;
-    client_reply_t replies[N_DAEMONS];
+    static status_target_t t[STATUS_ROWS_MAX];
+    size_t n_rows = status_targets(opts, selected, t);
+    client_reply_t replies[STATUS_ROWS_MAX];
     memset(replies, 0, sizeof replies);
     int timeout = opts->timeout_set ? opts->timeout_ms : CLI_STATUS_TIMEOUT_MS;
-    status_collect(zctx, opts, timeout, selected, replies, answered);
+    status_collect(zctx, timeout, t, n_rows, replies, answered);
     if (opts->json)
-        status_print_json(replies, answered, selected);
+        status_print_json(replies, answered, t, n_rows);
     else
-        status_print_table(opts, replies, answered, selected);
+        status_print_table(replies, answered, t, n_rows);
     fflush(stdout);
     int rc = 0;
-    for (size_t i = 0; i < N_DAEMONS; i++) {
-        if (selected[i] && !answered[i])
+    for (size_t i = 0; i < n_rows; i++) {
+        if (!answered[i])
             rc = 1;
         client_reply_fini(&replies[i]);
     }

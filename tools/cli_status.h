@@ -9,7 +9,12 @@
  * in_outbox (outbox_backlog|backlog|outbox_pending|outbox: events still in
  * the outbox table, already published ones included until the relay
  * deletes them), unpublished (unpublished: the relay's head - published).
- * Missing values print as "-".  A subscriber that is replacing its model
+ * Missing values print as "-".  The role of a command-service or relay
+ * (active, standby, single) follows its endpoint.  A daemon given a list of
+ * endpoints (eplist.h: the command-services or relays of a replicated
+ * store) has one row per endpoint, each asked on its own, and in --json a
+ * list [{"endpoint", "status"}] instead of one reply; every endpoint that
+ * does not answer makes the exit status 1.  A subscriber that is replacing its model
  * says so after its endpoint, with its progress in percent of the head.
  *   rebuild NAME --wait      then follows Status until the new model is
  *                            swapped in, with a progress line on stderr
@@ -52,6 +57,11 @@ void cli_status_extract(const mpread_t *reply, status_row_t *row);
  * reports 64 MiB or more of WAL not checkpointed (wal_frames,
  * wal_backfilled), else "". */
 const char *cli_status_note(const mpread_t *reply);
+/* The reply's role (command-service and relay of a replicated store,
+ * docs/protocol.md, section 11), printed after the endpoint: "active",
+ * "standby", "single", "" when the reply has none, "role?" for any other
+ * value (not printed as the server wrote it). */
+const char *cli_status_role(const mpread_t *reply);
 
 int cli_status_run(void *zctx, const cli_opts_t *opts);
 int cli_rebuild_run(void *zctx, const cli_opts_t *opts);

@@ -1,6 +1,7 @@
 /* client: see client.h. */
 #include "client.h"
 
+#include "eplist.h"
 #include "security.h"
 
 #include "bus.h"
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* An ipc endpoint whose socket file does not exist: no daemon bound it. */
 static bool
@@ -156,6 +158,109 @@ client_reply_fini(client_reply_t *reply)
     reply->data = NULL;
 }
 
+/* Sleeps ms milliseconds (an election's pause). */
+static void
+client_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Whether rc means "try the next endpoint": nobody answered there. */
+static bool
+client_rc_next(client_rc_t rc)
+{
+    return rc == CLIENT_TIMEOUT || rc == CLIENT_NO_SOCKET || rc == CLIENT_UNREACHABLE ||
+           rc == CLIENT_LOST || rc == CLIENT_REFUSED || rc == CLIENT_CONNECT;
+}
+
+client_rc_t
+client_call_list(void *zctx, const char *list, const void *body, size_t len, int timeout_ms,
+                 client_reply_t *reply, char *answered, size_t cap, const char **why)
+{
+    eplist_t l;
+    char bad[200], target[EPLIST_EP_MAX + 1], leader[EPLIST_EP_MAX + 1];
+    *why = NULL;
+    memset(reply, 0, sizeof *reply);
+    snprintf(answered, cap, "%s", list);
+    if (eplist_parse(&l, list, bad, sizeof bad) != 0) /* not a list: client_call says why */
+        return client_call(zctx, list, body, len, timeout_ms, reply);
+    int64_t end = proc_mono_ms() + timeout_ms;
+    int pos = 0, untried = l.n, hops = 0, fails = 0;
+    bool tried[EPLIST_MAX] = {false};
+    client_rc_t last = CLIENT_TIMEOUT;
+    snprintf(target, sizeof target, "%s", l.ep[0]);
+    for (;;) {
+        int64_t left = end - proc_mono_ms();
+        if (left <= 0)
+            return last;
+        int at = eplist_find(&l, target);
+        if (at >= 0) {
+            pos = at;
+            untried -= !tried[at];
+            tried[at] = true;
+        }
+        int share = (int)(left / (untried + 1));
+        snprintf(answered, cap, "%s", target);
+        client_rc_t rc = client_call(zctx, target, body, len, share > 0 ? share : 1, reply);
+        if (rc == CLIENT_OK) {
+            int nl = codec_read_not_leader(&reply->body, leader, sizeof leader, why);
+            if (nl == 0)
+                return CLIENT_OK;
+            client_reply_fini(reply);
+            if (nl < 0)
+                return CLIENT_BAD_LEADER;
+            last = CLIENT_NO_LEADER;
+            if (leader[0] && strcmp(leader, target) != 0 && hops++ < CLIENT_MAX_HOPS &&
+                security_expect_like(leader, target) == 0) {
+                snprintf(target, sizeof target, "%s", leader);
+                continue;
+            }
+            left = end - proc_mono_ms(); /* an election: the next one, a moment later */
+            client_sleep_ms(left < CLIENT_ELECTION_MS ? left : CLIENT_ELECTION_MS);
+        } else if (!client_rc_next(rc) || l.n == 1) {
+            return rc; /* one endpoint as before; interrupted; a reply that is not msgpack */
+        } else {
+            last = rc;
+            if (++fails % l.n == 0) { /* a whole round unanswered: not a busy loop */
+                left = end - proc_mono_ms();
+                client_sleep_ms(left < CLIENT_ELECTION_MS ? left : CLIENT_ELECTION_MS);
+            }
+        }
+        hops = 0;
+        pos = (pos + 1) % l.n;
+        snprintf(target, sizeof target, "%s", l.ep[pos]);
+    }
+}
+
+client_rc_t
+client_call_say(void *zctx, const char *daemon, const char *list, const void *body, size_t len,
+                int timeout_ms, client_reply_t *reply, char *err, size_t cap)
+{
+    char answered[EPLIST_EP_MAX + 1];
+    const char *why;
+    size_t first = strcspn(list, ",");
+    client_rc_t rc =
+        client_call_list(zctx, list, body, len, timeout_ms, reply, answered, sizeof answered, &why);
+    if (rc == CLIENT_OK) {
+        if (strlen(answered) != first || strncmp(answered, list, first) != 0)
+            fprintf(stderr, "invctl: %s answered at %s (not at %.*s, the first of the list)\n",
+                    daemon, answered, (int)first, list);
+        return rc;
+    }
+    int e = errno;
+    const char *where = rc == CLIENT_NO_LEADER ? list : answered;
+    client_describe(rc, daemon, where, timeout_ms, err, cap);
+    if (rc == CLIENT_BAD_LEADER && why) {
+        size_t n = strlen(err);
+        snprintf(err + n, cap - n, " (%s)", why);
+    }
+    errno = e;
+    return rc;
+}
+
 void
 client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int timeout_ms, char *buf,
                 size_t cap)
@@ -187,6 +292,17 @@ client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int ti
     case CLIENT_INTERRUPTED:
         snprintf(buf, cap, "interrupted while waiting for %s", daemon);
         break;
+    case CLIENT_BAD_LEADER:
+        snprintf(buf, cap,
+                 "%s at %s answered not_leader with a leader that is not an endpoint; not "
+                 "followed",
+                 daemon, endpoint);
+        break;
+    case CLIENT_NO_LEADER:
+        snprintf(buf, cap,
+                 "no active %s among %s within %d ms (not_leader: an election in progress?)",
+                 daemon, endpoint, timeout_ms);
+        break;
     case CLIENT_REFUSED:
         snprintf(buf, cap,
                  "refused: your key is not allowed on %s at %s, or it is not the server whose "
@@ -215,6 +331,9 @@ client_code(client_rc_t rc)
         return "interrupted";
     case CLIENT_REFUSED:
         return "refused";
+    case CLIENT_BAD_LEADER:
+    case CLIENT_NO_LEADER:
+        return "not_leader";
     default:
         return "connection";
     }

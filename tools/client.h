@@ -37,7 +37,9 @@ typedef enum {
     CLIENT_NO_SOCKET = -5,   /* ipc endpoint without its socket file */
     CLIENT_UNREACHABLE = -6, /* a connect attempt was refused */
     CLIENT_LOST = -7,        /* connected, then the peer went away */
-    CLIENT_REFUSED = -8      /* the CURVE handshake failed: key not allowed, wrong server key */
+    CLIENT_REFUSED = -8,     /* the CURVE handshake failed: key not allowed, wrong server key */
+    CLIENT_BAD_LEADER = -9,  /* a not_leader reply whose leader is not "" or an endpoint */
+    CLIENT_NO_LEADER = -10   /* only not_leader replies until the deadline: no active daemon */
 } client_rc_t;
 
 #define CLIENT_CONNECT_MS 1000 /* one TCP connect attempt at most */
@@ -55,12 +57,48 @@ client_rc_t client_call(void *zctx, const char *endpoint, const void *body, size
                         int timeout_ms, client_reply_t *reply);
 void client_reply_fini(client_reply_t *reply);
 
+/* A request to one of a list of daemons of one kind, only one of which is
+ * active (issue 26: a replicated store; docs/protocol.md, section 2,
+ * not_leader).  list is comma-separated (eplist.h); one endpoint is
+ * client_call, its failures reported at once as before, except that a
+ * not_leader reply is followed as below; a text that is no list at all is
+ * client_call's to refuse.  The same body (the same command_id) is sent
+ *  - to the endpoint a not_leader reply names (in the list or not: it passed
+ *    eplist_valid, and with CURVE on it gets the key of the endpoint that
+ *    named it), at most CLIENT_MAX_HOPS times in a row;
+ *  - after a not_leader naming no leader (an election), CLIENT_ELECTION_MS
+ *    later, to the next endpoint of the list;
+ *  - after no reply, a refused or lost connection or a refused handshake,
+ *    to the next endpoint of the list at once.
+ * Each endpoint of the list not tried yet gets an equal share of what is
+ * left of timeout_ms, so a silent one cannot use up the deadline; the last
+ * one tried gets all that is left.  Returns what client_call returns for the
+ * reply that ended it (not a not_leader), CLIENT_BAD_LEADER (a hostile or
+ * broken server: nothing followed; *why says what), CLIENT_NO_LEADER, or
+ * the last failure when the deadline passed.  answered (cap bytes) receives
+ * the endpoint that answered, or the last one tried. */
+#define CLIENT_MAX_HOPS 8
+#define CLIENT_ELECTION_MS 100
+client_rc_t client_call_list(void *zctx, const char *list, const void *body, size_t len,
+                             int timeout_ms, client_reply_t *reply, char *answered, size_t cap,
+                             const char **why);
+
+/* client_call_list as invctl uses it: one note on stderr, "invctl:
+ * <daemon> answered at X (not at Y, the first of the list)", when another
+ * endpoint than the list's first answered (never on stdout: --json output
+ * is unchanged); on failure err receives client_describe's sentence for
+ * the endpoint tried last (with the reason of a CLIENT_BAD_LEADER). */
+client_rc_t client_call_say(void *zctx, const char *daemon, const char *list, const void *body,
+                            size_t len, int timeout_ms, client_reply_t *reply, char *err,
+                            size_t cap);
+
 /* "no reply from query-service at tcp://... within 5000 ms (is it running?)" */
 void client_describe(client_rc_t rc, const char *daemon, const char *endpoint, int timeout_ms,
                      char *buf, size_t cap);
 
 /* The JSON error code of a failure: "timeout", "unreachable",
- * "connection_lost", "bad_reply", "interrupted", "refused", "connection". */
+ * "connection_lost", "bad_reply", "interrupted", "refused", "connection",
+ * "not_leader" (CLIENT_BAD_LEADER and CLIENT_NO_LEADER). */
 const char *client_code(client_rc_t rc);
 
 /* The reply's "ok" field; false when absent or not a bool. */

@@ -52,14 +52,12 @@ evfeed_fetch(evfeed_t *f, int64_t *head, char *err, size_t cap)
     codec_map_close(&w);
     client_reply_fini(&f->page);
     f->from_page.left = 0;
-    client_rc_t rc =
-        client_call(f->zctx, f->relay_ep, w.buf.data, w.buf.size, f->timeout_ms, &f->page);
+    client_rc_t rc = client_call_say(f->zctx, "outbox-relay", f->relay_ep, w.buf.data, w.buf.size,
+                                     f->timeout_ms, &f->page, err, cap);
     codec_writer_fini(&w);
     f->catchup_ms = proc_mono_ms();
-    if (rc != CLIENT_OK) {
-        client_describe(rc, "outbox-relay", f->relay_ep, f->timeout_ms, err, cap);
+    if (rc != CLIENT_OK)
         return -1;
-    }
     int64_t damaged;
     const char *why;
     if (subscriber_read_page(f->page.data, f->page.len, f->last, head, &f->from_page.cur,
@@ -85,7 +83,7 @@ evfeed_new(void *zctx, const char *events_ep, const char *relay_ep, int64_t afte
                     .timeout_ms = timeout_ms,
                     .last = after,
                     .catching_up = true};
-    f->sub = bus_connect(zctx, ZMQ_SUB, events_ep); /* first: nothing falls between */
+    f->sub = bus_connect_list(zctx, ZMQ_SUB, events_ep); /* first: nothing falls between */
     if (!f->sub) {
         snprintf(err, cap, "cannot connect to %s: %s", events_ep, zmq_strerror(errno));
         evfeed_destroy(&f);

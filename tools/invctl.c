@@ -1,6 +1,6 @@
 /* invctl: the command-line client.  This file only wires: global options,
  * then one of the subcommand families (cli_commands, cli_queries,
- * cli_watch, cli_status, cli_backup); help, the man page and the completion
+ * cli_watch, cli_status, cli_backup, cli_store); help, the man page and the completion
  * script come from cli_help.  Exit codes: 0 ok, 1 usage or connection error,
  * 2 rejected / ok=false / not found, 3 accepted but --wait did not see it applied,
  * 4 a read older than --min-position (CLI_EXIT_STALE). */
@@ -15,6 +15,7 @@
 #include "cli_queries.h"
 #include "cli_report.h"
 #include "cli_status.h"
+#include "cli_store.h"
 #include "cli_verify.h"
 #include "cli_watch.h"
 #include "proc.h"
@@ -67,6 +68,7 @@ static const struct {
     {"backup", cli_backup_run},
     {"verify", cli_verify_run},
     {"keygen", cli_keygen_run},
+    {"store", cli_store_run},
 };
 
 static int
@@ -121,8 +123,10 @@ main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     if (!zctx)
         return cli_report(opts.json, 1, "connection", "cannot create a ZeroMQ context");
-    bool keygen = strcmp(opts.argv[0], "keygen") == 0;
-    int rc = keygen ? 0 : cli_keys_setup(&opts);
+    /* keygen makes keys: it sets up no CURVE (store reaches the nodes
+     * through the tunnel, cli_store.c). */
+    bool no_keys = strcmp(opts.argv[0], "keygen") == 0;
+    int rc = no_keys ? 0 : cli_keys_setup(&opts);
     if (rc == 0)
         rc = dispatch(zctx, &opts);
     zmq_ctx_term(zctx);

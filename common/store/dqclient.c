@@ -5,6 +5,7 @@
  * largest response seen. */
 #include "dqclient.h"
 #include "proc.h"
+#include "security.h"
 #include "strcopy.h"
 
 #include <errno.h>
@@ -109,6 +110,27 @@ dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg)
 {
     c->dial = fn;
     c->dial_arg = arg;
+}
+
+int
+dqclient_secure(dqclient_t *c, void *zctx, const char *server_key, tunnel_t **t, char *why,
+                size_t cap)
+{
+    char key[KEY_Z85_LEN + 1];
+    *t = NULL;
+    if (!security_on())
+        return 0;
+    if (server_key)
+        strcopy(key, sizeof key, server_key);
+    else if (security_server_key("store", key, why, cap) != 0)
+        return -1;
+    *t = tunnel_new(zctx, &(tunnel_config_t){.server_key = key});
+    if (!*t) {
+        snprintf(why, cap, "cannot start the tunnel to the store nodes: %s", strerror(errno));
+        return -1;
+    }
+    dqclient_set_dialer(c, tunnel_connect_func, *t);
+    return 0;
 }
 
 const char *
@@ -563,4 +585,14 @@ dqclient_join(dqclient_t *c, uint64_t id, const char *address)
 {
     int rc = dqclient_add(c, id, address);
     return rc == DQ_OK ? dqclient_assign(c, id, DQ_VOTER) : rc;
+}
+
+int
+dqclient_probe(dqclient_t *c, const char *address, char *leader, size_t cap)
+{
+    int rc = connect_node(c, address);
+    if (rc == DQ_OK)
+        rc = ask_leader(c, leader, cap);
+    disconnect(c);
+    return rc;
 }

@@ -15,6 +15,7 @@
 #define INV_DQCLIENT_H
 
 #include "dqproto.h"
+#include "tunnel.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,14 @@ typedef int (*dqclient_dial_fn)(void *arg, const char *address, int *fd);
  * (fn NULL: plain TCP again); the connection open now is kept.  The fd
  * returned is owned by the client, made non-blocking, closed by it. */
 void dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg);
+
+/* With CURVE on in this process (security.h): the nodes reached through a
+ * new tunnel in zctx whose streams expect server_key (NULL: the keyring's
+ * store.pub), set as c's dialer; *t is that tunnel, which the caller
+ * destroys after the client and before zmq_ctx_term.  Security off:
+ * plain TCP, *t NULL.  0, or -1 with why. */
+int dqclient_secure(dqclient_t *c, void *zctx, const char *server_key, tunnel_t **t, char *why,
+                    size_t cap);
 
 /* Closes and frees; NULL-safe; nulls *c. */
 void dqclient_destroy(dqclient_t **c);
@@ -108,5 +117,12 @@ int dqclient_transfer(dqclient_t *c, uint64_t id);
 
 /* ADD then ASSIGN voter: how a new node joins. */
 int dqclient_join(dqclient_t *c, uint64_t id, const char *address);
+
+/* Asks the node at address (any node, a seed or not) which node it knows
+ * as the leader: that address into leader[cap], "" when it knows none.
+ * Within the client's timeout; leaves the client disconnected (call
+ * dqclient_connect before other requests).  DQ_OK when the node answered,
+ * else the error of connecting or of the request (invctl store status). */
+int dqclient_probe(dqclient_t *c, const char *address, char *leader, size_t cap);
 
 #endif

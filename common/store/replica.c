@@ -4,11 +4,9 @@
 #include "codec.h"
 #include "dqclient.h"
 #include "log.h"
-#include "security.h"
+#include "storespec.h"
 #include "strcopy.h"
-#include "tunnel.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,51 +40,26 @@ struct replica {
     codec_writer_t w; /* an event as published */
 };
 
+/* The one parser of INV_STORE is storespec_parse (strict members, shared
+ * with invctl store); this keeps replica's own shape of the result. */
+_Static_assert(DQCLIENT_ADDR_MAX == 64, "replica_parse_store's out[][64]");
+
 int
 replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
                     size_t why_cap)
 {
+    storespec_t spec;
     *n = 0;
-    if (!store || strncmp(store, "dqlite:", 7) != 0) {
-        snprintf(why, why_cap, "a replicated store is dqlite:HOST:PORT[,HOST:PORT...]");
+    if (storespec_parse(store, false, &spec, why, why_cap) != 0)
+        return -1;
+    if (spec.kind != STORESPEC_DQLITE || spec.nseeds > cap) {
+        snprintf(why, why_cap,
+                 "a replicated store is dqlite:HOST:PORT[,HOST:PORT...] (at most %zu)", cap);
         return -1;
     }
-    const char *p = store + 7;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        const char *colon = memchr(p, ':', len);
-        if (len == 0 || len >= 64 || !colon || colon == p || colon == p + len - 1 || *n >= cap) {
-            snprintf(why, why_cap, "bad node address in %.200s (HOST:PORT, at most %zu)", store,
-                     cap);
-            return -1;
-        }
-        memcpy(out[*n], p, len);
-        out[(*n)++][len] = '\0';
-        p += len + (p[len] == ',');
-    }
-    if (*n == 0) {
-        snprintf(why, why_cap, "no node address in %.200s", store);
-        return -1;
-    }
-    return 0;
-}
-
-/* With CURVE on, the nodes through a tunnel of r's own (tunnel.h) that
- * expects the store's key: 0, or -1 with why after freeing r. */
-static int
-replica_secure(replica_t *r, void *zctx, char *why, size_t why_cap)
-{
-    char key[KEY_Z85_LEN + 1];
-    if (!zctx || !security_on())
-        return 0;
-    if (security_server_key("store", key, why, why_cap) == 0 &&
-        !(r->tunnel = tunnel_new(zctx, &(tunnel_config_t){.server_key = key})))
-        snprintf(why, why_cap, "cannot start the tunnel to the store nodes: %s", strerror(errno));
-    if (!r->tunnel) {
-        replica_destroy(&r);
-        return -1;
-    }
-    dqclient_set_dialer(r->dq, tunnel_connect_func, r->tunnel);
+    for (size_t i = 0; i < spec.nseeds; i++)
+        strcopy(out[i], 64, spec.seeds[i]);
+    *n = spec.nseeds;
     return 0;
 }
 
@@ -118,7 +91,9 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     strcopy(r->kind, sizeof r->kind, o->kind);
     strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);
     codec_writer_init(&r->w);
-    return replica_secure(r, o->zctx, why, why_cap) == 0 ? r : NULL;
+    if (o->zctx && dqclient_secure(r->dq, o->zctx, NULL, &r->tunnel, why, why_cap) != 0)
+        replica_destroy(&r);
+    return r;
 }
 
 void

@@ -3,15 +3,20 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "eplist.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef enum { PF_IDLE, PF_IN_FLIGHT, PF_READY, PF_TIMED_OUT } pf_state_t;
 
 struct pagefetch {
     void *zctx;
-    const char *endpoint;
+    eplist_t list;  /* the relays' catch-up endpoints; one when not a list */
+    int cur;        /* the one asked now */
+    int hops;       /* not_leader replies since the last page: at most list.n in a row */
     int limit;      /* events per page asked for */
     int timeout_ms; /* a reply is awaited this long */
     void *dealer;   /* NULL after a failed connect: made again at the next ask */
@@ -28,7 +33,17 @@ static void
 pf_replace_socket(pagefetch_t *f)
 {
     bus_close(&f->dealer);
-    f->dealer = bus_connect(f->zctx, ZMQ_DEALER, f->endpoint);
+    f->dealer = bus_connect(f->zctx, ZMQ_DEALER, f->list.ep[f->cur]);
+}
+
+/* Moves to endpoint i of the list, on a new socket. */
+static void
+pf_move(pagefetch_t *f, int i)
+{
+    if (i == f->cur && f->dealer)
+        return;
+    f->cur = i;
+    pf_replace_socket(f);
 }
 
 pagefetch_t *
@@ -37,8 +52,17 @@ pagefetch_new(void *zctx, const char *endpoint, int limit, int timeout_ms)
     pagefetch_t *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    *f =
-        (pagefetch_t){.zctx = zctx, .endpoint = endpoint, .limit = limit, .timeout_ms = timeout_ms};
+    *f = (pagefetch_t){.zctx = zctx, .limit = limit, .timeout_ms = timeout_ms};
+    char why[200];
+    if (eplist_parse(&f->list, endpoint, why, sizeof why) != 0) {
+        if (strchr(endpoint, ',') || strlen(endpoint) > EPLIST_EP_MAX) {
+            free(f);
+            errno = EINVAL;
+            return NULL;
+        }
+        f->list.n = 1; /* not one we know: bus_connect decides, as before lists */
+        snprintf(f->list.ep[0], sizeof f->list.ep[0], "%s", endpoint);
+    }
     pf_replace_socket(f);
     if (!f->dealer) {
         int e = errno;
@@ -80,6 +104,20 @@ pagefetch_reset(pagefetch_t *f)
     pf_replace_socket(f);
 }
 
+/* Sends the request packed in f->w on the current endpoint: IN FLIGHT, or
+ * -1 with the socket replaced. */
+static int
+pf_send(pagefetch_t *f, int64_t now_ms)
+{
+    if (!f->dealer || zmq_send(f->dealer, f->w.buf.data, f->w.buf.size, ZMQ_DONTWAIT) < 0) {
+        pf_replace_socket(f);
+        return -1;
+    }
+    f->state = PF_IN_FLIGHT;
+    f->deadline_ms = now_ms + f->timeout_ms;
+    return 0;
+}
+
 int
 pagefetch_ask(pagefetch_t *f, int64_t after, int64_t now_ms)
 {
@@ -94,22 +132,44 @@ pagefetch_ask(pagefetch_t *f, int64_t after, int64_t now_ms)
     codec_map_int(&f->w, "after", after);
     codec_map_int(&f->w, "limit", f->limit);
     codec_map_close(&f->w);
-    if (!f->dealer || zmq_send(f->dealer, f->w.buf.data, f->w.buf.size, ZMQ_DONTWAIT) < 0) {
-        pf_replace_socket(f);
-        return -1;
-    }
-    f->state = PF_IN_FLIGHT;
     f->after = after;
-    f->deadline_ms = now_ms + f->timeout_ms;
-    return 0;
+    return pf_send(f, now_ms);
 }
 
-/* Receives the reply in flight if it came.  0 when it did (READY). */
+/* A reply of not_leader (docs/protocol.md, section 2) from the endpoint
+ * asked: the request goes at once to the leader it names when that is one
+ * of the list, else to the next one; a not_leader naming no leader (an
+ * election), a leader that is not an endpoint, or list.n of them in a row
+ * end the request as TIMED OUT on the next endpoint (the caller backs off
+ * and asks again).  True when the reply was one (it is freed). */
+static bool
+pf_not_leader(pagefetch_t *f, int64_t now_ms)
+{
+    mpread_t r;
+    const char *why;
+    char leader[EPLIST_EP_MAX + 1];
+    if (codec_reader_check(&r, f->reply, f->len, &why) != 0)
+        return false; /* the caller says it is unusable */
+    int nl = codec_read_not_leader(&r, leader, sizeof leader, &why);
+    if (nl == 0)
+        return false;
+    pf_forget(f);
+    int at = nl > 0 && leader[0] ? eplist_find(&f->list, leader) : -1;
+    pf_move(f, at >= 0 && at != f->cur ? at : (f->cur + 1) % f->list.n);
+    if (nl < 0 || !leader[0] || ++f->hops >= f->list.n || pf_send(f, now_ms) != 0)
+        f->state = PF_TIMED_OUT;
+    return true;
+}
+
+/* Receives the reply in flight if it came.  0 when it did (READY, or
+ * TIMED OUT / IN FLIGHT again elsewhere after a not_leader). */
 static int
-pf_receive(pagefetch_t *f)
+pf_receive(pagefetch_t *f, int64_t now_ms)
 {
     if (bus_recv_body(f->dealer, ZMQ_DONTWAIT, &f->reply, &f->len) == 0) {
         f->state = PF_READY;
+        if (!pf_not_leader(f, now_ms))
+            f->hops = 0;
         return 0;
     }
     if (errno != ENOMEM)
@@ -124,8 +184,10 @@ pagefetch_update(pagefetch_t *f, int64_t now_ms)
 {
     if (!f)
         return;
-    if (f->state == PF_IN_FLIGHT && pf_receive(f) != 0 && now_ms >= f->deadline_ms) {
-        pf_replace_socket(f); /* its reply, should it come, is never received */
+    if (f->state == PF_IN_FLIGHT && pf_receive(f, now_ms) != 0 && now_ms >= f->deadline_ms) {
+        /* its reply, should it come, is never received; the next one is asked next */
+        f->cur = (f->cur + 1) % f->list.n;
+        pf_replace_socket(f);
         f->state = PF_TIMED_OUT;
     } else if (f->state == PF_READY && now_ms >= f->deadline_ms) {
         pf_forget(f); /* came or was held past the deadline: asked again when wanted */
@@ -149,6 +211,12 @@ pagefetch_take(pagefetch_t *f, int64_t after, int64_t now_ms, void **reply, size
     f->reply = NULL; /* the caller's now */
     pf_forget(f);
     return PAGEFETCH_READY;
+}
+
+const char *
+pagefetch_endpoint(const pagefetch_t *f)
+{
+    return f->list.ep[f->cur];
 }
 
 void *

@@ -11,7 +11,7 @@
  *    ^ ^ ^                                      |     (pagefetch_update)   | |
  *    | | |    the deadline passes, no reply     |                          | |
  *    | | |    (pagefetch_update; the socket     v                          | |
- *    | | |    is replaced)                  TIMED OUT                      | |
+ *    | | |    is replaced, the next endpoint)  TIMED OUT                   | |
  *    | | +---- pagefetch_take: FAILED ---------+                           | |
  *    | +------ pagefetch_take: the reply, to the caller -------------------+ |
  *    +-------- the deadline passes (pagefetch_update): dropped --------------+
@@ -38,8 +38,17 @@
 typedef struct pagefetch pagefetch_t;
 
 /* A DEALER connected to endpoint for pages of at most `limit` events, each
- * reply awaited at most timeout_ms.  endpoint must outlive f.  NULL (errno
- * set) when the socket cannot be made or connected. */
+ * reply awaited at most timeout_ms.  endpoint may be a comma-separated list
+ * of the catch-up endpoints of a replicated store's relays (eplist.h; it is
+ * copied): one is asked at a time, the first at start; a request not
+ * answered by its deadline moves to the next one (its TIMED OUT is on the
+ * old one); a `not_leader` reply (docs/protocol.md, section 2) moves the
+ * request at once to the leader it names when that is in the list, else to
+ * the next one, and is never handed out; one naming no leader (an election)
+ * or a leader that is not an endpoint, or as many in a row as the list has
+ * endpoints, end the request as if it timed out, on the next endpoint.
+ * NULL (errno set; EINVAL: a list with a bad element) when the socket
+ * cannot be made or connected. */
 pagefetch_t *pagefetch_new(void *zctx, const char *endpoint, int limit, int timeout_ms);
 /* Closes the socket and frees a reply still held.  NULL-safe, nulls *f. */
 void pagefetch_destroy(pagefetch_t **f);
@@ -65,6 +74,9 @@ pagefetch_result_t pagefetch_take(pagefetch_t *f, int64_t after, int64_t now_ms,
 /* Drops whatever is in flight or held, with the socket (a reply that could
  * not be used: anything else the relay sent on it goes too). */
 void pagefetch_reset(pagefetch_t *f);
+
+/* The endpoint asked now (of the list), for the logs. */
+const char *pagefetch_endpoint(const pagefetch_t *f);
 
 /* The loop's side: the socket to poll for ZMQ_POLLIN while a reply is
  * awaited, else NULL; how long the loop may sleep before the deadline

@@ -1,6 +1,8 @@
 /* subdaemon: see subdaemon.h. */
 #include "subdaemon.h"
 
+#include "eplist.h"
+
 #include "bus.h"
 #include "log.h"
 #include "modeldb.h"
@@ -30,9 +32,11 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
     opts[n++] = (config_option_t)CONFIG_STR_OPT("--db", spec->db.env, &cfg->db, spec->db.help);
     opts[n++] = (config_option_t)CONFIG_STR_OPT(
         "--events", "INV_EVENTS_EP", &cfg->events_ep,
-        subdaemon_help(spec->events_help, "relay event PUB endpoint"));
-    opts[n++] = (config_option_t)CONFIG_STR_OPT("--catchup", "INV_CATCHUP_EP", &cfg->catchup_ep,
-                                                "relay catch-up endpoint");
+        subdaemon_help(spec->events_help, "relay event PUB endpoint (a comma-separated list: every "
+                                          "relay of a replicated store)"));
+    opts[n++] = (config_option_t)CONFIG_STR_OPT(
+        "--catchup", "INV_CATCHUP_EP", &cfg->catchup_ep,
+        "relay catch-up endpoint (a comma-separated list: the one that leads is followed)");
     for (size_t i = 0; i < spec->n_extra; i++)
         opts[n++] = spec->extra[i];
     opts[n++] =
@@ -48,6 +52,26 @@ subdaemon_options(config_option_t *opts, subdaemon_config_t *cfg, const subdaemo
     opts[n++] =
         (config_option_t)CONFIG_STR_OPT("--sync", "INV_MODEL_SYNC", &cfg->sync, MODELDB_SYNC_HELP);
     return n;
+}
+
+/* The relay endpoints may be lists (eplist.h: the relays of a replicated
+ * store); a list with a bad element is refused at start, naming it. */
+static int
+subdaemon_check_lists(const subdaemon_config_t *cfg)
+{
+    const struct {
+        const char *key, *value;
+    } lists[] = {{"INV_EVENTS_EP/--events", cfg->events_ep},
+                 {"INV_CATCHUP_EP/--catchup", cfg->catchup_ep}};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        eplist_t l;
+        char why[200];
+        if (strchr(lists[i].value, ',') && eplist_parse(&l, lists[i].value, why, sizeof why) != 0) {
+            fprintf(stderr, "bad setting %s=%s: %s\n", lists[i].key, lists[i].value, why);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int
@@ -69,6 +93,7 @@ subdaemon_settings(subdaemon_config_t *cfg, const subdaemon_spec_t *spec, int ar
         fprintf(stderr, "bad setting INV_MODEL_SYNC/--sync=%s: off or normal\n", cfg->sync);
         rc = -1;
     }
+    rc = rc == 0 ? subdaemon_check_lists(cfg) : rc;
     if (rc == 0) {
         cfg->name = spec->name;
         cfg->once = strcmp(cfg->mode, "once") == 0;
@@ -122,8 +147,8 @@ subdaemon_init(subdaemon_t *d, const subdaemon_config_t *cfg)
     char why[512];
     if (!d->zctx || security_start_daemon(d->zctx, &cfg->daemon, cfg->name, cfg->db) != 0)
         return -1;
-    if (security_expect_server(cfg->events_ep, "relay", NULL, why, sizeof why) != 0 ||
-        security_expect_server(cfg->catchup_ep, "relay", NULL, why, sizeof why) != 0) {
+    if (security_expect_servers(cfg->events_ep, "relay", NULL, why, sizeof why) != 0 ||
+        security_expect_servers(cfg->catchup_ep, "relay", NULL, why, sizeof why) != 0) {
         LOG_E(NULL, "%s", why);
         return -1;
     }

@@ -58,7 +58,9 @@
  *        v                       | or none came by cfg.catchup_timeout_ms (3 s):
  *   AWAITING A PAGE -------------+ the socket is replaced (a late reply is never
  *   [s->catching_up; pagefetch     received), RETRY_BACKOFF_MS of back-off, and
- *    IN FLIGHT]                    the page is asked for again
+ *    IN FLIGHT]                    the page is asked for again (of the next
+ *     |    ^                       catch-up endpoint when cfg.catchup_ep is a list)
+ *     +----+ a not_leader reply (pagefetch.h): asked again of the leader at once
  *
  * Every state answers control requests at every turn, the first thing
  * after the poll; a catch-up turn is at most CATCHUP_PAGES_PER_TURN pages,
@@ -113,6 +115,8 @@ struct subscriber {
     pagefetch_t *fetch;     /* the live model's catch-up and verify requests */
     pagefetch_t *rebuild_fetch; /* the rebuild's, on a socket of its own */
     int64_t heartbeat_taken_ms; /* monotonic time the last heartbeat's head was taken, 0 none */
+    bool many_pubs;         /* events_ep is a list: a heartbeat's head below the checkpoint may be a
+                               standby's that lags, not another store (sub_on_heartbeat) */
     void *control;          /* ROUTER bound by the daemon, may be NULL */
     subscriber_control_fn control_fn;
     void *control_arg;
@@ -647,7 +651,8 @@ sub_fetch_page(subscriber_t *s, pagefetch_t *f, int64_t after, page_fn fn)
     if (got == PAGEFETCH_WAITING)
         return SUB_WAIT;
     if (got == PAGEFETCH_FAILED) {
-        LOG_W(NULL, "catch-up endpoint %s did not answer; will retry", s->cfg.catchup_ep);
+        LOG_W(NULL, "catch-up endpoint %s did not answer (or is not the leader); will retry%s",
+              s->cfg.catchup_ep, strchr(s->cfg.catchup_ep, ',') ? " on the next one" : "");
         return -1;
     }
     const char *why;
@@ -949,7 +954,8 @@ sub_on_heartbeat(subscriber_t *s, const void *body, size_t len)
             if (rec)
                 s->st.head_recorded_at = rec;
         }
-        sub_head_below(s, head);
+        if (!s->many_pubs) /* with several relays, only catch-up replies (the leader's) say so */
+            sub_head_below(s, head);
     } else {
         LOG_W(NULL, "heartbeat does not decode; ignored");
     }
@@ -1204,7 +1210,8 @@ static int
 sub_connect(subscriber_t *s)
 {
     const subscriber_config_t *c = &s->cfg;
-    s->sub = bus_connect(s->zctx, ZMQ_SUB, c->events_ep);
+    s->sub = bus_connect_list(s->zctx, ZMQ_SUB, c->events_ep);
+    s->many_pubs = strchr(c->events_ep, ',') != NULL;
     s->fetch = pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);
     s->rebuild_fetch =
         pagefetch_new(s->zctx, c->catchup_ep, c->catchup_page, c->catchup_timeout_ms);

@@ -1,6 +1,8 @@
 /* bus: see bus.h. */
 #include "bus.h"
 
+#include "eplist.h"
+
 #include "security.h"
 
 #include <errno.h>
@@ -77,6 +79,29 @@ bus_connect(void *ctx, int type, const char *endpoint)
         zmq_close(s);
         errno = e;
         return NULL;
+    }
+    return s;
+}
+
+void *
+bus_connect_list(void *ctx, int type, const char *list)
+{
+    eplist_t l;
+    char why[200];
+    if (!strchr(list, ','))
+        return bus_connect(ctx, type, list);
+    if (eplist_parse(&l, list, why, sizeof why) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *s = bus_socket(ctx, type);
+    for (int i = 0; s && i < l.n; i++) {
+        if (security_apply_connect(s, l.ep[i]) != 0 || zmq_connect(s, l.ep[i]) != 0) {
+            int e = errno;
+            zmq_close(s);
+            errno = e;
+            return NULL;
+        }
     }
     return s;
 }

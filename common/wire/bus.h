@@ -68,6 +68,12 @@ void *bus_bind(void *ctx, int type, const char *endpoint);
  * monitor first).  NULL (errno set) on failure. */
 void *bus_socket(void *ctx, int type);
 void *bus_connect(void *ctx, int type, const char *endpoint);
+/* The same socket connected to every endpoint of a comma-separated list
+ * (eplist.h; one endpoint: bus_connect), each with its own CURVE server
+ * key: a SUB given the PUBs of every relay of a replicated store receives
+ * from all of them (fair-queued; the subscriber drops what it has by
+ * position).  NULL (errno set; EINVAL: not a valid list) on failure. */
+void *bus_connect_list(void *ctx, int type, const char *list);
 /* Closes *sock if not NULL and nulls it. */
 void bus_close(void **sock);
 

@@ -812,7 +812,8 @@ codec_pack_command_reply(codec_writer_t *w, const command_reply_t *r)
                            .message = r->message,
                            .command_id = r->command_id,
                            .current_version = r->error == REJ_CONFLICT ? &r->version : NULL,
-                           .fields = &r->fields};
+                           .fields = &r->fields,
+                           .leader = r->error == REJ_NOT_LEADER ? r->leader : NULL};
         codec_pack_error(w, &e);
         return;
     }
@@ -833,11 +834,72 @@ codec_pack_error(codec_writer_t *w, const codec_error_t *e)
     codec_map_str(w, "message", e->message);
     if (e->current_version)
         codec_map_int(w, "current_version", *e->current_version);
+    if (e->leader)
+        codec_map_str(w, "leader", e->leader);
     if (e->fields) {
         codec_map_key(w, "fields");
         codec_pack_field_errors(w, e->fields);
     }
     codec_map_close(w);
+}
+
+void
+codec_not_leader_message(char *buf, size_t cap, const char *what, const char *leader)
+{
+    if (leader && *leader)
+        snprintf(buf, cap, "not leader: the active %.40s is at %.190s", what, leader);
+    else
+        snprintf(buf, cap, "not leader: no active %.40s is known yet (election in progress)", what);
+}
+
+void
+command_reply_not_leader(command_reply_t *r, const char *command_id, const char *leader)
+{
+    command_reply_clear(r);
+    r->error = REJ_NOT_LEADER;
+    snprintf(r->command_id, sizeof r->command_id, "%s", command_id ? command_id : "");
+    snprintf(r->leader, sizeof r->leader, "%s", leader ? leader : "");
+    codec_not_leader_message(r->message, sizeof r->message, "command service", r->leader);
+}
+
+/* The value at v as a leader: "" or a valid endpoint.  0 or -1 (why). */
+static int
+codec_read_leader(mpread_t *v, char *leader, size_t cap, const char **why)
+{
+    const char *s;
+    size_t n;
+    leader[0] = '\0';
+    if (mpread_str(v, &s, &n) != 0)
+        *why = "its leader is not a string";
+    else if (n > EPLIST_EP_MAX || n >= cap)
+        *why = "its leader is too long to be an endpoint";
+    else if (n > 0 && !eplist_valid(s, n))
+        *why = "its leader is not an endpoint";
+    else {
+        memcpy(leader, s, n);
+        leader[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+int
+codec_read_not_leader(const mpread_t *body, char *leader, size_t cap, const char **why)
+{
+    mpread_t v;
+    bool ok = true;
+    const char *s;
+    size_t n;
+    leader[0] = '\0';
+    if (mpread_find(body, "ok", &v) != 0 || mpread_bool(&v, &ok) != 0 || ok ||
+        mpread_find(body, "error", &v) != 0 || mpread_str(&v, &s, &n) != 0 ||
+        n != sizeof "not_leader" - 1 || memcmp(s, "not_leader", n) != 0)
+        return 0;
+    if (mpread_find(body, "leader", &v) != 0) {
+        *why = "a not_leader reply without its leader";
+        return -1;
+    }
+    return codec_read_leader(&v, leader, cap, why) == 0 ? 1 : -1;
 }
 
 static reject_code_t
@@ -858,6 +920,7 @@ command_reply_clear(command_reply_t *r)
     r->version = r->position = 0;
     r->duplicate = false;
     r->fields.count = 0;
+    r->leader[0] = '\0';
 }
 
 static void
@@ -886,6 +949,7 @@ enum {
     RK_MESSAGE,
     RK_CURRENT_VERSION,
     RK_FIELDS,
+    RK_LEADER,
     RK__COUNT
 };
 /* In the order of codec_pack_command_reply (accepted; then rejected). */
@@ -893,7 +957,7 @@ static const codec_key_t reply_keys[RK__COUNT] = {
     CODEC_KEY("ok"),      CODEC_KEY("command_id"), CODEC_KEY("stream"),
     CODEC_KEY("version"), CODEC_KEY("position"),   CODEC_KEY("duplicate"),
     CODEC_KEY("error"),   CODEC_KEY("message"),    CODEC_KEY("current_version"),
-    CODEC_KEY("fields")};
+    CODEC_KEY("fields"),  CODEC_KEY("leader")};
 
 int
 codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r)
@@ -933,6 +997,9 @@ codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r)
         mpread_int(&v[RK_CURRENT_VERSION], &r->version);
     if (HAS(RK_FIELDS))
         codec_read_reply_fields(&v[RK_FIELDS], &r->fields);
+    if (r->error == REJ_NOT_LEADER &&
+        (!HAS(RK_LEADER) || codec_read_leader(&v[RK_LEADER], r->leader, sizeof r->leader, &why)))
+        return -1; /* strict: a client must not follow it */
 #undef HAS
     return 0;
 }

@@ -16,6 +16,7 @@
 #ifndef INV_CODEC_H
 #define INV_CODEC_H
 
+#include "eplist.h"
 #include "message.h"
 #include "mpread.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     bool duplicate;        /* accepted earlier; this is the stored first reply */
     char message[256];     /* human reason when rejected */
     field_errors_t fields; /* validation: field -> message */
+    char leader[EPLIST_EP_MAX + 1]; /* REJ_NOT_LEADER: the active command service's endpoint,
+                                       "" while none is known; encoded with that code only */
 } command_reply_t;
 
 /* Empties r: not accepted, no error, every text "", no field errors (only
@@ -192,8 +195,37 @@ typedef struct {
     const char *command_id;         /* command replies: the id, "" when unread; else NULL */
     const int64_t *current_version; /* conflict: the stream's version; else NULL */
     const field_errors_t *fields;   /* field -> message; command replies always carry it */
+    const char *leader;             /* not_leader: the active daemon's endpoint or ""; else NULL */
 } codec_error_t;
 void codec_pack_error(codec_writer_t *w, const codec_error_t *e);
+/* Decodes a command reply.  0, or -1 when it has no boolean `ok`, or is a
+ * not_leader rejection whose `leader` is not read as codec_read_not_leader
+ * reads it (a client must not follow it). */
 int codec_decode_command_reply(const void *buf, size_t len, command_reply_t *r);
+
+/* ---- not_leader (docs/protocol.md, section 2) ----------------------------
+ *
+ * A standby daemon of a replicated store answers every request it cannot
+ * serve {ok: false, error: "not_leader", message, leader[, command_id,
+ * fields]}: `leader` the endpoint of the daemon of its kind that is active
+ * now, "" while none is known (an election).  The same request, the same
+ * command_id, may be sent there. */
+
+/* The sentence of a not_leader reply: "not leader: the active <what> is at
+ * <leader>", or "not leader: no active <what> is known yet (election in
+ * progress)" when leader is "" (what: "command service", "outbox relay"). */
+void codec_not_leader_message(char *buf, size_t cap, const char *what, const char *leader);
+/* Fills r as the not_leader rejection of command_id (NULL: "") for the
+ * command reply encoder (codec_pack_command_reply): error, message, leader
+ * (cut to EPLIST_EP_MAX bytes; the server gives a valid endpoint or ""). */
+void command_reply_not_leader(command_reply_t *r, const char *command_id, const char *leader);
+/* Reads a reply (body: a cursor at its value, e.g. client_reply_t's) as a
+ * not_leader rejection.  Returns 0 when it is not one (not a map, ok not
+ * false, error not "not_leader"); 1 when it is, with its leader copied into
+ * leader (cap > EPLIST_EP_MAX): "" or a valid endpoint (eplist_valid);
+ * -1 when it is one whose leader is missing, not a string, longer than
+ * EPLIST_EP_MAX bytes or not an endpoint, with the reason in *why (leader
+ * is then ""): a client reports it and follows nothing. */
+int codec_read_not_leader(const mpread_t *body, char *leader, size_t cap, const char **why);
 
 #endif

@@ -31,6 +31,23 @@ rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message)
     rpc_pack_refusal(p, w, "malformed", message);
 }
 
+void
+rpc_not_leader(const rpc_proto_t *p, codec_writer_t *w, const char *command_id, const char *what,
+               const char *leader)
+{
+    char message[EPLIST_EP_MAX + 100];
+    codec_not_leader_message(message, sizeof message, what, leader);
+    codec_writer_reset(w);
+    codec_error_t e = {.code = reject_code_name(REJ_NOT_LEADER),
+                       .message = message,
+                       .leader = leader ? leader : ""};
+    if (p->command_shape) {
+        e.command_id = command_id ? command_id : "";
+        e.fields = &no_fields;
+    }
+    codec_pack_error(w, &e);
+}
+
 /* Whether the request's key may use route r; else packs `forbidden`. */
 static bool
 rpc_allowed(const rpc_proto_t *p, rpc_request_t *req, const rpc_route_t *r)

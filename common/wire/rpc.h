@@ -129,6 +129,16 @@ const rpc_route_t *rpc_route_find(const rpc_route_t *routes, size_t n, const cha
 /* Resets w and packs p's `malformed` refusal with message. */
 void rpc_refuse(const rpc_proto_t *p, codec_writer_t *w, const char *message);
 
+/* Resets w and packs the `not_leader` refusal (docs/protocol.md, section 2)
+ * in p's shape: {ok: false, error: "not_leader", message, leader}, and for
+ * the command shape command_id (NULL: "") and fields {}.  what names the
+ * daemon in the message ("command service", "outbox relay");
+ * leader is the active one's endpoint, "" while none is known.  A standby's
+ * route handler calls it and returns RPC_REPLY; so can a route table's
+ * RPC_ANY catch-all that stands before every route of a standby. */
+void rpc_not_leader(const rpc_proto_t *p, codec_writer_t *w, const char *command_id,
+                    const char *what, const char *leader);
+
 /* Decodes a body already split from its frames (req->msg, n_env, body,
  * len and w set) and runs its route, or packs the refusal into req->w.
  * Returns what the handler returned (RPC_REPLY, RPC_KEPT) or RPC_REFUSED. */

@@ -1,6 +1,7 @@
 /* security: see security.h. */
 #include "security.h"
 
+#include "eplist.h"
 #include "log.h"
 #include "proc.h"
 #include "strcopy.h"
@@ -254,7 +255,10 @@ security_client_setup(const char *keys_dir, const char *key_file, const char *se
     if (security_client(dir, key, why, cap) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
-        if (security_expect_server(peers[i].endpoint, peers[i].server, server_key, why, cap) != 0 &&
+        if ((strchr(peers[i].endpoint, ',')
+                 ? security_expect_servers(peers[i].endpoint, peers[i].server, server_key, why, cap)
+                 : security_expect_server(peers[i].endpoint, peers[i].server, server_key, why,
+                                          cap)) != 0 &&
             server_key)
             return -1;
     return 0;
@@ -303,6 +307,41 @@ security_expect_server(const char *endpoint, const char *name, const char *key, 
             return -1;
     }
     sec.n_servers++;
+    return 0;
+}
+
+int
+security_expect_servers(const char *list, const char *name, const char *key, char *why, size_t cap)
+{
+    eplist_t l;
+    if (!sec.on)
+        return 0;
+    if (eplist_parse(&l, list, why, cap) != 0)
+        return -1;
+    for (int i = 0; i < l.n; i++)
+        if (security_expect_server(l.ep[i], name, key, why, cap) != 0)
+            return -1;
+    return 0;
+}
+
+int
+security_expect_like(const char *endpoint, const char *known)
+{
+    const server_key_t *like = NULL;
+    if (!sec.on)
+        return 0;
+    for (int i = 0; i < sec.n_servers; i++) {
+        if (strcmp(sec.servers[i].endpoint, endpoint) == 0)
+            return 0;
+        if (!like && strcmp(sec.servers[i].endpoint, known) == 0)
+            like = &sec.servers[i];
+    }
+    if (!like || sec.n_servers == SECURITY_MAX_ENDPOINTS || strlen(endpoint) >= EP_MAX)
+        return -1;
+    server_key_t *s = &sec.servers[sec.n_servers++];
+    *s = (server_key_t){0};
+    strcopy(s->endpoint, sizeof s->endpoint, endpoint);
+    strcopy(s->key, sizeof s->key, like->key);
     return 0;
 }
 

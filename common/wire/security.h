@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SECURITY_MAX_ENDPOINTS 16
+#define SECURITY_MAX_ENDPOINTS 64 /* servers a process knows the keys of (lists: eplist.h) */
 
 /* A daemon's start: with s->insecure (--insecure) a loud warning and
  * plain sockets; else security_serve in zctx with the keyring s->keys_dir
@@ -51,7 +51,8 @@ void security_use_key(const keypair_t *k);
 /* A client's keyring folder: dir when given, else
  * $XDG_CONFIG_HOME/inventory/keys, else ~/.config/inventory/keys. */
 void security_keys_dir(const char *dir, char *out, size_t cap);
-/* One server a client talks to: its endpoint and the daemon serving it. */
+/* One server a client talks to: its endpoint (or a comma-separated list of
+ * them, eplist.h) and the daemon serving it. */
 typedef struct {
     const char *endpoint;
     const char *server; /* "relay", ... (keyring.h) */
@@ -74,6 +75,15 @@ bool security_on(void);
  * or has the given Z85 public key when key is not NULL.  0 or -1 (why). */
 int security_expect_server(const char *endpoint, const char *name, const char *key, char *why,
                            size_t cap);
+/* The same for every endpoint of a comma-separated list (eplist.h),
+ * which must parse.  0 or -1 (why). */
+int security_expect_servers(const char *list, const char *name, const char *key, char *why,
+                            size_t cap);
+/* The server at endpoint has the key of the one at known (the leader a
+ * not_leader reply named is the same kind of daemon as the endpoint that
+ * named it).  0 (also when security is off or endpoint is known already),
+ * or -1 when known has no key or the table is full. */
+int security_expect_like(const char *endpoint, const char *known);
 /* A process that stands in for daemon `name` (a test's stand-in relay)
  * binds endpoint (already expected) with that daemon's key pair from the
  * keyring.  0 or -1 (why). */

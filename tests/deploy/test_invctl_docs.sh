@@ -16,7 +16,7 @@ trap 'rm -rf "$TMP"' EXIT
 # 1. help: the overview, a command's help three ways, an unknown command.
 "$I" help >"$TMP/help" 2>&1
 check "help exits 0 and lists watch" grep -q '^  watch ' "$TMP/help"
-for c in sell products watch audit status; do
+for c in sell products watch audit status store; do
   "$I" help "$c" >"$TMP/h1" 2>&1; r1=$?
   "$I" "$c" --help >"$TMP/h2" 2>&1; r2=$?
   "$I" "$c" -h >"$TMP/h3" 2>&1; r3=$?
@@ -71,6 +71,8 @@ expect "--qty --query-ep" invctl --timeout-ms 500 sell p1 --q
 expect "sell" invctl --json sel
 expect "beginning" invctl watch events --from b
 expect "--tail" invctl audit --ta
+expect "status join assign remove transfer" invctl store ""
+expect "--store --server-key" invctl store status --s
 
 # 5. cmake --install puts them where man and bash-completion look.
 cmake --install "$B" --prefix "$TMP/prefix" >/dev/null 2>&1

@@ -4,7 +4,10 @@
  * (codec_reader_check), then go through every reader and printer of
  * tools/: client_reply_ok and client_reply_str, the pretty printer, the
  * JSON writer, the status table's columns and note, the watch lines of an
- * event and an alert, and the command reply decoder.  What the pretty
+ * event and an alert, the command reply decoder, and the not_leader
+ * reader every client follows a leader by (codec_read_not_leader: a leader
+ * it hands out is "" or a valid endpoint, never anything a server made up;
+ * issue 26).  What the pretty
  * printer, the JSON writer and the watch lines write must reach a terminal
  * harmlessly: no control character but newline (and tab in pretty's
  * layout), no C1 control (issue 23, item 5: ESC and OSC sequences in column
@@ -13,6 +16,7 @@
 #include "cli_watch.h"
 #include "client.h"
 #include "codec.h"
+#include "eplist.h"
 #include "fuzz.h"
 #include "jsonout.h"
 #include "pretty.h"
@@ -75,6 +79,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     status_row_t row;
     cli_status_extract(&reply.body, &row);
     cli_status_note(&reply.body);
+    const char *role = cli_status_role(&reply.body);
+    check_text("status role", role, strlen(role), "");
+    char leader[EPLIST_EP_MAX + 1];
+    const char *lwhy = NULL;
+    int nl = codec_read_not_leader(&reply.body, leader, sizeof leader, &lwhy);
+    FUZZ_CHECK(nl >= 0 || (lwhy && !leader[0]), "a refused leader without a reason, or kept");
+    FUZZ_CHECK(nl <= 0 || !leader[0] || eplist_valid(leader, strlen(leader)),
+               "codec_read_not_leader handed out a leader that is not an endpoint");
+    FUZZ_CHECK(cr.error != REJ_NOT_LEADER || !cr.leader[0] ||
+                   eplist_valid(cr.leader, strlen(cr.leader)),
+               "codec_decode_command_reply kept a leader that is not an endpoint");
     char line[2048];
     cli_watch_format_event(&reply.body, line, sizeof line);
     check_text("watch events", line, strlen(line), "");

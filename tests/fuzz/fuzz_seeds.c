@@ -327,6 +327,14 @@ seed_bus(codec_writer_t *w)
     codec_writer_reset(w);
     codec_pack_command_reply(w, &r);
     seed_writer("invctl_reply", "command-accepted", w);
+    command_reply_not_leader(&r, "c9", "tcp://10.1.0.2:5550");
+    codec_writer_reset(w);
+    codec_pack_command_reply(w, &r);
+    seed_writer("invctl_reply", "command-not-leader", w);
+    command_reply_not_leader(&r, "c9", "");
+    codec_writer_reset(w);
+    codec_pack_command_reply(w, &r);
+    seed_writer("invctl_reply", "command-not-leader-election", w);
     command_reply_clear(&r);
     r.error = REJ_VALIDATION;
     snprintf(r.command_id, sizeof r.command_id, "c8");

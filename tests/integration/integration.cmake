@@ -53,6 +53,8 @@ inv_integration_test(test_hostile ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_h
 inv_integration_test(test_security ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_security.c)
 inv_integration_test(test_relay_down ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_relay_down.c)
 inv_integration_test(test_invctl_use ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_invctl_use.c)
+inv_integration_test(test_leader ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_leader.c)
+target_link_libraries(test_leader PRIVATE Threads::Threads)
 
 # The local launcher (deploy/inventory-local) on the real daemons.
 add_test(NAME test_launcher
@@ -90,3 +92,7 @@ inv_integration_test(test_dqlite_secure ${CMAKE_CURRENT_SOURCE_DIR}/integration/
 target_include_directories(test_dqlite_secure PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 target_compile_definitions(test_dqlite_secure PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
 add_dependencies(test_dqlite_secure store-node)
+# invctl store (membership of the dqlite cluster) on three real store-nodes.
+add_test(NAME test_store_cluster
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_store_cluster.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_store_cluster PROPERTIES TIMEOUT 120 LABELS integration)

@@ -1257,14 +1257,16 @@ old_pack_command_reply(msgpack_packer *pk, const command_reply_t *r)
         codec_pack_kv_bool(pk, "duplicate", r->duplicate);
         return;
     }
-    bool conflict = r->error == REJ_CONFLICT;
-    msgpack_pack_map(pk, 5 + conflict);
+    bool conflict = r->error == REJ_CONFLICT, not_leader = r->error == REJ_NOT_LEADER;
+    msgpack_pack_map(pk, 5 + conflict + not_leader);
     codec_pack_kv_bool(pk, "ok", false);
     codec_pack_kv_str(pk, "command_id", r->command_id);
     codec_pack_kv_str(pk, "error", reject_code_name(r->error));
     codec_pack_kv_str(pk, "message", r->message);
     if (conflict)
         codec_pack_kv_int(pk, "current_version", r->version);
+    if (not_leader)
+        codec_pack_kv_str(pk, "leader", r->leader);
     codec_pack_cstr(pk, "fields");
     msgpack_pack_map(pk, (size_t)r->fields.count);
     for (int i = 0; i < r->fields.count; i++)

@@ -7,6 +7,7 @@
 #include "msgtree.h"
 #include "pagefetch.h"
 #include "proc.h"
+#include "rpc.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -262,4 +263,122 @@ Test(pagefetch, a_reset_drops_what_is_held_and_in_flight)
     cr_assert_eq(take(&x, 5), PAGEFETCH_WAITING, "asked again on the new socket");
     answer_and_take(&x, 5, "again");
     rig_fini(&x);
+}
+
+/* ---- a list of relays (issue 26: not_leader) ------------------------------ */
+
+/* Two relays: x's ROUTER first in the list, standby's second; x->f asks
+ * the list. */
+static void
+rig_init_list(rig_t *x, rig_t *standby)
+{
+    x->zctx = zmq_ctx_new();
+    *standby = (rig_t){.zctx = x->zctx};
+    snprintf(x->ep, sizeof x->ep, "inproc://pagefetch-a-%p", (void *)x);
+    snprintf(standby->ep, sizeof standby->ep, "inproc://pagefetch-b-%p", (void *)x);
+    x->router = bus_bind(x->zctx, ZMQ_ROUTER, x->ep);
+    standby->router = bus_bind(x->zctx, ZMQ_ROUTER, standby->ep);
+    cr_assert(x->router && standby->router);
+    char list[160];
+    snprintf(list, sizeof list, "%s,%s", x->ep, standby->ep);
+    x->f = pagefetch_new(x->zctx, list, 7, TIMEOUT_MS);
+    cr_assert_not_null(x->f);
+    standby->f = x->f; /* the standby's rig drives the same fetch (owned by x) */
+    cr_assert_str_eq(pagefetch_endpoint(x->f), x->ep);
+}
+
+static void
+rig_fini_list(rig_t *x, rig_t *standby)
+{
+    bus_close(&standby->router);
+    rig_fini(x);
+}
+
+/* Answers request m as a standby: not_leader naming leader. */
+static void
+router_not_leader(rig_t *x, bus_msg_t *m, const char *leader)
+{
+    static const rpc_proto_t plain = {.bad_frames = "x", .too_large = "x", .unknown = "x"};
+    codec_writer_t w;
+    codec_writer_init(&w);
+    rpc_not_leader(&plain, &w, NULL, "outbox relay", leader);
+    int n_env;
+    const void *b;
+    size_t len;
+    cr_assert_eq(bus_split(m, &n_env, &b, &len), 0);
+    bus_reply_to(x->router, m, n_env, w.buf.data, w.buf.size);
+    bus_msg_close(m);
+    codec_writer_fini(&w);
+}
+
+Test(pagefetch, not_leader_moves_the_request_to_the_leader_of_the_list)
+{
+    rig_t a, b;
+    rig_init_list(&a, &b);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    bus_msg_t m;
+    cr_assert_eq(router_next(&a, &m), 3);
+    router_not_leader(&a, &m, b.ep);
+    loop_turn(&a);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING, "the not_leader reply is not handed out");
+    cr_assert_str_eq(pagefetch_endpoint(a.f), b.ep);
+    answer_and_take(&b, 3, "page after 3 from the leader");
+    cr_assert_not(router_has_request(&a));
+    /* the next page goes to the leader directly */
+    cr_assert_eq(take(&a, 10), PAGEFETCH_WAITING);
+    answer_and_take(&b, 10, "page after 10");
+    rig_fini_list(&a, &b);
+}
+
+Test(pagefetch, not_leader_outside_the_list_or_in_an_election_moves_on)
+{
+    rig_t a, b;
+    rig_init_list(&a, &b);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    bus_msg_t m;
+    cr_assert_eq(router_next(&a, &m), 3);
+    router_not_leader(&a, &m, "tcp://10.9.9.9:5552"); /* not in the list: the next one */
+    loop_turn(&a);
+    cr_assert_str_eq(pagefetch_endpoint(a.f), b.ep);
+    cr_assert_eq(router_next(&b, &m), 3, "asked again at once, on the next one");
+    router_not_leader(&b, &m, ""); /* an election: given up, the caller backs off */
+    loop_turn(&a);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_FAILED);
+    cr_assert_str_eq(pagefetch_endpoint(a.f), a.ep, "the next one after an election");
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    answer_and_take(&a, 3, "page after 3");
+    rig_fini_list(&a, &b);
+}
+
+Test(pagefetch, a_silent_relay_is_left_for_the_next_at_the_deadline)
+{
+    rig_t a, b;
+    rig_init_list(&a, &b);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    router_expect(&a, 3); /* never answered */
+    usleep((TIMEOUT_MS + 20) * 1000);
+    pagefetch_update(a.f, proc_mono_ms());
+    cr_assert_eq(take(&a, 3), PAGEFETCH_FAILED);
+    cr_assert_str_eq(pagefetch_endpoint(a.f), b.ep);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    answer_and_take(&b, 3, "page after 3 from the second");
+    rig_fini_list(&a, &b);
+}
+
+Test(pagefetch, a_hostile_leader_is_not_followed)
+{
+    rig_t a, b;
+    rig_init_list(&a, &b);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_WAITING);
+    bus_msg_t m;
+    cr_assert_eq(router_next(&a, &m), 3);
+    /* {ok: false, error: not_leader, leader: 42} */
+    router_answer(&a, &m,
+                  "\x83\xa2ok\xc2\xa5"
+                  "error\xaanot_leader\xa6leader\x2a");
+    loop_turn(&a);
+    cr_assert_eq(take(&a, 3), PAGEFETCH_FAILED);
+    cr_assert_str_eq(pagefetch_endpoint(a.f), b.ep);
+    cr_assert_not(router_has_request(&b), "nothing followed at once");
+    rig_fini_list(&a, &b);
 }
