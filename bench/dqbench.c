@@ -3,13 +3,20 @@
  *   dqbench insert SEEDS N      N inserts, one transaction each, then
  *                               N inserts in transactions of 1000
  *   dqbench failover SEEDS      how long until a leader takes a write
- * SEEDS: HOST:PORT,...  (bench/dqlite-run starts three nodes and runs it) */
+ * SEEDS: HOST:PORT,...  (bench/dqlite-run starts three nodes and runs it)
+ * With INV_KEYS_DIR set, the nodes are reached through the CURVE tunnel
+ * (tunnel.h) with <keys>/operator.key, expecting <keys>/store.pub;
+ * otherwise plain TCP (nodes started with --insecure). */
 #include "dqclient.h"
+#include "keyring.h"
 #include "proc.h"
+#include "security.h"
+#include "tunnel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 static int
 die(dqclient_t *c, const char *what)
@@ -41,6 +48,25 @@ insert(dqclient_t *c, int64_t first, int64_t n, int64_t batch, double *secs)
     return dqclient_finalize(c, st) == DQ_OK ? 0 : die(c, "finalize");
 }
 
+/* The tunnel to secure nodes when INV_KEYS_DIR is set: 0, or -1 (told). */
+static int
+secure(void *zctx, tunnel_t **t)
+{
+    const char *dir = getenv("INV_KEYS_DIR");
+    char key[1100], pub[1100], z85[KEY_Z85_LEN + 1], why[256];
+    if (!dir || !*dir)
+        return 0;
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    snprintf(pub, sizeof pub, "%s/store.pub", dir);
+    if (security_client(dir, key, why, sizeof why) != 0 ||
+        pubkey_read(pub, z85, why, sizeof why) != 0) {
+        fprintf(stderr, "dqbench: %s\n", why);
+        return -1;
+    }
+    *t = tunnel_new(zctx, &(tunnel_config_t){.server_key = z85});
+    return *t ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -54,6 +80,12 @@ main(int argc, char **argv)
          t = strtok_r(NULL, ",", &save))
         seeds[ns++] = t;
     dqclient_t *c = dqclient_new(seeds, ns, 5000);
+    void *zctx = zmq_ctx_new();
+    tunnel_t *tunnel = NULL;
+    if (secure(zctx, &tunnel) != 0)
+        return 1;
+    if (tunnel)
+        dqclient_set_dialer(c, tunnel_connect_func, tunnel);
     int64_t t0 = proc_mono_ms();
     int rc = 0;
     while (dqclient_connect(c, 30000) != DQ_OK || dqclient_open(c, "bench") != DQ_OK ||
@@ -77,5 +109,8 @@ main(int argc, char **argv)
                    dqclient_leader(c), (long long)n, (double)n / s1, (double)n / s1000);
     }
     dqclient_destroy(&c);
+    tunnel_destroy(&tunnel);
+    zmq_ctx_term(zctx);
+    security_stop();
     return rc;
 }

@@ -126,7 +126,7 @@ main(int argc, char **argv)
     replica_t *replica = NULL;
     if (replicated) {
         replica_opts_t ro = {cfg.store, cfg.store_node, "command",
-                             cfg.advertise[0] ? cfg.advertise : cfg.bind, 0};
+                             cfg.advertise[0] ? cfg.advertise : cfg.bind, 0, d.zctx};
         if (!(replica = replica_new(&ro, why, sizeof why))) {
             LOG_E(NULL, "%s", why);
             rc = 2;

@@ -100,7 +100,8 @@ main(int argc, char **argv)
     char why[300];
     if (cfg.store[0]) {
         replica_opts_t ro = {cfg.store, cfg.store_node, "relay",
-                             cfg.advertise[0] ? cfg.advertise : cfg.catchup, 0};
+                             cfg.advertise[0] ? cfg.advertise : cfg.catchup, 0,
+                             d.zctx};
         if (!(replica = replica_new(&ro, why, sizeof why))) {
             LOG_E(NULL, "%s", why);
             checkpointer_destroy(&ckpt);

@@ -4,11 +4,24 @@
  * the leader (ADD, then ASSIGN voter: dqclient_join), which it does itself
  * when given --join, or an operator does with `invctl store join ID
  * ADDRESS`.  Its data (the Raft log, snapshots) is in --dir.
- * Clients reach it with dqlite's wire protocol on --address. */
+ *
+ * Clients and the other nodes reach it with dqlite's wire protocol at
+ * --address.  Secure (the default): the node listens only on an abstract
+ * unix socket of this process, and the tunnel (tunnel.h) serves
+ * tcp://--address with CURVE, admitting the allow-list's daemon and
+ * operator keys; the node's own Raft connections go out through the
+ * tunnel too (dqlite's connect function).  --insecure: plain TCP at
+ * --address, as dqlite does by itself. */
 #include "config.h"
 #include "dqclient.h"
+#include "keyring.h"
 #include "log.h"
 #include "proc.h"
+#include "security.h"
+#include "tunnel.h"
+
+#include <unistd.h>
+#include <zmq.h>
 
 #include <dqlite.h>
 #include <errno.h>
@@ -53,7 +66,7 @@ settings_read(settings_t *s, int argc, char **argv)
 /* Joins the cluster of the members listed in join (comma-separated):
  * retried for 30 s, since the leader may be starting too. */
 static int
-join_cluster(const settings_t *s)
+join_cluster(const settings_t *s, tunnel_t *tunnel)
 {
     char list[1024];
     const char *seeds[DQCLIENT_SEEDS_MAX];
@@ -63,6 +76,8 @@ join_cluster(const settings_t *s)
          t = strtok_r(NULL, ",", &save))
         seeds[n++] = t;
     dqclient_t *c = dqclient_new(seeds, n, 5000);
+    if (c && tunnel)
+        dqclient_set_dialer(c, tunnel_connect_func, tunnel);
     int rc = c ? DQ_ENOLEADER : DQ_EINVAL;
     int64_t until = proc_mono_ms() + 30000;
     while (c && rc != DQ_OK && !proc_stopping() && proc_mono_ms() < until) {
@@ -74,6 +89,29 @@ join_cluster(const settings_t *s)
         LOG_E(NULL, "cannot join %s: %s", s->join, c ? dqclient_errmsg(c) : "bad --join");
     dqclient_destroy(&c);
     return rc;
+}
+
+/* Secure: the tunnel serving tcp://address to the node's abstract socket
+ * `bind` (unique to this process), and dialing the other nodes with the
+ * store key pair.  Insecure: no tunnel, the node binds address itself.
+ * 0, or -1 after logging why. */
+static int
+open_tunnel(void *zctx, const settings_t *s, tunnel_t **tunnel, char *bind, size_t cap)
+{
+    snprintf(bind, cap, "%s", s->address);
+    if (!security_on())
+        return 0;
+    char endpoint[TUNNEL_ADDR_MAX + 8];
+    snprintf(endpoint, sizeof endpoint, "tcp://%s", s->address);
+    snprintf(bind, cap, "@inv-store-node-%lld-%ld", (long long)s->id, (long)getpid());
+    tunnel_config_t tc = {.bind = endpoint,
+                          .target = bind,
+                          .server_key = security_public_key(),
+                          .roles = ROLES_STORE};
+    *tunnel = tunnel_new(zctx, &tc);
+    if (!*tunnel)
+        LOG_E(NULL, "cannot serve the tunnel at %s: %s", endpoint, zmq_strerror(errno));
+    return *tunnel ? 0 : -1;
 }
 
 static void
@@ -100,10 +138,21 @@ main(int argc, char **argv)
         LOG_E(NULL, "cannot create %s: %s", cfg.dir, strerror(errno));
         return 1;
     }
+    void *zctx = zmq_ctx_new();
+    tunnel_t *tunnel = NULL;
+    char bind[TUNNEL_ADDR_MAX];
+    if (!zctx || security_start_daemon(zctx, &cfg.daemon, "store", cfg.dir) != 0 ||
+        open_tunnel(zctx, &cfg, &tunnel, bind, sizeof bind) != 0) {
+        zmq_ctx_term(zctx);
+        security_stop();
+        return 1;
+    }
     dqlite_node *node = NULL;
     rc = dqlite_node_create((dqlite_node_id)cfg.id, cfg.address, cfg.dir, &node);
     if (rc == 0)
-        rc = dqlite_node_set_bind_address(node, cfg.address);
+        rc = dqlite_node_set_bind_address(node, bind);
+    if (rc == 0 && tunnel)
+        rc = dqlite_node_set_connect_func(node, tunnel_connect_func, tunnel);
     if (rc == 0 && cfg.latency_ms > 0)
         rc = dqlite_node_set_network_latency_ms(node, (unsigned)cfg.latency_ms);
     if (rc == 0)
@@ -112,14 +161,20 @@ main(int argc, char **argv)
         LOG_E(NULL, "cannot start node %lld on %s: %s (%d)", (long long)cfg.id, cfg.address,
               node ? dqlite_node_errmsg(node) : "no memory", rc);
         dqlite_node_destroy(node);
-        return 1;
+        node = NULL;
+        rc = DQ_EINVAL;
+    } else {
+        LOG_I(NULL, "store-node %lld on %s (%s), data in %s", (long long)cfg.id, cfg.address,
+              tunnel ? "through the CURVE tunnel" : "plain TCP", cfg.dir);
+        rc = cfg.join[0] ? join_cluster(&cfg, tunnel) : DQ_OK;
+        if (rc == DQ_OK)
+            wait_for_stop();
+        LOG_I(NULL, "store-node stopping");
+        dqlite_node_stop(node);
+        dqlite_node_destroy(node);
     }
-    LOG_I(NULL, "store-node %lld on %s, data in %s", (long long)cfg.id, cfg.address, cfg.dir);
-    rc = cfg.join[0] ? join_cluster(&cfg) : DQ_OK;
-    if (rc == DQ_OK)
-        wait_for_stop();
-    LOG_I(NULL, "store-node stopping");
-    dqlite_node_stop(node);
-    dqlite_node_destroy(node);
+    tunnel_destroy(&tunnel);
+    zmq_ctx_term(zctx);
+    security_stop();
     return rc == DQ_OK ? 0 : 1;
 }

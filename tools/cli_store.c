@@ -290,7 +290,6 @@ action_of(const cli_opts_t *opts, const char **pos, int n_pos, uint64_t *id)
 int
 cli_store_run(void *zctx, const cli_opts_t *opts)
 {
-    (void)zctx;
     static const arg_spec_t specs[] = {{.flag = "--store", .kind = ARG_STR}};
     arg_val_t store;
     const char *pos[CLI_MAX_POSITIONAL], *text;
@@ -310,6 +309,11 @@ cli_store_run(void *zctx, const cli_opts_t *opts)
     r.c = dqclient_new(spec.seedv, spec.nseeds, opts->timeout_ms);
     if (!r.c)
         return cli_report(opts->json, 1, "connection", "store: no memory");
+    tunnel_t *tunnel = NULL;
+    if (dqclient_secure(r.c, zctx, opts->server_key, &tunnel, err, sizeof err) != 0) {
+        dqclient_destroy(&r.c);
+        return cli_report(opts->json, 1, "connection", "store: %s", err);
+    }
     rc = dqclient_connect(r.c, opts->timeout_ms);
     if (rc != DQ_OK)
         rc = cli_report(opts->json, 1, "unreachable",
@@ -320,5 +324,6 @@ cli_store_run(void *zctx, const cli_opts_t *opts)
         rc = actions[a].run(&r);
     }
     dqclient_destroy(&r.c);
+    tunnel_destroy(&tunnel);
     return rc;
 }

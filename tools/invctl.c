@@ -123,9 +123,9 @@ main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     if (!zctx)
         return cli_report(opts.json, 1, "connection", "cannot create a ZeroMQ context");
-    /* keygen makes keys; store speaks plain TCP to store-node (until its
-     * tunnel lands): neither sets up CURVE. */
-    bool no_keys = strcmp(opts.argv[0], "keygen") == 0 || strcmp(opts.argv[0], "store") == 0;
+    /* keygen makes keys: it sets up no CURVE (store reaches the nodes
+     * through the tunnel, cli_store.c). */
+    bool no_keys = strcmp(opts.argv[0], "keygen") == 0;
     int rc = no_keys ? 0 : cli_keys_setup(&opts);
     if (rc == 0)
         rc = dispatch(zctx, &opts);

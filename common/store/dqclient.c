@@ -5,6 +5,7 @@
  * largest response seen. */
 #include "dqclient.h"
 #include "proc.h"
+#include "security.h"
 #include "strcopy.h"
 
 #include <errno.h>
@@ -36,6 +37,8 @@ struct dqclient {
     uint64_t fcode;                 /* the last FAILURE's code */
     char err[256];                  /* what failed last */
     int pages;                      /* ROWS messages of the last query */
+    dqclient_dial_fn dial;          /* how nodes are reached, NULL: plain TCP */
+    void *dial_arg;                 /* its argument */
 };
 
 static int64_t
@@ -107,6 +110,34 @@ dqclient_destroy(dqclient_t **c)
     free((*c)->in);
     free(*c);
     *c = NULL;
+}
+
+void
+dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg)
+{
+    c->dial = fn;
+    c->dial_arg = arg;
+}
+
+int
+dqclient_secure(dqclient_t *c, void *zctx, const char *server_key, tunnel_t **t, char *why,
+                size_t cap)
+{
+    char key[KEY_Z85_LEN + 1];
+    *t = NULL;
+    if (!security_on())
+        return 0;
+    if (server_key)
+        strcopy(key, sizeof key, server_key);
+    else if (security_server_key("store", key, why, cap) != 0)
+        return -1;
+    *t = tunnel_new(zctx, &(tunnel_config_t){.server_key = key});
+    if (!*t) {
+        snprintf(why, cap, "cannot start the tunnel to the store nodes: %s", strerror(errno));
+        return -1;
+    }
+    dqclient_set_dialer(c, tunnel_connect_func, *t);
+    return 0;
 }
 
 const char *
@@ -321,7 +352,12 @@ static int
 connect_node(dqclient_t *c, const char *address)
 {
     disconnect(c);
-    c->fd = sock_connect(address, now_ms() + c->timeout_ms);
+    if (!c->dial)
+        c->fd = sock_connect(address, now_ms() + c->timeout_ms);
+    else if (c->dial(c->dial_arg, address, &c->fd) != 0)
+        c->fd = -1;
+    else
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     if (c->fd < 0)
         return fail(c, DQ_EIO, "connecting");
     int rc = dqproto_handshake(begin(c));

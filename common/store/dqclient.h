@@ -1,6 +1,8 @@
 /* dqclient: a blocking client of a dqlite cluster over TCP (the wire
  * protocol of common/wire/dqproto.h), for the replicated event store
- * (issue 26).  One connection, to the leader; one open database.
+ * (issue 26).  One connection, to the leader; one open database.  The
+ * connection is plain TCP unless a dialer is set (dqclient_set_dialer):
+ * with CURVE on, the store nodes are reached through the tunnel.
  *
  * States: disconnected --dqclient_connect--> on the leader --a request
  * fails with DQ_EIO / DQ_ETIMEOUT, or a FAILURE says "not leader"--> the
@@ -13,6 +15,7 @@
 #define INV_DQCLIENT_H
 
 #include "dqproto.h"
+#include "tunnel.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +40,24 @@ dqclient_t *dqclient_new(const char *const *seeds, size_t n, int timeout_ms);
  * a short one for "who leads?" so that a leader gone silent (a partition:
  * no reset comes) is noticed quickly, a longer one for a large write. */
 void dqclient_set_timeout(dqclient_t *c, int timeout_ms);
+
+/* How the client reaches a node: a connected stream socket to address
+ * (HOST:PORT) into *fd, returning 0 (non-zero on failure): dqlite's
+ * connect-function signature, so tunnel_connect_func (tunnel.h) fits. */
+typedef int (*dqclient_dial_fn)(void *arg, const char *address, int *fd);
+
+/* From now on, nodes are reached through fn(arg, ...) instead of plain TCP
+ * (fn NULL: plain TCP again); the connection open now is kept.  The fd
+ * returned is owned by the client, made non-blocking, closed by it. */
+void dqclient_set_dialer(dqclient_t *c, dqclient_dial_fn fn, void *arg);
+
+/* With CURVE on in this process (security.h): the nodes reached through a
+ * new tunnel in zctx whose streams expect server_key (NULL: the keyring's
+ * store.pub), set as c's dialer; *t is that tunnel, which the caller
+ * destroys after the client and before zmq_ctx_term.  Security off:
+ * plain TCP, *t NULL.  0, or -1 with why. */
+int dqclient_secure(dqclient_t *c, void *zctx, const char *server_key, tunnel_t **t, char *why,
+                    size_t cap);
 
 /* Closes and frees; NULL-safe; nulls *c. */
 void dqclient_destroy(dqclient_t **c);

@@ -28,6 +28,7 @@ static const char schema_sql[] =
 
 struct replica {
     dqclient_t *dq;
+    tunnel_t *tunnel; /* to the nodes with CURVE on, or NULL (plain TCP) */
     bool connected; /* schema made, endpoint registered on this connection */
     bool db_named;  /* the database was opened once: dqclient_connect reopens it */
     char node[64];
@@ -95,6 +96,8 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     strcopy(r->kind, sizeof r->kind, o->kind);
     strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);
     codec_writer_init(&r->w);
+    if (o->zctx && dqclient_secure(r->dq, o->zctx, NULL, &r->tunnel, why, why_cap) != 0)
+        replica_destroy(&r);
     return r;
 }
 
@@ -105,6 +108,7 @@ replica_destroy(replica_t **rp)
         return;
     replica_t *r = *rp;
     dqclient_destroy(&r->dq);
+    tunnel_destroy(&r->tunnel);
     codec_writer_fini(&r->w);
     free(r->sql);
     free(r);

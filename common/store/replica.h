@@ -40,6 +40,9 @@ typedef struct {
     const char *kind;     /* "command" or "relay" */
     const char *endpoint; /* where clients reach this daemon (registered) */
     int timeout_ms;       /* per request to the cluster; 0: 2000 */
+    void *zctx;           /* with CURVE on (security.h): the nodes are reached through a
+                           * tunnel (tunnel.h) in this context, expecting <keys>/store.pub;
+                           * NULL or security off: plain TCP */
 } replica_opts_t;
 
 typedef enum {
@@ -55,7 +58,9 @@ typedef struct replica replica_t;
 int replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
                         size_t why_cap);
 
-/* NULL with why on a bad setting or no memory; connects to nothing yet. */
+/* NULL with why on a bad setting, a missing store.pub or no memory;
+ * connects to nothing yet.  replica_destroy before zmq_ctx_term (the
+ * tunnel's sockets). */
 replica_t *replica_new(const replica_opts_t *o, char *why, size_t why_cap);
 void replica_destroy(replica_t **r);
 

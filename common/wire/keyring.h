@@ -35,13 +35,16 @@ typedef enum {
 #define ROLES_OPERATE ROLE_OPERATOR
 #define ROLES_FEED (ROLE_DAEMON | ROLE_OPERATOR)
 #define ROLES_SUBSCRIBE (ROLES_READ | ROLE_DAEMON)
+/* A store node's tunnel (dqlite's Raft and client traffic): the other
+ * store nodes, the command service and the relay, and invctl. */
+#define ROLES_STORE (ROLE_DAEMON | ROLE_OPERATOR)
 
 /* The daemons that own a key pair, by the name their files carry. */
 #define KEYRING_DAEMONS                                                                            \
     {                                                                                              \
-        "command", "relay", "projector", "audit", "alert", "query"                                 \
+        "command", "relay", "projector", "audit", "alert", "query", "store"                        \
     }
-#define KEYRING_N_DAEMONS 6
+#define KEYRING_N_DAEMONS 7
 
 typedef struct {
     char public_z85[KEY_Z85_LEN + 1];

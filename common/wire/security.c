@@ -419,6 +419,42 @@ security_apply_connect(void *s, const char *endpoint)
     return -1;
 }
 
+int
+security_apply_connect_key(void *s, const char *server_key)
+{
+    if (!sec.on) {
+        errno = EACCES;
+        return -1;
+    }
+    if (!server_key || !key_z85_valid(server_key)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return sec_set(s, ZMQ_CURVE_SERVERKEY, server_key, KEY_Z85_LEN) == 0 &&
+                   sec_set(s, ZMQ_CURVE_PUBLICKEY, sec.self.public_z85, KEY_Z85_LEN) == 0 &&
+                   sec_set(s, ZMQ_CURVE_SECRETKEY, sec.self.secret_z85, KEY_Z85_LEN) == 0
+               ? 0
+               : -1;
+}
+
+int
+security_server_key(const char *name, char out[KEY_Z85_LEN + 1], char *why, size_t cap)
+{
+    if (!sec.on) {
+        snprintf(why, cap, "security is off in this process");
+        return -1;
+    }
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s.pub", sec.keys_dir, name);
+    return pubkey_read(path, out, why, cap);
+}
+
+const char *
+security_public_key(void)
+{
+    return sec.on ? sec.self.public_z85 : "";
+}
+
 void
 security_restrict_ipc(const char *endpoint)
 {

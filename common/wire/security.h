@@ -96,6 +96,16 @@ void security_require(const char *endpoint, unsigned roles);
  * -1 with errno (EACCES: no server key known for endpoint). */
 int security_apply_bind(void *s, const char *endpoint);
 int security_apply_connect(void *s, const char *endpoint);
+/* A CURVE client with this process's key pair, expecting server_key (Z85)
+ * whatever the endpoint (the tunnel's streams to store nodes, which share
+ * one key pair): 0, or -1 with errno (EINVAL: a bad key; EACCES: security
+ * is off, so there is no key pair). */
+int security_apply_connect_key(void *s, const char *server_key);
+/* The public key of daemon `name` from the keyring (<keys>/<name>.pub)
+ * into out.  0, or -1 with why (security off: no keyring). */
+int security_server_key(const char *name, char out[KEY_Z85_LEN + 1], char *why, size_t cap);
+/* This process's public key (Z85), "" when security is off. */
+const char *security_public_key(void);
 /* ipc:// endpoints: the socket file of a bound endpoint made 0660. */
 void security_restrict_ipc(const char *endpoint);
 

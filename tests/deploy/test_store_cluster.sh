@@ -34,8 +34,11 @@ free_port() {
 start() { # id
   free_port
   ADDR[$1]="127.0.0.1:$FREE"
-  "$NODE" --id "$1" --address "${ADDR[$1]}" --dir "$TMP/node$1" --log-level warn \
-    2>>"$TMP/node$1.log" &
+  # secure (the default): dqlite's traffic through the CURVE tunnel, invctl
+  # with the operator's key; --id last (another session on a shared host
+  # may run pkill -f "store-node --id")
+  "$NODE" --address "${ADDR[$1]}" --dir "$TMP/node$1" --keys "$TMP/keys" --log-level warn \
+    --id "$1" 2>>"$TMP/node$1.log" &
   PID[$1]=$!
 }
 st() { "$I" --timeout-ms 3000 store "$@"; }
@@ -51,6 +54,8 @@ until_ok() {
 has() { grep -q -- "$1" "$TMP/out"; }
 count() { grep -o -- "$1" "$TMP/out" | wc -l; }
 
+"$I" keygen --init "$TMP/keys" >/dev/null
+export INV_KEYS_DIR="$TMP/keys"
 start 1; start 2; start 3
 export INV_STORE="dqlite:${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 SEEDS="${ADDR[1]},,${ADDR[3]}"  # an empty member: rejected as usage

@@ -87,6 +87,11 @@ inv_integration_test(test_dqlite ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dq
 target_include_directories(test_dqlite PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 target_compile_definitions(test_dqlite PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
 add_dependencies(test_dqlite store-node)
+# The same nodes secure: dqlite's traffic through the CURVE tunnel (tunnel.h).
+inv_integration_test(test_dqlite_secure ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dqlite_secure.c)
+target_include_directories(test_dqlite_secure PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_compile_definitions(test_dqlite_secure PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
+add_dependencies(test_dqlite_secure store-node)
 # invctl store (membership of the dqlite cluster) on three real store-nodes.
 add_test(NAME test_store_cluster
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_store_cluster.sh ${CMAKE_BINARY_DIR})
