@@ -18,6 +18,10 @@
 /* The deadline of each request while asking who leads: a node that went
  * silent (a partition sends no reset) costs this, not the write deadline. */
 #define REFRESH_TIMEOUT_MS 300
+/* The deadline of a write or a read of the log: a commit waits for a
+ * quorum, which a node still catching up after a restart can hold back for
+ * seconds; a push timed out is looked up, and the service goes standby. */
+#define REPLICA_TIMEOUT_MS 5000
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS events(position INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
@@ -84,14 +88,14 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     for (size_t i = 0; i < n; i++)
         seeds[i] = nodes[i];
     if (r)
-        r->dq = dqclient_new(seeds, n, o->timeout_ms > 0 ? o->timeout_ms : 2000);
+        r->dq = dqclient_new(seeds, n, o->timeout_ms > 0 ? o->timeout_ms : REPLICA_TIMEOUT_MS);
     if (!r || !r->dq) {
         snprintf(why, why_cap, "out of memory");
         free(r);
         return NULL;
     }
     r->role = (replica_role_t)-1; /* the first refresh logs what it finds */
-    r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+    r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : REPLICA_TIMEOUT_MS;
     strcopy(r->node, sizeof r->node, o->node);
     strcopy(r->kind, sizeof r->kind, o->kind);
     strcopy(r->endpoint, sizeof r->endpoint, o->endpoint);

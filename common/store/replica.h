@@ -39,7 +39,7 @@ typedef struct {
     const char *node;     /* this host's node, HOST:PORT */
     const char *kind;     /* "command" or "relay" */
     const char *endpoint; /* where clients reach this daemon (registered) */
-    int timeout_ms;       /* per request to the cluster; 0: 2000 */
+    int timeout_ms;       /* per write or read of the log; 0: 5000 (who leads: 300) */
     void *zctx;           /* with CURVE on (security.h): the nodes are reached through a
                            * tunnel (tunnel.h) in this context, expecting <keys>/store.pub;
                            * NULL or security off: plain TCP */

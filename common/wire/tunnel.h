@@ -56,7 +56,11 @@
 #define TUNNEL_MAX_STREAMS 64      /* streams per tunnel (both sides), default */
 #define TUNNEL_PING_MS 250         /* silence after which a side pings */
 #define TUNNEL_DEAD_MS 1000        /* silence after which a stream is closed */
-#define TUNNEL_DIAL_MS 2000        /* tunnel_dial's deadline, default */
+/* tunnel_dial's deadline, default: a peer behind a partition answers
+ * nothing, and a dial blocks its caller (dqlite's Raft connects through
+ * it: 2 s per attempt held elections back by seconds; Raft retries a
+ * connection itself) */
+#define TUNNEL_DIAL_MS 500
 #define TUNNEL_ADDR_MAX 200        /* HOST:PORT, and a target */
 
 typedef struct tunnel tunnel_t;

@@ -10,3 +10,8 @@ add_test(NAME test_hosts
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/netns/test_hosts.sh ${CMAKE_BINARY_DIR})
 # 77: not root, or no `ip netns` (hosts_require says why)
 set_tests_properties(test_hosts PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
+
+# The replicated store (issue 26) on five namespaces: failures under load.
+add_test(NAME test_replicated
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/netns/test_replicated.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_replicated PROPERTIES TIMEOUT 400 LABELS integration SKIP_RETURN_CODE 77)
