@@ -60,6 +60,10 @@ target_link_libraries(test_leader PRIVATE Threads::Threads)
 add_test(NAME test_launcher
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_launcher.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_launcher PROPERTIES TIMEOUT 300 LABELS integration)
+# Its replicated mode: three store hosts, kill -9 of the active one.
+add_test(NAME test_launcher_replicated
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_launcher_replicated.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test_launcher_replicated PROPERTIES TIMEOUT 90 LABELS integration)
 # A second configure rebuilds nothing.
 add_test(NAME test_reconfigure COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_reconfigure.sh)
 set_tests_properties(test_reconfigure PROPERTIES TIMEOUT 300 LABELS integration)
