@@ -8,6 +8,8 @@
 # and relay (pids from the launcher's files): commands are accepted again
 # through the list (the time it took is printed), the subscribers reach the
 # head (invbench --mode wait against the active relay), and stop is clean.
+# Then the restore of operations.md: a backup of a host's events.db seeds
+# an empty cluster (nodes' data and every events.db deleted) from host 1.
 #   tests/deploy/test_launcher_replicated.sh BUILD_DIR
 # Runs on Unix sockets of its own (the store nodes on TCP ports from
 # PORT_BASE) and stops what it started whatever happens.
@@ -94,7 +96,27 @@ check "every subscriber reaches the head (active relay of host $b)" wait_head
 "$L" stop "$D" >"$TMP/stop.out" 2>&1
 check "stop stops the 10 that are left" test "$(grep -c ': stopped$' "$TMP/stop.out")" -eq 10
 check "stop needs no SIGKILL" bash -c "! grep -q SIGKILL '$TMP/stop.out'"
-left=0
-for f in "$D"/*.pid "$D"/host*/*.pid; do [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left=1; done
-check "no daemon left running" test $left -eq 0
+none_left() {
+  local f
+  for f in "$D"/*.pid "$D"/host*/*.pid; do [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 1; done
+  return 0
+}
+check "no daemon left running" none_left
+
+# Restore (docs/operations.md): a backup of a caught-up host's events.db
+# seeds an empty cluster from host 1.
+"$I" backup "$D/host$b/events.db" "$TMP/backup.db" >/dev/null
+head=$(sqlite3 "$TMP/backup.db" "SELECT max(position) FROM events")
+rm -rf "$D"/host*/node "$D"/host*/events.db*
+cp "$TMP/backup.db" "$D/host1/events.db"
+"$L" start "$D" >"$TMP/start2.out" 2>&1
+check "start again after the restore" grep -q "all daemons up, replicated" "$TMP/start2.out"
+check "command1 seeded the empty log with the backup's $head events" \
+  grep -q "writing events.db's $head events into it" "$D/host1/command.log"
+check "a command after the restore lands at position $((head + 1))" bash -c \
+  "'$I' --timeout-ms 5000 --command-id lr-restored register-supplier --id lr-s2 --name Two | grep -q 'position $((head + 1))'"
+"$L" stop "$D" >"$TMP/stop2.out" 2>&1
+check "stop after the restore stops all 13 without SIGKILL" bash -c \
+  "[ \$(grep -c ': stopped\$' '$TMP/stop2.out') = 13 ] && ! grep -q SIGKILL '$TMP/stop2.out'"
+check "no daemon left running" none_left
 finish
