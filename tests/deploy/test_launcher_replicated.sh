@@ -9,7 +9,8 @@
 # through the list (the time it took is printed), the subscribers reach the
 # head (invbench --mode wait against the active relay), and stop is clean.
 # Then the restore of operations.md: a backup of a host's events.db seeds
-# an empty cluster (nodes' data and every events.db deleted) from host 1.
+# an empty cluster (nodes' data and every events.db deleted) from host 1;
+# and a restart of that cluster.
 #   tests/deploy/test_launcher_replicated.sh BUILD_DIR
 # Runs on Unix sockets of its own (the store nodes on TCP ports from
 # PORT_BASE) and stops what it started whatever happens.
@@ -114,6 +115,13 @@ check "start again after the restore" grep -q "all daemons up, replicated" "$TMP
 check "command1 seeded the empty log with the backup's $head events" \
   grep -q "writing events.db's $head events into it" "$D/host1/command.log"
 check "a command after the restore lands at position $((head + 1))" bash -c \
+  "'$I' --timeout-ms 5000 --command-id lr-restored register-supplier --id lr-s2 --name Two | grep -q 'position $((head + 1))'"
+# restart: the cluster starts again from its nodes' data (no node leads
+# alone: the launcher waits for the three).
+"$L" restart "$D" >"$TMP/restart.out" 2>&1
+check "restart of the existing cluster" grep -q "all daemons up, replicated" "$TMP/restart.out" ||
+  cat "$TMP/restart.out"
+check "the restored command is there after the restart" bash -c \
   "'$I' --timeout-ms 5000 --command-id lr-restored register-supplier --id lr-s2 --name Two | grep -q 'position $((head + 1))'"
 "$L" stop "$D" >"$TMP/stop2.out" 2>&1
 check "stop after the restore stops all 13 without SIGKILL" bash -c \
