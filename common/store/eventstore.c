@@ -928,7 +928,7 @@ eventstore_append(eventstore_t *es, event_t *ev)
 int
 eventstore_append_copy(eventstore_t *es, event_t *ev, const uint8_t hash[CHAIN_HASH_LEN])
 {
-    int64_t position;
+    int64_t position = 0;
     int rc = eventstore_head(es, &position, NULL);
     if (rc != ERR_OK)
         return rc;

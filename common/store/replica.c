@@ -48,47 +48,25 @@ struct replica {
     codec_writer_t w; /* an event as published */
 };
 
-/* The one parser of INV_STORE is storespec_parse (strict members, shared
- * with invctl store); this keeps replica's own shape of the result. */
-_Static_assert(DQCLIENT_ADDR_MAX == 64, "replica_parse_store's out[][64]");
-
-int
-replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
-                    size_t why_cap)
-{
-    storespec_t spec;
-    *n = 0;
-    if (storespec_parse(store, false, &spec, why, why_cap) != 0)
-        return -1;
-    if (spec.kind != STORESPEC_DQLITE || spec.nseeds > cap) {
-        snprintf(why, why_cap,
-                 "a replicated store is dqlite:HOST:PORT[,HOST:PORT...] (at most %zu)", cap);
-        return -1;
-    }
-    for (size_t i = 0; i < spec.nseeds; i++)
-        strcopy(out[i], 64, spec.seeds[i]);
-    *n = spec.nseeds;
-    return 0;
-}
-
 replica_t *
 replica_new(const replica_opts_t *o, char *why, size_t why_cap)
 {
-    char nodes[REPLICA_NODES_MAX][64];
-    size_t n;
-    if (replica_parse_store(o->store, nodes, REPLICA_NODES_MAX, &n, why, why_cap) != 0)
+    storespec_t spec; /* the one parser of INV_STORE, shared with invctl store */
+    if (storespec_parse(o->store, false, &spec, why, why_cap) != 0)
         return NULL;
+    if (spec.kind != STORESPEC_DQLITE) {
+        snprintf(why, why_cap, "a replicated store is dqlite:HOST:PORT[,HOST:PORT...]");
+        return NULL;
+    }
     if (!o->node || strlen(o->node) >= 64 || !strchr(o->node, ':') || !o->endpoint ||
         strlen(o->endpoint) >= REPLICA_ENDPOINT_MAX || strlen(o->kind) >= 16) {
         snprintf(why, why_cap, "the store node (HOST:PORT) and this daemon's endpoint are needed");
         return NULL;
     }
     replica_t *r = calloc(1, sizeof *r);
-    const char *seeds[REPLICA_NODES_MAX];
-    for (size_t i = 0; i < n; i++)
-        seeds[i] = nodes[i];
     if (r)
-        r->dq = dqclient_new(seeds, n, o->timeout_ms > 0 ? o->timeout_ms : REPLICA_TIMEOUT_MS);
+        r->dq = dqclient_new(spec.seedv, spec.nseeds,
+                             o->timeout_ms > 0 ? o->timeout_ms : REPLICA_TIMEOUT_MS);
     if (!r || !r->dq) {
         snprintf(why, why_cap, "out of memory");
         free(r);

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { REPLICA_NODES_MAX = 16, REPLICA_ENDPOINT_MAX = 256 };
+enum { REPLICA_ENDPOINT_MAX = 256 };
 
 typedef struct {
     const char *store;    /* "dqlite:HOST:PORT,HOST:PORT,..." (the nodes to ask) */
@@ -52,11 +52,6 @@ typedef enum {
 } replica_role_t;
 
 typedef struct replica replica_t;
-
-/* Parses o->store ("dqlite:" and 1..REPLICA_NODES_MAX addresses): 0 and
- * the addresses into out (n of them), or -1 with why.  Pure. */
-int replica_parse_store(const char *store, char out[][64], size_t cap, size_t *n, char *why,
-                        size_t why_cap);
 
 /* NULL with why on a bad setting, a missing store.pub or no memory;
  * connects to nothing yet.  replica_destroy before zmq_ctx_term (the

@@ -1,6 +1,5 @@
 /* storespec: INV_STORE's "dqlite:HOST:PORT,..." and invctl's bare
  * --store HOST:PORT,... parsed once; bad members named in the error. */
-#include "replica.h"
 #include "storespec.h"
 
 #include <criterion/criterion.h>
@@ -77,19 +76,4 @@ Test(storespec, at_most_sixteen_members)
     strcat(text, ",one-more:9001");
     cr_assert_neq(storespec_parse(text, false, &s, err, sizeof err), 0);
     cr_assert(strstr(err, "more than"), "%s", err);
-}
-
-/* The daemons' replica parses INV_STORE through storespec_parse too. */
-Test(storespec, replica_parse_store_agrees)
-{
-    char out[REPLICA_NODES_MAX][64], why[128];
-    size_t n;
-    cr_assert_eq(replica_parse_store("dqlite:a:1,b:2", out, REPLICA_NODES_MAX, &n, why, sizeof why),
-                 0, "%s", why);
-    cr_assert(n == 2 && strcmp(out[0], "a:1") == 0 && strcmp(out[1], "b:2") == 0);
-    cr_assert_neq(
-        replica_parse_store("data/events.db", out, REPLICA_NODES_MAX, &n, why, sizeof why), 0);
-    cr_assert_neq(replica_parse_store("dqlite:a:1,,", out, REPLICA_NODES_MAX, &n, why, sizeof why),
-                  0);
-    cr_assert_neq(replica_parse_store("dqlite:a:1,b:2", out, 1, &n, why, sizeof why), 0);
 }
