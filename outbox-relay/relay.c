@@ -520,7 +520,8 @@ relay_run(relay_t *r)
         int64_t quiet_us = r->quiet_until_us - proc_mono_us();
         zmq_pollitem_t items[2] = {{r->router, 0, ZMQ_POLLIN, 0},
                                    {r->nudge, 0, quiet_us > 0 ? 0 : ZMQ_POLLIN, 0}};
-        int64_t wait = r->next_heartbeat_ms - proc_mono_ms();
+        /* a standby sends no heartbeat: its next one is not a deadline */
+        int64_t wait = r->active ? r->next_heartbeat_ms - proc_mono_ms() : POLL_MS;
         wait = wait < 0 ? 0 : (wait > POLL_MS ? POLL_MS : wait);
         if (quiet_us > 0 && wait > (quiet_us + 999) / 1000)
             wait = (quiet_us + 999) / 1000;
