@@ -26,6 +26,7 @@
 #include <dqlite.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -125,6 +126,10 @@ wait_for_stop(void)
 int
 main(int argc, char **argv)
 {
+    /* dqlite's Raft dials its peers (through the tunnel) and writes its
+     * log on libuv's thread pool, 4 threads unless told: a peer behind a
+     * partition kept them dialling while the election's writes waited. */
+    setenv("UV_THREADPOOL_SIZE", "16", 0);
     settings_t cfg = {.id = 1,
                       .address = "127.0.0.1:9001",
                       .dir = "dqlite-data",

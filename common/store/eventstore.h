@@ -79,7 +79,9 @@ int eventstore_append(eventstore_t *es, event_t *ev);
  * relay active when it was decided published it; a subscriber that missed
  * it catches up), and it must land at the position after the head with
  * the hash the log has for it (computed here from its bytes and the chain
- * before it): ERR_CORRUPT when not, and the caller rolls back. */
+ * before it): ERR_CORRUPT when not, and the caller rolls back.  The
+ * position is ev->env.position as the log gives it (the hash does not
+ * cover it); it must be the head's plus one. */
 int eventstore_append_copy(eventstore_t *es, event_t *ev, const uint8_t hash[CHAIN_HASH_LEN]);
 
 /* Calls fn for each event of `stream` with version > after_version and, when

@@ -288,27 +288,35 @@ typedef struct {
     int64_t copied;
 } pull_ctx_t;
 
+int
+replica_copy_row(eventstore_t *es, const void *msg, size_t len)
+{
+    event_t ev;
+    const char *why;
+    if (codec_decode_event(msg, len, &ev, &why) != 0)
+        return ERR_CORRUPT;
+    uint8_t hash[CHAIN_HASH_LEN];
+    memcpy(hash, ev.env.hash, sizeof hash);
+    int rc = eventstore_append_copy(es, &ev, hash);
+    if (rc != ERR_OK)
+        return rc;
+    command_reply_t reply = {0};
+    strcopy(reply.command_id, sizeof reply.command_id, ev.env.command_id);
+    reply.position = ev.env.position;
+    return eventstore_command_save(es, &reply);
+}
+
 static void
 row_copy(void *arg, const dqvalue_t *row, size_t ncols)
 {
     pull_ctx_t *x = arg;
-    event_t ev;
-    const char *why;
     if (x->rc != ERR_OK)
         return;
-    if (ncols < 1 || row[0].type != DQ_BLOB ||
-        codec_decode_event(row[0].blob.p, row[0].blob.n, &ev, &why) != 0) {
+    if (ncols < 1 || row[0].type != DQ_BLOB) {
         x->rc = ERR_CORRUPT;
         return;
     }
-    uint8_t hash[CHAIN_HASH_LEN];
-    memcpy(hash, ev.env.hash, sizeof hash);
-    command_reply_t reply = {0};
-    if ((x->rc = eventstore_append_copy(x->es, &ev, hash)) != ERR_OK)
-        return;
-    strcopy(reply.command_id, sizeof reply.command_id, ev.env.command_id);
-    reply.position = ev.env.position;
-    if ((x->rc = eventstore_command_save(x->es, &reply)) == ERR_OK)
+    if ((x->rc = replica_copy_row(x->es, row[0].blob.p, row[0].blob.n)) == ERR_OK)
         x->copied++;
 }
 

@@ -78,6 +78,16 @@ const char *replica_errmsg(const replica_t *r);
  * the operator must move events.db away. */
 int replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied);
 
+/* One row of the log into es, inside its open transaction (what
+ * replica_pull does with each row): msg is the row's msg column, the event
+ * as the relay publishes it.  Decoded (codec_decode_event), appended with
+ * eventstore_append_copy at the position after the head, and its command
+ * recorded.  ERR_OK; ERR_CORRUPT when msg does not decode or its hash is
+ * not the chain's (nothing to keep: the caller rolls back); another
+ * eventstore error (ERR_DUPLICATE: its stream is not at the version
+ * before).  msg is not kept. */
+int replica_copy_row(eventstore_t *es, const void *msg, size_t len);
+
 /* The first start of a cluster from a single-host store: when the log is
  * empty and events.db is not, the leader writes events.db's events into
  * the log (pages of 500).  ERR_OK (also when there was nothing to do). */

@@ -82,6 +82,12 @@ struct tunnel {
     dial_t *queue;     /* under mu */
     bool stop;         /* under mu */
     int n_open;        /* under mu: streams not FREE */
+    /* under mu: peers whose last dial timed out, and until when a dial to
+     * them fails at once (dial_silent) */
+    struct {
+        char address[TUNNEL_ADDR_MAX];
+        int64_t until_ms;
+    } silent[TUNNEL_SILENT_PEERS];
 };
 
 /* ---- frames --------------------------------------------------------------- */
@@ -737,6 +743,41 @@ tunnel_destroy(tunnel_t **tp)
     *tp = NULL;
 }
 
+/* A peer that let a dial time out (a partition: nothing answers) is not
+ * dialled again for dial_ms: dqlite's Raft dials on libuv's few pool
+ * threads, and dials waiting out their deadline one after another held
+ * the disk writes of an election back by seconds.  Under mu. */
+static int
+silent_slot(const tunnel_t *t, const char *address)
+{
+    for (int i = 0; i < TUNNEL_SILENT_PEERS; i++)
+        if (strcmp(t->silent[i].address, address) == 0)
+            return i;
+    return -1;
+}
+
+static bool
+silent_now(const tunnel_t *t, const char *address)
+{
+    int i = silent_slot(t, address);
+    return i >= 0 && t->silent[i].until_ms > proc_mono_ms();
+}
+
+/* After a dial: a timeout marks the peer silent, anything else clears it. */
+static void
+silent_note(tunnel_t *t, const char *address, int err)
+{
+    int64_t now = proc_mono_ms();
+    int i = silent_slot(t, address);
+    for (int k = 0; i < 0 && err == ETIMEDOUT && k < TUNNEL_SILENT_PEERS; k++)
+        if (t->silent[k].until_ms <= now)
+            i = k; /* a free or expired slot */
+    if (i < 0)
+        return;
+    strcopy(t->silent[i].address, TUNNEL_ADDR_MAX, address);
+    t->silent[i].until_ms = err == ETIMEDOUT ? now + t->dial_ms : 0;
+}
+
 int
 tunnel_dial(tunnel_t *t, const char *address, int *fd)
 {
@@ -754,11 +795,12 @@ tunnel_dial(tunnel_t *t, const char *address, int *fd)
     fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK);
     d.fd = pair[1];
     pthread_mutex_lock(&t->mu);
-    if (t->stop) {
+    if (t->stop || silent_now(t, address)) {
+        int err = t->stop ? ESHUTDOWN : ETIMEDOUT;
         pthread_mutex_unlock(&t->mu);
         close(pair[0]);
         close(pair[1]);
-        errno = ESHUTDOWN;
+        errno = err;
         return -1;
     }
     d.next = t->queue;
@@ -768,6 +810,7 @@ tunnel_dial(tunnel_t *t, const char *address, int *fd)
     pthread_mutex_lock(&t->mu);
     while (!d.done)
         pthread_cond_wait(&t->cv, &t->mu);
+    silent_note(t, address, d.err);
     pthread_mutex_unlock(&t->mu);
     if (d.err) {
         close(pair[0]);

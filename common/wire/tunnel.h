@@ -62,6 +62,7 @@
  * connection itself) */
 #define TUNNEL_DIAL_MS 500
 #define TUNNEL_ADDR_MAX 200        /* HOST:PORT, and a target */
+#define TUNNEL_SILENT_PEERS 16     /* peers remembered as silent (tunnel_dial) */
 
 typedef struct tunnel tunnel_t;
 
@@ -93,7 +94,9 @@ void tunnel_destroy(tunnel_t **t);
  * the tunnel's thread bridges.  0, or -1 with errno: EINVAL (address),
  * EMFILE (max_streams reached), ECONNREFUSED (refused, a failed
  * handshake or the connection dropped), ETIMEDOUT (no ACCEPT by the dial
- * deadline), ESHUTDOWN (stopping).  Thread-safe. */
+ * deadline; also at once for dial_ms after a dial to the same address
+ * timed out: a silent peer is not waited for twice), ESHUTDOWN
+ * (stopping).  Thread-safe. */
 int tunnel_dial(tunnel_t *t, const char *address, int *fd);
 
 /* tunnel_dial with dqlite's connect-function signature

@@ -22,6 +22,7 @@
 #include "readmodel.h"
 #include "request.h"
 #include "subscriber.h"
+#include "tunnel.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -432,6 +433,68 @@ seed_dqproto(void)
     dqbuf_fini(&b);
 }
 
+/* tunnel_frame: every frame type from the real encoder (the DATA payload
+ * after its type byte, as the tunnel sends it); CREDITs at both bounds. */
+static void
+seed_tunnel_frame(void)
+{
+    static const struct {
+        const char *name;
+        tunnel_type_t type;
+        uint32_t credit;
+    } ctl[] = {{"open", TUNNEL_OPEN, 0},
+               {"accept", TUNNEL_ACCEPT, 0},
+               {"ping", TUNNEL_PING, 0},
+               {"close", TUNNEL_CLOSE, 0},
+               {"credit-1", TUNNEL_CREDIT, 1},
+               {"credit-chunk", TUNNEL_CREDIT, TUNNEL_CHUNK},
+               {"credit-window", TUNNEL_CREDIT, TUNNEL_WINDOW}};
+    static uint8_t f[1 + TUNNEL_CHUNK];
+    for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
+        seed_write("tunnel_frame", ctl[i].name, f,
+                   tunnel_frame_encode(ctl[i].type, ctl[i].credit, f));
+    size_t n = tunnel_frame_encode(TUNNEL_DATA, 0, f);
+    static const char hello[] = "\x01\x00\x00\x00\x00\x00\x00\x00dqlite";
+    memcpy(f + n, hello, sizeof hello - 1);
+    seed_write("tunnel_frame", "data", f, n + sizeof hello - 1);
+    seed_write("tunnel_frame", "data-1", f, n + 1);
+    for (size_t i = 0; i < TUNNEL_CHUNK; i++)
+        f[n + i] = (uint8_t)(i * 31);
+    seed_write("tunnel_frame", "data-chunk", f, n + TUNNEL_CHUNK);
+}
+
+/* replica_row: the story's events as the replicated log holds them (the
+ * msg column: codec_pack_event_raw of each row of an events.db, its hash
+ * the chain's), one seed per position. */
+static int
+seed_row(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    codec_writer_t *w = arg;
+    char name[32];
+    codec_writer_reset(w);
+    codec_pack_event_raw(w, env, data, len);
+    snprintf(name, sizeof name, "row-%02lld", (long long)env->position);
+    seed_writer("replica_row", name, w);
+    return 0;
+}
+
+static void
+seed_replica_row(codec_writer_t *w)
+{
+    eventstore_t *es;
+    eventstore_options_t opts = {.synchronous_full = false, .busy_timeout_ms = 1000};
+    if (eventstore_open(fuzz_path("replica.db"), &opts, &es) != ERR_OK ||
+        eventstore_begin(es) != ERR_OK)
+        abort();
+    for (int i = 0; i < n_evs; i++)
+        if (eventstore_append(es, &evs[i]) != ERR_OK)
+            abort();
+    if (eventstore_commit(es) != ERR_OK ||
+        eventstore_read_raw(es, 0, INT64_MAX, 1000, seed_row, w) != ERR_OK)
+        abort();
+    eventstore_close(&es);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -454,6 +517,8 @@ main(int argc, char **argv)
     seed_queries(&w, &reply, zctx);
     seed_audit_alert(&w, &reply, zctx);
     seed_dqproto();
+    seed_tunnel_frame();
+    seed_replica_row(&w);
     codec_writer_fini(&w);
     codec_writer_fini(&reply);
     zmq_ctx_term(zctx);

@@ -168,8 +168,11 @@ forked=$(sqlite3 "$DB" "SELECT count(*) FROM (SELECT stream_id FROM events GROUP
 check "no stream forked: each stream's versions are 1..n ($forked)" test "$forked" = 0
 
 caught() { # against the active relay (a standby's Status says nothing of what is published)
+  local a
+  a="$(cluster_wait_active 30)"
+  [ "$a" != 0 ] || { echo "no store host is active"; return 1; }
   host_exec 5 "$BUILD_DIR/bench/invbench" --format json --mode wait --duration-ms 60000 \
-    --relay-ep "tcp://$(host_ip "$(cluster_active)"):5552" |
+    --relay-ep "tcp://$(host_ip "$a"):5552" |
     grep -q '"caught_up_ms":[0-9]'
 }
 check "every subscriber reached the head" caught

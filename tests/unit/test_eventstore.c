@@ -1256,3 +1256,39 @@ Test(eventstore, a_copy_lands_at_the_next_position_with_the_logs_hash_and_no_out
     eventstore_rollback(to);
     eventstore_close(&to);
 }
+
+/* The hash does not cover the position: a copy that claims another
+ * position than the one after the head is refused before it is appended
+ * (the log's row must say where it lands). */
+static int
+copy_misplaced(const envelope_t *env, const void *data, size_t len, void *arg)
+{
+    copy_t *c = arg;
+    event_t *ev = malloc(sizeof *ev);
+    const char *why;
+    memset(ev, 0, sizeof *ev);
+    ev->env = *env;
+    ev->env.position += 64;
+    cr_assert_eq(codec_decode_event_data(env->type, env->schema, data, len, &ev->data, &why), 0);
+    c->rc = eventstore_append_copy(c->to, ev, env->hash);
+    free(ev);
+    return 1;
+}
+
+Test(eventstore, a_copy_that_claims_another_position_is_refused)
+{
+    append_history();
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s/copy.db", dir);
+    eventstore_t *to = NULL;
+    cr_assert_eq(eventstore_open(path2, NULL, &to), ERR_OK);
+    copy_t c = {to, 0, false, ERR_OK};
+    cr_assert_eq(eventstore_begin(to), ERR_OK);
+    eventstore_read_raw(es, 0, 1, 1, copy_misplaced, &c);
+    cr_assert_eq(c.rc, ERR_CORRUPT, "the event of position 1 claiming 65: %s", err_strerror(c.rc));
+    eventstore_rollback(to);
+    int64_t head = -1;
+    cr_assert_eq(eventstore_head(to, &head, NULL), ERR_OK);
+    cr_assert_eq(head, 0);
+    eventstore_close(&to);
+}
