@@ -78,7 +78,7 @@ struct commandsvc {
     metrics_counter_t *m_accepted, *m_duplicate;
     metrics_counter_t *m_rejected[REJ__COUNT]; /* by code; [REJ_NONE] unused */
     metrics_histogram_t *m_batch;              /* commands per batch */
-    int64_t health_state; /* told to the health: 0 fine, -1 store lost, else damaged at */
+    int64_t health_state;    /* told to the health: 0 fine, -1 store lost, else damaged at */
     bool active;             /* may write: no replica, or its node leads and events.db is
                                 at the log's head */
     int64_t replica_tick_ms; /* monotonic time of the next replica_tick */
@@ -450,7 +450,8 @@ svc_push(commandsvc_t *s, batch_t *b)
     aggcache_clear(s->cache);
     s->active = false;
     s->replica_tick_ms = 0;
-    LOG_W(NULL, "batch of %d commands %s the replicated log (%s): standby until its node leads again",
+    LOG_W(NULL,
+          "batch of %d commands %s the replicated log (%s): standby until its node leads again",
           b->n, o == REPLICA_UNKNOWN ? "may or may not be in" : "was not written to",
           replica_errmsg(s->opts.replica));
     if (o == REPLICA_UNKNOWN)

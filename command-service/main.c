@@ -22,9 +22,9 @@ typedef struct {
     const char *bind;
     const char *nudge;
     const char *sync;
-    const char *store;     /* "": events.db alone; dqlite:...: the replicated log */
+    const char *store;      /* "": events.db alone; dqlite:...: the replicated log */
     const char *store_node; /* this host's store node */
-    const char *advertise; /* the endpoint clients are sent to when this one is active */
+    const char *advertise;  /* the endpoint clients are sent to when this one is active */
     config_daemon_t daemon; /* log level and format, --http */
     int64_t batch_max;
     int64_t cache_slots;
@@ -131,8 +131,11 @@ main(int argc, char **argv)
                             : NULL;
     replica_t *replica = NULL;
     if (replicated) {
-        replica_opts_t ro = {cfg.store, cfg.store_node, "command",
-                             cfg.advertise[0] ? cfg.advertise : cfg.bind, 0, d.zctx};
+        replica_opts_t ro = {.store = cfg.store,
+                             .node = cfg.store_node,
+                             .kind = "command",
+                             .endpoint = cfg.advertise[0] ? cfg.advertise : cfg.bind,
+                             .zctx = d.zctx};
         if (!(replica = replica_new(&ro, why, sizeof why))) {
             LOG_E(NULL, "%s", why);
             rc = 2;
@@ -140,8 +143,8 @@ main(int argc, char **argv)
     }
     void *router = rc == 0 ? bus_bind(d.zctx, ZMQ_ROUTER, cfg.bind) : NULL;
     void *nudge = bus_connect(d.zctx, ZMQ_PUSH, cfg.nudge);
-    commandsvc_opts_t so = {(int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer,
-                            metrics, replica};
+    commandsvc_opts_t so = {
+        (int)cfg.batch_max, (int)cfg.cache_slots, cfg.snapshot_every, syncer, metrics, replica};
     commandsvc_t *svc =
         router && (syncer || !full) ? commandsvc_new(d.es, router, nudge, &so) : NULL;
     httpserv_t *http = NULL;
@@ -159,7 +162,9 @@ main(int argc, char **argv)
         rc = 1; /* commandsvc_new said why */
     } else {
         LOG_I(NULL, "command-service on %s, store %s (%s)", cfg.bind, cfg.db,
-              replicated ? cfg.store : full ? "synchronous=full" : "synchronous=normal");
+              replicated ? cfg.store
+              : full     ? "synchronous=full"
+                         : "synchronous=normal");
         rc = commandsvc_run(svc);
         LOG_I(NULL, "command-service stopping");
     }

@@ -161,7 +161,8 @@ read_events(void *arg, rpc_request_t *req)
     if (rc != ERR_OK) {
         reply_read_error(c->w, c->es, rc);
     } else {
-        int64_t damaged = c->stats->damaged_at ? c->stats->damaged_at : eventstore_damaged_at(c->es);
+        int64_t damaged =
+            c->stats->damaged_at ? c->stats->damaged_at : eventstore_damaged_at(c->es);
         codec_map_open(c->w);
         codec_map_bool(c->w, "ok", true);
         codec_map_int(c->w, "after", after);

@@ -99,9 +99,11 @@ main(int argc, char **argv)
     replica_t *replica = NULL;
     char why[300];
     if (cfg.store[0]) {
-        replica_opts_t ro = {cfg.store, cfg.store_node, "relay",
-                             cfg.advertise[0] ? cfg.advertise : cfg.catchup, 0,
-                             d.zctx};
+        replica_opts_t ro = {.store = cfg.store,
+                             .node = cfg.store_node,
+                             .kind = "relay",
+                             .endpoint = cfg.advertise[0] ? cfg.advertise : cfg.catchup,
+                             .zctx = d.zctx};
         if (!(replica = replica_new(&ro, why, sizeof why))) {
             LOG_E(NULL, "%s", why);
             checkpointer_destroy(&ckpt);

@@ -33,17 +33,17 @@ static const char schema_sql[] =
 struct replica {
     dqclient_t *dq;
     tunnel_t *tunnel; /* to the nodes with CURVE on, or NULL (plain TCP) */
-    bool connected; /* schema made, endpoint registered on this connection */
-    bool db_named;  /* the database was opened once: dqclient_connect reopens it */
+    bool connected;   /* schema made, endpoint registered on this connection */
+    bool db_named;    /* the database was opened once: dqclient_connect reopens it */
     char node[64];
     char kind[16];
     char endpoint[REPLICA_ENDPOINT_MAX];
-    char leader[DQCLIENT_ADDR_MAX];                 /* the node that leads, "" none */
-    char leader_endpoint[REPLICA_ENDPOINT_MAX];     /* its daemon of our kind */
+    char leader[DQCLIENT_ADDR_MAX];             /* the node that leads, "" none */
+    char leader_endpoint[REPLICA_ENDPOINT_MAX]; /* its daemon of our kind */
     replica_role_t role;
     char err[300];
     int timeout_ms; /* of the other requests */
-    char *sql; /* the statement being built (push, seed) */
+    char *sql;      /* the statement being built (push, seed) */
     size_t sql_len, sql_cap;
     codec_writer_t w; /* an event as published */
 };
@@ -169,12 +169,13 @@ replica_exec(replica_t *r, const char *sql, const dqvalue_t *params, size_t n)
 /* A new connection to the leader: its SQLite connection must not spill
  * a transaction's pages before the commit (dqlite 1.11's VFS then fails
  * the statement with SQLITE_IOERR_SHORT_READ, and corrupted an index once
- * here: docs/decisions.md, item 59); the schema; our endpoint. */
+ * here: docs/decisions.md, item 60); the schema; our endpoint. */
 static int
 replica_connect(replica_t *r)
 {
     /* dqclient_connect opens the database again once it was opened */
-    if (dqclient_connect(r->dq, 0) != DQ_OK || (!r->db_named && dqclient_open(r->dq, DBNAME) != DQ_OK))
+    if (dqclient_connect(r->dq, 0) != DQ_OK ||
+        (!r->db_named && dqclient_open(r->dq, DBNAME) != DQ_OK))
         return replica_fail(r, "connecting to the store cluster");
     r->db_named = true;
     dqvalue_t p[3] = {dq_text(r->node), dq_text(r->kind), dq_text(r->endpoint)};
@@ -201,7 +202,7 @@ replica_refresh(replica_t *r)
         replica_connect(r);
     else if (!r->leader_endpoint[0])
         replica_read_leader_endpoint(r); /* it had not registered yet */
-    replica_role_t role = !r->connected         ? REPLICA_DOWN
+    replica_role_t role = !r->connected                     ? REPLICA_DOWN
                           : strcmp(r->leader, r->node) == 0 ? REPLICA_LEADER
                                                             : REPLICA_STANDBY;
     if (role != r->role)
@@ -353,12 +354,13 @@ replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
         rc = replica_check_prefix(r, es, local);
     while (rc == ERR_OK && *copied < limit) {
         pull_ctx_t x = {es, ERR_OK, 0};
-        dqvalue_t p[2] = {dq_int(local), dq_int(limit - *copied < PAGE_MAX ? limit - *copied
-                                                                             : PAGE_MAX)};
+        dqvalue_t p[2] = {dq_int(local),
+                          dq_int(limit - *copied < PAGE_MAX ? limit - *copied : PAGE_MAX)};
         if ((rc = eventstore_begin(es)) != ERR_OK)
             break;
-        if (dqclient_query(r->dq, "SELECT msg FROM events WHERE position > ? ORDER BY position"
-                                  " LIMIT ?",
+        if (dqclient_query(r->dq,
+                           "SELECT msg FROM events WHERE position > ? ORDER BY position"
+                           " LIMIT ?",
                            p, 2, row_copy, &x) != DQ_OK) {
             replica_fail(r, "reading the log");
             x.rc = ERR_IO;
@@ -445,8 +447,8 @@ build_row(const envelope_t *env, const void *data, size_t len, void *arg)
     b->ok = b->ok && sql_put(r, num, (size_t)n) && sql_put_text(r, env->stream);
     n = snprintf(num, sizeof num, ",%lld,", (long long)env->version);
     b->ok = b->ok && sql_put(r, num, (size_t)n) && sql_put_text(r, env->command_id) &&
-            sql_put(r, ",", 1) &&
-            sql_put_blob(r, (const uint8_t *)r->w.buf.data, r->w.buf.size) && sql_put(r, ")", 1);
+            sql_put(r, ",", 1) && sql_put_blob(r, (const uint8_t *)r->w.buf.data, r->w.buf.size) &&
+            sql_put(r, ")", 1);
     b->rows++;
     return b->ok ? 0 : 1;
 }
