@@ -464,6 +464,26 @@ svc_push(commandsvc_t *s, batch_t *b)
     return SVC_ANSWERED;
 }
 
+/* The replicated log took the batch but events.db could not commit it
+ * (a full disk on this host): the commands are durable, so the replies
+ * must not say "nothing was appended"; this host goes standby, and the
+ * next pull copies the batch in (a retry is then a duplicate). */
+static void
+svc_fail_copy(commandsvc_t *s, batch_t *b, int err)
+{
+    svc_fail_batch(s, b, err);
+    s->active = false;
+    s->replica_tick_ms = 0;
+    LOG_E(NULL,
+          "batch of %d commands is in the replicated log but events.db could not commit it"
+          " (%s): standby until it is copied in",
+          b->n, err_strerror(err));
+    for (int i = 0; i < b->n; i++)
+        strcopy(b->items[i].reply.message, sizeof b->items[i].reply.message,
+                "the replicated log has the batch, but this host could not record it: retry with"
+                " the same command_id (answered as a duplicate once a host has copied it)");
+}
+
 /* Runs the batch in one transaction.  Its replies are set, not sent. */
 static void
 svc_run_batch(commandsvc_t *s, batch_t *b)
@@ -481,8 +501,9 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
     int err = eventstore_begin(s->es);
     for (int i = 0; i < b->n && err == ERR_OK; i++)
         err = svc_handle(s, &b->items[i]);
+    bool pushed = false; /* the replicated log has the batch */
     if (err == ERR_OK && s->opts.replica)
-        err = svc_push(s, b);
+        pushed = (err = svc_push(s, b)) == ERR_OK;
     if (err == ERR_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
@@ -494,6 +515,8 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
     b->committed = err == ERR_OK;
     if (b->committed)
         s->through = s->appended;
+    else if (pushed)
+        svc_fail_copy(s, b, err);
     else
         svc_fail_batch(s, b, err);
     b->through = s->through;
