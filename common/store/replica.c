@@ -385,7 +385,7 @@ replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
 /* ---- push and seed ---- */
 
 static bool
-sql_put(replica_t *r, const char *s, size_t n)
+sql_room(replica_t *r, size_t n)
 {
     if (r->sql_len + n + 1 > r->sql_cap) {
         size_t cap = r->sql_cap ? r->sql_cap : 65536;
@@ -397,6 +397,14 @@ sql_put(replica_t *r, const char *s, size_t n)
         r->sql = p;
         r->sql_cap = cap;
     }
+    return true;
+}
+
+static bool
+sql_put(replica_t *r, const char *s, size_t n)
+{
+    if (!sql_room(r, n))
+        return false;
     memcpy(r->sql + r->sql_len, s, n);
     r->sql_len += n;
     r->sql[r->sql_len] = '\0';
@@ -418,13 +426,14 @@ static bool
 sql_put_blob(replica_t *r, const uint8_t *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (!sql_put(r, "X'", 2))
+    if (!sql_put(r, "X'", 2) || !sql_room(r, 2 * n))
         return false;
+    char *d = r->sql + r->sql_len;
     for (size_t i = 0; i < n; i++) {
-        char two[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
-        if (!sql_put(r, two, 2))
-            return false;
+        d[2 * i] = hex[p[i] >> 4];
+        d[2 * i + 1] = hex[p[i] & 15];
     }
+    r->sql_len += 2 * n;
     return sql_put(r, "'", 1);
 }
 
@@ -432,6 +441,7 @@ typedef struct {
     replica_t *r;
     int rows;
     bool ok;
+    uint8_t first[CHAIN_HASH_LEN]; /* the first row's hash */
 } build_ctx_t;
 
 /* One row of the INSERT: (position, stream, version, command_id, msg). */
@@ -441,6 +451,8 @@ build_row(const envelope_t *env, const void *data, size_t len, void *arg)
     build_ctx_t *b = arg;
     replica_t *r = b->r;
     char num[64];
+    if (b->rows == 0)
+        memcpy(b->first, env->hash, CHAIN_HASH_LEN);
     codec_writer_reset(&r->w);
     codec_pack_event_raw(&r->w, env, data, len);
     int n = snprintf(num, sizeof num, "%s(%lld,", b->rows ? "," : "", (long long)env->position);
@@ -453,19 +465,23 @@ build_row(const envelope_t *env, const void *data, size_t len, void *arg)
     return b->ok ? 0 : 1;
 }
 
-/* The INSERT of events.db's events after < position <= through. */
+/* The INSERT of events.db's events after < position <= through; the
+ * first one's hash into first (may be NULL). */
 static int
-replica_build_insert(replica_t *r, eventstore_t *es, int64_t after, int64_t through, int limit)
+replica_build_insert(replica_t *r, eventstore_t *es, int64_t after, int64_t through, int limit,
+                     uint8_t *first)
 {
     static const char head[] =
         "INSERT INTO events(position, stream, version, command_id, msg) VALUES";
-    build_ctx_t b = {r, 0, true};
+    build_ctx_t b = {r, 0, true, {0}};
     r->sql_len = 0;
     if (!sql_put(r, head, sizeof head - 1))
         return ERR_IO;
     int rc = eventstore_read_raw(es, after, through, limit, build_row, &b);
     if (rc == ERR_OK && !b.ok)
         rc = ERR_IO;
+    if (first)
+        memcpy(first, b.first, CHAIN_HASH_LEN);
     return rc != ERR_OK ? rc : b.rows;
 }
 
@@ -475,8 +491,8 @@ replica_push(replica_t *r, eventstore_t *es, int64_t after, int64_t through)
     if (through <= after)
         return REPLICA_COMMITTED;
     uint8_t first[CHAIN_HASH_LEN];
-    int rows = replica_build_insert(r, es, after, through, (int)(through - after));
-    if (rows < 0 || eventstore_read_raw(es, after, after + 1, 1, raw_hash, first) != ERR_OK) {
+    int rows = replica_build_insert(r, es, after, through, (int)(through - after), first);
+    if (rows <= 0) {
         snprintf(r->err, sizeof r->err, "reading the batch back from events.db");
         return REPLICA_NOT_COMMITTED;
     }
@@ -510,7 +526,7 @@ replica_seed(replica_t *r, eventstore_t *es, int64_t *seeded)
     LOG_I(NULL, "the replicated log is empty: writing events.db's %lld events into it",
           (long long)local);
     while (rc == ERR_OK && done < local) {
-        int rows = replica_build_insert(r, es, done, local, SEED_PAGE);
+        int rows = replica_build_insert(r, es, done, local, SEED_PAGE, NULL);
         if (rows <= 0)
             return rows < 0 ? rows : ERR_CORRUPT;
         if (replica_exec(r, r->sql, NULL, 0) != DQ_OK)
