@@ -25,6 +25,7 @@
 
 #include <dqlite.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ typedef struct {
     const char *dir;
     const char *join;
     int64_t latency_ms;
+    int64_t snapshot_threshold; /* 0: dqlite's (1024) */
+    int64_t snapshot_trailing;  /* 0: dqlite's (8192) */
     config_daemon_t daemon;
 } settings_t;
 
@@ -51,6 +54,10 @@ settings_read(settings_t *s, int argc, char **argv)
         CONFIG_STR_OPT("--dir", "INV_NODE_DIR", &s->dir, "data folder (Raft log, snapshots)"),
         CONFIG_STR_OPT("--join", "INV_NODE_JOIN", &s->join, "HOST:PORT,...: join as a voter"),
         CONFIG_INT_OPT("--latency-ms", "INV_NODE_LATENCY_MS", &s->latency_ms, "one-way latency ms"),
+        CONFIG_INT_OPT("--snapshot-threshold", "INV_NODE_SNAPSHOT_THRESHOLD",
+                       &s->snapshot_threshold, "Raft entries between snapshots"),
+        CONFIG_INT_OPT("--snapshot-trailing", "INV_NODE_SNAPSHOT_TRAILING", &s->snapshot_trailing,
+                       "Raft entries kept after a snapshot"),
     };
     int rc = config_load("store-node", "store-node", opts, sizeof opts / sizeof opts[0], argc, argv,
                          &s->daemon);
@@ -59,6 +66,17 @@ settings_read(settings_t *s, int argc, char **argv)
     if (s->id < 1 || s->latency_ms < 0 || s->latency_ms > 3600000) {
         fprintf(stderr, "bad setting: id %lld, latency-ms %lld\n", (long long)s->id,
                 (long long)s->latency_ms);
+        return -1;
+    }
+    if (s->snapshot_threshold < 0 || s->snapshot_threshold > UINT32_MAX ||
+        s->snapshot_trailing < 0 || s->snapshot_trailing > UINT32_MAX ||
+        (s->snapshot_trailing && s->snapshot_trailing < 4) ||
+        (!s->snapshot_threshold != !s->snapshot_trailing) ||
+        s->snapshot_trailing < s->snapshot_threshold) {
+        fprintf(stderr,
+                "bad setting: snapshot-threshold %lld, snapshot-trailing %lld (both or neither; "
+                "trailing >= 4 and >= threshold)\n",
+                (long long)s->snapshot_threshold, (long long)s->snapshot_trailing);
         return -1;
     }
     return 0;
@@ -160,6 +178,9 @@ main(int argc, char **argv)
         rc = dqlite_node_set_connect_func(node, tunnel_connect_func, tunnel);
     if (rc == 0 && cfg.latency_ms > 0)
         rc = dqlite_node_set_network_latency_ms(node, (unsigned)cfg.latency_ms);
+    if (rc == 0 && cfg.snapshot_trailing > 0)
+        rc = dqlite_node_set_snapshot_params(node, (unsigned)cfg.snapshot_threshold,
+                                             (unsigned)cfg.snapshot_trailing);
     if (rc == 0)
         rc = dqlite_node_start(node);
     if (rc != 0) {

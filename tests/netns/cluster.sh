@@ -70,7 +70,7 @@ cluster_store_up() { # I
   mkdir -p "$d"
   [ "$i" -gt 1 ] && [ ! -d "$d/node" ] && join=(--join "$(host_ip 1):9001")
   _cluster_run "$i" "node$i" store-node/store-node --id "$i" --address "$(host_ip "$i"):9001" \
-    --dir "$d/node" --latency-ms "$CLUSTER_LATENCY_MS" "${join[@]}"
+    --dir "$d/node" --latency-ms "$CLUSTER_LATENCY_MS" ${CLUSTER_NODE_FLAGS:-} "${join[@]}"
   sleep 0.5
   local common=(--db "$d/events.db" --store "$CLUSTER_STORE" --store-node "$(host_ip "$i"):9001")
   # shellcheck disable=SC2086 # CLUSTER_CMD_FLAGS: words
