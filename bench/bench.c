@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long an endpoint left for its silence is passed over (bench_next_ep). */
+#define SILENT_SKIP_US 5000000
+
 typedef struct {
     bool used;
     int64_t seq;         /* request number in the run */
@@ -64,11 +67,12 @@ typedef struct {
     bool stalled;          /* the load stopped: nothing answered for o->stall_ms */
     /* the command services (o->command_ep a list; one endpoint: a list of one) */
     eplist_t cmd_list;
-    int cmd_at;                     /* the list's endpoint in use, or the last one */
-    char cmd_ep[EPLIST_EP_MAX + 1]; /* in use: cmd_list's or a leader named outside it */
-    int64_t move_at_us;             /* an election: move to the next one then (0: none) */
-    int64_t last_ack_us;            /* the load's last final answer (or its start) */
-    int64_t moved_us;               /* the last move to another command endpoint (0: none) */
+    int cmd_at;                          /* the list's endpoint in use, or the last one */
+    char cmd_ep[EPLIST_EP_MAX + 1];      /* in use: cmd_list's or a leader named outside it */
+    int64_t move_at_us;                  /* an election: move to the next one then (0: none) */
+    int64_t last_ack_us;                 /* the load's last final answer (or its start) */
+    int64_t moved_us;                    /* the last move to another command endpoint (0: none) */
+    int64_t silent_until_us[EPLIST_MAX]; /* left for its silence: not chosen again before */
 } bench_t;
 
 /* ---- requests ------------------------------------------------------------ */
@@ -314,10 +318,20 @@ bench_move(bench_t *b, const char *ep)
     }
 }
 
-/* The next endpoint of the list after the one in use. */
+/* The next endpoint of the list after the one in use, passing over those
+ * left for their silence in the last SILENT_SKIP_US (a dead host's: an
+ * election is answered "no leader" by the living ones, and going round to
+ * the dead one again cost a whole failover_ms); the next one when every
+ * other one is skipped. */
 static const char *
 bench_next_ep(const bench_t *b)
 {
+    int64_t t = proc_mono_us();
+    for (int k = 1; k < b->cmd_list.n; k++) {
+        int i = (b->cmd_at + k) % b->cmd_list.n;
+        if (t >= b->silent_until_us[i])
+            return b->cmd_list.ep[i];
+    }
     return b->cmd_list.ep[(b->cmd_at + 1) % b->cmd_list.n];
 }
 
@@ -344,8 +358,11 @@ bench_failover_step(bench_t *b, int64_t t)
         bench_move(b, bench_next_ep(b));
     else if (b->cmd_list.n > 1 && b->o->failover_ms > 0 && inflight_total_of(b) > 0 &&
              t - (b->moved_us > b->last_reply_us ? b->moved_us : b->last_reply_us) >
-                 b->o->failover_ms * 1000)
+                 b->o->failover_ms * 1000) {
+        if (eplist_find(&b->cmd_list, b->cmd_ep) == b->cmd_at)
+            b->silent_until_us[b->cmd_at] = t + SILENT_SKIP_US;
         bench_move(b, bench_next_ep(b));
+    }
 }
 
 /* Reads ".seq.conn.slot" at the end of a command id.  0 or -1. */

@@ -847,9 +847,13 @@ svc_replica_tick(commandsvc_t *s)
         LOG_W(NULL, "standby: this host's store node no longer leads");
     }
     int64_t copied = 0;
-    if (role == REPLICA_STANDBY &&
-        replica_pull(s->opts.replica, s->es, REPLICA_PULL_MAX, &copied) == ERR_OK && copied > 0)
+    if (role != REPLICA_STANDBY)
+        return;
+    int rc = replica_pull(s->opts.replica, s->es, REPLICA_PULL_MAX, &copied);
+    if (rc == ERR_OK && copied > 0)
         eventstore_head(s->es, &s->through, NULL);
+    if (rc == ERR_IO)
+        s->replica_tick_ms = now; /* the leader went silent: ask this host's node again now */
 }
 
 int

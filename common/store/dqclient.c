@@ -414,8 +414,16 @@ open_db(dqclient_t *c)
 int
 dqclient_connect(dqclient_t *c, int wait_ms)
 {
+    return dqclient_connect_hint(c, NULL, wait_ms);
+}
+
+int
+dqclient_connect_hint(dqclient_t *c, const char *hint, int wait_ms)
+{
     int64_t until = now_ms() + wait_ms;
     do {
+        if (hint && hint[0] && try_seed(c, hint) == DQ_OK)
+            return c->dbname[0] ? open_db(c) : DQ_OK;
         for (size_t i = 0; i < c->nseeds; i++)
             if (try_seed(c, c->seeds[i]) == DQ_OK)
                 return c->dbname[0] ? open_db(c) : DQ_OK;
@@ -592,6 +600,15 @@ dqclient_join(dqclient_t *c, uint64_t id, const char *address)
 {
     int rc = dqclient_add(c, id, address);
     return rc == DQ_OK ? dqclient_assign(c, id, DQ_VOTER) : rc;
+}
+
+int
+dqclient_connect_node(dqclient_t *c, const char *address)
+{
+    int rc = connect_node(c, address);
+    if (rc != DQ_OK)
+        disconnect(c);
+    return rc;
 }
 
 int

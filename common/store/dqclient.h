@@ -67,6 +67,12 @@ void dqclient_destroy(dqclient_t **c);
  * the seeds over and over for up to wait_ms.  DQ_OK, DQ_ENOLEADER, or the
  * error of the reopening. */
 int dqclient_connect(dqclient_t *c, int wait_ms);
+/* dqclient_connect, asking hint first (a node believed to lead; NULL or
+ * "": none): a seed that went silent then costs nothing. */
+int dqclient_connect_hint(dqclient_t *c, const char *hint, int wait_ms);
+/* Connects to the node at address itself, whether it leads or not (for
+ * dqclient_ask_leader: what that node knows); DQ_OK or the error. */
+int dqclient_connect_node(dqclient_t *c, const char *address);
 
 /* The leader's address after dqclient_connect ("" before); never NULL. */
 const char *dqclient_leader(const dqclient_t *c);

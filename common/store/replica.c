@@ -18,6 +18,15 @@
 /* The deadline of each request while asking who leads: a node that went
  * silent (a partition sends no reset) costs this, not the write deadline. */
 #define REFRESH_TIMEOUT_MS 300
+/* The deadline of each request of a pull: a leader that went silent (a
+ * partition, before this host's node notices) holds a standby this long
+ * at most, so that it is not still waiting on the old leader when its own
+ * node is elected.  A page is ~500 KB: tens of ms on a busy cluster. */
+#define PULL_TIMEOUT_MS 150
+/* A leader that did not answer is not dialled again for this long, unless
+ * this host's node names another: a dead leader's dial costs a deadline
+ * each time, and the election that replaces it is what to wait for. */
+#define SILENT_BACKOFF_MS 1000
 /* The deadline of a write or a read of the log: a commit waits for a
  * quorum, which a node still catching up after a restart can hold back for
  * seconds; a push timed out is looked up, and the service goes standby. */
@@ -31,15 +40,18 @@ static const char schema_sql[] =
     " endpoint TEXT NOT NULL, PRIMARY KEY(node, kind))";
 
 struct replica {
-    dqclient_t *dq;
-    tunnel_t *tunnel; /* to the nodes with CURVE on, or NULL (plain TCP) */
-    bool connected;   /* schema made, endpoint registered on this connection */
-    bool db_named;    /* the database was opened once: dqclient_connect reopens it */
+    dqclient_t *dq;    /* to the leader */
+    dqclient_t *local; /* to this host's node: who leads, as it knows */
+    tunnel_t *tunnel;  /* to the nodes with CURVE on, or NULL (plain TCP) */
+    bool connected;    /* schema made, endpoint registered on this connection */
+    bool db_named;     /* the database was opened once: dqclient_connect reopens it */
     char node[64];
     char kind[16];
     char endpoint[REPLICA_ENDPOINT_MAX];
     char leader[DQCLIENT_ADDR_MAX];             /* the node that leads, "" none */
     char leader_endpoint[REPLICA_ENDPOINT_MAX]; /* its daemon of our kind */
+    char silent[DQCLIENT_ADDR_MAX];             /* a leader that did not answer, "" none */
+    int64_t silent_until;                       /* monotonic ms: not dialled before */
     replica_role_t role;
     char err[300];
     int timeout_ms; /* of the other requests */
@@ -64,11 +76,15 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
         return NULL;
     }
     replica_t *r = calloc(1, sizeof *r);
-    if (r)
+    if (r) {
         r->dq = dqclient_new(spec.seedv, spec.nseeds,
                              o->timeout_ms > 0 ? o->timeout_ms : REPLICA_TIMEOUT_MS);
-    if (!r || !r->dq) {
+        r->local = dqclient_new(&o->node, 1, REFRESH_TIMEOUT_MS);
+    }
+    if (!r || !r->dq || !r->local) {
         snprintf(why, why_cap, "out of memory");
+        if (r)
+            dqclient_destroy(&r->dq);
         free(r);
         return NULL;
     }
@@ -80,6 +96,8 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     codec_writer_init(&r->w);
     if (o->zctx && dqclient_secure(r->dq, o->zctx, NULL, &r->tunnel, why, why_cap) != 0)
         replica_destroy(&r);
+    else if (r->tunnel)
+        dqclient_set_dialer(r->local, tunnel_connect_func, r->tunnel);
     return r;
 }
 
@@ -90,6 +108,7 @@ replica_destroy(replica_t **rp)
         return;
     replica_t *r = *rp;
     dqclient_destroy(&r->dq);
+    dqclient_destroy(&r->local);
     tunnel_destroy(&r->tunnel);
     codec_writer_fini(&r->w);
     free(r->sql);
@@ -123,6 +142,30 @@ replica_fail(replica_t *r, const char *what)
     snprintf(r->err, sizeof r->err, "%s: %s", what, dqclient_errmsg(r->dq));
     r->connected = false;
     return -1;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Another host's node that leads, or did, did not answer. */
+static void
+replica_silent(replica_t *r, const char *leader)
+{
+    if (!leader[0] || strcmp(leader, r->node) == 0)
+        return;
+    strcopy(r->silent, sizeof r->silent, leader);
+    r->silent_until = mono_ms() + SILENT_BACKOFF_MS;
+}
+
+static bool
+replica_may_dial(const replica_t *r, const char *leader)
+{
+    return !leader[0] || strcmp(leader, r->silent) != 0 || mono_ms() >= r->silent_until;
 }
 
 /* ---- who leads ---- */
@@ -171,12 +214,14 @@ replica_exec(replica_t *r, const char *sql, const dqvalue_t *params, size_t n)
  * the statement with SQLITE_IOERR_SHORT_READ, and corrupted an index once
  * here: docs/decisions.md, item 60); the schema; our endpoint. */
 static int
-replica_connect(replica_t *r)
+replica_connect(replica_t *r, const char *hint)
 {
     /* dqclient_connect opens the database again once it was opened */
-    if (dqclient_connect(r->dq, 0) != DQ_OK ||
-        (!r->db_named && dqclient_open(r->dq, DBNAME) != DQ_OK))
+    if (dqclient_connect_hint(r->dq, hint, 0) != DQ_OK ||
+        (!r->db_named && dqclient_open(r->dq, DBNAME) != DQ_OK)) {
+        replica_silent(r, hint ? hint : "");
         return replica_fail(r, "connecting to the store cluster");
+    }
     r->db_named = true;
     dqvalue_t p[3] = {dq_text(r->node), dq_text(r->kind), dq_text(r->endpoint)};
     if (replica_exec(r, "PRAGMA cache_spill = OFF", NULL, 0) != DQ_OK ||
@@ -189,17 +234,37 @@ replica_connect(replica_t *r)
     return replica_read_leader_endpoint(r);
 }
 
+/* Who leads as this host's node knows it: the node takes part in every
+ * election, so it knows a new leader first, and it does not go silent when
+ * a partition cuts the leader off.  DQ_OK with leader ("" while an
+ * election is under way), or the error when the node does not answer. */
+static int
+replica_ask_local(replica_t *r, char *leader, size_t cap)
+{
+    if (dqclient_ask_leader(r->local, leader, cap) == DQ_OK)
+        return DQ_OK;
+    int rc = dqclient_connect_node(r->local, r->node);
+    return rc == DQ_OK ? dqclient_ask_leader(r->local, leader, cap) : rc;
+}
+
 replica_role_t
 replica_refresh(replica_t *r)
 {
     char now[DQCLIENT_ADDR_MAX] = "";
+    bool local = replica_ask_local(r, now, sizeof now) == DQ_OK;
     dqclient_set_timeout(r->dq, REFRESH_TIMEOUT_MS);
-    if (r->connected && dqclient_ask_leader(r->dq, now, sizeof now) != DQ_OK)
+    if (!local && r->connected && dqclient_ask_leader(r->dq, now, sizeof now) != DQ_OK) {
+        replica_silent(r, r->leader);
         replica_fail(r, "asking who leads");
+    }
     if (r->connected && strcmp(now, r->leader) != 0)
         r->connected = false; /* leadership moved: connect to the new leader */
-    if (!r->connected)
-        replica_connect(r);
+    if (local && !now[0])
+        snprintf(r->err, sizeof r->err, "this host's node knows no leader: an election");
+    else if (!r->connected && !replica_may_dial(r, now))
+        snprintf(r->err, sizeof r->err, "the leader %s did not answer", now);
+    else if (!r->connected)
+        replica_connect(r, now);
     else if (!r->leader_endpoint[0])
         replica_read_leader_endpoint(r); /* it had not registered yet */
     replica_role_t role = !r->connected                     ? REPLICA_DOWN
@@ -342,12 +407,11 @@ replica_check_prefix(replica_t *r, eventstore_t *es, int64_t local)
     return ERR_OK;
 }
 
-int
-replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
+static int
+replica_pull_pages(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
 {
-    *copied = 0;
     int64_t local;
-    if (!r->connected && replica_connect(r) != 0)
+    if (!r->connected && replica_connect(r, NULL) != 0)
         return ERR_IO;
     int rc = eventstore_head(es, &local, NULL);
     if (rc == ERR_OK)
@@ -379,6 +443,18 @@ replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
         if (x.copied == 0)
             break;
     }
+    return rc;
+}
+
+int
+replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
+{
+    *copied = 0;
+    dqclient_set_timeout(r->dq, r->timeout_ms < PULL_TIMEOUT_MS ? r->timeout_ms : PULL_TIMEOUT_MS);
+    int rc = replica_pull_pages(r, es, limit, copied);
+    if (rc == ERR_IO)
+        replica_silent(r, r->leader);
+    dqclient_set_timeout(r->dq, r->timeout_ms);
     return rc;
 }
 
@@ -516,7 +592,7 @@ replica_seed(replica_t *r, eventstore_t *es, int64_t *seeded)
 {
     int64_t head, local, done = 0;
     *seeded = 0;
-    if (!r->connected && replica_connect(r) != 0)
+    if (!r->connected && replica_connect(r, NULL) != 0)
         return ERR_IO;
     if (replica_log_head(r, &head) != 0)
         return ERR_IO;

@@ -13,7 +13,8 @@
 #   CLUSTER_CMD_FLAGS   more flags for each command-service
 # Functions: cluster_start, cluster_store_up I, cluster_subscribers_up,
 # cluster_active (the host whose command-service is active, or 0),
-# cluster_wait_active [SECONDS], cluster_kill I (kill -9 of host I's node,
+# cluster_wait_active [SECONDS], cluster_active_ms I T0 (when host I's
+# command-service went active after T0, from its log), cluster_kill I (kill -9 of host I's node,
 # command-service and relay), cluster_stop (SIGTERM, exit codes checked by
 # the caller through CLUSTER_PID).
 # shellcheck shell=bash
@@ -96,24 +97,34 @@ cluster_subscribers_up() {
 # The store host whose command-service says it is active (0: none), asked
 # from the subscribers' host.
 cluster_active() {
-  local i
-  for ((i = 1; i <= CLUSTER_STORES; i++)); do
-    if host_exec "$CLUSTER_SUB_HOST" "$CLUSTER_BUILD/tools/invctl" --timeout-ms 500 --json \
+  local i out
+  # every host asked at once: a dead one costs its timeout once, not before each other
+  out="$(for ((i = 1; i <= CLUSTER_STORES; i++)); do
+    { host_exec "$CLUSTER_SUB_HOST" "$CLUSTER_BUILD/tools/invctl" --timeout-ms 500 --json \
       --command-ep "$(_cluster_ep "$i" 5550)" status --daemon command 2>/dev/null |
-      grep -q '"role":"active"'; then
-      echo "$i"
-      return 0
-    fi
-  done
-  echo 0
+      grep -q '"role":"active"' && echo "$i"; } &
+  done; wait)"
+  out="$(echo "$out" | sort -n | head -1)"
+  echo "${out:-0}"
+}
+
+# ms from T0 (date +%s%N) until host I's command-service logged that it
+# went active, read from its log (a poll adds its own delay); -1 if it did not.
+cluster_active_ms() { # I T0
+  local line t
+  while read -r line; do
+    t="$(date -d "${line%% *}" +%s%N 2>/dev/null)" || continue
+    [ "$t" -ge "$2" ] && { echo $(((t - $2) / 1000000)); return 0; }
+  done < <(grep "this host's node leads: active" "$CLUSTER_DIR/command$1.log")
+  echo -1
 }
 
 cluster_wait_active() { # [seconds]: the active host, or 0 after the wait
   local k a
-  for ((k = 0; k < ${1:-30} * 5; k++)); do
+  for ((k = 0; k < ${1:-30} * 10; k++)); do
     a="$(cluster_active)"
     [ "$a" != 0 ] && { echo "$a"; return 0; }
-    sleep 0.2
+    sleep 0.1
   done
   echo 0
 }

@@ -85,7 +85,7 @@ t=$(date +%s%N)
 cluster_kill "$a"
 echo "kill -9 of host $a's store node, command-service and relay at $(since_ms) ms"
 b="$(cluster_wait_active 20)"
-echo "host $b active $((($(date +%s%N) - t) / 1000000)) ms after the kill"
+echo "host $b active $(cluster_active_ms "$b" "$t") ms after the kill (its log; $((($(date +%s%N) - t) / 1000000)) ms polled)"
 check "after the active host's death another is active" bash -c "[ $b != 0 ] && [ $b != $a ]"
 sleep 3
 cluster_store_up "$a"
@@ -114,7 +114,7 @@ for ((k = 0; k < 100; k++)); do
   [ "$n" != 0 ] && [ "$n" != "$p" ] && break
   sleep 0.1
 done
-echo "host $n active $((($(date +%s%N) - t) / 1000000)) ms after the partition"
+echo "host $n active $(cluster_active_ms "$n" "$t") ms after the partition (its log; $((($(date +%s%N) - t) / 1000000)) ms polled)"
 sleep 4
 check "behind a partition of the active host, another is active" bash -c "[ $n != 0 ] && [ $n != $p ]"
 host_heal "$p"
