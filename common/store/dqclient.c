@@ -444,6 +444,27 @@ dqclient_ask_leader(dqclient_t *c, char *leader, size_t cap)
     return rc;
 }
 
+int
+dqclient_connect_node(dqclient_t *c, const char *address)
+{
+    int rc = connect_node(c, address);
+    if (rc != DQ_OK)
+        disconnect(c);
+    return rc;
+}
+
+/* dqclient_ask_leader of a node this client connects to for the question
+ * alone. */
+int
+dqclient_probe(dqclient_t *c, const char *address, char *leader, size_t cap)
+{
+    int rc = dqclient_connect_node(c, address);
+    if (rc == DQ_OK)
+        rc = dqclient_ask_leader(c, leader, cap);
+    disconnect(c);
+    return rc;
+}
+
 /* ---- SQL ---- */
 
 int
@@ -600,23 +621,4 @@ dqclient_join(dqclient_t *c, uint64_t id, const char *address)
 {
     int rc = dqclient_add(c, id, address);
     return rc == DQ_OK ? dqclient_assign(c, id, DQ_VOTER) : rc;
-}
-
-int
-dqclient_connect_node(dqclient_t *c, const char *address)
-{
-    int rc = connect_node(c, address);
-    if (rc != DQ_OK)
-        disconnect(c);
-    return rc;
-}
-
-int
-dqclient_probe(dqclient_t *c, const char *address, char *leader, size_t cap)
-{
-    int rc = connect_node(c, address);
-    if (rc == DQ_OK)
-        rc = ask_leader(c, leader, cap);
-    disconnect(c);
-    return rc;
 }

@@ -86,16 +86,20 @@ add_test(NAME test_pyzmq_client
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_pyzmq_client.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(test_pyzmq_client PROPERTIES TIMEOUT 120 LABELS integration)
 
+# Three real store-node processes for the tests of the dqlite client
+# (integration/storenodes.h).
+add_library(invstorenodes STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/storenodes.c)
+target_link_libraries(invstorenodes PUBLIC invcommon PkgConfig::CRITERION)
+target_compile_definitions(invstorenodes PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
+add_dependencies(invstorenodes store-node)
 # Three real dqlite nodes (store-node) and the store's dqlite client (issue 26).
 inv_integration_test(test_dqlite ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dqlite.c)
 target_include_directories(test_dqlite PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
-target_compile_definitions(test_dqlite PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
-add_dependencies(test_dqlite store-node)
+target_link_libraries(test_dqlite PRIVATE invstorenodes)
 # The same nodes secure: dqlite's traffic through the CURVE tunnel (tunnel.h).
 inv_integration_test(test_dqlite_secure ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dqlite_secure.c)
 target_include_directories(test_dqlite_secure PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
-target_compile_definitions(test_dqlite_secure PRIVATE "INV_BIN_STORE_NODE=\"$<TARGET_FILE:store-node>\"")
-add_dependencies(test_dqlite_secure store-node)
+target_link_libraries(test_dqlite_secure PRIVATE invstorenodes)
 # invctl store (membership of the dqlite cluster) on three real store-nodes.
 add_test(NAME test_store_cluster
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/deploy/test_store_cluster.sh ${CMAKE_BINARY_DIR})

@@ -7,59 +7,29 @@
  * (test_dqlite_secure runs them through the CURVE tunnel). */
 #include "dqclient.h"
 #include "scratch.h"
+#include "storenodes.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-
-#define NODES 3
 
 static char dir[256];
-static pid_t pids[NODES];
-static char addrs[NODES][32];
-
-static void
-start_node(int i)
-{
-    char id[16], sub[sizeof dir + 32];
-    snprintf(id, sizeof id, "%d", i + 1);
-    snprintf(sub, sizeof sub, "%s/node%d", dir, i + 1);
-    pid_t p = fork();
-    cr_assert_neq(p, -1);
-    if (p == 0) {
-        /* --id last: someone's clean-up on this shared host runs `pkill -f
-         * "store-node --id"` */
-        execl(INV_BIN_STORE_NODE, "store-node", "--address", addrs[i], "--dir", sub, "--log-level",
-              "warn", "--insecure", "--id", id, (char *)NULL);
-        _exit(127);
-    }
-    pids[i] = p;
-}
+static storenodes_t nodes;
 
 static void
 setup(void)
 {
+    static const char *const flags[] = {"--log-level", "warn", "--insecure", NULL};
     scratch_make(dir, sizeof dir, "dqlite");
-    int base = 21000 + (int)(getpid() % 4000) * 3;
-    for (int i = 0; i < NODES; i++) {
-        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", base + i);
-        start_node(i);
-    }
+    storenodes_init(&nodes, dir, flags, false);
 }
 
 static void
 teardown(void)
 {
-    for (int i = 0; i < NODES; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGTERM);
-            waitpid(pids[i], NULL, 0);
-            pids[i] = 0;
-        }
+    storenodes_fini(&nodes);
     scratch_remove(dir);
 }
 
@@ -92,16 +62,6 @@ read_all(dqclient_t *c)
     cr_assert_eq(t.bad, 0);
     cr_assert_gt(dqclient_pages(c), 1, "the rows came in one page");
     return t;
-}
-
-static dqclient_t *
-client(void)
-{
-    const char *seeds[NODES] = {addrs[0], addrs[1], addrs[2]};
-    dqclient_t *c = dqclient_new(seeds, NODES, 5000);
-    cr_assert_not_null(c);
-    cr_assert_eq(dqclient_connect(c, 15000), DQ_OK, "connect: %s", dqclient_errmsg(c));
-    return c;
 }
 
 /* 200 rows one by one through a prepared statement, then 3000 in one
@@ -142,29 +102,20 @@ write_rows(dqclient_t *c)
 static void
 check_voters(dqclient_t *c)
 {
-    dqnode_t nodes[8];
+    dqnode_t members[8];
     size_t n;
-    cr_assert_eq(dqclient_cluster(c, nodes, 8, &n), DQ_OK, "%s", dqclient_errmsg(c));
-    cr_assert_eq(n, NODES);
+    cr_assert_eq(dqclient_cluster(c, members, 8, &n), DQ_OK, "%s", dqclient_errmsg(c));
+    cr_assert_eq(n, STORENODES_N);
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(nodes[i].role, DQ_VOTER, "node %llu", (unsigned long long)nodes[i].id);
-}
-
-static int
-node_of(const char *address)
-{
-    for (int i = 0; i < NODES; i++)
-        if (strcmp(addrs[i], address) == 0)
-            return i;
-    return -1;
+        cr_assert_eq(members[i].role, DQ_VOTER, "node %llu", (unsigned long long)members[i].id);
 }
 
 Test(dqlite, three_voters_rows_and_failover)
 {
-    dqclient_t *c = client();
-    cr_assert_str_eq(dqclient_leader(c), addrs[0]);
-    for (int i = 1; i < NODES; i++)
-        cr_assert_eq(dqclient_join(c, (uint64_t)i + 1, addrs[i]), DQ_OK, "join %d: %s", i + 1,
+    dqclient_t *c = storenodes_client(&nodes, NULL, NULL);
+    cr_assert_str_eq(dqclient_leader(c), nodes.addrs[0]);
+    for (int i = 1; i < STORENODES_N; i++)
+        cr_assert_eq(dqclient_join(c, (uint64_t)i + 1, nodes.addrs[i]), DQ_OK, "join %d: %s", i + 1,
                      dqclient_errmsg(c));
     check_voters(c);
     cr_assert_eq(dqclient_open(c, "inv"), DQ_OK, "open: %s", dqclient_errmsg(c));
@@ -186,11 +137,9 @@ Test(dqlite, three_voters_rows_and_failover)
                  DQ_EFAILURE);
     cr_assert(strstr(dqclient_errmsg(c), "no such table"), "%s", dqclient_errmsg(c));
 
-    int old = node_of(dqclient_leader(c));
+    int old = storenodes_index(&nodes, dqclient_leader(c));
     cr_assert_geq(old, 0);
-    kill(pids[old], SIGKILL);
-    waitpid(pids[old], NULL, 0);
-    pids[old] = 0;
+    storenodes_stop(&nodes, old, SIGKILL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = dqclient_connect(c, 30000);
@@ -198,7 +147,7 @@ Test(dqlite, three_voters_rows_and_failover)
     cr_assert_eq(rc, DQ_OK, "reconnect: %s", dqclient_errmsg(c));
     cr_log_info("failover: new leader %s after %.0f ms", dqclient_leader(c),
                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-    cr_assert_neq(node_of(dqclient_leader(c)), old);
+    cr_assert_neq(storenodes_index(&nodes, dqclient_leader(c)), old);
     t = read_all(c);
     cr_assert_eq(t.rows, acked);
     cr_assert_eq(t.sum, acked * (acked + 1) / 2);

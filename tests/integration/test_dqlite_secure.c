@@ -13,74 +13,31 @@
 #include "keyring.h"
 #include "scratch.h"
 #include "security.h"
+#include "storenodes.h"
 #include "tunnel.h"
 
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define NODES 3
-
 static char dir[256], keys[300];
-static pid_t pids[NODES];
-static char addrs[NODES][32];
+static storenodes_t nodes;
 static void *zctx;
 static tunnel_t *tunnel;
 
 static void
-start_node(int i)
-{
-    char id[16], sub[sizeof dir + 32], log[sizeof dir + 32];
-    snprintf(id, sizeof id, "%d", i + 1);
-    snprintf(sub, sizeof sub, "%s/node%d", dir, i + 1);
-    snprintf(log, sizeof log, "%s/node%d.log", dir, i + 1);
-    pid_t p = fork();
-    cr_assert_neq(p, -1);
-    if (p == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0)
-            dup2(fd, 2);
-        /* --id last: someone's clean-up on this shared host runs `pkill -f
-         * "store-node --id"` */
-        execl(INV_BIN_STORE_NODE, "store-node", "--address", addrs[i], "--dir", sub, "--keys", keys,
-              "--id", id, (char *)NULL);
-        _exit(127);
-    }
-    pids[i] = p;
-}
-
-/* A port the kernel says is free now (other test runs share the host). */
-static int
-free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void
 setup(void)
 {
+    static const char *const flags[] = {"--keys", keys, NULL};
     char why[256];
     scratch_make(dir, sizeof dir, "dqsecure");
     snprintf(keys, sizeof keys, "%s/keys", dir);
     cr_assert_geq(keyring_init(keys, why, sizeof why), 0, "%s", why);
-    for (int i = 0; i < NODES; i++) {
-        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", free_port());
-        start_node(i);
-    }
+    storenodes_init(&nodes, dir, flags, true);
     char key[400], pub[400], z85[KEY_Z85_LEN + 1];
     snprintf(key, sizeof key, "%s/operator.key", keys);
     snprintf(pub, sizeof pub, "%s/store.pub", keys);
@@ -92,20 +49,9 @@ setup(void)
 }
 
 static void
-stop_node(int i, int sig)
-{
-    if (pids[i] > 0) {
-        kill(pids[i], sig);
-        waitpid(pids[i], NULL, 0);
-        pids[i] = 0;
-    }
-}
-
-static void
 teardown(void)
 {
-    for (int i = 0; i < NODES; i++)
-        stop_node(i, SIGTERM);
+    storenodes_fini(&nodes);
     tunnel_destroy(&tunnel);
     zmq_ctx_term(zctx);
     security_stop();
@@ -130,11 +76,7 @@ client_of(const char *const *seeds, size_t n, int wait_ms, int *rc)
 static dqclient_t *
 client(void)
 {
-    const char *seeds[NODES] = {addrs[0], addrs[1], addrs[2]};
-    int rc;
-    dqclient_t *c = client_of(seeds, NODES, 15000, &rc);
-    cr_assert_eq(rc, DQ_OK, "connect: %s", dqclient_errmsg(c));
-    return c;
+    return storenodes_client(&nodes, tunnel_connect_func, tunnel);
 }
 
 static void
@@ -154,15 +96,6 @@ sum_ids(dqclient_t *c)
     return sum;
 }
 
-static int
-node_of(const char *address)
-{
-    for (int i = 0; i < NODES; i++)
-        if (strcmp(addrs[i], address) == 0)
-            return i;
-    return -1;
-}
-
 static double
 ms_since(const struct timespec *t0)
 {
@@ -174,9 +107,9 @@ ms_since(const struct timespec *t0)
 Test(dqlite_secure, join_replicate_failover_and_rejoin)
 {
     dqclient_t *c = client();
-    cr_assert_str_eq(dqclient_leader(c), addrs[0]);
-    for (int i = 1; i < NODES; i++)
-        cr_assert_eq(dqclient_join(c, (uint64_t)i + 1, addrs[i]), DQ_OK, "join %d: %s", i + 1,
+    cr_assert_str_eq(dqclient_leader(c), nodes.addrs[0]);
+    for (int i = 1; i < STORENODES_N; i++)
+        cr_assert_eq(dqclient_join(c, (uint64_t)i + 1, nodes.addrs[i]), DQ_OK, "join %d: %s", i + 1,
                      dqclient_errmsg(c));
     cr_assert_eq(dqclient_open(c, "inv"), DQ_OK, "open: %s", dqclient_errmsg(c));
     cr_assert_eq(dqclient_exec(c, "CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)", NULL, 0,
@@ -196,14 +129,14 @@ Test(dqlite_secure, join_replicate_failover_and_rejoin)
     cr_assert_eq(changes, 19900);
     const int64_t want = 20000LL * 20001 / 2;
     cr_assert_eq(sum_ids(c), want);
-    dqnode_t nodes[8];
+    dqnode_t members[8];
     size_t n;
-    cr_assert_eq(dqclient_cluster(c, nodes, 8, &n), DQ_OK, "%s", dqclient_errmsg(c));
-    cr_assert_eq(n, NODES);
+    cr_assert_eq(dqclient_cluster(c, members, 8, &n), DQ_OK, "%s", dqclient_errmsg(c));
+    cr_assert_eq(n, STORENODES_N);
 
-    int old = node_of(dqclient_leader(c));
+    int old = storenodes_index(&nodes, dqclient_leader(c));
     cr_assert_geq(old, 0);
-    stop_node(old, SIGKILL);
+    storenodes_stop(&nodes, old, SIGKILL);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = dqclient_connect(c, 30000);
@@ -212,11 +145,11 @@ Test(dqlite_secure, join_replicate_failover_and_rejoin)
                  DQ_OK, "%s", dqclient_errmsg(c));
     cr_log_info("failover through the tunnel: new leader %s took a write after %.0f ms",
                 dqclient_leader(c), ms_since(&t0));
-    cr_assert_neq(node_of(dqclient_leader(c)), old);
+    cr_assert_neq(storenodes_index(&nodes, dqclient_leader(c)), old);
     cr_assert_eq(sum_ids(c), want + 20001);
 
     /* the killed node comes back, catches up, and can lead */
-    start_node(old);
+    storenodes_start(&nodes, old);
     int moved = DQ_EFAILURE;
     for (int tries = 0; tries < 100 && moved != DQ_OK; tries++) {
         if (dqclient_connect(c, 5000) == DQ_OK)
@@ -226,23 +159,9 @@ Test(dqlite_secure, join_replicate_failover_and_rejoin)
     }
     cr_assert_eq(moved, DQ_OK, "transfer: %s", dqclient_errmsg(c));
     cr_assert_eq(dqclient_connect(c, 15000), DQ_OK, "%s", dqclient_errmsg(c));
-    cr_assert_str_eq(dqclient_leader(c), addrs[old]);
+    cr_assert_str_eq(dqclient_leader(c), nodes.addrs[old]);
     cr_assert_eq(sum_ids(c), want + 20001);
     dqclient_destroy(&c);
-}
-
-/* Whether the node's log holds s. */
-static bool
-log_has(int i, const char *s)
-{
-    char path[sizeof dir + 32], buf[65536];
-    snprintf(path, sizeof path, "%s/node%d.log", dir, i + 1);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, s) != NULL;
 }
 
 Test(dqlite_secure, a_key_not_on_the_allow_list_is_refused)
@@ -256,18 +175,18 @@ Test(dqlite_secure, a_key_not_on_the_allow_list_is_refused)
     int fd = -1;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    cr_assert_eq(tunnel_dial(tunnel, addrs[0], &fd), -1);
+    cr_assert_eq(tunnel_dial(tunnel, nodes.addrs[0], &fd), -1);
     cr_assert_eq(errno, ECONNREFUSED, "%s", strerror(errno));
     cr_assert_lt(ms_since(&t0), TUNNEL_DIAL_MS, "the refusal waited for the deadline");
-    const char *seeds[] = {addrs[0]};
+    const char *seeds[] = {nodes.addrs[0]};
     int rc;
     dqclient_t *c = client_of(seeds, 1, 500, &rc);
     cr_assert_eq(rc, DQ_ENOLEADER);
     dqclient_destroy(&c);
     bool logged = false;
     for (int i = 0; i < 50 && !logged; i++) {
-        logged =
-            log_has(0, "refused a connection to tcp://") && log_has(0, "key not on the allow-list");
+        logged = storenodes_log_has(&nodes, 0, "refused a connection to tcp://") &&
+                 storenodes_log_has(&nodes, 0, "key not on the allow-list");
         if (!logged)
             nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
     }
@@ -300,7 +219,7 @@ allow_edit(const char *line)
         fprintf(f, "%s\n", line);
         fclose(f);
     }
-    kill(pids[0], SIGHUP);
+    kill(nodes.pids[0], SIGHUP);
     nanosleep(&(struct timespec){.tv_nsec = 600 * 1000000L}, NULL); /* the ZAP thread's tick */
 }
 
@@ -316,7 +235,7 @@ Test(dqlite_secure, a_key_removed_from_the_list_loses_its_open_stream)
     dqclient_destroy(&ready);
     allow_edit(line);
     security_use_key(&temp);
-    const char *seeds[] = {addrs[0]};
+    const char *seeds[] = {nodes.addrs[0]};
     int rc;
     dqclient_t *c = client_of(seeds, 1, 15000, &rc);
     cr_assert_eq(rc, DQ_OK, "%s", dqclient_errmsg(c));
@@ -329,7 +248,7 @@ Test(dqlite_secure, a_key_removed_from_the_list_loses_its_open_stream)
         nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
     }
     cr_assert_eq(rc, DQ_EIO, "the removed key's stream stayed open: %s", dqclient_errmsg(c));
-    cr_assert(log_has(0, "its key is no longer allowed"));
+    cr_assert(storenodes_log_has(&nodes, 0, "its key is no longer allowed"));
     cr_assert_neq(dqclient_connect(c, 300), DQ_OK, "the removed key got in again");
     dqclient_destroy(&c);
     security_use_key(&operator);
@@ -340,7 +259,7 @@ static void *
 hostile(void)
 {
     char ep[64];
-    snprintf(ep, sizeof ep, "tcp://%s", addrs[0]);
+    snprintf(ep, sizeof ep, "tcp://%s", nodes.addrs[0]);
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     char z85[KEY_Z85_LEN + 1], pub[400], why[256];
     snprintf(pub, sizeof pub, "%s/store.pub", keys);
@@ -431,5 +350,6 @@ Test(dqlite_secure, garbage_frames_close_their_stream_and_the_node_serves_on)
                  dqclient_errmsg(c2));
     dqclient_destroy(&c2);
     dqclient_destroy(&c);
-    cr_assert(log_has(0, "a stream closed"), "the node did not log the bad frames");
+    cr_assert(storenodes_log_has(&nodes, 0, "a stream closed"),
+              "the node did not log the bad frames");
 }

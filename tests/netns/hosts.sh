@@ -48,6 +48,15 @@
 #   host_cut I J            nothing passes between hosts I and J alone (a
 #                           partial partition); host_mend I J undoes it
 #   host_reachable I J      one ping from host I to host J answered in 1 s
+#   host_equals_fresh I DIR NAME BIN LIVE_DB [ARGS...]
+#                           a differential test of a subscriber daemon: BIN
+#                           (its path under $BUILD_DIR) builds a fresh model
+#                           from the log in host I (--mode once from
+#                           $INV_EVENTS_EP and $INV_CATCHUP_EP, with ARGS)
+#                           in DIR/fresh-NAME.db; true when its --mode dump
+#                           is not empty and equals LIVE_DB's.  The files
+#                           (DIR/fresh-NAME.log, NAME.live, NAME.fresh) stay
+#                           in DIR; a failed build prints its log's tail.
 #
 # Settings (environment): HOSTS_SUBNET (10.213.0: the first three bytes of
 # the /24), NETDELAY (the netdelay binary; default
@@ -314,4 +323,17 @@ host_mend() { # I J
   _hosts_check "$i" && _hosts_check "$j" || return 1
   _hosts_rules_del "$i" "inv-cut-h$i-h$j"; _hosts_rules_del "$j" "inv-cut-h$i-h$j"
   _hosts_rules_del "$i" "inv-cut-h$j-h$i"; _hosts_rules_del "$j" "inv-cut-h$j-h$i"
+}
+
+host_equals_fresh() { # I DIR NAME BIN LIVE_DB ARGS...
+  local i=$1 dir=$2 d=$3 bin=$4 live=$5
+  shift 5
+  host_exec "$i" "$BUILD_DIR/$bin" --db "$dir/fresh-$d.db" --events "$INV_EVENTS_EP" \
+    --catchup "$INV_CATCHUP_EP" --mode once "$@" >"$dir/fresh-$d.log" 2>&1 || {
+    tail -5 "$dir/fresh-$d.log"
+    return 1
+  }
+  "$BUILD_DIR/$bin" --db "$live" --mode dump >"$dir/$d.live" &&
+    "$BUILD_DIR/$bin" --db "$dir/fresh-$d.db" --mode dump >"$dir/$d.fresh" &&
+    [ -s "$dir/$d.live" ] && cmp "$dir/$d.live" "$dir/$d.fresh"
 }

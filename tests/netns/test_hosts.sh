@@ -288,23 +288,11 @@ check "query-service answers a query from host 4" bash -c \
   "ip netns exec $(host_ns 4) '$INVCTL' product nsh-p0 | grep -q nsh-p0"
 
 # The live model equals a fresh build from the log, read over the network.
-equals_fresh() { # host daemon binary live-db args...
-  local i=$1 d=$2 bin=$3 live=$4
-  shift 4
-  host_exec "$i" "$BUILD_DIR/$bin" --db "$TMP/h$i/fresh-$d.db" --events "$INV_EVENTS_EP" \
-    --catchup "$INV_CATCHUP_EP" --mode once "$@" >"$TMP/fresh-$d.log" 2>&1 || {
-    tail -5 "$TMP/fresh-$d.log"
-    return 1
-  }
-  "$BUILD_DIR/$bin" --db "$live" --mode dump >"$TMP/$d.live" &&
-    "$BUILD_DIR/$bin" --db "$TMP/h$i/fresh-$d.db" --mode dump >"$TMP/$d.fresh" &&
-    [ -s "$TMP/$d.live" ] && cmp "$TMP/$d.live" "$TMP/$d.fresh"
-}
-check "host 3: the projector's read model equals a fresh build" equals_fresh 3 projector \
+check "host 3: the projector's read model equals a fresh build" host_equals_fresh 3 "$TMP" projector \
   projector-service/projector-service "$TMP/h3/read.db" --bind "$(ep 3 6556)"
-check "host 2: the audit model equals a fresh build" equals_fresh 2 audit \
+check "host 2: the audit model equals a fresh build" host_equals_fresh 2 "$TMP" audit \
   audit-service/audit-service "$TMP/h2/audit.db" --bind "$(ep 2 6554)"
-check "host 2: the alert model equals a fresh build" equals_fresh 2 alert \
+check "host 2: the alert model equals a fresh build" host_equals_fresh 2 "$TMP" alert \
   alert-service/alert-service "$TMP/h2/alerts.db" --bind "$(ep 2 6557)" --pub "$(ep 2 6555)"
 
 for d in query projector alert audit command relay; do

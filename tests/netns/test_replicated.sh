@@ -177,24 +177,13 @@ caught() { # against the active relay (a standby's Status says nothing of what i
 }
 check "every subscriber reached the head" caught
 S=$CLUSTER_SUB_HOST
-equals_fresh() { # daemon binary live-db args...
-  local d=$1 bin=$2 live=$3
-  shift 3
-  host_exec "$S" "$BUILD_DIR/$bin" --db "$CLUSTER_DIR/fresh-$d.db" --events "$INV_EVENTS_EP" \
-    --catchup "$INV_CATCHUP_EP" --mode once "$@" >"$CLUSTER_DIR/fresh-$d.log" 2>&1 || {
-    tail -5 "$CLUSTER_DIR/fresh-$d.log"
-    return 1
-  }
-  "$BUILD_DIR/$bin" --db "$live" --mode dump >"$CLUSTER_DIR/$d.live" &&
-    "$BUILD_DIR/$bin" --db "$CLUSTER_DIR/fresh-$d.db" --mode dump >"$CLUSTER_DIR/$d.fresh" &&
-    [ -s "$CLUSTER_DIR/$d.live" ] && cmp "$CLUSTER_DIR/$d.live" "$CLUSTER_DIR/$d.fresh"
-}
 ep() { echo "tcp://$(host_ip "$S"):$1"; }
-check "the projector's read model equals a fresh build" equals_fresh projector \
+fresh() { host_equals_fresh "$S" "$CLUSTER_DIR" "$@"; }
+check "the projector's read model equals a fresh build" fresh projector \
   projector-service/projector-service "$CLUSTER_DIR/h$S/read.db" --bind "$(ep 6556)"
-check "the audit model equals a fresh build" equals_fresh audit audit-service/audit-service \
+check "the audit model equals a fresh build" fresh audit audit-service/audit-service \
   "$CLUSTER_DIR/h$S/audit.db" --bind "$(ep 6554)"
-check "the alert model equals a fresh build" equals_fresh alert alert-service/alert-service \
+check "the alert model equals a fresh build" fresh alert alert-service/alert-service \
   "$CLUSTER_DIR/h$S/alerts.db" --bind "$(ep 6557)" --pub "$(ep 6555)"
 check "every daemon exits 0 on SIGTERM" cluster_stop
 finish
