@@ -379,25 +379,9 @@ svc_filling(commandsvc_t *s)
     return &s->ring[(s->oldest + s->waiting) % BATCHES];
 }
 
-static void
-svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
-{
-    eventstore_rollback(s->es);
-    aggcache_clear(s->cache);
-    LOG_W(NULL, "batch of %d commands not committed: %s (SQLite: %s)", b->n, err_strerror(err),
-          eventstore_errmsg(s->es));
-    for (int i = 0; i < b->n; i++) {
-        command_reply_t *r = &b->items[i].reply;
-        command_reply_clear(r);
-        strcopy(r->command_id, sizeof r->command_id, b->items[i].cmd.command_id);
-        svc_reject(r, REJ_UNAVAILABLE, "the event store could not commit; nothing was appended");
-    }
-    s->unavailable += b->n;
-}
-
 /* Answers every command of the batch with `message` (code) without a
- * write: a standby's batch, or a replicated batch whose outcome is not
- * known (the transaction is rolled back first). */
+ * write: a standby's batch, a failed batch, or a replicated batch whose
+ * outcome is not known (the transaction is rolled back first). */
 static void
 svc_answer_all(commandsvc_t *s, batch_t *b, reject_code_t code, const char *message)
 {
@@ -411,6 +395,19 @@ svc_answer_all(commandsvc_t *s, batch_t *b, reject_code_t code, const char *mess
     b->committed = false;
     b->through = s->through;
     s->batches++;
+}
+
+/* A batch whose events.db transaction failed: rolled back, and every
+ * command answered unavailable with `message`, which says what became of
+ * the batch. */
+static void
+svc_fail_batch(commandsvc_t *s, batch_t *b, int err, const char *message)
+{
+    eventstore_rollback(s->es);
+    aggcache_clear(s->cache);
+    LOG_W(NULL, "batch of %d commands not committed: %s (SQLite: %s)", b->n, err_strerror(err),
+          eventstore_errmsg(s->es));
+    svc_answer_all(s, b, REJ_UNAVAILABLE, message);
 }
 
 /* Answers every command of the batch unavailable without a write: the
@@ -471,17 +468,13 @@ svc_push(commandsvc_t *s, batch_t *b)
 static void
 svc_fail_copy(commandsvc_t *s, batch_t *b, int err)
 {
-    svc_fail_batch(s, b, err);
+    svc_fail_batch(s, b, err,
+                   "the replicated log has the batch, but this host could not record it: retry"
+                   " with the same command_id (answered as a duplicate once a host has copied"
+                   " it)");
     s->active = false;
     s->replica_tick_ms = 0;
-    LOG_E(NULL,
-          "batch of %d commands is in the replicated log but events.db could not commit it"
-          " (%s): standby until it is copied in",
-          b->n, err_strerror(err));
-    for (int i = 0; i < b->n; i++)
-        strcopy(b->items[i].reply.message, sizeof b->items[i].reply.message,
-                "the replicated log has the batch, but this host could not record it: retry with"
-                " the same command_id (answered as a duplicate once a host has copied it)");
+    LOG_E(NULL, "that batch is in the replicated log: standby until events.db has copied it in");
 }
 
 /* Runs the batch in one transaction.  Its replies are set, not sent. */
@@ -512,13 +505,15 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
               (long long)(took_us / 1000));
     if (err == SVC_ANSWERED)
         return; /* svc_push answered it */
-    b->committed = err == ERR_OK;
-    if (b->committed)
-        s->through = s->appended;
-    else if (pushed)
-        svc_fail_copy(s, b, err);
-    else
-        svc_fail_batch(s, b, err);
+    if (err != ERR_OK) {
+        if (pushed)
+            svc_fail_copy(s, b, err);
+        else
+            svc_fail_batch(s, b, err, "the event store could not commit; nothing was appended");
+        return;
+    }
+    b->committed = true;
+    s->through = s->appended;
     b->through = s->through;
     s->batches++;
 }
