@@ -29,6 +29,10 @@
  * a tick, so that it keeps answering). */
 #define REPLICA_TICK_MS 100
 #define REPLICA_PULL_MAX 20000
+/* An activation that keeps failing for one reason (a full disk, an
+ * events.db that is not a prefix of the log) is tried every tick but
+ * logged once, and again after this long if it lasts. */
+#define ACTIVATE_LOG_MS 60000
 /* svc_push's "the batch is answered already" (not an err_t). */
 #define SVC_ANSWERED 1
 
@@ -78,10 +82,12 @@ struct commandsvc {
     metrics_counter_t *m_accepted, *m_duplicate;
     metrics_counter_t *m_rejected[REJ__COUNT]; /* by code; [REJ_NONE] unused */
     metrics_histogram_t *m_batch;              /* commands per batch */
-    int64_t health_state;    /* told to the health: 0 fine, -1 store lost, else damaged at */
-    bool active;             /* may write: no replica, or its node leads and events.db is
-                                at the log's head */
-    int64_t replica_tick_ms; /* monotonic time of the next replica_tick */
+    int64_t health_state;       /* told to the health: 0 fine, -1 store lost, else damaged at */
+    bool active;                /* may write: no replica, or its node leads and events.db is
+                                   at the log's head */
+    int64_t replica_tick_ms;    /* monotonic time of the next replica_tick */
+    char inactive_why[400];     /* why the last activation failed, as logged; "" none */
+    int64_t inactive_logged_ms; /* monotonic time it was logged */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -799,6 +805,22 @@ svc_health(commandsvc_t *s)
     metrics_set_problem(s->opts.metrics, state != 0 ? why : NULL);
 }
 
+/* Logs why svc_activate failed: once for each reason, and again every
+ * ACTIVATE_LOG_MS while it lasts (it is tried every tick). */
+static void
+svc_activate_failed(commandsvc_t *s, int rc)
+{
+    char why[sizeof s->inactive_why];
+    snprintf(why, sizeof why, "%s (%s)", err_strerror(rc), replica_errmsg(s->opts.replica));
+    int64_t now = proc_mono_ms();
+    if (strcmp(why, s->inactive_why) == 0 && now - s->inactive_logged_ms < ACTIVATE_LOG_MS)
+        return;
+    LOG_E(NULL, "cannot become active: %s; retrying every %d ms (logged again in %d s if it lasts)",
+          why, REPLICA_TICK_MS, ACTIVATE_LOG_MS / 1000);
+    strcopy(s->inactive_why, sizeof s->inactive_why, why);
+    s->inactive_logged_ms = now;
+}
+
 /* Its node leads: events.db is brought to the log's head (seeding an
  * empty log from it first), the aggregates are read again, and the
  * service writes.  False when events.db cannot follow the log. */
@@ -814,9 +836,10 @@ svc_activate(commandsvc_t *s)
     if (rc == ERR_OK)
         rc = eventstore_head(s->es, &s->through, NULL);
     if (rc != ERR_OK) {
-        LOG_E(NULL, "cannot become active: %s (%s)", err_strerror(rc), replica_errmsg(r));
+        svc_activate_failed(s, rc);
         return false;
     }
+    s->inactive_why[0] = '\0';
     aggcache_clear(s->cache);
     s->durable = s->through;
     svc_nudge(s);
