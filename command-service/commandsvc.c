@@ -500,9 +500,11 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
     int err = eventstore_begin(s->es);
     for (int i = 0; i < b->n && err == ERR_OK; i++)
         err = svc_handle(s, &b->items[i]);
-    bool pushed = false; /* the replicated log has the batch */
+    /* The replicated log has the batch's events; a batch that appended
+     * none (every command rejected or a duplicate) put nothing there. */
+    bool pushed = false;
     if (err == ERR_OK && s->opts.replica)
-        pushed = (err = svc_push(s, b)) == ERR_OK;
+        pushed = (err = svc_push(s, b)) == ERR_OK && s->appended > s->through;
     if (err == ERR_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;

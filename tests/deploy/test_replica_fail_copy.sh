@@ -6,8 +6,10 @@
 # events.db lives on a small tmpfs mounted here, node 1 leads, the WAL is
 # truncated and the tmpfs filled to the last byte, so that the next
 # command's commit cannot write one WAL frame (the push into the log is
-# done by then).  Checks: its reply is `unavailable` saying the log has
-# the batch (not "nothing was appended"); the command is in the log once
+# done by then).  Checks: a rejected command's batch, which appends
+# nothing, is answered "nothing was appended" and the host stays active;
+# then a command's reply is `unavailable` saying the log has the batch
+# (not "nothing was appended"); the command is in the log once
 # (hosts 2 and 3 copy it; host 1 does not have it); host 1's
 # command-service is standby and stays so while the disk is full, its
 # log saying why once (not at every 100 ms tick); a retry with the same id
@@ -95,6 +97,18 @@ fill() {
   check "the WAL is still empty" test "$(stat -c %s "$FS/events.db-wal")" = 0
 }
 fill
+
+# 0. A batch that appends nothing (its one command rejected) puts nothing
+# in the log: when its commit fails (the claim of its id was written and
+# released), nothing was appended, and the host stays active.
+fc fc-0b register-supplier --id fc-s0 --name "Again"
+cat "$TMP/fc-0b.out"
+check "a rejected command's batch on the full disk: exit 2, unavailable, nothing was appended" \
+  bash -c "[ $rc = 2 ] && grep -q '\"error\":\"unavailable\"' '$TMP/fc-0b.out' &&
+    grep -q 'nothing was appended' '$TMP/fc-0b.out'"
+check "... and host 1 did not go standby for it" \
+  bash -c "! grep -q 'that batch is in the replicated log' '$D/host1/command.log'"
+check "host 1 is active" test "$(role_of 1)" = active
 
 # 1. The command whose batch the log takes but events.db cannot commit.
 fc fc-1 register-supplier --id fc-s1 --name "Full Disk"
