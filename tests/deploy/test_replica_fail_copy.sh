@@ -15,8 +15,9 @@
 # log saying why once (not at every 100 ms tick); a retry with the same id
 # then finds no active service and appends nothing; once the filler is
 # removed host 1 copies the log in, is active again, answers the retry as
-# a duplicate at the first position, takes a new command, and its
-# events.db equals the other two's.  Then again, and the way out while the
+# a duplicate at the first position, takes a new command, its events.db
+# equals the other two's, and the subscribers reach the head (the copied
+# event has no outbox row: they repair from the heartbeat).  Then again, and the way out while the
 # disk stays full: `invctl store transfer 2`, host 2 answers the retry as
 # a duplicate and takes new commands, and host 1, standby, copies them all
 # once space is freed.
@@ -190,6 +191,15 @@ check "host 1's events.db equals hosts 2 and 3's" same
 check "... through position $((at + 1))" \
   test "$(sqlite3 "$D/host3/events.db" "SELECT max(position) FROM events")" = $((at + 1))
 
+# The copied events have no outbox rows (the active relay never publishes
+# them): the subscribers repair from the relay's heartbeat head.
+wait_head() { # HOST HEAD
+  "$BUILD_DIR/bench/invbench" --format json --mode wait --duration-ms 20000 \
+    --relay-ep "${RELAY_EPS[$(($1 - 1))]}" >"$TMP/wait" 2>&1 &&
+    grep -q "\"head\":$2,\"caught_up_ms\":[0-9]" "$TMP/wait"
+}
+check "every subscriber reaches the head, $((at + 1)) (host 1's relay)" wait_head 1 $((at + 1))
+
 # 5. Again, and the way out while the disk stays full (docs/operations.md):
 # the leadership handed to node 2, whose command-service answers the retry
 # as a duplicate (it copied the batch from the log); host 1, a standby
@@ -214,6 +224,7 @@ rm -f "$FS/filler"
 check "host 1's events.db equals hosts 2 and 3's once space is freed" same
 check "... through position $((at3 + 1)), fc-3 once" bash -c "[ $(count_in 1 fc-3) = 1 ] &&
   [ \$(sqlite3 '$D/host1/events.db' 'SELECT max(position) FROM events') = $((at3 + 1)) ]"
+check "every subscriber reaches the head, $((at3 + 1)) (host 2's relay)" wait_head 2 $((at3 + 1))
 
 "$L" stop "$D" >"$TMP/stop.out" 2>&1
 check "stop needs no SIGKILL" bash -c "! grep -q SIGKILL '$TMP/stop.out'"
