@@ -29,6 +29,10 @@
  * a tick, so that it keeps answering). */
 #define REPLICA_TICK_MS 100
 #define REPLICA_PULL_MAX 20000
+/* An activation that keeps failing for one reason (a full disk, an
+ * events.db that is not a prefix of the log) is tried every tick but
+ * logged once, and again after this long if it lasts. */
+#define ACTIVATE_LOG_MS 60000
 /* svc_push's "the batch is answered already" (not an err_t). */
 #define SVC_ANSWERED 1
 
@@ -78,10 +82,12 @@ struct commandsvc {
     metrics_counter_t *m_accepted, *m_duplicate;
     metrics_counter_t *m_rejected[REJ__COUNT]; /* by code; [REJ_NONE] unused */
     metrics_histogram_t *m_batch;              /* commands per batch */
-    int64_t health_state;    /* told to the health: 0 fine, -1 store lost, else damaged at */
-    bool active;             /* may write: no replica, or its node leads and events.db is
-                                at the log's head */
-    int64_t replica_tick_ms; /* monotonic time of the next replica_tick */
+    int64_t health_state;       /* told to the health: 0 fine, -1 store lost, else damaged at */
+    bool active;                /* may write: no replica, or its node leads and events.db is
+                                   at the log's head */
+    int64_t replica_tick_ms;    /* monotonic time of the next replica_tick */
+    char inactive_why[400];     /* why the last activation failed, as logged; "" none */
+    int64_t inactive_logged_ms; /* monotonic time it was logged */
 };
 
 /* The identity of events.db (the WAL's path less "-wal") and its WAL. */
@@ -379,25 +385,9 @@ svc_filling(commandsvc_t *s)
     return &s->ring[(s->oldest + s->waiting) % BATCHES];
 }
 
-static void
-svc_fail_batch(commandsvc_t *s, batch_t *b, int err)
-{
-    eventstore_rollback(s->es);
-    aggcache_clear(s->cache);
-    LOG_W(NULL, "batch of %d commands not committed: %s (SQLite: %s)", b->n, err_strerror(err),
-          eventstore_errmsg(s->es));
-    for (int i = 0; i < b->n; i++) {
-        command_reply_t *r = &b->items[i].reply;
-        command_reply_clear(r);
-        strcopy(r->command_id, sizeof r->command_id, b->items[i].cmd.command_id);
-        svc_reject(r, REJ_UNAVAILABLE, "the event store could not commit; nothing was appended");
-    }
-    s->unavailable += b->n;
-}
-
 /* Answers every command of the batch with `message` (code) without a
- * write: a standby's batch, or a replicated batch whose outcome is not
- * known (the transaction is rolled back first). */
+ * write: a standby's batch, a failed batch, or a replicated batch whose
+ * outcome is not known (the transaction is rolled back first). */
 static void
 svc_answer_all(commandsvc_t *s, batch_t *b, reject_code_t code, const char *message)
 {
@@ -411,6 +401,19 @@ svc_answer_all(commandsvc_t *s, batch_t *b, reject_code_t code, const char *mess
     b->committed = false;
     b->through = s->through;
     s->batches++;
+}
+
+/* A batch whose events.db transaction failed: rolled back, and every
+ * command answered unavailable with `message`, which says what became of
+ * the batch. */
+static void
+svc_fail_batch(commandsvc_t *s, batch_t *b, int err, const char *message)
+{
+    eventstore_rollback(s->es);
+    aggcache_clear(s->cache);
+    LOG_W(NULL, "batch of %d commands not committed: %s (SQLite: %s)", b->n, err_strerror(err),
+          eventstore_errmsg(s->es));
+    svc_answer_all(s, b, REJ_UNAVAILABLE, message);
 }
 
 /* Answers every command of the batch unavailable without a write: the
@@ -471,17 +474,13 @@ svc_push(commandsvc_t *s, batch_t *b)
 static void
 svc_fail_copy(commandsvc_t *s, batch_t *b, int err)
 {
-    svc_fail_batch(s, b, err);
+    svc_fail_batch(s, b, err,
+                   "the replicated log has the batch, but this host could not record it: retry"
+                   " with the same command_id (answered as a duplicate once a host has copied"
+                   " it)");
     s->active = false;
     s->replica_tick_ms = 0;
-    LOG_E(NULL,
-          "batch of %d commands is in the replicated log but events.db could not commit it"
-          " (%s): standby until it is copied in",
-          b->n, err_strerror(err));
-    for (int i = 0; i < b->n; i++)
-        strcopy(b->items[i].reply.message, sizeof b->items[i].reply.message,
-                "the replicated log has the batch, but this host could not record it: retry with"
-                " the same command_id (answered as a duplicate once a host has copied it)");
+    LOG_E(NULL, "that batch is in the replicated log: standby until events.db has copied it in");
 }
 
 /* Runs the batch in one transaction.  Its replies are set, not sent. */
@@ -501,9 +500,11 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
     int err = eventstore_begin(s->es);
     for (int i = 0; i < b->n && err == ERR_OK; i++)
         err = svc_handle(s, &b->items[i]);
-    bool pushed = false; /* the replicated log has the batch */
+    /* The replicated log has the batch's events; a batch that appended
+     * none (every command rejected or a duplicate) put nothing there. */
+    bool pushed = false;
     if (err == ERR_OK && s->opts.replica)
-        pushed = (err = svc_push(s, b)) == ERR_OK;
+        pushed = (err = svc_push(s, b)) == ERR_OK && s->appended > s->through;
     if (err == ERR_OK)
         err = eventstore_commit(s->es);
     int64_t took_us = proc_mono_us() - started;
@@ -512,13 +513,15 @@ svc_run_batch(commandsvc_t *s, batch_t *b)
               (long long)(took_us / 1000));
     if (err == SVC_ANSWERED)
         return; /* svc_push answered it */
-    b->committed = err == ERR_OK;
-    if (b->committed)
-        s->through = s->appended;
-    else if (pushed)
-        svc_fail_copy(s, b, err);
-    else
-        svc_fail_batch(s, b, err);
+    if (err != ERR_OK) {
+        if (pushed)
+            svc_fail_copy(s, b, err);
+        else
+            svc_fail_batch(s, b, err, "the event store could not commit; nothing was appended");
+        return;
+    }
+    b->committed = true;
+    s->through = s->appended;
     b->through = s->through;
     s->batches++;
 }
@@ -804,6 +807,22 @@ svc_health(commandsvc_t *s)
     metrics_set_problem(s->opts.metrics, state != 0 ? why : NULL);
 }
 
+/* Logs why svc_activate failed: once for each reason, and again every
+ * ACTIVATE_LOG_MS while it lasts (it is tried every tick). */
+static void
+svc_activate_failed(commandsvc_t *s, int rc)
+{
+    char why[sizeof s->inactive_why];
+    snprintf(why, sizeof why, "%s (%s)", err_strerror(rc), replica_errmsg(s->opts.replica));
+    int64_t now = proc_mono_ms();
+    if (strcmp(why, s->inactive_why) == 0 && now - s->inactive_logged_ms < ACTIVATE_LOG_MS)
+        return;
+    LOG_E(NULL, "cannot become active: %s; retrying every %d ms (logged again in %d s if it lasts)",
+          why, REPLICA_TICK_MS, ACTIVATE_LOG_MS / 1000);
+    strcopy(s->inactive_why, sizeof s->inactive_why, why);
+    s->inactive_logged_ms = now;
+}
+
 /* Its node leads: events.db is brought to the log's head (seeding an
  * empty log from it first), the aggregates are read again, and the
  * service writes.  False when events.db cannot follow the log. */
@@ -819,9 +838,10 @@ svc_activate(commandsvc_t *s)
     if (rc == ERR_OK)
         rc = eventstore_head(s->es, &s->through, NULL);
     if (rc != ERR_OK) {
-        LOG_E(NULL, "cannot become active: %s (%s)", err_strerror(rc), replica_errmsg(r));
+        svc_activate_failed(s, rc);
         return false;
     }
+    s->inactive_why[0] = '\0';
     aggcache_clear(s->cache);
     s->durable = s->through;
     svc_nudge(s);
@@ -852,7 +872,7 @@ svc_replica_tick(commandsvc_t *s)
     int rc = replica_pull(s->opts.replica, s->es, REPLICA_PULL_MAX, &copied);
     if (rc == ERR_OK && copied > 0)
         eventstore_head(s->es, &s->through, NULL);
-    if (rc == ERR_IO)
+    if (rc == ERR_IO && !replica_connected(s->opts.replica))
         s->replica_tick_ms = now; /* the leader went silent: ask this host's node again now */
 }
 

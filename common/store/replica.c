@@ -122,6 +122,12 @@ replica_role(const replica_t *r)
     return r->role;
 }
 
+bool
+replica_connected(const replica_t *r)
+{
+    return r->connected;
+}
+
 const char *
 replica_leader_endpoint(const replica_t *r)
 {
@@ -166,6 +172,14 @@ static bool
 replica_may_dial(const replica_t *r, const char *leader)
 {
     return !leader[0] || strcmp(leader, r->silent) != 0 || mono_ms() >= r->silent_until;
+}
+
+/* Records why events.db refused what a pull copies (a full disk): the
+ * message the logs show is then events.db's, not the cluster's last. */
+static void
+replica_store_fail(replica_t *r, eventstore_t *es)
+{
+    snprintf(r->err, sizeof r->err, "copying into events.db: %s", eventstore_errmsg(es));
 }
 
 /* ---- who leads ---- */
@@ -420,22 +434,28 @@ replica_pull_pages(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
         pull_ctx_t x = {es, ERR_OK, 0};
         dqvalue_t p[2] = {dq_int(local),
                           dq_int(limit - *copied < PAGE_MAX ? limit - *copied : PAGE_MAX)};
-        if ((rc = eventstore_begin(es)) != ERR_OK)
+        bool log_failed = false;
+        if ((rc = eventstore_begin(es)) != ERR_OK) {
+            replica_store_fail(r, es);
             break;
+        }
         if (dqclient_query(r->dq,
                            "SELECT msg FROM events WHERE position > ? ORDER BY position"
                            " LIMIT ?",
                            p, 2, row_copy, &x) != DQ_OK) {
             replica_fail(r, "reading the log");
             x.rc = ERR_IO;
+            log_failed = true;
         }
         rc = x.rc == ERR_OK ? eventstore_commit(es) : x.rc;
         if (rc != ERR_OK) {
-            eventstore_rollback(es);
             if (rc == ERR_CORRUPT)
                 snprintf(r->err, sizeof r->err,
                          "the log's event at position %lld does not follow events.db's chain",
                          (long long)local + x.copied + 1);
+            else if (!log_failed)
+                replica_store_fail(r, es);
+            eventstore_rollback(es);
             break;
         }
         *copied += x.copied;
@@ -452,8 +472,8 @@ replica_pull(replica_t *r, eventstore_t *es, int limit, int64_t *copied)
     *copied = 0;
     dqclient_set_timeout(r->dq, r->timeout_ms < PULL_TIMEOUT_MS ? r->timeout_ms : PULL_TIMEOUT_MS);
     int rc = replica_pull_pages(r, es, limit, copied);
-    if (rc == ERR_IO)
-        replica_silent(r, r->leader);
+    if (rc == ERR_IO && !r->connected)
+        replica_silent(r, r->leader); /* the cluster failed, not events.db */
     dqclient_set_timeout(r->dq, r->timeout_ms);
     return rc;
 }

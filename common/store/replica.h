@@ -65,14 +65,19 @@ void replica_destroy(replica_t **r);
  * the same kind is read when the leader changes. */
 replica_role_t replica_refresh(replica_t *r);
 replica_role_t replica_role(const replica_t *r);
+/* Whether the connection to the leader is up: a pull that failed with
+ * ERR_IO lost it when the cluster failed, not when events.db did. */
+bool replica_connected(const replica_t *r);
 /* The endpoint of the active daemon of this kind, "" when unknown. */
 const char *replica_leader_endpoint(const replica_t *r);
-/* What the cluster said last (for the logs); never NULL. */
+/* What the cluster said last, or why events.db refused a pull's copy
+ * (for the logs); never NULL. */
 const char *replica_errmsg(const replica_t *r);
 
 /* Copies up to `limit` events of the log past events.db's head into it
  * (one transaction per page).  ERR_OK with *copied (0: events.db is at
- * the log's head); ERR_IO when the cluster did not answer; ERR_CORRUPT
+ * the log's head); ERR_IO when the cluster did not answer; events.db's
+ * error when it could not take the copy (a full disk); ERR_CORRUPT
  * when events.db is not a prefix of the log (its head's hash differs, or
  * it is ahead of a log that is not empty): nothing is copied then, and
  * the operator must move events.db away. */

@@ -40,8 +40,8 @@ check "start --replicated" grep -q "all daemons up, replicated on 3 store hosts"
 . "$TMP/env"
 check "env prints the list of command endpoints and INV_STORE" \
   bash -c "[ \$(tr ',' '\n' <<<'$INV_COMMAND_EP' | wc -l) = 3 ] && grep -q '^export INV_STORE=dqlite:' '$TMP/env'"
-IFS=, read -r -a CMD_EPS <<<"$INV_COMMAND_EP"
-IFS=, read -r -a RELAY_EPS <<<"$INV_RELAY_EP"
+# shellcheck source=replicated.sh
+. "$(dirname "$0")/replicated.sh"
 
 check "a command through the list is accepted" \
   "$I" --timeout-ms 5000 --command-id lr-1 register-supplier --id lr-s1 --name "Supplier one"
@@ -55,15 +55,6 @@ check "status: two standby relays" test "$(count '^relay .* standby$')" -eq 2
 check "store status: three voters that answer" \
   test "$(grep -o '"role":"voter","leader":[a-z]*,"answers":true' "$TMP/store" | wc -l)" -eq 3
 
-# The active store host: the one whose command-service says so.
-active_host() {
-  local i
-  for i in 1 2 3; do
-    "$I" --json --timeout-ms 500 --command-ep "${CMD_EPS[$((i - 1))]}" status --daemon command 2>/dev/null |
-      grep -q '"role":"active"' && { echo "$i"; return; }
-  done
-  echo 0
-}
 a="$(active_host)"
 check "a store host is active ($a)" test "$a" != 0
 for k in 1 2 3 4 5; do
