@@ -670,6 +670,11 @@ run_load(bench_t *b)
     }
     for (int i = 0; i < b->o->connections; i++)
         b->r->timeouts += b->conns[i].inflight;
+    /* commands never answered: the time since the last answer is a gap too
+     * (a failover that never came ended the load without another answer) */
+    int64_t t = proc_mono_us();
+    if (inflight_total(b) > 0 && t - b->last_ack_us > b->r->max_ack_gap_us)
+        b->r->max_ack_gap_us = t - b->last_ack_us;
 }
 
 /* One Status field of a daemon, or -1. */

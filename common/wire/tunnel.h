@@ -52,7 +52,7 @@
 #include <stdint.h>
 
 #define TUNNEL_CHUNK (64 * 1024)   /* bytes of DATA per frame, at most */
-#define TUNNEL_WINDOW (256 * 1024) /* uncredited bytes per stream and direction */
+#define TUNNEL_WINDOW (4 * 1024 * 1024) /* uncredited bytes per stream and direction */
 #define TUNNEL_MAX_STREAMS 64      /* streams per tunnel (both sides), default */
 #define TUNNEL_PING_MS 250         /* silence after which a side pings */
 #define TUNNEL_DEAD_MS 1000        /* silence after which a stream is closed */

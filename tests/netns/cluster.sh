@@ -11,6 +11,7 @@
 #   CLUSTER_SUB_HOST    the subscribers' host (4)
 #   CLUSTER_LATENCY_MS  the store nodes' --latency-ms (20)
 #   CLUSTER_CMD_FLAGS   more flags for each command-service
+#   CLUSTER_NODE_FLAGS  more flags for each store node
 # Functions: cluster_start, cluster_store_up I, cluster_subscribers_up,
 # cluster_active (the host whose command-service is active, or 0),
 # cluster_wait_active [SECONDS], cluster_active_ms I T0 (when host I's
