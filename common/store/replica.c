@@ -4,6 +4,7 @@
 #include "codec.h"
 #include "dqclient.h"
 #include "log.h"
+#include "proc.h"
 #include "storespec.h"
 #include "strcopy.h"
 
@@ -83,8 +84,10 @@ replica_new(const replica_opts_t *o, char *why, size_t why_cap)
     }
     if (!r || !r->dq || !r->local) {
         snprintf(why, why_cap, "out of memory");
-        if (r)
+        if (r) {
             dqclient_destroy(&r->dq);
+            dqclient_destroy(&r->local);
+        }
         free(r);
         return NULL;
     }
@@ -150,14 +153,6 @@ replica_fail(replica_t *r, const char *what)
     return -1;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Another host's node that leads, or did, did not answer. */
 static void
 replica_silent(replica_t *r, const char *leader)
@@ -165,13 +160,13 @@ replica_silent(replica_t *r, const char *leader)
     if (!leader[0] || strcmp(leader, r->node) == 0)
         return;
     strcopy(r->silent, sizeof r->silent, leader);
-    r->silent_until = mono_ms() + SILENT_BACKOFF_MS;
+    r->silent_until = proc_mono_ms() + SILENT_BACKOFF_MS;
 }
 
 static bool
 replica_may_dial(const replica_t *r, const char *leader)
 {
-    return !leader[0] || strcmp(leader, r->silent) != 0 || mono_ms() >= r->silent_until;
+    return !leader[0] || strcmp(leader, r->silent) != 0 || proc_mono_ms() >= r->silent_until;
 }
 
 /* Records why events.db refused what a pull copies (a full disk): the
