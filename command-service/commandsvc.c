@@ -86,7 +86,7 @@ struct commandsvc {
     bool active;                /* may write: no replica, or its node leads and events.db is
                                    at the log's head */
     int64_t replica_tick_ms;    /* monotonic time of the next replica_tick */
-    char inactive_why[400];     /* why the last activation failed, as logged; "" none */
+    char inactive_why[400];     /* why copying the log last failed, as logged; "" none */
     int64_t inactive_logged_ms; /* monotonic time it was logged */
 };
 
@@ -807,18 +807,20 @@ svc_health(commandsvc_t *s)
     metrics_set_problem(s->opts.metrics, state != 0 ? why : NULL);
 }
 
-/* Logs why svc_activate failed: once for each reason, and again every
+/* Logs why copying the log failed (what: "cannot become active" or "as
+ * a standby, cannot copy the log"): once for each reason, and again every
  * ACTIVATE_LOG_MS while it lasts (it is tried every tick). */
 static void
-svc_activate_failed(commandsvc_t *s, int rc)
+svc_copy_failed(commandsvc_t *s, const char *what, int rc)
 {
     char why[sizeof s->inactive_why];
-    snprintf(why, sizeof why, "%s (%s)", err_strerror(rc), replica_errmsg(s->opts.replica));
+    snprintf(why, sizeof why, "%s: %s (%s)", what, err_strerror(rc),
+             replica_errmsg(s->opts.replica));
     int64_t now = proc_mono_ms();
     if (strcmp(why, s->inactive_why) == 0 && now - s->inactive_logged_ms < ACTIVATE_LOG_MS)
         return;
-    LOG_E(NULL, "cannot become active: %s; retrying every %d ms (logged again in %d s if it lasts)",
-          why, REPLICA_TICK_MS, ACTIVATE_LOG_MS / 1000);
+    LOG_E(NULL, "%s; retrying every %d ms (logged again in %d s if it lasts)", why, REPLICA_TICK_MS,
+          ACTIVATE_LOG_MS / 1000);
     strcopy(s->inactive_why, sizeof s->inactive_why, why);
     s->inactive_logged_ms = now;
 }
@@ -838,7 +840,7 @@ svc_activate(commandsvc_t *s)
     if (rc == ERR_OK)
         rc = eventstore_head(s->es, &s->through, NULL);
     if (rc != ERR_OK) {
-        svc_activate_failed(s, rc);
+        svc_copy_failed(s, "cannot become active", rc);
         return false;
     }
     s->inactive_why[0] = '\0';
@@ -872,8 +874,12 @@ svc_replica_tick(commandsvc_t *s)
     int rc = replica_pull(s->opts.replica, s->es, REPLICA_PULL_MAX, &copied);
     if (rc == ERR_OK && copied > 0)
         eventstore_head(s->es, &s->through, NULL);
-    if (rc == ERR_IO && !replica_connected(s->opts.replica))
+    if (rc == ERR_OK)
+        s->inactive_why[0] = '\0';
+    else if (!replica_connected(s->opts.replica))
         s->replica_tick_ms = now; /* the leader went silent: ask this host's node again now */
+    else /* events.db refused the copy (a full disk), or is not a prefix of the log */
+        svc_copy_failed(s, "as a standby, cannot copy the log", rc);
 }
 
 int

@@ -220,6 +220,17 @@ check "host 2 takes a new command at position $((at3 + 1))" \
   bash -c "[ $rc = 0 ] && grep -q '\"position\":$((at3 + 1))[,}]' '$TMP/fc-4.out'"
 check "host 1 is standby" test "$(role_of 1)" = standby
 check "host 1's events.db does not have fc-3 while its disk is full" test "$(count_in 1 fc-3)" = 0
+standby_says() { # a standby's failing copy is in its log, with events.db's reason, once
+  local until=$((SECONDS + 5)) n
+  while [ "$SECONDS" -lt "$until" ]; do
+    n="$(grep -c 'as a standby, cannot copy the log: .*full' "$D/host1/command.log")"
+    [ "$n" = 1 ] && return 0
+    sleep 0.2
+  done
+  echo "lines: $n"
+  return 1
+}
+check "host 1's log says, once, that as a standby it cannot copy the log (the full disk)" standby_says
 rm -f "$FS/filler"
 check "host 1's events.db equals hosts 2 and 3's once space is freed" same
 check "... through position $((at3 + 1)), fc-3 once" bash -c "[ $(count_in 1 fc-3) = 1 ] &&
