@@ -677,23 +677,48 @@ run_load(bench_t *b)
         b->r->max_ack_gap_us = t - b->last_ack_us;
 }
 
-/* One Status field of a daemon, or -1. */
+/* One Status field of the daemon at ep, or -1; with standby_too false,
+ * -1 also from a standby (its Status says nothing of what is published). */
 static int64_t
-status_int(void *zctx, const char *ep, const char *key)
+status_int_of(void *zctx, const char *ep, const char *key, bool standby_too)
 {
     static const char status[] = "\x81\xa4type\xa6Status";
-    void *s = bus_connect_list(zctx, ZMQ_DEALER, ep);
+    void *s = bus_connect(zctx, ZMQ_DEALER, ep);
     void *reply = NULL;
     size_t len = 0;
     int64_t v = -1;
     if (s && bus_request(s, status, sizeof status - 1, 1000, &reply, &len) == 0) {
         mpread_t o;
-        if (reply_find(reply, len, key, &o) == 0)
+        const char *role = "";
+        size_t rlen = 0;
+        bool standby = reply_find(reply, len, "role", &o) == 0 &&
+                       mpread_str(&o, &role, &rlen) == 0 && rlen == 7 &&
+                       memcmp(role, "standby", 7) == 0;
+        if ((standby_too || !standby) && reply_find(reply, len, key, &o) == 0)
             mpread_int(&o, &v);
     }
     free(reply);
     bus_close(&s);
     return v;
+}
+
+/* One Status field of a daemon, or -1.  eps may be a list (a replicated
+ * store's relays): the first that is not a standby answers. */
+static int64_t
+status_int(void *zctx, const char *eps, const char *key)
+{
+    eplist_t l;
+    char why[256];
+    if (eplist_parse(&l, eps, why, sizeof why) != 0)
+        return -1;
+    if (l.n == 1)
+        return status_int_of(zctx, l.ep[0], key, true);
+    for (int i = 0; i < l.n; i++) {
+        int64_t v = status_int_of(zctx, l.ep[i], key, false);
+        if (v >= 0)
+            return v;
+    }
+    return -1;
 }
 
 /* Polls a daemon's Status until its checkpoint reaches position. */
