@@ -78,10 +78,8 @@ settings_read(settings_t *s, int argc, char **argv)
                 (long long)s->latency_ms);
         return -1;
     }
-    if (s->snapshot_threshold < 0 || s->snapshot_threshold > UINT32_MAX ||
-        s->snapshot_trailing < 0 || s->snapshot_trailing > UINT32_MAX ||
-        s->snapshot_threshold < 1 || s->snapshot_trailing < 4 ||
-        s->snapshot_trailing < s->snapshot_threshold) {
+    if (s->snapshot_threshold < 1 || s->snapshot_trailing < 4 ||
+        s->snapshot_trailing < s->snapshot_threshold || s->snapshot_trailing > UINT32_MAX) {
         fprintf(stderr,
                 "bad setting: snapshot-threshold %lld, snapshot-trailing %lld (threshold >= 1, "
                 "trailing >= 4 and >= threshold)\n",
