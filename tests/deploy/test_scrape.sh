@@ -67,6 +67,8 @@ valid_openmetrics() { # text
 
 "$L" start >"$TMP/start.out" 2>&1
 check "the launcher starts the six daemons with --http" grep -q "all daemons up" "$TMP/start.out"
+grep -q "all daemons up" "$TMP/start.out" || # why, printed before $TMP goes
+  { cat "$TMP/start.out"; tail -n 5 "$DATA_DIR"/*.log 2>/dev/null; }
 check "status names the metrics addresses" bash -c "'$L' status | grep -q 'http://127.0.0.1:$HTTP_PORT_BASE/metrics'"
 eval "$("$L" env)"
 
